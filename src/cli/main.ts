@@ -1,0 +1,52 @@
+/**
+ * `vtw`: the command line. Each verb lives in src/cli/commands/; this file wires them into one
+ * commander program and turns every user error into one line on stderr and a non-zero exit.
+ */
+import { Command, CommanderError } from 'commander';
+import { VtwError } from '../errors.ts';
+import { registerConfig } from './commands/config.ts';
+import { registerIsa } from './commands/isa.ts';
+import { registerAsm } from './commands/asm.ts';
+
+export function buildCli(): Command {
+  const program = new Command('vtw')
+    .description('vta-workbench: generate, simulate, compile for and deploy VTA accelerator variants')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerConfig(program);
+  registerIsa(program);
+  registerAsm(program);
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const sub of c.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildCli();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; commander already printed its one-line error otherwise.
+      return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+    }
+    if (e instanceof VtwError) {
+      process.stderr.write(`vtw: error: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`vtw: internal error: ${msg} (this is a bug in vtw; set VTW_DEBUG=1 for a stack trace)\n`);
+    if (process.env.VTW_DEBUG) console.error(e);
+    return 70;
+  }
+}
+
+// Run when executed directly (`tsx src/cli/main.ts`); bin/vtw.js calls main() itself.
+if (process.argv[1]?.endsWith('main.ts')) {
+  process.exitCode = await main(process.argv.slice(2));
+}

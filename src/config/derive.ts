@@ -1,0 +1,367 @@
+/**
+ * Validation of a configuration and every quantity derived from it (vta-reference Part B §1.3 and
+ * the ISA layout of §2.10). `deriveConfig` is the single place where a width, a depth or a bit
+ * position is computed; every other layer reads the frozen `Derived` object.
+ */
+import { ConfigError, didYouMean } from '../errors.ts';
+import { INSN_BYTES, UOP_BYTES, type MemTypeName } from '../isa/constants.ts';
+import { computeLayout, layoutOverflows, type IsaLayout, type LogDepths } from '../isa/layout.ts';
+import { KEY_NAMES, KEY_SPECS, VTA_TARGETS, type ConfigKeys, type KeySpec, type VtaTarget } from './schema.ts';
+
+export type BufferName = 'uop' | 'inp' | 'wgt' | 'acc' | 'out';
+export const BUFFER_NAMES: readonly BufferName[] = ['uop', 'inp', 'wgt', 'acc', 'out'];
+
+export interface MemoryTiming {
+  readLatency: number;
+  writeLatency: number;
+  cyclesPerBeat: number;
+  burstBeats: number;
+  outstanding: number;
+}
+
+export interface Derived {
+  /** The validated keys (defaults filled in), exactly what `config show --json` prints as `keys`. */
+  keys: Readonly<ConfigKeys>;
+  /** VTA's configuration string, e.g. 1x16_i8w8a32_15_15_18_17. */
+  name: string;
+  /** VTA's `Environment.MODEL`: TARGET + '_' + name. */
+  model: string;
+  /** `name` plus a suffix for every extension key that differs from its target default. */
+  variant: string;
+  target: VtaTarget;
+
+  inpWidth: number;
+  wgtWidth: number;
+  accWidth: number;
+  outWidth: number;
+  batch: number;
+  blockIn: number;
+  blockOut: number;
+  logBatch: number;
+  logBlockIn: number;
+  logBlockOut: number;
+  logOutWidth: number;
+  logOutBuffSize: number;
+
+  insnBytes: number;
+  uopBytes: number;
+  /** Bits of one SRAM element (a whole tile) per buffer. */
+  matrixBits: Readonly<Record<BufferName, number>>;
+  /** Bytes of one SRAM element per buffer (also the DRAM unit of dram_base for that memory type). */
+  elemBytes: Readonly<Record<BufferName, number>>;
+  /** Buffer sizes in bytes. */
+  buffBytes: Readonly<Record<BufferName, number>>;
+  /** Buffer depths in elements, and their log2. */
+  depth: Readonly<Record<BufferName, number>>;
+  logDepth: Readonly<Record<BufferName, number>>;
+
+  busWidth: number;
+  busBytes: number;
+  logBusWidth: number;
+  /** Bus beats per SRAM element (VTA's *_MAT_AXI_RATIO); fractional when an element is narrower than the bus. */
+  beatsPerElem: Readonly<Record<BufferName, number>>;
+
+  /** Multiply-accumulates of one GEMM micro-op, and multipliers instantiated (MACs / GEMM_II). */
+  macsPerUop: number;
+  multipliers: number;
+  gemmII: number;
+  aluMul: boolean;
+  clockMhz: number;
+  dspBudget: number | null;
+  board: string | null;
+  mem: Readonly<MemoryTiming>;
+
+  layout: IsaLayout;
+}
+
+/** Element bytes of a memory type as it appears in LOAD/STORE instructions. */
+export function memTypeElemBytes(d: Derived, t: MemTypeName): number {
+  return d.elemBytes[t.toLowerCase() as BufferName];
+}
+
+function describe(spec: KeySpec): string {
+  switch (spec.kind) {
+    case 'target':
+      return `one of ${VTA_TARGETS.join(', ')}`;
+    case 'bool':
+      return 'true or false';
+    case 'string':
+      return spec.nullable ? 'a string or null' : 'a string';
+    default: {
+      const what = spec.kind === 'int' ? (spec.pow2 ? 'a power of two' : 'an integer') : 'a number';
+      return `${what} in ${spec.min}..${spec.max}${spec.nullable ? ' or null' : ''}`;
+    }
+  }
+}
+
+function checkValue(spec: KeySpec, value: unknown): void {
+  const bad = (): never => {
+    throw new ConfigError(`config key ${spec.key} = ${JSON.stringify(value)} is invalid: expected ${describe(spec)}`);
+  };
+  if (value === null) {
+    if (!spec.nullable) bad();
+    return;
+  }
+  switch (spec.kind) {
+    case 'target':
+      if (typeof value !== 'string' || !(VTA_TARGETS as readonly string[]).includes(value)) bad();
+      return;
+    case 'string':
+      if (typeof value !== 'string') bad();
+      return;
+    case 'bool':
+      if (typeof value !== 'boolean') bad();
+      return;
+    case 'int':
+    case 'number': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) bad();
+      const v = value as number;
+      if (spec.kind === 'int' && !Number.isInteger(v)) bad();
+      if (v < spec.min! || v > spec.max!) bad();
+      if (spec.pow2 && (v & (v - 1)) !== 0) bad();
+    }
+  }
+}
+
+/** Validate raw JSON (VTA's keys verbatim plus extensions) and fill in defaults. */
+export function normalizeKeys(raw: unknown): ConfigKeys {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError('a configuration must be a JSON object of VTA keys, e.g. {"LOG_BLOCK": 4}');
+  }
+  const input = raw as Record<string, unknown>;
+  for (const key of Object.keys(input)) {
+    if (!KEY_NAMES.includes(key)) {
+      throw new ConfigError(`unknown config key ${key}${didYouMean(key, KEY_NAMES)}; valid keys: ${KEY_NAMES.join(', ')}`);
+    }
+  }
+  const targetSpec = KEY_SPECS[0];
+  const target = (input.TARGET ?? 'sim') as VtaTarget;
+  checkValue(targetSpec, target);
+
+  const out: Record<string, unknown> = {};
+  for (const spec of KEY_SPECS) {
+    const value = spec.key in input ? input[spec.key] : spec.default(target);
+    checkValue(spec, value);
+    out[spec.key] = value;
+  }
+  const keys = out as unknown as ConfigKeys;
+
+  // Legacy keys: LOG_BLOCK_IN/OUT stand for LOG_BLOCK when it is absent; otherwise they must agree.
+  const { LOG_BLOCK_IN: bin, LOG_BLOCK_OUT: bout } = keys;
+  if (bin !== null || bout !== null) {
+    if (bin !== null && bout !== null && bin !== bout) {
+      throw new ConfigError(
+        `LOG_BLOCK_IN = ${bin} and LOG_BLOCK_OUT = ${bout} differ: VTA needs BLOCK_IN == BLOCK_OUT; set both to the same value (or use LOG_BLOCK)`,
+      );
+    }
+    const legacy = (bin ?? bout)!;
+    if ('LOG_BLOCK' in input && keys.LOG_BLOCK !== legacy) {
+      throw new ConfigError(`LOG_BLOCK = ${keys.LOG_BLOCK} contradicts legacy LOG_BLOCK_IN/OUT = ${legacy}; remove one of them`);
+    }
+    keys.LOG_BLOCK = legacy;
+  }
+  if (keys.LOG_OUT_WIDTH !== null && keys.LOG_OUT_WIDTH !== keys.LOG_INP_WIDTH) {
+    throw new ConfigError(
+      `LOG_OUT_WIDTH = ${keys.LOG_OUT_WIDTH} must equal LOG_INP_WIDTH = ${keys.LOG_INP_WIDTH} (VTA's output type is its input type)`,
+    );
+  }
+  if (keys.HW_FREQ !== null) {
+    if ('CLOCK_MHZ' in input && keys.CLOCK_MHZ !== keys.HW_FREQ) {
+      throw new ConfigError(`HW_FREQ = ${keys.HW_FREQ} contradicts CLOCK_MHZ = ${keys.CLOCK_MHZ}; keep one of them`);
+    }
+    keys.CLOCK_MHZ = keys.HW_FREQ;
+  }
+  return keys;
+}
+
+interface Sizes {
+  logDepth: Record<BufferName, number>;
+  matrixBits: Record<BufferName, number>;
+}
+
+function sizesOf(k: ConfigKeys): Sizes {
+  const logOut = k.LOG_INP_WIDTH;
+  const matrixLog: Record<BufferName, number> = {
+    uop: 5,
+    inp: k.LOG_INP_WIDTH + k.LOG_BATCH + k.LOG_BLOCK,
+    wgt: k.LOG_WGT_WIDTH + 2 * k.LOG_BLOCK,
+    acc: k.LOG_ACC_WIDTH + k.LOG_BATCH + k.LOG_BLOCK,
+    out: logOut + k.LOG_BATCH + k.LOG_BLOCK,
+  };
+  const logBytes: Record<BufferName, number> = {
+    uop: k.LOG_UOP_BUFF_SIZE,
+    inp: k.LOG_INP_BUFF_SIZE,
+    wgt: k.LOG_WGT_BUFF_SIZE,
+    acc: k.LOG_ACC_BUFF_SIZE,
+    out: k.LOG_ACC_BUFF_SIZE + logOut - k.LOG_ACC_WIDTH,
+  };
+  const logDepth = {} as Record<BufferName, number>;
+  const matrixBits = {} as Record<BufferName, number>;
+  for (const b of ['uop', 'inp', 'wgt', 'acc', 'out'] as BufferName[]) {
+    logDepth[b] = logBytes[b] + 3 - matrixLog[b];
+    matrixBits[b] = 2 ** matrixLog[b];
+  }
+  return { logDepth, matrixBits };
+}
+
+const SIZE_KEY: Record<Exclude<BufferName, 'out'>, keyof ConfigKeys> = {
+  uop: 'LOG_UOP_BUFF_SIZE',
+  inp: 'LOG_INP_BUFF_SIZE',
+  wgt: 'LOG_WGT_BUFF_SIZE',
+  acc: 'LOG_ACC_BUFF_SIZE',
+};
+
+/** Largest value of `key` (others fixed) for which the ISA layout fits, or undefined if none does. */
+function largestFitting(k: ConfigKeys, key: keyof ConfigKeys): number | undefined {
+  for (let v = (k[key] as number) - 1; v >= 1; v--) {
+    const s = sizesOf({ ...k, [key]: v });
+    if (Object.values(s.logDepth).some((x) => x < 1)) return undefined;
+    if (!layoutOverflows(s.logDepth as LogDepths)) return v;
+  }
+  return undefined;
+}
+
+function checkConsistency(k: ConfigKeys, s: Sizes): void {
+  if (k.LOG_ACC_WIDTH < k.LOG_INP_WIDTH || k.LOG_ACC_WIDTH < k.LOG_WGT_WIDTH) {
+    throw new ConfigError(
+      `LOG_ACC_WIDTH = ${k.LOG_ACC_WIDTH} is narrower than the inputs (LOG_INP_WIDTH ${k.LOG_INP_WIDTH}, LOG_WGT_WIDTH ${k.LOG_WGT_WIDTH}); use LOG_ACC_WIDTH >= ${Math.max(k.LOG_INP_WIDTH, k.LOG_WGT_WIDTH)}`,
+    );
+  }
+  for (const b of ['inp', 'wgt', 'out'] as BufferName[]) {
+    if (s.matrixBits[b] < 8) {
+      throw new ConfigError(
+        `a ${b.toUpperCase()} element would be ${s.matrixBits[b]} bits, less than a byte (DRAM is byte-addressed); increase LOG_BLOCK, LOG_BATCH or the element width`,
+      );
+    }
+  }
+  for (const b of ['uop', 'inp', 'wgt', 'acc'] as const) {
+    const key = SIZE_KEY[b];
+    const ld = s.logDepth[b];
+    if (ld < 1) {
+      throw new ConfigError(
+        `${key} = ${k[key]} leaves the ${b.toUpperCase()} buffer with fewer than 2 elements; use ${key} >= ${(k[key] as number) - ld + 1}`,
+      );
+    }
+    if (ld > 16) {
+      throw new ConfigError(
+        `${key} = ${k[key]} gives a ${b.toUpperCase()} buffer of ${2 ** ld} elements, more than the 16-bit sram_base field addresses; use ${key} <= ${(k[key] as number) - (ld - 16)}`,
+      );
+    }
+  }
+  const overflow = layoutOverflows(s.logDepth as LogDepths);
+  if (overflow) {
+    // Lead with the key that needs the smallest change: that is almost always the one the user raised.
+    const fixes = overflow.params
+      .map((p) => ({ key: p, value: k[p] as number, fit: largestFitting(k, p) }))
+      .filter((f): f is { key: typeof f.key; value: number; fit: number } => f.fit !== undefined)
+      .sort((a, b) => a.value - a.fit - (b.value - b.fit));
+    const unit = overflow.struct === 'micro-op' ? '32-bit micro-op' : `${overflow.totalBits}-bit ${overflow.struct} instruction`;
+    const lead = fixes[0] ? `${fixes[0].key} = ${fixes[0].value}` : overflow.params.map((p) => `${p} = ${k[p]}`).join(', ');
+    const valid = fixes.length
+      ? `valid: ${fixes[0].key} <= ${fixes[0].fit}` +
+        (fixes.length > 1 ? ` (or ${fixes.slice(1).map((f) => `${f.key} <= ${f.fit}`).join(', or ')})` : '')
+      : 'reduce the buffer sizes';
+    throw new ConfigError(
+      `${lead} overflows the ${unit}: field ${overflow.field} (${overflow.width} bits) would end at bit ${overflow.endBit}; ${valid}`,
+    );
+  }
+  if (k.GEMM_II > 2 ** (k.LOG_BATCH + k.LOG_BLOCK)) {
+    throw new ConfigError(
+      `GEMM_II = ${k.GEMM_II} exceeds the ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)} output lanes of a GEMM tile (BATCH * BLOCK_OUT); use GEMM_II <= ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)}`,
+    );
+  }
+}
+
+function variantSuffix(k: ConfigKeys): string {
+  const parts: string[] = [];
+  const target = k.TARGET;
+  const spec = (key: string) => KEY_SPECS.find((s) => s.key === key)!;
+  const differs = (key: keyof ConfigKeys) => k[key] !== spec(key).default(target);
+  if (differs('LOG_BUS_WIDTH')) parts.push(`bus${2 ** k.LOG_BUS_WIDTH}`);
+  if (differs('GEMM_II')) parts.push(`ii${k.GEMM_II}`);
+  if (k.ALU_MUL) parts.push('mul');
+  return parts.length ? `_${parts.join('_')}` : '';
+}
+
+/** Validate raw config JSON and compute every derived quantity. Throws ConfigError with one line. */
+export function deriveConfig(raw: unknown): Derived {
+  const k = normalizeKeys(raw);
+  const s = sizesOf(k);
+  checkConsistency(k, s);
+  const layout = computeLayout(s.logDepth as LogDepths);
+
+  const batch = 2 ** k.LOG_BATCH;
+  const block = 2 ** k.LOG_BLOCK;
+  const busWidth = 2 ** k.LOG_BUS_WIDTH;
+  const elemBytes = {} as Record<BufferName, number>;
+  const buffBytes = {} as Record<BufferName, number>;
+  const depth = {} as Record<BufferName, number>;
+  const beatsPerElem = {} as Record<BufferName, number>;
+  for (const b of BUFFER_NAMES) {
+    elemBytes[b] = s.matrixBits[b] / 8;
+    depth[b] = 2 ** s.logDepth[b];
+    buffBytes[b] = depth[b] * elemBytes[b];
+    beatsPerElem[b] = s.matrixBits[b] / busWidth;
+  }
+  const name =
+    `${batch}x${block}_i${2 ** k.LOG_INP_WIDTH}w${2 ** k.LOG_WGT_WIDTH}a${2 ** k.LOG_ACC_WIDTH}_` +
+    `${k.LOG_UOP_BUFF_SIZE}_${k.LOG_INP_BUFF_SIZE}_${k.LOG_WGT_BUFF_SIZE}_${k.LOG_ACC_BUFF_SIZE}`;
+  const macsPerUop = batch * block * block;
+
+  const derived: Derived = {
+    keys: Object.freeze({ ...k }),
+    name,
+    model: `${k.TARGET}_${name}`,
+    variant: name + variantSuffix(k),
+    target: k.TARGET,
+    inpWidth: 2 ** k.LOG_INP_WIDTH,
+    wgtWidth: 2 ** k.LOG_WGT_WIDTH,
+    accWidth: 2 ** k.LOG_ACC_WIDTH,
+    outWidth: 2 ** k.LOG_INP_WIDTH,
+    batch,
+    blockIn: block,
+    blockOut: block,
+    logBatch: k.LOG_BATCH,
+    logBlockIn: k.LOG_BLOCK,
+    logBlockOut: k.LOG_BLOCK,
+    logOutWidth: k.LOG_INP_WIDTH,
+    logOutBuffSize: k.LOG_ACC_BUFF_SIZE + k.LOG_INP_WIDTH - k.LOG_ACC_WIDTH,
+    insnBytes: INSN_BYTES,
+    uopBytes: UOP_BYTES,
+    matrixBits: Object.freeze(s.matrixBits),
+    elemBytes: Object.freeze(elemBytes),
+    buffBytes: Object.freeze(buffBytes),
+    depth: Object.freeze(depth),
+    logDepth: Object.freeze(s.logDepth),
+    busWidth,
+    busBytes: busWidth / 8,
+    logBusWidth: k.LOG_BUS_WIDTH,
+    beatsPerElem: Object.freeze(beatsPerElem),
+    macsPerUop,
+    multipliers: macsPerUop / k.GEMM_II,
+    gemmII: k.GEMM_II,
+    aluMul: k.ALU_MUL,
+    clockMhz: k.CLOCK_MHZ,
+    dspBudget: k.DSP_BUDGET,
+    board: k.BOARD,
+    mem: Object.freeze({
+      readLatency: k.MEM_READ_LATENCY,
+      writeLatency: k.MEM_WRITE_LATENCY,
+      cyclesPerBeat: k.MEM_CYCLES_PER_BEAT,
+      burstBeats: k.MEM_BURST_BEATS,
+      outstanding: k.MEM_OUTSTANDING,
+    }),
+    layout,
+  };
+  return Object.freeze(derived);
+}
+
+/** The keys a file would need to reproduce this configuration: only those that differ from defaults. */
+export function minimalKeys(d: Derived): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const k = d.keys as unknown as Record<string, unknown>;
+  for (const spec of KEY_SPECS) {
+    if (spec.key === 'TARGET' || k[spec.key] !== spec.default(d.target)) out[spec.key] = k[spec.key];
+  }
+  return out;
+}

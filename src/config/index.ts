@@ -1,0 +1,5 @@
+export * from './schema.ts';
+export * from './derive.ts';
+export * from './presets.ts';
+export * from './load.ts';
+export * from './describe.ts';

@@ -1,0 +1,40 @@
+/**
+ * Named configurations. Each is a VTA JSON object (plus extensions) exactly as a user would write it
+ * in a file; `vtw config list` shows them with their canonical VTA names.
+ */
+export interface Preset {
+  name: string;
+  description: string;
+  json: Record<string, unknown>;
+}
+
+export const PRESETS: readonly Preset[] = [
+  { name: 'default', description: "VTA's default (vta_config.json, TARGET sim)", json: { TARGET: 'sim' } },
+  { name: 'pynq', description: 'PYNQ-Z1 (Zynq-7020), 64-bit bus, 100 MHz', json: { TARGET: 'pynq' } },
+  { name: 'ultra96', description: 'Ultra96 (Zynq UltraScale+), 128-bit bus, 333 MHz', json: { TARGET: 'ultra96' } },
+  { name: 'de10nano', description: 'DE10-Nano (Cyclone V), 64-bit bus, 100 MHz', json: { TARGET: 'de10nano' } },
+  {
+    name: 'batch2-block8',
+    description: '2x8 GEMM; weight buffer halved so the GEMM fields fit 128 bits',
+    json: { TARGET: 'sim', LOG_BATCH: 1, LOG_BLOCK: 3, LOG_WGT_BUFF_SIZE: 16 },
+  },
+  { name: 'block32', description: '1x32 GEMM (1024 MACs per cycle)', json: { TARGET: 'sim', LOG_BLOCK: 5 } },
+  {
+    name: 'ice40-small',
+    description: 'iCE40 UP5K-class: 1x4 GEMM (16 MACs), 5 KiB of SRAM, 8 DSPs (to be tuned by the FPGA flow)',
+    json: {
+      TARGET: 'ice40', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10,
+      LOG_ACC_BUFF_SIZE: 11, DSP_BUDGET: 8,
+    },
+  },
+  {
+    name: 'ice40-tiny',
+    description: 'iCE40 HX-class: 1x2 GEMM (4 MACs in LUTs), 2.25 KiB of SRAM (to be tuned by the FPGA flow)',
+    json: {
+      TARGET: 'ice40', LOG_BLOCK: 1, LOG_UOP_BUFF_SIZE: 9, LOG_INP_BUFF_SIZE: 8, LOG_WGT_BUFF_SIZE: 8,
+      LOG_ACC_BUFF_SIZE: 10, DSP_BUDGET: 0,
+    },
+  },
+];
+
+export const PRESET_NAMES: readonly string[] = PRESETS.map((p) => p.name);

@@ -1,0 +1,108 @@
+/**
+ * The configuration keys vtw accepts: VTA's own JSON keys (verbatim, same meaning) and this
+ * project's extensions (vta-reference Part A.2). Validation, defaults and the documentation table
+ * in docs/config.md all come from this one table.
+ */
+
+export const VTA_TARGETS = ['sim', 'tsim', 'pynq', 'ultra96', 'zcu104', 'de10nano', 'intelfocl', 'ice40'] as const;
+export type VtaTarget = (typeof VTA_TARGETS)[number];
+
+export type KeyKind = 'int' | 'number' | 'string' | 'bool' | 'target';
+
+export interface KeySpec {
+  key: string;
+  kind: KeyKind;
+  /** Inclusive range for numeric keys. */
+  min?: number;
+  max?: number;
+  /** Must be a power of two (numeric keys). */
+  pow2?: boolean;
+  /** null is an accepted value meaning "none / unlimited". */
+  nullable?: boolean;
+  /** Default when the key is absent; may depend on the target. */
+  default: (target: VtaTarget) => unknown;
+  /** 'vta': a key of VTA's own JSON; 'legacy': an old VTA key kept for compatibility; 'ext': ours. */
+  origin: 'vta' | 'legacy' | 'ext';
+  doc: string;
+}
+
+const fixed = (v: unknown) => () => v;
+
+/** Memory bus width of VTA's pkg_config per target (log2 bits). */
+function defaultLogBusWidth(t: VtaTarget): number {
+  if (t === 'ultra96' || t === 'zcu104') return 7;
+  if (t === 'ice40') return 5;
+  return 6;
+}
+
+/** Clock VTA builds each target at (pkg_config), in MHz; ice40 is this project's choice. */
+function defaultClockMhz(t: VtaTarget): number {
+  if (t === 'ultra96' || t === 'zcu104') return 333;
+  if (t === 'ice40') return 24;
+  return 100;
+}
+
+export const KEY_SPECS: readonly KeySpec[] = [
+  { key: 'TARGET', kind: 'target', default: fixed('sim'), origin: 'vta', doc: 'backend / board family' },
+  { key: 'HW_VER', kind: 'string', default: fixed('0.0.2'), origin: 'vta', doc: 'free-form hardware version string' },
+  { key: 'LOG_INP_WIDTH', kind: 'int', min: 1, max: 3, default: fixed(3), origin: 'vta', doc: 'log2 of input element bits (2, 4 or 8)' },
+  { key: 'LOG_WGT_WIDTH', kind: 'int', min: 1, max: 3, default: fixed(3), origin: 'vta', doc: 'log2 of weight element bits (2, 4 or 8)' },
+  { key: 'LOG_ACC_WIDTH', kind: 'int', min: 3, max: 5, default: fixed(5), origin: 'vta', doc: 'log2 of accumulator element bits (8, 16 or 32)' },
+  { key: 'LOG_BATCH', kind: 'int', min: 0, max: 4, default: fixed(0), origin: 'vta', doc: 'log2 of GEMM batch (rows of an input tile)' },
+  { key: 'LOG_BLOCK', kind: 'int', min: 1, max: 6, default: fixed(4), origin: 'vta', doc: 'log2 of GEMM block (BLOCK_IN = BLOCK_OUT)' },
+  { key: 'LOG_UOP_BUFF_SIZE', kind: 'int', min: 3, max: 24, default: fixed(15), origin: 'vta', doc: 'log2 of micro-op SRAM bytes' },
+  { key: 'LOG_INP_BUFF_SIZE', kind: 'int', min: 1, max: 24, default: fixed(15), origin: 'vta', doc: 'log2 of input SRAM bytes' },
+  { key: 'LOG_WGT_BUFF_SIZE', kind: 'int', min: 1, max: 24, default: fixed(18), origin: 'vta', doc: 'log2 of weight SRAM bytes' },
+  { key: 'LOG_ACC_BUFF_SIZE', kind: 'int', min: 1, max: 24, default: fixed(17), origin: 'vta', doc: 'log2 of accumulator SRAM bytes' },
+  // 2018-era VTA keys, accepted so old config files keep working.
+  { key: 'LOG_BLOCK_IN', kind: 'int', min: 1, max: 6, nullable: true, default: fixed(null), origin: 'legacy', doc: 'legacy: log2 BLOCK_IN; must equal LOG_BLOCK_OUT' },
+  { key: 'LOG_BLOCK_OUT', kind: 'int', min: 1, max: 6, nullable: true, default: fixed(null), origin: 'legacy', doc: 'legacy: log2 BLOCK_OUT; must equal LOG_BLOCK_IN' },
+  { key: 'LOG_OUT_WIDTH', kind: 'int', min: 1, max: 3, nullable: true, default: fixed(null), origin: 'legacy', doc: 'legacy: log2 output element bits; must equal LOG_INP_WIDTH' },
+  { key: 'HW_FREQ', kind: 'number', min: 1, max: 1000, nullable: true, default: fixed(null), origin: 'legacy', doc: 'legacy: clock in MHz (same as CLOCK_MHZ)' },
+  { key: 'HW_CLK_TARGET', kind: 'number', min: 0.5, max: 1000, nullable: true, default: fixed(null), origin: 'legacy', doc: 'legacy: HLS clock period target in ns (recorded, not used)' },
+  // This project's extensions.
+  { key: 'LOG_BUS_WIDTH', kind: 'int', min: 5, max: 9, default: defaultLogBusWidth, origin: 'ext', doc: 'log2 of the memory bus data width in bits (VTA derives it from TARGET)' },
+  { key: 'CLOCK_MHZ', kind: 'number', min: 1, max: 1000, default: defaultClockMhz, origin: 'ext', doc: 'clock target in MHz' },
+  { key: 'DSP_BUDGET', kind: 'int', min: 0, max: 100000, nullable: true, default: fixed(null), origin: 'ext', doc: 'hard multipliers the generator may use (null = no limit)' },
+  { key: 'ALU_MUL', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'implement ALU opcode 4 (MUL); off as in VTA hardware' },
+  { key: 'GEMM_II', kind: 'int', min: 1, max: 64, pow2: true, default: fixed(1), origin: 'ext', doc: 'GEMM initiation interval: cycles per micro-op (1 = full array)' },
+  { key: 'MEM_READ_LATENCY', kind: 'int', min: 1, max: 1024, default: fixed(12), origin: 'ext', doc: 'cycles from a read request to its first data beat' },
+  { key: 'MEM_WRITE_LATENCY', kind: 'int', min: 1, max: 1024, default: fixed(12), origin: 'ext', doc: 'cycles from the last write beat to the write response' },
+  { key: 'MEM_CYCLES_PER_BEAT', kind: 'int', min: 1, max: 16, default: fixed(1), origin: 'ext', doc: 'cycles per data beat on the memory bus' },
+  { key: 'MEM_BURST_BEATS', kind: 'int', min: 1, max: 256, pow2: true, default: fixed(16), origin: 'ext', doc: 'longest burst in beats' },
+  { key: 'MEM_OUTSTANDING', kind: 'int', min: 1, max: 64, default: fixed(4), origin: 'ext', doc: 'read bursts in flight at once' },
+  { key: 'BOARD', kind: 'string', nullable: true, default: fixed(null), origin: 'ext', doc: 'FPGA board this variant is meant for (null = none)' },
+];
+
+export const KEY_NAMES: readonly string[] = KEY_SPECS.map((s) => s.key);
+
+/** A complete, validated configuration: every key of KEY_SPECS present. */
+export interface ConfigKeys {
+  TARGET: VtaTarget;
+  HW_VER: string;
+  LOG_INP_WIDTH: number;
+  LOG_WGT_WIDTH: number;
+  LOG_ACC_WIDTH: number;
+  LOG_BATCH: number;
+  LOG_BLOCK: number;
+  LOG_UOP_BUFF_SIZE: number;
+  LOG_INP_BUFF_SIZE: number;
+  LOG_WGT_BUFF_SIZE: number;
+  LOG_ACC_BUFF_SIZE: number;
+  LOG_BLOCK_IN: number | null;
+  LOG_BLOCK_OUT: number | null;
+  LOG_OUT_WIDTH: number | null;
+  HW_FREQ: number | null;
+  HW_CLK_TARGET: number | null;
+  LOG_BUS_WIDTH: number;
+  CLOCK_MHZ: number;
+  DSP_BUDGET: number | null;
+  ALU_MUL: boolean;
+  GEMM_II: number;
+  MEM_READ_LATENCY: number;
+  MEM_WRITE_LATENCY: number;
+  MEM_CYCLES_PER_BEAT: number;
+  MEM_BURST_BEATS: number;
+  MEM_OUTSTANDING: number;
+  BOARD: string | null;
+}

@@ -1,0 +1,4 @@
+export * from './constants.ts';
+export * from './layout.ts';
+export * from './bits.ts';
+export * from './insn.ts';
