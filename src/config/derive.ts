@@ -222,11 +222,6 @@ function largestFitting(k: ConfigKeys, key: keyof ConfigKeys): number | undefine
 }
 
 function checkConsistency(k: ConfigKeys, s: Sizes): void {
-  if (k.LOG_ACC_WIDTH < k.LOG_INP_WIDTH || k.LOG_ACC_WIDTH < k.LOG_WGT_WIDTH) {
-    throw new ConfigError(
-      `LOG_ACC_WIDTH = ${k.LOG_ACC_WIDTH} is narrower than the inputs (LOG_INP_WIDTH ${k.LOG_INP_WIDTH}, LOG_WGT_WIDTH ${k.LOG_WGT_WIDTH}); use LOG_ACC_WIDTH >= ${Math.max(k.LOG_INP_WIDTH, k.LOG_WGT_WIDTH)}`,
-    );
-  }
   for (const b of ['inp', 'wgt', 'out'] as BufferName[]) {
     if (s.matrixBits[b] < 8) {
       throw new ConfigError(

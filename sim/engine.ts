@@ -1,0 +1,89 @@
+/**
+ * The engine interface: one way to run a program container, whatever runs it (the TypeScript
+ * simulator now; the Verilated RTL and a board later). Tests and the CLI only talk to this.
+ */
+import type { Program } from '../src/program/container.ts';
+
+export type EngineName = 'ts' | 'verilator' | 'board';
+
+export interface RunOptions {
+  /** Stop with a timeout error after this many cycles (default: engine-specific, large). */
+  maxCycles?: number;
+  /** Record per-instruction start/end cycles (default true). */
+  insnTiming?: boolean;
+  /** Record a trace of module activity for `--trace` (default false). */
+  trace?: boolean;
+}
+
+/** Cycle counters of one module (fetch, load, compute, store). */
+export interface ModuleCounters {
+  busy: number;
+  waitToken: number;
+  waitMemory: number;
+  queueFull: number;
+  idle: number;
+}
+
+/** fsim-compatible counters (vta-reference Part B §3.8). */
+export interface FsimCounters {
+  inp_load_nbytes: number;
+  wgt_load_nbytes: number;
+  acc_load_nbytes: number;
+  uop_load_nbytes: number;
+  out_store_nbytes: number;
+  gemm_counter: number;
+  alu_counter: number;
+}
+
+export interface InsnTiming {
+  index: number;
+  module: 'load' | 'compute' | 'store';
+  /** Cycle the instruction started (after its token pops). */
+  start: number;
+  /** Cycle it completed (its pushes take effect). */
+  end: number;
+}
+
+export interface RunCounters {
+  cycles: number;
+  gemm_uops: number;
+  alu_uops: number;
+  /** GEMM micro-op cycles / total cycles. */
+  utilization: number;
+  /** Bytes moved per memory type (loads for UOP/WGT/INP/ACC, stores for OUT), plus instruction fetch. */
+  bytes: { insn: number; uop: number; wgt: number; inp: number; acc: number; out: number };
+  modules: { fetch: ModuleCounters; load: ModuleCounters; compute: ModuleCounters; store: ModuleCounters };
+  fsim: FsimCounters;
+}
+
+export interface TraceSpan {
+  module: string;
+  name: string;
+  start: number;
+  end: number;
+  args?: Record<string, unknown>;
+}
+
+/** Where and why a run stopped abnormally (Part A.6). */
+export interface RunError {
+  kind: 'illegal' | 'deadlock' | 'timeout';
+  message: string;
+  /** Instruction index for an illegal instruction. */
+  insnIndex?: number;
+  field?: string;
+}
+
+export interface RunResult {
+  engine: EngineName;
+  /** Final DRAM contents (same layout as dramImage(program)). */
+  dram: Uint8Array;
+  counters: RunCounters;
+  insnTiming?: InsnTiming[];
+  trace?: TraceSpan[];
+  error?: RunError;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  run(program: Program, opts?: RunOptions): Promise<RunResult>;
+}

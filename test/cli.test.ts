@@ -1,0 +1,114 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { runCli } from './helpers/cli.ts';
+import { PRESETS } from '../src/config/index.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'vtw-cli-'));
+
+test('config list names every preset with its VTA name', async () => {
+  const r = await runCli('config', 'list');
+  assert.is(r.code, 0);
+  for (const p of PRESETS) assert.match(r.stdout, p.name);
+  assert.match(r.stdout, '1x16_i8w8a32_15_15_18_17');
+});
+
+test('config show --json: derived quantities and field positions', async () => {
+  const r = await runCli('config', 'show', '--config', 'block32', '--json');
+  assert.is(r.code, 0);
+  const j = JSON.parse(r.stdout);
+  assert.is(j.name, '1x32_i8w8a32_15_15_18_17');
+  assert.is(j.derived.blockOut, 32);
+  assert.is(j.derived.elemBytes.wgt, 1024);
+  assert.is(j.derived.depth.wgt, 256);
+  assert.is(j.derived.busWidth, 64);
+  const imm = j.layout.alu.find((f: { name: string }) => f.name === 'imm');
+  assert.equal(imm, { name: 'imm', lsb: 108, msb: 123, width: 16, signed: true });
+});
+
+test('config show reads a VTA JSON file', async () => {
+  const f = join(tmp, 'vta_config.json');
+  writeFileSync(f, JSON.stringify({ TARGET: 'ultra96', LOG_BATCH: 1, LOG_BLOCK: 3, LOG_WGT_BUFF_SIZE: 16 }));
+  const r = await runCli('config', 'show', '-c', f);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, 'ultra96_2x8_i8w8a32_15_15_16_17');
+});
+
+test('isa encode / decode: VTA field names, 32 hex digits, same JSON back', async () => {
+  const json = '{"opcode":"GEMM","pop_prev_dep":1,"push_next_dep":1,"uop_bgn":1,"uop_end":5,"iter_out":3,"iter_in":2,"dst_factor_out":16,"dst_factor_in":1,"src_factor_out":2,"wgt_factor_out":1,"wgt_factor_in":4}';
+  const e = await runCli('isa', 'encode', '--config', 'default', json);
+  assert.is(e.code, 0);
+  assert.is(e.stdout.trim(), '01001000008008100004001800a0014a');
+  const d = await runCli('isa', 'decode', '--config', 'default', e.stdout.trim());
+  assert.is(d.code, 0);
+  const back = JSON.parse(d.stdout);
+  assert.equal({ ...back, reset_reg: undefined, src_factor_in: undefined, pop_next_dep: undefined, push_prev_dep: undefined }, { ...JSON.parse(json), reset_reg: undefined, src_factor_in: undefined, pop_next_dep: undefined, push_prev_dep: undefined });
+  assert.is(back.src_factor_in, 0);
+});
+
+test('bad input: one line on stderr, non-zero exit, no stack trace', async () => {
+  const cases: Array<[string[], string]> = [
+    [['config', 'show', '-c', '{"LOG_UOP_BUFF_SIZE": 16}'], 'LOG_UOP_BUFF_SIZE <= 15'],
+    [['config', 'show', '-c', 'nosuch'], 'unknown config preset nosuch'],
+    [['isa', 'encode', '{"opcode":"LOAD","x_size":70000}'], 'x_size = 70000 does not fit in 16 bits'],
+    [['isa', 'encode', '{"opcode":'], 'not valid JSON'],
+    [['isa', 'decode', 'xyz'], 'not hexadecimal'],
+    [['asm', join(tmp, 'missing.vasm'), '-o', join(tmp, 'o.json')], 'no such file'],
+    [['disasm', join(tmp, 'missing.json')], 'no such file'],
+  ];
+  for (const [args, fragment] of cases) {
+    const r = await runCli(...args);
+    assert.is.not(r.code, 0, args.join(' '));
+    assert.ok(r.stderr.includes(fragment), `expected "${fragment}" in: ${r.stderr}`);
+    assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.not.match(r.stderr, /\bat .*\.ts:\d+/);
+  }
+});
+
+test('asm / disasm round trip through files; a failed asm leaves no output file', async () => {
+  const out = join(tmp, 'g.json');
+  const a = await runCli('asm', 'examples/gemm-tiny.vasm', '-o', out);
+  assert.is(a.code, 0);
+  const d = await runCli('disasm', out);
+  assert.is(d.code, 0);
+  const listing = join(tmp, 'g.vasm');
+  writeFileSync(listing, d.stdout);
+  const out2 = join(tmp, 'g2.json');
+  assert.is((await runCli('asm', listing, '-o', out2)).code, 0);
+  assert.is(readFileSync(out2, 'utf8'), readFileSync(out, 'utf8'));
+
+  const bad = join(tmp, 'bad.vasm');
+  writeFileSync(bad, '.text\n  GEMM uop_end=1\n  LOAD INP y_size=-1\n');
+  const out3 = join(tmp, 'never.json');
+  const r = await runCli('asm', bad, '-o', out3);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'bad.vasm:3:');
+  assert.not.ok(existsSync(out3));
+});
+
+test('disasm of a raw instruction stream', async () => {
+  const raw = join(tmp, 'raw.bin');
+  const bytes = Buffer.alloc(32);
+  bytes[0] = 0x13; // FINISH pop_next_dep
+  bytes[16] = 0x02; // GEMM
+  writeFileSync(raw, bytes);
+  const r = await runCli('disasm', raw);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, /FINISH pop_next_dep\s+; #0/);
+  assert.match(r.stdout, /GEMM\s+; #1/);
+});
+
+test('npx vtw works from the repository root (bin launcher)', async () => {
+  const r = await execa('node', ['bin/vtw.js', 'isa', 'encode', '{"opcode":"FINISH","pop_next_dep":1}'], { reject: false });
+  assert.is(r.exitCode, 0);
+  assert.is(r.stdout.trim(), '0'.repeat(30) + '13');
+  const bad = await execa('node', ['bin/vtw.js', 'config', 'show', '-c', '{"LOG_BLOK": 3}'], { reject: false });
+  assert.is(bad.exitCode, 1);
+  assert.ok(bad.stderr.startsWith('vtw: error: inline config: unknown config key LOG_BLOK (did you mean LOG_BLOCK?)'), bad.stderr);
+  assert.is(bad.stderr.trim().split('\n').length, 1);
+});
+
+test.run();
