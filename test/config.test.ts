@@ -3,6 +3,8 @@ import * as assert from 'uvu/assert';
 import { deriveConfig, loadConfig, PRESETS, randomConfig } from '../src/config/index.ts';
 import { ConfigError } from '../src/errors.ts';
 import { Rng } from '../src/util/rng.ts';
+import { readFileSync } from 'node:fs';
+import { configDoc } from '../scripts/gen-config-doc.ts';
 
 test('default config: derived quantities of vta-reference Part B §1.3', () => {
   const d = loadConfig('default');
@@ -143,6 +145,10 @@ test('random configs are valid and respect the packing rule (no field crosses a 
     }
     assert.ok(d.layout.uop.usedBits <= 32);
   }
+});
+
+test('docs/config.md is generated from the key table (run: npx tsx scripts/gen-config-doc.ts)', () => {
+  assert.is(readFileSync('docs/config.md', 'utf8'), configDoc());
 });
 
 test.run();
