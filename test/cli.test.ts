@@ -58,6 +58,9 @@ test('bad input: one line on stderr, non-zero exit, no stack trace', async () =>
     [['isa', 'decode', 'xyz'], 'not hexadecimal'],
     [['asm', join(tmp, 'missing.vasm'), '-o', join(tmp, 'o.json')], 'no such file'],
     [['disasm', join(tmp, 'missing.json')], 'no such file'],
+    [['frob'], "unknown command 'frob'"],
+    [['config', 'show', '--bogus'], "unknown option '--bogus'"],
+    [['isa', 'encode'], "missing required argument 'json'"],
   ];
   for (const [args, fragment] of cases) {
     const r = await runCli(...args);

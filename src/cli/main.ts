@@ -12,8 +12,9 @@ export function buildCli(): Command {
   const program = new Command('vtw')
     .description('vta-workbench: generate, simulate, compile for and deploy VTA accelerator variants')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // Commander's own errors (unknown option, missing argument) as one line, like ours.
+    .configureOutput({ outputError: (str, write) => write(`vtw: ${str.trim()} (see --help)\n`) });
   registerConfig(program);
   registerIsa(program);
   registerAsm(program);
@@ -26,7 +27,6 @@ export function buildCli(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildCli();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
