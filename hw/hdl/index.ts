@@ -1,0 +1,3 @@
+export * from './ir.ts';
+export * from './print.ts';
+export * from './lint.ts';
