@@ -54,6 +54,8 @@ export interface RunCounters {
   bytes: { insn: number; uop: number; wgt: number; inp: number; acc: number; out: number };
   modules: { fetch: ModuleCounters; load: ModuleCounters; compute: ModuleCounters; store: ModuleCounters };
   fsim: FsimCounters;
+  /** Cycles the compute pipeline's issue stage stalled on accumulator hazards (engine 'ts'). */
+  gemmHazardStalls?: number;
 }
 
 export interface TraceSpan {
@@ -71,6 +73,10 @@ export interface RunError {
   /** Instruction index for an illegal instruction. */
   insnIndex?: number;
   field?: string;
+  /** Deadlock: tokens in each dependency queue (l2g, g2l, g2s, s2g). */
+  queues?: Record<string, number>;
+  /** Deadlock: what each module (and fetch) waits for, one line each. */
+  waits?: string[];
 }
 
 export interface RunResult {

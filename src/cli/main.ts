@@ -7,6 +7,7 @@ import { VtwError } from '../errors.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerIsa } from './commands/isa.ts';
 import { registerAsm } from './commands/asm.ts';
+import { registerSim } from './commands/sim.ts';
 
 export function buildCli(): Command {
   const program = new Command('vtw')
@@ -18,6 +19,7 @@ export function buildCli(): Command {
   registerConfig(program);
   registerIsa(program);
   registerAsm(program);
+  registerSim(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -1,8 +1,10 @@
-/** A small seeded PRNG (mulberry32) so random tests and generators are reproducible from a seed. */
+/** A small seeded PRNG (mulberry32) so random tests, data and generators are reproducible from a seed. */
 export class Rng {
   private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0 || 0x9e3779b9;
+  /** A numeric seed, or a string hashed to one (so each named case gets its own stream). */
+  constructor(seed: number | string) {
+    const s = typeof seed === 'string' ? hashString(seed) : seed >>> 0;
+    this.state = s || 0x9e3779b9;
   }
   /** Uniform in [0, 1). */
   next(): number {
@@ -13,12 +15,28 @@ export class Rng {
   }
   /** Integer in [lo, hi] inclusive. */
   int(lo: number, hi: number): number {
+    if (hi < lo) throw new Error(`Rng.int: empty range ${lo}..${hi}`);
     return lo + Math.floor(this.next() * (hi - lo + 1));
   }
   pick<T>(items: readonly T[]): T {
+    if (!items.length) throw new Error('Rng.pick: empty list');
     return items[Math.floor(this.next() * items.length)];
   }
   bool(p = 0.5): boolean {
     return this.next() < p;
   }
+  /** A rows x cols matrix of integers in [lo, hi]. */
+  matrix(rows: number, cols: number, lo: number, hi: number): number[][] {
+    return Array.from({ length: rows }, () => Array.from({ length: cols }, () => this.int(lo, hi)));
+  }
+}
+
+/** FNV-1a hash of a string, to derive per-case seeds. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
 }

@@ -1,0 +1,91 @@
+/**
+ * `npm run bench`: speed of the TypeScript simulator, measured side by side in one run.
+ * Writes build/bench/sim.json and build/bench/sim.md and prints the table. Each workload is run
+ * `--runs` times (default 3); medians are reported. Usage: tsx scripts/bench.ts [--runs N] [--quick]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadConfig } from '../src/config/index.ts';
+import type { Program } from '../src/program/container.ts';
+import { buildConv2d, conv2dMacs, RESNET18_CONVS } from '../src/workloads/conv2d.ts';
+import { RESNET18_OFFLOAD } from '../src/workloads/resnet18.ts';
+import { buildBlockedGemm } from '../src/runtime/conformance.ts';
+import { runSync } from '../sim/ts/engine.ts';
+
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
+const quick = args.includes('--quick');
+const d = loadConfig('default');
+
+interface Row {
+  workload: string;
+  config: string;
+  macs: number;
+  cycles: number;
+  utilization: number;
+  median_ms: number;
+  cycles_per_s: number;
+  macs_per_s: number;
+  /** Wall time of the simulation / time the hardware would take at the config's clock. */
+  slowdown_vs_hw: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function measure(workload: string, program: Program, macs: number): Row {
+  const times: number[] = [];
+  let cycles = 0;
+  let util = 0;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = runSync(program, { insnTiming: false });
+    times.push(performance.now() - t0);
+    if (r.error) throw new Error(`${workload}: ${r.error.message}`);
+    cycles = r.counters.cycles;
+    util = r.counters.utilization;
+  }
+  const ms = median(times);
+  const hwMs = (cycles / (program.config.clockMhz * 1e6)) * 1e3;
+  return {
+    workload, config: program.config.variant, macs, cycles, utilization: +util.toFixed(4), median_ms: +ms.toFixed(1),
+    cycles_per_s: Math.round(cycles / (ms / 1e3)), macs_per_s: Math.round(macs / (ms / 1e3)), slowdown_vs_hw: +(ms / hwMs).toFixed(2),
+  };
+}
+
+const rows: Row[] = [];
+const gemm = buildBlockedGemm(d, { batch: 256, channels: 256, block: d.blockOut * 4, vthreads: 2, compression: true, seed: 1 });
+rows.push(measure('blocked_gemm(256, 256), block 64, 2 threads', gemm.program, 256 * 256 * 256));
+const c2 = buildConv2d(d, RESNET18_CONVS[0], { seed: 1 });
+rows.push(measure('ResNet-18 C2 (56x56, 64->64, 3x3)', c2.program, c2.macs));
+
+// The whole offloaded part of ResNet-18: each distinct layer measured once, weighted by its count.
+if (!quick) {
+  let ms = 0, cycles = 0, macs = 0, gemmCycles = 0;
+  for (const { shape, count } of RESNET18_OFFLOAD) {
+    const b = buildConv2d(d, shape, { seed: 1 });
+    const r = measure(shape.name, b.program, conv2dMacs(shape));
+    ms += r.median_ms * count;
+    cycles += r.cycles * count;
+    macs += r.macs * count;
+    gemmCycles += r.utilization * r.cycles * count;
+  }
+  const hwMs = (cycles / (d.clockMhz * 1e6)) * 1e3;
+  rows.push({
+    workload: 'ResNet-18 offloaded convs (C2-C11 x count)', config: d.variant, macs, cycles, utilization: +(gemmCycles / cycles).toFixed(4),
+    median_ms: +ms.toFixed(1), cycles_per_s: Math.round(cycles / (ms / 1e3)), macs_per_s: Math.round(macs / (ms / 1e3)), slowdown_vs_hw: +(ms / hwMs).toFixed(2),
+  });
+}
+
+const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : String(n));
+const md = [
+  `# Simulator benchmark (${new Date().toISOString().slice(0, 10)}, node ${process.version}, median of ${runs})`,
+  '',
+  '| workload | config | MACs | cycles | GEMM util | median ms | cycles/s | MACs/s | slowdown vs hw |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.workload} | ${r.config} | ${fmt(r.macs)} | ${fmt(r.cycles)} | ${(r.utilization * 100).toFixed(1)} % | ${r.median_ms} | ${fmt(r.cycles_per_s)} | ${fmt(r.macs_per_s)} | ${r.slowdown_vs_hw} |`),
+  '',
+].join('\n');
+mkdirSync('build/bench', { recursive: true });
+writeFileSync('build/bench/sim.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, runs, rows }, null, 2));
+writeFileSync('build/bench/sim.md', md);
+console.log(md);
+console.log('wrote build/bench/sim.json and build/bench/sim.md');

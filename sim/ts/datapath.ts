@@ -1,0 +1,349 @@
+/**
+ * Functional state of the accelerator: the five SRAMs and DRAM, and the bit-exact semantics of
+ * LOAD, STORE, GEMM and ALU (vta-reference Part A.3-A.5, Part B §2.5-2.7, §2.11). GEMM and ALU run
+ * together with their pipeline timing (issue cycles, accumulator hazards) in one pass per micro-op.
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { ALU_READ, ALU_WRITE_BASE, GEMM_ACC_READ, GEMM_WRITE_BASE } from './params.ts';
+
+export type SramName = 'uop' | 'inp' | 'wgt' | 'acc';
+
+/** State of the compute pipeline shared by consecutive GEMM/ALU instructions (docs/microarch.md §6). */
+export interface PipeState {
+  /** First cycle the issue stage is free. */
+  issueFree: number;
+  /** Accumulator index and write cycle (end of that cycle) of the last two micro-ops; -1 = none. */
+  w1a: number;
+  w1c: number;
+  w2a: number;
+  w2c: number;
+  /** Cycles the issue stage stalled on accumulator hazards or the write port. */
+  hazardStalls: number;
+}
+
+export interface PipeResult {
+  /** Issue cycle of the first micro-op (or start when none). */
+  firstIssue: number;
+  /** Cycle after the last write (or start + 1 when no micro-op). */
+  workEnd: number;
+  uops: number;
+}
+
+export function newPipe(): PipeState {
+  return { issueFree: 0, w1a: -1, w1c: -1, w2a: -1, w2c: -1, hazardStalls: 0 };
+}
+
+/** Loop fields shared by GEMM and ALU, already decoded to numbers. */
+export interface LoopInsn {
+  reset: boolean;
+  uopBgn: number;
+  uopEnd: number;
+  iterOut: number;
+  iterIn: number;
+  dstOut: number;
+  dstIn: number;
+  srcOut: number;
+  srcIn: number;
+  wgtOut: number;
+  wgtIn: number;
+  aluOp: number;
+  useImm: boolean;
+  imm: number;
+}
+
+export class Datapath {
+  readonly d: Derived;
+  readonly dram: Uint8Array;
+  private readonly dramView: DataView;
+  readonly inp: Int32Array;
+  readonly wgt: Int32Array;
+  readonly acc: Int32Array;
+  readonly out: Int32Array;
+  readonly uopDst: Int32Array;
+  readonly uopSrc: Int32Array;
+  readonly uopWgt: Int32Array;
+  /** Lanes per element. */
+  readonly lanes: Record<SramName | 'out', number>;
+  readonly width: Record<SramName | 'out', number>;
+  private readonly accSh: number;
+  private readonly outSh: number;
+  private readonly uopFields: Array<{ lsb: number; mask: number }>;
+
+  constructor(d: Derived, dram: Uint8Array) {
+    this.d = d;
+    this.dram = dram;
+    this.dramView = new DataView(dram.buffer, dram.byteOffset, dram.byteLength);
+    this.lanes = {
+      uop: 1,
+      inp: d.batch * d.blockIn,
+      wgt: d.blockOut * d.blockIn,
+      acc: d.batch * d.blockOut,
+      out: d.batch * d.blockOut,
+    };
+    this.width = { uop: 32, inp: d.inpWidth, wgt: d.wgtWidth, acc: d.accWidth, out: d.outWidth };
+    this.inp = new Int32Array(d.depth.inp * this.lanes.inp);
+    this.wgt = new Int32Array(d.depth.wgt * this.lanes.wgt);
+    this.acc = new Int32Array(d.depth.acc * this.lanes.acc);
+    this.out = new Int32Array(d.depth.acc * this.lanes.out);
+    this.uopDst = new Int32Array(d.depth.uop);
+    this.uopSrc = new Int32Array(d.depth.uop);
+    this.uopWgt = new Int32Array(d.depth.uop);
+    this.accSh = 32 - d.accWidth;
+    this.outSh = 32 - d.outWidth;
+    const f = d.layout.uop.byName;
+    this.uopFields = ['dst_idx', 'src_idx', 'wgt_idx'].map((n) => ({
+      lsb: f[n].lsb,
+      mask: f[n].width >= 32 ? 0xffffffff : (1 << f[n].width) - 1,
+    }));
+  }
+
+  /** Copy `count` elements from DRAM byte address `addr` into SRAM `buf` at element `sram`. */
+  readElems(buf: SramName, sram: number, addr: number, count: number): void {
+    if (buf === 'uop') {
+      const [fd, fs, fw] = this.uopFields;
+      for (let i = 0; i < count; i++) {
+        const w = this.dramView.getUint32(addr + 4 * i, true);
+        this.uopDst[sram + i] = (w >>> fd.lsb) & fd.mask;
+        this.uopSrc[sram + i] = (w >>> fs.lsb) & fs.mask;
+        this.uopWgt[sram + i] = (w >>> fw.lsb) & fw.mask;
+      }
+      return;
+    }
+    const arr = buf === 'inp' ? this.inp : buf === 'wgt' ? this.wgt : this.acc;
+    const n = count * this.lanes[buf];
+    const base = sram * this.lanes[buf];
+    const mem = this.dram;
+    switch (this.width[buf]) {
+      case 8:
+        for (let i = 0; i < n; i++) arr[base + i] = (mem[addr + i] << 24) >> 24;
+        break;
+      case 16:
+        for (let i = 0; i < n; i++) arr[base + i] = this.dramView.getInt16(addr + 2 * i, true);
+        break;
+      case 32:
+        for (let i = 0; i < n; i++) arr[base + i] = this.dramView.getInt32(addr + 4 * i, true);
+        break;
+      case 4:
+        for (let i = 0; i < n; i++) arr[base + i] = ((mem[addr + (i >> 1)] >> ((i & 1) * 4)) << 28) >> 28;
+        break;
+      case 2:
+        for (let i = 0; i < n; i++) arr[base + i] = ((mem[addr + (i >> 2)] >> ((i & 3) * 2)) << 30) >> 30;
+        break;
+      default:
+        throw new Error(`unsupported element width ${this.width[buf]}`);
+    }
+  }
+
+  /** Zero `count` elements of SRAM `buf` from element `sram`. */
+  zeroElems(buf: SramName, sram: number, count: number): void {
+    if (buf === 'uop') {
+      this.uopDst.fill(0, sram, sram + count);
+      this.uopSrc.fill(0, sram, sram + count);
+      this.uopWgt.fill(0, sram, sram + count);
+      return;
+    }
+    const arr = buf === 'inp' ? this.inp : buf === 'wgt' ? this.wgt : this.acc;
+    const l = this.lanes[buf];
+    arr.fill(0, sram * l, (sram + count) * l);
+  }
+
+  /** Write `count` OUT elements starting at element `sram` to DRAM byte address `addr` (low OUT_WIDTH bits, packed). */
+  writeOut(sram: number, addr: number, count: number): void {
+    const n = count * this.lanes.out;
+    const base = sram * this.lanes.out;
+    const src = this.out;
+    const mem = this.dram;
+    switch (this.width.out) {
+      case 8:
+        for (let i = 0; i < n; i++) mem[addr + i] = src[base + i] & 0xff;
+        break;
+      case 4:
+        for (let i = 0; i < n; i += 2) mem[addr + (i >> 1)] = (src[base + i] & 15) | ((src[base + i + 1] & 15) << 4);
+        break;
+      case 2:
+        for (let i = 0; i < n; i += 4) {
+          mem[addr + (i >> 2)] =
+            (src[base + i] & 3) | ((src[base + i + 1] & 3) << 2) | ((src[base + i + 2] & 3) << 4) | ((src[base + i + 3] & 3) << 6);
+        }
+        break;
+      default:
+        throw new Error(`unsupported OUT width ${this.width.out}`);
+    }
+  }
+
+  /**
+   * Execute a GEMM starting at cycle `start`: every micro-op in loop order, functionally, while
+   * computing its issue cycle under the pipeline rules (docs/microarch.md §6).
+   */
+  gemm(g: LoopInsn, start: number, p: PipeState, II: number): PipeResult {
+    const { batch: B, blockIn: BI, blockOut: BO } = this.d;
+    const inpStride = B * BI;
+    const wgtStride = BO * BI;
+    const accStride = B * BO;
+    const inp = this.inp;
+    const wgt = this.wgt;
+    const acc = this.acc;
+    const out = this.out;
+    const accSh = this.accSh;
+    const outSh = this.outSh;
+    const uD = this.uopDst;
+    const uS = this.uopSrc;
+    const uW = this.uopWgt;
+    const wOff = GEMM_WRITE_BASE + II;
+    let t = Math.max(start, p.issueFree);
+    const t0 = t;
+    let { w1a, w1c, w2a, w2c } = p;
+    let stalls = 0;
+    let first = -1;
+    let n = 0;
+    for (let io = 0; io < g.iterOut; io++) {
+      for (let ii = 0; ii < g.iterIn; ii++) {
+        const dOff = io * g.dstOut + ii * g.dstIn;
+        const sOff = io * g.srcOut + ii * g.srcIn;
+        const wgOff = io * g.wgtOut + ii * g.wgtIn;
+        for (let u = g.uopBgn; u < g.uopEnd; u++) {
+          const dst = uD[u] + dOff;
+          // ---- timing: issue cycle t of this micro-op ----
+          let ti = t;
+          if (ti + wOff <= w1c) ti = w1c - wOff + 1; // in-order write port
+          if (!g.reset) {
+            // accumulator read in ti+2 must come after any earlier write to dst
+            if (dst === w1a && ti + GEMM_ACC_READ <= w1c) ti = w1c - GEMM_ACC_READ + 1;
+            if (dst === w2a && ti + GEMM_ACC_READ <= w2c) ti = w2c - GEMM_ACC_READ + 1;
+          }
+          stalls += ti - t;
+          if (first < 0) first = ti;
+          w2a = w1a;
+          w2c = w1c;
+          w1a = dst;
+          w1c = ti + wOff;
+          t = ti + II;
+          n++;
+          // ---- function ----
+          const ab = dst * accStride;
+          if (g.reset) {
+            acc.fill(0, ab, ab + accStride);
+            continue;
+          }
+          const ib0 = (uS[u] + sOff) * inpStride;
+          const wb0 = (uW[u] + wgOff) * wgtStride;
+          for (let b = 0; b < B; b++) {
+            const ib = ib0 + b * BI;
+            const ob = ab + b * BO;
+            for (let o = 0; o < BO; o++) {
+              const wb = wb0 + o * BI;
+              let s = 0;
+              if (BI === 16) {
+                s =
+                  inp[ib] * wgt[wb] + inp[ib + 1] * wgt[wb + 1] + inp[ib + 2] * wgt[wb + 2] + inp[ib + 3] * wgt[wb + 3] +
+                  inp[ib + 4] * wgt[wb + 4] + inp[ib + 5] * wgt[wb + 5] + inp[ib + 6] * wgt[wb + 6] + inp[ib + 7] * wgt[wb + 7] +
+                  inp[ib + 8] * wgt[wb + 8] + inp[ib + 9] * wgt[wb + 9] + inp[ib + 10] * wgt[wb + 10] + inp[ib + 11] * wgt[wb + 11] +
+                  inp[ib + 12] * wgt[wb + 12] + inp[ib + 13] * wgt[wb + 13] + inp[ib + 14] * wgt[wb + 14] + inp[ib + 15] * wgt[wb + 15];
+              } else {
+                for (let k = 0; k < BI; k++) s += inp[ib + k] * wgt[wb + k];
+              }
+              const v = ((acc[ob + o] + s) << accSh) >> accSh;
+              acc[ob + o] = v;
+              out[ob + o] = (v << outSh) >> outSh;
+            }
+          }
+        }
+      }
+    }
+    p.w1a = w1a;
+    p.w1c = w1c;
+    p.w2a = w2a;
+    p.w2c = w2c;
+    p.hazardStalls += stalls;
+    if (n === 0) {
+      p.issueFree = t0 + 1;
+      return { firstIssue: t0, workEnd: t0 + 1, uops: 0 };
+    }
+    p.issueFree = t;
+    return { firstIssue: first, workEnd: w1c + 1, uops: n };
+  }
+
+  /** Execute an ALU instruction (docs/microarch.md §7): II 1 with an immediate, 2 with a vector operand. */
+  alu(a: LoopInsn, start: number, p: PipeState): PipeResult {
+    const L = this.lanes.acc;
+    const acc = this.acc;
+    const out = this.out;
+    const accSh = this.accSh;
+    const outSh = this.outSh;
+    const W = this.d.accWidth;
+    const uD = this.uopDst;
+    const uS = this.uopSrc;
+    const II = a.useImm ? 1 : 2;
+    const wOff = ALU_WRITE_BASE + II;
+    const immV = (a.imm << accSh) >> accSh;
+    const op = a.aluOp;
+    let t = Math.max(start, p.issueFree);
+    const t0 = t;
+    let { w1a, w1c, w2a, w2c } = p;
+    let stalls = 0;
+    let first = -1;
+    let n = 0;
+    for (let io = 0; io < a.iterOut; io++) {
+      for (let ii = 0; ii < a.iterIn; ii++) {
+        const dOff = io * a.dstOut + ii * a.dstIn;
+        const sOff = io * a.srcOut + ii * a.srcIn;
+        for (let u = a.uopBgn; u < a.uopEnd; u++) {
+          const dst = uD[u] + dOff;
+          const src = uS[u] + sOff;
+          let ti = t;
+          if (ti + wOff <= w1c) ti = w1c - wOff + 1;
+          if (dst === w1a && ti + ALU_READ <= w1c) ti = w1c - ALU_READ + 1;
+          if (dst === w2a && ti + ALU_READ <= w2c) ti = w2c - ALU_READ + 1;
+          if (!a.useImm) {
+            if (src === w1a && ti + ALU_READ + 1 <= w1c) ti = w1c - ALU_READ;
+            if (src === w2a && ti + ALU_READ + 1 <= w2c) ti = w2c - ALU_READ;
+          }
+          stalls += ti - t;
+          if (first < 0) first = ti;
+          w2a = w1a;
+          w2c = w1c;
+          w1a = dst;
+          w1c = ti + wOff;
+          t = ti + II;
+          n++;
+          const db = dst * L;
+          const sb = src * L;
+          for (let l = 0; l < L; l++) {
+            const x = acc[db + l];
+            const y = a.useImm ? immV : acc[sb + l];
+            let r: number;
+            switch (op) {
+              case 0:
+                r = x < y ? x : y;
+                break;
+              case 1:
+                r = x > y ? x : y;
+                break;
+              case 2:
+                r = ((x + y) << accSh) >> accSh;
+                break;
+              case 3:
+                r = y >= 0 ? x >> Math.min(y, W - 1) : ((x << Math.min(-y, W - 1)) << accSh) >> accSh;
+                break;
+              default:
+                r = (Math.imul(x, y) << accSh) >> accSh;
+            }
+            acc[db + l] = r;
+            out[db + l] = (r << outSh) >> outSh;
+          }
+        }
+      }
+    }
+    p.w1a = w1a;
+    p.w1c = w1c;
+    p.w2a = w2a;
+    p.w2c = w2c;
+    p.hazardStalls += stalls;
+    if (n === 0) {
+      p.issueFree = t0 + 1;
+      return { firstIssue: t0, workEnd: t0 + 1, uops: 0 };
+    }
+    p.issueFree = t;
+    return { firstIssue: first, workEnd: w1c + 1, uops: n };
+  }
+}

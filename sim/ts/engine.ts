@@ -1,0 +1,655 @@
+/**
+ * The cycle-accurate TypeScript simulator (engine 'ts'). It implements docs/microarch.md: fetch,
+ * three in-order modules connected by command queues and dependency-token queues, a pipelined
+ * GEMM/ALU, and the shared memory port. Simulation is event-driven: time jumps from one event (a
+ * grant, a dispatch, an instruction start or completion) to the next, and long uniform activity
+ * (a GEMM of N micro-ops, a burst) is computed in closed form.
+ */
+import { dramImage, insnBuffer, type Program } from '../../src/program/container.ts';
+import type {
+  Engine, EngineName, InsnTiming, ModuleCounters, RunCounters, RunError, RunOptions, RunResult, TraceSpan,
+} from '../engine.ts';
+import { Datapath, newPipe, type PipeState } from './datapath.ts';
+import { COMPUTE, LOAD, MODULES, STORE, predecode, type DInsn } from './decode.ts';
+import { BurstCursor, CLIENTS, MemorySystem, type ClientName } from './memory.ts';
+import { CMD_QUEUE_DEPTH, INSN_BYTES, TOKEN_QUEUE_DEPTH, timingOf, type Timing } from './params.ts';
+
+export const DEFAULT_MAX_CYCLES = 1e12;
+
+/** A dependency-token queue (docs/microarch.md §5). */
+class TokenQueue {
+  /** Cycle from which each pushed token can be popped, in push order. */
+  private vis: number[] = [];
+  pops = 0;
+  lastPop = -1;
+  constructor(readonly name: string) {}
+  get pushes(): number {
+    return this.vis.length;
+  }
+  /** Tokens a consumer can pop in cycle c. */
+  available(c: number): boolean {
+    return this.pops < this.vis.length && this.vis[this.pops] <= c;
+  }
+  /** Cycle the next token becomes poppable (Infinity if not pushed yet). */
+  nextVisible(): number {
+    return this.pops < this.vis.length ? this.vis[this.pops] : Infinity;
+  }
+  pop(c: number): void {
+    this.pops++;
+    this.lastPop = c;
+  }
+  /** Occupancy the producer sees in cycle c (a pop in cycle p frees its slot from p + 1). */
+  occupancy(c: number): number {
+    return this.vis.length - this.pops + (this.lastPop >= c ? 1 : 0);
+  }
+  push(visibleAt: number): void {
+    this.vis.push(visibleAt);
+  }
+  /** Tokens pushed and not popped (for reports). */
+  count(): number {
+    return this.vis.length - this.pops;
+  }
+}
+
+/** One instruction in execution. */
+interface Exec {
+  di: DInsn;
+  /** Earliest cycle it could have started had its tokens been there. */
+  readyAt: number;
+  start: number;
+  /** Cycle after its last activity (NaN until known). */
+  workEnd: number;
+  /** Cycle its pushes become visible (NaN until it completes). */
+  end: number;
+  blocked: boolean;
+  beats: number;
+  dataEnd: number;
+  pipeline: boolean;
+}
+
+/** A DMA transfer of a LOAD or STORE in progress. */
+interface Job {
+  client: number;
+  write: boolean;
+  cursor: BurstCursor;
+  reqReadyAt: number;
+  exec: Exec;
+  last: number;
+}
+
+interface Module {
+  id: number;
+  name: 'load' | 'compute' | 'store';
+  /** Dispatched instruction indices (FIFO) and their dispatch cycles. */
+  q: number[];
+  qTime: number[];
+  qHead: number;
+  lastTake: number;
+  inflight: Exec[];
+  /** Cycle the module last became free for a non-pipelined instruction (end of the last one). */
+  lastEnd: number;
+}
+
+class Stop {
+  constructor(readonly error: RunError) {}
+}
+
+export class TsEngine implements Engine {
+  readonly name: EngineName = 'ts';
+  async run(program: Program, opts: RunOptions = {}): Promise<RunResult> {
+    return runSync(program, opts);
+  }
+}
+
+/** Synchronous form of TsEngine.run. */
+export function runSync(program: Program, opts: RunOptions = {}): RunResult {
+  return new Sim(program, opts).run();
+}
+
+const emptyCounters = (): ModuleCounters => ({ busy: 0, waitToken: 0, waitMemory: 0, queueFull: 0, idle: 0 });
+
+class Sim {
+  private readonly p: Program;
+  private readonly d: Program['config'];
+  private readonly tm: Timing;
+  private readonly dram: Uint8Array;
+  private readonly dp: Datapath;
+  private readonly mem: MemorySystem;
+  private readonly insns: DInsn[];
+  private readonly n: number;
+  private readonly insnBase: number;
+  private readonly maxCycles: number;
+  private readonly wantTiming: boolean;
+  private readonly wantTrace: boolean;
+  private readonly pipe: PipeState = newPipe();
+
+  private readonly l2g = new TokenQueue('l2g');
+  private readonly g2l = new TokenQueue('g2l');
+  private readonly g2s = new TokenQueue('g2s');
+  private readonly s2g = new TokenQueue('s2g');
+  private readonly mods: Module[];
+  private readonly jobs: (Job | undefined)[] = CLIENTS.map(() => undefined);
+
+  // fetch state
+  private fetchNextByte = 0;
+  private readonly insnAvail: Float64Array;
+  private dispatched = 0;
+  private lastDispatch = -1;
+  private readonly fetchCounters = emptyCounters();
+
+  private finishedAt = -1;
+  private t = 0;
+  private readonly records: Exec[] = [];
+  private readonly trace: TraceSpan[] = [];
+  private gemmUops = 0;
+  private gemmMacUops = 0;
+  private aluUops = 0;
+  private readonly bytes = { insn: 0, uop: 0, wgt: 0, inp: 0, acc: 0, out: 0 };
+
+  constructor(p: Program, opts: RunOptions) {
+    this.p = p;
+    this.d = p.config;
+    this.tm = timingOf(this.d);
+    this.dram = dramImage(p);
+    this.dp = new Datapath(this.d, this.dram);
+    this.mem = new MemorySystem(this.tm);
+    const ib = insnBuffer(p);
+    this.insnBase = ib.addr;
+    this.n = ib.size / INSN_BYTES;
+    this.insns = predecode(this.d, ib.data ?? new Uint8Array(ib.size), this.n, this.dram.length);
+    this.insnAvail = new Float64Array(this.n).fill(Infinity);
+    this.maxCycles = opts.maxCycles ?? DEFAULT_MAX_CYCLES;
+    this.wantTiming = opts.insnTiming ?? true;
+    this.wantTrace = opts.trace ?? false;
+    this.mods = MODULES.map((name, id) => ({ id, name, q: [], qTime: [], qHead: 0, lastTake: -1, inflight: [], lastEnd: 0 }));
+  }
+
+  // ---------------------------------------------------------------- token routing
+
+  private popQueues(m: number, di: DInsn): TokenQueue[] {
+    const r: TokenQueue[] = [];
+    if (m === LOAD) {
+      if (di.popNext) r.push(this.g2l);
+    } else if (m === COMPUTE) {
+      if (di.popPrev) r.push(this.l2g);
+      if (di.popNext) r.push(this.s2g);
+    } else if (di.popPrev) r.push(this.g2s);
+    return r;
+  }
+
+  private pushQueues(m: number, di: DInsn): TokenQueue[] {
+    const r: TokenQueue[] = [];
+    if (m === LOAD) {
+      if (di.pushNext) r.push(this.l2g);
+    } else if (m === COMPUTE) {
+      if (di.pushPrev) r.push(this.g2l);
+      if (di.pushNext) r.push(this.g2s);
+    } else if (di.pushPrev) r.push(this.s2g);
+    return r;
+  }
+
+  // ---------------------------------------------------------------- main loop
+
+  run(): RunResult {
+    let error: RunError | undefined;
+    try {
+      for (;;) {
+        this.step(this.t);
+        if (this.finishedAt >= 0) break;
+        const next = this.nextEvent(this.t);
+        if (next === Infinity) throw new Stop(this.deadlock());
+        if (next > this.maxCycles) {
+          this.t = this.maxCycles;
+          throw new Stop({ kind: 'timeout', message: `no FINISH after ${this.maxCycles} cycles (maxCycles)` });
+        }
+        this.t = next;
+      }
+    } catch (e) {
+      if (!(e instanceof Stop)) throw e;
+      error = e.error;
+    }
+    const cycles = this.finishedAt >= 0 ? this.finishedAt : this.t;
+    const result: RunResult = { engine: 'ts', dram: this.dram, counters: this.counters(cycles) };
+    if (this.wantTiming) {
+      result.insnTiming = this.records
+        .filter((r) => r.end === r.end)
+        .map((r): InsnTiming => ({ index: r.di.index, module: MODULES[r.di.module], start: r.start, end: r.end }))
+        .sort((a, b) => a.index - b.index);
+    }
+    if (this.wantTrace) result.trace = this.trace;
+    if (error) result.error = error;
+    return result;
+  }
+
+  private step(t: number): void {
+    for (const m of this.mods) this.complete(m, t);
+    for (const m of this.mods) {
+      if (this.tryStart(m, t)) this.complete(m, t);
+    }
+    this.arbitrate(t);
+    this.dispatch(t);
+  }
+
+  // ---------------------------------------------------------------- completion
+
+  /** Complete (push tokens of) in-flight instructions whose work ends in cycle t, in order. */
+  private complete(m: Module, t: number): void {
+    const fl = m.inflight;
+    for (let i = 0; i < fl.length; i++) {
+      const e = fl[i];
+      if (e.end === e.end) continue;
+      if (!(e.workEnd - 1 <= t)) break;
+      const qs = this.pushQueues(m.id, e.di);
+      if (qs.some((q) => q.occupancy(t) >= TOKEN_QUEUE_DEPTH)) {
+        e.blocked = true;
+        break;
+      }
+      for (const q of qs) q.push(t + 1);
+      e.blocked = false;
+      e.end = t + 1;
+      if (!e.pipeline) m.lastEnd = e.end;
+      if (e.di.kind === 'finish') this.finishedAt = e.end;
+      if (this.wantTrace) {
+        this.trace.push({ module: m.name, name: `${e.di.label} #${e.di.index}`, start: e.start, end: e.end, args: { index: e.di.index } });
+      }
+    }
+    // drop instructions that are over
+    let k = 0;
+    while (k < fl.length && fl[k].end <= t) k++;
+    if (k) fl.splice(0, k);
+  }
+
+  // ---------------------------------------------------------------- start
+
+  /** First cycle module m is free for instruction di (Infinity if not yet known). */
+  private freeAt(m: Module, di: DInsn): number {
+    let f = 0;
+    const pipelined = di.kind === 'gemm' || di.kind === 'alu';
+    for (const e of m.inflight) {
+      if (pipelined && e.pipeline) continue;
+      const end = e.end === e.end ? e.end : Infinity;
+      f = Math.max(f, end);
+    }
+    if (pipelined) f = Math.max(f, this.pipe.issueFree);
+    return Math.max(f, m.lastEnd);
+  }
+
+  private tryStart(m: Module, t: number): boolean {
+    if (m.qHead >= m.q.length) return false;
+    if (m.qTime[m.qHead] + 1 > t) return false;
+    const di = this.insns[m.q[m.qHead]];
+    const free = this.freeAt(m, di);
+    if (free > t) return false;
+    const pops = this.popQueues(m.id, di);
+    for (const q of pops) if (!q.available(t)) return false;
+    // start: pop tokens, take the queue entry
+    for (const q of pops) q.pop(t);
+    const readyAt = Math.max(m.qTime[m.qHead] + 1, free);
+    m.qHead++;
+    m.lastTake = t;
+    const e: Exec = {
+      di, readyAt, start: t, workEnd: NaN, end: NaN, blocked: false, beats: 0, dataEnd: t,
+      pipeline: di.kind === 'gemm' || di.kind === 'alu',
+    };
+    m.inflight.push(e);
+    this.records.push(e);
+    this.execute(m, e, t);
+    return true;
+  }
+
+  private execute(m: Module, e: Exec, t: number): void {
+    const di = e.di;
+    switch (di.kind) {
+      case 'nop':
+      case 'finish':
+        e.workEnd = t + 1;
+        return;
+      case 'gemm':
+      case 'alu': {
+        const L = di.loop!;
+        this.checkIndices(di);
+        const prevEnd = m.inflight.length > 1 ? m.inflight[m.inflight.length - 2].workEnd : 0;
+        const r = di.kind === 'gemm' ? this.dp.gemm(L, t, this.pipe, this.tm.gemmII) : this.dp.alu(L, t, this.pipe);
+        e.workEnd = Math.max(r.workEnd, prevEnd === prevEnd ? prevEnd : 0);
+        if (di.kind === 'gemm') {
+          this.gemmUops += r.uops;
+          if (!L.reset) this.gemmMacUops += r.uops;
+        } else {
+          this.aluUops += r.uops;
+        }
+        return;
+      }
+      case 'store': {
+        for (let y = 0; y < di.segs!.length; y++) {
+          const s = di.segs![y];
+          this.dp.writeOut(di.rowSram![y], s.addr, s.len / this.d.elemBytes.out);
+        }
+        this.bytes.out += di.bytes;
+        this.startJob(CLIENTS.indexOf('store'), true, e, t);
+        return;
+      }
+      case 'load':
+        this.bytes[di.buf!] += di.bytes;
+        this.startJob(CLIENTS.indexOf(di.buf! as ClientName), false, e, t);
+        return;
+    }
+  }
+
+  private startJob(client: number, write: boolean, e: Exec, t: number): void {
+    const cursor = new BurstCursor(e.di.segs!, this.tm.busBytes, this.tm.burstBeats);
+    if (cursor.done) {
+      this.finishJob(e, t);
+      return;
+    }
+    this.jobs[client] = { client, write, cursor, reqReadyAt: t, exec: e, last: t };
+  }
+
+  /** All bursts of e are granted: its work end is now known; apply a LOAD's data. */
+  private finishJob(e: Exec, lastTime: number): void {
+    const di = e.di;
+    if (di.kind === 'store') {
+      e.workEnd = Math.max(e.start + 1, lastTime + 1);
+      e.dataEnd = e.workEnd;
+      return;
+    }
+    const dataEnd = e.beats ? lastTime + 1 : e.start + 1;
+    e.dataEnd = dataEnd;
+    e.workEnd = Math.max(dataEnd, e.start + 1 + e.beats + di.pad);
+    // functional effect: zero the footprint, then copy the rows
+    const m = di.insn as { sram_base: number; x_pad_0: number; x_size: number; x_pad_1: number; y_pad_0: number; y_size: number; y_pad_1: number };
+    const buf = di.buf!;
+    if (di.pad) {
+      this.dp.zeroElems(buf, m.sram_base, (m.x_pad_0 + m.x_size + m.x_pad_1) * (m.y_pad_0 + m.y_size + m.y_pad_1));
+    }
+    const eb = this.d.elemBytes[buf];
+    for (let y = 0; y < di.segs!.length; y++) {
+      const s = di.segs![y];
+      this.dp.readElems(buf, di.rowSram![y], s.addr, s.len / eb);
+    }
+  }
+
+  private checkIndices(di: DInsn): void {
+    const L = di.loop!;
+    if (L.iterOut === 0 || L.iterIn === 0 || L.uopEnd <= L.uopBgn) return;
+    const d = this.d;
+    const dx = (L.iterOut - 1) * L.dstOut + (L.iterIn - 1) * L.dstIn;
+    const sx = (L.iterOut - 1) * L.srcOut + (L.iterIn - 1) * L.srcIn;
+    const wx = (L.iterOut - 1) * L.wgtOut + (L.iterIn - 1) * L.wgtIn;
+    const isAlu = di.kind === 'alu';
+    const srcDepth = isAlu ? d.depth.acc : d.depth.inp;
+    const srcName = isAlu ? 'ACC' : 'INP';
+    for (let u = L.uopBgn; u < L.uopEnd; u++) {
+      const dst = this.dp.uopDst[u] + dx;
+      if (dst >= d.depth.acc) this.illegal(di, 'dst_idx', `micro-op ${u} reaches accumulator index ${dst} (dst_idx ${this.dp.uopDst[u]} + loop offset ${dx}), past the ACC depth ${d.depth.acc}`);
+      if (isAlu && L.useImm) continue;
+      const src = this.dp.uopSrc[u] + sx;
+      if (src >= srcDepth) this.illegal(di, 'src_idx', `micro-op ${u} reaches ${srcName} index ${src} (src_idx ${this.dp.uopSrc[u]} + loop offset ${sx}), past the ${srcName} depth ${srcDepth}`);
+      if (isAlu || L.reset) continue;
+      const w = this.dp.uopWgt[u] + wx;
+      if (w >= d.depth.wgt) this.illegal(di, 'wgt_idx', `micro-op ${u} reaches WGT index ${w} (wgt_idx ${this.dp.uopWgt[u]} + loop offset ${wx}), past the WGT depth ${d.depth.wgt}`);
+    }
+  }
+
+  private illegal(di: DInsn, field: string, reason: string): never {
+    const what = di.insn ? di.label : 'instruction';
+    throw new Stop({
+      kind: 'illegal',
+      message: `illegal instruction ${di.index} (${what}) at cycle ${this.t}: ${field}: ${reason}`,
+      insnIndex: di.index,
+      field,
+    });
+  }
+
+  // ---------------------------------------------------------------- memory arbiter
+
+  private fetchBurstEnd(): number {
+    // instruction index just past the next fetch burst
+    const c = new BurstCursor([{ addr: this.insnBase + this.fetchNextByte, len: this.n * INSN_BYTES - this.fetchNextByte }], this.tm.busBytes, this.tm.burstBeats);
+    const b = c.peek();
+    return Math.ceil((b.addr + b.len - this.insnBase) / INSN_BYTES);
+  }
+
+  private fetchWants(): boolean {
+    if (this.fetchNextByte >= this.n * INSN_BYTES) return false;
+    return this.fetchBurstEnd() - this.dispatched <= this.tm.fetchBufInsns;
+  }
+
+  private arbitrate(t: number): void {
+    const mem = this.mem;
+    for (let c = 0; c < CLIENTS.length; c++) {
+      if (c === 0) {
+        if (!this.fetchWants() || !mem.canRead(t)) continue;
+        this.grantFetch(t);
+        return;
+      }
+      const j = this.jobs[c];
+      if (!j || j.reqReadyAt > t) continue;
+      if (j.write ? !mem.canWrite(t) : !mem.canRead(t)) continue;
+      const b = j.cursor.next();
+      j.exec.beats += b.beats;
+      if (j.write) {
+        const g = mem.grantWrite(t, b.beats);
+        j.last = g.resp;
+        if (this.wantTrace) this.trace.push({ module: 'memory', name: `W ${CLIENTS[c]} ${b.beats}`, start: g.first, end: g.last + 1 });
+      } else {
+        const g = mem.grantRead(t, b.beats);
+        j.last = g.last;
+        if (this.wantTrace) this.trace.push({ module: 'memory', name: `R ${CLIENTS[c]} ${b.beats}`, start: g.first, end: g.last + 1 });
+      }
+      j.reqReadyAt = t + 1;
+      if (j.cursor.done) {
+        this.jobs[c] = undefined;
+        this.finishJob(j.exec, j.last);
+      }
+      return;
+    }
+  }
+
+  private grantFetch(t: number): void {
+    const c = new BurstCursor([{ addr: this.insnBase + this.fetchNextByte, len: this.n * INSN_BYTES - this.fetchNextByte }], this.tm.busBytes, this.tm.burstBeats);
+    const b = c.next();
+    const g = this.mem.grantRead(t, b.beats);
+    const cpb = this.tm.cyclesPerBeat;
+    const bb = this.tm.busBytes;
+    const endByte = this.fetchNextByte + b.len;
+    // an instruction is available the cycle after the beat carrying its last byte
+    for (let i = Math.ceil(this.fetchNextByte / INSN_BYTES); i * INSN_BYTES + INSN_BYTES <= endByte; i++) {
+      const lastByte = this.insnBase + i * INSN_BYTES + INSN_BYTES - 1;
+      this.insnAvail[i] = g.first + (Math.floor(lastByte / bb) - b.word) * cpb + 1;
+    }
+    this.fetchNextByte = endByte;
+    this.bytes.insn += b.len;
+    if (this.wantTrace) this.trace.push({ module: 'memory', name: `R fetch ${b.beats}`, start: g.first, end: g.last + 1 });
+  }
+
+  // ---------------------------------------------------------------- fetch dispatch
+
+  private targetOcc(m: Module, c: number): number {
+    return m.q.length - m.qHead + (m.lastTake >= c ? 1 : 0);
+  }
+
+  private dispatch(t: number): void {
+    const i = this.dispatched;
+    if (i >= this.n || this.insnAvail[i] > t || this.lastDispatch >= t) return;
+    const di = this.insns[i];
+    if (di.illegal) {
+      this.t = t;
+      this.illegal(di, di.illegal.field, di.illegal.reason);
+    }
+    const m = this.mods[di.module];
+    if (this.targetOcc(m, t) >= CMD_QUEUE_DEPTH) return;
+    // fetch accounting for the cycles since the previous dispatch
+    const g0 = this.lastDispatch + 1;
+    const a = Math.max(g0, this.insnAvail[i]);
+    this.fetchCounters.waitMemory += a - g0;
+    this.fetchCounters.queueFull += t - a;
+    this.fetchCounters.busy += 1;
+    m.q.push(i);
+    m.qTime.push(t);
+    this.dispatched++;
+    this.lastDispatch = t;
+    if (this.wantTrace) this.trace.push({ module: 'fetch', name: `${di.label} #${i}`, start: t, end: t + 1, args: { index: i, to: m.name } });
+  }
+
+  // ---------------------------------------------------------------- next event
+
+  private nextEvent(t: number): number {
+    let best = Infinity;
+    const at = (c: number): void => {
+      if (c < best) best = c;
+    };
+    const t1 = t + 1;
+    for (const m of this.mods) {
+      for (const e of m.inflight) {
+        if (e.end === e.end) continue;
+        if (e.workEnd === e.workEnd) {
+          if (!e.blocked) at(Math.max(t1, e.workEnd - 1));
+          else if (this.pushQueues(m.id, e.di).every((q) => q.occupancy(t1) < TOKEN_QUEUE_DEPTH)) at(t1);
+        }
+        break;
+      }
+      for (const e of m.inflight) if (e.end === e.end && e.end > t) at(e.end);
+      if (m.qHead < m.q.length) {
+        const di = this.insns[m.q[m.qHead]];
+        let c = Math.max(t1, m.qTime[m.qHead] + 1, this.freeAt(m, di));
+        for (const q of this.popQueues(m.id, di)) c = Math.max(c, q.nextVisible());
+        at(c);
+      }
+    }
+    // memory requests
+    const mem = this.mem;
+    if (this.fetchWants()) at(mem.nextRead(t1));
+    for (let c = 1; c < CLIENTS.length; c++) {
+      const j = this.jobs[c];
+      if (!j) continue;
+      const r = Math.max(t1, j.reqReadyAt);
+      at(j.write ? mem.nextWrite(r) : mem.nextRead(r));
+    }
+    // fetch dispatch
+    const i = this.dispatched;
+    if (i < this.n && this.insnAvail[i] < Infinity) {
+      const di = this.insns[i];
+      const c = Math.max(t1, this.insnAvail[i]);
+      if (di.illegal || this.targetOcc(this.mods[di.module], t1) < CMD_QUEUE_DEPTH) at(c);
+    }
+    return best;
+  }
+
+  // ---------------------------------------------------------------- reports
+
+  private deadlock(): RunError {
+    const t = this.t;
+    const waits: string[] = [];
+    for (const m of this.mods) {
+      const busy = m.inflight.find((e) => e.end !== e.end);
+      if (busy?.blocked) {
+        const full = this.pushQueues(m.id, busy.di).filter((q) => q.occupancy(t + 1) >= TOKEN_QUEUE_DEPTH).map((q) => q.name);
+        waits.push(`${m.name}: insn ${busy.di.index} (${busy.di.label}) cannot push, token queue ${full.join(', ')} full`);
+        continue;
+      }
+      if (m.qHead >= m.q.length) {
+        waits.push(`${m.name}: idle, command queue empty`);
+        continue;
+      }
+      const di = this.insns[m.q[m.qHead]];
+      const missing = this.popQueues(m.id, di).filter((q) => q.nextVisible() === Infinity).map((q) => q.name);
+      waits.push(`${m.name}: insn ${di.index} (${di.label}) waits for a token on ${missing.join(' and ') || '(nothing)'}`);
+    }
+    if (this.dispatched < this.n) {
+      const di = this.insns[this.dispatched];
+      waits.push(`fetch: insn ${di.index} (${di.label}) blocked, ${this.mods[di.module].name} command queue full (${CMD_QUEUE_DEPTH})`);
+    } else {
+      waits.push(`fetch: all ${this.n} instructions dispatched`);
+    }
+    const tokens = [this.l2g, this.g2l, this.g2s, this.s2g].map((q) => `${q.name}=${q.count()}`).join(' ');
+    const cmd = this.mods.map((m) => `${m.name}=${m.q.length - m.qHead}/${CMD_QUEUE_DEPTH}`).join(' ');
+    const allDone = this.dispatched >= this.n && this.mods.every((m) => m.qHead >= m.q.length && m.inflight.length === 0);
+    const head = allDone ? `no FINISH: all ${this.n} instructions executed at cycle ${t} without a FINISH` : `deadlock at cycle ${t}`;
+    return {
+      kind: 'deadlock',
+      message: `${head}; ${waits.join('; ')}; token queues ${tokens}; command queues ${cmd}`,
+      queues: { l2g: this.l2g.count(), g2l: this.g2l.count(), g2s: this.g2s.count(), s2g: this.s2g.count() },
+      waits,
+    };
+  }
+
+  private counters(cycles: number): RunCounters {
+    const modules = {
+      fetch: { ...this.fetchCounters, idle: 0 },
+      load: emptyCounters(),
+      compute: emptyCounters(),
+      store: emptyCounters(),
+    };
+    modules.fetch.idle = Math.max(0, cycles - modules.fetch.busy - modules.fetch.waitMemory - modules.fetch.queueFull);
+    // classify each module's cycles by sweeping its instruction intervals (priority busy > waitMemory > queueFull > waitToken)
+    for (let mi = 0; mi < 3; mi++) {
+      const iv: Array<[number, number, number]> = [];
+      for (const e of this.records) {
+        if (e.di.module !== mi) continue;
+        const end = e.end === e.end ? e.end : cycles;
+        const workEnd = e.workEnd === e.workEnd ? Math.min(e.workEnd, end) : end;
+        if (e.start > e.readyAt) iv.push([e.readyAt, e.start, 3]);
+        if (e.di.kind === 'load' || e.di.kind === 'store') {
+          const busy = Math.min(workEnd - e.start, 1 + e.beats * this.tm.cyclesPerBeat + e.di.pad);
+          iv.push([e.start, e.start + busy, 0]);
+          if (workEnd > e.start + busy) iv.push([e.start + busy, workEnd, 1]);
+        } else {
+          iv.push([e.start, workEnd, 0]);
+        }
+        if (end > workEnd) iv.push([workEnd, end, 2]);
+      }
+      const sums = sweep(iv, cycles);
+      const c = modules[MODULES[mi]];
+      c.busy = sums[0];
+      c.waitMemory = sums[1];
+      c.queueFull = sums[2];
+      c.waitToken = sums[3];
+      c.idle = cycles - sums[0] - sums[1] - sums[2] - sums[3];
+    }
+    const b = this.bytes;
+    return {
+      cycles,
+      gemm_uops: this.gemmUops,
+      alu_uops: this.aluUops,
+      utilization: cycles > 0 ? (this.gemmMacUops * this.tm.gemmII) / cycles : 0,
+      bytes: { ...b },
+      modules,
+      fsim: {
+        inp_load_nbytes: b.inp,
+        wgt_load_nbytes: b.wgt,
+        acc_load_nbytes: b.acc,
+        uop_load_nbytes: b.uop,
+        out_store_nbytes: b.out,
+        gemm_counter: this.gemmMacUops,
+        alu_counter: this.aluUops,
+      },
+      gemmHazardStalls: this.pipe.hazardStalls,
+    };
+  }
+}
+
+/** Measure of each class over [0, limit), a cycle counted once for its highest-priority (lowest id) class. */
+function sweep(iv: Array<[number, number, number]>, limit: number): number[] {
+  const pts: Array<[number, number, number]> = [];
+  for (const [a, b, k] of iv) {
+    const lo = Math.max(0, a);
+    const hi = Math.min(limit, b);
+    if (hi > lo) {
+      pts.push([lo, 1, k]);
+      pts.push([hi, -1, k]);
+    }
+  }
+  pts.sort((x, y) => x[0] - y[0]);
+  const cnt = [0, 0, 0, 0];
+  const sums = [0, 0, 0, 0];
+  let prev = 0;
+  for (const [x, delta, k] of pts) {
+    if (x > prev) {
+      const cls = cnt.findIndex((c) => c > 0);
+      if (cls >= 0) sums[cls] += x - prev;
+      prev = x;
+    }
+    cnt[k] += delta;
+  }
+  return sums;
+}

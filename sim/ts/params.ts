@@ -1,0 +1,55 @@
+/**
+ * Fixed micro-architecture constants and the timing parameters derived from a configuration.
+ * docs/microarch.md is the contract; every number here is named there.
+ */
+import type { Derived } from '../../src/config/derive.ts';
+
+/** Entries of each module's command queue (load, compute, store). */
+export const CMD_QUEUE_DEPTH = 16;
+/** Tokens a dependency queue holds (an 8-bit counter, as Chisel's Semaphore). */
+export const TOKEN_QUEUE_DEPTH = 255;
+/** DRAM page: no burst crosses a multiple of this many bytes. */
+export const PAGE_BYTES = 4096;
+/** Bytes of one instruction in DRAM. */
+export const INSN_BYTES = 16;
+
+/** Pipeline offsets, in cycles after a micro-op issues (docs/microarch.md §6, §7). */
+export const GEMM_ACC_READ = 2; // accumulator (and INP/WGT) read data in issue+2
+/** GEMM writes ACC/OUT at the end of cycle issue + 3 + GEMM_II - 1 + 1 = issue + GEMM_WRITE_BASE + GEMM_II. */
+export const GEMM_WRITE_BASE = 3;
+export const ALU_READ = 2; // ALU reads dst in issue+2, src (vector) in issue+3
+/** ALU writes at the end of cycle issue + ALU_WRITE_BASE + II (II = 1 immediate, 2 vector). */
+export const ALU_WRITE_BASE = 2;
+
+export interface Timing {
+  readLatency: number;
+  writeLatency: number;
+  cyclesPerBeat: number;
+  burstBeats: number;
+  outstanding: number;
+  busBytes: number;
+  gemmII: number;
+  /** Instructions the fetch buffer holds (requested and not yet dispatched). */
+  fetchBufInsns: number;
+}
+
+export function timingOf(d: Derived): Timing {
+  const busBytes = d.busBytes;
+  const burstBytes = d.mem.burstBeats * busBytes;
+  return {
+    readLatency: d.mem.readLatency,
+    writeLatency: d.mem.writeLatency,
+    cyclesPerBeat: d.mem.cyclesPerBeat,
+    burstBeats: d.mem.burstBeats,
+    outstanding: d.mem.outstanding,
+    busBytes,
+    gemmII: d.gemmII,
+    fetchBufInsns: fetchBufferDepth(burstBytes),
+  };
+}
+
+/** Fetch buffer depth in instructions: two full bursts (at least 2, at most 2 pages). */
+export function fetchBufferDepth(burstBytes: number): number {
+  const perBurst = Math.max(1, Math.floor(Math.min(burstBytes, PAGE_BYTES) / INSN_BYTES));
+  return 2 * perBurst;
+}

@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/index.ts';
+import { VtwError } from '../../errors.ts';
+import { readProgram, writeFileAtomic, type Program } from '../../program/index.ts';
+import { progress } from '../../report/progress.ts';
+import { table } from '../../report/table.ts';
+import type { RunResult } from '../../../sim/engine.ts';
+import { getEngine } from '../../../sim/engines.ts';
+import { runSuite, suiteSize, type SuiteResult } from '../../../sim/suite.ts';
+import { chromeTraceJson } from '../../../sim/ts/trace.ts';
+
+function outputDigests(p: Program, r: RunResult): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const b of p.buffers) {
+    if (b.role === 'output' || b.role === 'inout') {
+      out[b.name] = createHash('sha256').update(r.dram.subarray(b.addr, b.addr + b.size)).digest('hex').slice(0, 16);
+    }
+  }
+  return out;
+}
+
+export function simJson(p: Program, r: RunResult) {
+  const c = r.counters;
+  return {
+    engine: r.engine,
+    config: p.config.variant,
+    cycles: c.cycles,
+    utilization: +c.utilization.toFixed(6),
+    gemm_uops: c.gemm_uops,
+    alu_uops: c.alu_uops,
+    bytes: c.bytes,
+    modules: c.modules,
+    fsim: c.fsim,
+    outputs: outputDigests(p, r),
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
+
+function parseIntOption(v: string, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new VtwError(`--${name} ${v} must be a non-negative integer`);
+  return n;
+}
+
+export function registerSim(program: Command): void {
+  program
+    .command('sim')
+    .description('run a program container on an engine and print its counters and output digests')
+    .argument('<program>', 'program container (vtw asm / runtime / compiler output)')
+    .option('-c, --config <config>', 'check the program was built for this config')
+    .option('-e, --engine <engine>', 'engine: ts', 'ts')
+    .option('--trace <file>', 'write a Chrome trace-event timeline (open in Perfetto)')
+    .option('--json', 'print JSON')
+    .action(async (file: string, opts: { config?: string; engine: string; trace?: string; json?: boolean }) => {
+      const p = readProgram(file);
+      if (opts.config) {
+        const want = loadConfig(opts.config);
+        if (want.variant !== p.config.variant || JSON.stringify(want.keys) !== JSON.stringify(p.config.keys)) {
+          throw new VtwError(`${file} was built for ${p.config.variant}, not ${want.variant}; rebuild it or drop --config`);
+        }
+      }
+      const engine = getEngine(opts.engine);
+      const r = await engine.run(p, { trace: Boolean(opts.trace) });
+      if (opts.trace) writeFileAtomic(opts.trace, chromeTraceJson(r.trace ?? []));
+      const j = simJson(p, r);
+      if (opts.json) {
+        console.log(JSON.stringify(j, null, 2));
+      } else {
+        const c = r.counters;
+        console.log(`${file} on ${p.config.variant} (${engine.name} engine)`);
+        console.log(`cycles ${c.cycles}, GEMM utilization ${(c.utilization * 100).toFixed(1)} %, ${c.gemm_uops} GEMM and ${c.alu_uops} ALU micro-ops`);
+        console.log(table(['module', 'busy', 'wait token', 'wait memory', 'queue full', 'idle'],
+          Object.entries(c.modules).map(([m, x]) => [m, x.busy, x.waitToken, x.waitMemory, x.queueFull, x.idle])));
+        console.log(table(['bytes', ...Object.keys(c.bytes)], [['moved', ...Object.values(c.bytes)]]));
+        for (const [name, digest] of Object.entries(j.outputs)) console.log(`output ${name}: sha256 ${digest}`);
+      }
+      if (r.error) throw new VtwError(`${r.error.kind}: ${r.error.message}`);
+    });
+
+  program
+    .command('test')
+    .description('run the conformance suite or random programs on an engine; ends with "N passed, N failed"')
+    .option('-c, --config <config>', 'preset name, JSON file or inline JSON', 'default')
+    .option('-e, --engine <engine>', 'engine: ts', 'ts')
+    .option('-s, --suite <suite>', 'conformance or random', 'conformance')
+    .option('--seed <n>', 'seed for data and random programs', '1')
+    .option('--count <n>', 'random programs to run', '20')
+    .option('--json', 'print JSON {passed, failed, tests}')
+    .action(async (opts: { config: string; engine: string; suite: string; seed: string; count: string; json?: boolean }) => {
+      if (opts.suite !== 'conformance' && opts.suite !== 'random') throw new VtwError(`--suite ${opts.suite}: use conformance or random`);
+      const d = loadConfig(opts.config);
+      const engine = getEngine(opts.engine);
+      const so = { suite: opts.suite, seed: parseIntOption(opts.seed, 'seed'), count: parseIntOption(opts.count, 'count') } as const;
+      const bar = progress(suiteSize(d, so), `${opts.suite} on ${d.variant}`);
+      const results: SuiteResult[] = await runSuite(d, engine, { ...so, onResult: (r) => bar.tick(r.name) });
+      bar.stop();
+      const passed = results.filter((r) => r.ok).length;
+      const failed = results.length - passed;
+      if (opts.json) {
+        console.log(JSON.stringify({ config: d.variant, engine: engine.name, suite: opts.suite, passed, failed, tests: results }, null, 2));
+      } else {
+        console.log(table(['test', 'result', 'cycles', 'detail'], results.map((r) => [r.name, r.ok ? 'pass' : 'FAIL', r.cycles, r.ok ? r.description : r.message])));
+        console.log(`${passed} passed, ${failed} failed`);
+      }
+      if (failed) process.exitCode = 1;
+    });
+}
