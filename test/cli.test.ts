@@ -114,4 +114,49 @@ test('npx vtw works from the repository root (bin launcher)', async () => {
   assert.is(bad.stderr.trim().split('\n').length, 1);
 });
 
+test('vtw sim: counters as JSON, output digest, Chrome trace', async () => {
+  const prog = join(tmp, 'sim.json');
+  assert.is((await runCli('asm', 'examples/gemm-tiny.vasm', '-o', prog)).code, 0);
+  const trace = join(tmp, 'trace.json');
+  const r = await runCli('sim', prog, '--json', '--trace', trace);
+  assert.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  for (const k of ['cycles', 'utilization', 'gemm_uops', 'alu_uops', 'bytes', 'outputs']) assert.ok(k in j, k);
+  assert.is(j.gemm_uops, 1);
+  assert.equal(j.bytes, { insn: 7 * 16, uop: 4, wgt: 256, inp: 16, acc: 64, out: 16 });
+  assert.is(j.fsim.gemm_counter, 1);
+  assert.match(j.outputs.out, /^[0-9a-f]{16}$/);
+  const t = JSON.parse(readFileSync(trace, 'utf8'));
+  const names = t.traceEvents.filter((e: { ph: string }) => e.ph === 'X').map((e: { name: string }) => e.name);
+  assert.ok(names.some((n: string) => n.startsWith('GEMM')), names.join(','));
+  const wrong = await runCli('sim', prog, '--config', 'block32');
+  assert.is(wrong.code, 1);
+  assert.match(wrong.stderr, 'was built for 1x16_i8w8a32_15_15_18_17, not 1x32_i8w8a32_15_15_18_17');
+});
+
+test('vtw sim: a deadlocking program is reported with the state of every queue', async () => {
+  const src = join(tmp, 'dead.vasm');
+  writeFileSync(src, '.text\n  LOAD INP x_size=1 y_size=1 x_stride=1 pop_next_dep dram_base=256\n  FINISH pop_prev_dep\n');
+  const prog = join(tmp, 'dead.json');
+  assert.is((await runCli('asm', src, '-o', prog)).code, 0);
+  const r = await runCli('sim', prog);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /deadlock at cycle \d+; load: insn 0 \(LOAD INP\) waits for a token on g2l; compute: insn 1 \(FINISH\) waits for a token on l2g/);
+});
+
+test('vtw test: conformance table and JSON, random suite, bad options', async () => {
+  const r = await runCli('test', '--config', 'ice40-tiny');
+  assert.is(r.code, 0, r.stdout);
+  assert.match(r.stdout, /^40 passed, 0 failed$/m);
+  const j = JSON.parse((await runCli('test', '--suite', 'random', '--count', '3', '--seed', '7', '--json')).stdout);
+  assert.is(j.passed, 3);
+  assert.is(j.failed, 0);
+  assert.equal(j.tests.map((t: { name: string }) => t.name), ['random#7', 'random#8', 'random#9']);
+  const bad = await runCli('test', '--suite', 'fuzz');
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, '--suite fuzz: use conformance or random');
+  const eng = await runCli('test', '--engine', 'fpga');
+  assert.match(eng.stderr, 'unknown engine fpga');
+});
+
 test.run();

@@ -62,7 +62,7 @@ export function registerSim(program: Command): void {
       }
       const engine = getEngine(opts.engine);
       const r = await engine.run(p, { trace: Boolean(opts.trace) });
-      if (opts.trace) writeFileAtomic(opts.trace, chromeTraceJson(r.trace ?? []));
+      if (opts.trace) writeFileAtomic(opts.trace, chromeTraceJson(r.trace ?? [], { clockMhz: p.config.clockMhz, processName: `VTA ${p.config.variant}` }));
       const j = simJson(p, r);
       if (opts.json) {
         console.log(JSON.stringify(j, null, 2));
