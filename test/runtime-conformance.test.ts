@@ -1,7 +1,7 @@
 /**
  * The conformance suite on the TypeScript simulator (sim/ts) for the four reference configurations,
  * random programs running without error, and both cross-checked against a small independent
- * functional executor (test/support/mini-fsim.ts).
+ * functional executor (test/helpers/mini-fsim.ts).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,7 +12,7 @@ import { packMatrix, unpackMatrix } from '../src/runtime/pack.ts';
 import { randomProgram } from '../src/runtime/random.ts';
 import { KernelSite, Runtime, RuntimeError } from '../src/runtime/runtime.ts';
 import { TsEngine } from '../sim/ts/engine.ts';
-import { MiniFsim, runMini } from './support/mini-fsim.ts';
+import { MiniFsim, runMini } from './helpers/mini-fsim.ts';
 
 const CONFIGS = ['default', 'batch2-block8', 'block32', 'ice40-tiny'];
 const engine = new TsEngine();
