@@ -300,6 +300,8 @@ export interface Instance {
   module: Module;
   name: string;
   connections: Map<string, Expr>;
+  /** Verilog parameters of the instance (constants), e.g. a primitive's configuration. */
+  parameters: Map<string, Const | number>;
 }
 
 /** Signals a statement list assigns, and whether each is assigned on every path. */
@@ -347,6 +349,8 @@ export class Module {
   constructor(
     readonly name: string,
     readonly comment: string[] = [],
+    /** A primitive defined by the tool's cell library (e.g. SB_MAC16): ports only, never printed. */
+    readonly blackbox = false,
   ) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new HdlError(`module name '${name}' is not a Verilog identifier`);
   }
@@ -426,7 +430,7 @@ export class Module {
     this.processes.push({ kind: 'comb', body: b.stmts });
   }
 
-  instance(module: Module, name: string, connections: Record<string, Expr>): void {
+  instance(module: Module, name: string, connections: Record<string, Expr>, parameters: Record<string, Const | number> = {}): void {
     this.declare(name);
     const map = new Map<string, Expr>();
     for (const port of module.ports()) {
@@ -442,7 +446,7 @@ export class Module {
     for (const k of Object.keys(connections)) {
       if (!module.ports().some((p) => p.name === k)) throw new HdlError(`${this.name}.${name}: ${module.name} has no port ${k}`);
     }
-    this.instances.push({ module, name, connections: map });
+    this.instances.push({ module, name, connections: map, parameters: new Map(Object.entries(parameters)) });
   }
 
   ports(): Signal[] {

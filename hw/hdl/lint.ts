@@ -12,7 +12,7 @@ export interface LintResult {
 }
 
 /** Lint a set of files (name → text) with `top` as the top module. */
-export async function verilatorLint(files: Record<string, string>, top: string): Promise<LintResult> {
+export async function verilatorLint(files: Record<string, string>, top: string, libraries: string[] = []): Promise<LintResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vtw-lint-'));
   try {
     const paths = Object.entries(files).map(([name, text]) => {
@@ -22,7 +22,11 @@ export async function verilatorLint(files: Record<string, string>, top: string):
     });
     let r;
     try {
-      r = await execa('verilator', ['--lint-only', '-Wall', '--top-module', top, ...paths], { reject: false });
+      // Library files (vendor cell models) are read for their ports, with their own warnings off;
+      // they carry a timescale our modules do not need, hence -Wno-TIMESCALEMOD with them.
+      const vlt = join(dir, 'libs.vlt');
+      writeFileSync(vlt, '`verilator_config\n' + libraries.map((l) => `lint_off -file "${l}"\n`).join(''));
+      r = await execa('verilator', ['--lint-only', '-Wall', '+define+NO_ICE40_DEFAULT_ASSIGNMENTS', '--top-module', top, vlt, ...(libraries.length ? ['-Wno-TIMESCALEMOD'] : []), ...libraries.flatMap((l) => ['-v', l]), ...paths], { reject: false });
     } catch (e) {
       throw new VtwError(`cannot run verilator (${(e as Error).message}); install it with: apt-get install verilator`);
     }

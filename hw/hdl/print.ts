@@ -19,6 +19,7 @@ function constText(c: Const): string {
  * dropped on purpose.
  */
 export function printModule(m: Module): string {
+  if (m.blackbox) throw new HdlError(`${m.name} is a primitive of the cell library and has no Verilog of its own`);
   const undriven = m.undriven();
   if (undriven.length) throw new HdlError(`${m.name}: nothing drives ${undriven.join(', ')}`);
   const temps: string[] = [];
@@ -92,7 +93,9 @@ export function printModule(m: Module): string {
   }
   for (const inst of m.instances) {
     const conns = [...inst.connections].map(([port, e]) => `    .${port}(${expr(e)})`);
-    body.push('', `  ${inst.module.name} ${inst.name} (`, conns.join(',\n'), '  );');
+    const params = [...inst.parameters].map(([k, v]) => `    .${k}(${typeof v === 'number' ? v : constText(v)})`);
+    const head = params.length ? `  ${inst.module.name} #(\n${params.join(',\n')}\n  ) ${inst.name} (` : `  ${inst.module.name} ${inst.name} (`;
+    body.push('', head, conns.join(',\n'), '  );');
   }
 
   const ports = m.ports().map((p) => {
