@@ -4,7 +4,7 @@
  */
 import type { Program } from '../src/program/container.ts';
 
-export type EngineName = 'ts' | 'verilator' | 'board';
+export type EngineName = 'ts' | 'verilator' | 'board' | 'both';
 
 export interface RunOptions {
   /** Stop with a timeout error after this many cycles (default: engine-specific, large). */
@@ -68,7 +68,8 @@ export interface TraceSpan {
 
 /** Where and why a run stopped abnormally (Part A.6). */
 export interface RunError {
-  kind: 'illegal' | 'deadlock' | 'timeout';
+  /** 'mismatch': the two engines of `--engine both` disagree (lock-step comparison). */
+  kind: 'illegal' | 'deadlock' | 'timeout' | 'mismatch';
   message: string;
   /** Instruction index for an illegal instruction. */
   insnIndex?: number;
