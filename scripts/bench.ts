@@ -1,7 +1,11 @@
 /**
- * `npm run bench`: speed of the TypeScript simulator, measured side by side in one run.
- * Writes build/bench/sim.json and build/bench/sim.md and prints the table. Each workload is run
- * `--runs` times (default 3); medians are reported. Usage: tsx scripts/bench.ts [--runs N] [--quick]
+ * `npm run bench`: speed of the TypeScript simulator, measured side by side in one run, and the
+ * tensor compiler's code on the benchmark layers.
+ * Simulator: build/bench/sim.json and build/bench/sim.md; each workload is run `--runs` times
+ * (default 3), medians are reported.
+ * Compiler: build/bench/compiler.json and build/bench/compiler.md — ResNet-18 C2-C11 and MobileNet
+ * D1-D9 on the default config, with and without latency hiding, and ResNet-18's offloaded sum.
+ * Usage: tsx scripts/bench.ts [--runs N] [--quick] [--compiler-only | --sim-only]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../src/config/index.ts';
@@ -10,8 +14,11 @@ import { buildConv2d, conv2dMacs, RESNET18_CONVS } from '../src/workloads/conv2d
 import { RESNET18_OFFLOAD } from '../src/workloads/resnet18.ts';
 import { buildBlockedGemm } from '../src/runtime/conformance.ts';
 import { runSync } from '../sim/ts/engine.ts';
+import { compilerBench } from '../compiler/bench/run.ts';
 
 const args = process.argv.slice(2);
+if (!args.includes('--sim-only')) await compilerBench({ quick: args.includes('--quick') });
+if (args.includes('--compiler-only')) process.exit(0);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
 const quick = args.includes('--quick');
 const d = loadConfig('default');

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  HdlError, Module, add, cat, eq, lit, lt, mul, mux, printModule, reduceOr, sext, shr, verilatorLint, zext,
+  HdlError, Module, add, cat, eq, lit, lt, mul, mux, printModule, reduceOr, sext, shl, shr, verilateAndRun, verilatorLint, zext,
 } from '../hw/hdl/index.ts';
 
 /** A small design touching every construct: ports, regs, memories, comb/seq processes, case, instance. */
@@ -69,6 +69,38 @@ test('width mismatches, latches, double drivers and undriven outputs are caught 
   assert.throws(() => m.assign(a, a), /input a cannot be assigned/);
   assert.throws(() => printModule(m), /nothing drives r/);
   assert.throws(() => lit(3, 9), /does not fit in 3 bits/);
+  assert.throws(() => lit(0, 0), /width 0 must be a positive integer/);
+});
+
+test('a compound expression sliced twice gets one temporary wire and lints clean', async () => {
+  const m = new Module('twice');
+  const a = m.input('a', 8);
+  const b = m.input('b', 8);
+  const y = m.output('y', 2);
+  const s = add(a, b);
+  m.assign(y, cat(s.bit(7), s.bit(0)));
+  const text = printModule(m);
+  assert.is(text.match(/wire \[7:0\] _t\d+_unused =/g)?.length, 1);
+  const r = await verilatorLint({ 'twice.v': text }, 'twice');
+  assert.ok(r.ok, r.messages.join('\n'));
+});
+
+test('an arithmetic shift stays arithmetic inside a mux with an unsigned branch (simulated)', async () => {
+  const m = new Module('sra_mux');
+  const a = m.input('a', 8);
+  const n = m.input('n', 3);
+  const left = m.input('left');
+  const y = m.output('y', 8);
+  m.assign(y, mux(left, shl(a, n), shr(a, n, true)));
+  const tb = [
+    'module tb;',
+    '  reg [7:0] a; reg [2:0] n; reg left; wire [7:0] y;',
+    '  sra_mux dut (.a(a), .n(n), .left(left), .y(y));',
+    "  initial begin a = 8'hf0; n = 3'd2; left = 1'b0; #1 $display(\"%h\", y); left = 1'b1; #1 $display(\"%h\", y); $finish; end",
+    'endmodule',
+  ].join('\n');
+  const out = await verilateAndRun({ 'sra_mux.v': printModule(m), 'tb.sv': tb + '\n' }, 'tb');
+  assert.equal(out.split('\n').filter((l) => /^[0-9a-f]+$/.test(l.trim())), ['fc', 'c0']);
 });
 
 test.run();

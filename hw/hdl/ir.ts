@@ -44,6 +44,7 @@ export class Const extends Expr {
     readonly value: bigint,
   ) {
     super();
+    if (!Number.isInteger(width) || width < 1) throw new HdlError(`constant ${value}: width ${width} must be a positive integer`);
     if (value < 0n || value >= 1n << BigInt(width)) throw new HdlError(`constant ${value} does not fit in ${width} bits`);
   }
 }

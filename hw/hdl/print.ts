@@ -43,12 +43,18 @@ export function printModule(m: Module): string {
       const a = e.signed && e.op !== '>>>' ? `$signed(${expr(e.a)})` : expr(e.a);
       const aa = e.op === '>>>' ? `$signed(${expr(e.a)})` : a;
       const b = e.signed && e.op !== '>>>' && e.op !== '<<' ? `$signed(${expr(e.b)})` : expr(e.b);
+      // An arithmetic shift is wrapped in $unsigned(): its argument is self-determined, so the shift
+      // stays arithmetic inside an unsigned context (e.g. a ?: whose other branch is unsigned).
+      if (e.op === '>>>') return `$unsigned(${aa} >>> ${b})`;
       return `(${aa} ${e.op} ${b})`;
     }
     throw new HdlError(`cannot print expression ${e.constructor.name}`);
   };
 
   const temp = (e: Expr): string => {
+    // An expression sliced more than once gets one temporary.
+    const existing = tempOf.get(e);
+    if (existing) return existing;
     const text = expr(e);
     const name = `_t${tempOf.size}_unused`;
     tempOf.set(e, name);

@@ -8,6 +8,12 @@ import { registerConfig } from './commands/config.ts';
 import { registerIsa } from './commands/isa.ts';
 import { registerAsm } from './commands/asm.ts';
 import { registerSim } from './commands/sim.ts';
+import { registerOp } from './commands/op.ts';
+import { registerGen } from './commands/gen.ts';
+import { registerBoards } from './commands/boards.ts';
+import { registerSynth } from './commands/synth.ts';
+import { registerFlash } from './commands/flash.ts';
+import { registerLink } from './commands/link.ts';
 
 export function buildCli(): Command {
   const program = new Command('vtw')
@@ -20,6 +26,12 @@ export function buildCli(): Command {
   registerIsa(program);
   registerAsm(program);
   registerSim(program);
+  registerOp(program);
+  registerGen(program);
+  registerBoards(program);
+  registerSynth(program);
+  registerFlash(program);
+  registerLink(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

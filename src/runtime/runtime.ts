@@ -552,6 +552,32 @@ export class Runtime {
     this.uopSramBegin = this.uopSramEnd;
   }
 
+  /**
+   * Place kernels that are not resident yet, one after the other, and load them with a single
+   * LOAD UOP (instead of one LOAD UOP, each draining the compute pipeline, at each first use).
+   * Does nothing when they would not fit in the rest of the micro-op buffer without wrapping.
+   */
+  preloadKernels(kernels: readonly UopKernel[]): void {
+    const fresh = kernels.filter((k, i) => !k.cached && kernels.indexOf(k) === i);
+    const total = fresh.reduce((n, k) => n + k.size, 0);
+    if (!fresh.length || this.uopSramEnd + total > this.config.depth.uop) return;
+    const offset = this.staged.length * UOP_BYTES;
+    const begin = this.uopSramBegin;
+    for (const k of fresh) {
+      this.placeKernel(k);
+      this.staged.push(...k.uops);
+    }
+    const count = this.uopSramEnd - begin;
+    const insn: MemInsn = {
+      opcode: 'LOAD', memory_type: 'UOP', pop_prev_dep: 0, pop_next_dep: 0, push_prev_dep: 0, push_next_dep: 0,
+      sram_base: begin, dram_base: offset / UOP_BYTES, y_size: 1, x_size: count, x_stride: count,
+      y_pad_0: 0, y_pad_1: 0, x_pad_0: 0, x_pad_1: 0,
+    };
+    const p = this.create(2, insn);
+    p.uopOffset = offset;
+    this.uopSramBegin = this.uopSramEnd;
+  }
+
   private loopFields(kernel: UopKernel, alu: boolean) {
     const L = kernel.loops;
     const none: LoopEntry = { extent: 1, dstFactor: 0, srcFactor: 0, wgtFactor: 0 };

@@ -5,7 +5,7 @@ import { VtwError } from '../../errors.ts';
 import { readProgram, writeFileAtomic, type Program } from '../../program/index.ts';
 import { progress } from '../../report/progress.ts';
 import { table } from '../../report/table.ts';
-import type { RunResult } from '../../../sim/engine.ts';
+import type { RunOptions, RunResult } from '../../../sim/engine.ts';
 import { getEngine } from '../../../sim/engines.ts';
 import { runSuite, suiteSize, type SuiteResult } from '../../../sim/suite.ts';
 import { chromeTraceJson } from '../../../sim/ts/trace.ts';
@@ -37,6 +37,8 @@ export function simJson(p: Program, r: RunResult) {
   };
 }
 
+const engineOptions = { onProgress: (m: string) => process.stderr.write(`${m}\n`), failDir: 'build/mismatch' };
+
 function parseIntOption(v: string, name: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new VtwError(`--${name} ${v} must be a non-negative integer`);
@@ -49,10 +51,11 @@ export function registerSim(program: Command): void {
     .description('run a program container on an engine and print its counters and output digests')
     .argument('<program>', 'program container (vtw asm / runtime / compiler output)')
     .option('-c, --config <config>', 'check the program was built for this config')
-    .option('-e, --engine <engine>', 'engine: ts', 'ts')
-    .option('--trace <file>', 'write a Chrome trace-event timeline (open in Perfetto)')
+    .option('-e, --engine <engine>', 'engine: ts (TypeScript simulator), verilator (generated RTL) or both (lock-step comparison)', 'ts')
+    .option('--trace <file>', 'write a Chrome trace-event timeline (open in Perfetto; ts engine)')
+    .option('--vcd <file>', 'write a VCD waveform (verilator engine)')
     .option('--json', 'print JSON')
-    .action(async (file: string, opts: { config?: string; engine: string; trace?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { config?: string; engine: string; trace?: string; vcd?: string; json?: boolean }) => {
       const p = readProgram(file);
       if (opts.config) {
         const want = loadConfig(opts.config);
@@ -60,8 +63,10 @@ export function registerSim(program: Command): void {
           throw new VtwError(`${file} was built for ${p.config.variant}, not ${want.variant}; rebuild it or drop --config`);
         }
       }
-      const engine = getEngine(opts.engine);
-      const r = await engine.run(p, { trace: Boolean(opts.trace) });
+      const engine = getEngine(opts.engine, engineOptions);
+      if (opts.vcd && opts.engine !== 'verilator') throw new VtwError('--vcd needs --engine verilator');
+      if (opts.trace && opts.engine === 'verilator') throw new VtwError('--trace needs --engine ts (use --vcd for the RTL)');
+      const r = await engine.run(p, { trace: Boolean(opts.trace), ...(opts.vcd ? { vcd: opts.vcd } : {}) } as RunOptions);
       if (opts.trace) writeFileAtomic(opts.trace, chromeTraceJson(r.trace ?? [], { clockMhz: p.config.clockMhz, processName: `VTA ${p.config.variant}` }));
       const j = simJson(p, r);
       if (opts.json) {
@@ -82,7 +87,7 @@ export function registerSim(program: Command): void {
     .command('test')
     .description('run the conformance suite or random programs on an engine; ends with "N passed, N failed"')
     .option('-c, --config <config>', 'preset name, JSON file or inline JSON', 'default')
-    .option('-e, --engine <engine>', 'engine: ts', 'ts')
+    .option('-e, --engine <engine>', 'engine: ts, verilator or both (lock-step comparison of the two)', 'ts')
     .option('-s, --suite <suite>', 'conformance or random', 'conformance')
     .option('--seed <n>', 'seed for data and random programs', '1')
     .option('--count <n>', 'random programs to run', '20')
@@ -90,7 +95,7 @@ export function registerSim(program: Command): void {
     .action(async (opts: { config: string; engine: string; suite: string; seed: string; count: string; json?: boolean }) => {
       if (opts.suite !== 'conformance' && opts.suite !== 'random') throw new VtwError(`--suite ${opts.suite}: use conformance or random`);
       const d = loadConfig(opts.config);
-      const engine = getEngine(opts.engine);
+      const engine = getEngine(opts.engine, engineOptions);
       const so = { suite: opts.suite, seed: parseIntOption(opts.seed, 'seed'), count: parseIntOption(opts.count, 'count') } as const;
       const bar = progress(suiteSize(d, so), `${opts.suite} on ${d.variant}`);
       const results: SuiteResult[] = await runSuite(d, engine, { ...so, onResult: (r) => bar.tick(r.name) });

@@ -1,0 +1,63 @@
+/**
+ * Shared pieces of the operators: knobs (VTA's schedule knobs, vta-reference Part B §5.12), divisor
+ * enumeration, random operands, and running a compiled operator on an engine with a bit-exact check.
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { CompileError } from '../errors.ts';
+
+/** VTA's schedule knobs. Unused ones are 1. */
+export interface Knobs {
+  tile_b: number;
+  tile_h: number;
+  tile_w: number;
+  tile_ci: number;
+  tile_co: number;
+  oc_nthread: number;
+  h_nthread: number;
+}
+
+export const KNOB_NAMES: readonly (keyof Knobs)[] = ['tile_b', 'tile_h', 'tile_w', 'tile_ci', 'tile_co', 'oc_nthread', 'h_nthread'];
+
+export function divisors(n: number): number[] {
+  const out: number[] = [];
+  for (let i = 1; i <= n; i++) if (n % i === 0) out.push(i);
+  return out;
+}
+
+/** Parse and complete user knobs (JSON object); unknown keys and non-positive values are errors. */
+export function parseKnobs(json: unknown, defaults: Knobs): Knobs {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new CompileError('--knobs must be a JSON object such as {"tile_h": 7}');
+  const out = { ...defaults };
+  for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
+    if (!KNOB_NAMES.includes(k as keyof Knobs)) throw new CompileError(`unknown knob ${k}; knobs: ${KNOB_NAMES.join(', ')}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new CompileError(`knob ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    out[k as keyof Knobs] = v;
+  }
+  return out;
+}
+
+/** Seeded uniform integers in [lo, hi] (mulberry32), for operands. */
+export function randomInts(n: number, lo: number, hi: number, seed: number): Int32Array {
+  let s = seed >>> 0 || 0x9e3779b9;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const r = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    out[i] = lo + Math.floor(r * (hi - lo + 1));
+  }
+  return out;
+}
+
+/** Signed range of a bit width. */
+export function rangeOf(bits: number): [number, number] {
+  return [-(2 ** (bits - 1)), 2 ** (bits - 1) - 1];
+}
+
+/** Default clip of the requantization: [0, largest output value] (relu + saturation). */
+export function defaultClip(d: Derived): [number, number] {
+  return [0, 2 ** (d.outWidth - 1) - 1];
+}
+
+export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);

@@ -1,0 +1,77 @@
+/** conv2d / group conv2d as compiled operators (definition in conv2d.ts, knobs in conv_knobs.ts). */
+import type { Derived } from '../../src/config/derive.ts';
+import { CompileError } from '../errors.ts';
+import { lower } from '../te/lower.ts';
+import { buildVta } from '../vta/build.ts';
+import { vtaTarget } from '../vta/env.ts';
+import { convOutputChannel, packBias, packConvData, packConvKernel, unpackConvOutput } from '../vta/pack.ts';
+import { randomInts, rangeOf, type Knobs } from './common.ts';
+import { conv2dDef, conv2dSchedule, convGeom, type CompileOptions, type Conv2dSpec } from './conv2d.ts';
+import { chooseConvKnobs, convKnobError, convKnobSpace } from './conv_knobs.ts';
+import type { OpInstance } from './op.ts';
+import { conv2dRef } from './reference.ts';
+
+/**
+ * Knobs for a compile: all seven given -> validated as they are; some given -> the chooser picks
+ * the rest; none -> the chooser. Without latency hiding both thread counts are 1.
+ */
+export function pickKnobs(
+  opts: CompileOptions,
+  check: (k: Knobs) => string | undefined,
+  choose: (o: { latencyHiding?: boolean; fixed?: Partial<Knobs> }) => Knobs,
+): Knobs {
+  const fixed: Partial<Knobs> = { ...(opts.knobs ?? {}) };
+  if (opts.latencyHiding === false) {
+    if ((fixed.oc_nthread ?? 1) > 1 || (fixed.h_nthread ?? 1) > 1) throw new CompileError('--no-latency-hiding conflicts with thread knobs above 1');
+    fixed.oc_nthread = 1;
+    fixed.h_nthread = 1;
+  }
+  if (Object.keys(fixed).length === 7) {
+    const k = fixed as Knobs;
+    const err = check(k);
+    if (err) throw new CompileError(`knobs ${JSON.stringify(k)} are not valid: ${err}`);
+    return k;
+  }
+  return choose({ latencyHiding: opts.latencyHiding, fixed });
+}
+
+export function compileConv2d(spec: Conv2dSpec, d: Derived, opts: CompileOptions = {}): OpInstance {
+  const g = convGeom(spec, d);
+  const t = vtaTarget(d);
+  if (d.inpWidth > 8 || d.wgtWidth > 8) throw new CompileError('conv2d needs input and weight widths of at most 8 bits');
+  const knobs = pickKnobs(opts, (k) => convKnobError(g, d, k), (o) => chooseConvKnobs(g, d, o));
+  const def = conv2dDef(g, t);
+  const func = lower(conv2dSchedule(def, knobs, d.depth.acc), spec.groups > 1 ? 'group_conv2d' : 'conv2d');
+  const module = buildVta(func, d);
+  const macs = spec.batch * spec.cout * g.OH * g.OW * (spec.cin / spec.groups) * spec.k * spec.k;
+  const buf = (x: Parameters<typeof func.bufferOf.get>[0]) => func.bufferOf.get(x)!;
+  return {
+    op: spec.groups > 1 ? 'group_conv2d' : 'conv2d',
+    shape: { batch: spec.batch, h: spec.h, w: spec.w, cin: spec.cin, cout: spec.cout, k: spec.k, pad: spec.pad, stride: spec.stride, groups: spec.groups },
+    d, knobs, module, macs,
+    knobSpace: (o) => convKnobSpace(g, d, o),
+    operands: (seed) => {
+      const [ilo, ihi] = rangeOf(d.inpWidth);
+      const [wlo, whi] = rangeOf(d.wgtWidth);
+      const data = randomInts(spec.batch * spec.cin * spec.h * spec.w, ilo, ihi, seed);
+      const weight = randomInts(spec.cout * (spec.cin / spec.groups) * spec.k * spec.k, wlo, whi, seed + 1);
+      const bmax = Math.min(2 ** 14, 2 ** (d.accWidth - 2));
+      const bias = spec.bias ? randomInts(spec.cout, -bmax, bmax, seed + 2) : undefined;
+      const tensors = [
+        { buf: buf(def.data), role: 'input' as const, values: packConvData(g, data) },
+        { buf: buf(def.kernel), role: 'input' as const, values: packConvKernel(g, weight) },
+        { buf: buf(def.out), role: 'output' as const },
+      ];
+      if (def.bias) tensors.push({ buf: buf(def.bias), role: 'input', values: packBias(g, bias!, convOutputChannel(g)) });
+      return {
+        tensors,
+        output: buf(def.out),
+        unpack: (v) => unpackConvOutput(g, v),
+        expected: () => conv2dRef(
+          { n: spec.batch, cin: spec.cin, h: spec.h, w: spec.w, cout: spec.cout, k: spec.k, pad: spec.pad, stride: spec.stride, groups: spec.groups },
+          data, weight, { shift: spec.shift, bias, clip: spec.clip, accBits: d.accWidth, outBits: d.outWidth },
+        ),
+      };
+    },
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * dense: out[M, N] = requant(data[M, K] . weight[N, K]^T) with VTA's packed layouts
+ * (vta-reference Part B §5.11): data [M/B][K/BI][B][BI], weight [N/BO][K/BI][BO][BI]. Knobs:
+ * tile_b (batch blocks per tile), tile_ci (reduction chunk), tile_co (output blocks per tile),
+ * oc_nthread; the others are 1. Knobs are chosen with the conv2d model on the equivalent 1x1
+ * convolution of 1x1 images (the same instruction pattern).
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { CompileError } from '../errors.ts';
+import { add, cast, int, max, min, mul, shr, type Expr } from '../ir/expr.ts';
+import { lower } from '../te/lower.ts';
+import { createSchedule, type Schedule } from '../te/schedule.ts';
+import { compute, placeholder, reduceAxis, sum, type Tensor } from '../te/tensor.ts';
+import { buildVta } from '../vta/build.ts';
+import { GEMM_INTRIN, vtaTarget, type VtaTarget } from '../vta/env.ts';
+import { packActivations, packBias, unpackActivations } from '../vta/pack.ts';
+import { ceilDiv, randomInts, rangeOf, type Knobs } from './common.ts';
+import { convGeom, type CompileOptions, type ConvGeom } from './conv2d.ts';
+import { pickKnobs } from './conv2d_op.ts';
+import { chooseConvKnobs, convKnobError, convKnobSpace } from './conv_knobs.ts';
+import type { OpInstance } from './op.ts';
+import { denseRef } from './reference.ts';
+
+export interface DenseSpec {
+  m: number;
+  k: number;
+  n: number;
+  shift: number;
+  bias: boolean;
+  clip?: [number, number];
+}
+
+interface DenseDef {
+  data: Tensor;
+  weight: Tensor;
+  bias?: Tensor;
+  res: Tensor;
+  alu: Tensor[];
+  biasAdd?: Tensor;
+  out: Tensor;
+  MB: number;
+  KB: number;
+  NBk: number;
+}
+
+/** The equivalent convolution geometry (for knob checks and the cost model). */
+export function denseGeom(s: DenseSpec, d: Derived): ConvGeom {
+  return convGeom({ batch: s.m, h: 1, w: 1, cin: s.k, cout: s.n, k: 1, pad: 0, stride: 1, groups: 1, shift: s.shift, bias: s.bias, clip: s.clip }, d);
+}
+
+function denseDef(s: DenseSpec, t: VtaTarget): DenseDef {
+  const B = t.batch;
+  const BI = t.blockIn;
+  const BO = t.blockOut;
+  const MB = ceilDiv(s.m, B);
+  const KB = ceilDiv(s.k, BI);
+  const NBk = ceilDiv(s.n, BO);
+  const acc = t.accDtype;
+  const data = placeholder([MB, KB, B, BI], t.inpDtype, 'data');
+  const weight = placeholder([NBk, KB, BO, BI], t.wgtDtype, 'weight');
+  const rk = reduceAxis(KB, 'rk');
+  const ri = reduceAxis(BI, 'ri');
+  const shape = [MB, NBk, B, BO];
+  const names = ['m', 'n', 'b', 'o'];
+  const res = compute(shape, (m, n, b, o) => sum(mul(cast(acc, data.at(m, rk.e, b, ri.e)), cast(acc, weight.at(n, rk.e, o, ri.e))), [rk, ri]), 'res', names.map((a) => `res.${a}`));
+  const alu: Tensor[] = [];
+  let cur = res;
+  const stage = (name: string, f: (v: Expr, i: Expr[]) => Expr): Tensor => {
+    const prev = cur;
+    cur = compute(shape, (...i) => f(prev.at(...i), i), name, names.map((a) => `${name}.${a}`));
+    alu.push(cur);
+    return cur;
+  };
+  if (s.shift) stage('shr', (v) => shr(v, int(s.shift, acc)));
+  let bias: Tensor | undefined;
+  let biasAdd: Tensor | undefined;
+  if (s.bias) {
+    const bt = placeholder([NBk, B, BO], acc, 'bias');
+    bias = bt;
+    biasAdd = stage('bias_add', (v, i) => add(v, bt.at(i[1], i[2], i[3])));
+  }
+  if (s.clip) {
+    const [lo, hi] = s.clip;
+    stage('clip_hi', (v) => min(v, int(hi, acc)));
+    stage('clip_lo', (v) => max(v, int(lo, acc)));
+  }
+  const last = cur;
+  const out = compute(shape, (...i) => cast(t.outDtype, last.at(...i)), 'out', names.map((a) => `out.${a}`));
+  return { data, weight, bias, res, alu, biasAdd, out, MB, KB, NBk };
+}
+
+function denseSchedule(def: DenseDef, k: Knobs, accDepth: number): Schedule {
+  const sch = createSchedule(def.out);
+  const so = sch.stage(def.out);
+  const [m, n, b, o] = so.axis;
+  const [mo, mi] = so.split(m, k.tile_b);
+  const [no, ni] = so.split(n, k.tile_co);
+  so.reorder(mo, no, mi, ni, b, o);
+  if (k.oc_nthread > 1) {
+    const [no2, vt] = so.split(no, k.oc_nthread);
+    so.reorder(vt, mo, no2);
+    so.vthread(vt);
+  }
+  so.pragma(mi, 'dma_copy');
+  const attachAt = so.leaf[so.leaf.indexOf(mi) - 1];
+  const sr = sch.stage(def.res);
+  sr.setScope('acc');
+  sr.computeAt(so, attachAt);
+  const [rm, rn, rb, ro] = sr.axis;
+  const [rk, ri] = sr.reduceAxis;
+  const [rko, rki] = sr.split(rk, k.tile_ci);
+  sr.reorder(rko, rki, rm, rn, rb, ro, ri);
+  sr.tensorize(rb, GEMM_INTRIN);
+  for (const [t, scope] of [[def.data, 'inp'], [def.weight, 'wgt']] as const) {
+    const c = sch.stage(sch.cacheRead(t, scope, [def.res]));
+    c.computeAt(sr, rko);
+    c.pragma(c.axis[0], 'dma_copy');
+  }
+  for (const a of def.alu) {
+    const sa = sch.stage(a);
+    sa.setScope('acc');
+    sa.computeAt(so, attachAt);
+    sa.pragma(sa.axis[0], 'alu');
+  }
+  if (def.bias && def.biasAdd) {
+    const sb = sch.stage(sch.cacheRead(def.bias, 'acc', [def.biasAdd]));
+    if (k.tile_b * k.tile_co * k.oc_nthread + def.NBk > accDepth) sb.computeAt(so, attachAt);
+    sb.pragma(sb.axis[0], 'dma_copy');
+  }
+  return sch;
+}
+
+export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}): OpInstance {
+  for (const [n, v] of [['M', s.m], ['K', s.k], ['N', s.n]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new CompileError(`dense: ${n} must be a positive integer, got ${v}`);
+  }
+  if (opts.knobs) {
+    for (const [name, v] of Object.entries(opts.knobs)) {
+      if ((name === 'tile_h' || name === 'tile_w' || name === 'h_nthread') && v !== 1) throw new CompileError(`dense has no ${name} knob (it must be 1)`);
+    }
+  }
+  const g = denseGeom(s, d);
+  const t = vtaTarget(d);
+  const fixedDense = { tile_h: 1, tile_w: 1, h_nthread: 1 };
+  const knobs = pickKnobs({ ...opts, knobs: { ...fixedDense, ...(opts.knobs ?? {}) } }, (k) => convKnobError(g, d, k), (o) => chooseConvKnobs(g, d, o));
+  const def = denseDef(s, t);
+  const func = lower(denseSchedule(def, knobs, d.depth.acc), 'dense');
+  const module = buildVta(func, d);
+  const buf = (x: Tensor) => func.bufferOf.get(x)!;
+  const ident = (c: number) => c;
+  return {
+    op: 'dense',
+    shape: { m: s.m, k: s.k, n: s.n },
+    d, knobs, module, macs: s.m * s.k * s.n,
+    knobSpace: (o) => convKnobSpace(g, d, { ...o, fixed: fixedDense }),
+    operands: (seed) => {
+      const [ilo, ihi] = rangeOf(d.inpWidth);
+      const [wlo, whi] = rangeOf(d.wgtWidth);
+      const data = randomInts(s.m * s.k, ilo, ihi, seed);
+      const weight = randomInts(s.n * s.k, wlo, whi, seed + 1);
+      const bmax = Math.min(2 ** 14, 2 ** (d.accWidth - 2));
+      const bias = s.bias ? randomInts(s.n, -bmax, bmax, seed + 2) : undefined;
+      const tensors = [
+        { buf: buf(def.data), role: 'input' as const, values: packActivations(data, s.m, s.k, 1, 1, t.batch, t.blockIn, ident, def.KB) },
+        { buf: buf(def.weight), role: 'input' as const, values: packActivations(weight, s.n, s.k, 1, 1, t.blockOut, t.blockIn, ident, def.KB) },
+        { buf: buf(def.out), role: 'output' as const },
+      ];
+      if (def.bias) tensors.push({ buf: buf(def.bias), role: 'input', values: packBias({ COB: def.NBk, B: t.batch, BO: t.blockOut }, bias!, ident) });
+      return {
+        tensors,
+        output: buf(def.out),
+        unpack: (v) => unpackActivations(v, s.m, s.n, 1, 1, t.batch, t.blockOut, ident, def.NBk),
+        expected: () => denseRef(s.m, s.k, s.n, data, weight, { shift: s.shift, bias, clip: s.clip, accBits: d.accWidth, outBits: d.outWidth }),
+      };
+    },
+  };
+}

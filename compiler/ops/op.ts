@@ -1,0 +1,80 @@
+/**
+ * A compiled operator: the built module, its knobs, its operands (seeded random data, packed) with
+ * the plain reference result, and running it on an engine with a bit-exact check.
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import type { Program } from '../../src/program/container.ts';
+import { decodeLanes } from '../../src/runtime/pack.ts';
+import type { Engine, RunResult } from '../../sim/engine.ts';
+import { CompileError } from '../errors.ts';
+import type { Buffer } from '../ir/buffer.ts';
+import { dtypeBits } from '../ir/expr.ts';
+import { emitModule, type EmitResult, type TensorData, type VtaModule } from '../vta/build.ts';
+import type { Knobs } from './common.ts';
+
+export interface Operands {
+  tensors: TensorData[];
+  output: Buffer;
+  /** Reference result in the operator's natural (unpacked) layout. */
+  expected: () => Int32Array;
+  /** Packed output values -> natural layout. */
+  unpack: (packed: ArrayLike<number>) => Int32Array;
+}
+
+export interface OpInstance {
+  op: string;
+  shape: Record<string, number>;
+  d: Derived;
+  knobs: Knobs;
+  module: VtaModule;
+  /** Useful multiply-accumulates (padding excluded). */
+  macs: number;
+  /** Every valid knob setting of this operator on this configuration (for an autotuner). */
+  knobSpace: (opts?: { latencyHiding?: boolean }) => Knobs[];
+  operands: (seed: number) => Operands;
+}
+
+export interface OpRun {
+  program: Program;
+  emit: EmitResult;
+  result: RunResult;
+  /** With check: whether the output equals the reference bit for bit. */
+  match?: boolean;
+  mismatch?: string;
+}
+
+/** MACs / (BATCH * BLOCK_IN * BLOCK_OUT): the cycles of the GEMM work alone. */
+export function idealCycles(inst: OpInstance): number {
+  return Math.round(inst.macs / (inst.d.batch * inst.d.blockIn * inst.d.blockOut));
+}
+
+export function buildProgram(inst: OpInstance, seed = 1): { program: Program; emit: EmitResult; operands: Operands } {
+  const operands = inst.operands(seed);
+  const emit = emitModule(inst.module, operands.tensors);
+  return { program: emit.program, emit, operands };
+}
+
+export async function runOp(inst: OpInstance, engine: Engine, opts: { seed?: number; check?: boolean } = {}): Promise<OpRun> {
+  const { program, emit, operands } = buildProgram(inst, opts.seed ?? 1);
+  const result = await engine.run(program, { insnTiming: false });
+  const run: OpRun = { program, emit, result };
+  if (result.error) return run;
+  if (opts.check) {
+    const db = emit.emitter.dram.get(operands.output);
+    if (!db) throw new CompileError('internal: the output has no DRAM buffer');
+    const vals = decodeLanes(db.readFrom(result.dram), dtypeBits(operands.output.dtype), operands.output.size);
+    const got = operands.unpack(vals);
+    const want = operands.expected();
+    let bad = 0;
+    let first = '';
+    for (let i = 0; i < want.length; i++) {
+      if (got[i] !== want[i]) {
+        if (!bad) first = `element ${i}: got ${got[i]}, expected ${want[i]}`;
+        bad++;
+      }
+    }
+    run.match = bad === 0 && got.length === want.length;
+    if (!run.match) run.mismatch = `${bad} of ${want.length} values differ; first at ${first}`;
+  }
+  return run;
+}

@@ -1,0 +1,34 @@
+import type { Board } from './types.ts';
+
+/** Lattice iCE40-HX8K breakout board (ICE40HX8K-B-EVN): iCE40HX8K-CT256, FT2232H. */
+export const hx8kBreakout: Board = {
+  name: 'hx8k-breakout',
+  title: 'Lattice iCE40-HX8K Breakout Board',
+  device: 'hx8k',
+  package: 'ct256',
+  clock: { pin: 'J3', mhz: 12 },
+  leds: [
+    { name: 'D2', pin: 'C3' },
+    { name: 'D3', pin: 'B3' },
+    { name: 'D4', pin: 'C4' },
+    { name: 'D5', pin: 'C5' },
+    { name: 'D6', pin: 'A1' },
+    { name: 'D7', pin: 'A2' },
+    { name: 'D8', pin: 'B4' },
+    { name: 'D9', pin: 'B5' },
+  ],
+  ledsActiveLow: false,
+  uart: { rx: 'B10', tx: 'B12', via: 'FT2232H channel B (/dev/ttyUSB1)', external: false },
+  tie: [],
+  programmers: [
+    {
+      tool: 'iceprog', install: 'apt-get install fpga-icestorm', flash: ['{file}'], sram: ['-S', '{file}'], usb: '0403:6010', group: 'plugdev',
+      note: 'the board\'s jumpers must match the mode (flash or SRAM); see the board user guide',
+    },
+    {
+      tool: 'openFPGALoader', install: 'apt-get install openfpgaloader', flash: ['-b', 'ice40_generic', '-f', '{file}'],
+      sram: ['-b', 'ice40_generic', '{file}'], usb: '0403:6010', group: 'plugdev',
+    },
+  ],
+  notes: ['HX8K: 7680 LCs, 32 EBR, no DSP, no SPRAM'],
+};

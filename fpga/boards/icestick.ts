@@ -1,0 +1,31 @@
+import type { Board } from './types.ts';
+
+/** Lattice iCEstick evaluation kit: iCE40HX1K-TQ144, FT2232H (channel A: flash, channel B: UART). */
+export const icestick: Board = {
+  name: 'icestick',
+  title: 'Lattice iCEstick',
+  device: 'hx1k',
+  package: 'tq144',
+  clock: { pin: '21', mhz: 12 },
+  leds: [
+    { name: 'D1 red', pin: '99' },
+    { name: 'D2 red', pin: '98' },
+    { name: 'D3 red', pin: '97' },
+    { name: 'D4 red', pin: '96' },
+    { name: 'D5 green', pin: '95' },
+  ],
+  ledsActiveLow: false,
+  uart: { rx: '9', tx: '8', via: 'FT2232H channel B (/dev/ttyUSB1)', external: false },
+  tie: [],
+  programmers: [
+    {
+      tool: 'iceprog', install: 'apt-get install fpga-icestorm', flash: ['{file}'], sram: null, usb: '0403:6010', group: 'plugdev',
+      note: 'an unmodified iCEstick can only be programmed through its flash',
+    },
+    {
+      tool: 'openFPGALoader', install: 'apt-get install openfpgaloader', flash: ['-b', 'ice40_generic', '-f', '{file}'],
+      sram: null, usb: '0403:6010', group: 'plugdev',
+    },
+  ],
+  notes: ['HX1K: 1280 LCs, 16 EBR, no DSP, no SPRAM'],
+};

@@ -1,0 +1,24 @@
+import type { Board } from './types.ts';
+
+/** TinyFPGA BX: iCE40LP8K-CM81 with a USB bootloader in the FPGA (no USB-UART bridge on the board). */
+export const tinyfpgaBx: Board = {
+  name: 'tinyfpga-bx',
+  title: 'TinyFPGA BX',
+  device: 'lp8k',
+  package: 'cm81',
+  clock: { pin: 'B2', mhz: 16 },
+  leds: [{ name: 'user', pin: 'B3' }],
+  ledsActiveLow: false,
+  uart: {
+    rx: 'A1', tx: 'A2', external: true,
+    via: 'an external 3.3 V USB-UART adapter: its TX to header pin 2 (A1), its RX to header pin 1 (A2), GND to GND',
+  },
+  tie: [{ port: 'usb_pu', pin: 'A3', value: 0, why: 'USB pull-up off: the bootloader is not running while the user design is' }],
+  programmers: [
+    {
+      tool: 'tinyprog', install: 'pip install tinyprog', flash: ['-p', '{file}'], sram: null, usb: '1d50:6130', group: 'dialout',
+      note: 'press the reset button first so the bootloader runs',
+    },
+  ],
+  notes: ['LP8K: 7680 LCs, 32 EBR, no DSP, no SPRAM'],
+};

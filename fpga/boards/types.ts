@@ -1,0 +1,65 @@
+/**
+ * Boards as data: everything the flow, the board top and the flasher need to know about one iCE40
+ * board. One file per board in this folder; sources for every pin are listed in docs/fpga.md.
+ */
+
+/** iCE40 parts the boards carry (nextpnr-ice40's device switch without the dashes). */
+export type Ice40Device = 'up5k' | 'hx1k' | 'hx8k' | 'lp8k';
+
+/** A programmer able to load a bitstream onto the board. */
+export interface Programmer {
+  /** Executable name, looked up on PATH. */
+  tool: 'iceprog' | 'openFPGALoader' | 'icesprog' | 'tinyprog';
+  /** How to install it (named in the error when it is missing). */
+  install: string;
+  /** Arguments that write the SPI flash (persistent); `{file}` stands for the bitstream path. */
+  flash: readonly string[];
+  /** Arguments that load the FPGA's configuration SRAM (lost at power-off), or null where the board cannot. */
+  sram: readonly string[] | null;
+  /** USB vendor:product id of the programming interface (for the permission hint). */
+  usb: string;
+  /** Linux group that usually owns the device node (udev rule GROUP=). */
+  group: 'plugdev' | 'dialout';
+  /** Something to know before using it (jumpers, modes). */
+  note?: string;
+}
+
+export interface BoardLed {
+  /** Colour or silk-screen name. */
+  name: string;
+  pin: string;
+}
+
+export interface Board {
+  /** Short name used on the command line (`--board`). */
+  name: string;
+  title: string;
+  device: Ice40Device;
+  /** nextpnr-ice40 `--package`. */
+  package: string;
+  clock: {
+    pin: string;
+    mhz: number;
+    /** The clock pin is the PLL's own input pad: a PLL must be SB_PLL40_PAD fed from it (nextpnr cannot place SB_PLL40_CORE). */
+    pllPad?: boolean;
+    note?: string;
+  };
+  /** User LEDs, in the order the board top's `led` vector drives them. */
+  leds: readonly BoardLed[];
+  /** True where an LED lights when its pin is driven low. */
+  ledsActiveLow: boolean;
+  /** The serial link to the host, from the FPGA's point of view (rx = data into the FPGA). */
+  uart: {
+    rx: string;
+    tx: string;
+    /** What sits on the other side (USB bridge, or an external adapter the user wires up). */
+    via: string;
+    /** True where no USB-UART bridge is on the board and an external 3.3 V adapter is needed. */
+    external: boolean;
+  };
+  /** Pins the board top must hold at a fixed level (e.g. a flash chip select shared with the UART). */
+  tie: ReadonlyArray<{ port: string; pin: string; value: 0 | 1; why: string }>;
+  /** Programmers in order of preference; `vtw flash` takes the first one installed. */
+  programmers: readonly Programmer[];
+  notes: readonly string[];
+}

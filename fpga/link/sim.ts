@@ -1,0 +1,89 @@
+/**
+ * A simulated serial link: a design with the UART host link (by default the demo top) is compiled
+ * with Verilator together with fpga/link/sim/harness.cpp, which turns stdin bytes into serial
+ * frames on uart_rx and decodes uart_tx onto stdout. `SimTransport` runs it with execa and is a
+ * ByteStream, so the same host driver talks to the simulation and to a board.
+ *
+ * Builds are cached by content hash under the OS temp folder (`vtw-linksim-<hash>`).
+ */
+import { execa, type ResultPromise } from 'execa';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VtwError } from '../../src/errors.ts';
+import { BufferedStream } from './stream.ts';
+
+const HARNESS = join(dirname(fileURLToPath(import.meta.url)), 'sim', 'harness.cpp');
+
+export interface SimDesign {
+  top: string;
+  files: Record<string, string>;
+  clksPerBit: number;
+  timeoutCycles: number;
+}
+
+/** Compile (or reuse) the Verilated harness for a design; returns the executable's path. */
+export async function buildLinkSim(design: SimDesign, onProgress?: (msg: string) => void): Promise<string> {
+  const harness = readFileSync(HARNESS, 'utf8');
+  const h = createHash('sha256').update(design.top).update(harness);
+  for (const name of Object.keys(design.files).sort()) h.update(name).update('\0').update(design.files[name]);
+  const dir = join(tmpdir(), `vtw-linksim-${h.digest('hex').slice(0, 16)}`);
+  const exe = join(dir, 'harness');
+  if (existsSync(exe)) return exe;
+  const work = `${dir}.tmp-${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const paths = Object.entries(design.files).map(([name, text]) => {
+    const p = join(work, name);
+    writeFileSync(p, text);
+    return p;
+  });
+  writeFileSync(join(work, 'harness.cpp'), harness);
+  onProgress?.(`verilating ${design.top} with the link harness...`);
+  const args = [
+    '--cc', '--exe', '--build', '-j', '2', '-O2', '--prefix', 'Vdut', '--top-module', design.top, '-Wno-fatal',
+    '--x-assign', '0', '--x-initial', '0', '--Mdir', join(work, 'obj'), '-o', join(work, 'harness'),
+    join(work, 'harness.cpp'), ...paths,
+  ];
+  const r = await execa('verilator', args, { reject: false, timeout: 300_000 });
+  if ((r as { code?: string }).code === 'ENOENT') throw new VtwError('verilator is not installed; install it with: apt-get install verilator');
+  if (r.exitCode !== 0) {
+    const errs = `${r.stderr}\n${r.stdout}`.split('\n').filter((l) => /%Error|error:/.test(l)).slice(0, 4).join(' | ');
+    throw new VtwError(`verilator build of the link harness failed: ${errs || r.stderr.slice(0, 400)}`);
+  }
+  mkdirSync(dir, { recursive: true });
+  renameSync(join(work, 'harness'), exe);
+  rmSync(work, { recursive: true, force: true });
+  return exe;
+}
+
+/** The Verilated design as a byte stream. */
+export class SimTransport extends BufferedStream {
+  private constructor(private readonly proc: ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'pipe'; encoding: 'buffer'; reject: false }>) {
+    super();
+    proc.stdout.on('data', (d: Buffer) => this.push(new Uint8Array(d)));
+    void proc.then((r) => this.ended(`simulation exited (${r.exitCode ?? r.signal})${r.stderr?.length ? `: ${Buffer.from(r.stderr).toString().trim().slice(0, 200)}` : ''}`));
+  }
+
+  /** Build if needed and start the simulation. */
+  static async start(design: SimDesign, onProgress?: (msg: string) => void): Promise<SimTransport> {
+    const exe = await buildLinkSim(design, onProgress);
+    const quiet = design.timeoutCycles + 100 * design.clksPerBit;
+    const proc = execa(exe, [String(design.clksPerBit), String(quiet)], {
+      stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', encoding: 'buffer', reject: false,
+    });
+    return new SimTransport(proc);
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.proc.stdin.write(data, (e) => (e ? reject(e) : resolve())));
+  }
+
+  async close(): Promise<void> {
+    this.proc.stdin.end();
+    const r = await this.proc;
+    if (r.exitCode !== 0 && r.exitCode !== undefined) throw new VtwError(`link simulation ended with status ${r.exitCode}`);
+  }
+}

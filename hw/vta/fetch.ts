@@ -1,0 +1,248 @@
+/**
+ * Fetch (docs/microarch.md §2, §9.1): reads the instruction stream through the memory port in bursts
+ * (§8.2) while the fetch buffer has room, assembles instructions from bus beats into the buffer,
+ * and each cycle decodes the next instruction in program order: an illegal one stops the machine
+ * (error code of regs.ts), a legal one is dispatched to its command queue unless that queue is full.
+ * The dispatched entry carries values the modules need at their start cycle and that take
+ * multipliers (LOAD footprint end, first data element, padding count) so no module multiplies.
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { MEM_TYPES, OPCODES, ALU_OPCODES } from '../../src/isa/constants.ts';
+import { fetchBufferDepth } from '../../sim/ts/params.ts';
+import { add, cat, eq, lit, mux, sub, type Expr } from '../hdl/index.ts';
+import { products, type MulCtx } from '../lib/mult.ts';
+import { burstCalc } from './burst.ts';
+import { ENTRY_BITS, EXTRA_BITS, Fields, packEntry, reservedRanges } from './insn.ts';
+import { ERROR_CODE_BITS, errorCode } from './regs.ts';
+import {
+  Mb, T, addw, all, any, bitsFor, c, eqc, gtc, inc, inv, isZero, log2i, mulNarrow, nonZero, pick, rz, sel, subw, ugt, ult,
+  ule, umin,
+} from './util.ts';
+
+export const OBS = { idle: 0, busy: 1, waitToken: 2, waitMemory: 3, queueFull: 4 } as const;
+export const OBS_BITS = 3;
+
+/** Control-path multipliers (decode): plain products, never DSP primitives (operands exceed 16 bits). */
+const CONTROL_MUL: MulCtx = { target: 'generic', dspBudget: null };
+
+export interface DecodeResult {
+  illegal: Expr;
+  code: Expr;
+  toLoad: Expr;
+  toStore: Expr;
+  toCompute: Expr;
+  fpEnd: Expr;
+  s0: Expr;
+  pads: Expr;
+}
+
+/** The static checks of §9.1 on one instruction, in order, and the values dispatched with it. */
+export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): DecodeResult {
+  const f = new Fields(d, insn);
+  const op = mb.w('dec_opcode', f.opcode);
+  const isLoad = eqc(op, OPCODES.LOAD);
+  const isStore = eqc(op, OPCODES.STORE);
+  const isGemm = eqc(op, OPCODES.GEMM);
+  const isFinish = eqc(op, OPCODES.FINISH);
+  const isAlu = eqc(op, OPCODES.ALU);
+  const isMem = any(isLoad, isStore);
+  const mt = mb.w('dec_mtype', f.mem('memory_type'));
+  const aluOp = f.alu('alu_opcode');
+  const flag = (n: 'pop_prev_dep' | 'pop_next_dep' | 'push_prev_dep' | 'push_next_dep') => f.flag(n);
+  const toLoadModule = mb.w('dec_to_load', all(isLoad, any(eqc(mt, MEM_TYPES.INP), eqc(mt, MEM_TYPES.WGT))));
+
+  // reserved bits of the layout of this opcode
+  const reservedOf = (l: typeof d.layout.mem) => any(...reservedRanges(l).map(([lsb, w]) => nonZero(insn.slice(lsb + w - 1, lsb))));
+  const reserved = any(
+    all(isMem, reservedOf(d.layout.mem)),
+    all(any(isGemm, isFinish), reservedOf(d.layout.gemm)),
+    all(isAlu, reservedOf(d.layout.alu)),
+  );
+
+  const xSize = f.mem('x_size');
+  const ySize = f.mem('y_size');
+  const xStride = f.mem('x_stride');
+  const sramBase = f.mem('sram_base');
+  const dramBase = f.mem('dram_base');
+  const yp0 = f.mem('y_pad_0');
+  const yp1 = f.mem('y_pad_1');
+  const xp0 = f.mem('x_pad_0');
+  const xp1 = f.mem('x_pad_1');
+  const xs0 = isZero(xSize);
+  const pads = [yp0, yp1, xp0, xp1];
+  const padNames = ['y_pad_0', 'y_pad_1', 'x_pad_0', 'x_pad_1'];
+
+  // W = x_pad_0 + x_size + x_pad_1, H = y_pad_0 + y_size + y_pad_1 (17 bits each)
+  const W = mb.w('dec_w', addw(addw(xp0, xSize, 17), xp1, 17));
+  const H = mb.w('dec_h', addw(addw(yp0, ySize, 17), yp1, 17));
+  const [wh] = products(mb.m, 'dec_fp', [{ a: W, b: H }], false, CONTROL_MUL);
+  const WH = mb.w('dec_wh', wh);
+  const fpEndWide = mb.w('dec_fp_end', addw(sramBase, WH, 35));
+  const depthOf = (t: number) => {
+    const name = (['uop', 'wgt', 'inp', 'acc', 'out'] as const)[t];
+    return d.depth[name];
+  };
+  const depthSel = (w: number) =>
+    sel(eqc(mt, MEM_TYPES.UOP), c(w, depthOf(0)), sel(eqc(mt, MEM_TYPES.WGT), c(w, depthOf(1)), sel(eqc(mt, MEM_TYPES.INP), c(w, depthOf(2)), c(w, depthOf(3)))));
+  const footprintBad = ugt(fpEndWide, depthSel(35));
+  const storeBad = ugt(fpEndWide, c(35, d.depth.out));
+
+  // DRAM range: (dram_base + (y_size-1)*x_stride + x_size) * elem_bytes > dram_size (when set)
+  const [ys] = products(mb.m, 'dec_dr', [{ a: sub(ySize, lit(16, 1)), b: xStride }], false, CONTROL_MUL);
+  const lastElem = mb.w('dec_last_elem', addw(addw(dramBase, ys, 34), xSize, 34));
+  const eb = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => log2i(d.elemBytes[name]);
+  const maxShift = Math.max(eb('uop'), eb('wgt'), eb('inp'), eb('acc'), eb('out'));
+  const EW = 34 + maxShift;
+  const bytesEnd = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => rz(eb(name) ? cat(lastElem, lit(eb(name), 0)) : lastElem, EW);
+  const endBytes = mb.w(
+    'dec_dram_end',
+    sel(isStore, bytesEnd('out'), sel(eqc(mt, MEM_TYPES.UOP), bytesEnd('uop'), sel(eqc(mt, MEM_TYPES.WGT), bytesEnd('wgt'), sel(eqc(mt, MEM_TYPES.INP), bytesEnd('inp'), bytesEnd('acc'))))),
+  );
+  const dramBad = all(nonZero(ySize), nonZero(dramSize), ugt(endBytes, dramSize));
+
+  const uopEnd = f.gemm('uop_end');
+  const checks: Array<[Expr, number]> = [
+    [gtc(op, 4), errorCode('opcode')],
+    [all(isMem, gtc(mt, 4)), errorCode('memory_type', 1)],
+    [all(isAlu, gtc(aluOp, 4)), errorCode('alu_opcode', 1)],
+    [reserved, errorCode('reserved')],
+    [all(toLoadModule, flag('pop_prev_dep')), errorCode('pop_prev_dep')],
+    [all(toLoadModule, flag('push_prev_dep')), errorCode('push_prev_dep')],
+    [all(isStore, flag('pop_next_dep')), errorCode('pop_next_dep')],
+    [all(isStore, flag('push_next_dep')), errorCode('push_next_dep')],
+    [all(isStore, inv(xs0), inv(eqc(mt, MEM_TYPES.OUT))), errorCode('memory_type', 2)],
+    ...pads.map((p, i): [Expr, number] => [all(isStore, inv(xs0), nonZero(p)), errorCode(padNames[i], 1)]),
+    [all(isStore, inv(xs0), storeBad), errorCode('sram_base', 1)],
+    [all(isLoad, inv(xs0), eqc(mt, MEM_TYPES.OUT)), errorCode('memory_type', 3)],
+    [all(isLoad, inv(xs0), eqc(mt, MEM_TYPES.UOP), inv(eqc(ySize, 1))), errorCode('y_size')],
+    ...pads.map((p, i): [Expr, number] => [all(isLoad, inv(xs0), eqc(mt, MEM_TYPES.UOP), nonZero(p)), errorCode(padNames[i], 2)]),
+    [all(isLoad, inv(xs0), footprintBad), errorCode('sram_base', 2)],
+    [all(isMem, inv(xs0), dramBad), errorCode('dram_base')],
+    [all(any(isGemm, isAlu), gtc(rz(uopEnd, Math.max(uopEnd.width, bitsFor(d.depth.uop))), d.depth.uop)), errorCode('uop_end')],
+    [all(isAlu, eqc(aluOp, ALU_OPCODES.MUL), d.aluMul ? lit(1, 0) : T), errorCode('alu_opcode', 2)],
+  ];
+  let code: Expr = lit(ERROR_CODE_BITS, 0);
+  for (let i = checks.length - 1; i >= 0; i--) code = sel(checks[i][0], c(ERROR_CODE_BITS, checks[i][1]), code);
+  const codeW = mb.w('dec_code', code);
+  const illegal = mb.w('dec_illegal', nonZero(codeW));
+
+  // Values dispatched with a LOAD (only meaningful for a legal LOAD with x_size > 0).
+  const s0 = addw(addw(sramBase, mulNarrow(W, yp0, 21), 21), xp0, 21);
+  const padCount = add(mulNarrow(W, addw(yp0, yp1, 5), 22), mulNarrow(rz(ySize, 22), addw(xp0, xp1, 5), 22));
+  return {
+    illegal,
+    code: codeW,
+    toLoad: toLoadModule,
+    toStore: isStore,
+    toCompute: all(inv(toLoadModule), inv(isStore)),
+    fpEnd: rz(fpEndWide, EXTRA_BITS),
+    s0: rz(s0, EXTRA_BITS),
+    pads: rz(padCount, EXTRA_BITS),
+  };
+}
+
+export function fetchModule(name: string, d: Derived): Mb {
+  const mb = new Mb(name, ['fetch: instruction bursts, fetch buffer, decode and static checks, dispatch to the command queues']);
+  const BUS = d.busWidth;
+  const FB = fetchBufferDepth(d.mem.burstBeats * d.busBytes);
+  const ipl = Math.max(1, BUS / 128);
+  const bpi = Math.max(1, 128 / BUS);
+  const lines = FB / ipl;
+  const lfb = log2i(FB);
+  const lipl = log2i(ipl);
+
+  const run = mb.input('run');
+  const count = mb.input('insn_count', 32);
+  const base = mb.input('insn_base', 32);
+  const dramSize = mb.input('dram_size', 32);
+  const grant = mb.input('grant');
+  const rbeat = mb.input('rbeat');
+  const rdata = mb.input('rdata', BUS);
+  const fullLoad = mb.input('full_load');
+  const fullCompute = mb.input('full_compute');
+  const fullStore = mb.input('full_store');
+
+  const D = mb.reg('dispatched', 32);
+  const arrived = mb.reg('arrived', 32);
+  const off = mb.reg('req_off', 36);
+
+  // ---- requests (§2): one contiguous range split into bursts; at most FETCH_BUF reserved
+  const total = mb.w('total_bytes', cat(count, lit(4, 0)));
+  const bc = burstCalc(mb, 'rq', d, off, total);
+  const k = mb.w('rq_k', add(bc.end, lit(36, 15)).slice(35, 4));
+  const room = ule(subw(k, D, 33), c(33, FB));
+  const req = mb.w('req_w', all(run, ult(off, total), room));
+  mb.next(off, bc.end, all(grant));
+  mb.output('req', req);
+  mb.output('req_addr', add(base, rz(bc.addr, 32)));
+  mb.output('req_beats', bc.beats);
+
+  // ---- fetch buffer: `ipl` banks of 128-bit instructions, written from beats
+  const banks = Array.from({ length: ipl }, (_, b) => mb.m.memory(`buf${b}`, 128, lines));
+  const bankAw = banks[0].addrWidth;
+  const we: Expr[] = [];
+  const wdata: Expr[] = [];
+  let waddr: Expr;
+  if (bpi > 1) {
+    const lbpi = log2i(bpi);
+    const pos = mb.reg('beat_pos', lbpi);
+    const asm = mb.reg('asm_q', (bpi - 1) * BUS, null);
+    const last = eqc(pos, bpi - 1);
+    mb.next(pos, inc(pos), rbeat);
+    mb.next(asm, bpi === 2 ? rdata : cat(rdata, asm.slice((bpi - 1) * BUS - 1, BUS)), rbeat);
+    we.push(mb.w('buf_we0', all(rbeat, last)));
+    wdata.push(cat(rdata, asm));
+    waddr = rz(arrived, lfb);
+    mb.next(arrived, inc(arrived), we[0]);
+  } else {
+    const remaining = mb.w('rx_remaining', sub(count, arrived));
+    for (let b = 0; b < ipl; b++) {
+      we.push(mb.w(`buf_we${b}`, all(rbeat, gtc(remaining, b))));
+      wdata.push(rdata.slice(b * 128 + 127, b * 128));
+    }
+    waddr = rz(arrived.slice(31, lipl), lfb - lipl);
+    mb.next(arrived, umin(addw(arrived, c(32, ipl), 32), count), rbeat);
+  }
+  const waddrW = mb.w('buf_waddr', rz(waddr, bankAw));
+
+  // ---- head: registered read of the next instruction (written-this-cycle data forwarded)
+  const dispatch = mb.wireLater('dispatch', 1);
+  const nd = mb.w('next_head', add(D, rz(dispatch, 32)));
+  const raddr = mb.w('buf_raddr', rz(nd.slice(lfb - 1, lipl || 0), bankAw));
+  const qs = banks.map((bank, b) => {
+    const q = mb.reg(`head${b}`, 128, null);
+    mb.m.seq(mb.clk, (s) => s.if(we[b], (t) => t.write(bank, waddrW, wdata[b])));
+    mb.next(q, mux(all(we[b], eq(waddrW, raddr)), wdata[b], bank.read(raddr)));
+    return q;
+  });
+  let head: Expr;
+  if (ipl > 1) {
+    const hsel = mb.reg('head_sel', lipl, null);
+    mb.next(hsel, nd.slice(lipl - 1, 0));
+    head = mb.w('head', pick(hsel, qs));
+  } else {
+    head = mb.w('head', qs[0]);
+  }
+  const avail = mb.w('avail', ugt(arrived, D));
+
+  // ---- decode, checks, dispatch
+  const dec = decodeChecks(mb, d, head, dramSize);
+  const full = sel(dec.toLoad, fullLoad, sel(dec.toStore, fullStore, fullCompute));
+  mb.drive(dispatch, all(run, avail, inv(dec.illegal), inv(full)));
+  mb.next(D, inc(D), dispatch);
+  const err = mb.w('err_w', all(run, avail, dec.illegal));
+  mb.output('push_load', all(dispatch, dec.toLoad));
+  mb.output('push_store', all(dispatch, dec.toStore));
+  mb.output('push_compute', all(dispatch, dec.toCompute));
+  const entry = packEntry({ insn: head, fpEnd: dec.fpEnd, s0: dec.s0, pads: dec.pads, index: D });
+  if (entry.width !== ENTRY_BITS) throw new Error('entry width');
+  mb.output('entry', entry);
+  mb.output('err', err);
+  mb.output('err_code', dec.code);
+  mb.output('err_index', D);
+  const pending = ult(D, count);
+  const state = sel(dispatch, c(3, OBS.busy), sel(all(run, pending), sel(avail, c(3, OBS.queueFull), c(3, OBS.waitMemory)), c(3, OBS.idle)));
+  mb.output('obs_state', state);
+  mb.sink(nd);
+  return mb;
+}

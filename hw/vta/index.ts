@@ -1,0 +1,88 @@
+/**
+ * The VTA generator: every module of a variant, built from `Derived` only, top last.
+ *
+ * Hierarchy (prefix = top name):
+ *   vta_<variant>
+ *     _regs      control registers (regs.ts)
+ *     _fetch     fetch, decode, static checks (fetch.ts)
+ *     _cmdq_load, _cmdq_compute, _cmdq_store   command FIFOs (fifo.ts), entries of the bits each module uses
+ *     _tokens    dependency-token counters (tokens.ts)
+ *     _load      load module (loadstore.ts) -> _dma_inp, _dma_wgt (dma.ts)
+ *     _compute   compute module (compute.ts) -> _dma_uop, _dma_acc, _gemm (gemm.ts), _alu (alu.ts)
+ *     _store     store module (loadstore.ts) -> _dma_out (dma.ts)
+ *     _arbiter   memory arbiter (arbiter.ts) -> _route (fifo.ts)
+ *     _sram_uop, _sram_inp, _sram_wgt, _sram_acc, _sram_out   on-chip buffers (sram.ts)
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { CMD_QUEUE_DEPTH } from '../../sim/ts/params.ts';
+import type { Module } from '../hdl/index.ts';
+import type { HwTarget } from '../lib/mult.ts';
+import { aluModule } from './alu.ts';
+import { arbiterModule, routeFifoDepth, ROUTE_BITS } from './arbiter.ts';
+import { computeModule } from './compute.ts';
+import { dmaReadModule, dmaWriteModule } from './dma.ts';
+import { fetchModule } from './fetch.ts';
+import { fifoModule } from './fifo.ts';
+import { gemmModule } from './gemm.ts';
+import { QUEUE_BITS } from './insn.ts';
+import { loadModule, storeModule } from './loadstore.ts';
+import { regsModule } from './regs.ts';
+import { sramGeom, sramModule } from './sram.ts';
+import { tokensModule } from './tokens.ts';
+import { topModule, vtaTopName } from './top.ts';
+
+export { vtaTopName } from './top.ts';
+export { errorCodeName, ERROR_CODES, REG } from './regs.ts';
+
+export interface VtaOptions {
+  target: HwTarget;
+  /** 32-bit identifier readable at register 0x18. */
+  configId: number;
+}
+
+export function generateVta(d: Derived, opts: VtaOptions): Module[] {
+  const top = vtaTopName(d);
+  const p = (s: string) => `${top}_${s}`;
+  const geom = {
+    uop: sramGeom(d, 'uop'),
+    inp: sramGeom(d, 'inp'),
+    wgt: sramGeom(d, 'wgt'),
+    acc: sramGeom(d, 'acc'),
+    out: sramGeom(d, 'out'),
+  };
+  const ctx = { target: opts.target, dspBudget: d.dspBudget };
+  const regs = regsModule(p('regs'), opts.configId).finish();
+  const fetch = fetchModule(p('fetch'), d).finish();
+  const cmdq = {
+    load: fifoModule(p('cmdq_load'), QUEUE_BITS.load, CMD_QUEUE_DEPTH, 'load command queue').finish(),
+    compute: fifoModule(p('cmdq_compute'), QUEUE_BITS.compute, CMD_QUEUE_DEPTH, 'compute command queue').finish(),
+    store: fifoModule(p('cmdq_store'), QUEUE_BITS.store, CMD_QUEUE_DEPTH, 'store command queue').finish(),
+  };
+  const tokens = tokensModule(p('tokens')).finish();
+  const dmaInp = dmaReadModule(p('dma_inp'), d, geom.inp).finish();
+  const dmaWgt = dmaReadModule(p('dma_wgt'), d, geom.wgt).finish();
+  const dmaUop = dmaReadModule(p('dma_uop'), d, geom.uop).finish();
+  const dmaAcc = dmaReadModule(p('dma_acc'), d, geom.acc).finish();
+  const dmaOut = dmaWriteModule(p('dma_out'), d, geom.out).finish();
+  const load = loadModule(p('load'), d, dmaInp, dmaWgt).finish();
+  const store = storeModule(p('store'), d, dmaOut, geom.out).finish();
+  const gemm = gemmModule(p('gemm'), d, ctx).finish();
+  const alu = aluModule(p('alu'), d).finish();
+  const compute = computeModule(p('compute'), d, geom, { uopEng: dmaUop, accEng: dmaAcc, gemm, alu }).finish();
+  const route = fifoModule(p('route'), ROUTE_BITS, routeFifoDepth(d), 'read-burst routing').finish();
+  const arbiter = arbiterModule(p('arbiter'), d, route).finish();
+  const srams = {
+    uop: sramModule(p('sram_uop'), geom.uop).finish(),
+    inp: sramModule(p('sram_inp'), geom.inp).finish(),
+    wgt: sramModule(p('sram_wgt'), geom.wgt).finish(),
+    acc: sramModule(p('sram_acc'), geom.acc).finish(),
+    out: sramModule(p('sram_out'), geom.out).finish(),
+  };
+  const topM = topModule(top, d, { regs, fetch, cmdq, tokens, load, compute, store, arbiter, srams }, geom).finish();
+  // Cell-library primitives (SB_MAC16) are instantiated but not returned: they have no Verilog here.
+  return [
+    regs, fetch, cmdq.load, cmdq.compute, cmdq.store, tokens, dmaInp, dmaWgt, dmaUop, dmaAcc, dmaOut, load, store, gemm, alu, compute, route, arbiter,
+    srams.uop, srams.inp, srams.wgt, srams.acc, srams.out, topM,
+  ];
+}
+

@@ -1,0 +1,131 @@
+/**
+ * The load module (LOAD INP / WGT) and the store module (STORE), docs/microarch.md §4 and §6: one
+ * instruction at a time, in order. The head of the command queue starts in the first cycle in which
+ * the module is free (the previous instruction has ended) and its pop token is visible; a
+ * dependency-only instruction (x_size = 0) ends the cycle after its start; otherwise a DMA engine
+ * moves the data. In its last active cycle the instruction pushes its token if the queue has room
+ * (fewer than 255 tokens), else it holds and retries every cycle (§4.3).
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { MEM_TYPES } from '../../src/isa/constants.ts';
+import { TOKEN_QUEUE_DEPTH } from '../../sim/ts/params.ts';
+import { cat, lit, type Expr, type Module } from '../hdl/index.ts';
+import { ENTRY_BITS, Fields, unpackEntry } from './insn.ts';
+import { OBS } from './fetch.ts';
+import { Mb, all, any, c, eqc, inst, inv, isZero, ltc, nonZero, sel } from './util.ts';
+import type { SramGeom } from './sram.ts';
+
+/**
+ * Shared sequencing: start, completion with the push-room check, observation state.
+ * `popTok` / `pushTok`: this module's pop / push token counts (8 bits, start of cycle).
+ */
+function sequencer(
+  mb: Mb, run: Expr, qValid: Expr, popFlag: Expr, pushFlag: Expr, popTok: Expr, pushTok: Expr,
+  engine: (start: Expr) => { doneAtStart: Expr; done: Expr; busy: Expr },
+): { start: Expr; push: Expr } {
+  const busyQ = mb.reg('insn_busy', 1);
+  const blocked = mb.reg('blocked', 1);
+  const pushQ = mb.reg('push_flag', 1);
+  const tokOk = any(inv(popFlag), nonZero(popTok));
+  const start = mb.w('start', all(run, qValid, inv(busyQ), tokOk));
+  const eng = engine(start);
+  const workDone = any(all(start, eng.doneAtStart), all(busyQ, inv(blocked), eng.done));
+  const want = any(workDone, blocked);
+  const needPush = sel(start, pushFlag, pushQ);
+  const room = ltc(pushTok, TOKEN_QUEUE_DEPTH);
+  const complete = mb.w('complete', all(want, any(inv(needPush), room)));
+  mb.next(busyQ, any(all(start, inv(complete)), all(busyQ, inv(complete))));
+  mb.next(blocked, all(want, inv(complete)));
+  mb.next(pushQ, needPush);
+  const endQ = mb.reg('end_q', 1);
+  mb.next(endQ, complete);
+  const state = sel(
+    start, c(3, OBS.busy),
+    sel(busyQ, sel(blocked, c(3, OBS.queueFull), sel(eng.busy, c(3, OBS.busy), c(3, OBS.waitMemory))),
+      sel(all(run, qValid, inv(tokOk)), c(3, OBS.waitToken), c(3, OBS.idle))),
+  );
+  mb.output('obs_state', state);
+  mb.output('obs_start', start);
+  mb.output('obs_end', cat(lit(1, 0), endQ));
+  return { start, push: all(complete, needPush) };
+}
+
+const TOK = 8;
+
+/** The load module with its INP and WGT read engines. */
+export function loadModule(name: string, d: Derived, engInp: Module, engWgt: Module): Mb {
+  const mb = new Mb(name, ['load module: LOAD INP / WGT, one at a time, g2l pop and l2g push']);
+  const run = mb.input('run');
+  const qValid = mb.input('q_valid');
+  const entry = mb.input('q_entry', ENTRY_BITS);
+  const g2l = mb.input('g2l_count', TOK);
+  const l2g = mb.input('l2g_count', TOK);
+  const gInpIn = mb.input('grant_inp');
+  const gWgtIn = mb.input('grant_wgt');
+  const rbInp = mb.input('rbeat_inp');
+  const rbWgt = mb.input('rbeat_wgt');
+  const rdata = mb.input('rdata', d.busWidth);
+  const e = unpackEntry(entry);
+  const f = new Fields(d, e.insn);
+  const xs0 = isZero(f.mem('x_size'));
+  const isWgt = eqc(f.mem('memory_type'), MEM_TYPES.WGT);
+  const seq = sequencer(mb, run, qValid, f.flag('pop_next_dep'), f.flag('push_next_dep'), g2l, l2g, (start) => {
+    const sInp = all(start, inv(xs0), inv(isWgt));
+    const sWgt = all(start, inv(xs0), isWgt);
+    const ei = inst(mb, engInp, 'u_inp', { start: sInp, entry, grant: gInpIn, rbeat: rbInp, rdata });
+    const ew = inst(mb, engWgt, 'u_wgt', { start: sWgt, entry, grant: gWgtIn, rbeat: rbWgt, rdata });
+    mb.output('req_inp', ei.req);
+    mb.output('addr_inp', ei.req_addr);
+    mb.output('beats_inp', ei.req_beats);
+    mb.output('req_wgt', ew.req);
+    mb.output('addr_wgt', ew.req_addr);
+    mb.output('beats_wgt', ew.req_beats);
+    mb.output('inp_we', ei.sram_we);
+    mb.output('inp_waddr', ei.sram_waddr);
+    mb.output('inp_wdata', ei.sram_wdata);
+    mb.output('wgt_we', ew.sram_we);
+    mb.output('wgt_waddr', ew.sram_waddr);
+    mb.output('wgt_wdata', ew.sram_wdata);
+    const atStart = any(xs0, sel(isWgt, ew.done_at_start, ei.done_at_start));
+    return { doneAtStart: atStart, done: any(ei.done, ew.done), busy: any(ei.busy, ew.busy) };
+  });
+  mb.output('q_pop', seq.start);
+  mb.output('pop_g2l', all(seq.start, f.flag('pop_next_dep')));
+  mb.output('push_l2g', seq.push);
+  mb.sink(e.index, e.fpEnd, e.s0, e.pads, e.insn);
+  return mb;
+}
+
+/** The store module with its write engine; the OUT SRAM read port is driven from here. */
+export function storeModule(name: string, d: Derived, engine: Module, gOut: SramGeom): Mb {
+  const mb = new Mb(name, ['store module: STORE, one at a time, g2s pop and s2g push']);
+  const run = mb.input('run');
+  const qValid = mb.input('q_valid');
+  const entry = mb.input('q_entry', ENTRY_BITS);
+  const g2s = mb.input('g2s_count', TOK);
+  const s2g = mb.input('s2g_count', TOK);
+  const grant = mb.input('grant');
+  const wready = mb.input('mem_wready');
+  const bvalid = mb.input('mem_bvalid');
+  const rdata = mb.input('out_rdata', gOut.banks * gOut.ew);
+  const e = unpackEntry(entry);
+  const f = new Fields(d, e.insn);
+  const xs0 = isZero(f.mem('x_size'));
+  const seq = sequencer(mb, run, qValid, f.flag('pop_prev_dep'), f.flag('push_prev_dep'), g2s, s2g, (start) => {
+    const en = inst(mb, engine, 'u_wr', { start: all(start, inv(xs0)), entry, grant, wready, bvalid, rdata });
+    mb.output('req', en.req);
+    mb.output('addr', en.req_addr);
+    mb.output('beats', en.req_beats);
+    mb.output('mem_wdata', en.mem_wdata);
+    mb.output('mem_wstrb', en.mem_wstrb);
+    mb.output('mem_wvalid', en.mem_wvalid);
+    mb.output('out_ren', en.sram_ren);
+    mb.output('out_raddr', en.sram_raddr);
+    return { doneAtStart: any(xs0, en.done_at_start), done: en.done, busy: en.busy };
+  });
+  mb.output('q_pop', seq.start);
+  mb.output('pop_g2s', all(seq.start, f.flag('pop_prev_dep')));
+  mb.output('push_s2g', seq.push);
+  mb.sink(e.index, e.fpEnd, e.s0, e.pads, e.insn);
+  return mb;
+}

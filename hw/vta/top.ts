@@ -1,0 +1,188 @@
+/**
+ * The top module `vta_<variant>` with exactly the ports of docs/rtl.md: register bus, memory master
+ * port, busy, observation ports. It wires the modules together; a launch (write of 1 to
+ * control.launch) resets the whole core at that edge so the run starts from an empty machine in
+ * cycle 0.
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { cat, lit, type Module } from '../hdl/index.ts';
+import { ENTRY_BITS, QUEUE_BITS } from './insn.ts';
+import { BEATS_BITS } from './burst.ts';
+import type { ComputeGeoms } from './compute.ts';
+import { ERROR_CODE_BITS } from './regs.ts';
+import { Mb, any, inst, sel } from './util.ts';
+
+export function vtaTopName(d: Derived): string {
+  return `vta_${d.variant.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+export interface TopParts {
+  regs: Module;
+  fetch: Module;
+  cmdq: { load: Module; compute: Module; store: Module };
+  tokens: Module;
+  load: Module;
+  compute: Module;
+  store: Module;
+  arbiter: Module;
+  srams: { uop: Module; inp: Module; wgt: Module; acc: Module; out: Module };
+}
+
+export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms): Mb {
+  const mb = new Mb(name, [
+    `VTA ${d.variant} (${d.model}): fetch, load, compute, store, memory arbiter, control registers`,
+    'Timing contract: docs/microarch.md; interface: docs/rtl.md.',
+  ]);
+  const BUS = d.busWidth;
+  const regWen = mb.input('reg_wen');
+  const regAddr = mb.input('reg_addr', 6);
+  const regWdata = mb.input('reg_wdata', 32);
+  const rdataOut = mb.outputLater('reg_rdata', 32);
+  const reqValid = mb.outputLater('mem_req_valid', 1);
+  const reqWrite = mb.outputLater('mem_req_write', 1);
+  const reqAddr = mb.outputLater('mem_req_addr', 32);
+  const reqBeats = mb.outputLater('mem_req_beats', BEATS_BITS);
+  const rvalid = mb.input('mem_rvalid');
+  const rdata = mb.input('mem_rdata', BUS);
+  const wready = mb.input('mem_wready');
+  const wdataOut = mb.outputLater('mem_wdata', BUS);
+  const wstrbOut = mb.outputLater('mem_wstrb', BUS / 8);
+  const bvalid = mb.input('mem_bvalid');
+  const wvalidOut = mb.outputLater('mem_wvalid', 1);
+
+  const errSet = mb.wireLater('err_set', 1);
+  const errIndex = mb.wireLater('err_index', 32);
+  const errCode = mb.wireLater('err_code', ERROR_CODE_BITS);
+  const finishSet = mb.wireLater('finish_set', 1);
+  const regs = inst(mb, p.regs, 'u_regs', {
+    reg_wen: regWen, reg_addr: regAddr, reg_wdata: regWdata, finish_set: finishSet, err_set: errSet, err_index: errIndex, err_code: errCode,
+  });
+  mb.drive(rdataOut, regs.reg_rdata);
+  const coreRst = mb.w('core_rst', any(mb.rst, regs.launch));
+  const run = regs.run;
+
+  // forward declarations of the wires that close loops between instances
+  const W = (n: string, w: number) => mb.wireLater(n, w);
+  const grant = { fetch: W('grant_fetch', 1), uop: W('grant_uop', 1), acc: W('grant_acc', 1), wgt: W('grant_wgt', 1), inp: W('grant_inp', 1), store: W('grant_store', 1) };
+  const rbeat = { fetch: W('rbeat_fetch', 1), uop: W('rbeat_uop', 1), acc: W('rbeat_acc', 1), wgt: W('rbeat_wgt', 1), inp: W('rbeat_inp', 1) };
+  const pop = { load: W('pop_load', 1), compute: W('pop_compute', 1), store: W('pop_store', 1) };
+  const tok = { l2g: W('tok_l2g', 8), g2l: W('tok_g2l', 8), g2s: W('tok_g2s', 8), s2g: W('tok_s2g', 8) };
+
+  const fetch = inst(mb, p.fetch, 'u_fetch', {
+    rst: coreRst, run, insn_count: regs.insn_count, insn_base: regs.insn_base, dram_size: regs.dram_size,
+    grant: grant.fetch, rbeat: rbeat.fetch, rdata,
+    full_load: W('full_load', 1), full_compute: W('full_compute', 1), full_store: W('full_store', 1),
+  });
+  const q = (n: 'load' | 'compute' | 'store', push: typeof fetch.push_load) => {
+    const w = QUEUE_BITS[n];
+    const o = inst(mb, p.cmdq[n], `u_q_${n}`, { rst: coreRst, push, din: fetch.entry.slice(w - 1, 0), pop: pop[n] });
+    return { valid: o.valid, full: o.full, count: o.count, dout: w === ENTRY_BITS ? o.dout : cat(lit(ENTRY_BITS - w, 0), o.dout) };
+  };
+  const qLoad = q('load', fetch.push_load);
+  const qCompute = q('compute', fetch.push_compute);
+  const qStore = q('store', fetch.push_store);
+  mb.drive(sig(mb, 'full_load'), qLoad.full);
+  mb.drive(sig(mb, 'full_compute'), qCompute.full);
+  mb.drive(sig(mb, 'full_store'), qStore.full);
+
+  const load = inst(mb, p.load, 'u_load', {
+    rst: coreRst, run, q_valid: qLoad.valid, q_entry: qLoad.dout, g2l_count: tok.g2l, l2g_count: tok.l2g,
+    grant_inp: grant.inp, grant_wgt: grant.wgt, rbeat_inp: rbeat.inp, rbeat_wgt: rbeat.wgt, rdata,
+  });
+  const storeR = W('out_rdata', g.out.banks * g.out.ew);
+  const store = inst(mb, p.store, 'u_store', {
+    rst: coreRst, run, q_valid: qStore.valid, q_entry: qStore.dout, g2s_count: tok.g2s, s2g_count: tok.s2g,
+    grant: grant.store, mem_wready: wready, mem_bvalid: bvalid, out_rdata: storeR,
+  });
+  const uopR = W('uop_rdata', g.uop.banks * g.uop.ew);
+  const inpR = W('inp_rdata', g.inp.banks * g.inp.ew);
+  const wgtR = W('wgt_rdata', g.wgt.banks * g.wgt.ew);
+  const accR = W('acc_rdata', g.acc.banks * g.acc.ew);
+  const compute = inst(mb, p.compute, 'u_compute', {
+    rst: coreRst, run, q_valid: qCompute.valid, q_entry: qCompute.dout,
+    l2g_count: tok.l2g, s2g_count: tok.s2g, g2l_count: tok.g2l, g2s_count: tok.g2s,
+    grant_uop: grant.uop, grant_acc: grant.acc, rbeat_uop: rbeat.uop, rbeat_acc: rbeat.acc, rdata,
+    uop_rdata: uopR, inp_rdata: inpR, wgt_rdata: wgtR, acc_rdata: accR,
+  });
+  mb.drive(pop.load, load.q_pop);
+  mb.drive(pop.compute, compute.q_pop);
+  mb.drive(pop.store, store.q_pop);
+
+  const tokens = inst(mb, p.tokens, 'u_tokens', {
+    rst: coreRst,
+    push_l2g: load.push_l2g, pop_l2g: compute.pop_l2g,
+    push_g2l: compute.push_g2l, pop_g2l: load.pop_g2l,
+    push_g2s: compute.push_g2s, pop_g2s: store.pop_g2s,
+    push_s2g: store.push_s2g, pop_s2g: compute.pop_s2g,
+  });
+  mb.drive(tok.l2g, tokens.l2g_count);
+  mb.drive(tok.g2l, tokens.g2l_count);
+  mb.drive(tok.g2s, tokens.g2s_count);
+  mb.drive(tok.s2g, tokens.s2g_count);
+
+  const arb = inst(mb, p.arbiter, 'u_arbiter', {
+    rst: coreRst, run,
+    req_fetch: fetch.req, addr_fetch: fetch.req_addr, beats_fetch: fetch.req_beats,
+    req_uop: compute.req_uop, addr_uop: compute.addr_uop, beats_uop: compute.beats_uop,
+    req_acc: compute.req_acc, addr_acc: compute.addr_acc, beats_acc: compute.beats_acc,
+    req_wgt: load.req_wgt, addr_wgt: load.addr_wgt, beats_wgt: load.beats_wgt,
+    req_inp: load.req_inp, addr_inp: load.addr_inp, beats_inp: load.beats_inp,
+    req_store: store.req, addr_store: store.addr, beats_store: store.beats,
+    mem_rvalid: rvalid, mem_bvalid: bvalid,
+  });
+  for (const n of ['fetch', 'uop', 'acc', 'wgt', 'inp', 'store'] as const) mb.drive(grant[n], arb[`grant_${n}`]);
+  for (const n of ['fetch', 'uop', 'acc', 'wgt', 'inp'] as const) mb.drive(rbeat[n], arb[`rbeat_${n}`]);
+  mb.drive(reqValid, arb.mem_req_valid);
+  mb.drive(reqWrite, arb.mem_req_write);
+  mb.drive(reqAddr, arb.mem_req_addr);
+  mb.drive(reqBeats, arb.mem_req_beats);
+  mb.drive(wdataOut, store.mem_wdata);
+  mb.drive(wstrbOut, store.mem_wstrb);
+  mb.drive(wvalidOut, store.mem_wvalid);
+
+  // buffers
+  const sUop = inst(mb, p.srams.uop, 'u_sram_uop', {
+    we: compute.uop_we, waddr: compute.uop_waddr, wdata: compute.uop_wdata, ren: compute.uop_ren, raddr: compute.uop_raddr,
+  });
+  const sInp = inst(mb, p.srams.inp, 'u_sram_inp', {
+    we: load.inp_we, waddr: load.inp_waddr, wdata: load.inp_wdata, ren: compute.inp_ren, raddr: compute.inp_raddr,
+  });
+  const sWgt = inst(mb, p.srams.wgt, 'u_sram_wgt', {
+    we: load.wgt_we, waddr: load.wgt_waddr, wdata: load.wgt_wdata, ren: compute.wgt_ren, raddr: compute.wgt_raddr,
+  });
+  const sAcc = inst(mb, p.srams.acc, 'u_sram_acc', {
+    we: compute.acc_we, waddr: compute.acc_waddr, wdata: compute.acc_wdata, ren: compute.acc_ren, raddr: compute.acc_raddr,
+  });
+  const sOut = inst(mb, p.srams.out, 'u_sram_out', {
+    we: compute.out_we, waddr: compute.out_waddr, wdata: compute.out_wdata, ren: store.out_ren, raddr: store.out_raddr,
+  });
+  mb.drive(uopR, sUop.rdata);
+  mb.drive(inpR, sInp.rdata);
+  mb.drive(wgtR, sWgt.rdata);
+  mb.drive(accR, sAcc.rdata);
+  mb.drive(storeR, sOut.rdata);
+
+  // errors and finish
+  mb.drive(errSet, any(fetch.err, compute.err));
+  mb.drive(errIndex, sel(compute.err, compute.err_index, fetch.err_index));
+  mb.drive(errCode, sel(compute.err, compute.err_code, fetch.err_code));
+  mb.drive(finishSet, compute.finish);
+
+  mb.output('busy', run);
+  mb.output('obs_start', cat(store.obs_start, compute.obs_start, load.obs_start));
+  mb.output('obs_end_load', load.obs_end);
+  mb.output('obs_end_compute', compute.obs_end);
+  mb.output('obs_end_store', store.obs_end);
+  mb.output('obs_state_fetch', fetch.obs_state);
+  mb.output('obs_state_load', load.obs_state);
+  mb.output('obs_state_compute', compute.obs_state);
+  mb.output('obs_state_store', store.obs_state);
+  mb.sink(qLoad.count, qCompute.count, qStore.count);
+  return mb;
+}
+
+function sig(mb: Mb, name: string) {
+  const s = mb.m.signals.find((x) => x.name === name);
+  if (!s) throw new Error(`no signal ${name}`);
+  return s;
+}

@@ -1,0 +1,57 @@
+/**
+ * Co-simulation: the TypeScript simulator and the Verilated RTL on the same programs must agree on
+ * memory, total cycles, per-module counters and every instruction's start and end cycle; error
+ * programs must agree on the error kind and instruction. Needs verilator (`.ci/run` installs it).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadConfig } from '../src/config/index.ts';
+import { assemble } from '../src/program/index.ts';
+import { conformanceCases } from '../src/runtime/conformance.ts';
+import { randomProgram } from '../src/runtime/random.ts';
+import { compareResults } from '../sim/compare.ts';
+import { runSync } from '../sim/ts/engine.ts';
+import { VerilatorEngine } from '../sim/verilator/engine.ts';
+import type { Program } from '../src/program/container.ts';
+
+const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
+// Three configurations, 70 random programs each: 210 random programs per `npm test`.
+const CONFIGS = ['ice40-tiny', 'ice40-small', 'default'];
+const RANDOM_PER_CONFIG = 70;
+
+async function agree(p: Program, what: string) {
+  const a = runSync(p);
+  const b = await rtl.run(p);
+  const mm = compareResults(p, a, b);
+  assert.equal(mm, [], `${what}: ${mm.map((m) => `${m.what}: ${m.detail}`).join(' | ')}`);
+  return { a, b };
+}
+
+for (const name of CONFIGS) {
+  test(`${name}: the conformance suite matches bit for bit and cycle for cycle`, async () => {
+    const d = loadConfig(name);
+    for (const c of conformanceCases(d)) {
+      const built = c.build(d, 1);
+      const { b } = await agree(built.program, c.name);
+      assert.ok(built.check(b).ok, `${c.name} on the RTL: ${built.check(b).message}`);
+    }
+  });
+
+  test(`${name}: ${RANDOM_PER_CONFIG} random programs match`, async () => {
+    const d = loadConfig(name);
+    for (let s = 1; s <= RANDOM_PER_CONFIG; s++) await agree(randomProgram(d, 1000 + s).program, `seed ${1000 + s}`);
+  });
+}
+
+test('error programs: both engines report the same illegal instruction and the same deadlock', async () => {
+  const illegal = assemble('.config ice40-tiny\n.text\n  GEMM uop_end=1 iter_out=1 iter_in=1\n  LOAD INP sram_base=5000 x_size=1 y_size=1 x_stride=1 dram_base=256\n  FINISH\n');
+  const i = await agree(illegal, 'illegal');
+  assert.is(i.b.error?.kind, 'illegal');
+  assert.is(i.b.error?.insnIndex, 1);
+  const deadlock = assemble('.config ice40-tiny\n.text\n  LOAD INP x_size=1 y_size=1 x_stride=1 pop_next_dep dram_base=256\n  FINISH pop_prev_dep\n');
+  const dl = await agree(deadlock, 'deadlock');
+  assert.is(dl.b.error?.kind, 'deadlock');
+  assert.is(dl.a.error?.kind, 'deadlock');
+});
+
+test.run();

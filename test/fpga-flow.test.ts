@@ -1,0 +1,246 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getBoard } from '../fpga/boards/index.ts';
+import { demoTop } from '../fpga/demo.ts';
+import { planPll } from '../fpga/pll.ts';
+import { FitError, FlowError, runFlow, type FlowProgress, type FlowSummary, type FlowTools, type Tree } from '../fpga/flow.ts';
+import { Module, Unary, add, lit, not, printModule, reduceAnd } from '../hw/hdl/index.ts';
+import { uartRx, uartTx } from '../fpga/link/rtl.ts';
+import type { Board } from '../fpga/boards/index.ts';
+import { VtwError } from '../src/errors.ts';
+import { runCli } from './helpers/cli.ts';
+
+const enc = new TextEncoder();
+type Sink = (b: Uint8Array | null) => void;
+
+/** Fake tools: record arguments, print a log, return canned files. */
+function fakes(o: { yosysLog?: string; yosysFail?: boolean; pnrLog?: string; pnrTrap?: boolean; report?: object } = {}) {
+  const calls: Record<string, string[]> = {};
+  const netlist = {
+    modules: {
+      t: {
+        cells: {
+          a: { type: 'SB_LUT4' }, b: { type: 'SB_LUT4' }, c: { type: 'SB_LUT4' },
+          d: { type: 'SB_DFF' }, e: { type: 'SB_DFFE' }, f: { type: 'SB_DFFSR' }, g: { type: 'SB_CARRY' },
+          h: { type: 'SB_RAM40_4K' }, i: { type: 'SB_IO' },
+        },
+      },
+    },
+  };
+  const tools: FlowTools = {
+    versions: { yosys: 'fake-yosys 1', nextpnr: 'fake-nextpnr 2' },
+    yosys: (args, _files, io) => {
+      calls.yosys = args;
+      (io.stdout as Sink)(enc.encode(o.yosysLog ?? '\n /---\n |  yosys\n\n Yosys 9.99 (fake)\n\n2.1. Executing Verilog-2005 frontend: a.v\n2.2. Executing HIERARCHY pass (managing design hierarchy).\n'));
+      if (o.yosysFail) throw new Error('Exit: 1');
+      return { 'top.json': JSON.stringify(netlist) } as Tree;
+    },
+    nextpnr: (args, files, io) => {
+      calls.nextpnr = args;
+      calls.pcf = [String(files['top.pcf'])];
+      (io.stdout as Sink)(enc.encode(o.pnrLog ?? 'Info: Packing constants..\nInfo: Device utilisation:\nInfo: \t         ICESTORM_LC:     120/   5280     2%\nInfo: \t        ICESTORM_RAM:       1/     30     3%\n\nInfo: Routing..\n'));
+      if (o.pnrTrap) throw new Error('RuntimeError: unreachable');
+      const report = o.report ?? {
+        utilization: {
+          ICESTORM_LC: { used: 120, available: 5280 }, ICESTORM_RAM: { used: 1, available: 30 }, ICESTORM_SPRAM: { used: 2, available: 4 },
+          ICESTORM_DSP: { used: 3, available: 8 }, SB_IO: { used: 5, available: 96 }, SB_GB: { used: 2, available: 8 }, ICESTORM_PLL: { used: 1, available: 1 },
+        },
+        fmax: { 'clk$glb': { achieved: 30.123, constraint: 24 }, 'slow$glb': { achieved: 20.5, constraint: 24 } },
+      };
+      return { 'top.asc': '.device 5k', 'report.json': JSON.stringify(report) } as Tree;
+    },
+    icepack: (args) => {
+      calls.icepack = args;
+      return { 'top.bin': new Uint8Array(104090) } as Tree;
+    },
+  };
+  return { tools, calls };
+}
+
+const src = { 't.v': 'module t(input clk); endmodule\n' };
+
+async function rejects(f: () => Promise<unknown>, check: RegExp | ((e: Error) => boolean)): Promise<void> {
+  const e = await f().then(() => null, (x: Error) => x);
+  assert.ok(e, 'expected a rejection');
+  if (check instanceof RegExp) assert.match(e!.message, check);
+  else assert.ok(check(e!), e!.message);
+}
+
+test('flow arguments: board device, package, pins, clock constraint, seed; -dsp only when asked', async () => {
+  const f = fakes();
+  const events: FlowProgress[] = [];
+  const r = await runFlow({ board: getBoard('icebreaker'), files: src, top: 't', freqMhz: 24, seed: 7, tools: f.tools, progress: (p) => events.push(p) });
+  assert.equal(f.calls.yosys, ['-p', 'read_verilog t.v; synth_ice40 -top t -json top.json']);
+  assert.equal(f.calls.nextpnr, ['--up5k', '--package', 'sg48', '--json', 'top.json', '--pcf', 'top.pcf', '--asc', 'top.asc', '--report', 'report.json', '--freq', '24', '--seed', '7', '--timing-allow-fail']);
+  assert.match(f.calls.pcf[0], 'set_io -nowarn uart_rx 6');
+  assert.equal(f.calls.icepack, ['top.asc', 'top.bin']);
+  assert.is(r.bitstream.length, 104090);
+  assert.equal(events.filter((e) => e.phase === 'start' || e.phase === 'end').map((e) => `${e.step}:${e.phase}`),
+    ['synth:start', 'synth:end', 'pnr:start', 'pnr:end', 'pack:start', 'pack:end']);
+  assert.ok(events.some((e) => e.step === 'synth' && e.phase === 'HIERARCHY'));
+  assert.ok(events.some((e) => e.step === 'pnr' && e.phase === 'routing'));
+  const d = fakes();
+  await runFlow({ board: getBoard('upduino3'), files: src, top: 't', dsp: true, tools: d.tools });
+  assert.match(d.calls.yosys[1], 'synth_ice40 -top t -dsp -json top.json');
+  assert.is(d.calls.nextpnr[d.calls.nextpnr.indexOf('--freq') + 1], '12');
+  await rejects(() => runFlow({ board: getBoard('icestick'), files: src, top: 't', dsp: true, tools: fakes().tools }), /has no DSP blocks/);
+});
+
+test('summary: resources from the report and the netlist, every clock\'s fmax against its constraint', async () => {
+  const r = await runFlow({ board: getBoard('icebreaker'), files: src, top: 't', freqMhz: 24, tools: fakes().tools });
+  const s: FlowSummary = r.summary;
+  assert.equal(s.resources.logicCells, { used: 120, available: 5280 });
+  assert.is(s.resources.flipFlops, 3);
+  assert.is(s.resources.lut4, 3);
+  assert.is(s.resources.carries, 1);
+  assert.equal([s.resources.ramBlocks.used, s.resources.spram.used, s.resources.dsps.used, s.resources.io.used, s.resources.plls.used], [1, 2, 3, 5, 1]);
+  assert.equal(s.timing.clocks.map((c) => [c.clock, c.achievedMhz, c.met]), [['clk$glb', 30.12, true], ['slow$glb', 20.5, false]]);
+  assert.is(s.timing.fmaxMhz, 20.5);
+  assert.is(s.timing.met, false);
+  assert.is(s.tools.yosys, 'Yosys 9.99 (fake-yosys 1)');
+  assert.is(s.tools.nextpnr, 'fake-nextpnr 2');
+  assert.ok(s.seconds.total >= s.seconds.synth);
+  // Parts without DSPs or SPRAM report 0 available when nextpnr leaves them out.
+  const hx = await runFlow({ board: getBoard('hx8k-breakout'), files: src, top: 't', tools: fakes({ report: { utilization: { ICESTORM_LC: { used: 9, available: 7680 } }, fmax: {} } }).tools });
+  assert.equal(hx.summary.resources.dsps, { used: 0, available: 0 });
+  assert.equal(hx.summary.resources.ramBlocks, { used: 1, available: 30 }); // from the log's utilisation table
+  assert.is(hx.summary.timing.fmaxMhz, null);
+});
+
+test('tool failures become one-line errors with the tool\'s ERROR text (WASM traps included)', async () => {
+  const y = fakes({ yosysFail: true, yosysLog: 'ERROR: Module `nope\' referenced in module `t\' in cell `u\' is not part of the design.\n' });
+  await rejects(() => runFlow({ board: getBoard('icebreaker'), files: src, top: 't', tools: y.tools }), (e: Error) =>
+    e instanceof FlowError && e.message === "yosys: Module `nope' referenced in module `t' in cell `u' is not part of the design.");
+  const p = fakes({ pnrTrap: true, pnrLog: "Info: Packing constants..\nERROR: IO 'led[3]' is constrained to pin 99, which is not a valid IO pin\n" });
+  await rejects(() => runFlow({ board: getBoard('icestick'), files: src, top: 't', tools: p.tools }), (e: Error) =>
+    e instanceof FlowError && e.message === "nextpnr-ice40: IO 'led[3]' is constrained to pin 99, which is not a valid IO pin");
+});
+
+test('a design that does not fit names the resource and by how much', async () => {
+  const log = 'Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    6000/   5280   113%\nInfo: \t        ICESTORM_RAM:       4/     30    13%\nInfo: \t        ICESTORM_DSP:      16/      8   200%\n\nERROR: Unable to place cell \'m_DSP\', no BELs remaining to implement cell type \'ICESTORM_DSP\'\n';
+  const f = fakes({ pnrTrap: true, pnrLog: log });
+  const e = await runFlow({ board: getBoard('icebreaker'), files: src, top: 't', tools: f.tools, fitHint: 'try a smaller configuration' }).catch((x) => x);
+  assert.instance(e, FitError);
+  assert.is(e.message, 'design does not fit icebreaker (iCE40UP5K): logic cells: needs 6000, the iCE40UP5K has 5280 (720 too many, 114%); DSP blocks (SB_MAC16): needs 16, the iCE40UP5K has 8 (8 too many, 200%); try a smaller configuration');
+  assert.equal(e.over.map((o: { cellType: string }) => o.cellType), ['ICESTORM_LC', 'ICESTORM_DSP']);
+  assert.instance(e, VtwError);
+});
+
+// ---- the real WebAssembly tools ----
+
+/** A RAM of 36-bit words, 2048 deep: 18 block RAMs, more than the HX1K's 16. */
+function bigRam(): Record<string, string> {
+  const m = new Module('bigram');
+  const clk = m.input('clk');
+  const we = m.input('uart_rx');
+  const q = m.output('uart_tx');
+  const addr = m.reg('addr', 11);
+  const data = m.reg('data', 36);
+  const mem = m.memory('mem', 36, 2048);
+  m.seq(clk, (b) => {
+    b.set(addr, add(addr, lit(11, 1)));
+    b.if(we, (t) => t.write(mem, addr, data));
+    b.set(data, mem.read(addr));
+  });
+  m.assign(q, new Unary('^', data, 1));
+  return { 'bigram.v': printModule(m) };
+}
+
+/** A counter on the LEDs and a UART echo (each byte comes back plus one), built from the link's UART modules. */
+function echoTop(board: Board): { files: Record<string, string>; top: string } {
+  const cpb = Math.round((board.clock.mhz * 1e6) / 115200);
+  const rxm = uartRx('echo_rx', cpb);
+  const txm = uartTx('echo_tx', cpb);
+  const m = new Module('echo_top');
+  const clk = m.input('clk');
+  const rx = m.input('uart_rx');
+  const tx = m.output('uart_tx');
+  const n = board.leds.length;
+  const led = m.output('led', n);
+  const count = m.reg('count', 24);
+  const por = m.reg('por', 2);
+  const rst = m.wire('rst');
+  m.assign(rst, not(reduceAnd(por)));
+  m.seq(clk, (b) => {
+    b.set(count, add(count, lit(24, 1)));
+    b.if(rst, (t) => t.set(por, add(por, lit(2, 1))));
+  });
+  const valid = m.wire('valid');
+  const data = m.wire('data', 8);
+  const line = m.wire('line');
+  const busy = m.wire('busy');
+  m.instance(rxm, 'u_rx', { clk, rst, rx, valid, data });
+  m.instance(txm, 'u_tx', { clk, rst, start: valid, data: add(data, lit(8, 1)), tx: line, busy });
+  m.assign(tx, line);
+  m.assign(led, count.slice(23, 24 - n));
+  return { top: 'echo_top', files: Object.fromEntries([rxm, txm, m].map((x) => [`${x.name}.v`, printModule(x)])) };
+}
+
+test('real flow (WASM yosys + nextpnr + icepack): counter + UART echo on an UP5K board', async () => {
+  const board = getBoard('icebreaker');
+  const d = echoTop(board);
+  const r = await runFlow({ board, files: d.files, top: d.top, seed: 1 });
+  const s = r.summary;
+  console.log(`    icebreaker: ${s.resources.logicCells.used} LCs, ${s.resources.flipFlops} FFs, ${s.resources.ramBlocks.used} EBR, fmax ${s.timing.fmaxMhz} MHz; synth ${s.seconds.synth} s, P&R ${s.seconds.pnr} s`);
+  assert.is(r.bitstream.length, 104090);
+  assert.is(s.resources.logicCells.available, 5280);
+  assert.ok(s.resources.logicCells.used > 40 && s.resources.logicCells.used < 400, String(s.resources.logicCells.used));
+  assert.ok(s.resources.flipFlops > 40);
+  assert.is(s.resources.ramBlocks.used, 0);
+  assert.is(s.resources.io.used, 5); // clk, uart_rx, uart_tx, 2 LEDs
+  assert.is(s.timing.constraintMhz, 12);
+  assert.ok(s.timing.met && s.timing.fmaxMhz! > 12, JSON.stringify(s.timing));
+  assert.match(s.tools.yosys, /^Yosys 0\.\d+/);
+});
+
+test('real flow through the CLI: vtw synth --demo on an HX board writes top.bin and summary.json', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'vtw-synth-'));
+  try {
+    const r = await runCli('synth', '--board', 'icestick', '--demo', '--out', out, '--seed', '2', '--json');
+    assert.is(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as FlowSummary;
+    console.log(`    icestick: ${s.resources.logicCells.used} LCs, ${s.resources.flipFlops} FFs, fmax ${s.timing.fmaxMhz} MHz; synth ${s.seconds.synth} s, P&R ${s.seconds.pnr} s`);
+    assert.equal(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')), s);
+    assert.is(readFileSync(join(out, 'top.bin')).length, 32220);
+    assert.is(s.device, 'iCE40HX1K');
+    assert.is(s.resources.io.used, 8);
+    assert.ok(s.timing.met);
+    for (const f of ['top.pcf', 'report.json', 'yosys.log', 'nextpnr.log']) assert.ok(existsSync(join(out, f)), f);
+    assert.match(r.stderr, 'place and route (nextpnr-ice40)...');
+    assert.match(r.stderr, 'routing');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('real flow: nextpnr\'s trap on an over-full HX1K becomes a "does not fit" error', async () => {
+  const e = await runFlow({ board: getBoard('icestick'), files: bigRam(), top: 'bigram' }).catch((x) => x);
+  assert.instance(e, FitError);
+  assert.match(e.message, /^design does not fit icestick \(iCE40HX1K\): block RAMs \(EBR\): needs 18, the iCE40HX1K has 16 \(2 too many, 113%\)$/);
+});
+
+test('PLL: icepll (WASM) picks the dividers; the demo top instantiates SB_PLL40_PAD on the PLL pad, SB_PLL40_CORE elsewhere', async () => {
+  const plan = await planPll(12, 30);
+  assert.equal(plan, { inMhz: 12, requestedMhz: 30, achievedMhz: 30, divr: 0, divf: 79, divq: 5, filterRange: 1 });
+  await rejects(() => planPll(12, 500), /no PLL setting for 500 MHz from 12 MHz: PLL output frequency 500\.000 MHz is outside range/);
+  const pad = demoTop(getBoard('icebreaker'), { pll: plan });
+  assert.is(pad.clockMhz, 30);
+  assert.is(pad.clksPerBit, Math.round(30e6 / 115200));
+  assert.match(pad.files['vtw_demo.v'], /SB_PLL40_PAD #\(\s*\.DIVR\(4'd0\),\s*\.DIVF\(7'd79\),\s*\.DIVQ\(3'd5\),\s*\.FILTER_RANGE\(3'd1\)\s*\) u_pll \(\s*\.PACKAGEPIN\(clk\)/);
+  assert.match(demoTop(getBoard('icestick'), { pll: plan }).files['vtw_demo.v'], /SB_PLL40_CORE #\([^)]*\)[^;]*\.REFERENCECLK\(clk\)/);
+});
+
+test('vtw synth: user errors are one line', async () => {
+  const r = await runCli('synth', '--board', 'icestick');
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'vtw: error: give --verilog DIR and --top NAME (or --demo)');
+  const e = await runCli('synth', '--board', 'icestick', '--verilog', '/nonexistent-dir', '--top', 'x');
+  assert.match(e.stderr, 'cannot read Verilog folder /nonexistent-dir');
+  const f = await runCli('synth', '--board', 'icestick', '--demo', '--freq', '0');
+  assert.match(f.stderr, '--freq 0 must be a positive number');
+});
+
+test.run();
