@@ -13,6 +13,7 @@ import { compareResults } from '../sim/compare.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import type { Program } from '../src/program/container.ts';
+import { runCli } from './helpers/cli.ts';
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
 // Three configurations, 70 random programs each: 210 random programs per `npm test`.
@@ -49,9 +50,26 @@ test('error programs: both engines report the same illegal instruction and the s
   assert.is(i.b.error?.kind, 'illegal');
   assert.is(i.b.error?.insnIndex, 1);
   const deadlock = assemble('.config ice40-tiny\n.text\n  LOAD INP x_size=1 y_size=1 x_stride=1 pop_next_dep dram_base=256\n  FINISH pop_prev_dep\n');
+  // DRAM range (the RTL learns the DRAM size from its dram_size register) and an undecodable opcode.
+  const range = assemble('.config ice40-tiny\n.text\n  LOAD INP x_size=4 y_size=1 x_stride=4 dram_base=0x100000\n  FINISH\n');
+  const rg = await agree(range, 'dram range');
+  assert.is(rg.b.error?.kind, 'illegal');
+  assert.is(rg.b.error?.field, 'dram_base');
+  const bad = assemble('.config ice40-tiny\n.text\n  GEMM\n  FINISH\n');
+  bad.buffers.find((b) => b.kind === 'insn')!.data![16] = 0x07; // opcode 7 in instruction 1
+  const bo = await rtl.run(bad);
+  assert.is(bo.error?.kind, 'illegal');
+  assert.is(bo.error?.insnIndex, 1);
   const dl = await agree(deadlock, 'deadlock');
   assert.is(dl.b.error?.kind, 'deadlock');
   assert.is(dl.a.error?.kind, 'deadlock');
+});
+
+test('a compiled conv2d (compiler/, vtw op) runs bit-exact and cycle-exact on the RTL', async () => {
+  const r = await runCli('op', 'conv2d', '--config', 'ice40-tiny', '--shape', '6,6,4,4,3,1,1', '--engine', 'both', '--check', '--json');
+  assert.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.is(j.match, true);
 });
 
 test.run();

@@ -1,3 +1,5 @@
+import { conformanceCases } from '../src/runtime/conformance.ts';
+import { loadConfig as loadPreset } from '../src/config/load.ts';
 /**
  * Cycle counts of the TypeScript simulator against values worked out by hand from docs/microarch.md.
  * Each expected number is derived in the comment next to it.
@@ -217,6 +219,18 @@ test('trace: one span per instruction per module track, exported as Chrome trace
   assert.is(ev.ts, 1.06);
   assert.is(ev.dur, 0.05);
   assert.not.ok(runSync(p).trace);
+});
+
+test('instructions straddling two fetch bursts (32-bit bus, 2-beat bursts) are fetched, not deadlocked', () => {
+  const d = loadPreset('{"TARGET": "ice40", "LOG_BLOCK": 1, "LOG_UOP_BUFF_SIZE": 9, "LOG_INP_BUFF_SIZE": 8, "LOG_WGT_BUFF_SIZE": 8, "LOG_ACC_BUFF_SIZE": 10, "MEM_BURST_BEATS": 2}');
+  for (const c of conformanceCases(d).slice(0, 4)) {
+    const b = c.build(d, 1);
+    const r = runSync(b.program);
+    assert.is(r.error, undefined, `${c.name}: ${r.error?.message}`);
+    assert.ok(b.check(r).ok, c.name);
+    // every instruction needs two bursts of 8 bytes: the fetch counts each byte once
+    assert.is(r.counters.bytes.insn, b.program.buffers.find((x) => x.kind === 'insn')!.size);
+  }
 });
 
 test.run();

@@ -452,8 +452,9 @@ class Sim {
     const cpb = this.tm.cyclesPerBeat;
     const bb = this.tm.busBytes;
     const endByte = this.fetchNextByte + b.len;
-    // an instruction is available the cycle after the beat carrying its last byte
-    for (let i = Math.ceil(this.fetchNextByte / INSN_BYTES); i * INSN_BYTES + INSN_BYTES <= endByte; i++) {
+    // an instruction is available the cycle after the beat carrying its last byte; bursts shorter
+    // than an instruction leave one straddling two bursts, completed by this one (hence floor)
+    for (let i = Math.floor(this.fetchNextByte / INSN_BYTES); i * INSN_BYTES + INSN_BYTES <= endByte; i++) {
       const lastByte = this.insnBase + i * INSN_BYTES + INSN_BYTES - 1;
       this.insnAvail[i] = g.first + (Math.floor(lastByte / bb) - b.word) * cpb + 1;
     }

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   auto regWrite = [&](int addr, uint32_t v) { t->reg_wen = 1; t->reg_addr = addr; t->reg_wdata = v; tick(); t->reg_wen = 0; };
   regWrite(0x08, insnCount);
   regWrite(0x0C, insnBase);
+  regWrite(0x1C, (uint32_t)size);  // dram_size: the DRAM range check of microarch §9.1
   regWrite(0x00, 1);  // launch: cycle 0 is the next cycle
 
   std::deque<ReadBurst> reads;
