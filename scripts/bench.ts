@@ -5,7 +5,9 @@
  * (default 3), medians are reported.
  * Compiler: build/bench/compiler.json and build/bench/compiler.md — ResNet-18 C2-C11 and MobileNet
  * D1-D9 on the default config, with and without latency hiding, and ResNet-18's offloaded sum.
- * Usage: tsx scripts/bench.ts [--runs N] [--quick] [--compiler-only | --sim-only]
+ * Co-simulation: build/bench/cosim.json and cosim.md — Verilator build time per preset and the
+ * Verilated RTL's speed against the TypeScript simulator on the same programs (skip with --no-cosim).
+ * Usage: tsx scripts/bench.ts [--runs N] [--quick] [--compiler-only | --sim-only] [--no-cosim]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../src/config/index.ts';
@@ -15,6 +17,7 @@ import { RESNET18_OFFLOAD } from '../src/workloads/resnet18.ts';
 import { buildBlockedGemm } from '../src/runtime/conformance.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { compilerBench } from '../compiler/bench/run.ts';
+import { cosimBench } from '../sim/verilator/bench.ts';
 
 const args = process.argv.slice(2);
 if (!args.includes('--sim-only')) await compilerBench({ quick: args.includes('--quick') });
@@ -96,3 +99,5 @@ writeFileSync('build/bench/sim.json', JSON.stringify({ date: new Date().toISOStr
 writeFileSync('build/bench/sim.md', md);
 console.log(md);
 console.log('wrote build/bench/sim.json and build/bench/sim.md');
+
+if (!args.includes('--no-cosim') && !args.includes('--sim-only')) await cosimBench();

@@ -159,4 +159,24 @@ test('vtw test: conformance table and JSON, random suite, bad options', async ()
   assert.match(eng.stderr, 'unknown engine fpga');
 });
 
+test('vtw gen: files + manifest, identical bytes twice, one-line errors and no half-written output', async () => {
+  const a = join(tmp, 'gen-a');
+  const b = join(tmp, 'gen-b');
+  assert.is((await runCli('gen', '--config', 'ice40-tiny', '--out', a)).code, 0);
+  const r = await runCli('gen', '--config', 'ice40-tiny', '--out', b, '--json');
+  assert.is(r.code, 0, r.stderr);
+  const m = JSON.parse(r.stdout);
+  assert.is(m.top, 'vta_1x2_i8w8a32_9_8_8_10');
+  assert.is(m.resources.multipliers, 4);
+  assert.is(m.resources.sramBits.acc, 8192);
+  for (const f of [...m.files, 'manifest.json']) assert.is(readFileSync(join(a, f), 'utf8'), readFileSync(join(b, f), 'utf8'), f);
+  const tooSmall = await runCli('gen', '--config', '{"TARGET":"ice40","LOG_BLOCK":3,"LOG_UOP_BUFF_SIZE":10,"LOG_INP_BUFF_SIZE":10,"LOG_WGT_BUFF_SIZE":12,"LOG_ACC_BUFF_SIZE":12,"DSP_BUDGET":8}', '--target', 'ice40', '--out', join(tmp, 'gen-c'));
+  assert.is(tooSmall.code, 1);
+  assert.match(tooSmall.stderr, /needs 64 multipliers = 32 SB_MAC16.*DSP_BUDGET = 8/);
+  assert.is(tooSmall.stderr.split('\n').filter((l) => l.startsWith('vtw: error')).length, 1);
+  assert.not.ok(existsSync(join(tmp, 'gen-c')));
+  const badTarget = await runCli('gen', '--target', 'ecp5', '--out', join(tmp, 'gen-d'));
+  assert.match(badTarget.stderr, 'unknown target ecp5');
+});
+
 test.run();

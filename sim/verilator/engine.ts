@@ -40,8 +40,8 @@ export interface BuildInfo {
   top: string;
 }
 
-/** Build (or reuse) the simulator binary for a configuration. */
-export async function buildVerilated(d: Derived, onProgress?: (msg: string) => void): Promise<BuildInfo> {
+/** Build (or reuse) the simulator binary for a configuration; `fresh` rebuilds even when cached (benchmarks). */
+export async function buildVerilated(d: Derived, onProgress?: (msg: string) => void, opts: { fresh?: boolean } = {}): Promise<BuildInfo> {
   const design = generateDesign(d, 'generic');
   const top = topName(d);
   const harness = harnessSource(d, top);
@@ -51,7 +51,7 @@ export async function buildVerilated(d: Derived, onProgress?: (msg: string) => v
   const key = h.digest('hex').slice(0, 24);
   const dir = join(CACHE_DIR, key);
   const binary = join(dir, 'vtw_harness');
-  if (existsSync(binary)) return { binary, cached: true, seconds: 0, top };
+  if (existsSync(binary) && !opts.fresh) return { binary, cached: true, seconds: 0, top };
   onProgress?.(`building the Verilator model of ${d.variant} (cached afterwards)...`);
   const t0 = performance.now();
   mkdirSync(CACHE_DIR, { recursive: true });
