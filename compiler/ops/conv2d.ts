@@ -12,6 +12,7 @@ import { add, and, cast, div, ge, int, lt, max, min, mul, select, shr, sub, type
 import { createSchedule, type Schedule } from '../te/schedule.ts';
 import { compute, placeholder, reduceAxis, sum, type Tensor } from '../te/tensor.ts';
 import { GEMM_INTRIN, type VtaTarget } from '../vta/env.ts';
+import { requantize } from './requant.ts';
 import { ceilDiv, type Knobs } from './common.ts';
 
 export interface Conv2dSpec {
@@ -163,29 +164,7 @@ export function conv2dDef(g: ConvGeom, t: VtaTarget): ConvDef {
     const col = add(mul(x, st), rx.e);
     return sum(mul(cast(acc, inp.at(n, c, row, col, b, rii.e)), cast(acc, kernel.at(co, ric.e, ry.e, rx.e, o, rii.e))), [ric, ry, rx, rii]);
   }, 'conv', names.map((a) => `conv.${a}`));
-  const alu: Tensor[] = [];
-  let cur = conv;
-  const stage = (name: string, f: (v: Expr, i: Expr[]) => Expr): Tensor => {
-    const prev = cur;
-    cur = compute(shape, (...i) => f(prev.at(...i), i), name, names.map((a) => `${name}.${a}`));
-    alu.push(cur);
-    return cur;
-  };
-  if (s.shift) stage('shr', (v) => shr(v, int(s.shift, acc)));
-  let bias: Tensor | undefined;
-  let biasAdd: Tensor | undefined;
-  if (s.bias) {
-    const bt = placeholder([COB, B, BO], acc, 'bias');
-    bias = bt;
-    biasAdd = stage('bias_add', (v, i) => add(v, bt.at(i[1], i[4], i[5])));
-  }
-  if (s.clip) {
-    const [lo, hi] = s.clip;
-    stage('clip_hi', (v) => min(v, int(hi, acc)));
-    stage('clip_lo', (v) => max(v, int(lo, acc)));
-  }
-  const last = cur;
-  const out = compute(shape, (...i) => cast(t.outDtype, last.at(...i)), 'out', names.map((a) => `out.${a}`));
+  const { alu, bias, biasAdd, out } = requantize(conv, shape, names, s, t, [COB, B, BO], (i) => [i[1], i[4], i[5]]);
   return { geom: g, data, kernel, bias, inp, conv, alu, biasAdd, out };
 }
 

@@ -14,6 +14,7 @@ import { compute, placeholder, reduceAxis, sum, type Tensor } from '../te/tensor
 import { buildVta } from '../vta/build.ts';
 import { GEMM_INTRIN, vtaTarget, type VtaTarget } from '../vta/env.ts';
 import { packActivations, packBias, unpackActivations } from '../vta/pack.ts';
+import { requantize } from './requant.ts';
 import { ceilDiv, randomInts, rangeOf, type Knobs } from './common.ts';
 import { convGeom, type CompileOptions, type ConvGeom } from './conv2d.ts';
 import { pickKnobs } from './conv2d_op.ts';
@@ -63,29 +64,7 @@ function denseDef(s: DenseSpec, t: VtaTarget): DenseDef {
   const shape = [MB, NBk, B, BO];
   const names = ['m', 'n', 'b', 'o'];
   const res = compute(shape, (m, n, b, o) => sum(mul(cast(acc, data.at(m, rk.e, b, ri.e)), cast(acc, weight.at(n, rk.e, o, ri.e))), [rk, ri]), 'res', names.map((a) => `res.${a}`));
-  const alu: Tensor[] = [];
-  let cur = res;
-  const stage = (name: string, f: (v: Expr, i: Expr[]) => Expr): Tensor => {
-    const prev = cur;
-    cur = compute(shape, (...i) => f(prev.at(...i), i), name, names.map((a) => `${name}.${a}`));
-    alu.push(cur);
-    return cur;
-  };
-  if (s.shift) stage('shr', (v) => shr(v, int(s.shift, acc)));
-  let bias: Tensor | undefined;
-  let biasAdd: Tensor | undefined;
-  if (s.bias) {
-    const bt = placeholder([NBk, B, BO], acc, 'bias');
-    bias = bt;
-    biasAdd = stage('bias_add', (v, i) => add(v, bt.at(i[1], i[2], i[3])));
-  }
-  if (s.clip) {
-    const [lo, hi] = s.clip;
-    stage('clip_hi', (v) => min(v, int(hi, acc)));
-    stage('clip_lo', (v) => max(v, int(lo, acc)));
-  }
-  const last = cur;
-  const out = compute(shape, (...i) => cast(t.outDtype, last.at(...i)), 'out', names.map((a) => `out.${a}`));
+  const { alu, bias, biasAdd, out } = requantize(res, shape, names, s, t, [NBk, B, BO], (i) => [i[1], i[2], i[3]]);
   return { data, weight, bias, res, alu, biasAdd, out, MB, KB, NBk };
 }
 
