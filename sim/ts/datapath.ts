@@ -250,17 +250,7 @@ export class Datapath {
         }
       }
     }
-    p.w1a = w1a;
-    p.w1c = w1c;
-    p.w2a = w2a;
-    p.w2c = w2c;
-    p.hazardStalls += stalls;
-    if (n === 0) {
-      p.issueFree = t0 + 1;
-      return { firstIssue: t0, workEnd: t0 + 1, uops: 0 };
-    }
-    p.issueFree = t;
-    return { firstIssue: first, workEnd: w1c + 1, uops: n };
+    return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
   }
 
   /** Execute an ALU instruction (docs/microarch.md §7): II 1 with an immediate, 2 with a vector operand. */
@@ -334,16 +324,26 @@ export class Datapath {
         }
       }
     }
-    p.w1a = w1a;
-    p.w1c = w1c;
-    p.w2a = w2a;
-    p.w2c = w2c;
-    p.hazardStalls += stalls;
-    if (n === 0) {
-      p.issueFree = t0 + 1;
-      return { firstIssue: t0, workEnd: t0 + 1, uops: 0 };
-    }
-    p.issueFree = t;
-    return { firstIssue: first, workEnd: w1c + 1, uops: n };
+    return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
   }
+}
+
+/**
+ * Store a GEMM/ALU pass's pipeline state (the last two writes, for the hazard interlock) and its
+ * timing result; an instruction without micro-ops takes one cycle.
+ */
+function closePipe(
+  p: PipeState, w1a: number, w1c: number, w2a: number, w2c: number, stalls: number, n: number, t0: number, t: number, first: number,
+): PipeResult {
+  p.w1a = w1a;
+  p.w1c = w1c;
+  p.w2a = w2a;
+  p.w2c = w2c;
+  p.hazardStalls += stalls;
+  if (n === 0) {
+    p.issueFree = t0 + 1;
+    return { firstIssue: t0, workEnd: t0 + 1, uops: 0 };
+  }
+  p.issueFree = t;
+  return { firstIssue: first, workEnd: w1c + 1, uops: n };
 }

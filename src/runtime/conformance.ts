@@ -180,6 +180,27 @@ function aluTest(op: AluOpName, useImm: boolean, compression: boolean): Conforma
 // ---------------------------------------------------------------------------------------------
 // test_lib.cc: blocked_gemm_test(batch, channels, block, uop_compression, virtual_threads)
 
+/**
+ * Random GEMM operands (input batch x inC, weights outC x inC, bias batch x outC in ±2^12) and their
+ * DRAM buffers in VTA's tile layout, plus an OUT-typed output buffer.
+ */
+function gemmOperands(rt: Runtime, p: Rng, batch: number, inC: number, outC: number) {
+  const d = rt.config;
+  const inp = p.matrix(batch, inC, ...signedRange(d.inpWidth));
+  const wgt = p.matrix(outC, inC, ...signedRange(d.wgtWidth));
+  const bias = p.matrix(batch, outC, -(2 ** 12), 2 ** 12);
+  const rows = batch / d.batch;
+  const inB = inC / d.blockIn;
+  const outB = outC / d.blockOut;
+  return {
+    inp, wgt, bias,
+    inpBuf: rt.allocTiles('inp', 'INP', rows * inB, { role: 'input', shape: [batch, inC], data: packMatrix(d, 'INP', inp) }),
+    wgtBuf: rt.allocTiles('wgt', 'WGT', outB * inB, { role: 'input', shape: [outC, inC], data: packMatrix(d, 'WGT', wgt) }),
+    biasBuf: rt.allocTiles('bias', 'ACC', rows * outB, { role: 'input', shape: [batch, outC], data: packMatrix(d, 'ACC', bias) }),
+    outBuf: rt.allocTiles('out', 'OUT', rows * outB, { role: 'output', shape: [batch, outC] }),
+  };
+}
+
 export interface BlockedGemmOptions {
   /** Rows of the input (a multiple of BATCH) and the square channel count (a multiple of block). */
   batch: number;
@@ -209,13 +230,7 @@ export function buildBlockedGemm(d: Derived, o: BlockedGemmOptions): BuiltCase {
   const blocks = tile * nb; // tiles per channel dimension
   const batch = o.batch;
   const channels = o.channels;
-  const inp = p.matrix(batch, channels, ...signedRange(d.inpWidth));
-  const wgt = p.matrix(channels, channels, ...signedRange(d.wgtWidth));
-  const bias = p.matrix(batch, channels, -(2 ** 12), 2 ** 12);
-  const inpBuf = rt.allocTiles('inp', 'INP', rows * blocks, { role: 'input', shape: [batch, channels], data: packMatrix(d, 'INP', inp) });
-  const wgtBuf = rt.allocTiles('wgt', 'WGT', blocks * blocks, { role: 'input', shape: [channels, channels], data: packMatrix(d, 'WGT', wgt) });
-  const biasBuf = rt.allocTiles('bias', 'ACC', rows * blocks, { role: 'input', shape: [batch, channels], data: packMatrix(d, 'ACC', bias) });
-  const outBuf = rt.allocTiles('out', 'OUT', rows * blocks, { role: 'output', shape: [batch, channels] });
+  const { inp, wgt, bias, inpBuf, wgtBuf, biasBuf, outBuf } = gemmOperands(rt, p, batch, channels, channels);
   const inpBase = (t: number) => t * rows * tile;
   const wgtBase = (t: number) => t * tile * tile;
   const accBase = (t: number) => t * rows * tile;
@@ -290,13 +305,7 @@ function gemmTest(compression: boolean): ConformanceCase {
       const batch = rows * d.batch;
       const inC = inB * d.blockIn;
       const outC = outB * d.blockOut;
-      const inp = p.matrix(batch, inC, ...signedRange(d.inpWidth));
-      const wgt = p.matrix(outC, inC, ...signedRange(d.wgtWidth));
-      const bias = p.matrix(batch, outC, -(2 ** 12), 2 ** 12);
-      const inpBuf = rt.allocTiles('inp', 'INP', rows * inB, { role: 'input', shape: [batch, inC], data: packMatrix(d, 'INP', inp) });
-      const wgtBuf = rt.allocTiles('wgt', 'WGT', outB * inB, { role: 'input', shape: [outC, inC], data: packMatrix(d, 'WGT', wgt) });
-      const biasBuf = rt.allocTiles('bias', 'ACC', rows * outB, { role: 'input', shape: [batch, outC], data: packMatrix(d, 'ACC', bias) });
-      const outBuf = rt.allocTiles('out', 'OUT', rows * outB, { role: 'output', shape: [batch, outC] });
+      const { inp, wgt, bias, inpBuf, wgtBuf, biasBuf, outBuf } = gemmOperands(rt, p, batch, inC, outC);
       rt.loadBuffer2D(biasBuf, 0, rows * outB, 1, rows * outB, 0, 0, 0, 0, 0, 'ACC');
       rt.depPush(C, L);
       rt.depPop(C, L);
