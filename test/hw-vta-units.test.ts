@@ -11,7 +11,7 @@ import { Rng } from '../src/util/rng.ts';
 import { ice40CellsSim } from '../hw/hdl/index.ts';
 import { aluModule } from '../hw/vta/alu.ts';
 import { dotWidth, gemmModule } from '../hw/vta/gemm.ts';
-import { fifoModule } from '../hw/vta/fifo.ts';
+import { REG_FIFO_MAX_DEPTH, fifoModule } from '../hw/vta/fifo.ts';
 import { tokensModule } from '../hw/vta/tokens.ts';
 import { packBig, runVectors, signed, unpackBig, unsigned, type Step } from './helpers/vtb.ts';
 
@@ -148,8 +148,7 @@ test('GEMM core on iCE40 SB_MAC16 pairs (yosys cell models), ice40-small shape',
 
 // ---------------------------------------------------------------- command FIFO
 
-test('command FIFO: first word falls through one cycle after the push, occupancy as docs/microarch.md §3', async () => {
-  const depth = 16;
+for (const depth of [16, 4, 2, 1]) test(`command FIFO, depth ${depth}${depth <= REG_FIFO_MAX_DEPTH ? ' (registers)' : ''}: first word falls through one cycle after the push, occupancy as docs/microarch.md §3`, async () => {
   const width = 12;
   const m = fifoModule('fifo_t', width, depth, 'test').finish();
   const rng = new Rng(8);

@@ -6,9 +6,11 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { ALU_OPCODES } from '../../src/isa/constants.ts';
-import { add, gt, lit, lt, not, shl, shr, type Expr } from '../hdl/index.ts';
+import { add, cat, lit, lt, not, shr, type Expr } from '../hdl/index.ts';
 import { products, type MulCtx } from '../lib/mult.ts';
-import { Mb, catRev, eqc, gtc, inc, laneOf, log2i, rz, sel } from './util.ts';
+import { Mb, all, catRev, eqc, inc, inv, isZero, laneOf, log2i, nonZero, rz, sel } from './util.ts';
+
+const bitRev = (x: Expr): Expr => catRev(Array.from({ length: x.width }, (_, k) => x.bit(x.width - 1 - k)));
 
 /** ALU multipliers are W x W; they are plain products (never DSP primitives, whose operands are 16 bits). */
 const ALU_MUL_CTX: MulCtx = { target: 'generic', dspBudget: null };
@@ -32,13 +34,21 @@ export function aluModule(name: string, d: Derived): Mb {
   for (let i = 0; i < N; i++) {
     const a = xs[i];
     const b = ys[i];
-    const minv = sel(lt(a, b, true), a, b);
-    const maxv = sel(gt(a, b, true), a, b);
+    // one signed comparator for MIN and MAX (equal operands give the same value either way)
+    const aLess = mb.w(`lt${i}`, lt(a, b, true));
+    const minv = sel(aLess, a, b);
+    const maxv = sel(aLess, b, a);
     const sum = add(a, b);
+    // SHR by b: the amount is min(|b|, W-1), from b's low bits and whether its high bits exceed W-1
     const neg = b.bit(W - 1);
-    const mag = mb.w(`mag${i}`, sel(neg, inc(not(b)), b));
-    const amt = sel(gtc(mag, W - 1), lit(lw, W - 1), rz(mag, lw));
-    const shifted = sel(neg, shl(a, amt), shr(a, amt, true));
+    const hi = b.slice(W - 1, lw);
+    const lo = b.slice(lw - 1, 0);
+    const big = sel(neg, inv(all(isZero(not(hi)), nonZero(lo))), nonZero(hi));
+    const amt = mb.w(`amt${i}`, sel(big, lit(lw, W - 1), sel(neg, inc(not(lo)), lo)));
+    // one barrel shifter: a left shift is a logical right shift of the bit-reversed value
+    const x = sel(neg, bitRev(a), a);
+    const y = shr(cat(sel(neg, lit(1, 0), a.bit(W - 1)), x), rz(amt, lw), true).slice(W - 1, 0);
+    const shifted = mb.w(`shifted${i}`, sel(neg, bitRev(y), y));
     let r: Expr = a;
     if (d.aluMul) r = sel(eqc(op, ALU_OPCODES.MUL), muls[i].slice(W - 1, 0), r);
     r = sel(eqc(op, ALU_OPCODES.SHR), shifted, r);

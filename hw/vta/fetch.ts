@@ -12,7 +12,7 @@ import { fetchBufferDepth } from '../../sim/ts/params.ts';
 import { add, cat, eq, lit, mux, sub, type Expr } from '../hdl/index.ts';
 import { products, type MulCtx } from '../lib/mult.ts';
 import { burstCalc } from './burst.ts';
-import { ENTRY_BITS, EXTRA_BITS, Fields, packEntry, reservedRanges } from './insn.ts';
+import { ENTRY_BITS, EXTRA_BITS, Fields, INDEX_BITS, packEntry, reservedRanges } from './insn.ts';
 import { ERROR_CODE_BITS, errorCode } from './regs.ts';
 import {
   Mb, T, addw, all, any, bitsFor, c, eqc, gtc, inc, inv, isZero, log2i, mulNarrow, nonZero, pick, rz, sel, subw, ugt, ult,
@@ -75,8 +75,15 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): De
   // W = x_pad_0 + x_size + x_pad_1, H = y_pad_0 + y_size + y_pad_1 (17 bits each)
   const W = mb.w('dec_w', addw(addw(xp0, xSize, 17), xp1, 17));
   const H = mb.w('dec_h', addw(addw(yp0, ySize, 17), yp1, 17));
-  const [wh] = products(mb.m, 'dec_fp', [{ a: W, b: H }], false, CONTROL_MUL);
-  const WH = mb.w('dec_wh', wh);
+  // W and H clamped to the largest depth + 1: the product is exact whenever the footprint can fit
+  // (W*H <= depth) and still exceeds every depth when it cannot, so the multiplier is K x K bits.
+  const dMax = Math.max(...(['uop', 'wgt', 'inp', 'acc', 'out'] as const).map((b) => d.depth[b]));
+  const K = bitsFor(dMax + 1);
+  const clamp = (x: Expr) => (dMax + 1 < 2 ** x.width ? rz(umin(x, c(x.width, dMax + 1)), K) : x);
+  const Wc = mb.w('dec_w_clamped', clamp(W));
+  const Hc = mb.w('dec_h_clamped', clamp(H));
+  const [wh] = products(mb.m, 'dec_fp', [{ a: Wc, b: Hc }], false, CONTROL_MUL);
+  const WH = mb.w('dec_wh', rz(wh, 34));
   const fpEndWide = mb.w('dec_fp_end', addw(sramBase, WH, 35));
   const depthOf = (t: number) => {
     const name = (['uop', 'wgt', 'inp', 'acc', 'out'] as const)[t];
@@ -88,7 +95,8 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): De
   const storeBad = ugt(fpEndWide, c(35, d.depth.out));
 
   // DRAM range: (dram_base + (y_size-1)*x_stride + x_size) * elem_bytes > dram_size (when set)
-  const [ys] = products(mb.m, 'dec_dr', [{ a: sub(ySize, lit(16, 1)), b: xStride }], false, CONTROL_MUL);
+  // y_size clamped like W and H: a y_size past the largest depth fails the footprint check first
+  const [ys] = products(mb.m, 'dec_dr', [{ a: clamp(sub(ySize, lit(16, 1))), b: xStride }], false, CONTROL_MUL);
   const lastElem = mb.w('dec_last_elem', addw(addw(dramBase, ys, 34), xSize, 34));
   const eb = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => log2i(d.elemBytes[name]);
   const maxShift = Math.max(eb('uop'), eb('wgt'), eb('inp'), eb('acc'), eb('out'));
@@ -98,7 +106,10 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): De
     'dec_dram_end',
     sel(isStore, bytesEnd('out'), sel(eqc(mt, MEM_TYPES.UOP), bytesEnd('uop'), sel(eqc(mt, MEM_TYPES.WGT), bytesEnd('wgt'), sel(eqc(mt, MEM_TYPES.INP), bytesEnd('inp'), bytesEnd('acc'))))),
   );
-  const dramBad = all(nonZero(ySize), nonZero(dramSize), ugt(endBytes, dramSize));
+  // past dram_size (when set), and past the 2^MEM_ADDR_BITS bytes the address arithmetic covers
+  const L = d.mem.addrBits;
+  const pastSpace = L < EW ? ugt(endBytes, c(EW, 2 ** L)) : lit(1, 0);
+  const dramBad = all(nonZero(ySize), any(pastSpace, all(nonZero(dramSize), ugt(endBytes, dramSize))));
 
   const uopEnd = f.gemm('uop_end');
   const checks: Array<[Expr, number]> = [
@@ -127,8 +138,10 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): De
   const illegal = mb.w('dec_illegal', nonZero(codeW));
 
   // Values dispatched with a LOAD (only meaningful for a legal LOAD with x_size > 0).
-  const s0 = addw(addw(sramBase, mulNarrow(W, yp0, 21), 21), xp0, 21);
-  const padCount = add(mulNarrow(W, addw(yp0, yp1, 5), 22), mulNarrow(rz(ySize, 22), addw(xp0, xp1, 5), 22));
+  // (a legal LOAD has W*H <= depth, so the clamped W and y_size are exact here)
+  const PW = 2 * K + 5;
+  const s0 = addw(addw(sramBase, mulNarrow(Wc, yp0, PW), PW), xp0, PW);
+  const padCount = add(mulNarrow(rz(Wc, PW), addw(yp0, yp1, 5), PW), mulNarrow(rz(clamp(ySize), PW), addw(xp0, xp1, 5), PW));
   return {
     illegal,
     code: codeW,
@@ -162,19 +175,25 @@ export function fetchModule(name: string, d: Derived): Mb {
   const fullCompute = mb.input('full_compute');
   const fullStore = mb.input('full_store');
 
-  const D = mb.reg('dispatched', 32);
-  const arrived = mb.reg('arrived', 32);
-  const off = mb.reg('req_off', 36);
+  // Instruction counters and stream offsets are as wide as a program that fits 2^MEM_ADDR_BITS bytes
+  // needs (32 / 36 bits for the full address space); the host never gives a longer stream.
+  const L = d.mem.addrBits;
+  const IW = L < 32 ? L - 3 : 32;
+  const OW = IW + 4;
+  const cnt = mb.w('insn_count_n', rz(count, IW));
+  const D = mb.reg('dispatched', IW);
+  const arrived = mb.reg('arrived', IW);
+  const off = mb.reg('req_off', OW);
 
   // ---- requests (§2): one contiguous range split into bursts; at most FETCH_BUF reserved
-  const total = mb.w('total_bytes', cat(count, lit(4, 0)));
+  const total = mb.w('total_bytes', cat(cnt, lit(4, 0)));
   const bc = burstCalc(mb, 'rq', d, off, total);
-  const k = mb.w('rq_k', add(bc.end, lit(36, 15)).slice(35, 4));
-  const room = ule(subw(k, D, 33), c(33, FB));
+  const k = mb.w('rq_k', add(bc.end, lit(OW, 15)).slice(OW - 1, 4));
+  const room = ule(subw(k, D, IW + 1), c(IW + 1, FB));
   const req = mb.w('req_w', all(run, ult(off, total), room));
   mb.next(off, bc.end, all(grant));
   mb.output('req', req);
-  mb.output('req_addr', add(base, rz(bc.addr, 32)));
+  mb.output('req_addr', L < 32 ? rz(add(rz(base, L), rz(bc.addr, L)), 32) : add(base, rz(bc.addr, 32)));
   mb.output('req_beats', bc.beats);
 
   // ---- fetch buffer: `ipl` banks of 128-bit instructions, written from beats
@@ -195,19 +214,19 @@ export function fetchModule(name: string, d: Derived): Mb {
     waddr = rz(arrived, lfb);
     mb.next(arrived, inc(arrived), we[0]);
   } else {
-    const remaining = mb.w('rx_remaining', sub(count, arrived));
+    const remaining = mb.w('rx_remaining', sub(cnt, arrived));
     for (let b = 0; b < ipl; b++) {
       we.push(mb.w(`buf_we${b}`, all(rbeat, gtc(remaining, b))));
       wdata.push(rdata.slice(b * 128 + 127, b * 128));
     }
-    waddr = rz(arrived.slice(31, lipl), lfb - lipl);
-    mb.next(arrived, umin(addw(arrived, c(32, ipl), 32), count), rbeat);
+    waddr = rz(arrived.slice(IW - 1, lipl), lfb - lipl);
+    mb.next(arrived, umin(addw(arrived, c(IW, ipl), IW), cnt), rbeat);
   }
   const waddrW = mb.w('buf_waddr', rz(waddr, bankAw));
 
   // ---- head: registered read of the next instruction (written-this-cycle data forwarded)
   const dispatch = mb.wireLater('dispatch', 1);
-  const nd = mb.w('next_head', add(D, rz(dispatch, 32)));
+  const nd = mb.w('next_head', add(D, rz(dispatch, IW)));
   const raddr = mb.w('buf_raddr', rz(nd.slice(lfb - 1, lipl || 0), bankAw));
   const qs = banks.map((bank, b) => {
     const q = mb.reg(`head${b}`, 128, null);
@@ -234,13 +253,13 @@ export function fetchModule(name: string, d: Derived): Mb {
   mb.output('push_load', all(dispatch, dec.toLoad));
   mb.output('push_store', all(dispatch, dec.toStore));
   mb.output('push_compute', all(dispatch, dec.toCompute));
-  const entry = packEntry({ insn: head, fpEnd: dec.fpEnd, s0: dec.s0, pads: dec.pads, index: D });
+  const entry = packEntry({ insn: head, fpEnd: dec.fpEnd, s0: dec.s0, pads: dec.pads, index: rz(D, INDEX_BITS) });
   if (entry.width !== ENTRY_BITS) throw new Error('entry width');
   mb.output('entry', entry);
   mb.output('err', err);
   mb.output('err_code', dec.code);
-  mb.output('err_index', D);
-  const pending = ult(D, count);
+  mb.output('err_index', rz(D, 32));
+  const pending = ult(D, cnt);
   const state = sel(dispatch, c(3, OBS.busy), sel(all(run, pending), sel(avail, c(3, OBS.queueFull), c(3, OBS.waitMemory)), c(3, OBS.idle)));
   mb.output('obs_state', state);
   mb.sink(nd);

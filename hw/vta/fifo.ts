@@ -4,11 +4,18 @@
  * (docs/microarch.md §3: an instruction dispatched in d can start in d + 1). `count` is the
  * occupancy at the start of the cycle: a pop in cycle s frees its slot for a push in s + 1.
  * The caller never pushes when full nor pops when empty.
+ *
+ * Shallow FIFOs (depth <= REG_FIFO_MAX_DEPTH, any depth >= 1) are a shift register instead: entry 0 is
+ * the head, a pop shifts every entry down and a push writes the first free entry, so they store
+ * exactly `depth` entries (no memory plus head copy) with the same timing.
  */
 import { HdlError, add, eq, mux, sub } from '../hdl/index.ts';
-import { Mb, all, bitsFor, eqc, inc, isPow2, log2i, nec, rz, sel } from './util.ts';
+import { Mb, all, any, bitsFor, eqc, inc, isPow2, log2i, nec, rz, sel } from './util.ts';
+
+export const REG_FIFO_MAX_DEPTH = 4;
 
 export function fifoModule(name: string, width: number, depth: number, what: string): Mb {
+  if (Number.isInteger(depth) && depth >= 1 && depth <= REG_FIFO_MAX_DEPTH) return regFifoModule(name, width, depth, what);
   if (!isPow2(depth) || depth < 2) throw new HdlError(`fifo ${name}: depth ${depth} must be a power of two >= 2`);
   const mb = new Mb(name, [`${what}: FIFO of ${depth} x ${width} bits, first word falls through (head register)`]);
   const aw = log2i(depth);
@@ -29,6 +36,28 @@ export function fifoModule(name: string, width: number, depth: number, what: str
   mb.next(head, mux(all(push, eq(wptr, raddr)), din, mem.read(raddr)));
   mb.m.seq(mb.clk, (b) => b.if(push, (t) => t.write(mem, wptr, din)));
   mb.output('dout', head);
+  mb.output('valid', nec(count, 0));
+  mb.output('count', count);
+  mb.output('full', eqc(count, depth));
+  return mb;
+}
+
+function regFifoModule(name: string, width: number, depth: number, what: string): Mb {
+  const mb = new Mb(name, [`${what}: FIFO of ${depth} x ${width} bits in registers (shift register, entry 0 is the head)`]);
+  const cw = bitsFor(depth);
+  const push = mb.input('push');
+  const din = mb.input('din', width);
+  const pop = mb.input('pop');
+  const count = mb.reg('count_q', cw);
+  const regs = Array.from({ length: depth }, (_, i) => mb.reg(`e${i}_q`, width, null));
+  // the slot a push writes: the first free one after this cycle's pop
+  const slot = mb.w('push_slot', sub(count, rz(pop, cw)));
+  regs.forEach((r, i) => {
+    const shifted = i + 1 < depth ? regs[i + 1] : r;
+    mb.next(r, mux(all(push, eqc(slot, i)), din, shifted), any(all(push, eqc(slot, i)), pop));
+  });
+  mb.next(count, sub(add(count, rz(push, cw)), rz(pop, cw)));
+  mb.output('dout', regs[0]);
   mb.output('valid', nec(count, 0));
   mb.output('count', count);
   mb.output('full', eqc(count, depth));

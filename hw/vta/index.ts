@@ -14,7 +14,6 @@
  *     _sram_uop, _sram_inp, _sram_wgt, _sram_acc, _sram_out   on-chip buffers (sram.ts)
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { CMD_QUEUE_DEPTH } from '../../sim/ts/params.ts';
 import type { Module } from '../hdl/index.ts';
 import type { HwTarget } from '../lib/mult.ts';
 import { aluModule } from './alu.ts';
@@ -54,9 +53,9 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
   const regs = regsModule(p('regs'), opts.configId).finish();
   const fetch = fetchModule(p('fetch'), d).finish();
   const cmdq = {
-    load: fifoModule(p('cmdq_load'), QUEUE_BITS.load, CMD_QUEUE_DEPTH, 'load command queue').finish(),
-    compute: fifoModule(p('cmdq_compute'), QUEUE_BITS.compute, CMD_QUEUE_DEPTH, 'compute command queue').finish(),
-    store: fifoModule(p('cmdq_store'), QUEUE_BITS.store, CMD_QUEUE_DEPTH, 'store command queue').finish(),
+    load: fifoModule(p('cmdq_load'), QUEUE_BITS.load, d.cmdQueueDepth, 'load command queue').finish(),
+    compute: fifoModule(p('cmdq_compute'), QUEUE_BITS.compute, d.cmdQueueDepth, 'compute command queue').finish(),
+    store: fifoModule(p('cmdq_store'), QUEUE_BITS.store, d.cmdQueueDepth, 'store command queue').finish(),
   };
   const tokens = tokensModule(p('tokens')).finish();
   const dmaInp = dmaReadModule(p('dma_inp'), d, geom.inp).finish();

@@ -12,7 +12,7 @@ import type {
 import { Datapath, newPipe, type PipeState } from './datapath.ts';
 import { COMPUTE, LOAD, MODULES, STORE, predecode, type DInsn } from './decode.ts';
 import { BurstCursor, CLIENTS, MemorySystem, type ClientName } from './memory.ts';
-import { CMD_QUEUE_DEPTH, INSN_BYTES, TOKEN_QUEUE_DEPTH, timingOf, type Timing } from './params.ts';
+import { INSN_BYTES, TOKEN_QUEUE_DEPTH, timingOf, type Timing } from './params.ts';
 
 export const DEFAULT_MAX_CYCLES = 1e12;
 
@@ -478,7 +478,7 @@ class Sim {
       this.illegal(di, di.illegal.field, di.illegal.reason);
     }
     const m = this.mods[di.module];
-    if (this.targetOcc(m, t) >= CMD_QUEUE_DEPTH) return;
+    if (this.targetOcc(m, t) >= this.tm.cmdQueueDepth) return;
     // fetch accounting for the cycles since the previous dispatch
     const g0 = this.lastDispatch + 1;
     const a = Math.max(g0, this.insnAvail[i]);
@@ -531,7 +531,7 @@ class Sim {
     if (i < this.n && this.insnAvail[i] < Infinity) {
       const di = this.insns[i];
       const c = Math.max(t1, this.insnAvail[i]);
-      if (di.illegal || this.targetOcc(this.mods[di.module], t1) < CMD_QUEUE_DEPTH) at(c);
+      if (di.illegal || this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth) at(c);
     }
     return best;
   }
@@ -558,12 +558,12 @@ class Sim {
     }
     if (this.dispatched < this.n) {
       const di = this.insns[this.dispatched];
-      waits.push(`fetch: insn ${di.index} (${di.label}) blocked, ${this.mods[di.module].name} command queue full (${CMD_QUEUE_DEPTH})`);
+      waits.push(`fetch: insn ${di.index} (${di.label}) blocked, ${this.mods[di.module].name} command queue full (${this.tm.cmdQueueDepth})`);
     } else {
       waits.push(`fetch: all ${this.n} instructions dispatched`);
     }
     const tokens = [this.l2g, this.g2l, this.g2s, this.s2g].map((q) => `${q.name}=${q.count()}`).join(' ');
-    const cmd = this.mods.map((m) => `${m.name}=${m.q.length - m.qHead}/${CMD_QUEUE_DEPTH}`).join(' ');
+    const cmd = this.mods.map((m) => `${m.name}=${m.q.length - m.qHead}/${this.tm.cmdQueueDepth}`).join(' ');
     const allDone = this.dispatched >= this.n && this.mods.every((m) => m.qHead >= m.q.length && m.inflight.length === 0);
     const head = allDone ? `no FINISH: all ${this.n} instructions executed at cycle ${t} without a FINISH` : `deadlock at cycle ${t}`;
     return {

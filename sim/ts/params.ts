@@ -4,8 +4,6 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 
-/** Entries of each module's command queue (load, compute, store). */
-export const CMD_QUEUE_DEPTH = 16;
 /** Tokens a dependency queue holds (an 8-bit counter, as Chisel's Semaphore). */
 export const TOKEN_QUEUE_DEPTH = 255;
 /** DRAM page: no burst crosses a multiple of this many bytes. */
@@ -29,6 +27,8 @@ export interface Timing {
   outstanding: number;
   busBytes: number;
   gemmII: number;
+  /** Entries of each module's command queue (load, compute, store): config CMD_QUEUE_DEPTH. */
+  cmdQueueDepth: number;
   /** Instructions the fetch buffer holds (requested and not yet dispatched). */
   fetchBufInsns: number;
 }
@@ -44,6 +44,7 @@ export function timingOf(d: Derived): Timing {
     outstanding: d.mem.outstanding,
     busBytes,
     gemmII: d.gemmII,
+    cmdQueueDepth: d.cmdQueueDepth,
     fetchBufInsns: fetchBufferDepth(burstBytes),
   };
 }

@@ -17,6 +17,8 @@ export interface MemoryTiming {
   cyclesPerBeat: number;
   burstBeats: number;
   outstanding: number;
+  /** Bits of a DRAM byte address: the accelerator addresses 2^addrBits bytes. */
+  addrBits: number;
 }
 
 export interface Derived {
@@ -66,6 +68,8 @@ export interface Derived {
   multipliers: number;
   gemmII: number;
   aluMul: boolean;
+  /** Entries of each module's command queue (docs/microarch.md §3). */
+  cmdQueueDepth: number;
   clockMhz: number;
   dspBudget: number | null;
   board: string | null;
@@ -336,6 +340,7 @@ export function deriveConfig(raw: unknown): Derived {
     multipliers: macsPerUop / k.GEMM_II,
     gemmII: k.GEMM_II,
     aluMul: k.ALU_MUL,
+    cmdQueueDepth: k.CMD_QUEUE_DEPTH,
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,
@@ -345,6 +350,7 @@ export function deriveConfig(raw: unknown): Derived {
       cyclesPerBeat: k.MEM_CYCLES_PER_BEAT,
       burstBeats: k.MEM_BURST_BEATS,
       outstanding: k.MEM_OUTSTANDING,
+      addrBits: k.MEM_ADDR_BITS,
     }),
     layout,
   };

@@ -70,6 +70,8 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'MEM_WRITE_LATENCY', kind: 'int', min: 1, max: 1024, default: fixed(12), origin: 'ext', doc: 'cycles from the last write beat to the write response' },
   { key: 'MEM_CYCLES_PER_BEAT', kind: 'int', min: 1, max: 16, default: fixed(1), origin: 'ext', doc: 'cycles per data beat on the memory bus' },
   { key: 'MEM_BURST_BEATS', kind: 'int', min: 1, max: 256, pow2: true, default: fixed(16), origin: 'ext', doc: 'longest burst in beats' },
+  { key: 'CMD_QUEUE_DEPTH', kind: 'int', min: 1, max: 4096, pow2: true, default: fixed(16), origin: 'ext', doc: 'instructions each command queue (load, compute, store) holds' },
+  { key: 'MEM_ADDR_BITS', kind: 'int', min: 13, max: 32, default: fixed(32), origin: 'ext', doc: 'bits of a DRAM byte address (on-chip DRAM of a board: its size); a program needing more DRAM is refused' },
   { key: 'MEM_OUTSTANDING', kind: 'int', min: 1, max: 64, default: fixed(4), origin: 'ext', doc: 'read bursts in flight at once' },
   { key: 'BOARD', kind: 'string', nullable: true, default: fixed(null), origin: 'ext', doc: 'FPGA board this variant is meant for (null = none)' },
 ];
@@ -103,6 +105,8 @@ export interface ConfigKeys {
   MEM_WRITE_LATENCY: number;
   MEM_CYCLES_PER_BEAT: number;
   MEM_BURST_BEATS: number;
+  CMD_QUEUE_DEPTH: number;
+  MEM_ADDR_BITS: number;
   MEM_OUTSTANDING: number;
   BOARD: string | null;
 }

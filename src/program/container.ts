@@ -85,9 +85,18 @@ export function dramSize(p: Program): number {
   return p.buffers.reduce((m, b) => Math.max(m, b.addr + b.size), PAGE_BYTES);
 }
 
-/** A flat DRAM image with every buffer's initial contents at its address. */
+/**
+ * A flat DRAM image with every buffer's initial contents at its address. Refuses a program that
+ * needs more DRAM than its configuration addresses (MEM_ADDR_BITS), so every engine runs only
+ * programs whose addresses the hardware's narrowed address arithmetic represents exactly.
+ */
 export function dramImage(p: Program): Uint8Array {
-  const mem = new Uint8Array(dramSize(p));
+  const size = dramSize(p);
+  const bits = p.config.mem.addrBits;
+  if (bits < 32 && size > 2 ** bits) {
+    throw new ProgramError(`the program needs ${size} bytes of DRAM but ${p.config.variant} addresses ${2 ** bits} (MEM_ADDR_BITS = ${bits}); raise MEM_ADDR_BITS or use smaller buffers`);
+  }
+  const mem = new Uint8Array(size);
   for (const b of p.buffers) if (b.data) mem.set(b.data, b.addr);
   return mem;
 }
