@@ -135,12 +135,23 @@ export class MemRead extends Expr {
   }
 }
 
+export interface MemoryOptions {
+  /**
+   * Tell synthesis that a read and a write of the same address in one cycle never happen (yosys
+   * `no_rw_check`), so it maps the memory without the bypass logic that keeps read-old-data
+   * semantics (on iCE40 block RAM: one register and one LUT per data bit). Simulation keeps
+   * read-old-data.
+   */
+  noRwCheck?: boolean;
+}
+
 export class Memory {
   readonly addrWidth: number;
   constructor(
     readonly name: string,
     readonly width: number,
     readonly depth: number,
+    readonly options: MemoryOptions = {},
   ) {
     this.addrWidth = Math.max(1, Math.ceil(Math.log2(depth)));
   }
@@ -383,9 +394,9 @@ export class Module {
   reg(name: string, width = 1, comment?: string): Signal {
     return this.signal(name, width, 'reg', comment);
   }
-  memory(name: string, width: number, depth: number): Memory {
+  memory(name: string, width: number, depth: number, options: MemoryOptions = {}): Memory {
     this.declare(name);
-    const m = new Memory(name, width, depth);
+    const m = new Memory(name, width, depth, options);
     this.memories.push(m);
     return m;
   }

@@ -138,8 +138,9 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): De
   const illegal = mb.w('dec_illegal', nonZero(codeW));
 
   // Values dispatched with a LOAD (only meaningful for a legal LOAD with x_size > 0).
-  // (a legal LOAD has W*H <= depth, so the clamped W and y_size are exact here)
-  const PW = 2 * K + 5;
+  // A legal LOAD has s0 <= pads-free footprint end and pads <= W*H <= depth <= dMax < 2^K: both are
+  // computed modulo 2^K from the clamped W and y_size (illegal instructions are never dispatched).
+  const PW = K;
   const s0 = addw(addw(sramBase, mulNarrow(Wc, yp0, PW), PW), xp0, PW);
   const padCount = add(mulNarrow(rz(Wc, PW), addw(yp0, yp1, 5), PW), mulNarrow(rz(clamp(ySize), PW), addw(xp0, xp1, 5), PW));
   return {

@@ -74,7 +74,9 @@ export function sramModule(name: string, g: SramGeom): Mb {
       mb.next(q, cell, ren);
       mb.sink(wa, ra);
     } else {
-      const mem = mb.m.memory(`bank${b}`, g.ew, g.bankDepth);
+      // A well-formed program never reads an element in the cycle it is written (dependency tokens
+      // order the modules; the compute pipeline interlocks ACC), so no read-old-data bypass.
+      const mem = mb.m.memory(`bank${b}`, g.ew, g.bankDepth, { noRwCheck: true });
       mb.m.seq(mb.clk, (s) => s.if(we.bit(b), (t) => t.write(mem, wa, wd)));
       mb.next(q, mem.read(ra), ren);
     }
