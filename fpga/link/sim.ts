@@ -22,6 +22,8 @@ export interface SimDesign {
   files: Record<string, string>;
   clksPerBit: number;
   timeoutCycles: number;
+  /** Cell-model files (e.g. ice40CellsSim() for SB_SPRAM256KA / SB_MAC16), read as libraries with their warnings off. */
+  libraries?: string[];
 }
 
 /** Compile (or reuse) the Verilated harness for a design; returns the executable's path. */
@@ -29,6 +31,8 @@ export async function buildLinkSim(design: SimDesign, onProgress?: (msg: string)
   const harness = readFileSync(HARNESS, 'utf8');
   const h = createHash('sha256').update(design.top).update(harness);
   for (const name of Object.keys(design.files).sort()) h.update(name).update('\0').update(design.files[name]);
+  const libs = design.libraries ?? [];
+  for (const l of libs) h.update(l).update('\0').update(readFileSync(l));
   const dir = join(tmpdir(), `vtw-linksim-${h.digest('hex').slice(0, 16)}`);
   const exe = join(dir, 'harness');
   if (existsSync(exe)) return exe;
@@ -41,10 +45,14 @@ export async function buildLinkSim(design: SimDesign, onProgress?: (msg: string)
     return p;
   });
   writeFileSync(join(work, 'harness.cpp'), harness);
+  // Library files (vendor cell models) are read for the modules the design uses, warnings off.
+  const vlt = join(work, 'libs.vlt');
+  writeFileSync(vlt, '`verilator_config\n' + libs.map((l) => `lint_off -file "${l}"\n`).join(''));
   onProgress?.(`verilating ${design.top} with the link harness...`);
   const args = [
     '--cc', '--exe', '--build', '-j', '2', '-O2', '--prefix', 'Vdut', '--top-module', design.top, '-Wno-fatal',
     '--x-assign', '0', '--x-initial', '0', '--Mdir', join(work, 'obj'), '-o', join(work, 'harness'),
+    ...(libs.length ? ['+define+NO_ICE40_DEFAULT_ASSIGNMENTS', '-Wno-TIMESCALEMOD', vlt, ...libs.flatMap((l) => ['-v', l])] : []),
     join(work, 'harness.cpp'), ...paths,
   ];
   const r = await execa('verilator', args, { reject: false, timeout: 300_000 });

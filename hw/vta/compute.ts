@@ -1,5 +1,5 @@
 /**
- * The compute module (docs/microarch.md §7): LOAD UOP / LOAD ACC through its two read engines,
+ * The compute module (docs/microarch.md §7): LOAD UOP / LOAD ACC through its read engine (one for both),
  * GEMM and ALU on one micro-op pipeline, FINISH, in program order with in-order completion.
  *
  * Issue (§7.2). Micro-op k of an instruction started in s is *considered* for issue in cycle t >= s;
@@ -62,10 +62,10 @@ function elemRead(mb: Mb, g: SramGeom, prefix: string, ren: Expr, idx: Expr, rda
   return { raddr, data: mb.w(`${prefix}_elem`, pick(selq, banks)) };
 }
 
-/** Element write of a banked SRAM. */
+/** Element write of a banked SRAM (every part of the element). */
 function elemWrite(g: SramGeom, we: Expr, idx: Expr, data: Expr): { we: Expr; waddr: Expr; wdata: Expr } {
   const bo = bankOf(g, idx);
-  const wes = Array.from({ length: g.banks }, (_, b) => all(we, g.banks === 1 ? T : eqc(bo.bank, b)));
+  const wes = Array.from({ length: g.banks * g.parts }, (_, k) => all(we, g.banks === 1 ? T : eqc(bo.bank, Math.floor(k / g.parts))));
   return { we: catRev(wes), waddr: repeat(g.banks, bo.addr), wdata: repeat(g.banks, data) };
 }
 
@@ -77,7 +77,7 @@ function satAdd(a: Expr, b: Expr): Expr {
 }
 
 export function computeModule(
-  name: string, d: Derived, g: ComputeGeoms, mods: { uopEng: Module; accEng: Module; gemm: Module; alu: Module },
+  name: string, d: Derived, g: ComputeGeoms, mods: { dma: Module; gemm: Module; alu: Module },
 ): Mb {
   const mb = new Mb(name, ['compute module: LOAD UOP/ACC, GEMM and ALU micro-op pipeline, FINISH, in-order completion']);
   const II_G = d.gemmII;
@@ -234,13 +234,14 @@ export function computeModule(
   const free = mb.w('free', sel(hPipe, freePipe, freeNp));
   const start = mb.w('start', all(run, qValid, free, tokOk));
   const startPipeU = mb.w('start_pipe_u', all(start, hPipe, hHasUops));
-  const startLU = all(start, hLoadUop);
-  const startLA = all(start, hLoadAcc);
-  const engU = inst(mb, mods.uopEng, 'u_uop', { start: startLU, entry, grant: grantUop, rbeat: rbUop, rdata });
-  const engA = inst(mb, mods.accEng, 'u_acc', { start: startLA, entry, grant: grantAcc, rbeat: rbAcc, rdata });
+  // one read engine for UOP and ACC (the memory type of the entry selects the buffer)
+  const hLoadMem = any(hLoadUop, hLoadAcc);
+  const eng = inst(mb, mods.dma, 'u_dma', {
+    start: all(start, hLoadMem), entry, grant: any(grantUop, grantAcc), rbeat: any(rbUop, rbAcc), rdata,
+  });
   const doneAtStart = mb.w(
     'done_at_start',
-    any(all(hPipe, inv(hHasUops)), all(hIsLoad, hXs0), hIsFinish, all(hLoadUop, engU.done_at_start), all(hLoadAcc, engA.done_at_start)),
+    any(all(hPipe, inv(hHasUops)), all(hIsLoad, hXs0), hIsFinish, all(hLoadMem, eng.done_at_start)),
   );
 
   // ---------------------------------------------------------------- issue: loop state
@@ -414,25 +415,25 @@ export function computeModule(
   mb.output('out_wdata', ow.wdata);
   const aw = elemWrite(g.acc, wrValid, wrDst, wrVal);
   // ACC: written by the pipeline or by LOAD ACC (never in the same cycle)
-  mb.output('acc_we', any(aw.we, engA.sram_we));
-  mb.output('acc_waddr', sel(nonZero(engA.sram_we), engA.sram_waddr, aw.waddr));
-  mb.output('acc_wdata', sel(nonZero(engA.sram_we), engA.sram_wdata, aw.wdata));
+  mb.output('acc_we', any(aw.we, eng.acc_we));
+  mb.output('acc_waddr', sel(nonZero(eng.acc_we), eng.acc_waddr, aw.waddr));
+  mb.output('acc_wdata', sel(nonZero(eng.acc_we), eng.acc_wdata, aw.wdata));
   mb.output('acc_ren', accRen);
   mb.output('acc_raddr', accR.raddr);
-  mb.output('uop_we', engU.sram_we);
-  mb.output('uop_waddr', engU.sram_waddr);
-  mb.output('uop_wdata', engU.sram_wdata);
+  mb.output('uop_we', eng.uop_we);
+  mb.output('uop_waddr', eng.uop_waddr);
+  mb.output('uop_wdata', eng.uop_wdata);
   mb.output('uop_ren', uopRen);
   mb.output('uop_raddr', ur.raddr);
-  mb.output('req_uop', engU.req);
-  mb.output('addr_uop', engU.req_addr);
-  mb.output('beats_uop', engU.req_beats);
-  mb.output('req_acc', engA.req);
-  mb.output('addr_acc', engA.req_addr);
-  mb.output('beats_acc', engA.req_beats);
+  mb.output('req_uop', eng.req_uop);
+  mb.output('addr_uop', eng.req_addr);
+  mb.output('beats_uop', eng.req_beats);
+  mb.output('req_acc', eng.req_acc);
+  mb.output('addr_acc', eng.req_addr);
+  mb.output('beats_acc', eng.req_beats);
 
   // ---------------------------------------------------------------- completion
-  const engDone = any(engU.done, engA.done);
+  const engDone = eng.done;
   const roomPrev = mb.w('room_g2l', sub(c(TOKEN_BITS, TOKEN_QUEUE_DEPTH), g2l));
   const roomNext = mb.w('room_g2s', sub(c(TOKEN_BITS, TOKEN_QUEUE_DEPTH), g2s));
   const cw = bitsFor(NF + 1);
@@ -505,7 +506,7 @@ export function computeModule(
     anyDone = any(anyDone, all(valid, dq));
   }
   const npWorking = all(npBusy, inv(pick(hp, slotDone)));
-  const engBusy = any(engU.busy, engA.busy);
+  const engBusy = eng.busy;
   const state = sel(
     any(start, anyWork, all(npWorking, engBusy)), c(3, OBS.busy),
     sel(npWorking, c(3, OBS.waitMemory),

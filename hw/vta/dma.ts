@@ -1,335 +1,497 @@
 /**
- * DMA engines of docs/microarch.md §6: the read engine of a LOAD (one per buffer: INP, WGT in the load
- * module, UOP, ACC in the compute module) and the write engine of a STORE.
+ * DMA engines of docs/microarch.md §6: the read engine of LOAD and the write engine of STORE.
  *
- * Requests: the rows of the transfer split into bursts by §8.2 (burst.ts); the first request is
- * asserted in the start cycle (from the command-queue head), the next from the cycle after each grant.
+ * One read engine per module serves every buffer that module loads (the load module: INP and WGT;
+ * the compute module: UOP and ACC): a module runs one LOAD at a time (§6, §8.1), so the request
+ * side, the §10 busy budget, the pad walker and the row/element counters are shared, and only the
+ * per-buffer constants (element bytes, lanes, slices, banks, depth) are selected by the memory type
+ * of the transfer in progress (taken from the command-queue head in the start cycle, then latched).
+ * Each buffer keeps its own SRAM write port (`<buf>_we/_waddr/_wdata`) and its own request line
+ * (`req_<buf>`, for the arbiter's client priority); the address and beat count are common.
+ *
+ * Requests: the rows of the transfer split into bursts by §8.2 (burst.ts, in bus words: the word of
+ * the next burst and the words of its row already requested); the first request is asserted in the
+ * start cycle (from the command-queue head), the next from the cycle after each grant.
  * Read data: every beat is written into the SRAM in the cycle it arrives (lanes of one wide write
- * when elements are narrower than the bus; a staging register when they are wider, the element
- * written with its last slice). Padding: one zero element per cycle in cycles without a beat of this
- * transfer, from start + 1 (top rows and the padded columns of data rows forwards, bottom rows
- * backwards from the footprint end). Done (the last active cycle) when the last beat and the last
- * pad are written: workEnd = max(dataEnd, start + 1 + beats + P).
+ * when elements are narrower than the bus; one part of the element, with its own write enable, when
+ * they are wider). Padding: one zero element per cycle in cycles without a beat of this
+ * transfer, from start + 1: forwards from sram_base over the top rows and the left pad of the first
+ * data row, then over the gap (right pad + left pad) between consecutive data rows, then backwards
+ * from the footprint end over the rest; a count of the pads left ends it. Done (the last active
+ * cycle) when the last beat and the last pad are written: workEnd = max(dataEnd, start + 1 + beats + P).
  * Write data: the OUT SRAM is read one beat ahead, so the beat the memory takes in cycle c was read in
  * c - 1; done when the response of the last burst arrives.
- * Observation: `busy` for the first min(workEnd - start, 1 + beats*CPB + P) cycles (§10); the beat
- * total is counted one row per cycle from the start, which keeps the partial budget ahead of the
- * elapsed cycles, so the flag is exact.
+ * Observation: `busy` for the first min(workEnd - start, 1 + beats*CPB + P) cycles (§10), a
+ * count-down of that budget (only the observation ports use it; a board's synthesis removes it).
+ *
+ * Widths: only legal instructions are dispatched (§9.1, checked by fetch), so for a transfer with
+ * x_size > 0 the footprint W*H (W = x_pad_0 + x_size + x_pad_1, H = y_pad_0 + y_size + y_pad_1)
+ * fits the buffer: x_size, y_size (when H > 0), the pad count, sram_base + W*H and every SRAM index
+ * are at most the depth, and every row lies below 2^MEM_ADDR_BITS bytes. Counters are therefore
+ * log2(depth) + 1 bits of the largest buffer and addresses MEM_ADDR_BITS bits (a LOAD with
+ * y_size = 0 and no pad rows, whose x_size is unbounded, moves nothing and ends at its start).
  */
-import type { Derived } from '../../src/config/derive.ts';
-import { add, cat, lit, sub, type Expr, type Signal } from '../hdl/index.ts';
-import { burstCalc } from './burst.ts';
+import type { BufferName, Derived } from '../../src/config/derive.ts';
+import { MEM_TYPES } from '../../src/isa/constants.ts';
+import { HdlError, add, and, cat, eq, lit, repeat, sext, sub, Const, type Expr, type Signal } from '../hdl/index.ts';
+import { burstWords } from './burst.ts';
 import { Fields, unpackEntry, ENTRY_BITS } from './insn.ts';
 import { type SramGeom, bankOf } from './sram.ts';
 import {
-  Mb, T, addw, all, any, bitsFor, c, catRev, eqc, inc, inv, isZero, laneOf, laneRotl, laneRotr, laneShl, laneShr, log2i, mulConst,
-  nonZero, rz, satDec, sel, ueq, ult, umin, dec, F, lec,
+  Mb, T, all, any, bitsFor, c, catRev, dec, eqc, gtc, inc, inv, isZero, laneOf, laneRotl, laneRotr, laneShl, laneShr, lec, log2i,
+  mulConst, nonZero, rz, satDec, sel, ult, umin,
 } from './util.ts';
-import { eq } from '../hdl/index.ts';
+
+const MEM_TYPE_OF: Record<BufferName, number> = {
+  uop: MEM_TYPES.UOP, wgt: MEM_TYPES.WGT, inp: MEM_TYPES.INP, acc: MEM_TYPES.ACC, out: MEM_TYPES.OUT,
+};
+
+const shlE = (x: Expr, k: number) => (k ? cat(x, lit(k, 0)) : x);
+
+/** e - 1 saturating at 0, as one subtraction of e != 0. */
+const decSat = (e: Expr) => sub(e, rz(nonZero(e), e.width));
+
+/** xs[i] for the buffer i selected by t (null: one buffer); equal constants are not multiplexed. */
+function per(t: Expr | null, xs: Expr[]): Expr {
+  if (xs.length === 1 || t === null) return xs[0];
+  if (xs.length !== 2) throw new HdlError('a DMA engine serves one or two buffers');
+  const [a, b] = xs;
+  if (a.width !== b.width) throw new HdlError(`per: ${a.width}- and ${b.width}-bit values`);
+  if (a === b || (a instanceof Const && b instanceof Const && a.value === b.value)) return a;
+  return sel(t, b, a);
+}
+
+/** The transfer's instruction fields in the start cycle (the command-queue head), narrowed. */
+interface StartFields {
+  dram: Expr;
+  sb: Expr;
+  x: Expr;
+  y: Expr;
+  stride: Expr;
+  xp0: Expr;
+  xp1: Expr;
+  yp0: Expr;
+  s0: Expr;
+  fpEnd: Expr;
+  pads: Expr;
+}
+
+/** What every engine shares: the buffer selection, the start-cycle fields and the latched ones. */
+interface Ctx {
+  mb: Mb;
+  d: Derived;
+  bufs: SramGeom[];
+  logE: number[];
+  start: Expr;
+  /** Buffer index (1 bit; null with one buffer): from the queue head (S), latched (Q), effective (E). */
+  tS: Expr | null;
+  tQ: Expr | null;
+  tE: Expr | null;
+  /** SRAM index width (largest buffer), element-count width, address width, log2 bus bytes. */
+  ldm: number;
+  XW: number;
+  AW: number;
+  lb: number;
+  s: StartFields;
+  /** x_pad_0 + x_pad_1 = W - x_size: at the start (gapS), latched (gapQ). */
+  gapS: Expr;
+  gapQ: Expr;
+  /** x_size and x_stride: latched at the start (q), or the queue head's in the start cycle (e). */
+  xQ: Expr;
+  strideQ: Expr;
+  xE: Expr;
+  strideE: Expr;
+  /** Bus word of the first row (queue head, start cycle). */
+  a0: Expr;
+}
+
+function context(mb: Mb, d: Derived, bufs: SramGeom[], start: Expr, entry: Expr, withPads: boolean): Ctx {
+  const e = unpackEntry(entry);
+  const f = new Fields(d, e.insn);
+  const ldm = Math.max(...bufs.map((g) => g.ld));
+  const XW = ldm + 1;
+  const AW = Math.min(32, d.mem.addrBits);
+  const lb = log2i(d.busBytes);
+  const logE = bufs.map((g) => log2i(d.elemBytes[g.buf]));
+  let tS: Expr | null = null;
+  let tQ: Expr | null = null;
+  let tE: Expr | null = null;
+  if (bufs.length > 1) {
+    tS = mb.w('buf_s', eqc(f.mem('memory_type'), MEM_TYPE_OF[bufs[1].buf]));
+    const q = mb.reg('buf_q', 1, null);
+    mb.next(q, tS, start);
+    tQ = q;
+    tE = mb.w('buf_e', sel(start, tS, q));
+  }
+  const s: StartFields = {
+    dram: f.mem('dram_base'),
+    sb: rz(f.mem('sram_base'), ldm),
+    x: rz(f.mem('x_size'), XW),
+    y: rz(f.mem('y_size'), XW),
+    stride: f.mem('x_stride'),
+    xp0: f.mem('x_pad_0'),
+    xp1: f.mem('x_pad_1'),
+    yp0: f.mem('y_pad_0'),
+    s0: rz(e.s0, ldm),
+    fpEnd: rz(e.fpEnd, ldm),
+    pads: rz(e.pads, XW),
+  };
+  mb.sink(entry);
+  const xQ = mb.reg('x_q', XW, null);
+  const strideQ = mb.reg('stride_q', s.stride.width, null);
+  mb.next(xQ, s.x, start);
+  mb.next(strideQ, s.stride, start);
+  const a0 = mb.w('a0_word', per(tS, logE.map((k) => rz(k >= lb ? shlE(s.dram, k - lb) : s.dram.slice(31, lb - k), AW - lb))));
+  let gapS: Expr = lit(5, 0);
+  let gapQ: Expr = lit(5, 0);
+  if (withPads) {
+    gapS = mb.w('gap_s', add(rz(s.xp0, 5), rz(s.xp1, 5)));
+    const q = mb.reg('gap_q', 5, null);
+    mb.next(q, gapS, start);
+    gapQ = q;
+  }
+  return {
+    mb, d, bufs, logE, start, tS, tQ, tE, ldm, XW, AW, lb, s, gapS, gapQ, xQ, strideQ,
+    xE: mb.w('x_e', sel(start, s.x, xQ)),
+    strideE: mb.w('stride_e', sel(start, s.stride, strideQ)),
+    a0,
+  };
+}
+
+/** Width of a row's word count (rowWords). */
+function rowWordsWidth(cx: Ctx): number {
+  return Math.max(...cx.logE.map((k) => (k >= cx.lb ? cx.XW + k - cx.lb : cx.XW + 1)));
+}
+
+/** log2 of the elements of buffer i in one bus word (0 for elements as wide as the bus or wider). */
+const laneBitsOf = (cx: Ctx, i: number) => Math.max(0, cx.lb - cx.logE[i]);
+
+/** Width of a row start's lane (the largest laneBitsOf; 0 when every element fills a word). */
+const laneWidth = (cx: Ctx) => Math.max(...cx.bufs.map((_, i) => laneBitsOf(cx, i)));
+
+/** The lane of the first row (element dram_base in its bus word), per the buffer selection `t`. */
+function firstLane(cx: Ctx, t: Expr | null): Expr {
+  const lLm = laneWidth(cx);
+  return per(t, cx.bufs.map((_, i) => (laneBitsOf(cx, i) ? rz(cx.s.dram.slice(laneBitsOf(cx, i) - 1, 0), lLm) : lit(lLm, 0))));
+}
+
+/**
+ * Bus words spanned by a row of `x` elements of buffer i whose first element is in lane `lane` of
+ * its bus word: x*E/BB for elements as wide as the bus or wider (rows are then word aligned), else
+ * ceil((lane + x) / lanes).
+ */
+function rowWords(cx: Ctx, i: number, lane: Expr, x: Expr): Expr {
+  const k = cx.logE[i];
+  const RW = rowWordsWidth(cx);
+  if (k >= cx.lb) return rz(shlE(x, k - cx.lb), RW);
+  const lL = laneBitsOf(cx, i);
+  const w = Math.max(x.width, lL) + 2;
+  const sum = add(add(rz(x, w), rz(rz(lane, lL), w)), c(w, (1 << lL) - 1));
+  return rz(sum.slice(w - 1, lL), RW);
+}
+
+/**
+ * From a row starting in lane `lane` of its bus word to the next row (x_stride elements on): the
+ * words between their first words and the next row's lane.
+ */
+function rowAdvance(cx: Ctx, i: number, lane: Expr, stride: Expr, w: number): { words: Expr; lane: Expr } {
+  const k = cx.logE[i];
+  const lLm = laneWidth(cx);
+  if (k >= cx.lb) return { words: rz(shlE(stride, k - cx.lb), w), lane: lit(Math.max(1, lLm), 0) };
+  const lL = laneBitsOf(cx, i);
+  const sum = add(rz(stride, stride.width + 1), rz(rz(lane, lL), stride.width + 1));
+  return { words: rz(sum.slice(sum.width - 1, lL), w), lane: rz(sum.slice(lL - 1, 0), lLm) };
+}
 
 interface ReqSide {
-  req: Expr;
+  active: Expr;
   addr: Expr;
   beats: Expr;
   lastGrant: Expr;
 }
 
-interface MemFields {
-  sramBase: Expr;
-  dramBase: Expr;
-  ySize: Expr;
-  xSize: Expr;
-  xStride: Expr;
-  yp0: Expr;
-  yp1: Expr;
-  xp0: Expr;
-  xp1: Expr;
-}
-
-function memFields(d: Derived, insn: Expr): MemFields {
-  const f = new Fields(d, insn);
-  return {
-    sramBase: f.mem('sram_base'),
-    dramBase: f.mem('dram_base'),
-    ySize: f.mem('y_size'),
-    xSize: f.mem('x_size'),
-    xStride: f.mem('x_stride'),
-    yp0: f.mem('y_pad_0'),
-    yp1: f.mem('y_pad_1'),
-    xp0: f.mem('x_pad_0'),
-    xp1: f.mem('x_pad_1'),
-  };
-}
-
-/** The entry of the transfer in progress: the queue head in the start cycle, then a register. */
-function latchEntry(mb: Mb, start: Expr, entry: Signal): Expr {
-  const q = mb.reg('entry_q', entry.width, null);
-  mb.next(q, entry, start);
-  return mb.w('cur_entry', sel(start, entry, q));
-}
-
-const shlE = (x: Expr, logE: number) => (logE ? cat(x, lit(logE, 0)) : x);
-
-/** Row/burst request generator (§6.1, §8.2); `start` loads the first row combinationally. */
-function requestSide(mb: Mb, d: Derived, logE: number, start: Expr, f: MemFields, grant: Expr): ReqSide {
-  const a0 = mb.w('rq_a0', rz(shlE(f.dramBase, logE), 32));
-  const len = mb.w('rq_len', rz(shlE(f.xSize, logE), 33));
-  const stride = mb.w('rq_stride', rz(shlE(f.xStride, logE), 32));
-  const active = mb.reg('rq_active', 1);
-  const rowAddr = mb.reg('rq_row', 32);
-  const cur = mb.reg('rq_cur', 33);
-  const rowEnd = mb.reg('rq_row_end', 33);
-  const rows = mb.reg('rq_rows', 16);
-  const activeE = mb.w('rq_active_e', sel(start, nonZero(f.ySize), active));
-  const rowAddrE = mb.w('rq_row_e', sel(start, a0, rowAddr));
-  const curE = mb.w('rq_cur_e', sel(start, rz(a0, 33), cur));
-  const rowEndE = mb.w('rq_row_end_e', sel(start, add(rz(a0, 33), len), rowEnd));
-  const rowsE = mb.w('rq_rows_e', sel(start, f.ySize, rows));
-  const bc = burstCalc(mb, 'rq', d, curE, rowEndE);
-  const rowDone = mb.w('rq_row_done', eq(bc.end, rowEndE));
+/**
+ * Row/burst request generator (§6.1, §8.2), in bus words: the word of the next burst, the words of
+ * the row already requested, the row's first lane and the rows left. After the last burst of a row
+ * the word moves back to the row's first word and on to the next row's. The start cycle takes the
+ * queue head's row 0.
+ */
+function requestSide(cx: Ctx, grant: Expr): ReqSide {
+  const { mb, d, start, s, AW, lb, XW } = cx;
+  const RW = rowWordsWidth(cx);
+  const WA = AW - lb;
+  const lLm = laneWidth(cx);
+  const rows = mb.reg('rq_rows', XW);
+  const cur = mb.reg('rq_word', WA, null);
+  const off = mb.reg('rq_done', RW, null);
+  const rowsE = mb.w('rq_rows_e', sel(start, s.y, rows));
+  const active = mb.w('rq_active', nonZero(rowsE));
+  const curE = mb.w('rq_word_e', sel(start, cx.a0, cur));
+  const offE = sel(start, lit(RW, 0), off);
+  let laneE: Expr = lit(1, 0);
+  let laneR: Signal | null = null;
+  if (lLm > 0) {
+    laneR = mb.reg('rq_lane', lLm, null);
+    laneE = mb.w('rq_lane_e', sel(start, firstLane(cx, cx.tS), laneR));
+  }
+  const total = per(cx.tE, cx.bufs.map((_, i) => rowWords(cx, i, laneE, cx.xE)));
+  const left = mb.w('rq_left', sub(total, offE));
+  const bw = burstWords(mb, 'rq', d, curE, left);
+  const g = mb.w('rq_g', all(grant, active));
+  const gRow = all(g, bw.last);
   const lastRow = eqc(rowsE, 1);
-  const g = mb.w('rq_g', all(grant, activeE));
-  const nextRow = mb.w('rq_next_row', add(rowAddrE, stride));
-  const gRow = all(g, rowDone);
-  mb.next(active, sel(all(gRow, lastRow), F, activeE));
-  mb.next(rowAddr, sel(gRow, nextRow, rowAddrE));
-  mb.next(cur, sel(g, sel(rowDone, rz(nextRow, 33), bc.end), curE));
-  mb.next(rowEnd, sel(gRow, add(rz(nextRow, 33), len), rowEndE));
-  mb.next(rows, sel(gRow, dec(rowsE), rowsE));
-  return { req: activeE, addr: rz(bc.addr, 32), beats: bc.beats, lastGrant: all(gRow, lastRow) };
+  // after a row's last burst: back by the words requested, on by the words to the next row
+  const AV = Math.max(...cx.bufs.map((_, i) => cx.strideE.width + Math.max(0, cx.logE[i] - lb)));
+  const advs = cx.bufs.map((_, i) => rowAdvance(cx, i, laneE, cx.strideE, AV));
+  const adv = per(cx.tE, advs.map((a) => a.words));
+  const DW = Math.max(AV, RW) + 1;
+  const delta = sub(rz(adv, DW), rz(offE, DW));
+  const stepW = sel(bw.last, DW >= WA ? rz(delta, WA) : sext(delta, WA), rz(bw.step, WA));
+  const step = rz(bw.step, RW);
+  mb.next(rows, sub(rowsE, rz(gRow, XW)));
+  mb.next(cur, sel(g, add(curE, stepW), curE));
+  mb.next(off, sel(g, sel(bw.last, lit(RW, 0), add(offE, step)), offE));
+  if (laneR) mb.next(laneR, sel(gRow, per(cx.tE, advs.map((a) => a.lane)), laneE));
+  return { active, addr: rz(cat(curE, lit(lb, 0)), 32), beats: bw.beats, lastGrant: all(gRow, lastRow) };
 }
 
 /**
- * The §10 busy budget: 1 + P + beats*CPB cycles from the start, with the beats of one row added
- * per cycle. Returns the busy flag for cycles after the start.
+ * The §10 busy budget: 1 + P + beats*CPB cycles from the start; busy while it lasts. When every
+ * buffer's elements fill whole bus words the beats are x_size*y_size*E/BB, with x_size*y_size =
+ * fp_end - sram_base - P from the queue entry; otherwise (and for STORE, whose entries carry only the
+ * instruction) the beats of one row are added per cycle from the start, which keeps the partial
+ * budget ahead of the elapsed cycles. The budget is at most 1 + depth*CPB*max(1, E/BB)
+ * (beats <= x_size*y_size*max(1, E/BB), P + x_size*y_size <= depth). Returns the busy flag for
+ * cycles after the start.
  */
-function busyBudget(mb: Mb, d: Derived, logE: number, start: Expr, f: MemFields, pads: Expr): Expr {
-  const lb = log2i(d.busBytes);
-  const BW = 44;
-  const oa = mb.reg('ob_addr', 32);
-  const orows = mb.reg('ob_rows', 16);
+function busyBudget(cx: Ctx, pads: { count: Expr; fpEnd: Expr } | null): Expr {
+  const { mb, d, start, s, lb, XW } = cx;
+  const CPB = d.mem.cyclesPerBeat;
+  const BW = Math.max(...cx.bufs.map((g, i) => bitsFor(1 + g.depth * CPB * Math.max(1, 2 ** (cx.logE[i] - lb)))));
   const left = mb.reg('ob_left', BW);
-  const oaE = sel(start, rz(shlE(f.dramBase, logE), 32), oa);
-  const orowsE = sel(start, f.ySize, orows);
-  const leftE = sel(start, addw(pads, c(1, 1), BW), left);
-  const len = rz(shlE(f.xSize, logE), 33);
-  const a33 = rz(oaE, 33);
-  const lastByte = sub(add(a33, len), lit(33, 1));
-  const words = mb.w('ob_words', rz(inc(sub(lastByte.slice(32, lb), a33.slice(32, lb))), BW));
-  const addBeats = sel(nonZero(orowsE), mulConst(words, d.mem.cyclesPerBeat, BW), lit(BW, 0));
-  mb.next(left, satDec(add(leftE, addBeats)));
-  mb.next(oa, add(oaE, rz(shlE(f.xStride, logE), 32)));
+  if (pads && laneWidth(cx) === 0) {
+    // left after the start cycle: B - 1 = P + CPB*beats, beats = (W*H - P)*E/BB, W*H = fp_end - sram_base
+    const wh = sub(pads.fpEnd, rz(s.sb, XW));
+    const xy = sub(wh, pads.count);
+    const beats = per(cx.tS, cx.logE.map((k) => rz(shlE(xy, k - lb), BW)));
+    const b1 = add(rz(pads.count, BW), mulConst(beats, CPB, BW));
+    mb.next(left, sel(start, b1, decSat(left)));
+    return nonZero(left);
+  }
+  const base = pads ? inc(rz(pads.count, BW)) : c(BW, 1);
+  const lLm = laneWidth(cx);
+  const leftE = sel(start, base, left);
+  const orows = mb.reg('ob_rows', XW);
+  const orowsE = sel(start, s.y, orows);
+  let laneE: Expr = lit(1, 0);
+  let laneR: Signal | null = null;
+  if (lLm > 0) {
+    laneR = mb.reg('ob_lane', lLm, null);
+    laneE = sel(start, firstLane(cx, cx.tS), laneR);
+  }
+  const words = mb.w('ob_words', rz(per(cx.tE, cx.bufs.map((_, i) => rowWords(cx, i, laneE, cx.xE))), BW));
+  const addBeats = sel(nonZero(orowsE), mulConst(words, CPB, BW), lit(BW, 0));
+  mb.next(left, decSat(add(leftE, addBeats)));
+  if (laneR) mb.next(laneR, per(cx.tE, cx.bufs.map((_, i) => rowAdvance(cx, i, laneE, cx.strideE, 1).lane)));
   mb.next(orows, satDec(orowsE));
   return nonZero(left);
 }
 
-/** Pad walker state machine; returns {write, addr, done-after-this-cycle}. */
-function padWalker(mb: Mb, g: SramGeom, start: Expr, f: MemFields, fpEnd: Expr, blocked: Expr): { write: Expr; addr: Expr; phaseNext: Expr } {
-  const ld = g.ld;
-  const TOP = 0;
-  const MID = 1;
-  const BOT = 2;
-  const DONE = 3;
-  const W = mb.w('pw_w', addw(addw(f.xp0, f.xSize, 17), f.xp1, 17));
-  const xs = rz(f.xSize, ld);
-  const phase = mb.reg('pw_phase', 2, DONE);
-  const pa = mb.reg('pw_addr', ld);
-  const pcol = mb.reg('pw_col', 17);
-  const prow = mb.reg('pw_row', 16);
-  const inA = mb.reg('pw_in_a', 1);
-  const run = mb.reg('pw_run', 4);
-  const hasTop = nonZero(f.yp0);
-  const hasMid = all(nonZero(f.ySize), any(nonZero(f.xp0), nonZero(f.xp1)));
-  const hasBot = nonZero(f.yp1);
-  const botAddr = mb.w('pw_bot_addr', rz(sub(fpEnd, lit(fpEnd.width, 1)), ld));
-  const xp0nz = nonZero(f.xp0);
-  const xp1nz = nonZero(f.xp1);
-  const xp0m1 = dec(f.xp0);
-  const xp1m1 = dec(f.xp1);
-
-  // "mid or bottom or done" entered at data-region address `a`
-  type St = { phase: Expr; pa: Expr; pcol: Expr; prow: Expr; inA: Expr; run: Expr };
-  const botOrDone = (): St => ({
-    phase: sel(hasBot, c(2, BOT), c(2, DONE)), pa: botAddr, pcol: lit(17, 0), prow: lit(16, 0), inA: F, run: lit(4, 0),
-  });
-  const midStart = (a: Expr, row: Expr): St => ({
-    phase: c(2, MID), pa: sel(xp0nz, a, add(a, xs)), pcol: lit(17, 0), prow: row, inA: xp0nz, run: sel(xp0nz, xp0m1, xp1m1),
-  });
-  const choose = (cond: Expr, x: St, y: St): St => ({
-    phase: sel(cond, x.phase, y.phase), pa: sel(cond, x.pa, y.pa), pcol: sel(cond, x.pcol, y.pcol), prow: sel(cond, x.prow, y.prow),
-    inA: sel(cond, x.inA, y.inA), run: sel(cond, x.run, y.run),
-  });
-  const midOrBot = (a: Expr): St => choose(hasMid, midStart(a, lit(16, 0)), botOrDone());
-  const sb = rz(f.sramBase, ld);
-  const init = choose(hasTop, { phase: c(2, TOP), pa: sb, pcol: lit(17, 0), prow: lit(16, 0), inA: F, run: lit(4, 0) }, midOrBot(sb));
-
-  const pa1 = mb.w('pw_addr1', inc(pa));
-  const lastCol = mb.w('pw_last_col', eq(inc(pcol), W));
-  const colNext = sel(lastCol, lit(17, 0), inc(pcol));
-  const rowNext = sel(lastCol, inc(prow), prow);
-  // TOP: forwards over W*y_pad_0 elements
-  const topLast = all(lastCol, ueq(inc(prow), f.yp0));
-  const topAdv = choose(topLast, midOrBot(pa1), { phase: c(2, TOP), pa: pa1, pcol: colNext, prow: rowNext, inA: F, run: lit(4, 0) });
-  // MID: x_pad_0 run, jump over the data, x_pad_1 run, next row
-  const runEnd = isZero(run);
-  const rowLast = ueq(inc(prow), f.ySize);
-  const rowStartNext = mb.w('pw_row_next', add(pa1, sel(inA, xs, lit(ld, 0))));
-  const midRowEnd = choose(rowLast, botOrDone(), midStart(rowStartNext, inc(prow)));
-  const midAdv = choose(
-    inv(runEnd),
-    { phase: c(2, MID), pa: pa1, pcol: lit(17, 0), prow, inA, run: dec(run) },
-    choose(all(inA, xp1nz), { phase: c(2, MID), pa: add(pa1, xs), pcol: lit(17, 0), prow, inA: F, run: xp1m1 }, midRowEnd),
+/**
+ * Pad walker: writes the P padding elements of the footprint, one per cycle in which it is not
+ * `blocked`. Forwards from sram_base to the first data element s0 (top rows, left pad of row 0),
+ * then, while data rows follow, over the gap [row start + x_size, next row start) (right pad of a
+ * row and left pad of the next), then backwards from the footprint end; the count of pads left ends
+ * it. Returns {write, addr, idle after this cycle}.
+ */
+function padWalker(cx: Ctx, blocked: Expr): { write: Expr; addr: Expr; idleNext: Expr } {
+  const { mb, start, s, ldm, XW } = cx;
+  const pc = mb.reg('pw_left', XW);
+  const back = mb.reg('pw_back', 1, null);
+  const pa = mb.reg('pw_addr', ldm, null);
+  const nd = mb.reg('pw_row', ldm, null);
+  const rl = mb.reg('pw_rows', XW, null);
+  const fpm1Q = mb.reg('pw_fp_q', ldm, null);
+  const fpm1S = dec(s.fpEnd);
+  mb.next(fpm1Q, fpm1S, start);
+  const hasTL = any(nonZero(s.yp0), nonZero(s.xp0));
+  const hasX = any(nonZero(s.xp0), nonZero(s.xp1));
+  // the next data row start `base` (s0 in the start cycle): its gap starts at base + x_size, the
+  // following row at base + W; `rl` counts the data rows whose start is still ahead
+  const base = sel(start, s.s0, nd);
+  const jPa = mb.w('pw_gap_addr', add(base, rz(cx.xE, ldm)));
+  const jNd = mb.w('pw_next_row', add(jPa, rz(sel(start, cx.gapS, cx.gapQ), ldm)));
+  const rlE = sel(start, sel(hasX, s.y, c(XW, 1)), rl);
+  const more = gtc(rlE, 1);
+  const rlDec = dec(rlE);
+  const write = mb.w('pw_write', all(nonZero(pc), inv(blocked)));
+  // pa + 1 forwards, pa - 1 backwards
+  const paStep = mb.w('pw_addr_step', add(pa, sel(back, lit(ldm, -1), lit(ldm, 1))));
+  const hit = all(inv(back), eq(paStep, nd));
+  // in the start cycle: forwards from sram_base if there is a top/left pad, else as at a row start
+  const jump = sel(start, all(inv(hasTL), more), all(write, hit, more));
+  const toBack = sel(start, all(inv(hasTL), inv(more)), all(write, hit, inv(more)));
+  const paNext = sel(
+    jump, jPa,
+    sel(toBack, sel(start, fpm1S, fpm1Q),
+      sel(start, s.sb, sel(write, paStep, pa))),
   );
-  // BOT: backwards from the footprint end over W*y_pad_1 elements
-  const botLast = all(lastCol, ueq(inc(prow), f.yp1));
-  const botAdv: St = {
-    phase: sel(botLast, c(2, DONE), c(2, BOT)), pa: dec(pa), pcol: colNext, prow: rowNext, inA: F, run: lit(4, 0),
-  };
-  const isTop = eqc(phase, TOP);
-  const isMid = eqc(phase, MID);
-  const adv = choose(isTop, topAdv, choose(isMid, midAdv, botAdv));
-  const write = mb.w('pw_write', all(inv(eqc(phase, DONE)), inv(blocked)));
-  const hold: St = { phase, pa, pcol, prow, inA, run };
-  const nxt = choose(start, init, choose(write, adv, hold));
-  const phaseNext = mb.w('pw_phase_next', nxt.phase);
-  mb.next(phase, phaseNext);
-  mb.next(pa, nxt.pa);
-  mb.next(pcol, nxt.pcol);
-  mb.next(prow, nxt.prow);
-  mb.next(inA, nxt.inA);
-  mb.next(run, nxt.run);
-  return { write, addr: pa, phaseNext };
+  mb.next(pa, paNext);
+  mb.next(nd, sel(jump, jNd, sel(start, s.s0, nd)));
+  mb.next(rl, sel(jump, rlDec, rlE));
+  mb.next(back, any(toBack, all(inv(start), back)));
+  mb.next(pc, sel(start, s.pads, sel(write, dec(pc), pc)));
+  const idleNext = any(isZero(pc), all(eqc(pc, 1), inv(blocked)));
+  return { write, addr: pa, idleNext };
 }
 
 /**
- * Read engine of one buffer. Ports: start (the LOAD with x_size > 0 starts; `entry` is its
- * command-queue entry in that cycle), grant, rbeat/rdata; outputs req/req_addr/req_beats, the SRAM
- * write ports (per bank), `done` (this is the last active cycle), `done_at_start` (nothing to move:
- * workEnd = start + 1), `busy` (§10 busy rather than waitMemory, while in flight).
+ * Read engine of one module's buffers (one or two, of which the memory type of the LOAD selects
+ * one). Ports: start (a LOAD with x_size > 0 of one of these buffers starts; `entry` is its
+ * command-queue entry in that cycle), grant, rbeat/rdata (this engine's); outputs req_<buf> (the
+ * request line of the buffer being loaded), req_addr/req_beats, the SRAM write ports per buffer and
+ * bank, `done` (this is the last active cycle), `done_at_start` (nothing to move: workEnd =
+ * start + 1), `busy` (§10 busy rather than waitMemory, while in flight).
  */
-export function dmaReadModule(name: string, d: Derived, g: SramGeom): Mb {
-  const mb = new Mb(name, [`DMA read engine for ${g.buf.toUpperCase()}: bursts, beat-to-SRAM writes, zero padding`]);
-  const logE = log2i(d.elemBytes[g.buf]);
+export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
+  const names = bufs.map((g) => g.buf.toUpperCase()).join(' / ');
+  const mb = new Mb(name, [`DMA read engine for ${names}: bursts, beat-to-SRAM writes, zero padding`]);
   const start = mb.input('start');
   const entryIn = mb.input('entry', ENTRY_BITS);
   const grant = mb.input('grant');
   const rbeat = mb.input('rbeat');
   const rdata = mb.input('rdata', d.busWidth);
-  const e = unpackEntry(latchEntry(mb, start, entryIn));
-  const f = memFields(d, e.insn);
-  const ld = g.ld;
-  const nb = g.banks;
-  const lnb = log2i(nb);
+  const cx = context(mb, d, bufs, start, entryIn, true);
+  const { s, ldm, XW } = cx;
+  const BUS = d.busWidth;
 
-  const rq = requestSide(mb, d, logE, start, f, grant);
-  mb.output('req', rq.req);
+  const rq = requestSide(cx, grant);
+  bufs.forEach((g, i) => mb.output(`req_${g.buf}`, all(rq.active, isBuf(cx.tE, i))));
   mb.output('req_addr', rq.addr);
   mb.output('req_beats', rq.beats);
 
-  const W = addw(addw(f.xp0, f.xSize, 17), f.xp1, 17);
-  const Wl = rz(W, ld);
-  const s0 = rz(e.s0, ld);
+  // ---- beats: shared element counters; lanes (narrow elements) and slices (wide ones) per buffer
   const dataDone = mb.reg('data_done', 1, 1);
-  const ptr = mb.reg('d_ptr', ld);
-  const rowSram = mb.reg('d_row', ld);
-  const cnt = mb.reg('d_cnt', 16);
-  const drows = mb.reg('d_rows', 16);
-  const zeroData = isZero(f.ySize);
+  const ptr = mb.reg('d_ptr', ldm, null);
+  const cnt = mb.reg('d_cnt', XW, null);
+  const drows = mb.reg('d_rows', XW, null);
+  const maxLanes = Math.max(...bufs.map((g) => g.lanes));
+  const maxSlices = Math.max(...bufs.map((g) => g.slices));
 
-  let lastBeat: Expr;
-  const beatWe: Expr[] = [];
-  const beatAddr: Expr[] = [];
-  const beatData: Expr[] = [];
-  if (g.lanes > 1) {
-    // elements narrower than the bus: lanes lo .. lo+n-1 of the beat are elements ptr .. ptr+n-1
-    const L = g.lanes;
-    const lL = log2i(L);
-    const lo = mb.reg('d_lo', lL);
-    const dlow = mb.reg('d_dlow', lL);
-    const strideLow = rz(f.xStride, lL);
-    const room = mb.w('d_room', sub(c(lL + 1, L), rz(lo, lL + 1)));
-    const n = mb.w('d_n', rz(umin(rz(cnt, 17), rz(room, 17)), lL + 1));
-    const cntA = sub(cnt, rz(n, 16));
-    const rowEnd = mb.w('d_row_end', isZero(cntA));
-    lastBeat = mb.w('d_last_beat', all(rbeat, rowEnd, eqc(drows, 1)));
-    const newLow = add(dlow, strideLow);
-    const rowNext = add(rowSram, Wl);
-    const init0 = rz(f.dramBase, lL);
-    mb.next(lo, sel(start, init0, sel(rowEnd, newLow, lit(lL, 0))), any(start, rbeat));
-    mb.next(dlow, sel(start, init0, newLow), any(start, all(rbeat, rowEnd)));
-    mb.next(cnt, sel(start, f.xSize, sel(rowEnd, f.xSize, cntA)), any(start, rbeat));
-    mb.next(drows, sel(start, f.ySize, dec(drows)), any(start, all(rbeat, rowEnd)));
-    mb.next(rowSram, sel(start, s0, rowNext), any(start, all(rbeat, rowEnd)));
-    mb.next(ptr, sel(start, s0, sel(rowEnd, rowNext, add(ptr, rz(n, ld)))), any(start, rbeat));
-    // bank b takes lane lo + ((b - ptr) mod nb)
-    const v1 = laneShr(rdata, lo, g.ew).slice(nb * g.ew - 1, 0);
-    const pLow = nb > 1 ? ptr.slice(lnb - 1, 0) : lit(1, 0);
-    const v2 = mb.w('d_lanes', nb > 1 ? laneRotl(v1, pLow, g.ew, nb) : v1);
-    for (let b = 0; b < nb; b++) {
-      const j = nb > 1 ? sub(c(lnb, b), pLow) : lit(1, 0);
-      const elem = add(ptr, rz(j, ld));
-      beatWe.push(all(rbeat, ult(j, n)));
-      beatAddr.push(bankOf(g, elem).addr);
-      beatData.push(laneOf(v2, b, g.ew));
-    }
-  } else {
-    // an element per beat, or per `slices` beats (staged, written with the last slice)
-    const r = g.slices;
-    let lastSlice: Expr = T;
-    let element: Expr = rdata;
-    if (r > 1) {
-      const slice = mb.reg('d_slice', log2i(r));
-      const stage = mb.reg('d_stage', (r - 1) * d.busWidth, null);
-      lastSlice = eqc(slice, r - 1);
-      mb.next(slice, sel(start, lit(log2i(r), 0), inc(slice)), any(start, rbeat));
-      mb.next(stage, r === 2 ? rdata : cat(rdata, stage.slice((r - 1) * d.busWidth - 1, d.busWidth)), rbeat);
-      element = cat(rdata, stage);
-    }
-    const ew = all(rbeat, lastSlice);
-    const cntA = dec(cnt);
-    const rowEnd = mb.w('d_row_end', isZero(cntA));
-    lastBeat = mb.w('d_last_beat', all(ew, rowEnd, eqc(drows, 1)));
-    const rowNext = add(rowSram, Wl);
-    mb.next(cnt, sel(start, f.xSize, sel(rowEnd, f.xSize, cntA)), any(start, ew));
-    mb.next(drows, sel(start, f.ySize, dec(drows)), any(start, all(ew, rowEnd)));
-    mb.next(rowSram, sel(start, s0, rowNext), any(start, all(ew, rowEnd)));
-    mb.next(ptr, sel(start, s0, sel(rowEnd, rowNext, inc(ptr))), any(start, ew));
-    for (let b = 0; b < nb; b++) {
-      const bo = bankOf(g, ptr);
-      beatWe.push(all(ew, nb > 1 ? eqc(bo.bank, b) : T));
-      beatAddr.push(bo.addr);
-      beatData.push(element);
-    }
+  // wide elements: beat k of an element is written into part k mod slices (sram.ts), the element
+  // pointer advances with the last one
+  let lastSlice: Expr = T;
+  let slice: Expr = lit(1, 0);
+  if (maxSlices > 1) {
+    const sw = log2i(maxSlices);
+    const sl = mb.reg('d_slice', sw, null);
+    mb.next(sl, sel(start, lit(sw, 0), inc(sl)), any(start, rbeat));
+    // the low bits of the slice count cycle through a buffer's own slices
+    lastSlice = per(cx.tQ, bufs.map((g) => (g.slices > 1 ? eqc(sl.slice(log2i(g.slices) - 1, 0), g.slices - 1) : T)));
+    slice = sl;
   }
-  mb.next(dataDone, sel(start, zeroData, any(dataDone, lastBeat)));
+  const ew = mb.w('d_elem_write', all(rbeat, lastSlice));
+
+  let n: Expr = lit(1, 1);
+  let lo: Expr = lit(1, 0);
+  let laneNext = (_rowEnd: Expr) => {};
+  if (maxLanes > 1) {
+    // elements narrower than the bus: lanes lo .. lo+n-1 of the beat are elements ptr .. ptr+n-1
+    const lL = log2i(maxLanes);
+    const loR = mb.reg('d_lo', lL, null);
+    const dlow = mb.reg('d_dlow', lL, null);
+    const maskS = per(cx.tS, bufs.map((g) => c(lL, g.lanes - 1)));
+    const maskQ = per(cx.tQ, bufs.map((g) => c(lL, g.lanes - 1)));
+    const lanesQ = per(cx.tQ, bufs.map((g) => c(lL + 1, g.lanes)));
+    const room = mb.w('d_room', sub(lanesQ, rz(loR, lL + 1)));
+    const w = Math.max(XW, lL + 1);
+    n = mb.w('d_n', rz(umin(rz(cnt, w), rz(room, w)), lL + 1));
+    const init0 = and(rz(s.dram, lL), maskS);
+    const newLow = and(add(dlow, rz(cx.strideQ, lL)), maskQ);
+    lo = loR;
+    laneNext = (rowEnd) => {
+      mb.next(loR, sel(start, init0, sel(rowEnd, newLow, lit(lL, 0))), any(start, ew));
+      mb.next(dlow, sel(start, init0, newLow), any(start, all(ew, rowEnd)));
+    };
+  }
+  const cntA = sub(cnt, rz(n, XW));
+  const rowEnd = mb.w('d_row_end', isZero(cntA));
+  laneNext(rowEnd);
+  const lastBeat = mb.w('d_last_beat', all(ew, rowEnd, eqc(drows, 1)));
+  // next element: ptr + n, and at a row end past the row's pads to the next row (W = x + gap)
+  const kw = Math.max(n.width, 5) + 1;
+  const ptrStep = add(rz(n, kw), sel(rowEnd, rz(cx.gapQ, kw), lit(kw, 0)));
+  mb.next(cnt, sel(start, s.x, sel(rowEnd, cx.xQ, cntA)), any(start, ew));
+  mb.next(drows, sel(start, s.y, dec(drows)), any(start, all(ew, rowEnd)));
+  mb.next(ptr, sel(start, s.s0, add(ptr, rz(ptrStep, ldm))), any(start, ew));
+  mb.next(dataDone, sel(start, isZero(s.y), any(dataDone, lastBeat)));
 
   // zero padding in cycles without a beat of this transfer
-  const pw = padWalker(mb, g, start, f, e.fpEnd, rbeat);
-  const pb = bankOf(g, pw.addr);
-  const we: Expr[] = [];
-  const wa: Expr[] = [];
-  const wd: Expr[] = [];
-  for (let b = 0; b < nb; b++) {
-    const padHere = all(pw.write, nb > 1 ? eqc(pb.bank, b) : T);
-    we.push(any(beatWe[b], padHere));
-    wa.push(sel(rbeat, beatAddr[b], pb.addr));
-    wd.push(sel(rbeat, beatData[b], lit(g.ew, 0)));
-  }
-  mb.output('sram_we', catRev(we));
-  mb.output('sram_waddr', catRev(wa));
-  mb.output('sram_wdata', catRev(wd));
+  const pw = padWalker(cx, rbeat);
+
+  // SRAM write ports: data gated to zero in pad cycles (shared by the buffers)
+  const rdG = mb.w('d_rdata_g', sel(rbeat, rdata, lit(BUS, 0)));
+  bufs.forEach((g, i) => {
+    const me = isBuf(cx.tQ, i);
+    const nb = g.banks;
+    const lnb = log2i(nb);
+    const p = rz(ptr, g.ld);
+    const beatWe: Expr[] = [];
+    const beatAddr: Expr[] = [];
+    const beatData: Expr[] = [];
+    if (g.lanes > 1) {
+      const v1 = laneShr(rdG, rz(lo, log2i(g.lanes)), g.ew).slice(nb * g.ew - 1, 0);
+      const pLow = nb > 1 ? p.slice(lnb - 1, 0) : lit(1, 0);
+      // bank b takes lane lo + ((b - ptr) mod nb)
+      const v2 = mb.w(`${g.buf}_lanes`, nb > 1 ? laneRotl(v1, pLow, g.ew, nb) : v1);
+      for (let b = 0; b < nb; b++) {
+        const j = nb > 1 ? sub(c(lnb, b), pLow) : lit(1, 0);
+        beatWe.push(all(ew, ult(j, n)));
+        beatAddr.push(bankOf(g, add(p, rz(j, g.ld))).addr);
+        beatData.push(laneOf(v2, b, g.ew));
+      }
+    } else {
+      // an element per beat, or a part per beat (parts = slices)
+      const bo = bankOf(g, p);
+      for (let b = 0; b < nb; b++) {
+        for (let k = 0; k < g.parts; k++) {
+          const partHere = g.parts > 1 ? eqc(slice.slice(log2i(g.parts) - 1, 0), k) : T;
+          beatWe.push(all(rbeat, partHere, nb > 1 ? eqc(bo.bank, b) : T));
+        }
+        beatAddr.push(bo.addr);
+        beatData.push(repeat(g.parts, rdG));
+      }
+    }
+    const pb = bankOf(g, rz(pw.addr, g.ld));
+    const we: Expr[] = [];
+    const wa: Expr[] = [];
+    for (let b = 0; b < nb; b++) {
+      const padHere = all(pw.write, nb > 1 ? eqc(pb.bank, b) : T);
+      for (let k = 0; k < g.parts; k++) we.push(all(me, any(beatWe[b * g.parts + k], padHere)));
+      wa.push(sel(rbeat, beatAddr[b], pb.addr));
+    }
+    mb.output(`${g.buf}_we`, catRev(we));
+    mb.output(`${g.buf}_waddr`, catRev(wa));
+    mb.output(`${g.buf}_wdata`, catRev(beatData));
+  });
 
   // in flight from the cycle after start; done in the last active cycle
   const inflight = mb.reg('inflight', 1);
-  const atStart = mb.w('at_start', all(zeroData, isZero(e.pads)));
-  const done = mb.w('done_w', all(inflight, any(dataDone, lastBeat), eqc(pw.phaseNext, 3)));
+  const atStart = mb.w('at_start', all(isZero(s.y), isZero(s.pads)));
+  const done = mb.w('done_w', all(inflight, any(dataDone, lastBeat), pw.idleNext));
   mb.next(inflight, sel(start, inv(atStart), all(inflight, inv(done))));
   mb.output('done', done);
   mb.output('done_at_start', atStart);
-  const busy = busyBudget(mb, d, logE, start, f, e.pads);
+  const busy = busyBudget(cx, { count: s.pads, fpEnd: rz(unpackEntry(entryIn).fpEnd, XW) });
   mb.output('busy', all(inflight, busy));
-  mb.sink(e.index, e.insn, e.s0, e.fpEnd, rq.lastGrant);
+  mb.sink(rq.lastGrant);
   return mb;
+}
+
+/** The transfer is for buffer i (t: the buffer index, null with one buffer). */
+function isBuf(t: Expr | null, i: number): Expr {
+  if (t === null) return T;
+  return i === 1 ? t : inv(t);
 }
 
 /**
@@ -338,46 +500,45 @@ export function dmaReadModule(name: string, d: Derived, g: SramGeom): Mb {
  */
 export function dmaWriteModule(name: string, d: Derived, g: SramGeom): Mb {
   const mb = new Mb(name, ['DMA write engine for STORE: bursts, OUT read ahead, beats with byte enables, responses']);
-  const logE = log2i(d.elemBytes.out);
   const start = mb.input('start');
   const entryIn = mb.input('entry', ENTRY_BITS);
   const grant = mb.input('grant');
   const wready = mb.input('wready');
   const bvalid = mb.input('bvalid');
   const rdata = mb.input('rdata', g.banks * g.ew);
-  const e = unpackEntry(latchEntry(mb, start, entryIn));
-  const f = memFields(d, e.insn);
+  const cx = context(mb, d, [g], start, entryIn, false);
+  const { s, XW } = cx;
   const ld = g.ld;
   const nb = g.banks;
   const lnb = log2i(nb);
   const BUS = d.busWidth;
   const BB = d.busBytes;
 
-  const rq = requestSide(mb, d, logE, start, f, grant);
-  mb.output('req', rq.req);
+  const rq = requestSide(cx, grant);
+  mb.output('req', rq.active);
   mb.output('req_addr', rq.addr);
   mb.output('req_beats', rq.beats);
 
   // responses: done when the last burst's response arrives
   const pend = mb.reg('resp_pend', bitsFor(d.mem.outstanding) + 1);
   const reqDone = mb.reg('req_done', 1, 1);
-  const g1 = all(grant, rq.req);
+  const g1 = all(grant, rq.active);
   mb.next(pend, sub(add(pend, rz(g1, pend.width)), rz(all(bvalid, nonZero(pend)), pend.width)));
-  mb.next(reqDone, any(rq.lastGrant, sel(start, isZero(f.ySize), reqDone)));
+  mb.next(reqDone, any(rq.lastGrant, sel(start, isZero(s.y), reqDone)));
   const inflight = mb.reg('inflight', 1);
-  const atStart = mb.w('at_start', isZero(f.ySize));
+  const atStart = mb.w('at_start', isZero(s.y));
   const done = mb.w('done_w', all(inflight, bvalid, eqc(pend, 1), reqDone));
   mb.next(inflight, sel(start, inv(atStart), all(inflight, inv(done))));
   mb.output('done', done);
   mb.output('done_at_start', atStart);
-  // beats granted and not yet taken (mem_wvalid)
-  const wpend = mb.reg('wpend', 16);
-  mb.next(wpend, sub(add(wpend, sel(g1, rz(rq.beats, 16), lit(16, 0))), rz(wready, 16)));
+  // beats granted and not yet taken (mem_wvalid): at most MEM_OUTSTANDING bursts
+  const wpend = mb.reg('wpend', bitsFor(d.mem.outstanding * d.mem.burstBeats));
+  mb.next(wpend, sub(add(wpend, sel(g1, rz(rq.beats, wpend.width), lit(wpend.width, 0))), rz(wready, wpend.width)));
   mb.output('mem_wvalid', nonZero(wpend));
 
   // beat walker: state of the beat presented this cycle (read in the previous cycle)
-  const sb = rz(f.sramBase, ld);
-  const ptr = mb.reg('w_ptr', ld);
+  const sb = rz(s.sb, ld);
+  const ptr = mb.reg('w_ptr', ld, null);
   const raddr: Expr[] = [];
   let wdata: Expr;
   let wstrb: Expr;
@@ -385,25 +546,27 @@ export function dmaWriteModule(name: string, d: Derived, g: SramGeom): Mb {
     const L = g.lanes;
     const lL = log2i(L);
     const E = d.elemBytes.out;
-    const cnt = mb.reg('w_cnt', 16);
-    const lo = mb.reg('w_lo', lL);
-    const dlow = mb.reg('w_dlow', lL);
-    const init0 = rz(f.dramBase, lL);
+    const cnt = mb.reg('w_cnt', XW, null);
+    const lo = mb.reg('w_lo', lL, null);
+    const dlow = mb.reg('w_dlow', lL, null);
+    const init0 = rz(s.dram, lL);
     const ptrE = mb.w('w_ptr_e', sel(start, sb, ptr));
-    const cntE = mb.w('w_cnt_e', sel(start, f.xSize, cnt));
+    const cntE = mb.w('w_cnt_e', sel(start, s.x, cnt));
     const loE = mb.w('w_lo_e', sel(start, init0, lo));
     const dlowE = mb.w('w_dlow_e', sel(start, init0, dlow));
+    const strideLow = rz(cx.strideE, lL);
     const stepOf = (p: Expr, cn: Expr, l: Expr, dl: Expr) => {
       const room = sub(c(lL + 1, L), rz(l, lL + 1));
-      const n = rz(umin(rz(cn, 17), rz(room, 17)), lL + 1);
-      const cntA = sub(cn, rz(n, 16));
+      const w = Math.max(XW, lL + 1);
+      const n = rz(umin(rz(cn, w), rz(room, w)), lL + 1);
+      const cntA = sub(cn, rz(n, XW));
       const rowEnd = isZero(cntA);
-      const newLow = add(dl, rz(f.xStride, lL));
+      const newLow = add(dl, strideLow);
       return {
         n,
         next: {
           ptr: add(p, rz(n, ld)),
-          cnt: sel(rowEnd, f.xSize, cntA),
+          cnt: sel(rowEnd, cx.xE, cntA),
           lo: sel(rowEnd, newLow, lit(lL, 0)),
           dlow: sel(rowEnd, newLow, dl),
         },
@@ -417,32 +580,26 @@ export function dmaWriteModule(name: string, d: Derived, g: SramGeom): Mb {
       lo: mb.w('w_lo_n', cur.next.lo),
       dlow: mb.w('w_dlow_n', cur.next.dlow),
     };
-    const nn = stepOf(nx.ptr, nx.cnt, nx.lo, nx.dlow).n;
     mb.next(ptr, sel(wready, nx.ptr, ptrE));
     mb.next(cnt, sel(wready, nx.cnt, cntE));
     mb.next(lo, sel(wready, nx.lo, loE));
     mb.next(dlow, sel(wready, nx.dlow, dlowE));
-    // read the beat presented next cycle
+    // read the beat presented next cycle (the next state)
     const rp = mb.w('w_rd_ptr', sel(wready, nx.ptr, ptrE));
-    const rLo = sel(wready, nx.lo, loE);
-    const rN = sel(wready, nn, curN);
     const pLow = nb > 1 ? rp.slice(lnb - 1, 0) : lit(1, 0);
     for (let b = 0; b < nb; b++) {
       const j = nb > 1 ? sub(c(lnb, b), pLow) : lit(1, 0);
       raddr.push(bankOf(g, add(rp, rz(j, ld))).addr);
     }
-    const loQ = mb.reg('w_lo_q', lL, null);
-    const nQ = mb.reg('w_n_q', lL + 1, null);
-    const pQ = mb.reg('w_p_q', Math.max(1, lnb), null);
-    mb.next(loQ, rLo);
-    mb.next(nQ, rN);
-    mb.next(pQ, rz(pLow, Math.max(1, lnb)));
-    // lane j of the rotated bank data is element ptr + j; it goes to lane lo + j
-    const v1 = nb > 1 ? laneRotr(rdata, pQ, g.ew, nb) : rdata;
-    wdata = mb.w('w_data', laneShl(rz(v1, BUS), loQ, g.ew));
+    if (g.bankDepth === 1) mb.sink(rp); // banks of one register: the bank alone is the address
+    // the beat presented this cycle is the state's (its elements were read in the previous cycle;
+    // the start cycle presents none): lane j of the rotated bank data is element ptr + j, it goes to
+    // lane lo + j
+    const v1 = nb > 1 ? laneRotr(rdata, ptr.slice(lnb - 1, 0), g.ew, nb) : rdata;
+    wdata = mb.w('w_data', laneShl(rz(v1, BUS), lo, g.ew));
     const strb: Expr[] = [];
     for (let i = 0; i < L; i++) {
-      const on = all(lec(loQ, i), ult(c(lL + 1, i), add(rz(loQ, lL + 1), nQ)));
+      const on = all(lec(lo, i), ult(c(lL + 1, i), add(rz(lo, lL + 1), curN)));
       for (let k = 0; k < E; k++) strb.push(on);
     }
     wstrb = catRev(strb);
@@ -451,16 +608,15 @@ export function dmaWriteModule(name: string, d: Derived, g: SramGeom): Mb {
     const ptrE = mb.w('w_ptr_e', sel(start, sb, ptr));
     let rp: Expr;
     if (r > 1) {
-      const slice = mb.reg('w_slice', log2i(r));
+      const slice = mb.reg('w_slice', log2i(r), null);
       const sliceE = sel(start, lit(log2i(r), 0), slice);
       const wrap = eqc(sliceE, r - 1);
       const ptrN = sel(wrap, inc(ptrE), ptrE);
       mb.next(slice, sel(wready, inc(sliceE), sliceE));
       mb.next(ptr, sel(wready, ptrN, ptrE));
       rp = mb.w('w_rd_ptr', sel(wready, ptrN, ptrE));
-      const sQ = mb.reg('w_slice_q', log2i(r), null);
-      mb.next(sQ, sel(wready, inc(sliceE), sliceE));
-      wdata = mb.w('w_data', laneShr(rdata, sQ, BUS).slice(BUS - 1, 0));
+      // the slice presented this cycle is the state's
+      wdata = mb.w('w_data', laneShr(rdata, slice, BUS).slice(BUS - 1, 0));
     } else {
       mb.next(ptr, sel(wready, inc(ptrE), ptrE));
       rp = mb.w('w_rd_ptr', sel(wready, inc(ptrE), ptrE));
@@ -473,8 +629,7 @@ export function dmaWriteModule(name: string, d: Derived, g: SramGeom): Mb {
   mb.output('mem_wstrb', wstrb);
   mb.output('sram_ren', T);
   mb.output('sram_raddr', catRev(raddr));
-  const busy = busyBudget(mb, d, logE, start, f, lit(1, 0));
+  const busy = busyBudget(cx, null);
   mb.output('busy', all(inflight, busy));
-  mb.sink(e.index, e.insn, e.s0, e.fpEnd, e.pads);
   return mb;
 }

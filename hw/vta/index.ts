@@ -7,9 +7,10 @@
  *     _fetch     fetch, decode, static checks (fetch.ts)
  *     _cmdq_load, _cmdq_compute, _cmdq_store   command FIFOs (fifo.ts), entries of the bits each module uses
  *     _tokens    dependency-token counters (tokens.ts)
- *     _load      load module (loadstore.ts) -> _dma_inp, _dma_wgt (dma.ts)
- *     _compute   compute module (compute.ts) -> _dma_uop, _dma_acc, _gemm (gemm.ts), _alu (alu.ts)
- *     _store     store module (loadstore.ts) -> _dma_out (dma.ts)
+ *     _load      load module (loadstore.ts) -> _dma_load (dma.ts: one read engine for INP and WGT)
+ *     _compute   compute module (compute.ts) -> _dma_compute (dma.ts: one read engine for UOP and ACC),
+ *                _gemm (gemm.ts), _alu (alu.ts)
+ *     _store     store module (loadstore.ts) -> _dma_store (dma.ts: the write engine)
  *     _arbiter   memory arbiter (arbiter.ts) -> _route (fifo.ts)
  *     _sram_uop, _sram_inp, _sram_wgt, _sram_acc, _sram_out   on-chip buffers (sram.ts)
  */
@@ -58,16 +59,14 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
     store: fifoModule(p('cmdq_store'), QUEUE_BITS.store, d.cmdQueueDepth, 'store command queue').finish(),
   };
   const tokens = tokensModule(p('tokens')).finish();
-  const dmaInp = dmaReadModule(p('dma_inp'), d, geom.inp).finish();
-  const dmaWgt = dmaReadModule(p('dma_wgt'), d, geom.wgt).finish();
-  const dmaUop = dmaReadModule(p('dma_uop'), d, geom.uop).finish();
-  const dmaAcc = dmaReadModule(p('dma_acc'), d, geom.acc).finish();
-  const dmaOut = dmaWriteModule(p('dma_out'), d, geom.out).finish();
-  const load = loadModule(p('load'), d, dmaInp, dmaWgt).finish();
-  const store = storeModule(p('store'), d, dmaOut, geom.out).finish();
+  const dmaLoad = dmaReadModule(p('dma_load'), d, [geom.inp, geom.wgt]).finish();
+  const dmaCompute = dmaReadModule(p('dma_compute'), d, [geom.uop, geom.acc]).finish();
+  const dmaStore = dmaWriteModule(p('dma_store'), d, geom.out).finish();
+  const load = loadModule(p('load'), d, dmaLoad).finish();
+  const store = storeModule(p('store'), d, dmaStore, geom.out).finish();
   const gemm = gemmModule(p('gemm'), d, ctx).finish();
   const alu = aluModule(p('alu'), d).finish();
-  const compute = computeModule(p('compute'), d, geom, { uopEng: dmaUop, accEng: dmaAcc, gemm, alu }).finish();
+  const compute = computeModule(p('compute'), d, geom, { dma: dmaCompute, gemm, alu }).finish();
   const route = fifoModule(p('route'), ROUTE_BITS, routeFifoDepth(d), 'read-burst routing').finish();
   const arbiter = arbiterModule(p('arbiter'), d, route).finish();
   const srams = {
@@ -80,7 +79,7 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
   const topM = topModule(top, d, { regs, fetch, cmdq, tokens, load, compute, store, arbiter, srams }, geom).finish();
   // Cell-library primitives (SB_MAC16) are instantiated but not returned: they have no Verilog here.
   return [
-    regs, fetch, cmdq.load, cmdq.compute, cmdq.store, tokens, dmaInp, dmaWgt, dmaUop, dmaAcc, dmaOut, load, store, gemm, alu, compute, route, arbiter,
+    regs, fetch, cmdq.load, cmdq.compute, cmdq.store, tokens, dmaLoad, dmaCompute, dmaStore, load, store, gemm, alu, compute, route, arbiter,
     srams.uop, srams.inp, srams.wgt, srams.acc, srams.out, topM,
   ];
 }

@@ -7,12 +7,11 @@
  * (fewer than 255 tokens), else it holds and retries every cycle (§4.3).
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { MEM_TYPES } from '../../src/isa/constants.ts';
 import { TOKEN_QUEUE_DEPTH } from '../../sim/ts/params.ts';
 import { cat, lit, type Expr, type Module } from '../hdl/index.ts';
 import { ENTRY_BITS, Fields, unpackEntry } from './insn.ts';
 import { OBS } from './fetch.ts';
-import { Mb, all, any, c, eqc, inst, inv, isZero, ltc, nonZero, sel } from './util.ts';
+import { Mb, all, any, c, inst, inv, isZero, ltc, nonZero, sel } from './util.ts';
 import type { SramGeom } from './sram.ts';
 
 /**
@@ -52,8 +51,8 @@ function sequencer(
 
 const TOK = 8;
 
-/** The load module with its INP and WGT read engines. */
-export function loadModule(name: string, d: Derived, engInp: Module, engWgt: Module): Mb {
+/** The load module with its read engine (one engine for INP and WGT, which never load at once). */
+export function loadModule(name: string, d: Derived, engine: Module): Mb {
   const mb = new Mb(name, ['load module: LOAD INP / WGT, one at a time, g2l pop and l2g push']);
   const run = mb.input('run');
   const qValid = mb.input('q_valid');
@@ -68,26 +67,24 @@ export function loadModule(name: string, d: Derived, engInp: Module, engWgt: Mod
   const e = unpackEntry(entry);
   const f = new Fields(d, e.insn);
   const xs0 = isZero(f.mem('x_size'));
-  const isWgt = eqc(f.mem('memory_type'), MEM_TYPES.WGT);
   const seq = sequencer(mb, run, qValid, f.flag('pop_next_dep'), f.flag('push_next_dep'), g2l, l2g, (start) => {
-    const sInp = all(start, inv(xs0), inv(isWgt));
-    const sWgt = all(start, inv(xs0), isWgt);
-    const ei = inst(mb, engInp, 'u_inp', { start: sInp, entry, grant: gInpIn, rbeat: rbInp, rdata });
-    const ew = inst(mb, engWgt, 'u_wgt', { start: sWgt, entry, grant: gWgtIn, rbeat: rbWgt, rdata });
-    mb.output('req_inp', ei.req);
-    mb.output('addr_inp', ei.req_addr);
-    mb.output('beats_inp', ei.req_beats);
-    mb.output('req_wgt', ew.req);
-    mb.output('addr_wgt', ew.req_addr);
-    mb.output('beats_wgt', ew.req_beats);
-    mb.output('inp_we', ei.sram_we);
-    mb.output('inp_waddr', ei.sram_waddr);
-    mb.output('inp_wdata', ei.sram_wdata);
-    mb.output('wgt_we', ew.sram_we);
-    mb.output('wgt_waddr', ew.sram_waddr);
-    mb.output('wgt_wdata', ew.sram_wdata);
-    const atStart = any(xs0, sel(isWgt, ew.done_at_start, ei.done_at_start));
-    return { doneAtStart: atStart, done: any(ei.done, ew.done), busy: any(ei.busy, ew.busy) };
+    // the engine takes the memory type from the entry; only the engine's own client is granted
+    const en = inst(mb, engine, 'u_dma', {
+      start: all(start, inv(xs0)), entry, grant: any(gInpIn, gWgtIn), rbeat: any(rbInp, rbWgt), rdata,
+    });
+    mb.output('req_inp', en.req_inp);
+    mb.output('addr_inp', en.req_addr);
+    mb.output('beats_inp', en.req_beats);
+    mb.output('req_wgt', en.req_wgt);
+    mb.output('addr_wgt', en.req_addr);
+    mb.output('beats_wgt', en.req_beats);
+    mb.output('inp_we', en.inp_we);
+    mb.output('inp_waddr', en.inp_waddr);
+    mb.output('inp_wdata', en.inp_wdata);
+    mb.output('wgt_we', en.wgt_we);
+    mb.output('wgt_waddr', en.wgt_waddr);
+    mb.output('wgt_wdata', en.wgt_wdata);
+    return { doneAtStart: any(xs0, en.done_at_start), done: en.done, busy: en.busy };
   });
   mb.output('q_pop', seq.start);
   mb.output('pop_g2l', all(seq.start, f.flag('pop_next_dep')));

@@ -11,8 +11,7 @@ import { join, resolve } from 'node:path';
 import type { Derived } from '../../src/config/derive.ts';
 import { VtwError } from '../../src/errors.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
-import { decodeInsn } from '../../src/isa/insn.ts';
-import { dramImage, insnBuffer, programInsns, type Program } from '../../src/program/container.ts';
+import { decodablePrefix, dramImage, insnBuffer, programInsns, type Program } from '../../src/program/container.ts';
 import { generateDesign, topName } from '../../hw/gen.ts';
 import type { Engine, InsnTiming, ModuleCounters, RunOptions, RunResult, RunCounters } from '../engine.ts';
 import { harnessSource } from './harness.ts';
@@ -77,22 +76,6 @@ export async function buildVerilated(d: Derived, onProgress?: (msg: string) => v
 type Mod = 'load' | 'compute' | 'store';
 
 /** The instruction stream up to (not including) the first instruction that does not decode. */
-function decodeLenient(p: Program) {
-  try {
-    return programInsns(p);
-  } catch {
-    const b = insnBuffer(p);
-    const out: ReturnType<typeof programInsns> = [];
-    for (let i = 0; i < b.size / INSN_BYTES; i++) {
-      try {
-        out.push(decodeInsn(p.config, b.data ?? new Uint8Array(b.size), i * INSN_BYTES));
-      } catch {
-        break;
-      }
-    }
-    return out;
-  }
-}
 function moduleOf(i: ReturnType<typeof programInsns>[number]): Mod {
   if (i.opcode === 'STORE') return 'store';
   if (i.opcode === 'LOAD' && (i.memory_type === 'INP' || i.memory_type === 'WGT')) return 'load';
@@ -112,7 +95,7 @@ export class VerilatorEngine implements Engine {
     const d = program.config;
     const build = await buildVerilated(d, this.onProgress);
     // Undecodable instructions are the RTL's to report (as illegal); they take no part in timing.
-    const insns = decodeLenient(program);
+    const insns = decodablePrefix(program);
     const ib = insnBuffer(program);
     const work = mkdtempSync(join(tmpdir(), 'vtw-vrun-'));
     try {

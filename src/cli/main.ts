@@ -14,6 +14,7 @@ import { registerBoards } from './commands/boards.ts';
 import { registerSynth } from './commands/synth.ts';
 import { registerFlash } from './commands/flash.ts';
 import { registerLink } from './commands/link.ts';
+import { registerRun } from './commands/run.ts';
 
 export function buildCli(): Command {
   const program = new Command('vtw')
@@ -32,6 +33,7 @@ export function buildCli(): Command {
   registerSynth(program);
   registerFlash(program);
   registerLink(program);
+  registerRun(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -57,8 +57,8 @@ export function insnCount(p: Program): number {
   return insnBuffer(p).size / INSN_BYTES;
 }
 
-/** Decode the instruction stream; errors name the instruction index. */
-export function programInsns(p: Program): Insn[] {
+/** Decode instructions in order until `stop` says so for one that fails (it may throw). */
+function decodeWhile(p: Program, stop: (index: number, e: Error) => void): Insn[] {
   const b = insnBuffer(p);
   const bytes = b.data ?? new Uint8Array(b.size);
   const out: Insn[] = [];
@@ -66,10 +66,26 @@ export function programInsns(p: Program): Insn[] {
     try {
       out.push(decodeInsn(p.config, bytes, i * INSN_BYTES));
     } catch (e) {
-      throw new ProgramError(`instruction ${i}: ${(e as Error).message}`);
+      stop(i, e as Error);
+      break;
     }
   }
   return out;
+}
+
+/** Decode the instruction stream; errors name the instruction index. */
+export function programInsns(p: Program): Insn[] {
+  return decodeWhile(p, (i, e) => {
+    throw new ProgramError(`instruction ${i}: ${e.message}`);
+  });
+}
+
+/**
+ * The instructions that decode, up to the first that does not: what an engine that ran a
+ * malformed program still executed (for counters), without throwing.
+ */
+export function decodablePrefix(p: Program): Insn[] {
+  return decodeWhile(p, () => {});
 }
 
 export function bufferUops(p: Program, b: ProgramBuffer): Uop[] {

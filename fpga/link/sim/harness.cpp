@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
   uint8_t rx_byte = 0;
   long since_activity = 0;
   uint64_t cycle = 0;
+  // The design's power-on reset and receiver synchroniser need a few cycles: a byte sent into them
+  // would be lost, so the line stays idle (high) for the first STARTUP cycles.
+  const uint64_t startup = 64 + 20 * (uint64_t)cpb;
 
   for (;;) {
     bool tb_idle = tx_bit < 0 && in.empty() && rx_state == 0;
@@ -79,7 +82,7 @@ int main(int argc, char** argv) {
     } else if (!eof && (cycle & 255) == 0) {
       if (!read_input(in, 0)) eof = true;
     }
-    if (tx_bit < 0 && !in.empty()) {
+    if (tx_bit < 0 && !in.empty() && cycle >= startup) {
       tx_frame = (1u << 9) | ((uint32_t)in.front() << 1);  // start 0, data LSB first, stop 1
       in.pop_front();
       tx_bit = 0;

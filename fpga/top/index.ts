@@ -1,0 +1,245 @@
+/**
+ * The VTA board top: one hw/hdl module per (configuration, board) holding
+ *
+ *   clk ─► [PLL, when CLOCK_MHZ differs from the board clock] ─► core clock; power-on reset until LOCK
+ *   uart_rx/uart_tx ─► UART host link (fpga/link/rtl.ts) ─┬─ register bus ─► VTA core (hw/vta, `vta_<variant>`)
+ *                                                          └─ memory port ──┐
+ *   VTA memory master port (docs/rtl.md) ───────────────► memory controller (memctl.ts) ─► SPRAM / block RAM
+ *   VTA busy ─► LED 0; link activity ─► LED 1
+ *
+ * The memory controller implements the timing model of docs/microarch.md §8.3–8.4 exactly, for
+ * MEM_OUTSTANDING = 1, so a program takes on the board the cycle count the simulators give. The
+ * link reaches the same memory only while the core is idle. Memory map: byte address a of the
+ * accelerator's DRAM is byte a of the on-chip memory, for a < memBytes (higher bits are not
+ * decoded); the host writes and reads it through the link in 32-bit words.
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { VtwError } from '../../src/errors.ts';
+import { configId, generateDesign, type Manifest } from '../../hw/gen.ts';
+import {
+  Module, cat, ice40CellsSim, lit, not, printModule, repeat, xor, type Expr,
+} from '../../hw/hdl/index.ts';
+import { generateVta } from '../../hw/vta/index.ts';
+import type { Board } from '../boards/types.ts';
+import { DEVICES } from '../devices.ts';
+import type { ToolCommand } from '../flow.ts';
+import { uartLink } from '../link/rtl.ts';
+import { boardShell } from '../shell.ts';
+import { planPll, type PllPlan } from '../pll.ts';
+import { SPRAM_BYTES, memController, type BoardMemoryKind } from './memctl.ts';
+
+export { SPRAM_BYTES, SPRAM_WORDS, memController, spramPrimitive, type BoardMemoryKind } from './memctl.ts';
+
+export const DEFAULT_BAUD = 115200;
+
+/** The on-chip memory a board gives the accelerator. */
+export interface BoardMemory {
+  kind: BoardMemoryKind;
+  memBytes: number;
+  /** SB_SPRAM256KA instances (spram), or block RAMs (4 Kbit EBR) the byte lanes need at least (bram). */
+  blocks: number;
+  /** e.g. "4 x SB_SPRAM256KA (2 banks of 2), 131072 bytes". */
+  description: string;
+}
+
+const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+const floorPow2 = (n: number) => (n < 1 ? 0 : 2 ** Math.floor(Math.log2(n)));
+
+/**
+ * Check that a configuration can run on the board's memory controller; one line naming the key
+ * and the fix otherwise.
+ */
+export function checkBoardConfig(d: Derived, board: Board): BoardMemoryKind {
+  const dev = DEVICES[board.device];
+  const m = d.mem;
+  if (m.outstanding !== 1) {
+    throw new VtwError(`the board memory controller keeps one read and one write burst in flight, but MEM_OUTSTANDING is ${m.outstanding}: set "MEM_OUTSTANDING": 1 in the config`);
+  }
+  if (d.dspBudget && dev.dsps === 0) {
+    throw new VtwError(`DSP_BUDGET is ${d.dspBudget} but the ${dev.part} of ${board.name} has no DSP blocks: set "DSP_BUDGET": 0 (LUT multipliers)`);
+  }
+  const kind: BoardMemoryKind = dev.spram > 0 ? 'spram' : 'bram';
+  if (kind === 'spram') {
+    const need = (key: string, value: number, min: number, why: string) => {
+      if (value < min) throw new VtwError(`${key} is ${value} but the SPRAM memory of ${board.name} (single-ported) needs ${key} >= ${min} (${why}): set "${key}": ${min} or more in the config`);
+    };
+    need('MEM_CYCLES_PER_BEAT', m.cyclesPerBeat, 2, 'read fetches and write beats share its one port');
+    need('MEM_READ_LATENCY', m.readLatency, 3, 'a registered read plus a cycle of margin');
+    need('MEM_WRITE_LATENCY', m.writeLatency, 2, 'a write beat that meets a read lands one cycle late');
+    const lanes = d.busWidth / 16;
+    if (lanes > Math.min(4, dev.spram)) {
+      throw new VtwError(`a ${d.busWidth}-bit memory bus needs ${lanes} SB_SPRAM256KA side by side, the ${dev.part} has ${dev.spram}: set "LOG_BUS_WIDTH" to 5 or 6 (32 or 64 bits)`);
+    }
+  } else if (m.readLatency < 2) {
+    throw new VtwError(`MEM_READ_LATENCY is ${m.readLatency} but the block-RAM memory of ${board.name} needs MEM_READ_LATENCY >= 2 (a registered read plus the request cycle): set "MEM_READ_LATENCY": 2 or more in the config`);
+  }
+  return kind;
+}
+
+/** Memory of the board top: its kind from the device, its size from `memBytes` or the default. */
+export function boardMemory(d: Derived, board: Board, memBytes?: number): BoardMemory {
+  const kind = checkBoardConfig(d, board);
+  const dev = DEVICES[board.device];
+  const BB = d.busWidth / 8;
+  if (kind === 'spram') {
+    const lanes = d.busWidth / 16;
+    const maxBanks = floorPow2(Math.floor(Math.min(4, dev.spram) / lanes));
+    const max = maxBanks * lanes * SPRAM_BYTES;
+    const bytes = memBytes ?? max;
+    const unit = lanes * SPRAM_BYTES;
+    if (!isPow2(bytes) || bytes < unit || bytes > max) {
+      throw new VtwError(`board memory of ${bytes} bytes: ${board.name} with a ${d.busWidth}-bit bus takes SPRAM banks of ${unit} bytes, a power of two from ${unit} to ${max} bytes`);
+    }
+    const banks = bytes / unit;
+    return { kind, memBytes: bytes, blocks: banks * lanes, description: `${banks * lanes} x SB_SPRAM256KA (${banks} bank${banks > 1 ? 's' : ''} of ${lanes}), ${bytes} bytes` };
+  }
+  const ebrBytes = dev.ramBlocks * 512;
+  const bytes = memBytes ?? floorPow2(ebrBytes / 2);
+  if (!isPow2(bytes) || bytes < 4096 || bytes < BB * 2) {
+    throw new VtwError(`board memory of ${bytes} bytes: give a power of two of at least 4096 bytes`);
+  }
+  // One 8-bit memory per byte lane; an EBR holds 512 x 8 bits.
+  const blocks = BB * Math.ceil(bytes / BB / 512);
+  return { kind, memBytes: bytes, blocks, description: `${BB} byte lanes of block RAM (at least ${blocks} SB_RAM40_4K), ${bytes} bytes` };
+}
+
+export interface VtaBoardOptions {
+  /** Bytes of on-chip memory (default: all SPRAM up to 4 blocks; half the block RAM elsewhere). */
+  memBytes?: number;
+  /** Clock cycles per UART bit (default: core clock / baud). Simulation uses 4..8. */
+  clksPerBit?: number;
+  /** Baud rate of the link (default 115200). */
+  baud?: number;
+  /** Link timeout in cycles (default: 20 ms of core clock, at least 400 bit times). */
+  timeoutCycles?: number;
+  /** Run from the board clock even when CLOCK_MHZ differs (simulation). */
+  noPll?: boolean;
+  /** Use this PLL plan instead of asking icepll. */
+  pll?: PllPlan;
+  /** icepll to plan the PLL with (default: the WebAssembly build). */
+  icepll?: ToolCommand;
+  /** Top module name (default `<vta top>_board`). */
+  top?: string;
+}
+
+export interface VtaBoardDesign {
+  top: string;
+  /** file name → Verilog, one module per file: the VTA core, the link, the memory controller, the top. */
+  files: Record<string, string>;
+  /** Cell models a simulation or lint needs beside `files` (yosys's ice40 cells_sim.v for SPRAM / SB_MAC16). */
+  libraries: string[];
+  board: string;
+  memory: BoardMemory;
+  memBytes: number;
+  memWords: number;
+  /** The core clock: the PLL's achieved frequency, or the board clock. */
+  clockMhz: number;
+  pll: PllPlan | null;
+  clksPerBit: number;
+  timeoutCycles: number;
+  baud: number;
+  /** The value of the config_id register (0x18). */
+  configId: number;
+  /** The VTA core's top module and manifest (as `vtw gen --target ice40` writes it). */
+  vtaTop: string;
+  manifest: Manifest;
+}
+
+/** Build the board top with a given clock plan (null: the board clock drives the core directly). */
+export function buildVtaBoardTop(d: Derived, board: Board, pll: PllPlan | null, opts: Omit<VtaBoardOptions, 'pll' | 'icepll' | 'noPll'> = {}): VtaBoardDesign {
+  const memory = boardMemory(d, board, opts.memBytes);
+  const design = generateDesign(d, 'ice40');
+  const id = configId(d, 'ice40');
+  const modules = generateVta(d, { target: 'ice40', configId: id });
+  const vta = modules[modules.length - 1];
+  const clockMhz = pll ? pll.achievedMhz : board.clock.mhz;
+  const clkHz = clockMhz * 1e6;
+  const baud = opts.baud ?? DEFAULT_BAUD;
+  const cpb = opts.clksPerBit ?? Math.round(clkHz / baud);
+  if (!Number.isInteger(cpb) || cpb < 4) {
+    throw new VtwError(`${baud} baud from a ${clockMhz} MHz clock is ${(clkHz / baud).toFixed(2)} clocks per bit; the link needs at least 4: lower the baud rate`);
+  }
+  const timeoutCycles = opts.timeoutCycles ?? Math.max(400 * cpb, Math.round(clkHz / 50));
+  const memWords = memory.memBytes / 4;
+  const link = uartLink({ clksPerBit: cpb, timeoutCycles, memWords, prefix: `${vta.name}_` });
+  const beatsBits = vta.ports().find((p) => p.name === 'mem_req_beats')!.width;
+  const ctl = memController(d, { name: `${vta.name}_memctl`, kind: memory.kind, memBytes: memory.memBytes, beatsBits });
+  const name = opts.top ?? `${vta.name}_board`;
+
+  const m = new Module(name, [
+    `VTA ${d.variant} on ${board.title}: core, ${memory.description} as its DRAM, UART host link, ${pll ? `PLL ${pll.achievedMhz} MHz` : `${clockMhz} MHz board clock`}`,
+    '(generated by vtw fpga/top/index.ts; docs/fpga.md "Board top for the VTA core")',
+  ]);
+  const { clk, rst, rx, tx, led } = boardShell(m, board, pll ?? undefined);
+  const nLed = board.leds.length;
+
+  const w = (nm: string, width = 1, comment?: string) => m.wire(nm, width, comment);
+  const BUS = d.busWidth;
+  const reg = { wen: w('reg_wen'), addr: w('reg_addr', 6), wdata: w('reg_wdata', 32), rdata: w('reg_rdata', 32) };
+  const lm = {
+    valid: w('link_mem_valid'), ready: w('link_mem_ready'), write: w('link_mem_write'), addr: w('link_mem_addr', 32),
+    wdata: w('link_mem_wdata', 32), rvalid: w('link_mem_rvalid'), rdata: w('link_mem_rdata', 32),
+  };
+  const linkIdle = w('link_idle');
+  const txLine = w('tx_line');
+  m.assign(tx, txLine);
+  m.instance(link.link, 'u_link', {
+    clk, rst, uart_rx: rx, uart_tx: txLine,
+    reg_wen: reg.wen, reg_addr: reg.addr, reg_wdata: reg.wdata, reg_rdata: reg.rdata,
+    mem_valid: lm.valid, mem_ready: lm.ready, mem_write: lm.write, mem_addr: lm.addr, mem_wdata: lm.wdata,
+    mem_rvalid: lm.rvalid, mem_rdata: lm.rdata, idle: linkIdle,
+  });
+
+  const vm = {
+    reqValid: w('mem_req_valid'), reqWrite: w('mem_req_write'), reqAddr: w('mem_req_addr', 32), reqBeats: w('mem_req_beats', beatsBits),
+    rvalid: w('mem_rvalid'), rdata: w('mem_rdata', BUS), wready: w('mem_wready'), wdata: w('mem_wdata', BUS), wstrb: w('mem_wstrb', BUS / 8),
+    bvalid: w('mem_bvalid'),
+  };
+  const busy = w('vta_busy');
+  // Observation ports and mem_wvalid (informational) stay unconnected: dangling *_unused wires that
+  // synthesis removes.
+  const obs: Record<string, Expr> = {};
+  for (const p of vta.ports()) {
+    if (p.kind === 'output' && (p.name.startsWith('obs_') || p.name === 'mem_wvalid')) obs[p.name] = w(`vta_${p.name}_unused`, p.width);
+  }
+  m.instance(vta, 'u_vta', {
+    clk, rst, reg_wen: reg.wen, reg_addr: reg.addr, reg_wdata: reg.wdata, reg_rdata: reg.rdata,
+    mem_req_valid: vm.reqValid, mem_req_write: vm.reqWrite, mem_req_addr: vm.reqAddr, mem_req_beats: vm.reqBeats,
+    mem_rvalid: vm.rvalid, mem_rdata: vm.rdata, mem_wready: vm.wready, mem_wdata: vm.wdata, mem_wstrb: vm.wstrb, mem_bvalid: vm.bvalid,
+    busy, ...obs,
+  });
+  m.instance(ctl, 'u_mem', {
+    clk, rst, vta_busy: busy,
+    mem_req_valid: vm.reqValid, mem_req_write: vm.reqWrite, mem_req_addr: vm.reqAddr, mem_req_beats: vm.reqBeats,
+    mem_rvalid: vm.rvalid, mem_rdata: vm.rdata, mem_wready: vm.wready, mem_wdata: vm.wdata, mem_wstrb: vm.wstrb, mem_bvalid: vm.bvalid,
+    link_valid: lm.valid, link_ready: lm.ready, link_write: lm.write, link_addr: lm.addr, link_wdata: lm.wdata,
+    link_rvalid: lm.rvalid, link_rdata: lm.rdata,
+  });
+
+  // LEDs: 0 = the core is running, 1 = link activity, others off.
+  const on: Expr[] = [busy, not(linkIdle)].slice(0, nLed);
+  while (on.length < nLed) on.push(lit(1, 0));
+  const lit0 = cat(...on.reverse());
+  m.assign(led, board.ledsActiveLow ? xor(lit0, repeat(nLed, lit(1, 1))) : lit0);
+
+  const files: Record<string, string> = { ...design.files };
+  for (const mod of [...link.modules, ctl, m]) files[`${mod.name}.v`] = printModule(mod);
+  const libraries = memory.kind === 'spram' || (d.dspBudget ?? 0) > 0 ? [ice40CellsSim()] : [];
+  return {
+    top: name, files, libraries, board: board.name, memory, memBytes: memory.memBytes, memWords, clockMhz, pll, clksPerBit: cpb,
+    timeoutCycles, baud, configId: id, vtaTop: vta.name, manifest: design.manifest,
+  };
+}
+
+/**
+ * The board top for a configuration: plans the PLL (icepll) when CLOCK_MHZ differs from the board
+ * clock, unless `noPll` (simulation) or a `pll` plan is given.
+ */
+export async function vtaBoardTop(d: Derived, board: Board, opts: VtaBoardOptions = {}): Promise<VtaBoardDesign> {
+  checkBoardConfig(d, board);
+  let pll: PllPlan | null = null;
+  if (opts.pll) pll = opts.pll;
+  else if (!opts.noPll && Math.abs(d.clockMhz - board.clock.mhz) > 1e-9) pll = await planPll(board.clock.mhz, d.clockMhz, opts.icepll);
+  const { noPll: _n, pll: _p, icepll: _i, ...rest } = opts;
+  return buildVtaBoardTop(d, board, pll, rest);
+}

@@ -1,0 +1,112 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/index.ts';
+import { VtwError } from '../../errors.ts';
+import { dramImage, readProgram } from '../../program/index.ts';
+import { progress } from '../../report/progress.ts';
+import { table } from '../../report/table.ts';
+import { simJson } from './sim.ts';
+import { getBoard } from '../../../fpga/boards/index.ts';
+import { LinkHost } from '../../../fpga/link/host.ts';
+import type { ByteStream } from '../../../fpga/link/stream.ts';
+import { boardMemory } from '../../../fpga/top/index.ts';
+import { boardTransfers, runOnBoard, type BoardTransfer } from '../../../fpga/top/run.ts';
+
+interface RunCliOptions {
+  board: string;
+  port?: string;
+  baud: string;
+  sim?: boolean;
+  memBytes?: string;
+  config?: string;
+  transfer: string;
+  timeout: string;
+  json?: boolean;
+}
+
+const TRANSFERS: readonly BoardTransfer[] = ['outputs', 'buffers', 'image'];
+
+function posInt(v: string, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new VtwError(`--${name} ${v} must be a positive integer`);
+  return n;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run a program container on a board through its UART link (or on the simulated board top with --sim)')
+    .argument('<program>', 'program container (vtw asm / runtime / compiler output)')
+    .requiredOption('-b, --board <board>', 'board name (see vtw boards)')
+    .option('-p, --port <device>', 'serial port of the board (e.g. /dev/ttyUSB1)')
+    .option('--baud <n>', 'baud rate of the link', '115200')
+    .option('--sim', 'run on the board top simulated in Verilator (PLL bypassed, 4 clocks per UART bit) instead of a board')
+    .option('--mem-bytes <n>', 'with --sim: on-chip memory of the simulated board top (default: the board\'s)')
+    .option('-c, --config <config>', 'check the program was built for this config')
+    .option('--transfer <what>', 'outputs (inputs written, outputs read back), buffers (scratch buffers too) or image (all of DRAM, both ways)', 'outputs')
+    .option('--timeout <s>', 'seconds to wait for the run to finish', '60')
+    .option('--json', 'print JSON')
+    .action(async (file: string, opts: RunCliOptions) => {
+      const p = readProgram(file);
+      const d = p.config;
+      if (opts.config) {
+        const want = loadConfig(opts.config);
+        if (want.variant !== d.variant || JSON.stringify(want.keys) !== JSON.stringify(d.keys)) {
+          throw new VtwError(`${file} was built for ${d.variant}, not ${want.variant}; rebuild it or drop --config`);
+        }
+      }
+      const board = getBoard(opts.board);
+      if (!TRANSFERS.includes(opts.transfer as BoardTransfer)) throw new VtwError(`--transfer ${opts.transfer}: use ${TRANSFERS.join(', ')}`);
+      const transfer = opts.transfer as BoardTransfer;
+      const timeoutS = Number(opts.timeout);
+      if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new VtwError(`--timeout ${opts.timeout} must be a positive number of seconds`);
+      if (opts.sim && opts.port) throw new VtwError('give either --port DEVICE (a board) or --sim, not both');
+      if (opts.memBytes && !opts.sim) throw new VtwError('--mem-bytes goes with --sim; a board reports its memory size itself');
+      const baud = posInt(opts.baud, 'baud');
+
+      let stream: ByteStream;
+      let host: LinkHost;
+      let where: string;
+      if (opts.sim) {
+        const { startSimBoard } = await import('../../../fpga/top/sim.ts');
+        const memBytes = opts.memBytes ? posInt(opts.memBytes, 'mem-bytes') : undefined;
+        // Refuse a program that cannot fit before spending a Verilator build on it.
+        const mem = boardMemory(d, board, memBytes);
+        const need = dramImage(p).length;
+        if (need > mem.memBytes) {
+          throw new VtwError(`the program needs ${need} bytes of DRAM but the ${board.name} board top has ${mem.memBytes} bytes (${mem.description}); for a simulation give --mem-bytes ${2 ** Math.ceil(Math.log2(need))}`);
+        }
+        const sb = await startSimBoard(d, board, memBytes ? { memBytes } : {}, (m) => process.stderr.write(`${m}\n`));
+        stream = sb.transport;
+        host = sb.host;
+        where = `the simulated ${board.name} board top`;
+      } else {
+        if (!opts.port) throw new VtwError('give --port DEVICE (the board\'s serial port) or --sim');
+        const { SerialTransport } = await import('../../../fpga/link/serial.ts');
+        stream = await SerialTransport.open(opts.port, baud);
+        host = new LinkHost(stream, { baud });
+        where = `${board.name} on ${opts.port}`;
+      }
+      try {
+        const { writes, reads } = boardTransfers(p, transfer);
+        const bar = progress(writes.length + 1 + reads.length, `${file} on ${where}`);
+        const r = await runOnBoard(host, p, { transfer, timeoutMs: timeoutS * 1000, boardName: where, onProgress: (e) => bar.tick(`${e.phase} ${e.label}`) });
+        bar.stop();
+        const { modules: _unobserved, ...j } = simJson(p, r);
+        const info = { board: board.name, sim: Boolean(opts.sim), port: opts.port ?? null, ...r.board, configId: `0x${r.board.configId.toString(16).padStart(8, '0')}` };
+        if (opts.json) {
+          console.log(JSON.stringify({ ...j, board: info }, null, 2));
+        } else {
+          const c = r.counters;
+          console.log(`${file} on ${d.variant} (board engine: ${where})`);
+          console.log(`cycles ${c.cycles}, GEMM utilization ${(c.utilization * 100).toFixed(1)} %, ${c.gemm_uops} GEMM and ${c.alu_uops} ALU micro-ops`);
+          console.log(table(['bytes', ...Object.keys(c.bytes)], [['moved', ...Object.values(c.bytes)]]));
+          const s = r.board.seconds;
+          console.log(`link: ${r.board.bytesWritten} bytes written in ${s.load.toFixed(2)} s, run ${s.run.toFixed(2)} s (${r.board.polls} polls), ${r.board.bytesRead} bytes read in ${s.read.toFixed(2)} s; board memory ${r.board.memBytes} bytes`);
+          for (const [name, digest] of Object.entries(j.outputs)) console.log(`output ${name}: sha256 ${digest}`);
+        }
+        if (r.error) throw new VtwError(`${r.error.kind}: ${r.error.message}`);
+      } finally {
+        await stream.close();
+      }
+    });
+}
