@@ -4,11 +4,9 @@
  * Deterministic: the same configuration and target give the same bytes.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import type { Derived } from '../src/config/derive.ts';
 import { minimalKeys } from '../src/config/derive.ts';
-import { VtwError } from '../src/errors.ts';
+import { writeFolder } from '../src/util/folder.ts';
 import { printModule } from './hdl/print.ts';
 import { checkDspBudget, type HwTarget } from './lib/mult.ts';
 import { generateVta } from './vta/index.ts';
@@ -84,24 +82,8 @@ export function generateDesign(d: Derived, target: HwTarget): Design {
   return { files, manifest };
 }
 
-/**
- * Write a design into `outDir` atomically: everything goes to a sibling temporary folder that
- * replaces `outDir` only once complete, so a failure never leaves a half-written output.
- */
+/** Write a design and its manifest into `outDir` as a whole (src/util/folder.ts). */
 export function writeDesign(design: Design, outDir: string): string[] {
-  const out = resolve(outDir);
-  const tmp = `${out}.tmp-${process.pid}`;
-  try {
-    mkdirSync(dirname(out), { recursive: true });
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp);
-    for (const [name, text] of Object.entries(design.files)) writeFileSync(join(tmp, name), text);
-    writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(design.manifest, null, 2) + '\n');
-    if (existsSync(out)) rmSync(out, { recursive: true, force: true });
-    renameSync(tmp, out);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new VtwError(`cannot write ${outDir}: ${(e as Error).message}`);
-  }
+  writeFolder(outDir, { ...design.files, 'manifest.json': JSON.stringify(design.manifest, null, 2) + '\n' });
   return [...Object.keys(design.files), 'manifest.json'];
 }

@@ -16,9 +16,10 @@ import type { Program } from '../src/program/container.ts';
 import { runCli } from './helpers/cli.ts';
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
-// Three configurations, 70 random programs each: 210 random programs per `npm test`.
-const CONFIGS = ['ice40-tiny', 'ice40-small', 'default'];
-const RANDOM_PER_CONFIG = 70;
+// Four configurations, 60 random programs each: 240 random programs per `npm test`. hx8k-1x2
+// brings register command queues of depth 1, 16-bit accumulators and 15-bit DRAM addresses.
+const CONFIGS = ['ice40-tiny', 'ice40-small', 'hx8k-1x2', 'default'];
+const RANDOM_PER_CONFIG = 60;
 
 async function agree(p: Program, what: string) {
   const a = runSync(p);
@@ -55,6 +56,15 @@ test('error programs: both engines report the same illegal instruction and the s
   const rg = await agree(range, 'dram range');
   assert.is(rg.b.error?.kind, 'illegal');
   assert.is(rg.b.error?.field, 'dram_base');
+  // With MEM_ADDR_BITS 15 the fetch checks in 17-bit arithmetic: a range past dram_size, one whose
+  // dram_base has bits above 2^15 set, and one whose y extent alone reaches past 2^15 elements.
+  for (const insn of ['x_size=4 y_size=1 x_stride=4 dram_base=0x900', 'x_size=1 y_size=1 x_stride=1 dram_base=0x10000', 'x_size=1 y_size=9 x_stride=0xffff dram_base=1']) {
+    const narrow = assemble(`.config hx8k-1x2\n.text\n  LOAD INP ${insn}\n  FINISH\n`);
+    const n = await agree(narrow, `dram range (15-bit addresses): ${insn}`);
+    assert.is(n.b.error?.field, 'dram_base', insn);
+  }
+  const inside = await agree(assemble('.config hx8k-1x2\n.text\n  LOAD INP x_size=4 y_size=2 x_stride=8 dram_base=0x1f0\n  FINISH\n'), 'dram range inside');
+  assert.is(inside.b.error, undefined);
   const bad = assemble('.config ice40-tiny\n.text\n  GEMM\n  FINISH\n');
   bad.buffers.find((b) => b.kind === 'insn')!.data![16] = 0x07; // opcode 7 in instruction 1
   const bo = await rtl.run(bad);

@@ -16,6 +16,7 @@ import { boardMemory, checkBoardConfig, vtaBoardTop } from '../fpga/top/index.ts
 import { BoardEngine, compareWithBoard, runOnBoard } from '../fpga/top/run.ts';
 import { startSimBoard, type SimBoard } from '../fpga/top/sim.ts';
 import { deriveConfig, type Derived } from '../src/config/derive.ts';
+import { PRESETS } from '../src/config/presets.ts';
 import { VtwError } from '../src/errors.ts';
 import { serializeProgram, type Program } from '../src/program/container.ts';
 import { conformanceCases } from '../src/runtime/conformance.ts';
@@ -33,13 +34,18 @@ const TINY = {
 };
 
 /**
- * The board configurations under test, in one place (to be swapped for the up5k-… / hx8k-…
- * presets): an UP5K board with SPRAM (32- and 64-bit bus), and an HX8K board with block RAM, a 64-bit bus (two link
+ * The board configurations under test, in one place: the hx8k-1x2 preset on its board; an UP5K
+ * board with SPRAM (32- and 64-bit bus); an HX8K board with block RAM, a 64-bit bus (two link
  * words per bus word, partial-beat byte enables) and a beat every 3 cycles (so the channel-free
  * term of the timing model decides when a burst starts). `memBytes`: the conformance programs put
  * each buffer on its own 4 KiB page and need up to 25 KiB, more than an HX8K's default 8 KiB.
  */
 const BOARDS = {
+  preset: {
+    board: 'hx8k-breakout',
+    config: PRESETS.find((p) => p.name === 'hx8k-1x2')!.json,
+    memBytes: 32768 as number | undefined,
+  },
   spram: {
     board: 'icebreaker',
     config: { ...TINY, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_BURST_BEATS: 4 },

@@ -236,11 +236,27 @@ test('PLL: icepll (WASM) picks the dividers; the demo top instantiates SB_PLL40_
 test('vtw synth: user errors are one line', async () => {
   const r = await runCli('synth', '--board', 'icestick');
   assert.is(r.code, 1);
-  assert.match(r.stderr, 'vtw: error: give --verilog DIR and --top NAME (or --demo)');
+  assert.match(r.stderr, 'vtw: error: give the design: --config C (a VTA variant), --demo, or --verilog DIR with --top NAME');
   const e = await runCli('synth', '--board', 'icestick', '--verilog', '/nonexistent-dir', '--top', 'x');
   assert.match(e.stderr, 'cannot read Verilog folder /nonexistent-dir');
   const f = await runCli('synth', '--board', 'icestick', '--demo', '--freq', '0');
   assert.match(f.stderr, '--freq 0 must be a positive number');
+  // --config: the VTA board top; the config must target iCE40 and name or be given a board
+  const cases: Array<[string[], string]> = [
+    [['--config', 'default', '--board', 'icebreaker'], "the config's TARGET is 'sim': iCE40 boards need \"TARGET\": \"ice40\""],
+    [['--config', 'ice40-tiny'], 'the config names no BOARD: give --board (see vtw boards)'],
+    [['--config', 'ice40-tiny', '--board', 'icestick', '--demo'], '--config and --demo each choose the design: give one of them'],
+    [['--config', 'ice40-tiny', '--board', 'icestick', '--freq', '30'], '--config builds the VTA board top at the config\'s CLOCK_MHZ'],
+    [['--config', 'ice40-small', '--board', 'icestick'], 'MEM_OUTSTANDING is 4: set "MEM_OUTSTANDING": 1 in the config'],
+    [['--config', '{"TARGET":"ice40","DSP_BUDGET":8,"MEM_OUTSTANDING":1}', '--board', 'icestick'], 'DSP_BUDGET is 8 but the iCE40HX1K of icestick has no DSP blocks: set "DSP_BUDGET": 0'],
+    [['--config', 'ice40-tiny', '--board', 'nope'], "unknown board 'nope'"],
+  ];
+  for (const [args, msg] of cases) {
+    const c = await runCli('synth', ...args);
+    assert.is(c.code, 1, args.join(' '));
+    assert.match(c.stderr, msg);
+    assert.is(c.stderr.trim().split('\n').length, 1, c.stderr);
+  }
 });
 
 test.run();

@@ -97,19 +97,31 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): De
   // DRAM range: (dram_base + (y_size-1)*x_stride + x_size) * elem_bytes > dram_size (when set)
   // y_size clamped like W and H: a y_size past the largest depth fails the footprint check first
   const [ys] = products(mb.m, 'dec_dr', [{ a: clamp(sub(ySize, lit(16, 1))), b: xStride }], false, CONTROL_MUL);
-  const lastElem = mb.w('dec_last_elem', addw(addw(dramBase, ys, 34), xSize, 34));
+  // Element arithmetic in EL bits: 34 for the full address space; with MEM_ADDR_BITS = L < 32 only
+  // L + 2 bits, the bits of dram_base and of the product at or above L going to `hiElem` (any of
+  // them set puts the range past 2^L bytes, as every element is at least a byte).
+  const L = d.mem.addrBits;
+  const narrow = L < 32;
+  const EL = narrow ? L + 2 : 34;
+  const hiOf = (x: Expr) => (narrow && x.width > L ? nonZero(x.slice(x.width - 1, L)) : lit(1, 0));
+  const hiElem = any(hiOf(dramBase), hiOf(ys));
+  const lastElem = mb.w('dec_last_elem', addw(addw(narrow ? rz(dramBase, L) : dramBase, narrow ? rz(ys, Math.min(L, ys.width)) : ys, EL), xSize, EL));
   const eb = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => log2i(d.elemBytes[name]);
   const maxShift = Math.max(eb('uop'), eb('wgt'), eb('inp'), eb('acc'), eb('out'));
-  const EW = 34 + maxShift;
+  const EW = EL + maxShift;
   const bytesEnd = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => rz(eb(name) ? cat(lastElem, lit(eb(name), 0)) : lastElem, EW);
   const endBytes = mb.w(
     'dec_dram_end',
     sel(isStore, bytesEnd('out'), sel(eqc(mt, MEM_TYPES.UOP), bytesEnd('uop'), sel(eqc(mt, MEM_TYPES.WGT), bytesEnd('wgt'), sel(eqc(mt, MEM_TYPES.INP), bytesEnd('inp'), bytesEnd('acc'))))),
   );
-  // past dram_size (when set), and past the 2^MEM_ADDR_BITS bytes the address arithmetic covers
-  const L = d.mem.addrBits;
-  const pastSpace = L < EW ? ugt(endBytes, c(EW, 2 ** L)) : lit(1, 0);
-  const dramBad = all(nonZero(ySize), any(pastSpace, all(nonZero(dramSize), ugt(endBytes, dramSize))));
+  // past the 2^MEM_ADDR_BITS bytes the address arithmetic covers, and past dram_size (when set).
+  // Within 2^L bytes the end fits L + 1 bits, so a dram_size at or above 2^(L+1) never fails and
+  // the comparison is L + 1 bits wide.
+  const pastSpace = any(hiElem, L < EW ? ugt(endBytes, c(EW, 2 ** L)) : lit(1, 0));
+  const sizeBad = narrow
+    ? all(nonZero(dramSize), isZero(dramSize.slice(31, L + 1)), ugt(rz(endBytes, L + 1), rz(dramSize, L + 1)))
+    : all(nonZero(dramSize), ugt(endBytes, dramSize));
+  const dramBad = all(nonZero(ySize), any(pastSpace, sizeBad));
 
   const uopEnd = f.gemm('uop_end');
   const checks: Array<[Expr, number]> = [
@@ -182,6 +194,7 @@ export function fetchModule(name: string, d: Derived): Mb {
   const IW = L < 32 ? L - 3 : 32;
   const OW = IW + 4;
   const cnt = mb.w('insn_count_n', rz(count, IW));
+  if (L < 32) mb.sink(count.slice(31, IW), base.slice(31, L));
   const D = mb.reg('dispatched', IW);
   const arrived = mb.reg('arrived', IW);
   const off = mb.reg('req_off', OW);

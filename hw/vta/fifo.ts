@@ -1,13 +1,13 @@
 /**
- * A first-word-fall-through FIFO on a memory with a registered read: the head is a register that
- * always holds the oldest entry, so an entry pushed in cycle d is visible at the output in d + 1
- * (docs/microarch.md §3: an instruction dispatched in d can start in d + 1). `count` is the
+ * A first-word-fall-through FIFO on a memory with a registered read: the head (the registered read,
+ * or the entry forwarded when it was written to that slot in the previous cycle) always holds the
+ * oldest entry, so an entry pushed in cycle d is visible at the output in d + 1 (docs/microarch.md §3: an instruction dispatched in d can start in d + 1). `count` is the
  * occupancy at the start of the cycle: a pop in cycle s frees its slot for a push in s + 1.
  * The caller never pushes when full nor pops when empty.
  *
  * Shallow FIFOs (depth <= REG_FIFO_MAX_DEPTH, any depth >= 1) are a shift register instead: entry 0 is
  * the head, a pop shifts every entry down and a push writes the first free entry, so they store
- * exactly `depth` entries (no memory plus head copy) with the same timing.
+ * exactly `depth` entries (no memory plus read register) with the same timing.
  */
 import { HdlError, add, eq, mux, sub } from '../hdl/index.ts';
 import { Mb, all, any, bitsFor, eqc, inc, isPow2, log2i, nec, rz, sel } from './util.ts';
@@ -23,19 +23,25 @@ export function fifoModule(name: string, width: number, depth: number, what: str
   const push = mb.input('push');
   const din = mb.input('din', width);
   const pop = mb.input('pop');
-  const mem = mb.m.memory('mem', width, depth);
+  // no_rw_check: a read of the slot written in the same cycle is never used (it is forwarded).
+  const mem = mb.m.memory('mem', width, depth, { noRwCheck: true });
   const wptr = mb.reg('wptr', aw);
   const rptr = mb.reg('rptr', aw);
   const count = mb.reg('count_q', cw);
-  const head = mb.reg('head_q', width, null);
   const raddr = mb.w('raddr', sel(pop, inc(rptr), rptr));
   mb.next(wptr, inc(wptr), push);
   mb.next(rptr, inc(rptr), pop);
   mb.next(count, sub(add(count, rz(push, cw)), rz(pop, cw)));
-  // Registered read of the next head; an entry written in this cycle is forwarded.
-  mb.next(head, mux(all(push, eq(wptr, raddr)), din, mem.read(raddr)));
+  // The next head: a plain registered read (so the memory maps to block RAM with its output
+  // register), with an entry written in this cycle to that slot forwarded after the register.
+  const rd = mb.reg('rd_q', width, null);
+  const fwd = mb.reg('fwd_q', 1);
+  const dinQ = mb.reg('din_q', width, null);
+  mb.next(rd, mem.read(raddr));
+  mb.next(fwd, all(push, eq(wptr, raddr)));
+  mb.next(dinQ, din);
   mb.m.seq(mb.clk, (b) => b.if(push, (t) => t.write(mem, wptr, din)));
-  mb.output('dout', head);
+  mb.output('dout', mux(fwd, dinQ, rd));
   mb.output('valid', nec(count, 0));
   mb.output('count', count);
   mb.output('full', eqc(count, depth));

@@ -337,6 +337,10 @@ class Sim {
 
   private startJob(client: number, write: boolean, e: Exec, t: number): void {
     const cursor = new BurstCursor(e.di.segs!, this.tm.busBytes, this.tm.burstBeats);
+    // all of the transfer's beats, counted up front: the busy share of §10 is the whole transfer's
+    // even when the run ends (FINISH) before its last burst is granted
+    const count = new BurstCursor(e.di.segs!, this.tm.busBytes, this.tm.burstBeats);
+    while (!count.done) e.beats += count.next().beats;
     if (cursor.done) {
       this.finishJob(e, t);
       return;
@@ -426,7 +430,6 @@ class Sim {
       if (!j || j.reqReadyAt > t) continue;
       if (j.write ? !mem.canWrite(t) : !mem.canRead(t)) continue;
       const b = j.cursor.next();
-      j.exec.beats += b.beats;
       if (j.write) {
         const g = mem.grantWrite(t, b.beats);
         j.last = g.resp;

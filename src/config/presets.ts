@@ -21,7 +21,7 @@ export const PRESETS: readonly Preset[] = [
   { name: 'block32', description: '1x32 GEMM (1024 MACs per cycle)', json: { TARGET: 'sim', LOG_BLOCK: 5 } },
   {
     name: 'ice40-small',
-    description: 'iCE40 UP5K-class: 1x4 GEMM (16 MACs), 5 KiB of SRAM, 8 DSPs (to be tuned by the FPGA flow)',
+    description: 'iCE40 design point: 1x4 GEMM (16 MACs on 8 DSPs), 5 KiB of SRAM (with a board top it exceeds an UP5K\'s logic cells)',
     json: {
       TARGET: 'ice40', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10,
       LOG_ACC_BUFF_SIZE: 11, DSP_BUDGET: 8,
@@ -29,10 +29,20 @@ export const PRESETS: readonly Preset[] = [
   },
   {
     name: 'ice40-tiny',
-    description: 'iCE40 HX-class: 1x2 GEMM (4 MACs in LUTs), 2.25 KiB of SRAM (to be tuned by the FPGA flow)',
+    description: 'iCE40 design point: 1x2 GEMM (4 MACs in LUTs), 32-bit accumulators, 2.25 KiB of SRAM (hx8k-1x2 is its board-ready cut)',
     json: {
       TARGET: 'ice40', LOG_BLOCK: 1, LOG_UOP_BUFF_SIZE: 9, LOG_INP_BUFF_SIZE: 8, LOG_WGT_BUFF_SIZE: 8,
       LOG_ACC_BUFF_SIZE: 10, DSP_BUDGET: 0,
+    },
+  },
+  {
+    name: 'hx8k-1x2',
+    description:
+      'iCE40HX8K breakout: 1x2 GEMM (4 LUT multipliers), 16-bit accumulators, 2.5 KiB of SRAM, 8 KiB board memory, 12 MHz; fills 99% of the logic cells',
+    json: {
+      TARGET: 'ice40', LOG_BLOCK: 1, LOG_ACC_WIDTH: 4, LOG_UOP_BUFF_SIZE: 9, LOG_INP_BUFF_SIZE: 8, LOG_WGT_BUFF_SIZE: 8,
+      LOG_ACC_BUFF_SIZE: 10, DSP_BUDGET: 0, CMD_QUEUE_DEPTH: 1, MEM_OUTSTANDING: 1, MEM_BURST_BEATS: 4, MEM_CYCLES_PER_BEAT: 1,
+      MEM_READ_LATENCY: 3, MEM_WRITE_LATENCY: 3, MEM_ADDR_BITS: 15, CLOCK_MHZ: 12, BOARD: 'hx8k-breakout',
     },
   },
 ];

@@ -1,14 +1,19 @@
 import type { Command } from 'commander';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFolder } from '../../util/folder.ts';
 import { VtwError } from '../../errors.ts';
+import { loadConfig } from '../../config/load.ts';
 import { getBoard } from '../../../fpga/boards/index.ts';
 import { demoTop } from '../../../fpga/demo.ts';
+import { smallerPresetHint } from '../../../fpga/fit.ts';
 import { formatSummary, runFlow, type FlowProgress } from '../../../fpga/flow.ts';
 import { planPll } from '../../../fpga/pll.ts';
+import { vtaBoardTop } from '../../../fpga/top/index.ts';
 
 interface SynthOptions {
-  board: string;
+  board?: string;
+  config?: string;
   verilog?: string;
   top?: string;
   demo?: boolean;
@@ -76,8 +81,9 @@ function positive(v: string | undefined, name: string, integer: boolean): number
 export function registerSynth(program: Command): void {
   program
     .command('synth')
-    .description('synthesize, place and route Verilog for an iCE40 board: DIR/top.bin and DIR/summary.json')
-    .requiredOption('-b, --board <board>', 'board name (see vtw boards)')
+    .description('build a VTA variant (or Verilog of your own) for an iCE40 board: synthesis, place and route, bitstream in DIR/top.bin, DIR/summary.json')
+    .option('-c, --config <config>', 'VTA configuration: preset name, JSON file or inline JSON (TARGET ice40); builds the VTA board top (core, on-chip memory, UART host link, PLL)')
+    .option('-b, --board <board>', 'board name (see vtw boards; default: the config\'s BOARD)')
     .option('--verilog <dir>', 'folder of Verilog sources (*.v, *.sv)')
     .option('--top <name>', 'top module (ports named after the board: clk, led, uart_rx, uart_tx)')
     .option('--demo', 'build the demo top instead (LED counter, UART host link, block RAM, registers)')
@@ -90,11 +96,34 @@ export function registerSynth(program: Command): void {
     .option('--allow-timing-fail', 'exit 0 even when the clock constraint is not met')
     .option('--json', 'print the summary as JSON')
     .action(async (opts: SynthOptions) => {
-      const board = getBoard(opts.board);
+      const sources = [opts.config && '--config', opts.demo && '--demo', opts.verilog && '--verilog'].filter(Boolean);
+      if (sources.length > 1) throw new VtwError(`${sources.join(' and ')} each choose the design: give one of them`);
+      const d = opts.config ? loadConfig(opts.config) : undefined;
+      const boardName = opts.board ?? d?.board ?? undefined;
+      if (!boardName) throw new VtwError(d ? `the config names no BOARD: give --board (see vtw boards)` : 'give --board (see vtw boards)');
+      const board = getBoard(boardName);
       let files: Record<string, string>;
       let top: string;
       let pcf: string | undefined;
-      if (opts.demo) {
+      let fitHint: string | undefined;
+      let design: Record<string, unknown> | undefined;
+      if (d) {
+        if (opts.top || opts.pll || opts.freq || opts.pcf || opts.dsp) {
+          throw new VtwError('--config builds the VTA board top at the config\'s CLOCK_MHZ with the board\'s pins: leave out --top, --pll, --freq, --pcf and --dsp');
+        }
+        if (d.target !== 'ice40') throw new VtwError(`the config's TARGET is '${d.target}': iCE40 boards need "TARGET": "ice40" (DSP budget, SB_MAC16 and RAM mapping)`);
+        const des = await vtaBoardTop(d, board);
+        files = des.files;
+        top = des.top;
+        opts.freq = String(des.clockMhz);
+        fitHint = smallerPresetHint(d, board);
+        if (des.pll) process.stderr.write(`PLL: ${des.clockMhz} MHz from the board's ${board.clock.mhz} MHz\n`);
+        process.stderr.write(`VTA ${d.variant} (${d.multipliers} multipliers), memory: ${des.memory.description}\n`);
+        design = {
+          config: d.variant, configId: `0x${des.configId.toString(16).padStart(8, '0')}`, multipliers: d.multipliers,
+          clockMhz: des.clockMhz, pll: des.pll, memory: des.memory, baud: des.baud,
+        };
+      } else if (opts.demo) {
         if (opts.verilog || opts.top) throw new VtwError('--demo builds its own design: leave out --verilog and --top');
         const pllMhz = positive(opts.pll, 'pll', false);
         const d = demoTop(board, { pll: pllMhz ? await planPll(board.clock.mhz, pllMhz) : undefined });
@@ -106,7 +135,7 @@ export function registerSynth(program: Command): void {
         }
       } else {
         if (opts.pll) throw new VtwError('--pll goes with --demo; a design of your own instantiates its PLL itself (fpga/pll.ts)');
-        if (!opts.verilog || !opts.top) throw new VtwError('give --verilog DIR and --top NAME (or --demo)');
+        if (!opts.verilog || !opts.top) throw new VtwError('give the design: --config C (a VTA variant), --demo, or --verilog DIR with --top NAME');
         files = readSources(opts.verilog);
         top = opts.top;
         const pcfs = readdirSync(opts.verilog).filter((n) => n.endsWith('.pcf'));
@@ -120,22 +149,25 @@ export function registerSynth(program: Command): void {
           throw new VtwError(`cannot read pin constraints ${opts.pcf}`);
         }
       }
-      const out = opts.out ?? join('build', 'fpga', board.name, top);
+      const out = opts.out ?? join('build', 'fpga', board.name, d ? d.variant : top);
       const r = await runFlow({
-        board, files, top, pcf,
+        board, files, top, pcf, fitHint,
         seed: positive(opts.seed, 'seed', true),
         freqMhz: positive(opts.freq, 'freq', false),
         dsp: opts.dsp,
         progress: progressPrinter(),
       });
-      mkdirSync(out, { recursive: true });
-      writeFileSync(join(out, 'top.bin'), r.bitstream);
-      writeFileSync(join(out, 'summary.json'), JSON.stringify(r.summary, null, 2) + '\n');
-      writeFileSync(join(out, 'top.pcf'), r.pcf);
-      writeFileSync(join(out, 'report.json'), JSON.stringify(r.report, null, 2) + '\n');
-      writeFileSync(join(out, 'yosys.log'), r.logs.yosys);
-      writeFileSync(join(out, 'nextpnr.log'), r.logs.nextpnr);
-      console.log(opts.json ? JSON.stringify(r.summary, null, 2) : `${formatSummary(r.summary)}\n  wrote ${join(out, 'top.bin')} and summary.json`);
+      const summary = design ? { ...r.summary, design } : r.summary;
+      writeFolder(out, {
+        'top.bin': r.bitstream,
+        'summary.json': JSON.stringify(summary, null, 2) + '\n',
+        'top.pcf': r.pcf,
+        'report.json': JSON.stringify(r.report, null, 2) + '\n',
+        'yosys.log': r.logs.yosys,
+        'nextpnr.log': r.logs.nextpnr,
+        ...(d ? Object.fromEntries(Object.entries(files).map(([n, v]) => [join('verilog', n), v])) : {}),
+      });
+      console.log(opts.json ? JSON.stringify(summary, null, 2) : `${formatSummary(r.summary)}\n  wrote ${join(out, 'top.bin')} and summary.json`);
       if (!r.summary.timing.met && !opts.allowTimingFail) {
         const slow = r.summary.timing.clocks.filter((c) => !c.met).map((c) => `${c.clock} reaches ${c.achievedMhz} MHz of ${c.constraintMhz}`).join('; ');
         throw new VtwError(`timing not met: ${slow}; ${join(out, 'top.bin')} was written anyway (--allow-timing-fail to accept it)`);
