@@ -2,7 +2,9 @@
  * `npm run demo`: the main job on built-in defaults. It shows a configuration, assembles a small
  * program and disassembles it back, simulates it cycle by cycle, runs the conformance suite,
  * compiles a ResNet-18 layer with the tensor compiler and checks it bit for bit, and generates the
- * variant's Verilog. The FPGA bitstream joins when the board flow for the VTA core lands.
+ * variant's Verilog, then takes the iCE40 preset hx8k-1x2 through the conformance suite and builds
+ * its board top (core + block-RAM memory + UART host link) into an HX8K bitstream with the
+ * WebAssembly yosys and nextpnr.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { configText, loadConfig } from '../src/config/index.ts';
@@ -14,6 +16,10 @@ import { compileConv2d } from '../compiler/ops/conv2d_op.ts';
 import { defaultClip } from '../compiler/ops/common.ts';
 import { idealCycles, runOp } from '../compiler/ops/op.ts';
 import { generateDesign, writeDesign } from '../hw/gen.ts';
+import { getBoard } from '../fpga/boards/index.ts';
+import { runFlow } from '../fpga/flow.ts';
+import { vtaBoardTop } from '../fpga/top/index.ts';
+import { writeFolder } from '../src/util/folder.ts';
 
 const step = (title: string) => console.log(`\n=== ${title} ===`);
 function fail(msg: string): never {
@@ -75,6 +81,29 @@ writeDesign(design, 'build/demo/rtl');
 const lines = Object.values(design.files).reduce((n, t) => n + t.split('\n').length, 0);
 console.log(`build/demo/rtl: ${design.manifest.files.length} modules, ${lines} lines, top ${design.manifest.top}, ${design.manifest.resources.multipliers} multipliers, ${(design.manifest.resources.sramBitsTotal / 8 / 1024).toFixed(0)} KiB SRAM, in ${(performance.now() - t2).toFixed(0)} ms`);
 summary.push(['generate RTL', 'build/demo/rtl', `${design.manifest.files.length} modules, ${lines} lines`]);
+
+step('8. The iCE40 preset hx8k-1x2: conformance suite, then a bitstream for the HX8K breakout board');
+const dx = loadConfig('hx8k-1x2');
+const suiteX = await runSuite(dx, new TsEngine(), { suite: 'conformance', seed: 1, count: 0 });
+const passedX = suiteX.filter((r) => r.ok).length;
+if (passedX !== suiteX.length) fail('hx8k-1x2 conformance failures: ' + suiteX.filter((r) => !r.ok).map((r) => r.name).join(', '));
+console.log(`hx8k-1x2 (${dx.variant}): conformance ${passedX} passed, 0 failed`);
+const board = getBoard(dx.board!);
+const top = await vtaBoardTop(dx, board);
+const flow = await runFlow({
+  board, files: top.files, top: top.top, freqMhz: top.clockMhz,
+  progress: (p) => {
+    if (p.phase === 'start') process.stdout.write(`  ${p.step}...`);
+    else if (p.phase === 'end') process.stdout.write(` ${p.elapsedS.toFixed(1)} s\n`);
+  },
+});
+const fs = flow.summary;
+writeFolder('build/demo/fpga', { 'top.bin': flow.bitstream, 'summary.json': JSON.stringify(fs, null, 2) + '\n' });
+const lc = fs.resources.logicCells;
+console.log(`build/demo/fpga/top.bin: ${lc.used}/${lc.available} logic cells, ${fs.resources.ramBlocks.used}/${fs.resources.ramBlocks.available} EBR, fmax ${fs.timing.fmaxMhz?.toFixed(1)} MHz (${fs.timing.met ? 'meets' : 'MISSES'} ${fs.timing.constraintMhz} MHz)`);
+if (!fs.timing.met) fail('the hx8k-1x2 bitstream misses timing');
+summary.push(['conformance hx8k-1x2', `${suiteX.length} cases`, `${passedX} passed`]);
+summary.push(['FPGA bitstream', 'build/demo/fpga/top.bin', `${board.name}: ${lc.used}/${lc.available} LCs, ${fs.timing.fmaxMhz?.toFixed(1)} MHz >= ${fs.timing.constraintMhz}`]);
 
 step('Summary');
 console.log(table(['step', 'artifact', 'result'], summary));

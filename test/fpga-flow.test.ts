@@ -11,6 +11,7 @@ import { Module, Unary, add, lit, not, printModule, reduceAnd } from '../hw/hdl/
 import { uartRx, uartTx } from '../fpga/link/rtl.ts';
 import type { Board } from '../fpga/boards/index.ts';
 import { VtwError } from '../src/errors.ts';
+import { loadConfig } from '../src/config/load.ts';
 import { runCli } from './helpers/cli.ts';
 
 const enc = new TextEncoder();
@@ -211,6 +212,34 @@ test('real flow through the CLI: vtw synth --demo on an HX board writes top.bin 
     for (const f of ['top.pcf', 'report.json', 'yosys.log', 'nextpnr.log']) assert.ok(existsSync(join(out, f)), f);
     assert.match(r.stderr, 'place and route (nextpnr-ice40)...');
     assert.match(r.stderr, 'routing');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('real flow through the CLI: vtw synth --config hx8k-1x2 (the smallest iCE40 preset) fits its board and meets timing', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'vtw-synth-vta-'));
+  try {
+    const r = await runCli('synth', '--config', 'hx8k-1x2', '--out', out, '--json');
+    assert.is(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as FlowSummary & { design: { config: string; clockMhz: number; memory: { memBytes: number } } };
+    console.log(`    hx8k-1x2 on hx8k-breakout: ${s.resources.logicCells.used}/${s.resources.logicCells.available} LCs, ${s.resources.ramBlocks.used} EBR, fmax ${s.timing.fmaxMhz} MHz; synth ${s.seconds.synth} s, P&R ${s.seconds.pnr} s`);
+    assert.equal(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')), s);
+    assert.is(s.board, 'hx8k-breakout');
+    assert.is(s.device, 'iCE40HX8K');
+    assert.is(s.design.config, loadConfig('hx8k-1x2').variant);
+    assert.is(s.design.clockMhz, 12);
+    assert.is(s.design.memory.memBytes, 8192);
+    assert.is(s.timing.constraintMhz, 12);
+    assert.ok(s.timing.met && s.timing.fmaxMhz! >= 12, JSON.stringify(s.timing));
+    assert.ok(s.resources.logicCells.used <= s.resources.logicCells.available);
+    assert.ok(s.resources.logicCells.used > 0.5 * s.resources.logicCells.available, 'the VTA core is in the netlist');
+    // 16 EBR of board memory (4 byte lanes x 2048 bytes) plus the core's SRAMs
+    assert.ok(s.resources.ramBlocks.used > 16 && s.resources.ramBlocks.used <= 32, String(s.resources.ramBlocks.used));
+    assert.is(s.resources.io.used, 11); // clk, uart_rx, uart_tx, 8 LEDs
+    assert.is(readFileSync(join(out, 'top.bin')).length, 135100); // every HX8K bitstream has this size
+    assert.ok(existsSync(join(out, 'verilog', `${s.top}.v`)), 'the board top Verilog is kept beside the bitstream');
+    assert.match(r.stderr, `VTA ${s.design.config}`);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
