@@ -6,6 +6,7 @@ import type { Derived } from '../src/config/derive.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { PRESETS } from '../src/config/presets.ts';
 import type { Board } from './boards/types.ts';
+import { checkBoardConfig } from './top/index.ts';
 
 /** A size order for design points: multipliers, then ALU lanes, then on-chip SRAM bytes. */
 function sizeKey(d: Derived): [number, number, number] {
@@ -18,14 +19,24 @@ function smaller(a: [number, number, number], b: [number, number, number]): bool
   return false;
 }
 
+/** Whether the board top can be built for `d` on `board` (memory controller and DSP checks). */
+function runsOn(d: Derived, board: Board): boolean {
+  try {
+    checkBoardConfig(d, board);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The hint appended to a "does not fit" error for `d` on `board`. */
 export function smallerPresetHint(d: Derived, board: Board): string {
   const mine = sizeKey(d);
   const candidates = PRESETS.filter((p) => p.json.TARGET === 'ice40')
     .map((p) => ({ name: p.name, d: loadConfig(p.name) }))
-    .filter((c) => smaller(sizeKey(c.d), mine));
+    .filter((c) => smaller(sizeKey(c.d), mine) && runsOn(c.d, board));
   if (!candidates.length) {
-    return 'no smaller preset: lower LOG_BLOCK or LOG_ACC_WIDTH, the LOG_*_BUFF_SIZE keys or CMD_QUEUE_DEPTH';
+    return `no smaller iCE40 preset runs on ${board.name}: lower LOG_BLOCK or LOG_ACC_WIDTH, the LOG_*_BUFF_SIZE keys or CMD_QUEUE_DEPTH (docs/fpga.md lists what each part holds)`;
   }
   const forPart = candidates.filter((c) => c.name.startsWith(`${board.device}-`));
   const pool = forPart.length ? forPart : candidates;

@@ -12,6 +12,9 @@ import { uartRx, uartTx } from '../fpga/link/rtl.ts';
 import type { Board } from '../fpga/boards/index.ts';
 import { VtwError } from '../src/errors.ts';
 import { loadConfig } from '../src/config/load.ts';
+import { deriveConfig } from '../src/config/derive.ts';
+import { PRESETS } from '../src/config/presets.ts';
+import { smallerPresetHint } from '../fpga/fit.ts';
 import { runCli } from './helpers/cli.ts';
 
 const enc = new TextEncoder();
@@ -133,6 +136,16 @@ test('a design that does not fit names the resource and by how much', async () =
 // ---- the real WebAssembly tools ----
 
 /** A RAM of 36-bit words, 2048 deep: 18 block RAMs, more than the HX1K's 16. */
+test('fit hints name the next smaller iCE40 preset the board can run, or say there is none', () => {
+  const hx = getBoard('hx8k-breakout');
+  const big = deriveConfig({ ...PRESETS.find((p) => p.name === 'hx8k-1x2')!.json, LOG_BLOCK: 2 });
+  assert.is(smallerPresetHint(big, hx), `try the smaller preset hx8k-1x2 (${loadConfig('hx8k-1x2').variant}, 4 multipliers)`);
+  // hx8k-1x2 is smaller, but its block-RAM timing and LUT multipliers do not suit an UP5K's SPRAM
+  const up = deriveConfig({ TARGET: 'ice40', LOG_BLOCK: 1, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 9, LOG_ACC_BUFF_SIZE: 10, DSP_BUDGET: 8, MEM_OUTSTANDING: 1, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4 });
+  assert.match(smallerPresetHint(up, getBoard('icebreaker')), /^no smaller iCE40 preset runs on icebreaker: lower LOG_BLOCK/);
+  assert.match(smallerPresetHint(loadConfig('hx8k-1x2'), hx), /^no smaller iCE40 preset runs on hx8k-breakout/);
+});
+
 function bigRam(): Record<string, string> {
   const m = new Module('bigram');
   const clk = m.input('clk');
