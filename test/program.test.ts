@@ -26,6 +26,39 @@ test('assemble the example: buffers placed on pages, @refs resolved in element u
   assert.is(mem.length, 0x6000 + 7 * 16);
 });
 
+test('MEM_BUFFER_ALIGN packs data and micro-op buffers below page size; the instruction stream stays on a page', () => {
+  // the example with the config swapped for one whose buffers align to 256 bytes (the largest element: a 16x16 int8 weight)
+  const dense = EXAMPLE.replace('.config default', '.config {"MEM_BUFFER_ALIGN":64}');
+  const p = assemble(dense, 'dense.vasm');
+  assert.is(p.config.mem.bufferAlign, 256);
+  assert.equal(p.buffers.map((b) => b.name), ['uops', 'bias', 'inp', 'wgt', 'out', 'insns']);
+  // uops 4 bytes, bias 64, inp 16, wgt 256, out 16 bytes: each on the next multiple of 256 from 256
+  assert.equal(p.buffers.map((b) => b.addr), [0x100, 0x200, 0x300, 0x400, 0x500, 0x1000]);
+  const insns = programInsns(p);
+  assert.is((insns[2] as { dram_base: number }).dram_base, 0x400 / 256);
+  assert.is((insns[0] as { dram_base: number }).dram_base, 0x100 / 4);
+  const text = serializeProgram(p);
+  assert.is(serializeProgram(parseProgram(text)), text);
+  // the container checks each kind against its alignment
+  const j = JSON.parse(text);
+  const bad = (mutate: (x: typeof j) => void) => {
+    const c = JSON.parse(text);
+    mutate(c);
+    try {
+      parseProgram(JSON.stringify(c));
+    } catch (e) {
+      assert.instance(e, ProgramError);
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+  assert.match(bad((c) => (c.buffers[1].addr = 0x280)), /buffer bias: address 640 must be a non-zero multiple of 256 \(MEM_BUFFER_ALIGN\)/);
+  assert.match(bad((c) => (c.buffers[5].addr = 0x600)), /buffer insns: address 1536 must be a non-zero multiple of 4096 \(one DRAM page\)/);
+  assert.match(bad((c) => (c.buffers[0].addr = 0)), /buffer uops: address 0 must be a non-zero multiple of 256/);
+  // a config with small elements keeps the key's alignment
+  assert.is(assemble(EXAMPLE.replace('.config default', '.config hx8k-1x2'), 'x').config.mem.bufferAlign, 64);
+});
+
 test('round trip: assemble(disassemble(p)) reproduces p byte for byte', () => {
   const p = assemble(EXAMPLE, 'gemm-tiny.vasm');
   const text = disassemble(p);

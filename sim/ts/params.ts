@@ -3,11 +3,11 @@
  * docs/microarch.md is the contract; every number here is named there.
  */
 import type { Derived } from '../../src/config/derive.ts';
+import { PAGE_BYTES } from '../../src/isa/constants.ts';
 
 /** Tokens a dependency queue holds (an 8-bit counter, as Chisel's Semaphore). */
 export const TOKEN_QUEUE_DEPTH = 255;
-/** DRAM page: no burst crosses a multiple of this many bytes. */
-export const PAGE_BYTES = 4096;
+export { PAGE_BYTES };
 /** Bytes of one instruction in DRAM. */
 export const INSN_BYTES = 16;
 

@@ -4,7 +4,7 @@
  * position is computed; every other layer reads the frozen `Derived` object.
  */
 import { ConfigError, didYouMean } from '../errors.ts';
-import { INSN_BYTES, UOP_BYTES, type MemTypeName } from '../isa/constants.ts';
+import { INSN_BYTES, PAGE_BYTES, UOP_BYTES, type MemTypeName } from '../isa/constants.ts';
 import { computeLayout, layoutOverflows, type IsaLayout, type LogDepths } from '../isa/layout.ts';
 import { KEY_NAMES, KEY_SPECS, VTA_TARGETS, type ConfigKeys, type KeySpec, type VtaTarget } from './schema.ts';
 
@@ -19,6 +19,11 @@ export interface MemoryTiming {
   outstanding: number;
   /** Bits of a DRAM byte address: the accelerator addresses 2^addrBits bytes. */
   addrBits: number;
+  /**
+   * Alignment of data and micro-op buffers in DRAM: MEM_BUFFER_ALIGN raised to the largest element
+   * (so every dram_base is whole), at most a page. The instruction buffer is always page-aligned.
+   */
+  bufferAlign: number;
 }
 
 export interface Derived {
@@ -351,6 +356,7 @@ export function deriveConfig(raw: unknown): Derived {
       burstBeats: k.MEM_BURST_BEATS,
       outstanding: k.MEM_OUTSTANDING,
       addrBits: k.MEM_ADDR_BITS,
+      bufferAlign: Math.min(PAGE_BYTES, Math.max(k.MEM_BUFFER_ALIGN, ...Object.values(elemBytes))),
     }),
     layout,
   };

@@ -71,6 +71,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'MEM_CYCLES_PER_BEAT', kind: 'int', min: 1, max: 16, default: fixed(1), origin: 'ext', doc: 'cycles per data beat on the memory bus' },
   { key: 'MEM_BURST_BEATS', kind: 'int', min: 1, max: 256, pow2: true, default: fixed(16), origin: 'ext', doc: 'longest burst in beats' },
   { key: 'CMD_QUEUE_DEPTH', kind: 'int', min: 1, max: 4096, pow2: true, default: fixed(16), origin: 'ext', doc: 'instructions each command queue (load, compute, store) holds' },
+  { key: 'MEM_BUFFER_ALIGN', kind: 'int', min: 16, max: 4096, pow2: true, default: fixed(4096), origin: 'ext', doc: 'byte alignment of data and micro-op buffers in DRAM (at least the largest element; the instruction stream stays on a 4 KiB page); small values pack programs into small board memories' },
   { key: 'MEM_ADDR_BITS', kind: 'int', min: 13, max: 32, default: fixed(32), origin: 'ext', doc: 'bits of a DRAM byte address (on-chip DRAM of a board: its size); a program needing more DRAM is refused' },
   { key: 'MEM_OUTSTANDING', kind: 'int', min: 1, max: 64, default: fixed(4), origin: 'ext', doc: 'read bursts in flight at once' },
   { key: 'BOARD', kind: 'string', nullable: true, default: fixed(null), origin: 'ext', doc: 'FPGA board this variant is meant for (null = none)' },
@@ -106,6 +107,7 @@ export interface ConfigKeys {
   MEM_CYCLES_PER_BEAT: number;
   MEM_BURST_BEATS: number;
   CMD_QUEUE_DEPTH: number;
+  MEM_BUFFER_ALIGN: number;
   MEM_ADDR_BITS: number;
   MEM_OUTSTANDING: number;
   BOARD: string | null;

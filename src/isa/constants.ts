@@ -4,6 +4,8 @@ export const INSN_BITS = 128;
 export const INSN_BYTES = 16;
 export const UOP_BITS = 32;
 export const UOP_BYTES = 4;
+/** DRAM page (VTA_PAGE_BITS = 12): no burst crosses a multiple of it; page 0 is never used (VTA's null). */
+export const PAGE_BYTES = 4096;
 /** C bit-fields of an instruction are allocated in uint64_t units, a micro-op in one uint32_t. */
 export const INSN_UNIT_BITS = 64;
 

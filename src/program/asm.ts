@@ -176,11 +176,13 @@ export function assemble(source: string, file = '<asm>', defaultConfig?: string)
   const taken: Array<[number, number]> = all.filter((b) => b.addr !== undefined).map((b) => [b.addr!, b.addr! + b.size]);
   for (const b of all) {
     if (b.addr !== undefined) continue;
-    let addr = PAGE_BYTES;
+    // the instruction stream on a page, other buffers on the configuration's buffer alignment
+    const align = b.name === INSN_BUFFER_NAME ? PAGE_BYTES : config.mem.bufferAlign;
+    let addr = align;
     for (;;) {
       const clash = taken.find(([s, e]) => addr < e && s < addr + b.size);
       if (!clash) break;
-      addr = alignUp(clash[1], PAGE_BYTES);
+      addr = alignUp(clash[1], align);
     }
     b.addr = addr;
     taken.push([addr, addr + b.size]);

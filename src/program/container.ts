@@ -6,13 +6,12 @@
 import { writeFileSync, renameSync, readFileSync, unlinkSync } from 'node:fs';
 import { deriveConfig, minimalKeys, type Derived } from '../config/derive.ts';
 import { ConfigError, ProgramError, VtwError } from '../errors.ts';
-import { INSN_BYTES, UOP_BYTES } from '../isa/constants.ts';
+import { INSN_BYTES, PAGE_BYTES, UOP_BYTES } from '../isa/constants.ts';
 import { decodeInsn, decodeUops, type Insn, type Uop } from '../isa/insn.ts';
 
 export const PROGRAM_FORMAT = 'vtw-program';
 export const PROGRAM_VERSION = 1;
-/** DRAM page (VTA_PAGE_BITS = 12). Buffers start on a page, and page 0 is never used (VTA's null). */
-export const PAGE_BYTES = 4096;
+export { PAGE_BYTES };
 export const DRAM_LIMIT = 2 ** 32;
 
 export const BUFFER_KINDS = ['insn', 'uop', 'data'] as const;
@@ -128,8 +127,12 @@ export function validateProgram(p: Program): void {
     seen.add(b.name);
     if (!BUFFER_KINDS.includes(b.kind)) throw new ProgramError(`${where}: kind '${b.kind}' is not one of ${BUFFER_KINDS.join(', ')}`);
     if (!BUFFER_ROLES.includes(b.role)) throw new ProgramError(`${where}: role '${b.role}' is not one of ${BUFFER_ROLES.join(', ')}`);
-    if (!Number.isInteger(b.addr) || b.addr < PAGE_BYTES || b.addr % PAGE_BYTES) {
-      throw new ProgramError(`${where}: address ${b.addr} must be a non-zero multiple of ${PAGE_BYTES} (one DRAM page)`);
+    // The instruction stream starts on a page (the fetch splits its bursts by offset from it);
+    // data and micro-op buffers on the configuration's buffer alignment (MEM_BUFFER_ALIGN).
+    const align = b.kind === 'insn' ? PAGE_BYTES : p.config.mem.bufferAlign;
+    if (!Number.isInteger(b.addr) || b.addr <= 0 || b.addr % align) {
+      const what = align === PAGE_BYTES ? `${PAGE_BYTES} (one DRAM page)` : `${align} (MEM_BUFFER_ALIGN)`;
+      throw new ProgramError(`${where}: address ${b.addr} must be a non-zero multiple of ${what}`);
     }
     if (!Number.isInteger(b.size) || b.size <= 0) throw new ProgramError(`${where}: size ${b.size} must be a positive integer`);
     if (b.addr + b.size > DRAM_LIMIT) throw new ProgramError(`${where}: ends past the 32-bit DRAM address space`);

@@ -205,7 +205,7 @@ export class Runtime {
   readonly config: Derived;
   readonly strict: boolean;
   private readonly buffers: DataBuffer[] = [];
-  private nextAddr = PAGE_BYTES;
+  private nextAddr: number;
   private insns: PendingInsn[] = [];
   private pendingPopPrev = [0, 0, 0, 0];
   private pendingPopNext = [0, 0, 0, 0];
@@ -221,11 +221,20 @@ export class Runtime {
   constructor(config: Derived, opts: RuntimeOptions = {}) {
     this.config = config;
     this.strict = opts.strict ?? true;
+    this.nextAddr = this.align;
   }
 
   // ---- buffers ----
 
-  /** Allocate a page-aligned DRAM buffer (VTABufferAlloc). Page 0 is never used. */
+  /**
+   * Buffer alignment: a page (VTA's own runtime), or MEM_BUFFER_ALIGN for configurations packed into
+   * small board memories. Address 0 is never used.
+   */
+  private get align(): number {
+    return this.config.mem.bufferAlign;
+  }
+
+  /** Allocate an aligned DRAM buffer (VTABufferAlloc). */
   alloc(name: string, size: number, opts: AllocOptions = {}): DataBuffer {
     if (!Number.isInteger(size) || size <= 0) throw new RuntimeError(`buffer ${name}: size ${size} must be a positive integer`);
     if (this.buffers.some((b) => b.name === name) || name === 'insns' || name === 'uops') {
@@ -237,7 +246,7 @@ export class Runtime {
       bytes.set(opts.data);
     }
     const buf = new DataBuffer(name, this.nextAddr, size, opts.role ?? 'inout', opts.dtype, opts.shape, bytes);
-    this.nextAddr = alignUp(this.nextAddr + size, PAGE_BYTES);
+    this.nextAddr = alignUp(this.nextAddr + size, this.align);
     this.buffers.push(buf);
     return buf;
   }
@@ -670,10 +679,10 @@ export class Runtime {
       if (b.shape) pb.shape = [...b.shape];
       return pb;
     });
-    let addr = this.nextAddr;
+    // the instruction stream on a page of its own start, the micro-ops after it
     const insnSize = this.insns.length * INSN_BYTES;
-    const insnAddr = addr;
-    addr = alignUp(addr + insnSize, PAGE_BYTES);
+    const insnAddr = alignUp(this.nextAddr, PAGE_BYTES);
+    let addr = alignUp(insnAddr + insnSize, this.align);
     let uopAddr = 0;
     if (this.staged.length) {
       uopAddr = addr;
