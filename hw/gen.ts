@@ -8,7 +8,8 @@ import type { Derived } from '../src/config/derive.ts';
 import { minimalKeys } from '../src/config/derive.ts';
 import { writeFolder } from '../src/util/folder.ts';
 import { printModule } from './hdl/print.ts';
-import { checkDspBudget, type HwTarget } from './lib/mult.ts';
+import { checkDspBudget, dspsNeeded, type HwTarget } from './lib/mult.ts';
+import { fetchMulPlan } from './vta/fetch.ts';
 import { generateVta } from './vta/index.ts';
 
 export interface Manifest {
@@ -61,7 +62,8 @@ export function generateDesign(d: Derived, target: HwTarget): Design {
   const sramBits = {
     uop: d.buffBytes.uop * 8, inp: d.buffBytes.inp * 8, wgt: d.buffBytes.wgt * 8, acc: d.buffBytes.acc * 8, out: d.buffBytes.out * 8,
   };
-  const dsps = target === 'ice40' && d.dspBudget ? Math.ceil(d.multipliers / (d.inpWidth <= 8 && d.wgtWidth <= 8 ? 2 : 1)) : null;
+  const ctx = { target, dspBudget: d.dspBudget };
+  const dsps = target === 'ice40' && d.dspBudget ? dspsNeeded(d.multipliers, d.inpWidth, d.wgtWidth) + fetchMulPlan(d, ctx).dsps : null;
   const manifest: Manifest = {
     generator: 'vta-workbench 0.1.0',
     top: top.name,

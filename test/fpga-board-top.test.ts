@@ -18,7 +18,7 @@ import { startSimBoard, type SimBoard } from '../fpga/top/sim.ts';
 import { deriveConfig, type Derived } from '../src/config/derive.ts';
 import { PRESETS } from '../src/config/presets.ts';
 import { VtwError } from '../src/errors.ts';
-import { serializeProgram, type Program } from '../src/program/container.ts';
+import { dramSize, serializeProgram, type Program } from '../src/program/container.ts';
 import { conformanceCases } from '../src/runtime/conformance.ts';
 import { packMatrix } from '../src/runtime/pack.ts';
 import { randomProgram } from '../src/runtime/random.ts';
@@ -47,9 +47,10 @@ const BOARDS = {
     config: PRESETS.find((p) => p.name === 'hx8k-1x2')!.json,
     memBytes: undefined as number | undefined,
   },
+  /** With DSP_BUDGET 8: the GEMM's 4 products in 2 SB_MAC16s, the fetch decode's 2 products in 2 more. */
   spram: {
     board: 'icebreaker',
-    config: { ...TINY, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_BURST_BEATS: 4 },
+    config: { ...TINY, DSP_BUDGET: 8, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_BURST_BEATS: 4 },
     memBytes: undefined as number | undefined,
   },
   /** The SPRAM minima (a write beat held behind a read fetch lands one cycle before its response), 4 SPRAMs side by side. */
@@ -281,7 +282,15 @@ test('vtw run --sim prints what vtw sim prints (same cycles and output digests);
   };
   one(await runCli('run', prog, '--board', 'icebreaker', '--port', '/dev/vtw-no-such-port'), /^vtw: error: serial port \/dev\/vtw-no-such-port does not exist/);
   one(await runCli('run', prog, '--board', 'icebreaker'), /give --port DEVICE .* or --sim/);
-  one(await runCli('run', prog, '--board', 'hx8k-breakout', '--sim'), /needs 24592 bytes of DRAM but the hx8k-breakout board top has 8192 bytes .*--mem-bytes 32768/);
+  // a page-aligned program for the block-RAM config is larger than an HX8K's 8 KiB
+  const db = derived('bram');
+  const big = conformanceCases(db).find((c) => c.name === 'gemm_test.compressed')!.build(db, 1).program;
+  const bigFile = join(tmp, 'big.json');
+  writeFileSync(bigFile, serializeProgram(big));
+  const need = dramSize(big);
+  assert.ok(need > 8192);
+  one(await runCli('run', bigFile, '--board', 'hx8k-breakout', '--sim'), new RegExp(`needs ${need} bytes of DRAM but the hx8k-breakout board top has 8192 bytes .*--mem-bytes ${2 ** Math.ceil(Math.log2(need))}`));
+  one(await runCli('run', prog, '--board', 'hx8k-breakout', '--sim'), /DSP_BUDGET is 8 but the iCE40HX8K of hx8k-breakout has no DSP blocks/);
   const d2 = deriveConfig({ ...BOARDS.spram.config, MEM_OUTSTANDING: 2 });
   const prog2 = join(tmp, 'outs2.json');
   writeFileSync(prog2, serializeProgram(conformanceCases(d2)[0].build(d2, 1).program));

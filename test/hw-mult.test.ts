@@ -1,7 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Module, cat, ice40CellsSim, printModule, verilateAndRun, verilatorLint } from '../hw/hdl/index.ts';
-import { checkDspBudget, products, type MulCtx } from '../hw/lib/mult.ts';
+import { checkDspBudget, controlMulPlan, products, type MulCtx } from '../hw/lib/mult.ts';
+import { generateDesign } from '../hw/gen.ts';
+import { deriveConfig, loadConfig } from '../src/config/index.ts';
 import { VtwError } from '../src/errors.ts';
 import { Rng } from '../src/util/rng.ts';
 
@@ -72,6 +74,24 @@ test('generic multipliers: signed and unsigned products in Verilator match BigIn
 test('iCE40 SB_MAC16 in 8x8 mode (two products per DSP) matches BigInt, with yosys cell models', async () => {
   await check({ target: 'ice40', dspBudget: 2 }, true, 8, 8);
   await check({ target: 'ice40', dspBudget: 4 }, true, 4, 2);
+});
+
+test('iCE40 SB_MAC16 in 16x16 mode (one unsigned product per DSP, the fetch decode\'s) matches BigInt', async () => {
+  await check({ target: 'ice40', dspBudget: 4 }, false, 11, 16);
+});
+
+test('control products go on DSPs only where the GEMM array leaves two; the manifest counts them', () => {
+  const ice = (b: number) => ({ target: 'ice40' as const, dspBudget: b });
+  assert.equal(controlMulPlan(ice(8), 2, 11), { ctx: ice(2), dsps: 2 });
+  assert.equal(controlMulPlan(ice(8), 7, 11).dsps, 0);
+  assert.equal(controlMulPlan(ice(8), 2, 17).dsps, 0); // operands past 16 bits
+  assert.equal(controlMulPlan({ target: 'generic', dspBudget: 8 }, 0, 11).dsps, 0);
+  const keys = { TARGET: 'ice40', LOG_BLOCK: 1, DSP_BUDGET: 8, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 9, LOG_ACC_BUFF_SIZE: 10 };
+  const spare = generateDesign(deriveConfig(keys), 'ice40');
+  assert.is(spare.manifest.resources.dsps, 4); // 4 GEMM products in 2 DSPs + 2 for the decode
+  assert.is((Object.values(spare.files).join('').match(/SB_MAC16 #\(/g) ?? []).length, 4);
+  assert.is(generateDesign(loadConfig('ice40-small'), 'ice40').manifest.resources.dsps, 8); // 16 products fill the budget
+  assert.is(generateDesign(deriveConfig({ ...keys, DSP_BUDGET: 3 }), 'ice40').manifest.resources.dsps, 2);
 });
 
 test('iCE40 multiplier array lints clean against the cell library', async () => {

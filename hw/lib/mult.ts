@@ -56,6 +56,20 @@ export function checkDspBudget(ctx: MulCtx, count: number, aWidth: number, bWidt
   }
 }
 
+/** Unsigned control-path products (fetch decode) the generator may put on spare DSPs. */
+export const CONTROL_PRODUCTS = 2;
+
+/**
+ * Where the control-path products go: with an iCE40 DSP budget that the GEMM array leaves
+ * CONTROL_PRODUCTS SB_MAC16s of, and operands of at most 16 bits, on those DSPs (16x16 mode, one
+ * product each); otherwise plain `*` (LUTs on iCE40). Returns the context and the DSPs it takes.
+ */
+export function controlMulPlan(ctx: MulCtx, gemmDsps: number, operandBits: number): { ctx: MulCtx; dsps: number } {
+  const spare = ctx.target === 'ice40' && ctx.dspBudget ? ctx.dspBudget - gemmDsps : 0;
+  if (spare >= CONTROL_PRODUCTS && operandBits <= 16) return { ctx: { target: 'ice40', dspBudget: CONTROL_PRODUCTS }, dsps: CONTROL_PRODUCTS };
+  return { ctx: { target: 'generic', dspBudget: null }, dsps: 0 };
+}
+
 /**
  * Full-width products a*b (width a+b) of every pair, signed or unsigned. On iCE40 with a DSP
  * budget the products come from SB_MAC16 instances named `${prefix}_dsp<k>`.
@@ -99,8 +113,12 @@ export function products(m: Module, prefix: string, pairs: MulPair[], signed: bo
     group.forEach((p, i) => {
       const w = p.a.width + p.b.width;
       const full = pack ? o.slice(16 * i + 15, 16 * i) : o;
+      // a product narrower than the DSP's output leaves its top bits unread (named *_unused for lint)
+      if (w < full.width) m.assign(m.wire(`${prefix}_dsp${k}_p${i}_unused`, full.width - w), full.slice(full.width - 1, w));
       out.push(full.slice(w - 1, 0));
     });
+    // an 8x8 DSP holding one product leaves its top half unread
+    if (pack && group.length === 1) m.assign(m.wire(`${prefix}_dsp${k}_top_unused`, 16), o.slice(31, 16));
   }
   return out;
 }

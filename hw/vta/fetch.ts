@@ -10,7 +10,7 @@ import type { Derived } from '../../src/config/derive.ts';
 import { MEM_TYPES, OPCODES, ALU_OPCODES } from '../../src/isa/constants.ts';
 import { fetchBufferDepth } from '../../sim/ts/params.ts';
 import { add, cat, eq, lit, mux, sub, type Expr } from '../hdl/index.ts';
-import { products, type MulCtx } from '../lib/mult.ts';
+import { controlMulPlan, dspsNeeded, products, type MulCtx } from '../lib/mult.ts';
 import { burstCalc } from './burst.ts';
 import { ENTRY_BITS, EXTRA_BITS, Fields, INDEX_BITS, packEntry, reservedRanges } from './insn.ts';
 import { ERROR_CODE_BITS, errorCode } from './regs.ts';
@@ -22,8 +22,18 @@ import {
 export const OBS = { idle: 0, busy: 1, waitToken: 2, waitMemory: 3, queueFull: 4 } as const;
 export const OBS_BITS = 3;
 
-/** Control-path multipliers (decode): plain products, never DSP primitives (operands exceed 16 bits). */
-const CONTROL_MUL: MulCtx = { target: 'generic', dspBudget: null };
+/** Bits of the clamped footprint operands: the largest depth + 1. */
+function footprintBits(d: Derived): number {
+  return bitsFor(Math.max(...(['uop', 'wgt', 'inp', 'acc', 'out'] as const).map((b) => d.depth[b])) + 1);
+}
+
+/**
+ * Where the decode's two products (footprint W x H, DRAM extent (y_size-1) x x_stride) go: on spare
+ * SB_MAC16s when the iCE40 DSP budget leaves two after the GEMM array, else LUTs (hw/lib/mult.ts).
+ */
+export function fetchMulPlan(d: Derived, ctx: MulCtx): { ctx: MulCtx; dsps: number } {
+  return controlMulPlan(ctx, dspsNeeded(d.multipliers, d.inpWidth, d.wgtWidth), footprintBits(d));
+}
 
 export interface DecodeResult {
   illegal: Expr;
@@ -37,7 +47,7 @@ export interface DecodeResult {
 }
 
 /** The static checks of §9.1 on one instruction, in order, and the values dispatched with it. */
-export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): DecodeResult {
+export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mulCtx: MulCtx): DecodeResult {
   const f = new Fields(d, insn);
   const op = mb.w('dec_opcode', f.opcode);
   const isLoad = eqc(op, OPCODES.LOAD);
@@ -78,11 +88,11 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): De
   // W and H clamped to the largest depth + 1: the product is exact whenever the footprint can fit
   // (W*H <= depth) and still exceeds every depth when it cannot, so the multiplier is K x K bits.
   const dMax = Math.max(...(['uop', 'wgt', 'inp', 'acc', 'out'] as const).map((b) => d.depth[b]));
-  const K = bitsFor(dMax + 1);
+  const K = footprintBits(d);
   const clamp = (x: Expr) => (dMax + 1 < 2 ** x.width ? rz(umin(x, c(x.width, dMax + 1)), K) : x);
   const Wc = mb.w('dec_w_clamped', clamp(W));
   const Hc = mb.w('dec_h_clamped', clamp(H));
-  const [wh] = products(mb.m, 'dec_fp', [{ a: Wc, b: Hc }], false, CONTROL_MUL);
+  const [wh] = products(mb.m, 'dec_fp', [{ a: Wc, b: Hc }], false, mulCtx);
   const WH = mb.w('dec_wh', rz(wh, 34));
   const fpEndWide = mb.w('dec_fp_end', addw(sramBase, WH, 35));
   const depthOf = (t: number) => {
@@ -96,7 +106,7 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): De
 
   // DRAM range: (dram_base + (y_size-1)*x_stride + x_size) * elem_bytes > dram_size (when set)
   // y_size clamped like W and H: a y_size past the largest depth fails the footprint check first
-  const [ys] = products(mb.m, 'dec_dr', [{ a: clamp(sub(ySize, lit(16, 1))), b: xStride }], false, CONTROL_MUL);
+  const [ys] = products(mb.m, 'dec_dr', [{ a: clamp(sub(ySize, lit(16, 1))), b: xStride }], false, mulCtx);
   // Element arithmetic in EL bits: 34 for the full address space; with MEM_ADDR_BITS = L < 32 only
   // L + 2 bits, the bits of dram_base and of the product at or above L going to `hiElem` (any of
   // them set puts the range past 2^L bytes, as every element is at least a byte).
@@ -167,7 +177,7 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr): De
   };
 }
 
-export function fetchModule(name: string, d: Derived): Mb {
+export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
   const mb = new Mb(name, ['fetch: instruction bursts, fetch buffer, decode and static checks, dispatch to the command queues']);
   const BUS = d.busWidth;
   const FB = fetchBufferDepth(d.mem.burstBeats * d.busBytes);
@@ -259,7 +269,7 @@ export function fetchModule(name: string, d: Derived): Mb {
   const avail = mb.w('avail', ugt(arrived, D));
 
   // ---- decode, checks, dispatch
-  const dec = decodeChecks(mb, d, head, dramSize);
+  const dec = decodeChecks(mb, d, head, dramSize, fetchMulPlan(d, ctx).ctx);
   const full = sel(dec.toLoad, fullLoad, sel(dec.toStore, fullStore, fullCompute));
   mb.drive(dispatch, all(run, avail, inv(dec.illegal), inv(full)));
   mb.next(D, inc(D), dispatch);

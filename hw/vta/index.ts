@@ -52,7 +52,7 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
   };
   const ctx = { target: opts.target, dspBudget: d.dspBudget };
   const regs = regsModule(p('regs'), opts.configId).finish();
-  const fetch = fetchModule(p('fetch'), d).finish();
+  const fetch = fetchModule(p('fetch'), d, ctx).finish();
   const cmdq = {
     load: fifoModule(p('cmdq_load'), QUEUE_BITS.load, d.cmdQueueDepth, 'load command queue').finish(),
     compute: fifoModule(p('cmdq_compute'), QUEUE_BITS.compute, d.cmdQueueDepth, 'compute command queue').finish(),
