@@ -19,7 +19,7 @@ import type { MemTypeName } from '../src/isa/constants.ts';
 import { Rng } from '../src/util/rng.ts';
 import { printModule, verilateAndRun } from '../hw/hdl/index.ts';
 import { dmaReadModule } from '../hw/vta/dma.ts';
-import { ENTRY_BITS, EXTRA_BITS } from '../hw/vta/insn.ts';
+import { entryLayout } from '../hw/vta/insn.ts';
 import { sramGeom, type SramGeom } from '../hw/vta/sram.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,7 +73,7 @@ function entryOf(d: Derived, buf: BufferName, l: Load): bigint {
   const fpEnd = BigInt(l.sram_base + W * H);
   const s0 = BigInt(l.sram_base + W * l.y_pad_0 + l.x_pad_0);
   const pads = BigInt(W * H - l.x_size * l.y_size);
-  const X = BigInt(EXTRA_BITS);
+  const X = BigInt(entryLayout(d).extraBits);
   return insn | (fpEnd << 128n) | (s0 << (128n + X)) | (pads << (128n + 2n * X)) | (0n << (128n + 3n * X));
 }
 
@@ -100,7 +100,7 @@ function testbench(d: Derived, gs: SramGeom[], dut: string, dir: string, count: 
   const req = gs.map((g) => `req${g.buf}`).join(' | ');
   return `module tb;
   reg clk = 1'b0; reg rst = 1'b1; reg start = 1'b0;
-  reg [${ENTRY_BITS - 1}:0] entry;
+  reg [${entryLayout(d).bits - 1}:0] entry;
   wire req; wire [31:0] req_addr; wire [8:0] req_beats;
   reg rbeat = 1'b0; reg [${BUS - 1}:0] rdata;
   ${decl}
@@ -109,7 +109,7 @@ function testbench(d: Derived, gs: SramGeom[], dut: string, dir: string, count: 
   ${dut} dut (.clk(clk), .rst(rst), .start(start), .entry(entry), .grant(req), .rbeat(rbeat), .rdata(rdata),
     ${ports}, .req_addr(req_addr), .req_beats(req_beats), .done(done), .done_at_start(done_at_start), .busy(busy));
   reg [7:0] dram [0:${DRAM - 1}];
-  reg [${ENTRY_BITS - 1}:0] entries [0:${count - 1}];
+  reg [${entryLayout(d).bits - 1}:0] entries [0:${count - 1}];
   integer qa [0:4095]; integer qf [0:4095]; integer qn [0:4095];
   integer qh, qt, chan, cyc, k, j, f, b, startAt, active;
   initial begin
@@ -158,7 +158,7 @@ async function dmaCase(json: Record<string, unknown>, bufNames: BufferName[], se
   let out: string;
   try {
     writeFileSync(join(dir, 'dram.hex'), Array.from(dram, (x) => x.toString(16).padStart(2, '0')).join('\n') + '\n');
-    writeFileSync(join(dir, 'entries.hex'), loads.map((l, k) => entryOf(d, gs[which[k]].buf, l).toString(16).padStart(Math.ceil(ENTRY_BITS / 4), '0')).join('\n') + '\n');
+    writeFileSync(join(dir, 'entries.hex'), loads.map((l, k) => entryOf(d, gs[which[k]].buf, l).toString(16).padStart(Math.ceil(entryLayout(d).bits / 4), '0')).join('\n') + '\n');
     out = await verilateAndRun({ 'dma_t.v': printModule(m), 'tb.sv': testbench(d, gs, 'dma_t', dir, count) }, 'tb');
   } finally {
     rmSync(dir, { recursive: true, force: true });

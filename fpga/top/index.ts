@@ -216,11 +216,14 @@ export function buildVtaBoardTop(d: Derived, board: Board, pll: PllPlan | null, 
     link_rvalid: lm.rvalid, link_rdata: lm.rdata,
   });
 
-  // LEDs: 0 = the core is running, 1 = link activity, others off.
+  // LEDs: 0 = the core is running, 1 = link activity, others off. Registered: the core's longest
+  // paths end at a flip-flop, not at an output pin.
   const on: Expr[] = [busy, not(linkIdle)].slice(0, nLed);
   while (on.length < nLed) on.push(lit(1, 0));
   const lit0 = cat(...on.reverse());
-  m.assign(led, board.ledsActiveLow ? xor(lit0, repeat(nLed, lit(1, 1))) : lit0);
+  const ledQ = m.reg('led_q', nLed, 'LED states');
+  m.seq(clk, (b) => b.set(ledQ, board.ledsActiveLow ? xor(lit0, repeat(nLed, lit(1, 1))) : lit0));
+  m.assign(led, ledQ);
 
   const files: Record<string, string> = { ...design.files };
   for (const mod of [...link.modules, ctl, m]) files[`${mod.name}.v`] = printModule(mod);

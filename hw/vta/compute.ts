@@ -30,7 +30,7 @@ import { MEM_TYPES, OPCODES } from '../../src/isa/constants.ts';
 import { TOKEN_QUEUE_DEPTH } from '../../sim/ts/params.ts';
 import { add, eq, lit, repeat, sext, sub, type Expr, type Module, type Signal } from '../hdl/index.ts';
 import { OBS } from './fetch.ts';
-import { ENTRY_BITS, Fields, INDEX_BITS, unpackEntry } from './insn.ts';
+import { Fields, entryLayout, unpackEntry } from './insn.ts';
 import { ERROR_CODE_BITS, errorCode } from './regs.ts';
 import { bankOf, type SramGeom } from './sram.ts';
 import { MULTI_PUSH_BITS, TOKEN_BITS } from './tokens.ts';
@@ -91,7 +91,8 @@ export function computeModule(
 
   const run = mb.input('run');
   const qValid = mb.input('q_valid');
-  const entry = mb.input('q_entry', ENTRY_BITS);
+  const el = entryLayout(d);
+  const entry = mb.input('q_entry', el.bits);
   const l2g = mb.input('l2g_count', TOKEN_BITS);
   const s2g = mb.input('s2g_count', TOKEN_BITS);
   const g2l = mb.input('g2l_count', TOKEN_BITS);
@@ -107,7 +108,7 @@ export function computeModule(
   const accRdIn = mb.input('acc_rdata', g.acc.banks * g.acc.ew);
 
   // ---------------------------------------------------------------- the head instruction
-  const e = unpackEntry(entry);
+  const e = unpackEntry(el, entry);
   const f = new Fields(d, e.insn);
   const op = mb.w('h_opcode', f.opcode);
   const hIsLoad = eqc(op, OPCODES.LOAD);
@@ -167,7 +168,7 @@ export function computeModule(
   const cWfo = mb.reg('is_wgt_fo', ldW, null);
   const cWfi = mb.reg('is_wgt_fi', ldW, null);
   const cTag = mb.reg('is_tag', lnf, null);
-  const cIndex = mb.reg('is_index', INDEX_BITS, null);
+  const cIndex = mb.reg('is_index', el.indexBits, null);
   const u = mb.reg('is_u', ldU, null);
   const iIn = mb.reg('is_i_in', 14, null);
   const iOut = mb.reg('is_i_out', 14, null);

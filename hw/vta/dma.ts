@@ -35,7 +35,7 @@ import type { BufferName, Derived } from '../../src/config/derive.ts';
 import { MEM_TYPES } from '../../src/isa/constants.ts';
 import { HdlError, add, and, cat, eq, lit, repeat, sext, sub, Const, type Expr, type Signal } from '../hdl/index.ts';
 import { burstWords } from './burst.ts';
-import { Fields, unpackEntry, ENTRY_BITS } from './insn.ts';
+import { Fields, entryLayout, unpackEntry } from './insn.ts';
 import { type SramGeom, bankOf } from './sram.ts';
 import {
   Mb, T, all, any, bitsFor, c, catRev, dec, eqc, gtc, inc, inv, isZero, laneOf, laneRotl, laneRotr, laneShl, laneShr, lec, log2i,
@@ -106,7 +106,7 @@ interface Ctx {
 }
 
 function context(mb: Mb, d: Derived, bufs: SramGeom[], start: Expr, entry: Expr, withPads: boolean): Ctx {
-  const e = unpackEntry(entry);
+  const e = unpackEntry(entryLayout(d), entry);
   const f = new Fields(d, e.insn);
   const ldm = Math.max(...bufs.map((g) => g.ld));
   const XW = ldm + 1;
@@ -357,7 +357,7 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
   const names = bufs.map((g) => g.buf.toUpperCase()).join(' / ');
   const mb = new Mb(name, [`DMA read engine for ${names}: bursts, beat-to-SRAM writes, zero padding`]);
   const start = mb.input('start');
-  const entryIn = mb.input('entry', ENTRY_BITS);
+  const entryIn = mb.input('entry', entryLayout(d).bits);
   const grant = mb.input('grant');
   const rbeat = mb.input('rbeat');
   const rdata = mb.input('rdata', d.busWidth);
@@ -482,7 +482,7 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
   mb.next(inflight, sel(start, inv(atStart), all(inflight, inv(done))));
   mb.output('done', done);
   mb.output('done_at_start', atStart);
-  const busy = busyBudget(cx, { count: s.pads, fpEnd: rz(unpackEntry(entryIn).fpEnd, XW) });
+  const busy = busyBudget(cx, { count: s.pads, fpEnd: rz(unpackEntry(entryLayout(d), entryIn).fpEnd, XW) });
   mb.output('busy', all(inflight, busy));
   mb.sink(rq.lastGrant);
   return mb;
@@ -501,7 +501,7 @@ function isBuf(t: Expr | null, i: number): Expr {
 export function dmaWriteModule(name: string, d: Derived, g: SramGeom): Mb {
   const mb = new Mb(name, ['DMA write engine for STORE: bursts, OUT read ahead, beats with byte enables, responses']);
   const start = mb.input('start');
-  const entryIn = mb.input('entry', ENTRY_BITS);
+  const entryIn = mb.input('entry', entryLayout(d).bits);
   const grant = mb.input('grant');
   const wready = mb.input('wready');
   const bvalid = mb.input('bvalid');

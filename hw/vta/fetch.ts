@@ -12,7 +12,7 @@ import { fetchBufferDepth } from '../../sim/ts/params.ts';
 import { add, cat, eq, lit, mux, sub, type Expr } from '../hdl/index.ts';
 import { controlMulPlan, dspsNeeded, products, type MulCtx } from '../lib/mult.ts';
 import { burstCalc } from './burst.ts';
-import { ENTRY_BITS, EXTRA_BITS, Fields, INDEX_BITS, packEntry, reservedRanges } from './insn.ts';
+import { Fields, entryLayout, packEntry, reservedRanges } from './insn.ts';
 import { ERROR_CODE_BITS, errorCode } from './regs.ts';
 import {
   Mb, T, addw, all, any, bitsFor, c, eqc, gtc, inc, inv, isZero, log2i, mulNarrow, nonZero, pick, rz, sel, subw, ugt, ult,
@@ -22,10 +22,8 @@ import {
 export const OBS = { idle: 0, busy: 1, waitToken: 2, waitMemory: 3, queueFull: 4 } as const;
 export const OBS_BITS = 3;
 
-/** Bits of the clamped footprint operands: the largest depth + 1. */
-function footprintBits(d: Derived): number {
-  return bitsFor(Math.max(...(['uop', 'wgt', 'inp', 'acc', 'out'] as const).map((b) => d.depth[b])) + 1);
-}
+/** Bits of the clamped footprint operands: the largest depth + 1 (the entry's extra fields). */
+const footprintBits = (d: Derived) => entryLayout(d).extraBits;
 
 /**
  * Where the decode's two products (footprint W x H, DRAM extent (y_size-1) x x_stride) go: on spare
@@ -171,9 +169,9 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
     toLoad: toLoadModule,
     toStore: isStore,
     toCompute: all(inv(toLoadModule), inv(isStore)),
-    fpEnd: rz(fpEndWide, EXTRA_BITS),
-    s0: rz(s0, EXTRA_BITS),
-    pads: rz(padCount, EXTRA_BITS),
+    fpEnd: rz(fpEndWide, K),
+    s0: rz(s0, K),
+    pads: rz(padCount, K),
   };
 }
 
@@ -201,7 +199,7 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
   // Instruction counters and stream offsets are as wide as a program that fits 2^MEM_ADDR_BITS bytes
   // needs (32 / 36 bits for the full address space); the host never gives a longer stream.
   const L = d.mem.addrBits;
-  const IW = L < 32 ? L - 3 : 32;
+  const IW = entryLayout(d).indexBits;
   const OW = IW + 4;
   const cnt = mb.w('insn_count_n', rz(count, IW));
   if (L < 32) mb.sink(count.slice(31, IW), base.slice(31, L));
@@ -277,8 +275,8 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
   mb.output('push_load', all(dispatch, dec.toLoad));
   mb.output('push_store', all(dispatch, dec.toStore));
   mb.output('push_compute', all(dispatch, dec.toCompute));
-  const entry = packEntry({ insn: head, fpEnd: dec.fpEnd, s0: dec.s0, pads: dec.pads, index: rz(D, INDEX_BITS) });
-  if (entry.width !== ENTRY_BITS) throw new Error('entry width');
+  const el = entryLayout(d);
+  const entry = packEntry(el, { insn: head, fpEnd: dec.fpEnd, s0: dec.s0, pads: dec.pads, index: rz(D, el.indexBits) });
   mb.output('entry', entry);
   mb.output('err', err);
   mb.output('err_code', dec.code);

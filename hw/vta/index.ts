@@ -24,7 +24,7 @@ import { dmaReadModule, dmaWriteModule } from './dma.ts';
 import { fetchModule } from './fetch.ts';
 import { fifoModule } from './fifo.ts';
 import { gemmModule } from './gemm.ts';
-import { QUEUE_BITS } from './insn.ts';
+import { entryLayout } from './insn.ts';
 import { loadModule, storeModule } from './loadstore.ts';
 import { regsModule } from './regs.ts';
 import { sramGeom, sramModule } from './sram.ts';
@@ -53,10 +53,11 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
   const ctx = { target: opts.target, dspBudget: d.dspBudget };
   const regs = regsModule(p('regs'), opts.configId).finish();
   const fetch = fetchModule(p('fetch'), d, ctx).finish();
+  const qb = entryLayout(d).queueBits;
   const cmdq = {
-    load: fifoModule(p('cmdq_load'), QUEUE_BITS.load, d.cmdQueueDepth, 'load command queue').finish(),
-    compute: fifoModule(p('cmdq_compute'), QUEUE_BITS.compute, d.cmdQueueDepth, 'compute command queue').finish(),
-    store: fifoModule(p('cmdq_store'), QUEUE_BITS.store, d.cmdQueueDepth, 'store command queue').finish(),
+    load: fifoModule(p('cmdq_load'), qb.load, d.cmdQueueDepth, 'load command queue').finish(),
+    compute: fifoModule(p('cmdq_compute'), qb.compute, d.cmdQueueDepth, 'compute command queue').finish(),
+    store: fifoModule(p('cmdq_store'), qb.store, d.cmdQueueDepth, 'store command queue').finish(),
   };
   const tokens = tokensModule(p('tokens')).finish();
   const dmaLoad = dmaReadModule(p('dma_load'), d, [geom.inp, geom.wgt]).finish();

@@ -7,6 +7,7 @@ import type { Derived } from '../../src/config/derive.ts';
 import type { StructLayout } from '../../src/isa/layout.ts';
 import { INSN_BITS } from '../../src/isa/constants.ts';
 import { HdlError, cat, type Expr } from '../hdl/index.ts';
+import { bitsFor } from './util.ts';
 
 export function field(insn: Expr, layout: StructLayout, name: string): Expr {
   const f = layout.byName[name];
@@ -26,10 +27,6 @@ export function reservedRanges(layout: StructLayout): Array<[number, number]> {
   return out;
 }
 
-/** Width of the precomputed SRAM quantities (footprint end, first data element, pad count). */
-export const EXTRA_BITS = 17;
-export const INDEX_BITS = 32;
-
 /**
  * A command-queue entry: the instruction (bits 127..0), then `fp_end` = sram_base + W*H (LOAD
  * footprint end), `s0` = sram_base + W*y_pad_0 + x_pad_0 (first data element), `pads` = padding
@@ -43,20 +40,35 @@ export interface Entry {
   index: Expr;
 }
 
-export const ENTRY_BITS = INSN_BITS + 3 * EXTRA_BITS + INDEX_BITS;
-
-/**
- * Bits each command queue stores (the low bits of an entry; the rest reads as zero): STORE needs
- * only the instruction, LOAD INP/WGT also the precomputed values, compute everything (its index
- * for the errors found while a GEMM/ALU runs).
- */
-export const QUEUE_BITS = { load: INSN_BITS + 3 * EXTRA_BITS, compute: ENTRY_BITS, store: INSN_BITS } as const;
-
-export function packEntry(e: Entry): Expr {
-  return cat(e.index, e.pads, e.s0, e.fpEnd, e.insn);
+/** Widths of an entry for a configuration: only as wide as a legal instruction's values get. */
+export interface EntryLayout {
+  /** fp_end, s0 and pads of a legal LOAD are at most the largest depth: bitsFor(largest depth + 1). */
+  extraBits: number;
+  /** Instruction indices: a program fits 2^MEM_ADDR_BITS bytes (MEM_ADDR_BITS - 3 bits; 32 for the full space). */
+  indexBits: number;
+  bits: number;
+  /**
+   * Bits each command queue stores (the low bits of an entry; the rest reads as zero): STORE needs
+   * only the instruction, LOAD INP/WGT also the precomputed values, compute everything (its index
+   * for the errors found while a GEMM/ALU runs).
+   */
+  queueBits: { load: number; compute: number; store: number };
 }
 
-export function unpackEntry(x: Expr): Entry {
+export function entryLayout(d: Derived): EntryLayout {
+  const extraBits = bitsFor(Math.max(...(['uop', 'wgt', 'inp', 'acc', 'out'] as const).map((b) => d.depth[b])) + 1);
+  const indexBits = d.mem.addrBits < 32 ? d.mem.addrBits - 3 : 32;
+  const bits = INSN_BITS + 3 * extraBits + indexBits;
+  return { extraBits, indexBits, bits, queueBits: { load: INSN_BITS + 3 * extraBits, compute: bits, store: INSN_BITS } };
+}
+
+export function packEntry(l: EntryLayout, e: Entry): Expr {
+  const x = cat(e.index, e.pads, e.s0, e.fpEnd, e.insn);
+  if (x.width !== l.bits) throw new Error(`entry of ${x.width} bits, layout says ${l.bits}`);
+  return x;
+}
+
+export function unpackEntry(l: EntryLayout, x: Expr): Entry {
   let p = 0;
   const take = (w: number) => {
     const s = x.slice(p + w - 1, p);
@@ -64,10 +76,10 @@ export function unpackEntry(x: Expr): Entry {
     return s;
   };
   const insn = take(INSN_BITS);
-  const fpEnd = take(EXTRA_BITS);
-  const s0 = take(EXTRA_BITS);
-  const pads = take(EXTRA_BITS);
-  const index = take(INDEX_BITS);
+  const fpEnd = take(l.extraBits);
+  const s0 = take(l.extraBits);
+  const pads = take(l.extraBits);
+  const index = take(l.indexBits);
   return { insn, fpEnd, s0, pads, index };
 }
 

@@ -9,7 +9,7 @@
 import type { Derived } from '../../src/config/derive.ts';
 import { TOKEN_QUEUE_DEPTH } from '../../sim/ts/params.ts';
 import { cat, lit, type Expr, type Module } from '../hdl/index.ts';
-import { ENTRY_BITS, Fields, unpackEntry } from './insn.ts';
+import { Fields, entryLayout, unpackEntry } from './insn.ts';
 import { OBS } from './fetch.ts';
 import { Mb, all, any, c, inst, inv, isZero, ltc, nonZero, sel } from './util.ts';
 import type { SramGeom } from './sram.ts';
@@ -56,7 +56,7 @@ export function loadModule(name: string, d: Derived, engine: Module): Mb {
   const mb = new Mb(name, ['load module: LOAD INP / WGT, one at a time, g2l pop and l2g push']);
   const run = mb.input('run');
   const qValid = mb.input('q_valid');
-  const entry = mb.input('q_entry', ENTRY_BITS);
+  const entry = mb.input('q_entry', entryLayout(d).bits);
   const g2l = mb.input('g2l_count', TOK);
   const l2g = mb.input('l2g_count', TOK);
   const gInpIn = mb.input('grant_inp');
@@ -64,7 +64,7 @@ export function loadModule(name: string, d: Derived, engine: Module): Mb {
   const rbInp = mb.input('rbeat_inp');
   const rbWgt = mb.input('rbeat_wgt');
   const rdata = mb.input('rdata', d.busWidth);
-  const e = unpackEntry(entry);
+  const e = unpackEntry(entryLayout(d), entry);
   const f = new Fields(d, e.insn);
   const xs0 = isZero(f.mem('x_size'));
   const seq = sequencer(mb, run, qValid, f.flag('pop_next_dep'), f.flag('push_next_dep'), g2l, l2g, (start) => {
@@ -98,14 +98,14 @@ export function storeModule(name: string, d: Derived, engine: Module, gOut: Sram
   const mb = new Mb(name, ['store module: STORE, one at a time, g2s pop and s2g push']);
   const run = mb.input('run');
   const qValid = mb.input('q_valid');
-  const entry = mb.input('q_entry', ENTRY_BITS);
+  const entry = mb.input('q_entry', entryLayout(d).bits);
   const g2s = mb.input('g2s_count', TOK);
   const s2g = mb.input('s2g_count', TOK);
   const grant = mb.input('grant');
   const wready = mb.input('mem_wready');
   const bvalid = mb.input('mem_bvalid');
   const rdata = mb.input('out_rdata', gOut.banks * gOut.ew);
-  const e = unpackEntry(entry);
+  const e = unpackEntry(entryLayout(d), entry);
   const f = new Fields(d, e.insn);
   const xs0 = isZero(f.mem('x_size'));
   const seq = sequencer(mb, run, qValid, f.flag('pop_prev_dep'), f.flag('push_prev_dep'), g2s, s2g, (start) => {

@@ -6,11 +6,11 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { cat, lit, type Module } from '../hdl/index.ts';
-import { ENTRY_BITS, QUEUE_BITS } from './insn.ts';
+import { entryLayout } from './insn.ts';
 import { BEATS_BITS } from './burst.ts';
 import type { ComputeGeoms } from './compute.ts';
 import { ERROR_CODE_BITS } from './regs.ts';
-import { Mb, any, inst, sel } from './util.ts';
+import { Mb, any, inst, rz, sel } from './util.ts';
 
 export function vtaTopName(d: Derived): string {
   return `vta_${d.variant.replace(/[^A-Za-z0-9_]/g, '_')}`;
@@ -74,9 +74,10 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
     full_load: W('full_load', 1), full_compute: W('full_compute', 1), full_store: W('full_store', 1),
   });
   const q = (n: 'load' | 'compute' | 'store', push: typeof fetch.push_load) => {
-    const w = QUEUE_BITS[n];
+    const el = entryLayout(d);
+    const w = el.queueBits[n];
     const o = inst(mb, p.cmdq[n], `u_q_${n}`, { rst: coreRst, push, din: fetch.entry.slice(w - 1, 0), pop: pop[n] });
-    return { valid: o.valid, full: o.full, count: o.count, dout: w === ENTRY_BITS ? o.dout : cat(lit(ENTRY_BITS - w, 0), o.dout) };
+    return { valid: o.valid, full: o.full, count: o.count, dout: w === el.bits ? o.dout : cat(lit(el.bits - w, 0), o.dout) };
   };
   const qLoad = q('load', fetch.push_load);
   const qCompute = q('compute', fetch.push_compute);
@@ -164,7 +165,7 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
 
   // errors and finish
   mb.drive(errSet, any(fetch.err, compute.err));
-  mb.drive(errIndex, sel(compute.err, compute.err_index, fetch.err_index));
+  mb.drive(errIndex, sel(compute.err, rz(compute.err_index, 32), fetch.err_index));
   mb.drive(errCode, sel(compute.err, compute.err_code, fetch.err_code));
   mb.drive(finishSet, compute.finish);
 
