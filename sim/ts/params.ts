@@ -3,13 +3,11 @@
  * docs/microarch.md is the contract; every number here is named there.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { PAGE_BYTES } from '../../src/isa/constants.ts';
+import { INSN_BYTES, PAGE_BYTES } from '../../src/isa/constants.ts';
 
 /** Tokens a dependency queue holds (an 8-bit counter, as Chisel's Semaphore). */
 export const TOKEN_QUEUE_DEPTH = 255;
-export { PAGE_BYTES };
-/** Bytes of one instruction in DRAM. */
-export const INSN_BYTES = 16;
+export { INSN_BYTES, PAGE_BYTES };
 
 /** Pipeline offsets, in cycles after a micro-op issues (docs/microarch.md §6, §7). */
 export const GEMM_ACC_READ = 2; // accumulator (and INP/WGT) read data in issue+2

@@ -88,7 +88,7 @@ export function registerSynth(program: Command): void {
     .option('--top <name>', 'top module (ports named after the board: clk, led, uart_rx, uart_tx)')
     .option('--demo', 'build the demo top instead (LED counter, UART host link, block RAM, registers)')
     .option('--pll <mhz>', 'with --demo: run it from the PLL at this frequency (icepll picks the dividers)')
-    .option('-o, --out <dir>', 'output folder (default build/fpga/<board>/<top>)')
+    .option('-o, --out <dir>', 'output folder, replaced as a whole (default build/fpga/<board>/<variant>, or <top> without --config)')
     .option('--seed <n>', 'nextpnr placement seed')
     .option('--freq <mhz>', 'clock constraint in MHz (default: the board clock)')
     .option('--pcf <file>', 'pin constraints (default: a .pcf in the Verilog folder, else the board\'s pins)')
