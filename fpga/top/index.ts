@@ -20,6 +20,7 @@ import {
   Module, cat, ice40CellsSim, lit, not, printModule, repeat, xor, type Expr,
 } from '../../hw/hdl/index.ts';
 import { generateVta } from '../../hw/vta/index.ts';
+import { isPow2 } from '../../hw/vta/util.ts';
 import type { Board } from '../boards/types.ts';
 import { DEVICES } from '../devices.ts';
 import type { ToolCommand } from '../flow.ts';
@@ -42,7 +43,6 @@ export interface BoardMemory {
   description: string;
 }
 
-const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 const floorPow2 = (n: number) => (n < 1 ? 0 : 2 ** Math.floor(Math.log2(n)));
 
 /**
