@@ -108,6 +108,11 @@ test('error: non-integer', () => rejects({ LOG_INP_WIDTH: 2.5 }, 'LOG_INP_WIDTH'
 test('error: unknown target', () => rejects({ TARGET: 'zynq' }, 'TARGET', 'zynq', 'pynq'));
 test('error: not a power of two', () => rejects({ MEM_BURST_BEATS: 12 }, 'MEM_BURST_BEATS', 'power of two'));
 test('error: bool expected', () => rejects({ ALU_MUL: 1 }, 'ALU_MUL', 'true or false'));
+test('CMD_QUEUE_DEPTH 0 (no command queues) is accepted; 3 is not a power of two', () => {
+  assert.is(deriveConfig({ CMD_QUEUE_DEPTH: 0 }).cmdQueueDepth, 0);
+  rejects({ CMD_QUEUE_DEPTH: 3 }, 'CMD_QUEUE_DEPTH', 'power of two');
+  rejects({ CMD_QUEUE_DEPTH: -1 }, 'CMD_QUEUE_DEPTH', '0..4096');
+});
 test('error: not an object', () => rejects([1, 2], 'JSON object'));
 test('error: GEMM layout overflow (LOG_UOP_BUFF_SIZE 16) names the key and the valid value', () =>
   rejects({ LOG_UOP_BUFF_SIZE: 16 }, 'LOG_UOP_BUFF_SIZE = 16', '128-bit GEMM instruction', 'LOG_UOP_BUFF_SIZE <= 15'));

@@ -16,9 +16,17 @@ import type { Program } from '../src/program/container.ts';
 import { runCli } from './helpers/cli.ts';
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
-// Four configurations, 60 random programs each: 240 random programs per `npm test`. hx8k-1x2
-// brings register command queues of depth 1, 16-bit accumulators and 15-bit DRAM addresses.
-const CONFIGS = ['ice40-tiny', 'ice40-small', 'hx8k-1x2', 'default'];
+// Five configurations, 60 random programs each: 300 random programs per `npm test`. hx8k-1x2
+// brings register command queues of depth 1, 16-bit accumulators and 15-bit DRAM addresses; the
+// last one no command queues (CMD_QUEUE_DEPTH 0), the fetch buffer in block RAM fed by 32-bit beats
+// and the fetch decode's products on SB_MAC16s.
+const NO_QUEUES = JSON.stringify({
+  TARGET: 'ice40', LOG_BLOCK: 1, LOG_ACC_WIDTH: 4, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 9, LOG_ACC_BUFF_SIZE: 10,
+  DSP_BUDGET: 8, CMD_QUEUE_DEPTH: 0, FETCH_BUFFER_BRAM: true, MEM_OUTSTANDING: 1, MEM_BURST_BEATS: 4, MEM_CYCLES_PER_BEAT: 2,
+  MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_ADDR_BITS: 17, MEM_BUFFER_ALIGN: 64,
+});
+const CONFIGS = ['ice40-tiny', 'ice40-small', 'hx8k-1x2', 'default', NO_QUEUES];
+const label = (name: string) => (name === NO_QUEUES ? 'no command queues (CMD_QUEUE_DEPTH 0)' : name);
 const RANDOM_PER_CONFIG = 60;
 
 async function agree(p: Program, what: string) {
@@ -30,7 +38,7 @@ async function agree(p: Program, what: string) {
 }
 
 for (const name of CONFIGS) {
-  test(`${name}: the conformance suite matches bit for bit and cycle for cycle`, async () => {
+  test(`${label(name)}: the conformance suite matches bit for bit and cycle for cycle`, async () => {
     const d = loadConfig(name);
     for (const c of conformanceCases(d)) {
       const built = c.build(d, 1);
@@ -39,7 +47,7 @@ for (const name of CONFIGS) {
     }
   });
 
-  test(`${name}: ${RANDOM_PER_CONFIG} random programs match`, async () => {
+  test(`${label(name)}: ${RANDOM_PER_CONFIG} random programs match`, async () => {
     const d = loadConfig(name);
     for (let s = 1; s <= RANDOM_PER_CONFIG; s++) await agree(randomProgram(d, 1000 + s).program, `seed ${1000 + s}`);
   });

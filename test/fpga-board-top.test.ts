@@ -47,10 +47,16 @@ const BOARDS = {
     config: PRESETS.find((p) => p.name === 'hx8k-1x2')!.json,
     memBytes: undefined as number | undefined,
   },
-  /** With DSP_BUDGET 8: the GEMM's 4 products in 2 SB_MAC16s, the fetch decode's 2 products in 2 more. */
+  /**
+   * With DSP_BUDGET 8: the GEMM's 4 products in 2 SB_MAC16s, the fetch decode's 2 products in 2 more;
+   * no command queues and the fetch buffer in block RAM (what the UP5K's logic cells call for).
+   */
   spram: {
     board: 'icebreaker',
-    config: { ...TINY, DSP_BUDGET: 8, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_BURST_BEATS: 4 },
+    config: {
+      ...TINY, DSP_BUDGET: 8, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_BURST_BEATS: 4, CMD_QUEUE_DEPTH: 0,
+      FETCH_BUFFER_BRAM: true,
+    },
     memBytes: undefined as number | undefined,
   },
   /** The SPRAM minima (a write beat held behind a read fetch lands one cycle before its response), 4 SPRAMs side by side. */

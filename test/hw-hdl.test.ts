@@ -22,7 +22,7 @@ function sample(): { top: Module; leaf: Module } {
   const op = top.input('op', 2);
   const q = top.output('q', 20);
   const flag = top.output('flag');
-  const mem = top.memory('ram', 8, 16);
+  const mem = top.memory('ram', 8, 16, { noRwCheck: true, blockRam: true });
   const rd = top.reg('rd', 8, 'registered read');
   const accReg = top.reg('acc_q', 20);
   const sum = top.wire('sum', 20);
@@ -49,7 +49,7 @@ test('printing is deterministic and the sample lints clean under verilator -Wall
   const { top, leaf } = sample();
   const text = { 'mac8.v': printModule(leaf), 'sample_top.v': printModule(top) };
   assert.is(printModule(sample().top), text['sample_top.v']);
-  assert.match(text['sample_top.v'], 'reg  [7:0] ram [0:15];');
+  assert.match(text['sample_top.v'], '(* no_rw_check *) (* ram_style = "block" *) reg  [7:0] ram [0:15];');
   assert.match(text['sample_top.v'], 'always @(posedge clk) begin');
   const r = await verilatorLint(text, 'sample_top');
   assert.ok(r.ok, r.messages.join('\n'));

@@ -80,16 +80,18 @@ test('iCE40 SB_MAC16 in 16x16 mode (one unsigned product per DSP, the fetch deco
   await check({ target: 'ice40', dspBudget: 4 }, false, 11, 16);
 });
 
-test('control products go on DSPs only where the GEMM array leaves two; the manifest counts them', () => {
+test('control products go on DSPs only where the GEMM array leaves two (or four); the manifest counts them', () => {
   const ice = (b: number) => ({ target: 'ice40' as const, dspBudget: b });
-  assert.equal(controlMulPlan(ice(8), 2, 11), { ctx: ice(2), dsps: 2 });
+  assert.equal(controlMulPlan(ice(8), 2, 11), { ctx: ice(4), dsps: 4 });
+  assert.equal(controlMulPlan(ice(8), 5, 11), { ctx: ice(2), dsps: 2 }); // 3 spare: the first tier
   assert.equal(controlMulPlan(ice(8), 7, 11).dsps, 0);
   assert.equal(controlMulPlan(ice(8), 2, 17).dsps, 0); // operands past 16 bits
   assert.equal(controlMulPlan({ target: 'generic', dspBudget: 8 }, 0, 11).dsps, 0);
   const keys = { TARGET: 'ice40', LOG_BLOCK: 1, DSP_BUDGET: 8, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 9, LOG_ACC_BUFF_SIZE: 10 };
   const spare = generateDesign(deriveConfig(keys), 'ice40');
-  assert.is(spare.manifest.resources.dsps, 4); // 4 GEMM products in 2 DSPs + 2 for the decode
-  assert.is((Object.values(spare.files).join('').match(/SB_MAC16 #\(/g) ?? []).length, 4);
+  assert.is(spare.manifest.resources.dsps, 6); // 4 GEMM products in 2 DSPs + 4 for the decode
+  assert.is((Object.values(spare.files).join('').match(/SB_MAC16 #\(/g) ?? []).length, 6);
+  assert.is(generateDesign(deriveConfig({ ...keys, DSP_BUDGET: 5 }), 'ice40').manifest.resources.dsps, 4); // 2 + 2
   assert.is(generateDesign(loadConfig('ice40-small'), 'ice40').manifest.resources.dsps, 8); // 16 products fill the budget
   assert.is(generateDesign(deriveConfig({ ...keys, DSP_BUDGET: 3 }), 'ice40').manifest.resources.dsps, 2);
 });

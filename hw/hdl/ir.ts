@@ -143,6 +143,12 @@ export interface MemoryOptions {
    * read-old-data.
    */
   noRwCheck?: boolean;
+  /**
+   * Ask synthesis for block RAM even where the memory is small enough that it would build it from
+   * flip-flops (yosys `ram_style = "block"`): the reads must be registered (a read register with no
+   * logic between it and the memory).
+   */
+  blockRam?: boolean;
 }
 
 export class Memory {

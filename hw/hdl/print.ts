@@ -113,7 +113,7 @@ export function printModule(m: Module): string {
     if (s.kind === 'wire') decls.push(`  wire ${range(s.width)}${s.name};${s.comment ? ` // ${s.comment}` : ''}`);
     if (s.kind === 'reg') decls.push(`  reg  ${range(s.width)}${s.name};${s.comment ? ` // ${s.comment}` : ''}`);
   }
-  for (const mem of m.memories) decls.push(`  ${mem.options.noRwCheck ? '(* no_rw_check *) ' : ''}reg  ${range(mem.width)}${mem.name} [0:${mem.depth - 1}];`);
+  for (const mem of m.memories) decls.push(`  ${mem.options.noRwCheck ? '(* no_rw_check *) ' : ''}${mem.options.blockRam ? '(* ram_style = "block" *) ' : ''}reg  ${range(mem.width)}${mem.name} [0:${mem.depth - 1}];`);
 
   return [
     ...m.comment.map((c) => `// ${c}`),

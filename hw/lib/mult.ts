@@ -56,17 +56,23 @@ export function checkDspBudget(ctx: MulCtx, count: number, aWidth: number, bWidt
   }
 }
 
-/** Unsigned control-path products (fetch decode) the generator may put on spare DSPs. */
-export const CONTROL_PRODUCTS = 2;
+/**
+ * Unsigned control-path products (fetch decode) the generator may put on spare DSPs, in the order
+ * they get them: the decode's two range products (footprint W x H, DRAM extent), then the two that
+ * give a LOAD's first element and pad count.
+ */
+export const CONTROL_PRODUCT_TIERS = [2, 4] as const;
 
 /**
- * Where the control-path products go: with an iCE40 DSP budget that the GEMM array leaves
- * CONTROL_PRODUCTS SB_MAC16s of, and operands of at most 16 bits, on those DSPs (16x16 mode, one
- * product each); otherwise plain `*` (LUTs on iCE40). Returns the context and the DSPs it takes.
+ * Where the control-path products go: with an iCE40 DSP budget whose spare SB_MAC16s (after the
+ * GEMM array) hold a tier of CONTROL_PRODUCT_TIERS, and operands of at most 16 bits, that many on
+ * DSPs (16x16 mode, one product each; the largest tier that fits); otherwise none (plain `*`, LUTs on
+ * iCE40). Returns the context for the DSP products and how many there are.
  */
 export function controlMulPlan(ctx: MulCtx, gemmDsps: number, operandBits: number): { ctx: MulCtx; dsps: number } {
   const spare = ctx.target === 'ice40' && ctx.dspBudget ? ctx.dspBudget - gemmDsps : 0;
-  if (spare >= CONTROL_PRODUCTS && operandBits <= 16) return { ctx: { target: 'ice40', dspBudget: CONTROL_PRODUCTS }, dsps: CONTROL_PRODUCTS };
+  const tier = operandBits <= 16 ? [...CONTROL_PRODUCT_TIERS].reverse().find((n) => n <= spare) : undefined;
+  if (tier) return { ctx: { target: 'ice40', dspBudget: tier }, dsps: tier };
   return { ctx: { target: 'generic', dspBudget: null }, dsps: 0 };
 }
 

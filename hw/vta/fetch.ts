@@ -160,9 +160,20 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   // Values dispatched with a LOAD (only meaningful for a legal LOAD with x_size > 0).
   // A legal LOAD has s0 <= pads-free footprint end and pads <= W*H <= depth <= dMax < 2^K: both are
   // computed modulo 2^K from the clamped W and y_size (illegal instructions are never dispatched).
+  // With two more spare DSPs: W*y_pad_0 and x_size*y_size there, pads = W*H - x_size*y_size; else
+  // shift-and-add products by the 4- and 5-bit pad fields.
   const PW = K;
-  const s0 = addw(addw(sramBase, mulNarrow(Wc, yp0, PW), PW), xp0, PW);
-  const padCount = add(mulNarrow(rz(Wc, PW), addw(yp0, yp1, 5), PW), mulNarrow(rz(clamp(ySize), PW), addw(xp0, xp1, 5), PW));
+  let wy0: Expr;
+  let padCount: Expr;
+  if (mulCtx.target === 'ice40' && (mulCtx.dspBudget ?? 0) >= 4) {
+    const [p0, xy] = products(mb.m, 'dec_ld', [{ a: Wc, b: yp0 }, { a: clamp(xSize), b: clamp(ySize) }], false, { target: 'ice40', dspBudget: 2 });
+    wy0 = rz(p0, PW);
+    padCount = sub(rz(WH, PW), rz(xy, PW));
+  } else {
+    wy0 = mulNarrow(Wc, yp0, PW);
+    padCount = add(mulNarrow(rz(Wc, PW), addw(yp0, yp1, 5), PW), mulNarrow(rz(clamp(ySize), PW), addw(xp0, xp1, 5), PW));
+  }
+  const s0 = addw(addw(sramBase, wy0, PW), xp0, PW);
   return {
     illegal,
     code: codeW,
@@ -192,9 +203,13 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
   const grant = mb.input('grant');
   const rbeat = mb.input('rbeat');
   const rdata = mb.input('rdata', BUS);
-  const fullLoad = mb.input('full_load');
-  const fullCompute = mb.input('full_compute');
-  const fullStore = mb.input('full_store');
+  // CMD_QUEUE_DEPTH 0: no command queues; the module the head goes to takes it (`take`) in the
+  // cycle it starts it. Otherwise the head is pushed into its module's queue unless that is full.
+  const direct = d.cmdQueueDepth === 0;
+  const take = direct ? mb.input('take') : null;
+  const fullLoad = direct ? null : mb.input('full_load');
+  const fullCompute = direct ? null : mb.input('full_compute');
+  const fullStore = direct ? null : mb.input('full_store');
 
   // Instruction counters and stream offsets are as wide as a program that fits 2^MEM_ADDR_BITS bytes
   // needs (32 / 36 bits for the full address space); the host never gives a longer stream.
@@ -219,7 +234,11 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
   mb.output('req_beats', bc.beats);
 
   // ---- fetch buffer: `ipl` banks of 128-bit instructions, written from beats
-  const banks = Array.from({ length: ipl }, (_, b) => mb.m.memory(`buf${b}`, 128, lines));
+  // In block RAM (FETCH_BUFFER_BRAM) the head is the RAM's read register; a write to the slot read
+  // in the same cycle is forwarded after it (no_rw_check: that read's data is never used).
+  const blockBuf = d.fetchBufferBram;
+  const banks = Array.from({ length: ipl }, (_, b) => mb.m.memory(`buf${b}`, 128, lines, blockBuf ? { noRwCheck: true, blockRam: true } : {}));
+  let asmQ: Expr | null = null;
   const bankAw = banks[0].addrWidth;
   const we: Expr[] = [];
   const wdata: Expr[] = [];
@@ -231,6 +250,7 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
     const last = eqc(pos, bpi - 1);
     mb.next(pos, inc(pos), rbeat);
     mb.next(asm, bpi === 2 ? rdata : cat(rdata, asm.slice((bpi - 1) * BUS - 1, BUS)), rbeat);
+    asmQ = asm;
     we.push(mb.w('buf_we0', all(rbeat, last)));
     wdata.push(cat(rdata, asm));
     waddr = rz(arrived, lfb);
@@ -251,8 +271,27 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
   const nd = mb.w('next_head', add(D, rz(dispatch, IW)));
   const raddr = mb.w('buf_raddr', rz(nd.slice(lfb - 1, lipl || 0), bankAw));
   const qs = banks.map((bank, b) => {
-    const q = mb.reg(`head${b}`, 128, null);
     mb.m.seq(mb.clk, (s) => s.if(we[b], (t) => t.write(bank, waddrW, wdata[b])));
+    if (blockBuf) {
+      const rd = mb.reg(`buf_rd${b}`, 128, null);
+      mb.next(rd, bank.read(raddr));
+      const fwd = mb.reg(`buf_fwd${b}`, 1);
+      mb.next(fwd, all(we[b], eq(waddrW, raddr)));
+      // the instruction written last cycle: with beats narrower than an instruction, the beat
+      // register has shifted its last beat in and only its first beat needs keeping
+      let fv: Expr;
+      if (asmQ) {
+        const b0 = mb.reg('buf_beat0', BUS, null);
+        mb.next(b0, asmQ.slice(BUS - 1, 0), we[b]);
+        fv = cat(asmQ, b0);
+      } else {
+        const wq = mb.reg(`buf_wq${b}`, 128, null);
+        mb.next(wq, wdata[b], we[b]);
+        fv = wq;
+      }
+      return mb.w(`head_q${b}`, mux(fwd, fv, rd));
+    }
+    const q = mb.reg(`head${b}`, 128, null);
     mb.next(q, mux(all(we[b], eq(waddrW, raddr)), wdata[b], bank.read(raddr)));
     return q;
   });
@@ -268,13 +307,21 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
 
   // ---- decode, checks, dispatch
   const dec = decodeChecks(mb, d, head, dramSize, fetchMulPlan(d, ctx).ctx);
-  const full = sel(dec.toLoad, fullLoad, sel(dec.toStore, fullStore, fullCompute));
-  mb.drive(dispatch, all(run, avail, inv(dec.illegal), inv(full)));
+  const legal = all(run, avail, inv(dec.illegal));
+  if (take) {
+    mb.drive(dispatch, take);
+    mb.output('head_load', all(legal, dec.toLoad));
+    mb.output('head_store', all(legal, dec.toStore));
+    mb.output('head_compute', all(legal, dec.toCompute));
+  } else {
+    const full = sel(dec.toLoad, fullLoad!, sel(dec.toStore, fullStore!, fullCompute!));
+    mb.drive(dispatch, all(legal, inv(full)));
+    mb.output('push_load', all(dispatch, dec.toLoad));
+    mb.output('push_store', all(dispatch, dec.toStore));
+    mb.output('push_compute', all(dispatch, dec.toCompute));
+  }
   mb.next(D, inc(D), dispatch);
   const err = mb.w('err_w', all(run, avail, dec.illegal));
-  mb.output('push_load', all(dispatch, dec.toLoad));
-  mb.output('push_store', all(dispatch, dec.toStore));
-  mb.output('push_compute', all(dispatch, dec.toCompute));
   const el = entryLayout(d);
   const entry = packEntry(el, { insn: head, fpEnd: dec.fpEnd, s0: dec.s0, pads: dec.pads, index: rz(D, el.indexBits) });
   mb.output('entry', entry);

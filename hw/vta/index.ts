@@ -54,7 +54,8 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
   const regs = regsModule(p('regs'), opts.configId).finish();
   const fetch = fetchModule(p('fetch'), d, ctx).finish();
   const qb = entryLayout(d).queueBits;
-  const cmdq = {
+  // CMD_QUEUE_DEPTH 0: no queues, the modules take their instructions from fetch's head
+  const cmdq = d.cmdQueueDepth === 0 ? null : {
     load: fifoModule(p('cmdq_load'), qb.load, d.cmdQueueDepth, 'load command queue').finish(),
     compute: fifoModule(p('cmdq_compute'), qb.compute, d.cmdQueueDepth, 'compute command queue').finish(),
     store: fifoModule(p('cmdq_store'), qb.store, d.cmdQueueDepth, 'store command queue').finish(),
@@ -80,7 +81,7 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
   const topM = topModule(top, d, { regs, fetch, cmdq, tokens, load, compute, store, arbiter, srams }, geom).finish();
   // Cell-library primitives (SB_MAC16) are instantiated but not returned: they have no Verilog here.
   return [
-    regs, fetch, cmdq.load, cmdq.compute, cmdq.store, tokens, dmaLoad, dmaCompute, dmaStore, load, store, gemm, alu, compute, route, arbiter,
+    regs, fetch, ...(cmdq ? [cmdq.load, cmdq.compute, cmdq.store] : []), tokens, dmaLoad, dmaCompute, dmaStore, load, store, gemm, alu, compute, route, arbiter,
     srams.uop, srams.inp, srams.wgt, srams.acc, srams.out, topM,
   ];
 }

@@ -19,7 +19,8 @@ export function vtaTopName(d: Derived): string {
 export interface TopParts {
   regs: Module;
   fetch: Module;
-  cmdq: { load: Module; compute: Module; store: Module };
+  /** null with CMD_QUEUE_DEPTH 0 (the modules take their instructions from fetch's head). */
+  cmdq: { load: Module; compute: Module; store: Module } | null;
   tokens: Module;
   load: Module;
   compute: Module;
@@ -68,23 +69,27 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   const pop = { load: W('pop_load', 1), compute: W('pop_compute', 1), store: W('pop_store', 1) };
   const tok = { l2g: W('tok_l2g', 8), g2l: W('tok_g2l', 8), g2s: W('tok_g2s', 8), s2g: W('tok_s2g', 8) };
 
+  const cmdq = p.cmdq;
   const fetch = inst(mb, p.fetch, 'u_fetch', {
     rst: coreRst, run, insn_count: regs.insn_count, insn_base: regs.insn_base, dram_size: regs.dram_size,
     grant: grant.fetch, rbeat: rbeat.fetch, rdata,
-    full_load: W('full_load', 1), full_compute: W('full_compute', 1), full_store: W('full_store', 1),
+    ...(cmdq
+      ? { full_load: W('full_load', 1), full_compute: W('full_compute', 1), full_store: W('full_store', 1) }
+      : { take: W('take', 1) }),
   });
-  const q = (n: 'load' | 'compute' | 'store', push: typeof fetch.push_load) => {
+  // each module's instruction source: its command queue, or fetch's head when it goes to that module
+  const q = (n: 'load' | 'compute' | 'store') => {
+    if (!cmdq) return { valid: fetch[`head_${n}`], dout: fetch.entry };
     const el = entryLayout(d);
     const w = el.queueBits[n];
-    const o = inst(mb, p.cmdq[n], `u_q_${n}`, { rst: coreRst, push, din: fetch.entry.slice(w - 1, 0), pop: pop[n] });
-    return { valid: o.valid, full: o.full, count: o.count, dout: w === el.bits ? o.dout : cat(lit(el.bits - w, 0), o.dout) };
+    const o = inst(mb, cmdq[n], `u_q_${n}`, { rst: coreRst, push: fetch[`push_${n}`], din: fetch.entry.slice(w - 1, 0), pop: pop[n] });
+    mb.drive(sig(mb, `full_${n}`), o.full);
+    mb.sink(o.count);
+    return { valid: o.valid, dout: w === el.bits ? o.dout : cat(lit(el.bits - w, 0), o.dout) };
   };
-  const qLoad = q('load', fetch.push_load);
-  const qCompute = q('compute', fetch.push_compute);
-  const qStore = q('store', fetch.push_store);
-  mb.drive(sig(mb, 'full_load'), qLoad.full);
-  mb.drive(sig(mb, 'full_compute'), qCompute.full);
-  mb.drive(sig(mb, 'full_store'), qStore.full);
+  const qLoad = q('load');
+  const qCompute = q('compute');
+  const qStore = q('store');
 
   const load = inst(mb, p.load, 'u_load', {
     rst: coreRst, run, q_valid: qLoad.valid, q_entry: qLoad.dout, g2l_count: tok.g2l, l2g_count: tok.l2g,
@@ -108,6 +113,7 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   mb.drive(pop.load, load.q_pop);
   mb.drive(pop.compute, compute.q_pop);
   mb.drive(pop.store, store.q_pop);
+  if (!cmdq) mb.drive(sig(mb, 'take'), any(pop.load, pop.compute, pop.store));
 
   const tokens = inst(mb, p.tokens, 'u_tokens', {
     rst: coreRst,
@@ -178,7 +184,6 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   mb.output('obs_state_load', load.obs_state);
   mb.output('obs_state_compute', compute.obs_state);
   mb.output('obs_state_store', store.obs_state);
-  mb.sink(qLoad.count, qCompute.count, qStore.count);
   return mb;
 }
 

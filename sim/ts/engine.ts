@@ -274,19 +274,48 @@ class Sim {
     return Math.max(f, m.lastEnd);
   }
 
+  /**
+   * The instruction module m would start next: the head of its command queue or, with
+   * CMD_QUEUE_DEPTH 0 (no queues), fetch's next instruction when it goes to m and has arrived.
+   */
+  private headOf(m: Module): number | undefined {
+    if (this.tm.cmdQueueDepth > 0) return m.qHead < m.q.length ? m.q[m.qHead] : undefined;
+    const i = this.dispatched;
+    if (i >= this.n || this.insnAvail[i] === Infinity) return undefined;
+    const di = this.insns[i];
+    return di.illegal || di.module !== m.id ? undefined : i;
+  }
+
+  /** First cycle m can start its head: the cycle after its dispatch, or when it is at fetch's head (§3). */
+  private headReady(m: Module, i: number): number {
+    if (this.tm.cmdQueueDepth > 0) return m.qTime[m.qHead] + 1;
+    return Math.max(this.insnAvail[i], this.lastDispatch + 1);
+  }
+
+  /** m starts its head in cycle t: it leaves the command queue, or fetch dispatches it now. */
+  private takeHead(m: Module, i: number, t: number): void {
+    if (this.tm.cmdQueueDepth > 0) {
+      m.qHead++;
+      m.lastTake = t;
+      return;
+    }
+    this.countDispatch(i, t);
+    if (this.wantTrace) this.trace.push({ module: 'fetch', name: `${this.insns[i].label} #${i}`, start: t, end: t + 1, args: { index: i, to: m.name } });
+  }
+
   private tryStart(m: Module, t: number): boolean {
-    if (m.qHead >= m.q.length) return false;
-    if (m.qTime[m.qHead] + 1 > t) return false;
-    const di = this.insns[m.q[m.qHead]];
+    const i = this.headOf(m);
+    if (i === undefined) return false;
+    if (this.headReady(m, i) > t) return false;
+    const di = this.insns[i];
     const free = this.freeAt(m, di);
     if (free > t) return false;
     const pops = this.popQueues(m.id, di);
     for (const q of pops) if (!q.available(t)) return false;
-    // start: pop tokens, take the queue entry
+    // start: pop tokens, take the instruction
     for (const q of pops) q.pop(t);
-    const readyAt = Math.max(m.qTime[m.qHead] + 1, free);
-    m.qHead++;
-    m.lastTake = t;
+    const readyAt = Math.max(this.headReady(m, i), free);
+    this.takeHead(m, i, t);
     const e: Exec = {
       di, readyAt, start: t, workEnd: NaN, end: NaN, blocked: false, beats: 0, dataEnd: t,
       pipeline: di.kind === 'gemm' || di.kind === 'alu',
@@ -413,16 +442,19 @@ class Sim {
     return Math.ceil((b.addr + b.len - this.insnBase) / INSN_BYTES);
   }
 
-  private fetchWants(): boolean {
+  /** Fetch requests a burst in cycle t: the buffer has room for it after the dispatches before t. */
+  private fetchWants(t: number): boolean {
     if (this.fetchNextByte >= this.n * INSN_BYTES) return false;
-    return this.fetchBurstEnd() - this.dispatched <= this.tm.fetchBufInsns;
+    // without command queues a dispatch happens at a start, before the arbiter's turn in cycle t
+    const dispatched = this.dispatched - (this.lastDispatch >= t ? 1 : 0);
+    return this.fetchBurstEnd() - dispatched <= this.tm.fetchBufInsns;
   }
 
   private arbitrate(t: number): void {
     const mem = this.mem;
     for (let c = 0; c < CLIENTS.length; c++) {
       if (c === 0) {
-        if (!this.fetchWants() || !mem.canRead(t)) continue;
+        if (!this.fetchWants(t) || !mem.canRead(t)) continue;
         this.grantFetch(t);
         return;
       }
@@ -480,19 +512,25 @@ class Sim {
       this.t = t;
       this.illegal(di, di.illegal.field, di.illegal.reason);
     }
+    // without command queues the module dispatches when it starts (takeHead)
+    if (this.tm.cmdQueueDepth === 0) return;
     const m = this.mods[di.module];
     if (this.targetOcc(m, t) >= this.tm.cmdQueueDepth) return;
-    // fetch accounting for the cycles since the previous dispatch
+    this.countDispatch(i, t);
+    m.q.push(i);
+    m.qTime.push(t);
+    if (this.wantTrace) this.trace.push({ module: 'fetch', name: `${di.label} #${i}`, start: t, end: t + 1, args: { index: i, to: m.name } });
+  }
+
+  /** Fetch dispatches instruction i in cycle t: its counters for the cycles since the previous dispatch. */
+  private countDispatch(i: number, t: number): void {
     const g0 = this.lastDispatch + 1;
     const a = Math.max(g0, this.insnAvail[i]);
     this.fetchCounters.waitMemory += a - g0;
     this.fetchCounters.queueFull += t - a;
     this.fetchCounters.busy += 1;
-    m.q.push(i);
-    m.qTime.push(t);
     this.dispatched++;
     this.lastDispatch = t;
-    if (this.wantTrace) this.trace.push({ module: 'fetch', name: `${di.label} #${i}`, start: t, end: t + 1, args: { index: i, to: m.name } });
   }
 
   // ---------------------------------------------------------------- next event
@@ -513,16 +551,17 @@ class Sim {
         break;
       }
       for (const e of m.inflight) if (e.end === e.end && e.end > t) at(e.end);
-      if (m.qHead < m.q.length) {
-        const di = this.insns[m.q[m.qHead]];
-        let c = Math.max(t1, m.qTime[m.qHead] + 1, this.freeAt(m, di));
+      const h = this.headOf(m);
+      if (h !== undefined) {
+        const di = this.insns[h];
+        let c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di));
         for (const q of this.popQueues(m.id, di)) c = Math.max(c, q.nextVisible());
         at(c);
       }
     }
     // memory requests
     const mem = this.mem;
-    if (this.fetchWants()) at(mem.nextRead(t1));
+    if (this.fetchWants(t1)) at(mem.nextRead(t1));
     for (let c = 1; c < CLIENTS.length; c++) {
       const j = this.jobs[c];
       if (!j) continue;
@@ -534,7 +573,7 @@ class Sim {
     if (i < this.n && this.insnAvail[i] < Infinity) {
       const di = this.insns[i];
       const c = Math.max(t1, this.insnAvail[i]);
-      if (di.illegal || this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth) at(c);
+      if (di.illegal || (this.tm.cmdQueueDepth > 0 && this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth)) at(c);
     }
     return best;
   }
@@ -551,17 +590,19 @@ class Sim {
         waits.push(`${m.name}: insn ${busy.di.index} (${busy.di.label}) cannot push, token queue ${full.join(', ')} full`);
         continue;
       }
-      if (m.qHead >= m.q.length) {
-        waits.push(`${m.name}: idle, command queue empty`);
+      const h = this.headOf(m);
+      if (h === undefined) {
+        waits.push(`${m.name}: idle, ${this.tm.cmdQueueDepth > 0 ? 'command queue empty' : 'no instruction for it at fetch'}`);
         continue;
       }
-      const di = this.insns[m.q[m.qHead]];
+      const di = this.insns[h];
       const missing = this.popQueues(m.id, di).filter((q) => q.nextVisible() === Infinity).map((q) => q.name);
       waits.push(`${m.name}: insn ${di.index} (${di.label}) waits for a token on ${missing.join(' and ') || '(nothing)'}`);
     }
     if (this.dispatched < this.n) {
       const di = this.insns[this.dispatched];
-      waits.push(`fetch: insn ${di.index} (${di.label}) blocked, ${this.mods[di.module].name} command queue full (${this.tm.cmdQueueDepth})`);
+      const why = this.tm.cmdQueueDepth > 0 ? `command queue full (${this.tm.cmdQueueDepth})` : 'has not taken it (no command queues)';
+      waits.push(`fetch: insn ${di.index} (${di.label}) blocked, ${this.mods[di.module].name} ${why}`);
     } else {
       waits.push(`fetch: all ${this.n} instructions dispatched`);
     }

@@ -73,8 +73,10 @@ export interface Derived {
   multipliers: number;
   gemmII: number;
   aluMul: boolean;
-  /** Entries of each module's command queue (docs/microarch.md §3). */
+  /** Entries of each module's command queue (docs/microarch.md §3; 0: none, modules take from fetch). */
   cmdQueueDepth: number;
+  /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
+  fetchBufferBram: boolean;
   clockMhz: number;
   dspBudget: number | null;
   board: string | null;
@@ -346,6 +348,7 @@ export function deriveConfig(raw: unknown): Derived {
     gemmII: k.GEMM_II,
     aluMul: k.ALU_MUL,
     cmdQueueDepth: k.CMD_QUEUE_DEPTH,
+    fetchBufferBram: k.FETCH_BUFFER_BRAM,
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,
