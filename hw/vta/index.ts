@@ -51,7 +51,7 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
     out: sramGeom(d, 'out'),
   };
   const ctx = { target: opts.target, dspBudget: d.dspBudget };
-  const regs = regsModule(p('regs'), opts.configId).finish();
+  const regs = regsModule(p('regs'), opts.configId, d.mem.addrBits).finish();
   const fetch = fetchModule(p('fetch'), d, ctx).finish();
   const qb = entryLayout(d).queueBits;
   // CMD_QUEUE_DEPTH 0: no queues, the modules take their instructions from fetch's head

@@ -5,7 +5,7 @@
  * runs. `errorCodeName` gives the field the simulator reports for a code.
  */
 import { cat, lit, type Expr } from '../hdl/index.ts';
-import { Mb, T, all, any, c, eqc, inc, inv, pick, sel } from './util.ts';
+import { Mb, T, all, any, c, eqc, inc, inv, nonZero, pick, rz, sel } from './util.ts';
 
 export interface ErrorCode {
   code: number;
@@ -78,7 +78,12 @@ export const REG = {
  * illegal instruction stops the machine in this cycle). Outputs: `launch` (a write of 1 to
  * control.launch at this edge: the core restarts, cycle 0 is the next cycle) and `run`.
  */
-export function regsModule(name: string, configId: number): Mb {
+/**
+ * With MEM_ADDR_BITS = L < 32 the registers keep only what a 2^L-byte memory can use (the rest
+ * reads as zero): insn_count and the error index L - 3 bits (instructions in 2^L bytes), insn_base
+ * bits L-1..12, and dram_size saturated at 2^(L+1) (L + 2 bits; the §9.1 check never fails past 2^L).
+ */
+export function regsModule(name: string, configId: number, addrBits = 32): Mb {
   const mb = new Mb(name, ['control registers (docs/rtl.md): launch/finish/error, counters, instruction stream, error detail']);
   const wen = mb.input('reg_wen');
   const addr = mb.input('reg_addr', 6);
@@ -91,12 +96,15 @@ export function regsModule(name: string, configId: number): Mb {
   const running = mb.reg('running', 1);
   const finish = mb.reg('finish_q', 1);
   const error = mb.reg('error_q', 1);
+  const L = addrBits;
+  const narrow = L < 32;
+  const IW = narrow ? L - 3 : 32;
   const cycles = mb.reg('cycles_q', 32);
-  const count = mb.reg('insn_count_q', 32);
-  const base = mb.reg('insn_base_q', 32);
-  const eIdx = mb.reg('error_insn_q', 32);
+  const count = mb.reg('insn_count_q', IW);
+  const base = mb.reg('insn_base_q', (narrow ? L : 32) - 12);
+  const eIdx = mb.reg('error_insn_q', IW);
   const eCode = mb.reg('error_code_q', ERROR_CODE_BITS);
-  const dram = mb.reg('dram_size_q', 32);
+  const dram = mb.reg('dram_size_q', narrow ? L + 2 : 32);
 
   const wr = (a: number) => all(wen, eqc(addr, a));
   const launch = mb.w('launch_now', all(wr(REG.control), wdata.bit(0)));
@@ -108,22 +116,25 @@ export function regsModule(name: string, configId: number): Mb {
   // cycles counts cycle 0, 1, ... of the run; it reads the FINISH end when finish is set, and the
   // cycle of an illegal instruction when error is set.
   mb.next(cycles, sel(launch, lit(32, 0), inc(cycles)), any(launch, all(running, inv(errSet))));
-  mb.next(count, wdata, wr(REG.insnCount));
-  mb.next(base, cat(wdata.slice(31, 12), lit(12, 0)), wr(REG.insnBase));
-  mb.next(dram, wdata, wr(REG.dramSize));
-  mb.next(eIdx, errIndex, stopErr);
+  mb.next(count, wdata.slice(IW - 1, 0), wr(REG.insnCount));
+  mb.next(base, wdata.slice(base.width + 11, 12), wr(REG.insnBase));
+  const dramIn = narrow ? sel(nonZero(wdata.slice(31, L + 1)), c(L + 2, 2 ** (L + 1)), rz(wdata, L + 2)) : wdata;
+  mb.next(dram, dramIn, wr(REG.dramSize));
+  mb.next(eIdx, errIndex.slice(IW - 1, 0), stopErr);
   mb.next(eCode, errCode, stopErr);
+  if (narrow) mb.sink(errIndex.slice(31, IW));
 
   const ctrl = cat(lit(29, 0), error, finish, running);
-  const regs: Expr[] = [ctrl, cycles, count, base, eIdx, cat(lit(32 - ERROR_CODE_BITS, 0), eCode), c(32, configId >>> 0), dram];
+  const baseW = rz(cat(base, lit(12, 0)), 32);
+  const regs: Expr[] = [ctrl, cycles, rz(count, 32), baseW, rz(eIdx, 32), cat(lit(32 - ERROR_CODE_BITS, 0), eCode), c(32, configId >>> 0), rz(dram, 32)];
   const slot = addr.slice(5, 2);
   const rd = pick(slot, [...regs, ...Array.from({ length: 16 - regs.length }, () => lit(32, 0))]);
   mb.output('reg_rdata', rd);
   mb.output('launch', launch);
   mb.output('run', running);
-  mb.output('insn_count', count);
-  mb.output('insn_base', base);
-  mb.output('dram_size', dram);
+  mb.output('insn_count', rz(count, 32));
+  mb.output('insn_base', baseW);
+  mb.output('dram_size', rz(dram, 32));
   mb.sink(addr.slice(1, 0));
   return mb;
 }
