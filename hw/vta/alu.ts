@@ -6,9 +6,9 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { ALU_OPCODES } from '../../src/isa/constants.ts';
-import { add, cat, lit, lt, not, shr, type Expr } from '../hdl/index.ts';
+import { add, cat, lit, lt, not, shr, xor, type Expr } from '../hdl/index.ts';
 import { products, type MulCtx } from '../lib/mult.ts';
-import { Mb, all, catRev, eqc, inc, inv, isZero, laneOf, log2i, nonZero, rz, sel } from './util.ts';
+import { Mb, all, any, catRev, eqc, inc, inv, isZero, laneOf, log2i, nonZero, rz, sel } from './util.ts';
 
 const bitRev = (x: Expr): Expr => catRev(Array.from({ length: x.width }, (_, k) => x.bit(x.width - 1 - k)));
 
@@ -30,14 +30,18 @@ export function aluModule(name: string, d: Derived): Mb {
     ys.push(laneOf(y, i, W));
   }
   const muls = d.aluMul ? products(mb.m, 'alu_mul', xs.map((a, i) => ({ a, b: ys[i] })), true, ALU_MUL_CTX) : [];
+  // opcode decode, shared by the lanes: MIN and MAX are one select of a or b
+  const isMinMax = mb.w('op_minmax', any(eqc(op, ALU_OPCODES.MIN), eqc(op, ALU_OPCODES.MAX)));
+  const isMax = mb.w('op_max', eqc(op, ALU_OPCODES.MAX));
+  const isAdd = mb.w('op_add', eqc(op, ALU_OPCODES.ADD));
+  const isShr = mb.w('op_shr', eqc(op, ALU_OPCODES.SHR));
   const res: Expr[] = [];
   for (let i = 0; i < N; i++) {
     const a = xs[i];
     const b = ys[i];
     // one signed comparator for MIN and MAX (equal operands give the same value either way)
     const aLess = mb.w(`lt${i}`, lt(a, b, true));
-    const minv = sel(aLess, a, b);
-    const maxv = sel(aLess, b, a);
+    const mm = sel(xor(aLess, isMax), a, b);
     const sum = add(a, b);
     // SHR by b: the amount is min(|b|, W-1), from b's low bits and whether its high bits exceed W-1
     const neg = b.bit(W - 1);
@@ -46,15 +50,14 @@ export function aluModule(name: string, d: Derived): Mb {
     const big = sel(neg, inv(all(isZero(not(hi)), nonZero(lo))), nonZero(hi));
     const amt = mb.w(`amt${i}`, sel(big, lit(lw, W - 1), sel(neg, inc(not(lo)), lo)));
     // one barrel shifter: a left shift is a logical right shift of the bit-reversed value
-    const x = sel(neg, bitRev(a), a);
-    const y = shr(cat(sel(neg, lit(1, 0), a.bit(W - 1)), x), rz(amt, lw), true).slice(W - 1, 0);
-    const shifted = mb.w(`shifted${i}`, sel(neg, bitRev(y), y));
+    const xv = sel(neg, bitRev(a), a);
+    const yv = shr(cat(sel(neg, lit(1, 0), a.bit(W - 1)), xv), rz(amt, lw), true).slice(W - 1, 0);
+    const shifted = mb.w(`shifted${i}`, sel(neg, bitRev(yv), yv));
     let r: Expr = a;
     if (d.aluMul) r = sel(eqc(op, ALU_OPCODES.MUL), muls[i].slice(W - 1, 0), r);
-    r = sel(eqc(op, ALU_OPCODES.SHR), shifted, r);
-    r = sel(eqc(op, ALU_OPCODES.ADD), sum, r);
-    r = sel(eqc(op, ALU_OPCODES.MAX), maxv, r);
-    r = sel(eqc(op, ALU_OPCODES.MIN), minv, r);
+    r = sel(isShr, shifted, r);
+    r = sel(isAdd, sum, r);
+    r = sel(isMinMax, mm, r);
     res.push(r);
   }
   mb.output('r', catRev(res));
