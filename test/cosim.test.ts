@@ -18,15 +18,15 @@ import { runCli } from './helpers/cli.ts';
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
 // Five configurations, 60 random programs each: 300 random programs per `npm test`. hx8k-1x2
 // brings register command queues of depth 1, 16-bit accumulators and 15-bit DRAM addresses; the
-// last one no command queues (CMD_QUEUE_DEPTH 0), the fetch buffer in block RAM fed by 32-bit beats
-// and the fetch decode's products on SB_MAC16s.
+// last one no command queues (CMD_QUEUE_DEPTH 0), one read engine for load and compute, the fetch
+// buffer in block RAM fed by 32-bit beats and the fetch decode's products on SB_MAC16s.
 const NO_QUEUES = JSON.stringify({
   TARGET: 'ice40', LOG_BLOCK: 1, LOG_ACC_WIDTH: 4, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 9, LOG_ACC_BUFF_SIZE: 10,
-  DSP_BUDGET: 8, CMD_QUEUE_DEPTH: 0, FETCH_BUFFER_BRAM: true, MEM_OUTSTANDING: 1, MEM_BURST_BEATS: 4, MEM_CYCLES_PER_BEAT: 2,
+  DSP_BUDGET: 8, CMD_QUEUE_DEPTH: 0, FETCH_BUFFER_BRAM: true, DMA_READ_ENGINES: 1, MEM_OUTSTANDING: 1, MEM_BURST_BEATS: 4, MEM_CYCLES_PER_BEAT: 2,
   MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_ADDR_BITS: 17, MEM_BUFFER_ALIGN: 64,
 });
 const CONFIGS = ['ice40-tiny', 'ice40-small', 'hx8k-1x2', 'default', NO_QUEUES];
-const label = (name: string) => (name === NO_QUEUES ? 'no command queues (CMD_QUEUE_DEPTH 0)' : name);
+const label = (name: string) => (name === NO_QUEUES ? 'no command queues, one read engine' : name);
 const RANDOM_PER_CONFIG = 60;
 
 async function agree(p: Program, what: string) {

@@ -49,13 +49,14 @@ const BOARDS = {
   },
   /**
    * With DSP_BUDGET 8: the GEMM's 4 products in 2 SB_MAC16s, the fetch decode's 2 products in 2 more;
-   * no command queues and the fetch buffer in block RAM (what the UP5K's logic cells call for).
+   * no command queues, one read engine and the fetch buffer in block RAM (what the UP5K's logic
+   * cells call for).
    */
   spram: {
     board: 'icebreaker',
     config: {
       ...TINY, DSP_BUDGET: 8, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_BURST_BEATS: 4, CMD_QUEUE_DEPTH: 0,
-      FETCH_BUFFER_BRAM: true,
+      FETCH_BUFFER_BRAM: true, DMA_READ_ENGINES: 1,
     },
     memBytes: undefined as number | undefined,
   },

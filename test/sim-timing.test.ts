@@ -247,6 +247,31 @@ test('CMD_QUEUE_DEPTH 0: the instruction at fetch waits for its busy module and 
   assert.ok(q0.counters.modules.fetch.queueFull >= span(q0, 0)[1] - span(q0, 0)[0] - 2, 'fetch counts the wait as queueFull');
 });
 
+test('DMA_READ_ENGINES 1: a LOAD waits while the other module loads on the shared engine (idle, not waitToken)', () => {
+  const run = (engines: number) => {
+    const d = deriveConfig({ DMA_READ_ENGINES: engines });
+    const p = new ProgBuilder(d);
+    const a = p.data('inp', new Uint8Array(16 * 64));
+    const u = p.uops('uops', [{ dst_idx: 0, src_idx: 0, wgt_idx: 0 }]);
+    p.insn({ opcode: 'LOAD', memory_type: 'INP', dram_base: a / 16, y_size: 1, x_size: 64, x_stride: 64, push_next_dep: 1 });
+    p.insn({ opcode: 'LOAD', memory_type: 'UOP', dram_base: u / 4, y_size: 1, x_size: 1, x_stride: 1 });
+    p.insn({ opcode: 'LOAD', memory_type: 'ACC', x_size: 0, pop_prev_dep: 1 });
+    p.insn({ opcode: 'FINISH' });
+    const r = runSync(p.build());
+    assert.is(r.error, undefined);
+    sumsToCycles(r);
+    return r;
+  };
+  const two = run(2);
+  // with its own engine the LOAD UOP runs while the 64-element INP load is in flight
+  assert.ok(span(two, 1)[0] < span(two, 0)[1]);
+  const one = run(1);
+  // shared: it starts in the cycle the INP load has ended (its last write was the cycle before)
+  assert.is(span(one, 1)[0], span(one, 0)[1]);
+  assert.is(one.counters.modules.compute.waitToken, 0, 'the wait for the engine is not a token wait');
+  assert.ok(one.counters.cycles > two.counters.cycles);
+});
+
 test('trace: one span per instruction per module track, exported as Chrome trace events', () => {
   const p = assemble(readFileSync('examples/gemm-tiny.vasm', 'utf8'));
   const r = runSync(p, { trace: true });

@@ -76,8 +76,14 @@ function satAdd(a: Expr, b: Expr): Expr {
   return sel(s.bit(w), lit(w, (1n << BigInt(w)) - 1n), s.slice(w - 1, 0));
 }
 
+/**
+ * Its read engine (UOP and ACC; with DMA_READ_ENGINES 1 the one it shares with the load module)
+ * sits beside it in the top: `dma_start` starts a LOAD UOP/ACC with x_size > 0 on it, which needs
+ * `dma_ready`; `dma_done`, `dma_done_at_start`, `dma_busy` and its ACC write port (merged here with
+ * the pipeline's) are the engine's for this module.
+ */
 export function computeModule(
-  name: string, d: Derived, g: ComputeGeoms, mods: { dma: Module; gemm: Module; alu: Module },
+  name: string, d: Derived, g: ComputeGeoms, mods: { gemm: Module; alu: Module },
 ): Mb {
   const mb = new Mb(name, ['compute module: LOAD UOP/ACC, GEMM and ALU micro-op pipeline, FINISH, in-order completion']);
   const II_G = d.gemmII;
@@ -97,11 +103,8 @@ export function computeModule(
   const s2g = mb.input('s2g_count', TOKEN_BITS);
   const g2l = mb.input('g2l_count', TOKEN_BITS);
   const g2s = mb.input('g2s_count', TOKEN_BITS);
-  const grantUop = mb.input('grant_uop');
-  const grantAcc = mb.input('grant_acc');
-  const rbUop = mb.input('rbeat_uop');
-  const rbAcc = mb.input('rbeat_acc');
-  const rdata = mb.input('rdata', d.busWidth);
+  const dmaReady = mb.input('dma_ready');
+  const eng = { done: mb.input('dma_done'), done_at_start: mb.input('dma_done_at_start'), busy: mb.input('dma_busy') };
   const uopRd = mb.input('uop_rdata', g.uop.banks * g.uop.ew);
   const inpRd = mb.input('inp_rdata', g.inp.banks * g.inp.ew);
   const wgtRd = mb.input('wgt_rdata', g.wgt.banks * g.wgt.ew);
@@ -233,13 +236,11 @@ export function computeModule(
   const freePipe = all(inv(npBusy), issueFree, inv(flFull));
   const freeNp = isZero(fc);
   const free = mb.w('free', sel(hPipe, freePipe, freeNp));
-  const start = mb.w('start', all(run, qValid, free, tokOk));
-  const startPipeU = mb.w('start_pipe_u', all(start, hPipe, hHasUops));
-  // one read engine for UOP and ACC (the memory type of the entry selects the buffer)
   const hLoadMem = any(hLoadUop, hLoadAcc);
-  const eng = inst(mb, mods.dma, 'u_dma', {
-    start: all(start, hLoadMem), entry, grant: any(grantUop, grantAcc), rbeat: any(rbUop, rbAcc), rdata,
-  });
+  // a wait for the read engine is idle time (not waitToken)
+  const start = mb.w('start', all(run, qValid, free, tokOk, any(inv(hLoadMem), dmaReady)));
+  const startPipeU = mb.w('start_pipe_u', all(start, hPipe, hHasUops));
+  mb.output('dma_start', all(start, hLoadMem));
   const doneAtStart = mb.w(
     'done_at_start',
     any(all(hPipe, inv(hHasUops)), all(hIsLoad, hXs0), hIsFinish, all(hLoadMem, eng.done_at_start)),
@@ -416,22 +417,14 @@ export function computeModule(
   mb.output('out_wdata', ow.wdata);
   const aw = elemWrite(g.acc, wrValid, wrDst, wrVal);
   // ACC: written by the pipeline or by LOAD ACC (never in the same cycle)
-  mb.output('acc_we', any(aw.we, eng.acc_we));
-  mb.output('acc_waddr', sel(nonZero(eng.acc_we), eng.acc_waddr, aw.waddr));
-  mb.output('acc_wdata', sel(nonZero(eng.acc_we), eng.acc_wdata, aw.wdata));
+  const engAcc = { we: mb.input('dma_acc_we', aw.we.width), waddr: mb.input('dma_acc_waddr', aw.waddr.width), wdata: mb.input('dma_acc_wdata', aw.wdata.width) };
+  mb.output('acc_we', any(aw.we, engAcc.we));
+  mb.output('acc_waddr', sel(nonZero(engAcc.we), engAcc.waddr, aw.waddr));
+  mb.output('acc_wdata', sel(nonZero(engAcc.we), engAcc.wdata, aw.wdata));
   mb.output('acc_ren', accRen);
   mb.output('acc_raddr', accR.raddr);
-  mb.output('uop_we', eng.uop_we);
-  mb.output('uop_waddr', eng.uop_waddr);
-  mb.output('uop_wdata', eng.uop_wdata);
   mb.output('uop_ren', uopRen);
   mb.output('uop_raddr', ur.raddr);
-  mb.output('req_uop', eng.req_uop);
-  mb.output('addr_uop', eng.req_addr);
-  mb.output('beats_uop', eng.req_beats);
-  mb.output('req_acc', eng.req_acc);
-  mb.output('addr_acc', eng.req_addr);
-  mb.output('beats_acc', eng.req_beats);
 
   // ---------------------------------------------------------------- completion
   const engDone = eng.done;

@@ -2,7 +2,8 @@
  * DMA engines of docs/microarch.md §6: the read engine of LOAD and the write engine of STORE.
  *
  * One read engine per module serves every buffer that module loads (the load module: INP and WGT;
- * the compute module: UOP and ACC): a module runs one LOAD at a time (§6, §8.1), so the request
+ * the compute module: UOP and ACC), or with DMA_READ_ENGINES 1 one engine all four (§6: a LOAD then
+ * also waits for the engine): a module runs one LOAD at a time (§6, §8.1), so the request
  * side, the §10 busy budget, the pad walker and the row/element counters are shared, and only the
  * per-buffer constants (element bytes, lanes, slices, banks, depth) are selected by the memory type
  * of the transfer in progress (taken from the command-queue head in the start cycle, then latched).
@@ -38,8 +39,8 @@ import { burstWords } from './burst.ts';
 import { Fields, entryLayout, unpackEntry } from './insn.ts';
 import { type SramGeom, bankOf } from './sram.ts';
 import {
-  Mb, T, all, any, bitsFor, c, catRev, dec, eqc, gtc, inc, inv, isZero, laneOf, laneRotl, laneRotr, laneShl, laneShr, lec, log2i,
-  mulConst, nonZero, rz, satDec, sel, ult, umin,
+  F, Mb, T, all, any, bitsFor, c, catRev, dec, eqc, gtc, inc, inv, isZero, laneOf, laneRotl, laneRotr, laneShl, laneShr, lec, log2i,
+  mulConst, nonZero, pick, rz, satDec, sel, ult, umin,
 } from './util.ts';
 
 const MEM_TYPE_OF: Record<BufferName, number> = {
@@ -54,11 +55,12 @@ const decSat = (e: Expr) => sub(e, rz(nonZero(e), e.width));
 /** xs[i] for the buffer i selected by t (null: one buffer); equal constants are not multiplexed. */
 function per(t: Expr | null, xs: Expr[]): Expr {
   if (xs.length === 1 || t === null) return xs[0];
-  if (xs.length !== 2) throw new HdlError('a DMA engine serves one or two buffers');
-  const [a, b] = xs;
-  if (a.width !== b.width) throw new HdlError(`per: ${a.width}- and ${b.width}-bit values`);
-  if (a === b || (a instanceof Const && b instanceof Const && a.value === b.value)) return a;
-  return sel(t, b, a);
+  if (xs.some((x) => x.width !== xs[0].width)) throw new HdlError(`per: values of ${xs.map((x) => x.width).join(', ')} bits`);
+  const a = xs[0];
+  const same = (b: Expr) => a === b || (a instanceof Const && b instanceof Const && a.value === b.value);
+  if (xs.every(same)) return a;
+  if (xs.length === 2) return sel(t, xs[1], xs[0]);
+  return pick(t, xs);
 }
 
 /** The transfer's instruction fields in the start cycle (the command-queue head), narrowed. */
@@ -83,7 +85,7 @@ interface Ctx {
   bufs: SramGeom[];
   logE: number[];
   start: Expr;
-  /** Buffer index (1 bit; null with one buffer): from the queue head (S), latched (Q), effective (E). */
+  /** Buffer index (log2 of the buffers; null with one): from the queue head (S), latched (Q), effective (E). */
   tS: Expr | null;
   tQ: Expr | null;
   tE: Expr | null;
@@ -117,8 +119,12 @@ function context(mb: Mb, d: Derived, bufs: SramGeom[], start: Expr, entry: Expr,
   let tQ: Expr | null = null;
   let tE: Expr | null = null;
   if (bufs.length > 1) {
-    tS = mb.w('buf_s', eqc(f.mem('memory_type'), MEM_TYPE_OF[bufs[1].buf]));
-    const q = mb.reg('buf_q', 1, null);
+    // the index of the buffer whose memory type the head names (a legal LOAD names one of them)
+    const tw = log2i(bufs.length);
+    const mt = f.mem('memory_type');
+    const bit = (k: number) => any(...bufs.map((g, i) => ((i >> k) & 1 ? eqc(mt, MEM_TYPE_OF[g.buf]) : F)));
+    tS = mb.w('buf_s', catRev(Array.from({ length: tw }, (_, k) => bit(k))));
+    const q = mb.reg('buf_q', tw, null);
     mb.next(q, tS, start);
     tQ = q;
     tE = mb.w('buf_e', sel(start, tS, q));
@@ -346,8 +352,8 @@ function padWalker(cx: Ctx, blocked: Expr): { write: Expr; addr: Expr; idleNext:
 }
 
 /**
- * Read engine of one module's buffers (one or two, of which the memory type of the LOAD selects
- * one). Ports: start (a LOAD with x_size > 0 of one of these buffers starts; `entry` is its
+ * Read engine of one or more buffers (two for one module, four shared; the memory type of the LOAD
+ * selects one). Ports: start (a LOAD with x_size > 0 of one of these buffers starts; `entry` is its
  * command-queue entry in that cycle), grant, rbeat/rdata (this engine's); outputs req_<buf> (the
  * request line of the buffer being loaded), req_addr/req_beats, the SRAM write ports per buffer and
  * bank, `done` (this is the last active cycle), `done_at_start` (nothing to move: workEnd =
@@ -482,6 +488,8 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
   mb.next(inflight, sel(start, inv(atStart), all(inflight, inv(done))));
   mb.output('done', done);
   mb.output('done_at_start', atStart);
+  // idle: takes a start this cycle (a transfer's registers are all loaded by its start)
+  mb.output('idle', inv(inflight));
   const busy = busyBudget(cx, { count: s.pads, fpEnd: rz(unpackEntry(entryLayout(d), entryIn).fpEnd, XW) });
   mb.output('busy', all(inflight, busy));
   mb.sink(rq.lastGrant);
@@ -491,7 +499,7 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
 /** The transfer is for buffer i (t: the buffer index, null with one buffer). */
 function isBuf(t: Expr | null, i: number): Expr {
   if (t === null) return T;
-  return i === 1 ? t : inv(t);
+  return eqc(t, i);
 }
 
 /**

@@ -61,14 +61,16 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
     store: fifoModule(p('cmdq_store'), qb.store, d.cmdQueueDepth, 'store command queue').finish(),
   };
   const tokens = tokensModule(p('tokens')).finish();
-  const dmaLoad = dmaReadModule(p('dma_load'), d, [geom.inp, geom.wgt]).finish();
-  const dmaCompute = dmaReadModule(p('dma_compute'), d, [geom.uop, geom.acc]).finish();
+  // read engines: the load module's and compute's, or one for both (DMA_READ_ENGINES 1)
+  const dmaRead = d.dmaReadEngines === 1
+    ? { shared: dmaReadModule(p('dma_read'), d, [geom.inp, geom.wgt, geom.uop, geom.acc]).finish() }
+    : { load: dmaReadModule(p('dma_load'), d, [geom.inp, geom.wgt]).finish(), compute: dmaReadModule(p('dma_compute'), d, [geom.uop, geom.acc]).finish() };
   const dmaStore = dmaWriteModule(p('dma_store'), d, geom.out).finish();
-  const load = loadModule(p('load'), d, dmaLoad).finish();
+  const load = loadModule(p('load'), d).finish();
   const store = storeModule(p('store'), d, dmaStore, geom.out).finish();
   const gemm = gemmModule(p('gemm'), d, ctx).finish();
   const alu = aluModule(p('alu'), d).finish();
-  const compute = computeModule(p('compute'), d, geom, { dma: dmaCompute, gemm, alu }).finish();
+  const compute = computeModule(p('compute'), d, geom, { gemm, alu }).finish();
   const route = fifoModule(p('route'), ROUTE_BITS, routeFifoDepth(d), 'read-burst routing').finish();
   const arbiter = arbiterModule(p('arbiter'), d, route).finish();
   const srams = {
@@ -78,10 +80,10 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
     acc: sramModule(p('sram_acc'), geom.acc).finish(),
     out: sramModule(p('sram_out'), geom.out).finish(),
   };
-  const topM = topModule(top, d, { regs, fetch, cmdq, tokens, load, compute, store, arbiter, srams }, geom).finish();
+  const topM = topModule(top, d, { regs, fetch, cmdq, tokens, dmaRead, load, compute, store, arbiter, srams }, geom).finish();
   // Cell-library primitives (SB_MAC16) are instantiated but not returned: they have no Verilog here.
   return [
-    regs, fetch, ...(cmdq ? [cmdq.load, cmdq.compute, cmdq.store] : []), tokens, dmaLoad, dmaCompute, dmaStore, load, store, gemm, alu, compute, route, arbiter,
+    regs, fetch, ...(cmdq ? [cmdq.load, cmdq.compute, cmdq.store] : []), tokens, ...Object.values(dmaRead), dmaStore, load, store, gemm, alu, compute, route, arbiter,
     srams.uop, srams.inp, srams.wgt, srams.acc, srams.out, topM,
   ];
 }

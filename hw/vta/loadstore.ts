@@ -11,7 +11,7 @@ import { TOKEN_QUEUE_DEPTH } from '../../sim/ts/params.ts';
 import { cat, lit, type Expr, type Module } from '../hdl/index.ts';
 import { Fields, entryLayout, unpackEntry } from './insn.ts';
 import { OBS } from './fetch.ts';
-import { Mb, all, any, c, inst, inv, isZero, ltc, nonZero, sel } from './util.ts';
+import { Mb, T, all, any, c, inst, inv, isZero, ltc, nonZero, sel } from './util.ts';
 import type { SramGeom } from './sram.ts';
 
 /**
@@ -21,12 +21,14 @@ import type { SramGeom } from './sram.ts';
 function sequencer(
   mb: Mb, run: Expr, qValid: Expr, popFlag: Expr, pushFlag: Expr, popTok: Expr, pushTok: Expr,
   engine: (start: Expr) => { doneAtStart: Expr; done: Expr; busy: Expr },
+  engineOk: Expr = T,
 ): { start: Expr; push: Expr } {
   const busyQ = mb.reg('insn_busy', 1);
   const blocked = mb.reg('blocked', 1);
   const pushQ = mb.reg('push_flag', 1);
   const tokOk = any(inv(popFlag), nonZero(popTok));
-  const start = mb.w('start', all(run, qValid, inv(busyQ), tokOk));
+  // engineOk: the DMA engine can take the head (a wait for it is idle time, not waitToken)
+  const start = mb.w('start', all(run, qValid, inv(busyQ), tokOk, engineOk));
   const eng = engine(start);
   const workDone = any(all(start, eng.doneAtStart), all(busyQ, inv(blocked), eng.done));
   const want = any(workDone, blocked);
@@ -51,41 +53,30 @@ function sequencer(
 
 const TOK = 8;
 
-/** The load module with its read engine (one engine for INP and WGT, which never load at once). */
-export function loadModule(name: string, d: Derived, engine: Module): Mb {
+/**
+ * The load module. Its read engine (INP and WGT, which never load at once; with DMA_READ_ENGINES 1
+ * the engine it shares with compute) sits beside it in the top: `dma_start` starts a LOAD with
+ * x_size > 0 on it, which needs `dma_ready` (the engine is idle, and with a shared engine the load
+ * module has it first); `dma_done`, `dma_done_at_start`, `dma_busy` are the engine's for this module.
+ */
+export function loadModule(name: string, d: Derived): Mb {
   const mb = new Mb(name, ['load module: LOAD INP / WGT, one at a time, g2l pop and l2g push']);
   const run = mb.input('run');
   const qValid = mb.input('q_valid');
   const entry = mb.input('q_entry', entryLayout(d).bits);
   const g2l = mb.input('g2l_count', TOK);
   const l2g = mb.input('l2g_count', TOK);
-  const gInpIn = mb.input('grant_inp');
-  const gWgtIn = mb.input('grant_wgt');
-  const rbInp = mb.input('rbeat_inp');
-  const rbWgt = mb.input('rbeat_wgt');
-  const rdata = mb.input('rdata', d.busWidth);
+  const ready = mb.input('dma_ready');
+  const doneIn = mb.input('dma_done');
+  const doneAtStartIn = mb.input('dma_done_at_start');
+  const busyIn = mb.input('dma_busy');
   const e = unpackEntry(entryLayout(d), entry);
   const f = new Fields(d, e.insn);
   const xs0 = isZero(f.mem('x_size'));
   const seq = sequencer(mb, run, qValid, f.flag('pop_next_dep'), f.flag('push_next_dep'), g2l, l2g, (start) => {
-    // the engine takes the memory type from the entry; only the engine's own client is granted
-    const en = inst(mb, engine, 'u_dma', {
-      start: all(start, inv(xs0)), entry, grant: any(gInpIn, gWgtIn), rbeat: any(rbInp, rbWgt), rdata,
-    });
-    mb.output('req_inp', en.req_inp);
-    mb.output('addr_inp', en.req_addr);
-    mb.output('beats_inp', en.req_beats);
-    mb.output('req_wgt', en.req_wgt);
-    mb.output('addr_wgt', en.req_addr);
-    mb.output('beats_wgt', en.req_beats);
-    mb.output('inp_we', en.inp_we);
-    mb.output('inp_waddr', en.inp_waddr);
-    mb.output('inp_wdata', en.inp_wdata);
-    mb.output('wgt_we', en.wgt_we);
-    mb.output('wgt_waddr', en.wgt_waddr);
-    mb.output('wgt_wdata', en.wgt_wdata);
-    return { doneAtStart: any(xs0, en.done_at_start), done: en.done, busy: en.busy };
-  });
+    mb.output('dma_start', all(start, inv(xs0)));
+    return { doneAtStart: any(xs0, doneAtStartIn), done: doneIn, busy: busyIn };
+  }, any(xs0, ready));
   mb.output('q_pop', seq.start);
   mb.output('pop_g2l', all(seq.start, f.flag('pop_next_dep')));
   mb.output('push_l2g', seq.push);

@@ -5,12 +5,12 @@
  * cycle 0.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { cat, lit, type Module } from '../hdl/index.ts';
+import { cat, lit, type Expr, type Module } from '../hdl/index.ts';
 import { entryLayout } from './insn.ts';
 import { BEATS_BITS } from './burst.ts';
 import type { ComputeGeoms } from './compute.ts';
 import { ERROR_CODE_BITS } from './regs.ts';
-import { Mb, any, inst, rz, sel } from './util.ts';
+import { Mb, T, all, any, inst, inv, rz, sel } from './util.ts';
 
 export function vtaTopName(d: Derived): string {
   return `vta_${d.variant.replace(/[^A-Za-z0-9_]/g, '_')}`;
@@ -22,6 +22,8 @@ export interface TopParts {
   /** null with CMD_QUEUE_DEPTH 0 (the modules take their instructions from fetch's head). */
   cmdq: { load: Module; compute: Module; store: Module } | null;
   tokens: Module;
+  /** The read engines: the load module's and compute's, or one shared (DMA_READ_ENGINES 1). */
+  dmaRead: { load: Module; compute: Module } | { shared: Module };
   load: Module;
   compute: Module;
   store: Module;
@@ -91,9 +93,12 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   const qCompute = q('compute');
   const qStore = q('store');
 
+  // the modules' read-engine ports, driven below
+  const dl = { ready: W('dma_l_ready', 1), done: W('dma_l_done', 1), doneAtStart: W('dma_l_done_at_start', 1), busy: W('dma_l_busy', 1) };
+  const dc = { ready: W('dma_c_ready', 1), done: W('dma_c_done', 1), doneAtStart: W('dma_c_done_at_start', 1), busy: W('dma_c_busy', 1) };
   const load = inst(mb, p.load, 'u_load', {
     rst: coreRst, run, q_valid: qLoad.valid, q_entry: qLoad.dout, g2l_count: tok.g2l, l2g_count: tok.l2g,
-    grant_inp: grant.inp, grant_wgt: grant.wgt, rbeat_inp: rbeat.inp, rbeat_wgt: rbeat.wgt, rdata,
+    dma_ready: dl.ready, dma_done: dl.done, dma_done_at_start: dl.doneAtStart, dma_busy: dl.busy,
   });
   const storeR = W('out_rdata', g.out.banks * g.out.ew);
   const store = inst(mb, p.store, 'u_store', {
@@ -104,12 +109,55 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   const inpR = W('inp_rdata', g.inp.banks * g.inp.ew);
   const wgtR = W('wgt_rdata', g.wgt.banks * g.wgt.ew);
   const accR = W('acc_rdata', g.acc.banks * g.acc.ew);
+  const accW = { we: W('dma_acc_we', g.acc.banks * g.acc.parts), waddr: W('dma_acc_waddr', g.acc.banks * g.acc.baw), wdata: W('dma_acc_wdata', g.acc.banks * g.acc.ew) };
   const compute = inst(mb, p.compute, 'u_compute', {
     rst: coreRst, run, q_valid: qCompute.valid, q_entry: qCompute.dout,
     l2g_count: tok.l2g, s2g_count: tok.s2g, g2l_count: tok.g2l, g2s_count: tok.g2s,
-    grant_uop: grant.uop, grant_acc: grant.acc, rbeat_uop: rbeat.uop, rbeat_acc: rbeat.acc, rdata,
+    dma_ready: dc.ready, dma_done: dc.done, dma_done_at_start: dc.doneAtStart, dma_busy: dc.busy,
+    dma_acc_we: accW.we, dma_acc_waddr: accW.waddr, dma_acc_wdata: accW.wdata,
     uop_rdata: uopR, inp_rdata: inpR, wgt_rdata: wgtR, acc_rdata: accR,
   });
+
+  // read engines: each module its own, or one shared with the load module first (its start is
+  // decided first; compute's LOAD waits while it is taken or busy) and its ports routed to the
+  // module that started the transfer in flight
+  const sram: Record<'inp' | 'wgt' | 'uop' | 'acc', { we: Expr; waddr: Expr; wdata: Expr }> = {} as never;
+  const req: Record<'inp' | 'wgt' | 'uop' | 'acc', { req: Expr; addr: Expr; beats: Expr }> = {} as never;
+  const engine = (m: Module, n: string, start: Expr, entry: Expr, bufs: Array<'inp' | 'wgt' | 'uop' | 'acc'>) => {
+    const e = inst(mb, m, n, { rst: coreRst, start, entry, grant: any(...bufs.map((b) => grant[b])), rbeat: any(...bufs.map((b) => rbeat[b])), rdata });
+    for (const b of bufs) {
+      sram[b] = { we: e[`${b}_we`], waddr: e[`${b}_waddr`], wdata: e[`${b}_wdata`] };
+      req[b] = { req: e[`req_${b}`], addr: e.req_addr, beats: e.req_beats };
+    }
+    return e;
+  };
+  if ('shared' in p.dmaRead) {
+    const e = engine(p.dmaRead.shared, 'u_dma_read', any(load.dma_start, compute.dma_start), sel(load.dma_start, qLoad.dout, qCompute.dout), ['inp', 'wgt', 'uop', 'acc']);
+    const ownerC = mb.reg('dma_owner_compute', 1, null);
+    mb.next(ownerC, compute.dma_start, any(load.dma_start, compute.dma_start));
+    mb.drive(dl.ready, e.idle);
+    mb.drive(dc.ready, all(e.idle, inv(load.dma_start)));
+    mb.drive(dl.doneAtStart, e.done_at_start);
+    mb.drive(dc.doneAtStart, e.done_at_start);
+    mb.drive(dl.done, all(e.done, inv(ownerC)));
+    mb.drive(dc.done, all(e.done, ownerC));
+    mb.drive(dl.busy, all(e.busy, inv(ownerC)));
+    mb.drive(dc.busy, all(e.busy, ownerC));
+  } else {
+    const el = engine(p.dmaRead.load, 'u_dma_load', load.dma_start, qLoad.dout, ['inp', 'wgt']);
+    const ec = engine(p.dmaRead.compute, 'u_dma_compute', compute.dma_start, qCompute.dout, ['uop', 'acc']);
+    mb.drive(dl.ready, T);
+    mb.drive(dc.ready, T);
+    for (const [w, e] of [[dl, el], [dc, ec]] as const) {
+      mb.drive(w.done, e.done);
+      mb.drive(w.doneAtStart, e.done_at_start);
+      mb.drive(w.busy, e.busy);
+    }
+    mb.sink(el.idle, ec.idle);
+  }
+  mb.drive(accW.we, sram.acc.we);
+  mb.drive(accW.waddr, sram.acc.waddr);
+  mb.drive(accW.wdata, sram.acc.wdata);
   mb.drive(pop.load, load.q_pop);
   mb.drive(pop.compute, compute.q_pop);
   mb.drive(pop.store, store.q_pop);
@@ -130,10 +178,10 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   const arb = inst(mb, p.arbiter, 'u_arbiter', {
     rst: coreRst, run,
     req_fetch: fetch.req, addr_fetch: fetch.req_addr, beats_fetch: fetch.req_beats,
-    req_uop: compute.req_uop, addr_uop: compute.addr_uop, beats_uop: compute.beats_uop,
-    req_acc: compute.req_acc, addr_acc: compute.addr_acc, beats_acc: compute.beats_acc,
-    req_wgt: load.req_wgt, addr_wgt: load.addr_wgt, beats_wgt: load.beats_wgt,
-    req_inp: load.req_inp, addr_inp: load.addr_inp, beats_inp: load.beats_inp,
+    req_uop: req.uop.req, addr_uop: req.uop.addr, beats_uop: req.uop.beats,
+    req_acc: req.acc.req, addr_acc: req.acc.addr, beats_acc: req.acc.beats,
+    req_wgt: req.wgt.req, addr_wgt: req.wgt.addr, beats_wgt: req.wgt.beats,
+    req_inp: req.inp.req, addr_inp: req.inp.addr, beats_inp: req.inp.beats,
     req_store: store.req, addr_store: store.addr, beats_store: store.beats,
     mem_rvalid: rvalid, mem_bvalid: bvalid,
   });
@@ -149,13 +197,13 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
 
   // buffers
   const sUop = inst(mb, p.srams.uop, 'u_sram_uop', {
-    we: compute.uop_we, waddr: compute.uop_waddr, wdata: compute.uop_wdata, ren: compute.uop_ren, raddr: compute.uop_raddr,
+    we: sram.uop.we, waddr: sram.uop.waddr, wdata: sram.uop.wdata, ren: compute.uop_ren, raddr: compute.uop_raddr,
   });
   const sInp = inst(mb, p.srams.inp, 'u_sram_inp', {
-    we: load.inp_we, waddr: load.inp_waddr, wdata: load.inp_wdata, ren: compute.inp_ren, raddr: compute.inp_raddr,
+    we: sram.inp.we, waddr: sram.inp.waddr, wdata: sram.inp.wdata, ren: compute.inp_ren, raddr: compute.inp_raddr,
   });
   const sWgt = inst(mb, p.srams.wgt, 'u_sram_wgt', {
-    we: load.wgt_we, waddr: load.wgt_waddr, wdata: load.wgt_wdata, ren: compute.wgt_ren, raddr: compute.wgt_raddr,
+    we: sram.wgt.we, waddr: sram.wgt.waddr, wdata: sram.wgt.wdata, ren: compute.wgt_ren, raddr: compute.wgt_raddr,
   });
   const sAcc = inst(mb, p.srams.acc, 'u_sram_acc', {
     we: compute.acc_we, waddr: compute.acc_waddr, wdata: compute.acc_wdata, ren: compute.acc_ren, raddr: compute.acc_raddr,

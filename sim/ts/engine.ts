@@ -56,6 +56,8 @@ interface Exec {
   di: DInsn;
   /** Earliest cycle it could have started had its tokens been there. */
   readyAt: number;
+  /** Cycle from which the tokens it pops were visible (-Infinity: it pops none). */
+  tokAt: number;
   start: number;
   /** Cycle after its last activity (NaN until known). */
   workEnd: number;
@@ -137,6 +139,8 @@ class Sim {
   private lastDispatch = -1;
   private readonly fetchCounters = emptyCounters();
 
+  /** The last LOAD started on the shared read engine (DMA_READ_ENGINES 1). */
+  private engineExec: Exec | undefined;
   private finishedAt = -1;
   private t = 0;
   private readonly records: Exec[] = [];
@@ -303,6 +307,17 @@ class Sim {
     if (this.wantTrace) this.trace.push({ module: 'fetch', name: `${this.insns[i].label} #${i}`, start: t, end: t + 1, args: { index: i, to: m.name } });
   }
 
+  /**
+   * First cycle the read engine can take di (0 when di needs none of its own): with one engine
+   * shared by load and compute (§6), when the LOAD on it has ended (Infinity while that is unknown).
+   * The load module starts first in a cycle, so compute sees a LOAD the load module started then.
+   */
+  private engineFreeAt(di: DInsn): number {
+    if (this.tm.dmaReadEngines !== 1 || di.kind !== 'load' || !this.engineExec) return 0;
+    const w = this.engineExec.workEnd;
+    return w === w ? w : Infinity;
+  }
+
   private tryStart(m: Module, t: number): boolean {
     const i = this.headOf(m);
     if (i === undefined) return false;
@@ -312,14 +327,17 @@ class Sim {
     if (free > t) return false;
     const pops = this.popQueues(m.id, di);
     for (const q of pops) if (!q.available(t)) return false;
+    if (this.engineFreeAt(di) > t) return false;
     // start: pop tokens, take the instruction
+    const tokAt = Math.max(-Infinity, ...pops.map((q) => q.nextVisible()));
     for (const q of pops) q.pop(t);
     const readyAt = Math.max(this.headReady(m, i), free);
     this.takeHead(m, i, t);
     const e: Exec = {
-      di, readyAt, start: t, workEnd: NaN, end: NaN, blocked: false, beats: 0, dataEnd: t,
+      di, readyAt, tokAt, start: t, workEnd: NaN, end: NaN, blocked: false, beats: 0, dataEnd: t,
       pipeline: di.kind === 'gemm' || di.kind === 'alu',
     };
+    if (di.kind === 'load') this.engineExec = e;
     m.inflight.push(e);
     this.records.push(e);
     this.execute(m, e, t);
@@ -554,7 +572,7 @@ class Sim {
       const h = this.headOf(m);
       if (h !== undefined) {
         const di = this.insns[h];
-        let c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di));
+        let c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di), this.engineFreeAt(di));
         for (const q of this.popQueues(m.id, di)) c = Math.max(c, q.nextVisible());
         at(c);
       }
@@ -633,7 +651,9 @@ class Sim {
         if (e.di.module !== mi) continue;
         const end = e.end === e.end ? e.end : cycles;
         const workEnd = e.workEnd === e.workEnd ? Math.min(e.workEnd, end) : end;
-        if (e.start > e.readyAt) iv.push([e.readyAt, e.start, 3]);
+        // waiting for tokens until they are visible; after that (a busy shared read engine) idle
+        const tokWait = Math.min(e.start, Math.max(e.readyAt, e.tokAt));
+        if (tokWait > e.readyAt) iv.push([e.readyAt, tokWait, 3]);
         if (e.di.kind === 'load' || e.di.kind === 'store') {
           const busy = Math.min(workEnd - e.start, 1 + e.beats * this.tm.cyclesPerBeat + e.di.pad);
           iv.push([e.start, e.start + busy, 0]);

@@ -29,6 +29,8 @@ export interface Timing {
   cmdQueueDepth: number;
   /** Instructions the fetch buffer holds (requested and not yet dispatched). */
   fetchBufInsns: number;
+  /** DMA read engines: 2 (load module's, compute's) or 1 shared (config DMA_READ_ENGINES). */
+  dmaReadEngines: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -44,6 +46,7 @@ export function timingOf(d: Derived): Timing {
     gemmII: d.gemmII,
     cmdQueueDepth: d.cmdQueueDepth,
     fetchBufInsns: fetchBufferDepth(burstBytes),
+    dmaReadEngines: d.dmaReadEngines,
   };
 }
 

@@ -75,6 +75,8 @@ export interface Derived {
   aluMul: boolean;
   /** Entries of each module's command queue (docs/microarch.md §3; 0: none, modules take from fetch). */
   cmdQueueDepth: number;
+  /** DMA read engines (docs/microarch.md §6): 2, or 1 shared by the load and compute modules. */
+  dmaReadEngines: number;
   /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
   fetchBufferBram: boolean;
   clockMhz: number;
@@ -349,6 +351,7 @@ export function deriveConfig(raw: unknown): Derived {
     aluMul: k.ALU_MUL,
     cmdQueueDepth: k.CMD_QUEUE_DEPTH,
     fetchBufferBram: k.FETCH_BUFFER_BRAM,
+    dmaReadEngines: k.DMA_READ_ENGINES,
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,
