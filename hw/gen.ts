@@ -10,6 +10,7 @@ import { writeFolder } from '../src/util/folder.ts';
 import { printModule } from './hdl/print.ts';
 import { checkDspBudget, dspsNeeded, type HwTarget } from './lib/mult.ts';
 import { fetchMulPlan } from './vta/fetch.ts';
+import { aluShiftPlan } from './vta/alu.ts';
 import { generateVta } from './vta/index.ts';
 
 export interface Manifest {
@@ -63,7 +64,9 @@ export function generateDesign(d: Derived, target: HwTarget): Design {
     uop: d.buffBytes.uop * 8, inp: d.buffBytes.inp * 8, wgt: d.buffBytes.wgt * 8, acc: d.buffBytes.acc * 8, out: d.buffBytes.out * 8,
   };
   const ctx = { target, dspBudget: d.dspBudget };
-  const dsps = target === 'ice40' && d.dspBudget ? dspsNeeded(d.multipliers, d.inpWidth, d.wgtWidth) + fetchMulPlan(d, ctx).dsps : null;
+  const dsps = target === 'ice40' && d.dspBudget
+    ? dspsNeeded(d.multipliers, d.inpWidth, d.wgtWidth) + fetchMulPlan(d, ctx).dsps + aluShiftPlan(d, ctx).dsps
+    : null;
   const manifest: Manifest = {
     generator: 'vta-workbench 0.1.0',
     top: top.name,

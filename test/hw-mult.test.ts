@@ -8,7 +8,7 @@ import { VtwError } from '../src/errors.ts';
 import { Rng } from '../src/util/rng.ts';
 
 /** N products of `aw` x `bw`-bit operands through hw/lib/mult.ts, packed LSB-first into one port. */
-function arrayModule(n: number, aw: number, bw: number, signed: boolean, ctx: MulCtx): Module {
+function arrayModule(n: number, aw: number, bw: number, signed: boolean | 'a', ctx: MulCtx): Module {
   const m = new Module('mul_array');
   const a = m.input('a', n * aw);
   const b = m.input('b', n * bw);
@@ -38,20 +38,22 @@ function testbench(n: number, aw: number, bw: number, vectors: number, aHex: str
 
 const toHex = (vals: bigint[], w: number) => vals.reduce((acc, v, i) => acc | ((v & ((1n << BigInt(w)) - 1n)) << BigInt(i * w)), 0n).toString(16);
 
-async function check(ctx: MulCtx, signed: boolean, aw: number, bw: number) {
+async function check(ctx: MulCtx, signed: boolean | 'a', aw: number, bw: number) {
   const n = 4;
-  const rng = new Rng(aw * 100 + bw + (signed ? 7 : 0));
+  const rng = new Rng(aw * 100 + bw + (signed === true ? 7 : signed ? 3 : 0));
+  const sa = signed !== false;
+  const sb = signed === true;
   const vectors = 40;
   const A: bigint[][] = [];
   const B: bigint[][] = [];
   for (let v = 0; v < vectors; v++) {
-    const r = (w: number) => BigInt(signed ? rng.int(-(2 ** (w - 1)), 2 ** (w - 1) - 1) : rng.int(0, 2 ** w - 1));
-    A.push(Array.from({ length: n }, () => r(aw)));
-    B.push(Array.from({ length: n }, () => r(bw)));
+    const r = (w: number, s: boolean) => BigInt(s ? rng.int(-(2 ** (w - 1)), 2 ** (w - 1) - 1) : rng.int(0, 2 ** w - 1));
+    A.push(Array.from({ length: n }, () => r(aw, sa)));
+    B.push(Array.from({ length: n }, () => r(bw, sb)));
   }
   // Extremes: the most negative values multiply to the largest product.
-  A[0] = A[0].map(() => (signed ? -(1n << BigInt(aw - 1)) : (1n << BigInt(aw)) - 1n));
-  B[0] = B[0].map(() => (signed ? -(1n << BigInt(bw - 1)) : (1n << BigInt(bw)) - 1n));
+  A[0] = A[0].map(() => (sa ? -(1n << BigInt(aw - 1)) : (1n << BigInt(aw)) - 1n));
+  B[0] = B[0].map(() => (sb ? -(1n << BigInt(bw - 1)) : (1n << BigInt(bw)) - 1n));
   const m = arrayModule(n, aw, bw, signed, ctx);
   const libs = ctx.target === 'ice40' ? [ice40CellsSim()] : [];
   const out = await verilateAndRun(
@@ -78,6 +80,12 @@ test('iCE40 SB_MAC16 in 8x8 mode (two products per DSP) matches BigInt, with yos
 
 test('iCE40 SB_MAC16 in 16x16 mode (one unsigned product per DSP, the fetch decode\'s) matches BigInt', async () => {
   await check({ target: 'ice40', dspBudget: 4 }, false, 11, 16);
+});
+
+test('signed x unsigned products (the ALU shift\'s) match BigInt: generic, SB_MAC16 16x16 and 8x8', async () => {
+  await check({ target: 'generic', dspBudget: null }, 'a', 16, 16);
+  await check({ target: 'ice40', dspBudget: 4 }, 'a', 16, 16);
+  await check({ target: 'ice40', dspBudget: 2 }, 'a', 8, 8);
 });
 
 test('control products go on DSPs only where the GEMM array leaves two (or four); the manifest counts them', () => {

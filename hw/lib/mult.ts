@@ -80,13 +80,20 @@ export function controlMulPlan(ctx: MulCtx, gemmDsps: number, operandBits: numbe
  * Full-width products a*b (width a+b) of every pair, signed or unsigned. On iCE40 with a DSP
  * budget the products come from SB_MAC16 instances named `${prefix}_dsp<k>`.
  */
-export function products(m: Module, prefix: string, pairs: MulPair[], signed: boolean, ctx: MulCtx): Expr[] {
+export function products(m: Module, prefix: string, pairs: MulPair[], signed: boolean | 'a', ctx: MulCtx): Expr[] {
+  // signed: both operands signed (true), both unsigned (false), or a signed and b unsigned ('a')
+  const aSigned = signed !== false;
+  const bSigned = signed === true;
   const useDsp = ctx.target === 'ice40' && ctx.dspBudget !== null && ctx.dspBudget > 0;
-  if (!useDsp) return pairs.map((p) => mul(p.a, p.b, signed));
+  if (!useDsp) {
+    if (signed !== 'a') return pairs.map((p) => mul(p.a, p.b, signed));
+    return pairs.map((p) => mul(p.a, zext(p.b, p.b.width + 1), true).slice(p.a.width + p.b.width - 1, 0));
+  }
   const aw = Math.max(...pairs.map((p) => p.a.width));
   const bw = Math.max(...pairs.map((p) => p.b.width));
   checkDspBudget(ctx, pairs.length, aw, bw, 'reduce LOG_BLOCK or LOG_BATCH, raise GEMM_II');
-  const ext = (e: Expr, w: number) => (signed ? sext(e, w) : zext(e, w));
+  const extA = (e: Expr, w: number) => (aSigned ? sext(e, w) : zext(e, w));
+  const extB = (e: Expr, w: number) => (bSigned ? sext(e, w) : zext(e, w));
   const prim = sbMac16Primitive();
   const zero1 = lit(1, 0);
   const zero16 = lit(16, 0);
@@ -97,11 +104,11 @@ export function products(m: Module, prefix: string, pairs: MulPair[], signed: bo
     const group = pairs.slice(k * perDsp, k * perDsp + perDsp);
     const o = m.wire(`${prefix}_dsp${k}_o`, 32);
     const a = pack
-      ? cat(ext(group[1]?.a ?? lit(1, 0), 8), ext(group[0].a, 8))
-      : ext(group[0].a, 16);
+      ? cat(extA(group[1]?.a ?? lit(1, 0), 8), extA(group[0].a, 8))
+      : extA(group[0].a, 16);
     const b = pack
-      ? cat(ext(group[1]?.b ?? lit(1, 0), 8), ext(group[0].b, 8))
-      : ext(group[0].b, 16);
+      ? cat(extB(group[1]?.b ?? lit(1, 0), 8), extB(group[0].b, 8))
+      : extB(group[0].b, 16);
     const bit = (v: number) => lit(1, v);
     m.instance(prim, `${prefix}_dsp${k}`, {
       CLK: zero1, CE: bit(1), C: zero16, A: a, B: b, D: zero16,
@@ -114,7 +121,7 @@ export function products(m: Module, prefix: string, pairs: MulPair[], signed: bo
       TOP_8x8_MULT_REG: lit(1, 0), BOT_8x8_MULT_REG: lit(1, 0), PIPELINE_16x16_MULT_REG1: lit(1, 0), PIPELINE_16x16_MULT_REG2: lit(1, 0),
       TOPOUTPUT_SELECT: lit(2, pack ? 2 : 3), TOPADDSUB_LOWERINPUT: lit(2, 0), TOPADDSUB_UPPERINPUT: lit(1, 0), TOPADDSUB_CARRYSELECT: lit(2, 0),
       BOTOUTPUT_SELECT: lit(2, pack ? 2 : 3), BOTADDSUB_LOWERINPUT: lit(2, 0), BOTADDSUB_UPPERINPUT: lit(1, 0), BOTADDSUB_CARRYSELECT: lit(2, 0),
-      MODE_8x8: lit(1, pack ? 1 : 0), A_SIGNED: lit(1, signed ? 1 : 0), B_SIGNED: lit(1, signed ? 1 : 0),
+      MODE_8x8: lit(1, pack ? 1 : 0), A_SIGNED: lit(1, aSigned ? 1 : 0), B_SIGNED: lit(1, bSigned ? 1 : 0),
     });
     group.forEach((p, i) => {
       const w = p.a.width + p.b.width;

@@ -7,7 +7,8 @@
 import type { Derived } from '../../src/config/derive.ts';
 import { ALU_OPCODES } from '../../src/isa/constants.ts';
 import { add, cat, lit, lt, not, shr, xor, type Expr } from '../hdl/index.ts';
-import { products, type MulCtx } from '../lib/mult.ts';
+import { dspsNeeded, products, type MulCtx } from '../lib/mult.ts';
+import { fetchMulPlan } from './fetch.ts';
 import { Mb, all, any, catRev, eqc, inc, inv, isZero, laneOf, log2i, nonZero, rz, sel } from './util.ts';
 
 const bitRev = (x: Expr): Expr => catRev(Array.from({ length: x.width }, (_, k) => x.bit(x.width - 1 - k)));
@@ -15,7 +16,23 @@ const bitRev = (x: Expr): Expr => catRev(Array.from({ length: x.width }, (_, k) 
 /** ALU multipliers are W x W; they are plain products (never DSP primitives, whose operands are 16 bits). */
 const ALU_MUL_CTX: MulCtx = { target: 'generic', dspBudget: null };
 
-export function aluModule(name: string, d: Derived): Mb {
+/**
+ * Where the lanes' shifts go: on SB_MAC16s (one per lane, a x 2^e) when the iCE40 DSP budget
+ * leaves one per lane after the GEMM array and the fetch decode's products and the accumulator is
+ * at most 16 bits; otherwise barrel shifters in LUTs.
+ */
+export function aluShiftPlan(d: Derived, ctx: MulCtx): { ctx: MulCtx; dsps: number } {
+  const lanes = d.batch * d.blockOut;
+  const dsps = dspsNeeded(lanes, d.accWidth, d.accWidth);
+  const used = dspsNeeded(d.multipliers, d.inpWidth, d.wgtWidth) + fetchMulPlan(d, ctx).dsps;
+  if (ctx.target === 'ice40' && ctx.dspBudget && d.accWidth <= 16 && ctx.dspBudget - used >= dsps) {
+    return { ctx: { target: 'ice40', dspBudget: dsps }, dsps };
+  }
+  return { ctx: { target: 'generic', dspBudget: null }, dsps: 0 };
+}
+
+export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'generic', dspBudget: null }): Mb {
+  const shiftPlan = aluShiftPlan(d, ctx);
   const mb = new Mb(name, [`tensor ALU: ${d.batch * d.blockOut} lanes of ${d.accWidth} bits${d.aluMul ? ', with MUL' : ''}`]);
   const W = d.accWidth;
   const N = d.batch * d.blockOut;
@@ -35,6 +52,9 @@ export function aluModule(name: string, d: Derived): Mb {
   const isMax = mb.w('op_max', eqc(op, ALU_OPCODES.MAX));
   const isAdd = mb.w('op_add', eqc(op, ALU_OPCODES.ADD));
   const isShr = mb.w('op_shr', eqc(op, ALU_OPCODES.SHR));
+  // the lanes' shift products, made together (8x8 DSPs hold two): lane i's wire, driven below
+  const shiftPairs: Array<{ a: Expr; b: Expr }> = [];
+  const shiftWires = Array.from({ length: shiftPlan.dsps ? N : 0 }, (_, i) => mb.wireLater(`shift_p${i}`, 2 * W));
   const res: Expr[] = [];
   for (let i = 0; i < N; i++) {
     const a = xs[i];
@@ -49,10 +69,21 @@ export function aluModule(name: string, d: Derived): Mb {
     const lo = b.slice(lw - 1, 0);
     const big = sel(neg, inv(all(isZero(not(hi)), nonZero(lo))), nonZero(hi));
     const amt = mb.w(`amt${i}`, sel(big, lit(lw, W - 1), sel(neg, inc(not(lo)), lo)));
-    // one barrel shifter: a left shift is a logical right shift of the bit-reversed value
-    const xv = sel(neg, bitRev(a), a);
-    const yv = shr(cat(sel(neg, lit(1, 0), a.bit(W - 1)), xv), rz(amt, lw), true).slice(W - 1, 0);
-    const shifted = mb.w(`shifted${i}`, sel(neg, bitRev(yv), yv));
+    let shifted: Expr;
+    if (shiftPlan.dsps) {
+      // a x 2^e (a signed, 2^e unsigned): a left shift by k is the low W bits with e = k, an
+      // arithmetic right shift by k >= 1 the high W bits with e = W - k
+      const right = all(inv(neg), nonZero(amt));
+      const e = sel(right, inc(not(amt)), amt);
+      shiftPairs.push({ a, b: catRev(Array.from({ length: W }, (_, j) => eqc(e, j))) });
+      const p = shiftWires[i];
+      shifted = mb.w(`shifted${i}`, sel(right, p.slice(2 * W - 1, W), p.slice(W - 1, 0)));
+    } else {
+      // one barrel shifter: a left shift is a logical right shift of the bit-reversed value
+      const xv = sel(neg, bitRev(a), a);
+      const yv = shr(cat(sel(neg, lit(1, 0), a.bit(W - 1)), xv), rz(amt, lw), true).slice(W - 1, 0);
+      shifted = mb.w(`shifted${i}`, sel(neg, bitRev(yv), yv));
+    }
     let r: Expr = a;
     if (d.aluMul) r = sel(eqc(op, ALU_OPCODES.MUL), muls[i].slice(W - 1, 0), r);
     r = sel(isShr, shifted, r);
@@ -60,6 +91,7 @@ export function aluModule(name: string, d: Derived): Mb {
     r = sel(isMinMax, mm, r);
     res.push(r);
   }
+  if (shiftPlan.dsps) products(mb.m, 'alu_shift', shiftPairs, 'a', shiftPlan.ctx).forEach((p, i) => mb.drive(shiftWires[i], p));
   mb.output('r', catRev(res));
   return mb;
 }

@@ -69,7 +69,7 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
   const load = loadModule(p('load'), d).finish();
   const store = storeModule(p('store'), d, dmaStore, geom.out).finish();
   const gemm = gemmModule(p('gemm'), d, ctx).finish();
-  const alu = aluModule(p('alu'), d).finish();
+  const alu = aluModule(p('alu'), d, ctx).finish();
   const compute = computeModule(p('compute'), d, geom, { gemm, alu }).finish();
   const route = fifoModule(p('route'), ROUTE_BITS, routeFifoDepth(d), 'read-burst routing').finish();
   const arbiter = arbiterModule(p('arbiter'), d, route).finish();
