@@ -427,36 +427,40 @@ export function computeModule(
   mb.output('uop_raddr', ur.raddr);
 
   // ---------------------------------------------------------------- completion
+  // Entry j of the in-flight list (slot hp + j) completes in this cycle when it and every entry
+  // before it are done and the pushes of entries 0..j fit the token queues. That set is a prefix
+  // of the list; it is found with prefix ANDs and prefix counts of the push flags side by side
+  // (not a chain through the entries), which keeps the logic a few levels deep.
   const engDone = eng.done;
   const roomPrev = mb.w('room_g2l', sub(c(TOKEN_BITS, TOKEN_QUEUE_DEPTH), g2l));
   const roomNext = mb.w('room_g2s', sub(c(TOKEN_BITS, TOKEN_QUEUE_DEPTH), g2s));
   const cw = bitsFor(NF + 1);
-  let prevOk: Expr = T;
-  let cumP: Expr = lit(cw, 0);
-  let cumN: Expr = lit(cw, 0);
-  let kCount: Expr = lit(cw, 0);
-  let allDone: Expr = T;
-  let finDone: Expr = F;
-  const okSlot: Expr[] = Array.from({ length: NF }, () => F);
+  const tagRel = mb.w('wr_tag_rel', rz(sub(wrTag, hp), lnf));
+  const valid: Expr[] = [];
+  const dn: Expr[] = [];
+  const pp: Expr[] = [];
+  const pn: Expr[] = [];
+  const fin: Expr[] = [];
   for (let j = 0; j < NF; j++) {
     const slot = rz(add(hp, c(lnf, j)), lnf);
-    const pick1 = (xs: Signal[]) => pick(slot, xs);
-    const valid = gtc(fc, j);
-    const own = any(all(wrLast, eq(wrTag, slot)), j === 0 ? all(npBusy, engDone) : F);
-    const dn = any(pick1(slotDone), own);
-    const pp = pick1(slotPp);
-    const pn = pick1(slotPn);
-    const cp = add(cumP, rz(pp, cw));
-    const cn = add(cumN, rz(pn, cw));
-    const ok = mb.w(`fl_ok${j}`, all(prevOk, valid, dn, ule8(cp, roomPrev), ule8(cn, roomNext)));
-    allDone = all(allDone, any(inv(valid), ok));
-    cumP = sel(ok, cp, cumP);
-    cumN = sel(ok, cn, cumN);
-    kCount = add(kCount, rz(ok, cw));
-    finDone = any(finDone, all(ok, pick1(slotFin)));
-    prevOk = ok;
-    for (let s = 0; s < NF; s++) okSlot[s] = any(okSlot[s], all(ok, eqc(slot, s)));
+    valid.push(gtc(fc, j));
+    const own = any(all(wrLast, eqc(tagRel, j)), j === 0 ? all(npBusy, engDone) : F);
+    dn.push(all(valid[j], any(pick(slot, slotDone), own)));
+    pp.push(pick(slot, slotPp));
+    pn.push(pick(slot, slotPn));
+    fin.push(pick(slot, slotFin));
   }
+  const ok: Expr[] = [];
+  for (let j = 0; j < NF; j++) {
+    const upTo = (xs: Expr[]) => xs.slice(0, j + 1);
+    ok.push(mb.w(`fl_ok${j}`, all(...upTo(dn), ule8(count(upTo(pp), cw), roomPrev), ule8(count(upTo(pn), cw), roomNext))));
+  }
+  const allDone = all(...valid.map((v, j) => any(inv(v), ok[j])));
+  const cumP = count(ok.map((o, j) => all(o, pp[j])), cw);
+  const cumN = count(ok.map((o, j) => all(o, pn[j])), cw);
+  // ok is a prefix (thermometer code): its length in binary, without an adder tree
+  const kCount = thermometerCount(ok, cw);
+  const finDone = any(...ok.map((o, j) => all(o, fin[j])));
   const cumPW = mb.w('cum_prev', cumP);
   const cumNW = mb.w('cum_next', cumN);
   const inP = add(cumPW, rz(pushPrev, cw));
@@ -466,8 +470,11 @@ export function computeModule(
   const append = mb.w('fl_append', all(start, inv(completeIn)));
   mb.next(hp, rz(add(hp, rz(kW, lnf)), lnf));
   mb.next(fc, add(sub(fc, rz(kW, fc.width)), rz(append, fc.width)));
+  // A starting instruction writes the slot past the list's end even when it completes at once
+  // (the list does not grow then, so the slot stays outside it): the slot writes wait for no
+  // completion logic. A start always finds a free slot (a GEMM/ALU needs fl_count < NF, others 0).
   for (let s = 0; s < NF; s++) {
-    const here = all(append, eqc(tailSlot, s));
+    const here = all(start, eqc(tailSlot, s));
     const own = all(wrLast, eqc(wrTag, s));
     mb.next(slotDone[s], sel(here, doneAtStart, any(slotDone[s], own, all(npBusy, engDone, eqc(hp, s)))));
     mb.next(slotPp[s], pushPrev, here);
@@ -512,6 +519,28 @@ export function computeModule(
   mb.output('obs_end', endQ);
   mb.sink(e.fpEnd, e.s0, e.pads, e.insn, ur.data, srcFull, wgtFull, dstFull, hMt, bImm);
   return mb;
+}
+
+/** How many of the 1-bit xs are set, as a w-bit count (an adder tree). */
+function count(xs: Expr[], w: number): Expr {
+  if (xs.length === 1) return rz(xs[0], w);
+  const h = xs.length >> 1;
+  return add(count(xs.slice(0, h), w), count(xs.slice(h), w));
+}
+
+/** The number of leading ones of a thermometer code (xs[0..k-1] set, the rest clear), as w bits. */
+function thermometerCount(xs: Expr[], w: number): Expr {
+  const bits: Expr[] = [];
+  for (let b = 0; b < w; b++) {
+    // bit b of k is set for k in [m * 2^(b+1) + 2^b, (m + 1) * 2^(b+1)): ones up to m*2^(b+1)+2^b-1, not past (m+1)*2^(b+1)-1
+    const terms: Expr[] = [];
+    for (let lo = 1 << b; lo <= xs.length; lo += 2 << b) {
+      const hi = lo + (1 << b);
+      terms.push(all(xs[lo - 1], hi - 1 < xs.length ? inv(xs[hi - 1]) : T));
+    }
+    bits.push(any(F, ...terms));
+  }
+  return catRev(bits);
 }
 
 /** a <= b for a small count a and an 8-bit room b. */

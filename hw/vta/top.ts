@@ -119,8 +119,7 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   });
 
   // read engines: each module its own, or one shared with the load module first (its start is
-  // decided first; compute's LOAD waits while it is taken or busy) and its ports routed to the
-  // module that started the transfer in flight
+  // decided first; compute's LOAD waits while it is taken or busy)
   const sram: Record<'inp' | 'wgt' | 'uop' | 'acc', { we: Expr; waddr: Expr; wdata: Expr }> = {} as never;
   const req: Record<'inp' | 'wgt' | 'uop' | 'acc', { req: Expr; addr: Expr; beats: Expr }> = {} as never;
   const engine = (m: Module, n: string, start: Expr, entry: Expr, bufs: Array<'inp' | 'wgt' | 'uop' | 'acc'>) => {
@@ -133,16 +132,16 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   };
   if ('shared' in p.dmaRead) {
     const e = engine(p.dmaRead.shared, 'u_dma_read', any(load.dma_start, compute.dma_start), sel(load.dma_start, qLoad.dout, qCompute.dout), ['inp', 'wgt', 'uop', 'acc']);
-    const ownerC = mb.reg('dma_owner_compute', 1, null);
-    mb.next(ownerC, compute.dma_start, any(load.dma_start, compute.dma_start));
     mb.drive(dl.ready, e.idle);
     mb.drive(dc.ready, all(e.idle, inv(load.dma_start)));
-    mb.drive(dl.doneAtStart, e.done_at_start);
-    mb.drive(dc.doneAtStart, e.done_at_start);
-    mb.drive(dl.done, all(e.done, inv(ownerC)));
-    mb.drive(dc.done, all(e.done, ownerC));
-    mb.drive(dl.busy, all(e.busy, inv(ownerC)));
-    mb.drive(dc.busy, all(e.busy, ownerC));
+    // done and busy go to both modules unrouted: a module looks at them only while a transfer of
+    // its own is in flight (the load module while busy and not blocked, compute while its
+    // non-pipelined instruction is not done), and the engine has one transfer at a time
+    for (const w of [dl, dc]) {
+      mb.drive(w.doneAtStart, e.done_at_start);
+      mb.drive(w.done, e.done);
+      mb.drive(w.busy, e.busy);
+    }
   } else {
     const el = engine(p.dmaRead.load, 'u_dma_load', load.dma_start, qLoad.dout, ['inp', 'wgt']);
     const ec = engine(p.dmaRead.compute, 'u_dma_compute', compute.dma_start, qCompute.dout, ['uop', 'acc']);
