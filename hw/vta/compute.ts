@@ -455,7 +455,6 @@ export function computeModule(
     const upTo = (xs: Expr[]) => xs.slice(0, j + 1);
     ok.push(mb.w(`fl_ok${j}`, all(...upTo(dn), ule8(count(upTo(pp), cw), roomPrev), ule8(count(upTo(pn), cw), roomNext))));
   }
-  const allDone = all(...valid.map((v, j) => any(inv(v), ok[j])));
   const cumP = count(ok.map((o, j) => all(o, pp[j])), cw);
   const cumN = count(ok.map((o, j) => all(o, pn[j])), cw);
   // ok is a prefix (thermometer code): its length in binary, without an adder tree
@@ -463,9 +462,12 @@ export function computeModule(
   const finDone = any(...ok.map((o, j) => all(o, fin[j])));
   const cumPW = mb.w('cum_prev', cumP);
   const cumNW = mb.w('cum_next', cumN);
-  const inP = add(cumPW, rz(pushPrev, cw));
-  const inN = add(cumNW, rz(pushNext, cw));
-  const completeIn = mb.w('complete_in', all(start, doneAtStart, allDone, ule8(inP, roomPrev), ule8(inN, roomNext)));
+  // The starting instruction completes with the list when every entry does: then the pushes are
+  // those of all valid entries (counted without the prefix logic) plus its own, and they fit.
+  const allDn = all(...valid.map((v, j) => any(inv(v), dn[j])));
+  const inP = add(count(valid.map((v, j) => all(v, pp[j])), cw), rz(pushPrev, cw));
+  const inN = add(count(valid.map((v, j) => all(v, pn[j])), cw), rz(pushNext, cw));
+  const completeIn = mb.w('complete_in', all(start, doneAtStart, allDn, ule8(inP, roomPrev), ule8(inN, roomNext)));
   const kW = mb.w('fl_k', kCount);
   const append = mb.w('fl_append', all(start, inv(completeIn)));
   mb.next(hp, rz(add(hp, rz(kW, lnf)), lnf));

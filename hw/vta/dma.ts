@@ -40,7 +40,7 @@ import { Fields, entryLayout, unpackEntry } from './insn.ts';
 import { type SramGeom, bankOf } from './sram.ts';
 import {
   F, Mb, T, all, any, bitsFor, c, catRev, dec, eqc, gtc, inc, inv, isZero, laneOf, laneRotl, laneRotr, laneShl, laneShr, lec, log2i,
-  mulConst, nonZero, pick, rz, satDec, sel, ult, umin,
+  mulConst, nonZero, pick, rz, satDec, sel, ule, ult, umin,
 } from './util.ts';
 
 const MEM_TYPE_OF: Record<BufferName, number> = {
@@ -401,6 +401,9 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
   let n: Expr = lit(1, 1);
   let lo: Expr = lit(1, 0);
   let laneNext = (_rowEnd: Expr) => {};
+  // a row ends with the next element write when its count fits the lanes left in the beat
+  let rowEndOf = (cn: Expr, _lo: Expr, _t: Expr | null): Expr => lec(cn, 1);
+  let loNext = (_rowEnd: Expr): Expr => lit(1, 0);
   if (maxLanes > 1) {
     // elements narrower than the bus: lanes lo .. lo+n-1 of the beat are elements ptr .. ptr+n-1
     const lL = log2i(maxLanes);
@@ -419,11 +422,19 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
       mb.next(loR, sel(start, init0, sel(rowEnd, newLow, lit(lL, 0))), any(start, ew));
       mb.next(dlow, sel(start, init0, newLow), any(start, all(ew, rowEnd)));
     };
+    rowEndOf = (cn, l, t) => ule(rz(cn, w), rz(sub(per(t, bufs.map((g) => c(lL + 1, g.lanes))), rz(l, lL + 1)), w));
+    loNext = (rowEnd) => sel(start, init0, sel(ew, sel(rowEnd, newLow, lit(lL, 0)), loR));
   }
   const cntA = sub(cnt, rz(n, XW));
   const rowEnd = mb.w('d_row_end', isZero(cntA));
   laneNext(rowEnd);
-  const lastBeat = mb.w('d_last_beat', all(ew, rowEnd, eqc(drows, 1)));
+  // `ends`: the next element write is the transfer's last (its row ends, and it is the last row),
+  // registered from the counters' next values so that `done` waits for no arithmetic
+  const endsQ = mb.reg('d_ends', 1, null);
+  const cntN = sel(start, s.x, sel(ew, sel(rowEnd, cx.xQ, cntA), cnt));
+  const drowsN = sel(start, s.y, sel(all(ew, rowEnd), dec(drows), drows));
+  mb.next(endsQ, all(rowEndOf(cntN, loNext(rowEnd), cx.tE), eqc(drowsN, 1)));
+  const lastBeat = mb.w('d_last_beat', all(ew, endsQ));
   // next element: ptr + n, and at a row end past the row's pads to the next row (W = x + gap)
   const kw = Math.max(n.width, 5) + 1;
   const ptrStep = add(rz(n, kw), sel(rowEnd, rz(cx.gapQ, kw), lit(kw, 0)));
