@@ -30,7 +30,39 @@ const footprintBits = (d: Derived) => entryLayout(d).extraBits;
  * SB_MAC16s when the iCE40 DSP budget leaves two after the GEMM array, else LUTs (hw/lib/mult.ts).
  */
 export function fetchMulPlan(d: Derived, ctx: MulCtx): { ctx: MulCtx; dsps: number } {
+  // predecoding a bus word of several instructions takes a decoder each: their products stay in LUTs
+  if (predecodes(d) && d.busWidth > 128) return { ctx: { target: 'generic', dspBudget: null }, dsps: 0 };
   return controlMulPlan(ctx, dspsNeeded(d.multipliers, d.inpWidth, d.wgtWidth), footprintBits(d));
+}
+
+/**
+ * Without command queues (CMD_QUEUE_DEPTH 0) the decode would sit between fetch's head and the
+ * modules' starts (and the memory requests they make in that cycle): each instruction is decoded
+ * as it arrives instead and the results are stored beside it in the fetch buffer.
+ */
+export const predecodes = (d: Derived) => d.cmdQueueDepth === 0;
+
+/** The stored decode results: illegal, error code, to load, to store, fp_end, s0, pads (LSB first). */
+function predecodeBits(d: Derived): number {
+  return 1 + ERROR_CODE_BITS + 2 + 3 * footprintBits(d);
+}
+
+function packDecode(dec: DecodeResult): Expr {
+  return cat(dec.pads, dec.s0, dec.fpEnd, dec.toStore, dec.toLoad, dec.code, dec.illegal);
+}
+
+function unpackDecode(d: Derived, x: Expr): DecodeResult {
+  const K = footprintBits(d);
+  let p = 0;
+  const take = (w: number) => x.slice((p += w) - 1, p - w);
+  const illegal = take(1);
+  const code = take(ERROR_CODE_BITS);
+  const toLoad = take(1);
+  const toStore = take(1);
+  const fpEnd = take(K);
+  const s0 = take(K);
+  const pads = take(K);
+  return { illegal, code, toLoad, toStore, toCompute: all(inv(toLoad), inv(toStore)), fpEnd, s0, pads };
 }
 
 export interface DecodeResult {
@@ -45,19 +77,19 @@ export interface DecodeResult {
 }
 
 /** The static checks of §9.1 on one instruction, in order, and the values dispatched with it. */
-export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mulCtx: MulCtx): DecodeResult {
+export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mulCtx: MulCtx, px = 'dec'): DecodeResult {
   const f = new Fields(d, insn);
-  const op = mb.w('dec_opcode', f.opcode);
+  const op = mb.w(`${px}_opcode`, f.opcode);
   const isLoad = eqc(op, OPCODES.LOAD);
   const isStore = eqc(op, OPCODES.STORE);
   const isGemm = eqc(op, OPCODES.GEMM);
   const isFinish = eqc(op, OPCODES.FINISH);
   const isAlu = eqc(op, OPCODES.ALU);
   const isMem = any(isLoad, isStore);
-  const mt = mb.w('dec_mtype', f.mem('memory_type'));
+  const mt = mb.w(`${px}_mtype`, f.mem('memory_type'));
   const aluOp = f.alu('alu_opcode');
   const flag = (n: 'pop_prev_dep' | 'pop_next_dep' | 'push_prev_dep' | 'push_next_dep') => f.flag(n);
-  const toLoadModule = mb.w('dec_to_load', all(isLoad, any(eqc(mt, MEM_TYPES.INP), eqc(mt, MEM_TYPES.WGT))));
+  const toLoadModule = mb.w(`${px}_to_load`, all(isLoad, any(eqc(mt, MEM_TYPES.INP), eqc(mt, MEM_TYPES.WGT))));
 
   // reserved bits of the layout of this opcode
   const reservedOf = (l: typeof d.layout.mem) => any(...reservedRanges(l).map(([lsb, w]) => nonZero(insn.slice(lsb + w - 1, lsb))));
@@ -81,18 +113,18 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const padNames = ['y_pad_0', 'y_pad_1', 'x_pad_0', 'x_pad_1'];
 
   // W = x_pad_0 + x_size + x_pad_1, H = y_pad_0 + y_size + y_pad_1 (17 bits each)
-  const W = mb.w('dec_w', addw(addw(xp0, xSize, 17), xp1, 17));
-  const H = mb.w('dec_h', addw(addw(yp0, ySize, 17), yp1, 17));
+  const W = mb.w(`${px}_w`, addw(addw(xp0, xSize, 17), xp1, 17));
+  const H = mb.w(`${px}_h`, addw(addw(yp0, ySize, 17), yp1, 17));
   // W and H clamped to the largest depth + 1: the product is exact whenever the footprint can fit
   // (W*H <= depth) and still exceeds every depth when it cannot, so the multiplier is K x K bits.
   const dMax = Math.max(...(['uop', 'wgt', 'inp', 'acc', 'out'] as const).map((b) => d.depth[b]));
   const K = footprintBits(d);
   const clamp = (x: Expr) => (dMax + 1 < 2 ** x.width ? rz(umin(x, c(x.width, dMax + 1)), K) : x);
-  const Wc = mb.w('dec_w_clamped', clamp(W));
-  const Hc = mb.w('dec_h_clamped', clamp(H));
-  const [wh] = products(mb.m, 'dec_fp', [{ a: Wc, b: Hc }], false, mulCtx);
-  const WH = mb.w('dec_wh', rz(wh, 34));
-  const fpEndWide = mb.w('dec_fp_end', addw(sramBase, WH, 35));
+  const Wc = mb.w(`${px}_w_clamped`, clamp(W));
+  const Hc = mb.w(`${px}_h_clamped`, clamp(H));
+  const [wh] = products(mb.m, `${px}_fp`, [{ a: Wc, b: Hc }], false, mulCtx);
+  const WH = mb.w(`${px}_wh`, rz(wh, 34));
+  const fpEndWide = mb.w(`${px}_fp_end`, addw(sramBase, WH, 35));
   const depthOf = (t: number) => {
     const name = (['uop', 'wgt', 'inp', 'acc', 'out'] as const)[t];
     return d.depth[name];
@@ -104,7 +136,7 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
 
   // DRAM range: (dram_base + (y_size-1)*x_stride + x_size) * elem_bytes > dram_size (when set)
   // y_size clamped like W and H: a y_size past the largest depth fails the footprint check first
-  const [ys] = products(mb.m, 'dec_dr', [{ a: clamp(sub(ySize, lit(16, 1))), b: xStride }], false, mulCtx);
+  const [ys] = products(mb.m, `${px}_dr`, [{ a: clamp(sub(ySize, lit(16, 1))), b: xStride }], false, mulCtx);
   // Element arithmetic in EL bits: 34 for the full address space; with MEM_ADDR_BITS = L < 32 only
   // L + 2 bits, the bits of dram_base and of the product at or above L going to `hiElem` (any of
   // them set puts the range past 2^L bytes, as every element is at least a byte).
@@ -113,13 +145,13 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const EL = narrow ? L + 2 : 34;
   const hiOf = (x: Expr) => (narrow && x.width > L ? nonZero(x.slice(x.width - 1, L)) : lit(1, 0));
   const hiElem = any(hiOf(dramBase), hiOf(ys));
-  const lastElem = mb.w('dec_last_elem', addw(addw(narrow ? rz(dramBase, L) : dramBase, narrow ? rz(ys, Math.min(L, ys.width)) : ys, EL), xSize, EL));
+  const lastElem = mb.w(`${px}_last_elem`, addw(addw(narrow ? rz(dramBase, L) : dramBase, narrow ? rz(ys, Math.min(L, ys.width)) : ys, EL), xSize, EL));
   const eb = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => log2i(d.elemBytes[name]);
   const maxShift = Math.max(eb('uop'), eb('wgt'), eb('inp'), eb('acc'), eb('out'));
   const EW = EL + maxShift;
   const bytesEnd = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => rz(eb(name) ? cat(lastElem, lit(eb(name), 0)) : lastElem, EW);
   const endBytes = mb.w(
-    'dec_dram_end',
+    `${px}_dram_end`,
     sel(isStore, bytesEnd('out'), sel(eqc(mt, MEM_TYPES.UOP), bytesEnd('uop'), sel(eqc(mt, MEM_TYPES.WGT), bytesEnd('wgt'), sel(eqc(mt, MEM_TYPES.INP), bytesEnd('inp'), bytesEnd('acc'))))),
   );
   // past the 2^MEM_ADDR_BITS bytes the address arithmetic covers, and past dram_size (when set).
@@ -154,8 +186,8 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   ];
   let code: Expr = lit(ERROR_CODE_BITS, 0);
   for (let i = checks.length - 1; i >= 0; i--) code = sel(checks[i][0], c(ERROR_CODE_BITS, checks[i][1]), code);
-  const codeW = mb.w('dec_code', code);
-  const illegal = mb.w('dec_illegal', nonZero(codeW));
+  const codeW = mb.w(`${px}_code`, code);
+  const illegal = mb.w(`${px}_illegal`, nonZero(codeW));
 
   // Values dispatched with a LOAD (only meaningful for a legal LOAD with x_size > 0).
   // A legal LOAD has s0 <= pads-free footprint end and pads <= W*H <= depth <= dMax < 2^K: both are
@@ -166,7 +198,7 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   let wy0: Expr;
   let padCount: Expr;
   if (mulCtx.target === 'ice40' && (mulCtx.dspBudget ?? 0) >= 4) {
-    const [p0, xy] = products(mb.m, 'dec_ld', [{ a: Wc, b: yp0 }, { a: clamp(xSize), b: clamp(ySize) }], false, { target: 'ice40', dspBudget: 2 });
+    const [p0, xy] = products(mb.m, `${px}_ld`, [{ a: Wc, b: yp0 }, { a: clamp(xSize), b: clamp(ySize) }], false, { target: 'ice40', dspBudget: 2 });
     wy0 = rz(p0, PW);
     padCount = sub(rz(WH, PW), rz(xy, PW));
   } else {
@@ -237,7 +269,10 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
   // In block RAM (FETCH_BUFFER_BRAM) the head is the RAM's read register; a write to the slot read
   // in the same cycle is forwarded after it (no_rw_check: that read's data is never used).
   const blockBuf = d.fetchBufferBram;
-  const banks = Array.from({ length: ipl }, (_, b) => mb.m.memory(`buf${b}`, 128, lines, blockBuf ? { noRwCheck: true, blockRam: true } : {}));
+  const mulCtx = fetchMulPlan(d, ctx).ctx;
+  const PB = predecodes(d) ? predecodeBits(d) : 0;
+  const EW = 128 + PB;
+  const banks = Array.from({ length: ipl }, (_, b) => mb.m.memory(`buf${b}`, EW, lines, blockBuf ? { noRwCheck: true, blockRam: true } : {}));
   let asmQ: Expr | null = null;
   const bankAw = banks[0].addrWidth;
   const we: Expr[] = [];
@@ -265,15 +300,17 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
     mb.next(arrived, umin(addw(arrived, c(IW, ipl), IW), cnt), rbeat);
   }
   const waddrW = mb.w('buf_waddr', rz(waddr, bankAw));
+  // predecode: each bank's instruction decoded as it is written (dram_size is fixed during a run)
+  const stored = wdata.map((w, b) => (PB ? cat(packDecode(decodeChecks(mb, d, w, dramSize, mulCtx, ipl > 1 ? `pd${b}` : 'pd')), w) : w));
 
   // ---- head: registered read of the next instruction (written-this-cycle data forwarded)
   const dispatch = mb.wireLater('dispatch', 1);
   const nd = mb.w('next_head', add(D, rz(dispatch, IW)));
   const raddr = mb.w('buf_raddr', rz(nd.slice(lfb - 1, lipl || 0), bankAw));
   const qs = banks.map((bank, b) => {
-    mb.m.seq(mb.clk, (s) => s.if(we[b], (t) => t.write(bank, waddrW, wdata[b])));
+    mb.m.seq(mb.clk, (s) => s.if(we[b], (t) => t.write(bank, waddrW, stored[b])));
     if (blockBuf) {
-      const rd = mb.reg(`buf_rd${b}`, 128, null);
+      const rd = mb.reg(`buf_rd${b}`, EW, null);
       mb.next(rd, bank.read(raddr));
       const fwd = mb.reg(`buf_fwd${b}`, 1);
       mb.next(fwd, all(we[b], eq(waddrW, raddr)));
@@ -284,29 +321,35 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
         const b0 = mb.reg('buf_beat0', BUS, null);
         mb.next(b0, asmQ.slice(BUS - 1, 0), we[b]);
         fv = cat(asmQ, b0);
+        if (PB) {
+          const pq = mb.reg('buf_predecode', PB, null);
+          mb.next(pq, stored[b].slice(EW - 1, 128), we[b]);
+          fv = cat(pq, fv);
+        }
       } else {
-        const wq = mb.reg(`buf_wq${b}`, 128, null);
-        mb.next(wq, wdata[b], we[b]);
+        const wq = mb.reg(`buf_wq${b}`, EW, null);
+        mb.next(wq, stored[b], we[b]);
         fv = wq;
       }
       return mb.w(`head_q${b}`, mux(fwd, fv, rd));
     }
-    const q = mb.reg(`head${b}`, 128, null);
-    mb.next(q, mux(all(we[b], eq(waddrW, raddr)), wdata[b], bank.read(raddr)));
+    const q = mb.reg(`head${b}`, EW, null);
+    mb.next(q, mux(all(we[b], eq(waddrW, raddr)), stored[b], bank.read(raddr)));
     return q;
   });
-  let head: Expr;
+  let headE: Expr;
   if (ipl > 1) {
     const hsel = mb.reg('head_sel', lipl, null);
     mb.next(hsel, nd.slice(lipl - 1, 0));
-    head = mb.w('head', pick(hsel, qs));
+    headE = pick(hsel, qs);
   } else {
-    head = mb.w('head', qs[0]);
+    headE = qs[0];
   }
+  const head = mb.w('head', headE.slice(127, 0));
   const avail = mb.w('avail', ugt(arrived, D));
 
   // ---- decode, checks, dispatch
-  const dec = decodeChecks(mb, d, head, dramSize, fetchMulPlan(d, ctx).ctx);
+  const dec = PB ? unpackDecode(d, mb.w('head_decoded', headE.slice(EW - 1, 128))) : decodeChecks(mb, d, head, dramSize, mulCtx);
   const legal = all(run, avail, inv(dec.illegal));
   if (take) {
     mb.drive(dispatch, take);

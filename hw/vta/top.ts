@@ -131,9 +131,11 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
     return e;
   };
   if ('shared' in p.dmaRead) {
-    const e = engine(p.dmaRead.shared, 'u_dma_read', any(load.dma_start, compute.dma_start), sel(load.dma_start, qLoad.dout, qCompute.dout), ['inp', 'wgt', 'uop', 'acc']);
+    const entry = cmdq ? sel(load.dma_start, qLoad.dout, qCompute.dout) : fetch.entry;
+    const e = engine(p.dmaRead.shared, 'u_dma_read', any(load.dma_start, compute.dma_start), entry, ['inp', 'wgt', 'uop', 'acc']);
     mb.drive(dl.ready, e.idle);
-    mb.drive(dc.ready, all(e.idle, inv(load.dma_start)));
+    // without command queues the two never start in one cycle (one instruction at fetch's head)
+    mb.drive(dc.ready, cmdq ? all(e.idle, inv(load.dma_start)) : e.idle);
     // done and busy go to both modules unrouted: a module looks at them only while a transfer of
     // its own is in flight (the load module while busy and not blocked, compute while its
     // non-pipelined instruction is not done), and the engine has one transfer at a time
