@@ -17,16 +17,11 @@ import { runCli } from './helpers/cli.ts';
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
 // Five configurations, 60 random programs each: 300 random programs per `npm test`. hx8k-1x2
-// brings register command queues of depth 1, 16-bit accumulators and 15-bit DRAM addresses; the
-// last one no command queues (CMD_QUEUE_DEPTH 0), one read engine for load and compute, the fetch
-// buffer in block RAM fed by 32-bit beats and the fetch decode's products on SB_MAC16s.
-const NO_QUEUES = JSON.stringify({
-  TARGET: 'ice40', LOG_BLOCK: 1, LOG_ACC_WIDTH: 4, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 9, LOG_ACC_BUFF_SIZE: 10,
-  DSP_BUDGET: 8, CMD_QUEUE_DEPTH: 0, FETCH_BUFFER_BRAM: true, DMA_READ_ENGINES: 1, MEM_OUTSTANDING: 1, MEM_BURST_BEATS: 4, MEM_CYCLES_PER_BEAT: 2,
-  MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_ADDR_BITS: 17, MEM_BUFFER_ALIGN: 64,
-});
-const CONFIGS = ['ice40-tiny', 'ice40-small', 'hx8k-1x2', 'default', NO_QUEUES];
-const label = (name: string) => (name === NO_QUEUES ? 'no command queues, one read engine' : name);
+// brings register command queues of depth 1, 16-bit accumulators and 15-bit DRAM addresses;
+// up5k-1x2 no command queues (the decode stored in the fetch buffer), one read engine for load and
+// compute, the fetch buffer in block RAM fed by 32-bit beats, and the decode's and ALU shifts'
+// products on SB_MAC16s.
+const CONFIGS = ['ice40-tiny', 'ice40-small', 'hx8k-1x2', 'up5k-1x2', 'default'];
 const RANDOM_PER_CONFIG = 60;
 
 async function agree(p: Program, what: string) {
@@ -38,7 +33,7 @@ async function agree(p: Program, what: string) {
 }
 
 for (const name of CONFIGS) {
-  test(`${label(name)}: the conformance suite matches bit for bit and cycle for cycle`, async () => {
+  test(`${name}: the conformance suite matches bit for bit and cycle for cycle`, async () => {
     const d = loadConfig(name);
     for (const c of conformanceCases(d)) {
       const built = c.build(d, 1);
@@ -47,7 +42,7 @@ for (const name of CONFIGS) {
     }
   });
 
-  test(`${label(name)}: ${RANDOM_PER_CONFIG} random programs match`, async () => {
+  test(`${name}: ${RANDOM_PER_CONFIG} random programs match`, async () => {
     const d = loadConfig(name);
     for (let s = 1; s <= RANDOM_PER_CONFIG; s++) await agree(randomProgram(d, 1000 + s).program, `seed ${1000 + s}`);
   });

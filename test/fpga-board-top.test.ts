@@ -35,8 +35,8 @@ const TINY = {
 
 /**
  * The board configurations under test, in one place: the hx8k-1x2 preset on its board (its 8 KiB
- * of block RAM; MEM_BUFFER_ALIGN packs the programs below page size); an UP5K
- * board with SPRAM (32- and 64-bit bus); an HX8K board with block RAM, a 64-bit bus (two link
+ * of block RAM; MEM_BUFFER_ALIGN packs the programs below page size) and the up5k-1x2 preset on
+ * its (SPRAM, 32-bit bus); an UP5K board with a 64-bit bus; an HX8K board with block RAM, a 64-bit bus (two link
  * words per bus word, partial-beat byte enables) and a beat every 3 cycles (so the channel-free
  * term of the timing model decides when a burst starts). `memBytes`: with page-aligned buffers the
  * conformance programs need up to 25 KiB, more than an HX8K's default 8 KiB.
@@ -48,16 +48,12 @@ const BOARDS = {
     memBytes: undefined as number | undefined,
   },
   /**
-   * With DSP_BUDGET 8: the GEMM's 4 products in 2 SB_MAC16s, the fetch decode's 2 products in 2 more;
-   * no command queues, one read engine and the fetch buffer in block RAM (what the UP5K's logic
-   * cells call for).
+   * The up5k-1x2 preset on its board (128 KiB of SPRAM): all 8 SB_MAC16s (GEMM, decode, ALU
+   * shifts), no command queues, one read engine, the fetch buffer in block RAM.
    */
   spram: {
     board: 'icebreaker',
-    config: {
-      ...TINY, DSP_BUDGET: 8, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_BURST_BEATS: 4, CMD_QUEUE_DEPTH: 0,
-      FETCH_BUFFER_BRAM: true, DMA_READ_ENGINES: 1,
-    },
+    config: PRESETS.find((p) => p.name === 'up5k-1x2')!.json,
     memBytes: undefined as number | undefined,
   },
   /** The SPRAM minima (a write beat held behind a read fetch lands one cycle before its response), 4 SPRAMs side by side. */

@@ -140,9 +140,12 @@ test('fit hints name the next smaller iCE40 preset the board can run, or say the
   const hx = getBoard('hx8k-breakout');
   const big = deriveConfig({ ...PRESETS.find((p) => p.name === 'hx8k-1x2')!.json, LOG_BLOCK: 2 });
   assert.is(smallerPresetHint(big, hx), `try the smaller preset hx8k-1x2 (${loadConfig('hx8k-1x2').variant}, 4 multipliers)`);
-  // hx8k-1x2 is smaller, but its block-RAM timing and LUT multipliers do not suit an UP5K's SPRAM
+  // hx8k-1x2 is smaller too, but its block-RAM timing and LUT multipliers do not suit an UP5K's SPRAM:
+  // the UP5K's own preset is named
   const up = deriveConfig({ TARGET: 'ice40', LOG_BLOCK: 1, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 9, LOG_ACC_BUFF_SIZE: 10, DSP_BUDGET: 8, MEM_OUTSTANDING: 1, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4 });
-  assert.match(smallerPresetHint(up, getBoard('icebreaker')), /^no smaller iCE40 preset runs on icebreaker: lower LOG_BLOCK/);
+  assert.is(smallerPresetHint(up, getBoard('icebreaker')), `try the smaller preset up5k-1x2 (${loadConfig('up5k-1x2').variant}, 4 multipliers)`);
+  assert.match(smallerPresetHint(loadConfig('up5k-1x2'), getBoard('icebreaker')), /^no smaller iCE40 preset runs on icebreaker: lower LOG_BLOCK/);
+  // up5k-1x2 is smaller than hx8k-1x2 but needs DSPs an HX part does not have
   assert.match(smallerPresetHint(loadConfig('hx8k-1x2'), hx), /^no smaller iCE40 preset runs on hx8k-breakout/);
 });
 
