@@ -100,6 +100,10 @@ test('control products go on DSPs only where the GEMM array leaves two (or four)
   assert.is(spare.manifest.resources.dsps, 6); // 4 GEMM products in 2 DSPs + 4 for the decode
   assert.is((Object.values(spare.files).join('').match(/SB_MAC16 #\(/g) ?? []).length, 6);
   assert.is(generateDesign(deriveConfig({ ...keys, DSP_BUDGET: 5 }), 'ice40').manifest.resources.dsps, 4); // 2 + 2
+  // up5k-1x2: GEMM 2; decode 3 (its 8-bit operands put W x y_pad_0 and x_size x y_size in one); ALU shifts 2
+  const up = generateDesign(loadConfig('up5k-1x2'), 'ice40');
+  assert.is(up.manifest.resources.dsps, 7);
+  assert.is((Object.values(up.files).join('').match(/SB_MAC16 #\(/g) ?? []).length, 7);
   assert.is(generateDesign(loadConfig('ice40-small'), 'ice40').manifest.resources.dsps, 8); // 16 products fill the budget
   assert.is(generateDesign(deriveConfig({ ...keys, DSP_BUDGET: 3 }), 'ice40').manifest.resources.dsps, 2);
 });

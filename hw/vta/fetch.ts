@@ -32,7 +32,12 @@ const footprintBits = (d: Derived) => entryLayout(d).extraBits;
 export function fetchMulPlan(d: Derived, ctx: MulCtx): { ctx: MulCtx; dsps: number } {
   // predecoding a bus word of several instructions takes a decoder each: their products stay in LUTs
   if (predecodes(d) && d.busWidth > 128) return { ctx: { target: 'generic', dspBudget: null }, dsps: 0 };
-  return controlMulPlan(ctx, dspsNeeded(d.multipliers, d.inpWidth, d.wgtWidth), footprintBits(d));
+  const K = footprintBits(d);
+  const plan = controlMulPlan(ctx, dspsNeeded(d.multipliers, d.inpWidth, d.wgtWidth), K);
+  if (!plan.dsps) return plan;
+  // the SB_MAC16s they take: W x H and (y_size-1) x x_stride one each, W x y_pad_0 and x_size x
+  // y_size (second tier) one together when K-bit operands pack two to a DSP (K <= 8)
+  return { ctx: plan.ctx, dsps: dspsNeeded(1, K, K) + dspsNeeded(1, K, 16) + (plan.dsps >= 4 ? dspsNeeded(2, K, K) : 0) };
 }
 
 /**
