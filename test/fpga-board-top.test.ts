@@ -133,7 +133,7 @@ test('the board top lints clean under verilator -Wall (SPRAM and block RAM, 32- 
 });
 
 test('clock: a PLL when CLOCK_MHZ differs from the board clock (PAD PLL on iCEBreaker), UART divider from the achieved clock', async () => {
-  const d = derived('spram'); // CLOCK_MHZ 24 (the ice40 default); iCEBreaker has 12 MHz on the PLL pad
+  const d = deriveConfig({ ...BOARDS.spram.config, CLOCK_MHZ: 24 }); // iCEBreaker has 12 MHz on the PLL pad
   const calls: string[][] = [];
   const icepll: ToolCommand = (args, _files, o) => {
     calls.push(args);
@@ -228,7 +228,7 @@ test('SPRAM bank 1 (past 64 KiB): link round trips and a program placed there', 
   assert.equal([...(await s.host.readWords(0x0f000, 16))], new Array(64).fill(0x5a));
   const d = derived('spram');
   const p = programAbove(d, 0x10000);
-  assert.ok(p.buffers.every((b) => b.name === 'pad' || b.addr >= 0x11000));
+  assert.ok(p.buffers.every((b) => b.name === 'pad' || b.addr >= 0x10000), 'every buffer but the pad in SPRAM bank 1');
   const r = await runOnBoard(s.host, p);
   const ref = await ts.run(p);
   assert.equal(compareWithBoard(p, ref, r), []);

@@ -233,7 +233,7 @@ test('real flow through the CLI: vtw synth --demo on an HX board writes top.bin 
   }
 });
 
-test('real flow through the CLI: vtw synth --config hx8k-1x2 (the smallest iCE40 preset) fits its board and meets timing', async () => {
+test('real flow through the CLI: vtw synth --config hx8k-1x2 (the HX8K preset) fits its board and meets timing', async () => {
   const out = mkdtempSync(join(tmpdir(), 'vtw-synth-vta-'));
   try {
     const r = await runCli('synth', '--config', 'hx8k-1x2', '--out', out, '--json');
