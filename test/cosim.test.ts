@@ -78,6 +78,22 @@ test('error programs: both engines report the same illegal instruction and the s
   assert.is(dl.a.error?.kind, 'deadlock');
 });
 
+test('a full token queue holds completions: the 8-entry in-flight list stops compute on both engines', async () => {
+  // 255 GEMMs fill g2s, 20 more cannot complete until the STOREs pop: compute starts 8 of them
+  // (its in-flight list), the rest wait in the command queue while fetch reaches the STOREs
+  const lines = [
+    ...Array.from({ length: 275 }, () => '  GEMM push_next_dep'),
+    ...Array.from({ length: 275 }, () => '  STORE OUT pop_prev_dep'),
+    '  FINISH',
+  ];
+  const p = assemble(`.config ice40-tiny\n.text\n${lines.join('\n')}\n`);
+  const { a } = await agree(p, 'in-flight list');
+  assert.is(a.error, undefined);
+  // the ninth blocked GEMM starts only when the first of them completes
+  const t = (i: number) => a.insnTiming!.find((x) => x.index === i)!;
+  assert.ok(t(263).start >= t(255).end, `GEMM 263 starts at ${t(263).start}, GEMM 255 ends at ${t(255).end}`);
+});
+
 test('a compiled conv2d (compiler/, vtw op) runs bit-exact and cycle-exact on the RTL', async () => {
   const r = await runCli('op', 'conv2d', '--config', 'ice40-tiny', '--shape', '6,6,4,4,3,1,1', '--engine', 'both', '--check', '--json');
   assert.is(r.code, 0, r.stderr);

@@ -27,7 +27,7 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { MEM_TYPES, OPCODES } from '../../src/isa/constants.ts';
-import { TOKEN_QUEUE_DEPTH } from '../../sim/ts/params.ts';
+import { COMPUTE_INFLIGHT, TOKEN_QUEUE_DEPTH } from '../../sim/ts/params.ts';
 import { add, eq, lit, repeat, sext, sub, type Expr, type Module, type Signal } from '../hdl/index.ts';
 import { OBS } from './fetch.ts';
 import { Fields, entryLayout, unpackEntry } from './insn.ts';
@@ -40,8 +40,8 @@ import {
   rz, satDec, sel, uge, ult,
 } from './util.ts';
 
-/** Entries of the in-flight list (at most 5 are needed unless completions hold on a full token queue). */
-export const INFLIGHT = 8;
+/** Entries of the in-flight list (the timing model's, sim/ts/params.ts). */
+export const INFLIGHT = COMPUTE_INFLIGHT;
 
 export interface ComputeGeoms {
   uop: SramGeom;

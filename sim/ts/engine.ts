@@ -12,7 +12,7 @@ import type {
 import { Datapath, newPipe, type PipeState } from './datapath.ts';
 import { COMPUTE, LOAD, MODULES, STORE, predecode, type DInsn } from './decode.ts';
 import { BurstCursor, CLIENTS, MemorySystem, type ClientName } from './memory.ts';
-import { INSN_BYTES, TOKEN_QUEUE_DEPTH, timingOf, type Timing } from './params.ts';
+import { COMPUTE_INFLIGHT, INSN_BYTES, TOKEN_QUEUE_DEPTH, timingOf, type Timing } from './params.ts';
 
 export const DEFAULT_MAX_CYCLES = 1e12;
 
@@ -266,7 +266,7 @@ class Sim {
   // ---------------------------------------------------------------- start
 
   /** First cycle module m is free for instruction di (Infinity if not yet known). */
-  private freeAt(m: Module, di: DInsn): number {
+  private freeAt(m: Module, di: DInsn, t: number): number {
     let f = 0;
     const pipelined = di.kind === 'gemm' || di.kind === 'alu';
     for (const e of m.inflight) {
@@ -274,8 +274,21 @@ class Sim {
       const end = e.end === e.end ? e.end : Infinity;
       f = Math.max(f, end);
     }
-    if (pipelined) f = Math.max(f, this.pipe.issueFree);
+    if (pipelined) f = Math.max(f, this.pipe.issueFree, this.listFreeAt(m, t));
     return Math.max(f, m.lastEnd);
+  }
+
+  /**
+   * When compute's in-flight list has a free entry, as seen in cycle t (§7.4): 0 if it has one
+   * now, else the cycle its oldest entry leaves it (Infinity while unknown). An instruction holds
+   * an entry from its start through the cycle it completes.
+   */
+  private listFreeAt(m: Module, t: number): number {
+    const held = m.inflight.filter((e) => !(e.end <= t));
+    if (held.length < COMPUTE_INFLIGHT) return 0;
+    // completions are in program order: the list frees when its oldest entry completes
+    const end = held[0].end;
+    return end === end ? end : Infinity;
   }
 
   /**
@@ -323,7 +336,7 @@ class Sim {
     if (i === undefined) return false;
     if (this.headReady(m, i) > t) return false;
     const di = this.insns[i];
-    const free = this.freeAt(m, di);
+    const free = this.freeAt(m, di, t);
     if (free > t) return false;
     const pops = this.popQueues(m.id, di);
     for (const q of pops) if (!q.available(t)) return false;
@@ -572,7 +585,7 @@ class Sim {
       const h = this.headOf(m);
       if (h !== undefined) {
         const di = this.insns[h];
-        let c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di), this.engineFreeAt(di));
+        let c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di, t1), this.engineFreeAt(di));
         for (const q of this.popQueues(m.id, di)) c = Math.max(c, q.nextVisible());
         at(c);
       }

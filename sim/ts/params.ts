@@ -7,6 +7,11 @@ import { INSN_BYTES, PAGE_BYTES } from '../../src/isa/constants.ts';
 
 /** Tokens a dependency queue holds (an 8-bit counter, as Chisel's Semaphore). */
 export const TOKEN_QUEUE_DEPTH = 255;
+/**
+ * Entries of the compute module's in-flight list (docs/microarch.md §7.4): started instructions
+ * waiting to complete in order. A GEMM/ALU needs a free entry to start.
+ */
+export const COMPUTE_INFLIGHT = 8;
 export { INSN_BYTES, PAGE_BYTES };
 
 /** Pipeline offsets, in cycles after a micro-op issues (docs/microarch.md §6, §7). */
