@@ -16,12 +16,19 @@ import type { Program } from '../src/program/container.ts';
 import { runCli } from './helpers/cli.ts';
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
-// Five configurations, 60 random programs each: 300 random programs per `npm test`. hx8k-1x2
+// Six configurations, 60 random programs each: 360 random programs per `npm test`. hx8k-1x2
 // brings register command queues of depth 1, 16-bit accumulators and 15-bit DRAM addresses;
 // up5k-1x2 no command queues (the decode stored in the fetch buffer), one read engine for load and
 // compute, the fetch buffer in block RAM fed by 32-bit beats, and the decode's and ALU shifts'
 // products on SB_MAC16s.
-const CONFIGS = ['ice40-tiny', 'ice40-small', 'hx8k-1x2', 'up5k-1x2', 'default'];
+// The last: command queues with one read engine (the load module's and compute's LOADs contend for
+// it) and the fetch buffer in block RAM fed by 64-bit beats.
+const SHARED_ENGINE = JSON.stringify({
+  TARGET: 'sim', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, LOG_ACC_BUFF_SIZE: 11,
+  DMA_READ_ENGINES: 1, FETCH_BUFFER_BRAM: true, CMD_QUEUE_DEPTH: 2,
+});
+const CONFIGS = ['ice40-tiny', 'ice40-small', 'hx8k-1x2', 'up5k-1x2', 'default', SHARED_ENGINE];
+const label = (name: string) => (name === SHARED_ENGINE ? 'queues of 2, one read engine, fetch buffer in block RAM' : name);
 const RANDOM_PER_CONFIG = 60;
 
 async function agree(p: Program, what: string) {
@@ -33,7 +40,7 @@ async function agree(p: Program, what: string) {
 }
 
 for (const name of CONFIGS) {
-  test(`${name}: the conformance suite matches bit for bit and cycle for cycle`, async () => {
+  test(`${label(name)}: the conformance suite matches bit for bit and cycle for cycle`, async () => {
     const d = loadConfig(name);
     for (const c of conformanceCases(d)) {
       const built = c.build(d, 1);
@@ -42,7 +49,7 @@ for (const name of CONFIGS) {
     }
   });
 
-  test(`${name}: ${RANDOM_PER_CONFIG} random programs match`, async () => {
+  test(`${label(name)}: ${RANDOM_PER_CONFIG} random programs match`, async () => {
     const d = loadConfig(name);
     for (let s = 1; s <= RANDOM_PER_CONFIG; s++) await agree(randomProgram(d, 1000 + s).program, `seed ${1000 + s}`);
   });
