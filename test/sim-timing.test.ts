@@ -222,21 +222,28 @@ test('CMD_QUEUE_DEPTH 0: gemm-tiny starts each instruction at fetch, one cycle b
   sumsToCycles(r);
 });
 
+/**
+ * A program on the default config with `keys`: a 64-element INP buffer at `a` and one micro-op at
+ * `u` (element addresses), the instructions `insns(a, u)`; runs it, checks it ends cleanly.
+ */
+function runLoads(keys: Record<string, unknown>, insns: (a: number, u: number) => Array<Record<string, unknown>>): RunResult {
+  const p = new ProgBuilder(deriveConfig(keys));
+  const a = p.data('inp', new Uint8Array(16 * 64)) / 16;
+  const u = p.uops('uops', [{ dst_idx: 0, src_idx: 0, wgt_idx: 0 }]) / 4;
+  for (const i of insns(a, u)) p.insn(i);
+  const r = runSync(p.build());
+  assert.is(r.error, undefined);
+  sumsToCycles(r);
+  return r;
+}
+
 test('CMD_QUEUE_DEPTH 0: the instruction at fetch waits for its busy module and holds back the ones behind it', () => {
-  const run = (depth: number) => {
-    const d = deriveConfig({ CMD_QUEUE_DEPTH: depth });
-    const p = new ProgBuilder(d);
-    const a = p.data('inp', new Uint8Array(16 * 64));
-    const u = p.uops('uops', [{ dst_idx: 0, src_idx: 0, wgt_idx: 0 }]);
-    p.insn({ opcode: 'LOAD', memory_type: 'INP', dram_base: a / 16, y_size: 1, x_size: 64, x_stride: 64 });
-    p.insn({ opcode: 'LOAD', memory_type: 'INP', sram_base: 64, dram_base: a / 16, y_size: 1, x_size: 1, x_stride: 1, push_next_dep: 1 });
-    p.insn({ opcode: 'LOAD', memory_type: 'UOP', dram_base: u / 4, y_size: 1, x_size: 1, x_stride: 1 });
-    p.insn({ opcode: 'FINISH', pop_prev_dep: 1 });
-    const r = runSync(p.build());
-    assert.is(r.error, undefined);
-    sumsToCycles(r);
-    return r;
-  };
+  const run = (depth: number) => runLoads({ CMD_QUEUE_DEPTH: depth }, (a, u) => [
+    { opcode: 'LOAD', memory_type: 'INP', dram_base: a, y_size: 1, x_size: 64, x_stride: 64 },
+    { opcode: 'LOAD', memory_type: 'INP', sram_base: 64, dram_base: a, y_size: 1, x_size: 1, x_stride: 1, push_next_dep: 1 },
+    { opcode: 'LOAD', memory_type: 'UOP', dram_base: u, y_size: 1, x_size: 1, x_stride: 1 },
+    { opcode: 'FINISH', pop_prev_dep: 1 },
+  ]);
   const q1 = run(1);
   // a queue of one holds LOAD #1 while #0 runs, so fetch hands the LOAD UOP to compute meanwhile
   assert.ok(span(q1, 2)[0] < span(q1, 0)[1]);
@@ -248,20 +255,12 @@ test('CMD_QUEUE_DEPTH 0: the instruction at fetch waits for its busy module and 
 });
 
 test('DMA_READ_ENGINES 1: a LOAD waits while the other module loads on the shared engine (idle, not waitToken)', () => {
-  const run = (engines: number) => {
-    const d = deriveConfig({ DMA_READ_ENGINES: engines });
-    const p = new ProgBuilder(d);
-    const a = p.data('inp', new Uint8Array(16 * 64));
-    const u = p.uops('uops', [{ dst_idx: 0, src_idx: 0, wgt_idx: 0 }]);
-    p.insn({ opcode: 'LOAD', memory_type: 'INP', dram_base: a / 16, y_size: 1, x_size: 64, x_stride: 64, push_next_dep: 1 });
-    p.insn({ opcode: 'LOAD', memory_type: 'UOP', dram_base: u / 4, y_size: 1, x_size: 1, x_stride: 1 });
-    p.insn({ opcode: 'LOAD', memory_type: 'ACC', x_size: 0, pop_prev_dep: 1 });
-    p.insn({ opcode: 'FINISH' });
-    const r = runSync(p.build());
-    assert.is(r.error, undefined);
-    sumsToCycles(r);
-    return r;
-  };
+  const run = (engines: number) => runLoads({ DMA_READ_ENGINES: engines }, (a, u) => [
+    { opcode: 'LOAD', memory_type: 'INP', dram_base: a, y_size: 1, x_size: 64, x_stride: 64, push_next_dep: 1 },
+    { opcode: 'LOAD', memory_type: 'UOP', dram_base: u, y_size: 1, x_size: 1, x_stride: 1 },
+    { opcode: 'LOAD', memory_type: 'ACC', x_size: 0, pop_prev_dep: 1 },
+    { opcode: 'FINISH' },
+  ]);
   const two = run(2);
   // with its own engine the LOAD UOP runs while the 64-element INP load is in flight
   assert.ok(span(two, 1)[0] < span(two, 0)[1]);

@@ -52,9 +52,35 @@ export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'gen
   const isMax = mb.w('op_max', eqc(op, ALU_OPCODES.MAX));
   const isAdd = mb.w('op_add', eqc(op, ALU_OPCODES.ADD));
   const isShr = mb.w('op_shr', eqc(op, ALU_OPCODES.SHR));
-  // the lanes' shift products, made together (8x8 DSPs hold two): lane i's wire, driven below
-  const shiftPairs: Array<{ a: Expr; b: Expr }> = [];
-  const shiftWires = Array.from({ length: shiftPlan.dsps ? N : 0 }, (_, i) => mb.wireLater(`shift_p${i}`, 2 * W));
+  // SHR by b: the amount is min(|b|, W-1), from b's low bits and whether its high bits exceed W-1
+  const amts = ys.map((b, i) => {
+    const neg = b.bit(W - 1);
+    const hi = b.slice(W - 1, lw);
+    const lo = b.slice(lw - 1, 0);
+    const big = sel(neg, inv(all(isZero(not(hi)), nonZero(lo))), nonZero(hi));
+    return { neg, amt: mb.w(`amt${i}`, sel(big, lit(lw, W - 1), sel(neg, inc(not(lo)), lo))) };
+  });
+  let shifted: Expr[];
+  if (shiftPlan.dsps) {
+    // a x 2^e (a signed, 2^e unsigned), the lanes' products made together (8x8 DSPs hold two): a
+    // left shift by k is the low W bits with e = k, an arithmetic right shift by k >= 1 the high
+    // W bits with e = W - k
+    const right = amts.map(({ neg, amt }) => all(inv(neg), nonZero(amt)));
+    const pairs = xs.map((a, i) => {
+      const e = sel(right[i], inc(not(amts[i].amt)), amts[i].amt);
+      return { a, b: catRev(Array.from({ length: W }, (_, j) => eqc(e, j))) };
+    });
+    shifted = products(mb.m, 'alu_shift', pairs, 'a', shiftPlan.ctx)
+      .map((p, i) => mb.w(`shifted${i}`, sel(right[i], p.slice(2 * W - 1, W), p.slice(W - 1, 0))));
+  } else {
+    // one barrel shifter per lane: a left shift is a logical right shift of the bit-reversed value
+    shifted = xs.map((a, i) => {
+      const { neg, amt } = amts[i];
+      const xv = sel(neg, bitRev(a), a);
+      const yv = shr(cat(sel(neg, lit(1, 0), a.bit(W - 1)), xv), rz(amt, lw), true).slice(W - 1, 0);
+      return mb.w(`shifted${i}`, sel(neg, bitRev(yv), yv));
+    });
+  }
   const res: Expr[] = [];
   for (let i = 0; i < N; i++) {
     const a = xs[i];
@@ -62,36 +88,13 @@ export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'gen
     // one signed comparator for MIN and MAX (equal operands give the same value either way)
     const aLess = mb.w(`lt${i}`, lt(a, b, true));
     const mm = sel(xor(aLess, isMax), a, b);
-    const sum = add(a, b);
-    // SHR by b: the amount is min(|b|, W-1), from b's low bits and whether its high bits exceed W-1
-    const neg = b.bit(W - 1);
-    const hi = b.slice(W - 1, lw);
-    const lo = b.slice(lw - 1, 0);
-    const big = sel(neg, inv(all(isZero(not(hi)), nonZero(lo))), nonZero(hi));
-    const amt = mb.w(`amt${i}`, sel(big, lit(lw, W - 1), sel(neg, inc(not(lo)), lo)));
-    let shifted: Expr;
-    if (shiftPlan.dsps) {
-      // a x 2^e (a signed, 2^e unsigned): a left shift by k is the low W bits with e = k, an
-      // arithmetic right shift by k >= 1 the high W bits with e = W - k
-      const right = all(inv(neg), nonZero(amt));
-      const e = sel(right, inc(not(amt)), amt);
-      shiftPairs.push({ a, b: catRev(Array.from({ length: W }, (_, j) => eqc(e, j))) });
-      const p = shiftWires[i];
-      shifted = mb.w(`shifted${i}`, sel(right, p.slice(2 * W - 1, W), p.slice(W - 1, 0)));
-    } else {
-      // one barrel shifter: a left shift is a logical right shift of the bit-reversed value
-      const xv = sel(neg, bitRev(a), a);
-      const yv = shr(cat(sel(neg, lit(1, 0), a.bit(W - 1)), xv), rz(amt, lw), true).slice(W - 1, 0);
-      shifted = mb.w(`shifted${i}`, sel(neg, bitRev(yv), yv));
-    }
     let r: Expr = a;
     if (d.aluMul) r = sel(eqc(op, ALU_OPCODES.MUL), muls[i].slice(W - 1, 0), r);
-    r = sel(isShr, shifted, r);
-    r = sel(isAdd, sum, r);
+    r = sel(isShr, shifted[i], r);
+    r = sel(isAdd, add(a, b), r);
     r = sel(isMinMax, mm, r);
     res.push(r);
   }
-  if (shiftPlan.dsps) products(mb.m, 'alu_shift', shiftPairs, 'a', shiftPlan.ctx).forEach((p, i) => mb.drive(shiftWires[i], p));
   mb.output('r', catRev(res));
   return mb;
 }

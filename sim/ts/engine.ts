@@ -284,10 +284,13 @@ class Sim {
    * an entry from its start through the cycle it completes.
    */
   private listFreeAt(m: Module, t: number): number {
-    const held = m.inflight.filter((e) => !(e.end <= t));
-    if (held.length < COMPUTE_INFLIGHT) return 0;
-    // completions are in program order: the list frees when its oldest entry completes
-    const end = held[0].end;
+    if (m.inflight.length < COMPUTE_INFLIGHT) return 0; // (no allocation on this hot path)
+    // completions are in program order: entries that left by t are at the front
+    let k = 0;
+    while (k < m.inflight.length && m.inflight[k].end <= t) k++;
+    if (m.inflight.length - k < COMPUTE_INFLIGHT) return 0;
+    // the list frees when its oldest entry completes
+    const end = m.inflight[k].end;
     return end === end ? end : Infinity;
   }
 
