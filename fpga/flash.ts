@@ -1,13 +1,13 @@
 /**
- * Loading a bitstream onto a board through its programmer (iceprog, openFPGALoader, icesprog,
- * tinyprog), run with execa. The first programmer of the board's list found on PATH is used unless
- * one is named. Failures keep the programmer's exit status; "no board found" explains USB access.
+ * Loading a bitstream onto a board through its programmer (the table in fpga/boards/programmers.ts),
+ * run with execa. The first programmer of the board's list found on PATH is used unless one is
+ * named. Failures keep the programmer's exit status; "no board found" explains USB access.
  */
 import { execa } from 'execa';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { VtwError } from '../src/errors.ts';
-import type { Board, Programmer } from './boards/types.ts';
+import { boardProgrammers, type Board, type Programmer } from './boards/index.ts';
 
 /** A programmer failed; `exitCode` is its own exit status. */
 export class FlashError extends VtwError {
@@ -52,11 +52,12 @@ function shellQuote(s: string): string {
  */
 export function planFlash(board: Board, file: string, opts: { sram?: boolean; tool?: string; dryRun?: boolean } = {}): FlashPlan {
   const mode = opts.sram ? 'sram' : 'flash';
-  let candidates = board.programmers;
+  const all = boardProgrammers(board);
+  let candidates = all;
   if (opts.tool) {
     candidates = candidates.filter((p) => p.tool === opts.tool);
     if (!candidates.length) {
-      throw new VtwError(`${board.name} is not programmed with ${opts.tool}; its programmers: ${board.programmers.map((p) => p.tool).join(', ')}`);
+      throw new VtwError(`${board.name} is not programmed with ${opts.tool}; its programmers: ${all.map((p) => p.tool).join(', ')}`);
     }
   }
   if (opts.sram) {
@@ -67,7 +68,7 @@ export function planFlash(board: Board, file: string, opts: { sram?: boolean; to
     }
     candidates = able;
   }
-  const found = candidates.map((p) => ({ p, exe: which(p.tool) }));
+  const found = candidates.map((p) => ({ p, exe: which(p.command) }));
   const chosen = found.find((f) => f.exe) ?? (opts.dryRun ? { p: candidates[0], exe: null } : undefined);
   if (!chosen) {
     const how = candidates.map((p) => `${p.tool} (${p.install})`).join(', or ');
@@ -76,7 +77,7 @@ export function planFlash(board: Board, file: string, opts: { sram?: boolean; to
   const abs = isAbsolute(file) ? file : resolve(file);
   const template = mode === 'sram' ? chosen.p.sram! : chosen.p.flash;
   const args = template.map((a) => (a === '{file}' ? abs : a));
-  return { programmer: chosen.p, executable: chosen.exe, args, command: [chosen.p.tool, ...args].map(shellQuote).join(' ') };
+  return { programmer: chosen.p, executable: chosen.exe, args, command: [chosen.p.command, ...args].map(shellQuote).join(' ') };
 }
 
 /** Output lines that mean "the programmer found no board (or could not open it)". */

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BOARDS, getBoard } from '../fpga/boards/index.ts';
+import { BOARDS, PROGRAMMERS, PROGRAMMER_NAMES, boardProgrammers, getBoard, resolveProgrammer } from '../fpga/boards/index.ts';
 import { DEVICES } from '../fpga/devices.ts';
 import { boardPcf } from '../fpga/flow.ts';
 import { runCli } from './helpers/cli.ts';
@@ -20,13 +20,36 @@ test('every board is consistent: distinct pins, known device, programmers with a
     assert.is(new Set(pins).size, pins.length, `${b.name}: a pin is used twice: ${pins.join(' ')}`);
     assert.ok(b.clock.mhz > 0 && b.leds.length > 0, b.name);
     assert.ok(b.programmers.length > 0, b.name);
-    for (const p of b.programmers) {
+    for (const ref of b.programmers) {
+      // The board's arguments fill placeholders the tool's templates have.
+      const tool = PROGRAMMERS[ref.tool];
+      const placeholders = [...tool.flash, ...(tool.sram ?? [])].map((a) => /^\{(\w+)\}$/.exec(a)?.[1]).filter(Boolean);
+      for (const k of Object.keys(ref.args ?? {})) assert.ok(placeholders.includes(k), `${b.name} ${ref.tool}: no {${k}} in its templates`);
+      if (ref.sram) assert.ok(tool.sram, `${b.name}: ${ref.tool} cannot load SRAM`);
+    }
+    for (const p of boardProgrammers(b)) {
       assert.ok(p.flash.includes('{file}'), `${b.name} ${p.tool} flash`);
       if (p.sram) assert.ok(p.sram.includes('{file}'), `${b.name} ${p.tool} sram`);
+      assert.not.ok([...p.flash, ...(p.sram ?? [])].some((a) => /^\{(?!file\})/.test(a)), `${b.name} ${p.tool}: a placeholder is left`);
       assert.match(p.usb, /^[0-9a-f]{4}:[0-9a-f]{4}$/);
       assert.ok(p.install.length > 0);
     }
   }
+});
+
+test('programmers are a table: every entry is complete, boards fill in their own arguments', () => {
+  for (const name of PROGRAMMER_NAMES) {
+    const t = PROGRAMMERS[name];
+    assert.is(t.name, name);
+    assert.ok(t.command.length > 0 && t.install.length > 0, name);
+    assert.ok(t.flash.includes('{file}'), name);
+  }
+  const up = boardProgrammers(getBoard('upduino3')).find((p) => p.tool === 'openFPGALoader')!;
+  assert.equal(up.flash, ['-b', 'ice40_generic', '-c', 'ft232', '-f', '{file}']);
+  assert.is(up.sram, null);
+  const ice = boardProgrammers(getBoard('icebreaker')).find((p) => p.tool === 'openFPGALoader')!;
+  assert.equal([ice.flash, ice.sram], [['-b', 'ice40_generic', '-f', '{file}'], ['-b', 'ice40_generic', '{file}']]);
+  assert.throws(() => resolveProgrammer({ tool: 'dfu-util' as never, usb: '0000:0000', sram: false }), /unknown programmer dfu-util/);
 });
 
 test('pin facts checked against the boards\' public pin lists (docs/fpga.md sources)', () => {

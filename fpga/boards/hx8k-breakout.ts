@@ -22,13 +22,10 @@ export const hx8kBreakout: Board = {
   tie: [],
   programmers: [
     {
-      tool: 'iceprog', install: 'apt-get install fpga-icestorm', flash: ['{file}'], sram: ['-S', '{file}'], usb: '0403:6010', group: 'plugdev',
+      tool: 'iceprog', usb: '0403:6010', sram: true,
       note: 'the board\'s jumpers must match the mode (flash or SRAM); see the board user guide',
     },
-    {
-      tool: 'openFPGALoader', install: 'apt-get install openfpgaloader', flash: ['-b', 'ice40_generic', '-f', '{file}'],
-      sram: ['-b', 'ice40_generic', '{file}'], usb: '0403:6010', group: 'plugdev',
-    },
+    { tool: 'openFPGALoader', usb: '0403:6010', sram: true },
   ],
   notes: ['HX8K: 7680 LCs, 32 EBR, no DSP, no SPRAM'],
 };

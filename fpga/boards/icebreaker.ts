@@ -15,14 +15,8 @@ export const icebreaker: Board = {
   uart: { rx: '6', tx: '9', via: 'FT2232H channel B (second USB serial port, usually /dev/ttyUSB1)', external: false },
   tie: [],
   programmers: [
-    {
-      tool: 'iceprog', install: 'apt-get install fpga-icestorm', flash: ['{file}'], sram: ['-S', '{file}'],
-      usb: '0403:6010', group: 'plugdev',
-    },
-    {
-      tool: 'openFPGALoader', install: 'apt-get install openfpgaloader', flash: ['-b', 'ice40_generic', '-f', '{file}'],
-      sram: ['-b', 'ice40_generic', '{file}'], usb: '0403:6010', group: 'plugdev',
-    },
+    { tool: 'iceprog', usb: '0403:6010', sram: true },
+    { tool: 'openFPGALoader', usb: '0403:6010', sram: true },
   ],
   notes: ['UP5K: 5280 LCs, 30 EBR (4 Kbit each), 4 SPRAM (256 Kbit each), 8 SB_MAC16'],
 };

@@ -18,14 +18,8 @@ export const icestick: Board = {
   uart: { rx: '9', tx: '8', via: 'FT2232H channel B (/dev/ttyUSB1)', external: false },
   tie: [],
   programmers: [
-    {
-      tool: 'iceprog', install: 'apt-get install fpga-icestorm', flash: ['{file}'], sram: null, usb: '0403:6010', group: 'plugdev',
-      note: 'an unmodified iCEstick can only be programmed through its flash',
-    },
-    {
-      tool: 'openFPGALoader', install: 'apt-get install openfpgaloader', flash: ['-b', 'ice40_generic', '-f', '{file}'],
-      sram: null, usb: '0403:6010', group: 'plugdev',
-    },
+    { tool: 'iceprog', usb: '0403:6010', sram: false, note: 'an unmodified iCEstick can only be programmed through its flash' },
+    { tool: 'openFPGALoader', usb: '0403:6010', sram: false },
   ],
   notes: ['HX1K: 1280 LCs, 16 EBR, no DSP, no SPRAM'],
 };

@@ -17,8 +17,7 @@ export const icesugar: Board = {
   tie: [],
   programmers: [
     {
-      tool: 'icesprog', install: 'icesprog from the iCESugar repository (tools/), or apio\'s toolchain-icesprog', flash: ['{file}'],
-      sram: null, usb: '1d50:602b', group: 'plugdev',
+      tool: 'icesprog', usb: '1d50:602b', sram: false,
       note: 'the iCELink also mounts as a USB drive: copying top.bin onto it programs the flash',
     },
   ],

@@ -15,10 +15,7 @@ export const tinyfpgaBx: Board = {
   },
   tie: [{ port: 'usb_pu', pin: 'A3', value: 0, why: 'USB pull-up off: the bootloader is not running while the user design is' }],
   programmers: [
-    {
-      tool: 'tinyprog', install: 'pip install tinyprog', flash: ['-p', '{file}'], sram: null, usb: '1d50:6130', group: 'dialout',
-      note: 'press the reset button first so the bootloader runs',
-    },
+    { tool: 'tinyprog', usb: '1d50:6130', sram: false, note: 'press the reset button first so the bootloader runs' },
   ],
   notes: ['LP8K: 7680 LCs, 32 EBR, no DSP, no SPRAM'],
 };

@@ -3,24 +3,53 @@
  * board. One file per board in this folder; sources for every pin are listed in docs/fpga.md.
  */
 
+import type { ProgrammerName } from './programmers.ts';
+
 /** iCE40 parts the boards carry (nextpnr-ice40's device switch without the dashes). */
 export type Ice40Device = 'up5k' | 'hx1k' | 'hx8k' | 'lp8k';
 
-/** A programmer able to load a bitstream onto the board. */
-export interface Programmer {
+/** A tool that loads bitstreams (one row of the table in programmers.ts). */
+export interface ProgrammerTool {
+  name: string;
   /** Executable name, looked up on PATH. */
-  tool: 'iceprog' | 'openFPGALoader' | 'icesprog' | 'tinyprog';
+  command: string;
   /** How to install it (named in the error when it is missing). */
   install: string;
-  /** Arguments that write the SPI flash (persistent); `{file}` stands for the bitstream path. */
+  /**
+   * Arguments that write the SPI flash (persistent). `{file}` stands for the bitstream path; any
+   * other `{name}` for the board's arguments of that name (BoardProgrammer.args), or nothing.
+   */
   flash: readonly string[];
-  /** Arguments that load the FPGA's configuration SRAM (lost at power-off), or null where the board cannot. */
+  /** Arguments that load the FPGA's configuration SRAM (lost at power-off), or null where the tool cannot. */
   sram: readonly string[] | null;
-  /** USB vendor:product id of the programming interface (for the permission hint). */
-  usb: string;
   /** Linux group that usually owns the device node (udev rule GROUP=). */
   group: 'plugdev' | 'dialout';
+}
+
+/** A board's use of a programmer from the table: what depends on the board. */
+export interface BoardProgrammer {
+  tool: ProgrammerName;
+  /** USB vendor:product id of the programming interface (for the permission hint). */
+  usb: string;
+  /** Whether this board can have its SRAM loaded through this tool. */
+  sram: boolean;
+  /** Values of the templates' `{name}` placeholders, e.g. `{ cable: ['-c', 'ft232'] }`. */
+  args?: Readonly<Record<string, readonly string[]>>;
   /** Something to know before using it (jumpers, modes). */
+  note?: string;
+}
+
+/** A programmer as one board uses it: the table entry with the board's arguments filled in. */
+export interface Programmer {
+  tool: ProgrammerName;
+  command: string;
+  install: string;
+  /** Flash arguments; `{file}` stands for the bitstream path. */
+  flash: readonly string[];
+  /** SRAM arguments, or null where the board (or the tool) cannot load SRAM. */
+  sram: readonly string[] | null;
+  usb: string;
+  group: 'plugdev' | 'dialout';
   note?: string;
 }
 
@@ -59,7 +88,7 @@ export interface Board {
   };
   /** Pins the board top must hold at a fixed level (e.g. a flash chip select shared with the UART). */
   tie: ReadonlyArray<{ port: string; pin: string; value: 0 | 1; why: string }>;
-  /** Programmers in order of preference; `vtw flash` takes the first one installed. */
-  programmers: readonly Programmer[];
+  /** Programmers (fpga/boards/programmers.ts) in order of preference; `vtw flash` takes the first one installed. */
+  programmers: readonly BoardProgrammer[];
   notes: readonly string[];
 }

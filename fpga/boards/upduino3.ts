@@ -19,11 +19,8 @@ export const upduino3: Board = {
   },
   tie: [{ port: 'flash_cs_n', pin: '16', value: 1, why: 'keeps the SPI flash off the shared UART lines' }],
   programmers: [
-    { tool: 'iceprog', install: 'apt-get install fpga-icestorm', flash: ['{file}'], sram: null, usb: '0403:6014', group: 'plugdev' },
-    {
-      tool: 'openFPGALoader', install: 'apt-get install openfpgaloader', flash: ['-b', 'ice40_generic', '-c', 'ft232', '-f', '{file}'],
-      sram: null, usb: '0403:6014', group: 'plugdev',
-    },
+    { tool: 'iceprog', usb: '0403:6014', sram: false },
+    { tool: 'openFPGALoader', usb: '0403:6014', sram: false, args: { cable: ['-c', 'ft232'] } },
   ],
   notes: ['UP5K: 5280 LCs, 30 EBR, 4 SPRAM, 8 SB_MAC16', 'SRAM loading is not offered: the FT232H is wired to the flash'],
 };

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { table } from '../../report/table.ts';
-import { BOARDS } from '../../../fpga/boards/index.ts';
+import { BOARDS, boardProgrammers } from '../../../fpga/boards/index.ts';
 import { DEVICES } from '../../../fpga/devices.ts';
 
 export function registerBoards(program: Command): void {
@@ -10,7 +10,7 @@ export function registerBoards(program: Command): void {
     .option('--json', 'print every board\'s data as JSON (device, pins, programmers)')
     .action((opts: { json?: boolean }) => {
       if (opts.json) {
-        console.log(JSON.stringify(BOARDS.map((b) => ({ ...b, resources: DEVICES[b.device] })), null, 2));
+        console.log(JSON.stringify(BOARDS.map((b) => ({ ...b, programmers: boardProgrammers(b), resources: DEVICES[b.device] })), null, 2));
         return;
       }
       console.log(
