@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.ts';
 import { ProgramError } from '../../errors.ts';
+import { configSpecOption, outOption } from '../options.ts';
 import { assemble, disassemble, disassembleInsnBytes, insnCount, parseProgram, writeProgram } from '../../program/index.ts';
 
 function readInput(path: string): Buffer {
@@ -17,8 +18,8 @@ export function registerAsm(program: Command): void {
     .command('asm')
     .description('assemble VTA assembly into a program container (docs/assembly.md)')
     .argument('<file>', 'assembly source')
-    .requiredOption('-o, --out <file>', 'program container to write (JSON)')
-    .option('-c, --config <config>', 'config when the source has no .config line', 'default')
+    .addOption(outOption('file', 'program container to write (JSON)', { required: true }))
+    .addOption(configSpecOption('config when the source has no .config line'))
     .action((file: string, opts: { out: string; config: string }) => {
       const p = assemble(readInput(file).toString('utf8'), file, opts.config);
       writeProgram(opts.out, p);
@@ -28,7 +29,7 @@ export function registerAsm(program: Command): void {
     .command('disasm')
     .description('print a program container (or a raw instruction stream) as assembly')
     .argument('<file>', 'program container (.json) or raw little-endian instruction stream')
-    .option('-c, --config <config>', 'config for a raw instruction stream', 'default')
+    .addOption(configSpecOption('config for a raw instruction stream'))
     .action((file: string, opts: { config: string }) => {
       const bytes = readInput(file);
       const text = bytes.toString('utf8').trimStart();

@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { table } from '../../report/table.ts';
 import { BOARDS, boardProgrammers } from '../../../fpga/boards/index.ts';
 import { DEVICES } from '../../../fpga/devices.ts';
+import { jsonOption } from '../options.ts';
 
 export function registerBoards(program: Command): void {
   program
     .command('boards')
     .description('list the iCE40 boards vtw can build for and flash (fpga/boards/)')
-    .option('--json', 'print every board\'s data as JSON (device, pins, programmers)')
+    .addOption(jsonOption('print every board\'s data as JSON (device, pins, programmers)'))
     .action((opts: { json?: boolean }) => {
       if (opts.json) {
         console.log(JSON.stringify(BOARDS.map((b) => ({ ...b, programmers: boardProgrammers(b), resources: DEVICES[b.device] })), null, 2));

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { configJson, configText, deriveConfig, loadConfig, PRESETS } from '../../config/index.ts';
+import { configJson, configText, deriveConfig, PRESETS, type Derived } from '../../config/index.ts';
+import { configOption, jsonOption } from '../options.ts';
 import { bytes, table } from '../../report/table.ts';
 
 export function registerConfig(program: Command): void {
@@ -7,7 +8,7 @@ export function registerConfig(program: Command): void {
   cmd
     .command('list')
     .description('list the built-in presets with their canonical VTA names and sizes')
-    .option('--json', 'print JSON')
+    .addOption(jsonOption())
     .action((opts: { json?: boolean }) => {
       const rows = PRESETS.map((p) => ({ preset: p, d: deriveConfig(p.json) }));
       if (opts.json) {
@@ -27,10 +28,10 @@ export function registerConfig(program: Command): void {
   cmd
     .command('show')
     .description('show a configuration, every derived quantity and the ISA field layout')
-    .option('-c, --config <config>', 'preset name, JSON file or inline JSON', 'default')
-    .option('--json', 'print JSON (configuration, derived quantities, field layout)')
-    .action((opts: { config: string; json?: boolean }) => {
-      const d = loadConfig(opts.config);
+    .addOption(configOption())
+    .addOption(jsonOption('print JSON (configuration, derived quantities, field layout)'))
+    .action((opts: { config: Derived; json?: boolean }) => {
+      const d = opts.config;
       console.log(opts.json ? JSON.stringify(configJson(d), null, 2) : configText(d));
     });
 }

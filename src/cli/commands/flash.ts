@@ -1,18 +1,19 @@
 import type { Command } from 'commander';
-import { getBoard } from '../../../fpga/boards/index.ts';
+import type { Board } from '../../../fpga/boards/index.ts';
 import { flashBitstream, planFlash } from '../../../fpga/flash.ts';
+import { boardOption } from '../options.ts';
 
 export function registerFlash(program: Command): void {
   program
     .command('flash')
     .description('load a bitstream onto a board with its programmer (iceprog, openFPGALoader, icesprog or tinyprog)')
     .argument('<bitstream>', 'top.bin from vtw synth')
-    .requiredOption('-b, --board <board>', 'board name (see vtw boards)')
+    .addOption(boardOption({ required: true }))
     .option('--sram', 'load the FPGA\'s configuration SRAM (lost at power-off) instead of writing the flash')
     .option('--programmer <tool>', 'use this programmer of the board\'s list instead of the first one installed')
     .option('--dry-run', 'print the exact command and do not run it')
-    .action(async (file: string, opts: { board: string; sram?: boolean; programmer?: string; dryRun?: boolean }) => {
-      const board = getBoard(opts.board);
+    .action(async (file: string, opts: { board: Board; sram?: boolean; programmer?: string; dryRun?: boolean }) => {
+      const board = opts.board;
       if (opts.dryRun) {
         const plan = planFlash(board, file, { sram: opts.sram, tool: opts.programmer, dryRun: true });
         console.log(plan.command);

@@ -1,21 +1,22 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.ts';
+import type { Derived } from '../../config/index.ts';
 import { VtwError } from '../../errors.ts';
 import { bytes, table } from '../../report/table.ts';
 import { generateDesign, writeDesign } from '../../../hw/gen.ts';
 import { HW_TARGETS, type HwTarget } from '../../../hw/lib/mult.ts';
+import { configOption, jsonOption, outOption } from '../options.ts';
 
 export function registerGen(program: Command): void {
   program
     .command('gen')
     .description('generate synthesizable Verilog for a VTA configuration (one file per module + manifest.json)')
-    .option('-c, --config <config>', 'preset name, JSON file or inline JSON', 'default')
-    .requiredOption('-o, --out <dir>', 'output folder (replaced as a whole when generation succeeds)')
+    .addOption(configOption())
+    .addOption(outOption('dir', 'output folder (replaced as a whole when generation succeeds)', { required: true }))
     .option('-t, --target <target>', `generic or ice40`, 'generic')
-    .option('--json', 'print the manifest as JSON')
-    .action((opts: { config: string; out: string; target: string; json?: boolean }) => {
+    .addOption(jsonOption('print the manifest as JSON'))
+    .action((opts: { config: Derived; out: string; target: string; json?: boolean }) => {
       if (!HW_TARGETS.includes(opts.target as HwTarget)) throw new VtwError(`unknown target ${opts.target}; targets: ${HW_TARGETS.join(', ')}`);
-      const d = loadConfig(opts.config);
+      const d = opts.config;
       const t0 = performance.now();
       process.stderr.write(`generating ${d.variant} for ${opts.target}...\n`);
       const design = generateDesign(d, opts.target as HwTarget);

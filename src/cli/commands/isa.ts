@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.ts';
+import type { Derived } from '../../config/index.ts';
+import { configOption } from '../options.ts';
 import { IsaError } from '../../errors.ts';
 import { decodeInsnWords, encodeInsnHex, hexToInsnWords, insnFromJson } from '../../isa/index.ts';
 
@@ -9,9 +10,9 @@ export function registerIsa(program: Command): void {
     .command('encode')
     .description('encode instruction JSON (VTA field names, missing fields 0) as 32 hex digits, most significant first')
     .argument('<json>', `e.g. '{"opcode":"GEMM","uop_end":4,"iter_out":2}'`)
-    .option('-c, --config <config>', 'preset name, JSON file or inline JSON', 'default')
-    .action((text: string, opts: { config: string }) => {
-      const d = loadConfig(opts.config);
+    .addOption(configOption())
+    .action((text: string, opts: { config: Derived }) => {
+      const d = opts.config;
       let json: unknown;
       try {
         json = JSON.parse(text);
@@ -24,9 +25,9 @@ export function registerIsa(program: Command): void {
     .command('decode')
     .description('decode 32 hex digits into instruction JSON')
     .argument('<hex>', '128-bit instruction, most significant digit first')
-    .option('-c, --config <config>', 'preset name, JSON file or inline JSON', 'default')
-    .action((hex: string, opts: { config: string }) => {
-      const d = loadConfig(opts.config);
+    .addOption(configOption())
+    .action((hex: string, opts: { config: Derived }) => {
+      const d = opts.config;
       console.log(JSON.stringify(decodeInsnWords(d, hexToInsnWords(hex))));
     });
 }

@@ -5,10 +5,11 @@ import { getBoard } from '../../../fpga/boards/index.ts';
 import { demoTop } from '../../../fpga/demo.ts';
 import { LinkHost } from '../../../fpga/link/host.ts';
 import type { ByteStream } from '../../../fpga/link/stream.ts';
+import { baudOption, outOption, portOption, simOption } from '../options.ts';
 
 interface LinkOptions {
   port?: string;
-  baud: string;
+  baud: number;
   sim?: boolean;
   out?: string;
 }
@@ -27,12 +28,12 @@ export function registerLink(program: Command): void {
     .description('talk to a board\'s UART host link (docs/host-protocol.md): ping, registers, memory')
     .argument('<action>', 'ping | reg-read ADDR | reg-write ADDR VALUE | mem-read ADDR BYTES [--out FILE] | mem-write ADDR FILE')
     .argument('[args...]')
-    .option('-p, --port <device>', 'serial port of the board (e.g. /dev/ttyUSB1)')
-    .option('--baud <n>', 'baud rate', '115200')
-    .option('--sim', 'talk to the demo top simulated in Verilator instead of a board')
-    .option('-o, --out <file>', 'mem-read: write the bytes to a file instead of printing hex')
+    .addOption(portOption())
+    .addOption(baudOption())
+    .addOption(simOption('talk to the demo top simulated in Verilator instead of a board'))
+    .addOption(outOption('file', 'mem-read: write the bytes to a file instead of printing hex'))
     .action(async (action: string, args: string[], opts: LinkOptions) => {
-      const baud = num(opts.baud, '--baud');
+      const baud = opts.baud;
       let stream: ByteStream;
       let sim = false;
       if (opts.sim) {

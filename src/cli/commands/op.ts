@@ -4,45 +4,37 @@
  * --check compare the output bit for bit with a plain reference.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.ts';
 import { VtwError } from '../../errors.ts';
 import { insnCount, writeProgram } from '../../program/index.ts';
 import { table } from '../../report/table.ts';
-import { getEngine } from '../../../sim/engines.ts';
-import { compileConv2d } from '../../../compiler/ops/conv2d_op.ts';
-import { compileDense } from '../../../compiler/ops/dense.ts';
-import { compileAdd, compileMaxPool } from '../../../compiler/ops/elementwise.ts';
+import type { EngineEntry } from '../../../sim/engines.ts';
 import { defaultClip, parseKnobs, type Knobs } from '../../../compiler/ops/common.ts';
 import { idealCycles, runOp, type OpInstance } from '../../../compiler/ops/op.ts';
+import { findOperator, OPERATORS, OPERATOR_NAMES, type OpParams } from '../../../compiler/ops/registry.ts';
 import { PASSES, type PassName } from '../../../compiler/vta/build.ts';
 import { printStmt } from '../../../compiler/ir/printer.ts';
 import type { Derived } from '../../config/derive.ts';
+import { configOption, engineOption, jsonOption, parseInteger, seedOption, startEngine } from '../options.ts';
 
-export const OP_KINDS = ['conv2d', 'dense', 'add', 'maxpool'] as const;
-
-const SHAPES: Record<string, string> = {
-  conv2d: 'H,W,CI,CO,K,PAD,STRIDE',
-  dense: 'M,K,N',
-  add: 'H,W,C',
-  maxpool: 'H,W,C,K,PAD,STRIDE',
-};
+/** The shape an operator's --shape lists, e.g. M,K,N. */
+const shapeOf = (name: string): string => findOperator(name).dims.join(',');
 
 interface OpOptions {
-  config: string;
+  config: Derived;
   shape?: string;
-  batch: string;
-  groups: string;
-  engine: string;
+  batch: number;
+  groups: number;
+  engine: EngineEntry;
   knobs?: string;
   latencyHiding: boolean;
   check?: boolean;
   json?: boolean;
   emit?: string;
-  shift: string;
+  shift: number;
   bias: boolean;
   clip?: string;
   relu?: boolean;
-  seed: string;
+  seed: number;
   printIr?: string;
 }
 
@@ -53,12 +45,6 @@ function ints(text: string, n: number, what: string): number[] {
     throw new VtwError(`--shape ${text}: expected ${n} non-negative integers ${what}`);
   }
   return vals;
-}
-
-function intOpt(v: string, name: string, min = 0): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new VtwError(`--${name} ${v} must be an integer >= ${min}`);
-  return n;
 }
 
 function clipOf(opts: OpOptions, d: Derived): [number, number] | undefined {
@@ -72,8 +58,8 @@ function clipOf(opts: OpOptions, d: Derived): [number, number] | undefined {
 }
 
 export function compileFromCli(kind: string, opts: OpOptions, d: Derived): OpInstance {
-  if (!(OP_KINDS as readonly string[]).includes(kind)) throw new VtwError(`unknown operator ${kind}; operators: ${OP_KINDS.join(', ')}`);
-  if (!opts.shape) throw new VtwError(`vtw op ${kind} needs --shape ${SHAPES[kind]}`);
+  const op = findOperator(kind);
+  if (!opts.shape) throw new VtwError(`vtw op ${kind} needs --shape ${shapeOf(kind)}`);
   let knobs: Partial<Knobs> | undefined;
   if (opts.knobs) {
     let json: unknown;
@@ -85,61 +71,44 @@ export function compileFromCli(kind: string, opts: OpOptions, d: Derived): OpIns
     const full = parseKnobs(json, { tile_b: 1, tile_h: 1, tile_w: 1, tile_ci: 1, tile_co: 1, oc_nthread: 1, h_nthread: 1 });
     knobs = Object.fromEntries(Object.keys(json as object).map((k) => [k, full[k as keyof Knobs]]));
   }
-  const batch = intOpt(opts.batch, 'batch', 1);
-  const groups = intOpt(opts.groups, 'groups', 1);
-  const shift = intOpt(opts.shift, 'shift');
   const co = { knobs, latencyHiding: opts.latencyHiding };
-  switch (kind) {
-    case 'conv2d': {
-      const [h, w, cin, cout, k, pad, stride] = ints(opts.shape, 7, SHAPES.conv2d);
-      return compileConv2d({ batch, h, w, cin, cout, k, pad, stride, groups, shift, bias: opts.bias, clip: clipOf(opts, d) }, d, co);
-    }
-    case 'dense': {
-      const [m, k, n] = ints(opts.shape, 3, SHAPES.dense);
-      if (groups !== 1) throw new VtwError('dense has no --groups');
-      if (batch !== 1) throw new VtwError('dense takes its batch as M in --shape M,K,N, not --batch');
-      return compileDense({ m, k, n, shift, bias: opts.bias, clip: clipOf(opts, d) }, d, co);
-    }
-    case 'add': {
-      const [h, w, c] = ints(opts.shape, 3, SHAPES.add);
-      return compileAdd({ batch, h, w, c, clip: clipOf(opts, d) }, d, co);
-    }
-    default: {
-      const [h, w, c, k, pad, stride] = ints(opts.shape, 6, SHAPES.maxpool);
-      return compileMaxPool({ batch, h, w, c, k, pad, stride }, d, co);
-    }
-  }
+  const shape = ints(opts.shape, op.dims.length, shapeOf(kind));
+  const params = { batch: opts.batch, groups: opts.groups, shift: opts.shift, bias: opts.bias, clip: clipOf(opts, d) };
+  return op.build(shape, params, d, co);
 }
+
+/** The operators that take a common parameter, for its help text. */
+const takes = (param: keyof OpParams): string => OPERATORS.filter((o) => o.params.includes(param)).map((o) => o.name).join(', ');
 
 export function registerOp(program: Command): void {
   program
     .command('op')
     .description('compile an operator with the tensor compiler, run it and report cycles, utilization, instructions and bytes')
-    .argument('<operator>', `one of ${OP_KINDS.join(', ')}`)
-    .option('-c, --config <config>', 'preset name, JSON file or inline JSON', 'default')
-    .option('--shape <dims>', `conv2d ${SHAPES.conv2d}; dense ${SHAPES.dense}; add ${SHAPES.add}; maxpool ${SHAPES.maxpool}`)
-    .option('--batch <n>', 'batch size (conv2d, add, maxpool)', '1')
-    .option('--groups <g>', 'groups of a grouped / depthwise conv2d', '1')
-    .option('-e, --engine <engine>', 'engine: ts, verilator or both', 'ts')
+    .argument('<operator>', `one of ${OPERATOR_NAMES.join(', ')}`)
+    .addOption(configOption())
+    .option('--shape <dims>', OPERATORS.map((o) => `${o.name} ${o.dims.join(',')}`).join('; '))
+    .option('--batch <n>', `batch size (${takes('batch')})`, parseInteger('batch', 1), 1)
+    .option('--groups <g>', 'groups of a grouped / depthwise conv2d', parseInteger('groups', 1), 1)
+    .addOption(engineOption('engine: ts, verilator or both'))
     .option('--knobs <json>', 'schedule knobs, e.g. {"tile_h":7,"oc_nthread":2}; unspecified ones are chosen')
     .option('--no-latency-hiding', 'one virtual thread: no overlap of load, compute and store')
     .option('--check', 'compare the output bit for bit with a plain reference')
-    .option('--json', 'print JSON')
+    .addOption(jsonOption())
     .option('--emit <file>', 'write the program container (for vtw sim / vtw disasm)')
-    .option('--shift <n>', 'requantization: arithmetic shift right (conv2d, dense)', '8')
-    .option('--no-bias', 'no per-channel bias (conv2d, dense)')
+    .option('--shift <n>', `requantization: arithmetic shift right (${takes('shift')})`, parseInteger('shift'), 8)
+    .option('--no-bias', `no per-channel bias (${takes('bias')})`)
     .option('--clip <lo,hi>', 'clip the result before the cast (default 0,max of the output type; "none" for no clip)')
-    .option('--seed <n>', 'seed of the random operands', '1')
+    .addOption(seedOption('seed of the random operands', 1))
     .option('--print-ir <pass>', `print the IR after a pass: ${PASSES.join(', ')}`)
     .action(async (kind: string, opts: OpOptions) => {
-      const d = loadConfig(opts.config);
+      const d = opts.config;
       if (opts.printIr && !(PASSES as readonly string[]).includes(opts.printIr)) {
         throw new VtwError(`--print-ir ${opts.printIr}: passes are ${PASSES.join(', ')}`);
       }
-      const engine = getEngine(opts.engine, { onProgress: (m: string) => process.stderr.write(`${m}\n`), failDir: 'build/mismatch' });
+      const engine = startEngine(opts.engine);
       const inst = compileFromCli(kind, opts, d);
       if (opts.printIr) process.stderr.write(printStmt(inst.module.ir[opts.printIr as PassName]));
-      const run = await runOp(inst, engine, { seed: intOpt(opts.seed, 'seed'), check: opts.check });
+      const run = await runOp(inst, engine, { seed: opts.seed, check: opts.check });
       if (run.result.error) throw new VtwError(`${engine.name} engine: ${run.result.error.kind}: ${run.result.error.message}`);
       if (opts.emit) writeProgram(opts.emit, run.program);
       const c = run.result.counters;

@@ -1,74 +1,65 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.ts';
+import type { Derived } from '../../config/index.ts';
 import { VtwError } from '../../errors.ts';
 import { dramImage, readProgram } from '../../program/index.ts';
 import { progress } from '../../report/progress.ts';
 import { table } from '../../report/table.ts';
 import { simJson } from './sim.ts';
-import { getBoard } from '../../../fpga/boards/index.ts';
+import type { Board } from '../../../fpga/boards/index.ts';
 import { LinkHost } from '../../../fpga/link/host.ts';
 import type { ByteStream } from '../../../fpga/link/stream.ts';
 import { boardMemory } from '../../../fpga/top/index.ts';
 import { boardTransfers, runOnBoard, type BoardTransfer } from '../../../fpga/top/run.ts';
+import { baudOption, boardOption, checkBuiltFor, configOption, jsonOption, parseInteger, parsePositive, portOption, simOption, verboseOption } from '../options.ts';
 
 interface RunCliOptions {
-  board: string;
+  board: Board;
   port?: string;
-  baud: string;
+  baud: number;
   sim?: boolean;
-  memBytes?: string;
-  config?: string;
+  memBytes?: number;
+  config?: Derived;
   transfer: string;
-  timeout: string;
+  timeout: number;
   json?: boolean;
+  verbose?: boolean;
 }
 
 const TRANSFERS: readonly BoardTransfer[] = ['outputs', 'buffers', 'image'];
-
-function posInt(v: string, name: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new VtwError(`--${name} ${v} must be a positive integer`);
-  return n;
-}
 
 export function registerRun(program: Command): void {
   program
     .command('run')
     .description('run a program container on a board through its UART link (or on the simulated board top with --sim)')
     .argument('<program>', 'program container (vtw asm / runtime / compiler output)')
-    .requiredOption('-b, --board <board>', 'board name (see vtw boards)')
-    .option('-p, --port <device>', 'serial port of the board (e.g. /dev/ttyUSB1)')
-    .option('--baud <n>', 'baud rate of the link', '115200')
-    .option('--sim', 'run on the board top simulated in Verilator (PLL bypassed, 4 clocks per UART bit) instead of a board')
-    .option('--mem-bytes <n>', 'with --sim: on-chip memory of the simulated board top (default: the board\'s)')
-    .option('-c, --config <config>', 'check the program was built for this config')
+    .addOption(boardOption({ required: true }))
+    .addOption(portOption())
+    .addOption(baudOption('baud rate of the link'))
+    .addOption(simOption('run on the board top simulated in Verilator (PLL bypassed, 4 clocks per UART bit) instead of a board'))
+    .option('--mem-bytes <n>', 'with --sim: on-chip memory of the simulated board top (default: the board\'s)', parseInteger('mem-bytes', 1))
+    .addOption(configOption({ description: 'check the program was built for this config', preset: null }))
     .option('--transfer <what>', 'outputs (inputs written, outputs read back), buffers (scratch buffers too) or image (all of DRAM, both ways)', 'outputs')
-    .option('--timeout <s>', 'seconds to wait for the run to finish', '60')
-    .option('--json', 'print JSON')
+    .option('--timeout <s>', 'seconds to wait for the run to finish', parsePositive('timeout', 'seconds'), 60)
+    .addOption(jsonOption())
+    .addOption(verboseOption())
     .action(async (file: string, opts: RunCliOptions) => {
       const p = readProgram(file);
       const d = p.config;
-      if (opts.config) {
-        const want = loadConfig(opts.config);
-        if (want.variant !== d.variant || JSON.stringify(want.keys) !== JSON.stringify(d.keys)) {
-          throw new VtwError(`${file} was built for ${d.variant}, not ${want.variant}; rebuild it or drop --config`);
-        }
-      }
-      const board = getBoard(opts.board);
+      checkBuiltFor(file, p, opts.config);
+      const board = opts.board;
       if (!TRANSFERS.includes(opts.transfer as BoardTransfer)) throw new VtwError(`--transfer ${opts.transfer}: use ${TRANSFERS.join(', ')}`);
       const transfer = opts.transfer as BoardTransfer;
-      const timeoutS = Number(opts.timeout);
-      if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new VtwError(`--timeout ${opts.timeout} must be a positive number of seconds`);
+      const timeoutS = opts.timeout;
       if (opts.sim && opts.port) throw new VtwError('give either --port DEVICE (a board) or --sim, not both');
       if (opts.memBytes && !opts.sim) throw new VtwError('--mem-bytes goes with --sim; a board reports its memory size itself');
-      const baud = posInt(opts.baud, 'baud');
+      const baud = opts.baud;
 
       let stream: ByteStream;
       let host: LinkHost;
       let where: string;
       if (opts.sim) {
         const { startSimBoard } = await import('../../../fpga/top/sim.ts');
-        const memBytes = opts.memBytes ? posInt(opts.memBytes, 'mem-bytes') : undefined;
+        const memBytes = opts.memBytes;
         // Refuse a program that cannot fit before spending a Verilator build on it.
         const mem = boardMemory(d, board, memBytes);
         const need = dramImage(p).length;
@@ -95,7 +86,8 @@ export function registerRun(program: Command): void {
         const info = { board: board.name, sim: Boolean(opts.sim), port: opts.port ?? null, ...r.board, configId: `0x${r.board.configId.toString(16).padStart(8, '0')}` };
         if (opts.json) {
           console.log(JSON.stringify({ ...j, board: info }, null, 2));
-        } else {
+        } else if (!r.error || opts.verbose) {
+          // A run that ends in an error is that one line unless the counters are asked for.
           const c = r.counters;
           console.log(`${file} on ${d.variant} (board engine: ${where})`);
           console.log(`cycles ${c.cycles}, GEMM utilization ${(c.utilization * 100).toFixed(1)} %, ${c.gemm_uops} GEMM and ${c.alu_uops} ALU micro-ops`);

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.ts';
+import type { Derived } from '../../config/index.ts';
 import { VtwError } from '../../errors.ts';
 import { readProgram, writeFileAtomic, type Program } from '../../program/index.ts';
 import { progress } from '../../report/progress.ts';
 import { table } from '../../report/table.ts';
 import type { RunOptions, RunResult } from '../../../sim/engine.ts';
-import { getEngine } from '../../../sim/engines.ts';
+import type { EngineEntry } from '../../../sim/engines.ts';
 import { runSuite, suiteSize, type SuiteResult } from '../../../sim/suite.ts';
 import { chromeTraceJson } from '../../../sim/ts/trace.ts';
+import { checkBuiltFor, configOption, engineOption, jsonOption, parseInteger, seedOption, startEngine, verboseOption } from '../options.ts';
 
 function outputDigests(p: Program, r: RunResult): Record<string, string> {
   const out: Record<string, string> = {};
@@ -37,41 +38,30 @@ export function simJson(p: Program, r: RunResult) {
   };
 }
 
-const engineOptions = { onProgress: (m: string) => process.stderr.write(`${m}\n`), failDir: 'build/mismatch' };
-
-function parseIntOption(v: string, name: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new VtwError(`--${name} ${v} must be a non-negative integer`);
-  return n;
-}
-
 export function registerSim(program: Command): void {
   program
     .command('sim')
     .description('run a program container on an engine and print its counters and output digests')
     .argument('<program>', 'program container (vtw asm / runtime / compiler output)')
-    .option('-c, --config <config>', 'check the program was built for this config')
-    .option('-e, --engine <engine>', 'engine: ts (TypeScript simulator), verilator (generated RTL) or both (lock-step comparison)', 'ts')
+    .addOption(configOption({ description: 'check the program was built for this config', preset: null }))
+    .addOption(engineOption('engine: ts (TypeScript simulator), verilator (generated RTL) or both (lock-step comparison)'))
     .option('--trace <file>', 'write a Chrome trace-event timeline (open in Perfetto; ts engine)')
     .option('--vcd <file>', 'write a VCD waveform (verilator engine)')
-    .option('--json', 'print JSON')
-    .action(async (file: string, opts: { config?: string; engine: string; trace?: string; vcd?: string; json?: boolean }) => {
+    .addOption(jsonOption())
+    .addOption(verboseOption())
+    .action(async (file: string, opts: { config?: Derived; engine: EngineEntry; trace?: string; vcd?: string; json?: boolean; verbose?: boolean }) => {
       const p = readProgram(file);
-      if (opts.config) {
-        const want = loadConfig(opts.config);
-        if (want.variant !== p.config.variant || JSON.stringify(want.keys) !== JSON.stringify(p.config.keys)) {
-          throw new VtwError(`${file} was built for ${p.config.variant}, not ${want.variant}; rebuild it or drop --config`);
-        }
-      }
-      const engine = getEngine(opts.engine, engineOptions);
-      if (opts.vcd && opts.engine !== 'verilator') throw new VtwError('--vcd needs --engine verilator');
-      if (opts.trace && opts.engine === 'verilator') throw new VtwError('--trace needs --engine ts (use --vcd for the RTL)');
+      checkBuiltFor(file, p, opts.config);
+      const engine = startEngine(opts.engine);
+      if (opts.vcd && !opts.engine.records.vcd) throw new VtwError('--vcd needs --engine verilator');
+      if (opts.trace && !opts.engine.records.trace) throw new VtwError('--trace needs --engine ts (use --vcd for the RTL)');
       const r = await engine.run(p, { trace: Boolean(opts.trace), ...(opts.vcd ? { vcd: opts.vcd } : {}) } as RunOptions);
       if (opts.trace) writeFileAtomic(opts.trace, chromeTraceJson(r.trace ?? [], { clockMhz: p.config.clockMhz, processName: `VTA ${p.config.variant}` }));
       const j = simJson(p, r);
       if (opts.json) {
         console.log(JSON.stringify(j, null, 2));
-      } else {
+      } else if (!r.error || opts.verbose) {
+        // A run that ends in an error is that one line unless the counters are asked for.
         const c = r.counters;
         console.log(`${file} on ${p.config.variant} (${engine.name} engine)`);
         console.log(`cycles ${c.cycles}, GEMM utilization ${(c.utilization * 100).toFixed(1)} %, ${c.gemm_uops} GEMM and ${c.alu_uops} ALU micro-ops`);
@@ -86,17 +76,17 @@ export function registerSim(program: Command): void {
   program
     .command('test')
     .description('run the conformance suite or random programs on an engine; ends with "N passed, N failed"')
-    .option('-c, --config <config>', 'preset name, JSON file or inline JSON', 'default')
-    .option('-e, --engine <engine>', 'engine: ts, verilator or both (lock-step comparison of the two)', 'ts')
+    .addOption(configOption())
+    .addOption(engineOption('engine: ts, verilator or both (lock-step comparison of the two)'))
     .option('-s, --suite <suite>', 'conformance or random', 'conformance')
-    .option('--seed <n>', 'seed for data and random programs', '1')
-    .option('--count <n>', 'random programs to run', '20')
-    .option('--json', 'print JSON {passed, failed, tests}')
-    .action(async (opts: { config: string; engine: string; suite: string; seed: string; count: string; json?: boolean }) => {
+    .addOption(seedOption('seed for data and random programs', 1))
+    .option('--count <n>', 'random programs to run', parseInteger('count'), 20)
+    .addOption(jsonOption('print JSON {passed, failed, tests}'))
+    .action(async (opts: { config: Derived; engine: EngineEntry; suite: string; seed: number; count: number; json?: boolean }) => {
       if (opts.suite !== 'conformance' && opts.suite !== 'random') throw new VtwError(`--suite ${opts.suite}: use conformance or random`);
-      const d = loadConfig(opts.config);
-      const engine = getEngine(opts.engine, engineOptions);
-      const so = { suite: opts.suite, seed: parseIntOption(opts.seed, 'seed'), count: parseIntOption(opts.count, 'count') } as const;
+      const d = opts.config;
+      const engine = startEngine(opts.engine);
+      const so = { suite: opts.suite, seed: opts.seed, count: opts.count } as const;
       const bar = progress(suiteSize(d, so), `${opts.suite} on ${d.variant}`);
       const results: SuiteResult[] = await runSuite(d, engine, { ...so, onResult: (r) => bar.tick(r.name) });
       bar.stop();

@@ -3,23 +3,24 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFolder } from '../../util/folder.ts';
 import { VtwError } from '../../errors.ts';
-import { loadConfig } from '../../config/load.ts';
-import { getBoard } from '../../../fpga/boards/index.ts';
+import type { Derived } from '../../config/index.ts';
+import { getBoard, type Board } from '../../../fpga/boards/index.ts';
 import { demoTop } from '../../../fpga/demo.ts';
 import { smallerPresetHint } from '../../../fpga/fit.ts';
 import { formatSummary, runFlow, type FlowProgress } from '../../../fpga/flow.ts';
 import { planPll } from '../../../fpga/pll.ts';
 import { vtaBoardTop } from '../../../fpga/top/index.ts';
+import { boardOption, configOption, jsonOption, outOption, parsePositive, seedOption } from '../options.ts';
 
 interface SynthOptions {
-  board?: string;
-  config?: string;
+  board?: Board;
+  config?: Derived;
   verilog?: string;
   top?: string;
   demo?: boolean;
   pll?: string;
   out?: string;
-  seed?: string;
+  seed?: number;
   freq?: string;
   pcf?: string;
   dsp?: boolean;
@@ -69,39 +70,37 @@ function progressPrinter(): (p: FlowProgress) => void {
   };
 }
 
-function positive(v: string | undefined, name: string, integer: boolean): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)) || (!integer && n === 0)) {
-    throw new VtwError(`--${name} ${v} must be ${integer ? 'a non-negative integer' : 'a positive number'}`);
-  }
-  return n;
+/** An optional positive number (e.g. MHz); synth sets --freq itself for a VTA variant, so it stays text until the flow. */
+function positive(v: string | undefined, name: string): number | undefined {
+  return v === undefined ? undefined : parsePositive(name)(v);
 }
 
 export function registerSynth(program: Command): void {
   program
     .command('synth')
     .description('build a VTA variant (or Verilog of your own) for an iCE40 board: synthesis, place and route, bitstream in DIR/top.bin, DIR/summary.json')
-    .option('-c, --config <config>', 'VTA configuration: preset name, JSON file or inline JSON (TARGET ice40); builds the VTA board top (core, on-chip memory, UART host link, PLL)')
-    .option('-b, --board <board>', 'board name (see vtw boards; default: the config\'s BOARD)')
+    .addOption(configOption({
+      description: 'VTA configuration: preset name, JSON file or inline JSON (TARGET ice40); builds the VTA board top (core, on-chip memory, UART host link, PLL)',
+      preset: null,
+    }))
+    .addOption(boardOption({ description: 'board name (see vtw boards; default: the config\'s BOARD)' }))
     .option('--verilog <dir>', 'folder of Verilog sources (*.v, *.sv)')
     .option('--top <name>', 'top module (ports named after the board: clk, led, uart_rx, uart_tx)')
     .option('--demo', 'build the demo top instead (LED counter, UART host link, block RAM, registers)')
     .option('--pll <mhz>', 'with --demo: run it from the PLL at this frequency (icepll picks the dividers)')
-    .option('-o, --out <dir>', 'output folder, replaced as a whole (default build/fpga/<board>/<variant>, or <top> without --config)')
-    .option('--seed <n>', 'nextpnr placement seed')
+    .addOption(outOption('dir', 'output folder, replaced as a whole (default build/fpga/<board>/<variant>, or <top> without --config)'))
+    .addOption(seedOption('nextpnr placement seed'))
     .option('--freq <mhz>', 'clock constraint in MHz (default: the board clock)')
     .option('--pcf <file>', 'pin constraints (default: a .pcf in the Verilog folder, else the board\'s pins)')
     .option('--dsp', 'map * operators to SB_MAC16 blocks (synth_ice40 -dsp; UP5K only)')
     .option('--allow-timing-fail', 'exit 0 even when the clock constraint is not met')
-    .option('--json', 'print the summary as JSON')
+    .addOption(jsonOption('print the summary as JSON'))
     .action(async (opts: SynthOptions) => {
       const sources = [opts.config && '--config', opts.demo && '--demo', opts.verilog && '--verilog'].filter(Boolean);
       if (sources.length > 1) throw new VtwError(`${sources.join(' and ')} each choose the design: give one of them`);
-      const d = opts.config ? loadConfig(opts.config) : undefined;
-      const boardName = opts.board ?? d?.board ?? undefined;
-      if (!boardName) throw new VtwError(d ? `the config names no BOARD: give --board (see vtw boards)` : 'give --board (see vtw boards)');
-      const board = getBoard(boardName);
+      const d = opts.config;
+      const board = opts.board ?? (d?.board ? getBoard(d.board) : undefined);
+      if (!board) throw new VtwError(d ? `the config names no BOARD: give --board (see vtw boards)` : 'give --board (see vtw boards)');
       let files: Record<string, string>;
       let top: string;
       let pcf: string | undefined;
@@ -125,7 +124,7 @@ export function registerSynth(program: Command): void {
         };
       } else if (opts.demo) {
         if (opts.verilog || opts.top) throw new VtwError('--demo builds its own design: leave out --verilog and --top');
-        const pllMhz = positive(opts.pll, 'pll', false);
+        const pllMhz = positive(opts.pll, 'pll');
         const d = demoTop(board, { pll: pllMhz ? await planPll(board.clock.mhz, pllMhz) : undefined });
         files = d.files;
         top = d.top;
@@ -152,8 +151,8 @@ export function registerSynth(program: Command): void {
       const out = opts.out ?? join('build', 'fpga', board.name, d ? d.variant : top);
       const r = await runFlow({
         board, files, top, pcf, fitHint,
-        seed: positive(opts.seed, 'seed', true),
-        freqMhz: positive(opts.freq, 'freq', false),
+        seed: opts.seed,
+        freqMhz: positive(opts.freq, 'freq'),
         dsp: opts.dsp,
         progress: progressPrinter(),
       });

@@ -1,0 +1,77 @@
+/**
+ * The operator registry: every operator `vtw op` (and anything else) can compile, by name, with
+ * the dimensions its shape lists and its builder. A new operator is one more entry here.
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { didYouMean } from '../../src/errors.ts';
+import { CompileError } from '../errors.ts';
+import type { CompileOptions } from './conv2d.ts';
+import { compileConv2d } from './conv2d_op.ts';
+import { compileDense } from './dense.ts';
+import { compileAdd, compileMaxPool } from './elementwise.ts';
+import type { OpInstance } from './op.ts';
+
+/** The parameters every operator is offered besides its shape; each takes the ones it has. */
+export interface OpParams {
+  batch: number;
+  /** Groups of a grouped / depthwise convolution. */
+  groups: number;
+  /** Requantization: arithmetic shift right, per-channel bias, clip (undefined: no clip). */
+  shift: number;
+  bias: boolean;
+  clip: [number, number] | undefined;
+}
+
+export interface OperatorEntry {
+  name: string;
+  description: string;
+  /** Names of the shape's dimensions, in the order `--shape` gives them. */
+  dims: readonly string[];
+  /** Which of the common parameters it takes (for help texts). */
+  params: readonly (keyof OpParams)[];
+  build(shape: readonly number[], p: OpParams, d: Derived, co: CompileOptions): OpInstance;
+}
+
+export const OPERATORS: readonly OperatorEntry[] = [
+  {
+    name: 'conv2d',
+    description: '2-D convolution, grouped or depthwise with --groups, requantized',
+    dims: ['H', 'W', 'CI', 'CO', 'K', 'PAD', 'STRIDE'],
+    params: ['batch', 'groups', 'shift', 'bias', 'clip'],
+    build: ([h, w, cin, cout, k, pad, stride], p, d, co) =>
+      compileConv2d({ batch: p.batch, h, w, cin, cout, k, pad, stride, groups: p.groups, shift: p.shift, bias: p.bias, clip: p.clip }, d, co),
+  },
+  {
+    name: 'dense',
+    description: 'matrix multiplication (fully connected layer), requantized',
+    dims: ['M', 'K', 'N'],
+    params: ['shift', 'bias', 'clip'],
+    build: ([m, k, n], p, d, co) => {
+      if (p.groups !== 1) throw new CompileError('dense has no --groups');
+      if (p.batch !== 1) throw new CompileError('dense takes its batch as M in --shape M,K,N, not --batch');
+      return compileDense({ m, k, n, shift: p.shift, bias: p.bias, clip: p.clip }, d, co);
+    },
+  },
+  {
+    name: 'add',
+    description: 'element-wise addition of two tensors on the ALU',
+    dims: ['H', 'W', 'C'],
+    params: ['batch', 'clip'],
+    build: ([h, w, c], p, d, co) => compileAdd({ batch: p.batch, h, w, c, clip: p.clip }, d, co),
+  },
+  {
+    name: 'maxpool',
+    description: 'max pooling on the ALU',
+    dims: ['H', 'W', 'C', 'K', 'PAD', 'STRIDE'],
+    params: ['batch'],
+    build: ([h, w, c, k, pad, stride], p, d, co) => compileMaxPool({ batch: p.batch, h, w, c, k, pad, stride }, d, co),
+  },
+];
+
+export const OPERATOR_NAMES: readonly string[] = OPERATORS.map((o) => o.name);
+
+export function findOperator(name: string): OperatorEntry {
+  const op = OPERATORS.find((o) => o.name === name);
+  if (!op) throw new CompileError(`unknown operator ${name}${didYouMean(name, OPERATOR_NAMES)}; operators: ${OPERATOR_NAMES.join(', ')}`);
+  return op;
+}
