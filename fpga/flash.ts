@@ -42,15 +42,24 @@ export function which(tool: string, pathEnv = process.env.PATH ?? ''): string | 
   return null;
 }
 
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
  * Choose the programmer and build its arguments. `dryRun` allows a programmer that is not installed
- * (the command is shown, not run).
+ * (the command is shown, not run); the bitstream must exist either way.
  */
 export function planFlash(board: Board, file: string, opts: { sram?: boolean; tool?: string; dryRun?: boolean } = {}): FlashPlan {
+  if (!isFile(file)) throw new VtwError(existsSync(file) ? `bitstream ${file} is not a file` : `bitstream ${file} does not exist`);
   const mode = opts.sram ? 'sram' : 'flash';
   const all = boardProgrammers(board);
   let candidates = all;
@@ -115,7 +124,6 @@ export async function flashBitstream(
   file: string,
   opts: { sram?: boolean; tool?: string; echo?: (text: string) => void } = {},
 ): Promise<FlashResult> {
-  if (!existsSync(file)) throw new VtwError(`bitstream ${file} does not exist`);
   const plan = planFlash(board, file, { sram: opts.sram, tool: opts.tool });
   const proc = execa(plan.executable!, plan.args, { reject: false, all: true, stdin: 'ignore' });
   proc.all?.on('data', (d: Buffer) => opts.echo?.(d.toString()));

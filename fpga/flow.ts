@@ -9,6 +9,7 @@
  * (`RuntimeError: unreachable`) rather than an exit status, so its log is captured and searched.
  */
 import { VtwError } from '../src/errors.ts';
+import { yosysErrorLines } from '../hw/yosys-errors.ts';
 import type { Board } from './boards/types.ts';
 import { DEVICES, RESOURCE_NAMES } from './devices.ts';
 
@@ -188,6 +189,7 @@ function capture(onLine?: (line: string) => void): Captured {
   return c;
 }
 
+/** nextpnr's and icepack's `ERROR:` lines (yosys's, which may carry a source location, are read by hw/yosys-errors.ts). */
 function errorLines(log: string): string[] {
   return log.split('\n').filter((l) => l.startsWith('ERROR:')).map((l) => l.replace(/^ERROR:\s*/, '').trim());
 }
@@ -297,11 +299,11 @@ export async function runFlow(input: FlowInput): Promise<FlowResult> {
   try {
     ytree = (await tools.yosys(['-p', script], { ...input.files }, { stdout: ylog.sink, stderr: ylog.sink })) ?? undefined;
   } catch (e) {
-    const err = errorLines(ylog.text)[0] ?? (e as Error).message;
+    const err = yosysErrorLines(ylog.text)[0] ?? (e as Error).message;
     throw new FlowError(`yosys: ${err}`);
   }
   const netlist = asText(ytree?.['top.json']);
-  if (!netlist) throw new FlowError(`yosys: no netlist was produced${errorLines(ylog.text)[0] ? `: ${errorLines(ylog.text)[0]}` : ''}`);
+  if (!netlist) throw new FlowError(`yosys: no netlist was produced${yosysErrorLines(ylog.text)[0] ? `: ${yosysErrorLines(ylog.text)[0]}` : ''}`);
   const cells = countCells(netlist);
   const synthS = secs(tStep);
   progress({ step: 'synth', phase: 'end', elapsedS: synthS });

@@ -4,6 +4,7 @@
  */
 import { runYosys } from '@yowasp/yosys';
 import { VtwError } from '../src/errors.ts';
+import { yosysErrorLines } from './yosys-errors.ts';
 
 export interface YosysRun {
   log: string;
@@ -22,8 +23,7 @@ export async function yosys(script: string, files: Record<string, string>): Prom
     const logFile = tree['yosys.log'];
     return { log: typeof logFile === 'string' ? logFile : logFile ? dec.decode(logFile) : log, files: tree };
   } catch (e) {
-    const err = log.split('\n').find((l) => l.startsWith('ERROR:')) ?? (e as Error).message;
-    throw new VtwError(`yosys: ${err.replace(/^ERROR:\s*/, '')}`);
+    throw new VtwError(`yosys: ${yosysErrorLines(log)[0] ?? (e as Error).message}`);
   }
 }
 

@@ -41,6 +41,20 @@ export function buildCli(): Command {
   return program;
 }
 
+/**
+ * A reader that goes away (`vtw disasm BIG | head -1`) ends vtw quietly with status 0, as it does
+ * other command-line tools, instead of an unhandled `write EPIPE`. Installed by the entry points
+ * (bin/vtw.js, running this file), not by main(), so that in-process callers keep their streams.
+ */
+export function exitQuietlyWhenOutputCloses(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildCli();
   try {
@@ -64,5 +78,6 @@ export async function main(argv: string[]): Promise<number> {
 
 // Run when executed directly (`tsx src/cli/main.ts`); bin/vtw.js calls main() itself.
 if (process.argv[1]?.endsWith('main.ts')) {
+  exitQuietlyWhenOutputCloses();
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -32,6 +32,7 @@ export function registerAsm(program: Command): void {
     .addOption(configSpecOption('config for a raw instruction stream'))
     .action((file: string, opts: { config: string }) => {
       const bytes = readInput(file);
+      if (!bytes.length) throw new ProgramError(`${file} is empty: give a program container (vtw asm -o FILE) or a raw instruction stream`);
       const text = bytes.toString('utf8').trimStart();
       if (text.startsWith('{')) {
         process.stdout.write(disassemble(parseProgram(text, file)));
