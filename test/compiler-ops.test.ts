@@ -15,6 +15,9 @@ import { chooseConvKnobs, convCost, convKnobError, convKnobSpace } from '../comp
 import { compileDense } from '../compiler/ops/dense.ts';
 import { compileAdd, compileMaxPool } from '../compiler/ops/elementwise.ts';
 import { idealCycles, runOp, type OpInstance } from '../compiler/ops/op.ts';
+import { findOperator, OPERATORS, OPERATOR_NAMES } from '../compiler/ops/registry.ts';
+import { defaultClip } from '../compiler/ops/common.ts';
+import { runCli } from './helpers/cli.ts';
 import type { Derived } from '../src/config/derive.ts';
 import { TsEngine } from '../sim/ts/engine.ts';
 
@@ -162,6 +165,22 @@ test('a ResNet-18 layer (C11, 7x7, 512->512) runs at > 95 % of the GEMM bound', 
   // The analytical model is close to the simulator.
   const est = convCost(convGeom({ batch: 1, h: 7, w: 7, cin: 512, cout: 512, k: 3, pad: 1, stride: 1, groups: 1, shift: 8, bias: false, clip: [0, 127] }, d), d, inst.knobs).cycles;
   assert.ok(Math.abs(est - r.result.counters.cycles) / r.result.counters.cycles < 0.05, `model ${est} vs ${r.result.counters.cycles}`);
+});
+
+test('the operator registry: every operator builds its example on every preset, bit-exact, and vtw op offers exactly these', async () => {
+  for (const name of PRESET_NAMES) {
+    const d = loadConfig(name);
+    for (const op of OPERATORS) {
+      assert.is(op.example.length, op.dims.length, op.name);
+      const inst = op.build(op.example, { batch: 1, groups: 1, shift: 8, bias: true, clip: defaultClip(d) }, d, {});
+      await check(inst, `${op.name} ${op.example.join(',')} on ${name}`);
+    }
+  }
+  assert.equal(OPERATOR_NAMES, OPERATORS.map((o) => o.name));
+  assert.is(findOperator('dense'), OPERATORS.find((o) => o.name === 'dense'));
+  assert.throws(() => findOperator('conv'), (e: Error) => e instanceof CompileError && /unknown operator conv \(did you mean conv2d\?\); operators: conv2d, dense, add, maxpool/.test(e.message));
+  const help = await runCli('op', '--help');
+  for (const op of OPERATORS) assert.match(help.stdout, `${op.name} ${op.dims.join(',')}`);
 });
 
 test.run();

@@ -29,6 +29,8 @@ export interface OperatorEntry {
   dims: readonly string[];
   /** Which of the common parameters it takes (for help texts). */
   params: readonly (keyof OpParams)[];
+  /** A small shape that compiles on every preset (for help texts and the registry's own test). */
+  example: readonly number[];
   build(shape: readonly number[], p: OpParams, d: Derived, co: CompileOptions): OpInstance;
 }
 
@@ -38,6 +40,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     description: '2-D convolution, grouped or depthwise with --groups, requantized',
     dims: ['H', 'W', 'CI', 'CO', 'K', 'PAD', 'STRIDE'],
     params: ['batch', 'groups', 'shift', 'bias', 'clip'],
+    example: [4, 4, 16, 16, 3, 1, 2],
     build: ([h, w, cin, cout, k, pad, stride], p, d, co) =>
       compileConv2d({ batch: p.batch, h, w, cin, cout, k, pad, stride, groups: p.groups, shift: p.shift, bias: p.bias, clip: p.clip }, d, co),
   },
@@ -46,6 +49,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     description: 'matrix multiplication (fully connected layer), requantized',
     dims: ['M', 'K', 'N'],
     params: ['shift', 'bias', 'clip'],
+    example: [4, 64, 32],
     build: ([m, k, n], p, d, co) => {
       if (p.groups !== 1) throw new CompileError('dense has no --groups');
       if (p.batch !== 1) throw new CompileError('dense takes its batch as M in --shape M,K,N, not --batch');
@@ -57,6 +61,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     description: 'element-wise addition of two tensors on the ALU',
     dims: ['H', 'W', 'C'],
     params: ['batch', 'clip'],
+    example: [4, 4, 32],
     build: ([h, w, c], p, d, co) => compileAdd({ batch: p.batch, h, w, c, clip: p.clip }, d, co),
   },
   {
@@ -64,6 +69,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     description: 'max pooling on the ALU',
     dims: ['H', 'W', 'C', 'K', 'PAD', 'STRIDE'],
     params: ['batch'],
+    example: [6, 6, 32, 3, 1, 2],
     build: ([h, w, c, k, pad, stride], p, d, co) => compileMaxPool({ batch: p.batch, h, w, c, k, pad, stride }, d, co),
   },
 ];
