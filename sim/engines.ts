@@ -26,11 +26,11 @@ export const ENGINES: readonly EngineEntry[] = [
     create: () => new TsEngine(),
   },
   {
-    name: 'verilator', description: 'generated RTL in Verilator', records: { trace: false, vcd: true },
+    name: 'verilator', description: 'the generated RTL in Verilator', records: { trace: false, vcd: true },
     create: (o) => new VerilatorEngine(o.onProgress),
   },
   {
-    name: 'both', description: 'lock-step comparison of ts and verilator', records: { trace: true, vcd: false },
+    name: 'both', description: 'the two in lock step, compared', records: { trace: true, vcd: false },
     create: (o) => new BothEngine(new TsEngine(), new VerilatorEngine(o.onProgress), { failDir: o.failDir ?? 'build/mismatch' }),
   },
 ];

@@ -10,7 +10,7 @@ import { loadConfig, type Derived } from '../config/index.ts';
 import { VtwError } from '../errors.ts';
 import type { Program } from '../program/index.ts';
 import type { Engine } from '../../sim/engine.ts';
-import { ENGINE_NAMES, findEngine, type EngineEntry } from '../../sim/engines.ts';
+import { ENGINES, findEngine, type EngineEntry } from '../../sim/engines.ts';
 import { getBoard } from '../../fpga/boards/index.ts';
 
 // ---- parsers (also for verb-specific options) ----
@@ -68,8 +68,9 @@ export function checkBuiltFor(file: string, p: Program, want: Derived | undefine
 
 // ---- -e, --engine ----
 
-/** `-e, --engine`: an entry of the engine registry (sim/engines.ts). */
-export function engineOption(description = `engine: ${ENGINE_NAMES.join(', ')}`, defaultEngine = 'ts'): Option {
+/** `-e, --engine`: an entry of the engine registry (sim/engines.ts); the help lists the registry. */
+export function engineOption(defaultEngine = 'ts'): Option {
+  const description = `engine: ${ENGINES.map((e) => `${e.name} (${e.description})`).join(', ')}`;
   return new Option('-e, --engine <engine>', description).argParser(findEngine).default(findEngine(defaultEngine), defaultEngine);
 }
 

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import type { Board } from '../../../fpga/boards/index.ts';
+import { PROGRAMMER_NAMES, type Board } from '../../../fpga/boards/index.ts';
 import { flashBitstream, planFlash } from '../../../fpga/flash.ts';
 import { boardOption } from '../options.ts';
 
 export function registerFlash(program: Command): void {
   program
     .command('flash')
-    .description('load a bitstream onto a board with its programmer (iceprog, openFPGALoader, icesprog or tinyprog)')
+    .description(`load a bitstream onto a board with its programmer (${PROGRAMMER_NAMES.join(', ')})`)
     .argument('<bitstream>', 'top.bin from vtw synth')
     .addOption(boardOption({ required: true }))
     .option('--sram', 'load the FPGA\'s configuration SRAM (lost at power-off) instead of writing the flash')

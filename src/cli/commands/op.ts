@@ -89,7 +89,7 @@ export function registerOp(program: Command): void {
     .option('--shape <dims>', OPERATORS.map((o) => `${o.name} ${o.dims.join(',')}`).join('; '))
     .option('--batch <n>', `batch size (${takes('batch')})`, parseInteger('batch', 1), 1)
     .option('--groups <g>', 'groups of a grouped / depthwise conv2d', parseInteger('groups', 1), 1)
-    .addOption(engineOption('engine: ts, verilator or both'))
+    .addOption(engineOption())
     .option('--knobs <json>', 'schedule knobs, e.g. {"tile_h":7,"oc_nthread":2}; unspecified ones are chosen')
     .option('--no-latency-hiding', 'one virtual thread: no overlap of load, compute and store')
     .option('--check', 'compare the output bit for bit with a plain reference')
