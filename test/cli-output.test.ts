@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { yosysErrorLines } from '../hw/yosys-errors.ts';
 import { runCli } from './helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vtw-cli-output-'));
@@ -74,6 +75,11 @@ test('vtw synth with bad Verilog shows yosys\'s ERROR line with its source locat
   const errors = r.stderr.split('\n').filter((l) => l.startsWith('vtw:'));
   assert.equal(errors, ["vtw: error: yosys: top.v:2: syntax error, unexpected ';'"]);
   assert.not.match(r.stderr, 'Exited with status');
+});
+
+test('yosys error lines: plain and with a source location', () => {
+  const log = 'Parsing..\nbad.v:2: ERROR: syntax error, unexpected \';\'\nERROR: Module `nope\' is not part of the design.\nINFO: ERROR: not at the start\n';
+  assert.equal(yosysErrorLines(log), ["bad.v:2: syntax error, unexpected ';'", "Module `nope' is not part of the design."]);
 });
 
 test('disasm of an empty file and flash --dry-run of a missing bitstream are one-line errors', async () => {
