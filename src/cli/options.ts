@@ -10,7 +10,7 @@ import { loadConfig, type Derived } from '../config/index.ts';
 import { VtwError } from '../errors.ts';
 import type { Program } from '../program/index.ts';
 import type { Engine } from '../../sim/engine.ts';
-import { ENGINES, findEngine, type EngineEntry } from '../../sim/engines.ts';
+import { ENGINES, findEngine, type EngineEntry, type EngineOptions } from '../../sim/engines.ts';
 import { getBoard } from '../../fpga/boards/index.ts';
 
 // ---- parsers (also for verb-specific options) ----
@@ -75,8 +75,8 @@ export function engineOption(defaultEngine = 'ts'): Option {
 }
 
 /** The engine, set up to report its progress (Verilator builds) on stderr and keep mismatches in build/mismatch. */
-export function startEngine(entry: EngineEntry): Engine {
-  return entry.create({ onProgress: (m: string) => process.stderr.write(`${m}\n`), failDir: 'build/mismatch' });
+export function startEngine(entry: EngineEntry, more: EngineOptions = {}): Engine {
+  return entry.create({ onProgress: (m: string) => process.stderr.write(`${m}\n`), failDir: 'build/mismatch', ...more });
 }
 
 // ---- -b, --board ----
