@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { programInsns, writeProgram, type Program } from '../src/program/container.ts';
 import { formatInsn } from '../src/program/asm.ts';
-import type { Engine, RunOptions, RunResult } from './engine.ts';
+import type { Engine, RunOptions, RunResult } from '../src/engine/index.ts';
 
 export interface Mismatch {
   what: string;

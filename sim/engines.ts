@@ -1,7 +1,7 @@
 /** Engine lookup by name, as `--engine` spells it. New engines register here. */
 import { VtwError } from '../src/errors.ts';
 import { BothEngine } from './compare.ts';
-import type { Engine } from './engine.ts';
+import type { Engine } from '../src/engine/index.ts';
 import { TsEngine } from './ts/engine.ts';
 import { VerilatorEngine } from './verilator/engine.ts';
 

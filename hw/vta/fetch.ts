@@ -8,7 +8,7 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { MEM_TYPES, OPCODES, ALU_OPCODES } from '../../src/isa/constants.ts';
-import { fetchBufferDepth } from '../../sim/ts/params.ts';
+import { fetchBufferDepth } from '../../src/uarch/index.ts';
 import { add, cat, eq, lit, mux, sub, type Expr } from '../hdl/index.ts';
 import { controlMulPlan, dspsNeeded, products, type MulCtx } from '../lib/mult.ts';
 import { burstCalc } from './burst.ts';

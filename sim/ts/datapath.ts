@@ -4,7 +4,7 @@
  * together with their pipeline timing (issue cycles, accumulator hazards) in one pass per micro-op.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { ALU_READ, ALU_WRITE_BASE, GEMM_ACC_READ, GEMM_WRITE_BASE } from './params.ts';
+import { ALU_READ, ALU_WRITE_BASE, GEMM_ACC_READ, GEMM_WRITE_BASE } from '../../src/uarch/index.ts';
 
 export type SramName = 'uop' | 'inp' | 'wgt' | 'acc';
 

@@ -7,8 +7,8 @@ import type { Derived } from '../../src/config/derive.ts';
 import { decodeInsn, type AluInsn, type GemmInsn, type Insn, type MemInsn } from '../../src/isa/insn.ts';
 import { ALU_OPCODES } from '../../src/isa/constants.ts';
 import type { LoopInsn, SramName } from './datapath.ts';
+import { INSN_BYTES } from '../../src/isa/constants.ts';
 import type { Segment } from './memory.ts';
-import { INSN_BYTES } from './params.ts';
 
 export const MODULES = ['load', 'compute', 'store'] as const;
 export type ModuleName = (typeof MODULES)[number];

@@ -8,11 +8,12 @@
 import { dramImage, insnBuffer, type Program } from '../../src/program/container.ts';
 import type {
   Engine, EngineName, InsnTiming, ModuleCounters, RunCounters, RunError, RunOptions, RunResult, TraceSpan,
-} from '../engine.ts';
+} from '../../src/engine/index.ts';
 import { Datapath, newPipe, type PipeState } from './datapath.ts';
 import { COMPUTE, LOAD, MODULES, STORE, predecode, type DInsn } from './decode.ts';
-import { BurstCursor, CLIENTS, MemorySystem, type ClientName } from './memory.ts';
-import { COMPUTE_INFLIGHT, INSN_BYTES, TOKEN_QUEUE_DEPTH, timingOf, type Timing } from './params.ts';
+import { INSN_BYTES } from '../../src/isa/constants.ts';
+import { CLIENTS, COMPUTE_INFLIGHT, TOKEN_QUEUE_DEPTH, timingOf, type ClientName, type Timing } from '../../src/uarch/index.ts';
+import { BurstCursor, MemorySystem } from './memory.ts';
 
 export const DEFAULT_MAX_CYCLES = 1e12;
 

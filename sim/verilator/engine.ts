@@ -13,9 +13,9 @@ import { VtwError } from '../../src/errors.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import { decodablePrefix, dramImage, insnBuffer, programInsns, type Program } from '../../src/program/container.ts';
 import { generateDesign, topName } from '../../hw/gen.ts';
-import type { Engine, InsnTiming, ModuleCounters, RunOptions, RunResult, RunCounters } from '../engine.ts';
+import type { Engine, InsnTiming, ModuleCounters, RunOptions, RunResult, RunCounters } from '../../src/engine/index.ts';
 import { harnessSource } from './harness.ts';
-import { staticCounters } from '../counters.ts';
+import { staticCounters } from '../../src/engine/counters.ts';
 import { errorCodeName } from '../../hw/vta/regs.ts';
 
 const CACHE_DIR = resolve('.cache', 'verilator');

@@ -10,7 +10,7 @@
 import type { Derived } from '../config/derive.ts';
 import type { AluOpName } from '../isa/constants.ts';
 import type { Program } from '../program/container.ts';
-import type { RunResult } from '../../sim/engine.ts';
+import type { RunResult } from '../engine/index.ts';
 import { packMatrix, unpackMatrix, type Matrix } from './pack.ts';
 import { Rng, hashString } from '../util/rng.ts';
 import {

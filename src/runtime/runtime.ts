@@ -22,7 +22,7 @@ import { encodeInsn, encodeUops, type AluInsn, type GemmInsn, type Insn, type Me
 import {
   PAGE_BYTES, alignUp, validateProgram, type BufferRole, type Dtype, type Program, type ProgramBuffer,
 } from '../program/container.ts';
-import type { Engine, RunOptions, RunResult } from '../../sim/engine.ts';
+import type { Engine, RunOptions, RunResult } from '../engine/index.ts';
 
 /** A mistake in a runtime call sequence (VTA's runtime CHECK failures). */
 export class RuntimeError extends VtwError {}

@@ -5,7 +5,7 @@
  * SHR semantics, padding, token queues) and reports deadlocks and illegal instructions. It knows
  * nothing of timing.
  */
-import type { Engine, RunResult } from '../../sim/engine.ts';
+import type { Engine, RunResult } from '../../src/engine/index.ts';
 import { dramImage, programInsns, insnBuffer, type Program } from '../../src/program/container.ts';
 import { decodeUopWord, type AluInsn, type GemmInsn, type Insn, type MemInsn } from '../../src/isa/insn.ts';
 import { decodeLanes, encodeLanes } from '../../src/runtime/pack.ts';

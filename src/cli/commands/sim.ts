@@ -5,7 +5,7 @@ import { VtwError } from '../../errors.ts';
 import { readProgram, writeFileAtomic, type Program } from '../../program/index.ts';
 import { progress } from '../../report/progress.ts';
 import { table } from '../../report/table.ts';
-import type { RunOptions, RunResult } from '../../../sim/engine.ts';
+import type { RunOptions, RunResult } from '../../engine/index.ts';
 import { getEngine } from '../../../sim/engines.ts';
 import { runSuite, suiteSize, type SuiteResult } from '../../../sim/suite.ts';
 import { chromeTraceJson } from '../../../sim/ts/trace.ts';

@@ -1,9 +1,10 @@
 /**
- * Fixed micro-architecture constants and the timing parameters derived from a configuration.
- * docs/microarch.md is the contract; every number here is named there.
+ * The micro-architecture contract: every fixed fact and timing parameter that the simulator
+ * (sim/ts) and the RTL generator (hw/vta) must agree on, in one place. docs/microarch.md is the
+ * specification; every number here is named there.
  */
-import type { Derived } from '../../src/config/derive.ts';
-import { INSN_BYTES, PAGE_BYTES } from '../../src/isa/constants.ts';
+import type { Derived } from '../config/derive.ts';
+import { INSN_BYTES, PAGE_BYTES } from '../isa/constants.ts';
 
 /** Tokens a dependency queue holds (an 8-bit counter, as Chisel's Semaphore). */
 export const TOKEN_QUEUE_DEPTH = 255;
@@ -12,7 +13,10 @@ export const TOKEN_QUEUE_DEPTH = 255;
  * waiting to complete in order. A GEMM/ALU needs a free entry to start.
  */
 export const COMPUTE_INFLIGHT = 8;
-export { INSN_BYTES, PAGE_BYTES };
+
+/** Memory arbiter clients in priority order (index 0 wins; docs/microarch.md §8). */
+export const CLIENTS = ['fetch', 'uop', 'acc', 'wgt', 'inp', 'store'] as const;
+export type ClientName = (typeof CLIENTS)[number];
 
 /** Pipeline offsets, in cycles after a micro-op issues (docs/microarch.md §6, §7). */
 export const GEMM_ACC_READ = 2; // accumulator (and INP/WGT) read data in issue+2

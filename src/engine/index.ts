@@ -1,8 +1,9 @@
 /**
  * The engine interface: one way to run a program container, whatever runs it (the TypeScript
- * simulator now; the Verilated RTL and a board later). Tests and the CLI only talk to this.
+ * simulator, the Verilated RTL, a board). It lives in the core so that src/runtime, compiler/ and
+ * fpga/ can name it without depending on sim/; tests and the CLI only talk to this.
  */
-import type { Program } from '../src/program/container.ts';
+import type { Program } from '../program/container.ts';
 
 export type EngineName = 'ts' | 'verilator' | 'board' | 'both';
 
