@@ -5,7 +5,7 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { decodeInsn, type AluInsn, type GemmInsn, type Insn, type MemInsn } from '../../src/isa/insn.ts';
-import { ALU_OPCODES } from '../../src/isa/constants.ts';
+import { ALU_OPCODES, aluOpUnavailable } from '../../src/isa/alu.ts';
 import type { LoopInsn, SramName } from './datapath.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import type { Segment } from './memory.ts';
@@ -174,9 +174,8 @@ function decodeLoop(d: Derived, g: GemmInsn | AluInsn, base: Base): DInsn {
   if (isAlu) {
     const a = g as AluInsn;
     aluOp = ALU_OPCODES[a.alu_opcode];
-    if (aluOp === ALU_OPCODES.MUL && !d.aluMul) {
-      return { ...r, illegal: { field: 'alu_opcode', reason: 'ALU MUL (opcode 4) needs ALU_MUL = true in the configuration' } };
-    }
+    const unavailable = aluOpUnavailable(a.alu_opcode, d);
+    if (unavailable) return { ...r, illegal: { field: 'alu_opcode', reason: unavailable } };
     useImm = !!a.use_imm;
     imm = a.imm;
   }
