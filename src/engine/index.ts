@@ -89,6 +89,11 @@ export interface RunResult {
   insnTiming?: InsnTiming[];
   trace?: TraceSpan[];
   error?: RunError;
+  /**
+   * Present when the run reached FINISH but not cleanly: one line per module that still held an
+   * instruction it had not started (e.g. one waiting for a token), naming it (src/engine/warnings.ts).
+   */
+  warnings?: string[];
 }
 
 export interface Engine {

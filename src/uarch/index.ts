@@ -5,6 +5,48 @@
  */
 import type { Derived } from '../config/derive.ts';
 import { INSN_BYTES, PAGE_BYTES } from '../isa/constants.ts';
+import type { Insn } from '../isa/insn.ts';
+
+/** The three modules that execute instructions, in the order the engines list them (§3). */
+export const MODULES = ['load', 'compute', 'store'] as const;
+export type ModuleName = (typeof MODULES)[number];
+
+/** The module fetch dispatches an instruction to (§3): LOAD INP/WGT to load, STORE to store, the rest to compute. */
+export function moduleOf(insn: Pick<Insn, 'opcode'> & { memory_type?: string }): ModuleName {
+  if (insn.opcode === 'STORE') return 'store';
+  if (insn.opcode === 'LOAD' && (insn.memory_type === 'INP' || insn.memory_type === 'WGT')) return 'load';
+  return 'compute';
+}
+
+/** The dependency-token queues (§5): l2g load to compute, g2l compute to load, g2s compute to store, s2g store to compute. */
+export const TOKEN_QUEUES = ['l2g', 'g2l', 'g2s', 's2g'] as const;
+export type TokenQueueName = (typeof TOKEN_QUEUES)[number];
+
+export interface DepFlags {
+  popPrev: boolean;
+  popNext: boolean;
+  pushPrev: boolean;
+  pushNext: boolean;
+}
+
+/** The queues an instruction of module m pops before it starts and pushes when it completes (§5). */
+export function tokenQueuesOf(m: ModuleName, f: DepFlags): { pops: TokenQueueName[]; pushes: TokenQueueName[] } {
+  const pops: TokenQueueName[] = [];
+  const pushes: TokenQueueName[] = [];
+  if (m === 'load') {
+    if (f.popNext) pops.push('g2l');
+    if (f.pushNext) pushes.push('l2g');
+  } else if (m === 'compute') {
+    if (f.popPrev) pops.push('l2g');
+    if (f.popNext) pops.push('s2g');
+    if (f.pushPrev) pushes.push('g2l');
+    if (f.pushNext) pushes.push('g2s');
+  } else {
+    if (f.popPrev) pops.push('g2s');
+    if (f.pushPrev) pushes.push('s2g');
+  }
+  return { pops, pushes };
+}
 
 /** Tokens a dependency queue holds (an 8-bit counter, as Chisel's Semaphore). */
 export const TOKEN_QUEUE_DEPTH = 255;

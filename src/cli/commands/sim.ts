@@ -34,6 +34,7 @@ export function simJson(p: Program, r: RunResult) {
     fsim: c.fsim,
     outputs: outputDigests(p, r),
     ...(r.error ? { error: r.error } : {}),
+    ...(r.warnings ? { warnings: r.warnings } : {}),
   };
 }
 
@@ -79,6 +80,7 @@ export function registerSim(program: Command): void {
           Object.entries(c.modules).map(([m, x]) => [m, x.busy, x.waitToken, x.waitMemory, x.queueFull, x.idle])));
         console.log(table(['bytes', ...Object.keys(c.bytes)], [['moved', ...Object.values(c.bytes)]]));
         for (const [name, digest] of Object.entries(j.outputs)) console.log(`output ${name}: sha256 ${digest}`);
+        for (const w of r.warnings ?? []) console.log(`warning: ${w}`);
       }
       if (r.error) throw new VtwError(`${r.error.kind}: ${r.error.message}`);
     });
