@@ -1,13 +1,13 @@
 /**
  * Lock-step comparison of two engines (`--engine both`): the same program on the TypeScript
  * simulator and the Verilated RTL must give identical DRAM, total cycles, per-module counters and
- * per-instruction start/end cycles; error programs must agree on the error kind and instruction.
+ * per-instruction start/end cycles and warnings; error programs must agree on the error kind and instruction.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { programInsns, writeProgram, type Program } from '../src/program/container.ts';
 import { formatInsn } from '../src/program/asm.ts';
-import type { Engine, RunOptions, RunResult } from './engine.ts';
+import type { Engine, RunOptions, RunResult } from '../src/engine/index.ts';
 
 export interface Mismatch {
   what: string;
@@ -41,6 +41,11 @@ export function compareResults(p: Program, a: RunResult, b: RunResult): Mismatch
       });
       break;
     }
+  }
+  const wa = a.warnings ?? [];
+  const wb = b.warnings ?? [];
+  if (wa.length !== wb.length || wa.some((w, i) => w !== wb[i])) {
+    out.push({ what: 'warnings', detail: `${a.engine} ${JSON.stringify(wa)}, ${b.engine} ${JSON.stringify(wb)}` });
   }
   if (a.counters.cycles !== b.counters.cycles) out.push({ what: 'cycles', detail: `${a.engine} ${a.counters.cycles}, ${b.engine} ${b.counters.cycles}` });
   for (const m of ['fetch', 'load', 'compute', 'store'] as const) {

@@ -1,7 +1,7 @@
 /** The engine registry: engines by the name `--engine` spells. A new engine is one more entry here. */
 import { VtwError, didYouMean } from '../src/errors.ts';
 import { BothEngine } from './compare.ts';
-import type { Engine } from './engine.ts';
+import type { Engine } from '../src/engine/index.ts';
 import { TsEngine } from './ts/engine.ts';
 import { VerilatorEngine } from './verilator/engine.ts';
 

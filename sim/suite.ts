@@ -5,7 +5,7 @@
 import type { Derived } from '../src/config/derive.ts';
 import { conformanceCases } from '../src/runtime/conformance.ts';
 import { randomProgram } from '../src/runtime/random.ts';
-import type { Engine, RunResult } from './engine.ts';
+import type { Engine, RunResult } from '../src/engine/index.ts';
 
 export interface SuiteResult {
   name: string;

@@ -4,7 +4,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { programInsns } from '../src/program/index.ts';
 import { conformanceCases } from '../src/runtime/conformance.ts';
 import { randomProgram } from '../src/runtime/random.ts';
-import { staticCounters } from '../sim/counters.ts';
+import { staticCounters } from '../src/engine/counters.ts';
 import { runSync } from '../sim/ts/engine.ts';
 
 // The RTL engine reports counters derived from the instruction stream; they must equal what the

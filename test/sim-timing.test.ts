@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { deriveConfig, type Derived } from '../src/config/derive.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { assemble } from '../src/program/asm.ts';
-import type { RunResult } from '../sim/engine.ts';
+import type { RunResult } from '../src/engine/index.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { toChromeTrace } from '../sim/ts/trace.ts';
 import { ProgBuilder } from './helpers/simprog.ts';

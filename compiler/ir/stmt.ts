@@ -4,7 +4,7 @@
  * ALU micro-ops, 2-D DMA, micro-op kernels with their hardware loops, tasks on the three queues,
  * dependency tokens), which the emitter turns into runtime calls.
  */
-import type { AluOpName } from '../../src/isa/constants.ts';
+import type { AluOpName } from '../../src/isa/alu.ts';
 import type { Buffer } from './buffer.ts';
 import { mapExpr, substitute, visitExpr, type Expr, type Var } from './expr.ts';
 

@@ -5,7 +5,7 @@
 import type { Derived } from '../../src/config/derive.ts';
 import type { Program } from '../../src/program/container.ts';
 import { decodeLanes } from '../../src/runtime/pack.ts';
-import type { Engine, RunResult } from '../../sim/engine.ts';
+import type { Engine, RunResult } from '../../src/engine/index.ts';
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
 import { dtypeBits } from '../ir/expr.ts';

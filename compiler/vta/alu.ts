@@ -9,7 +9,7 @@
  * element-wise stages are merged: a stage that reads another buffer at exactly its own index, when
  * that buffer is dead afterwards, writes into it instead (TVM gets this from StorageRewrite).
  */
-import type { AluOpName } from '../../src/isa/constants.ts';
+import { ALU_OPS, aluOpUnavailable, type AluOpName } from '../../src/isa/alu.ts';
 import { CompileError } from '../errors.ts';
 import { flatIndex, type Buffer } from '../ir/buffer.ts';
 import {
@@ -122,18 +122,18 @@ interface AluParts {
   cond?: Expr;
 }
 
-const COMMUTATIVE = new Set(['add', 'min', 'max', 'mul']);
-const OPNAME: Record<string, AluOpName> = { add: 'ADD', min: 'MIN', max: 'MAX', mul: 'MUL', shr: 'SHR' };
+/** Tensor-expression operators the ALU implements, from the opcode table (src/isa/alu.ts). */
+const COMMUTATIVE = new Set<string>(ALU_OPS.filter((o) => o.commutative).map((o) => o.irOp));
+const OPNAME = new Map<string, AluOpName>(ALU_OPS.map((o) => [o.irOp, o.name]));
 
 function stripCast(e: Expr, dt: string): Expr {
   return e.k === 'cast' && e.a.dtype !== 'index' && e.dtype === dt ? e.a : e;
 }
 
 function identity(op: string, dt: Buffer['dtype']): number | undefined {
-  if (op === 'add') return 0;
-  if (op === 'max') return dtypeMin(dt);
-  if (op === 'min') return dtypeMax(dt);
-  return undefined;
+  const spec = ALU_OPS.find((o) => o.irOp === op);
+  const id = spec && 'identity' in spec ? spec.identity : undefined;
+  return id === 'zero' ? 0 : id === 'dtypeMin' ? dtypeMin(dt) : id === 'dtypeMax' ? dtypeMax(dt) : undefined;
 }
 
 /** Decompose `dst = value` (value reads dst at the same index) into one ALU operation. */
@@ -172,9 +172,10 @@ function matchAlu(store: Store, t: VtaTarget, where: () => string): AluParts | '
     op = 'shr';
     other = int(-other.value, other.dtype);
   }
-  const name = OPNAME[op];
+  const name = OPNAME.get(op);
   if (!name) throw new CompileError(`ALU has no operation ${op} (${where()})`);
-  if (name === 'MUL' && !t.d.aluMul) throw new CompileError('this configuration has no ALU MUL (set ALU_MUL: true)');
+  const unavailable = aluOpUnavailable(name, t.d);
+  if (unavailable) throw new CompileError(unavailable);
   if (other.k === 'int') {
     if (other.value < t.minImm || other.value > t.maxImm) throw new CompileError(`ALU immediate ${other.value} does not fit in ${t.d.layout.alu.byName.imm.width} signed bits (${where()})`);
     return { op: name, imm: other.value, cond };

@@ -16,7 +16,8 @@
 import type { Program } from '../../src/program/container.ts';
 import { encodeLanes } from '../../src/runtime/pack.ts';
 import { Runtime, type DataBuffer, type UopKernel } from '../../src/runtime/runtime.ts';
-import type { AluOpName, MemTypeName } from '../../src/isa/constants.ts';
+import type { AluOpName } from '../../src/isa/alu.ts';
+import type { MemTypeName } from '../../src/isa/constants.ts';
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
 import { dtypeBits, evaluate, type Expr, type Var } from '../ir/expr.ts';

@@ -3,15 +3,15 @@
  * (docs/host-protocol.md, "Running a program"): check the board's configuration and memory, write
  * the program's DRAM buffers, set insn_count / insn_base / dram_size, launch, poll for finish or
  * error, read the cycle counter and the output buffers. The result has the shape of every engine's
- * (sim/engine.ts), so it compares with the simulators'.
+ * (src/engine), so it compares with the simulators'.
  */
 import { configId } from '../../hw/gen.ts';
 import { REG, errorCodeName } from '../../hw/vta/regs.ts';
 import { VtwError } from '../../src/errors.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import { decodablePrefix, dramImage, dramSize, insnBuffer, type Program, type ProgramBuffer } from '../../src/program/container.ts';
-import { staticCounters } from '../../sim/counters.ts';
-import type { Engine, ModuleCounters, RunOptions, RunResult } from '../../sim/engine.ts';
+import { staticCounters } from '../../src/engine/counters.ts';
+import type { Engine, ModuleCounters, RunOptions, RunResult } from '../../src/engine/index.ts';
 import type { LinkHost } from '../link/host.ts';
 
 /** VTA control registers (docs/rtl.md), re-exported for the host side. */
@@ -177,7 +177,7 @@ export async function runOnBoard(host: LinkHost, p: Program, opts: BoardRunOptio
   return result;
 }
 
-/** A board as an engine (sim/engine.ts): runs every program through one LinkHost. */
+/** A board as an engine (src/engine): runs every program through one LinkHost. */
 export class BoardEngine implements Engine {
   readonly name = 'board' as const;
   constructor(

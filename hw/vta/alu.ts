@@ -5,7 +5,8 @@
  * bits of the product). Combinational; the compute pipeline registers around it.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { ALU_OPCODES } from '../../src/isa/constants.ts';
+import { ALU_OPCODES } from '../../src/isa/alu.ts';
+import { ALU_OPCODE_BITS } from '../../src/isa/constants.ts';
 import { add, cat, lit, lt, not, shr, xor, type Expr } from '../hdl/index.ts';
 import { dspsNeeded, products, type MulCtx } from '../lib/mult.ts';
 import { fetchMulPlan } from './fetch.ts';
@@ -36,7 +37,7 @@ export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'gen
   const mb = new Mb(name, [`tensor ALU: ${d.batch * d.blockOut} lanes of ${d.accWidth} bits${d.aluMul ? ', with MUL' : ''}`]);
   const W = d.accWidth;
   const N = d.batch * d.blockOut;
-  const op = mb.input('op', 3);
+  const op = mb.input('op', ALU_OPCODE_BITS);
   const x = mb.input('x', N * W);
   const y = mb.input('y', N * W);
   const lw = log2i(W);

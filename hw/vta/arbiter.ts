@@ -6,7 +6,7 @@
  * grant order and are routed to their client through a FIFO of (client, beats).
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { CLIENTS } from '../../sim/ts/memory.ts';
+import { CLIENTS } from '../../src/uarch/index.ts';
 import { add, cat, eq, lit, sub, type Expr, type Module } from '../hdl/index.ts';
 import { BEATS_BITS } from './burst.ts';
 import { Mb, all, any, bitsFor, c, eqc, inc, inst, inv, ltc, nonZero, pow2ceil, rz, sel } from './util.ts';

@@ -27,7 +27,7 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { MEM_TYPES, OPCODES } from '../../src/isa/constants.ts';
-import { COMPUTE_INFLIGHT, TOKEN_QUEUE_DEPTH } from '../../sim/ts/params.ts';
+import { COMPUTE_INFLIGHT, TOKEN_QUEUE_DEPTH } from '../../src/uarch/index.ts';
 import { add, eq, lit, repeat, sext, sub, type Expr, type Module, type Signal } from '../hdl/index.ts';
 import { OBS } from './fetch.ts';
 import { Fields, entryLayout, unpackEntry } from './insn.ts';
@@ -40,7 +40,7 @@ import {
   rz, satDec, sel, uge, ult,
 } from './util.ts';
 
-/** Entries of the in-flight list (the timing model's, sim/ts/params.ts). */
+/** Entries of the in-flight list (the micro-architecture contract's, src/uarch). */
 export const INFLIGHT = COMPUTE_INFLIGHT;
 
 export interface ComputeGeoms {

@@ -7,8 +7,9 @@
  * multipliers (LOAD footprint end, first data element, padding count) so no module multiplies.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { MEM_TYPES, OPCODES, ALU_OPCODES } from '../../src/isa/constants.ts';
-import { fetchBufferDepth } from '../../sim/ts/params.ts';
+import { ALU_OPS, MAX_ALU_OPCODE } from '../../src/isa/alu.ts';
+import { MEM_TYPES, OPCODES } from '../../src/isa/constants.ts';
+import { fetchBufferDepth } from '../../src/uarch/index.ts';
 import { add, cat, eq, lit, mux, sub, type Expr } from '../hdl/index.ts';
 import { controlMulPlan, dspsNeeded, products, type MulCtx } from '../lib/mult.ts';
 import { burstCalc } from './burst.ts';
@@ -172,7 +173,7 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const checks: Array<[Expr, number]> = [
     [gtc(op, 4), errorCode('opcode')],
     [all(isMem, gtc(mt, 4)), errorCode('memory_type', 1)],
-    [all(isAlu, gtc(aluOp, 4)), errorCode('alu_opcode', 1)],
+    [all(isAlu, gtc(aluOp, MAX_ALU_OPCODE)), errorCode('alu_opcode', 1)],
     [reserved, errorCode('reserved')],
     [all(toLoadModule, flag('pop_prev_dep')), errorCode('pop_prev_dep')],
     [all(toLoadModule, flag('push_prev_dep')), errorCode('push_prev_dep')],
@@ -187,7 +188,10 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
     [all(isLoad, inv(xs0), footprintBad), errorCode('sram_base', 2)],
     [all(isMem, inv(xs0), dramBad), errorCode('dram_base')],
     [all(any(isGemm, isAlu), gtc(rz(uopEnd, Math.max(uopEnd.width, bitsFor(d.depth.uop))), d.depth.uop)), errorCode('uop_end')],
-    [all(isAlu, eqc(aluOp, ALU_OPCODES.MUL), d.aluMul ? lit(1, 0) : T), errorCode('alu_opcode', 2)],
+    // an opcode whose configuration switch is off (ALU MUL without ALU_MUL)
+    ...ALU_OPS.filter((o) => 'requires' in o).map((o): [Expr, number] => [
+      all(isAlu, eqc(aluOp, o.opcode), d[o.requires.flag] ? lit(1, 0) : T), errorCode('alu_opcode', 2),
+    ]),
   ];
   let code: Expr = lit(ERROR_CODE_BITS, 0);
   for (let i = checks.length - 1; i >= 0; i--) code = sel(checks[i][0], c(ERROR_CODE_BITS, checks[i][1]), code);

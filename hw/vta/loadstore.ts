@@ -7,7 +7,7 @@
  * (fewer than 255 tokens), else it holds and retries every cycle (§4.3).
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { TOKEN_QUEUE_DEPTH } from '../../sim/ts/params.ts';
+import { TOKEN_QUEUE_DEPTH } from '../../src/uarch/index.ts';
 import { cat, lit, type Expr, type Module } from '../hdl/index.ts';
 import { Fields, entryLayout, unpackEntry } from './insn.ts';
 import { OBS } from './fetch.ts';

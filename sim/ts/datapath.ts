@@ -4,7 +4,10 @@
  * together with their pipeline timing (issue cycles, accumulator hazards) in one pass per micro-op.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { ALU_READ, ALU_WRITE_BASE, GEMM_ACC_READ, GEMM_WRITE_BASE } from './params.ts';
+import { ALU_OPCODES } from '../../src/isa/alu.ts';
+import { ALU_READ, ALU_WRITE_BASE, GEMM_ACC_READ, GEMM_WRITE_BASE } from '../../src/uarch/index.ts';
+
+const { MIN, MAX, ADD, SHR } = ALU_OPCODES;
 
 export type SramName = 'uop' | 'inp' | 'wgt' | 'acc';
 
@@ -303,19 +306,19 @@ export class Datapath {
             const y = a.useImm ? immV : acc[sb + l];
             let r: number;
             switch (op) {
-              case 0:
+              case MIN:
                 r = x < y ? x : y;
                 break;
-              case 1:
+              case MAX:
                 r = x > y ? x : y;
                 break;
-              case 2:
+              case ADD:
                 r = ((x + y) << accSh) >> accSh;
                 break;
-              case 3:
+              case SHR:
                 r = y >= 0 ? x >> Math.min(y, W - 1) : ((x << Math.min(-y, W - 1)) << accSh) >> accSh;
                 break;
-              default:
+              default: // MUL
                 r = (Math.imul(x, y) << accSh) >> accSh;
             }
             acc[db + l] = r;

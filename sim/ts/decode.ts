@@ -5,13 +5,14 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { decodeInsn, type AluInsn, type GemmInsn, type Insn, type MemInsn } from '../../src/isa/insn.ts';
-import { ALU_OPCODES } from '../../src/isa/constants.ts';
+import { ALU_OPCODES, aluOpUnavailable } from '../../src/isa/alu.ts';
 import type { LoopInsn, SramName } from './datapath.ts';
+import { INSN_BYTES } from '../../src/isa/constants.ts';
 import type { Segment } from './memory.ts';
-import { INSN_BYTES } from './params.ts';
 
-export const MODULES = ['load', 'compute', 'store'] as const;
-export type ModuleName = (typeof MODULES)[number];
+import { MODULES, moduleOf } from '../../src/uarch/index.ts';
+
+/** Module indices into MODULES. */
 export const LOAD = 0;
 export const COMPUTE = 1;
 export const STORE = 2;
@@ -80,7 +81,7 @@ function decodeOne(d: Derived, bytes: Uint8Array, index: number, dramSize: numbe
     case 'STORE':
       return decodeMem(d, insn, base, dramSize);
     case 'FINISH':
-      return { ...base, module: COMPUTE, kind: 'finish', label: 'FINISH' };
+      return { ...base, module: MODULES.indexOf(moduleOf(insn)), kind: 'finish', label: 'FINISH' };
     case 'GEMM':
     case 'ALU':
       return decodeLoop(d, insn, base);
@@ -92,7 +93,7 @@ type Base = Pick<DInsn, 'index' | 'insn' | 'popPrev' | 'popNext' | 'pushPrev' | 
 function decodeMem(d: Derived, m: MemInsn, base: Base, dramSize: number): DInsn {
   const isStore = m.opcode === 'STORE';
   const type = m.memory_type;
-  const module = isStore ? STORE : type === 'INP' || type === 'WGT' ? LOAD : COMPUTE;
+  const module = MODULES.indexOf(moduleOf(m));
   const label = `${m.opcode} ${type}`;
   const r: DInsn = { ...base, module, kind: 'nop', label };
   const bad = (field: string, reason: string): DInsn => ({ ...r, illegal: { field, reason } });
@@ -164,7 +165,7 @@ function decodeMem(d: Derived, m: MemInsn, base: Base, dramSize: number): DInsn 
 function decodeLoop(d: Derived, g: GemmInsn | AluInsn, base: Base): DInsn {
   const isAlu = g.opcode === 'ALU';
   const label = isAlu ? `ALU ${(g as AluInsn).alu_opcode}${(g as AluInsn).use_imm ? ' imm' : ''}` : g.reset_reg ? 'GEMM reset' : 'GEMM';
-  const r: DInsn = { ...base, module: COMPUTE, kind: isAlu ? 'alu' : 'gemm', label };
+  const r: DInsn = { ...base, module: MODULES.indexOf(moduleOf(g)), kind: isAlu ? 'alu' : 'gemm', label };
   if (g.uop_end > d.depth.uop) {
     return { ...r, illegal: { field: 'uop_end', reason: `uop_end ${g.uop_end} is past the micro-op buffer depth ${d.depth.uop}` } };
   }
@@ -174,9 +175,8 @@ function decodeLoop(d: Derived, g: GemmInsn | AluInsn, base: Base): DInsn {
   if (isAlu) {
     const a = g as AluInsn;
     aluOp = ALU_OPCODES[a.alu_opcode];
-    if (aluOp === ALU_OPCODES.MUL && !d.aluMul) {
-      return { ...r, illegal: { field: 'alu_opcode', reason: 'ALU MUL (opcode 4) needs ALU_MUL = true in the configuration' } };
-    }
+    const unavailable = aluOpUnavailable(a.alu_opcode, d);
+    if (unavailable) return { ...r, illegal: { field: 'alu_opcode', reason: unavailable } };
     useImm = !!a.use_imm;
     imm = a.imm;
   }

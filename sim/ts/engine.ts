@@ -8,11 +8,15 @@
 import { dramImage, insnBuffer, type Program } from '../../src/program/container.ts';
 import type {
   Engine, EngineName, InsnTiming, ModuleCounters, RunCounters, RunError, RunOptions, RunResult, TraceSpan,
-} from '../engine.ts';
+} from '../../src/engine/index.ts';
 import { Datapath, newPipe, type PipeState } from './datapath.ts';
-import { COMPUTE, LOAD, MODULES, STORE, predecode, type DInsn } from './decode.ts';
-import { BurstCursor, CLIENTS, MemorySystem, type ClientName } from './memory.ts';
-import { COMPUTE_INFLIGHT, INSN_BYTES, TOKEN_QUEUE_DEPTH, timingOf, type Timing } from './params.ts';
+import { predecode, type DInsn } from './decode.ts';
+import { finishWarnings } from '../../src/engine/warnings.ts';
+import { INSN_BYTES } from '../../src/isa/constants.ts';
+import {
+  CLIENTS, COMPUTE_INFLIGHT, MODULES, TOKEN_QUEUE_DEPTH, timingOf, tokenQueuesOf, type ClientName, type Timing, type TokenQueueName,
+} from '../../src/uarch/index.ts';
+import { BurstCursor, MemorySystem } from './memory.ts';
 
 export const DEFAULT_MAX_CYCLES = 1e12;
 
@@ -149,6 +153,9 @@ class Sim {
   private gemmMacUops = 0;
   private aluUops = 0;
   private readonly bytes = { insn: 0, uop: 0, wgt: 0, inp: 0, acc: 0, out: 0 };
+  /** The token queues each instruction pops before it starts and pushes when it completes, by index. */
+  private readonly pops: TokenQueue[][];
+  private readonly pushes: TokenQueue[][];
 
   constructor(p: Program, opts: RunOptions) {
     this.p = p;
@@ -166,30 +173,21 @@ class Sim {
     this.wantTiming = opts.insnTiming ?? true;
     this.wantTrace = opts.trace ?? false;
     this.mods = MODULES.map((name, id) => ({ id, name, q: [], qTime: [], qHead: 0, lastTake: -1, inflight: [], lastEnd: 0 }));
+    const queues: Record<TokenQueueName, TokenQueue> = { l2g: this.l2g, g2l: this.g2l, g2s: this.g2s, s2g: this.s2g };
+    const routes = this.insns.map((di) => (di.module < 0 ? { pops: [], pushes: [] } : tokenQueuesOf(MODULES[di.module], di)));
+    this.pops = routes.map((r) => r.pops.map((n) => queues[n]));
+    this.pushes = routes.map((r) => r.pushes.map((n) => queues[n]));
   }
 
   // ---------------------------------------------------------------- token routing
 
-  private popQueues(m: number, di: DInsn): TokenQueue[] {
-    const r: TokenQueue[] = [];
-    if (m === LOAD) {
-      if (di.popNext) r.push(this.g2l);
-    } else if (m === COMPUTE) {
-      if (di.popPrev) r.push(this.l2g);
-      if (di.popNext) r.push(this.s2g);
-    } else if (di.popPrev) r.push(this.g2s);
-    return r;
+  /** Queues di pops before it starts (src/uarch tokenQueuesOf). */
+  private popQueues(di: DInsn): TokenQueue[] {
+    return this.pops[di.index];
   }
 
-  private pushQueues(m: number, di: DInsn): TokenQueue[] {
-    const r: TokenQueue[] = [];
-    if (m === LOAD) {
-      if (di.pushNext) r.push(this.l2g);
-    } else if (m === COMPUTE) {
-      if (di.pushPrev) r.push(this.g2l);
-      if (di.pushNext) r.push(this.g2s);
-    } else if (di.pushPrev) r.push(this.s2g);
-    return r;
+  private pushQueues(di: DInsn): TokenQueue[] {
+    return this.pushes[di.index];
   }
 
   // ---------------------------------------------------------------- main loop
@@ -222,6 +220,11 @@ class Sim {
     }
     if (this.wantTrace) result.trace = this.trace;
     if (error) result.error = error;
+    else {
+      const observed = this.records.map((r) => ({ index: r.di.index, start: r.start, end: r.end }));
+      const warnings = finishWarnings(this.insns.map((di) => di.insn), observed);
+      if (warnings.length) result.warnings = warnings;
+    }
     return result;
   }
 
@@ -243,7 +246,7 @@ class Sim {
       const e = fl[i];
       if (e.end === e.end) continue;
       if (!(e.workEnd - 1 <= t)) break;
-      const qs = this.pushQueues(m.id, e.di);
+      const qs = this.pushQueues(e.di);
       if (qs.some((q) => q.occupancy(t) >= TOKEN_QUEUE_DEPTH)) {
         e.blocked = true;
         break;
@@ -341,7 +344,7 @@ class Sim {
     const di = this.insns[i];
     const free = this.freeAt(m, di, t);
     if (free > t) return false;
-    const pops = this.popQueues(m.id, di);
+    const pops = this.popQueues(di);
     for (const q of pops) if (!q.available(t)) return false;
     if (this.engineFreeAt(di) > t) return false;
     // start: pop tokens, take the instruction
@@ -580,7 +583,7 @@ class Sim {
         if (e.end === e.end) continue;
         if (e.workEnd === e.workEnd) {
           if (!e.blocked) at(Math.max(t1, e.workEnd - 1));
-          else if (this.pushQueues(m.id, e.di).every((q) => q.occupancy(t1) < TOKEN_QUEUE_DEPTH)) at(t1);
+          else if (this.pushQueues(e.di).every((q) => q.occupancy(t1) < TOKEN_QUEUE_DEPTH)) at(t1);
         }
         break;
       }
@@ -589,7 +592,7 @@ class Sim {
       if (h !== undefined) {
         const di = this.insns[h];
         let c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di, t1), this.engineFreeAt(di));
-        for (const q of this.popQueues(m.id, di)) c = Math.max(c, q.nextVisible());
+        for (const q of this.popQueues(di)) c = Math.max(c, q.nextVisible());
         at(c);
       }
     }
@@ -620,7 +623,7 @@ class Sim {
     for (const m of this.mods) {
       const busy = m.inflight.find((e) => e.end !== e.end);
       if (busy?.blocked) {
-        const full = this.pushQueues(m.id, busy.di).filter((q) => q.occupancy(t + 1) >= TOKEN_QUEUE_DEPTH).map((q) => q.name);
+        const full = this.pushQueues(busy.di).filter((q) => q.occupancy(t + 1) >= TOKEN_QUEUE_DEPTH).map((q) => q.name);
         waits.push(`${m.name}: insn ${busy.di.index} (${busy.di.label}) cannot push, token queue ${full.join(', ')} full`);
         continue;
       }
@@ -630,7 +633,7 @@ class Sim {
         continue;
       }
       const di = this.insns[h];
-      const missing = this.popQueues(m.id, di).filter((q) => q.nextVisible() === Infinity).map((q) => q.name);
+      const missing = this.popQueues(di).filter((q) => q.nextVisible() === Infinity).map((q) => q.name);
       waits.push(`${m.name}: insn ${di.index} (${di.label}) waits for a token on ${missing.join(' and ') || '(nothing)'}`);
     }
     if (this.dispatched < this.n) {
@@ -678,6 +681,16 @@ class Sim {
           iv.push([e.start, workEnd, 0]);
         }
         if (end > workEnd) iv.push([workEnd, end, 2]);
+      }
+      // a run that FINISHed while this module held an instruction it never started (a warning):
+      // it waited for its tokens from when it could have started to the end
+      const h = this.finishedAt >= 0 ? this.headOf(this.mods[mi]) : undefined;
+      if (h !== undefined) {
+        const m = this.mods[mi];
+        const di = this.insns[h];
+        const readyAt = Math.max(this.headReady(m, h), this.freeAt(m, di, cycles));
+        const tokAt = Math.max(-Infinity, ...this.popQueues(di).map((q) => q.nextVisible()));
+        if (tokAt > readyAt) iv.push([readyAt, tokAt, 3]);
       }
       const sums = sweep(iv, cycles);
       const c = modules[MODULES[mi]];

@@ -4,11 +4,8 @@
  * at most MEM_BURST_BEATS beats that never cross a 4 KiB page, and at most MEM_OUTSTANDING read
  * (and, separately, write) bursts in flight.
  */
-import { PAGE_BYTES, type Timing } from './params.ts';
-
-/** Arbiter clients in priority order (index 0 wins). */
-export const CLIENTS = ['fetch', 'uop', 'acc', 'wgt', 'inp', 'store'] as const;
-export type ClientName = (typeof CLIENTS)[number];
+import { PAGE_BYTES } from '../../src/isa/constants.ts';
+import type { Timing } from '../../src/uarch/index.ts';
 
 /** One contiguous byte range of a transfer (a row of a 2-D LOAD/STORE). */
 export interface Segment {

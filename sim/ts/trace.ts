@@ -1,5 +1,5 @@
 /** Chrome trace-event JSON (opens in Perfetto / chrome://tracing) from an engine's TraceSpan list. */
-import type { TraceSpan } from '../engine.ts';
+import type { TraceSpan } from '../../src/engine/index.ts';
 
 export interface ChromeTraceOptions {
   /** Clock in MHz used to turn cycles into microseconds; default 1 (one cycle shown as 1 µs). */

@@ -13,10 +13,12 @@ import { VtwError } from '../../src/errors.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import { decodablePrefix, dramImage, insnBuffer, programInsns, type Program } from '../../src/program/container.ts';
 import { generateDesign, topName } from '../../hw/gen.ts';
-import type { Engine, InsnTiming, ModuleCounters, RunOptions, RunResult, RunCounters } from '../engine.ts';
+import type { Engine, InsnTiming, ModuleCounters, RunOptions, RunResult, RunCounters } from '../../src/engine/index.ts';
 import { harnessSource } from './harness.ts';
-import { staticCounters } from '../counters.ts';
+import { staticCounters } from '../../src/engine/counters.ts';
+import { finishWarnings } from '../../src/engine/warnings.ts';
 import { errorCodeName } from '../../hw/vta/regs.ts';
+import { MODULES, moduleOf, type ModuleName } from '../../src/uarch/index.ts';
 
 const CACHE_DIR = resolve('.cache', 'verilator');
 const BUILD_FLAGS = ['--cc', '--exe', '--build', '-j', '2', '--trace', '-Wno-fatal', '--x-assign', 'fast', '--x-initial', 'fast', '-CFLAGS', '-O1'];
@@ -73,14 +75,7 @@ export async function buildVerilated(d: Derived, onProgress?: (msg: string) => v
   return { binary, cached: false, seconds: (performance.now() - t0) / 1000, top };
 }
 
-type Mod = 'load' | 'compute' | 'store';
-
-/** The instruction stream up to (not including) the first instruction that does not decode. */
-function moduleOf(i: ReturnType<typeof programInsns>[number]): Mod {
-  if (i.opcode === 'STORE') return 'store';
-  if (i.opcode === 'LOAD' && (i.memory_type === 'INP' || i.memory_type === 'WGT')) return 'load';
-  return 'compute';
-}
+type Mod = ModuleName;
 
 export interface VerilatorRunOptions extends RunOptions {
   /** Write a VCD waveform of the run here. */
@@ -123,7 +118,7 @@ export class VerilatorEngine implements Engine {
         if (f[0] === 'E') {
           const c = Number(f[1]);
           const starts = Number(f[2]);
-          (['load', 'compute', 'store'] as Mod[]).forEach((m, k) => {
+          MODULES.forEach((m, k) => {
             if (starts & (1 << k)) {
               const idx = byModule[m][next.start[m]++];
               if (idx !== undefined) timing[idx].start = c;
@@ -151,6 +146,9 @@ export class VerilatorEngine implements Engine {
         result.error = { kind: 'deadlock', message: `no progress for many cycles at cycle ${cycles} (harness watchdog)` };
       } else if (status === 'timeout') {
         result.error = { kind: 'timeout', message: `no FINISH within ${maxCycles} cycles` };
+      } else {
+        const warnings = finishWarnings(insns, timing);
+        if (warnings.length) result.warnings = warnings;
       }
       return result;
     } finally {

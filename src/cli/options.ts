@@ -9,7 +9,7 @@ import { Option } from 'commander';
 import { loadConfig, type Derived } from '../config/index.ts';
 import { VtwError } from '../errors.ts';
 import type { Program } from '../program/index.ts';
-import type { Engine } from '../../sim/engine.ts';
+import type { Engine } from '../engine/index.ts';
 import { ENGINES, findEngine, type EngineEntry, type EngineOptions } from '../../sim/engines.ts';
 import { getBoard } from '../../fpga/boards/index.ts';
 

@@ -30,9 +30,7 @@ export const MEM_TYPE_NAMES: readonly MemTypeName[] = ['UOP', 'WGT', 'INP', 'ACC
 /** VTA's ACC_8BIT memory type (5) exists only in its functional simulator; vtw rejects it. */
 export const MEM_TYPE_ACC_8BIT = 5;
 
-export const ALU_OPCODES = { MIN: 0, MAX: 1, ADD: 2, SHR: 3, MUL: 4 } as const;
-export type AluOpName = keyof typeof ALU_OPCODES;
-export const ALU_OP_NAMES: readonly AluOpName[] = ['MIN', 'MAX', 'ADD', 'SHR', 'MUL'];
+/* ALU opcodes: the table in alu.ts. */
 
 /** The four dependency flags common to every instruction, in bit order after the opcode. */
 export const DEP_FLAGS = ['pop_prev_dep', 'pop_next_dep', 'push_prev_dep', 'push_next_dep'] as const;

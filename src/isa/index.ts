@@ -1,3 +1,4 @@
+export * from './alu.ts';
 export * from './constants.ts';
 export * from './layout.ts';
 export * from './bits.ts';

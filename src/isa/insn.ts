@@ -5,9 +5,9 @@
 import type { Derived } from '../config/derive.ts';
 import { IsaError, didYouMean } from '../errors.ts';
 import { bytesToWords, getBits, setBits, wordsToBytes, wordsToHex } from './bits.ts';
+import { ALU_OPCODES, ALU_OP_NAMES, type AluOpName } from './alu.ts';
 import {
-  ALU_OPCODES, ALU_OP_NAMES, DEP_FLAGS, INSN_BYTES, MEM_TYPES, MEM_TYPE_ACC_8BIT, MEM_TYPE_NAMES, OPCODES,
-  OPCODE_NAMES, UOP_BYTES, type AluOpName, type MemTypeName,
+  DEP_FLAGS, INSN_BYTES, MEM_TYPES, MEM_TYPE_ACC_8BIT, MEM_TYPE_NAMES, OPCODES, OPCODE_NAMES, UOP_BYTES, type MemTypeName,
 } from './constants.ts';
 import type { StructLayout } from './layout.ts';
 

@@ -6,6 +6,7 @@ import { deriveConfig, memTypeElemBytes, minimalKeys, type Derived } from '../co
 import { loadConfig } from '../config/load.ts';
 import { PRESETS } from '../config/presets.ts';
 import { ConfigError, IsaError, ProgramError, VtwError, didYouMean } from '../errors.ts';
+import { ALU_OP_NAMES } from '../isa/alu.ts';
 import { INSN_BYTES, OPCODE_NAMES, UOP_BYTES, type MemTypeName } from '../isa/constants.ts';
 import { encodeInsn, encodeUops, insnFromJson, isEnumField, layoutOf, uopFromJson, type Insn, type Uop } from '../isa/insn.ts';
 import {
@@ -245,7 +246,7 @@ function buildInsn(d: Derived, il: InsnLine, buffers: Map<string, { addr?: numbe
     if (!second) throw new IsaError(`${opcode} needs a memory type (UOP, WGT, INP, ACC, OUT), e.g. '${opcode} INP …'`);
     json.memory_type = second;
   } else if (opcode === 'ALU') {
-    if (!second) throw new IsaError('ALU needs an operation (MIN, MAX, ADD, SHR, MUL), e.g. \'ALU ADD …\'');
+    if (!second) throw new IsaError(`ALU needs an operation (${ALU_OP_NAMES.join(', ')}), e.g. 'ALU ADD …'`);
     json.alu_opcode = second;
   }
   const names = layoutOf(d, opcode as Insn['opcode']).fields.map((f) => f.name);

@@ -8,9 +8,9 @@
  * through an ALU op (SHR 0 when nothing else) before it is stored, as the TVM tests do.
  */
 import type { Derived } from '../config/derive.ts';
-import type { AluOpName } from '../isa/constants.ts';
+import { ALU_OPS, aluOpSpec, type AluOpName } from '../isa/alu.ts';
 import type { Program } from '../program/container.ts';
-import type { RunResult } from '../../sim/engine.ts';
+import type { RunResult } from '../engine/index.ts';
 import { packMatrix, unpackMatrix, type Matrix } from './pack.ts';
 import { Rng, hashString } from '../util/rng.ts';
 import {
@@ -116,7 +116,7 @@ function aluTest(op: AluOpName, useImm: boolean, compression: boolean): Conforma
   return {
     name,
     origin: 'test_lib',
-    requires: op === 'MUL' ? 'aluMul' : undefined,
+    requires: aluOpSpec(op).requires?.flag,
     build(d, seed) {
       const p = rng(name, seed);
       const rt = new Runtime(d);
@@ -125,26 +125,11 @@ function aluTest(op: AluOpName, useImm: boolean, compression: boolean): Conforma
       const sets = useImm ? 1 : 2;
       const rows = chunks * d.batch;
       const vec = tx * d.blockOut;
-      const iw = d.inpWidth;
-      const shrBits = Math.log2(d.accWidth);
-      const inRange: Record<AluOpName, [number, number]> = {
-        MIN: signedRange(iw - 1),
-        MAX: signedRange(iw - 1),
-        ADD: signedRange(iw - 2),
-        SHR: signedRange(shrBits - 1),
-        MUL: signedRange(7),
-      };
-      const immRange: Record<AluOpName, [number, number]> = {
-        MIN: signedRange(15),
-        MAX: signedRange(15),
-        ADD: signedRange(15),
-        SHR: signedRange(shrBits - 1),
-        MUL: signedRange(7),
-      };
-      const [lo, hi] = inRange[op];
+      const bits = aluOpSpec(op).testBits(d);
+      const [lo, hi] = signedRange(bits.vector);
       const a = p.matrix(rows, vec, lo, hi);
       const b = p.matrix(rows, vec, lo, hi);
-      const imms = Array.from({ length: chunks }, () => p.int(...immRange[op]));
+      const imms = Array.from({ length: chunks }, () => p.int(...signedRange(bits.imm)));
       const inputs = a.map((row, r) => (useImm ? row : [...row, ...b[r]]));
       const inBuf = rt.allocTiles('inputs', 'ACC', chunks * tx * sets, { role: 'input', shape: [rows, vec * sets], data: packMatrix(d, 'ACC', inputs) });
       const outBuf = rt.allocTiles('outputs', 'OUT', chunks * tx, { role: 'output', shape: [rows, vec] });
@@ -502,7 +487,7 @@ function insnGemm(smt: boolean): ConformanceCase {
 
 function buildCases(): ConformanceCase[] {
   const cases: ConformanceCase[] = [];
-  for (const op of ['MIN', 'MAX', 'ADD', 'SHR', 'MUL'] as AluOpName[]) {
+  for (const { name: op } of ALU_OPS) {
     for (const useImm of [true, false]) {
       for (const compression of [false, true]) cases.push(aluTest(op, useImm, compression));
     }
@@ -538,7 +523,7 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = buildCases();
 
 /** The cases that apply to a configuration. */
 export function conformanceCases(d: Derived): ConformanceCase[] {
-  return CONFORMANCE_CASES.filter((c) => c.requires !== 'aluMul' || d.aluMul);
+  return CONFORMANCE_CASES.filter((c) => !c.requires || d[c.requires]);
 }
 
 export function findCase(name: string): ConformanceCase | undefined {

@@ -15,7 +15,8 @@
  * NOPs from the token protocol, and FINISH.
  */
 import type { Derived } from '../config/derive.ts';
-import type { AluOpName, MemTypeName } from '../isa/constants.ts';
+import { aluOpSpec, aluOpsOf, type AluOpName } from '../isa/alu.ts';
+import type { MemTypeName } from '../isa/constants.ts';
 import type { Program } from '../program/container.ts';
 import { encodeLanes } from './pack.ts';
 import { Rng } from '../util/rng.ts';
@@ -259,10 +260,10 @@ export function randomProgram(d: Derived, seed: number, opts: RandomProgramOptio
     }
   };
 
-  const aluOps: AluOpName[] = d.aluMul ? ['MIN', 'MAX', 'ADD', 'SHR', 'MUL'] : ['MIN', 'MAX', 'ADD', 'SHR'];
+  const aluOps = aluOpsOf(d);
   const randomImm = (op: AluOpName): number => {
-    if (op === 'SHR') return p.int(-(d.accWidth + 3), d.accWidth + 3);
-    if (op === 'MUL') return p.int(-300, 300);
+    const range = aluOpSpec(op).randomImm?.(d);
+    if (range) return p.int(...range);
     return p.bool(0.5) ? p.int(-100, 100) : p.int(-32768, 32767);
   };
   const emitAlu = (op: AluOpName, useImm: boolean, nLoops: number, reuse = false) =>

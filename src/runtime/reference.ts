@@ -3,7 +3,7 @@
  * A.4 and the references of the TVM tests, Part B §6): integer matmul wrapping at ACC_WIDTH, ALU
  * operations, truncation to OUT_WIDTH, relu/clip/shift-and-scale. Matrices are number[][].
  */
-import type { AluOpName } from '../isa/constants.ts';
+import type { AluOpName } from '../isa/alu.ts';
 import { wrapSigned, type Matrix } from './pack.ts';
 
 export { wrapSigned };

@@ -17,12 +17,13 @@
  */
 import type { Derived } from '../config/derive.ts';
 import { VtwError } from '../errors.ts';
-import { INSN_BYTES, UOP_BYTES, type AluOpName, type MemTypeName } from '../isa/constants.ts';
+import { aluOpUnavailable, type AluOpName } from '../isa/alu.ts';
+import { INSN_BYTES, UOP_BYTES, type MemTypeName } from '../isa/constants.ts';
 import { encodeInsn, encodeUops, type AluInsn, type GemmInsn, type Insn, type MemInsn, type Uop } from '../isa/insn.ts';
 import {
   PAGE_BYTES, alignUp, validateProgram, type BufferRole, type Dtype, type Program, type ProgramBuffer,
 } from '../program/container.ts';
-import type { Engine, RunOptions, RunResult } from '../../sim/engine.ts';
+import type { Engine, RunOptions, RunResult } from '../engine/index.ts';
 
 /** A mistake in a runtime call sequence (VTA's runtime CHECK failures). */
 export class RuntimeError extends VtwError {}
@@ -610,7 +611,8 @@ export class Runtime {
       if (!alu && src >= d.depth.inp) throw new RuntimeError(`GEMM: input index reaches ${src}, beyond the INP depth ${d.depth.inp}`);
       if (!alu && wgt >= d.depth.wgt) throw new RuntimeError(`GEMM: weight index reaches ${wgt}, beyond the WGT depth ${d.depth.wgt}`);
     }
-    if (alu && kernel.aluOp === 'MUL' && !d.aluMul) throw new RuntimeError('ALU MUL needs a configuration with ALU_MUL');
+    const unavailable = alu && kernel.aluOp !== undefined ? aluOpUnavailable(kernel.aluOp, d) : undefined;
+    if (unavailable) throw new RuntimeError(unavailable);
   }
 
   /** VTAPushGEMMOp: look up or record the kernel, load it if not resident, append a GEMM. */

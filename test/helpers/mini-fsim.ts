@@ -5,11 +5,12 @@
  * SHR semantics, padding, token queues) and reports deadlocks and illegal instructions. It knows
  * nothing of timing.
  */
-import type { Engine, RunResult } from '../../sim/engine.ts';
+import type { Engine, RunResult } from '../../src/engine/index.ts';
 import { dramImage, programInsns, insnBuffer, type Program } from '../../src/program/container.ts';
 import { decodeUopWord, type AluInsn, type GemmInsn, type Insn, type MemInsn } from '../../src/isa/insn.ts';
 import { decodeLanes, encodeLanes } from '../../src/runtime/pack.ts';
 import { aluOp, aluImm, wrapSigned } from '../../src/runtime/reference.ts';
+import { aluOpUnavailable } from '../../src/isa/alu.ts';
 
 type Mod = 'load' | 'compute' | 'store';
 
@@ -130,7 +131,7 @@ export function runMini(p: Program): RunResult {
             out[dst] = r.map((v) => wrapSigned(v, d.outWidth));
           } else {
             const al = i as AluInsn;
-            check(al.alu_opcode !== 'MUL' || d.aluMul, idx, 'MUL without ALU_MUL');
+            check(!aluOpUnavailable(al.alu_opcode, d), idx, `${al.alu_opcode} without its configuration switch`);
             if (!al.use_imm) check(src < d.depth.acc, idx, `alu src ${src} out of range`);
             counters.alu++;
             const r = acc[dst].map((a, l) => aluOp(al.alu_opcode, a, al.use_imm ? aluImm(al.imm, d.accWidth) : acc[src][l], d.accWidth));

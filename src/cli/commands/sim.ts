@@ -5,7 +5,7 @@ import { VtwError } from '../../errors.ts';
 import { readProgram, writeFileAtomic, type Program } from '../../program/index.ts';
 import { progress } from '../../report/progress.ts';
 import { table } from '../../report/table.ts';
-import type { RunOptions, RunResult } from '../../../sim/engine.ts';
+import type { RunOptions, RunResult } from '../../engine/index.ts';
 import type { EngineEntry } from '../../../sim/engines.ts';
 import { runSuite, suiteSize, type SuiteResult } from '../../../sim/suite.ts';
 import { chromeTraceJson } from '../../../sim/ts/trace.ts';
@@ -35,6 +35,7 @@ export function simJson(p: Program, r: RunResult) {
     fsim: c.fsim,
     outputs: outputDigests(p, r),
     ...(r.error ? { error: r.error } : {}),
+    ...(r.warnings ? { warnings: r.warnings } : {}),
   };
 }
 
@@ -69,6 +70,7 @@ export function registerSim(program: Command): void {
           Object.entries(c.modules).map(([m, x]) => [m, x.busy, x.waitToken, x.waitMemory, x.queueFull, x.idle])));
         console.log(table(['bytes', ...Object.keys(c.bytes)], [['moved', ...Object.values(c.bytes)]]));
         for (const [name, digest] of Object.entries(j.outputs)) console.log(`output ${name}: sha256 ${digest}`);
+        for (const w of r.warnings ?? []) console.log(`warning: ${w}`);
       }
       if (r.error) throw new VtwError(`${r.error.kind}: ${r.error.message}`);
     });

@@ -3,9 +3,9 @@
  * fsim's counters), as docs/microarch.md §10 defines them for a program that runs to FINISH.
  * Engines that cannot observe them directly (the RTL) report these.
  */
-import type { Insn } from '../src/isa/insn.ts';
-import type { Program } from '../src/program/container.ts';
-import type { RunCounters } from './engine.ts';
+import type { Insn } from '../isa/insn.ts';
+import type { Program } from '../program/container.ts';
+import type { RunCounters } from './index.ts';
 
 export function staticCounters(p: Program, insns: Insn[], cycles: number): Omit<RunCounters, 'modules'> {
   const d = p.config;

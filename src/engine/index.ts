@@ -1,8 +1,9 @@
 /**
  * The engine interface: one way to run a program container, whatever runs it (the TypeScript
- * simulator now; the Verilated RTL and a board later). Tests and the CLI only talk to this.
+ * simulator, the Verilated RTL, a board). It lives in the core so that src/runtime, compiler/ and
+ * fpga/ can name it without depending on sim/; tests and the CLI only talk to this.
  */
-import type { Program } from '../src/program/container.ts';
+import type { Program } from '../program/container.ts';
 
 export type EngineName = 'ts' | 'verilator' | 'board' | 'both';
 
@@ -88,6 +89,11 @@ export interface RunResult {
   insnTiming?: InsnTiming[];
   trace?: TraceSpan[];
   error?: RunError;
+  /**
+   * Present when the run reached FINISH but not cleanly: one line per module that still held an
+   * instruction it had not started (e.g. one waiting for a token), naming it (src/engine/warnings.ts).
+   */
+  warnings?: string[];
 }
 
 export interface Engine {

@@ -1,0 +1,108 @@
+/**
+ * The micro-architecture contract: every fixed fact and timing parameter that the simulator
+ * (sim/ts) and the RTL generator (hw/vta) must agree on, in one place. docs/microarch.md is the
+ * specification; every number here is named there.
+ */
+import type { Derived } from '../config/derive.ts';
+import { INSN_BYTES, PAGE_BYTES } from '../isa/constants.ts';
+import type { Insn } from '../isa/insn.ts';
+
+/** The three modules that execute instructions, in the order the engines list them (§3). */
+export const MODULES = ['load', 'compute', 'store'] as const;
+export type ModuleName = (typeof MODULES)[number];
+
+/** The module fetch dispatches an instruction to (§3): LOAD INP/WGT to load, STORE to store, the rest to compute. */
+export function moduleOf(insn: Pick<Insn, 'opcode'> & { memory_type?: string }): ModuleName {
+  if (insn.opcode === 'STORE') return 'store';
+  if (insn.opcode === 'LOAD' && (insn.memory_type === 'INP' || insn.memory_type === 'WGT')) return 'load';
+  return 'compute';
+}
+
+/** The dependency-token queues (§5): l2g load to compute, g2l compute to load, g2s compute to store, s2g store to compute. */
+export const TOKEN_QUEUES = ['l2g', 'g2l', 'g2s', 's2g'] as const;
+export type TokenQueueName = (typeof TOKEN_QUEUES)[number];
+
+export interface DepFlags {
+  popPrev: boolean;
+  popNext: boolean;
+  pushPrev: boolean;
+  pushNext: boolean;
+}
+
+/** The queues an instruction of module m pops before it starts and pushes when it completes (§5). */
+export function tokenQueuesOf(m: ModuleName, f: DepFlags): { pops: TokenQueueName[]; pushes: TokenQueueName[] } {
+  const pops: TokenQueueName[] = [];
+  const pushes: TokenQueueName[] = [];
+  if (m === 'load') {
+    if (f.popNext) pops.push('g2l');
+    if (f.pushNext) pushes.push('l2g');
+  } else if (m === 'compute') {
+    if (f.popPrev) pops.push('l2g');
+    if (f.popNext) pops.push('s2g');
+    if (f.pushPrev) pushes.push('g2l');
+    if (f.pushNext) pushes.push('g2s');
+  } else {
+    if (f.popPrev) pops.push('g2s');
+    if (f.pushPrev) pushes.push('s2g');
+  }
+  return { pops, pushes };
+}
+
+/** Tokens a dependency queue holds (an 8-bit counter, as Chisel's Semaphore). */
+export const TOKEN_QUEUE_DEPTH = 255;
+/**
+ * Entries of the compute module's in-flight list (docs/microarch.md §7.4): started instructions
+ * waiting to complete in order. A GEMM/ALU needs a free entry to start.
+ */
+export const COMPUTE_INFLIGHT = 8;
+
+/** Memory arbiter clients in priority order (index 0 wins; docs/microarch.md §8). */
+export const CLIENTS = ['fetch', 'uop', 'acc', 'wgt', 'inp', 'store'] as const;
+export type ClientName = (typeof CLIENTS)[number];
+
+/** Pipeline offsets, in cycles after a micro-op issues (docs/microarch.md §6, §7). */
+export const GEMM_ACC_READ = 2; // accumulator (and INP/WGT) read data in issue+2
+/** GEMM writes ACC/OUT at the end of cycle issue + 3 + GEMM_II - 1 + 1 = issue + GEMM_WRITE_BASE + GEMM_II. */
+export const GEMM_WRITE_BASE = 3;
+export const ALU_READ = 2; // ALU reads dst in issue+2, src (vector) in issue+3
+/** ALU writes at the end of cycle issue + ALU_WRITE_BASE + II (II = 1 immediate, 2 vector). */
+export const ALU_WRITE_BASE = 2;
+
+export interface Timing {
+  readLatency: number;
+  writeLatency: number;
+  cyclesPerBeat: number;
+  burstBeats: number;
+  outstanding: number;
+  busBytes: number;
+  gemmII: number;
+  /** Entries of each module's command queue (load, compute, store): config CMD_QUEUE_DEPTH. */
+  cmdQueueDepth: number;
+  /** Instructions the fetch buffer holds (requested and not yet dispatched). */
+  fetchBufInsns: number;
+  /** DMA read engines: 2 (load module's, compute's) or 1 shared (config DMA_READ_ENGINES). */
+  dmaReadEngines: number;
+}
+
+export function timingOf(d: Derived): Timing {
+  const busBytes = d.busBytes;
+  const burstBytes = d.mem.burstBeats * busBytes;
+  return {
+    readLatency: d.mem.readLatency,
+    writeLatency: d.mem.writeLatency,
+    cyclesPerBeat: d.mem.cyclesPerBeat,
+    burstBeats: d.mem.burstBeats,
+    outstanding: d.mem.outstanding,
+    busBytes,
+    gemmII: d.gemmII,
+    cmdQueueDepth: d.cmdQueueDepth,
+    fetchBufInsns: fetchBufferDepth(burstBytes),
+    dmaReadEngines: d.dmaReadEngines,
+  };
+}
+
+/** Fetch buffer depth in instructions: two full bursts (at least 2, at most 2 pages). */
+export function fetchBufferDepth(burstBytes: number): number {
+  const perBurst = Math.max(1, Math.floor(Math.min(burstBytes, PAGE_BYTES) / INSN_BYTES));
+  return 2 * perBurst;
+}
