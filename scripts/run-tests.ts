@@ -14,8 +14,8 @@
  *    `SKIP <name>: <reason>`). Exit status 0 only when nothing failed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { checkTestPrerequisites } from '../src/prereq.ts';
 import { table } from '../src/report/table.ts';
 
@@ -85,6 +85,29 @@ function parseArgs(argv: string[]): Options {
 function shortPath(file: string): string {
   const rel = relative(process.cwd(), file);
   return rel.startsWith('..') ? file : rel;
+}
+
+/** Per-file seconds of earlier runs (build/ is not versioned), to start the longest files first. */
+const TIMES_FILE = 'build/test-times.json';
+
+function readTimes(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(TIMES_FILE, 'utf8')) as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+function writeTimes(rs: readonly FileResult[]): void {
+  const times = readTimes();
+  // Only the project's own files: fixtures in temporary folders would pile up.
+  for (const r of rs) if (!isAbsolute(r.file)) times[r.file] = Number(r.seconds.toFixed(1));
+  try {
+    mkdirSync(dirname(TIMES_FILE), { recursive: true });
+    writeFileSync(TIMES_FILE, `${JSON.stringify(times, null, 1)}\n`);
+  } catch {
+    // an unwritable build/ only loses the ordering hint
+  }
 }
 
 const strip = (s: string) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
@@ -221,6 +244,10 @@ async function main(): Promise<number> {
     console.log('0 passed, 1 failed');
     return 1;
   }
+  // Longest first (by the last run's times; files never timed before go first), so that the
+  // slowest file does not start last and leave one job idle at the end.
+  const last = readTimes();
+  files.sort((a, b) => (last[b] ?? Infinity) - (last[a] ?? Infinity) || a.localeCompare(b));
   fileCount = files.length;
   console.log(`running ${files.length} test file(s) from ${o.dir}, ${o.jobs} at a time, ${o.timeoutS} s limit each`);
   const queue = [...files];
@@ -230,6 +257,7 @@ async function main(): Promise<number> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.jobs, files.length) }, worker));
+  writeTimes(results);
   return summarize();
 }
 

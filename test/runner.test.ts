@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,7 @@ test('a crash, a hang and a silent .skip each count as one failure with the file
     // What test/fpga-link.test.ts did without Verilator: its after hook crashed uvu before its summary.
     'b-crash.test.ts': "let sim: { close(): void } | undefined;\ntest.after(() => { sim!.close(); });\n" + PASS,
     'c-hang.test.ts': "test('waits forever', () => new Promise<void>(() => { setInterval(() => {}, 1000); }));",
-    'd-silent.test.ts': `${PASS}\ntest.skip('later', () => {});`,
+    'd-silent.test.ts': `${PASS}\ntest` + ".skip('later', () => {});", // split so the check below does not find it here
     'e-exit.test.ts': 'process.exit(3);',
   });
   const r = runner([ '--dir', dir, '--no-prereq', '--timeout', '4', '--jobs', '3']);
@@ -116,6 +116,13 @@ test('vtw doctor --json lists every tool of src/prereq.ts; a too-old Verilator i
   const text = await runCli('doctor');
   assert.match(text.stdout, /^tool\s+status\s+version\s+needed by\s+enables\s+install/);
   for (const t of j.tools) assert.match(text.stdout, t.install);
+});
+
+test('no test file leaves tests out silently with uvu\'s .skip or .only (a skip prints SKIP <name>: <reason>)', () => {
+  const files = ['test', 'test/slow'].flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.test.ts')).map((f) => join(d, f)));
+  assert.ok(files.length > 20);
+  const offenders = files.filter((f) => /\b(test|suite|it)\s*\.\s*(skip|only)\s*\(/.test(readFileSync(f, 'utf8').replace(/\/\/.*$/gm, '')));
+  assert.equal(offenders, []);
 });
 
 test.run();
