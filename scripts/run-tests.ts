@@ -227,7 +227,7 @@ async function main(): Promise<number> {
   if (o.prereq) {
     const problem = checkTestPrerequisites();
     if (problem) {
-      console.log(problem);
+      console.log(`${problem} (npm run doctor lists every tool)`);
       return 1;
     }
   }

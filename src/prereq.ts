@@ -208,7 +208,7 @@ export function testPrerequisiteProblem(statuses: readonly ToolStatus[]): string
   if (!missing.length) return null;
   const what = missing.map((s) => `${s.name} (${s.problem})`).join(', ');
   const tools = TOOLS.filter((t) => missing.some((m) => m.id === t.id));
-  return `npm test needs ${what}: install with \`${installCommand(tools)}\` (vtw doctor lists every tool)`;
+  return `npm test needs ${what}: install with \`${installCommand(tools)}\``;
 }
 
 /** Probe only the tools `npm test` needs (what the test runner checks before it starts). */

@@ -28,6 +28,13 @@ function fixtures(name: string, files: Record<string, string>): string {
   return dir;
 }
 
+/** A PATH with no tools on it. */
+function emptyPath(): string {
+  const dir = join(tmp, 'empty-path');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 const PASS = "test('adds', () => { if (1 + 1 !== 2) throw new Error('math'); });";
 const SKIP = "test('needs foo', () => { console.log('SKIP needs foo: foo is not installed (apt-get install foo)'); });";
 
@@ -78,8 +85,7 @@ test('a test that prints SKIP counts as skipped, not passed; its reason is liste
 });
 
 test('a missing prerequisite: one line naming it and its install command, exit 1, at once', () => {
-  const empty = join(tmp, 'empty-path');
-  mkdirSync(empty);
+  const empty = emptyPath();
   const dir = fixtures('prereq', { 'a.test.ts': PASS });
   const r = runner(['--dir', dir], { ...process.env, PATH: empty });
   assert.is(r.code, 1);
@@ -109,9 +115,17 @@ test('vtw doctor --json lists every tool of src/prereq.ts; a too-old Verilator i
   chmodSync(join(bin, 'verilator'), 0o755);
   const old = checkTool(TOOLS.find((t) => t.id === 'verilator')!, { ...process.env, PATH: bin });
   assert.equal([old.found, old.version, old.ok, old.problem, old.install], [true, '4.038', false, '4.038 is older than 5', 'sudo apt-get install -y verilator']);
-  const gone = checkTool(TOOLS.find((t) => t.id === 'make')!, { ...process.env, PATH: join(tmp, 'empty-path') });
+  const gone = checkTool(TOOLS.find((t) => t.id === 'make')!, { ...process.env, PATH: emptyPath() });
   assert.equal([gone.found, gone.ok, gone.problem], [false, false, 'not found']);
   assert.is(installCommand(TOOLS.filter((t) => t.neededByTests)), 'sudo apt-get install -y verilator build-essential && npm ci');
+
+  // Without them: the same table, then one error line naming them, exit 1.
+  const bare = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor', '--json'], { env: { ...process.env, PATH: emptyPath() }, encoding: 'utf8', timeout: 30_000 });
+  assert.is(bare.status, 1);
+  const jb = JSON.parse(bare.stdout) as typeof j;
+  assert.is(jb.ok, false);
+  assert.equal(jb.tools.filter((t) => !t.ok).map((t) => t.id).slice(0, 4), ['verilator', 'cxx', 'make', 'cc']);
+  assert.is(bare.stderr, 'vtw: error: npm test needs Verilator >= 5 (not found), C++ compiler (not found), make (not found): install with `sudo apt-get install -y verilator build-essential`\n');
 
   const text = await runCli('doctor');
   assert.match(text.stdout, /^tool\s+status\s+version\s+needed by\s+enables\s+install/);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { VtwError } from '../../errors.ts';
 import { checkTools, testPrerequisiteProblem } from '../../prereq.ts';
 import { table } from '../../report/table.ts';
 
@@ -30,8 +31,9 @@ export function registerDoctor(program: Command): void {
             ]),
           ),
         );
-        console.log(problem ?? 'everything npm test needs is installed');
+        if (!problem) console.log('everything npm test needs is installed');
       }
-      if (problem) process.exitCode = 1;
+      // The table (or JSON) first, then the one-line error and exit 1 (src/cli/main.ts).
+      if (problem) throw new VtwError(problem);
     });
 }
