@@ -7,7 +7,7 @@
  *    missing it prints one line naming it and its install command and exits 1.
  * 2. Runs every DIR/*.test.ts (default test/; PATTERN, a regular expression, narrows the file names)
  *    in its own child process, N at a time (--jobs, VTW_TEST_JOBS, default 2), each with a time
- *    limit (--timeout, VTW_TEST_TIMEOUT, default 600 s). A file that crashes, exits non-zero without
+ *    limit (--timeout, VTW_TEST_TIMEOUT, default 900 s). A file that crashes, exits non-zero without
  *    uvu's summary or runs past its limit counts as one failure, with the file named.
  * 3. Prints each file's output when it completes, then a table of per-file times (slowest first),
  *    and always ends with `N passed, N failed` (`, N skipped` when a test printed
@@ -58,7 +58,7 @@ function parseArgs(argv: string[]): Options {
     dir: 'test',
     pattern: null,
     jobs: positive('VTW_TEST_JOBS', process.env.VTW_TEST_JOBS, 2),
-    timeoutS: positive('VTW_TEST_TIMEOUT', process.env.VTW_TEST_TIMEOUT, 600),
+    timeoutS: positive('VTW_TEST_TIMEOUT', process.env.VTW_TEST_TIMEOUT, 900),
     prereq: true,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -66,7 +66,7 @@ function parseArgs(argv: string[]): Options {
     const value = () => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
     if (a === '--dir') o.dir = value();
     else if (a === '--jobs') o.jobs = Math.floor(positive('--jobs', value(), 2));
-    else if (a === '--timeout') o.timeoutS = positive('--timeout', value(), 600);
+    else if (a === '--timeout') o.timeoutS = positive('--timeout', value(), 900);
     else if (a === '--no-prereq') o.prereq = false;
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else if (o.pattern) usage(`give one PATTERN (got '${o.pattern.source}' and '${a}')`);
@@ -168,8 +168,10 @@ function runFile(file: string, timeoutS: number): Promise<FileResult> {
     });
     running.add(child);
     let output = '';
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    for (const stream of [child.stdout!, child.stderr!]) {
+      stream.setEncoding('utf8'); // whole characters even when a chunk ends inside one
+      stream.on('data', (d: string) => (output += d));
+    }
     let timedOutS: number | null = null;
     const timer = setTimeout(() => {
       timedOutS = timeoutS;
@@ -178,11 +180,12 @@ function runFile(file: string, timeoutS: number): Promise<FileResult> {
     }, timeoutS * 1000);
     let spawnError: Error | null = null;
     child.on('error', (e) => (spawnError = e));
+    // Processes the file left behind (a simulation it never closed) go with it; they would also
+    // hold its output pipes open.
+    child.on('exit', () => killGroup(child, 'SIGKILL'));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       running.delete(child);
-      // Children the file left behind (a simulation it never closed) go with it.
-      killGroup(child, 'SIGKILL');
       if (spawnError) output += `\n${(spawnError as Error).message}\n`;
       const r = assess(file, output, { code, signal, timedOutS }, (performance.now() - started) / 1000);
       results.push(r);

@@ -71,10 +71,28 @@ test('a crash, a hang and a silent .skip each count as one failure with the file
 });
 
 test('a test that prints SKIP counts as skipped, not passed; its reason is listed; exit 0 when nothing failed', () => {
-  const dir = fixtures('skip', { 'a.test.ts': `${PASS}\n${SKIP}`, 'b.test.ts': PASS });
+  const pidFile = join(tmp, 'orphan.pid');
+  const dir = fixtures('skip', {
+    'a.test.ts': `${PASS}\n${SKIP}`,
+    'b.test.ts': PASS,
+    // leaves a process behind that holds its output open: the runner must not wait for it
+    'c.test.ts': `import { spawn } from 'node:child_process';\nimport { writeFileSync } from 'node:fs';\n${PASS}\n` +
+      `const orphan = spawn('sleep', ['300'], { stdio: 'inherit' });\norphan.unref();\nwriteFileSync(${JSON.stringify(pidFile)}, String(orphan.pid));`,
+  });
   const r = runner(['--dir', dir, '--no-prereq']);
   assert.is(r.code, 0, r.stdout);
-  assert.is(r.last, '2 passed, 0 failed, 1 skipped');
+  assert.is(r.last, '3 passed, 0 failed, 1 skipped');
+  assert.ok(r.seconds < 30, `${r.seconds} s`);
+  const orphan = Number(readFileSync(pidFile, 'utf8'));
+  // gone, or a zombie (killed, waiting for its new parent to reap it)
+  const state = (() => {
+    try {
+      return /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${orphan}/stat`, 'utf8'))?.[1];
+    } catch {
+      return 'gone';
+    }
+  })();
+  assert.ok(state === 'gone' || state === 'Z', `the left-behind process was killed with its file (state ${state})`);
   assert.match(r.stdout, /skipped:\n\s+\S+a\.test\.ts: SKIP needs foo: foo is not installed \(apt-get install foo\)/);
   // a pattern narrows the files
   const one = runner(['--dir', dir, '--no-prereq', '^b\\.']);
