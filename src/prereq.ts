@@ -24,6 +24,8 @@ export interface Tool {
   /** Whether `npm test` needs it (the runner stops when one of these is missing). */
   neededByTests: boolean;
   install: Install;
+  /** Where the install command may fall short (printed when the tool is too old). */
+  note?: string;
   /** Finds the tool: its version (first line of `--version`), or null when absent. */
   probe(env: NodeJS.ProcessEnv): { version: string } | null;
 }
@@ -88,6 +90,7 @@ export const TOOLS: readonly Tool[] = [
     enables: 'co-simulation (--engine verilator|both), RTL tests and lint, vtw run --sim',
     neededByTests: true,
     install: { apt: ['verilator'] },
+    note: 'Ubuntu 22.04 packages 4.038: there, build 5.x from source (verilator.org, Git Quick Install)',
     probe: probeCommand(['verilator'], (out) => /Verilator \d+\.\d+/.exec(out)?.[0].replace('Verilator ', '') ?? null),
   },
   {
@@ -161,6 +164,8 @@ export interface ToolStatus {
   neededByTests: boolean;
   /** The one command that installs it. */
   install: string;
+  /** When too old: where the install command may fall short. */
+  note: string | null;
 }
 
 /** The command that installs every tool listed (apt packages merged into one apt-get). */
@@ -191,6 +196,7 @@ export function checkTool(tool: Tool, env: NodeJS.ProcessEnv = process.env): Too
     enables: tool.enables,
     neededByTests: tool.neededByTests,
     install: installCommand([tool]),
+    note: found && problem ? tool.note ?? null : null,
   };
 }
 
@@ -208,7 +214,8 @@ export function testPrerequisiteProblem(statuses: readonly ToolStatus[]): string
   if (!missing.length) return null;
   const what = missing.map((s) => `${s.name} (${s.problem})`).join(', ');
   const tools = TOOLS.filter((t) => missing.some((m) => m.id === t.id));
-  return `npm test needs ${what}: install with \`${installCommand(tools)}\``;
+  const notes = missing.flatMap((s) => (s.note ? [`; ${s.note}`] : [])).join('');
+  return `npm test needs ${what}: install with \`${installCommand(tools)}\`${notes}`;
 }
 
 /** Probe only the tools `npm test` needs (what the test runner checks before it starts). */

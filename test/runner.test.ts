@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { TOOLS, checkTool, installCommand } from '../src/prereq.ts';
+import { TOOLS, checkTool, installCommand, testPrerequisiteProblem } from '../src/prereq.ts';
 import { runCli } from './helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vtw-runner-'));
@@ -133,6 +133,7 @@ test('vtw doctor --json lists every tool of src/prereq.ts; a too-old Verilator i
   chmodSync(join(bin, 'verilator'), 0o755);
   const old = checkTool(TOOLS.find((t) => t.id === 'verilator')!, { ...process.env, PATH: bin });
   assert.equal([old.found, old.version, old.ok, old.problem, old.install], [true, '4.038', false, '4.038 is older than 5', 'sudo apt-get install -y verilator']);
+  assert.match(testPrerequisiteProblem([old])!, /^npm test needs Verilator >= 5 \(4\.038 is older than 5\): install with `sudo apt-get install -y verilator`; Ubuntu 22\.04 packages 4\.038: there, build 5\.x from source/);
   const gone = checkTool(TOOLS.find((t) => t.id === 'make')!, { ...process.env, PATH: emptyPath() });
   assert.equal([gone.found, gone.ok, gone.problem], [false, false, 'not found']);
   assert.is(installCommand(TOOLS.filter((t) => t.neededByTests)), 'sudo apt-get install -y verilator build-essential && npm ci');
