@@ -128,7 +128,9 @@ function assess(file: string, output: string, exit: { code: number | null; signa
   const passed = num('Passed');
   const uvuSkipped = num('Skipped') ?? 0;
   if (exit.timedOutS !== null) {
-    r.problems.push(`timed out after ${exit.timedOutS} s (killed)`);
+    // uvu prints a mark as each test ends: the count says how far the file got.
+    const ended = (text.match(/[•✘]/g) ?? []).length;
+    r.problems.push(`timed out after ${exit.timedOutS} s (killed) with ${ended} test(s) done`);
   } else if (total === null || passed === null) {
     r.problems.push(`ended before uvu's summary (${exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`})`);
   } else {
