@@ -14,6 +14,7 @@ import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import type { Program } from '../src/program/container.ts';
 import { runCli } from './helpers/cli.ts';
+import { verilatorTest } from './helpers/tools.ts';
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
 // Six configurations, 60 random programs each: 360 random programs per `npm test`. hx8k-1x2
@@ -40,7 +41,7 @@ async function agree(p: Program, what: string) {
 }
 
 for (const name of CONFIGS) {
-  test(`${label(name)}: the conformance suite matches bit for bit and cycle for cycle`, async () => {
+  verilatorTest(`${label(name)}: the conformance suite matches bit for bit and cycle for cycle`, async () => {
     const d = loadConfig(name);
     for (const c of conformanceCases(d)) {
       const built = c.build(d, 1);
@@ -49,13 +50,13 @@ for (const name of CONFIGS) {
     }
   });
 
-  test(`${label(name)}: ${RANDOM_PER_CONFIG} random programs match`, async () => {
+  verilatorTest(`${label(name)}: ${RANDOM_PER_CONFIG} random programs match`, async () => {
     const d = loadConfig(name);
     for (let s = 1; s <= RANDOM_PER_CONFIG; s++) await agree(randomProgram(d, 1000 + s).program, `seed ${1000 + s}`);
   });
 }
 
-test('error programs: both engines report the same illegal instruction and the same deadlock', async () => {
+verilatorTest('error programs: both engines report the same illegal instruction and the same deadlock', async () => {
   const illegal = assemble('.config ice40-tiny\n.text\n  GEMM uop_end=1 iter_out=1 iter_in=1\n  LOAD INP sram_base=5000 x_size=1 y_size=1 x_stride=1 dram_base=256\n  FINISH\n');
   const i = await agree(illegal, 'illegal');
   assert.is(i.b.error?.kind, 'illegal');
@@ -85,7 +86,7 @@ test('error programs: both engines report the same illegal instruction and the s
   assert.is(dl.a.error?.kind, 'deadlock');
 });
 
-test('a full token queue holds completions: the 8-entry in-flight list stops compute on both engines', async () => {
+verilatorTest('a full token queue holds completions: the 8-entry in-flight list stops compute on both engines', async () => {
   // 255 GEMMs fill g2s, 20 more cannot complete until the STOREs pop: compute starts 8 of them
   // (its in-flight list), the rest wait in the command queue while fetch reaches the STOREs
   const lines = [
@@ -101,7 +102,7 @@ test('a full token queue holds completions: the 8-entry in-flight list stops com
   assert.ok(t(263).start >= t(255).end, `GEMM 263 starts at ${t(263).start}, GEMM 255 ends at ${t(255).end}`);
 });
 
-test('a compiled conv2d (compiler/, vtw op) runs bit-exact and cycle-exact on the RTL', async () => {
+verilatorTest('a compiled conv2d (compiler/, vtw op) runs bit-exact and cycle-exact on the RTL', async () => {
   const r = await runCli('op', 'conv2d', '--config', 'ice40-tiny', '--shape', '6,6,4,4,3,1,1', '--engine', 'both', '--check', '--json');
   assert.is(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);

@@ -26,6 +26,7 @@ import { KernelSite, Runtime } from '../src/runtime/runtime.ts';
 import { verilatorLint } from '../hw/hdl/index.ts';
 import { TsEngine } from '../sim/ts/engine.ts';
 import { runCli } from './helpers/cli.ts';
+import { verilatorTest } from './helpers/tools.ts';
 
 /** ice40-tiny's keys with one burst of each kind in flight (what a board memory controller serves). */
 const TINY = {
@@ -121,7 +122,7 @@ test('configuration checks: MEM_OUTSTANDING 2, SPRAM timing limits, DSPs on an H
   assert.match(errorLine(() => boardMemory(derived('spram'), ib, 16384)), /SPRAM banks of 65536 bytes/);
 });
 
-test('the board top lints clean under verilator -Wall (SPRAM and block RAM, 32- and 64-bit bus)', async () => {
+verilatorTest('the board top lints clean under verilator -Wall (SPRAM and block RAM, 32- and 64-bit bus)', async () => {
   for (const [board, cfg] of [
     ['icebreaker', BOARDS.spram.config], ['icebreaker', { ...BOARDS.spram.config, LOG_BUS_WIDTH: 6 }],
     ['hx8k-breakout', BOARDS.bram.config], ['hx8k-breakout', { ...BOARDS.bram.config, LOG_BUS_WIDTH: 5 }],
@@ -156,7 +157,7 @@ test('clock: a PLL when CLOCK_MHZ differs from the board clock (PAD PLL on iCEBr
 });
 
 for (const k of Object.keys(BOARDS) as Kind[]) {
-  test(`${BOARDS[k].board} (${k}): every conformance case on the simulated board top gives the reference outputs and the TS simulator's cycles`, async () => {
+  verilatorTest(`${BOARDS[k].board} (${k}): every conformance case on the simulated board top gives the reference outputs and the TS simulator's cycles`, async () => {
     const d = derived(k);
     const s = await sim(k);
     const engine = new BoardEngine(s.host, { boardName: BOARDS[k].board });
@@ -176,7 +177,7 @@ for (const k of Object.keys(BOARDS) as Kind[]) {
     assert.equal(s.host.retried, {});
   });
 
-  test(`${BOARDS[k].board} (${k}): random programs give the TS simulator's DRAM and cycles (fresh board each)`, async () => {
+  verilatorTest(`${BOARDS[k].board} (${k}): random programs give the TS simulator's DRAM and cycles (fresh board each)`, async () => {
     const d = derived(k);
     const failures: string[] = [];
     for (let seed = 1; seed <= RANDOM_PROGRAMS; seed++) {
@@ -219,7 +220,7 @@ function programAbove(d: Derived, pad: number): Program {
   return rt.synchronize();
 }
 
-test('SPRAM bank 1 (past 64 KiB): link round trips and a program placed there', async () => {
+verilatorTest('SPRAM bank 1 (past 64 KiB): link round trips and a program placed there', async () => {
   const s = await sim('spram');
   const words = new Uint8Array(64).map((_, i) => (i * 37 + 5) & 0xff);
   await s.host.writeWords(0x1f000, words);
@@ -242,7 +243,7 @@ function withScratchAt(p: Program, addr: number): Program {
   return { ...p, buffers: [...p.buffers, { name: 'big', kind: 'data', role: 'scratch', addr, size: 4096 }] };
 }
 
-test('a program larger than the board memory, or built for another configuration, is refused with one clear line', async () => {
+verilatorTest('a program larger than the board memory, or built for another configuration, is refused with one clear line', async () => {
   const s = await sim('bram');
   const d = derived('bram');
   const p = conformanceCases(d)[0].build(d, 1).program;
@@ -258,7 +259,7 @@ test('a program larger than the board memory, or built for another configuration
   assert.ok(conformanceCases(d)[0].build(d, 1).check(await runOnBoard(s.host, p)).ok);
 });
 
-test('vtw run --sim prints what vtw sim prints (same cycles and output digests); refusals are one line', async () => {
+verilatorTest('vtw run --sim prints what vtw sim prints (same cycles and output digests); refusals are one line', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'vtw-run-'));
   const d = derived('spram');
   const prog = join(tmp, 'gemm.json');

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import {
   HdlError, Module, add, cat, eq, lit, lt, mul, mux, printModule, reduceOr, sext, shl, shr, verilateAndRun, verilatorLint, zext,
 } from '../hw/hdl/index.ts';
+import { verilatorTest } from './helpers/tools.ts';
 
 /** A small design touching every construct: ports, regs, memories, comb/seq processes, case, instance. */
 function sample(): { top: Module; leaf: Module } {
@@ -45,7 +46,7 @@ function sample(): { top: Module; leaf: Module } {
   return { top, leaf };
 }
 
-test('printing is deterministic and the sample lints clean under verilator -Wall', async () => {
+verilatorTest('printing is deterministic and the sample lints clean under verilator -Wall', async () => {
   const { top, leaf } = sample();
   const text = { 'mac8.v': printModule(leaf), 'sample_top.v': printModule(top) };
   assert.is(printModule(sample().top), text['sample_top.v']);
@@ -72,7 +73,7 @@ test('width mismatches, latches, double drivers and undriven outputs are caught 
   assert.throws(() => lit(0, 0), /width 0 must be a positive integer/);
 });
 
-test('a compound expression sliced twice gets one temporary wire and lints clean', async () => {
+verilatorTest('a compound expression sliced twice gets one temporary wire and lints clean', async () => {
   const m = new Module('twice');
   const a = m.input('a', 8);
   const b = m.input('b', 8);
@@ -85,7 +86,7 @@ test('a compound expression sliced twice gets one temporary wire and lints clean
   assert.ok(r.ok, r.messages.join('\n'));
 });
 
-test('an arithmetic shift stays arithmetic inside a mux with an unsigned branch (simulated)', async () => {
+verilatorTest('an arithmetic shift stays arithmetic inside a mux with an unsigned branch (simulated)', async () => {
   const m = new Module('sra_mux');
   const a = m.input('a', 8);
   const n = m.input('n', 3);

@@ -6,6 +6,7 @@ import { generateDesign } from '../hw/gen.ts';
 import { deriveConfig, loadConfig } from '../src/config/index.ts';
 import { VtwError } from '../src/errors.ts';
 import { Rng } from '../src/util/rng.ts';
+import { verilatorTest } from './helpers/tools.ts';
 
 /** N products of `aw` x `bw`-bit operands through hw/lib/mult.ts, packed LSB-first into one port. */
 function arrayModule(n: number, aw: number, bw: number, signed: boolean | 'a', ctx: MulCtx): Module {
@@ -68,21 +69,21 @@ async function check(ctx: MulCtx, signed: boolean | 'a', aw: number, bw: number)
   }
 }
 
-test('generic multipliers: signed and unsigned products in Verilator match BigInt', async () => {
+verilatorTest('generic multipliers: signed and unsigned products in Verilator match BigInt', async () => {
   await check({ target: 'generic', dspBudget: null }, true, 8, 8);
   await check({ target: 'generic', dspBudget: null }, false, 4, 8);
 });
 
-test('iCE40 SB_MAC16 in 8x8 mode (two products per DSP) matches BigInt, with yosys cell models', async () => {
+verilatorTest('iCE40 SB_MAC16 in 8x8 mode (two products per DSP) matches BigInt, with yosys cell models', async () => {
   await check({ target: 'ice40', dspBudget: 2 }, true, 8, 8);
   await check({ target: 'ice40', dspBudget: 4 }, true, 4, 2);
 });
 
-test('iCE40 SB_MAC16 in 16x16 mode (one unsigned product per DSP, the fetch decode\'s) matches BigInt', async () => {
+verilatorTest('iCE40 SB_MAC16 in 16x16 mode (one unsigned product per DSP, the fetch decode\'s) matches BigInt', async () => {
   await check({ target: 'ice40', dspBudget: 4 }, false, 11, 16);
 });
 
-test('signed x unsigned products (the ALU shift\'s) match BigInt: generic, SB_MAC16 16x16 and 8x8', async () => {
+verilatorTest('signed x unsigned products (the ALU shift\'s) match BigInt: generic, SB_MAC16 16x16 and 8x8', async () => {
   await check({ target: 'generic', dspBudget: null }, 'a', 16, 16);
   await check({ target: 'ice40', dspBudget: 4 }, 'a', 16, 16);
   await check({ target: 'ice40', dspBudget: 2 }, 'a', 8, 8);
@@ -108,7 +109,7 @@ test('control products go on DSPs only where the GEMM array leaves two (or four)
   assert.is(generateDesign(deriveConfig({ ...keys, DSP_BUDGET: 3 }), 'ice40').manifest.resources.dsps, 2);
 });
 
-test('iCE40 multiplier array lints clean against the cell library', async () => {
+verilatorTest('iCE40 multiplier array lints clean against the cell library', async () => {
   const m = arrayModule(4, 8, 8, true, { target: 'ice40', dspBudget: 2 });
   const text = printModule(m);
   assert.match(text, 'SB_MAC16 #(');

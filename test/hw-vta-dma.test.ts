@@ -24,6 +24,7 @@ import { sramGeom, type SramGeom } from '../hw/vta/sram.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { verilatorTest } from './helpers/tools.ts';
 
 const DRAM = 1 << 16;
 
@@ -260,35 +261,35 @@ function isPad(l: Load, e: number): boolean {
 
 const SMALL = { LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 10, LOG_WGT_BUFF_SIZE: 12, LOG_ACC_BUFF_SIZE: 11 };
 
-test('LOAD INP, elements narrower than the bus (8 lanes per beat), unaligned rows, bursts of 4 beats', async () => {
+verilatorTest('LOAD INP, elements narrower than the bus (8 lanes per beat), unaligned rows, bursts of 4 beats', async () => {
   await dmaCase({ ...SMALL, LOG_BLOCK: 1, LOG_BUS_WIDTH: 7, MEM_BURST_BEATS: 4, MEM_READ_LATENCY: 3 }, ['inp'], 11);
 });
 
-test('LOAD WGT, elements wider than the bus (2 slices), one-beat bursts, 2 cycles per beat', async () => {
+verilatorTest('LOAD WGT, elements wider than the bus (2 slices), one-beat bursts, 2 cycles per beat', async () => {
   await dmaCase({ ...SMALL, LOG_BLOCK: 2, MEM_BURST_BEATS: 1, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 5 }, ['wgt'], 12);
 });
 
-test('LOAD ACC, elements as wide as the bus, read latency 1', async () => {
+verilatorTest('LOAD ACC, elements as wide as the bus, read latency 1', async () => {
   await dmaCase({ ...SMALL, LOG_BLOCK: 2, LOG_BUS_WIDTH: 7, MEM_READ_LATENCY: 1 }, ['acc'], 13);
 });
 
-test('LOAD UOP into a buffer of registers (16 micro-ops per 512-bit beat, 8 entries)', async () => {
+verilatorTest('LOAD UOP into a buffer of registers (16 micro-ops per 512-bit beat, 8 entries)', async () => {
   await dmaCase({ ...SMALL, LOG_BLOCK: 1, LOG_UOP_BUFF_SIZE: 5, LOG_BUS_WIDTH: 9 }, ['uop'], 14);
 });
 
-test('one engine for INP (2 lanes per beat) and WGT (as wide as the bus), loads in random order (ice40-tiny shape)', async () => {
+verilatorTest('one engine for INP (2 lanes per beat) and WGT (as wide as the bus), loads in random order (ice40-tiny shape)', async () => {
   await dmaCase({ ...SMALL, LOG_BLOCK: 1, LOG_BUS_WIDTH: 5, LOG_INP_BUFF_SIZE: 8, LOG_WGT_BUFF_SIZE: 8, MEM_READ_LATENCY: 2 }, ['inp', 'wgt'], 15, 16);
 });
 
-test('one engine for UOP (2 per beat) and ACC (8 slices), 2 cycles per beat, short bursts', async () => {
+verilatorTest('one engine for UOP (2 per beat) and ACC (8 slices), 2 cycles per beat, short bursts', async () => {
   await dmaCase({ ...SMALL, LOG_BLOCK: 4, LOG_BUS_WIDTH: 6, MEM_BURST_BEATS: 2, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4 }, ['uop', 'acc'], 16, 16);
 });
 
-test('one engine for INP (2 slices) and WGT (4 slices), read latency 1', async () => {
+verilatorTest('one engine for INP (2 slices) and WGT (4 slices), read latency 1', async () => {
   await dmaCase({ ...SMALL, LOG_BATCH: 1, LOG_BLOCK: 2, LOG_BUS_WIDTH: 5, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, MEM_READ_LATENCY: 1 }, ['inp', 'wgt'], 17, 16);
 });
 
-test('one engine for INP (4 lanes) and WGT (4 slices) on a 512-bit bus, bursts of up to 128 beats (more than a page)', async () => {
+verilatorTest('one engine for INP (4 lanes) and WGT (4 slices) on a 512-bit bus, bursts of up to 128 beats (more than a page)', async () => {
   await dmaCase({ ...SMALL, LOG_BLOCK: 4, LOG_BUS_WIDTH: 9, MEM_BURST_BEATS: 128, MEM_READ_LATENCY: 2 }, ['inp', 'wgt'], 18, 16);
 });
 

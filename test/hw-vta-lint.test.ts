@@ -13,6 +13,7 @@ import { Rng } from '../src/util/rng.ts';
 import { ice40CellsSim, printModule, verilatorLint } from '../hw/hdl/index.ts';
 import { generateVta, vtaTopName } from '../hw/vta/index.ts';
 import { ERROR_CODES, errorCodeName } from '../hw/vta/regs.ts';
+import { verilatorTest } from './helpers/tools.ts';
 
 async function lint(d: Derived, target: 'generic' | 'ice40'): Promise<void> {
   const mods = generateVta(d, { target, configId: 0x1234abcd });
@@ -55,22 +56,22 @@ test('error codes follow docs/microarch.md §9.1 and name the field the simulato
 });
 
 for (const name of PRESET_NAMES) {
-  test(`verilator -Wall is clean: preset ${name}`, async () => {
+  verilatorTest(`verilator -Wall is clean: preset ${name}`, async () => {
     await lint(loadConfig(name), 'generic');
   });
 }
 
 for (const name of ['ice40-small', 'ice40-tiny']) {
-  test(`verilator -Wall is clean: preset ${name}, iCE40 target (SB_MAC16)`, async () => {
+  verilatorTest(`verilator -Wall is clean: preset ${name}, iCE40 target (SB_MAC16)`, async () => {
     await lint(loadConfig(name), 'ice40');
   });
 }
 
-test('verilator -Wall is clean: random valid configurations', async () => {
+verilatorTest('verilator -Wall is clean: random valid configurations', async () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) await lint(randomConfig(new Rng(seed)), 'generic');
 });
 
-test('verilator -Wall is clean: extension keys (GEMM_II, bus widths, burst and outstanding limits, ALU_MUL, tiny buffers)', async () => {
+verilatorTest('verilator -Wall is clean: extension keys (GEMM_II, bus widths, burst and outstanding limits, ALU_MUL, tiny buffers)', async () => {
   const configs = [
     { GEMM_II: 4, MEM_CYCLES_PER_BEAT: 3 },
     { LOG_BATCH: 1, GEMM_II: 32, ALU_MUL: true },

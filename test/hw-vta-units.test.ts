@@ -14,6 +14,7 @@ import { dotWidth, gemmModule } from '../hw/vta/gemm.ts';
 import { REG_FIFO_MAX_DEPTH, fifoModule } from '../hw/vta/fifo.ts';
 import { tokensModule } from '../hw/vta/tokens.ts';
 import { packBig, runVectors, signed, unpackBig, unsigned, type Step } from './helpers/vtb.ts';
+import { verilatorTest } from './helpers/tools.ts';
 
 /** Small buffers, so that every shape below has a layout that fits 128 bits. */
 const SMALL = { LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 10, LOG_WGT_BUFF_SIZE: 12, LOG_ACC_BUFF_SIZE: 11 };
@@ -80,11 +81,11 @@ async function aluCase(json: Record<string, unknown>, seed: number): Promise<voi
   });
 }
 
-test('ALU: MIN/MAX/ADD/SHR/MUL on 32-bit lanes match the reference (wrap, shift clamps, negative shifts)', async () => {
+verilatorTest('ALU: MIN/MAX/ADD/SHR/MUL on 32-bit lanes match the reference (wrap, shift clamps, negative shifts)', async () => {
   await aluCase({ LOG_BLOCK: 2, ALU_MUL: true }, 1);
 });
 
-test('ALU: 16-bit accumulators, batch 2, without MUL', async () => {
+verilatorTest('ALU: 16-bit accumulators, batch 2, without MUL', async () => {
   await aluCase({ LOG_BLOCK: 2, LOG_BATCH: 1, LOG_ACC_WIDTH: 4 }, 2);
 });
 
@@ -126,29 +127,29 @@ async function gemmCase(json: Record<string, unknown>, target: 'generic' | 'ice4
   }
 }
 
-test('GEMM core, GEMM_II 1: 2x8 . 8x8 int8 dot products', async () => {
+verilatorTest('GEMM core, GEMM_II 1: 2x8 . 8x8 int8 dot products', async () => {
   await gemmCase({ LOG_BATCH: 1, LOG_BLOCK: 3 }, 'generic', 3);
 });
 
-test('GEMM core, GEMM_II 4 with groups narrower than a row (2x4, 2 lanes per cycle)', async () => {
+verilatorTest('GEMM core, GEMM_II 4 with groups narrower than a row (2x4, 2 lanes per cycle)', async () => {
   await gemmCase({ LOG_BATCH: 1, LOG_BLOCK: 2, GEMM_II: 4 }, 'generic', 4);
 });
 
-test('GEMM core, GEMM_II 2 with groups of whole rows (4x2, 2 rows per cycle), 4-bit inputs, 2-bit weights', async () => {
+verilatorTest('GEMM core, GEMM_II 2 with groups of whole rows (4x2, 2 rows per cycle), 4-bit inputs, 2-bit weights', async () => {
   await gemmCase({ LOG_BATCH: 2, LOG_BLOCK: 1, GEMM_II: 2, LOG_INP_WIDTH: 2, LOG_WGT_WIDTH: 1 }, 'generic', 5);
 });
 
-test('GEMM core, dots wider than the accumulator are kept modulo 2^ACC_WIDTH (8-bit accumulators)', async () => {
+verilatorTest('GEMM core, dots wider than the accumulator are kept modulo 2^ACC_WIDTH (8-bit accumulators)', async () => {
   await gemmCase({ LOG_BLOCK: 3, LOG_ACC_WIDTH: 3 }, 'generic', 6);
 });
 
-test('GEMM core on iCE40 SB_MAC16 pairs (yosys cell models), ice40-small shape', async () => {
+verilatorTest('GEMM core on iCE40 SB_MAC16 pairs (yosys cell models), ice40-small shape', async () => {
   await gemmCase({ TARGET: 'ice40', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, LOG_ACC_BUFF_SIZE: 11, DSP_BUDGET: 8 }, 'ice40', 7);
 });
 
 // ---------------------------------------------------------------- command FIFO
 
-for (const depth of [16, 4, 2, 1]) test(`command FIFO, depth ${depth}${depth <= REG_FIFO_MAX_DEPTH ? ' (registers)' : ''}: first word falls through one cycle after the push, occupancy as docs/microarch.md §3`, async () => {
+for (const depth of [16, 4, 2, 1]) verilatorTest(`command FIFO, depth ${depth}${depth <= REG_FIFO_MAX_DEPTH ? ' (registers)' : ''}: first word falls through one cycle after the push, occupancy as docs/microarch.md §3`, async () => {
   const width = 12;
   const m = fifoModule('fifo_t', width, depth, 'test').finish();
   const rng = new Rng(8);
@@ -184,7 +185,7 @@ for (const depth of [16, 4, 2, 1]) test(`command FIFO, depth ${depth}${depth <= 
 
 // ---------------------------------------------------------------- token counters
 
-test('dependency-token counters: several pushes per cycle, a pop frees a slot from the next cycle', async () => {
+verilatorTest('dependency-token counters: several pushes per cycle, a pop frees a slot from the next cycle', async () => {
   const m = tokensModule('tok_t').finish();
   const rng = new Rng(9);
   const names = ['l2g', 'g2l', 'g2s', 's2g'] as const;

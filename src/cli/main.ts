@@ -15,6 +15,7 @@ import { registerSynth } from './commands/synth.ts';
 import { registerFlash } from './commands/flash.ts';
 import { registerLink } from './commands/link.ts';
 import { registerRun } from './commands/run.ts';
+import { registerDoctor } from './commands/doctor.ts';
 
 export function buildCli(): Command {
   const program = new Command('vtw')
@@ -34,6 +35,7 @@ export function buildCli(): Command {
   registerFlash(program);
   registerLink(program);
   registerRun(program);
+  registerDoctor(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
