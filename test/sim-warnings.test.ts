@@ -5,7 +5,6 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execa } from 'execa';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { compareResults } from '../sim/compare.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { runCli } from './helpers/cli.ts';
+import { verilatorTest } from './helpers/tools.ts';
 
 // The load module's two LOADs and the STORE pop tokens compute never pushes; FINISH pops nothing.
 const HELD = assemble([
@@ -76,19 +76,12 @@ test('vtw sim prints the warnings (text and --json)', async () => {
   }
 });
 
-const RTL_TEST = 'Verilator engine: the same warnings from the RTL run';
-const verilator = await execa('verilator', ['--version'], { reject: false }).catch(() => undefined);
-if (verilator?.exitCode === 0) {
-  test(RTL_TEST, async () => {
-    const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
-    const b = await rtl.run(HELD);
-    assert.is(b.error, undefined, b.error?.message);
-    assert.equal(b.warnings, WANT);
-    assert.equal(compareResults(HELD, runSync(HELD), b), []);
-  });
-} else {
-  console.log(`SKIP ${RTL_TEST}: verilator is not installed (apt-get install -y verilator)`);
-  test.skip(RTL_TEST);
-}
+verilatorTest('Verilator engine: the same warnings from the RTL run', async () => {
+  const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
+  const b = await rtl.run(HELD);
+  assert.is(b.error, undefined, b.error?.message);
+  assert.equal(b.warnings, WANT);
+  assert.equal(compareResults(HELD, runSync(HELD), b), []);
+});
 
 test.run();
