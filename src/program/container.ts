@@ -3,7 +3,9 @@
  * every tool exchanges. It is a DRAM image made of named buffers — the instruction stream, micro-op
  * tables and data — plus the configuration it was built for. Format: docs/program-format.md.
  */
-import { writeFileSync, renameSync, readFileSync, unlinkSync } from 'node:fs';
+import { writeFileSync, renameSync, unlinkSync } from 'node:fs';
+import { INPUT_LIMITS, readInputText, stripBom } from '../util/input.ts';
+import { parseJsonText, quoteUser } from '../util/quote.ts';
 import { deriveConfig, minimalKeys, type Derived } from '../config/derive.ts';
 import { ConfigError, ProgramError, VtwError } from '../errors.ts';
 import { INSN_BYTES, PAGE_BYTES, UOP_BYTES } from '../isa/constants.ts';
@@ -247,12 +249,7 @@ export function programFromJson(json: unknown): Program {
 }
 
 export function parseProgram(text: string, where = 'program'): Program {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ProgramError(`${where} is not valid JSON: ${(e as Error).message}`);
-  }
+  const json = parseJsonText(stripBom(text), where, (m) => new ProgramError(m));
   try {
     return programFromJson(json);
   } catch (e) {
@@ -262,13 +259,8 @@ export function parseProgram(text: string, where = 'program'): Program {
 }
 
 export function readProgram(path: string): Program {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ProgramError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  return parseProgram(text, path);
+  const text = readInputText(path, 'program container', INPUT_LIMITS.container, (m) => new ProgramError(m));
+  return parseProgram(text, quoteUser(path));
 }
 
 /** Write a file atomically (temp file + rename) so a failure never leaves half an output behind. */

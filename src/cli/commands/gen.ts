@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.ts';
 import { VtwError } from '../../errors.ts';
+import { checkOutputFolder } from '../../util/folder.ts';
 import { bytes, table } from '../../report/table.ts';
 import { generateDesign, writeDesign } from '../../../hw/gen.ts';
 import { HW_TARGETS, type HwTarget } from '../../../hw/lib/mult.ts';
@@ -10,17 +11,19 @@ export function registerGen(program: Command): void {
     .command('gen')
     .description('generate synthesizable Verilog for a VTA configuration (one file per module + manifest.json)')
     .option('-c, --config <config>', 'preset name, JSON file or inline JSON', 'default')
-    .requiredOption('-o, --out <dir>', 'output folder (replaced as a whole when generation succeeds)')
+    .requiredOption('-o, --out <dir>', 'output folder (replaced as a whole when generation succeeds; vtw replaces only folders it wrote, see --force)')
     .option('-t, --target <target>', `generic or ice40`, 'generic')
     .option('--json', 'print the manifest as JSON')
-    .action((opts: { config: string; out: string; target: string; json?: boolean }) => {
+    .option('--force', 'replace --out even when it holds files vtw did not write')
+    .action((opts: { config: string; out: string; target: string; json?: boolean; force?: boolean }) => {
       if (!HW_TARGETS.includes(opts.target as HwTarget)) throw new VtwError(`unknown target ${opts.target}; targets: ${HW_TARGETS.join(', ')}`);
       const d = loadConfig(opts.config);
+      checkOutputFolder(opts.out, [], { force: opts.force });
       const t0 = performance.now();
       process.stderr.write(`generating ${d.variant} for ${opts.target}...\n`);
       const design = generateDesign(d, opts.target as HwTarget);
       const t1 = performance.now();
-      const files = writeDesign(design, opts.out);
+      const files = writeDesign(design, opts.out, { force: opts.force });
       const lines = Object.values(design.files).reduce((n, t) => n + t.split('\n').length - 1, 0);
       process.stderr.write(`generated ${files.length - 1} modules, ${lines} lines in ${(t1 - t0).toFixed(0)} ms; wrote ${opts.out}\n`);
       if (opts.json) {

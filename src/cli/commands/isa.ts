@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.ts';
 import { IsaError } from '../../errors.ts';
+import { parseJsonText } from '../../util/quote.ts';
 import { decodeInsnWords, encodeInsnHex, hexToInsnWords, insnFromJson } from '../../isa/index.ts';
 
 export function registerIsa(program: Command): void {
@@ -12,12 +13,7 @@ export function registerIsa(program: Command): void {
     .option('-c, --config <config>', 'preset name, JSON file or inline JSON', 'default')
     .action((text: string, opts: { config: string }) => {
       const d = loadConfig(opts.config);
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (e) {
-        throw new IsaError(`instruction is not valid JSON: ${(e as Error).message}`);
-      }
+      const json = parseJsonText(text, 'instruction', (m) => new IsaError(m));
       console.log(encodeInsnHex(d, insnFromJson(d, json)));
     });
   cmd

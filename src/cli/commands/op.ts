@@ -6,13 +6,14 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.ts';
 import { VtwError } from '../../errors.ts';
+import { parseJsonText, quoteUser } from '../../util/quote.ts';
 import { insnCount, writeProgram } from '../../program/index.ts';
 import { table } from '../../report/table.ts';
 import { getEngine } from '../../../sim/engines.ts';
 import { compileConv2d } from '../../../compiler/ops/conv2d_op.ts';
 import { compileDense } from '../../../compiler/ops/dense.ts';
 import { compileAdd, compileMaxPool } from '../../../compiler/ops/elementwise.ts';
-import { defaultClip, parseKnobs, type Knobs } from '../../../compiler/ops/common.ts';
+import { defaultClip, MAX_DIM, parseKnobs, type Knobs } from '../../../compiler/ops/common.ts';
 import { idealCycles, runOp, type OpInstance } from '../../../compiler/ops/op.ts';
 import { PASSES, type PassName } from '../../../compiler/vta/build.ts';
 import { printStmt } from '../../../compiler/ir/printer.ts';
@@ -50,8 +51,10 @@ function ints(text: string, n: number, what: string): number[] {
   const parts = text.split(',').map((x) => x.trim());
   const vals = parts.map(Number);
   if (parts.length !== n || vals.some((v) => !Number.isInteger(v) || v < 0)) {
-    throw new VtwError(`--shape ${text}: expected ${n} non-negative integers ${what}`);
+    throw new VtwError(`--shape ${quoteUser(text, 60)}: expected ${n} non-negative integers ${what}`);
   }
+  const big = parts.find((p, i) => vals[i] > MAX_DIM);
+  if (big !== undefined) throw new VtwError(`--shape ${quoteUser(text, 60)}: ${quoteUser(big, 30)} is larger than the ${MAX_DIM} a dimension may have`);
   return vals;
 }
 
@@ -76,12 +79,7 @@ export function compileFromCli(kind: string, opts: OpOptions, d: Derived): OpIns
   if (!opts.shape) throw new VtwError(`vtw op ${kind} needs --shape ${SHAPES[kind]}`);
   let knobs: Partial<Knobs> | undefined;
   if (opts.knobs) {
-    let json: unknown;
-    try {
-      json = JSON.parse(opts.knobs);
-    } catch (e) {
-      throw new VtwError(`--knobs is not valid JSON: ${(e as Error).message}`);
-    }
+    const json = parseJsonText(opts.knobs, '--knobs', (m) => new VtwError(m));
     const full = parseKnobs(json, { tile_b: 1, tile_h: 1, tile_w: 1, tile_ci: 1, tile_co: 1, oc_nthread: 1, h_nthread: 1 });
     knobs = Object.fromEntries(Object.keys(json as object).map((k) => [k, full[k as keyof Knobs]]));
   }
