@@ -9,7 +9,7 @@ import { ConfigError, IsaError, ProgramError, VtwError, didYouMean } from '../er
 import { INSN_BYTES, OPCODE_NAMES, UOP_BYTES, type MemTypeName } from '../isa/constants.ts';
 import { encodeInsn, encodeUops, insnFromJson, isEnumField, layoutOf, uopFromJson, type Insn, type Uop } from '../isa/insn.ts';
 import {
-  BUFFER_KINDS, BUFFER_ROLES, DTYPES, PAGE_BYTES, alignUp, bufferUops, programInsns, validateProgram,
+  BUFFER_KINDS, BUFFER_ROLES, DTYPES, PAGE_BYTES, alignUp, bufferUops, dramLimit, programInsns, validateProgram,
   type BufferKind, type BufferRole, type Dtype, type Program, type ProgramBuffer,
 } from './container.ts';
 
@@ -167,6 +167,8 @@ export function assemble(source: string, file = '<asm>', defaultConfig?: string)
     const size = b.size ?? natural;
     if (size < natural) throw new ProgramError(`${file}:${b.line}: buffer ${b.name} has ${natural} bytes of contents but size=${size}`);
     if (size <= 0) throw new ProgramError(`${file}:${b.line}: buffer ${b.name} is empty; give it size= or contents`);
+    if (size > dramLimit(config)) throw new ProgramError(`${file}:${b.line}: buffer ${b.name} asks for size=${size} bytes, more than the ${dramLimit(config)} bytes of DRAM a program may use`);
+    if (b.addr !== undefined && (b.addr < 0 || b.addr + size > dramLimit(config))) throw new ProgramError(`${file}:${b.line}: buffer ${b.name} at addr=${b.addr} with ${size} bytes ends past the ${dramLimit(config)} bytes of DRAM a program may use`);
     return { decl: b, name: b.name, size, addr: b.addr, line: b.line };
   });
   all.push(...sized);

@@ -43,6 +43,17 @@ export interface Program {
 }
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+/** Names a buffer may not take: they would collide with JavaScript object internals wherever names key objects. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['prototype', ...Object.getOwnPropertyNames(Object.prototype)]);
+
+/**
+ * Most DRAM an engine holds for one program (the image is one array in memory): the
+ * configuration's 2^MEM_ADDR_BITS bytes, at most MAX_DRAM_IMAGE (docs/program-format.md).
+ */
+export const MAX_DRAM_IMAGE = 2 ** 30;
+export function dramLimit(d: Derived): number {
+  return Math.min(2 ** d.mem.addrBits, MAX_DRAM_IMAGE);
+}
 
 export function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
@@ -113,6 +124,9 @@ export function dramImage(p: Program): Uint8Array {
   if (bits < 32 && size > 2 ** bits) {
     throw new ProgramError(`the program needs ${size} bytes of DRAM but ${p.config.variant} addresses ${2 ** bits} (MEM_ADDR_BITS = ${bits}); raise MEM_ADDR_BITS or use smaller buffers`);
   }
+  if (size > MAX_DRAM_IMAGE) {
+    throw new ProgramError(`the program needs ${size} bytes of DRAM (its highest buffer ends there); vtw's engines hold at most ${MAX_DRAM_IMAGE}: place buffers at lower addresses`);
+  }
   const mem = new Uint8Array(size);
   for (const b of p.buffers) if (b.data) mem.set(b.data, b.addr);
   return mem;
@@ -124,7 +138,8 @@ export function validateProgram(p: Program): void {
   let insnBuffers = 0;
   for (const b of p.buffers) {
     const where = `buffer ${b.name}`;
-    if (!NAME_RE.test(b.name)) throw new ProgramError(`buffer name '${b.name}' must be an identifier (letters, digits, _ . -)`);
+    if (typeof b.name !== 'string' || !NAME_RE.test(b.name)) throw new ProgramError(`buffer name ${quoteUser(b.name, 40)} must be an identifier (letters, digits, _ . -)`);
+    if (RESERVED_NAMES.has(b.name)) throw new ProgramError(`buffer name ${b.name} is reserved; choose another name`);
     if (seen.has(b.name)) throw new ProgramError(`buffer name ${b.name} is used twice`);
     seen.add(b.name);
     if (!BUFFER_KINDS.includes(b.kind)) throw new ProgramError(`${where}: kind '${b.kind}' is not one of ${BUFFER_KINDS.join(', ')}`);
