@@ -13,7 +13,7 @@ import { VtwError } from '../../src/errors.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import { decodablePrefix, dramImage, insnBuffer, programInsns, type Program } from '../../src/program/container.ts';
 import { generateDesign, topName } from '../../hw/gen.ts';
-import type { Engine, InsnTiming, ModuleCounters, RunOptions, RunResult, RunCounters } from '../engine.ts';
+import { DEFAULT_MAX_CYCLES, type Engine, type InsnTiming, type ModuleCounters, type RunOptions, type RunResult, type RunCounters } from '../engine.ts';
 import { harnessSource } from './harness.ts';
 import { staticCounters } from '../counters.ts';
 import { errorCodeName } from '../../hw/vta/regs.ts';
@@ -101,7 +101,7 @@ export class VerilatorEngine implements Engine {
     try {
       const image = dramImage(program);
       writeFileSync(join(work, 'dram.bin'), image);
-      const maxCycles = opts.maxCycles ?? 2e9;
+      const maxCycles = opts.maxCycles ?? DEFAULT_MAX_CYCLES;
       const args = [join(work, 'dram.bin'), join(work, 'out.bin'), String(ib.addr), String(ib.size / INSN_BYTES), String(maxCycles)];
       if (opts.vcd) args.push(resolve(opts.vcd));
       const r = await execa(build.binary, args, { reject: false, maxBuffer: 1 << 30 });
@@ -150,7 +150,15 @@ export class VerilatorEngine implements Engine {
       } else if (status === 'deadlock') {
         result.error = { kind: 'deadlock', message: `no progress for many cycles at cycle ${cycles} (harness watchdog)` };
       } else if (status === 'timeout') {
-        result.error = { kind: 'timeout', message: `no FINISH within ${maxCycles} cycles` };
+        // Where each module was: the oldest started instruction that has not ended, else its next one.
+        const at = (['load', 'compute', 'store'] as Mod[]).map((m) => {
+          const running = next.start[m] > next.end[m];
+          const idx = byModule[m][running ? next.end[m] : next.start[m]];
+          if (idx === undefined) return `${m} idle`;
+          const i = insns[idx];
+          return `${m} ${running ? 'running' : 'waiting at'} #${idx} ${i.opcode}${'memory_type' in i ? ` ${i.memory_type}` : ''}`;
+        });
+        result.error = { kind: 'timeout', message: `no FINISH within ${maxCycles} cycles (--max-cycles); at cycle ${cycles}: ${at.join(', ')}` };
       }
       return result;
     } finally {

@@ -5,6 +5,7 @@ import { dramImage, readProgram } from '../../program/index.ts';
 import { progress } from '../../report/progress.ts';
 import { table } from '../../report/table.ts';
 import { simJson } from './sim.ts';
+import { MAX_CYCLES_FLAG, parseMaxCycles } from '../max-cycles.ts';
 import { getBoard } from '../../../fpga/boards/index.ts';
 import { LinkHost } from '../../../fpga/link/host.ts';
 import type { ByteStream } from '../../../fpga/link/stream.ts';
@@ -21,6 +22,7 @@ interface RunCliOptions {
   transfer: string;
   timeout: string;
   json?: boolean;
+  maxCycles?: string;
 }
 
 const TRANSFERS: readonly BoardTransfer[] = ['outputs', 'buffers', 'image'];
@@ -45,6 +47,7 @@ export function registerRun(program: Command): void {
     .option('--transfer <what>', 'outputs (inputs written, outputs read back), buffers (scratch buffers too) or image (all of DRAM, both ways)', 'outputs')
     .option('--timeout <s>', 'seconds to wait for the run to finish', '60')
     .option('--json', 'print JSON')
+    .option(MAX_CYCLES_FLAG, 'stop waiting once the cycle counter passes this (read at every poll; default: only --timeout)')
     .action(async (file: string, opts: RunCliOptions) => {
       const p = readProgram(file);
       const d = p.config;
@@ -89,7 +92,7 @@ export function registerRun(program: Command): void {
       try {
         const { writes, reads } = boardTransfers(p, transfer);
         const bar = progress(writes.length + 1 + reads.length, `${file} on ${where}`);
-        const r = await runOnBoard(host, p, { transfer, timeoutMs: timeoutS * 1000, boardName: where, onProgress: (e) => bar.tick(`${e.phase} ${e.label}`) });
+        const r = await runOnBoard(host, p, { transfer, timeoutMs: timeoutS * 1000, boardName: where, ...(opts.maxCycles ? { maxCycles: parseMaxCycles(opts.maxCycles) } : {}), onProgress: (e) => bar.tick(`${e.phase} ${e.label}`) });
         bar.stop();
         const { modules: _unobserved, ...j } = simJson(p, r);
         const info = { board: board.name, sim: Boolean(opts.sim), port: opts.port ?? null, ...r.board, configId: `0x${r.board.configId.toString(16).padStart(8, '0')}` };

@@ -9,6 +9,7 @@ import type { RunOptions, RunResult } from '../../../sim/engine.ts';
 import { getEngine } from '../../../sim/engines.ts';
 import { runSuite, suiteSize, type SuiteResult } from '../../../sim/suite.ts';
 import { chromeTraceJson } from '../../../sim/ts/trace.ts';
+import { MAX_CYCLES_FLAG, MAX_CYCLES_HELP, parseMaxCycles, withMaxCycles } from '../max-cycles.ts';
 
 function outputDigests(p: Program, r: RunResult): Record<string, string> {
   const out: Record<string, string> = {};
@@ -55,7 +56,9 @@ export function registerSim(program: Command): void {
     .option('--trace <file>', 'write a Chrome trace-event timeline (open in Perfetto; ts engine)')
     .option('--vcd <file>', 'write a VCD waveform (verilator engine)')
     .option('--json', 'print JSON')
-    .action(async (file: string, opts: { config?: string; engine: string; trace?: string; vcd?: string; json?: boolean }) => {
+    .option(MAX_CYCLES_FLAG, MAX_CYCLES_HELP)
+    .action(async (file: string, opts: { config?: string; engine: string; trace?: string; vcd?: string; json?: boolean; maxCycles?: string }) => {
+      const maxCycles = parseMaxCycles(opts.maxCycles);
       const p = readProgram(file);
       if (opts.config) {
         const want = loadConfig(opts.config);
@@ -66,7 +69,7 @@ export function registerSim(program: Command): void {
       const engine = getEngine(opts.engine, engineOptions);
       if (opts.vcd && opts.engine !== 'verilator') throw new VtwError('--vcd needs --engine verilator');
       if (opts.trace && opts.engine === 'verilator') throw new VtwError('--trace needs --engine ts (use --vcd for the RTL)');
-      const r = await engine.run(p, { trace: Boolean(opts.trace), ...(opts.vcd ? { vcd: opts.vcd } : {}) } as RunOptions);
+      const r = await engine.run(p, { trace: Boolean(opts.trace), maxCycles, ...(opts.vcd ? { vcd: opts.vcd } : {}) } as RunOptions);
       if (opts.trace) writeFileAtomic(opts.trace, chromeTraceJson(r.trace ?? [], { clockMhz: p.config.clockMhz, processName: `VTA ${p.config.variant}` }));
       const j = simJson(p, r);
       if (opts.json) {
@@ -92,10 +95,11 @@ export function registerSim(program: Command): void {
     .option('--seed <n>', 'seed for data and random programs', '1')
     .option('--count <n>', 'random programs to run', '20')
     .option('--json', 'print JSON {passed, failed, tests}')
-    .action(async (opts: { config: string; engine: string; suite: string; seed: string; count: string; json?: boolean }) => {
+    .option(MAX_CYCLES_FLAG, MAX_CYCLES_HELP)
+    .action(async (opts: { config: string; engine: string; suite: string; seed: string; count: string; json?: boolean; maxCycles?: string }) => {
       if (opts.suite !== 'conformance' && opts.suite !== 'random') throw new VtwError(`--suite ${opts.suite}: use conformance or random`);
       const d = loadConfig(opts.config);
-      const engine = getEngine(opts.engine, engineOptions);
+      const engine = withMaxCycles(getEngine(opts.engine, engineOptions), parseMaxCycles(opts.maxCycles));
       const so = { suite: opts.suite, seed: parseIntOption(opts.seed, 'seed'), count: parseIntOption(opts.count, 'count') } as const;
       const bar = progress(suiteSize(d, so), `${opts.suite} on ${d.variant}`);
       const results: SuiteResult[] = await runSuite(d, engine, { ...so, onResult: (r) => bar.tick(r.name) });
