@@ -17,6 +17,7 @@ import { DEFAULT_MAX_CYCLES, type Engine, type InsnTiming, type ModuleCounters, 
 import { harnessSource } from './harness.ts';
 import { staticCounters } from '../counters.ts';
 import { errorCodeName } from '../../hw/vta/regs.ts';
+import { cleanStaleTemps, holdTemp, ownedTempName, releaseTemp, runBuildCommand } from '../../src/util/child-builds.ts';
 
 const CACHE_DIR = resolve('.cache', 'verilator');
 const BUILD_FLAGS = ['--cc', '--exe', '--build', '-j', '2', '--trace', '-Wno-fatal', '--x-assign', 'fast', '--x-initial', 'fast', '-CFLAGS', '-O1'];
@@ -54,12 +55,15 @@ export async function buildVerilated(d: Derived, onProgress?: (msg: string) => v
   onProgress?.(`building the Verilator model of ${d.variant} (cached afterwards)...`);
   const t0 = performance.now();
   mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = mkdtempSync(join(CACHE_DIR, `${key}.tmp-`));
+  cleanStaleTemps(CACHE_DIR);
+  const tmp = ownedTempName(join(CACHE_DIR, key));
+  mkdirSync(tmp);
+  holdTemp(tmp);
   try {
     for (const [name, text] of Object.entries(design.files)) writeFileSync(join(tmp, name), text);
     writeFileSync(join(tmp, 'harness.cpp'), harness);
     const files = Object.keys(design.files).map((f) => join(tmp, f));
-    const r = await execa('verilator', [...BUILD_FLAGS, '--top-module', top, '--Mdir', join(tmp, 'obj'), '-o', join(tmp, 'vtw_harness'), join(tmp, 'harness.cpp'), ...files], { reject: false });
+    const r = await runBuildCommand('verilator', [...BUILD_FLAGS, '--top-module', top, '--Mdir', join(tmp, 'obj'), '-o', join(tmp, 'vtw_harness'), join(tmp, 'harness.cpp'), ...files]);
     if (r.exitCode !== 0) {
       const err = r.stderr.split('\n').find((l) => l.startsWith('%Error')) ?? r.stderr.split('\n').slice(-3).join(' ');
       throw new VtwError(`verilator build of ${top} failed: ${err}`);
@@ -69,6 +73,7 @@ export async function buildVerilated(d: Derived, onProgress?: (msg: string) => v
     renameSync(tmp, dir);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+    releaseTemp(tmp);
   }
   return { binary, cached: false, seconds: (performance.now() - t0) / 1000, top };
 }
