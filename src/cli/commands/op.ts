@@ -13,7 +13,7 @@ import { getEngine } from '../../../sim/engines.ts';
 import { compileConv2d } from '../../../compiler/ops/conv2d_op.ts';
 import { compileDense } from '../../../compiler/ops/dense.ts';
 import { compileAdd, compileMaxPool } from '../../../compiler/ops/elementwise.ts';
-import { defaultClip, MAX_DIM, parseKnobs, type Knobs } from '../../../compiler/ops/common.ts';
+import { defaultClip, defaultShift, MAX_DIM, parseKnobs, type Knobs } from '../../../compiler/ops/common.ts';
 import { idealCycles, runOp, type OpInstance } from '../../../compiler/ops/op.ts';
 import { PASSES, type PassName } from '../../../compiler/vta/build.ts';
 import { printStmt } from '../../../compiler/ir/printer.ts';
@@ -39,7 +39,7 @@ interface OpOptions {
   check?: boolean;
   json?: boolean;
   emit?: string;
-  shift: string;
+  shift?: string;
   bias: boolean;
   clip?: string;
   relu?: boolean;
@@ -85,18 +85,18 @@ export function compileFromCli(kind: string, opts: OpOptions, d: Derived): OpIns
   }
   const batch = intOpt(opts.batch, 'batch', 1);
   const groups = intOpt(opts.groups, 'groups', 1);
-  const shift = intOpt(opts.shift, 'shift');
+  const shift = opts.shift === undefined ? undefined : intOpt(opts.shift, 'shift');
   const co = { knobs, latencyHiding: opts.latencyHiding };
   switch (kind) {
     case 'conv2d': {
       const [h, w, cin, cout, k, pad, stride] = ints(opts.shape, 7, SHAPES.conv2d);
-      return compileConv2d({ batch, h, w, cin, cout, k, pad, stride, groups, shift, bias: opts.bias, clip: clipOf(opts, d) }, d, co);
+      return compileConv2d({ batch, h, w, cin, cout, k, pad, stride, groups, shift: shift ?? defaultShift((cin / groups) * k * k, d), bias: opts.bias, clip: clipOf(opts, d) }, d, co);
     }
     case 'dense': {
       const [m, k, n] = ints(opts.shape, 3, SHAPES.dense);
       if (groups !== 1) throw new VtwError('dense has no --groups');
       if (batch !== 1) throw new VtwError('dense takes its batch as M in --shape M,K,N, not --batch');
-      return compileDense({ m, k, n, shift, bias: opts.bias, clip: clipOf(opts, d) }, d, co);
+      return compileDense({ m, k, n, shift: shift ?? defaultShift(k, d), bias: opts.bias, clip: clipOf(opts, d) }, d, co);
     }
     case 'add': {
       const [h, w, c] = ints(opts.shape, 3, SHAPES.add);
@@ -124,7 +124,7 @@ export function registerOp(program: Command): void {
     .option('--check', 'compare the output bit for bit with a plain reference')
     .option('--json', 'print JSON')
     .option('--emit <file>', 'write the program container (for vtw sim / vtw disasm)')
-    .option('--shift <n>', 'requantization: arithmetic shift right (conv2d, dense)', '8')
+    .option('--shift <n>', 'requantization: arithmetic shift right (conv2d, dense; default from the accumulation depth, so outputs spread over the range)')
     .option('--no-bias', 'no per-channel bias (conv2d, dense)')
     .option('--clip <lo,hi>', 'clip the result before the cast (default 0,max of the output type; "none" for no clip)')
     .option('--seed <n>', 'seed of the random operands', '1')
