@@ -24,7 +24,7 @@ export function resolveConfigJson(spec: string | undefined): { json: unknown; so
   throw new ConfigError(
     looksLikePath
       ? `config file ${quoteUser(s)} does not exist`
-      : `unknown config preset ${quoteUser(s, 40)}${didYouMean(s, PRESET_NAMES)}; presets: ${PRESET_NAMES.join(', ')} (or pass a JSON file)`,
+      : `unknown config preset ${quoteUser(s, 40, false)}${didYouMean(s, PRESET_NAMES)}; presets: ${PRESET_NAMES.join(', ')} (or pass a JSON file)`,
   );
 }
 
