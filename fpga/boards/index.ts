@@ -7,6 +7,7 @@ import { upduino3 } from './upduino3.ts';
 import { icestick } from './icestick.ts';
 import { hx8kBreakout } from './hx8k-breakout.ts';
 import { tinyfpgaBx } from './tinyfpga-bx.ts';
+import { quoteUser } from '../../src/util/quote.ts';
 
 export type { Board, BoardLed, Ice40Device, Programmer } from './types.ts';
 
@@ -16,7 +17,7 @@ export function getBoard(name: string): Board {
   const b = BOARDS.find((x) => x.name === name);
   if (!b) {
     const names = BOARDS.map((x) => x.name);
-    throw new VtwError(`unknown board '${name}'${didYouMean(name, names)}; boards: ${names.join(', ')}`);
+    throw new VtwError(`unknown board ${quoteUser(name, 40)}${didYouMean(name, names)}; boards: ${names.join(', ')}`);
   }
   return b;
 }

@@ -142,8 +142,8 @@ export function validateProgram(p: Program): void {
     if (RESERVED_NAMES.has(b.name)) throw new ProgramError(`buffer name ${b.name} is reserved; choose another name`);
     if (seen.has(b.name)) throw new ProgramError(`buffer name ${b.name} is used twice`);
     seen.add(b.name);
-    if (!BUFFER_KINDS.includes(b.kind)) throw new ProgramError(`${where}: kind '${b.kind}' is not one of ${BUFFER_KINDS.join(', ')}`);
-    if (!BUFFER_ROLES.includes(b.role)) throw new ProgramError(`${where}: role '${b.role}' is not one of ${BUFFER_ROLES.join(', ')}`);
+    if (!BUFFER_KINDS.includes(b.kind)) throw new ProgramError(`${where}: kind ${quoteUser(b.kind, 40)} is not one of ${BUFFER_KINDS.join(', ')}`);
+    if (!BUFFER_ROLES.includes(b.role)) throw new ProgramError(`${where}: role ${quoteUser(b.role, 40)} is not one of ${BUFFER_ROLES.join(', ')}`);
     // The instruction stream starts on a page (the fetch splits its bursts by offset from it);
     // data and micro-op buffers on the configuration's buffer alignment (MEM_BUFFER_ALIGN).
     const align = b.kind === 'insn' ? PAGE_BYTES : p.config.mem.bufferAlign;
@@ -156,7 +156,7 @@ export function validateProgram(p: Program): void {
     if (b.data && b.data.length !== b.size) {
       throw new ProgramError(`${where}: data has ${b.data.length} bytes but size is ${b.size}`);
     }
-    if (b.dtype !== undefined && !DTYPES.includes(b.dtype)) throw new ProgramError(`${where}: dtype '${b.dtype}' is not one of ${DTYPES.join(', ')}`);
+    if (b.dtype !== undefined && !DTYPES.includes(b.dtype)) throw new ProgramError(`${where}: dtype ${quoteUser(b.dtype, 40)} is not one of ${DTYPES.join(', ')}`);
     if (b.shape !== undefined && (!Array.isArray(b.shape) || b.shape.some((x) => !Number.isInteger(x) || x <= 0))) {
       throw new ProgramError(`${where}: shape must be a list of positive integers`);
     }
@@ -218,15 +218,15 @@ export function serializeProgram(p: Program): string {
 
 function field<T>(obj: Record<string, unknown>, key: string, type: string, where: string): T {
   const v = obj[key];
-  if (typeof v !== type) throw new ProgramError(`${where}: field ${key} must be a ${type}, got ${JSON.stringify(v)}`);
+  if (typeof v !== type) throw new ProgramError(`${where}: field ${key} must be a ${type}, got ${quoteUser(JSON.stringify(v) ?? String(v), 40, false)}`);
   return v as T;
 }
 
 export function programFromJson(json: unknown): Program {
   if (typeof json !== 'object' || json === null) throw new ProgramError('a program container must be a JSON object');
   const o = json as Record<string, unknown>;
-  if (o.format !== PROGRAM_FORMAT) throw new ProgramError(`not a vtw program container (format is ${JSON.stringify(o.format)}, expected "${PROGRAM_FORMAT}")`);
-  if (o.version !== PROGRAM_VERSION) throw new ProgramError(`program container version ${JSON.stringify(o.version)} is not supported (this vtw reads version ${PROGRAM_VERSION})`);
+  if (o.format !== PROGRAM_FORMAT) throw new ProgramError(`not a vtw program container (format is ${quoteUser(JSON.stringify(o.format) ?? 'missing', 40, false)}, expected "${PROGRAM_FORMAT}")`);
+  if (o.version !== PROGRAM_VERSION) throw new ProgramError(`program container version ${quoteUser(JSON.stringify(o.version) ?? 'missing', 40, false)} is not supported (this vtw reads version ${PROGRAM_VERSION})`);
   let config: Derived;
   try {
     config = deriveConfig(o.config);
@@ -235,7 +235,7 @@ export function programFromJson(json: unknown): Program {
     throw e;
   }
   if (typeof o.configName === 'string' && o.configName !== config.variant) {
-    throw new ProgramError(`configName ${o.configName} does not match its config, which is ${config.variant}`);
+    throw new ProgramError(`configName ${quoteUser(o.configName, 60)} does not match its config, which is ${config.variant}`);
   }
   if (!Array.isArray(o.buffers)) throw new ProgramError('program field buffers must be a list');
   const buffers = o.buffers.map((raw, i): ProgramBuffer => {
