@@ -22,6 +22,8 @@ export interface FuzzReport {
   internal: string[];
   slow: string[];
   badLines: string[];
+  /** Refusals by the engine (the program was loaded and run): illegal instruction, deadlock, timeout. */
+  ranAndStopped: number;
   seconds: number;
 }
 
@@ -94,7 +96,7 @@ function flipInstructionBits(text: string, p: Pick): string {
 
 /** One mutation of `text`: bit flips, truncation, field edits, or a mix. */
 export function mutate(text: string, p: Pick): string | Uint8Array {
-  switch (p.int(8)) {
+  switch (p.int(9)) {
     case 0:
       return flipBits(text, p, 1 + p.int(8));
     case 1:
@@ -105,6 +107,7 @@ export function mutate(text: string, p: Pick): string | Uint8Array {
       return new Uint8Array(Array.from({ length: p.int(2048) }, () => p.int(256)));
     case 4:
     case 5:
+    case 6:
       return flipInstructionBits(text, p);
     default:
       return editJson(text, p);
@@ -133,7 +136,7 @@ export async function fuzzInputs(count: number, seed: number, limitMs = 5000): P
   const p = new Pick(new Rng(seed));
   const containers = seedContainers();
   const configs = seedConfigs();
-  const rep: FuzzReport = { cases: 0, accepted: 0, refused: 0, internal: [], slow: [], badLines: [], seconds: 0 };
+  const rep: FuzzReport = { cases: 0, accepted: 0, refused: 0, internal: [], slow: [], badLines: [], ranAndStopped: 0, seconds: 0 };
   for (let i = 0; i < count; i++) {
     const isConfig = i % 2 === 1;
     const input = mutate(isConfig ? p.of(configs) : p.of(containers), p);
@@ -153,6 +156,7 @@ export async function fuzzInputs(count: number, seed: number, limitMs = 5000): P
       }
       if (r.code === 70 || /internal error/.test(r.stderr)) rep.internal.push(label + r.stderr.trim().slice(0, 300));
       else rep.refused++;
+      if (/error: (illegal|deadlock|timeout): /.test(r.stderr)) rep.ranAndStopped++;
       const lines = r.stderr.split('\n').filter((l) => l.length);
       if (lines.length !== 1 || lines[0].length > MAX_ERROR_CHARS + 'vtw: error: '.length || /[\x00-\x08\x0b-\x1f]/.test(lines[0])) {
         rep.badLines.push(label + JSON.stringify(r.stderr.slice(0, 400)));
