@@ -12,6 +12,7 @@ import { runCli } from './helpers/cli.ts';
 import { errorLines, runVtw } from './helpers/vtw-child.ts';
 import { assemble, serializeProgram } from '../src/program/index.ts';
 import { errorLine, MAX_ERROR_CHARS, quoteUser } from '../src/util/quote.ts';
+import { divisors } from '../compiler/ops/common.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vtw-bad-'));
 const gemmTiny = readFileSync('examples/gemm-tiny.vasm', 'utf8');
@@ -121,6 +122,17 @@ test('a runaway program ends at --max-cycles in one line saying where each modul
   assert.is(process.exitCode, 1); // vtw test reports failures through the exit status
   process.exitCode = 0;
   assert.ok(JSON.parse(t.stdout).tests.every((x: { message: string }) => /no FINISH within 10 cycles/.test(x.message)));
+});
+
+test('divisors: the same as counting, in O(sqrt n) for huge n', () => {
+  for (let n = 1; n <= 300; n++) {
+    const slow: number[] = [];
+    for (let i = 1; i <= n; i++) if (n % i === 0) slow.push(i);
+    assert.equal(divisors(n), slow);
+  }
+  const t0 = performance.now();
+  assert.equal(divisors(2 ** 52 - 1).length, 128); // 2^52 - 1 = 3 * 5 * 53 * 157 * 1613 * 2731 * 8191: 2^7 divisors
+  assert.ok(performance.now() - t0 < 2000);
 });
 
 test('quoteUser / errorLine: control characters escaped, quotes cut at ~80, lines at 300', () => {

@@ -12,7 +12,7 @@ import { chromeTraceJson } from '../../../sim/ts/trace.ts';
 import { MAX_CYCLES_FLAG, MAX_CYCLES_HELP, parseMaxCycles, withMaxCycles } from '../max-cycles.ts';
 
 function outputDigests(p: Program, r: RunResult): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null); // keyed by user-chosen buffer names
   for (const b of p.buffers) {
     if (b.role === 'output' || b.role === 'inout') {
       out[b.name] = createHash('sha256').update(r.dram.subarray(b.addr, b.addr + b.size)).digest('hex').slice(0, 16);
