@@ -76,6 +76,16 @@ test('gen into its own output replaces it; a file added there afterwards is kept
   intact();
 });
 
+test('synth refuses the same folders before place and route starts', async () => {
+  for (const [out, pattern] of [['.', /current folder/], ['notes.txt', /existing file/], ['theirs', /did not write/]] as const) {
+    const r = await runVtw(['synth', '--demo', '--board', 'icebreaker', '--out', out], { cwd: repo, timeoutMs: 30_000 });
+    assert.not.ok(r.timedOut);
+    assert.not.match(r.stderr, /place and route|synthesis/, 'refused before the flow');
+    oneErrorLine(r, pattern);
+  }
+  intact();
+});
+
 test('unwritable and odd --out paths end in one line, quickly', async () => {
   for (const [out, pattern] of [
     ['/proc/self/vtw-x/y', /cannot write/],

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.ts';
 import { VtwError } from '../../errors.ts';
-import { checkOutputFolder } from '../../util/folder.ts';
 import { bytes, table } from '../../report/table.ts';
 import { generateDesign, writeDesign } from '../../../hw/gen.ts';
 import { HW_TARGETS, type HwTarget } from '../../../hw/lib/mult.ts';
@@ -18,7 +17,6 @@ export function registerGen(program: Command): void {
     .action((opts: { config: string; out: string; target: string; json?: boolean; force?: boolean }) => {
       if (!HW_TARGETS.includes(opts.target as HwTarget)) throw new VtwError(`unknown target ${opts.target}; targets: ${HW_TARGETS.join(', ')}`);
       const d = loadConfig(opts.config);
-      checkOutputFolder(opts.out, [], { force: opts.force });
       const t0 = performance.now();
       process.stderr.write(`generating ${d.variant} for ${opts.target}...\n`);
       const design = generateDesign(d, opts.target as HwTarget);

@@ -152,7 +152,9 @@ export function registerSynth(program: Command): void {
         }
       }
       const out = opts.out ?? join('build', 'fpga', board.name, d ? d.variant : top);
-      checkOutputFolder(out, [], { force: opts.force }); // before minutes of place and route
+      const verilogOut = d ? Object.fromEntries(Object.entries(files).map(([n, v]) => [join('verilog', n), v])) : {};
+      const outNames = ['top.bin', 'summary.json', 'top.pcf', 'report.json', 'yosys.log', 'nextpnr.log', ...Object.keys(verilogOut)];
+      checkOutputFolder(out, outNames, { force: opts.force }); // before minutes of place and route
       const r = await runFlow({
         board, files, top, pcf, fitHint,
         seed: positive(opts.seed, 'seed', true),
@@ -168,7 +170,7 @@ export function registerSynth(program: Command): void {
         'report.json': JSON.stringify(r.report, null, 2) + '\n',
         'yosys.log': r.logs.yosys,
         'nextpnr.log': r.logs.nextpnr,
-        ...(d ? Object.fromEntries(Object.entries(files).map(([n, v]) => [join('verilog', n), v])) : {}),
+        ...verilogOut,
       }, { force: opts.force });
       console.log(opts.json ? JSON.stringify(summary, null, 2) : `${formatSummary(r.summary)}\n  wrote ${join(out, 'top.bin')} and summary.json`);
       if (!r.summary.timing.met && !opts.allowTimingFail) {
