@@ -10,7 +10,7 @@ import { quoteUser } from './quote.ts';
 /** Byte limits for each kind of input (documented in docs/program-format.md and docs/config.md). */
 export const INPUT_LIMITS = {
   config: 1 << 20,
-  container: 512 << 20,
+  container: 256 << 20, // below V8's longest string (~512 Mi characters)
   assembly: 64 << 20,
 } as const;
 
