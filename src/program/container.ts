@@ -6,6 +6,7 @@
 import { writeFileSync, renameSync, unlinkSync } from 'node:fs';
 import { INPUT_LIMITS, readInputText, stripBom } from '../util/input.ts';
 import { parseJsonText, quoteUser } from '../util/quote.ts';
+import { fsReason } from '../util/folder.ts';
 import { deriveConfig, minimalKeys, type Derived } from '../config/derive.ts';
 import { ConfigError, ProgramError, VtwError } from '../errors.ts';
 import { INSN_BYTES, PAGE_BYTES, UOP_BYTES } from '../isa/constants.ts';
@@ -290,7 +291,7 @@ export function writeFileAtomic(path: string, content: string | Uint8Array): voi
     } catch {
       /* nothing to clean */
     }
-    throw new VtwError(`cannot write ${path}: ${(e as Error).message}`);
+    throw new VtwError(`cannot write ${quoteUser(path)}: ${fsReason(e)}`);
   }
 }
 
