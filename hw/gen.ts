@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Derived } from '../src/config/derive.ts';
 import { minimalKeys } from '../src/config/derive.ts';
-import { writeFolder } from '../src/util/folder.ts';
+import { writeFolder, type WriteFolderOptions } from '../src/util/folder.ts';
 import { printModule } from './hdl/print.ts';
 import { checkDspBudget, dspsNeeded, type HwTarget } from './lib/mult.ts';
 import { fetchMulPlan } from './vta/fetch.ts';
@@ -88,7 +88,7 @@ export function generateDesign(d: Derived, target: HwTarget): Design {
 }
 
 /** Write a design and its manifest into `outDir` as a whole (src/util/folder.ts). */
-export function writeDesign(design: Design, outDir: string): string[] {
-  writeFolder(outDir, { ...design.files, 'manifest.json': JSON.stringify(design.manifest, null, 2) + '\n' });
+export function writeDesign(design: Design, outDir: string, opts: WriteFolderOptions = {}): string[] {
+  writeFolder(outDir, { ...design.files, 'manifest.json': JSON.stringify(design.manifest, null, 2) + '\n' }, opts);
   return [...Object.keys(design.files), 'manifest.json'];
 }

@@ -13,7 +13,7 @@ import { createSchedule, type Schedule } from '../te/schedule.ts';
 import { compute, placeholder, reduceAxis, sum, type Tensor } from '../te/tensor.ts';
 import { GEMM_INTRIN, type VtaTarget } from '../vta/env.ts';
 import { requantize } from './requant.ts';
-import { ceilDiv, type Knobs } from './common.ts';
+import { ceilDiv, checkDim, checkOperatorBytes, type Knobs } from './common.ts';
 
 export interface Conv2dSpec {
   batch: number;
@@ -73,9 +73,7 @@ export function outDims(s: { h: number; w: number; k: number; pad: number; strid
 }
 
 export function checkConvSpec(s: Conv2dSpec): void {
-  const pos = (v: number, n: string) => {
-    if (!Number.isInteger(v) || v < 1) throw new CompileError(`conv2d: ${n} must be a positive integer, got ${v}`);
-  };
+  const pos = (v: number, n: string) => checkDim('conv2d', n, v);
   pos(s.batch, 'batch');
   pos(s.h, 'H');
   pos(s.w, 'W');
@@ -84,7 +82,7 @@ export function checkConvSpec(s: Conv2dSpec): void {
   pos(s.k, 'K');
   pos(s.stride, 'STRIDE');
   pos(s.groups, 'groups');
-  if (!Number.isInteger(s.pad) || s.pad < 0) throw new CompileError(`conv2d: PAD must be a non-negative integer, got ${s.pad}`);
+  checkDim('conv2d', 'PAD', s.pad, 0);
   if (s.cin % s.groups || s.cout % s.groups) throw new CompileError(`conv2d: CI ${s.cin} and CO ${s.cout} must be multiples of groups ${s.groups}`);
   const { oh, ow } = outDims(s);
   if (oh < 1 || ow < 1) throw new CompileError(`conv2d: a ${s.k}x${s.k} kernel does not fit a ${s.h}x${s.w} input with padding ${s.pad}`);
@@ -106,6 +104,13 @@ function groupsPerBlock(s: Conv2dSpec, BI: number, BO: number): number {
 
 export function convGeom(s: Conv2dSpec, d: Derived): ConvGeom {
   checkConvSpec(s);
+  const out = outDims(s);
+  checkOperatorBytes('conv2d', [
+    ['input', s.batch * s.h * s.w * s.cin, d.inpWidth],
+    ['weight', s.cout * (s.cin / s.groups) * s.k * s.k, d.wgtWidth],
+    ['bias', s.bias ? s.cout : 0, d.accWidth],
+    ['output', s.batch * out.oh * out.ow * s.cout, d.outWidth],
+  ], d);
   const B = d.batch;
   const BI = d.blockIn;
   const BO = d.blockOut;

@@ -5,7 +5,7 @@ import { lower } from '../te/lower.ts';
 import { buildVta } from '../vta/build.ts';
 import { vtaTarget } from '../vta/env.ts';
 import { convOutputChannel, packBias, packConvData, packConvKernel, unpackConvOutput } from '../vta/pack.ts';
-import { randomInts, rangeOf, type Knobs } from './common.ts';
+import { defaultBiasRange, randomInts, rangeOf, type Knobs } from './common.ts';
 import { conv2dDef, conv2dSchedule, convGeom, type CompileOptions, type Conv2dSpec } from './conv2d.ts';
 import { chooseConvKnobs, convKnobError, convKnobSpace } from './conv_knobs.ts';
 import type { OpInstance } from './op.ts';
@@ -55,8 +55,8 @@ export function compileConv2d(spec: Conv2dSpec, d: Derived, opts: CompileOptions
       const [wlo, whi] = rangeOf(d.wgtWidth);
       const data = randomInts(spec.batch * spec.cin * spec.h * spec.w, ilo, ihi, seed);
       const weight = randomInts(spec.cout * (spec.cin / spec.groups) * spec.k * spec.k, wlo, whi, seed + 1);
-      const bmax = Math.min(2 ** 14, 2 ** (d.accWidth - 2));
-      const bias = spec.bias ? randomInts(spec.cout, -bmax, bmax, seed + 2) : undefined;
+      const [blo, bhi] = defaultBiasRange(d);
+      const bias = spec.bias ? randomInts(spec.cout, blo, bhi, seed + 2) : undefined;
       const tensors = [
         { buf: buf(def.data), role: 'input' as const, values: packConvData(g, data) },
         { buf: buf(def.kernel), role: 'input' as const, values: packConvKernel(g, weight) },

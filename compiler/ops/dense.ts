@@ -15,7 +15,7 @@ import { buildVta } from '../vta/build.ts';
 import { GEMM_INTRIN, vtaTarget, type VtaTarget } from '../vta/env.ts';
 import { packActivations, packBias, unpackActivations } from '../vta/pack.ts';
 import { requantize } from './requant.ts';
-import { ceilDiv, randomInts, rangeOf, type Knobs } from './common.ts';
+import { ceilDiv, checkDim, checkOperatorBytes, defaultBiasRange, randomInts, rangeOf, type Knobs } from './common.ts';
 import { convGeom, type CompileOptions, type ConvGeom } from './conv2d.ts';
 import { pickKnobs } from './conv2d_op.ts';
 import { chooseConvKnobs, convKnobError, convKnobSpace } from './conv_knobs.ts';
@@ -110,9 +110,8 @@ function denseSchedule(def: DenseDef, k: Knobs, accDepth: number): Schedule {
 }
 
 export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}): OpInstance {
-  for (const [n, v] of [['M', s.m], ['K', s.k], ['N', s.n]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new CompileError(`dense: ${n} must be a positive integer, got ${v}`);
-  }
+  for (const [n, v] of [['M', s.m], ['K', s.k], ['N', s.n]] as const) checkDim('dense', n, v);
+  checkOperatorBytes('dense', [['data', s.m * s.k, d.inpWidth], ['weight', s.n * s.k, d.wgtWidth], ['bias', s.bias ? s.n : 0, d.accWidth], ['output', s.m * s.n, d.outWidth]], d);
   if (opts.knobs) {
     for (const [name, v] of Object.entries(opts.knobs)) {
       if ((name === 'tile_h' || name === 'tile_w' || name === 'h_nthread') && v !== 1) throw new CompileError(`dense has no ${name} knob (it must be 1)`);
@@ -137,8 +136,8 @@ export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}
       const [wlo, whi] = rangeOf(d.wgtWidth);
       const data = randomInts(s.m * s.k, ilo, ihi, seed);
       const weight = randomInts(s.n * s.k, wlo, whi, seed + 1);
-      const bmax = Math.min(2 ** 14, 2 ** (d.accWidth - 2));
-      const bias = s.bias ? randomInts(s.n, -bmax, bmax, seed + 2) : undefined;
+      const [blo, bhi] = defaultBiasRange(d);
+      const bias = s.bias ? randomInts(s.n, blo, bhi, seed + 2) : undefined;
       const tensors = [
         { buf: buf(def.data), role: 'input' as const, values: packActivations(data, s.m, s.k, 1, 1, t.batch, t.blockIn, ident, def.KB) },
         { buf: buf(def.weight), role: 'input' as const, values: packActivations(weight, s.n, s.k, 1, 1, t.blockOut, t.blockIn, ident, def.KB) },

@@ -17,7 +17,7 @@ import { compute, placeholder, reduceAxis, reduceMax, type Tensor } from '../te/
 import { buildVta } from '../vta/build.ts';
 import { vtaTarget } from '../vta/env.ts';
 import { packActivations, unpackActivations } from '../vta/pack.ts';
-import { ceilDiv, divisors, randomInts, rangeOf, type Knobs } from './common.ts';
+import { ceilDiv, checkDim, checkOperatorBytes, divisors, randomInts, rangeOf, type Knobs } from './common.ts';
 import type { CompileOptions } from './conv2d.ts';
 import { pickKnobs } from './conv2d_op.ts';
 import { loadCycles, storeCycles } from './conv_knobs.ts';
@@ -130,9 +130,9 @@ export interface AddSpec {
 }
 
 export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): OpInstance {
-  for (const [n, v] of [['batch', s.batch], ['H', s.h], ['W', s.w], ['C', s.c]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new CompileError(`add: ${n} must be a positive integer, got ${v}`);
-  }
+  for (const [n, v] of [['batch', s.batch], ['H', s.h], ['W', s.w], ['C', s.c]] as const) checkDim('add', n, v);
+  const elems = s.batch * s.h * s.w * s.c;
+  checkOperatorBytes('add', [['a', elems, d.accWidth], ['b', elems, d.accWidth], ['output', elems, d.outWidth]], d);
   const t = vtaTarget(d);
   const B = t.batch;
   const BO = t.blockOut;
@@ -221,14 +221,13 @@ export interface MaxPoolSpec {
 }
 
 export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions = {}): OpInstance {
-  for (const [n, v] of [['batch', s.batch], ['H', s.h], ['W', s.w], ['C', s.c], ['K', s.k], ['STRIDE', s.stride]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new CompileError(`maxpool: ${n} must be a positive integer, got ${v}`);
-  }
-  if (!Number.isInteger(s.pad) || s.pad < 0) throw new CompileError(`maxpool: PAD must be a non-negative integer, got ${s.pad}`);
+  for (const [n, v] of [['batch', s.batch], ['H', s.h], ['W', s.w], ['C', s.c], ['K', s.k], ['STRIDE', s.stride]] as const) checkDim('maxpool', n, v);
+  checkDim('maxpool', 'PAD', s.pad, 0);
   if (s.pad >= s.k) throw new CompileError(`maxpool: padding ${s.pad} must be smaller than the window ${s.k} (a window would hold only padding)`);
   const OH = Math.floor((s.h + 2 * s.pad - s.k) / s.stride) + 1;
   const OW = Math.floor((s.w + 2 * s.pad - s.k) / s.stride) + 1;
   if (OH < 1 || OW < 1) throw new CompileError(`maxpool: a ${s.k}x${s.k} window does not fit ${s.h}x${s.w}`);
+  checkOperatorBytes('maxpool', [['input', s.batch * s.h * s.w * s.c, d.accWidth], ['output', s.batch * OH * OW * s.c, d.outWidth]], d);
   const t = vtaTarget(d);
   const B = t.batch;
   const BO = t.blockOut;

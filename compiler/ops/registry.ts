@@ -6,6 +6,7 @@ import type { Derived } from '../../src/config/derive.ts';
 import { didYouMean } from '../../src/errors.ts';
 import { CompileError } from '../errors.ts';
 import type { CompileOptions } from './conv2d.ts';
+import { defaultShift } from './common.ts';
 import { compileConv2d } from './conv2d_op.ts';
 import { compileDense } from './dense.ts';
 import { compileAdd, compileMaxPool } from './elementwise.ts';
@@ -16,8 +17,11 @@ export interface OpParams {
   batch: number;
   /** Groups of a grouped / depthwise convolution. */
   groups: number;
-  /** Requantization: arithmetic shift right, per-channel bias, clip (undefined: no clip). */
-  shift: number;
+  /**
+   * Requantization: arithmetic shift right (undefined: derived from the accumulation depth, so
+   * outputs spread over the range), per-channel bias, clip (undefined: no clip).
+   */
+  shift?: number;
   bias: boolean;
   clip: [number, number] | undefined;
 }
@@ -42,7 +46,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     params: ['batch', 'groups', 'shift', 'bias', 'clip'],
     example: [4, 4, 16, 16, 3, 1, 2],
     build: ([h, w, cin, cout, k, pad, stride], p, d, co) =>
-      compileConv2d({ batch: p.batch, h, w, cin, cout, k, pad, stride, groups: p.groups, shift: p.shift, bias: p.bias, clip: p.clip }, d, co),
+      compileConv2d({ batch: p.batch, h, w, cin, cout, k, pad, stride, groups: p.groups, shift: p.shift ?? defaultShift((cin / p.groups) * k * k, d), bias: p.bias, clip: p.clip }, d, co),
   },
   {
     name: 'dense',
@@ -53,7 +57,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     build: ([m, k, n], p, d, co) => {
       if (p.groups !== 1) throw new CompileError('dense has no --groups');
       if (p.batch !== 1) throw new CompileError('dense takes its batch as M in --shape M,K,N, not --batch');
-      return compileDense({ m, k, n, shift: p.shift, bias: p.bias, clip: p.clip }, d, co);
+      return compileDense({ m, k, n, shift: p.shift ?? defaultShift(k, d), bias: p.bias, clip: p.clip }, d, co);
     },
   },
   {

@@ -215,8 +215,9 @@ function laneVars(loops: For[], flats: Expr[], lanes: number, where: () => strin
 
 function lowerAluNest(nest: Stmt, t: VtaTarget): Stmt {
   const ns = nestStore(nest);
-  const where = () => printStmt(nest).trim().split('\n').slice(-1)[0].trim();
-  if (!ns) throw new CompileError(`ALU: a pragma alu nest must be loops around one store:\n${printStmt(nest)}`);
+  // The statement in question, on one line: the store the nest computes (not the nest's closing brace).
+  const where = () => printStmt(ns ? ns.store : nest).trim().split('\n')[0].trim();
+  if (!ns) throw new CompileError(`ALU: a pragma alu nest must be loops around one store, found ${where()}`);
   const { loops, store } = ns;
   const dst = store.buf;
   if (dst.scope !== 'acc') throw new CompileError(`ALU works on the accumulator scope, not ${dst.scope} (${where()})`);

@@ -8,6 +8,7 @@ import { upduino3 } from './upduino3.ts';
 import { icestick } from './icestick.ts';
 import { hx8kBreakout } from './hx8k-breakout.ts';
 import { tinyfpgaBx } from './tinyfpga-bx.ts';
+import { quoteUser } from '../../src/util/quote.ts';
 
 export type { Board, BoardLed, BoardProgrammer, Ice40Device, Programmer, ProgrammerTool } from './types.ts';
 export { PROGRAMMERS, PROGRAMMER_NAMES, resolveProgrammer, type ProgrammerName } from './programmers.ts';
@@ -18,7 +19,9 @@ export const BOARD_NAMES: readonly string[] = BOARDS.map((b) => b.name);
 
 export function getBoard(name: string): Board {
   const b = BOARDS.find((x) => x.name === name);
-  if (!b) throw new VtwError(`unknown board '${name}'${didYouMean(name, BOARD_NAMES)}; boards: ${BOARD_NAMES.join(', ')}`);
+  if (!b) {
+        throw new VtwError(`unknown board ${quoteUser(name, 40)}${didYouMean(name, BOARD_NAMES)}; boards: ${BOARD_NAMES.join(', ')}`);
+  }
   return b;
 }
 

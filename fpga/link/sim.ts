@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VtwError } from '../../src/errors.ts';
+import { cleanStaleTemps, holdTemp, ownedTempName, releaseTemp, runBuildCommand } from '../../src/util/child-builds.ts';
 import { BufferedStream } from './stream.ts';
 
 const HARNESS = join(dirname(fileURLToPath(import.meta.url)), 'sim', 'harness.cpp');
@@ -36,9 +37,18 @@ export async function buildLinkSim(design: SimDesign, onProgress?: (msg: string)
   const dir = join(tmpdir(), `vtw-linksim-${h.digest('hex').slice(0, 16)}`);
   const exe = join(dir, 'harness');
   if (existsSync(exe)) return exe;
-  const work = `${dir}.tmp-${process.pid}`;
-  rmSync(work, { recursive: true, force: true });
+  cleanStaleTemps(tmpdir(), 'vtw-linksim-');
+  const work = ownedTempName(dir);
   mkdirSync(work, { recursive: true });
+  holdTemp(work);
+  try {
+    return await buildIn(work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    releaseTemp(work);
+  }
+
+  async function buildIn(work: string): Promise<string> {
   const paths = Object.entries(design.files).map(([name, text]) => {
     const p = join(work, name);
     writeFileSync(p, text);
@@ -55,7 +65,7 @@ export async function buildLinkSim(design: SimDesign, onProgress?: (msg: string)
     ...(libs.length ? ['+define+NO_ICE40_DEFAULT_ASSIGNMENTS', '-Wno-TIMESCALEMOD', vlt, ...libs.flatMap((l) => ['-v', l])] : []),
     join(work, 'harness.cpp'), ...paths,
   ];
-  const r = await execa('verilator', args, { reject: false, timeout: 300_000 });
+  const r = await runBuildCommand('verilator', args, { timeout: 300_000 });
   if ((r as { code?: string }).code === 'ENOENT') throw new VtwError('verilator is not installed; install it with: apt-get install verilator');
   if (r.exitCode !== 0) {
     const errs = `${r.stderr}\n${r.stdout}`.split('\n').filter((l) => /%Error|error:/.test(l)).slice(0, 4).join(' | ');
@@ -63,8 +73,8 @@ export async function buildLinkSim(design: SimDesign, onProgress?: (msg: string)
   }
   mkdirSync(dir, { recursive: true });
   renameSync(join(work, 'harness'), exe);
-  rmSync(work, { recursive: true, force: true });
   return exe;
+  }
 }
 
 /** The Verilated design as a byte stream. */

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { VtwError } from '../../src/errors.ts';
+import { holdTemp, releaseTemp, runBuildCommand } from '../../src/util/child-builds.ts';
 
 /** yosys's iCE40 cell models (shipped inside @yowasp/yosys), to simulate SB_MAC16 instances. */
 export function ice40CellsSim(): string {
@@ -24,6 +25,7 @@ export interface VerilateOptions {
 
 export async function verilateAndRun(files: Record<string, string>, testbenchTop: string, opts: VerilateOptions = {}): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'vtw-vl-'));
+  holdTemp(dir);
   try {
     const paths = Object.entries(files).map(([name, text]) => {
       const p = join(dir, name);
@@ -33,9 +35,9 @@ export async function verilateAndRun(files: Record<string, string>, testbenchTop
     const vlt = join(dir, 'libs.vlt');
     writeFileSync(vlt, '`verilator_config\n' + (opts.libraries ?? []).map((l) => `lint_off -file "${l}"\n`).join(''));
     const args = ['--binary', '-j', '2', '--top-module', testbenchTop, '-Wno-fatal', '+define+NO_ICE40_DEFAULT_ASSIGNMENTS', '--Mdir', join(dir, 'obj'), vlt, ...(opts.libraries ?? []), ...paths];
-    const build = await execa('verilator', args, { reject: false, timeout: opts.timeoutMs ?? 120000 });
+    const build = await runBuildCommand('verilator', args, { timeout: opts.timeoutMs ?? 120000 });
     if (build.exitCode !== 0) {
-      if ((build as { code?: string }).code === 'ENOENT') throw new VtwError('verilator is not installed; install it with: apt-get install verilator');
+      if (build.code === 'ENOENT') throw new VtwError('verilator is not installed; install it with: apt-get install verilator');
       throw new VtwError(`verilator build failed: ${build.stderr.split('\n').filter((l) => l.startsWith('%Error')).slice(0, 3).join(' | ') || build.stderr.slice(0, 400)}`);
     }
     const run = await execa(join(dir, 'obj', `V${testbenchTop}`), [], { reject: false, timeout: opts.timeoutMs ?? 120000 });
@@ -43,5 +45,6 @@ export async function verilateAndRun(files: Record<string, string>, testbenchTop
     return run.stdout;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    releaseTemp(dir);
   }
 }

@@ -6,9 +6,11 @@
  * (a GEMM of N micro-ops, a burst) is computed in closed form.
  */
 import { dramImage, insnBuffer, type Program } from '../../src/program/container.ts';
-import type {
-  Engine, EngineName, InsnTiming, ModuleCounters, RunCounters, RunError, RunOptions, RunResult, TraceSpan,
+import {
+  DEFAULT_MAX_CYCLES,
+  type Engine, type EngineName, type InsnTiming, type ModuleCounters, type RunCounters, type RunError, type RunOptions, type RunResult, type TraceSpan,
 } from '../../src/engine/index.ts';
+import { progress, type Progress } from '../../src/report/progress.ts';
 import { Datapath, newPipe, type PipeState } from './datapath.ts';
 import { predecode, type DInsn } from './decode.ts';
 import { finishWarnings } from '../../src/engine/warnings.ts';
@@ -18,7 +20,10 @@ import {
 } from '../../src/uarch/index.ts';
 import { BurstCursor, MemorySystem } from './memory.ts';
 
-export const DEFAULT_MAX_CYCLES = 1e12;
+export { DEFAULT_MAX_CYCLES };
+
+/** Wall-clock seconds after which a run shows progress (on a terminal; src/report/progress.ts). */
+const PROGRESS_AFTER_S = 2;
 
 /** A dependency-token queue (docs/microarch.md §5). */
 class TokenQueue {
@@ -194,6 +199,9 @@ class Sim {
 
   run(): RunResult {
     let error: RunError | undefined;
+    const t0 = performance.now();
+    let bar: Progress | undefined;
+    let steps = 0;
     try {
       for (;;) {
         this.step(this.t);
@@ -202,13 +210,20 @@ class Sim {
         if (next === Infinity) throw new Stop(this.deadlock());
         if (next > this.maxCycles) {
           this.t = this.maxCycles;
-          throw new Stop({ kind: 'timeout', message: `no FINISH after ${this.maxCycles} cycles (maxCycles)` });
+          throw new Stop(this.timeout());
         }
         this.t = next;
+        // Long runs show how far fetch got (checked every few thousand events: the clock is not free).
+        if ((++steps & 0xfff) === 0) {
+          if (!bar && performance.now() - t0 > PROGRESS_AFTER_S * 1000) bar = progress(this.n, `simulating ${this.n} instructions`);
+          bar?.update?.(this.dispatched, `cycle ${this.t}`);
+        }
       }
     } catch (e) {
       if (!(e instanceof Stop)) throw e;
       error = e.error;
+    } finally {
+      bar?.stop();
     }
     const cycles = this.finishedAt >= 0 ? this.finishedAt : this.t;
     const result: RunResult = { engine: 'ts', dram: this.dram, counters: this.counters(cycles) };
@@ -374,6 +389,12 @@ class Sim {
       case 'alu': {
         const L = di.loop!;
         this.checkIndices(di);
+        // Each micro-op takes at least one cycle: stop before simulating one that cannot end in time.
+        const uops = L.iterOut * L.iterIn * Math.max(0, L.uopEnd - L.uopBgn);
+        if (t + uops > this.maxCycles) {
+          this.t = t;
+          throw new Stop(this.timeout(`${di.label} #${di.index} has ${uops} micro-ops`));
+        }
         const prevEnd = m.inflight.length > 1 ? m.inflight[m.inflight.length - 2].workEnd : 0;
         const r = di.kind === 'gemm' ? this.dp.gemm(L, t, this.pipe, this.tm.gemmII) : this.dp.alu(L, t, this.pipe);
         e.workEnd = Math.max(r.workEnd, prevEnd === prevEnd ? prevEnd : 0);
@@ -616,6 +637,20 @@ class Sim {
   }
 
   // ---------------------------------------------------------------- reports
+
+  /** The cycle limit was reached: one line saying where each module was. */
+  private timeout(why?: string): RunError {
+    const at = this.mods.map((m) => {
+      const busy = m.inflight.find((e) => e.end !== e.end);
+      if (busy) return `${m.name} running #${busy.di.index} ${busy.di.label}`;
+      const h = this.headOf(m);
+      return h === undefined ? `${m.name} idle` : `${m.name} waiting at #${h} ${this.insns[h].label}`;
+    });
+    return {
+      kind: 'timeout',
+      message: `no FINISH within ${this.maxCycles} cycles (--max-cycles)${why ? `: ${why}` : ''}; at cycle ${this.t}: ${at.join(', ')}; fetch dispatched ${this.dispatched} of ${this.n} instructions`,
+    };
+  }
 
   private deadlock(): RunError {
     const t = this.t;

@@ -13,12 +13,13 @@ import { VtwError } from '../../src/errors.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import { decodablePrefix, dramImage, insnBuffer, programInsns, type Program } from '../../src/program/container.ts';
 import { generateDesign, topName } from '../../hw/gen.ts';
-import type { Engine, InsnTiming, ModuleCounters, RunOptions, RunResult, RunCounters } from '../../src/engine/index.ts';
+import { DEFAULT_MAX_CYCLES, type Engine, type InsnTiming, type ModuleCounters, type RunOptions, type RunResult, type RunCounters } from '../../src/engine/index.ts';
 import { harnessSource } from './harness.ts';
 import { staticCounters } from '../../src/engine/counters.ts';
 import { finishWarnings } from '../../src/engine/warnings.ts';
 import { errorCodeName } from '../../hw/vta/regs.ts';
 import { MODULES, moduleOf, type ModuleName } from '../../src/uarch/index.ts';
+import { cleanStaleTemps, holdTemp, ownedTempName, releaseTemp, runBuildCommand } from '../../src/util/child-builds.ts';
 
 const CACHE_DIR = resolve('.cache', 'verilator');
 const BUILD_FLAGS = ['--cc', '--exe', '--build', '-j', '2', '--trace', '-Wno-fatal', '--x-assign', 'fast', '--x-initial', 'fast', '-CFLAGS', '-O1'];
@@ -56,12 +57,15 @@ export async function buildVerilated(d: Derived, onProgress?: (msg: string) => v
   onProgress?.(`building the Verilator model of ${d.variant} (cached afterwards)...`);
   const t0 = performance.now();
   mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = mkdtempSync(join(CACHE_DIR, `${key}.tmp-`));
+  cleanStaleTemps(CACHE_DIR);
+  const tmp = ownedTempName(join(CACHE_DIR, key));
+  mkdirSync(tmp);
+  holdTemp(tmp);
   try {
     for (const [name, text] of Object.entries(design.files)) writeFileSync(join(tmp, name), text);
     writeFileSync(join(tmp, 'harness.cpp'), harness);
     const files = Object.keys(design.files).map((f) => join(tmp, f));
-    const r = await execa('verilator', [...BUILD_FLAGS, '--top-module', top, '--Mdir', join(tmp, 'obj'), '-o', join(tmp, 'vtw_harness'), join(tmp, 'harness.cpp'), ...files], { reject: false });
+    const r = await runBuildCommand('verilator', [...BUILD_FLAGS, '--top-module', top, '--Mdir', join(tmp, 'obj'), '-o', join(tmp, 'vtw_harness'), join(tmp, 'harness.cpp'), ...files]);
     if (r.exitCode !== 0) {
       const err = r.stderr.split('\n').find((l) => l.startsWith('%Error')) ?? r.stderr.split('\n').slice(-3).join(' ');
       throw new VtwError(`verilator build of ${top} failed: ${err}`);
@@ -71,6 +75,7 @@ export async function buildVerilated(d: Derived, onProgress?: (msg: string) => v
     renameSync(tmp, dir);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+    releaseTemp(tmp);
   }
   return { binary, cached: false, seconds: (performance.now() - t0) / 1000, top };
 }
@@ -96,7 +101,7 @@ export class VerilatorEngine implements Engine {
     try {
       const image = dramImage(program);
       writeFileSync(join(work, 'dram.bin'), image);
-      const maxCycles = opts.maxCycles ?? 2e9;
+      const maxCycles = opts.maxCycles ?? DEFAULT_MAX_CYCLES;
       const args = [join(work, 'dram.bin'), join(work, 'out.bin'), String(ib.addr), String(ib.size / INSN_BYTES), String(maxCycles)];
       if (opts.vcd) args.push(resolve(opts.vcd));
       const r = await execa(build.binary, args, { reject: false, maxBuffer: 1 << 30 });
@@ -145,7 +150,15 @@ export class VerilatorEngine implements Engine {
       } else if (status === 'deadlock') {
         result.error = { kind: 'deadlock', message: `no progress for many cycles at cycle ${cycles} (harness watchdog)` };
       } else if (status === 'timeout') {
-        result.error = { kind: 'timeout', message: `no FINISH within ${maxCycles} cycles` };
+        // Where each module was: the oldest started instruction that has not ended, else its next one.
+        const at = MODULES.map((m) => {
+          const running = next.start[m] > next.end[m];
+          const idx = byModule[m][running ? next.end[m] : next.start[m]];
+          if (idx === undefined) return `${m} idle`;
+          const i = insns[idx];
+          return `${m} ${running ? 'running' : 'waiting at'} #${idx} ${i.opcode}${'memory_type' in i ? ` ${i.memory_type}` : ''}`;
+        });
+        result.error = { kind: 'timeout', message: `no FINISH within ${maxCycles} cycles (--max-cycles); at cycle ${cycles}: ${at.join(', ')}` };
       } else {
         const warnings = finishWarnings(insns, timing);
         if (warnings.length) result.warnings = warnings;

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { VtwError } from '../errors.ts';
+import { errorLine } from '../util/quote.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerIsa } from './commands/isa.ts';
 import { registerAsm } from './commands/asm.ts';
@@ -68,11 +69,11 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
     }
     if (e instanceof VtwError) {
-      process.stderr.write(`vtw: error: ${e.message}\n`);
+      process.stderr.write(`vtw: error: ${errorLine(e.message)}\n`);
       return e.exitCode;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`vtw: internal error: ${msg} (this is a bug in vtw; set VTW_DEBUG=1 for a stack trace)\n`);
+    process.stderr.write(`vtw: internal error: ${errorLine(msg)} (this is a bug in vtw; set VTW_DEBUG=1 for a stack trace)\n`);
     if (process.env.VTW_DEBUG) console.error(e);
     return 70;
   }

@@ -9,7 +9,8 @@ import { Option } from 'commander';
 import { loadConfig, type Derived } from '../config/index.ts';
 import { VtwError } from '../errors.ts';
 import type { Program } from '../program/index.ts';
-import type { Engine } from '../engine/index.ts';
+import { DEFAULT_MAX_CYCLES, type Engine, type RunOptions } from '../engine/index.ts';
+import { quoteUser } from '../util/quote.ts';
 import { ENGINES, findEngine, type EngineEntry, type EngineOptions } from '../../sim/engines.ts';
 import { getBoard } from '../../fpga/boards/index.ts';
 
@@ -128,4 +129,27 @@ export function baudOption(description = 'baud rate'): Option {
 /** `--sim`: talk to a design simulated in Verilator instead of a board. */
 export function simOption(description: string): Option {
   return new Option('--sim', description);
+}
+
+// ---- --max-cycles ----
+
+/** `--max-cycles`: every engine's cycle limit; `withDefault` false leaves it undefined when absent. */
+export function maxCyclesOption(opts: { description?: string; withDefault?: boolean } = {}): Option {
+  const o = new Option('--max-cycles <n>', opts.description ?? `stop a program that has not reached FINISH after this many cycles (default ${DEFAULT_MAX_CYCLES.toExponential()}), saying where each module was`)
+    .argParser((v: string) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 1) throw new VtwError(`--max-cycles ${quoteUser(v, 30)} must be a positive integer (e.g. 1e9)`);
+      return n;
+    });
+  return opts.withDefault === false ? o : o.default(DEFAULT_MAX_CYCLES, DEFAULT_MAX_CYCLES.toExponential());
+}
+
+/** `engine` with `maxCycles` as the default of every run (for suites that call run themselves). */
+export function withMaxCycles<E extends Engine>(engine: E, maxCycles: number): E {
+  return new Proxy(engine, {
+    get(target, prop, receiver) {
+      if (prop === 'run') return (program: Parameters<E['run']>[0], opts: RunOptions = {}) => target.run(program, { maxCycles, ...opts });
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }

@@ -4,6 +4,7 @@
  * position is computed; every other layer reads the frozen `Derived` object.
  */
 import { ConfigError, didYouMean } from '../errors.ts';
+import { quoteUser } from '../util/quote.ts';
 import { INSN_BYTES, PAGE_BYTES, UOP_BYTES, type MemTypeName } from '../isa/constants.ts';
 import { computeLayout, layoutOverflows, type IsaLayout, type LogDepths } from '../isa/layout.ts';
 import { KEY_NAMES, KEY_SPECS, VTA_TARGETS, type ConfigKeys, type KeySpec, type VtaTarget } from './schema.ts';
@@ -109,7 +110,8 @@ function describe(spec: KeySpec): string {
 
 function checkValue(spec: KeySpec, value: unknown): void {
   const bad = (): never => {
-    throw new ConfigError(`config key ${spec.key} = ${JSON.stringify(value)} is invalid: expected ${describe(spec)}`);
+    const shown = typeof value === 'number' && !Number.isFinite(value) ? `${value} (not a finite number)` : quoteUser(JSON.stringify(value) ?? String(value), 60, false);
+    throw new ConfigError(`config key ${spec.key} = ${shown} is invalid: expected ${describe(spec)}`);
   };
   if (value === null) {
     if (!spec.nullable) bad();
@@ -144,7 +146,8 @@ export function normalizeKeys(raw: unknown): ConfigKeys {
   const input = raw as Record<string, unknown>;
   for (const key of Object.keys(input)) {
     if (!KEY_NAMES.includes(key)) {
-      throw new ConfigError(`unknown config key ${key}${didYouMean(key, KEY_NAMES)}; valid keys: ${KEY_NAMES.join(', ')}`);
+      const hint = didYouMean(key, KEY_NAMES);
+      throw new ConfigError(`unknown config key ${quoteUser(key, 40, false)}${hint || '; the keys are listed in docs/config.md'}`);
     }
   }
   const targetSpec = KEY_SPECS[0];

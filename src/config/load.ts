@@ -1,8 +1,10 @@
 /** Resolve what a user passes as `--config`: a preset name, a JSON file, or inline JSON. */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { ConfigError, didYouMean } from '../errors.ts';
 import { deriveConfig, type Derived } from './derive.ts';
 import { PRESETS, PRESET_NAMES } from './presets.ts';
+import { INPUT_LIMITS, readInputText, stripBom } from '../util/input.ts';
+import { parseJsonText, quoteUser } from '../util/quote.ts';
 
 export function presetJson(name: string): Record<string, unknown> | undefined {
   return PRESETS.find((p) => p.name === name)?.json;
@@ -15,28 +17,19 @@ export function resolveConfigJson(spec: string | undefined): { json: unknown; so
   if (preset) return { json: preset, source: `preset ${s}` };
   if (s.startsWith('{')) return { json: parseJson(s, 'inline config'), source: 'inline config' };
   if (existsSync(s)) {
-    let text: string;
-    try {
-      text = readFileSync(s, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`cannot read config file ${s}: ${(e as Error).message}`);
-    }
+    const text = readInputText(s, 'config file', INPUT_LIMITS.config, (m) => new ConfigError(m));
     return { json: parseJson(text, s), source: s };
   }
   const looksLikePath = /[\\/.]/.test(s);
   throw new ConfigError(
     looksLikePath
-      ? `config file ${s} does not exist`
-      : `unknown config preset ${s}${didYouMean(s, PRESET_NAMES)}; presets: ${PRESET_NAMES.join(', ')} (or pass a JSON file)`,
+      ? `config file ${quoteUser(s)} does not exist`
+      : `unknown config preset ${quoteUser(s, 40, false)}${didYouMean(s, PRESET_NAMES)}; presets: ${PRESET_NAMES.join(', ')} (or pass a JSON file)`,
   );
 }
 
 function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`${where} is not valid JSON: ${(e as Error).message}`);
-  }
+  return parseJsonText(stripBom(text), where === 'inline config' ? where : quoteUser(where), (m) => new ConfigError(m));
 }
 
 /** Load, validate and derive a configuration; errors name where the config came from. */

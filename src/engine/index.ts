@@ -7,8 +7,15 @@ import type { Program } from '../program/container.ts';
 
 export type EngineName = 'ts' | 'verilator' | 'board' | 'both';
 
+/**
+ * Default cycle limit of every engine (`--max-cycles`): a program that has not reached FINISH by
+ * then stops with a 'timeout' error saying where each module was. A billion cycles is minutes of
+ * simulation and far beyond any operator or test program.
+ */
+export const DEFAULT_MAX_CYCLES = 1e9;
+
 export interface RunOptions {
-  /** Stop with a timeout error after this many cycles (default: engine-specific, large). */
+  /** Stop with a timeout error after this many cycles (default DEFAULT_MAX_CYCLES). */
   maxCycles?: number;
   /** Record per-instruction start/end cycles (default true). */
   insnTiming?: boolean;

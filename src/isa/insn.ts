@@ -10,6 +10,7 @@ import {
   DEP_FLAGS, INSN_BYTES, MEM_TYPES, MEM_TYPE_ACC_8BIT, MEM_TYPE_NAMES, OPCODES, OPCODE_NAMES, UOP_BYTES, type MemTypeName,
 } from './constants.ts';
 import type { StructLayout } from './layout.ts';
+import { quoteUser } from '../util/quote.ts';
 
 export interface DepFields {
   pop_prev_dep: number;
@@ -186,7 +187,7 @@ export function decodeInsn(d: Derived, bytes: Uint8Array, offset = 0): Insn {
 /** Parse 32 hex digits (most significant first; optional 0x, spaces and underscores ignored). */
 export function hexToInsnWords(hex: string): Uint32Array {
   const clean = hex.trim().replace(/^0x/i, '').replace(/[\s_]/g, '');
-  if (!/^[0-9a-fA-F]+$/.test(clean)) throw new IsaError(`'${hex}' is not hexadecimal`);
+  if (!/^[0-9a-fA-F]+$/.test(clean)) throw new IsaError(`${quoteUser(hex)} is not hexadecimal`);
   if (clean.length !== 32) {
     throw new IsaError(`an instruction is 128 bits = 32 hex digits; got ${clean.length} digits`);
   }

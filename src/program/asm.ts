@@ -10,9 +10,10 @@ import { ALU_OP_NAMES } from '../isa/alu.ts';
 import { INSN_BYTES, OPCODE_NAMES, UOP_BYTES, type MemTypeName } from '../isa/constants.ts';
 import { encodeInsn, encodeUops, insnFromJson, isEnumField, layoutOf, uopFromJson, type Insn, type Uop } from '../isa/insn.ts';
 import {
-  BUFFER_KINDS, BUFFER_ROLES, DTYPES, PAGE_BYTES, alignUp, bufferUops, programInsns, validateProgram,
+  BUFFER_KINDS, BUFFER_ROLES, DTYPES, PAGE_BYTES, alignUp, bufferUops, dramLimit, programInsns, validateProgram,
   type BufferKind, type BufferRole, type Dtype, type Program, type ProgramBuffer,
 } from './container.ts';
+import { quoteUser } from '../util/quote.ts';
 
 const INSN_BUFFER_NAME = 'insns';
 
@@ -38,7 +39,7 @@ interface InsnLine {
 function parseNumber(text: string, what: string): number {
   const t = text.trim();
   const v = /^-?0x[0-9a-f]+$/i.test(t) ? (t.startsWith('-') ? -parseInt(t.slice(3), 16) : parseInt(t, 16)) : /^-?\d+$/.test(t) ? parseInt(t, 10) : NaN;
-  if (Number.isNaN(v)) throw new ProgramError(`${what} '${text}' is not a number`);
+  if (Number.isNaN(v)) throw new ProgramError(`${what} ${quoteUser(text, 40)} is not a number`);
   return v;
 }
 
@@ -52,7 +53,7 @@ function keyValues(toks: string[], allowed: readonly string[], what: string): Ma
   for (const t of toks) {
     const eq = t.indexOf('=');
     const key = eq < 0 ? t : t.slice(0, eq);
-    if (!allowed.includes(key)) throw new ProgramError(`${what}: unknown attribute '${key}'${didYouMean(key, allowed)}; allowed: ${allowed.join(', ')}`);
+    if (!allowed.includes(key)) throw new ProgramError(`${what}: unknown attribute ${quoteUser(key, 40)}${didYouMean(key, allowed)}; allowed: ${allowed.join(', ')}`);
     if (out.has(key)) throw new ProgramError(`${what}: attribute ${key} given twice`);
     out.set(key, eq < 0 ? '' : t.slice(eq + 1));
   }
@@ -116,7 +117,7 @@ export function assemble(source: string, file = '<asm>', defaultConfig?: string)
         const fields: Record<string, unknown> = {};
         for (const t of toks.slice(1)) {
           const [k, v] = t.split('=');
-          if (v === undefined) throw new ProgramError(`micro-op field '${t}' needs a value (e.g. dst_idx=0)`);
+          if (v === undefined) throw new ProgramError(`micro-op field ${quoteUser(t, 40)} needs a value (e.g. dst_idx=0)`);
           fields[k] = parseNumber(v, k);
         }
         current.uops.push({ line: lineNo, fields });
@@ -168,6 +169,8 @@ export function assemble(source: string, file = '<asm>', defaultConfig?: string)
     const size = b.size ?? natural;
     if (size < natural) throw new ProgramError(`${file}:${b.line}: buffer ${b.name} has ${natural} bytes of contents but size=${size}`);
     if (size <= 0) throw new ProgramError(`${file}:${b.line}: buffer ${b.name} is empty; give it size= or contents`);
+    if (size > dramLimit(config)) throw new ProgramError(`${file}:${b.line}: buffer ${b.name} asks for size=${size} bytes, more than the ${dramLimit(config)} bytes of DRAM a program may use`);
+    if (b.addr !== undefined && (b.addr < 0 || b.addr + size > dramLimit(config))) throw new ProgramError(`${file}:${b.line}: buffer ${b.name} at addr=${b.addr} with ${size} bytes ends past the ${dramLimit(config)} bytes of DRAM a program may use`);
     return { decl: b, name: b.name, size, addr: b.addr, line: b.line };
   });
   all.push(...sized);
@@ -267,7 +270,7 @@ function buildInsn(d: Derived, il: InsnLine, buffers: Map<string, { addr?: numbe
 /** `@name[+k|-k]` → the buffer's address in elements of the memory type, plus k. */
 function resolveSymbol(d: Derived, ref: string, memType: MemTypeName, buffers: Map<string, { addr?: number; size: number }>): number {
   const m = /^@([A-Za-z_][A-Za-z0-9_.-]*?)([+-](?:0x[0-9a-fA-F]+|\d+))?$/.exec(ref);
-  if (!m) throw new IsaError(`'${ref}' is not a buffer reference (@name or @name+offset)`);
+  if (!m) throw new IsaError(`${quoteUser(ref, 60)} is not a buffer reference (@name or @name+offset)`);
   const b = buffers.get(m[1]);
   if (!b) throw new IsaError(`dram_base refers to unknown buffer ${m[1]}${didYouMean(m[1], [...buffers.keys()])}`);
   const eb = memTypeElemBytes(d, memType);

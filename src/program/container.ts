@@ -3,7 +3,10 @@
  * every tool exchanges. It is a DRAM image made of named buffers — the instruction stream, micro-op
  * tables and data — plus the configuration it was built for. Format: docs/program-format.md.
  */
-import { writeFileSync, renameSync, readFileSync, unlinkSync } from 'node:fs';
+import { writeFileSync, renameSync, unlinkSync } from 'node:fs';
+import { INPUT_LIMITS, readInputText, stripBom } from '../util/input.ts';
+import { parseJsonText, quoteUser } from '../util/quote.ts';
+import { fsReason } from '../util/folder.ts';
 import { deriveConfig, minimalKeys, type Derived } from '../config/derive.ts';
 import { ConfigError, ProgramError, VtwError } from '../errors.ts';
 import { INSN_BYTES, PAGE_BYTES, UOP_BYTES } from '../isa/constants.ts';
@@ -41,6 +44,17 @@ export interface Program {
 }
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+/** Names a buffer may not take: they would collide with JavaScript object internals wherever names key objects. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['prototype', ...Object.getOwnPropertyNames(Object.prototype)]);
+
+/**
+ * Most DRAM an engine holds for one program (the image is one array in memory): the
+ * configuration's 2^MEM_ADDR_BITS bytes, at most MAX_DRAM_IMAGE (docs/program-format.md).
+ */
+export const MAX_DRAM_IMAGE = 2 ** 30;
+export function dramLimit(d: Derived): number {
+  return Math.min(2 ** d.mem.addrBits, MAX_DRAM_IMAGE);
+}
 
 export function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
@@ -111,6 +125,9 @@ export function dramImage(p: Program): Uint8Array {
   if (bits < 32 && size > 2 ** bits) {
     throw new ProgramError(`the program needs ${size} bytes of DRAM but ${p.config.variant} addresses ${2 ** bits} (MEM_ADDR_BITS = ${bits}); raise MEM_ADDR_BITS or use smaller buffers`);
   }
+  if (size > MAX_DRAM_IMAGE) {
+    throw new ProgramError(`the program needs ${size} bytes of DRAM (its highest buffer ends there); vtw's engines hold at most ${MAX_DRAM_IMAGE}: place buffers at lower addresses`);
+  }
   const mem = new Uint8Array(size);
   for (const b of p.buffers) if (b.data) mem.set(b.data, b.addr);
   return mem;
@@ -122,11 +139,12 @@ export function validateProgram(p: Program): void {
   let insnBuffers = 0;
   for (const b of p.buffers) {
     const where = `buffer ${b.name}`;
-    if (!NAME_RE.test(b.name)) throw new ProgramError(`buffer name '${b.name}' must be an identifier (letters, digits, _ . -)`);
+    if (typeof b.name !== 'string' || !NAME_RE.test(b.name)) throw new ProgramError(`buffer name ${quoteUser(b.name, 40)} must be an identifier (letters, digits, _ . -)`);
+    if (RESERVED_NAMES.has(b.name)) throw new ProgramError(`buffer name ${b.name} is reserved; choose another name`);
     if (seen.has(b.name)) throw new ProgramError(`buffer name ${b.name} is used twice`);
     seen.add(b.name);
-    if (!BUFFER_KINDS.includes(b.kind)) throw new ProgramError(`${where}: kind '${b.kind}' is not one of ${BUFFER_KINDS.join(', ')}`);
-    if (!BUFFER_ROLES.includes(b.role)) throw new ProgramError(`${where}: role '${b.role}' is not one of ${BUFFER_ROLES.join(', ')}`);
+    if (!BUFFER_KINDS.includes(b.kind)) throw new ProgramError(`${where}: kind ${quoteUser(b.kind, 40)} is not one of ${BUFFER_KINDS.join(', ')}`);
+    if (!BUFFER_ROLES.includes(b.role)) throw new ProgramError(`${where}: role ${quoteUser(b.role, 40)} is not one of ${BUFFER_ROLES.join(', ')}`);
     // The instruction stream starts on a page (the fetch splits its bursts by offset from it);
     // data and micro-op buffers on the configuration's buffer alignment (MEM_BUFFER_ALIGN).
     const align = b.kind === 'insn' ? PAGE_BYTES : p.config.mem.bufferAlign;
@@ -139,7 +157,7 @@ export function validateProgram(p: Program): void {
     if (b.data && b.data.length !== b.size) {
       throw new ProgramError(`${where}: data has ${b.data.length} bytes but size is ${b.size}`);
     }
-    if (b.dtype !== undefined && !DTYPES.includes(b.dtype)) throw new ProgramError(`${where}: dtype '${b.dtype}' is not one of ${DTYPES.join(', ')}`);
+    if (b.dtype !== undefined && !DTYPES.includes(b.dtype)) throw new ProgramError(`${where}: dtype ${quoteUser(b.dtype, 40)} is not one of ${DTYPES.join(', ')}`);
     if (b.shape !== undefined && (!Array.isArray(b.shape) || b.shape.some((x) => !Number.isInteger(x) || x <= 0))) {
       throw new ProgramError(`${where}: shape must be a list of positive integers`);
     }
@@ -201,15 +219,15 @@ export function serializeProgram(p: Program): string {
 
 function field<T>(obj: Record<string, unknown>, key: string, type: string, where: string): T {
   const v = obj[key];
-  if (typeof v !== type) throw new ProgramError(`${where}: field ${key} must be a ${type}, got ${JSON.stringify(v)}`);
+  if (typeof v !== type) throw new ProgramError(`${where}: field ${key} must be a ${type}, got ${quoteUser(JSON.stringify(v) ?? String(v), 40, false)}`);
   return v as T;
 }
 
 export function programFromJson(json: unknown): Program {
   if (typeof json !== 'object' || json === null) throw new ProgramError('a program container must be a JSON object');
   const o = json as Record<string, unknown>;
-  if (o.format !== PROGRAM_FORMAT) throw new ProgramError(`not a vtw program container (format is ${JSON.stringify(o.format)}, expected "${PROGRAM_FORMAT}")`);
-  if (o.version !== PROGRAM_VERSION) throw new ProgramError(`program container version ${JSON.stringify(o.version)} is not supported (this vtw reads version ${PROGRAM_VERSION})`);
+  if (o.format !== PROGRAM_FORMAT) throw new ProgramError(`not a vtw program container (format is ${quoteUser(JSON.stringify(o.format) ?? 'missing', 40, false)}, expected "${PROGRAM_FORMAT}")`);
+  if (o.version !== PROGRAM_VERSION) throw new ProgramError(`program container version ${quoteUser(JSON.stringify(o.version) ?? 'missing', 40, false)} is not supported (this vtw reads version ${PROGRAM_VERSION})`);
   let config: Derived;
   try {
     config = deriveConfig(o.config);
@@ -218,7 +236,7 @@ export function programFromJson(json: unknown): Program {
     throw e;
   }
   if (typeof o.configName === 'string' && o.configName !== config.variant) {
-    throw new ProgramError(`configName ${o.configName} does not match its config, which is ${config.variant}`);
+    throw new ProgramError(`configName ${quoteUser(o.configName, 60)} does not match its config, which is ${config.variant}`);
   }
   if (!Array.isArray(o.buffers)) throw new ProgramError('program field buffers must be a list');
   const buffers = o.buffers.map((raw, i): ProgramBuffer => {
@@ -247,12 +265,7 @@ export function programFromJson(json: unknown): Program {
 }
 
 export function parseProgram(text: string, where = 'program'): Program {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ProgramError(`${where} is not valid JSON: ${(e as Error).message}`);
-  }
+  const json = parseJsonText(stripBom(text), where, (m) => new ProgramError(m));
   try {
     return programFromJson(json);
   } catch (e) {
@@ -262,13 +275,8 @@ export function parseProgram(text: string, where = 'program'): Program {
 }
 
 export function readProgram(path: string): Program {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ProgramError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  return parseProgram(text, path);
+  const text = readInputText(path, 'program container', INPUT_LIMITS.container, (m) => new ProgramError(m));
+  return parseProgram(text, quoteUser(path));
 }
 
 /** Write a file atomically (temp file + rename) so a failure never leaves half an output behind. */
@@ -283,7 +291,7 @@ export function writeFileAtomic(path: string, content: string | Uint8Array): voi
     } catch {
       /* nothing to clean */
     }
-    throw new VtwError(`cannot write ${path}: ${(e as Error).message}`);
+    throw new VtwError(`cannot write ${quoteUser(path)}: ${fsReason(e)}`);
   }
 }
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Derived } from '../../config/index.ts';
 import { configOption } from '../options.ts';
 import { IsaError } from '../../errors.ts';
+import { parseJsonText } from '../../util/quote.ts';
 import { decodeInsnWords, encodeInsnHex, hexToInsnWords, insnFromJson } from '../../isa/index.ts';
 
 export function registerIsa(program: Command): void {
@@ -13,12 +14,7 @@ export function registerIsa(program: Command): void {
     .addOption(configOption())
     .action((text: string, opts: { config: Derived }) => {
       const d = opts.config;
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (e) {
-        throw new IsaError(`instruction is not valid JSON: ${(e as Error).message}`);
-      }
+      const json = parseJsonText(text, 'instruction', (m) => new IsaError(m));
       console.log(encodeInsnHex(d, insnFromJson(d, json)));
     });
   cmd

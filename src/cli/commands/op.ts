@@ -5,10 +5,11 @@
  */
 import type { Command } from 'commander';
 import { VtwError } from '../../errors.ts';
+import { parseJsonText, quoteUser } from '../../util/quote.ts';
 import { insnCount, writeProgram } from '../../program/index.ts';
 import { table } from '../../report/table.ts';
 import type { EngineEntry } from '../../../sim/engines.ts';
-import { defaultClip, parseKnobs, type Knobs } from '../../../compiler/ops/common.ts';
+import { defaultClip, MAX_DIM, parseKnobs, type Knobs } from '../../../compiler/ops/common.ts';
 import { idealCycles, runOp, type OpInstance } from '../../../compiler/ops/op.ts';
 import { findOperator, OPERATORS, OPERATOR_NAMES, type OpParams } from '../../../compiler/ops/registry.ts';
 import { PASSES, type PassName } from '../../../compiler/vta/build.ts';
@@ -30,7 +31,7 @@ interface OpOptions {
   check?: boolean;
   json?: boolean;
   emit?: string;
-  shift: number;
+  shift?: number;
   bias: boolean;
   clip?: string;
   relu?: boolean;
@@ -42,8 +43,10 @@ function ints(text: string, n: number, what: string): number[] {
   const parts = text.split(',').map((x) => x.trim());
   const vals = parts.map(Number);
   if (parts.length !== n || vals.some((v) => !Number.isInteger(v) || v < 0)) {
-    throw new VtwError(`--shape ${text}: expected ${n} non-negative integers ${what}`);
+    throw new VtwError(`--shape ${quoteUser(text, 60)}: expected ${n} non-negative integers ${what}`);
   }
+  const big = parts.find((p, i) => vals[i] > MAX_DIM);
+  if (big !== undefined) throw new VtwError(`--shape ${quoteUser(text, 60)}: ${quoteUser(big, 30)} is larger than the ${MAX_DIM} a dimension may have`);
   return vals;
 }
 
@@ -62,12 +65,7 @@ export function compileFromCli(kind: string, opts: OpOptions, d: Derived): OpIns
   if (!opts.shape) throw new VtwError(`vtw op ${kind} needs --shape ${shapeOf(kind)}`);
   let knobs: Partial<Knobs> | undefined;
   if (opts.knobs) {
-    let json: unknown;
-    try {
-      json = JSON.parse(opts.knobs);
-    } catch (e) {
-      throw new VtwError(`--knobs is not valid JSON: ${(e as Error).message}`);
-    }
+    const json = parseJsonText(opts.knobs, '--knobs', (m) => new VtwError(m));
     const full = parseKnobs(json, { tile_b: 1, tile_h: 1, tile_w: 1, tile_ci: 1, tile_co: 1, oc_nthread: 1, h_nthread: 1 });
     knobs = Object.fromEntries(Object.keys(json as object).map((k) => [k, full[k as keyof Knobs]]));
   }
@@ -95,7 +93,7 @@ export function registerOp(program: Command): void {
     .option('--check', 'compare the output bit for bit with a plain reference')
     .addOption(jsonOption())
     .option('--emit <file>', 'write the program container (for vtw sim / vtw disasm)')
-    .option('--shift <n>', `requantization: arithmetic shift right (${takes('shift')})`, parseInteger('shift'), 8)
+    .option('--shift <n>', `requantization: arithmetic shift right (${takes('shift')}; default from the accumulation depth, so outputs spread over the range)`, parseInteger('shift'))
     .option('--no-bias', `no per-channel bias (${takes('bias')})`)
     .option('--clip <lo,hi>', 'clip the result before the cast (default 0,max of the output type; "none" for no clip)')
     .addOption(seedOption('seed of the random operands', 1))

@@ -10,7 +10,7 @@ import { LinkHost } from '../../../fpga/link/host.ts';
 import type { ByteStream } from '../../../fpga/link/stream.ts';
 import { boardMemory } from '../../../fpga/top/index.ts';
 import { boardTransfers, runOnBoard, type BoardTransfer } from '../../../fpga/top/run.ts';
-import { baudOption, boardOption, checkBuiltFor, configOption, jsonOption, parseInteger, parsePositive, portOption, simOption, verboseOption } from '../options.ts';
+import { baudOption, boardOption, checkBuiltFor, configOption, jsonOption, maxCyclesOption, parseInteger, parsePositive, portOption, simOption, verboseOption } from '../options.ts';
 
 interface RunCliOptions {
   board: Board;
@@ -23,6 +23,7 @@ interface RunCliOptions {
   timeout: number;
   json?: boolean;
   verbose?: boolean;
+  maxCycles?: number;
 }
 
 const TRANSFERS: readonly BoardTransfer[] = ['outputs', 'buffers', 'image'];
@@ -42,6 +43,7 @@ export function registerRun(program: Command): void {
     .option('--timeout <s>', 'seconds to wait for the run to finish', parsePositive('timeout', 'seconds'), 60)
     .addOption(jsonOption())
     .addOption(verboseOption())
+    .addOption(maxCyclesOption({ withDefault: false, description: 'stop waiting once the cycle counter passes this (read at every poll; default: only --timeout)' }))
     .action(async (file: string, opts: RunCliOptions) => {
       const p = readProgram(file);
       const d = p.config;
@@ -80,7 +82,7 @@ export function registerRun(program: Command): void {
       try {
         const { writes, reads } = boardTransfers(p, transfer);
         const bar = progress(writes.length + 1 + reads.length, `${file} on ${where}`);
-        const r = await runOnBoard(host, p, { transfer, timeoutMs: timeoutS * 1000, boardName: where, onProgress: (e) => bar.tick(`${e.phase} ${e.label}`) });
+        const r = await runOnBoard(host, p, { transfer, timeoutMs: timeoutS * 1000, boardName: where, ...(opts.maxCycles ? { maxCycles: opts.maxCycles } : {}), onProgress: (e) => bar.tick(`${e.phase} ${e.label}`) });
         bar.stop();
         const { modules: _unobserved, ...j } = simJson(p, r);
         const info = { board: board.name, sim: Boolean(opts.sim), port: opts.port ?? null, ...r.board, configId: `0x${r.board.configId.toString(16).padStart(8, '0')}` };

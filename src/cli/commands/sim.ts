@@ -9,10 +9,10 @@ import type { RunOptions, RunResult } from '../../engine/index.ts';
 import type { EngineEntry } from '../../../sim/engines.ts';
 import { runSuite, suiteSize, type SuiteResult } from '../../../sim/suite.ts';
 import { chromeTraceJson } from '../../../sim/ts/trace.ts';
-import { checkBuiltFor, configOption, engineOption, jsonOption, parseInteger, seedOption, startEngine, verboseOption } from '../options.ts';
+import { checkBuiltFor, configOption, engineOption, jsonOption, parseInteger, seedOption, startEngine, verboseOption, maxCyclesOption, withMaxCycles } from '../options.ts';
 
 function outputDigests(p: Program, r: RunResult): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null); // keyed by user-chosen buffer names
   for (const b of p.buffers) {
     if (b.role === 'output' || b.role === 'inout') {
       out[b.name] = createHash('sha256').update(r.dram.subarray(b.addr, b.addr + b.size)).digest('hex').slice(0, 16);
@@ -50,13 +50,14 @@ export function registerSim(program: Command): void {
     .option('--vcd <file>', 'write a VCD waveform (verilator engine)')
     .addOption(jsonOption())
     .addOption(verboseOption())
-    .action(async (file: string, opts: { config?: Derived; engine: EngineEntry; trace?: string; vcd?: string; json?: boolean; verbose?: boolean }) => {
+    .addOption(maxCyclesOption())
+    .action(async (file: string, opts: { config?: Derived; engine: EngineEntry; trace?: string; vcd?: string; json?: boolean; verbose?: boolean; maxCycles: number }) => {
       const p = readProgram(file);
       checkBuiltFor(file, p, opts.config);
       const engine = startEngine(opts.engine);
       if (opts.vcd && !opts.engine.records.vcd) throw new VtwError('--vcd needs --engine verilator');
       if (opts.trace && !opts.engine.records.trace) throw new VtwError('--trace needs --engine ts (use --vcd for the RTL)');
-      const r = await engine.run(p, { trace: Boolean(opts.trace), ...(opts.vcd ? { vcd: opts.vcd } : {}) } as RunOptions);
+      const r = await engine.run(p, { trace: Boolean(opts.trace), maxCycles: opts.maxCycles, ...(opts.vcd ? { vcd: opts.vcd } : {}) } as RunOptions);
       if (opts.trace) writeFileAtomic(opts.trace, chromeTraceJson(r.trace ?? [], { clockMhz: p.config.clockMhz, processName: `VTA ${p.config.variant}` }));
       const j = simJson(p, r);
       if (opts.json) {
@@ -84,10 +85,11 @@ export function registerSim(program: Command): void {
     .addOption(seedOption('seed for data and random programs', 1))
     .option('--count <n>', 'random programs to run', parseInteger('count'), 20)
     .addOption(jsonOption('print JSON {passed, failed, tests}'))
-    .action(async (opts: { config: Derived; engine: EngineEntry; suite: string; seed: number; count: number; json?: boolean }) => {
+    .addOption(maxCyclesOption())
+    .action(async (opts: { config: Derived; engine: EngineEntry; suite: string; seed: number; count: number; json?: boolean; maxCycles: number }) => {
       if (opts.suite !== 'conformance' && opts.suite !== 'random') throw new VtwError(`--suite ${opts.suite}: use conformance or random`);
       const d = opts.config;
-      const engine = startEngine(opts.engine);
+      const engine = withMaxCycles(startEngine(opts.engine), opts.maxCycles);
       const so = { suite: opts.suite, seed: opts.seed, count: opts.count } as const;
       const bar = progress(suiteSize(d, so), `${opts.suite} on ${d.variant}`);
       const results: SuiteResult[] = await runSuite(d, engine, { ...so, onResult: (r) => bar.tick(r.name) });

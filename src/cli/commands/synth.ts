@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFolder } from '../../util/folder.ts';
+import { checkOutputFolder, writeFolder } from '../../util/folder.ts';
 import { VtwError } from '../../errors.ts';
 import type { Derived } from '../../config/index.ts';
 import { getBoard, type Board } from '../../../fpga/boards/index.ts';
@@ -26,6 +26,7 @@ interface SynthOptions {
   dsp?: boolean;
   allowTimingFail?: boolean;
   json?: boolean;
+  force?: boolean;
 }
 
 /** Verilog sources of a folder (*.v, *.sv; not recursive). */
@@ -95,6 +96,7 @@ export function registerSynth(program: Command): void {
     .option('--dsp', 'map * operators to SB_MAC16 blocks (synth_ice40 -dsp; UP5K only)')
     .option('--allow-timing-fail', 'exit 0 even when the clock constraint is not met')
     .addOption(jsonOption('print the summary as JSON'))
+    .option('--force', 'replace --out even when it holds files vtw did not write')
     .action(async (opts: SynthOptions) => {
       const sources = [opts.config && '--config', opts.demo && '--demo', opts.verilog && '--verilog'].filter(Boolean);
       if (sources.length > 1) throw new VtwError(`${sources.join(' and ')} each choose the design: give one of them`);
@@ -149,6 +151,9 @@ export function registerSynth(program: Command): void {
         }
       }
       const out = opts.out ?? join('build', 'fpga', board.name, d ? d.variant : top);
+      const verilogOut = d ? Object.fromEntries(Object.entries(files).map(([n, v]) => [join('verilog', n), v])) : {};
+      const outNames = ['top.bin', 'summary.json', 'top.pcf', 'report.json', 'yosys.log', 'nextpnr.log', ...Object.keys(verilogOut)];
+      checkOutputFolder(out, outNames, { force: opts.force }); // before minutes of place and route
       const r = await runFlow({
         board, files, top, pcf, fitHint,
         seed: opts.seed,
@@ -164,8 +169,8 @@ export function registerSynth(program: Command): void {
         'report.json': JSON.stringify(r.report, null, 2) + '\n',
         'yosys.log': r.logs.yosys,
         'nextpnr.log': r.logs.nextpnr,
-        ...(d ? Object.fromEntries(Object.entries(files).map(([n, v]) => [join('verilog', n), v])) : {}),
-      });
+        ...verilogOut,
+      }, { force: opts.force });
       console.log(opts.json ? JSON.stringify(summary, null, 2) : `${formatSummary(r.summary)}\n  wrote ${join(out, 'top.bin')} and summary.json`);
       if (!r.summary.timing.met && !opts.allowTimingFail) {
         const slow = r.summary.timing.clocks.filter((c) => !c.met).map((c) => `${c.clock} reaches ${c.achievedMhz} MHz of ${c.constraintMhz}`).join('; ');
