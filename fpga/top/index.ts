@@ -20,7 +20,7 @@ import {
   Module, cat, ice40CellsSim, lit, not, printModule, repeat, xor, type Expr,
 } from '../../hw/hdl/index.ts';
 import { generateVta } from '../../hw/vta/index.ts';
-import { isPow2 } from '../../hw/vta/util.ts';
+import { isPow2 } from '../../hw/hdl/index.ts';
 import type { Board } from '../boards/types.ts';
 import { DEVICES } from '../devices.ts';
 import type { ToolCommand } from '../flow.ts';

@@ -12,7 +12,7 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { add, cat, lit, sub, type Expr } from '../hdl/index.ts';
-import { type Mb, T, c, inv, isZero, log2i, rz, sel, ule, umin } from './util.ts';
+import { type Mb, T, c, inv, isZero, log2i, rz, sel, ule, umin } from '../hdl/index.ts';
 
 export const PAGE_LOG = 12;
 /** Width of the beat count of a request (mem_req_beats). */

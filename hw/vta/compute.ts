@@ -38,7 +38,7 @@ import { dotWidth } from './gemm.ts';
 import {
   F, Mb, T, addw, all, any, bitsFor, c, catRev, dec, eqc, gec, gtc, inc, inst, inv, isZero, laneOf, log2i, ltc, nonZero, pick,
   rz, satDec, sel, uge, ult,
-} from './util.ts';
+} from '../hdl/index.ts';
 
 /** Entries of the in-flight list (the timing model's, sim/ts/params.ts). */
 export const INFLIGHT = COMPUTE_INFLIGHT;

@@ -41,7 +41,7 @@ import { type SramGeom, bankOf } from './sram.ts';
 import {
   F, Mb, T, all, any, bitsFor, c, catRev, dec, eqc, gtc, inc, inv, isZero, laneOf, laneRotl, laneRotr, laneShl, laneShr, lec, log2i,
   mulConst, nonZero, pick, rz, satDec, sel, ule, ult, umin,
-} from './util.ts';
+} from '../hdl/index.ts';
 
 const MEM_TYPE_OF: Record<BufferName, number> = {
   uop: MEM_TYPES.UOP, wgt: MEM_TYPES.WGT, inp: MEM_TYPES.INP, acc: MEM_TYPES.ACC, out: MEM_TYPES.OUT,

@@ -11,7 +11,7 @@ import { TOKEN_QUEUE_DEPTH } from '../../sim/ts/params.ts';
 import { cat, lit, type Expr, type Module } from '../hdl/index.ts';
 import { Fields, entryLayout, unpackEntry } from './insn.ts';
 import { OBS } from './fetch.ts';
-import { Mb, T, all, any, c, inst, inv, isZero, ltc, nonZero, sel } from './util.ts';
+import { Mb, T, all, any, c, inst, inv, isZero, ltc, nonZero, sel } from '../hdl/index.ts';
 import type { SramGeom } from './sram.ts';
 
 /**

@@ -5,7 +5,7 @@
  * runs. `errorCodeName` gives the field the simulator reports for a code.
  */
 import { cat, lit, type Expr } from '../hdl/index.ts';
-import { Mb, T, all, any, c, eqc, inc, inv, nonZero, pick, rz, sel } from './util.ts';
+import { Mb, T, all, any, c, eqc, inc, inv, nonZero, pick, rz, sel } from '../hdl/index.ts';
 
 export interface ErrorCode {
   code: number;

@@ -15,7 +15,7 @@
  */
 import type { BufferName, Derived } from '../../src/config/derive.ts';
 import { lit, type Expr } from '../hdl/index.ts';
-import { Mb, catRev, clog2, log2i, rz } from './util.ts';
+import { Mb, catRev, clog2, log2i, rz } from '../hdl/index.ts';
 
 export interface SramGeom {
   buf: BufferName;

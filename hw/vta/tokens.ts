@@ -5,7 +5,7 @@
  * module may complete several instructions in one cycle, so its pushes are counts.
  */
 import { add, sub, type Expr } from '../hdl/index.ts';
-import { Mb, rz } from './util.ts';
+import { Mb, rz } from '../hdl/index.ts';
 
 export const TOKEN_BITS = 8;
 export const QUEUES = ['l2g', 'g2l', 'g2s', 's2g'] as const;

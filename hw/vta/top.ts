@@ -10,7 +10,7 @@ import { entryLayout } from './insn.ts';
 import { BEATS_BITS } from './burst.ts';
 import type { ComputeGeoms } from './compute.ts';
 import { ERROR_CODE_BITS } from './regs.ts';
-import { Mb, T, all, any, inst, inv, rz, sel } from './util.ts';
+import { Mb, T, all, any, inst, inv, rz, sel } from '../hdl/index.ts';
 
 export function vtaTopName(d: Derived): string {
   return `vta_${d.variant.replace(/[^A-Za-z0-9_]/g, '_')}`;
