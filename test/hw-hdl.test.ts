@@ -1,8 +1,28 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
-  HdlError, Module, add, cat, eq, lit, lt, mul, mux, printModule, reduceOr, sext, shl, shr, verilateAndRun, verilatorLint, zext,
+  HdlError, Mb, Module, add, cat, eq, lit, lt, mul, mux, printModule, reduceOr, sext, shl, shr, verilateAndRun, verilatorLint, zext,
 } from '../hw/hdl/index.ts';
+
+/** `test/hw-hdl.test.ts:N`, N the line of this file carrying the marker comment `// @<tag>` (found in the text, not by the layer). */
+const THIS_FILE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+function at(tag: string): string {
+  const n = THIS_FILE.findIndex((l) => l.trimEnd().endsWith(`// @${tag}`));
+  if (n < 0) throw new Error(`no line marked @${tag}`);
+  return `test/hw-hdl.test.ts:${n + 1}`;
+}
+/** The message of the error `f` throws (an HdlError). */
+function errorOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof HdlError, `expected an HdlError, got ${e}`);
+    return (e as Error).message;
+  }
+  throw new Error('expected an error');
+}
 
 /** A small design touching every construct: ports, regs, memories, comb/seq processes, case, instance. */
 function sample(): { top: Module; leaf: Module } {
@@ -70,6 +90,56 @@ test('width mismatches, latches, double drivers and undriven outputs are caught 
   assert.throws(() => printModule(m), /nothing drives r/);
   assert.throws(() => lit(3, 9), /does not fit in 3 bits/);
   assert.throws(() => lit(0, 0), /width 0 must be a positive integer/);
+});
+
+test('hardware errors name the signal and the TypeScript line that built it', () => {
+  const m = new Module('bad_sites');
+  const a = m.input('a', 4); // @decl-a
+  const b = m.input('b', 5); // @decl-b
+  let msg = errorOf(() => add(a, b)); // @bad-add
+  assert.match(msg, `a (4 bits, declared at ${at('decl-a')})`);
+  assert.match(msg, `b (5 bits, declared at ${at('decl-b')})`);
+  assert.ok(msg.endsWith(`(at ${at('bad-add')})`), msg);
+
+  msg = errorOf(() => m.assign(a, lit(4, 1))); // @drive-input
+  assert.match(msg, `input a cannot be assigned (declared at ${at('decl-a')})`);
+  assert.ok(msg.endsWith(`(at ${at('drive-input')})`), msg);
+
+  const o = m.output('o', 4);
+  m.assign(o, a); // @first-driver
+  msg = errorOf(() => m.assign(o, lit(4, 3))); // @second-driver
+  assert.match(msg, /o has two drivers/);
+  assert.match(msg, at('first-driver'));
+  assert.ok(msg.endsWith(`(at ${at('second-driver')})`), msg);
+
+  // Found when the module is checked (before printing): each offending signal with its own line.
+  const x = m.wire('x', 4); // @decl-x
+  const y = m.wire('y', 4);
+  const z = m.wire('z', 4);
+  m.assign(y, add(x, z)); // @loop-y
+  m.assign(z, y); // @loop-z
+  msg = errorOf(() => printModule(m));
+  assert.match(msg, `nothing drives x (declared at ${at('decl-x')})`);
+  m.assign(x, a);
+  msg = errorOf(() => printModule(m));
+  assert.match(msg, /combinational loop: /);
+  assert.match(msg, `y (driven at ${at('loop-y')})`);
+  assert.match(msg, `z (driven at ${at('loop-z')})`);
+  assert.not.match(msg, /\bx \(/, 'x feeds the loop but is not part of it');
+
+  // A register through a clocked process breaks the path: no loop.
+  const ok = new Module('no_loop');
+  const clk = ok.input('clk');
+  const r = ok.reg('r', 4);
+  const n = ok.wire('n', 4);
+  ok.assign(n, add(r, lit(4, 1)));
+  ok.seq(clk, (s) => s.set(r, n));
+  assert.match(printModule(ok), 'always @(posedge clk)');
+
+  const mb = new Mb('bad_builder');
+  mb.reg('count', 3); // @decl-count
+  msg = errorOf(() => mb.finish());
+  assert.match(msg, `register count (declared at ${at('decl-count')}) has no next value`);
 });
 
 test('a compound expression sliced twice gets one temporary wire and lints clean', async () => {

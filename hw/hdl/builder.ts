@@ -65,8 +65,8 @@ export class Mb {
   next(r: Signal, value: Expr, en?: Expr): void {
     const spec = this.regs.find((x) => x.sig === r);
     if (!spec) throw new HdlError(`${this.m.name}: ${r.name} is not a builder register`);
-    if (spec.next) throw new HdlError(`${this.m.name}: ${r.name} given two next values`);
-    if (value.width !== r.width) throw new HdlError(`${this.m.name}: next of ${r.name}: ${value.width}-bit value into ${r.width} bits`);
+    if (spec.next) throw new HdlError(`${this.m.name}: ${r.name} (declared at ${r.site}) given two next values`);
+    if (value.width !== r.width) throw new HdlError(`${this.m.name}: next of ${r.name} (declared at ${r.site}): ${value.width}-bit value into ${r.width} bits`);
     spec.next = value;
     spec.en = en && constOf(en) === 1n ? undefined : en;
   }
@@ -78,7 +78,7 @@ export class Mb {
   finish(): Module {
     if (this.finished) return this.m;
     this.finished = true;
-    for (const r of this.regs) if (!r.next) throw new HdlError(`${this.m.name}: register ${r.sig.name} has no next value`);
+    for (const r of this.regs) if (!r.next) throw new HdlError(`${this.m.name}: register ${r.sig.name} (declared at ${r.sig.site}) has no next value`, null);
     const withReset = this.regs.filter((r) => r.init !== null);
     const noReset = this.regs.filter((r) => r.init === null);
     if (this.regs.length) {
