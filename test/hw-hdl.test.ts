@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  HdlError, Mb, Module, add, cat, eq, lit, lt, mul, mux, printModule, reduceOr, sext, shl, shr, verilateAndRun, verilatorLint, zext,
+  HdlError, Mb, Module, Signature, add, cat, connect, declarePorts, eq, lit, lt, mul, mux, portsOf, printModule, reduceOr, sext, shl, shr,
+  verilateAndRun, verilatorLint, zext,
 } from '../hw/hdl/index.ts';
 
 /** `test/hw-hdl.test.ts:N`, N the line of this file carrying the marker comment `// @<tag>` (found in the text, not by the layer). */
@@ -140,6 +141,101 @@ test('hardware errors name the signal and the TypeScript line that built it', ()
   mb.reg('count', 3); // @decl-count
   msg = errorOf(() => mb.finish());
   assert.match(msg, `register count (declared at ${at('decl-count')}) has no next value`);
+});
+
+/** A small request/response bus: the initiator drives req_* and wdata, the responder rdata and ack. */
+const busSig = (dataBits: number) => new Signature('test bus', [
+  ['req', 'out', 1],
+  ['addr', 'out', 8],
+  ['wdata', 'out', dataBits],
+  ['ack', 'in', 1],
+  ['rdata', 'in', dataBits],
+]);
+
+test('bundles: declared in signature order, flipped for the other side, connected in one call', async () => {
+  const sig = busSig(16);
+  assert.equal(sig.flip().members.map((m) => m.flow), ['in', 'in', 'in', 'out', 'out']);
+  assert.equal(sig.flip().flip().members, sig.members);
+  assert.equal(sig.only('rdata', 'req').members.map((m) => m.name), ['req', 'rdata'], 'a part keeps signature order');
+  assert.equal(sig.without('wdata').members.map((m) => m.name), ['req', 'addr', 'ack', 'rdata']);
+
+  // initiator: counts addresses and writes them; responder: a register file that echoes data back
+  const init = new Mb('bus_init');
+  const ib = declarePorts(init.m, sig, 'bus_').ports;
+  assert.equal(init.m.ports().map((p) => `${p.kind} ${p.name} ${p.width}`), [
+    'input clk 1', 'input rst 1', 'output bus_req 1', 'output bus_addr 8', 'output bus_wdata 16', 'input bus_ack 1', 'input bus_rdata 16',
+  ]);
+  const a = init.reg('a', 8);
+  init.next(a, add(a, lit(8, 1)), ib.ack);
+  init.drive(ib.req, lit(1, 1));
+  init.drive(ib.addr, a);
+  init.drive(ib.wdata, cat(a, a));
+  const sum = init.reg('sum', 16);
+  init.next(sum, add(sum, ib.rdata), ib.ack);
+  init.output('total', sum);
+  const initM = init.finish();
+
+  const resp = new Mb('bus_resp');
+  const rb = declarePorts(resp.m, sig.flip(), 'slave_').ports;
+  const q = resp.reg('q', 16);
+  resp.next(q, rb.wdata, rb.req);
+  const ack = resp.reg('ack_q', 1);
+  resp.next(ack, rb.req);
+  resp.drive(rb.ack, ack);
+  resp.drive(rb.rdata, q);
+  resp.sink(rb.addr);
+  const respM = resp.finish();
+
+  const top = new Mb('bus_top');
+  const iPorts = portsOf(initM, sig, 'bus_');
+  const rPorts = portsOf(respM, sig.flip(), 'slave_');
+  const conn = connect(top.m, iPorts, rPorts, 'b_');
+  assert.equal(Object.values(conn.wires).map((w) => w.name), ['b_req', 'b_addr', 'b_wdata', 'b_ack', 'b_rdata']);
+  const total = top.m.wire('total', 16);
+  top.m.instance(initM, 'u_init', { clk: top.clk, rst: top.rst, ...conn.of(iPorts), total });
+  top.m.instance(respM, 'u_resp', { clk: top.clk, rst: top.rst, ...conn.of(rPorts) });
+  top.output('total_o', total);
+  const topM = top.finish();
+  const files = Object.fromEntries([initM, respM, topM].map((m) => [`${m.name}.v`, printModule(m)]));
+  assert.match(files['bus_top.v'], '.slave_rdata(b_rdata)');
+  assert.match(files['bus_top.v'], '.bus_rdata(b_rdata)');
+  const r = await verilatorLint(files, 'bus_top');
+  assert.ok(r.ok, r.messages.join('\n'));
+});
+
+test('bundles: mismatched widths, names and directions are refused with both sides named', () => {
+  const mk = (name: string, sig: Signature, prefix: string) => {
+    const m = new Module(name);
+    const p = declarePorts(m, sig, prefix).ports;
+    for (const mem of sig.members) if (mem.flow === 'out') m.assign(p[mem.name], lit(mem.width, 0));
+    return m;
+  };
+  const init = mk('init16', busSig(16), 'bus_');
+  const resp16 = mk('resp16', busSig(16).flip(), 's_');
+  const resp32 = mk('resp32', busSig(32).flip(), 's_');
+  const parent = new Module('parent');
+
+  // width
+  let msg = errorOf(() => connect(parent, portsOf(init, busSig(16), 'bus_'), portsOf(resp32, busSig(32).flip(), 's_'), 'w_')); // @bad-connect
+  assert.match(msg, 'member wdata is 16 bits on init16 (bus_wdata) but 32 bits on resp32 (s_wdata)');
+  assert.ok(msg.endsWith(`(at ${at('bad-connect')})`), msg);
+  // direction: two initiators
+  msg = errorOf(() => connect(parent, portsOf(init, busSig(16), 'bus_'), portsOf(init, busSig(16), 'bus_'), 'w_'));
+  assert.match(msg, /both sides drive member req .*flip one signature/);
+  // names: a member only one side has
+  msg = errorOf(() => connect(parent, portsOf(init, busSig(16), 'bus_'), portsOf(resp16, busSig(16).flip().without('ack'), 's_'), 'w_'));
+  assert.match(msg, 'resp16 has no member ack');
+  // a module's ports checked against a signature: wrong direction, wrong width, missing port
+  msg = errorOf(() => portsOf(resp16, busSig(16), 's_'));
+  assert.match(msg, /resp16: port s_req \(declared at test\/hw-hdl\.test\.ts:\d+\) is an input; the test bus makes member req an output/);
+  msg = errorOf(() => portsOf(resp16, busSig(8).flip(), 's_'));
+  assert.match(msg, 'port s_wdata');
+  assert.match(msg, 'is 16 bits; the test bus (flipped) makes member wdata 8 bits');
+  msg = errorOf(() => portsOf(resp16, busSig(16).flip(), 'm_'));
+  assert.match(msg, 'resp16 has no port m_req (member req of the test bus (flipped))');
+  assert.match(errorOf(() => busSig(16).only('data')), 'test bus has no member data (members: req, addr, wdata, ack, rdata)');
+  assert.match(errorOf(() => new Signature('twice', [['a', 'out', 1], ['a', 'in', 1]])), 'twice: member a appears twice');
+  assert.is(parent.signals.length, 0, 'a refused connection creates no wires');
 });
 
 test('a compound expression sliced twice gets one temporary wire and lints clean', async () => {
