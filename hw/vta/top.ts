@@ -5,12 +5,11 @@
  * cycle 0.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { cat, declarePorts, lit, type Expr, type Module } from '../hdl/index.ts';
+import { cat, declarePorts, lit, Mb, T, all, any, inst, inv, rz, sel, type Expr, type Module } from '../hdl/index.ts';
 import { entryLayout } from './insn.ts';
 import type { ComputeGeoms } from './compute.ts';
 import { memBus, regBus } from './ports.ts';
 import { ERROR_CODE_BITS } from './regs.ts';
-import { Mb, T, all, any, inst, inv, rz, sel } from '../hdl/index.ts';
 
 export function vtaTopName(d: Derived): string {
   return `vta_${d.variant.replace(/[^A-Za-z0-9_]/g, '_')}`;
