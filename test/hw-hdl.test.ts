@@ -106,6 +106,12 @@ test('hardware errors name the signal and the TypeScript line that built it', ()
   assert.match(msg, `input a cannot be assigned (declared at ${at('decl-a')})`);
   assert.ok(msg.endsWith(`(at ${at('drive-input')})`), msg);
 
+  const lr = m.reg('lr', 4); // @decl-lr
+  msg = errorOf(() => m.comb((c) => c.if(eq(a, a), (t) => t.set(lr, a)))); // @latch
+  assert.match(msg, `lr (declared at ${at('decl-lr')}) is not assigned on every path`);
+  assert.ok(msg.endsWith(`(at ${at('latch')})`), msg);
+  m.comb((c) => c.set(lr, a));
+
   const o = m.output('o', 4);
   m.assign(o, a); // @first-driver
   msg = errorOf(() => m.assign(o, lit(4, 3))); // @second-driver
@@ -127,6 +133,24 @@ test('hardware errors name the signal and the TypeScript line that built it', ()
   assert.match(msg, `y (driven at ${at('loop-y')})`);
   assert.match(msg, `z (driven at ${at('loop-z')})`);
   assert.not.match(msg, /\bx \(/, 'x feeds the loop but is not part of it');
+
+  // Through a combinational process: its targets depend on what they read and on the conditions
+  // around their assignments.
+  const cm = new Module('comb_loop');
+  const en = cm.input('en');
+  const p = cm.reg('p', 4);
+  const q = cm.reg('q', 4);
+  cm.comb((c) => { // @comb-proc
+    c.set(p, lit(4, 0));
+    c.set(q, lit(4, 1));
+    c.if(eq(q, lit(4, 2)), (t) => t.set(p, lit(4, 3)));
+    c.if(en, (t) => t.set(q, p));
+  });
+  const out = cm.output('out', 4);
+  cm.assign(out, q);
+  msg = errorOf(() => printModule(cm));
+  assert.match(msg, /combinational loop: (p .* -> q|q .* -> p)/);
+  assert.match(msg, `p (driven at ${at('comb-proc')})`);
 
   // A register through a clocked process breaks the path: no loop.
   const ok = new Module('no_loop');

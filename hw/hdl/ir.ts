@@ -498,7 +498,10 @@ export class Module {
     body(b);
     const always = assignedAlways(b.stmts);
     for (const n of assignedAnywhere(b.stmts)) {
-      if (!always.has(n)) throw new HdlError(`${this.name}: ${n} is not assigned on every path of a combinational process (would infer a latch); give it a default first`);
+      if (!always.has(n)) {
+        const sig = this.signals.find((x) => x.name === n)!;
+        throw new HdlError(`${this.name}: ${n} (declared at ${sig.site}) is not assigned on every path of a combinational process (would infer a latch); give it a default first`);
+      }
       this.drive(this.signals.find((s) => s.name === n)!, `process ${this.processes.length}`);
     }
     if (b.stmts.some((s) => s.kind === 'memwrite')) throw new HdlError(`${this.name}: memory writes belong in a clocked process`);
