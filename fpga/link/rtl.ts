@@ -13,8 +13,9 @@
  *   mem_rdata  in   32-bit word
  */
 import {
-  HdlError, Module, add, and, cat, eq, gt, lit, mux, ne, not, or, sub, xor, zext, type Block, type Expr,
+  HdlError, Module, Signature, add, and, cat, declarePorts, eq, gt, lit, mux, ne, not, or, sub, xor, zext, type Block, type Expr,
 } from '../../hw/hdl/index.ts';
+import { regBus } from '../../hw/vta/ports.ts';
 import { Cmd, PING_MAGIC, REQ_SYNC, RESP_SYNC, Status, crc8Byte } from './protocol.ts';
 
 export interface LinkOptions {
@@ -31,6 +32,19 @@ export interface LinkOptions {
 }
 
 const bitsFor = (n: number) => Math.max(1, Math.ceil(Math.log2(n + 1)));
+
+/** The link's memory port (the table above), seen from the link; a memory serves its `flip()`. */
+export function linkMemPort(): Signature {
+  return new Signature('link memory port', [
+    ['valid', 'out', 1],
+    ['ready', 'in', 1],
+    ['write', 'out', 1],
+    ['addr', 'out', 32],
+    ['wdata', 'out', 32],
+    ['rvalid', 'in', 1],
+    ['rdata', 'in', 32],
+  ]);
+}
 
 /** CRC-8/SMBUS of `data` (8 bits) continuing `crc` (8 bits), as XOR equations. */
 export function crc8Expr(crc: Expr, data: Expr): Expr {
@@ -172,17 +186,10 @@ export function uartLink(opts: LinkOptions): LinkModules {
   const rst = m.input('rst', 1, 'synchronous, active high');
   const uartRxPin = m.input('uart_rx');
   const uartTxPin = m.output('uart_tx');
-  const regWen = m.output('reg_wen');
-  const regAddr = m.output('reg_addr', raw);
-  const regWdata = m.output('reg_wdata', 32);
-  const regRdata = m.input('reg_rdata', 32);
-  const memValid = m.output('mem_valid');
-  const memReady = m.input('mem_ready');
-  const memWrite = m.output('mem_write');
-  const memAddr = m.output('mem_addr', 32);
-  const memWdata = m.output('mem_wdata', 32);
-  const memRvalid = m.input('mem_rvalid');
-  const memRdata = m.input('mem_rdata', 32);
+  const { wen: regWen, addr: regAddr, wdata: regWdata, rdata: regRdata } = declarePorts(m, regBus(raw), 'reg_').ports;
+  const {
+    valid: memValid, ready: memReady, write: memWrite, addr: memAddr, wdata: memWdata, rvalid: memRvalid, rdata: memRdata,
+  } = declarePorts(m, linkMemPort(), 'mem_').ports;
   const idle = m.output('idle', 1, 'no frame in progress and nothing left to send');
 
   const rxValid = m.wire('rx_valid');

@@ -17,14 +17,14 @@ import type { Derived } from '../../src/config/derive.ts';
 import { VtwError } from '../../src/errors.ts';
 import { configId, generateDesign, type Manifest } from '../../hw/gen.ts';
 import {
-  Module, cat, ice40CellsSim, lit, not, printModule, repeat, xor, type Expr,
+  Module, cat, connect, ice40CellsSim, isPow2, lit, not, portsOf, printModule, repeat, xor, type Expr,
 } from '../../hw/hdl/index.ts';
 import { generateVta } from '../../hw/vta/index.ts';
-import { isPow2 } from '../../hw/vta/util.ts';
+import { memBus, regBus } from '../../hw/vta/ports.ts';
 import type { Board } from '../boards/types.ts';
 import { DEVICES } from '../devices.ts';
 import type { ToolCommand } from '../flow.ts';
-import { uartLink } from '../link/rtl.ts';
+import { linkMemPort, uartLink } from '../link/rtl.ts';
 import { boardShell } from '../shell.ts';
 import { planPll, type PllPlan } from '../pll.ts';
 import { SPRAM_BYTES, memController, type BoardMemoryKind } from './memctl.ts';
@@ -162,8 +162,7 @@ export function buildVtaBoardTop(d: Derived, board: Board, pll: PllPlan | null, 
   const timeoutCycles = opts.timeoutCycles ?? Math.max(400 * cpb, Math.round(clkHz / 50));
   const memWords = memory.memBytes / 4;
   const link = uartLink({ clksPerBit: cpb, timeoutCycles, memWords, prefix: `${vta.name}_` });
-  const beatsBits = vta.ports().find((p) => p.name === 'mem_req_beats')!.width;
-  const ctl = memController(d, { name: `${vta.name}_memctl`, kind: memory.kind, memBytes: memory.memBytes, beatsBits });
+  const ctl = memController(d, { name: `${vta.name}_memctl`, kind: memory.kind, memBytes: memory.memBytes });
   const name = opts.top ?? `${vta.name}_board`;
 
   const m = new Module(name, [
@@ -174,27 +173,24 @@ export function buildVtaBoardTop(d: Derived, board: Board, pll: PllPlan | null, 
   const nLed = board.leds.length;
 
   const w = (nm: string, width = 1, comment?: string) => m.wire(nm, width, comment);
-  const BUS = d.busWidth;
-  const reg = { wen: w('reg_wen'), addr: w('reg_addr', 6), wdata: w('reg_wdata', 32), rdata: w('reg_rdata', 32) };
-  const lm = {
-    valid: w('link_mem_valid'), ready: w('link_mem_ready'), write: w('link_mem_write'), addr: w('link_mem_addr', 32),
-    wdata: w('link_mem_wdata', 32), rvalid: w('link_mem_rvalid'), rdata: w('link_mem_rdata', 32),
-  };
+  // The bundles: the link drives the core's register bus; the link's and the core's memory ports
+  // meet the memory controller (the core's wvalid is informational: left with the observation ports).
+  const linkReg = portsOf(link.link, regBus(), 'reg_');
+  const vtaReg = portsOf(vta, regBus().flip(), 'reg_');
+  const reg = connect(m, linkReg, vtaReg, 'reg_');
+  const linkMem = portsOf(link.link, linkMemPort(), 'mem_');
+  const ctlLink = portsOf(ctl, linkMemPort().flip(), 'link_');
+  const lm = connect(m, linkMem, ctlLink, 'link_mem_');
   const linkIdle = w('link_idle');
   const txLine = w('tx_line');
   m.assign(tx, txLine);
   m.instance(link.link, 'u_link', {
-    clk, rst, uart_rx: rx, uart_tx: txLine,
-    reg_wen: reg.wen, reg_addr: reg.addr, reg_wdata: reg.wdata, reg_rdata: reg.rdata,
-    mem_valid: lm.valid, mem_ready: lm.ready, mem_write: lm.write, mem_addr: lm.addr, mem_wdata: lm.wdata,
-    mem_rvalid: lm.rvalid, mem_rdata: lm.rdata, idle: linkIdle,
+    clk, rst, uart_rx: rx, uart_tx: txLine, ...reg.of(linkReg), ...lm.of(linkMem), idle: linkIdle,
   });
 
-  const vm = {
-    reqValid: w('mem_req_valid'), reqWrite: w('mem_req_write'), reqAddr: w('mem_req_addr', 32), reqBeats: w('mem_req_beats', beatsBits),
-    rvalid: w('mem_rvalid'), rdata: w('mem_rdata', BUS), wready: w('mem_wready'), wdata: w('mem_wdata', BUS), wstrb: w('mem_wstrb', BUS / 8),
-    bvalid: w('mem_bvalid'),
-  };
+  const vtaMem = portsOf(vta, memBus(d).without('wvalid'), 'mem_');
+  const ctlMem = portsOf(ctl, memBus(d).without('wvalid').flip(), 'mem_');
+  const mem = connect(m, vtaMem, ctlMem, 'mem_');
   const busy = w('vta_busy');
   // Observation ports and mem_wvalid (informational) stay unconnected: dangling *_unused wires that
   // synthesis removes.
@@ -202,19 +198,8 @@ export function buildVtaBoardTop(d: Derived, board: Board, pll: PllPlan | null, 
   for (const p of vta.ports()) {
     if (p.kind === 'output' && (p.name.startsWith('obs_') || p.name === 'mem_wvalid')) obs[p.name] = w(`vta_${p.name}_unused`, p.width);
   }
-  m.instance(vta, 'u_vta', {
-    clk, rst, reg_wen: reg.wen, reg_addr: reg.addr, reg_wdata: reg.wdata, reg_rdata: reg.rdata,
-    mem_req_valid: vm.reqValid, mem_req_write: vm.reqWrite, mem_req_addr: vm.reqAddr, mem_req_beats: vm.reqBeats,
-    mem_rvalid: vm.rvalid, mem_rdata: vm.rdata, mem_wready: vm.wready, mem_wdata: vm.wdata, mem_wstrb: vm.wstrb, mem_bvalid: vm.bvalid,
-    busy, ...obs,
-  });
-  m.instance(ctl, 'u_mem', {
-    clk, rst, vta_busy: busy,
-    mem_req_valid: vm.reqValid, mem_req_write: vm.reqWrite, mem_req_addr: vm.reqAddr, mem_req_beats: vm.reqBeats,
-    mem_rvalid: vm.rvalid, mem_rdata: vm.rdata, mem_wready: vm.wready, mem_wdata: vm.wdata, mem_wstrb: vm.wstrb, mem_bvalid: vm.bvalid,
-    link_valid: lm.valid, link_ready: lm.ready, link_write: lm.write, link_addr: lm.addr, link_wdata: lm.wdata,
-    link_rvalid: lm.rvalid, link_rdata: lm.rdata,
-  });
+  m.instance(vta, 'u_vta', { clk, rst, ...reg.of(vtaReg), ...mem.of(vtaMem), busy, ...obs });
+  m.instance(ctl, 'u_mem', { clk, rst, vta_busy: busy, ...mem.of(ctlMem), ...lm.of(ctlLink) });
 
   // LEDs: 0 = the core is running, 1 = link activity, others off. Registered: the core's longest
   // paths end at a flip-flop, not at an output pin.

@@ -25,9 +25,11 @@
  * no burst is in flight; otherwise mem_ready is low (the host never touches memory during a run).
  */
 import {
-  Module, add, and, cat, eq, lit, mux, ne, not, or, repeat, sub, type Block, type Expr, type Signal, type Slice,
+  Module, add, and, cat, declarePorts, eq, lit, mux, ne, not, or, repeat, sub, type Block, type Expr, type Signal, type Slice,
 } from '../../hw/hdl/index.ts';
 import type { Derived } from '../../src/config/derive.ts';
+import { memBus } from '../../hw/vta/ports.ts';
+import { linkMemPort } from '../link/rtl.ts';
 
 export type BoardMemoryKind = 'spram' | 'bram';
 
@@ -40,8 +42,6 @@ export interface MemCtlOptions {
   kind: BoardMemoryKind;
   /** Bytes of memory (a power of two; for SPRAM a multiple of BUS/16 x 32 KiB). */
   memBytes: number;
-  /** Width of `mem_req_beats` of the VTA top. */
-  beatsBits: number;
 }
 
 const bitsFor = (n: number) => Math.max(1, Math.ceil(Math.log2(n + 1)));
@@ -78,23 +78,15 @@ export function memController(d: Derived, o: MemCtlOptions): Module {
   const clk = m.input('clk');
   const rst = m.input('rst');
   const vtaBusy = m.input('vta_busy', 1, 'the core is running (its busy output)');
-  const reqValid = m.input('mem_req_valid');
-  const reqWrite = m.input('mem_req_write');
-  const reqAddr = m.input('mem_req_addr', 32);
-  const reqBeats = m.input('mem_req_beats', o.beatsBits);
-  const rvalid = m.output('mem_rvalid');
-  const rdata = m.output('mem_rdata', BUS);
-  const wready = m.output('mem_wready');
-  const wdata = m.input('mem_wdata', BUS);
-  const wstrb = m.input('mem_wstrb', BB);
-  const bvalid = m.output('mem_bvalid');
-  const lValid = m.input('link_valid');
-  const lReady = m.output('link_ready');
-  const lWrite = m.input('link_write');
-  const lAddr = m.input('link_addr', 32);
-  const lWdata = m.input('link_wdata', 32);
-  const lRvalid = m.output('link_rvalid');
-  const lRdata = m.output('link_rdata', 32);
+  // the core's memory port (without the informational wvalid) and the link's, both served here
+  const mem = declarePorts(m, memBus(d).without('wvalid').flip(), 'mem_').ports;
+  const {
+    req_valid: reqValid, req_write: reqWrite, req_addr: reqAddr, req_beats: reqBeats, rvalid, rdata, wready, wdata, wstrb, bvalid,
+  } = mem;
+  const beatsBits = reqBeats.width;
+  const {
+    valid: lValid, ready: lReady, write: lWrite, addr: lAddr, wdata: lWdata, rvalid: lRvalid, rdata: lRdata,
+  } = declarePorts(m, linkMemPort().flip(), 'link_').ports;
 
   // Address bits: the bus word inside memory; the rest is not decoded (the host checks a program
   // fits, the dram_size register keeps the core inside it, the link range-checks its addresses).
@@ -114,7 +106,7 @@ export function memController(d: Derived, o: MemCtlOptions): Module {
   const rdBusy = m.reg('rd_busy', 1, 'a read burst has beats left to fetch');
   const rdLat = m.reg('rd_lat', lw, 'cycles until the first fetch (RL - 1 after the request)');
   const rdGap = m.reg('rd_gap', gw, 'cycles until the read channel takes the next beat (CPB apart)');
-  const rdLeft = m.reg('rd_left', o.beatsBits);
+  const rdLeft = m.reg('rd_left', beatsBits);
   const rdAddr = m.reg('rd_addr', AW, 'bus word of the next beat');
   const rdIssue = m.wire('rd_issue', 1, 'fetch a beat from the RAM now; it is delivered next cycle');
   m.assign(rdIssue, and(and(rdBusy, isZero(rdLat)), isZero(rdGap)));
@@ -134,7 +126,7 @@ export function memController(d: Derived, o: MemCtlOptions): Module {
         t.set(rdAddr, inc(rdAddr));
         t.set(rdLeft, dec(rdLeft));
         t.set(rdGap, lit(gw, CPB - 1));
-        t.if(eq(rdLeft, lit(o.beatsBits, 1)), (x) => x.set(rdBusy, lit(1, 0)));
+        t.if(eq(rdLeft, lit(beatsBits, 1)), (x) => x.set(rdBusy, lit(1, 0)));
       });
       e.if(and(reqValid, not(reqWrite)), (t) => {
         t.set(rdBusy, lit(1, 1));
@@ -149,7 +141,7 @@ export function memController(d: Derived, o: MemCtlOptions): Module {
   const bw = bitsFor(WL);
   const wrBusy = m.reg('wr_busy', 1, 'a write burst has beats left to take');
   const wrGap = m.reg('wr_gap', gw);
-  const wrLeft = m.reg('wr_left', o.beatsBits);
+  const wrLeft = m.reg('wr_left', beatsBits);
   const wrAddr = m.reg('wr_addr', AW);
   const bPend = m.reg('b_pend', 1, 'the last beat is in: the response is on its way');
   const bCnt = m.reg('b_cnt', bw, 'cycles until the write response');
@@ -173,7 +165,7 @@ export function memController(d: Derived, o: MemCtlOptions): Module {
         t.set(wrAddr, inc(wrAddr));
         t.set(wrLeft, dec(wrLeft));
         t.set(wrGap, lit(gw, CPB - 1));
-        t.if(eq(wrLeft, lit(o.beatsBits, 1)), (x) => {
+        t.if(eq(wrLeft, lit(beatsBits, 1)), (x) => {
           x.set(wrBusy, lit(1, 0));
           x.set(bPend, lit(1, 1));
           x.set(bCnt, lit(bw, WL - 1));

@@ -8,7 +8,61 @@
  * target a default first, so no latch can be inferred.
  */
 
-export class HdlError extends Error {}
+import { relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** This layer's own folder: stack frames inside it are skipped when finding the builder's line. */
+const HDL_DIR = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * Where in the generator's TypeScript something was built: the first stack frame outside hw/hdl.
+ * Capturing is cheap (V8 keeps the raw frames); the text is formatted and parsed only when an
+ * error needs it.
+ */
+export class SourceSite {
+  private text?: string;
+  constructor(private readonly trace: { stack?: string }) {}
+
+  toString(): string {
+    if (this.text !== undefined) return this.text;
+    this.text = '(unknown location)';
+    for (const line of (this.trace.stack ?? '').split('\n').slice(1)) {
+      const m = /\(?((?:file:\/\/)?[^()\s]+?):(\d+):\d+\)?\s*$/.exec(line);
+      if (!m) continue;
+      const path = m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1];
+      if (path.startsWith(HDL_DIR) || path.startsWith('node:') || !path.includes(sep)) continue;
+      const rel = relative(process.cwd(), path);
+      this.text = `${rel.startsWith('..') ? path : rel}:${m[2]}`;
+      break;
+    }
+    return this.text;
+  }
+}
+
+/** The caller's site (the first frame outside hw/hdl). */
+export function captureSite(): SourceSite {
+  // Error.stackTraceLimit's default (10) frames reach past the few of this layer.
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, captureSite);
+  return new SourceSite(holder);
+}
+
+/**
+ * A construction error. It ends with the TypeScript line that made the failing call (`at
+ * file:line`), unless `site` is null (errors found later, which name each offending signal's own
+ * site in the message).
+ */
+export class HdlError extends Error {
+  constructor(message: string, site: SourceSite | null = captureSite()) {
+    super(site ? `${message} (at ${site})` : message);
+    this.name = 'HdlError';
+  }
+}
+
+/** A signal's name for a message, or a description of an unnamed expression. */
+export function describe(e: Expr): string {
+  return e instanceof Signal ? `${e.name} (${e.width} bits, declared at ${e.site})` : `a ${e.width}-bit expression`;
+}
 
 export type SignalKind = 'input' | 'output' | 'wire' | 'reg';
 
@@ -27,6 +81,8 @@ export abstract class Expr {
 }
 
 export class Signal extends Expr {
+  /** Where the generator declared it. */
+  readonly site: SourceSite = captureSite();
   constructor(
     readonly name: string,
     readonly width: number,
@@ -167,7 +223,7 @@ export class Memory {
 }
 
 function sameWidth(what: string, a: Expr, b: Expr): void {
-  if (a.width !== b.width) throw new HdlError(`${what}: operand widths differ (${a.width} vs ${b.width})`);
+  if (a.width !== b.width) throw new HdlError(`${what}: operand widths differ (${a.width} vs ${b.width}): ${describe(a)} and ${describe(b)}`);
 }
 
 // ---- expression helpers ----
@@ -362,7 +418,8 @@ export class Module {
   readonly processes: Process[] = [];
   readonly instances: Instance[] = [];
   private readonly names = new Set<string>();
-  private readonly drivers = new Map<string, string>();
+  /** Who drives each signal, and the TypeScript line that made that driver. */
+  private readonly drivers = new Map<string, { by: string; site: SourceSite }>();
 
   constructor(
     readonly name: string,
@@ -409,19 +466,19 @@ export class Module {
 
   checkOwn(sig: Signal): void {
     if (!this.signals.includes(sig)) throw new HdlError(`${this.name}: signal ${sig.name} belongs to another module`);
-    if (sig.kind === 'input') throw new HdlError(`${this.name}: input ${sig.name} cannot be assigned`);
+    if (sig.kind === 'input') throw new HdlError(`${this.name}: input ${sig.name} cannot be assigned (declared at ${sig.site})`);
   }
 
-  private drive(sig: Signal, by: string): void {
+  private drive(sig: Signal, by: string, site = captureSite()): void {
     const prev = this.drivers.get(sig.name);
-    if (prev && prev !== by) throw new HdlError(`${this.name}: ${sig.name} has two drivers (${prev} and ${by})`);
-    this.drivers.set(sig.name, by);
+    if (prev && prev.by !== by) throw new HdlError(`${this.name}: ${sig.name} has two drivers (${prev.by} at ${prev.site} and ${by})`, site);
+    if (!prev) this.drivers.set(sig.name, { by, site });
   }
 
   assign(target: Signal, value: Expr): void {
     this.checkOwn(target);
-    if (target.kind === 'reg') throw new HdlError(`${this.name}: ${target.name} is a reg; drive it from a process`);
-    if (target.width !== value.width) throw new HdlError(`${this.name}: assign ${target.name}: ${value.width}-bit value into ${target.width} bits`);
+    if (target.kind === 'reg') throw new HdlError(`${this.name}: ${target.name} is a reg (declared at ${target.site}); drive it from a process`);
+    if (target.width !== value.width) throw new HdlError(`${this.name}: assign ${target.name}: ${value.width}-bit value into ${target.width} bits (${target.name} declared at ${target.site})`);
     this.drive(target, `assign ${this.assigns.length}`);
     this.assigns.push({ target, value });
   }
@@ -441,7 +498,10 @@ export class Module {
     body(b);
     const always = assignedAlways(b.stmts);
     for (const n of assignedAnywhere(b.stmts)) {
-      if (!always.has(n)) throw new HdlError(`${this.name}: ${n} is not assigned on every path of a combinational process (would infer a latch); give it a default first`);
+      if (!always.has(n)) {
+        const sig = this.signals.find((x) => x.name === n)!;
+        throw new HdlError(`${this.name}: ${n} (declared at ${sig.site}) is not assigned on every path of a combinational process (would infer a latch); give it a default first`);
+      }
       this.drive(this.signals.find((s) => s.name === n)!, `process ${this.processes.length}`);
     }
     if (b.stmts.some((s) => s.kind === 'memwrite')) throw new HdlError(`${this.name}: memory writes belong in a clocked process`);
@@ -472,13 +532,104 @@ export class Module {
   }
 
   /** Outputs and wires that nothing drives (reported before printing). */
-  undriven(): string[] {
-    return this.signals.filter((s) => (s.kind === 'output' || s.kind === 'wire' || s.kind === 'reg') && !this.drivers.has(s.name)).map((s) => s.name);
+  undriven(): Signal[] {
+    return this.signals.filter((s) => (s.kind === 'output' || s.kind === 'wire' || s.kind === 'reg') && !this.drivers.has(s.name));
+  }
+
+  /** Where the driver of a signal was built (undefined: undriven). */
+  driverSite(sig: Signal): SourceSite | undefined {
+    return this.drivers.get(sig.name)?.site;
   }
 
   /** Whether an output is driven from a process (printed as `output reg`). */
   isProcessDriven(sig: Signal): boolean {
     const d = this.drivers.get(sig.name);
-    return d !== undefined && d.startsWith('process');
+    return d !== undefined && d.by.startsWith('process');
   }
+
+  /**
+   * The checks made before printing: every output, wire and reg driven, and no combinational loop
+   * (a signal that depends on itself through continuous assignments and combinational processes;
+   * registers, memories and instances cut the paths). Errors name each signal and where it was built.
+   */
+  check(): void {
+    const undriven = this.undriven();
+    if (undriven.length) {
+      throw new HdlError(`${this.name}: nothing drives ${undriven.map((s) => `${s.name} (declared at ${s.site})`).join(', ')}`, null);
+    }
+    const loop = combinationalLoop(this);
+    if (loop) {
+      const path = loop.map((s) => `${s.name} (driven at ${this.driverSite(s)})`).join(' -> ');
+      throw new HdlError(`${this.name}: combinational loop: ${path} -> ${loop[0].name}`, null);
+    }
+  }
+}
+
+/** The signals an expression reads combinationally (a memory read depends on its address only). */
+function readSignals(e: Expr, out: Set<Signal>, seen = new Set<Expr>()): Set<Signal> {
+  if (seen.has(e)) return out;
+  seen.add(e);
+  if (e instanceof Signal) out.add(e);
+  else if (e instanceof Slice) readSignals(e.base, out, seen);
+  else if (e instanceof Concat) for (const p of e.parts) readSignals(p, out, seen);
+  else if (e instanceof Repeat) readSignals(e.part, out, seen);
+  else if (e instanceof Binary) {
+    readSignals(e.a, out, seen);
+    readSignals(e.b, out, seen);
+  } else if (e instanceof Unary) readSignals(e.a, out, seen);
+  else if (e instanceof Mux) {
+    readSignals(e.sel, out, seen);
+    readSignals(e.onTrue, out, seen);
+    readSignals(e.onFalse, out, seen);
+  } else if (e instanceof MemRead) readSignals(e.addr, out, seen);
+  return out;
+}
+
+/** Per target of a combinational process: what it reads, its own values and the conditions around its assignments. */
+function combDeps(stmts: Stmt[], conds: Set<Signal>, deps: Map<Signal, Set<Signal>>): void {
+  for (const s of stmts) {
+    if (s.kind === 'set') {
+      const t = s.target instanceof Signal ? s.target : (s.target.base as Signal);
+      const set = deps.get(t) ?? new Set<Signal>();
+      for (const c of conds) set.add(c);
+      readSignals(s.value, set);
+      deps.set(t, set);
+    } else if (s.kind === 'if') {
+      const inner = readSignals(s.cond, new Set(conds));
+      combDeps(s.then, inner, deps);
+      combDeps(s.else, inner, deps);
+    } else if (s.kind === 'case') {
+      const inner = readSignals(s.subject, new Set(conds));
+      for (const a of s.arms) combDeps(a.body, inner, deps);
+      combDeps(s.default, inner, deps);
+    }
+  }
+}
+
+/** A combinational cycle of signals of `m`, or null. */
+function combinationalLoop(m: Module): Signal[] | null {
+  const deps = new Map<Signal, Set<Signal>>();
+  for (const a of m.assigns) readSignals(a.value, deps.get(a.target) ?? deps.set(a.target, new Set()).get(a.target)!);
+  for (const p of m.processes) if (p.kind === 'comb') combDeps(p.body, new Set(), deps);
+  const state = new Map<Signal, 1 | 2>(); // 1: on the current path, 2: finished
+  const path: Signal[] = [];
+  const visit = (s: Signal): Signal[] | null => {
+    const st = state.get(s);
+    if (st === 2) return null;
+    if (st === 1) return path.slice(path.indexOf(s));
+    state.set(s, 1);
+    path.push(s);
+    for (const d of deps.get(s) ?? []) {
+      const loop = visit(d);
+      if (loop) return loop;
+    }
+    path.pop();
+    state.set(s, 2);
+    return null;
+  };
+  for (const s of deps.keys()) {
+    const loop = visit(s);
+    if (loop) return loop;
+  }
+  return null;
 }

@@ -20,8 +20,7 @@ function constText(c: Const): string {
  */
 export function printModule(m: Module): string {
   if (m.blackbox) throw new HdlError(`${m.name} is a primitive of the cell library and has no Verilog of its own`);
-  const undriven = m.undriven();
-  if (undriven.length) throw new HdlError(`${m.name}: nothing drives ${undriven.join(', ')}`);
+  m.check();
   const temps: string[] = [];
   const tempOf = new Map<Expr, string>();
 

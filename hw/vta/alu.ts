@@ -10,7 +10,7 @@ import { ALU_OPCODE_BITS } from '../../src/isa/constants.ts';
 import { add, cat, lit, lt, not, shr, xor, type Expr } from '../hdl/index.ts';
 import { dspsNeeded, products, type MulCtx } from '../lib/mult.ts';
 import { fetchMulPlan } from './fetch.ts';
-import { Mb, all, any, catRev, eqc, inc, inv, isZero, laneOf, log2i, nonZero, rz, sel } from './util.ts';
+import { Mb, all, any, catRev, eqc, inc, inv, isZero, laneOf, log2i, nonZero, rz, sel } from '../hdl/index.ts';
 
 const bitRev = (x: Expr): Expr => catRev(Array.from({ length: x.width }, (_, k) => x.bit(x.width - 1 - k)));
 

@@ -9,7 +9,7 @@ import type { Derived } from '../../src/config/derive.ts';
 import { CLIENTS } from '../../src/uarch/index.ts';
 import { add, cat, eq, lit, sub, type Expr, type Module } from '../hdl/index.ts';
 import { BEATS_BITS } from './burst.ts';
-import { Mb, all, any, bitsFor, c, eqc, inc, inst, inv, ltc, nonZero, pow2ceil, rz, sel } from './util.ts';
+import { Mb, all, any, bitsFor, c, eqc, inc, inst, inv, ltc, nonZero, pow2ceil, rz, sel } from '../hdl/index.ts';
 
 export const CLIENT_NAMES = CLIENTS;
 export const READ_CLIENTS = CLIENTS.filter((n) => n !== 'store');

@@ -11,8 +11,7 @@
  * (12 - log2 BB bits) and rw take part, never a full-width address.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { add, cat, lit, sub, type Expr } from '../hdl/index.ts';
-import { type Mb, T, c, inv, isZero, log2i, rz, sel, ule, umin } from './util.ts';
+import { add, cat, lit, sub, T, c, inv, isZero, log2i, rz, sel, ule, umin, type Expr, type Mb } from '../hdl/index.ts';
 
 export const PAGE_LOG = 12;
 /** Width of the beat count of a request (mem_req_beats). */

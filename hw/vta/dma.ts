@@ -34,14 +34,14 @@
  */
 import type { BufferName, Derived } from '../../src/config/derive.ts';
 import { MEM_TYPES } from '../../src/isa/constants.ts';
-import { HdlError, add, and, cat, eq, lit, repeat, sext, sub, Const, type Expr, type Signal } from '../hdl/index.ts';
+import {
+  HdlError, add, and, cat, eq, lit, repeat, sext, sub, Const, F, Mb, T, all, any, bitsFor, c, catRev, dec, eqc, gtc, inc, inv, isZero,
+  laneOf, laneRotl, laneRotr, laneShl, laneShr, lec, log2i, mulConst, nonZero, pick, rz, satDec, sel, ule, ult, umin, type Expr,
+  type Signal,
+} from '../hdl/index.ts';
 import { burstWords } from './burst.ts';
 import { Fields, entryLayout, unpackEntry } from './insn.ts';
 import { type SramGeom, bankOf } from './sram.ts';
-import {
-  F, Mb, T, all, any, bitsFor, c, catRev, dec, eqc, gtc, inc, inv, isZero, laneOf, laneRotl, laneRotr, laneShl, laneShr, lec, log2i,
-  mulConst, nonZero, pick, rz, satDec, sel, ule, ult, umin,
-} from './util.ts';
 
 const MEM_TYPE_OF: Record<BufferName, number> = {
   uop: MEM_TYPES.UOP, wgt: MEM_TYPES.WGT, inp: MEM_TYPES.INP, acc: MEM_TYPES.ACC, out: MEM_TYPES.OUT,

@@ -18,7 +18,7 @@ import { ERROR_CODE_BITS, errorCode } from './regs.ts';
 import {
   Mb, T, addw, all, any, bitsFor, c, eqc, gtc, inc, inv, isZero, log2i, mulNarrow, nonZero, pick, rz, sel, subw, ugt, ult,
   ule, umin,
-} from './util.ts';
+} from '../hdl/index.ts';
 
 export const OBS = { idle: 0, busy: 1, waitToken: 2, waitMemory: 3, queueFull: 4 } as const;
 export const OBS_BITS = 3;

@@ -9,8 +9,7 @@
  * the head, a pop shifts every entry down and a push writes the first free entry, so they store
  * exactly `depth` entries (no memory plus read register) with the same timing.
  */
-import { HdlError, add, eq, mux, sub } from '../hdl/index.ts';
-import { Mb, all, any, bitsFor, eqc, inc, isPow2, log2i, nec, rz, sel } from './util.ts';
+import { HdlError, add, eq, mux, sub, Mb, all, any, bitsFor, eqc, inc, isPow2, log2i, nec, rz, sel } from '../hdl/index.ts';
 
 export const REG_FIFO_MAX_DEPTH = 4;
 

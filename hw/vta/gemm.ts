@@ -6,9 +6,8 @@
  * 2^ACC_WIDTH (they are added to the accumulator, which wraps).
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { add, cat, sext, type Expr } from '../hdl/index.ts';
+import { add, cat, sext, Mb, catRev, log2i, pick, type Expr } from '../hdl/index.ts';
 import { products, type MulCtx } from '../lib/mult.ts';
-import { Mb, catRev, log2i, pick } from './util.ts';
 
 export function dotWidth(d: Derived): number {
   return Math.min(d.inpWidth + d.wgtWidth + d.logBlockIn, d.accWidth);

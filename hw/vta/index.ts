@@ -8,7 +8,7 @@
  *     _cmdq_load, _cmdq_compute, _cmdq_store   command FIFOs (fifo.ts), entries of the bits each module uses
  *     _tokens    dependency-token counters (tokens.ts)
  *     _load      load module (loadstore.ts) -> _dma_load (dma.ts: one read engine for INP and WGT)
- *     _compute   compute module (compute.ts) -> _dma_compute (dma.ts: one read engine for UOP and ACC),
+ *     _compute   compute module (compute.ts, its stages in compute/) -> _dma_compute (dma.ts: one read engine for UOP and ACC),
  *                _gemm (gemm.ts), _alu (alu.ts)
  *     _store     store module (loadstore.ts) -> _dma_store (dma.ts: the write engine)
  *     _arbiter   memory arbiter (arbiter.ts) -> _route (fifo.ts)

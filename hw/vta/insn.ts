@@ -6,8 +6,7 @@
 import type { Derived } from '../../src/config/derive.ts';
 import type { StructLayout } from '../../src/isa/layout.ts';
 import { INSN_BITS } from '../../src/isa/constants.ts';
-import { HdlError, cat, type Expr } from '../hdl/index.ts';
-import { bitsFor } from './util.ts';
+import { HdlError, cat, bitsFor, type Expr } from '../hdl/index.ts';
 
 export function field(insn: Expr, layout: StructLayout, name: string): Expr {
   const f = layout.byName[name];

@@ -8,10 +8,11 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { TOKEN_QUEUE_DEPTH } from '../../src/uarch/index.ts';
-import { cat, lit, type Expr, type Module } from '../hdl/index.ts';
+import { cat, declarePorts, lit, type Expr, type Module } from '../hdl/index.ts';
 import { Fields, entryLayout, unpackEntry } from './insn.ts';
 import { OBS } from './fetch.ts';
-import { Mb, T, all, any, c, inst, inv, isZero, ltc, nonZero, sel } from './util.ts';
+import { memBus } from './ports.ts';
+import { Mb, T, all, any, c, inst, inv, isZero, ltc, nonZero, sel } from '../hdl/index.ts';
 import type { SramGeom } from './sram.ts';
 
 /**
@@ -93,8 +94,7 @@ export function storeModule(name: string, d: Derived, engine: Module, gOut: Sram
   const g2s = mb.input('g2s_count', TOK);
   const s2g = mb.input('s2g_count', TOK);
   const grant = mb.input('grant');
-  const wready = mb.input('mem_wready');
-  const bvalid = mb.input('mem_bvalid');
+  const { wready, bvalid } = declarePorts(mb.m, memBus(d).only('wready', 'bvalid'), 'mem_').ports;
   const rdata = mb.input('out_rdata', gOut.banks * gOut.ew);
   const e = unpackEntry(entryLayout(d), entry);
   const f = new Fields(d, e.insn);
@@ -104,9 +104,9 @@ export function storeModule(name: string, d: Derived, engine: Module, gOut: Sram
     mb.output('req', en.req);
     mb.output('addr', en.req_addr);
     mb.output('beats', en.req_beats);
-    mb.output('mem_wdata', en.mem_wdata);
-    mb.output('mem_wstrb', en.mem_wstrb);
-    mb.output('mem_wvalid', en.mem_wvalid);
+    // the write data channel of the memory port (the top passes it on)
+    const wr = declarePorts(mb.m, memBus(d).only('wdata', 'wstrb', 'wvalid'), 'mem_').ports;
+    for (const n of ['wdata', 'wstrb', 'wvalid'] as const) mb.drive(wr[n], en[`mem_${n}`]);
     mb.output('out_ren', en.sram_ren);
     mb.output('out_raddr', en.sram_raddr);
     return { doneAtStart: any(xs0, en.done_at_start), done: en.done, busy: en.busy };

@@ -4,8 +4,7 @@
  * per check of docs/microarch.md §9.1, in that order, then the index checks made when a GEMM/ALU
  * runs. `errorCodeName` gives the field the simulator reports for a code.
  */
-import { cat, lit, type Expr } from '../hdl/index.ts';
-import { Mb, T, all, any, c, eqc, inc, inv, nonZero, pick, rz, sel } from './util.ts';
+import { cat, lit, Mb, T, all, any, c, eqc, inc, inv, nonZero, pick, rz, sel, type Expr } from '../hdl/index.ts';
 
 export interface ErrorCode {
   code: number;

@@ -14,8 +14,7 @@
  * staging the element; a write of all parts writes the whole element.
  */
 import type { BufferName, Derived } from '../../src/config/derive.ts';
-import { lit, type Expr } from '../hdl/index.ts';
-import { Mb, catRev, clog2, log2i, rz } from './util.ts';
+import { lit, Mb, catRev, clog2, log2i, rz, type Expr } from '../hdl/index.ts';
 
 export interface SramGeom {
   buf: BufferName;

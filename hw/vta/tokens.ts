@@ -4,8 +4,7 @@
  * in cycle s frees its slot for the producer from s + 1 (the counts are registered). The compute
  * module may complete several instructions in one cycle, so its pushes are counts.
  */
-import { add, sub, type Expr } from '../hdl/index.ts';
-import { Mb, rz } from './util.ts';
+import { add, sub, Mb, rz, type Expr } from '../hdl/index.ts';
 
 export const TOKEN_BITS = 8;
 export const QUEUES = ['l2g', 'g2l', 'g2s', 's2g'] as const;

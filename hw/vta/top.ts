@@ -5,12 +5,11 @@
  * cycle 0.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { cat, lit, type Expr, type Module } from '../hdl/index.ts';
+import { cat, declarePorts, lit, Mb, T, all, any, inst, inv, rz, sel, type Expr, type Module } from '../hdl/index.ts';
 import { entryLayout } from './insn.ts';
-import { BEATS_BITS } from './burst.ts';
 import type { ComputeGeoms } from './compute.ts';
+import { memBus, regBus } from './ports.ts';
 import { ERROR_CODE_BITS } from './regs.ts';
-import { Mb, T, all, any, inst, inv, rz, sel } from './util.ts';
 
 export function vtaTopName(d: Derived): string {
   return `vta_${d.variant.replace(/[^A-Za-z0-9_]/g, '_')}`;
@@ -36,31 +35,18 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
     `VTA ${d.variant} (${d.model}): fetch, load, compute, store, memory arbiter, control registers`,
     'Timing contract: docs/microarch.md; interface: docs/rtl.md.',
   ]);
-  const BUS = d.busWidth;
-  const regWen = mb.input('reg_wen');
-  const regAddr = mb.input('reg_addr', 6);
-  const regWdata = mb.input('reg_wdata', 32);
-  const rdataOut = mb.outputLater('reg_rdata', 32);
-  const reqValid = mb.outputLater('mem_req_valid', 1);
-  const reqWrite = mb.outputLater('mem_req_write', 1);
-  const reqAddr = mb.outputLater('mem_req_addr', 32);
-  const reqBeats = mb.outputLater('mem_req_beats', BEATS_BITS);
-  const rvalid = mb.input('mem_rvalid');
-  const rdata = mb.input('mem_rdata', BUS);
-  const wready = mb.input('mem_wready');
-  const wdataOut = mb.outputLater('mem_wdata', BUS);
-  const wstrbOut = mb.outputLater('mem_wstrb', BUS / 8);
-  const bvalid = mb.input('mem_bvalid');
-  const wvalidOut = mb.outputLater('mem_wvalid', 1);
+  const reg = declarePorts(mb.m, regBus().flip(), 'reg_').ports;
+  const mem = declarePorts(mb.m, memBus(d), 'mem_');
+  const { rdata } = mem.ports;
 
   const errSet = mb.wireLater('err_set', 1);
   const errIndex = mb.wireLater('err_index', 32);
   const errCode = mb.wireLater('err_code', ERROR_CODE_BITS);
   const finishSet = mb.wireLater('finish_set', 1);
   const regs = inst(mb, p.regs, 'u_regs', {
-    reg_wen: regWen, reg_addr: regAddr, reg_wdata: regWdata, finish_set: finishSet, err_set: errSet, err_index: errIndex, err_code: errCode,
+    reg_wen: reg.wen, reg_addr: reg.addr, reg_wdata: reg.wdata, finish_set: finishSet, err_set: errSet, err_index: errIndex, err_code: errCode,
   });
-  mb.drive(rdataOut, regs.reg_rdata);
+  mb.drive(reg.rdata, regs.reg_rdata);
   const coreRst = mb.w('core_rst', any(mb.rst, regs.launch));
   const run = regs.run;
 
@@ -103,7 +89,7 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   const storeR = W('out_rdata', g.out.banks * g.out.ew);
   const store = inst(mb, p.store, 'u_store', {
     rst: coreRst, run, q_valid: qStore.valid, q_entry: qStore.dout, g2s_count: tok.g2s, s2g_count: tok.s2g,
-    grant: grant.store, mem_wready: wready, mem_bvalid: bvalid, out_rdata: storeR,
+    grant: grant.store, ...mem.byPortName('wready', 'bvalid'), out_rdata: storeR,
   });
   const uopR = W('uop_rdata', g.uop.banks * g.uop.ew);
   const inpR = W('inp_rdata', g.inp.banks * g.inp.ew);
@@ -184,17 +170,13 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
     req_wgt: req.wgt.req, addr_wgt: req.wgt.addr, beats_wgt: req.wgt.beats,
     req_inp: req.inp.req, addr_inp: req.inp.addr, beats_inp: req.inp.beats,
     req_store: store.req, addr_store: store.addr, beats_store: store.beats,
-    mem_rvalid: rvalid, mem_bvalid: bvalid,
+    ...mem.byPortName('rvalid', 'bvalid'),
   });
   for (const n of ['fetch', 'uop', 'acc', 'wgt', 'inp', 'store'] as const) mb.drive(grant[n], arb[`grant_${n}`]);
   for (const n of ['fetch', 'uop', 'acc', 'wgt', 'inp'] as const) mb.drive(rbeat[n], arb[`rbeat_${n}`]);
-  mb.drive(reqValid, arb.mem_req_valid);
-  mb.drive(reqWrite, arb.mem_req_write);
-  mb.drive(reqAddr, arb.mem_req_addr);
-  mb.drive(reqBeats, arb.mem_req_beats);
-  mb.drive(wdataOut, store.mem_wdata);
-  mb.drive(wstrbOut, store.mem_wstrb);
-  mb.drive(wvalidOut, store.mem_wvalid);
+  // the memory port: the arbiter's request channel, the store module's write data channel
+  for (const n of ['req_valid', 'req_write', 'req_addr', 'req_beats'] as const) mb.drive(mem.ports[n], arb[`mem_${n}`]);
+  for (const n of ['wdata', 'wstrb', 'wvalid'] as const) mb.drive(mem.ports[n], store[`mem_${n}`]);
 
   // buffers
   const sUop = inst(mb, p.srams.uop, 'u_sram_uop', {

@@ -1,0 +1,239 @@
+/**
+ * Compute stages 3 to 5, the micro-op pipeline after issue (docs/microarch.md §7.2): stage A
+ * (t + 2) reads INP / WGT / ACC[dst]; B (t + 3) runs GEMM group 0, the ALU immediate op and its
+ * write, and reads the ALU vector source; C (t + 4) the ALU vector op and its write; GEMM groups run
+ * until t + 2 + II_G and write in t + 3 + II_G. As in tvm-vta's Chisel, the GEMM (TensorGemm) and
+ * the ALU (TensorAlu) each have their stage; one write-back merges their writes (never two in a
+ * cycle) with the read engine's LOAD ACC writes.
+ */
+import type { Derived } from '../../../src/config/derive.ts';
+import {
+  add, all, any, bitsFor, catRev, eqc, inc, inst, inv, laneOf, lit, log2i, ltc, nonZero, repeat, rz, sel, sext,
+  type Expr, type Mb, type Module, type Signal,
+} from '../../hdl/index.ts';
+import { dotWidth } from '../gemm.ts';
+import { elemRead, elemWrite, type ComputeGeoms } from './common.ts';
+import type { IssueUnit } from './issue.ts';
+
+/** One pipeline stage's registers (the micro-op it carries). */
+interface StageRegs {
+  valid: Signal;
+  alu: Signal;
+  reset: Signal;
+  useImm: Signal;
+  op: Signal;
+  imm: Signal;
+  dst: Signal;
+  last: Signal;
+  tag: Signal;
+}
+
+export interface OperandStages {
+  a: StageRegs & { src: Signal; wgt: Signal };
+  b: StageRegs & { src: Signal };
+  /** Stage C: the ALU vector op. */
+  c: { valid: Signal; op: Signal; dst: Signal; last: Signal; tag: Signal };
+  /** Stage B carries an ALU vector op / an ALU immediate op / a GEMM. */
+  bVec: Signal;
+  bImmOp: Signal;
+  bGemm: Signal;
+  accRen: Signal;
+  accRaddr: Expr;
+  /** Element read in stage A (ACC[dst], or in B the ALU vector source). */
+  accData: Expr;
+  inpData: Expr;
+  wgtData: Expr;
+  /** The accumulator value read in t + 2, held for the write. */
+  accHold: Signal;
+}
+
+/** Stages A, B and C with the buffer reads; drives the INP and WGT read ports. */
+export function operandStages(
+  mb: Mb, d: Derived, g: ComputeGeoms, iss: IssueUnit, rd: { inp: Expr; wgt: Expr; acc: Expr },
+): OperandStages {
+  const ldA = g.acc.ld;
+  const ldI = g.inp.ld;
+  const ldW = g.wgt.ld;
+  const ldS = Math.max(ldA, ldI);
+  const lnf = iss.tag.width;
+  const N = d.batch * d.blockOut;
+  const AW = d.accWidth;
+
+  const aV = mb.reg('a_valid', 1);
+  const aAlu = mb.reg('a_alu', 1, null);
+  const aReset = mb.reg('a_reset', 1, null);
+  const aUseImm = mb.reg('a_use_imm', 1, null);
+  const aOp = mb.reg('a_op', 3, null);
+  const aImm = mb.reg('a_imm', 16, null);
+  const aDst = mb.reg('a_dst', ldA, null);
+  const aSrc = mb.reg('a_src', ldS, null);
+  const aWgt = mb.reg('a_wgt', ldW, null);
+  const aLast = mb.reg('a_last', 1, null);
+  const aTag = mb.reg('a_tag', lnf, null);
+  const issue = iss.issue;
+  mb.next(aV, issue);
+  mb.next(aAlu, iss.alu, issue);
+  mb.next(aReset, iss.reset, issue);
+  mb.next(aUseImm, iss.useImm, issue);
+  mb.next(aOp, iss.aluOp, issue);
+  mb.next(aImm, iss.imm, issue);
+  mb.next(aDst, iss.dstIx, issue);
+  mb.next(aSrc, iss.srcIx, issue);
+  mb.next(aWgt, iss.wgtIx, issue);
+  mb.next(aLast, iss.lastPos, issue);
+  mb.next(aTag, iss.tag, issue);
+
+  const bV = mb.reg('b_valid', 1);
+  const bAlu = mb.reg('b_alu', 1, null);
+  const bReset = mb.reg('b_reset', 1, null);
+  const bUseImm = mb.reg('b_use_imm', 1, null);
+  const bOp = mb.reg('b_op', 3, null);
+  const bImm = mb.reg('b_imm', 16, null);
+  const bDst = mb.reg('b_dst', ldA, null);
+  const bSrc = mb.reg('b_src', ldA, null);
+  const bLast = mb.reg('b_last', 1, null);
+  const bTag = mb.reg('b_tag', lnf, null);
+  mb.next(bV, aV);
+  mb.next(bAlu, aAlu, aV);
+  mb.next(bReset, aReset, aV);
+  mb.next(bUseImm, aUseImm, aV);
+  mb.next(bOp, aOp, aV);
+  mb.next(bImm, aImm, aV);
+  mb.next(bDst, aDst, aV);
+  mb.next(bSrc, rz(aSrc, ldA), aV);
+  mb.next(bLast, aLast, aV);
+  mb.next(bTag, aTag, aV);
+
+  const aGemmRead = all(aV, inv(aAlu), inv(aReset));
+  const aAccRead = all(aV, any(aAlu, inv(aReset)));
+  const bVec = mb.w('b_vec', all(bV, bAlu, inv(bUseImm)));
+  const bImmOp = mb.w('b_imm_op', all(bV, bAlu, bUseImm));
+  const bGemm = mb.w('b_gemm', all(bV, inv(bAlu)));
+  const accRen = mb.w('acc_ren_c', any(aAccRead, bVec));
+  const accIdx = sel(bVec, bSrc, aDst);
+  const accR = elemRead(mb, g.acc, 'accr', accRen, accIdx, rd.acc);
+  const inpR = elemRead(mb, g.inp, 'inpr', aGemmRead, rz(aSrc, ldI), rd.inp);
+  const wgtR = elemRead(mb, g.wgt, 'wgtr', aGemmRead, aWgt, rd.wgt);
+  mb.output('inp_ren', aGemmRead);
+  mb.output('inp_raddr', inpR.raddr);
+  mb.output('wgt_ren', aGemmRead);
+  mb.output('wgt_raddr', wgtR.raddr);
+
+  const accHold = mb.reg('acc_hold', AW * N, null);
+  mb.next(accHold, accR.data, bV);
+
+  // stage C (ALU vector)
+  const cV = mb.reg('c_valid', 1);
+  const cOp = mb.reg('c_op', 3, null);
+  const cDst = mb.reg('c_dst', ldA, null);
+  const cLast = mb.reg('c_last', 1, null);
+  const cTagQ = mb.reg('c_tag', lnf, null);
+  mb.next(cV, bVec);
+  mb.next(cOp, bOp, bVec);
+  mb.next(cDst, bDst, bVec);
+  mb.next(cLast, bLast, bVec);
+  mb.next(cTagQ, bTag, bVec);
+
+  return {
+    a: { valid: aV, alu: aAlu, reset: aReset, useImm: aUseImm, op: aOp, imm: aImm, dst: aDst, src: aSrc, wgt: aWgt, last: aLast, tag: aTag },
+    b: { valid: bV, alu: bAlu, reset: bReset, useImm: bUseImm, op: bOp, imm: bImm, dst: bDst, src: bSrc, last: bLast, tag: bTag },
+    c: { valid: cV, op: cOp, dst: cDst, last: cLast, tag: cTagQ },
+    bVec, bImmOp, bGemm, accRen, accRaddr: accR.raddr, accData: accR.data, inpData: inpR.data, wgtData: wgtR.data, accHold,
+  };
+}
+
+export interface GemmStage {
+  /** The GEMM's write is this cycle (t + 3 + II_G), of `dst`, `last`, `tag`; `reset`: a reset GEMM (writes zero, not to OUT). */
+  write: Signal;
+  dst: Signal;
+  reset: Signal;
+  last: Signal;
+  tag: Signal;
+  /** The values written: accumulator + dot product per lane (zero for a reset). */
+  value: Expr;
+}
+
+/** The GEMM: group g of a micro-op in cycle t + 3 + g on the `gemm` array, its write when the phase reaches II_G. */
+export function gemmStage(mb: Mb, d: Derived, p: OperandStages, gemm: Module): GemmStage {
+  const II_G = d.gemmII;
+  const N = d.batch * d.blockOut;
+  const AW = d.accWidth;
+  const gpw = bitsFor(II_G);
+  const gph = mb.reg('g_phase', gpw);
+  const gDst = mb.reg('g_dst', p.b.dst.width, null);
+  const gReset = mb.reg('g_reset', 1, null);
+  const gLast = mb.reg('g_last', 1, null);
+  const gTag = mb.reg('g_tag', p.b.tag.width, null);
+  const bGemm = p.bGemm;
+  const inGroups = all(nonZero(gph), ltc(gph, II_G));
+  mb.next(gph, sel(bGemm, rz(lit(1, 1), gpw), sel(inGroups, inc(gph), lit(gpw, 0))));
+  mb.next(gDst, p.b.dst, bGemm);
+  mb.next(gReset, p.b.reset, bGemm);
+  mb.next(gLast, p.b.last, bGemm);
+  mb.next(gTag, p.b.tag, bGemm);
+  const gselW = Math.max(1, log2i(II_G));
+  const gsel = sel(bGemm, lit(gselW, 0), rz(gph, gselW));
+  const gEn = any(all(bGemm, inv(p.b.reset)), all(inGroups, inv(gReset)));
+  const gm = inst(mb, gemm, 'u_gemm', { inp: p.inpData, wgt: p.wgtData, gsel, en: gEn });
+  const write = mb.w('g_write', eqc(gph, II_G));
+  const dw = dotWidth(d);
+  const lanes: Expr[] = [];
+  for (let l = 0; l < N; l++) {
+    const acc = laneOf(p.accHold, l, AW);
+    const dot = laneOf(gm.dots, l, dw);
+    lanes.push(sel(gReset, lit(AW, 0), add(acc, dw === AW ? dot : sext(dot, AW))));
+  }
+  return { write, dst: gDst, reset: gReset, last: gLast, tag: gTag, value: catRev(lanes) };
+}
+
+/**
+ * The ALU: an immediate op in stage B (ACC[dst] op imm), a vector op in stage C (the held ACC[dst]
+ * op the ACC[src] read in B), on the `alu` module; returns its result.
+ */
+export function aluStage(mb: Mb, d: Derived, p: OperandStages, alu: Module): Expr {
+  const N = d.batch * d.blockOut;
+  const AW = d.accWidth;
+  const immVec = (imm: Expr) => repeat(N, AW <= 16 ? imm.slice(AW - 1, 0) : sext(imm, AW));
+  const r = inst(mb, alu, 'u_alu', {
+    op: sel(p.bImmOp, p.b.op, p.c.op),
+    x: sel(p.bImmOp, p.accData, p.accHold),
+    y: sel(p.bImmOp, immVec(p.b.imm), p.accData),
+  });
+  return r.r;
+}
+
+export interface WriteBack {
+  /** A micro-op writes ACC this cycle; `last` / `tag`: it is its instruction's last, and the instruction's slot. */
+  valid: Signal;
+  last: Signal;
+  tag: Signal;
+}
+
+/**
+ * The write port: GEMM (t + 3 + II_G), ALU immediate (t + 3), ALU vector (t + 4), never two in one
+ * cycle; ACC and (narrowed) OUT are written, except OUT for a reset GEMM. The read engine's LOAD
+ * ACC writes (`dma_acc_*` inputs) share the ACC write port (never in the same cycle). Drives the
+ * OUT and ACC write ports.
+ */
+export function writeBack(mb: Mb, d: Derived, g: ComputeGeoms, p: OperandStages, gs: GemmStage, aluResult: Expr): WriteBack {
+  const N = d.batch * d.blockOut;
+  const AW = d.accWidth;
+  const aluW = any(p.bImmOp, p.c.valid);
+  const wrValid = mb.w('wr_valid', any(gs.write, aluW));
+  const wrDst = sel(gs.write, gs.dst, sel(p.bImmOp, p.b.dst, p.c.dst));
+  const wrVal = mb.w('wr_value', sel(gs.write, gs.value, aluResult));
+  const wrOut = all(wrValid, inv(all(gs.write, gs.reset)));
+  const wrLast = mb.w('wr_last', all(wrValid, sel(gs.write, gs.last, sel(p.bImmOp, p.b.last, p.c.last))));
+  const wrTag = mb.w('wr_tag', sel(gs.write, gs.tag, sel(p.bImmOp, p.b.tag, p.c.tag)));
+  const outVal = catRev(Array.from({ length: N }, (_, l) => laneOf(wrVal, l, AW).slice(d.outWidth - 1, 0)));
+  const ow = elemWrite(g.out, wrOut, wrDst, outVal);
+  mb.output('out_we', ow.we);
+  mb.output('out_waddr', ow.waddr);
+  mb.output('out_wdata', ow.wdata);
+  const aw = elemWrite(g.acc, wrValid, wrDst, wrVal);
+  const engAcc = { we: mb.input('dma_acc_we', aw.we.width), waddr: mb.input('dma_acc_waddr', aw.waddr.width), wdata: mb.input('dma_acc_wdata', aw.wdata.width) };
+  mb.output('acc_we', any(aw.we, engAcc.we));
+  mb.output('acc_waddr', sel(nonZero(engAcc.we), engAcc.waddr, aw.waddr));
+  mb.output('acc_wdata', sel(nonZero(engAcc.we), engAcc.wdata, aw.wdata));
+  return { valid: wrValid, last: wrLast, tag: wrTag };
+}
