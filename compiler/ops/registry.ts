@@ -11,6 +11,9 @@ import { compileConv2d } from './conv2d_op.ts';
 import { compileDense } from './dense.ts';
 import { compileAdd, compileMaxPool } from './elementwise.ts';
 import type { OpInstance } from './op.ts';
+import { addDefinition, conv2dDefinition, denseDefinition, maxPoolDefinition, type OpDefinition } from './compute.ts';
+import { cpuAdd, cpuConv2d, cpuDense, cpuMaxPool } from '../cpu/strategies.ts';
+import type { HostStrategy } from '../target/strategy.ts';
 
 /** The parameters every operator is offered besides its shape; each takes the ones it has. */
 export interface OpParams {
@@ -35,7 +38,22 @@ export interface OperatorEntry {
   params: readonly (keyof OpParams)[];
   /** A small shape that compiles on every preset (for help texts and the registry's own test). */
   example: readonly number[];
+  /** The VTA strategy: packed definition, schedule template, knob chooser and VTA passes. */
   build(shape: readonly number[], p: OpParams, d: Derived, co: CompileOptions): OpInstance;
+  /** The computation in natural layout, for the host targets. */
+  define(shape: readonly number[], p: OpParams, d: Derived): OpDefinition;
+  /** Host targets' strategies (compiler/target/strategy.ts), by target kind. */
+  strategies: { cpu: HostStrategy };
+}
+
+/** Requantization parameters of conv2d / dense from the common ones (shift from the depth by default). */
+const convSpec = ([h, w, cin, cout, k, pad, stride]: readonly number[], p: OpParams, d: Derived) =>
+  ({ batch: p.batch, h, w, cin, cout, k, pad, stride, groups: p.groups, shift: p.shift ?? defaultShift((cin / p.groups) * k * k, d), bias: p.bias, clip: p.clip });
+
+function denseSpec([m, k, n]: readonly number[], p: OpParams, d: Derived) {
+  if (p.groups !== 1) throw new CompileError('dense has no --groups');
+  if (p.batch !== 1) throw new CompileError('dense takes its batch as M in --shape M,K,N, not --batch');
+  return { m, k, n, shift: p.shift ?? defaultShift(k, d), bias: p.bias, clip: p.clip };
 }
 
 export const OPERATORS: readonly OperatorEntry[] = [
@@ -45,8 +63,9 @@ export const OPERATORS: readonly OperatorEntry[] = [
     dims: ['H', 'W', 'CI', 'CO', 'K', 'PAD', 'STRIDE'],
     params: ['batch', 'groups', 'shift', 'bias', 'clip'],
     example: [4, 4, 16, 16, 3, 1, 2],
-    build: ([h, w, cin, cout, k, pad, stride], p, d, co) =>
-      compileConv2d({ batch: p.batch, h, w, cin, cout, k, pad, stride, groups: p.groups, shift: p.shift ?? defaultShift((cin / p.groups) * k * k, d), bias: p.bias, clip: p.clip }, d, co),
+    build: (shape, p, d, co) => compileConv2d(convSpec(shape, p, d), d, co),
+    define: (shape, p, d) => conv2dDefinition(convSpec(shape, p, d), d),
+    strategies: { cpu: cpuConv2d },
   },
   {
     name: 'dense',
@@ -54,11 +73,9 @@ export const OPERATORS: readonly OperatorEntry[] = [
     dims: ['M', 'K', 'N'],
     params: ['shift', 'bias', 'clip'],
     example: [4, 64, 32],
-    build: ([m, k, n], p, d, co) => {
-      if (p.groups !== 1) throw new CompileError('dense has no --groups');
-      if (p.batch !== 1) throw new CompileError('dense takes its batch as M in --shape M,K,N, not --batch');
-      return compileDense({ m, k, n, shift: p.shift ?? defaultShift(k, d), bias: p.bias, clip: p.clip }, d, co);
-    },
+    build: (shape, p, d, co) => compileDense(denseSpec(shape, p, d), d, co),
+    define: (shape, p, d) => denseDefinition(denseSpec(shape, p, d), d),
+    strategies: { cpu: cpuDense },
   },
   {
     name: 'add',
@@ -67,6 +84,8 @@ export const OPERATORS: readonly OperatorEntry[] = [
     params: ['batch', 'clip'],
     example: [4, 4, 32],
     build: ([h, w, c], p, d, co) => compileAdd({ batch: p.batch, h, w, c, clip: p.clip }, d, co),
+    define: ([h, w, c], p, d) => addDefinition({ batch: p.batch, h, w, c, clip: p.clip }, d),
+    strategies: { cpu: cpuAdd },
   },
   {
     name: 'maxpool',
@@ -75,6 +94,8 @@ export const OPERATORS: readonly OperatorEntry[] = [
     params: ['batch'],
     example: [6, 6, 32, 3, 1, 2],
     build: ([h, w, c, k, pad, stride], p, d, co) => compileMaxPool({ batch: p.batch, h, w, c, k, pad, stride }, d, co),
+    define: ([h, w, c, k, pad, stride], p, d) => maxPoolDefinition({ batch: p.batch, h, w, c, k, pad, stride }, d),
+    strategies: { cpu: cpuMaxPool },
   },
 ];
 
