@@ -68,18 +68,21 @@ export async function buildShared(src: CSource, t: CpuTargetSpec, cacheDir = CPU
   const r = await execa(cc, [...flags, '-o', tmp, c], { reject: false, all: true });
   if (r.failed) {
     rmSync(tmp, { force: true });
-    const out = r.all ?? '';
-    const first = out.split('\n').find((l) => /error/.test(l)) ?? (out.split('\n').find(Boolean) || r.shortMessage);
-    throw new CompileError(`C compiler ${cc} failed on ${c}: ${(first ?? "").trim()}`);
+    const lines = (r.all ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+    const first = lines.find((l) => /\berror\b/.test(l)) ?? lines[0] ?? `exit code ${r.exitCode ?? '?'}`;
+    throw new CompileError(`C compiler ${cc} failed on ${c}: ${first}`);
   }
   renameSync(tmp, so);
   return { path: so, cached: false, flags };
 }
 
-/** A loaded kernel: call it on typed arrays (inputs then output, in the CSource's order). */
+/**
+ * A loaded kernel: call it on typed arrays (inputs then output, in the CSource's order). It stays
+ * loaded for the life of the process: OpenMP's worker threads outlive a call, so unloading the
+ * shared object under them would crash at exit.
+ */
 export interface Kernel {
   call(args: ArrayBufferView[]): void;
-  unload(): void;
 }
 
 export function loadKernel(so: SharedObject, src: CSource): Kernel {
@@ -90,6 +93,5 @@ export function loadKernel(so: SharedObject, src: CSource): Kernel {
       if (args.length !== src.params.length) throw new CompileError(`internal: ${src.name} takes ${src.params.length} arrays, got ${args.length}`);
       fn(...args);
     },
-    unload: () => lib.unload(),
   };
 }
