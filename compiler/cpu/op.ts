@@ -34,11 +34,13 @@ export interface CpuRun {
 /** Minimum warm runs a time is the median of. */
 export const MIN_TIMED_RUNS = 20;
 
-export async function buildCpuOp(def: OpDefinition, strategy: HostStrategy, target: CpuTargetSpec, knobs: Record<string, number> = {}): Promise<CpuOp> {
+export async function buildCpuOp(
+  def: OpDefinition, strategy: HostStrategy, target: CpuTargetSpec, knobs: Record<string, number> = {}, cacheDir?: string,
+): Promise<CpuOp> {
   const k = resolveKnobs(strategy.knobSpace(def, target), strategy.defaultKnobs(def, target), knobs);
   const func = lower(strategy.schedule(def, k), def.op);
   const source = emitC(func, k.threads ?? 1);
-  const shared = await buildShared(source, target);
+  const shared = await buildShared(source, target, cacheDir);
   return { def, target, knobs: k, source, shared, kernel: loadKernel(shared, source) };
 }
 
