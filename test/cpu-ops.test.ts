@@ -65,7 +65,7 @@ test('the cpu operands are the VTA operator\'s operands: same seeds, same refere
   const entry = findOperator('conv2d');
   const params = P({ groups: 2 });
   const shape = [6, 5, 32, 32, 3, 1, 1];
-  const vta = entry.build(shape, params, d, {}).operands(5).expected();
+  const vta = entry.strategies.vta.build(shape, params, d, {}).operands(5).expected();
   assert.equal(entry.define(shape, params, d).values(5).expected(), vta);
 });
 

@@ -11,7 +11,10 @@
  *   knob chooser and VTA passes (`OperatorEntry.build`), run on an engine (compiler/ops/op.ts).
  */
 import { CompileError } from '../errors.ts';
+import type { Derived } from '../../src/config/derive.ts';
 import type { OpDefinition } from '../ops/compute.ts';
+import type { CompileOptions } from '../ops/conv2d.ts';
+import type { OpInstance } from '../ops/op.ts';
 import type { Schedule } from '../te/schedule.ts';
 import type { CpuTargetSpec } from './target.ts';
 
@@ -26,6 +29,15 @@ export interface HostStrategy {
   defaultKnobs(def: OpDefinition, t: CpuTargetSpec): HostKnobs;
   /** The schedule of the definition for a knob setting. */
   schedule(def: OpDefinition, knobs: HostKnobs): Schedule;
+}
+
+/**
+ * The VTA strategy of an operator: the packed definition, VTA's schedule template with its knobs
+ * (chosen, or given in `co`), and the VTA passes (compiler/vta, unchanged), giving a module that
+ * runs on an engine. `OpInstance.knobSpace` is its knob space.
+ */
+export interface VtaStrategy<Params> {
+  build(shape: readonly number[], params: Params, d: Derived, co: CompileOptions): OpInstance;
 }
 
 /** Complete a partial knob setting from the defaults, refusing unknown knobs and values outside the space. */

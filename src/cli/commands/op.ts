@@ -16,7 +16,8 @@ import { PASSES, type PassName } from '../../../compiler/vta/build.ts';
 import { printStmt } from '../../../compiler/ir/printer.ts';
 import type { Derived } from '../../config/derive.ts';
 import { parseTarget, targetString, type CpuTargetSpec } from '../../../compiler/target/target.ts';
-import { buildCpuOp, median, MIN_TIMED_RUNS, runCpuOp } from '../../../compiler/cpu/op.ts';
+import { compileOperator } from '../../../compiler/target/compile.ts';
+import { median, MIN_TIMED_RUNS, runCpuOp } from '../../../compiler/cpu/op.ts';
 import { writeFileAtomic } from '../../program/container.ts';
 import { configOption, engineOption, jsonOption, parseInteger, seedOption, startEngine } from '../options.ts';
 
@@ -83,7 +84,7 @@ export function compileFromCli(kind: string, opts: OpOptions, d: Derived): OpIns
     knobs = Object.fromEntries(Object.keys(json as object).map((k) => [k, full[k as keyof Knobs]]));
   }
   const co = { knobs, latencyHiding: opts.latencyHiding };
-  return op.build(shape, params, d, co);
+  return op.strategies.vta.build(shape, params, d, co);
 }
 
 /** `vtw op ... --target cpu`: build with the operator's CPU strategy, run, check, time warm runs. */
@@ -99,8 +100,10 @@ async function runOnCpu(kind: string, opts: OpOptions, d: Derived, target: CpuTa
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new VtwError('--knobs must be a JSON object such as {"threads": 1}');
     knobs = json as Record<string, number>;
   }
-  const def = entry.define(shape, params, d);
-  const op = await buildCpuOp(def, entry.strategies.cpu, target, knobs);
+  const compiled = await compileOperator(entry, shape, params, target, d, { knobs });
+  if (compiled.kind !== 'cpu') throw new VtwError('internal: a cpu target compiled for another kind');
+  const { op } = compiled;
+  const def = op.def;
   {
     const run = runCpuOp(op, { seed: opts.seed, check: opts.check, runs });
     if (opts.emit) writeFileAtomic(opts.emit, op.source.text);
