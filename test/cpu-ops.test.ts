@@ -61,6 +61,26 @@ for (const [name, shape, params, knobs] of CASES) {
   });
 }
 
+test('16-bit accumulators (hx8k-1x2): int16 wrap-around of products, sums, shift and bias as the references do', async () => {
+  if (!hasCompiler) {
+    console.log(`SKIP cpu int16 accumulators: no C compiler (${cCompiler()})`);
+    return;
+  }
+  const d16 = loadConfig('hx8k-1x2');
+  for (const [name, shape, params] of [
+    ['conv2d', [7, 6, 20, 12, 3, 1, 1], P({ shift: 0, clip: undefined })],
+    ['conv2d', [6, 6, 8, 8, 3, 2, 2], P({ groups: 8, shift: 1 })],
+    ['dense', [3, 300, 9], P({ shift: 0, clip: undefined })],
+    ['add', [4, 3, 7], P({ clip: undefined })],
+  ] as [string, number[], OpParams][]) {
+    const entry = findOperator(name);
+    const def = entry.define(shape, params, d16);
+    assert.is(def.inputs[0].dtype, name === 'add' ? 'int16' : 'int8');
+    const run = runCpuOp(await buildCpuOp(def, entry.strategies.cpu, target), { seed: 2, check: true });
+    assert.ok(run.match, `${name} ${shape}: ${run.mismatch}`);
+  }
+});
+
 test('the cpu operands are the VTA operator\'s operands: same seeds, same reference result', async () => {
   const entry = findOperator('conv2d');
   const params = P({ groups: 2 });
