@@ -172,7 +172,7 @@ test('the operator registry: every operator builds its example on every preset, 
     const d = loadConfig(name);
     for (const op of OPERATORS) {
       assert.is(op.example.length, op.dims.length, op.name);
-      const inst = op.build(op.example, { batch: 1, groups: 1, shift: 8, bias: true, clip: defaultClip(d) }, d, {});
+      const inst = op.strategies.vta.build(op.example, { batch: 1, groups: 1, shift: 8, bias: true, clip: defaultClip(d) }, d, {});
       await check(inst, `${op.name} ${op.example.join(',')} on ${name}`);
     }
   }

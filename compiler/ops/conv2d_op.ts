@@ -5,7 +5,8 @@ import { lower } from '../te/lower.ts';
 import { buildVta } from '../vta/build.ts';
 import { vtaTarget } from '../vta/env.ts';
 import { convOutputChannel, packBias, packConvData, packConvKernel, unpackConvOutput } from '../vta/pack.ts';
-import { defaultBiasRange, randomInts, rangeOf, type Knobs } from './common.ts';
+import type { Knobs } from './common.ts';
+import { conv2dValues } from './compute.ts';
 import { conv2dDef, conv2dSchedule, convGeom, type CompileOptions, type Conv2dSpec } from './conv2d.ts';
 import { chooseConvKnobs, convKnobError, convKnobSpace } from './conv_knobs.ts';
 import type { OpInstance } from './op.ts';
@@ -51,12 +52,7 @@ export function compileConv2d(spec: Conv2dSpec, d: Derived, opts: CompileOptions
     d, knobs, module, macs,
     knobSpace: (o) => convKnobSpace(g, d, o),
     operands: (seed) => {
-      const [ilo, ihi] = rangeOf(d.inpWidth);
-      const [wlo, whi] = rangeOf(d.wgtWidth);
-      const data = randomInts(spec.batch * spec.cin * spec.h * spec.w, ilo, ihi, seed);
-      const weight = randomInts(spec.cout * (spec.cin / spec.groups) * spec.k * spec.k, wlo, whi, seed + 1);
-      const [blo, bhi] = defaultBiasRange(d);
-      const bias = spec.bias ? randomInts(spec.cout, blo, bhi, seed + 2) : undefined;
+      const { data, weight, bias, requant } = conv2dValues(spec, d, seed);
       const tensors = [
         { buf: buf(def.data), role: 'input' as const, values: packConvData(g, data) },
         { buf: buf(def.kernel), role: 'input' as const, values: packConvKernel(g, weight) },
@@ -69,7 +65,7 @@ export function compileConv2d(spec: Conv2dSpec, d: Derived, opts: CompileOptions
         unpack: (v) => unpackConvOutput(g, v),
         expected: () => conv2dRef(
           { n: spec.batch, cin: spec.cin, h: spec.h, w: spec.w, cout: spec.cout, k: spec.k, pad: spec.pad, stride: spec.stride, groups: spec.groups },
-          data, weight, { shift: spec.shift, bias, clip: spec.clip, accBits: d.accWidth, outBits: d.outWidth },
+          data, weight, requant,
         ),
       };
     },

@@ -15,7 +15,8 @@ import { buildVta } from '../vta/build.ts';
 import { GEMM_INTRIN, vtaTarget, type VtaTarget } from '../vta/env.ts';
 import { packActivations, packBias, unpackActivations } from '../vta/pack.ts';
 import { requantize } from './requant.ts';
-import { ceilDiv, checkDim, checkOperatorBytes, defaultBiasRange, randomInts, rangeOf, type Knobs } from './common.ts';
+import { ceilDiv, checkDim, checkOperatorBytes, type Knobs } from './common.ts';
+import { denseValues } from './compute.ts';
 import { convGeom, type CompileOptions, type ConvGeom } from './conv2d.ts';
 import { pickKnobs } from './conv2d_op.ts';
 import { chooseConvKnobs, convKnobError, convKnobSpace } from './conv_knobs.ts';
@@ -132,12 +133,7 @@ export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}
     d, knobs, module, macs: s.m * s.k * s.n,
     knobSpace: (o) => convKnobSpace(g, d, { ...o, fixed: fixedDense }),
     operands: (seed) => {
-      const [ilo, ihi] = rangeOf(d.inpWidth);
-      const [wlo, whi] = rangeOf(d.wgtWidth);
-      const data = randomInts(s.m * s.k, ilo, ihi, seed);
-      const weight = randomInts(s.n * s.k, wlo, whi, seed + 1);
-      const [blo, bhi] = defaultBiasRange(d);
-      const bias = s.bias ? randomInts(s.n, blo, bhi, seed + 2) : undefined;
+      const { data, weight, bias, requant } = denseValues(s, d, seed);
       const tensors = [
         { buf: buf(def.data), role: 'input' as const, values: packActivations(data, s.m, s.k, 1, 1, t.batch, t.blockIn, ident, def.KB) },
         { buf: buf(def.weight), role: 'input' as const, values: packActivations(weight, s.n, s.k, 1, 1, t.blockOut, t.blockIn, ident, def.KB) },
@@ -148,7 +144,7 @@ export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}
         tensors,
         output: buf(def.out),
         unpack: (v) => unpackActivations(v, s.m, s.n, 1, 1, t.batch, t.blockOut, ident, def.NBk),
-        expected: () => denseRef(s.m, s.k, s.n, data, weight, { shift: s.shift, bias, clip: s.clip, accBits: d.accWidth, outBits: d.outWidth }),
+        expected: () => denseRef(s.m, s.k, s.n, data, weight, requant),
       };
     },
   };

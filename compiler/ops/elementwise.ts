@@ -17,7 +17,8 @@ import { compute, placeholder, reduceAxis, reduceMax, type Tensor } from '../te/
 import { buildVta } from '../vta/build.ts';
 import { vtaTarget } from '../vta/env.ts';
 import { packActivations, unpackActivations } from '../vta/pack.ts';
-import { ceilDiv, checkDim, checkOperatorBytes, divisors, randomInts, rangeOf, type Knobs } from './common.ts';
+import { ceilDiv, checkDim, checkOperatorBytes, divisors, type Knobs } from './common.ts';
+import { addValues, maxPoolValues } from './compute.ts';
 import type { CompileOptions } from './conv2d.ts';
 import { pickKnobs } from './conv2d_op.ts';
 import { loadCycles, storeCycles } from './conv_knobs.ts';
@@ -189,10 +190,7 @@ export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): O
     d, knobs, module, macs: 0,
     knobSpace: (o) => knobSpace(g, d, o),
     operands: (seed) => {
-      const [lo, hi] = rangeOf(d.outWidth);
-      const n = s.batch * s.c * s.h * s.w;
-      const va = randomInts(n, lo, hi, seed);
-      const vb = randomInts(n, lo, hi, seed + 1);
+      const [va, vb] = addValues(s, d, seed);
       const pk = (v: Int32Array) => packActivations(v, s.batch, s.c, s.h, s.w, B, BO, ident, CB);
       return {
         tensors: [
@@ -283,8 +281,7 @@ export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions 
     d, knobs, module, macs: 0,
     knobSpace: (o) => knobSpace(g, d, o),
     operands: (seed) => {
-      const [lo, hi] = rangeOf(d.outWidth);
-      const vals = randomInts(s.batch * s.c * s.h * s.w, lo, hi, seed);
+      const vals = maxPoolValues(s, d, seed);
       return {
         tensors: [
           { buf: buf(data), role: 'input', values: packActivations(vals, s.batch, s.c, s.h, s.w, B, BO, ident, CB) },

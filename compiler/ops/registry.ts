@@ -1,6 +1,8 @@
 /**
  * The operator registry: every operator `vtw op` (and anything else) can compile, by name, with
- * the dimensions its shape lists and its builder. A new operator is one more entry here.
+ * the dimensions its shape lists, its computation in natural layout, and one strategy per kind of
+ * target (VTA: the packed definition and VTA passes; cpu: a schedule of the natural definition).
+ * A new operator is one more entry here; a new target kind is one more strategy in each entry.
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { didYouMean } from '../../src/errors.ts';
@@ -11,6 +13,9 @@ import { compileConv2d } from './conv2d_op.ts';
 import { compileDense } from './dense.ts';
 import { compileAdd, compileMaxPool } from './elementwise.ts';
 import type { OpInstance } from './op.ts';
+import { addDefinition, conv2dDefinition, denseDefinition, maxPoolDefinition, type OpDefinition } from './compute.ts';
+import { cpuAdd, cpuConv2d, cpuDense, cpuMaxPool } from '../cpu/strategies.ts';
+import type { HostStrategy, VtaStrategy } from '../target/strategy.ts';
 
 /** The parameters every operator is offered besides its shape; each takes the ones it has. */
 export interface OpParams {
@@ -35,7 +40,20 @@ export interface OperatorEntry {
   params: readonly (keyof OpParams)[];
   /** A small shape that compiles on every preset (for help texts and the registry's own test). */
   example: readonly number[];
-  build(shape: readonly number[], p: OpParams, d: Derived, co: CompileOptions): OpInstance;
+  /** The computation in natural layout, for the host targets. */
+  define(shape: readonly number[], p: OpParams, d: Derived): OpDefinition;
+  /** How each kind of target compiles it (compiler/target/strategy.ts). */
+  strategies: { vta: VtaStrategy<OpParams>; cpu: HostStrategy };
+}
+
+/** Requantization parameters of conv2d / dense from the common ones (shift from the depth by default). */
+const convSpec = ([h, w, cin, cout, k, pad, stride]: readonly number[], p: OpParams, d: Derived) =>
+  ({ batch: p.batch, h, w, cin, cout, k, pad, stride, groups: p.groups, shift: p.shift ?? defaultShift((cin / p.groups) * k * k, d), bias: p.bias, clip: p.clip });
+
+function denseSpec([m, k, n]: readonly number[], p: OpParams, d: Derived) {
+  if (p.groups !== 1) throw new CompileError('dense has no --groups');
+  if (p.batch !== 1) throw new CompileError('dense takes its batch as M in --shape M,K,N, not --batch');
+  return { m, k, n, shift: p.shift ?? defaultShift(k, d), bias: p.bias, clip: p.clip };
 }
 
 export const OPERATORS: readonly OperatorEntry[] = [
@@ -45,8 +63,8 @@ export const OPERATORS: readonly OperatorEntry[] = [
     dims: ['H', 'W', 'CI', 'CO', 'K', 'PAD', 'STRIDE'],
     params: ['batch', 'groups', 'shift', 'bias', 'clip'],
     example: [4, 4, 16, 16, 3, 1, 2],
-    build: ([h, w, cin, cout, k, pad, stride], p, d, co) =>
-      compileConv2d({ batch: p.batch, h, w, cin, cout, k, pad, stride, groups: p.groups, shift: p.shift ?? defaultShift((cin / p.groups) * k * k, d), bias: p.bias, clip: p.clip }, d, co),
+    define: (shape, p, d) => conv2dDefinition(convSpec(shape, p, d), d),
+    strategies: { vta: { build: (shape, p, d, co) => compileConv2d(convSpec(shape, p, d), d, co) }, cpu: cpuConv2d },
   },
   {
     name: 'dense',
@@ -54,11 +72,8 @@ export const OPERATORS: readonly OperatorEntry[] = [
     dims: ['M', 'K', 'N'],
     params: ['shift', 'bias', 'clip'],
     example: [4, 64, 32],
-    build: ([m, k, n], p, d, co) => {
-      if (p.groups !== 1) throw new CompileError('dense has no --groups');
-      if (p.batch !== 1) throw new CompileError('dense takes its batch as M in --shape M,K,N, not --batch');
-      return compileDense({ m, k, n, shift: p.shift ?? defaultShift(k, d), bias: p.bias, clip: p.clip }, d, co);
-    },
+    define: (shape, p, d) => denseDefinition(denseSpec(shape, p, d), d),
+    strategies: { vta: { build: (shape, p, d, co) => compileDense(denseSpec(shape, p, d), d, co) }, cpu: cpuDense },
   },
   {
     name: 'add',
@@ -66,7 +81,8 @@ export const OPERATORS: readonly OperatorEntry[] = [
     dims: ['H', 'W', 'C'],
     params: ['batch', 'clip'],
     example: [4, 4, 32],
-    build: ([h, w, c], p, d, co) => compileAdd({ batch: p.batch, h, w, c, clip: p.clip }, d, co),
+    define: ([h, w, c], p, d) => addDefinition({ batch: p.batch, h, w, c, clip: p.clip }, d),
+    strategies: { vta: { build: ([h, w, c], p, d, co) => compileAdd({ batch: p.batch, h, w, c, clip: p.clip }, d, co) }, cpu: cpuAdd },
   },
   {
     name: 'maxpool',
@@ -74,7 +90,11 @@ export const OPERATORS: readonly OperatorEntry[] = [
     dims: ['H', 'W', 'C', 'K', 'PAD', 'STRIDE'],
     params: ['batch'],
     example: [6, 6, 32, 3, 1, 2],
-    build: ([h, w, c, k, pad, stride], p, d, co) => compileMaxPool({ batch: p.batch, h, w, c, k, pad, stride }, d, co),
+    define: ([h, w, c, k, pad, stride], p, d) => maxPoolDefinition({ batch: p.batch, h, w, c, k, pad, stride }, d),
+    strategies: {
+      vta: { build: ([h, w, c, k, pad, stride], p, d, co) => compileMaxPool({ batch: p.batch, h, w, c, k, pad, stride }, d, co) },
+      cpu: cpuMaxPool,
+    },
   },
 ];
 

@@ -15,6 +15,10 @@ import { findOperator, OPERATORS, OPERATOR_NAMES, type OpParams } from '../../..
 import { PASSES, type PassName } from '../../../compiler/vta/build.ts';
 import { printStmt } from '../../../compiler/ir/printer.ts';
 import type { Derived } from '../../config/derive.ts';
+import { parseTarget, targetString, type CpuTargetSpec } from '../../../compiler/target/target.ts';
+import { compileOperator } from '../../../compiler/target/compile.ts';
+import { median, MIN_TIMED_RUNS, runCpuOp } from '../../../compiler/cpu/op.ts';
+import { writeFileAtomic } from '../../program/container.ts';
 import { configOption, engineOption, jsonOption, parseInteger, seedOption, startEngine } from '../options.ts';
 
 /** The shape an operator's --shape lists, e.g. M,K,N. */
@@ -37,6 +41,8 @@ interface OpOptions {
   relu?: boolean;
   seed: number;
   printIr?: string;
+  target?: string;
+  runs?: number;
 }
 
 function ints(text: string, n: number, what: string): number[] {
@@ -60,9 +66,17 @@ function clipOf(opts: OpOptions, d: Derived): [number, number] | undefined {
   return defaultClip(d);
 }
 
-export function compileFromCli(kind: string, opts: OpOptions, d: Derived): OpInstance {
+/** The operator's shape and common parameters from the options. */
+function shapeAndParams(kind: string, opts: OpOptions, d: Derived): { shape: number[]; params: OpParams } {
   const op = findOperator(kind);
   if (!opts.shape) throw new VtwError(`vtw op ${kind} needs --shape ${shapeOf(kind)}`);
+  const shape = ints(opts.shape, op.dims.length, shapeOf(kind));
+  return { shape, params: { batch: opts.batch, groups: opts.groups, shift: opts.shift, bias: opts.bias, clip: clipOf(opts, d) } };
+}
+
+export function compileFromCli(kind: string, opts: OpOptions, d: Derived): OpInstance {
+  const op = findOperator(kind);
+  const { shape, params } = shapeAndParams(kind, opts, d);
   let knobs: Partial<Knobs> | undefined;
   if (opts.knobs) {
     const json = parseJsonText(opts.knobs, '--knobs', (m) => new VtwError(m));
@@ -70,9 +84,60 @@ export function compileFromCli(kind: string, opts: OpOptions, d: Derived): OpIns
     knobs = Object.fromEntries(Object.keys(json as object).map((k) => [k, full[k as keyof Knobs]]));
   }
   const co = { knobs, latencyHiding: opts.latencyHiding };
-  const shape = ints(opts.shape, op.dims.length, shapeOf(kind));
-  const params = { batch: opts.batch, groups: opts.groups, shift: opts.shift, bias: opts.bias, clip: clipOf(opts, d) };
-  return op.build(shape, params, d, co);
+  return op.strategies.vta.build(shape, params, d, co);
+}
+
+/** `vtw op ... --target cpu`: build with the operator's CPU strategy, run, check, time warm runs. */
+async function runOnCpu(kind: string, opts: OpOptions, d: Derived, target: CpuTargetSpec): Promise<void> {
+  if (opts.printIr) throw new VtwError('--print-ir names VTA passes; with --target cpu use --emit FILE to get the generated C');
+  const runs = opts.runs ?? MIN_TIMED_RUNS;
+  if (runs < MIN_TIMED_RUNS) throw new VtwError(`--runs ${runs}: at least ${MIN_TIMED_RUNS} warm runs make a median`);
+  const entry = findOperator(kind);
+  const { shape, params } = shapeAndParams(kind, opts, d);
+  let knobs: Record<string, number> | undefined;
+  if (opts.knobs) {
+    const json = parseJsonText(opts.knobs, '--knobs', (m) => new VtwError(m));
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new VtwError('--knobs must be a JSON object such as {"threads": 1}');
+    knobs = json as Record<string, number>;
+  }
+  const compiled = await compileOperator(entry, shape, params, target, d, { knobs });
+  if (compiled.kind !== 'cpu') throw new VtwError('internal: a cpu target compiled for another kind');
+  const { op } = compiled;
+  const def = op.def;
+  {
+    const run = runCpuOp(op, { seed: opts.seed, check: opts.check, runs });
+    if (opts.emit) writeFileAtomic(opts.emit, op.source.text);
+    const timeMs = median(run.times);
+    const j = {
+      op: def.op,
+      target: targetString(target),
+      shape: def.shape,
+      time_ms: +timeMs.toFixed(6),
+      runs: run.times.length,
+      threads: op.knobs.threads ?? 1,
+      macs: def.macs,
+      ...(def.macs ? { gmacs_per_s: +(def.macs / timeMs / 1e6).toFixed(3) } : {}),
+      knobs: op.knobs,
+      compiler_flags: op.shared.flags,
+      cached: op.shared.cached,
+      ...(opts.check ? { match: run.match } : {}),
+      ...(opts.emit ? { emitted: opts.emit } : {}),
+    };
+    if (opts.json) {
+      console.log(JSON.stringify(j, null, 2));
+    } else {
+      const dims = Object.entries(def.shape).map(([k, v]) => `${k}=${v}`).join(' ');
+      console.log(`${def.op} ${dims} on ${j.target} (${d.variant}'s data widths)`);
+      console.log(table(['median time', 'runs', 'threads', 'GMAC/s'], [[`${timeMs.toFixed(3)} ms`, j.runs, j.threads, j.gmacs_per_s ?? '-']]));
+      console.log(`knobs ${JSON.stringify(op.knobs)}; ${op.shared.cached ? 'cached build' : 'built'} with ${op.shared.flags.join(' ')}`);
+      if (opts.emit) console.log(`wrote ${opts.emit}`);
+      if (opts.check) console.log(run.match ? 'check: output matches the reference bit for bit' : `check: MISMATCH (${run.mismatch})`);
+    }
+    if (opts.check && !run.match) {
+      if (!opts.json) process.stderr.write(`vtw: error: ${def.op} output differs from the reference: ${run.mismatch}\n`);
+      process.exitCode = 1;
+    }
+  }
 }
 
 /** The operators that take a common parameter, for its help text. */
@@ -84,6 +149,8 @@ export function registerOp(program: Command): void {
     .description('compile an operator with the tensor compiler, run it and report cycles, utilization, instructions and bytes')
     .argument('<operator>', `one of ${OPERATOR_NAMES.join(', ')}`)
     .addOption(configOption())
+    .option('--target <target>', 'vta (the accelerator of --config) or cpu [-mattr=+avx2,...] (the host through the C compiler; docs/targets.md)', 'vta')
+    .option('--runs <n>', `with --target cpu: timed warm runs (at least ${MIN_TIMED_RUNS}); the time is their median`, parseInteger('runs', 1), MIN_TIMED_RUNS)
     .option('--shape <dims>', OPERATORS.map((o) => `${o.name} ${o.dims.join(',')}`).join('; '))
     .option('--batch <n>', `batch size (${takes('batch')})`, parseInteger('batch', 1), 1)
     .option('--groups <g>', 'groups of a grouped / depthwise conv2d', parseInteger('groups', 1), 1)
@@ -92,7 +159,7 @@ export function registerOp(program: Command): void {
     .option('--no-latency-hiding', 'one virtual thread: no overlap of load, compute and store')
     .option('--check', 'compare the output bit for bit with a plain reference')
     .addOption(jsonOption())
-    .option('--emit <file>', 'write the program container (for vtw sim / vtw disasm)')
+    .option('--emit <file>', 'write the program container (for vtw sim / vtw disasm); with --target cpu the generated C')
     .option('--shift <n>', `requantization: arithmetic shift right (${takes('shift')}; default from the accumulation depth, so outputs spread over the range)`, parseInteger('shift'))
     .option('--no-bias', `no per-channel bias (${takes('bias')})`)
     .option('--clip <lo,hi>', 'clip the result before the cast (default 0,max of the output type; "none" for no clip)')
@@ -100,6 +167,8 @@ export function registerOp(program: Command): void {
     .option('--print-ir <pass>', `print the IR after a pass: ${PASSES.join(', ')}`)
     .action(async (kind: string, opts: OpOptions) => {
       const d = opts.config;
+      const target = parseTarget(opts.target ?? 'vta', d);
+      if (target.kind === 'cpu') return runOnCpu(kind, opts, d, target);
       if (opts.printIr && !(PASSES as readonly string[]).includes(opts.printIr)) {
         throw new VtwError(`--print-ir ${opts.printIr}: passes are ${PASSES.join(', ')}`);
       }

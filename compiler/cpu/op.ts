@@ -1,0 +1,107 @@
+/**
+ * The CPU back end of one operator: schedule the natural-layout definition with its CPU strategy,
+ * lower it to the loop IR, print C, build (cached) and load it, run it on seeded operands with a
+ * bit-exact check against the plain reference, and time warm runs.
+ */
+import { CompileError } from '../errors.ts';
+import type { DType } from '../ir/expr.ts';
+import type { OpDefinition } from '../ops/compute.ts';
+import { lower } from '../te/lower.ts';
+import type { HostKnobs, HostStrategy } from '../target/strategy.ts';
+import { resolveKnobs } from '../target/strategy.ts';
+import type { CpuTargetSpec } from '../target/target.ts';
+import { buildShared, loadKernel, type Kernel, type SharedObject } from './build.ts';
+import { emitC, type CSource } from './codegen.ts';
+
+export interface CpuOp {
+  def: OpDefinition;
+  target: CpuTargetSpec;
+  knobs: HostKnobs;
+  source: CSource;
+  shared: SharedObject;
+  kernel: Kernel;
+}
+
+export interface CpuRun {
+  /** Output in natural layout. */
+  output: Int32Array;
+  match?: boolean;
+  mismatch?: string;
+  /** Milliseconds of each timed warm run. */
+  times: number[];
+}
+
+/** Minimum warm runs a time is the median of. */
+export const MIN_TIMED_RUNS = 20;
+
+export async function buildCpuOp(
+  def: OpDefinition, strategy: HostStrategy, target: CpuTargetSpec, knobs: Record<string, number> = {}, cacheDir?: string,
+): Promise<CpuOp> {
+  const k = resolveKnobs(strategy.knobSpace(def, target), strategy.defaultKnobs(def, target), knobs);
+  const func = lower(strategy.schedule(def, k), def.op);
+  const source = emitC(func, k.threads ?? 1);
+  const shared = await buildShared(source, target, cacheDir);
+  return { def, target, knobs: k, source, shared, kernel: loadKernel(shared, source) };
+}
+
+function typedArray(dt: DType, n: number): Int8Array | Uint8Array | Int16Array | Int32Array {
+  switch (dt) {
+    case 'int8':
+      return new Int8Array(n);
+    case 'uint8':
+      return new Uint8Array(n);
+    case 'int16':
+      return new Int16Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    default:
+      throw new CompileError(`the cpu target has no array type for ${dt}`);
+  }
+}
+
+export function compareOutputs(got: Int32Array, want: Int32Array): string | undefined {
+  let bad = 0;
+  let first = '';
+  for (let i = 0; i < want.length; i++) {
+    if (got[i] !== want[i]) {
+      if (!bad) first = `element ${i}: got ${got[i]}, expected ${want[i]}`;
+      bad++;
+    }
+  }
+  if (got.length !== want.length) return `${got.length} values, expected ${want.length}`;
+  return bad ? `${bad} of ${want.length} values differ; first at ${first}` : undefined;
+}
+
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Run on seeded operands: once for the result, then `runs` timed warm runs (0: no timing). */
+export function runCpuOp(op: CpuOp, opts: { seed?: number; check?: boolean; runs?: number } = {}): CpuRun {
+  const values = op.def.values(opts.seed ?? 1);
+  const args = op.def.inputs.map((t, i) => {
+    const a = typedArray(t.dtype, values.inputs[i].length);
+    a.set(values.inputs[i]);
+    return a;
+  });
+  const out = typedArray(op.def.output.dtype, op.def.output.shape.reduce((a, b) => a * b, 1));
+  args.push(out);
+  op.kernel.call(args);
+  const output = Int32Array.from(out);
+  const run: CpuRun = { output, times: [] };
+  if (opts.check) {
+    run.mismatch = compareOutputs(output, values.expected());
+    run.match = run.mismatch === undefined;
+  }
+  const runs = opts.runs ?? 0;
+  if (runs > 0) {
+    for (let i = 0; i < 3; i++) op.kernel.call(args);
+    for (let i = 0; i < runs; i++) {
+      const t0 = process.hrtime.bigint();
+      op.kernel.call(args);
+      run.times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  }
+  return run;
+}

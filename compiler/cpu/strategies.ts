@@ -1,0 +1,113 @@
+/**
+ * CPU schedules of the natural-layout definitions (compiler/ops/compute.ts): the outer loop over
+ * (batch, output-channel tile) runs in parallel on `threads` OpenMP threads; the reduction is
+ * computed per tile into a small local accumulator (compute_at), reduction loops outside and the
+ * output row innermost, so the inner loop is a contiguous int8 x int8 -> int32 multiply-add over a
+ * row the compiler vectorises; the requantize tail reads the accumulator tile.
+ */
+import { availableParallelism } from 'node:os';
+import { divisors } from '../ops/common.ts';
+import type { OpDefinition } from '../ops/compute.ts';
+import { createSchedule, type Schedule } from '../te/schedule.ts';
+import type { HostKnobs, HostStrategy, KnobSpace } from '../target/strategy.ts';
+
+/** Thread counts offered: 1 up to the host's cores. */
+export function threadChoices(): number[] {
+  return Array.from({ length: Math.max(1, availableParallelism()) }, (_, i) => i + 1);
+}
+
+const largestAtMost = (cands: readonly number[], limit: number): number => cands.filter((c) => c <= limit).pop() ?? cands[0];
+
+/** Bytes of int32 accumulator tile the defaults aim for (fits L1 with the input rows). */
+const TILE_BYTES = 16 * 1024;
+
+export const cpuConv2d: HostStrategy = {
+  knobSpace(def): KnobSpace {
+    const [, co, oh] = def.output.shape;
+    return { tile_co: divisors(co).filter((x) => x <= 64), tile_h: divisors(oh).filter((x) => x <= 16), threads: threadChoices() };
+  },
+  defaultKnobs(def, t): HostKnobs {
+    const space = this.knobSpace(def, t);
+    const ow = def.output.shape[3];
+    const tile_co = largestAtMost(space.tile_co, 16);
+    const tile_h = largestAtMost(space.tile_h, Math.max(1, Math.floor(TILE_BYTES / (4 * tile_co * ow))));
+    return { tile_co, tile_h, threads: space.threads[space.threads.length - 1] };
+  },
+  schedule(def, k): Schedule {
+    const sch = createSchedule(def.output);
+    const so = sch.stage(def.output);
+    const [n, co, y, x] = so.axis;
+    const [coo, coi] = so.split(co, k.tile_co);
+    const [yo, yi] = so.split(y, k.tile_h);
+    so.reorder(n, coo, yo, coi, yi, x);
+    so.pragma(so.fuse(n, coo), 'parallel');
+    so.pragma(x, 'vectorize');
+    const sc = sch.stage(def.stages.reduce!);
+    sc.computeAt(so, yo);
+    const [cn, cco, cy, cx] = sc.axis;
+    const [rc, ry, rx] = sc.reduceAxis;
+    sc.reorder(cn, cy, rc, ry, rx, cco, cx);
+    sc.pragma(cx, 'vectorize');
+    if (def.stages.pad) {
+      const sp = sch.stage(def.stages.pad);
+      const [pn, pc, , px] = sp.axis;
+      sp.pragma(sp.fuse(pn, pc), 'parallel');
+      sp.pragma(px, 'vectorize');
+    }
+    return sch;
+  },
+};
+
+export const cpuDense: HostStrategy = {
+  knobSpace(def): KnobSpace {
+    return { tile_n: divisors(def.output.shape[1]).filter((x) => x <= 64), threads: threadChoices() };
+  },
+  defaultKnobs(def, t): HostKnobs {
+    const space = this.knobSpace(def, t);
+    return { tile_n: largestAtMost(space.tile_n, 32), threads: space.threads[space.threads.length - 1] };
+  },
+  schedule(def, k): Schedule {
+    const sch = createSchedule(def.output);
+    const so = sch.stage(def.output);
+    const [m, n] = so.axis;
+    const [no, ni] = so.split(n, k.tile_n);
+    const outer = so.fuse(m, no);
+    so.pragma(outer, 'parallel');
+    so.pragma(ni, 'vectorize');
+    // One dot product per output: the reduction over K is the inner loop (a vectorised widening sum).
+    sch.stage(def.stages.reduce!).computeAt(so, outer);
+    return sch;
+  },
+};
+
+export const cpuAdd: HostStrategy = {
+  knobSpace: () => ({ threads: threadChoices() }),
+  defaultKnobs: () => ({ threads: threadChoices().length }),
+  schedule(def): Schedule {
+    const sch = createSchedule(def.output);
+    const so = sch.stage(def.output);
+    const [n, c, y, x] = so.axis;
+    so.pragma(so.fuse(n, c), 'parallel');
+    so.pragma(so.fuse(y, x), 'vectorize');
+    return sch;
+  },
+};
+
+export const cpuMaxPool: HostStrategy = {
+  knobSpace: () => ({ threads: threadChoices() }),
+  defaultKnobs: () => ({ threads: threadChoices().length }),
+  schedule(def): Schedule {
+    const sch = createSchedule(def.output);
+    const so = sch.stage(def.output);
+    const [n, c, y, x] = so.axis;
+    so.pragma(so.fuse(n, c), 'parallel');
+    so.pragma(x, 'vectorize');
+    const sp = sch.stage(def.stages.reduce!);
+    sp.computeAt(so, y);
+    const [pn, pc, py, px] = sp.axis;
+    const [ry, rx] = sp.reduceAxis;
+    sp.reorder(pn, pc, py, ry, rx, px);
+    sp.pragma(px, 'vectorize');
+    return sch;
+  },
+};

@@ -1,0 +1,36 @@
+/**
+ * Compile an operator for a target: the one entry point `vtw op` calls (the graph executor and the
+ * tuner will too). It picks the operator's strategy for the target's kind.
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { buildCpuOp, type CpuOp } from '../cpu/op.ts';
+import type { CompileOptions } from '../ops/conv2d.ts';
+import type { OpInstance } from '../ops/op.ts';
+import type { OperatorEntry, OpParams } from '../ops/registry.ts';
+import type { CpuTargetSpec, Target, VtaTargetSpec } from './target.ts';
+
+export type CompiledOperator =
+  | { kind: 'vta'; target: VtaTargetSpec; inst: OpInstance }
+  | { kind: 'cpu'; target: CpuTargetSpec; op: CpuOp };
+
+export interface TargetCompileOptions {
+  /** VTA: knob overrides and latency hiding. */
+  vta?: CompileOptions;
+  /** Host targets: knob values by name (the rest from the strategy's defaults). */
+  knobs?: Record<string, number>;
+}
+
+/**
+ * `d` gives the data widths (input, weight, accumulator, output) on every target, so an operator
+ * computes the same values on VTA and on the host; a vta target compiles for its own configuration.
+ */
+export async function compileOperator(
+  entry: OperatorEntry, shape: readonly number[], params: OpParams, target: Target, d: Derived, opts: TargetCompileOptions = {},
+): Promise<CompiledOperator> {
+  switch (target.kind) {
+    case 'vta':
+      return { kind: 'vta', target, inst: entry.strategies.vta.build(shape, params, target.config, opts.vta ?? {}) };
+    case 'cpu':
+      return { kind: 'cpu', target, op: await buildCpuOp(entry.define(shape, params, d), entry.strategies.cpu, target, opts.knobs) };
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Strategies: how one operator is compiled for one kind of target. The operator's computation is
+ * written once (compiler/ops); a strategy brings the target's side of it. The registry hangs the
+ * strategies off each operator entry (compiler/ops/registry.ts, `OperatorEntry.strategies`).
+ *
+ * - A host strategy (cpu today; wasm next) schedules the natural-layout definition
+ *   (compiler/ops/compute.ts) over a knob space; the target's back end (compiler/cpu/op.ts) lowers
+ *   the schedule, generates code, builds and times it. A tuner searches `knobSpace` with the
+ *   same `build` (issue 14).
+ * - The VTA strategy wraps what exists: the operator's packed definition, schedule template,
+ *   knob chooser and VTA passes (`OperatorEntry.build`), run on an engine (compiler/ops/op.ts).
+ */
+import { CompileError } from '../errors.ts';
+import type { Derived } from '../../src/config/derive.ts';
+import type { OpDefinition } from '../ops/compute.ts';
+import type { CompileOptions } from '../ops/conv2d.ts';
+import type { OpInstance } from '../ops/op.ts';
+import type { Schedule } from '../te/schedule.ts';
+import type { CpuTargetSpec } from './target.ts';
+
+/** Candidate values of each knob (a knob's value is always one of them). */
+export type KnobSpace = Record<string, readonly number[]>;
+export type HostKnobs = Record<string, number>;
+
+export interface HostStrategy {
+  /** Every knob and its candidates for this definition on this target. */
+  knobSpace(def: OpDefinition, t: CpuTargetSpec): KnobSpace;
+  /** The default choice (before any tuning). */
+  defaultKnobs(def: OpDefinition, t: CpuTargetSpec): HostKnobs;
+  /** The schedule of the definition for a knob setting. */
+  schedule(def: OpDefinition, knobs: HostKnobs): Schedule;
+}
+
+/**
+ * The VTA strategy of an operator: the packed definition, VTA's schedule template with its knobs
+ * (chosen, or given in `co`), and the VTA passes (compiler/vta, unchanged), giving a module that
+ * runs on an engine. `OpInstance.knobSpace` is its knob space.
+ */
+export interface VtaStrategy<Params> {
+  build(shape: readonly number[], params: Params, d: Derived, co: CompileOptions): OpInstance;
+}
+
+/** Complete a partial knob setting from the defaults, refusing unknown knobs and values outside the space. */
+export function resolveKnobs(space: KnobSpace, defaults: HostKnobs, given: Record<string, number> = {}): HostKnobs {
+  const out = { ...defaults };
+  for (const [k, v] of Object.entries(given)) {
+    const cands = space[k];
+    if (!cands) throw new CompileError(`unknown knob ${k} for this target; knobs: ${Object.keys(space).join(', ')}`);
+    if (!cands.includes(v)) throw new CompileError(`knob ${k} = ${v} is not one of ${cands.join(', ')}`);
+    out[k] = v;
+  }
+  return out;
+}

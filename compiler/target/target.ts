@@ -1,0 +1,75 @@
+/**
+ * Targets: what an operator is compiled for, parsed from a string (`--target`).
+ *
+ *   vta                       the accelerator, with the configuration given by --config
+ *   cpu                       the host CPU through the system C compiler, every ISA feature it has
+ *   cpu -mattr=+avx2,+fma     the host CPU restricted to (and requiring) the named features
+ *
+ * wasm, opencl and cuda are known names whose back ends are not built yet (issues 14 / 15).
+ */
+import type { Derived } from '../../src/config/derive.ts';
+import { didYouMean } from '../../src/errors.ts';
+import { CompileError } from '../errors.ts';
+import { detectHost, ISA_FEATURES, type HostArch, type HostIsa } from './host.ts';
+
+export type TargetKind = 'vta' | 'cpu';
+
+export interface VtaTargetSpec {
+  kind: 'vta';
+  config: Derived;
+}
+
+export interface CpuTargetSpec {
+  kind: 'cpu';
+  arch: HostArch;
+  /** Features the generated code may use. */
+  features: string[];
+  /** Whether the features were named with -mattr (else: everything the host has, -march=native). */
+  explicit: boolean;
+}
+
+export type Target = VtaTargetSpec | CpuTargetSpec;
+
+/** Names a target string may start with. */
+export const TARGET_NAMES = ['vta', 'cpu', 'wasm', 'opencl', 'cuda'] as const;
+const NOT_BUILT: Record<string, string> = { wasm: 'issue 14', opencl: 'issue 15', cuda: 'issue 15' };
+
+/** How a target prints (`cpu -mattr=+avx2`, `vta default`). */
+export function targetString(t: Target): string {
+  if (t.kind === 'vta') return `vta ${t.config.variant}`;
+  return t.explicit ? `cpu -mattr=${t.features.map((f) => `+${f}`).join(',')}` : 'cpu';
+}
+
+/** Parse a target string; `config` is the configuration of a `vta` target. */
+export function parseTarget(text: string, config: Derived, host: HostIsa = detectHost()): Target {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const name = words[0] ?? '';
+  if (!(TARGET_NAMES as readonly string[]).includes(name)) {
+    throw new CompileError(`unknown target ${JSON.stringify(text)}${didYouMean(name, TARGET_NAMES)}; targets: vta, cpu [-mattr=+feature,...]`);
+  }
+  if (NOT_BUILT[name]) throw new CompileError(`target ${name} is not built yet (issue 14/15); targets today: vta, cpu`);
+  const opts = words.slice(1);
+  if (name === 'vta') {
+    if (opts.length) throw new CompileError(`target vta takes no options (got ${opts.join(' ')}); its configuration comes from --config`);
+    return { kind: 'vta', config };
+  }
+  let features = host.features;
+  let explicit = false;
+  for (const o of opts) {
+    const m = /^-mattr=(.*)$/.exec(o);
+    if (!m) throw new CompileError(`target cpu: unknown option ${o}; it takes -mattr=+feature,... (features: ${ISA_FEATURES.map((f) => f.name).join(', ')})`);
+    explicit = true;
+    features = [];
+    for (const item of m[1].split(',').filter(Boolean)) {
+      if (!item.startsWith('+')) throw new CompileError(`target cpu: -mattr item ${item} must be +feature (features: ${ISA_FEATURES.map((f) => f.name).join(', ')})`);
+      const f = item.slice(1);
+      const known = ISA_FEATURES.find((x) => x.name === f);
+      if (!known) throw new CompileError(`target cpu: unknown feature ${f}${didYouMean(f, ISA_FEATURES.map((x) => x.name))}`);
+      if (!host.features.includes(f)) {
+        throw new CompileError(`target cpu: this ${host.arch} host has no ${f} (${known.what}); it has ${host.features.join(', ') || 'none of the listed features'}`);
+      }
+      if (!features.includes(f)) features.push(f);
+    }
+  }
+  return { kind: 'cpu', arch: host.arch, features, explicit };
+}
