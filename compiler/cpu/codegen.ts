@@ -41,6 +41,7 @@ export function cType(dt: DType): string {
     case 'int32':
       return 'int32_t';
     case 'index':
+      return 'vtw_index';
     case 'bool':
       return 'int';
     default:
@@ -50,9 +51,16 @@ export function cType(dt: DType): string {
 
 const PRELUDE = `#include <stdint.h>
 #include <stdlib.h>
+#include <stddef.h>
+/* Loop variables and indices are pointer-wide: under -fwrapv a 32-bit index whose range GCC
+   cannot bound (a thread's share of a parallel loop) might wrap before it is widened to an
+   address, which makes the access non-affine and stops vectorization. */
+typedef ptrdiff_t vtw_index;
 /* floor division and modulo, as the loop IR defines them */
-static inline int vtw_fdiv(int a, int b) { int q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
-static inline int vtw_fmod(int a, int b) { int r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+static inline vtw_index vtw_fdiv(vtw_index a, vtw_index b) { vtw_index q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
+static inline vtw_index vtw_fmod(vtw_index a, vtw_index b) { vtw_index r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+static inline int vtw_fdiv32(int a, int b) { int q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
+static inline int vtw_fmod32(int a, int b) { int r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
 #define VTW_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define VTW_MAX(a, b) ((a) > (b) ? (a) : (b))
 `;
@@ -123,9 +131,9 @@ class Printer {
       case 'mul':
         return `(${x} * ${y})`;
       case 'div':
-        return `vtw_fdiv(${x}, ${y})`;
+        return dt === 'index' ? `vtw_fdiv(${x}, ${y})` : `vtw_fdiv32(${x}, ${y})`;
       case 'mod':
-        return `vtw_fmod(${x}, ${y})`;
+        return dt === 'index' ? `vtw_fmod(${x}, ${y})` : `vtw_fmod32(${x}, ${y})`;
       case 'min':
         return `VTW_MIN(${x}, ${y})`;
       case 'max':
@@ -155,7 +163,7 @@ class Printer {
         } else if (pragma === 'vectorize') {
           this.lines.push(`${ind}#pragma GCC ivdep`);
         }
-        this.lines.push(`${ind}for (int ${v} = 0; ${v} < ${s.ext}; ++${v}) {`);
+        this.lines.push(`${ind}for (vtw_index ${v} = 0; ${v} < ${s.ext}; ++${v}) {`);
         this.stmt(s.body, ind + '  ');
         this.lines.push(`${ind}}`);
         return;
