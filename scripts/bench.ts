@@ -7,7 +7,9 @@
  * D1-D9 on the default config, with and without latency hiding, and ResNet-18's offloaded sum.
  * Co-simulation: build/bench/cosim.json and cosim.md — Verilator build time per preset and the
  * Verilated RTL's speed against the TypeScript simulator on the same programs (skip with --no-cosim).
- * Usage: tsx scripts/bench.ts [--runs N] [--quick] [--compiler-only | --sim-only] [--no-cosim]
+ * CPU back end: build/bench-cpu.json and docs/benchmarks.md's CPU section — ResNet-18 C1-C11 against
+ * onnxruntime-node (compiler/bench/cpu.ts; skip with --no-cpu).
+ * Usage: tsx scripts/bench.ts [--runs N] [--quick] [--compiler-only | --sim-only] [--no-cosim] [--no-cpu]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../src/config/index.ts';
@@ -18,9 +20,11 @@ import { buildBlockedGemm } from '../src/runtime/conformance.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { compilerBench } from '../compiler/bench/run.ts';
 import { cosimBench } from '../sim/verilator/bench.ts';
+import { cpuBench } from '../compiler/bench/cpu.ts';
 
 const args = process.argv.slice(2);
 if (!args.includes('--sim-only')) await compilerBench({ quick: args.includes('--quick') });
+if (!args.includes('--sim-only') && !args.includes('--no-cpu')) await cpuBench();
 if (args.includes('--compiler-only')) process.exit(0);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
 const quick = args.includes('--quick');

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
@@ -28,9 +28,9 @@ function skip(name: string): boolean {
   return true;
 }
 
-function convSource(threads: number) {
+function convSource(threads: number, shape = [6, 6, 16, 16, 3, 1, 1]) {
   const entry = findOperator('conv2d');
-  const def = entry.define([6, 6, 16, 16, 3, 1, 1], params, d);
+  const def = entry.define(shape, params, d);
   const knobs = { ...entry.strategies.cpu.defaultKnobs(def, target), threads };
   return emitC(lower(entry.strategies.cpu.schedule(def, knobs), def.op), threads);
 }
@@ -115,4 +115,26 @@ test('vtw op conv2d --target cpu --check --json (child process): match, median t
   assert.match(bad.stderr, /^vtw: error: target cpu: unknown feature nosuch$/);
 });
 
+
+test('the parallel form is vectorized: GCC reports the conv2d accumulation loop vectorized with 2 threads as with 1', async () => {
+  if (skip('parallel form vectorized')) return;
+  if (!execaSync(cCompiler(), ['--version'], { reject: false }).stdout.includes('Free Software Foundation')) {
+    console.log(`SKIP parallel form vectorized: -fopt-info-vec is GCC's (${cCompiler()} is not GCC)`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'vtw-vec-'));
+  // The accumulation line of the conv2d nest: b_conv[...] = (b_conv[...] + (...) * (...)).
+  const vectorizedLines = async (threads: number): Promise<number[]> => {
+    const src = convSource(threads, [28, 28, 16, 16, 3, 1, 1]);
+    const file = join(dir, `conv${threads}.c`);
+    writeFileSync(file, src.text);
+    const accLine = src.text.split('\n').findIndex((l) => /b_conv\[.*\] = \(b_conv\[/.test(l)) + 1;
+    const r = await execa(cCompiler(), ['-O3', '-march=native', '-fwrapv', '-fPIC', '-fopenmp', '-c', '-o', join(dir, `c${threads}.o`), '-fopt-info-vec-optimized', file], { all: true });
+    const lines = [...(r.all ?? '').matchAll(/:(\d+):\d+: optimized: loop vectorized/g)].map((m) => Number(m[1]));
+    const forLine = accLine - 1; // the `for (vtw_index v_conv_x ...)` loop around it
+    return lines.filter((l) => l === forLine);
+  };
+  assert.ok((await vectorizedLines(1)).length > 0, 'serial nest vectorized');
+  assert.ok((await vectorizedLines(2)).length > 0, 'OpenMP outlined body vectorized');
+});
 test.run();
