@@ -30,6 +30,94 @@ export interface CSource {
   openmp: boolean;
 }
 
+/** The tensorize intrinsic of an int8 dot product of 4 (compiler/cpu/strategies.ts marks it). */
+export const DOT_I8X4 = 'vtw.dot_i8x4';
+
+/**
+ * An instruction computing 32-bit lanes acc[l] += sum of 4 byte products:
+ * - `avx512vnni`: vpdpbusd on 512-bit vectors (16 lanes), `avxvnni`: on 256-bit vectors (8 lanes).
+ *   vpdpbusd multiplies unsigned by signed bytes: the signed data byte d is fed as d + 128 (d ^ 0x80)
+ *   and 128 × (sum of the 4 weights) is subtracted first, which is exact in wrap-around int32.
+ */
+export type DotIsa = 'avx512vnni' | 'avxvnni';
+
+const DOT_LANES: Record<DotIsa, number> = { avx512vnni: 16, avxvnni: 8 };
+const DOT_VEC: Record<DotIsa, { t: string; load: string; store: string; set1: string; sub: string; dot: string }> = {
+  avx512vnni: { t: '__m512i', load: '_mm512_load_si512', store: '_mm512_store_si512', set1: '_mm512_set1_epi32', sub: '_mm512_sub_epi32', dot: '_mm512_dpbusd_epi32' },
+  avxvnni: { t: '__m256i', load: '_mm256_load_si256', store: '_mm256_store_si256', set1: '_mm256_set1_epi32', sub: '_mm256_sub_epi32', dot: '_mm256_dpbusd_avx_epi32' },
+};
+
+/** The dot-product instruction a target's features give (none: the tensorized loops are printed plainly). */
+export function dotIsaOf(features: readonly string[]): DotIsa | undefined {
+  if (features.includes('avx512vnni')) return 'avx512vnni';
+  if (features.includes('avxvnni')) return 'avxvnni';
+  return undefined;
+}
+
+export interface EmitOptions {
+  /** The target's int8 dot-product instruction, for loops tensorized with DOT_I8X4. */
+  dot?: DotIsa;
+}
+
+/** Whether `e` reads variable `v`. */
+function uses(e: Expr, v: Var): boolean {
+  switch (e.k) {
+    case 'int':
+      return false;
+    case 'var':
+      return e.v === v;
+    case 'bin':
+    case 'cmp':
+    case 'and':
+    case 'or':
+      return uses(e.a, v) || uses(e.b, v);
+    case 'not':
+    case 'cast':
+      return uses(e.a, v);
+    case 'select':
+      return uses(e.c, v) || uses(e.t, v) || uses(e.f, v);
+    case 'load':
+      return e.idx.some((i) => uses(i, v));
+    default:
+      return true;
+  }
+}
+
+/** Structural equality of two expressions (variables and buffers by identity). */
+function sameExpr(a: Expr, b: Expr): boolean {
+  if (a.k !== b.k || a.dtype !== b.dtype) return false;
+  switch (a.k) {
+    case 'int':
+      return a.value === (b as typeof a).value;
+    case 'var':
+      return a.v === (b as typeof a).v;
+    case 'bin':
+    case 'cmp': {
+      const y = b as typeof a;
+      return a.op === y.op && sameExpr(a.a, y.a) && sameExpr(a.b, y.b);
+    }
+    case 'and':
+    case 'or':
+      return sameExpr(a.a, (b as typeof a).a) && sameExpr(a.b, (b as typeof a).b);
+    case 'not':
+    case 'cast':
+      return sameExpr(a.a, (b as typeof a).a);
+    case 'select': {
+      const y = b as typeof a;
+      return sameExpr(a.c, y.c) && sameExpr(a.t, y.t) && sameExpr(a.f, y.f);
+    }
+    case 'load': {
+      const y = b as typeof a;
+      return a.buf === y.buf && a.idx.length === y.idx.length && a.idx.every((e, i) => sameExpr(e, y.idx[i]));
+    }
+    default:
+      return false;
+  }
+}
+
+const sameLoad = (a: Expr, buf: Buffer, idx: readonly Expr[]): boolean =>
+  a.k === 'load' && a.buf === buf && a.idx.length === idx.length && a.idx.every((e, i) => sameExpr(e, idx[i]));
+
 export function cType(dt: DType): string {
   switch (dt) {
     case 'int8':
@@ -70,8 +158,10 @@ class Printer {
   private readonly used = new Set<string>();
   readonly lines: string[] = [];
   openmp = false;
+  /** Whether the code uses <immintrin.h> intrinsics. */
+  intrinsics = false;
 
-  constructor(readonly threads: number) {}
+  constructor(readonly threads: number, readonly dot?: DotIsa) {}
 
   name(x: Var | Buffer, prefix: string): string {
     let n = this.names.get(x);
@@ -150,6 +240,89 @@ class Printer {
     throw new CompileError(`internal: binary operation ${op}`);
   }
 
+  /**
+   * DOT_I8X4 over the nest `for o { for x { for k < 4 { C[o, x] += (int32)A[x, k] * (int32)B[o, k] } } }`
+   * (A not reading o, B not reading x, C not reading k; int8 A and B, int32 C): the 4-byte groups of
+   * A for every x are packed once (offset by 128), then for each o the 4 weights are one broadcast
+   * word and each block of lanes of x is one dot-product instruction. Returns false (the caller
+   * prints the plain loops) when the nest does not have that form.
+   */
+  private dotI8x4(s: Stmt, ind: string): boolean {
+    const isa = this.dot!;
+    const strip = (x: Stmt): Stmt => (x.k === 'attr' && x.key === 'pragma' ? strip(x.body) : x);
+    const loops: Extract<Stmt, { k: 'for' }>[] = [];
+    let b = strip(s);
+    while (loops.length < 3) {
+      if (b.k !== 'for') return false;
+      loops.push(b);
+      b = strip(b.body);
+    }
+    const [lo, lx, lk] = loops;
+    if (b.k !== 'store' || lk.ext !== 4 || b.buf.dtype !== 'int32') return false;
+    const v = b.value;
+    if (v.k !== 'bin' || v.op !== 'add' || !sameLoad(v.a, b.buf, b.idx)) return false;
+    const m = v.b;
+    if (m.k !== 'bin' || m.op !== 'mul') return false;
+    const int8Load = (e: Expr): Extract<Expr, { k: 'load' }> | undefined =>
+      e.k === 'cast' && e.dtype === 'int32' && e.a.k === 'load' && e.a.buf.dtype === 'int8' ? e.a : undefined;
+    const p = int8Load(m.a);
+    const q = int8Load(m.b);
+    if (!p || !q) return false;
+    const fits = (a: typeof p, w: typeof p) => !uses(a, lo.v) && !uses(w, lx.v);
+    const [A, B] = fits(p, q) ? [p, q] : fits(q, p) ? [q, p] : [undefined, undefined];
+    if (!A || !B || b.idx.some((e) => uses(e, lk.v))) return false;
+
+    this.intrinsics = true;
+    const L = DOT_LANES[isa];
+    const V = DOT_VEC[isa];
+    const nb = Math.ceil(lx.ext / L);
+    const o = this.name(lo.v, 'v');
+    const x = this.name(lx.v, 'v');
+    const k = this.name(lk.v, 'v');
+    const c = `${this.name(b.buf, 'b')}[${this.expr(flatIndex(b.buf, b.idx))}]`;
+    const aText = this.expr(A);
+    const bText = this.expr(B);
+    const i2 = ind + '  ';
+    const i3 = ind + '    ';
+    const out = this.lines;
+    out.push(`${ind}{ /* ${DOT_I8X4} on ${isa}: ${L} lanes of x, 4 products each */`);
+    out.push(`${i2}uint8_t t_a[${nb}][${4 * L}] __attribute__((aligned(64)));`);
+    out.push(`${i2}for (int t_b = 0; t_b < ${nb}; ++t_b) {`);
+    out.push(`${i3}for (int t_l = 0; t_l < ${L}; ++t_l) {`);
+    out.push(`${i3}  const vtw_index ${x} = t_b * ${L} + t_l;`);
+    out.push(`${i3}  for (vtw_index ${k} = 0; ${k} < 4; ++${k}) t_a[t_b][4 * t_l + ${k}] = ${x} < ${lx.ext} ? (uint8_t)((uint8_t)${aText} ^ 0x80u) : 0;`);
+    out.push(`${i3}}`);
+    out.push(`${i2}}`);
+    out.push(`${i2}for (vtw_index ${o} = 0; ${o} < ${lo.ext}; ++${o}) {`);
+    out.push(`${i3}uint32_t t_w = 0;`);
+    out.push(`${i3}int32_t t_wsum = 0;`);
+    out.push(`${i3}for (vtw_index ${k} = 0; ${k} < 4; ++${k}) { const int8_t t_q = ${bText}; t_w |= (uint32_t)(uint8_t)t_q << (8 * ${k}); t_wsum += t_q; }`);
+    out.push(`${i3}const ${V.t} t_wv = ${V.set1}((int32_t)t_w), t_corr = ${V.set1}(128 * t_wsum);`);
+    out.push(`${i3}const vtw_index ${k} = 0;`);
+    out.push(`${i3}(void)${k};`);
+    const block = (count: string, ii: string) => {
+      out.push(`${ii}int32_t t_c[${L}] __attribute__((aligned(64)));`);
+      out.push(`${ii}for (int t_l = 0; t_l < ${count}; ++t_l) { const vtw_index ${x} = t_b * ${L} + t_l; t_c[t_l] = ${c}; }`);
+      out.push(`${ii}${V.store}((${V.t} *)t_c, ${V.dot}(${V.sub}(${V.load}((const ${V.t} *)t_c), t_corr), ${V.load}((const ${V.t} *)t_a[t_b]), t_wv));`);
+      out.push(`${ii}for (int t_l = 0; t_l < ${count}; ++t_l) { const vtw_index ${x} = t_b * ${L} + t_l; ${c} = t_c[t_l]; }`);
+    };
+    const full = Math.floor(lx.ext / L);
+    if (full > 0) {
+      out.push(`${i3}for (int t_b = 0; t_b < ${full}; ++t_b) {`);
+      block(`${L}`, i3 + '  ');
+      out.push(`${i3}}`);
+    }
+    if (full < nb) {
+      out.push(`${i3}{`);
+      out.push(`${i3}  const int t_b = ${full};`);
+      block(`${lx.ext - full * L}`, i3 + '  ');
+      out.push(`${i3}}`);
+    }
+    out.push(`${i2}}`);
+    out.push(`${ind}}`);
+    return true;
+  }
+
   stmt(s: Stmt, ind: string, pragma?: string): void {
     switch (s.k) {
       case 'seq':
@@ -169,6 +342,11 @@ class Printer {
         return;
       }
       case 'attr':
+        if (s.key === 'tensorize' && s.value === DOT_I8X4) {
+          // The intrinsic where the target has an int8 dot-product instruction, else the plain loops.
+          if (!this.dot || !this.dotI8x4(s.body, ind)) this.stmt(s.body, ind);
+          return;
+        }
         if (s.key !== 'pragma' || (s.value !== 'parallel' && s.value !== 'vectorize')) {
           throw new CompileError(`the cpu target cannot emit the ${s.key} ${s.value} annotation (a VTA schedule primitive)`);
         }
@@ -206,10 +384,10 @@ class Printer {
 }
 
 /** Print a lowered function as C; `threads` > 1 makes loops marked parallel OpenMP loops. */
-export function emitC(func: LoweredFunc, threads: number): CSource {
+export function emitC(func: LoweredFunc, threads: number, opts: EmitOptions = {}): CSource {
   const name = `vtw_${func.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const params = [...func.inputs, ...func.outputs];
-  const body = new Printer(threads);
+  const body = new Printer(threads, opts.dot);
   const args = params.map((b, i) => `${i < func.inputs.length ? 'const ' : ''}${cType(b.dtype)} *restrict ${body.name(b, 'b')}`);
   for (const b of func.scratch) {
     const n = body.name(b, 'b');
@@ -217,6 +395,6 @@ export function emitC(func: LoweredFunc, threads: number): CSource {
   }
   body.stmt(func.body, '  ');
   for (const b of func.scratch) body.lines.push(`  free(${body.name(b, 'b')});`);
-  const text = `${PRELUDE}\nvoid ${name}(${args.join(', ')}) {\n${body.lines.join('\n')}\n}\n`;
+  const text = `${PRELUDE}${body.intrinsics ? '#include <immintrin.h>\n' : ''}\nvoid ${name}(${args.join(', ')}) {\n${body.lines.join('\n')}\n}\n`;
   return { name, text, params, openmp: body.openmp };
 }

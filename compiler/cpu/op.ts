@@ -11,7 +11,7 @@ import type { HostKnobs, HostStrategy } from '../target/strategy.ts';
 import { resolveKnobs } from '../target/strategy.ts';
 import type { CpuTargetSpec } from '../target/target.ts';
 import { buildShared, loadKernel, type Kernel, type SharedObject } from './build.ts';
-import { emitC, type CSource } from './codegen.ts';
+import { dotIsaOf, emitC, type CSource } from './codegen.ts';
 
 export interface CpuOp {
   def: OpDefinition;
@@ -39,7 +39,7 @@ export async function buildCpuOp(
 ): Promise<CpuOp> {
   const k = resolveKnobs(strategy.knobSpace(def, target), strategy.defaultKnobs(def, target), knobs);
   const func = lower(strategy.schedule(def, k), def.op);
-  const source = emitC(func, k.threads ?? 1);
+  const source = emitC(func, k.threads ?? 1, { dot: dotIsaOf(target.features) });
   const shared = await buildShared(source, target, cacheDir);
   return { def, target, knobs: k, source, shared, kernel: loadKernel(shared, source) };
 }

@@ -10,6 +10,8 @@ import { divisors } from '../ops/common.ts';
 import type { OpDefinition } from '../ops/compute.ts';
 import { createSchedule, type Schedule } from '../te/schedule.ts';
 import type { HostKnobs, HostStrategy, KnobSpace } from '../target/strategy.ts';
+import type { CpuTargetSpec } from '../target/target.ts';
+import { DOT_I8X4, dotIsaOf } from './codegen.ts';
 
 /** Thread counts offered: 1 up to the host's cores. */
 export function threadChoices(): number[] {
@@ -29,17 +31,31 @@ const largestAtMost = (cands: readonly number[], limit: number): number => cands
 /** Bytes of int32 accumulator tile the defaults aim for (fits L1 with the input rows). */
 const TILE_BYTES = 16 * 1024;
 
+/**
+ * Whether conv2d's reduction can be tensorized with DOT_I8X4 on target `t`: the target has an int8
+ * dot-product instruction, operands are int8 into an int32 accumulator, the input channels come in
+ * groups of 4, and the convolution is not grouped (the data read must not depend on the output channel).
+ */
+function convDotApplies(def: OpDefinition, t: CpuTargetSpec): boolean {
+  const { cin, groups } = def.shape;
+  return dotIsaOf(t.features) !== undefined && groups === 1 && cin % 4 === 0 &&
+    def.inputs[0].dtype === 'int8' && def.inputs[1].dtype === 'int8' && def.stages.reduce?.dtype === 'int32';
+}
+
 export const cpuConv2d: HostStrategy = {
-  knobSpace(def): KnobSpace {
+  knobSpace(def, t): KnobSpace {
     const [, co, oh] = def.output.shape;
-    return { tile_co: divisors(co).filter((x) => x <= 64), tile_h: divisors(oh).filter((x) => x <= 16), threads: threadChoices() };
+    const space: KnobSpace = { tile_co: divisors(co).filter((x) => x <= 64), tile_h: divisors(oh).filter((x) => x <= 16), threads: threadChoices() };
+    // dot = 1: the input-channel reduction in groups of 4 on the target's dot-product instruction.
+    if (convDotApplies(def, t)) space.dot = [0, 1];
+    return space;
   },
   defaultKnobs(def, t): HostKnobs {
     const space = this.knobSpace(def, t);
     const ow = def.output.shape[3];
     const tile_co = largestAtMost(space.tile_co, 16);
     const tile_h = largestAtMost(space.tile_h, Math.max(1, Math.floor(TILE_BYTES / (4 * tile_co * ow))));
-    return { tile_co, tile_h, threads: DEFAULT_THREADS };
+    return { tile_co, tile_h, threads: DEFAULT_THREADS, ...(space.dot ? { dot: 1 } : {}) };
   },
   schedule(def, k): Schedule {
     const sch = createSchedule(def.output);
@@ -54,8 +70,15 @@ export const cpuConv2d: HostStrategy = {
     sc.computeAt(so, yo);
     const [cn, cco, cy, cx] = sc.axis;
     const [rc, ry, rx] = sc.reduceAxis;
-    sc.reorder(cn, cy, rc, ry, rx, cco, cx);
-    sc.pragma(cx, 'vectorize');
+    if (k.dot) {
+      // Output channel × row position × 4 input channels: one dot-product instruction per lane block.
+      const [rco, rci] = sc.split(rc, 4);
+      sc.reorder(cn, cy, rco, ry, rx, cco, cx, rci);
+      sc.tensorize(cco, DOT_I8X4);
+    } else {
+      sc.reorder(cn, cy, rc, ry, rx, cco, cx);
+      sc.pragma(cx, 'vectorize');
+    }
     if (def.stages.pad) {
       const sp = sch.stage(def.stages.pad);
       const [pn, pc, , px] = sp.axis;
