@@ -28,10 +28,10 @@ function skip(name: string): boolean {
   return true;
 }
 
-function convSource(threads: number, shape = [6, 6, 16, 16, 3, 1, 1]) {
+function convSource(threads: number, shape = [6, 6, 16, 16, 3, 1, 1], extra: Record<string, number> = {}) {
   const entry = findOperator('conv2d');
   const def = entry.define(shape, params, d);
-  const knobs = { ...entry.strategies.cpu.defaultKnobs(def, target), threads };
+  const knobs = { ...entry.strategies.cpu.defaultKnobs(def, target), threads, ...extra };
   return emitC(lower(entry.strategies.cpu.schedule(def, knobs), def.op), threads);
 }
 
@@ -125,7 +125,10 @@ test('the parallel form is vectorized: GCC reports the conv2d accumulation loop 
   const dir = mkdtempSync(join(tmpdir(), 'vtw-vec-'));
   // The accumulation line of the conv2d nest: b_conv[...] = (b_conv[...] + (...) * (...)).
   const vectorizedLines = async (threads: number): Promise<number[]> => {
-    const src = convSource(threads, [28, 28, 16, 16, 3, 1, 1]);
+    // The plain nest (dot = 0: no dot-product intrinsic; the knob only exists with VNNI).
+    const def = findOperator('conv2d').define([28, 28, 16, 16, 3, 1, 1], params, d);
+    const dotKnob: Record<string, number> = 'dot' in findOperator('conv2d').strategies.cpu.knobSpace(def, target) ? { dot: 0 } : {};
+    const src = convSource(threads, [28, 28, 16, 16, 3, 1, 1], dotKnob);
     const file = join(dir, `conv${threads}.c`);
     writeFileSync(file, src.text);
     const accLine = src.text.split('\n').findIndex((l) => /b_conv\[.*\] = \(b_conv\[/.test(l)) + 1;

@@ -53,7 +53,9 @@ export const cpuConv2d: HostStrategy = {
   defaultKnobs(def, t): HostKnobs {
     const space = this.knobSpace(def, t);
     const ow = def.output.shape[3];
-    const tile_co = largestAtMost(space.tile_co, 16);
+    // With dot products, the packed 4-channel groups of a row are shared by every output channel of
+    // the tile: a wider tile amortizes the packing (C2, 1 thread: 8.8 ms at 16, 6.9 ms at 64).
+    const tile_co = largestAtMost(space.tile_co, space.dot ? 64 : 16);
     const tile_h = largestAtMost(space.tile_h, Math.max(1, Math.floor(TILE_BYTES / (4 * tile_co * ow))));
     return { tile_co, tile_h, threads: DEFAULT_THREADS, ...(space.dot ? { dot: 1 } : {}) };
   },
