@@ -54,8 +54,8 @@ test('avx512vnni: conv2d defaults to dot products (vpdpbusd), bit-exact on odd s
   if (skip('avx512vnni dot products', 'avx512vnni')) return;
   const t = parseTarget('cpu', d) as CpuTargetSpec;
   for (const [shape, params, knobs] of SHAPES) {
-    const op = await checkConv(t, shape, params, knobs);
-    assert.is(op.knobs.dot, 1, 'dot is the default');
+    const op = await checkConv(t, shape, params, { ...knobs, dot: 1 });
+    assert.is(op.knobs.dot, 1);
     assert.match(op.source.text, /_mm512_dpbusd_epi32/);
     const plain = await checkConv(t, shape, params, { ...knobs, dot: 0 });
     assert.not.match(plain.source.text, /dpbusd/);
@@ -63,11 +63,22 @@ test('avx512vnni: conv2d defaults to dot products (vpdpbusd), bit-exact on odd s
   }
 });
 
+test('the default: dot products on rows at least one instruction wide, the plain nest on narrower ones', () => {
+  if (!host.features.includes('avx512vnni')) {
+    console.log('SKIP dot default: this host has no avx512vnni');
+    return;
+  }
+  const t = parseTarget('cpu', d) as CpuTargetSpec;
+  const dflt = (w: number) => conv.strategies.cpu.defaultKnobs(conv.define([8, w, 16, 16, 3, 1, 1], P({}), d), t).dot;
+  assert.is(dflt(16), 1);
+  assert.is(dflt(15), 0);
+});
+
 test('avxvnni (256-bit): cpu -mattr=+avx2,+avxvnni emits _mm256_dpbusd_avx_epi32, bit-exact', async () => {
   if (skip('avxvnni dot products', 'avxvnni')) return;
   const t = parseTarget('cpu -mattr=+avx2,+avxvnni', d) as CpuTargetSpec;
   for (const [shape, params, knobs] of SHAPES) {
-    const op = await checkConv(t, shape, params, knobs);
+    const op = await checkConv(t, shape, params, { ...knobs, dot: 1 });
     assert.match(op.source.text, /_mm256_dpbusd_avx_epi32/);
     assert.not.match(op.source.text, /_mm512/);
   }

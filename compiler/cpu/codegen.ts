@@ -41,7 +41,8 @@ export const DOT_I8X4 = 'vtw.dot_i8x4';
  */
 export type DotIsa = 'avx512vnni' | 'avxvnni';
 
-const DOT_LANES: Record<DotIsa, number> = { avx512vnni: 16, avxvnni: 8 };
+/** 32-bit lanes of one dot-product instruction. */
+export const DOT_LANES: Record<DotIsa, number> = { avx512vnni: 16, avxvnni: 8 };
 const DOT_VEC: Record<DotIsa, { t: string; load: string; store: string; set1: string; sub: string; dot: string }> = {
   avx512vnni: { t: '__m512i', load: '_mm512_load_si512', store: '_mm512_store_si512', set1: '_mm512_set1_epi32', sub: '_mm512_sub_epi32', dot: '_mm512_dpbusd_epi32' },
   avxvnni: { t: '__m256i', load: '_mm256_load_si256', store: '_mm256_store_si256', set1: '_mm256_set1_epi32', sub: '_mm256_sub_epi32', dot: '_mm256_dpbusd_avx_epi32' },
