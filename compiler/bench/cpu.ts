@@ -8,7 +8,7 @@
  * process. Writes build/bench-cpu.json and the table of docs/benchmarks.md's CPU section.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../../src/config/index.ts';
 import { median, MIN_TIMED_RUNS, runCpuOp } from '../cpu/op.ts';
@@ -68,6 +68,7 @@ export async function cpuBench(opts: { runs?: number; layers?: string[]; docs?: 
   const target = parseTarget('cpu', d);
   const entry = findOperator('conv2d');
   const rows: CpuBenchRow[] = [];
+  const loadBefore = loadavg()[0];
   const layers = LAYERS.filter((l) => !opts.layers || opts.layers.includes(l.name));
   for (const { name, s } of layers) {
     const [oh, ow] = convOutSize(s);
@@ -89,7 +90,7 @@ export async function cpuBench(opts: { runs?: number; layers?: string[]; docs?: 
       console.log(`${name} t${threads}: vtw ${fmt(vtw)} ms${row.vtw_match ? '' : ' MISMATCH'}, ort QLinearConv ${fmt(ortMs.qlinear)}, ConvInteger ${fmt(ortMs.conv_integer)}, fp32 ${fmt(ortMs.fp32)} (x${row.speedup_vs_ort_int8.toFixed(2)})`);
     }
   }
-  const machine = await describeMachine();
+  const machine = await describeMachine(loadBefore);
   mkdirSync('build', { recursive: true });
   writeFileSync('build/bench-cpu.json', JSON.stringify({ date: new Date().toISOString(), runs, machine, rows }, null, 2) + '\n');
   if (opts.docs !== false && !opts.layers) writeDocsSection(rows, runs, machine);
@@ -104,15 +105,18 @@ interface Machine {
   cc: string;
   node: string;
   onnxruntime: string;
+  /** 1-minute load average before and after the measurements (other jobs on the same cores). */
+  load: [number, number];
 }
 
-async function describeMachine(): Promise<Machine> {
+async function describeMachine(loadBefore: number): Promise<Machine> {
   const cc = cCompiler();
   const v = await execa(cc, ['--version'], { reject: false });
   const ortVersion = (JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }).version;
   return {
     cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory_gib: Math.round(totalmem() / 2 ** 30),
     features: detectHost().features, cc: `${cc}: ${v.stdout.split('\n')[0] ?? '?'}`, node: process.version, onnxruntime: ortVersion,
+    load: [loadBefore, loadavg()[0]],
   };
 }
 
@@ -123,6 +127,8 @@ function writeDocsSection(rows: CpuBenchRow[], runs: number, m: Machine): void {
   const lines = [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${m.cpu} (${m.cores} cores, shared with other jobs; ${m.memory_gib} GiB), ISA features ${m.features.join(', ')};`,
     `${m.cc}; Node ${m.node}; onnxruntime-node ${m.onnxruntime}. Median of ${runs} warm runs, milliseconds; one process, one run.`,
+    `1-minute load average ${m.load[0].toFixed(1)} before, ${m.load[1].toFixed(1)} after: above 1 other jobs shared the cores, and 2-thread times suffer most`,
+    `(an OpenMP or onnxruntime worker that loses its core waits for the scheduler: our 2-thread times then come in multiples of ~4 ms).`,
     `"vtw" is our C back end with its default knobs apart from the thread count (output checked bit-exact against the reference);`,
     `QLinearConv is onnxruntime's int8 convolution with requantization (the same work as ours), ConvInteger its int8 MACs into int32,`,
     `Conv its fp32 convolution. "× int8" = QLinearConv time / ours (> 1: we are faster).`,

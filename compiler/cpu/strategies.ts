@@ -22,7 +22,10 @@ export function threadChoices(): number[] {
  * Default thread count: both cores of a 2-core host (more cores are the tuner's knob, not measured
  * yet). Measured here (gcc 12, -O3 -march=native, 2 shared cores, build/bench-cpu.json): ResNet-18
  * C2 7.1 ms on 1 thread, 4.6 ms on 2; the parallel form is vectorized like the serial one since
- * loop indices are pointer-wide (compiler/cpu/codegen.ts, vtw_index).
+ * loop indices are pointer-wide (compiler/cpu/codegen.ts, vtw_index). On a quiet host 2 threads beat
+ * 1 on 8-9 of ResNet-18's 11 conv layers; on a host whose cores other jobs hold (load average > 2)
+ * a worker that loses its core costs a scheduler tick (~4 ms) per call and 1 thread wins: the
+ * tuner's knob, or 1 here, on such a machine (docs/benchmarks.md, CPU section).
  */
 const DEFAULT_THREADS = Math.min(2, Math.max(1, availableParallelism()));
 
