@@ -250,6 +250,20 @@ class WatPrinter {
   /** The coefficient of `v` in an index expression, or undefined where it is not affine in v. */
   private stride(e: Expr, v: Var): number | undefined {
     const lin = toLinear(e);
+    // c*m*(x // c) + m*(x % c) is m*x: a fused loop (add's y*W + x) indexes its buffers this way.
+    for (const [k, t] of [...lin.terms]) {
+      const d = t.e;
+      if (d.k !== 'bin' || d.op !== 'div' || d.b.k !== 'int') continue;
+      const modKey = exprKey({ ...d, op: 'mod' });
+      const m = lin.terms.get(modKey);
+      if (!m || m.coef * d.b.value !== t.coef) continue;
+      lin.terms.delete(k);
+      lin.terms.delete(modKey);
+      for (const [k2, t2] of toLinear(d.a).terms) {
+        const have = lin.terms.get(k2);
+        lin.terms.set(k2, { coef: (have?.coef ?? 0) + m.coef * t2.coef, e: t2.e });
+      }
+    }
     const key = exprKey(ref(v));
     let coef = 0;
     for (const [k, t] of lin.terms) {
