@@ -49,7 +49,7 @@ export function wasmElemBytes(dt: DType): number {
     case 'int32':
       return 4;
     default:
-      throw new CompileError(`the wasm target cannot store ${dt} values (it handles int8, uint8, int16 and int32); use a configuration with 8/16/32-bit widths or --target cpu`);
+      throw new CompileError(`the wasm target cannot store ${dt} values (it handles int8, uint8, int16 and int32); use a configuration with 8, 16 or 32-bit widths`);
   }
 }
 
@@ -413,7 +413,7 @@ function wrap(dt: DType, text: string): string {
     case 'bool':
       return text;
     default:
-      throw new CompileError(`the wasm target cannot compute in ${dt} (it handles int8, uint8, int16 and int32); use a configuration with 8/16/32-bit widths or --target cpu`);
+      throw new CompileError(`the wasm target cannot compute in ${dt} (it handles int8, uint8, int16 and int32); use a configuration with 8, 16 or 32-bit widths`);
   }
 }
 
