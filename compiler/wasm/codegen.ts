@@ -21,7 +21,7 @@
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
 import { flatIndex } from '../ir/buffer.ts';
-import { dtypeBits, exprKey, ref, substitute, toLinear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
+import { dtypeBits, exprKey, ref, simplify, substitute, toLinear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
 import type { For, Stmt } from '../ir/stmt.ts';
 import type { LoweredFunc } from '../te/lower.ts';
 
@@ -65,6 +65,8 @@ class WatPrinter {
   top = 0;
   private labels = 0;
   simd = { map: 0, dot: 0 };
+  /** Statements computing a vector loop's invariant address parts, emitted just before the loop. */
+  private pre: string[] = [];
 
   name(x: Var | Buffer, prefix: string): string {
     let n = this.names.get(x);
@@ -146,6 +148,20 @@ class WatPrinter {
 
   private address(buf: Buffer, idx: readonly Expr[]): string {
     const flat = this.expr(flatIndex(buf, idx));
+    const shift = Math.log2(wasmElemBytes(buf.dtype));
+    return shift ? `(i32.shl ${flat} (i32.const ${shift}))` : flat;
+  }
+
+  /**
+   * The byte address of an access whose flat index is `base + stride * v`, with `base` (free of v)
+   * computed once before the vector loop rather than in every iteration.
+   */
+  private hoistedAddress(buf: Buffer, idx: readonly Expr[], v: Var, stride: number): string {
+    const base = simplify(substitute(flatIndex(buf, idx), new Map([[v, int(0)]])));
+    const t = this.tmp('i32');
+    this.pre.push(`(local.set ${t} ${this.expr(base)})`);
+    const vi = `(local.get ${this.local(v)})`;
+    const flat = `(i32.add (local.get ${t}) ${stride === 1 ? vi : `(i32.mul ${vi} (i32.const ${stride}))`})`;
     const shift = Math.log2(wasmElemBytes(buf.dtype));
     return shift ? `(i32.shl ${flat} (i32.const ${shift}))` : flat;
   }
@@ -239,6 +255,8 @@ class WatPrinter {
   private vectorLoop(s: For, ind: string, step: number, body: string[]): number {
     const v = this.local(s.v);
     const l = this.label();
+    for (const p of this.pre) this.lines.push(`${ind}${p}`);
+    this.pre = [];
     this.lines.push(`${ind}(local.set ${v} (i32.const 0))`);
     this.lines.push(`${ind}(loop ${l}`);
     for (const b of body) this.lines.push(`${ind}  ${b}`);
@@ -285,9 +303,13 @@ class WatPrinter {
       if (x.k === 'load' && x.buf === st.buf && exprKey(flatIndex(x.buf, x.idx)) !== exprKey(flat)) dependent = true;
     });
     if (dependent) return false;
+    this.pre = [];
     const value = this.vexpr(st.value, s.v);
-    if (!value) return false;
-    const addr = this.address(st.buf, st.idx);
+    if (!value) {
+      this.pre = [];
+      return false;
+    }
+    const addr = this.hoistedAddress(st.buf, st.idx, s.v, 1);
     const o = this.offset(st.buf);
     const store = {
       int32: `(v128.store offset=${o} ${addr} ${value})`,
@@ -303,7 +325,13 @@ class WatPrinter {
 
   /** An expression as an i32x4 of lanes v..v+3 (each lane wrapped to the type), or undefined. */
   private vexpr(e: Expr, v: Var): string | undefined {
-    if (!usesVar(e, v)) return `(i32x4.splat ${this.expr(e)})`;
+    if (!usesVar(e, v)) {
+      // Invariant in the loop: splat once, before it.
+      if (e.k === 'int') return `(i32x4.splat (i32.const ${e.value | 0}))`;
+      const t = this.tmp('v128');
+      this.pre.push(`(local.set ${t} (i32x4.splat ${this.expr(e)}))`);
+      return `(local.get ${t})`;
+    }
     switch (e.k) {
       case 'bin': {
         const a = this.vexpr(e.a, v);
@@ -329,7 +357,7 @@ class WatPrinter {
         if (stride === undefined) return undefined;
         const dt = checkType(e.buf.dtype);
         if (stride === 1) {
-          const at = `offset=${this.offset(e.buf)} ${this.address(e.buf, e.idx)}`;
+          const at = `offset=${this.offset(e.buf)} ${this.hoistedAddress(e.buf, e.idx, v, 1)}`;
           return {
             int32: `(v128.load ${at})`,
             int16: `(v128.load16x4_s ${at})`,
@@ -371,7 +399,8 @@ class WatPrinter {
     const y = operand(prod.b);
     if (!x || !y || x.k !== 'load' || y.k !== 'load') return false;
     const vacc = this.tmp('v128');
-    const at = (l: typeof x) => `offset=${this.offset(l.buf)} ${this.address(l.buf, l.idx)}`;
+    this.pre = [];
+    const at = (l: typeof x) => `offset=${this.offset(l.buf)} ${this.hoistedAddress(l.buf, l.idx, s.v, 1)}`;
     this.lines.push(`${ind}(local.set ${vacc} (v128.const i32x4 0 0 0 0))`);
     const tail = this.vectorLoop(s, ind, DOT_LANES, [
       `(local.set ${vacc} (i32x4.add (local.get ${vacc}) (i32x4.dot_i16x8_s (v128.load8x8_s ${at(x)}) (v128.load8x8_s ${at(y)}))))`,
