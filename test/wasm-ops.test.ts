@@ -102,7 +102,8 @@ test('bad input: a dtype the printer cannot handle, a thread count, target optio
   assert.match(int4, /^the wasm target cannot store int4 values \(it handles int8, uint8, int16 and int32\)/);
   assert.not.match(int4, /\n/);
   const def = conv.define([6, 6, 16, 16, 3, 1, 1], P({}), d);
-  assert.match(await refused(() => buildWasmOp(def, conv.strategies.cpu, target, { threads: 2 })), /^knob threads = 2 is not one of 1$/);
+  assert.match(await refused(() => buildWasmOp(def, conv.strategies.cpu, target, { threads: 2 })), /^the wasm target runs on one thread \(knob threads = 2\); use --target cpu for threads$/);
+  assert.match(await refused(() => buildWasmOp(def, conv.strategies.cpu, target, { tile_co: 5 })), /^knob tile_co = 5 is not one of 1, 2, 4, 8, 16$/);
   assert.throws(() => parseTarget('wasm -mattr=+simd', d), /^target wasm takes no options/);
 });
 

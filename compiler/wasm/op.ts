@@ -81,6 +81,9 @@ export function instantiate(binary: Uint8Array, src: WasmSource): Kernel {
 }
 
 export async function buildWasmOp(def: OpDefinition, strategy: HostStrategy, target: WasmTargetSpec, knobs: Record<string, number> = {}): Promise<WasmOp> {
+  if (knobs.threads !== undefined && knobs.threads !== 1) {
+    throw new CompileError(`the wasm target runs on one thread (knob threads = ${knobs.threads}); use --target cpu for threads`);
+  }
   const space = wasmKnobSpace(strategy, def, target);
   const k = resolveKnobs(space, { ...strategy.defaultKnobs(def, target), ...(space.threads ? { threads: 1 } : {}) }, knobs);
   const source = emitWat(lower(strategy.schedule(def, k), def.op));
