@@ -118,6 +118,14 @@ export const TOOLS: readonly Tool[] = [
     probe: probeCommand(['cc', 'gcc', 'clang']),
   },
   {
+    id: 'wabt',
+    name: 'wabt (npm, WebAssembly toolkit)',
+    enables: 'the WebAssembly back end: vtw op --target wasm, the CPU path when no C compiler is found',
+    neededByTests: false,
+    install: { npm: 'wabt' },
+    probe: probeNpm('wabt'),
+  },
+  {
     id: 'opencl',
     name: 'OpenCL runtime (ICD loader + PoCL)',
     enables: 'the OpenCL back end (coming)',
@@ -198,6 +206,18 @@ export function checkTool(tool: Tool, env: NodeJS.ProcessEnv = process.env): Too
     install: installCommand([tool]),
     note: found && problem ? tool.note ?? null : null,
   };
+}
+
+/**
+ * Which host CPU path is active and why: the C back end (`--target cpu`) when a C compiler is
+ * found, else the WebAssembly back end (`--target wasm`), which needs only Node and wabt.
+ */
+export function hostCpuPath(statuses: readonly ToolStatus[]): { target: 'cpu' | 'wasm' | null; why: string } {
+  const cc = statuses.find((s) => s.id === 'cc');
+  const wasm = statuses.find((s) => s.id === 'wabt');
+  if (cc?.ok) return { target: 'cpu', why: `C compiler found (${cc.version}); --target wasm also works without one` };
+  if (wasm?.ok) return { target: 'wasm', why: `no C compiler found, so --target wasm (WebAssembly SIMD in Node) is the host path; ${cc?.install ?? 'install build-essential'} enables --target cpu` };
+  return { target: null, why: 'neither a C compiler nor the wabt package: npm ci restores wabt (--target wasm)' };
 }
 
 /** Probe every tool in the table. */

@@ -78,7 +78,7 @@ export const median = (xs: readonly number[]): number => {
 };
 
 /** Run on seeded operands: once for the result, then `runs` timed warm runs (0: no timing). */
-export function runCpuOp(op: CpuOp, opts: { seed?: number; check?: boolean; runs?: number } = {}): CpuRun {
+export function runCpuOp(op: Pick<CpuOp, 'def' | 'kernel'>, opts: { seed?: number; check?: boolean; runs?: number } = {}): CpuRun {
   const values = op.def.values(opts.seed ?? 1);
   const args = op.def.inputs.map((t, i) => {
     const a = typedArray(t.dtype, values.inputs[i].length);

@@ -7,11 +7,13 @@ import { buildCpuOp, type CpuOp } from '../cpu/op.ts';
 import type { CompileOptions } from '../ops/conv2d.ts';
 import type { OpInstance } from '../ops/op.ts';
 import type { OperatorEntry, OpParams } from '../ops/registry.ts';
-import type { CpuTargetSpec, Target, VtaTargetSpec } from './target.ts';
+import type { CpuTargetSpec, Target, VtaTargetSpec, WasmTargetSpec } from './target.ts';
+import { buildWasmOp, type WasmOp } from '../wasm/op.ts';
 
 export type CompiledOperator =
   | { kind: 'vta'; target: VtaTargetSpec; inst: OpInstance }
-  | { kind: 'cpu'; target: CpuTargetSpec; op: CpuOp };
+  | { kind: 'cpu'; target: CpuTargetSpec; op: CpuOp }
+  | { kind: 'wasm'; target: WasmTargetSpec; op: WasmOp };
 
 export interface TargetCompileOptions {
   /** VTA: knob overrides and latency hiding. */
@@ -32,5 +34,8 @@ export async function compileOperator(
       return { kind: 'vta', target, inst: entry.strategies.vta.build(shape, params, target.config, opts.vta ?? {}) };
     case 'cpu':
       return { kind: 'cpu', target, op: await buildCpuOp(entry.define(shape, params, d), entry.strategies.cpu, target, opts.knobs) };
+    case 'wasm':
+      // The CPU strategy's schedule (one thread), printed as WebAssembly.
+      return { kind: 'wasm', target, op: await buildWasmOp(entry.define(shape, params, d), entry.strategies.cpu, target, opts.knobs) };
   }
 }

@@ -16,17 +16,19 @@ import type { OpDefinition } from '../ops/compute.ts';
 import type { CompileOptions } from '../ops/conv2d.ts';
 import type { OpInstance } from '../ops/op.ts';
 import type { Schedule } from '../te/schedule.ts';
-import type { CpuTargetSpec } from './target.ts';
+import type { CpuTargetSpec, WasmTargetSpec } from './target.ts';
 
 /** Candidate values of each knob (a knob's value is always one of them). */
 export type KnobSpace = Record<string, readonly number[]>;
 export type HostKnobs = Record<string, number>;
+/** The targets a host strategy schedules for. */
+export type HostTargetSpec = CpuTargetSpec | WasmTargetSpec;
 
 export interface HostStrategy {
   /** Every knob and its candidates for this definition on this target. */
-  knobSpace(def: OpDefinition, t: CpuTargetSpec): KnobSpace;
+  knobSpace(def: OpDefinition, t: HostTargetSpec): KnobSpace;
   /** The default choice (before any tuning). */
-  defaultKnobs(def: OpDefinition, t: CpuTargetSpec): HostKnobs;
+  defaultKnobs(def: OpDefinition, t: HostTargetSpec): HostKnobs;
   /** The schedule of the definition for a knob setting. */
   schedule(def: OpDefinition, knobs: HostKnobs): Schedule;
 }

@@ -5,14 +5,16 @@
  *   cpu                       the host CPU through the system C compiler, every ISA feature it has
  *   cpu -mattr=+avx2,+fma     the host CPU restricted to (and requiring) the named features
  *
- * wasm, opencl and cuda are known names whose back ends are not built yet (issues 14 / 15).
+ *   wasm                      WebAssembly with 128-bit SIMD in Node's engine (no C compiler needed)
+ *
+ * opencl and cuda are known names whose back ends are not built yet (issue 15).
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { didYouMean } from '../../src/errors.ts';
 import { CompileError } from '../errors.ts';
 import { detectHost, ISA_FEATURES, type HostArch, type HostIsa } from './host.ts';
 
-export type TargetKind = 'vta' | 'cpu';
+export type TargetKind = 'vta' | 'cpu' | 'wasm';
 
 export interface VtaTargetSpec {
   kind: 'vta';
@@ -28,15 +30,21 @@ export interface CpuTargetSpec {
   explicit: boolean;
 }
 
-export type Target = VtaTargetSpec | CpuTargetSpec;
+/** WebAssembly with 128-bit SIMD in Node's own engine: no C compiler needed (compiler/wasm). */
+export interface WasmTargetSpec {
+  kind: 'wasm';
+}
+
+export type Target = VtaTargetSpec | CpuTargetSpec | WasmTargetSpec;
 
 /** Names a target string may start with. */
 export const TARGET_NAMES = ['vta', 'cpu', 'wasm', 'opencl', 'cuda'] as const;
-const NOT_BUILT: Record<string, string> = { wasm: 'issue 14', opencl: 'issue 15', cuda: 'issue 15' };
+const NOT_BUILT: Record<string, string> = { opencl: 'issue 15', cuda: 'issue 15' };
 
 /** How a target prints (`cpu -mattr=+avx2`, `vta default`). */
 export function targetString(t: Target): string {
   if (t.kind === 'vta') return `vta ${t.config.variant}`;
+  if (t.kind === 'wasm') return 'wasm';
   return t.explicit ? `cpu -mattr=${t.features.map((f) => `+${f}`).join(',')}` : 'cpu';
 }
 
@@ -45,13 +53,17 @@ export function parseTarget(text: string, config: Derived, host: HostIsa = detec
   const words = text.trim().split(/\s+/).filter(Boolean);
   const name = words[0] ?? '';
   if (!(TARGET_NAMES as readonly string[]).includes(name)) {
-    throw new CompileError(`unknown target ${JSON.stringify(text)}${didYouMean(name, TARGET_NAMES)}; targets: vta, cpu [-mattr=+feature,...]`);
+    throw new CompileError(`unknown target ${JSON.stringify(text)}${didYouMean(name, TARGET_NAMES)}; targets: vta, cpu [-mattr=+feature,...], wasm`);
   }
-  if (NOT_BUILT[name]) throw new CompileError(`target ${name} is not built yet (issue 14/15); targets today: vta, cpu`);
+  if (NOT_BUILT[name]) throw new CompileError(`target ${name} is not built yet (issue 14/15); targets today: vta, cpu, wasm`);
   const opts = words.slice(1);
   if (name === 'vta') {
     if (opts.length) throw new CompileError(`target vta takes no options (got ${opts.join(' ')}); its configuration comes from --config`);
     return { kind: 'vta', config };
+  }
+  if (name === 'wasm') {
+    if (opts.length) throw new CompileError(`target wasm takes no options (got ${opts.join(' ')}); it always uses 128-bit SIMD`);
+    return { kind: 'wasm' };
   }
   let features = host.features;
   let explicit = false;

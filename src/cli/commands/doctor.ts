@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { VtwError } from '../../errors.ts';
-import { checkTools, testPrerequisiteProblem } from '../../prereq.ts';
+import { checkTools, hostCpuPath, testPrerequisiteProblem } from '../../prereq.ts';
 import { table } from '../../report/table.ts';
 
 /**
@@ -15,8 +15,9 @@ export function registerDoctor(program: Command): void {
     .action((opts: { json?: boolean }) => {
       const tools = checkTools();
       const problem = testPrerequisiteProblem(tools);
+      const cpuPath = hostCpuPath(tools);
       if (opts.json) {
-        console.log(JSON.stringify({ ok: problem === null, tools }, null, 2));
+        console.log(JSON.stringify({ ok: problem === null, tools, host_cpu_path: cpuPath }, null, 2));
       } else {
         console.log(
           table(
@@ -31,6 +32,7 @@ export function registerDoctor(program: Command): void {
             ]),
           ),
         );
+        console.log(`host CPU path: ${cpuPath.target ? `--target ${cpuPath.target}` : 'none'} (${cpuPath.why})`);
         if (!problem) console.log('everything npm test needs is installed');
       }
       // The table (or JSON) first, then the one-line error and exit 1 (src/cli/main.ts).

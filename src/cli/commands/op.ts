@@ -15,7 +15,7 @@ import { findOperator, OPERATORS, OPERATOR_NAMES, type OpParams } from '../../..
 import { PASSES, type PassName } from '../../../compiler/vta/build.ts';
 import { printStmt } from '../../../compiler/ir/printer.ts';
 import type { Derived } from '../../config/derive.ts';
-import { parseTarget, targetString, type CpuTargetSpec } from '../../../compiler/target/target.ts';
+import { parseTarget, targetString, type CpuTargetSpec, type WasmTargetSpec } from '../../../compiler/target/target.ts';
 import { compileOperator } from '../../../compiler/target/compile.ts';
 import { median, MIN_TIMED_RUNS, runCpuOp } from '../../../compiler/cpu/op.ts';
 import { writeFileAtomic } from '../../program/container.ts';
@@ -140,6 +140,56 @@ async function runOnCpu(kind: string, opts: OpOptions, d: Derived, target: CpuTa
   }
 }
 
+/** `vtw op ... --target wasm`: the CPU schedule at one thread as WebAssembly in Node's engine; run, check, time warm runs. */
+async function runOnWasm(kind: string, opts: OpOptions, d: Derived, target: WasmTargetSpec): Promise<void> {
+  if (opts.printIr) throw new VtwError('--print-ir names VTA passes; with --target wasm use --emit FILE to get the generated WebAssembly text');
+  const runs = opts.runs ?? MIN_TIMED_RUNS;
+  if (runs < MIN_TIMED_RUNS) throw new VtwError(`--runs ${runs}: at least ${MIN_TIMED_RUNS} warm runs make a median`);
+  const { shape, params } = shapeAndParams(kind, opts, d);
+  let knobs: Record<string, number> | undefined;
+  if (opts.knobs) {
+    const json = parseJsonText(opts.knobs, '--knobs', (m) => new VtwError(m));
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new VtwError('--knobs must be a JSON object such as {"tile_co": 8}');
+    knobs = json as Record<string, number>;
+  }
+  const compiled = await compileOperator(findOperator(kind), shape, params, target, d, { knobs });
+  if (compiled.kind !== 'wasm') throw new VtwError('internal: a wasm target compiled for another kind');
+  const { op } = compiled;
+  const def = op.def;
+  const run = runCpuOp(op, { seed: opts.seed, check: opts.check, runs });
+  if (opts.emit) writeFileAtomic(opts.emit, op.source.text);
+  const timeMs = median(run.times);
+  const j = {
+    op: def.op,
+    target: targetString(target),
+    shape: def.shape,
+    time_ms: +timeMs.toFixed(6),
+    runs: run.times.length,
+    threads: 1,
+    macs: def.macs,
+    ...(def.macs ? { gmacs_per_s: +(def.macs / timeMs / 1e6).toFixed(3) } : {}),
+    knobs: op.knobs,
+    simd_loops: op.source.simdLoops,
+    module_bytes: op.bytes,
+    ...(opts.check ? { match: run.match } : {}),
+    ...(opts.emit ? { emitted: opts.emit } : {}),
+  };
+  if (opts.json) {
+    console.log(JSON.stringify(j, null, 2));
+  } else {
+    const dims = Object.entries(def.shape).map(([k, v]) => `${k}=${v}`).join(' ');
+    console.log(`${def.op} ${dims} on wasm (Node's WebAssembly engine, 128-bit SIMD; ${d.variant}'s data widths)`);
+    console.log(table(['median time', 'runs', 'threads', 'GMAC/s'], [[`${timeMs.toFixed(3)} ms`, j.runs, 1, j.gmacs_per_s ?? '-']]));
+    console.log(`knobs ${JSON.stringify(op.knobs)}; ${op.bytes}-byte module, SIMD loops: ${op.source.simdLoops.map} element-wise, ${op.source.simdLoops.dot} dot-product`);
+    if (opts.emit) console.log(`wrote ${opts.emit}`);
+    if (opts.check) console.log(run.match ? 'check: output matches the reference bit for bit' : `check: MISMATCH (${run.mismatch})`);
+  }
+  if (opts.check && !run.match) {
+    if (!opts.json) process.stderr.write(`vtw: error: ${def.op} output differs from the reference: ${run.mismatch}\n`);
+    process.exitCode = 1;
+  }
+}
+
 /** The operators that take a common parameter, for its help text. */
 const takes = (param: keyof OpParams): string => OPERATORS.filter((o) => o.params.includes(param)).map((o) => o.name).join(', ');
 
@@ -149,8 +199,8 @@ export function registerOp(program: Command): void {
     .description('compile an operator with the tensor compiler, run it and report cycles, utilization, instructions and bytes')
     .argument('<operator>', `one of ${OPERATOR_NAMES.join(', ')}`)
     .addOption(configOption())
-    .option('--target <target>', 'vta (the accelerator of --config) or cpu [-mattr=+avx2,...] (the host through the C compiler; docs/targets.md)', 'vta')
-    .option('--runs <n>', `with --target cpu: timed warm runs (at least ${MIN_TIMED_RUNS}); the time is their median`, parseInteger('runs', 1), MIN_TIMED_RUNS)
+    .option('--target <target>', 'vta (the accelerator of --config), cpu [-mattr=+avx2,...] (the host through the C compiler) or wasm (WebAssembly SIMD in Node, no compiler); docs/targets.md', 'vta')
+    .option('--runs <n>', `with --target cpu / wasm: timed warm runs (at least ${MIN_TIMED_RUNS}); the time is their median`, parseInteger('runs', 1), MIN_TIMED_RUNS)
     .option('--shape <dims>', OPERATORS.map((o) => `${o.name} ${o.dims.join(',')}`).join('; '))
     .option('--batch <n>', `batch size (${takes('batch')})`, parseInteger('batch', 1), 1)
     .option('--groups <g>', 'groups of a grouped / depthwise conv2d', parseInteger('groups', 1), 1)
@@ -159,7 +209,7 @@ export function registerOp(program: Command): void {
     .option('--no-latency-hiding', 'one virtual thread: no overlap of load, compute and store')
     .option('--check', 'compare the output bit for bit with a plain reference')
     .addOption(jsonOption())
-    .option('--emit <file>', 'write the program container (for vtw sim / vtw disasm); with --target cpu the generated C')
+    .option('--emit <file>', 'write the program container (for vtw sim / vtw disasm); with --target cpu the generated C, with wasm the WebAssembly text')
     .option('--shift <n>', `requantization: arithmetic shift right (${takes('shift')}; default from the accumulation depth, so outputs spread over the range)`, parseInteger('shift'))
     .option('--no-bias', `no per-channel bias (${takes('bias')})`)
     .option('--clip <lo,hi>', 'clip the result before the cast (default 0,max of the output type; "none" for no clip)')
@@ -169,6 +219,7 @@ export function registerOp(program: Command): void {
       const d = opts.config;
       const target = parseTarget(opts.target ?? 'vta', d);
       if (target.kind === 'cpu') return runOnCpu(kind, opts, d, target);
+      if (target.kind === 'wasm') return runOnWasm(kind, opts, d, target);
       if (opts.printIr && !(PASSES as readonly string[]).includes(opts.printIr)) {
         throw new VtwError(`--print-ir ${opts.printIr}: passes are ${PASSES.join(', ')}`);
       }

@@ -1,0 +1,496 @@
+/**
+ * WebAssembly text (WAT) from the loop IR — the same lowered functions the C printer
+ * (compiler/cpu/codegen.ts) prints, for Node's own WebAssembly engine. One module per operator:
+ *
+ *   (memory (export "mem") PAGES)   every buffer at a fixed offset: parameters, scratch, allocations
+ *   (func (export "run"))           the loop nest; no arguments (the host copies operands in and out)
+ *
+ * Values are i32 and keep the IR's wrap-around semantics: a result narrower than int32 is
+ * sign-extended (i32.extend8_s / extend16_s) or masked (uint8) after each operation, as the C
+ * printer casts; `//` and `%` are floor division and modulo, `>>` shifts by min(b, bits-1).
+ *
+ * 128-bit SIMD:
+ * - a loop the schedule marks `vectorize` whose body is one store, contiguous in the loop
+ *   variable, runs four lanes at a time in i32x4 (int8/int16 operands widened on load, results
+ *   narrowed by a byte shuffle on store; loads with another stride are gathered lane by lane),
+ *   then a scalar tail;
+ * - an innermost reduction `acc[i] += int32(a[..k]) * int32(b[..k])` over contiguous int8 operands
+ *   (dense's inner product) runs eight products at a time with i32x4.dot_i16x8_s, then a scalar tail.
+ * Anything else is scalar. Types other than int8/uint8/int16/int32 and VTA intrinsics are refused.
+ */
+import { CompileError } from '../errors.ts';
+import type { Buffer } from '../ir/buffer.ts';
+import { flatIndex } from '../ir/buffer.ts';
+import { dtypeBits, exprKey, ref, simplify, substitute, toLinear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
+import type { For, Stmt } from '../ir/stmt.ts';
+import type { LoweredFunc } from '../te/lower.ts';
+
+export interface WasmSource {
+  name: string;
+  /** The module as WebAssembly text. */
+  text: string;
+  /** Parameter buffers in call order (inputs, then the output), with their byte offsets in memory. */
+  params: Buffer[];
+  offsets: number[];
+  /** Linear memory size in 64 KiB pages. */
+  pages: number;
+  /** How many loops run in SIMD (map loops, dot-product reductions). */
+  simdLoops: { map: number; dot: number };
+}
+
+/** Bytes per element of a type the wasm target stores. */
+export function wasmElemBytes(dt: DType): number {
+  switch (dt) {
+    case 'int8':
+    case 'uint8':
+      return 1;
+    case 'int16':
+      return 2;
+    case 'int32':
+      return 4;
+    default:
+      throw new CompileError(`the wasm target cannot store ${dt} values (it handles int8, uint8, int16 and int32); use a configuration with 8, 16 or 32-bit widths`);
+  }
+}
+
+const LANES = 4;
+const DOT_LANES = 8;
+
+class WatPrinter {
+  private readonly names = new Map<Var | Buffer, string>();
+  private readonly used = new Set<string>();
+  private readonly offsets = new Map<Buffer, number>();
+  readonly locals: string[] = [];
+  readonly lines: string[] = [];
+  top = 0;
+  private labels = 0;
+  simd = { map: 0, dot: 0 };
+  /** Statements computing a vector loop's invariant address parts, emitted just before the loop. */
+  private pre: string[] = [];
+
+  name(x: Var | Buffer, prefix: string): string {
+    let n = this.names.get(x);
+    if (n) return n;
+    const base = `$${prefix}_${x.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    n = base;
+    for (let i = 1; this.used.has(n); i++) n = `${base}_${i}`;
+    this.used.add(n);
+    this.names.set(x, n);
+    return n;
+  }
+
+  local(v: Var): string {
+    const had = this.names.has(v);
+    const n = this.name(v, 'v');
+    if (!had) this.locals.push(`(local ${n} i32)`);
+    return n;
+  }
+
+  private tmp(type: 'i32' | 'v128'): string {
+    const n = `$t${this.locals.length}`;
+    this.locals.push(`(local ${n} ${type})`);
+    return n;
+  }
+
+  /** Place a buffer in linear memory (16-byte aligned); returns its byte offset. */
+  place(b: Buffer): number {
+    const known = this.offsets.get(b);
+    if (known !== undefined) return known;
+    const at = this.top;
+    this.offsets.set(b, at);
+    this.top = at + Math.ceil((b.size * wasmElemBytes(b.dtype)) / 16) * 16 + 16;
+    return at;
+  }
+
+  private offset(b: Buffer): number {
+    const at = this.offsets.get(b);
+    if (at === undefined) throw new CompileError(`internal: buffer ${b.name} used outside its allocation`);
+    return at;
+  }
+
+  private label(): string {
+    return `$L${this.labels++}`;
+  }
+
+  // ---- scalar expressions ----
+
+  expr(e: Expr): string {
+    switch (e.k) {
+      case 'int':
+        if (e.value < -(2 ** 31) || e.value >= 2 ** 32) throw new CompileError(`the wasm target needs 32-bit constants, got ${e.value}`);
+        return `(i32.const ${e.value | 0})`;
+      case 'var':
+        return `(local.get ${this.local(e.v)})`;
+      case 'bin':
+        return wrap(e.dtype, this.bin(e.op, e.a, e.b, e.dtype));
+      case 'cmp': {
+        const op = { lt: 'lt_s', le: 'le_s', eq: 'eq', ne: 'ne', gt: 'gt_s', ge: 'ge_s' }[e.op];
+        return `(i32.${op} ${this.expr(e.a)} ${this.expr(e.b)})`;
+      }
+      case 'and':
+        return `(i32.and ${this.expr(e.a)} ${this.expr(e.b)})`;
+      case 'or':
+        return `(i32.or ${this.expr(e.a)} ${this.expr(e.b)})`;
+      case 'not':
+        return `(i32.eqz ${this.expr(e.a)})`;
+      case 'select':
+        // A branch, not wasm's `select`: only the chosen side runs, so a padded read is never made.
+        return `(if (result i32) ${this.expr(e.c)} (then ${this.expr(e.t)}) (else ${this.expr(e.f)}))`;
+      case 'cast':
+        return wrap(e.dtype, this.expr(e.a));
+      case 'load':
+        return `(${LOAD[checkType(e.buf.dtype)]} offset=${this.offset(e.buf)} ${this.address(e.buf, e.idx)})`;
+      case 'read':
+      case 'reduce':
+        throw new CompileError(`internal: ${e.k} must be lowered before wasm generation`);
+    }
+  }
+
+  private address(buf: Buffer, idx: readonly Expr[]): string {
+    const flat = this.expr(flatIndex(buf, idx));
+    const shift = Math.log2(wasmElemBytes(buf.dtype));
+    return shift ? `(i32.shl ${flat} (i32.const ${shift}))` : flat;
+  }
+
+  /**
+   * The byte address of an access whose flat index is `base + stride * v`, with `base` (free of v)
+   * computed once before the vector loop rather than in every iteration.
+   */
+  private hoistedAddress(buf: Buffer, idx: readonly Expr[], v: Var, stride: number): string {
+    const base = simplify(substitute(flatIndex(buf, idx), new Map([[v, int(0)]])));
+    const t = this.tmp('i32');
+    this.pre.push(`(local.set ${t} ${this.expr(base)})`);
+    const vi = `(local.get ${this.local(v)})`;
+    const flat = `(i32.add (local.get ${t}) ${stride === 1 ? vi : `(i32.mul ${vi} (i32.const ${stride}))`})`;
+    const shift = Math.log2(wasmElemBytes(buf.dtype));
+    return shift ? `(i32.shl ${flat} (i32.const ${shift}))` : flat;
+  }
+
+  private bin(op: string, a: Expr, b: Expr, dt: DType): string {
+    const x = this.expr(a);
+    const y = this.expr(b);
+    const pow2 = b.k === 'int' && b.value > 0 && Number.isInteger(Math.log2(b.value)) ? Math.log2(b.value) : -1;
+    switch (op) {
+      case 'add':
+        return `(i32.add ${x} ${y})`;
+      case 'sub':
+        return `(i32.sub ${x} ${y})`;
+      case 'mul':
+        return `(i32.mul ${x} ${y})`;
+      case 'div':
+        // Floor division by 2^k is an arithmetic shift.
+        return pow2 >= 0 ? `(i32.shr_s ${x} (i32.const ${pow2}))` : `(call $fdiv ${x} ${y})`;
+      case 'mod':
+        return pow2 >= 0 ? `(i32.and ${x} (i32.const ${2 ** pow2 - 1}))` : `(call $fmod ${x} ${y})`;
+      case 'min':
+        return `(call $min ${x} ${y})`;
+      case 'max':
+        return `(call $max ${x} ${y})`;
+      case 'shr':
+      case 'shl': {
+        if (b.k !== 'int') throw new CompileError('the wasm target needs constant shift amounts');
+        const bits = dt === 'index' ? 31 : dtypeBits(dt);
+        const amount = op === 'shr' ? b.value : -b.value;
+        if (amount >= 0) return `(i32.shr_s ${x} (i32.const ${Math.min(amount, bits - 1)}))`;
+        return `(i32.shl ${x} (i32.const ${Math.min(-amount, bits - 1)}))`;
+      }
+    }
+    throw new CompileError(`internal: binary operation ${op}`);
+  }
+
+  // ---- statements ----
+
+  stmt(s: Stmt, ind: string, pragma?: string): void {
+    switch (s.k) {
+      case 'seq':
+        for (const x of s.body) this.stmt(x, ind);
+        return;
+      case 'for':
+        if (pragma === 'vectorize' && this.mapLoop(s, ind)) return;
+        if (this.dotLoop(s, ind)) return;
+        this.serialLoop(s, ind, 0);
+        return;
+      case 'attr':
+        if (s.key !== 'pragma' || (s.value !== 'parallel' && s.value !== 'vectorize')) {
+          throw new CompileError(`the wasm target cannot emit the ${s.key} ${s.value} annotation (a VTA schedule primitive)`);
+        }
+        if (s.body.k !== 'for') throw new CompileError(`internal: pragma ${s.value} must annotate a loop`);
+        // parallel: the wasm target runs one thread, so a parallel loop is a serial one.
+        this.stmt(s.body, ind, s.value);
+        return;
+      case 'alloc':
+        this.place(s.buf);
+        this.stmt(s.body, ind);
+        return;
+      case 'store':
+        this.lines.push(`${ind}(${STORE[checkType(s.buf.dtype)]} offset=${this.offset(s.buf)} ${this.address(s.buf, s.idx)} ${this.expr(s.value)})`);
+        return;
+      case 'if':
+        this.lines.push(`${ind}(if ${this.expr(s.c)} (then`);
+        this.stmt(s.then, ind + '  ');
+        if (s.else) {
+          this.lines.push(`${ind}) (else`);
+          this.stmt(s.else, ind + '  ');
+        }
+        this.lines.push(`${ind}))`);
+        return;
+      default:
+        throw new CompileError(`the wasm target cannot emit the VTA intrinsic ${s.k}`);
+    }
+  }
+
+  /** for (v = from; v < ext; ++v) body — a do-while, entered only when from < ext. */
+  private serialLoop(s: For, ind: string, from: number): void {
+    if (from >= s.ext) return;
+    const v = this.local(s.v);
+    const l = this.label();
+    this.lines.push(`${ind}(local.set ${v} (i32.const ${from}))`);
+    this.lines.push(`${ind}(loop ${l}`);
+    this.stmt(s.body, ind + '  ');
+    this.lines.push(`${ind}  (br_if ${l} (i32.lt_s (local.tee ${v} (i32.add (local.get ${v}) (i32.const 1))) (i32.const ${s.ext})))`);
+    this.lines.push(`${ind})`);
+  }
+
+  /** A counted loop stepping by `step` while v + step <= ext; returns where the scalar tail starts. */
+  private vectorLoop(s: For, ind: string, step: number, body: string[]): number {
+    const v = this.local(s.v);
+    const l = this.label();
+    for (const p of this.pre) this.lines.push(`${ind}${p}`);
+    this.pre = [];
+    this.lines.push(`${ind}(local.set ${v} (i32.const 0))`);
+    this.lines.push(`${ind}(loop ${l}`);
+    for (const b of body) this.lines.push(`${ind}  ${b}`);
+    this.lines.push(`${ind}  (br_if ${l} (i32.le_s (local.tee ${v} (i32.add (local.get ${v}) (i32.const ${step}))) (i32.const ${s.ext - step})))`);
+    this.lines.push(`${ind})`);
+    return s.ext - (s.ext % step);
+  }
+
+  /** The coefficient of `v` in an index expression, or undefined where it is not affine in v. */
+  private stride(e: Expr, v: Var): number | undefined {
+    const lin = toLinear(e);
+    // c*m*(x // c) + m*(x % c) is m*x: a fused loop (add's y*W + x) indexes its buffers this way.
+    for (const [k, t] of [...lin.terms]) {
+      const d = t.e;
+      if (d.k !== 'bin' || d.op !== 'div' || d.b.k !== 'int') continue;
+      const modKey = exprKey({ ...d, op: 'mod' });
+      const m = lin.terms.get(modKey);
+      if (!m || m.coef * d.b.value !== t.coef) continue;
+      lin.terms.delete(k);
+      lin.terms.delete(modKey);
+      for (const [k2, t2] of toLinear(d.a).terms) {
+        const have = lin.terms.get(k2);
+        lin.terms.set(k2, { coef: (have?.coef ?? 0) + m.coef * t2.coef, e: t2.e });
+      }
+    }
+    const key = exprKey(ref(v));
+    let coef = 0;
+    for (const [k, t] of lin.terms) {
+      if (k === key) coef = t.coef;
+      else if (usesVar(t.e, v)) return undefined;
+    }
+    return coef;
+  }
+
+  /** The loop `for v: B[f(v)] = value(v)` with f contiguous, four lanes at a time in i32x4. */
+  private mapLoop(s: For, ind: string): boolean {
+    const st = s.body.k === 'seq' && s.body.body.length === 1 ? s.body.body[0] : s.body;
+    if (st.k !== 'store' || s.ext < LANES) return false;
+    const flat = flatIndex(st.buf, st.idx);
+    if (this.stride(flat, s.v) !== 1) return false;
+    // A read of the stored buffer at another index would be a dependence across lanes.
+    let dependent = false;
+    visitExpr(st.value, (x) => {
+      if (x.k === 'load' && x.buf === st.buf && exprKey(flatIndex(x.buf, x.idx)) !== exprKey(flat)) dependent = true;
+    });
+    if (dependent) return false;
+    this.pre = [];
+    const value = this.vexpr(st.value, s.v);
+    if (!value) {
+      this.pre = [];
+      return false;
+    }
+    const addr = this.hoistedAddress(st.buf, st.idx, s.v, 1);
+    const o = this.offset(st.buf);
+    const store = {
+      int32: `(v128.store offset=${o} ${addr} ${value})`,
+      int16: `(v128.store64_lane offset=${o} 0 ${addr} (i8x16.shuffle 0 1 4 5 8 9 12 13 0 1 4 5 8 9 12 13 ${value} (v128.const i32x4 0 0 0 0)))`,
+      int8: `(v128.store32_lane offset=${o} 0 ${addr} (i8x16.shuffle 0 4 8 12 0 4 8 12 0 4 8 12 0 4 8 12 ${value} (v128.const i32x4 0 0 0 0)))`,
+      uint8: `(v128.store32_lane offset=${o} 0 ${addr} (i8x16.shuffle 0 4 8 12 0 4 8 12 0 4 8 12 0 4 8 12 ${value} (v128.const i32x4 0 0 0 0)))`,
+    }[checkType(st.buf.dtype)];
+    const tail = this.vectorLoop(s, ind, LANES, [store]);
+    this.serialLoop(s, ind, tail);
+    this.simd.map++;
+    return true;
+  }
+
+  /** An expression as an i32x4 of lanes v..v+3 (each lane wrapped to the type), or undefined. */
+  private vexpr(e: Expr, v: Var): string | undefined {
+    if (!usesVar(e, v)) {
+      // Invariant in the loop: splat once, before it.
+      if (e.k === 'int') return `(i32x4.splat (i32.const ${e.value | 0}))`;
+      const t = this.tmp('v128');
+      this.pre.push(`(local.set ${t} (i32x4.splat ${this.expr(e)}))`);
+      return `(local.get ${t})`;
+    }
+    switch (e.k) {
+      case 'bin': {
+        const a = this.vexpr(e.a, v);
+        const b = e.op === 'shr' || e.op === 'shl' ? '' : this.vexpr(e.b, v);
+        if (a === undefined || b === undefined) return undefined;
+        const op = { add: 'i32x4.add', sub: 'i32x4.sub', mul: 'i32x4.mul', min: 'i32x4.min_s', max: 'i32x4.max_s' }[e.op as string];
+        if (op) return vwrap(e.dtype, `(${op} ${a} ${b})`);
+        if ((e.op === 'shr' || e.op === 'shl') && e.b.k === 'int') {
+          const bits = e.dtype === 'index' ? 31 : dtypeBits(e.dtype);
+          const amount = e.op === 'shr' ? e.b.value : -e.b.value;
+          if (amount >= 0) return `(i32x4.shr_s ${a} (i32.const ${Math.min(amount, bits - 1)}))`;
+          return vwrap(e.dtype, `(i32x4.shl ${a} (i32.const ${Math.min(-amount, bits - 1)}))`);
+        }
+        return undefined;
+      }
+      case 'cast': {
+        const a = this.vexpr(e.a, v);
+        return a === undefined ? undefined : vwrap(e.dtype, a);
+      }
+      case 'load': {
+        const flat = flatIndex(e.buf, e.idx);
+        const stride = this.stride(flat, v);
+        if (stride === undefined) return undefined;
+        const dt = checkType(e.buf.dtype);
+        if (stride === 1) {
+          const at = `offset=${this.offset(e.buf)} ${this.hoistedAddress(e.buf, e.idx, v, 1)}`;
+          return {
+            int32: `(v128.load ${at})`,
+            int16: `(v128.load16x4_s ${at})`,
+            int8: `(i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (v128.load32_zero ${at})))`,
+            uint8: `(i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero ${at})))`,
+          }[dt];
+        }
+        // Another stride (a stride-2 convolution's input row): gather the four lanes.
+        let out = `(i32x4.splat ${this.expr(e)})`;
+        for (let lane = 1; lane < LANES; lane++) {
+          out = `(i32x4.replace_lane ${lane} ${out} ${this.expr(substitute(e, new Map([[v, add(ref(v), int(lane))]])))})`;
+        }
+        return out;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /**
+   * The innermost reduction `B[i] = B[i] + int32(X[..k]) * int32(Y[..k])` with int8 X, Y contiguous
+   * in k and i free of k: eight products per i32x4.dot_i16x8_s into a vector accumulator, summed
+   * once at the end, then a scalar tail (int32 addition wraps, so the order does not matter).
+   */
+  private dotLoop(s: For, ind: string): boolean {
+    const st = s.body.k === 'seq' && s.body.body.length === 1 ? s.body.body[0] : s.body;
+    if (st.k !== 'store' || st.buf.dtype !== 'int32' || s.ext < DOT_LANES) return false;
+    const flat = flatIndex(st.buf, st.idx);
+    if (usesVar(flat, s.v)) return false;
+    const v = st.value;
+    if (v.k !== 'bin' || v.op !== 'add' || v.dtype !== 'int32') return false;
+    const [acc, prod] = isLoadOf(v.a, st.buf, flat) ? [v.a, v.b] : isLoadOf(v.b, st.buf, flat) ? [v.b, v.a] : [undefined, undefined];
+    if (!acc || !prod || prod.k !== 'bin' || prod.op !== 'mul' || prod.dtype !== 'int32') return false;
+    const operand = (x: Expr): Expr | undefined => {
+      const l = x.k === 'cast' && x.dtype === 'int32' ? x.a : undefined;
+      return l && l.k === 'load' && l.buf.dtype === 'int8' && l.buf !== st.buf && this.stride(flatIndex(l.buf, l.idx), s.v) === 1 ? l : undefined;
+    };
+    const x = operand(prod.a);
+    const y = operand(prod.b);
+    if (!x || !y || x.k !== 'load' || y.k !== 'load') return false;
+    const vacc = this.tmp('v128');
+    this.pre = [];
+    const at = (l: typeof x) => `offset=${this.offset(l.buf)} ${this.hoistedAddress(l.buf, l.idx, s.v, 1)}`;
+    this.lines.push(`${ind}(local.set ${vacc} (v128.const i32x4 0 0 0 0))`);
+    const tail = this.vectorLoop(s, ind, DOT_LANES, [
+      `(local.set ${vacc} (i32x4.add (local.get ${vacc}) (i32x4.dot_i16x8_s (v128.load8x8_s ${at(x)}) (v128.load8x8_s ${at(y)}))))`,
+    ]);
+    const lane = (i: number) => `(i32x4.extract_lane ${i} (local.get ${vacc}))`;
+    const sum = `(i32.add (i32.add ${lane(0)} ${lane(1)}) (i32.add ${lane(2)} ${lane(3)}))`;
+    this.lines.push(`${ind}(i32.store offset=${this.offset(st.buf)} ${this.address(st.buf, st.idx)} (i32.add ${this.expr(acc)} ${sum}))`);
+    this.serialLoop(s, ind, tail);
+    this.simd.dot++;
+    return true;
+  }
+}
+
+function isLoadOf(e: Expr, buf: Buffer, flat: Expr): boolean {
+  return e.k === 'load' && e.buf === buf && exprKey(flatIndex(buf, e.idx)) === exprKey(flat);
+}
+
+type StoredType = 'int8' | 'uint8' | 'int16' | 'int32';
+
+function checkType(dt: DType): StoredType {
+  wasmElemBytes(dt);
+  return dt as StoredType;
+}
+
+const LOAD: Record<StoredType, string> = { int8: 'i32.load8_s', uint8: 'i32.load8_u', int16: 'i32.load16_s', int32: 'i32.load' };
+const STORE: Record<StoredType, string> = { int8: 'i32.store8', uint8: 'i32.store8', int16: 'i32.store16', int32: 'i32.store' };
+
+/** Wrap an i32 result to a narrower type, as the C printer's casts do. */
+function wrap(dt: DType, text: string): string {
+  switch (dt) {
+    case 'int8':
+      return `(i32.extend8_s ${text})`;
+    case 'int16':
+      return `(i32.extend16_s ${text})`;
+    case 'uint8':
+      return `(i32.and ${text} (i32.const 255))`;
+    case 'int32':
+    case 'index':
+    case 'bool':
+      return text;
+    default:
+      throw new CompileError(`the wasm target cannot compute in ${dt} (it handles int8, uint8, int16 and int32); use a configuration with 8, 16 or 32-bit widths`);
+  }
+}
+
+function vwrap(dt: DType, text: string): string {
+  switch (dt) {
+    case 'int8':
+      return `(i32x4.shr_s (i32x4.shl ${text} (i32.const 24)) (i32.const 24))`;
+    case 'int16':
+      return `(i32x4.shr_s (i32x4.shl ${text} (i32.const 16)) (i32.const 16))`;
+    case 'uint8':
+      return `(v128.and ${text} (v128.const i32x4 255 255 255 255))`;
+    default:
+      return wrap(dt, text);
+  }
+}
+
+const HELPERS = `  (func $fdiv (param $a i32) (param $b i32) (result i32)
+    (local $q i32)
+    (local.set $q (i32.div_s (local.get $a) (local.get $b)))
+    (if (result i32) (i32.and (i32.ne (i32.rem_s (local.get $a) (local.get $b)) (i32.const 0)) (i32.ne (i32.lt_s (local.get $a) (i32.const 0)) (i32.lt_s (local.get $b) (i32.const 0))))
+      (then (i32.sub (local.get $q) (i32.const 1))) (else (local.get $q))))
+  (func $fmod (param $a i32) (param $b i32) (result i32)
+    (local $r i32)
+    (local.set $r (i32.rem_s (local.get $a) (local.get $b)))
+    (if (result i32) (i32.and (i32.ne (local.get $r) (i32.const 0)) (i32.ne (i32.lt_s (local.get $r) (i32.const 0)) (i32.lt_s (local.get $b) (i32.const 0))))
+      (then (i32.add (local.get $r) (local.get $b))) (else (local.get $r))))
+  (func $min (param $a i32) (param $b i32) (result i32)
+    (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
+  (func $max (param $a i32) (param $b i32) (result i32)
+    (select (local.get $a) (local.get $b) (i32.gt_s (local.get $a) (local.get $b))))
+`;
+
+/** Print a lowered function as a WebAssembly module (one thread: parallel loops run serially). */
+export function emitWat(func: LoweredFunc): WasmSource {
+  const name = `vtw_${func.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const params = [...func.inputs, ...func.outputs];
+  const p = new WatPrinter();
+  const offsets = params.map((b) => p.place(b));
+  for (const b of func.scratch) p.place(b);
+  p.stmt(func.body, '    ');
+  const pages = Math.max(1, Math.ceil(p.top / 65536));
+  const text = `(module
+  (memory (export "mem") ${pages})
+${HELPERS}  (func $${name} (export "run")
+    ${p.locals.join(' ')}
+${p.lines.join('\n')}
+  )
+)
+`;
+  return { name, text, params, offsets, pages, simdLoops: p.simd };
+}

@@ -1,0 +1,92 @@
+/**
+ * The WebAssembly back end of one operator: schedule the natural-layout definition with the
+ * operator's host (CPU) strategy, one thread, lower it to the loop IR, print WAT
+ * (compiler/wasm/codegen.ts), assemble it with wabt (SIMD enabled) and instantiate it in Node's
+ * own WebAssembly engine. A call copies the operands into the instance's linear memory, runs,
+ * and reads the output back; running, checking and timing are the CPU back end's (runCpuOp).
+ */
+import wabtInit from 'wabt';
+import { CompileError } from '../errors.ts';
+import type { OpDefinition } from '../ops/compute.ts';
+import { lower } from '../te/lower.ts';
+import type { HostKnobs, HostStrategy, KnobSpace } from '../target/strategy.ts';
+import { resolveKnobs } from '../target/strategy.ts';
+import type { WasmTargetSpec } from '../target/target.ts';
+import type { Kernel } from '../cpu/build.ts';
+import { emitWat, type WasmSource } from './codegen.ts';
+
+export interface WasmOp {
+  def: OpDefinition;
+  target: WasmTargetSpec;
+  knobs: HostKnobs;
+  source: WasmSource;
+  /** The assembled module's size in bytes. */
+  bytes: number;
+  kernel: Kernel;
+}
+
+/** The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+type Wabt = Awaited<ReturnType<typeof wabtInit>>;
+let wabt: Promise<Wabt> | undefined;
+
+/** The host strategy's knob space with one thread (the wasm target runs on Node's main thread). */
+export function wasmKnobSpace(strategy: HostStrategy, def: OpDefinition, t: WasmTargetSpec): KnobSpace {
+  const space = { ...strategy.knobSpace(def, t) };
+  if (space.threads) space.threads = [1];
+  return space;
+}
+
+/** Assemble WAT text into a module (wabt, with 128-bit SIMD). */
+export async function assembleWat(src: WasmSource): Promise<Uint8Array> {
+  wabt ??= wabtInit();
+  const w = await wabt;
+  let mod;
+  try {
+    mod = w.parseWat(`${src.name}.wat`, src.text, { simd: true });
+  } catch (e) {
+    throw new CompileError(`internal: wabt rejected the generated ${src.name}.wat: ${(e as Error).message.split('\n')[0]}`);
+  }
+  try {
+    mod.validate();
+    return mod.toBinary({}).buffer;
+  } catch (e) {
+    throw new CompileError(`internal: the generated ${src.name}.wat does not validate: ${(e as Error).message.split('\n').find((l) => /error/.test(l)) ?? (e as Error).message}`);
+  } finally {
+    mod.destroy();
+  }
+}
+
+/** Instantiate a module and wrap its `run` as a kernel over typed arrays (inputs, then the output). */
+export function instantiate(binary: Uint8Array, src: WasmSource): Kernel {
+  const instance = new WA.Instance(new WA.Module(binary), {});
+  const mem = instance.exports.mem as { buffer: ArrayBuffer };
+  const run = instance.exports.run as () => void;
+  const bytes = new Uint8Array(mem.buffer);
+  const last = src.params.length - 1;
+  return {
+    call: (args) => {
+      if (args.length !== src.params.length) throw new CompileError(`internal: ${src.name} takes ${src.params.length} arrays, got ${args.length}`);
+      for (let i = 0; i < last; i++) bytes.set(new Uint8Array(args[i].buffer, args[i].byteOffset, args[i].byteLength), src.offsets[i]);
+      run();
+      const out = args[last];
+      new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes.subarray(src.offsets[last], src.offsets[last] + out.byteLength));
+    },
+  };
+}
+
+export async function buildWasmOp(def: OpDefinition, strategy: HostStrategy, target: WasmTargetSpec, knobs: Record<string, number> = {}): Promise<WasmOp> {
+  if (knobs.threads !== undefined && knobs.threads !== 1) {
+    throw new CompileError(`the wasm target runs on one thread (knob threads = ${knobs.threads}); use --target cpu for threads`);
+  }
+  const space = wasmKnobSpace(strategy, def, target);
+  const k = resolveKnobs(space, { ...strategy.defaultKnobs(def, target), ...(space.threads ? { threads: 1 } : {}) }, knobs);
+  const source = emitWat(lower(strategy.schedule(def, k), def.op));
+  const binary = await assembleWat(source);
+  return { def, target, knobs: k, source, bytes: binary.length, kernel: instantiate(binary, source) };
+}

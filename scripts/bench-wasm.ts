@@ -1,0 +1,84 @@
+/**
+ * `npm run bench:wasm`: the WebAssembly back end against the C back end (`--target cpu`), one
+ * thread each, on ResNet-18 C2, C5, C8, C11 and its classifier (dense 1x512 -> 1000), default
+ * configuration, default knobs. Both kernels are built in this process, checked bit for bit against
+ * the reference, then timed alternately call by call (so both see the same machine load); the time
+ * is the median of the warm runs. Writes build/bench/wasm.json and build/bench/wasm.md.
+ * Usage: tsx scripts/bench-wasm.ts [--runs N]   (N >= 20, default 30)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { loadConfig } from '../src/config/index.ts';
+import { RESNET18_CONVS } from '../src/workloads/conv2d.ts';
+import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
+import { buildCpuOp, median, MIN_TIMED_RUNS, runCpuOp } from '../compiler/cpu/op.ts';
+import { buildWasmOp } from '../compiler/wasm/op.ts';
+import { parseTarget, type CpuTargetSpec } from '../compiler/target/target.ts';
+import { progress } from '../src/report/progress.ts';
+import { defaultClip } from '../compiler/ops/common.ts';
+
+const args = process.argv.slice(2);
+const runs = Math.max(MIN_TIMED_RUNS, Number(args[args.indexOf('--runs') + 1]) || 30);
+const d = loadConfig('default');
+const cpu = parseTarget('cpu', d) as CpuTargetSpec;
+const params: OpParams = { batch: 1, groups: 1, bias: true, clip: defaultClip(d) };
+
+const layers: { name: string; op: string; shape: number[] }[] = [
+  ...RESNET18_CONVS.filter((c) => ['C2', 'C5', 'C8', 'C11'].includes(c.name)).map((c) => ({ name: c.name, op: 'conv2d', shape: [c.h, c.w, c.cin, c.cout, c.k, c.pad, c.stride] })),
+  { name: 'FC', op: 'dense', shape: [1, 512, 1000] },
+];
+
+const rows = [];
+const bar = progress(layers.length, 'wasm vs C');
+for (const l of layers) {
+  const entry = findOperator(l.op);
+  const def = entry.define(l.shape, params, d);
+  const c = await buildCpuOp(def, entry.strategies.cpu, cpu, { threads: 1 });
+  const w = await buildWasmOp(def, entry.strategies.cpu, { kind: 'wasm' });
+  const cr = runCpuOp(c, { seed: 1, check: true });
+  const wr = runCpuOp(w, { seed: 1, check: true });
+  if (!cr.match || !wr.match) throw new Error(`${l.name}: output differs from the reference (cpu ${cr.mismatch ?? 'ok'}, wasm ${wr.mismatch ?? 'ok'})`);
+  // Operands as runCpuOp lays them out, timed alternately.
+  const values = def.values(1);
+  const arrays = (k: typeof c.kernel) => {
+    const a = def.inputs.map((t, i) => (t.dtype === 'int32' ? Int32Array.from(values.inputs[i]) : Int8Array.from(values.inputs[i])) as ArrayBufferView);
+    a.push(def.output.dtype === 'int32' ? new Int32Array(cr.output.length) : new Int8Array(cr.output.length));
+    for (let i = 0; i < 3; i++) k.call(a);
+    return a;
+  };
+  const ca = arrays(c.kernel);
+  const wa = arrays(w.kernel);
+  const ct: number[] = [];
+  const wt: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let t0 = process.hrtime.bigint();
+    c.kernel.call(ca);
+    ct.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    t0 = process.hrtime.bigint();
+    w.kernel.call(wa);
+    wt.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const cm = median(ct);
+  const wm = median(wt);
+  rows.push({
+    layer: l.name, op: l.op, shape: def.shape, macs: def.macs, runs, cpu_ms: +cm.toFixed(3), wasm_ms: +wm.toFixed(3), ratio: +(wm / cm).toFixed(2),
+    knobs: c.knobs, simd_loops: w.source.simdLoops,
+  });
+  bar.tick(l.name);
+}
+bar.stop();
+
+const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
+const md = [
+  `WASM (Node's engine, 128-bit SIMD) vs the C back end (gcc -O3 -march=native), 1 thread each, default config and knobs, median of ${runs} warm runs, alternated call by call in one process. Machine: ${machine}.`,
+  '',
+  '| layer | shape | MACs | C ms | WASM ms | WASM / C |',
+  '| --- | --- | ---: | ---: | ---: | ---: |',
+  ...rows.map((r) => `| ${r.layer} | ${r.op} ${Object.entries(r.shape).filter(([k]) => !['batch', 'groups'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ')} | ${r.macs} | ${r.cpu_ms} | ${r.wasm_ms} | ${r.ratio}x |`),
+  '',
+  `Median ratio ${median(rows.map((r) => r.ratio)).toFixed(2)}x, worst ${Math.max(...rows.map((r) => r.ratio)).toFixed(2)}x (goal: within 4x).`,
+].join('\n');
+mkdirSync('build/bench', { recursive: true });
+writeFileSync('build/bench/wasm.json', JSON.stringify({ machine, runs, rows }, null, 2));
+writeFileSync('build/bench/wasm.md', md + '\n');
+console.log(md);
