@@ -32,6 +32,8 @@ export interface TuneTask {
   candidates: KnobSetting[];
   defaultKnobs: KnobSetting;
   features(k: KnobSetting): number[];
+  /** An analytical estimate of the cost, where the target has one (vta: the chooser's model); the model strategy's first guesses. */
+  prior?(k: KnobSetting): number;
   /** The cost of a setting (lower is better); throws if it cannot be built or run correctly. */
   measure(k: KnobSetting): Promise<number>;
 }
@@ -80,6 +82,7 @@ export async function makeTask(
       candidates: base.knobSpace({ latencyHiding }).map(asSetting),
       defaultKnobs: asSetting(base.knobs),
       features: (s) => vtaFeatures(base, s as unknown as Knobs),
+      ...(base.analyticCost ? { prior: (s: KnobSetting) => base.analyticCost!(s as unknown as Knobs).cycles } : {}),
       async measure(s) {
         const inst = entry.strategies.vta.build(shape, params, target.config, { knobs: s as unknown as Knobs, latencyHiding });
         const r = runSync(buildProgram(inst, seed).program, { insnTiming: false });

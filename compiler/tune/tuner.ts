@@ -1,7 +1,8 @@
 /**
  * The tuner: a search over a task's candidate knob settings, measuring each trial (compiler/tune/task.ts).
  *
- * - `model` (as AutoTVM's XGBTuner): a first batch of random candidates; then each round fits a
+ * - `model` (as AutoTVM's XGBTuner): a first batch of candidates (half the best by the task's
+ *   analytical prior where it has one, half random); then each round fits a
  *   random-forest regressor (ml-random-forest) on the log of every cost measured so far, predicts
  *   the cost of every unmeasured candidate (a seeded sample of MAX_SCORED if there are more), and
  *   measures the best-predicted few plus one random candidate in four (exploration).
@@ -28,6 +29,11 @@ export interface TuneOptions {
   trials: number;
   strategy: Strategy;
   seed: number;
+  /**
+   * Model strategy: the first batch is half the candidates the task's analytical prior ranks best
+   * and half random (default true; false: all random, as AutoTVM starts).
+   */
+  usePrior?: boolean;
   /** Candidates measured per round of the model strategy (default: trials / 6, between 2 and 8). */
   batch?: number;
   /** Called after each trial with the best trial so far. */
@@ -103,7 +109,15 @@ export async function tune(task: TuneTask, opts: TuneOptions): Promise<TuneResul
       measuredIndex.push(i);
     }
   };
-  await measureAll(unmeasured().slice(0, batch));
+  const first = unmeasured();
+  if (task.prior && opts.usePrior !== false) {
+    const prior = task.prior;
+    const ranked = first.map((i) => ({ i, p: prior(task.candidates[i]) })).sort((a, b) => a.p - b.p).map((r) => r.i);
+    const top = ranked.slice(0, Math.ceil(batch / 2));
+    await measureAll([...top, ...first.filter((i) => !top.includes(i)).slice(0, batch - top.length)]);
+  } else {
+    await measureAll(first.slice(0, batch));
+  }
   while (trials.length < total) {
     const ok = trials.filter((t) => Number.isFinite(t.cost));
     const pool = unmeasured().slice(0, MAX_SCORED);

@@ -34,6 +34,7 @@ interface TuneCliOptions {
   json?: boolean;
   runs: number;
   latencyHiding: boolean;
+  prior: boolean;
 }
 
 const fmt = (cost: number, unit: string): string => (unit === 'ms' ? `${cost.toFixed(4)} ms` : `${cost} cycles`);
@@ -57,6 +58,7 @@ export function registerTune(program: Command): void {
     .option('--no-bias', 'no per-channel bias')
     .option('--clip <lo,hi>', 'clip the result before the cast (default 0,max of the output type; "none" for no clip)')
     .option('--no-latency-hiding', 'vta: one virtual thread only')
+    .option('--no-prior', 'model strategy: start from random candidates only, not from the analytical model\'s best guesses')
     .addOption(jsonOption())
     .action(async (kind: string, opts: TuneCliOptions) => {
       const d = opts.config;
@@ -77,6 +79,7 @@ export function registerTune(program: Command): void {
         trials: opts.trials,
         strategy: opts.strategy,
         seed: opts.seed,
+        usePrior: opts.prior,
         onTrial: (t: Trial, best) => {
           if (Number.isFinite(t.cost)) record(t.knobs, t.cost, t.index, opts.strategy);
           bar.tick(best ? `best ${fmt(best.cost, task.unit)} (default ${fmt(defaultCost, task.unit)})` : 'no valid setting yet');
