@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { divisors } from '../ops/common.ts';
 import type { OpDefinition } from '../ops/compute.ts';
 import { createSchedule, type Schedule } from '../te/schedule.ts';
-import type { HostKnobs, HostStrategy, KnobSpace } from '../target/strategy.ts';
+import type { HostKnobs, HostStrategy, HostTargetSpec, KnobSpace } from '../target/strategy.ts';
 import type { CpuTargetSpec } from '../target/target.ts';
 import { DOT_I8X4, DOT_LANES, dotIsaOf } from './codegen.ts';
 
@@ -39,9 +39,9 @@ const TILE_BYTES = 16 * 1024;
  * dot-product instruction, operands are int8 into an int32 accumulator, the input channels come in
  * groups of 4, and the convolution is not grouped (the data read must not depend on the output channel).
  */
-function convDotApplies(def: OpDefinition, t: CpuTargetSpec): boolean {
+function convDotApplies(def: OpDefinition, t: HostTargetSpec): boolean {
   const { cin, groups } = def.shape;
-  return dotIsaOf(t.features) !== undefined && groups === 1 && cin % 4 === 0 &&
+  return t.kind === 'cpu' && dotIsaOf(t.features) !== undefined && groups === 1 && cin % 4 === 0 &&
     def.inputs[0].dtype === 'int8' && def.inputs[1].dtype === 'int8' && def.stages.reduce?.dtype === 'int32';
 }
 
@@ -60,7 +60,7 @@ export const cpuConv2d: HostStrategy = {
     // the tile: a wider tile amortizes the packing (C2, 1 thread: 8.8 ms at 16, 6.9 ms at 64).
     // Rows narrower than one instruction's lanes leave lanes idle: there the plain vectorized nest
     // is as fast or faster (measured: C9, 14 columns, 13.4 ms plain, 18.6 ms with 16-lane dot).
-    const dot = space.dot && ow >= DOT_LANES[dotIsaOf(t.features)!] ? 1 : 0;
+    const dot = space.dot && t.kind === 'cpu' && ow >= DOT_LANES[dotIsaOf(t.features)!] ? 1 : 0;
     const tile_co = largestAtMost(space.tile_co, dot ? 64 : 16);
     const tile_h = largestAtMost(space.tile_h, Math.max(1, Math.floor(TILE_BYTES / (4 * tile_co * ow))));
     return { tile_co, tile_h, threads: DEFAULT_THREADS, ...(space.dot ? { dot } : {}) };

@@ -8,7 +8,7 @@ import { convOutputChannel, packBias, packConvData, packConvKernel, unpackConvOu
 import type { Knobs } from './common.ts';
 import { conv2dValues } from './compute.ts';
 import { conv2dDef, conv2dSchedule, convGeom, type CompileOptions, type Conv2dSpec } from './conv2d.ts';
-import { chooseConvKnobs, convKnobError, convKnobSpace } from './conv_knobs.ts';
+import { chooseConvKnobs, convCost, convKnobError, convKnobSpace } from './conv_knobs.ts';
 import type { OpInstance } from './op.ts';
 import { conv2dRef } from './reference.ts';
 
@@ -51,6 +51,7 @@ export function compileConv2d(spec: Conv2dSpec, d: Derived, opts: CompileOptions
     shape: { batch: spec.batch, h: spec.h, w: spec.w, cin: spec.cin, cout: spec.cout, k: spec.k, pad: spec.pad, stride: spec.stride, groups: spec.groups },
     d, knobs, module, macs,
     knobSpace: (o) => convKnobSpace(g, d, o),
+    analyticCost: (k) => convCost(g, d, k),
     operands: (seed) => {
       const { data, weight, bias, requant } = conv2dValues(spec, d, seed);
       const tensors = [

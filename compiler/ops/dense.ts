@@ -19,7 +19,7 @@ import { ceilDiv, checkDim, checkOperatorBytes, type Knobs } from './common.ts';
 import { denseValues } from './compute.ts';
 import { convGeom, type CompileOptions, type ConvGeom } from './conv2d.ts';
 import { pickKnobs } from './conv2d_op.ts';
-import { chooseConvKnobs, convKnobError, convKnobSpace } from './conv_knobs.ts';
+import { chooseConvKnobs, convCost, convKnobError, convKnobSpace } from './conv_knobs.ts';
 import type { OpInstance } from './op.ts';
 import { denseRef } from './reference.ts';
 
@@ -132,6 +132,7 @@ export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}
     shape: { m: s.m, k: s.k, n: s.n },
     d, knobs, module, macs: s.m * s.k * s.n,
     knobSpace: (o) => convKnobSpace(g, d, { ...o, fixed: fixedDense }),
+    analyticCost: (k) => convCost(g, d, k),
     operands: (seed) => {
       const { data, weight, bias, requant } = denseValues(s, d, seed);
       const tensors = [

@@ -11,6 +11,7 @@ import type { Buffer } from '../ir/buffer.ts';
 import { dtypeBits } from '../ir/expr.ts';
 import { emitModule, type EmitResult, type TensorData, type VtaModule } from '../vta/build.ts';
 import type { Knobs } from './common.ts';
+import type { ConvCost } from './conv_knobs.ts';
 
 export interface Operands {
   tensors: TensorData[];
@@ -31,6 +32,8 @@ export interface OpInstance {
   macs: number;
   /** Every valid knob setting of this operator on this configuration (for an autotuner). */
   knobSpace: (opts?: { latencyHiding?: boolean }) => Knobs[];
+  /** The chooser's analytical cost of a knob setting, where the template has one (the tuner's features). */
+  analyticCost?: (k: Knobs) => ConvCost;
   operands: (seed: number) => Operands;
 }
 

@@ -17,6 +17,7 @@ import { registerFlash } from './commands/flash.ts';
 import { registerLink } from './commands/link.ts';
 import { registerRun } from './commands/run.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerTune } from './commands/tune.ts';
 
 export function buildCli(): Command {
   const program = new Command('vtw')
@@ -37,6 +38,7 @@ export function buildCli(): Command {
   registerLink(program);
   registerRun(program);
   registerDoctor(program);
+  registerTune(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -19,12 +19,15 @@ import { parseTarget, targetString, type CpuTargetSpec, type WasmTargetSpec } fr
 import { compileOperator } from '../../../compiler/target/compile.ts';
 import { median, MIN_TIMED_RUNS, runCpuOp } from '../../../compiler/cpu/op.ts';
 import { writeFileAtomic } from '../../program/container.ts';
+import { bestRecord, readLog } from '../../../compiler/tune/log.ts';
+import { tuneKey } from '../../../compiler/tune/task.ts';
+import type { Target } from '../../../compiler/target/target.ts';
 import { configOption, engineOption, jsonOption, parseInteger, seedOption, startEngine } from '../options.ts';
 
 /** The shape an operator's --shape lists, e.g. M,K,N. */
 const shapeOf = (name: string): string => findOperator(name).dims.join(',');
 
-interface OpOptions {
+export interface OpOptions {
   config: Derived;
   shape?: string;
   batch: number;
@@ -43,6 +46,7 @@ interface OpOptions {
   printIr?: string;
   target?: string;
   runs?: number;
+  tuned?: string;
 }
 
 function ints(text: string, n: number, what: string): number[] {
@@ -56,7 +60,7 @@ function ints(text: string, n: number, what: string): number[] {
   return vals;
 }
 
-function clipOf(opts: OpOptions, d: Derived): [number, number] | undefined {
+function clipOf(opts: ShapeOptions, d: Derived): [number, number] | undefined {
   if (opts.clip === 'none') return undefined;
   if (opts.clip) {
     const [lo, hi] = opts.clip.split(',').map(Number);
@@ -66,8 +70,11 @@ function clipOf(opts: OpOptions, d: Derived): [number, number] | undefined {
   return defaultClip(d);
 }
 
+/** The options that say which operator instance (shared with vtw tune). */
+export type ShapeOptions = Pick<OpOptions, 'shape' | 'batch' | 'groups' | 'shift' | 'bias' | 'clip'>;
+
 /** The operator's shape and common parameters from the options. */
-function shapeAndParams(kind: string, opts: OpOptions, d: Derived): { shape: number[]; params: OpParams } {
+export function shapeAndParams(kind: string, opts: ShapeOptions, d: Derived): { shape: number[]; params: OpParams } {
   const op = findOperator(kind);
   if (!opts.shape) throw new VtwError(`vtw op ${kind} needs --shape ${shapeOf(kind)}`);
   const shape = ints(opts.shape, op.dims.length, shapeOf(kind));
@@ -190,6 +197,27 @@ async function runOnWasm(kind: string, opts: OpOptions, d: Derived, target: Wasm
   }
 }
 
+/**
+ * `--tuned LOG`: the knobs of the log's cheapest record for exactly this operator, shape, parameters
+ * and target become --knobs (a note when the log has none). Each corrupt line of the log is one
+ * warning with its line number, and is skipped.
+ */
+function applyTuned(kind: string, opts: OpOptions, d: Derived, target: Target): void {
+  const file = opts.tuned!;
+  if (opts.knobs) throw new VtwError('--tuned and --knobs both set the knobs; give one of them');
+  const { records, problems } = readLog(file);
+  for (const p of problems) process.stderr.write(`vtw: warning: ${file} line ${p.line}: ${p.why}; skipped\n`);
+  const { shape, params } = shapeAndParams(kind, opts, d);
+  const key = tuneKey(findOperator(kind).name, shape, params, target);
+  const best = bestRecord(records, key);
+  if (!best) {
+    process.stderr.write(`vtw: note: ${file} has no record for ${kind} --shape ${shape.join(',')} on ${key.target} with these parameters; using the default knobs\n`);
+    return;
+  }
+  process.stderr.write(`vtw: note: knobs from ${file} (${best.strategy} trial ${best.trial}: ${best.cost} ${best.unit})\n`);
+  opts.knobs = JSON.stringify(best.knobs);
+}
+
 /** The operators that take a common parameter, for its help text. */
 const takes = (param: keyof OpParams): string => OPERATORS.filter((o) => o.params.includes(param)).map((o) => o.name).join(', ');
 
@@ -206,6 +234,7 @@ export function registerOp(program: Command): void {
     .option('--groups <g>', 'groups of a grouped / depthwise conv2d', parseInteger('groups', 1), 1)
     .addOption(engineOption())
     .option('--knobs <json>', 'schedule knobs, e.g. {"tile_h":7,"oc_nthread":2}; unspecified ones are chosen')
+    .option('--tuned <log>', 'take the knobs of the best record for this operator, shape and target in a tuning log (vtw tune --log)')
     .option('--no-latency-hiding', 'one virtual thread: no overlap of load, compute and store')
     .option('--check', 'compare the output bit for bit with a plain reference')
     .addOption(jsonOption())
@@ -218,6 +247,7 @@ export function registerOp(program: Command): void {
     .action(async (kind: string, opts: OpOptions) => {
       const d = opts.config;
       const target = parseTarget(opts.target ?? 'vta', d);
+      if (opts.tuned) applyTuned(kind, opts, d, target);
       if (target.kind === 'cpu') return runOnCpu(kind, opts, d, target);
       if (target.kind === 'wasm') return runOnWasm(kind, opts, d, target);
       if (opts.printIr && !(PASSES as readonly string[]).includes(opts.printIr)) {

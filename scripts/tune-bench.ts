@@ -1,0 +1,97 @@
+/**
+ * Tuning benchmark (`npm run tune-bench [-- --trials N --seed S]`): ResNet-18's offloaded
+ * convolutions C2-C11 (compiler/bench/layers.ts, vta-reference Part B §6.4) on the default VTA
+ * configuration, requantized `>> 8, clip [0, 127]` as the compiler benchmark (its 7.07 M cycles).
+ * Per layer, on the cycle-exact TypeScript simulator:
+ *   - the default chooser's cycles;
+ *   - the model tuner's best after N trials (seed S) and random search's best after N trials (seed S + 1000);
+ *   - the trial at which the model tuner first reached random search's best.
+ * The tuned sum takes, per layer, the better of the default and the model tuner's best (what
+ * `vtw op --tuned` compiles from a log, where the default is trial 0), each counted as often as the
+ * network uses the layer. Writes build/bench/tune.json and build/bench/tune.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { loadConfig } from '../src/config/index.ts';
+import { RESNET18_LAYERS } from '../compiler/bench/layers.ts';
+import { median } from '../compiler/cpu/op.ts';
+import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
+import { makeTask } from '../compiler/tune/task.ts';
+import { trialsToReach, tune } from '../compiler/tune/tuner.ts';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return dflt;
+  const n = Number(process.argv[i + 1]);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
+  return n;
+}
+
+const trials = arg('trials', 24);
+const seed = arg('seed', 0);
+const d = loadConfig('default');
+const target = { kind: 'vta' as const, config: d };
+const conv = findOperator('conv2d');
+const params: OpParams = { batch: 1, groups: 1, shift: 8, bias: false, clip: [0, 127] };
+
+interface Row {
+  layer: string;
+  count: number;
+  space: number;
+  default: number;
+  model: number;
+  random: number;
+  tuned: number;
+  model_trials_to_random_best: number | null;
+  seconds_per_trial: number;
+}
+
+const rows: Row[] = [];
+const t0 = performance.now();
+for (const l of RESNET18_LAYERS) {
+  const s = l.spec;
+  const shape = [s.h, s.w, s.cin, s.cout, s.k, s.pad, s.stride];
+  const task = await makeTask(conv, shape, params, target, d);
+  const tl = performance.now();
+  const dflt = await task.measure(task.defaultKnobs);
+  const m = await tune(task, { trials, strategy: 'model', seed });
+  // Its own seed, so the two searches do not share the model's first (random) batch.
+  const r = await tune(task, { trials, strategy: 'random', seed: seed + 1000 });
+  const perTrial = (performance.now() - tl) / 1000 / (1 + m.trials.length + r.trials.length);
+  const model = m.best?.cost ?? Infinity;
+  const random = r.best?.cost ?? Infinity;
+  const row: Row = {
+    layer: l.name, count: l.count, space: m.spaceSize, default: dflt, model, random, tuned: Math.min(dflt, model),
+    model_trials_to_random_best: trialsToReach(m.trials, random) ?? null, seconds_per_trial: +perTrial.toFixed(3),
+  };
+  rows.push(row);
+  console.error(`${l.name}: default ${dflt}, model ${model}, random ${random}, model reached random's best at ${row.model_trials_to_random_best ?? `never (>${trials})`} (${perTrial.toFixed(2)} s a trial)`);
+}
+const seconds = (performance.now() - t0) / 1000;
+
+const sum = (f: (r: Row) => number) => rows.reduce((a, r) => a + f(r) * r.count, 0);
+const M = (n: number) => `${(n / 1e6).toFixed(3)} M`;
+// A layer where the model never reached random's best counts as needing more than all the trials.
+const fractions = rows.map((r) => (r.model_trials_to_random_best ?? trials + 1) / trials);
+const medianFraction = median(fractions);
+const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores (shared)`;
+const md = [
+  `## Tuning: ResNet-18 C2-C11 on VTA (${new Date().toISOString().slice(0, 10)}, ${d.variant}, TypeScript simulator)`,
+  '',
+  `Measured in one run of \`npm run tune-bench -- --trials ${trials} --seed ${seed}\` on ${machine}, ${seconds.toFixed(0)} s in all.`,
+  `${trials} trials per strategy per layer; cost = simulator cycles; requantization \`>> 8, clip [0, 127]\` as the compiler benchmark.`,
+  '"tuned" = the better of the default and the model tuner\'s best (the default is trial 0 of a log, so `vtw op --tuned` never compiles a slower schedule).',
+  '',
+  '| layer | count | knob space | default cycles | model best | random best | tuned | tuned / default | model trials to reach random\'s best | s / trial |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) =>
+    `| ${r.layer} | ${r.count} | ${r.space} | ${r.default} | ${r.model} | ${r.random} | ${r.tuned} | ${(r.tuned / r.default).toFixed(3)} | ${r.model_trials_to_random_best ?? `> ${trials}`} | ${r.seconds_per_trial} |`),
+  `| **sum** (x count) | | | **${M(sum((r) => r.default))}** | ${M(sum((r) => r.model))} | ${M(sum((r) => r.random))} | **${M(sum((r) => r.tuned))}** | ${(sum((r) => r.tuned) / sum((r) => r.default)).toFixed(3)} | median ${(medianFraction * trials).toFixed(1)} of ${trials} (${(medianFraction * 100).toFixed(0)} %) | |`,
+  '',
+].join('\n');
+mkdirSync('build/bench', { recursive: true });
+writeFileSync('build/bench/tune.json', JSON.stringify({ date: new Date().toISOString(), config: d.variant, machine, trials, seed, seconds, rows,
+  sums: { default: sum((r) => r.default), model: sum((r) => r.model), random: sum((r) => r.random), tuned: sum((r) => r.tuned) }, median_fraction_to_random_best: medianFraction }, null, 2));
+writeFileSync('build/bench/tune.md', md);
+console.log(md);
+console.log('wrote build/bench/tune.json and build/bench/tune.md');
