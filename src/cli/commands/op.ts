@@ -94,62 +94,13 @@ export function compileFromCli(kind: string, opts: OpOptions, d: Derived): OpIns
   return op.strategies.vta.build(shape, params, d, co);
 }
 
-/** `vtw op ... --target cpu`: build with the operator's CPU strategy, run, check, time warm runs. */
-async function runOnCpu(kind: string, opts: OpOptions, d: Derived, target: CpuTargetSpec): Promise<void> {
-  if (opts.printIr) throw new VtwError('--print-ir names VTA passes; with --target cpu use --emit FILE to get the generated C');
-  const runs = opts.runs ?? MIN_TIMED_RUNS;
-  if (runs < MIN_TIMED_RUNS) throw new VtwError(`--runs ${runs}: at least ${MIN_TIMED_RUNS} warm runs make a median`);
-  const entry = findOperator(kind);
-  const { shape, params } = shapeAndParams(kind, opts, d);
-  let knobs: Record<string, number> | undefined;
-  if (opts.knobs) {
-    const json = parseJsonText(opts.knobs, '--knobs', (m) => new VtwError(m));
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new VtwError('--knobs must be a JSON object such as {"threads": 1}');
-    knobs = json as Record<string, number>;
-  }
-  const compiled = await compileOperator(entry, shape, params, target, d, { knobs });
-  if (compiled.kind !== 'cpu') throw new VtwError('internal: a cpu target compiled for another kind');
-  const { op } = compiled;
-  const def = op.def;
-  {
-    const run = runCpuOp(op, { seed: opts.seed, check: opts.check, runs });
-    if (opts.emit) writeFileAtomic(opts.emit, op.source.text);
-    const timeMs = median(run.times);
-    const j = {
-      op: def.op,
-      target: targetString(target),
-      shape: def.shape,
-      time_ms: +timeMs.toFixed(6),
-      runs: run.times.length,
-      threads: op.knobs.threads ?? 1,
-      macs: def.macs,
-      ...(def.macs ? { gmacs_per_s: +(def.macs / timeMs / 1e6).toFixed(3) } : {}),
-      knobs: op.knobs,
-      compiler_flags: op.shared.flags,
-      cached: op.shared.cached,
-      ...(opts.check ? { match: run.match } : {}),
-      ...(opts.emit ? { emitted: opts.emit } : {}),
-    };
-    if (opts.json) {
-      console.log(JSON.stringify(j, null, 2));
-    } else {
-      const dims = Object.entries(def.shape).map(([k, v]) => `${k}=${v}`).join(' ');
-      console.log(`${def.op} ${dims} on ${j.target} (${d.variant}'s data widths)`);
-      console.log(table(['median time', 'runs', 'threads', 'GMAC/s'], [[`${timeMs.toFixed(3)} ms`, j.runs, j.threads, j.gmacs_per_s ?? '-']]));
-      console.log(`knobs ${JSON.stringify(op.knobs)}; ${op.shared.cached ? 'cached build' : 'built'} with ${op.shared.flags.join(' ')}`);
-      if (opts.emit) console.log(`wrote ${opts.emit}`);
-      if (opts.check) console.log(run.match ? 'check: output matches the reference bit for bit' : `check: MISMATCH (${run.mismatch})`);
-    }
-    if (opts.check && !run.match) {
-      if (!opts.json) process.stderr.write(`vtw: error: ${def.op} output differs from the reference: ${run.mismatch}\n`);
-      process.exitCode = 1;
-    }
-  }
-}
-
-/** `vtw op ... --target wasm`: the CPU schedule at one thread as WebAssembly in Node's engine; run, check, time warm runs. */
-async function runOnWasm(kind: string, opts: OpOptions, d: Derived, target: WasmTargetSpec): Promise<void> {
-  if (opts.printIr) throw new VtwError('--print-ir names VTA passes; with --target wasm use --emit FILE to get the generated WebAssembly text');
+/**
+ * `vtw op ... --target cpu|wasm`: build with the operator's host strategy (C through the system
+ * compiler, or WebAssembly in Node's engine at one thread), run, check, time warm runs.
+ */
+async function runOnHost(kind: string, opts: OpOptions, d: Derived, target: CpuTargetSpec | WasmTargetSpec): Promise<void> {
+  const emitted = target.kind === 'cpu' ? 'the generated C' : 'the generated WebAssembly text';
+  if (opts.printIr) throw new VtwError(`--print-ir names VTA passes; with --target ${target.kind} use --emit FILE to get ${emitted}`);
   const runs = opts.runs ?? MIN_TIMED_RUNS;
   if (runs < MIN_TIMED_RUNS) throw new VtwError(`--runs ${runs}: at least ${MIN_TIMED_RUNS} warm runs make a median`);
   const { shape, params } = shapeAndParams(kind, opts, d);
@@ -160,8 +111,27 @@ async function runOnWasm(kind: string, opts: OpOptions, d: Derived, target: Wasm
     knobs = json as Record<string, number>;
   }
   const compiled = await compileOperator(findOperator(kind), shape, params, target, d, { knobs });
-  if (compiled.kind !== 'wasm') throw new VtwError('internal: a wasm target compiled for another kind');
-  const { op } = compiled;
+  if (compiled.kind !== target.kind) throw new VtwError(`internal: a ${target.kind} target compiled for another kind`);
+  // What differs between the two host back ends: threads, what the build reports, how the run is described.
+  const host = compiled.kind === 'cpu'
+    ? {
+      op: compiled.op,
+      threads: compiled.op.knobs.threads ?? 1,
+      extra: { compiler_flags: compiled.op.shared.flags, cached: compiled.op.shared.cached },
+      where: targetString(target),
+      built: `${compiled.op.shared.cached ? 'cached build' : 'built'} with ${compiled.op.shared.flags.join(' ')}`,
+    }
+    : compiled.kind === 'wasm'
+      ? {
+        op: compiled.op,
+        threads: 1,
+        extra: { simd_loops: compiled.op.source.simdLoops, module_bytes: compiled.op.bytes },
+        where: "wasm (Node's WebAssembly engine, 128-bit SIMD)",
+        built: `${compiled.op.bytes}-byte module, SIMD loops: ${compiled.op.source.simdLoops.map} element-wise, ${compiled.op.source.simdLoops.dot} dot-product`,
+      }
+      : undefined;
+  if (!host) throw new VtwError(`internal: ${compiled.kind} is not a host target`);
+  const { op } = host;
   const def = op.def;
   const run = runCpuOp(op, { seed: opts.seed, check: opts.check, runs });
   if (opts.emit) writeFileAtomic(opts.emit, op.source.text);
@@ -172,12 +142,11 @@ async function runOnWasm(kind: string, opts: OpOptions, d: Derived, target: Wasm
     shape: def.shape,
     time_ms: +timeMs.toFixed(6),
     runs: run.times.length,
-    threads: 1,
+    threads: host.threads,
     macs: def.macs,
     ...(def.macs ? { gmacs_per_s: +(def.macs / timeMs / 1e6).toFixed(3) } : {}),
     knobs: op.knobs,
-    simd_loops: op.source.simdLoops,
-    module_bytes: op.bytes,
+    ...host.extra,
     ...(opts.check ? { match: run.match } : {}),
     ...(opts.emit ? { emitted: opts.emit } : {}),
   };
@@ -185,9 +154,9 @@ async function runOnWasm(kind: string, opts: OpOptions, d: Derived, target: Wasm
     console.log(JSON.stringify(j, null, 2));
   } else {
     const dims = Object.entries(def.shape).map(([k, v]) => `${k}=${v}`).join(' ');
-    console.log(`${def.op} ${dims} on wasm (Node's WebAssembly engine, 128-bit SIMD; ${d.variant}'s data widths)`);
-    console.log(table(['median time', 'runs', 'threads', 'GMAC/s'], [[`${timeMs.toFixed(3)} ms`, j.runs, 1, j.gmacs_per_s ?? '-']]));
-    console.log(`knobs ${JSON.stringify(op.knobs)}; ${op.bytes}-byte module, SIMD loops: ${op.source.simdLoops.map} element-wise, ${op.source.simdLoops.dot} dot-product`);
+    console.log(`${def.op} ${dims} on ${host.where} (${d.variant}'s data widths)`);
+    console.log(table(['median time', 'runs', 'threads', 'GMAC/s'], [[`${timeMs.toFixed(3)} ms`, j.runs, j.threads, j.gmacs_per_s ?? '-']]));
+    console.log(`knobs ${JSON.stringify(op.knobs)}; ${host.built}`);
     if (opts.emit) console.log(`wrote ${opts.emit}`);
     if (opts.check) console.log(run.match ? 'check: output matches the reference bit for bit' : `check: MISMATCH (${run.mismatch})`);
   }
@@ -248,8 +217,7 @@ export function registerOp(program: Command): void {
       const d = opts.config;
       const target = parseTarget(opts.target ?? 'vta', d);
       if (opts.tuned) applyTuned(kind, opts, d, target);
-      if (target.kind === 'cpu') return runOnCpu(kind, opts, d, target);
-      if (target.kind === 'wasm') return runOnWasm(kind, opts, d, target);
+      if (target.kind === 'cpu' || target.kind === 'wasm') return runOnHost(kind, opts, d, target);
       if (opts.printIr && !(PASSES as readonly string[]).includes(opts.printIr)) {
         throw new VtwError(`--print-ir ${opts.printIr}: passes are ${PASSES.join(', ')}`);
       }
