@@ -1,9 +1,10 @@
 /**
- * Tuning benchmark (`npm run tune-bench [-- --trials N --seed S]`): ResNet-18's offloaded
- * convolutions C2-C11 (compiler/bench/layers.ts, vta-reference Part B §6.4) on the default VTA
- * configuration, requantized `>> 8, clip [0, 127]` as the compiler benchmark (its 7.07 M cycles).
- * Per layer, on the cycle-exact TypeScript simulator:
- *   - the default chooser's cycles;
+ * Tuning benchmark (`npm run tune-bench [-- --trials N --seed S --target vta|cpu]`): ResNet-18's
+ * offloaded convolutions C2-C11 (compiler/bench/layers.ts, vta-reference Part B §6.4), requantized
+ * `>> 8, clip [0, 127]` as the compiler benchmark (its 7.07 M cycles). The target is the default VTA
+ * configuration (cost: cycles of the cycle-exact TypeScript simulator) or the host CPU (cost: the
+ * median of warm runs of the built function, milliseconds). Per layer:
+ *   - the default chooser's cost;
  *   - the model tuner's best after N trials (seed S) and random search's best after N trials (seed S + 1000);
  *   - the trial at which the model tuner first reached random search's best.
  * The tuned sum takes, per layer, the better of the default and the model tuner's best (what
@@ -16,6 +17,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { RESNET18_LAYERS } from '../compiler/bench/layers.ts';
 import { median } from '../compiler/cpu/op.ts';
 import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
+import { parseTarget, targetString } from '../compiler/target/target.ts';
 import { makeTask } from '../compiler/tune/task.ts';
 import { trialsToReach, tune } from '../compiler/tune/tuner.ts';
 
@@ -30,7 +32,13 @@ function arg(name: string, dflt: number): number {
 const trials = arg('trials', 24);
 const seed = arg('seed', 0);
 const d = loadConfig('default');
-const target = { kind: 'vta' as const, config: d };
+const targetText = (() => {
+  const i = process.argv.indexOf('--target');
+  return i < 0 ? 'vta' : process.argv[i + 1] ?? 'vta';
+})();
+const target = parseTarget(targetText, d);
+if (target.kind !== 'vta' && target.kind !== 'cpu') throw new Error(`--target: tuning measures vta or cpu targets, not ${targetText}`);
+const unit = target.kind === 'vta' ? 'cycles' : 'ms';
 const conv = findOperator('conv2d');
 const params: OpParams = { batch: 1, groups: 1, shift: 8, bias: false, clip: [0, 127] };
 
@@ -70,28 +78,36 @@ for (const l of RESNET18_LAYERS) {
 const seconds = (performance.now() - t0) / 1000;
 
 const sum = (f: (r: Row) => number) => rows.reduce((a, r) => a + f(r) * r.count, 0);
-const M = (n: number) => `${(n / 1e6).toFixed(3)} M`;
+const M = (n: number) => (unit === 'cycles' ? `${(n / 1e6).toFixed(3)} M` : `${n.toFixed(2)} ms`);
+const fmt = (n: number) => (unit === 'cycles' ? String(n) : n.toFixed(3));
+// Per-layer speed-up of the tuned schedule over the default chooser's (>= 1: never slower).
+const speedups = rows.map((r) => r.default / r.tuned);
 // A layer where the model never reached random's best counts as needing more than all the trials.
 const fractions = rows.map((r) => (r.model_trials_to_random_best ?? trials + 1) / trials);
 const medianFraction = median(fractions);
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores (shared)`;
 const md = [
-  `## Tuning: ResNet-18 C2-C11 on VTA (${new Date().toISOString().slice(0, 10)}, ${d.variant}, TypeScript simulator)`,
+  target.kind === 'vta'
+    ? `## Tuning: ResNet-18 C2-C11 on VTA (${new Date().toISOString().slice(0, 10)}, ${d.variant}, TypeScript simulator)`
+    : `## Tuning: ResNet-18 C2-C11 on the CPU (${new Date().toISOString().slice(0, 10)}, \`${targetString(target)}\`)`,
   '',
-  `Measured in one run of \`npm run tune-bench -- --trials ${trials} --seed ${seed}\` on ${machine}, ${seconds.toFixed(0)} s in all.`,
-  `${trials} trials per strategy per layer; cost = simulator cycles; requantization \`>> 8, clip [0, 127]\` as the compiler benchmark.`,
+  `Measured in one run of \`npm run tune-bench -- --trials ${trials} --seed ${seed} --target ${targetText}\` on ${machine}, ${seconds.toFixed(0)} s in all.`,
+  `${trials} trials per strategy per layer; cost = ${unit === 'cycles' ? 'simulator cycles' : 'median of warm runs of the built function, ms (each setting checked bit-exact first)'}; requantization \`>> 8, clip [0, 127]\` as the compiler benchmark.`,
+  `Tuned vs default, per layer: median ${median(speedups).toFixed(2)}x, lowest ${Math.min(...speedups).toFixed(2)}x.`,
   '"tuned" = the better of the default and the model tuner\'s best (the default is trial 0 of a log, so `vtw op --tuned` never compiles a slower schedule).',
   '',
-  '| layer | count | knob space | default cycles | model best | random best | tuned | tuned / default | model trials to reach random\'s best | s / trial |',
+  `| layer | count | knob space | default ${unit} | model best | random best | tuned | default / tuned | model trials to reach random\'s best | s / trial |`,
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) =>
-    `| ${r.layer} | ${r.count} | ${r.space} | ${r.default} | ${r.model} | ${r.random} | ${r.tuned} | ${(r.tuned / r.default).toFixed(3)} | ${r.model_trials_to_random_best ?? `> ${trials}`} | ${r.seconds_per_trial} |`),
-  `| **sum** (x count) | | | **${M(sum((r) => r.default))}** | ${M(sum((r) => r.model))} | ${M(sum((r) => r.random))} | **${M(sum((r) => r.tuned))}** | ${(sum((r) => r.tuned) / sum((r) => r.default)).toFixed(3)} | median ${(medianFraction * trials).toFixed(1)} of ${trials} (${(medianFraction * 100).toFixed(0)} %) | |`,
+    `| ${r.layer} | ${r.count} | ${r.space} | ${fmt(r.default)} | ${fmt(r.model)} | ${fmt(r.random)} | ${fmt(r.tuned)} | ${(r.default / r.tuned).toFixed(3)} | ${r.model_trials_to_random_best ?? `> ${trials}`} | ${r.seconds_per_trial} |`),
+  `| **sum** (x count) | | | **${M(sum((r) => r.default))}** | ${M(sum((r) => r.model))} | ${M(sum((r) => r.random))} | **${M(sum((r) => r.tuned))}** | ${(sum((r) => r.default) / sum((r) => r.tuned)).toFixed(3)} | median ${(medianFraction * trials).toFixed(1)} of ${trials} (${(medianFraction * 100).toFixed(0)} %) | |`,
   '',
 ].join('\n');
+const base = target.kind === 'vta' ? 'build/bench/tune' : 'build/bench/tune-cpu';
 mkdirSync('build/bench', { recursive: true });
-writeFileSync('build/bench/tune.json', JSON.stringify({ date: new Date().toISOString(), config: d.variant, machine, trials, seed, seconds, rows,
-  sums: { default: sum((r) => r.default), model: sum((r) => r.model), random: sum((r) => r.random), tuned: sum((r) => r.tuned) }, median_fraction_to_random_best: medianFraction }, null, 2));
-writeFileSync('build/bench/tune.md', md);
+writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), target: targetString(target), unit, config: d.variant, machine, trials, seed, seconds, rows,
+  sums: { default: sum((r) => r.default), model: sum((r) => r.model), random: sum((r) => r.random), tuned: sum((r) => r.tuned) }, median_fraction_to_random_best: medianFraction,
+  speedup_median: median(speedups), speedup_min: Math.min(...speedups) }, null, 2));
+writeFileSync(`${base}.md`, md);
 console.log(md);
-console.log('wrote build/bench/tune.json and build/bench/tune.md');
+console.log(`wrote ${base}.json and ${base}.md`);
