@@ -80,9 +80,11 @@ export const median = (xs: readonly number[]): number => {
 /** Run on seeded operands: once for the result, then `runs` timed warm runs (0: no timing). */
 export function runCpuOp(op: Pick<CpuOp, 'def' | 'kernel'>, opts: { seed?: number; check?: boolean; runs?: number } = {}): CpuRun {
   const values = op.def.values(opts.seed ?? 1);
+  // Binding packs the constants (weights) once: not part of a timed call.
+  const bound = op.def.bind ? op.def.bind(values.inputs) : values.inputs;
   const args = op.def.inputs.map((t, i) => {
-    const a = typedArray(t.dtype, values.inputs[i].length);
-    a.set(values.inputs[i]);
+    const a = typedArray(t.dtype, bound[i].length);
+    a.set(bound[i]);
     return a;
   });
   const out = typedArray(op.def.output.dtype, op.def.output.shape.reduce((a, b) => a * b, 1));
