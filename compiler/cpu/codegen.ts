@@ -509,7 +509,7 @@ class Printer {
   }
 }
 
-/** Print a lowered function as C; `threads` > 1 makes loops marked parallel OpenMP loops. */
+/** Print a lowered function as C; `threads` > 1 runs loops marked parallel on the thread pool. */
 export function emitC(func: LoweredFunc, threads: number, opts: EmitOptions = {}): CSource {
   const name = `vtw_${func.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const params = [...func.inputs, ...func.outputs];
