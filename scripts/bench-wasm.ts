@@ -39,15 +39,17 @@ for (const l of layers) {
   const wr = runCpuOp(w, { seed: 1, check: true });
   if (!cr.match || !wr.match) throw new Error(`${l.name}: output differs from the reference (cpu ${cr.mismatch ?? 'ok'}, wasm ${wr.mismatch ?? 'ok'})`);
   // Operands as runCpuOp lays them out, timed alternately.
+  // Each kernel's own definition (the C one may be blocked): its bound arguments (weights packed once).
   const values = def.values(1);
-  const arrays = (k: typeof c.kernel) => {
-    const a = def.inputs.map((t, i) => (t.dtype === 'int32' ? Int32Array.from(values.inputs[i]) : Int8Array.from(values.inputs[i])) as ArrayBufferView);
-    a.push(def.output.dtype === 'int32' ? new Int32Array(cr.output.length) : new Int8Array(cr.output.length));
-    for (let i = 0; i < 3; i++) k.call(a);
+  const arrays = (op: typeof c | typeof w) => {
+    const bound = op.def.bind ? op.def.bind(values.inputs) : values.inputs;
+    const a = op.def.inputs.map((t, i) => (t.dtype === 'int32' ? Int32Array.from(bound[i]) : Int8Array.from(bound[i])) as ArrayBufferView);
+    a.push(op.def.output.dtype === 'int32' ? new Int32Array(cr.output.length) : new Int8Array(cr.output.length));
+    for (let i = 0; i < 3; i++) op.kernel.call(a);
     return a;
   };
-  const ca = arrays(c.kernel);
-  const wa = arrays(w.kernel);
+  const ca = arrays(c);
+  const wa = arrays(w);
   const ct: number[] = [];
   const wt: number[] = [];
   for (let i = 0; i < runs; i++) {

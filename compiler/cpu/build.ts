@@ -56,7 +56,7 @@ export interface SharedObject {
 /** Compile (or find in the cache) a shared object of `src` for target `t`. */
 export async function buildShared(src: CSource, t: CpuTargetSpec, cacheDir = CPU_CACHE_DIR): Promise<SharedObject> {
   const cc = cCompiler();
-  const flags = ['-O3', ...targetFlags(t), '-fwrapv', '-fPIC', '-shared', ...(src.openmp ? ['-fopenmp'] : [])];
+  const flags = ['-O3', ...targetFlags(t), '-fwrapv', '-fPIC', '-shared', ...(src.openmp ? ['-pthread', '-Wl,-z,nodelete'] : [])];
   const version = await compilerVersion(cc);
   const hash = createHash('sha256').update(JSON.stringify([src.text, cc, flags, version])).digest('hex').slice(0, 24);
   const so = join(cacheDir, `${src.name}-${hash}.so`);
@@ -78,8 +78,9 @@ export async function buildShared(src: CSource, t: CpuTargetSpec, cacheDir = CPU
 
 /**
  * A loaded kernel: call it on typed arrays (inputs then output, in the CSource's order). It stays
- * loaded for the life of the process: OpenMP's worker threads outlive a call, so unloading the
- * shared object under them would crash at exit.
+ * loaded for the life of the process: the thread pool's workers (compiler/cpu/codegen.ts) outlive
+ * a call, so unloading the shared object under them would crash at exit (it is also linked
+ * -z nodelete for that reason).
  */
 export interface Kernel {
   call(args: ArrayBufferView[]): void;

@@ -38,6 +38,9 @@ export async function buildCpuOp(
   def: OpDefinition, strategy: HostStrategy, target: CpuTargetSpec, knobs: Record<string, number> = {}, cacheDir?: string,
 ): Promise<CpuOp> {
   const k = resolveKnobs(strategy.knobSpace(def, target), strategy.defaultKnobs(def, target), knobs);
+  // The strategy's block spec for these knobs (the same operator, blocked for the target's kernel).
+  const blocks = strategy.blocks?.(def, target, k);
+  if (blocks && def.withBlocks) def = def.withBlocks(blocks.block, blocks.dataOffset);
   const func = lower(strategy.schedule(def, k), def.op);
   const source = emitC(func, k.threads ?? 1, { dot: dotIsaOf(target.features) });
   const shared = await buildShared(source, target, cacheDir);
@@ -80,9 +83,11 @@ export const median = (xs: readonly number[]): number => {
 /** Run on seeded operands: once for the result, then `runs` timed warm runs (0: no timing). */
 export function runCpuOp(op: Pick<CpuOp, 'def' | 'kernel'>, opts: { seed?: number; check?: boolean; runs?: number } = {}): CpuRun {
   const values = op.def.values(opts.seed ?? 1);
+  // Binding packs the constants (weights) once: not part of a timed call.
+  const bound = op.def.bind ? op.def.bind(values.inputs) : values.inputs;
   const args = op.def.inputs.map((t, i) => {
-    const a = typedArray(t.dtype, values.inputs[i].length);
-    a.set(values.inputs[i]);
+    const a = typedArray(t.dtype, bound[i].length);
+    a.set(bound[i]);
     return a;
   });
   const out = typedArray(op.def.output.dtype, op.def.output.shape.reduce((a, b) => a * b, 1));

@@ -11,8 +11,11 @@ import { CompileError } from '../errors.ts';
 import { add, and, cast, div, dtypeMin, ge, int, intDtype, lt, min, max, mul, select, sub, type DType, type Expr } from '../ir/expr.ts';
 import { compute, placeholder, reduceAxis, reduceMax, sum, type Tensor } from '../te/tensor.ts';
 import { checkDim, checkOperatorBytes, defaultBiasRange, randomInts, rangeOf } from './common.ts';
-import { checkConvSpec, outDims, type Conv2dSpec } from './conv2d.ts';
-import type { DenseSpec } from './dense.ts';
+import { blockGeom, checkConvSpec, conv2dDef, outDims, type Conv2dSpec, type ConvDef, type ConvGeom } from './conv2d.ts';
+import { NATURAL_BLOCKS, type BlockSpec } from './layout.ts';
+import { packConvKernel } from '../vta/pack.ts';
+import { createSchedule } from '../te/schedule.ts';
+import { denseDef, type DenseSpec } from './dense.ts';
 import type { AddSpec, MaxPoolSpec } from './elementwise.ts';
 import { requantExpr, type RequantTypes } from './requant.ts';
 import { addRef, conv2dRef, denseRef, maxPoolRef, type Requant } from './reference.ts';
@@ -45,6 +48,15 @@ export interface OpDefinition {
   /** Useful multiply-accumulates (0 for element-wise operators). */
   macs: number;
   values: (seed: number) => OperandValues;
+  /**
+   * The kernel's arguments (in `inputs` order) from the natural operand values (`values().inputs`):
+   * constants such as weights are packed here, once, outside the timed call. Absent: the same arrays.
+   */
+  bind?: (natural: Int32Array[]) => Int32Array[];
+  /** Operators with a blocked definition: its block spec, geometry and tensors. */
+  blocked?: { block: BlockSpec; geom: ConvGeom; def: ConvDef; dataOffset: number };
+  /** The same operator on another block spec (and data offset): what a strategy picks for its target. */
+  withBlocks?: (block: BlockSpec, dataOffset?: number) => OpDefinition;
 }
 
 const inRange = (e: Expr, n: number): Expr => and(ge(e, 0), lt(e, n));
@@ -60,7 +72,24 @@ export function conv2dValues(s: Conv2dSpec, d: Derived, seed: number): { data: I
   return { data, weight, bias, requant: { shift: s.shift, bias, clip: s.clip, accBits: d.accWidth, outBits: d.outWidth } };
 }
 
-export function conv2dDefinition(s: Conv2dSpec, d: Derived): OpDefinition {
+/** Per-output-channel constant removing a data offset: offset × the sum of the channel's weights (wrap-around int32). */
+export function offsetCorrection(s: Conv2dSpec, weight: ArrayLike<number>, offset: number): Int32Array {
+  const per = (s.cin / s.groups) * s.k * s.k;
+  const out = new Int32Array(s.cout);
+  for (let c = 0; c < s.cout; c++) {
+    let sum = 0;
+    for (let j = 0; j < per; j++) sum = (sum + weight[c * per + j]) | 0;
+    out[c] = Math.imul(sum, offset);
+  }
+  return out;
+}
+
+/**
+ * conv2d for the host targets: THE blocked definition (conv2d.ts `conv2dDef`) on a block spec
+ * (blocks of 1 by default: plain NCHW loops) with natural input and output, the data packed (and
+ * offset) inside the function, the weights packed once when bound (`bind`).
+ */
+export function conv2dDefinition(s: Conv2dSpec, d: Derived, block: BlockSpec = NATURAL_BLOCKS, dataOffset = 0): OpDefinition {
   checkConvSpec(s);
   const t = opTypes(d);
   const { oh, ow } = outDims(s);
@@ -68,33 +97,16 @@ export function conv2dDefinition(s: Conv2dSpec, d: Derived): OpDefinition {
     ['input', s.batch * s.h * s.w * s.cin, d.inpWidth], ['weight', s.cout * (s.cin / s.groups) * s.k * s.k, d.wgtWidth],
     ['bias', s.bias ? s.cout : 0, d.accWidth], ['output', s.batch * oh * ow * s.cout, d.outWidth],
   ], d);
-  const cinG = s.cin / s.groups;
-  const coutG = s.cout / s.groups;
-  const p = s.pad;
-  const data = placeholder([s.batch, s.cin, s.h, s.w], t.inpDtype, 'data');
-  const weight = placeholder([s.cout, cinG, s.k, s.k], t.wgtDtype, 'weight');
-  const bias = s.bias ? placeholder([s.cout], t.accDtype, 'bias') : undefined;
-  // Zero padding as its own stage, so the reduction's inner loop has no bounds checks.
-  const pad = p
-    ? compute([s.batch, s.cin, s.h + 2 * p, s.w + 2 * p], (n, c, y, x) =>
-      select(and(inRange(sub(y, p), s.h), inRange(sub(x, p), s.w)), data.at(n, c, sub(y, p), sub(x, p)), int(0, t.inpDtype)), 'data_pad', ['n', 'c', 'y', 'x'].map((a) => `pad.${a}`))
-    : data;
-  const rc = reduceAxis(cinG, 'rc');
-  const ry = reduceAxis(s.k, 'ry');
-  const rx = reduceAxis(s.k, 'rx');
-  const acc = t.accDtype;
-  const conv = compute([s.batch, s.cout, oh, ow], (n, co, y, x) => {
-    const ci = s.groups > 1 ? add(mul(div(co, coutG), cinG), rc.e) : rc.e;
-    return sum(mul(cast(acc, pad.at(n, ci, add(mul(y, s.stride), ry.e), add(mul(x, s.stride), rx.e))), cast(acc, weight.at(co, rc.e, ry.e, rx.e))), [rc, ry, rx]);
-  }, 'conv', ['n', 'co', 'y', 'x'].map((a) => `conv.${a}`));
-  const out = compute([s.batch, s.cout, oh, ow], (n, co, y, x) => requantExpr(conv.at(n, co, y, x), s, t, bias?.at(co)), 'out', ['n', 'co', 'y', 'x'].map((a) => `out.${a}`));
+  const g = blockGeom(s, block);
+  const cd = conv2dDef(g, t, { io: 'natural', dataOffset });
+  const inputs = createSchedule(cd.out).stages.filter((st) => st.isPlaceholder).map((st) => st.tensor);
   return {
     op: s.groups > 1 ? 'group_conv2d' : 'conv2d',
     shape: { batch: s.batch, h: s.h, w: s.w, cin: s.cin, cout: s.cout, k: s.k, pad: s.pad, stride: s.stride, groups: s.groups },
-    inputs: bias ? [data, weight, bias] : [data, weight],
-    output: out,
-    stages: { pad: p ? pad : undefined, reduce: conv },
-    macs: s.batch * s.cout * oh * ow * cinG * s.k * s.k,
+    inputs,
+    output: cd.out,
+    stages: { pad: cd.inp !== cd.data ? cd.inp : undefined, reduce: cd.conv },
+    macs: s.batch * s.cout * oh * ow * (s.cin / s.groups) * s.k * s.k,
     values: (seed) => {
       const v = conv2dValues(s, d, seed);
       return {
@@ -102,6 +114,14 @@ export function conv2dDefinition(s: Conv2dSpec, d: Derived): OpDefinition {
         expected: () => conv2dRef({ n: s.batch, cin: s.cin, h: s.h, w: s.w, cout: s.cout, k: s.k, pad: s.pad, stride: s.stride, groups: s.groups }, v.data, v.weight, v.requant),
       };
     },
+    bind: ([data, weight, bias]) => {
+      const args = new Map<Tensor, Int32Array>([[cd.data, data], [cd.kernel, block.BI * block.BO > 1 || s.groups > 1 ? packConvKernel(g, weight) : weight]]);
+      if (cd.bias) args.set(cd.bias, bias);
+      if (cd.offsetCorrection) args.set(cd.offsetCorrection, offsetCorrection(s, weight, dataOffset));
+      return inputs.map((x) => args.get(x)!);
+    },
+    blocked: { block, geom: g, def: cd, dataOffset },
+    withBlocks: (b, offset) => conv2dDefinition(s, d, b, offset),
   };
 }
 
@@ -116,22 +136,17 @@ export function denseValues(s: DenseSpec, d: Derived, seed: number): { data: Int
   return { data, weight, bias, requant: { shift: s.shift, bias, clip: s.clip, accBits: d.accWidth, outBits: d.outWidth } };
 }
 
+/** dense for the host targets: THE blocked definition (dense.ts `denseDef`), natural io, blocks of 1. */
 export function denseDefinition(s: DenseSpec, d: Derived): OpDefinition {
   for (const [n, v] of [['M', s.m], ['K', s.k], ['N', s.n]] as const) checkDim('dense', n, v);
   checkOperatorBytes('dense', [['data', s.m * s.k, d.inpWidth], ['weight', s.n * s.k, d.wgtWidth], ['bias', s.bias ? s.n : 0, d.accWidth], ['output', s.m * s.n, d.outWidth]], d);
-  const t = opTypes(d);
-  const data = placeholder([s.m, s.k], t.inpDtype, 'data');
-  const weight = placeholder([s.n, s.k], t.wgtDtype, 'weight');
-  const bias = s.bias ? placeholder([s.n], t.accDtype, 'bias') : undefined;
-  const rk = reduceAxis(s.k, 'rk');
-  const res = compute([s.m, s.n], (i, j) => sum(mul(cast(t.accDtype, data.at(i, rk.e)), cast(t.accDtype, weight.at(j, rk.e))), [rk]), 'res', ['res.m', 'res.n']);
-  const out = compute([s.m, s.n], (i, j) => requantExpr(res.at(i, j), s, t, bias?.at(j)), 'out', ['out.m', 'out.n']);
+  const def = denseDef(s, NATURAL_BLOCKS, opTypes(d), 'natural');
   return {
     op: 'dense',
     shape: { m: s.m, k: s.k, n: s.n },
-    inputs: bias ? [data, weight, bias] : [data, weight],
-    output: out,
-    stages: { reduce: res },
+    inputs: createSchedule(def.out).stages.filter((st) => st.isPlaceholder).map((st) => st.tensor),
+    output: def.out,
+    stages: { reduce: def.res },
     macs: s.m * s.k * s.n,
     values: (seed) => {
       const v = denseValues(s, d, seed);

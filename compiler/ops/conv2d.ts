@@ -8,11 +8,12 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { CompileError } from '../errors.ts';
-import { add, and, cast, div, ge, int, lt, max, min, mul, select, shr, sub, type Expr } from '../ir/expr.ts';
+import { add, and, cast, div, ge, int, lt, mod, mul, select, sub, type DType, type Expr } from '../ir/expr.ts';
 import { createSchedule, type Schedule } from '../te/schedule.ts';
 import { compute, placeholder, reduceAxis, sum, type Tensor } from '../te/tensor.ts';
-import { GEMM_INTRIN, type VtaTarget } from '../vta/env.ts';
-import { requantize } from './requant.ts';
+import { GEMM_INTRIN } from '../vta/env.ts';
+import { requantExpr, requantize, type RequantTypes } from './requant.ts';
+import { allOf, blockedIndex, blockedShape, naturalChannel, naturalRow, packedChannelExpr, type BlockSpec, type ChannelPacking } from './layout.ts';
 import { ceilDiv, checkDim, checkOperatorBytes, type Knobs } from './common.ts';
 
 export interface Conv2dSpec {
@@ -102,18 +103,10 @@ function groupsPerBlock(s: Conv2dSpec, BI: number, BO: number): number {
   return best;
 }
 
-export function convGeom(s: Conv2dSpec, d: Derived): ConvGeom {
+/** The blocked geometry of a convolution for any block spec (VTA's, the CPU's, or blocks of 1). */
+export function blockGeom(s: Conv2dSpec, block: BlockSpec): ConvGeom {
   checkConvSpec(s);
-  const out = outDims(s);
-  checkOperatorBytes('conv2d', [
-    ['input', s.batch * s.h * s.w * s.cin, d.inpWidth],
-    ['weight', s.cout * (s.cin / s.groups) * s.k * s.k, d.wgtWidth],
-    ['bias', s.bias ? s.cout : 0, d.accWidth],
-    ['output', s.batch * out.oh * out.ow * s.cout, d.outWidth],
-  ], d);
-  const B = d.batch;
-  const BI = d.blockIn;
-  const BO = d.blockOut;
+  const { B, BI, BO } = block;
   const gs = groupsPerBlock(s, BI, BO);
   const G = s.groups / gs;
   const cinG = (s.cin / s.groups) * gs;
@@ -128,49 +121,140 @@ export function convGeom(s: Conv2dSpec, d: Derived): ConvGeom {
   };
 }
 
+/** The geometry on a VTA configuration: its block spec, after the size checks of its memories. */
+export function convGeom(s: Conv2dSpec, d: Derived): ConvGeom {
+  checkConvSpec(s);
+  const out = outDims(s);
+  checkOperatorBytes('conv2d', [
+    ['input', s.batch * s.h * s.w * s.cin, d.inpWidth],
+    ['weight', s.cout * (s.cin / s.groups) * s.k * s.k, d.wgtWidth],
+    ['bias', s.bias ? s.cout : 0, d.accWidth],
+    ['output', s.batch * out.oh * out.ow * s.cout, d.outWidth],
+  ], d);
+  return blockGeom(s, { B: d.batch, BI: d.blockIn, BO: d.blockOut });
+}
+
+/** How the input / output channels of a geometry sit in blocks (compiler/ops/layout.ts). */
+export function inputPacking(g: ConvGeom): ChannelPacking {
+  return { perGroup: g.spec.cin / g.spec.groups, groups: g.spec.groups, gs: g.gs, blocks: g.cibg, block: g.BI };
+}
+export function outputPacking(g: ConvGeom): ChannelPacking {
+  return { perGroup: g.spec.cout / g.spec.groups, groups: g.spec.groups, gs: g.gs, blocks: g.cobg, block: g.BO };
+}
+
 export interface ConvDef {
   geom: ConvGeom;
+  /** 'blocked': data, bias and output are blocked tensors; 'natural': NCHW data in, NCHW output out. */
+  io: 'blocked' | 'natural';
   data: Tensor;
   kernel: Tensor;
   bias?: Tensor;
+  /** With a data offset: the per-output-channel constant that removes it (offset × the channel's weight sum). */
+  offsetCorrection?: Tensor;
+  /** The pack stage: padded (and, with natural io, blocked) input. */
   inp: Tensor;
   conv: Tensor;
-  /** Element-wise accumulator stages after the convolution, in order. */
+  /** Element-wise accumulator stages after the convolution, in order (blocked io only). */
   alu: Tensor[];
   biasAdd?: Tensor;
   out: Tensor;
 }
 
-/** The packed tensor-expression definition. */
-export function conv2dDef(g: ConvGeom, t: VtaTarget): ConvDef {
+/** Value types of an operator's operands and results (a VtaTarget is one). */
+export interface ConvTypes extends RequantTypes {
+  inpDtype: DType;
+  wgtDtype: DType;
+}
+
+export interface ConvDefOptions {
+  /**
+   * 'blocked' (VTA): the placeholders and the output are blocked tensors, packed and unpacked by the
+   * host (compiler/vta/pack.ts), the requantization is one stage per step (ALU instructions).
+   * 'natural' (host targets): NCHW data is packed (padding folded in) by the `inp` stage, the
+   * requantization is fused into the stage that unpacks the accumulators into the NCHW output;
+   * block dimensions of extent 1 are dropped, so blocks of 1 give plain NCHW / OIHW loops.
+   * The weights (and bias) are constants: packed once when the operator is bound to them.
+   */
+  io?: 'blocked' | 'natural';
+  /**
+   * Added to every data value by the pack stage, whose type becomes uint8 (128: the unsigned
+   * operand of x86's vpdpbusd); the result is corrected by a per-output-channel constant computed
+   * with the packed weights (offset × sum of the channel's weights), exact in wrap-around int32.
+   */
+  dataOffset?: number;
+}
+
+/**
+ * THE convolution definition (vta-reference Part B §5.10) for a block spec: data
+ * [NB][CIB][H][W][B][BI], kernel [COB][CIBg][K][K][BO][BI], conv [NB][COB][OH][OW][B][BO] reduced
+ * over (ric, ry, rx, rii), then the requantization. Grouped convolutions read their supergroup's
+ * input blocks (block-diagonal weights when several groups share a block).
+ */
+export function conv2dDef(g: ConvGeom, t: ConvTypes, o: ConvDefOptions = {}): ConvDef {
   const s = g.spec;
   const { B, BI, BO, NB, CIB, COB, OH, OW, K, rs } = g;
+  const io = o.io ?? 'blocked';
+  const drop = io === 'natural';
   const p = s.pad;
   const st = s.stride;
   const acc = t.accDtype;
-  const data = placeholder([NB, CIB, s.h, s.w, B, BI], t.inpDtype, 'data');
-  const kernel = placeholder([COB, g.cibg, K, K, BO, BI], t.wgtDtype, 'kernel');
-  const inp = compute([NB, CIB, g.Hr, g.Wp, B, BI], (n, c, r, x, b, i) => {
+  const offset = o.dataOffset ?? 0;
+  const inpDtype: DType = offset ? 'uint8' : t.inpDtype;
+  // The block axes of a compute's axis list: the given ones, or 0 where a unit block was dropped.
+  const blockAxes = (rest: Expr[], sizes: number[]): Expr[] => sizes.map((n) => (drop && n === 1 ? int(0) : rest.shift()!));
+  const data = io === 'natural' ? placeholder([s.batch, s.cin, s.h, s.w], t.inpDtype, 'data') : placeholder([NB, CIB, s.h, s.w, B, BI], t.inpDtype, 'data');
+  const kernel = placeholder(blockedShape([COB, g.cibg, K, K], [BO, BI], drop), t.wgtDtype, io === 'natural' ? 'weight' : 'kernel');
+  // Natural io on blocks of 1 without padding or offset: the pack would be a copy; read the data.
+  const identityPack = io === 'natural' && !p && !offset && B === 1 && BI === 1;
+  const inp = identityPack ? data : compute(blockedShape([NB, CIB, g.Hr, g.Wp], [B, BI], drop), (...ax) => {
+    const [n, c, r, x] = ax.splice(0, 4);
+    const [b, i] = blockAxes(ax, [B, BI]);
     const yy = rs > 1 ? sub(mul(r, rs), p) : sub(r, p);
     const xx = sub(x, p);
-    const v = data.at(n, c, yy, xx, b, i);
-    if (!p) return v;
-    return select(and(ge(yy, 0), lt(yy, s.h), ge(xx, 0), lt(xx, s.w)), v, int(0, t.inpDtype));
-  }, 'data_pad', ['n', 'c', 'r', 'x', 'b', 'i'].map((a) => `pad.${a}`));
+    const inImage = p ? and(ge(yy, 0), lt(yy, s.h), ge(xx, 0), lt(xx, s.w)) : undefined;
+    if (io === 'blocked') {
+      const v = data.at(n, c, yy, xx, b, i);
+      return inImage ? select(inImage, v, int(0, t.inpDtype)) : v;
+    }
+    const row = naturalRow(n, b, B, s.batch);
+    const ch = naturalChannel(inputPacking(g), BI > 1 ? add(mul(c, BI), i) : c);
+    let v = data.at(row.n, ch.c, yy, xx);
+    if (offset) v = cast('uint8', add(cast(acc, v), int(offset, acc)));
+    const valid = allOf(row.valid, ch.valid, inImage);
+    return valid ? select(valid, v, int(offset, inpDtype)) : v;
+  }, io === 'natural' ? 'data_pack' : 'data_pad', ['n', 'c', 'r', 'x', 'b', 'i'].filter((_, d) => d < 4 || !drop || [B, BI][d - 4] > 1).map((a) => `pad.${a}`));
   const ric = reduceAxis(g.cibg, 'ric');
   const ry = reduceAxis(K, 'ry');
   const rx = reduceAxis(K, 'rx');
-  const rii = reduceAxis(BI, 'rii');
-  const shape = [NB, COB, OH, OW, B, BO];
-  const names = ['n', 'co', 'y', 'x', 'b', 'o'];
-  const conv = compute(shape, (n, co, y, x, b, o) => {
+  const rii = drop && BI === 1 ? undefined : reduceAxis(BI, 'rii');
+  const ri = rii ? rii.e : int(0);
+  const shape = blockedShape([NB, COB, OH, OW], [B, BO], drop);
+  const names = ['n', 'co', 'y', 'x', 'b', 'o'].filter((_, d) => d < 4 || !drop || [B, BO][d - 4] > 1);
+  const conv = compute(shape, (...ax) => {
+    const [n, co, y, x] = ax.splice(0, 4);
+    const [b, ol] = blockAxes(ax, [B, BO]);
     const c: Expr = g.G > 1 ? add(mul(div(co, g.cobg), g.cibg), ric.e) : ric.e;
-    const row = rs > 1 ? y : add(mul(y, st), ry.e);
+    const row = rs > 1 && !identityPack ? y : add(mul(y, st), ry.e);
     const col = add(mul(x, st), rx.e);
-    return sum(mul(cast(acc, inp.at(n, c, row, col, b, rii.e)), cast(acc, kernel.at(co, ric.e, ry.e, rx.e, o, rii.e))), [ric, ry, rx, rii]);
+    const a = inp.at(...blockedIndex([n, c, row, col], [[b, B], [ri, BI]], drop));
+    const w = kernel.at(...blockedIndex([co, ric.e, ry.e, rx.e], [[ol, BO], [ri, BI]], drop));
+    return sum(mul(cast(acc, a), cast(acc, w)), rii ? [ric, ry, rx, rii] : [ric, ry, rx]);
   }, 'conv', names.map((a) => `conv.${a}`));
-  const { alu, bias, biasAdd, out } = requantize(conv, shape, names, s, t, [COB, B, BO], (i) => [i[1], i[4], i[5]]);
-  return { geom: g, data, kernel, bias, inp, conv, alu, biasAdd, out };
+  if (io === 'blocked') {
+    const { alu, bias, biasAdd, out } = requantize(conv, shape, names, s, t, [COB, B, BO], (i) => [i[1], i[4], i[5]]);
+    return { geom: g, io, data, kernel, bias, inp, conv, alu, biasAdd, out };
+  }
+  const bias = s.bias ? placeholder([s.cout], acc, 'bias') : undefined;
+  const offsetCorrection = offset ? placeholder([s.cout], acc, 'offset_correction') : undefined;
+  const outPacking = outputPacking(g);
+  const out = compute([s.batch, s.cout, OH, OW], (n, c, y, x) => {
+    const pc = packedChannelExpr(outPacking, c);
+    const idx = blockedIndex([B > 1 ? div(n, B) : n, BO > 1 ? div(pc, BO) : pc, y, x], [[B > 1 ? mod(n, B) : int(0), B], [BO > 1 ? mod(pc, BO) : int(0), BO]], drop);
+    let v = conv.at(...idx);
+    if (offsetCorrection) v = sub(v, offsetCorrection.at(c));
+    return requantExpr(v, s, t, bias?.at(c));
+  }, 'out', ['n', 'c', 'y', 'x'].map((a) => `out.${a}`));
+  return { geom: g, io, data, kernel, bias, offsetCorrection, inp, conv, alu: [], out };
 }
 
 /** Whether the GEMM kernel keeps output columns in a hardware loop (VTA's order) or unrolls them. */

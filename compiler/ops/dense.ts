@@ -7,17 +7,18 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { CompileError } from '../errors.ts';
-import { add, cast, int, max, min, mul, shr, type Expr } from '../ir/expr.ts';
+import { add, cast, div, int, lt, mod, mul, select } from '../ir/expr.ts';
 import { lower } from '../te/lower.ts';
 import { createSchedule, type Schedule } from '../te/schedule.ts';
 import { compute, placeholder, reduceAxis, sum, type Tensor } from '../te/tensor.ts';
 import { buildVta } from '../vta/build.ts';
 import { GEMM_INTRIN, vtaTarget, type VtaTarget } from '../vta/env.ts';
 import { packActivations, packBias, unpackActivations } from '../vta/pack.ts';
-import { requantize } from './requant.ts';
+import { requantExpr, requantize } from './requant.ts';
+import { allOf, blockedIndex, blockedShape, naturalRow, type BlockSpec } from './layout.ts';
 import { ceilDiv, checkDim, checkOperatorBytes, type Knobs } from './common.ts';
 import { denseValues } from './compute.ts';
-import { convGeom, type CompileOptions, type ConvGeom } from './conv2d.ts';
+import { convGeom, type CompileOptions, type ConvGeom, type ConvTypes } from './conv2d.ts';
 import { pickKnobs } from './conv2d_op.ts';
 import { chooseConvKnobs, convCost, convKnobError, convKnobSpace } from './conv_knobs.ts';
 import type { OpInstance } from './op.ts';
@@ -32,7 +33,7 @@ export interface DenseSpec {
   clip?: [number, number];
 }
 
-interface DenseDef {
+export interface DenseDef {
   data: Tensor;
   weight: Tensor;
   bias?: Tensor;
@@ -50,23 +51,62 @@ export function denseGeom(s: DenseSpec, d: Derived): ConvGeom {
   return convGeom({ batch: s.m, h: 1, w: 1, cin: s.k, cout: s.n, k: 1, pad: 0, stride: 1, groups: 1, shift: s.shift, bias: s.bias, clip: s.clip }, d);
 }
 
-function denseDef(s: DenseSpec, t: VtaTarget): DenseDef {
-  const B = t.batch;
-  const BI = t.blockIn;
-  const BO = t.blockOut;
+/**
+ * THE dense definition for a block spec: data [M/B][K/BI][B][BI] x weight [N/BO][K/BI][BO][BI] ->
+ * res [M/B][N/BO][B][BO] reduced over (rk, ri), then the requantization. 'blocked' io (VTA): packed
+ * placeholders and output, one stage per requantization step; 'natural' io (host targets): [M][K]
+ * data packed in the function, the requantization fused into the unpack to the [M][N] output, unit
+ * block dimensions dropped (blocks of 1: plain [M][K] x [N][K] loops). The weights are a constant,
+ * packed when bound.
+ */
+export function denseDef(s: DenseSpec, block: BlockSpec, t: ConvTypes, io: 'blocked' | 'natural' = 'blocked'): DenseDef {
+  const { B, BI, BO } = block;
+  const drop = io === 'natural';
   const MB = ceilDiv(s.m, B);
   const KB = ceilDiv(s.k, BI);
   const NBk = ceilDiv(s.n, BO);
   const acc = t.accDtype;
-  const data = placeholder([MB, KB, B, BI], t.inpDtype, 'data');
-  const weight = placeholder([NBk, KB, BO, BI], t.wgtDtype, 'weight');
+  let data: Tensor;
+  let packed: Tensor;
+  if (io === 'blocked') data = packed = placeholder([MB, KB, B, BI], t.inpDtype, 'data');
+  else {
+    data = placeholder([s.m, s.k], t.inpDtype, 'data');
+    // The pack stage (a plain read of the data on blocks of 1).
+    packed = B === 1 && BI === 1 ? data : compute(blockedShape([MB, KB], [B, BI], drop), (...ax) => {
+      const [m, kb] = ax.splice(0, 2);
+      const b = drop && B === 1 ? int(0) : ax.shift()!;
+      const i = drop && BI === 1 ? int(0) : ax.shift()!;
+      const row = naturalRow(m, b, B, s.m);
+      const col = BI > 1 ? add(mul(kb, BI), i) : kb;
+      const valid = allOf(row.valid, s.k % BI ? lt(col, s.k) : undefined);
+      const v = data.at(row.n, col);
+      return valid ? select(valid, v, int(0, t.inpDtype)) : v;
+    }, 'data_pack');
+  }
+  const weight = placeholder(blockedShape([NBk, KB], [BO, BI], drop), t.wgtDtype, 'weight');
   const rk = reduceAxis(KB, 'rk');
-  const ri = reduceAxis(BI, 'ri');
-  const shape = [MB, NBk, B, BO];
-  const names = ['m', 'n', 'b', 'o'];
-  const res = compute(shape, (m, n, b, o) => sum(mul(cast(acc, data.at(m, rk.e, b, ri.e)), cast(acc, weight.at(n, rk.e, o, ri.e))), [rk, ri]), 'res', names.map((a) => `res.${a}`));
-  const { alu, bias, biasAdd, out } = requantize(res, shape, names, s, t, [NBk, B, BO], (i) => [i[1], i[2], i[3]]);
-  return { data, weight, bias, res, alu, biasAdd, out, MB, KB, NBk };
+  const ri = drop && BI === 1 ? undefined : reduceAxis(BI, 'ri');
+  const rie = ri ? ri.e : int(0);
+  const shape = blockedShape([MB, NBk], [B, BO], drop);
+  const names = ['m', 'n', 'b', 'o'].filter((_, d) => d < 2 || !drop || [B, BO][d - 2] > 1);
+  const res = compute(shape, (...ax) => {
+    const [m, n] = ax.splice(0, 2);
+    const b = drop && B === 1 ? int(0) : ax.shift()!;
+    const o = drop && BO === 1 ? int(0) : ax.shift()!;
+    const a = packed.at(...blockedIndex([m, rk.e], [[b, B], [rie, BI]], drop));
+    const w = weight.at(...blockedIndex([n, rk.e], [[o, BO], [rie, BI]], drop));
+    return sum(mul(cast(acc, a), cast(acc, w)), ri ? [rk, ri] : [rk]);
+  }, 'res', names.map((a) => `res.${a}`));
+  if (io === 'blocked') {
+    const { alu, bias, biasAdd, out } = requantize(res, shape, names, s, t, [NBk, B, BO], (i) => [i[1], i[2], i[3]]);
+    return { data, weight, bias, res, alu, biasAdd, out, MB, KB, NBk };
+  }
+  const bias = s.bias ? placeholder([s.n], acc, 'bias') : undefined;
+  const out = compute([s.m, s.n], (i, j) => {
+    const idx = blockedIndex([B > 1 ? div(i, B) : i, BO > 1 ? div(j, BO) : j], [[B > 1 ? mod(i, B) : int(0), B], [BO > 1 ? mod(j, BO) : int(0), BO]], drop);
+    return requantExpr(res.at(...idx), s, t, bias?.at(j));
+  }, 'out', ['out.m', 'out.n']);
+  return { data, weight, bias, res, alu: [], out, MB, KB, NBk };
 }
 
 function denseSchedule(def: DenseDef, k: Knobs, accDepth: number): Schedule {
@@ -122,7 +162,7 @@ export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}
   const t = vtaTarget(d);
   const fixedDense = { tile_h: 1, tile_w: 1, h_nthread: 1 };
   const knobs = pickKnobs({ ...opts, knobs: { ...fixedDense, ...(opts.knobs ?? {}) } }, (k) => convKnobError(g, d, k), (o) => chooseConvKnobs(g, d, o));
-  const def = denseDef(s, t);
+  const def = denseDef(s, { B: t.batch, BI: t.blockIn, BO: t.blockOut }, t);
   const func = lower(denseSchedule(def, knobs, d.depth.acc), 'dense');
   const module = buildVta(func, d);
   const buf = (x: Tensor) => func.bufferOf.get(x)!;

@@ -8,16 +8,12 @@
  * Grouped convolutions whose groups are narrower than a block are packed several groups per block:
  * a supergroup of `gs` groups gets block-diagonal weights (zero between groups), which computes the
  * same result with up to `gs` times fewer micro-ops (depthwise convolution included).
+ *
+ * The channel positions come from the one layout description (compiler/ops/layout.ts) that the
+ * host targets' pack / unpack stages use too; `packConvKernel` packs the host targets' weights.
  */
-import type { ConvGeom } from '../ops/conv2d.ts';
-
-/** Position of an original channel in the packed (supergroup) channel order. */
-function packedChannel(c: number, perGroup: number, gs: number, groupBlocks: number, block: number): number {
-  const gi = Math.floor(c / perGroup);
-  const l = c % perGroup;
-  const sg = Math.floor(gi / gs);
-  return sg * groupBlocks * block + (gi % gs) * perGroup + l;
-}
+import { inputPacking, outputPacking, type ConvGeom } from '../ops/conv2d.ts';
+import { packedChannel } from '../ops/layout.ts';
 
 /** NCHW activations -> [NB][CB][H][W][B][BI] with CB = total channel blocks. */
 export function packActivations(nchw: ArrayLike<number>, n: number, c: number, h: number, w: number, B: number, BI: number, channelOf: (c: number) => number, CB: number): Int32Array {
@@ -60,14 +56,15 @@ export function unpackActivations(packed: ArrayLike<number>, n: number, c: numbe
   return out;
 }
 
+/** Packed positions of input / output channels: the layout description of compiler/ops/layout.ts. */
 export function convInputChannel(g: ConvGeom): (c: number) => number {
-  const perGroup = g.spec.cin / g.spec.groups;
-  return (c) => packedChannel(c, perGroup, g.gs, g.cibg, g.BI);
+  const p = inputPacking(g);
+  return (c) => packedChannel(p, c);
 }
 
 export function convOutputChannel(g: ConvGeom): (c: number) => number {
-  const perGroup = g.spec.cout / g.spec.groups;
-  return (c) => packedChannel(c, perGroup, g.gs, g.cobg, g.BO);
+  const p = outputPacking(g);
+  return (c) => packedChannel(p, c);
 }
 
 export function packConvData(g: ConvGeom, nchw: ArrayLike<number>): Int32Array {
