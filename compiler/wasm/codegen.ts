@@ -21,9 +21,10 @@
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
 import { flatIndex } from '../ir/buffer.ts';
-import { dtypeBits, exprKey, ref, simplify, substitute, toLinear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
+import { dtypeBits, exprKey, fromLinear, ref, simplify, substitute, toLinear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
 import type { For, Stmt } from '../ir/stmt.ts';
 import type { LoweredFunc } from '../te/lower.ts';
+import { WASM_DOT_I16X8 } from './strategies.ts';
 
 export interface WasmSource {
   name: string;
@@ -34,8 +35,8 @@ export interface WasmSource {
   offsets: number[];
   /** Linear memory size in 64 KiB pages. */
   pages: number;
-  /** How many loops run in SIMD (map loops, dot-product reductions). */
-  simdLoops: { map: number; dot: number };
+  /** How many loops run in SIMD (map loops, dot-product reductions, register-blocked WASM_DOT_I16X8 nests). */
+  simdLoops: { map: number; dot: number; blocks: number };
 }
 
 /** Bytes per element of a type the wasm target stores. */
@@ -64,7 +65,7 @@ class WatPrinter {
   readonly lines: string[] = [];
   top = 0;
   private labels = 0;
-  simd = { map: 0, dot: 0 };
+  simd = { map: 0, dot: 0, blocks: 0 };
   /** Statements computing a vector loop's invariant address parts, emitted just before the loop. */
   private pre: string[] = [];
 
@@ -207,10 +208,14 @@ class WatPrinter {
         return;
       case 'for':
         if (pragma === 'vectorize' && this.mapLoop(s, ind)) return;
+        if (this.registerBlock(s, ind)) return;
         if (this.dotLoop(s, ind)) return;
         this.serialLoop(s, ind, 0);
         return;
       case 'attr':
+        // Outside a register block (registerBlock), a tensorized nest and an unrolled loop are their plain loops.
+        if (s.key === 'tensorize' && s.value === WASM_DOT_I16X8) return this.stmt(s.body, ind);
+        if (s.key === 'pragma' && s.value === 'unroll') return this.stmt(s.body, ind);
         if (s.key !== 'pragma' || (s.value !== 'parallel' && s.value !== 'vectorize')) {
           throw new CompileError(`the wasm target cannot emit the ${s.key} ${s.value} annotation (a VTA schedule primitive)`);
         }
@@ -378,6 +383,147 @@ class WatPrinter {
   }
 
   /**
+   * A register block: serial reduction loops `for r1 { … for rm { U } }` whose innermost body U is
+   * unrolled loops (pragma unroll) around WASM_DOT_I16X8 nests
+   *   for o < 4 { for k < 2 { C[..o] = C[..o] + int32(A[..k]) * int32(W[..o, k]) } }
+   * with C's address free of the serial loops. Each distinct C vector lives in a v128 local over
+   * the whole nest (loaded before, stored after); per iteration each distinct A pair is loaded once
+   * (splat, int8 -> i16x8), each distinct W block once (8 x int8 -> i16x8), then one
+   * i32x4.dot_i16x8_s per instance. An address is a base (one i32 local per distinct base) plus a
+   * constant (the load's offset immediate). Returns false (plain loops) when the nest has another form.
+   */
+  private registerBlock(s: For, ind: string): boolean {
+    const serial: For[] = [];
+    let b: Stmt = s;
+    while (b.k === 'for') {
+      serial.push(b);
+      b = b.body;
+    }
+    if (b.k !== 'attr') return false;
+    const found: DotInstance[] = [];
+    if (!this.expandBlock(b, new Map(), found) || !found.length) return false;
+    if (found.some((d) => serial.some((f) => usesVar(d.acc.base, f.v)))) return false;
+
+    const bases = new Map<string, { local: string; expr: Expr; bytes: number; inner: boolean }>();
+    const baseLocal = (a: Addr, inner: boolean): string => {
+      const key = `${a.bytes}:${exprKey(a.base)}`;
+      let x = bases.get(key);
+      if (!x) bases.set(key, (x = { local: this.tmp('i32'), expr: a.base, bytes: a.bytes, inner }));
+      return x.local;
+    };
+    const vectors = (pick: (d: DotInstance) => Addr, inner: boolean) => {
+      const m = new Map<string, { local: string; base: string; offset: number }>();
+      for (const d of found) {
+        const a = pick(d);
+        const base = baseLocal(a, inner);
+        const key = `${base}+${a.offset}`;
+        if (!m.has(key)) m.set(key, { local: this.tmp('v128'), base, offset: a.offset });
+      }
+      return m;
+    };
+    const key = (a: Addr) => `${baseLocal(a, false)}+${a.offset}`;
+    const accs = vectors((d) => d.acc, false);
+    const as = vectors((d) => d.a, true);
+    const ws = vectors((d) => d.w, true);
+    const setBases = (inner: boolean, at: string) => {
+      for (const x of bases.values()) {
+        if (x.inner !== inner) continue;
+        const shift = Math.log2(x.bytes);
+        const e = this.expr(x.expr);
+        this.lines.push(`${at}(local.set ${x.local} ${shift ? `(i32.shl ${e} (i32.const ${shift}))` : e})`);
+      }
+    };
+    setBases(false, ind);
+    for (const x of accs.values()) this.lines.push(`${ind}(local.set ${x.local} (v128.load offset=${x.offset} (local.get ${x.base})))`);
+    const labels: string[] = [];
+    let at = ind;
+    for (const f of serial) {
+      const v = this.local(f.v);
+      const l = this.label();
+      labels.push(l);
+      this.lines.push(`${at}(local.set ${v} (i32.const 0))`);
+      this.lines.push(`${at}(loop ${l}`);
+      at += '  ';
+    }
+    setBases(true, at);
+    for (const x of as.values()) this.lines.push(`${at}(local.set ${x.local} (i16x8.extend_low_i8x16_s (v128.load16_splat offset=${x.offset} (local.get ${x.base}))))`);
+    for (const x of ws.values()) this.lines.push(`${at}(local.set ${x.local} (v128.load8x8_s offset=${x.offset} (local.get ${x.base})))`);
+    for (const d of found) {
+      const acc = accs.get(key(d.acc))!.local;
+      const a = as.get(key(d.a))!.local;
+      const w = ws.get(key(d.w))!.local;
+      this.lines.push(`${at}(local.set ${acc} (i32x4.add (local.get ${acc}) (i32x4.dot_i16x8_s (local.get ${a}) (local.get ${w}))))`);
+    }
+    for (let i = serial.length - 1; i >= 0; i--) {
+      at = at.slice(2);
+      const v = this.local(serial[i].v);
+      this.lines.push(`${at}  (br_if ${labels[i]} (i32.lt_s (local.tee ${v} (i32.add (local.get ${v}) (i32.const 1))) (i32.const ${serial[i].ext})))`);
+      this.lines.push(`${at})`);
+    }
+    for (const x of accs.values()) this.lines.push(`${ind}(v128.store offset=${x.offset} (local.get ${x.base}) (local.get ${x.local}))`);
+    this.simd.blocks++;
+    return true;
+  }
+
+  /** The WASM_DOT_I16X8 instances of a register block's body, unrolled loops bound to constants. */
+  private expandBlock(s: Stmt, bind: Map<Var, Expr>, out: DotInstance[]): boolean {
+    if (s.k === 'seq') return s.body.every((x) => this.expandBlock(x, bind, out));
+    if (s.k !== 'attr' || s.body.k !== 'for') return false;
+    const f = s.body;
+    if (s.key === 'pragma' && s.value === 'unroll') {
+      for (let i = 0; i < f.ext; i++) {
+        bind.set(f.v, int(i));
+        const ok = this.expandBlock(f.body, bind, out);
+        bind.delete(f.v);
+        if (!ok) return false;
+      }
+      return true;
+    }
+    if (s.key !== 'tensorize' || s.value !== WASM_DOT_I16X8) return false;
+    const d = this.dotI16x8(f, bind);
+    if (d) out.push(d);
+    return d !== undefined;
+  }
+
+  /** Match `for o < 4 { for k < 2 { C[..o] = C[..o] + int32(A[..k]) * int32(W[..o, k]) } }` (int8 A, W; int32 C). */
+  private dotI16x8(lo: For, bind: Map<Var, Expr>): DotInstance | undefined {
+    const single = (x: Stmt): Stmt => (x.k === 'seq' && x.body.length === 1 ? single(x.body[0]) : x);
+    const lk = single(lo.body);
+    if (lo.ext !== 4 || lk.k !== 'for' || lk.ext !== 2) return undefined;
+    const st = single(lk.body);
+    if (st.k !== 'store' || st.buf.dtype !== 'int32') return undefined;
+    const flat = flatIndex(st.buf, st.idx);
+    const v = st.value;
+    if (v.k !== 'bin' || v.op !== 'add' || v.dtype !== 'int32' || !isLoadOf(v.a, st.buf, flat)) return undefined;
+    const m = v.b;
+    if (m.k !== 'bin' || m.op !== 'mul' || m.dtype !== 'int32') return undefined;
+    const int8Load = (e: Expr) => (e.k === 'cast' && e.dtype === 'int32' && e.a.k === 'load' && e.a.buf.dtype === 'int8' ? e.a : undefined);
+    const p = int8Load(m.a);
+    const q = int8Load(m.b);
+    if (!p || !q) return undefined;
+    const [A, W] = !usesVar(flatIndex(p.buf, p.idx), lo.v) ? [p, q] : [q, p];
+    const fa = flatIndex(A.buf, A.idx);
+    const fw = flatIndex(W.buf, W.idx);
+    if (usesVar(fa, lo.v) || this.stride(fa, lk.v) !== 1 || this.stride(fw, lk.v) !== 1 || this.stride(fw, lo.v) !== 2) return undefined;
+    if (usesVar(flat, lk.v) || this.stride(flat, lo.v) !== 1) return undefined;
+    const at = (buf: Buffer, e: Expr): Addr => {
+      const lanes = new Map(bind);
+      lanes.set(lo.v, int(0));
+      lanes.set(lk.v, int(0));
+      const lin = toLinear(simplify(substitute(e, lanes)));
+      const bytes = wasmElemBytes(buf.dtype);
+      // A negative constant stays in the base (an offset immediate is unsigned).
+      let offset = this.offset(buf);
+      if (offset + lin.c * bytes >= 0) {
+        offset += lin.c * bytes;
+        lin.c = 0;
+      }
+      return { base: fromLinear(lin), bytes, offset };
+    };
+    return { acc: at(st.buf, flat), a: at(A.buf, fa), w: at(W.buf, fw) };
+  }
+
+  /**
    * The innermost reduction `B[i] = B[i] + int32(X[..k]) * int32(Y[..k])` with int8 X, Y contiguous
    * in k and i free of k: eight products per i32x4.dot_i16x8_s into a vector accumulator, summed
    * once at the end, then a scalar tail (int32 addition wraps, so the order does not matter).
@@ -412,6 +558,19 @@ class WatPrinter {
     this.simd.dot++;
     return true;
   }
+}
+
+/** A byte address: base (elements, scaled by `bytes`) plus a constant byte offset. */
+interface Addr {
+  base: Expr;
+  bytes: number;
+  offset: number;
+}
+/** One WASM_DOT_I16X8 of a register block: the accumulator vector, the input pair, the weight block. */
+interface DotInstance {
+  acc: Addr;
+  a: Addr;
+  w: Addr;
 }
 
 function isLoadOf(e: Expr, buf: Buffer, flat: Expr): boolean {

@@ -14,6 +14,7 @@ import { resolveKnobs } from '../target/strategy.ts';
 import type { WasmTargetSpec } from '../target/target.ts';
 import type { Kernel } from '../cpu/build.ts';
 import { emitWat, type WasmSource } from './codegen.ts';
+import { WASM_BLOCKS, wasmConv2d, wasmConvApplies } from './strategies.ts';
 
 export interface WasmOp {
   def: OpDefinition;
@@ -83,6 +84,11 @@ export function instantiate(binary: Uint8Array, src: WasmSource): Kernel {
 export async function buildWasmOp(def: OpDefinition, strategy: HostStrategy, target: WasmTargetSpec, knobs: Record<string, number> = {}): Promise<WasmOp> {
   if (knobs.threads !== undefined && knobs.threads !== 1) {
     throw new CompileError(`the wasm target runs on one thread (knob threads = ${knobs.threads}); use --target cpu for threads`);
+  }
+  // conv2d with int8 operands: THE blocked definition on the wasm block spec and its register-blocked schedule.
+  if (wasmConvApplies(def)) {
+    def = def.withBlocks!(WASM_BLOCKS);
+    strategy = wasmConv2d;
   }
   const space = wasmKnobSpace(strategy, def, target);
   const k = resolveKnobs(space, { ...strategy.defaultKnobs(def, target), ...(space.threads ? { threads: 1 } : {}) }, knobs);

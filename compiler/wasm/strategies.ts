@@ -1,0 +1,67 @@
+/**
+ * The wasm target's conv2d schedule on THE blocked definition (compiler/ops/conv2d.ts `conv2dDef`,
+ * natural io) with blocks that suit 128-bit SIMD: WASM_BLOCKS = (1, 2, 4) — four output channels in
+ * the i32x4 lanes of an accumulator, two input channels per lane for `i32x4.dot_i16x8_s` (int8
+ * sign-extended to int16 on load). The weights are packed once when bound ([COB][CIBg][K][K][4][2]),
+ * the data by the definition's pack stage ([CIB][H+2p][W+2p][2], padding folded in).
+ *
+ * conv is reordered to (n, co-block, y, x-block, ric, ry, rx, co-vector, column, lane, rii): the
+ * (lane, rii) nest is tensorized with WASM_DOT_I16X8 and the co-vector and column loops are
+ * unrolled, so the printer (compiler/wasm/codegen.ts) keeps the reg_co × reg_w accumulators of one
+ * register block in v128 locals over the whole reduction and stores them once. The requantization
+ * tail reads the accumulators into the natural NCHW output, vectorized along the row.
+ *
+ * Knobs: reg_co (output-channel vectors of 4 per register block), reg_w (output columns per register
+ * block). Their product bounds the live v128 accumulators (x86-64 has 16 xmm registers).
+ */
+import { divisors } from '../ops/common.ts';
+import type { OpDefinition } from '../ops/compute.ts';
+import type { BlockSpec } from '../ops/layout.ts';
+import { createSchedule, type Schedule } from '../te/schedule.ts';
+import type { HostKnobs, HostStrategy, KnobSpace } from '../target/strategy.ts';
+
+/** The tensorize intrinsic: acc.i32x4[o] += sum over 2 lanes k of int16(A[k]) * int16(W[o][k]). */
+export const WASM_DOT_I16X8 = 'vtw.wasm_dot_i16x8';
+
+/** Block spec of the wasm conv2d: batch 1, 2 input channels (one i16 pair), 4 output channels (i32x4). */
+export const WASM_BLOCKS: BlockSpec = { B: 1, BI: 2, BO: 4 };
+
+/** Most live accumulators of one register block (leaves registers for the operands). */
+const MAX_ACCUMULATORS = 8;
+
+/** Whether conv2d runs on the blocked wasm schedule: int8 operands into int32 accumulators. */
+export function wasmConvApplies(def: OpDefinition): boolean {
+  return def.blocked !== undefined && def.withBlocks !== undefined && def.inputs[0].dtype === 'int8' && def.inputs[1].dtype === 'int8' &&
+    def.stages.reduce?.dtype === 'int32';
+}
+
+export const wasmConv2d: HostStrategy = {
+  knobSpace(def): KnobSpace {
+    const g = def.blocked!.geom;
+    return { reg_co: divisors(g.cobg).filter((x) => x <= 4), reg_w: divisors(g.OW).filter((x) => x <= 8) };
+  },
+  defaultKnobs(def, t): HostKnobs {
+    const space = this.knobSpace(def, t);
+    // Widest column block that fits the accumulator budget with two vectors of output channels, else one.
+    const pick = (co: number) => ({ reg_co: co, reg_w: space.reg_w.filter((w) => w * co <= MAX_ACCUMULATORS).pop()! });
+    const two = space.reg_co.includes(2) ? pick(2) : undefined;
+    const one = pick(1);
+    return two && two.reg_w * 2 >= one.reg_w ? two : one;
+  },
+  schedule(def, k): Schedule {
+    const cd = def.blocked!.def;
+    const sch = createSchedule(def.output);
+    const so = sch.stage(def.output);
+    so.pragma(so.axis[3], 'vectorize');
+    const sc = sch.stage(cd.conv);
+    const [n, co, y, x, o] = sc.axis;
+    const [ric, ry, rx, rii] = sc.reduceAxis;
+    const [coo, coi] = sc.split(co, k.reg_co);
+    const [xo, xi] = sc.split(x, k.reg_w);
+    sc.reorder(n, coo, y, xo, ric, ry, rx, coi, xi, o, rii);
+    sc.pragma(coi, 'unroll');
+    sc.pragma(xi, 'unroll');
+    sc.tensorize(o, WASM_DOT_I16X8);
+    return sch;
+  },
+};
