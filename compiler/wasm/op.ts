@@ -63,17 +63,29 @@ export async function assembleWat(src: WasmSource): Promise<Uint8Array> {
   }
 }
 
-/** Instantiate a module and wrap its `run` as a kernel over typed arrays (inputs, then the output). */
-export function instantiate(binary: Uint8Array, src: WasmSource): Kernel {
+/**
+ * Instantiate a module and wrap its `run` as a kernel over typed arrays (inputs, then the output).
+ * `constants` (indices of bound operands: weights, bias) are copied into linear memory when the
+ * kernel first sees an array object and then read in place, as the C kernel reads its pointers: a
+ * caller that changes a constant passes a new array. The other inputs are copied in on every call.
+ */
+export function instantiate(binary: Uint8Array, src: WasmSource, constants: readonly number[] = []): Kernel {
   const instance = new WA.Instance(new WA.Module(binary), {});
   const mem = instance.exports.mem as { buffer: ArrayBuffer };
   const run = instance.exports.run as () => void;
   const bytes = new Uint8Array(mem.buffer);
   const last = src.params.length - 1;
+  const resident: (ArrayBufferView | undefined)[] = [];
   return {
     call: (args) => {
       if (args.length !== src.params.length) throw new CompileError(`internal: ${src.name} takes ${src.params.length} arrays, got ${args.length}`);
-      for (let i = 0; i < last; i++) bytes.set(new Uint8Array(args[i].buffer, args[i].byteOffset, args[i].byteLength), src.offsets[i]);
+      for (let i = 0; i < last; i++) {
+        if (constants.includes(i)) {
+          if (resident[i] === args[i]) continue;
+          resident[i] = args[i];
+        }
+        bytes.set(new Uint8Array(args[i].buffer, args[i].byteOffset, args[i].byteLength), src.offsets[i]);
+      }
       run();
       const out = args[last];
       new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes.subarray(src.offsets[last], src.offsets[last] + out.byteLength));
@@ -94,5 +106,7 @@ export async function buildWasmOp(def: OpDefinition, strategy: HostStrategy, tar
   const k = resolveKnobs(space, { ...strategy.defaultKnobs(def, target), ...(space.threads ? { threads: 1 } : {}) }, knobs);
   const source = emitWat(lower(strategy.schedule(def, k), def.op));
   const binary = await assembleWat(source);
-  return { def, target, knobs: k, source, bytes: binary.length, kernel: instantiate(binary, source) };
+  // Operators with weights: every input after the data is a constant bound once (OpDefinition.bind).
+  const constants = def.macs > 0 ? def.inputs.map((_, i) => i).slice(1) : [];
+  return { def, target, knobs: k, source, bytes: binary.length, kernel: instantiate(binary, source, constants) };
 }
