@@ -1,8 +1,9 @@
 /**
- * int8 dot products on the cpu target: conv2d's reduction tensorized with DOT_I8X4 becomes
- * vpdpbusd (avx512vnni, 16 lanes; avxvnni, 8 lanes) where the target has it, bit-exact against the
- * plain reference (signed data through the +128 offset and its correction), and plain loops on a
- * target without it (`cpu -mattr=+avx2` never emits VNNI).
+ * int8 dot products on the cpu target: THE blocked conv2d on (1, 4, lanes) blocks, its register
+ * tiles tensorized with GEMM_TILE, becomes vpdpbusd (avx512vnni, 16 lanes; avxvnni, 8 lanes) where
+ * the target has it, bit-exact against the plain reference (signed data through the +128 offset and
+ * its per-channel correction; grouped, depthwise, batch 2, channel counts that are not whole blocks),
+ * and plain loops on a target without it (`cpu -mattr=+avx2` never emits VNNI).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -42,12 +43,16 @@ async function checkConv(t: CpuTargetSpec, shape: number[], params: OpParams, kn
   return op;
 }
 
-// H, W, CI, CO, K, PAD, STRIDE: lane tails (W 5, 19, 37), stride 2, 1x1, no padding, batch 2, no clip.
+// H, W, CI, CO, K, PAD, STRIDE: channel tails (CI 3, 6, 17; CO 10, 20, 24, 33), stride 2, 1x1, no
+// padding, batch 2, no clip, grouped and depthwise, register tiles and task sizes.
 const SHAPES: [number[], OpParams, Record<string, number>][] = [
   [[7, 5, 12, 20, 3, 1, 2], P({ batch: 2 }), { threads: 1 }],
-  [[9, 19, 8, 16, 3, 1, 1], P({ clip: undefined, bias: false }), { threads: 2, tile_co: 4 }],
-  [[6, 37, 16, 24, 1, 0, 1], P({ shift: 2, clip: [-60, 50] }), { threads: 1, tile_h: 2 }],
-  [[10, 10, 4, 12, 5, 2, 2], P({}), { threads: 2 }],
+  [[9, 19, 8, 16, 3, 1, 1], P({ clip: undefined, bias: false }), { threads: 2, col_block: 19 }],
+  [[6, 37, 17, 33, 1, 0, 1], P({ shift: 2, clip: [-60, 50] }), { threads: 1, rows: 2 }],
+  [[10, 10, 3, 12, 5, 2, 2], P({}), { threads: 2, order: 1 }],
+  [[8, 7, 16, 64, 3, 1, 1], P({ batch: 3 }), { threads: 2, co_task: 2, co_block: 2, col_block: 7, rows: 4 }],
+  [[8, 7, 16, 24, 3, 1, 1], P({ groups: 4 }), { threads: 1 }],
+  [[11, 9, 24, 24, 3, 1, 1], P({ groups: 24, bias: false }), { threads: 2 }],
 ];
 
 test('avx512vnni: conv2d defaults to dot products (vpdpbusd), bit-exact on odd shapes; dot=0 gives the same output', async () => {
@@ -56,29 +61,33 @@ test('avx512vnni: conv2d defaults to dot products (vpdpbusd), bit-exact on odd s
   for (const [shape, params, knobs] of SHAPES) {
     const op = await checkConv(t, shape, params, { ...knobs, dot: 1 });
     assert.is(op.knobs.dot, 1);
-    assert.match(op.source.text, /_mm512_dpbusd_epi32/);
-    const plain = await checkConv(t, shape, params, { ...knobs, dot: 0 });
+    assert.match(op.source.text, /_mm512_dpbusd_epi32/, shape.join(','));
+    const plain = await checkConv(t, shape, params, { threads: knobs.threads, dot: 0 });
     assert.not.match(plain.source.text, /dpbusd/);
     assert.equal(runCpuOp(op, { seed: 9 }).output, runCpuOp(plain, { seed: 9 }).output);
   }
 });
 
-test('the default: dot products on rows at least one instruction wide, the plain nest on narrower ones', () => {
+test('the default: dot products for ungrouped convolutions (any width: the lanes are output channels), the plain nest for grouped ones', () => {
   if (!host.features.includes('avx512vnni')) {
     console.log('SKIP dot default: this host has no avx512vnni');
     return;
   }
   const t = parseTarget('cpu', d) as CpuTargetSpec;
-  const dflt = (w: number) => conv.strategies.cpu.defaultKnobs(conv.define([8, w, 16, 16, 3, 1, 1], P({}), d), t).dot;
-  assert.is(dflt(16), 1);
-  assert.is(dflt(15), 0);
+  const dflt = (w: number, groups = 1) => conv.strategies.cpu.defaultKnobs(conv.define([8, w, 16, 16, 3, 1, 1], P({ groups }), d), t);
+  assert.is(dflt(16).dot, 1);
+  assert.is(dflt(3).dot, 1);
+  assert.is(dflt(16, 4).dot, 0);
+  // The register tile fits the 32 zmm registers: columns x channel blocks accumulators.
+  const k = conv.strategies.cpu.defaultKnobs(conv.define([56, 56, 64, 64, 3, 1, 1], P({}), d), t);
+  assert.ok(k.col_block * k.co_block <= 28 && k.col_block * k.co_block >= 16, JSON.stringify(k));
 });
 
 test('avxvnni (256-bit): cpu -mattr=+avx2,+avxvnni emits _mm256_dpbusd_avx_epi32, bit-exact', async () => {
   if (skip('avxvnni dot products', 'avxvnni')) return;
   const t = parseTarget('cpu -mattr=+avx2,+avxvnni', d) as CpuTargetSpec;
-  for (const [shape, params, knobs] of SHAPES) {
-    const op = await checkConv(t, shape, params, { ...knobs, dot: 1 });
+  for (const [shape, params, knobs] of SHAPES.slice(0, 4)) {
+    const op = await checkConv(t, shape, params, { threads: knobs.threads, dot: 1 });
     assert.match(op.source.text, /_mm256_dpbusd_avx_epi32/);
     assert.not.match(op.source.text, /_mm512/);
   }
@@ -89,17 +98,27 @@ test('cpu -mattr=+avx2: no dot knob, no VNNI in the C, bit-exact', async () => {
   const t = parseTarget('cpu -mattr=+avx2', d) as CpuTargetSpec;
   const def = conv.define(SHAPES[0][0], SHAPES[0][1], d);
   assert.not.ok('dot' in conv.strategies.cpu.knobSpace(def, t));
-  for (const [shape, params, knobs] of SHAPES) {
-    const op = await checkConv(t, shape, params, knobs);
+  for (const [shape, params, knobs] of SHAPES.slice(0, 3)) {
+    const op = await checkConv(t, shape, params, { threads: knobs.threads });
     assert.not.match(op.source.text, /dpbusd|immintrin/);
     assert.not.ok(op.shared.flags.some((f) => /vnni|march=native/.test(f)), op.shared.flags.join(' '));
   }
 });
 
-test('no dot knob where it cannot apply: grouped convolution, input channels not a multiple of 4', () => {
+test('weights are bound once: the kernel takes them packed [CO/16][CI/4][K][K][16][4] with the offset correction', async () => {
+  if (skip('bound weights', 'avx512vnni')) return;
   const t = parseTarget('cpu', d) as CpuTargetSpec;
-  assert.not.ok('dot' in conv.strategies.cpu.knobSpace(conv.define([8, 8, 16, 16, 3, 1, 1], P({ groups: 4 }), d), t));
-  assert.not.ok('dot' in conv.strategies.cpu.knobSpace(conv.define([8, 8, 6, 16, 3, 1, 1], P({}), d), t));
+  const op = await checkConv(t, [6, 6, 8, 32, 3, 1, 1], P({}), { dot: 1 });
+  assert.equal(op.def.inputs.map((x) => `${x.name}:${x.shape.join('x')}:${x.dtype}`), ['data:1x8x6x6:int8', 'weight:2x2x3x3x16x4:int8', 'offset_correction:32:int32', 'bias:32:int32']);
+  assert.match(op.source.text, /b_data_pack/);
+});
+
+test('no dot knob where it cannot apply: a target without a dot-product instruction, a 16-bit accumulator', () => {
+  const t = parseTarget('cpu -mattr=+avx2', d) as CpuTargetSpec;
+  assert.not.ok('dot' in conv.strategies.cpu.knobSpace(conv.define([8, 8, 16, 16, 3, 1, 1], P({}), d), t));
+  const wide = loadConfig('hx8k-1x2'); // 16-bit accumulators: vpdpbusd's int32 sums would not wrap like them
+  const tn = parseTarget('cpu', d) as CpuTargetSpec;
+  assert.not.ok('dot' in conv.strategies.cpu.knobSpace(conv.define([8, 8, 16, 16, 3, 1, 1], P({}), wide), tn));
 });
 
 test.run();

@@ -101,7 +101,7 @@ test('knobs outside the space are refused with one line', async () => {
     return 'accepted';
   };
   assert.match(await refused({ tile_co: 5 }), /^knob tile_co = 5 is not one of 1, 2, 4, 8, 16$/);
-  assert.match(await refused({ tile_b: 1 }), /^unknown knob tile_b for this target; knobs: tile_co, tile_h, threads(, dot)?$/);
+  assert.match(await refused({ tile_b: 1 }), /^unknown knob tile_b for this target; knobs: tile_co, tile_h, threads(, dot, co_task, rows, col_block, co_block, order)?$/);
 });
 
 test.run();

@@ -132,6 +132,9 @@ function writeDocsSection(rows: CpuBenchRow[], runs: number, m: Machine): void {
     `"vtw" is our C back end with its default knobs apart from the thread count (output checked bit-exact against the reference);`,
     `QLinearConv is onnxruntime's int8 convolution with requantization (the same work as ours), ConvInteger its int8 MACs into int32,`,
     `Conv its fp32 convolution. "× int8" = QLinearConv time / ours (> 1: we are faster).`,
+    `Our weights are packed once when the kernel is bound to them (outside the timed call, as onnxruntime prepacks its weights at`,
+    `session creation); packing the data (+128, 4 channels per word, padding) and unpacking the output to NCHW are inside the timed call.`,
+    `OpenMP workers spin between calls for a bounded time (compiler/cpu/build.ts), as onnxruntime's thread pool does.`,
     '',
   ];
   for (const t of THREADS) {

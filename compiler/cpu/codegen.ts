@@ -13,7 +13,7 @@
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
 import { flatIndex } from '../ir/buffer.ts';
-import { dtypeBits, type DType, type Expr, type Var } from '../ir/expr.ts';
+import { coefOf, dtypeBits, int, simplify, substitute, type DType, type Expr, type Var } from '../ir/expr.ts';
 import type { Stmt } from '../ir/stmt.ts';
 import type { LoweredFunc } from '../te/lower.ts';
 
@@ -30,25 +30,41 @@ export interface CSource {
   openmp: boolean;
 }
 
-/** The tensorize intrinsic of an int8 dot product of 4 (compiler/cpu/strategies.ts marks it). */
-export const DOT_I8X4 = 'vtw.dot_i8x4';
+/**
+ * The tensorize intrinsic of the blocked int8 convolution / matrix multiplication
+ * (compiler/cpu/strategies.ts marks it): a register tile of output lanes accumulated over the
+ * whole reduction by an int8 dot-product instruction, 4 products per 32-bit lane.
+ */
+export const GEMM_TILE = 'vtw.gemm_tile_u8s8';
 
 /**
- * An instruction computing 32-bit lanes acc[l] += sum of 4 byte products:
- * - `avx512vnni`: vpdpbusd on 512-bit vectors (16 lanes), `avxvnni`: on 256-bit vectors (8 lanes).
- *   vpdpbusd multiplies unsigned by signed bytes: the signed data byte d is fed as d + 128 (d ^ 0x80)
- *   and 128 × (sum of the 4 weights) is subtracted first, which is exact in wrap-around int32.
+ * An instruction computing 32-bit lanes acc[l] += sum of 4 byte products, unsigned data by signed
+ * weights (vpdpbusd): `avx512vnni` on 512-bit vectors (16 lanes), `avxvnni` on 256-bit vectors
+ * (8 lanes). The data reaches it as uint8 (the definition's +128 offset, corrected per output
+ * channel by a constant computed with the weights).
  */
 export type DotIsa = 'avx512vnni' | 'avxvnni';
 
 /** 32-bit lanes of one dot-product instruction. */
 export const DOT_LANES: Record<DotIsa, number> = { avx512vnni: 16, avxvnni: 8 };
-const DOT_VEC: Record<DotIsa, { t: string; load: string; store: string; set1: string; sub: string; dot: string }> = {
-  avx512vnni: { t: '__m512i', load: '_mm512_load_si512', store: '_mm512_store_si512', set1: '_mm512_set1_epi32', sub: '_mm512_sub_epi32', dot: '_mm512_dpbusd_epi32' },
-  avxvnni: { t: '__m256i', load: '_mm256_load_si256', store: '_mm256_store_si256', set1: '_mm256_set1_epi32', sub: '_mm256_sub_epi32', dot: '_mm256_dpbusd_avx_epi32' },
+/** Vector operations of each instruction set; `storeFirst` stores the first n lanes only. */
+const DOT_VEC: Record<DotIsa, { t: string; zero: string; load: (p: string) => string; store: (p: string, v: string) => string; storeFirst: (p: string, v: string, n: number) => string; set1: string; dot: string }> = {
+  avx512vnni: {
+    t: '__m512i', zero: '_mm512_setzero_si512()', set1: '_mm512_set1_epi32', dot: '_mm512_dpbusd_epi32',
+    load: (p) => `_mm512_loadu_si512((const void *)(${p}))`, store: (p, v) => `_mm512_storeu_si512((void *)(${p}), ${v})`,
+    storeFirst: (p, v, n) => `_mm512_mask_storeu_epi32((void *)(${p}), (__mmask16)${(1 << n) - 1}u, ${v})`,
+  },
+  avxvnni: {
+    t: '__m256i', zero: '_mm256_setzero_si256()', set1: '_mm256_set1_epi32', dot: '_mm256_dpbusd_avx_epi32',
+    load: (p) => `_mm256_loadu_si256((const __m256i *)(${p}))`, store: (p, v) => `_mm256_storeu_si256((__m256i *)(${p}), ${v})`,
+    storeFirst: (p, v, n) => `_mm256_maskstore_epi32((int *)(${p}), _mm256_setr_epi32(${Array.from({ length: 8 }, (_, i) => (i < n ? -1 : 0)).join(', ')}), ${v})`,
+  },
 };
 
-/** The dot-product instruction a target's features give (none: the tensorized loops are printed plainly). */
+/** Most accumulators a register tile may have (x86-64 has 32 zmm / 16 ymm registers). */
+export const MAX_TILE_ACCS: Record<DotIsa, number> = { avx512vnni: 28, avxvnni: 12 };
+
+/** The dot-product instruction a target's features give (none: tensorized loops are printed plainly). */
 export function dotIsaOf(features: readonly string[]): DotIsa | undefined {
   if (features.includes('avx512vnni')) return 'avx512vnni';
   if (features.includes('avxvnni')) return 'avxvnni';
@@ -56,7 +72,7 @@ export function dotIsaOf(features: readonly string[]): DotIsa | undefined {
 }
 
 export interface EmitOptions {
-  /** The target's int8 dot-product instruction, for loops tensorized with DOT_I8X4. */
+  /** The target's int8 dot-product instruction, for loops tensorized with GEMM_TILE. */
   dot?: DotIsa;
 }
 
@@ -154,6 +170,12 @@ static inline int vtw_fmod32(int a, int b) { int r = a % b; return (r != 0 && ((
 #define VTW_MAX(a, b) ((a) > (b) ? (a) : (b))
 `;
 
+const INTRINSICS_PRELUDE = `#include <immintrin.h>
+#include <string.h>
+/* four bytes as one 32-bit word, whatever their alignment */
+static inline int32_t vtw_ld32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
+`;
+
 class Printer {
   private readonly names = new Map<Var | Buffer, string>();
   private readonly used = new Set<string>();
@@ -242,84 +264,92 @@ class Printer {
   }
 
   /**
-   * DOT_I8X4 over the nest `for o { for x { for k < 4 { C[o, x] += (int32)A[x, k] * (int32)B[o, k] } } }`
-   * (A not reading o, B not reading x, C not reading k; int8 A and B, int32 C): the 4-byte groups of
-   * A for every x are packed once (offset by 128), then for each o the 4 weights are one broadcast
-   * word and each block of lanes of x is one dot-product instruction. Returns false (the caller
-   * prints the plain loops) when the nest does not have that form.
+   * GEMM_TILE on a loop whose body is `init; for r... { for t... { for o < L { for k < 4 {
+   * C[..] += (int32)A[..] * (int32)W[..] }}}}`: the reduce loops r (not in C's index), then the
+   * tile loops t (in C's index: one accumulator register per iteration, at most MAX_TILE_ACCS), then
+   * the L lanes of one instruction (or fewer: a masked store) and the 4 products of a lane. A is uint8 with its 4 bytes
+   * contiguous in k (one broadcast word), W int8 with (o, k) contiguous (one vector), C int32 with o
+   * contiguous, the init stores 0. The accumulators stay in registers over the whole reduction and
+   * are stored once. Returns false (the caller prints plain loops) when the nest has another form.
    */
-  private dotI8x4(s: Stmt, ind: string): boolean {
+  private gemmTile(s: Extract<Stmt, { k: 'for' }>, ind: string): boolean {
     const isa = this.dot!;
+    const L = DOT_LANES[isa];
+    const V = DOT_VEC[isa];
     const strip = (x: Stmt): Stmt => (x.k === 'attr' && x.key === 'pragma' ? strip(x.body) : x);
+    const body = strip(s.body);
+    if (body.k !== 'seq' || body.body.length !== 2) return false;
+    const [init, red] = body.body;
+    let i0 = strip(init);
+    while (i0.k === 'for') i0 = strip(i0.body);
+    if (i0.k !== 'store' || i0.value.k !== 'int' || i0.value.value !== 0) return false;
     const loops: Extract<Stmt, { k: 'for' }>[] = [];
-    let b = strip(s);
-    while (loops.length < 3) {
-      if (b.k !== 'for') return false;
+    let b = strip(red);
+    while (b.k === 'for') {
       loops.push(b);
       b = strip(b.body);
     }
-    const [lo, lx, lk] = loops;
-    if (b.k !== 'store' || lk.ext !== 4 || b.buf.dtype !== 'int32') return false;
+    if (b.k !== 'store' || b.buf !== i0.buf || b.buf.dtype !== 'int32' || loops.length < 2) return false;
     const v = b.value;
-    if (v.k !== 'bin' || v.op !== 'add' || !sameLoad(v.a, b.buf, b.idx)) return false;
-    const m = v.b;
-    if (m.k !== 'bin' || m.op !== 'mul') return false;
-    const int8Load = (e: Expr): Extract<Expr, { k: 'load' }> | undefined =>
-      e.k === 'cast' && e.dtype === 'int32' && e.a.k === 'load' && e.a.buf.dtype === 'int8' ? e.a : undefined;
-    const p = int8Load(m.a);
-    const q = int8Load(m.b);
-    if (!p || !q) return false;
-    const fits = (a: typeof p, w: typeof p) => !uses(a, lo.v) && !uses(w, lx.v);
-    const [A, B] = fits(p, q) ? [p, q] : fits(q, p) ? [q, p] : [undefined, undefined];
-    if (!A || !B || b.idx.some((e) => uses(e, lk.v))) return false;
+    if (v.k !== 'bin' || v.op !== 'add' || !sameLoad(v.a, b.buf, b.idx) || v.b.k !== 'bin' || v.b.op !== 'mul') return false;
+    const load8 = (e: Expr, dt: DType): Extract<Expr, { k: 'load' }> | undefined =>
+      e.k === 'cast' && e.dtype === 'int32' && e.a.k === 'load' && e.a.buf.dtype === dt ? e.a : undefined;
+    const A = load8(v.b.a, 'uint8') ?? load8(v.b.b, 'uint8');
+    const W = load8(v.b.a, 'int8') ?? load8(v.b.b, 'int8');
+    if (!A || !W) return false;
+    const lk = loops[loops.length - 1];
+    const lo = loops[loops.length - 2];
+    // Fewer lanes than the instruction's: an operator with fewer output channels than one block
+    // (the packed weights still hold a whole block; only the used lanes are stored).
+    if (lk.ext !== 4 || lo.ext > L) return false;
+    const cIdx = flatIndex(b.buf, b.idx);
+    const aIdx = flatIndex(A.buf, A.idx);
+    const wIdx = flatIndex(W.buf, W.idx);
+    if (coefOf(aIdx, lk.v) !== 1 || uses(aIdx, lo.v) || coefOf(wIdx, lk.v) !== 1 || coefOf(wIdx, lo.v) !== 4 || coefOf(cIdx, lo.v) !== 1 || uses(cIdx, lk.v)) return false;
+    const outer = loops.slice(0, -2);
+    const firstTile = outer.findIndex((l) => uses(cIdx, l.v));
+    const reduce = firstTile < 0 ? outer : outer.slice(0, firstTile);
+    const tile = firstTile < 0 ? [] : outer.slice(firstTile);
+    if (tile.some((l) => !uses(cIdx, l.v)) || reduce.some((l) => uses(cIdx, l.v))) return false;
+    const nacc = tile.reduce((n, l) => n * l.ext, 1);
+    if (nacc > MAX_TILE_ACCS[isa]) return false;
 
     this.intrinsics = true;
-    const L = DOT_LANES[isa];
-    const V = DOT_VEC[isa];
-    const nb = Math.ceil(lx.ext / L);
-    const o = this.name(lo.v, 'v');
-    const x = this.name(lx.v, 'v');
-    const k = this.name(lk.v, 'v');
-    const c = `${this.name(b.buf, 'b')}[${this.expr(flatIndex(b.buf, b.idx))}]`;
-    const aText = this.expr(A);
-    const bText = this.expr(B);
-    const i2 = ind + '  ';
-    const i3 = ind + '    ';
+    this.name(s.v, 'v');
     const out = this.lines;
-    out.push(`${ind}{ /* ${DOT_I8X4} on ${isa}: ${L} lanes of x, 4 products each */`);
-    out.push(`${i2}uint8_t t_a[${nb}][${4 * L}] __attribute__((aligned(64)));`);
-    out.push(`${i2}for (int t_b = 0; t_b < ${nb}; ++t_b) {`);
-    out.push(`${i3}for (int t_l = 0; t_l < ${L}; ++t_l) {`);
-    out.push(`${i3}  const vtw_index ${x} = t_b * ${L} + t_l;`);
-    out.push(`${i3}  for (vtw_index ${k} = 0; ${k} < 4; ++${k}) t_a[t_b][4 * t_l + ${k}] = ${x} < ${lx.ext} ? (uint8_t)((uint8_t)${aText} ^ 0x80u) : 0;`);
-    out.push(`${i3}}`);
-    out.push(`${i2}}`);
-    out.push(`${i2}for (vtw_index ${o} = 0; ${o} < ${lo.ext}; ++${o}) {`);
-    out.push(`${i3}uint32_t t_w = 0;`);
-    out.push(`${i3}int32_t t_wsum = 0;`);
-    out.push(`${i3}for (vtw_index ${k} = 0; ${k} < 4; ++${k}) { const int8_t t_q = ${bText}; t_w |= (uint32_t)(uint8_t)t_q << (8 * ${k}); t_wsum += t_q; }`);
-    out.push(`${i3}const ${V.t} t_wv = ${V.set1}((int32_t)t_w), t_corr = ${V.set1}(128 * t_wsum);`);
-    out.push(`${i3}const vtw_index ${k} = 0;`);
-    out.push(`${i3}(void)${k};`);
-    const block = (count: string, ii: string) => {
-      out.push(`${ii}int32_t t_c[${L}] __attribute__((aligned(64)));`);
-      out.push(`${ii}for (int t_l = 0; t_l < ${count}; ++t_l) { const vtw_index ${x} = t_b * ${L} + t_l; t_c[t_l] = ${c}; }`);
-      out.push(`${ii}${V.store}((${V.t} *)t_c, ${V.dot}(${V.sub}(${V.load}((const ${V.t} *)t_c), t_corr), ${V.load}((const ${V.t} *)t_a[t_b]), t_wv));`);
-      out.push(`${ii}for (int t_l = 0; t_l < ${count}; ++t_l) { const vtw_index ${x} = t_b * ${L} + t_l; ${c} = t_c[t_l]; }`);
-    };
-    const full = Math.floor(lx.ext / L);
-    if (full > 0) {
-      out.push(`${i3}for (int t_b = 0; t_b < ${full}; ++t_b) {`);
-      block(`${L}`, i3 + '  ');
-      out.push(`${i3}}`);
+    // Every tile point: its accumulator, its data word and its weight vector (shared where equal).
+    const points: Array<Map<Var, Expr>> = [];
+    for (let p = 0; p < nacc; p++) {
+      const m = new Map<Var, Expr>([[lo.v, int(0)], [lk.v, int(0)]]);
+      let rest = p;
+      for (let j = tile.length - 1; j >= 0; j--) {
+        m.set(tile[j].v, int(rest % tile[j].ext));
+        rest = Math.floor(rest / tile[j].ext);
+      }
+      points.push(m);
     }
-    if (full < nb) {
-      out.push(`${i3}{`);
-      out.push(`${i3}  const int t_b = ${full};`);
-      block(`${lx.ext - full * L}`, i3 + '  ');
-      out.push(`${i3}}`);
+    const at = (buf: Buffer, idx: Expr, m: Map<Var, Expr>) => `&${this.name(buf, 'b')}[${this.expr(simplify(substitute(idx, m)))}]`;
+    const aText = points.map((m) => at(A.buf, aIdx, m));
+    const wText = points.map((m) => at(W.buf, wIdx, m));
+    const aNames = [...new Set(aText)];
+    const wNames = [...new Set(wText)];
+    const i2 = ind + '  ';
+    out.push(`${ind}for (vtw_index ${this.name(s.v, 'v')} = 0; ${this.name(s.v, 'v')} < ${s.ext}; ++${this.name(s.v, 'v')}) { /* ${GEMM_TILE} on ${isa}: ${nacc} accumulators of ${L} lanes */`);
+    out.push(`${i2}${V.t} ${points.map((_, p) => `t_acc${p} = ${V.zero}`).join(', ')};`);
+    let ri = i2;
+    for (const l of reduce) {
+      const n = this.name(l.v, 'v');
+      out.push(`${ri}for (vtw_index ${n} = 0; ${n} < ${l.ext}; ++${n}) {`);
+      ri += '  ';
     }
-    out.push(`${i2}}`);
+    wNames.forEach((w, j) => out.push(`${ri}const ${V.t} t_w${j} = ${V.load(w)};`));
+    aNames.forEach((a, j) => out.push(`${ri}const ${V.t} t_a${j} = ${V.set1}(vtw_ld32(${a}));`));
+    points.forEach((_, p) => out.push(`${ri}t_acc${p} = ${V.dot}(t_acc${p}, t_a${aNames.indexOf(aText[p])}, t_w${wNames.indexOf(wText[p])});`));
+    for (let j = reduce.length - 1; j >= 0; j--) {
+      ri = ri.slice(2);
+      out.push(`${ri}}`);
+    }
+    points.forEach((m, p) => out.push(`${i2}${lo.ext < L ? V.storeFirst(at(b.buf, cIdx, m), `t_acc${p}`, lo.ext) : V.store(at(b.buf, cIdx, m), `t_acc${p}`)};`));
     out.push(`${ind}}`);
     return true;
   }
@@ -343,9 +373,9 @@ class Printer {
         return;
       }
       case 'attr':
-        if (s.key === 'tensorize' && s.value === DOT_I8X4) {
+        if (s.key === 'tensorize' && s.value === GEMM_TILE) {
           // The intrinsic where the target has an int8 dot-product instruction, else the plain loops.
-          if (!this.dot || !this.dotI8x4(s.body, ind)) this.stmt(s.body, ind);
+          if (!this.dot || s.body.k !== 'for' || !this.gemmTile(s.body, ind)) this.stmt(s.body, ind);
           return;
         }
         if (s.key !== 'pragma' || (s.value !== 'parallel' && s.value !== 'vectorize')) {
@@ -396,6 +426,6 @@ export function emitC(func: LoweredFunc, threads: number, opts: EmitOptions = {}
   }
   body.stmt(func.body, '  ');
   for (const b of func.scratch) body.lines.push(`  free(${body.name(b, 'b')});`);
-  const text = `${PRELUDE}${body.intrinsics ? '#include <immintrin.h>\n' : ''}\nvoid ${name}(${args.join(', ')}) {\n${body.lines.join('\n')}\n}\n`;
+  const text = `${PRELUDE}${body.intrinsics ? INTRINSICS_PRELUDE : ''}\nvoid ${name}(${args.join(', ')}) {\n${body.lines.join('\n')}\n}\n`;
   return { name, text, params, openmp: body.openmp };
 }

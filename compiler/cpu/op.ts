@@ -38,6 +38,9 @@ export async function buildCpuOp(
   def: OpDefinition, strategy: HostStrategy, target: CpuTargetSpec, knobs: Record<string, number> = {}, cacheDir?: string,
 ): Promise<CpuOp> {
   const k = resolveKnobs(strategy.knobSpace(def, target), strategy.defaultKnobs(def, target), knobs);
+  // The strategy's block spec for these knobs (the same operator, blocked for the target's kernel).
+  const blocks = strategy.blocks?.(def, target, k);
+  if (blocks && def.withBlocks) def = def.withBlocks(blocks.block, blocks.dataOffset);
   const func = lower(strategy.schedule(def, k), def.op);
   const source = emitC(func, k.threads ?? 1, { dot: dotIsaOf(target.features) });
   const shared = await buildShared(source, target, cacheDir);

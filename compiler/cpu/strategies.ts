@@ -11,7 +11,8 @@ import type { OpDefinition } from '../ops/compute.ts';
 import { createSchedule, type Schedule } from '../te/schedule.ts';
 import type { HostKnobs, HostStrategy, HostTargetSpec, KnobSpace } from '../target/strategy.ts';
 import type { CpuTargetSpec } from '../target/target.ts';
-import { DOT_I8X4, DOT_LANES, dotIsaOf } from './codegen.ts';
+import { DOT_LANES, dotIsaOf, GEMM_TILE, MAX_TILE_ACCS } from './codegen.ts';
+import type { BlockSpec } from '../ops/layout.ts';
 
 /** Thread counts offered: 1 up to the host's cores. */
 export function threadChoices(): number[] {
@@ -34,38 +35,89 @@ const largestAtMost = (cands: readonly number[], limit: number): number => cands
 /** Bytes of int32 accumulator tile the defaults aim for (fits L1 with the input rows). */
 const TILE_BYTES = 16 * 1024;
 
+/** The block spec and data offset of the dot-product kernel on a target: (1, 4, lanes), data + 128 (uint8). */
+export function dotBlocks(t: HostTargetSpec): { block: BlockSpec; dataOffset: number } | undefined {
+  const isa = t.kind === 'cpu' ? dotIsaOf(t.features) : undefined;
+  return isa ? { block: { B: 1, BI: 4, BO: DOT_LANES[isa] }, dataOffset: 128 } : undefined;
+}
+
 /**
- * Whether conv2d's reduction can be tensorized with DOT_I8X4 on target `t`: the target has an int8
- * dot-product instruction, operands are int8 into an int32 accumulator, the input channels come in
- * groups of 4, and the convolution is not grouped (the data read must not depend on the output channel).
+ * Whether conv2d can run on the target's int8 dot-product instruction: it has one, and the
+ * operands are int8 into an int32 accumulator (any channel counts: blocks are padded).
  */
 function convDotApplies(def: OpDefinition, t: HostTargetSpec): boolean {
-  const { cin, groups } = def.shape;
-  return t.kind === 'cpu' && dotIsaOf(t.features) !== undefined && groups === 1 && cin % 4 === 0 &&
+  return dotBlocks(t) !== undefined && def.withBlocks !== undefined &&
     def.inputs[0].dtype === 'int8' && def.inputs[1].dtype === 'int8' && def.stages.reduce?.dtype === 'int32';
+}
+
+const upTo = (n: number, limit: number) => divisors(n).filter((x) => x <= limit);
+
+/**
+ * The dot-product kernel's knobs: output-channel blocks per parallel task (co_task), output rows
+ * per task (rows), the register tile (col_block output columns x co_block channel blocks, one
+ * accumulator register each), the reduction order (order 0: input-channel blocks outermost, the
+ * weights in memory order; 1: kernel rows and columns outermost).
+ */
+function dotKnobSpace(def: OpDefinition, t: HostTargetSpec): KnobSpace {
+  const { cout } = def.shape;
+  const [, , oh, ow] = def.output.shape;
+  const L = dotBlocks(t)!.block.BO;
+  const cob = Math.ceil(cout / L);
+  return {
+    co_task: cout % L ? [cob] : divisors(cob),
+    rows: upTo(oh, 28),
+    col_block: upTo(ow, MAX_TILE_ACCS[dotIsaOf((t as CpuTargetSpec).features)!]),
+    co_block: [1, 2, 3, 4],
+    order: [0, 1],
+  };
+}
+
+/** Default register tile and task size of the dot-product kernel. */
+function dotDefaults(def: OpDefinition, t: HostTargetSpec, space: KnobSpace): HostKnobs {
+  const { cout } = def.shape;
+  const [, , oh, ow] = def.output.shape;
+  const isa = dotIsaOf((t as CpuTargetSpec).features)!;
+  const L = DOT_LANES[isa];
+  const cob = Math.ceil(cout / L);
+  // Tasks of up to 4 channel blocks (64 channels on 16 lanes): a task's weights stay in L2.
+  const co_task = largestAtMost(space.co_task, 4);
+  // The register tile: most accumulators per load (x columns x c blocks: x + c loads for x·c instructions).
+  let best = { col_block: 1, co_block: 1, score: 0 };
+  for (const c of divisors(Math.min(co_task, cob)).filter((x) => x <= 4)) {
+    const x = largestAtMost(space.col_block, Math.floor(MAX_TILE_ACCS[isa] / c));
+    const score = (x * c) / (x + c);
+    if (score > best.score) best = { col_block: x, co_block: c, score };
+  }
+  // Rows per task: the task's accumulators (co_task blocks x rows x columns) within TILE_BYTES.
+  const rows = largestAtMost(space.rows, Math.max(1, Math.floor(TILE_BYTES / (4 * L * co_task * ow))));
+  return { co_task, rows: Math.min(rows, oh), col_block: best.col_block, co_block: best.co_block, order: 0 };
 }
 
 export const cpuConv2d: HostStrategy = {
   knobSpace(def, t): KnobSpace {
     const [, co, oh] = def.output.shape;
     const space: KnobSpace = { tile_co: divisors(co).filter((x) => x <= 64), tile_h: divisors(oh).filter((x) => x <= 16), threads: threadChoices() };
-    // dot = 1: the input-channel reduction in groups of 4 on the target's dot-product instruction.
-    if (convDotApplies(def, t)) space.dot = [0, 1];
+    // dot = 1: THE blocked definition on (1, 4, lanes) blocks with the target's dot-product
+    // instruction (tile_co / tile_h then unused); dot = 0: blocks of 1, the plain vectorized nest.
+    if (convDotApplies(def, t)) Object.assign(space, { dot: [0, 1] }, dotKnobSpace(def, t));
     return space;
   },
   defaultKnobs(def, t): HostKnobs {
     const space = this.knobSpace(def, t);
     const ow = def.output.shape[3];
-    // With dot products, the packed 4-channel groups of a row are shared by every output channel of
-    // the tile: a wider tile amortizes the packing (C2, 1 thread: 8.8 ms at 16, 6.9 ms at 64).
-    // Rows narrower than one instruction's lanes leave lanes idle: there the plain vectorized nest
-    // is as fast or faster (measured: C9, 14 columns, 13.4 ms plain, 18.6 ms with 16-lane dot).
-    const dot = space.dot && t.kind === 'cpu' && ow >= DOT_LANES[dotIsaOf(t.features)!] ? 1 : 0;
-    const tile_co = largestAtMost(space.tile_co, dot ? 64 : 16);
+    const tile_co = largestAtMost(space.tile_co, 16);
     const tile_h = largestAtMost(space.tile_h, Math.max(1, Math.floor(TILE_BYTES / (4 * tile_co * ow))));
-    return { tile_co, tile_h, threads: DEFAULT_THREADS, ...(space.dot ? { dot } : {}) };
+    const plain = { tile_co, tile_h, threads: DEFAULT_THREADS };
+    if (!space.dot) return plain;
+    // Grouped convolutions pack several groups per block (block-diagonal weights): the plain nest
+    // wastes fewer multiplies there.
+    return { ...plain, dot: def.shape.groups === 1 ? 1 : 0, ...dotDefaults(def, t, space) };
+  },
+  blocks(def, t, k) {
+    return k.dot ? dotBlocks(t) : undefined;
   },
   schedule(def, k): Schedule {
+    if (def.blocked && def.blocked.block.BI > 1) return dotConvSchedule(def, k);
     const sch = createSchedule(def.output);
     const so = sch.stage(def.output);
     const [n, co, y, x] = so.axis;
@@ -78,15 +130,8 @@ export const cpuConv2d: HostStrategy = {
     sc.computeAt(so, yo);
     const [cn, cco, cy, cx] = sc.axis;
     const [rc, ry, rx] = sc.reduceAxis;
-    if (k.dot) {
-      // Output channel × row position × 4 input channels: one dot-product instruction per lane block.
-      const [rco, rci] = sc.split(rc, 4);
-      sc.reorder(cn, cy, rco, ry, rx, cco, cx, rci);
-      sc.tensorize(cco, DOT_I8X4);
-    } else {
-      sc.reorder(cn, cy, rc, ry, rx, cco, cx);
-      sc.pragma(cx, 'vectorize');
-    }
+    sc.reorder(cn, cy, rc, ry, rx, cco, cx);
+    sc.pragma(cx, 'vectorize');
     if (def.stages.pad) {
       const sp = sch.stage(def.stages.pad);
       const [pn, pc, , px] = sp.axis;
@@ -96,6 +141,52 @@ export const cpuConv2d: HostStrategy = {
     return sch;
   },
 };
+
+/** The largest divisor of n that is at most `limit` (at least 1). */
+const divisorAtMost = (n: number, limit: number) => largestAtMost(divisors(n), Math.max(1, limit));
+
+/**
+ * The dot-product schedule of THE blocked conv2d on (1, 4, L) blocks: a parallel loop over tasks
+ * (batch x output-channel blocks x row tiles), each computing its accumulators (conv, compute_at)
+ * in register tiles of col_block columns x co_block channel blocks tensorized with GEMM_TILE
+ * (vpdpbusd, the reduction inside the tile), then requantizing and unpacking them to the NCHW
+ * output; the data is packed (+128, padded, 4 channels per word) by its own parallel stage first.
+ */
+function dotConvSchedule(def: OpDefinition, k: HostKnobs): Schedule {
+  const { geom: g, def: cd } = def.blocked!;
+  const L = g.BO;
+  const cout = g.spec.cout;
+  const sch = createSchedule(def.output);
+  const so = sch.stage(def.output);
+  const [n, c, y, x] = so.axis;
+  const taskChannels = cout % L ? cout : Math.min(cout, k.co_task * L);
+  const [coo, coi] = so.split(c, taskChannels);
+  const rows = divisorAtMost(g.OH, k.rows);
+  const [yo, yi] = so.split(y, rows);
+  so.reorder(n, coo, yo, yi, coi, x);
+  const task = so.fuse(so.fuse(n, coo), yo);
+  so.pragma(task, 'parallel');
+  so.pragma(x, 'vectorize');
+
+  const sc = sch.stage(cd.conv);
+  sc.computeAt(so, task);
+  const [cn, cco, cy, cx, co] = sc.axis;
+  const [ric, ry, rx, rii] = sc.reduceAxis;
+  const taskBlocks = Math.ceil(taskChannels / L);
+  // The register tile within the registers the instruction set has (else GEMM_TILE prints plain loops).
+  const cols = divisorAtMost(g.OW, k.col_block);
+  const maxAccs = MAX_TILE_ACCS[L === DOT_LANES.avx512vnni ? 'avx512vnni' : 'avxvnni'];
+  const [cxo, cxi] = sc.split(cx, cols);
+  const [ccoo, ccoi] = sc.split(cco, divisorAtMost(taskBlocks, Math.min(k.co_block, Math.floor(maxAccs / cols))));
+  const red = k.order ? [ry, rx, ric] : [ric, ry, rx];
+  sc.reorder(cn, cy, cxo, ccoo, ...red, cxi, ccoi, co, rii);
+  sc.tensorize(ccoo, GEMM_TILE);
+
+  const sp = sch.stage(cd.inp);
+  const [pn, pc] = sp.axis;
+  sp.pragma(sp.fuse(pn, pc), 'parallel');
+  return sch;
+}
 
 export const cpuDense: HostStrategy = {
   knobSpace(def): KnobSpace {

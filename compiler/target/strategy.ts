@@ -16,6 +16,7 @@ import type { OpDefinition } from '../ops/compute.ts';
 import type { CompileOptions } from '../ops/conv2d.ts';
 import type { OpInstance } from '../ops/op.ts';
 import type { Schedule } from '../te/schedule.ts';
+import type { BlockSpec } from '../ops/layout.ts';
 import type { CpuTargetSpec, WasmTargetSpec } from './target.ts';
 
 /** Candidate values of each knob (a knob's value is always one of them). */
@@ -29,6 +30,11 @@ export interface HostStrategy {
   knobSpace(def: OpDefinition, t: HostTargetSpec): KnobSpace;
   /** The default choice (before any tuning). */
   defaultKnobs(def: OpDefinition, t: HostTargetSpec): HostKnobs;
+  /**
+   * The block spec (and data offset) the definition takes on this target with these knobs
+   * (OpDefinition.withBlocks); undefined: the definition as given (blocks of 1).
+   */
+  blocks?(def: OpDefinition, t: HostTargetSpec, knobs: HostKnobs): { block: BlockSpec; dataOffset: number } | undefined;
   /** The schedule of the definition for a knob setting. */
   schedule(def: OpDefinition, knobs: HostKnobs): Schedule;
 }
