@@ -84,8 +84,11 @@ test('the wasm module: i32x4 lanes and i32x4.dot_i16x8_s where the schedule allo
   const conv = findOperator('conv2d');
   const c = await buildWasmOp(conv.define([8, 8, 16, 16, 3, 1, 1], P({}), d), conv.strategies.cpu, target);
   // conv2d: accumulators in v128 locals, int8 pairs splat and widened, 8 weights widened per block.
-  assert.equal(c.knobs, { reg_co: 2, reg_w: 4 });
-  assert.is(c.source.text.match(/i32x4\.dot_i16x8_s \(local\.get/g)?.length, 8);
+  // 2 channel vectors x 4 columns x 3 kernel columns (unrolled) per iteration of (ric, ry).
+  assert.equal(c.knobs, { reg_co: 2, reg_w: 4, unroll_k: 1 });
+  assert.is(c.source.text.match(/i32x4\.dot_i16x8_s \(local\.get/g)?.length, 24);
+  assert.is(c.source.text.match(/i16x8\.extend_low_i8x16_s \(v128\.load16_splat/g)?.length, 6, 'input pairs shared by adjacent kernel columns');
+  assert.match(c.source.text, /\(i32x4\.splat \(i32\.const 0\)\)\)/); // the reduction init: one v128 store per accumulator
   assert.match(c.source.text, /i16x8\.extend_low_i8x16_s \(v128\.load16_splat/);
   assert.match(c.source.text, /v128\.load8x8_s offset=/);
   assert.match(c.source.text, /v128\.store32_lane/); // int8 output narrowed by a shuffle

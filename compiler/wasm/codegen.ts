@@ -214,7 +214,10 @@ class WatPrinter {
         return;
       case 'attr':
         // Outside a register block (registerBlock), a tensorized nest and an unrolled loop are their plain loops.
-        if (s.key === 'tensorize' && s.value === WASM_DOT_I16X8) return this.stmt(s.body, ind);
+        if (s.key === 'tensorize' && s.value === WASM_DOT_I16X8) {
+          if (!this.vectorFill(s.body, ind)) this.stmt(s.body, ind);
+          return;
+        }
         if (s.key === 'pragma' && s.value === 'unroll') return this.stmt(s.body, ind);
         if (s.key !== 'pragma' || (s.value !== 'parallel' && s.value !== 'vectorize')) {
           throw new CompileError(`the wasm target cannot emit the ${s.key} ${s.value} annotation (a VTA schedule primitive)`);
@@ -370,7 +373,16 @@ class WatPrinter {
             uint8: `(i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero ${at})))`,
           }[dt];
         }
-        // Another stride (a stride-2 convolution's input row): gather the four lanes.
+        // Another stride (a stride-2 convolution's input row, a blocked accumulator's channel):
+        // gather the four lanes from one hoisted address, lane l at the constant offset l * stride.
+        if (stride >= 0) {
+          const addr = this.hoistedAddress(e.buf, e.idx, v, stride);
+          const bytes = wasmElemBytes(e.buf.dtype);
+          const lane = (l: number) => `(${LOAD[dt]} offset=${this.offset(e.buf) + l * stride * bytes} ${addr})`;
+          let out = `(i32x4.splat ${lane(0)})`;
+          for (let l = 1; l < LANES; l++) out = `(i32x4.replace_lane ${l} ${out} ${lane(l)})`;
+          return out;
+        }
         let out = `(i32x4.splat ${this.expr(e)})`;
         for (let lane = 1; lane < LANES; lane++) {
           out = `(i32x4.replace_lane ${lane} ${out} ${this.expr(substitute(e, new Map([[v, add(ref(v), int(lane))]])))})`;
@@ -439,6 +451,12 @@ class WatPrinter {
     let at = ind;
     for (const f of serial) {
       const v = this.local(f.v);
+      // A loop of one iteration (a 1x1 kernel's) is its body with the variable at 0.
+      if (f.ext === 1) {
+        this.lines.push(`${at}(local.set ${v} (i32.const 0))`);
+        labels.push('');
+        continue;
+      }
       const l = this.label();
       labels.push(l);
       this.lines.push(`${at}(local.set ${v} (i32.const 0))`);
@@ -455,6 +473,7 @@ class WatPrinter {
       this.lines.push(`${at}(local.set ${acc} (i32x4.add (local.get ${acc}) (i32x4.dot_i16x8_s (local.get ${a}) (local.get ${w}))))`);
     }
     for (let i = serial.length - 1; i >= 0; i--) {
+      if (!labels[i]) continue;
       at = at.slice(2);
       const v = this.local(serial[i].v);
       this.lines.push(`${at}  (br_if ${labels[i]} (i32.lt_s (local.tee ${v} (i32.add (local.get ${v}) (i32.const 1))) (i32.const ${serial[i].ext})))`);
@@ -462,6 +481,17 @@ class WatPrinter {
     }
     for (const x of accs.values()) this.lines.push(`${ind}(v128.store offset=${x.offset} (local.get ${x.base}) (local.get ${x.local}))`);
     this.simd.blocks++;
+    return true;
+  }
+
+  /** A tensorized nest's reduction init `for o < 4 { C[..o] = c }` (int32 C contiguous in o): one v128 store. */
+  private vectorFill(s: Stmt, ind: string): boolean {
+    const st = s.k === 'for' && s.ext === LANES ? (s.body.k === 'seq' && s.body.body.length === 1 ? s.body.body[0] : s.body) : undefined;
+    if (!st || s.k !== 'for' || st.k !== 'store' || st.buf.dtype !== 'int32' || st.value.k !== 'int') return false;
+    const flat = flatIndex(st.buf, st.idx);
+    if (this.stride(flat, s.v) !== 1) return false;
+    const base = simplify(substitute(flat, new Map([[s.v, int(0)]])));
+    this.lines.push(`${ind}(v128.store offset=${this.offset(st.buf)} (i32.shl ${this.expr(base)} (i32.const 2)) (i32x4.splat (i32.const ${st.value.value | 0})))`);
     return true;
   }
 

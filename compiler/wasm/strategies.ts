@@ -26,8 +26,12 @@ export const WASM_DOT_I16X8 = 'vtw.wasm_dot_i16x8';
 /** Block spec of the wasm conv2d: batch 1, 2 input channels (one i16 pair), 4 output channels (i32x4). */
 export const WASM_BLOCKS: BlockSpec = { B: 1, BI: 2, BO: 4 };
 
-/** Most live accumulators of one register block (leaves registers for the operands). */
-const MAX_ACCUMULATORS = 8;
+/**
+ * Most accumulators of one register block by default: x86-64 has 16 xmm registers; 14 accumulators
+ * leave two for operands (V8 reloads the rest), which measured as fast as 8 and better on 7-14
+ * column rows (docs/benchmarks.md).
+ */
+const MAX_ACCUMULATORS = 14;
 
 /** Whether conv2d runs on the blocked wasm schedule: int8 operands into int32 accumulators. */
 export function wasmConvApplies(def: OpDefinition): boolean {
@@ -38,15 +42,19 @@ export function wasmConvApplies(def: OpDefinition): boolean {
 export const wasmConv2d: HostStrategy = {
   knobSpace(def): KnobSpace {
     const g = def.blocked!.geom;
-    return { reg_co: divisors(g.cobg).filter((x) => x <= 4), reg_w: divisors(g.OW).filter((x) => x <= 8) };
+    // unroll_k: 1 the kernel-column loop unrolled too (adjacent columns share their input pairs), 2 the kernel rows as well.
+    return { reg_co: divisors(g.cobg).filter((x) => x <= 4), reg_w: divisors(g.OW).filter((x) => x <= 8), unroll_k: [0, 1, 2] };
   },
   defaultKnobs(def, t): HostKnobs {
     const space = this.knobSpace(def, t);
-    // Widest column block that fits the accumulator budget with two vectors of output channels, else one.
-    const pick = (co: number) => ({ reg_co: co, reg_w: space.reg_w.filter((w) => w * co <= MAX_ACCUMULATORS).pop()! });
-    const two = space.reg_co.includes(2) ? pick(2) : undefined;
-    const one = pick(1);
-    return two && two.reg_w * 2 >= one.reg_w ? two : one;
+    // The largest register block within the accumulator budget; on a tie, two channel vectors
+    // (each input pair then feeds two dot products). Measured on ResNet-18 C2-C11 (docs/benchmarks.md).
+    let best = { reg_co: 1, reg_w: 1 };
+    for (const reg_co of space.reg_co.filter((c) => c <= 2)) {
+      const reg_w = space.reg_w.filter((w) => w * reg_co <= MAX_ACCUMULATORS).pop()!;
+      if (reg_co * reg_w >= best.reg_co * best.reg_w) best = { reg_co, reg_w };
+    }
+    return { ...best, unroll_k: 1 };
   },
   schedule(def, k): Schedule {
     const cd = def.blocked!.def;
@@ -61,6 +69,8 @@ export const wasmConv2d: HostStrategy = {
     sc.reorder(n, coo, y, xo, ric, ry, rx, coi, xi, o, rii);
     sc.pragma(coi, 'unroll');
     sc.pragma(xi, 'unroll');
+    if (k.unroll_k >= 1) sc.pragma(rx, 'unroll');
+    if (k.unroll_k >= 2) sc.pragma(ry, 'unroll');
     sc.tensorize(o, WASM_DOT_I16X8);
     return sch;
   },
