@@ -15,6 +15,7 @@
  * block). Their product bounds the live v128 accumulators (x86-64 has 16 xmm registers).
  */
 import { divisors } from '../ops/common.ts';
+import { blockGeom } from '../ops/conv2d.ts';
 import type { OpDefinition } from '../ops/compute.ts';
 import type { BlockSpec } from '../ops/layout.ts';
 import { createSchedule, type Schedule } from '../te/schedule.ts';
@@ -33,7 +34,7 @@ export const WASM_BLOCKS: BlockSpec = { B: 1, BI: 2, BO: 4 };
  */
 const MAX_ACCUMULATORS = 14;
 
-/** Whether conv2d runs on the blocked wasm schedule: int8 operands into int32 accumulators. */
+/** Whether conv2d runs on the blocked wasm schedule: int8 operands into int32 accumulators (else the CPU strategy's natural nest). */
 export function wasmConvApplies(def: OpDefinition): boolean {
   return def.blocked !== undefined && def.withBlocks !== undefined && def.inputs[0].dtype === 'int8' && def.inputs[1].dtype === 'int8' &&
     def.stages.reduce?.dtype === 'int32';
@@ -41,7 +42,7 @@ export function wasmConvApplies(def: OpDefinition): boolean {
 
 export const wasmConv2d: HostStrategy = {
   knobSpace(def): KnobSpace {
-    const g = def.blocked!.geom;
+    const g = blockGeom(def.blocked!.geom.spec, WASM_BLOCKS);
     // unroll_k: 1 the kernel-column loop unrolled too (adjacent columns share their input pairs), 2 the kernel rows as well.
     return { reg_co: divisors(g.cobg).filter((x) => x <= 4), reg_w: divisors(g.OW).filter((x) => x <= 8), unroll_k: [0, 1, 2] };
   },
@@ -56,7 +57,9 @@ export const wasmConv2d: HostStrategy = {
     }
     return { ...best, unroll_k: 1 };
   },
+  blocks: () => ({ block: WASM_BLOCKS, dataOffset: 0 }),
   schedule(def, k): Schedule {
+    // def: the operator on WASM_BLOCKS (`blocks`).
     const cd = def.blocked!.def;
     const sch = createSchedule(def.output);
     const so = sch.stage(def.output);
