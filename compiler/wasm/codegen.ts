@@ -464,12 +464,19 @@ class WatPrinter {
       at += '  ';
     }
     setBases(true, at);
-    for (const x of as.values()) this.lines.push(`${at}(local.set ${x.local} (i16x8.extend_low_i8x16_s (v128.load16_splat offset=${x.offset} (local.get ${x.base}))))`);
-    for (const x of ws.values()) this.lines.push(`${at}(local.set ${x.local} (v128.load8x8_s offset=${x.offset} (local.get ${x.base})))`);
+    // Each operand is loaded just before its first use: V8 keeps wasm loads in program order, so
+    // loading all of them first would hold them all in registers at once.
+    const loaded = new Set<string>();
+    const load = (x: { local: string; base: string; offset: number }, text: (at: string) => string) => {
+      if (loaded.has(x.local)) return x.local;
+      loaded.add(x.local);
+      this.lines.push(`${at}(local.set ${x.local} ${text(`offset=${x.offset} (local.get ${x.base})`)})`);
+      return x.local;
+    };
     for (const d of found) {
       const acc = accs.get(key(d.acc))!.local;
-      const a = as.get(key(d.a))!.local;
-      const w = ws.get(key(d.w))!.local;
+      const w = load(ws.get(key(d.w))!, (m) => `(v128.load8x8_s ${m})`);
+      const a = load(as.get(key(d.a))!, (m) => `(i16x8.extend_low_i8x16_s (v128.load16_splat ${m}))`);
       this.lines.push(`${at}(local.set ${acc} (i32x4.add (local.get ${acc}) (i32x4.dot_i16x8_s (local.get ${a}) (local.get ${w}))))`);
     }
     for (let i = serial.length - 1; i >= 0; i--) {
