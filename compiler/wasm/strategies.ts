@@ -63,7 +63,13 @@ export const wasmConv2d: HostStrategy = {
     const cd = def.blocked!.def;
     const sch = createSchedule(def.output);
     const so = sch.stage(def.output);
-    so.pragma(so.axis[3], 'vectorize');
+    const [on, oc, oy, ox] = so.axis;
+    // The four channels of one accumulator vector requantized row after row: their rows share cache lines.
+    if (oc.extent % WASM_BLOCKS.BO === 0) {
+      const [oco, oci] = so.split(oc, WASM_BLOCKS.BO);
+      so.reorder(on, oco, oy, oci, ox);
+    }
+    so.pragma(ox, 'vectorize');
     const sc = sch.stage(cd.conv);
     const [n, co, y, x, o] = sc.axis;
     const [ric, ry, rx, rii] = sc.reduceAxis;
