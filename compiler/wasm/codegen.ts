@@ -22,7 +22,7 @@ import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
 import { flatIndex } from '../ir/buffer.ts';
 import { dtypeBits, exprKey, fromLinear, ref, simplify, substitute, toLinear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
-import type { For, Stmt } from '../ir/stmt.ts';
+import { substituteStmt, type For, type Stmt } from '../ir/stmt.ts';
 import type { LoweredFunc } from '../te/lower.ts';
 import { WASM_DOT_I16X8 } from './strategies.ts';
 
@@ -213,12 +213,16 @@ class WatPrinter {
         this.serialLoop(s, ind, 0);
         return;
       case 'attr':
-        // Outside a register block (registerBlock), a tensorized nest and an unrolled loop are their plain loops.
+        // Outside a register block (registerBlock): a tensorized nest is a vector fill or its plain loops, an unrolled loop its bodies.
         if (s.key === 'tensorize' && s.value === WASM_DOT_I16X8) {
           if (!this.vectorFill(s.body, ind)) this.stmt(s.body, ind);
           return;
         }
-        if (s.key === 'pragma' && s.value === 'unroll') return this.stmt(s.body, ind);
+        if (s.key === 'pragma' && s.value === 'unroll' && s.body.k === 'for') {
+          const f = s.body;
+          for (let i = 0; i < f.ext; i++) this.stmt(substituteStmt(f.body, new Map([[f.v, int(i)]])), ind);
+          return;
+        }
         if (s.key !== 'pragma' || (s.value !== 'parallel' && s.value !== 'vectorize')) {
           throw new CompileError(`the wasm target cannot emit the ${s.key} ${s.value} annotation (a VTA schedule primitive)`);
         }

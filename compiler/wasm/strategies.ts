@@ -33,6 +33,12 @@ export const WASM_BLOCKS: BlockSpec = { B: 1, BI: 2, BO: 4 };
  * column rows (docs/benchmarks.md).
  */
 const MAX_ACCUMULATORS = 14;
+/**
+ * Most accumulators + live input pairs by default (V8 spills the excess; what that costs depends
+ * on the body): measured, ResNet-18 C1 (7x7, stride 2) 8.7 ms at 2 x 7 columns (33 live) and
+ * 5.6 ms at 2 x 4 (21); the 3x3 stride-2 layers equal or faster at 29 (docs/benchmarks.md).
+ */
+const MAX_LIVE = 30;
 
 /** Whether conv2d runs on the blocked wasm schedule: int8 operands into int32 accumulators (else the CPU strategy's natural nest). */
 export function wasmConvApplies(def: OpDefinition): boolean {
@@ -48,11 +54,15 @@ export const wasmConv2d: HostStrategy = {
   },
   defaultKnobs(def, t): HostKnobs {
     const space = this.knobSpace(def, t);
-    // The largest register block within the accumulator budget; on a tie, two channel vectors
-    // (each input pair then feeds two dot products). Measured on ResNet-18 C2-C11 (docs/benchmarks.md).
+    const { k, stride } = def.blocked!.geom.spec;
+    // With the kernel columns unrolled, one kernel row's distinct input pairs are live with the
+    // accumulators: (reg_w - 1) * stride + K of them.
+    const live = (reg_co: number, reg_w: number) => reg_co * reg_w + (reg_w - 1) * stride + k;
+    // The largest register block within the accumulator and live-value budgets; on a tie, two
+    // channel vectors (each input pair then feeds two dot products).
     let best = { reg_co: 1, reg_w: 1 };
     for (const reg_co of space.reg_co.filter((c) => c <= 2)) {
-      const reg_w = space.reg_w.filter((w) => w * reg_co <= MAX_ACCUMULATORS).pop()!;
+      const reg_w = space.reg_w.filter((w) => w * reg_co <= MAX_ACCUMULATORS && live(reg_co, w) <= MAX_LIVE).pop() ?? 1;
       if (reg_co * reg_w >= best.reg_co * best.reg_w) best = { reg_co, reg_w };
     }
     return { ...best, unroll_k: 1 };
@@ -81,6 +91,9 @@ export const wasmConv2d: HostStrategy = {
     if (k.unroll_k >= 1) sc.pragma(rx, 'unroll');
     if (k.unroll_k >= 2) sc.pragma(ry, 'unroll');
     sc.tensorize(o, WASM_DOT_I16X8);
+    // The pack stage writes the two channels of a pair in one iteration.
+    const sp = sch.stage(cd.inp);
+    sp.pragma(sp.axis[sp.axis.length - 1], 'unroll');
     return sch;
   },
 };
