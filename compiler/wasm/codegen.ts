@@ -21,7 +21,7 @@
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
 import { flatIndex } from '../ir/buffer.ts';
-import { dtypeBits, exprKey, fromLinear, ref, simplify, substitute, toLinear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
+import { dtypeBits, exprKey, fromLinear, ref, simplify, substitute, toLinear, type Linear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
 import { substituteStmt, type For, type Stmt } from '../ir/stmt.ts';
 import type { LoweredFunc } from '../te/lower.ts';
 import { WASM_DOT_I16X8 } from './strategies.ts';
@@ -441,12 +441,34 @@ class WatPrinter {
     const accs = vectors((d) => d.acc, false);
     const as = vectors((d) => d.a, true);
     const ws = vectors((d) => d.w, true);
+    const byteAddress = (e: Expr, bytes: number) => {
+      const shift = Math.log2(bytes);
+      return shift ? `(i32.shl ${this.expr(e)} (i32.const ${shift}))` : this.expr(e);
+    };
+    // An inner base's terms free of the reduction loops are summed once, before them.
+    const invariant = new Map<string, string>();
+    for (const x of bases.values()) {
+      if (!x.inner) continue;
+      const lin = toLinear(x.expr);
+      const outer: Linear = { terms: new Map(), c: lin.c };
+      lin.c = 0;
+      for (const [k, t] of [...lin.terms]) {
+        if (serial.some((f) => usesVar(t.e, f.v))) continue;
+        outer.terms.set(k, t);
+        lin.terms.delete(k);
+      }
+      if (!outer.terms.size) continue;
+      const t = this.tmp('i32');
+      this.lines.push(`${ind}(local.set ${t} ${byteAddress(fromLinear(outer), x.bytes)})`);
+      invariant.set(x.local, t);
+      x.expr = fromLinear(lin);
+    }
     const setBases = (inner: boolean, at: string) => {
       for (const x of bases.values()) {
         if (x.inner !== inner) continue;
-        const shift = Math.log2(x.bytes);
-        const e = this.expr(x.expr);
-        this.lines.push(`${at}(local.set ${x.local} ${shift ? `(i32.shl ${e} (i32.const ${shift}))` : e})`);
+        const e = byteAddress(x.expr, x.bytes);
+        const pre = invariant.get(x.local);
+        this.lines.push(`${at}(local.set ${x.local} ${pre ? `(i32.add (local.get ${pre}) ${e})` : e})`);
       }
     };
     setBases(false, ind);
