@@ -112,7 +112,7 @@ export const TOOLS: readonly Tool[] = [
   {
     id: 'cc',
     name: 'C compiler',
-    enables: 'the CPU back end: vtw op --target cpu ($CC, default cc; OpenMP threads need gcc/clang with -fopenmp)',
+    enables: 'the CPU back end: vtw op --target cpu ($CC, default cc; threads need -pthread)',
     neededByTests: false,
     install: { apt: ['build-essential'] },
     probe: probeCommand(['cc', 'gcc', 'clang']),

@@ -128,13 +128,13 @@ function writeDocsSection(rows: CpuBenchRow[], runs: number, m: Machine): void {
     `Measured ${new Date().toISOString().slice(0, 10)} on ${m.cpu} (${m.cores} cores, shared with other jobs; ${m.memory_gib} GiB), ISA features ${m.features.join(', ')};`,
     `${m.cc}; Node ${m.node}; onnxruntime-node ${m.onnxruntime}. Median of ${runs} warm runs, milliseconds; one process, one run.`,
     `1-minute load average ${m.load[0].toFixed(1)} before, ${m.load[1].toFixed(1)} after: above 1 other jobs shared the cores, and 2-thread times suffer most`,
-    `(an OpenMP or onnxruntime worker that loses its core waits for the scheduler: our 2-thread times then come in multiples of ~4 ms).`,
+    `(a worker that loses its core waits for the scheduler; our pool's caller does not wait for a worker that has not started).`,
     `"vtw" is our C back end with its default knobs apart from the thread count (output checked bit-exact against the reference);`,
     `QLinearConv is onnxruntime's int8 convolution with requantization (the same work as ours), ConvInteger its int8 MACs into int32,`,
     `Conv its fp32 convolution. "× int8" = QLinearConv time / ours (> 1: we are faster).`,
     `Our weights are packed once when the kernel is bound to them (outside the timed call, as onnxruntime prepacks its weights at`,
     `session creation); packing the data (+128, 4 channels per word, padding) and unpacking the output to NCHW are inside the timed call.`,
-    `OpenMP workers spin between calls for a bounded time (compiler/cpu/build.ts), as onnxruntime's thread pool does.`,
+    `Our parallel loops run on a thread pool whose caller never waits for a worker that has not started (compiler/cpu/codegen.ts).`,
     '',
   ];
   for (const t of THREADS) {

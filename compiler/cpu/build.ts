@@ -56,7 +56,7 @@ export interface SharedObject {
 /** Compile (or find in the cache) a shared object of `src` for target `t`. */
 export async function buildShared(src: CSource, t: CpuTargetSpec, cacheDir = CPU_CACHE_DIR): Promise<SharedObject> {
   const cc = cCompiler();
-  const flags = ['-O3', ...targetFlags(t), '-fwrapv', '-fPIC', '-shared', ...(src.openmp ? ['-fopenmp', '-Wl,-z,nodelete'] : [])];
+  const flags = ['-O3', ...targetFlags(t), '-fwrapv', '-fPIC', '-shared', ...(src.openmp ? ['-pthread', '-Wl,-z,nodelete'] : [])];
   const version = await compilerVersion(cc);
   const hash = createHash('sha256').update(JSON.stringify([src.text, cc, flags, version])).digest('hex').slice(0, 24);
   const so = join(cacheDir, `${src.name}-${hash}.so`);
@@ -78,31 +78,15 @@ export async function buildShared(src: CSource, t: CpuTargetSpec, cacheDir = CPU
 
 /**
  * A loaded kernel: call it on typed arrays (inputs then output, in the CSource's order). It stays
- * loaded for the life of the process: OpenMP's worker threads outlive a call, so unloading the
- * shared object under them would crash at exit.
+ * loaded for the life of the process: the thread pool's workers (compiler/cpu/codegen.ts) outlive
+ * a call, so unloading the shared object under them would crash at exit (it is also linked
+ * -z nodelete for that reason).
  */
 export interface Kernel {
   call(args: ArrayBufferView[]): void;
 }
 
-/**
- * OpenMP's workers wait for the next parallel loop by spinning for a bounded time (about tens of
- * milliseconds), then sleep: a worker that sleeps between two calls is woken by the scheduler,
- * which on a host whose cores other jobs hold costs a scheduler tick (~4 ms) per call, far more than
- * a ResNet layer takes (measured: C2 on 2 threads 16-20 ms passive, 0.65 ms spinning). onnxruntime's
- * own thread pool spins the same way. Set before libgomp is first loaded (it reads them once);
- * an OMP_WAIT_POLICY / GOMP_SPINCOUNT the user set wins. OpenMP objects are linked -z nodelete:
- * a worker still spinning when the process exits must not find its code unloaded.
- */
-function spinningOpenMpWorkers(): void {
-  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
-    process.env.OMP_WAIT_POLICY = 'active';
-    process.env.GOMP_SPINCOUNT = '30000000';
-  }
-}
-
 export function loadKernel(so: SharedObject, src: CSource): Kernel {
-  if (src.openmp) spinningOpenMpWorkers();
   const lib = koffi.load(so.path);
   const fn = lib.func(`void ${src.name}(${src.params.map((_, i) => `void *p${i}`).join(', ')})`);
   return {

@@ -6,8 +6,8 @@
  * Every IR operation keeps its wrap-around semantics: values narrower than int are cast back to
  * their type after each operation, int32 arithmetic wraps because the file is compiled with
  * -fwrapv, `//` and `%` are floor division and modulo, and `>>` shifts by min(b, bits-1) as the
- * interpreter does (compiler/ir/expr.ts). Pragmas a CPU schedule sets become C pragmas:
- * `parallel` -> an OpenMP parallel for, `vectorize` -> `#pragma GCC ivdep`. VTA intrinsics and
+ * interpreter does (compiler/ir/expr.ts). Pragmas a CPU schedule sets: `parallel` -> the loop body
+ * becomes a task function run by a small thread pool (POOL_PRELUDE), `vectorize` -> `#pragma GCC ivdep`. VTA intrinsics and
  * VTA annotations have no C form and are refused with one line.
  */
 import { CompileError } from '../errors.ts';
@@ -26,7 +26,7 @@ export interface CSource {
   text: string;
   /** Parameter buffers in call order (inputs, then the output). */
   params: Buffer[];
-  /** Whether the code has OpenMP loops (needs -fopenmp). */
+  /** Whether the code runs loops on the thread pool (needs -pthread). */
   openmp: boolean;
 }
 
@@ -170,6 +170,85 @@ static inline int vtw_fmod32(int a, int b) { int r = a % b; return (r != 0 && ((
 #define VTW_MAX(a, b) ((a) > (b) ? (a) : (b))
 `;
 
+const POOL_PRELUDE = `
+/* A pool of worker threads for loops marked parallel, which never waits for a worker that has not
+   started: the caller publishes the loop (a generation number in the task counter's high bits),
+   claims iterations itself, and waits only for iterations a worker claimed and is running. On a
+   host whose cores other jobs hold, a descheduled worker makes the loop serial, not late by a
+   scheduler tick (an OpenMP loop ends in a barrier every team thread must reach). Workers spin a
+   while for the next loop, then sleep. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+typedef void (*vtw_task_fn)(void *, vtw_index);
+#define VTW_MAX_WORKERS 64
+#define VTW_SPIN 2000000L
+static struct {
+  pthread_mutex_t m;
+  pthread_cond_t cv;
+  int workers, sleepers;
+  _Atomic unsigned long long next; /* generation << 32 | next iteration */
+  _Atomic long done;
+  vtw_task_fn fn;
+  void *ctx;
+  long n;
+} vtw_pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0 };
+
+/* Claim and run iterations of generation \`gen\` until none is left. */
+static void vtw_drain(unsigned long long gen) {
+  for (;;) {
+    unsigned long long t = atomic_load_explicit(&vtw_pool.next, memory_order_acquire);
+    if ((t >> 32) != gen || (long)(t & 0xffffffffu) >= vtw_pool.n) return;
+    if (!atomic_compare_exchange_weak_explicit(&vtw_pool.next, &t, t + 1, memory_order_acq_rel, memory_order_acquire)) continue;
+    vtw_pool.fn(vtw_pool.ctx, (vtw_index)(t & 0xffffffffu));
+    atomic_fetch_add_explicit(&vtw_pool.done, 1, memory_order_release);
+  }
+}
+
+static void *vtw_worker(void *arg) {
+  (void)arg;
+  unsigned long long seen = atomic_load(&vtw_pool.next) >> 32;
+  for (;;) {
+    unsigned long long gen = seen;
+    for (long i = 0; i < VTW_SPIN && (gen = atomic_load_explicit(&vtw_pool.next, memory_order_acquire) >> 32) == seen; i++) __builtin_ia32_pause();
+    if (gen == seen) {
+      pthread_mutex_lock(&vtw_pool.m);
+      vtw_pool.sleepers++;
+      while ((gen = atomic_load(&vtw_pool.next) >> 32) == seen) pthread_cond_wait(&vtw_pool.cv, &vtw_pool.m);
+      vtw_pool.sleepers--;
+      pthread_mutex_unlock(&vtw_pool.m);
+    }
+    seen = gen;
+    vtw_drain(gen);
+  }
+  return 0;
+}
+
+static void vtw_parallel_for(vtw_task_fn fn, void *ctx, long n, int threads) {
+  while (vtw_pool.workers < threads - 1 && vtw_pool.workers < VTW_MAX_WORKERS) {
+    pthread_t t;
+    if (pthread_create(&t, 0, vtw_worker, 0)) break;
+    pthread_detach(t);
+    vtw_pool.workers++;
+  }
+  vtw_pool.fn = fn;
+  vtw_pool.ctx = ctx;
+  vtw_pool.n = n;
+  atomic_store_explicit(&vtw_pool.done, 0, memory_order_relaxed);
+  unsigned long long gen = (atomic_load(&vtw_pool.next) >> 32) + 1;
+  atomic_store_explicit(&vtw_pool.next, gen << 32, memory_order_release);
+  pthread_mutex_lock(&vtw_pool.m);
+  if (vtw_pool.sleepers) pthread_cond_broadcast(&vtw_pool.cv);
+  pthread_mutex_unlock(&vtw_pool.m);
+  vtw_drain(gen);
+  /* Only iterations a worker is running are left: yield the core now and then, in case that worker waits for it. */
+  for (long i = 1; atomic_load_explicit(&vtw_pool.done, memory_order_acquire) < n; i++) {
+    if (i % 256) __builtin_ia32_pause();
+    else sched_yield();
+  }
+}
+`;
+
 const INTRINSICS_PRELUDE = `#include <immintrin.h>
 #include <string.h>
 /* four bytes as one 32-bit word, whatever their alignment */
@@ -179,8 +258,13 @@ static inline int32_t vtw_ld32(const void *p) { int32_t v; memcpy(&v, p, 4); ret
 class Printer {
   private readonly names = new Map<Var | Buffer, string>();
   private readonly used = new Set<string>();
-  readonly lines: string[] = [];
+  lines: string[] = [];
   openmp = false;
+  /** Task functions of parallel loops, and whether one is being printed. */
+  readonly tasks: string[] = [];
+  outlining = false;
+  /** The declarations a task function starts with: every buffer of the function, from the context. */
+  ctxLocals = '';
   /** Whether the code uses <immintrin.h> intrinsics. */
   intrinsics = false;
 
@@ -361,9 +445,20 @@ class Printer {
         return;
       case 'for': {
         const v = this.name(s.v, 'v');
-        if (pragma === 'parallel' && this.threads > 1) {
+        if (pragma === 'parallel' && this.threads > 1 && !this.outlining) {
+          // The loop body becomes a task function over the iteration, run by the thread pool.
           this.openmp = true;
-          this.lines.push(`${ind}#pragma omp parallel for num_threads(${this.threads}) schedule(static)`);
+          this.outlining = true;
+          const saved = this.lines;
+          const body: string[] = [];
+          this.lines = body;
+          this.stmt(s.body, '  ');
+          this.lines = saved;
+          this.outlining = false;
+          const id = this.tasks.length;
+          this.tasks.push(`static void vtw_task${id}(void *vtw_c_, vtw_index ${v}) {\n  const struct vtw_ctx *vtw_c = (const struct vtw_ctx *)vtw_c_;\n${this.ctxLocals}${body.join('\n')}\n}\n`);
+          this.lines.push(`${ind}vtw_parallel_for(vtw_task${id}, &vtw_c, ${s.ext}, ${this.threads});`);
+          return;
         } else if (pragma === 'vectorize') {
           this.lines.push(`${ind}#pragma GCC ivdep`);
         }
@@ -414,7 +509,7 @@ class Printer {
   }
 }
 
-/** Print a lowered function as C; `threads` > 1 makes loops marked parallel OpenMP loops. */
+/** Print a lowered function as C; `threads` > 1 runs loops marked parallel on the thread pool. */
 export function emitC(func: LoweredFunc, threads: number, opts: EmitOptions = {}): CSource {
   const name = `vtw_${func.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const params = [...func.inputs, ...func.outputs];
@@ -424,8 +519,14 @@ export function emitC(func: LoweredFunc, threads: number, opts: EmitOptions = {}
     const n = body.name(b, 'b');
     body.lines.push(`  ${cType(b.dtype)} *restrict ${n} = (${cType(b.dtype)} *)malloc(sizeof(${cType(b.dtype)}) * ${b.size});`);
   }
+  // What a parallel loop's task function sees of the function: its buffers, through a context.
+  const shared = [...params, ...func.scratch].map((b, i) => ({ n: body.name(b, 'b'), t: `${i < func.inputs.length ? 'const ' : ''}${cType(b.dtype)} *` }));
+  body.ctxLocals = shared.map((x) => `  ${x.t}restrict ${x.n} = vtw_c->${x.n}; (void)${x.n};\n`).join('');
+  const ctxAt = body.lines.length;
   body.stmt(func.body, '  ');
+  if (body.openmp) body.lines.splice(ctxAt, 0, `  struct vtw_ctx vtw_c = { ${shared.map((x) => x.n).join(', ')} };`);
   for (const b of func.scratch) body.lines.push(`  free(${body.name(b, 'b')});`);
-  const text = `${PRELUDE}${body.intrinsics ? INTRINSICS_PRELUDE : ''}\nvoid ${name}(${args.join(', ')}) {\n${body.lines.join('\n')}\n}\n`;
+  const ctx = body.openmp ? `${POOL_PRELUDE}\nstruct vtw_ctx { ${shared.map((x) => `${x.t}${x.n};`).join(' ')} };\n\n${body.tasks.join('\n')}` : '';
+  const text = `${PRELUDE}${body.intrinsics ? INTRINSICS_PRELUDE : ''}${ctx}\nvoid ${name}(${args.join(', ')}) {\n${body.lines.join('\n')}\n}\n`;
   return { name, text, params, openmp: body.openmp };
 }

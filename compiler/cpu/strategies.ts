@@ -1,9 +1,11 @@
 /**
- * CPU schedules of the natural-layout definitions (compiler/ops/compute.ts): the outer loop over
- * (batch, output-channel tile) runs in parallel on `threads` OpenMP threads; the reduction is
- * computed per tile into a small local accumulator (compute_at), reduction loops outside and the
- * output row innermost, so the inner loop is a contiguous int8 x int8 -> int32 multiply-add over a
- * row the compiler vectorises; the requantize tail reads the accumulator tile.
+ * CPU schedules of the host definitions (compiler/ops/compute.ts). conv2d with an int8
+ * dot-product instruction: THE blocked definition on (1, 4, lanes) blocks, register tiles
+ * tensorized with GEMM_TILE (dotConvSchedule). Otherwise, blocks of 1: the outer loop over (batch,
+ * output-channel tile) runs in parallel on `threads` threads (the generated code's thread pool);
+ * the reduction is computed per tile into a small local accumulator (compute_at), reduction loops
+ * outside and the output row innermost, so the inner loop is a contiguous int8 x int8 -> int32
+ * multiply-add over a row the compiler vectorises; the requantize tail reads the accumulator tile.
  */
 import { availableParallelism } from 'node:os';
 import { divisors } from '../ops/common.ts';
