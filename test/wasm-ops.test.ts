@@ -22,7 +22,8 @@ const target = parseTarget('wasm', d) as WasmTargetSpec;
 
 const P = (o: Partial<OpParams>): OpParams => ({ batch: 1, groups: 1, bias: true, clip: [0, 127], ...o });
 
-// The last field: how many loops must run in SIMD (element-wise map loops, dot-product reductions).
+// The last field: how many loops must run in SIMD (element-wise map loops, dot-product reductions,
+// register-blocked WASM_DOT_I16X8 nests). Each seed binds new weight arrays: the resident copy is replaced.
 const CASES: [string, number[], OpParams, Record<string, number> | undefined, { map: number; dot: number; blocks: number }][] = [
   // conv2d (int8: the (1, 2, 4) blocked definition, one register-blocked WASM_DOT_I16X8 nest): H, W, CI, CO, K, PAD, STRIDE
   ['conv2d', [7, 5, 12, 20, 3, 1, 2], P({ batch: 2 }), undefined, { map: 0, dot: 0, blocks: 1 }], // rows of 3 outputs: scalar requantize
@@ -31,7 +32,8 @@ const CASES: [string, number[], OpParams, Record<string, number> | undefined, { 
   ['conv2d', [8, 7, 16, 24, 3, 1, 1], P({ groups: 4 }), { reg_co: 2, reg_w: 1 }, { map: 1, dot: 0, blocks: 1 }],
   ['conv2d', [11, 9, 24, 24, 3, 1, 1], P({ groups: 24, bias: false }), undefined, { map: 1, dot: 0, blocks: 1 }], // depthwise: 2 groups per block
   ['conv2d', [10, 10, 32, 16, 3, 0, 2], P({ groups: 2, clip: undefined, shift: 3 }), { reg_co: 2, reg_w: 2 }, { map: 1, dot: 0, blocks: 1 }], // stride 2
-  ['conv2d', [12, 16, 40, 64, 3, 1, 1], P({}), { reg_co: 4, reg_w: 2 }, { map: 1, dot: 0, blocks: 1 }],
+  ['conv2d', [12, 16, 40, 64, 3, 1, 1], P({}), { reg_co: 4, reg_w: 2, unroll_k: 2 }, { map: 1, dot: 0, blocks: 1 }],
+  ['conv2d', [9, 6, 10, 8, 3, 1, 2], P({ batch: 2 }), { reg_co: 1, reg_w: 1, unroll_k: 0 }, { map: 0, dot: 0, blocks: 1 }],
   // dense: M, K, N
   ['dense', [5, 37, 19], P({}), undefined, { map: 1, dot: 1, blocks: 0 }],
   ['dense', [1, 100, 7], P({ bias: false, clip: undefined }), undefined, { map: 1, dot: 1, blocks: 0 }],

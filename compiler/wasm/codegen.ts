@@ -15,8 +15,12 @@
  *   narrowed by a byte shuffle on store; loads with another stride are gathered lane by lane),
  *   then a scalar tail;
  * - an innermost reduction `acc[i] += int32(a[..k]) * int32(b[..k])` over contiguous int8 operands
- *   (dense's inner product) runs eight products at a time with i32x4.dot_i16x8_s, then a scalar tail.
- * Anything else is scalar. Types other than int8/uint8/int16/int32 and VTA intrinsics are refused.
+ *   (dense's inner product) runs eight products at a time with i32x4.dot_i16x8_s, then a scalar tail;
+ * - reduction loops around `unroll` loops around nests tensorized with WASM_DOT_I16X8 (the wasm
+ *   conv2d schedule, compiler/wasm/strategies.ts) form a register block: accumulators in v128
+ *   locals over the whole reduction, one i32x4.dot_i16x8_s per (channel vector, column), see
+ *   `registerBlock`; such a nest elsewhere (its reduction init) is one v128 store.
+ * An `unroll` loop outside a register block is printed once per iteration. Anything else is scalar. Types other than int8/uint8/int16/int32 and VTA intrinsics are refused.
  */
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
