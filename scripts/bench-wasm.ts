@@ -1,15 +1,17 @@
 /**
  * `npm run bench:wasm`: the WebAssembly back end against the C back end (`--target cpu`), one
- * thread each, on ResNet-18 C2, C5, C8, C11 and its classifier (dense 1x512 -> 1000), default
- * configuration, default knobs. Both kernels are built in this process, checked bit for bit against
+ * thread each, on ResNet-18's convolutions C1 (the 7x7 stem) to C11 and its classifier (dense
+ * 1x512 -> 1000), default configuration, default knobs. Both kernels are built in this process, checked bit for bit against
  * the reference, then timed alternately call by call (so both see the same machine load); the time
- * is the median of the warm runs. Writes build/bench/wasm.json and build/bench/wasm.md.
+ * is the median of the warm runs. Each kernel gets its own definition's bound operands (the wasm
+ * conv2d runs on the (1, 2, 4) blocked definition, the C one on its own). Writes
+ * build/bench/wasm.json and build/bench/wasm.md.
  * Usage: tsx scripts/bench-wasm.ts [--runs N]   (N >= 20, default 30)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { loadConfig } from '../src/config/index.ts';
-import { RESNET18_CONVS } from '../src/workloads/conv2d.ts';
+import { RESNET18_LAYERS } from '../compiler/bench/layers.ts';
 import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
 import { buildCpuOp, median, MIN_TIMED_RUNS, runCpuOp } from '../compiler/cpu/op.ts';
 import { buildWasmOp } from '../compiler/wasm/op.ts';
@@ -24,7 +26,8 @@ const cpu = parseTarget('cpu', d) as CpuTargetSpec;
 const params: OpParams = { batch: 1, groups: 1, bias: true, clip: defaultClip(d) };
 
 const layers: { name: string; op: string; shape: number[] }[] = [
-  ...RESNET18_CONVS.filter((c) => ['C2', 'C5', 'C8', 'C11'].includes(c.name)).map((c) => ({ name: c.name, op: 'conv2d', shape: [c.h, c.w, c.cin, c.cout, c.k, c.pad, c.stride] })),
+  { name: 'C1', op: 'conv2d', shape: [224, 224, 3, 64, 7, 3, 2] },
+  ...RESNET18_LAYERS.map(({ name, spec: c }) => ({ name, op: 'conv2d', shape: [c.h, c.w, c.cin, c.cout, c.k, c.pad, c.stride] })),
   { name: 'FC', op: 'dense', shape: [1, 512, 1000] },
 ];
 
@@ -38,10 +41,9 @@ for (const l of layers) {
   const cr = runCpuOp(c, { seed: 1, check: true });
   const wr = runCpuOp(w, { seed: 1, check: true });
   if (!cr.match || !wr.match) throw new Error(`${l.name}: output differs from the reference (cpu ${cr.mismatch ?? 'ok'}, wasm ${wr.mismatch ?? 'ok'})`);
-  // Operands as runCpuOp lays them out, timed alternately.
-  // Each kernel's own definition (the C one may be blocked): its bound arguments (weights packed once).
+  // Operands as runCpuOp lays them out (each kernel's own definition binds them), timed alternately.
   const values = def.values(1);
-  const arrays = (op: typeof c | typeof w) => {
+  const arrays = (op: Pick<typeof c, 'def' | 'kernel'>) => {
     const bound = op.def.bind ? op.def.bind(values.inputs) : values.inputs;
     const a = op.def.inputs.map((t, i) => (t.dtype === 'int32' ? Int32Array.from(bound[i]) : Int8Array.from(bound[i])) as ArrayBufferView);
     a.push(op.def.output.dtype === 'int32' ? new Int32Array(cr.output.length) : new Int8Array(cr.output.length));
@@ -64,7 +66,7 @@ for (const l of layers) {
   const wm = median(wt);
   rows.push({
     layer: l.name, op: l.op, shape: def.shape, macs: def.macs, runs, cpu_ms: +cm.toFixed(3), wasm_ms: +wm.toFixed(3), ratio: +(wm / cm).toFixed(2),
-    knobs: c.knobs, simd_loops: w.source.simdLoops,
+    knobs: c.knobs, wasm_knobs: w.knobs, simd_loops: w.source.simdLoops,
   });
   bar.tick(l.name);
 }

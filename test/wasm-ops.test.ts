@@ -3,7 +3,8 @@
  * to WebAssembly (wabt, SIMD) and run in Node's engine, bit-exact against the plain references on
  * two seeds — odd shapes, grouped and depthwise convolutions, stride 2, padding 0/1/2, with and
  * without bias / shift / clip, batch > 1, 16-bit accumulators — with both the SIMD and the scalar
- * paths exercised, and one-line refusals of what the printer cannot handle.
+ * paths exercised, and one-line refusals of what the printer cannot handle. int8 conv2d runs on the
+ * blocked definition with register-blocked i32x4.dot_i16x8_s (compiler/wasm/strategies.ts).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,25 +22,28 @@ const target = parseTarget('wasm', d) as WasmTargetSpec;
 
 const P = (o: Partial<OpParams>): OpParams => ({ batch: 1, groups: 1, bias: true, clip: [0, 127], ...o });
 
-// The last field: how many loops must run in SIMD (element-wise map loops, dot-product reductions).
-const CASES: [string, number[], OpParams, Record<string, number> | undefined, { map: number; dot: number }][] = [
-  // conv2d: H, W, CI, CO, K, PAD, STRIDE
-  ['conv2d', [7, 5, 12, 20, 3, 1, 2], P({ batch: 2 }), undefined, { map: 0, dot: 0 }], // rows of 3 outputs: scalar
-  ['conv2d', [9, 7, 3, 10, 5, 2, 1], P({ bias: false, clip: undefined }), undefined, { map: 3, dot: 0 }],
-  ['conv2d', [6, 6, 17, 33, 1, 0, 2], P({ shift: 0, clip: [-30, 40] }), undefined, { map: 0, dot: 0 }],
-  ['conv2d', [8, 7, 16, 24, 3, 1, 1], P({ groups: 4 }), { tile_co: 3 }, { map: 3, dot: 0 }],
-  ['conv2d', [11, 9, 24, 24, 3, 1, 1], P({ groups: 24, bias: false }), undefined, { map: 3, dot: 0 }], // depthwise
-  ['conv2d', [10, 10, 32, 16, 3, 0, 2], P({ groups: 2, clip: undefined, shift: 3 }), { tile_co: 8, tile_h: 2 }, { map: 3, dot: 0 }], // stride 2: gathered lanes
+// The last field: how many loops must run in SIMD (element-wise map loops, dot-product reductions,
+// register-blocked WASM_DOT_I16X8 nests). Each seed binds new weight arrays: the resident copy is replaced.
+const CASES: [string, number[], OpParams, Record<string, number> | undefined, { map: number; dot: number; blocks: number }][] = [
+  // conv2d (int8: the (1, 2, 4) blocked definition, one register-blocked WASM_DOT_I16X8 nest): H, W, CI, CO, K, PAD, STRIDE
+  ['conv2d', [7, 5, 12, 20, 3, 1, 2], P({ batch: 2 }), undefined, { map: 0, dot: 0, blocks: 1 }], // rows of 3 outputs: scalar requantize
+  ['conv2d', [9, 7, 3, 10, 5, 2, 1], P({ bias: false, clip: undefined }), undefined, { map: 1, dot: 0, blocks: 1 }], // 3 channels: a padded pair
+  ['conv2d', [6, 6, 17, 33, 1, 0, 2], P({ shift: 0, clip: [-30, 40] }), undefined, { map: 0, dot: 0, blocks: 1 }],
+  ['conv2d', [8, 7, 16, 24, 3, 1, 1], P({ groups: 4 }), { reg_co: 2, reg_w: 1 }, { map: 1, dot: 0, blocks: 1 }],
+  ['conv2d', [11, 9, 24, 24, 3, 1, 1], P({ groups: 24, bias: false }), undefined, { map: 1, dot: 0, blocks: 1 }], // depthwise: 2 groups per block
+  ['conv2d', [10, 10, 32, 16, 3, 0, 2], P({ groups: 2, clip: undefined, shift: 3 }), { reg_co: 2, reg_w: 2 }, { map: 1, dot: 0, blocks: 1 }], // stride 2
+  ['conv2d', [12, 16, 40, 64, 3, 1, 1], P({}), { reg_co: 4, reg_w: 2, unroll_k: 2 }, { map: 1, dot: 0, blocks: 1 }],
+  ['conv2d', [9, 6, 10, 8, 3, 1, 2], P({ batch: 2 }), { reg_co: 1, reg_w: 1, unroll_k: 0 }, { map: 0, dot: 0, blocks: 1 }],
   // dense: M, K, N
-  ['dense', [5, 37, 19], P({}), undefined, { map: 1, dot: 1 }],
-  ['dense', [1, 100, 7], P({ bias: false, clip: undefined }), undefined, { map: 1, dot: 1 }],
-  ['dense', [3, 5, 6], P({}), undefined, { map: 1, dot: 0 }], // K < 8: scalar reduction
+  ['dense', [5, 37, 19], P({}), undefined, { map: 1, dot: 1, blocks: 0 }],
+  ['dense', [1, 100, 7], P({ bias: false, clip: undefined }), undefined, { map: 1, dot: 1, blocks: 0 }],
+  ['dense', [3, 5, 6], P({}), undefined, { map: 1, dot: 0, blocks: 0 }], // K < 8: scalar reduction
   // add: H, W, C
-  ['add', [7, 5, 19], P({ batch: 2 }), undefined, { map: 1, dot: 0 }],
-  ['add', [3, 1, 5], P({ clip: undefined }), undefined, { map: 0, dot: 0 }], // 3 elements per channel: scalar
+  ['add', [7, 5, 19], P({ batch: 2 }), undefined, { map: 1, dot: 0, blocks: 0 }],
+  ['add', [3, 1, 5], P({ clip: undefined }), undefined, { map: 0, dot: 0, blocks: 0 }], // 3 elements per channel: scalar
   // maxpool: H, W, C, K, PAD, STRIDE
-  ['maxpool', [7, 5, 19, 3, 1, 2], P({ batch: 2 }), undefined, { map: 0, dot: 0 }],
-  ['maxpool', [8, 8, 5, 2, 0, 2], P({}), undefined, { map: 3, dot: 0 }], // no padding: no select, strided lanes
+  ['maxpool', [7, 5, 19, 3, 1, 2], P({ batch: 2 }), undefined, { map: 0, dot: 0, blocks: 0 }],
+  ['maxpool', [8, 8, 5, 2, 0, 2], P({}), undefined, { map: 3, dot: 0, blocks: 0 }], // no padding: no select, strided lanes
 ];
 
 for (const [name, shape, params, knobs, simd] of CASES) {
@@ -81,10 +85,19 @@ test('the wasm module: i32x4 lanes and i32x4.dot_i16x8_s where the schedule allo
   assert.match(op.source.text, /i32x4\.dot_i16x8_s \(v128\.load8x8_s/);
   const conv = findOperator('conv2d');
   const c = await buildWasmOp(conv.define([8, 8, 16, 16, 3, 1, 1], P({}), d), conv.strategies.cpu, target);
-  assert.match(c.source.text, /i32x4\.mul/);
+  // conv2d: accumulators in v128 locals, int8 pairs splat and widened, 8 weights widened per block.
+  // 2 channel vectors x 4 columns x 3 kernel columns (unrolled) per iteration of (ric, ry).
+  assert.equal(c.knobs, { reg_co: 2, reg_w: 4, unroll_k: 1 });
+  assert.is(c.source.text.match(/i32x4\.dot_i16x8_s \(local\.get/g)?.length, 24);
+  assert.is(c.source.text.match(/i16x8\.extend_low_i8x16_s \(v128\.load16_splat/g)?.length, 6, 'input pairs shared by adjacent kernel columns');
+  assert.match(c.source.text, /\(i32x4\.splat \(i32\.const 0\)\)\)/); // the reduction init: one v128 store per accumulator
+  assert.match(c.source.text, /i16x8\.extend_low_i8x16_s \(v128\.load16_splat/);
+  assert.match(c.source.text, /v128\.load8x8_s offset=/);
   assert.match(c.source.text, /v128\.store32_lane/); // int8 output narrowed by a shuffle
   assert.match(c.source.text, /\(if \(result i32\)/); // the padding's select is a branch
-  assert.is(c.knobs.threads, 1);
+  const add = findOperator('add');
+  const a = await buildWasmOp(add.define([4, 4, 3], P({}), d), add.strategies.cpu, target);
+  assert.is(a.knobs.threads, 1);
 });
 
 test('bad input: a dtype the printer cannot handle, a thread count, target options: one line each', async () => {
@@ -103,7 +116,7 @@ test('bad input: a dtype the printer cannot handle, a thread count, target optio
   assert.not.match(int4, /\n/);
   const def = conv.define([6, 6, 16, 16, 3, 1, 1], P({}), d);
   assert.match(await refused(() => buildWasmOp(def, conv.strategies.cpu, target, { threads: 2 })), /^the wasm target runs on one thread \(knob threads = 2\); use --target cpu for threads$/);
-  assert.match(await refused(() => buildWasmOp(def, conv.strategies.cpu, target, { tile_co: 5 })), /^knob tile_co = 5 is not one of 1, 2, 4, 8, 16$/);
+  assert.match(await refused(() => buildWasmOp(def, conv.strategies.cpu, target, { reg_co: 5 })), /^knob reg_co = 5 is not one of 1, 2, 4$/);
   assert.throws(() => parseTarget('wasm -mattr=+simd', d), /^target wasm takes no options/);
 });
 

@@ -15,15 +15,20 @@
  *   narrowed by a byte shuffle on store; loads with another stride are gathered lane by lane),
  *   then a scalar tail;
  * - an innermost reduction `acc[i] += int32(a[..k]) * int32(b[..k])` over contiguous int8 operands
- *   (dense's inner product) runs eight products at a time with i32x4.dot_i16x8_s, then a scalar tail.
- * Anything else is scalar. Types other than int8/uint8/int16/int32 and VTA intrinsics are refused.
+ *   (dense's inner product) runs eight products at a time with i32x4.dot_i16x8_s, then a scalar tail;
+ * - reduction loops around `unroll` loops around nests tensorized with WASM_DOT_I16X8 (the wasm
+ *   conv2d schedule, compiler/wasm/strategies.ts) form a register block: accumulators in v128
+ *   locals over the whole reduction, one i32x4.dot_i16x8_s per (channel vector, column), see
+ *   `registerBlock`; such a nest elsewhere (its reduction init) is one v128 store.
+ * An `unroll` loop outside a register block is printed once per iteration. Anything else is scalar. Types other than int8/uint8/int16/int32 and VTA intrinsics are refused.
  */
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
 import { flatIndex } from '../ir/buffer.ts';
-import { dtypeBits, exprKey, ref, simplify, substitute, toLinear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
-import type { For, Stmt } from '../ir/stmt.ts';
+import { dtypeBits, exprKey, fromLinear, ref, simplify, substitute, toLinear, type Linear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
+import { substituteStmt, type For, type Stmt } from '../ir/stmt.ts';
 import type { LoweredFunc } from '../te/lower.ts';
+import { WASM_DOT_I16X8 } from './strategies.ts';
 
 export interface WasmSource {
   name: string;
@@ -34,8 +39,8 @@ export interface WasmSource {
   offsets: number[];
   /** Linear memory size in 64 KiB pages. */
   pages: number;
-  /** How many loops run in SIMD (map loops, dot-product reductions). */
-  simdLoops: { map: number; dot: number };
+  /** How many loops run in SIMD (map loops, dot-product reductions, register-blocked WASM_DOT_I16X8 nests). */
+  simdLoops: { map: number; dot: number; blocks: number };
 }
 
 /** Bytes per element of a type the wasm target stores. */
@@ -64,7 +69,7 @@ class WatPrinter {
   readonly lines: string[] = [];
   top = 0;
   private labels = 0;
-  simd = { map: 0, dot: 0 };
+  simd = { map: 0, dot: 0, blocks: 0 };
   /** Statements computing a vector loop's invariant address parts, emitted just before the loop. */
   private pre: string[] = [];
 
@@ -207,10 +212,21 @@ class WatPrinter {
         return;
       case 'for':
         if (pragma === 'vectorize' && this.mapLoop(s, ind)) return;
+        if (this.registerBlock(s, ind)) return;
         if (this.dotLoop(s, ind)) return;
         this.serialLoop(s, ind, 0);
         return;
       case 'attr':
+        // Outside a register block (registerBlock): a tensorized nest is a vector fill or its plain loops, an unrolled loop its bodies.
+        if (s.key === 'tensorize' && s.value === WASM_DOT_I16X8) {
+          if (!this.vectorFill(s.body, ind)) this.stmt(s.body, ind);
+          return;
+        }
+        if (s.key === 'pragma' && s.value === 'unroll' && s.body.k === 'for') {
+          const f = s.body;
+          for (let i = 0; i < f.ext; i++) this.stmt(substituteStmt(f.body, new Map([[f.v, int(i)]])), ind);
+          return;
+        }
         if (s.key !== 'pragma' || (s.value !== 'parallel' && s.value !== 'vectorize')) {
           throw new CompileError(`the wasm target cannot emit the ${s.key} ${s.value} annotation (a VTA schedule primitive)`);
         }
@@ -365,7 +381,16 @@ class WatPrinter {
             uint8: `(i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero ${at})))`,
           }[dt];
         }
-        // Another stride (a stride-2 convolution's input row): gather the four lanes.
+        // Another stride (a stride-2 convolution's input row, a blocked accumulator's channel):
+        // gather the four lanes from one hoisted address, lane l at the constant offset l * stride.
+        if (stride >= 0) {
+          const addr = this.hoistedAddress(e.buf, e.idx, v, stride);
+          const bytes = wasmElemBytes(e.buf.dtype);
+          const lane = (l: number) => `(${LOAD[dt]} offset=${this.offset(e.buf) + l * stride * bytes} ${addr})`;
+          let out = `(i32x4.splat ${lane(0)})`;
+          for (let l = 1; l < LANES; l++) out = `(i32x4.replace_lane ${l} ${out} ${lane(l)})`;
+          return out;
+        }
         let out = `(i32x4.splat ${this.expr(e)})`;
         for (let lane = 1; lane < LANES; lane++) {
           out = `(i32x4.replace_lane ${lane} ${out} ${this.expr(substitute(e, new Map([[v, add(ref(v), int(lane))]])))})`;
@@ -375,6 +400,194 @@ class WatPrinter {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * A register block: serial reduction loops `for r1 { … for rm { U } }` whose innermost body U is
+   * unrolled loops (pragma unroll) around WASM_DOT_I16X8 nests
+   *   for o < 4 { for k < 2 { C[..o] = C[..o] + int32(A[..k]) * int32(W[..o, k]) } }
+   * with C's address free of the serial loops. Each distinct C vector lives in a v128 local over
+   * the whole nest (loaded before, stored after); per iteration each distinct A pair is loaded once
+   * (splat, int8 -> i16x8), each distinct W block once (8 x int8 -> i16x8), then one
+   * i32x4.dot_i16x8_s per instance. An address is a base (one i32 local per distinct base) plus a
+   * constant (the load's offset immediate). Returns false (plain loops) when the nest has another form.
+   */
+  private registerBlock(s: For, ind: string): boolean {
+    const serial: For[] = [];
+    let b: Stmt = s;
+    while (b.k === 'for') {
+      serial.push(b);
+      b = b.body;
+    }
+    if (b.k !== 'attr') return false;
+    const found: DotInstance[] = [];
+    if (!this.expandBlock(b, new Map(), found) || !found.length) return false;
+    if (found.some((d) => serial.some((f) => usesVar(d.acc.base, f.v)))) return false;
+
+    const bases = new Map<string, { local: string; expr: Expr; bytes: number; inner: boolean }>();
+    const baseLocal = (a: Addr, inner: boolean): string => {
+      const key = `${a.bytes}:${exprKey(a.base)}`;
+      let x = bases.get(key);
+      if (!x) bases.set(key, (x = { local: this.tmp('i32'), expr: a.base, bytes: a.bytes, inner }));
+      return x.local;
+    };
+    const vectors = (pick: (d: DotInstance) => Addr, inner: boolean) => {
+      const m = new Map<string, { local: string; base: string; offset: number }>();
+      for (const d of found) {
+        const a = pick(d);
+        const base = baseLocal(a, inner);
+        const key = `${base}+${a.offset}`;
+        if (!m.has(key)) m.set(key, { local: this.tmp('v128'), base, offset: a.offset });
+      }
+      return m;
+    };
+    const key = (a: Addr) => `${baseLocal(a, false)}+${a.offset}`;
+    const accs = vectors((d) => d.acc, false);
+    const as = vectors((d) => d.a, true);
+    const ws = vectors((d) => d.w, true);
+    const byteAddress = (e: Expr, bytes: number) => {
+      const shift = Math.log2(bytes);
+      return shift ? `(i32.shl ${this.expr(e)} (i32.const ${shift}))` : this.expr(e);
+    };
+    // An inner base's terms free of the reduction loops are summed once, before them.
+    const invariant = new Map<string, string>();
+    for (const x of bases.values()) {
+      if (!x.inner) continue;
+      const lin = toLinear(x.expr);
+      const outer: Linear = { terms: new Map(), c: lin.c };
+      lin.c = 0;
+      for (const [k, t] of [...lin.terms]) {
+        if (serial.some((f) => usesVar(t.e, f.v))) continue;
+        outer.terms.set(k, t);
+        lin.terms.delete(k);
+      }
+      if (!outer.terms.size) continue;
+      const t = this.tmp('i32');
+      this.lines.push(`${ind}(local.set ${t} ${byteAddress(fromLinear(outer), x.bytes)})`);
+      invariant.set(x.local, t);
+      x.expr = fromLinear(lin);
+    }
+    const setBases = (inner: boolean, at: string) => {
+      for (const x of bases.values()) {
+        if (x.inner !== inner) continue;
+        const e = byteAddress(x.expr, x.bytes);
+        const pre = invariant.get(x.local);
+        this.lines.push(`${at}(local.set ${x.local} ${pre ? `(i32.add (local.get ${pre}) ${e})` : e})`);
+      }
+    };
+    setBases(false, ind);
+    for (const x of accs.values()) this.lines.push(`${ind}(local.set ${x.local} (v128.load offset=${x.offset} (local.get ${x.base})))`);
+    const labels: string[] = [];
+    let at = ind;
+    for (const f of serial) {
+      const v = this.local(f.v);
+      // A loop of one iteration (a 1x1 kernel's) is its body with the variable at 0.
+      if (f.ext === 1) {
+        this.lines.push(`${at}(local.set ${v} (i32.const 0))`);
+        labels.push('');
+        continue;
+      }
+      const l = this.label();
+      labels.push(l);
+      this.lines.push(`${at}(local.set ${v} (i32.const 0))`);
+      this.lines.push(`${at}(loop ${l}`);
+      at += '  ';
+    }
+    setBases(true, at);
+    // Each operand is loaded just before its first use: V8 keeps wasm loads in program order, so
+    // loading all of them first would hold them all in registers at once.
+    const loaded = new Set<string>();
+    const load = (x: { local: string; base: string; offset: number }, text: (at: string) => string) => {
+      if (loaded.has(x.local)) return x.local;
+      loaded.add(x.local);
+      this.lines.push(`${at}(local.set ${x.local} ${text(`offset=${x.offset} (local.get ${x.base})`)})`);
+      return x.local;
+    };
+    for (const d of found) {
+      const acc = accs.get(key(d.acc))!.local;
+      const w = load(ws.get(key(d.w))!, (m) => `(v128.load8x8_s ${m})`);
+      const a = load(as.get(key(d.a))!, (m) => `(i16x8.extend_low_i8x16_s (v128.load16_splat ${m}))`);
+      this.lines.push(`${at}(local.set ${acc} (i32x4.add (local.get ${acc}) (i32x4.dot_i16x8_s (local.get ${a}) (local.get ${w}))))`);
+    }
+    for (let i = serial.length - 1; i >= 0; i--) {
+      if (!labels[i]) continue;
+      at = at.slice(2);
+      const v = this.local(serial[i].v);
+      this.lines.push(`${at}  (br_if ${labels[i]} (i32.lt_s (local.tee ${v} (i32.add (local.get ${v}) (i32.const 1))) (i32.const ${serial[i].ext})))`);
+      this.lines.push(`${at})`);
+    }
+    for (const x of accs.values()) this.lines.push(`${ind}(v128.store offset=${x.offset} (local.get ${x.base}) (local.get ${x.local}))`);
+    this.simd.blocks++;
+    return true;
+  }
+
+  /** A tensorized nest's reduction init `for o < 4 { C[..o] = c }` (int32 C contiguous in o): one v128 store. */
+  private vectorFill(s: Stmt, ind: string): boolean {
+    const st = s.k === 'for' && s.ext === LANES ? (s.body.k === 'seq' && s.body.body.length === 1 ? s.body.body[0] : s.body) : undefined;
+    if (!st || s.k !== 'for' || st.k !== 'store' || st.buf.dtype !== 'int32' || st.value.k !== 'int') return false;
+    const flat = flatIndex(st.buf, st.idx);
+    if (this.stride(flat, s.v) !== 1) return false;
+    const base = simplify(substitute(flat, new Map([[s.v, int(0)]])));
+    this.lines.push(`${ind}(v128.store offset=${this.offset(st.buf)} (i32.shl ${this.expr(base)} (i32.const 2)) (i32x4.splat (i32.const ${st.value.value | 0})))`);
+    return true;
+  }
+
+  /** The WASM_DOT_I16X8 instances of a register block's body, unrolled loops bound to constants. */
+  private expandBlock(s: Stmt, bind: Map<Var, Expr>, out: DotInstance[]): boolean {
+    if (s.k === 'seq') return s.body.every((x) => this.expandBlock(x, bind, out));
+    if (s.k !== 'attr' || s.body.k !== 'for') return false;
+    const f = s.body;
+    if (s.key === 'pragma' && s.value === 'unroll') {
+      for (let i = 0; i < f.ext; i++) {
+        bind.set(f.v, int(i));
+        const ok = this.expandBlock(f.body, bind, out);
+        bind.delete(f.v);
+        if (!ok) return false;
+      }
+      return true;
+    }
+    if (s.key !== 'tensorize' || s.value !== WASM_DOT_I16X8) return false;
+    const d = this.dotI16x8(f, bind);
+    if (d) out.push(d);
+    return d !== undefined;
+  }
+
+  /** Match `for o < 4 { for k < 2 { C[..o] = C[..o] + int32(A[..k]) * int32(W[..o, k]) } }` (int8 A, W; int32 C). */
+  private dotI16x8(lo: For, bind: Map<Var, Expr>): DotInstance | undefined {
+    const single = (x: Stmt): Stmt => (x.k === 'seq' && x.body.length === 1 ? single(x.body[0]) : x);
+    const lk = single(lo.body);
+    if (lo.ext !== 4 || lk.k !== 'for' || lk.ext !== 2) return undefined;
+    const st = single(lk.body);
+    if (st.k !== 'store' || st.buf.dtype !== 'int32') return undefined;
+    const flat = flatIndex(st.buf, st.idx);
+    const v = st.value;
+    if (v.k !== 'bin' || v.op !== 'add' || v.dtype !== 'int32' || !isLoadOf(v.a, st.buf, flat)) return undefined;
+    const m = v.b;
+    if (m.k !== 'bin' || m.op !== 'mul' || m.dtype !== 'int32') return undefined;
+    const int8Load = (e: Expr) => (e.k === 'cast' && e.dtype === 'int32' && e.a.k === 'load' && e.a.buf.dtype === 'int8' ? e.a : undefined);
+    const p = int8Load(m.a);
+    const q = int8Load(m.b);
+    if (!p || !q) return undefined;
+    const [A, W] = !usesVar(flatIndex(p.buf, p.idx), lo.v) ? [p, q] : [q, p];
+    const fa = flatIndex(A.buf, A.idx);
+    const fw = flatIndex(W.buf, W.idx);
+    if (usesVar(fa, lo.v) || this.stride(fa, lk.v) !== 1 || this.stride(fw, lk.v) !== 1 || this.stride(fw, lo.v) !== 2) return undefined;
+    if (usesVar(flat, lk.v) || this.stride(flat, lo.v) !== 1) return undefined;
+    const at = (buf: Buffer, e: Expr): Addr => {
+      const lanes = new Map(bind);
+      lanes.set(lo.v, int(0));
+      lanes.set(lk.v, int(0));
+      const lin = toLinear(simplify(substitute(e, lanes)));
+      const bytes = wasmElemBytes(buf.dtype);
+      // A negative constant stays in the base (an offset immediate is unsigned).
+      let offset = this.offset(buf);
+      if (offset + lin.c * bytes >= 0) {
+        offset += lin.c * bytes;
+        lin.c = 0;
+      }
+      return { base: fromLinear(lin), bytes, offset };
+    };
+    return { acc: at(st.buf, flat), a: at(A.buf, fa), w: at(W.buf, fw) };
   }
 
   /**
@@ -412,6 +625,19 @@ class WatPrinter {
     this.simd.dot++;
     return true;
   }
+}
+
+/** A byte address: base (elements, scaled by `bytes`) plus a constant byte offset. */
+interface Addr {
+  base: Expr;
+  bytes: number;
+  offset: number;
+}
+/** One WASM_DOT_I16X8 of a register block: the accumulator vector, the input pair, the weight block. */
+interface DotInstance {
+  acc: Addr;
+  a: Addr;
+  w: Addr;
 }
 
 function isLoadOf(e: Expr, buf: Buffer, flat: Expr): boolean {

@@ -5,6 +5,7 @@
  * own WebAssembly engine. A call copies the operands into the instance's linear memory, runs,
  * and reads the output back; running, checking and timing are the CPU back end's (runCpuOp).
  */
+import v8 from 'node:v8';
 import wabtInit from 'wabt';
 import { CompileError } from '../errors.ts';
 import type { OpDefinition } from '../ops/compute.ts';
@@ -14,6 +15,7 @@ import { resolveKnobs } from '../target/strategy.ts';
 import type { WasmTargetSpec } from '../target/target.ts';
 import type { Kernel } from '../cpu/build.ts';
 import { emitWat, type WasmSource } from './codegen.ts';
+import { wasmConv2d, wasmConvApplies } from './strategies.ts';
 
 export interface WasmOp {
   def: OpDefinition;
@@ -62,17 +64,40 @@ export async function assembleWat(src: WasmSource): Promise<Uint8Array> {
   }
 }
 
-/** Instantiate a module and wrap its `run` as a kernel over typed arrays (inputs, then the output). */
-export function instantiate(binary: Uint8Array, src: WasmSource): Kernel {
-  const instance = new WA.Instance(new WA.Module(binary), {});
+/**
+ * Instantiate a module and wrap its `run` as a kernel over typed arrays (inputs, then the output).
+ * `constants` (indices of bound operands: weights, bias) are copied into linear memory when the
+ * kernel first sees an array object and then read in place, as the C kernel reads its pointers: a
+ * caller that changes a constant passes a new array. The other inputs are copied in on every call.
+ */
+export function instantiate(binary: Uint8Array, src: WasmSource, constants: readonly number[] = []): Kernel {
+  // Compiled by V8's optimizing tier up front: with its default tiering a long `run` starts in the
+  // baseline compiler (every v128 local in memory) and swaps in optimized code only after a
+  // background compile, which on a loaded host lands after the first timed runs (measured: ResNet-18
+  // C11 3.4 ms optimized, 5-13 ms in the first calls). The flag is set around this compile only.
+  v8.setFlagsFromString('--no-liftoff');
+  let module;
+  try {
+    module = new WA.Module(binary);
+  } finally {
+    v8.setFlagsFromString('--liftoff');
+  }
+  const instance = new WA.Instance(module, {});
   const mem = instance.exports.mem as { buffer: ArrayBuffer };
   const run = instance.exports.run as () => void;
   const bytes = new Uint8Array(mem.buffer);
   const last = src.params.length - 1;
+  const resident: (ArrayBufferView | undefined)[] = [];
   return {
     call: (args) => {
       if (args.length !== src.params.length) throw new CompileError(`internal: ${src.name} takes ${src.params.length} arrays, got ${args.length}`);
-      for (let i = 0; i < last; i++) bytes.set(new Uint8Array(args[i].buffer, args[i].byteOffset, args[i].byteLength), src.offsets[i]);
+      for (let i = 0; i < last; i++) {
+        if (constants.includes(i)) {
+          if (resident[i] === args[i]) continue;
+          resident[i] = args[i];
+        }
+        bytes.set(new Uint8Array(args[i].buffer, args[i].byteOffset, args[i].byteLength), src.offsets[i]);
+      }
       run();
       const out = args[last];
       new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes.subarray(src.offsets[last], src.offsets[last] + out.byteLength));
@@ -84,9 +109,15 @@ export async function buildWasmOp(def: OpDefinition, strategy: HostStrategy, tar
   if (knobs.threads !== undefined && knobs.threads !== 1) {
     throw new CompileError(`the wasm target runs on one thread (knob threads = ${knobs.threads}); use --target cpu for threads`);
   }
+  // int8 conv2d: the wasm strategy (THE blocked definition on WASM_BLOCKS, register-blocked schedule).
+  if (wasmConvApplies(def)) strategy = wasmConv2d;
   const space = wasmKnobSpace(strategy, def, target);
   const k = resolveKnobs(space, { ...strategy.defaultKnobs(def, target), ...(space.threads ? { threads: 1 } : {}) }, knobs);
+  const blocks = strategy.blocks?.(def, target, k);
+  if (blocks && def.withBlocks) def = def.withBlocks(blocks.block, blocks.dataOffset);
   const source = emitWat(lower(strategy.schedule(def, k), def.op));
   const binary = await assembleWat(source);
-  return { def, target, knobs: k, source, bytes: binary.length, kernel: instantiate(binary, source) };
+  // Operators with weights: every input after the data is a constant bound once (OpDefinition.bind).
+  const constants = def.macs > 0 ? def.inputs.map((_, i) => i).slice(1) : [];
+  return { def, target, knobs: k, source, bytes: binary.length, kernel: instantiate(binary, source, constants) };
 }

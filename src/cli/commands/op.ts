@@ -127,7 +127,7 @@ async function runOnHost(kind: string, opts: OpOptions, d: Derived, target: CpuT
         threads: 1,
         extra: { simd_loops: compiled.op.source.simdLoops, module_bytes: compiled.op.bytes },
         where: "wasm (Node's WebAssembly engine, 128-bit SIMD)",
-        built: `${compiled.op.bytes}-byte module, SIMD loops: ${compiled.op.source.simdLoops.map} element-wise, ${compiled.op.source.simdLoops.dot} dot-product`,
+        built: `${compiled.op.bytes}-byte module, SIMD loops: ${compiled.op.source.simdLoops.map} element-wise, ${compiled.op.source.simdLoops.dot} dot-product, ${compiled.op.source.simdLoops.blocks} register-blocked dot-product nests`,
       }
       : undefined;
   if (!host) throw new VtwError(`internal: ${compiled.kind} is not a host target`);
