@@ -38,10 +38,13 @@ export interface If {
   then: Stmt;
   else?: Stmt;
 }
-/** An annotation on the statement below: `pragma` (dma_copy, alu) or `tensorize` (an intrinsic name). */
+/**
+ * An annotation on the statement below: `pragma` (dma_copy, alu), `tensorize` (an intrinsic name) or
+ * `bind` (a GPU thread index the loop below runs over: blockIdx.x, threadIdx.x; compiler/gpu).
+ */
 export interface Attr {
   k: 'attr';
-  key: 'pragma' | 'tensorize';
+  key: 'pragma' | 'tensorize' | 'bind';
   value: string;
   body: Stmt;
 }

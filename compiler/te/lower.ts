@@ -199,6 +199,7 @@ class Lowering {
     let st: Stmt = loop(iv.var, this.ext(s, iv), body, a?.vthread ? 'vthread' : 'serial');
     if (a?.tensorize) st = { k: 'attr', key: 'tensorize', value: a.tensorize, body: st };
     if (a?.pragma) st = { k: 'attr', key: 'pragma', value: a.pragma, body: st };
+    if (a?.bind) st = { k: 'attr', key: 'bind', value: a.bind, body: st };
     return st;
   }
 

@@ -19,7 +19,13 @@ export interface IterAttr {
   vthread?: boolean;
   pragma?: string;
   tensorize?: string;
+  /** GPU: the thread index this loop runs over (compiler/gpu). */
+  bind?: GpuThreadTag;
 }
+
+/** GPU thread indices a loop can be bound to (TVM's `bind`): the grid's blocks and a block's threads. */
+export const GPU_THREAD_TAGS = ['blockIdx.x', 'blockIdx.y', 'blockIdx.z', 'threadIdx.x', 'threadIdx.y', 'threadIdx.z'] as const;
+export type GpuThreadTag = (typeof GPU_THREAD_TAGS)[number];
 
 export class Stage {
   scope: Scope = 'global';
@@ -118,6 +124,13 @@ export class Stage {
   /** Run the iterations of `iv` as interleaved virtual threads (latency hiding). */
   vthread(iv: IterVar): void {
     this.attr(iv).vthread = true;
+  }
+
+  /** Run the iterations of `iv` on a GPU thread index, one per block or thread (TVM's `bind`). */
+  bind(iv: IterVar, tag: GpuThreadTag): void {
+    const taken = [...this.attrs.entries()].find(([other, a]) => a.bind === tag && other !== iv);
+    if (taken) throw new CompileError(`bind: ${tag} is already bound to ${taken[0].name} of stage ${this.name}`);
+    this.attr(iv).bind = tag;
   }
 
   /** Annotate the loop nest from `iv` inward (dma_copy, alu). */

@@ -1,0 +1,334 @@
+/**
+ * GPU kernels from the loop IR: one emitter core, two dialects (CUDA C and OpenCL C).
+ *
+ * Each root loop nest of a lowered function (one per root stage of the schedule) becomes one kernel.
+ * Loops a schedule bound to a thread index (`bind`, compiler/te/schedule.ts) become that index: the
+ * launch configuration takes each tag's extent (the largest bound to it in the kernel), and a loop
+ * whose extent is smaller than its tag's launch extent is guarded (`if (i < ext)`). Buffers allocated
+ * inside a kernel are a thread's private arrays (registers, scope `local`) or the block's shared
+ * memory (scope `shared`). Every kernel takes all global buffers (inputs, outputs, scratch) in one
+ * order, so the host binds the same argument list to each.
+ *
+ * Arithmetic keeps the loop IR's wrap-around semantics without relying on the device compiler:
+ * int32 add / sub / mul go through unsigned arithmetic, values narrower than int are cast back to
+ * their type after each operation, `//` and `%` are floor division and modulo, `>>` shifts by
+ * min(b, bits-1) (compiler/ir/expr.ts), as the C back end does with -fwrapv.
+ */
+import { CompileError } from '../errors.ts';
+import { flatIndex, type Buffer } from '../ir/buffer.ts';
+import { dtypeBits, type DType, type Expr, type Var } from '../ir/expr.ts';
+import type { Stmt } from '../ir/stmt.ts';
+import type { LoweredFunc } from '../te/lower.ts';
+import { GPU_THREAD_TAGS, type GpuThreadTag } from '../te/schedule.ts';
+
+export type GpuDialect = 'cuda' | 'opencl';
+
+/** What differs between the dialects: types, qualifiers, thread indices, barriers. */
+interface Dialect {
+  types: Record<'int8' | 'uint8' | 'int16' | 'int32' | 'uint32', string>;
+  kernel: string;
+  globalPtr: (t: string, isConst: boolean) => string;
+  shared: string;
+  index: (tag: GpuThreadTag) => string;
+  barrier: string;
+  inline: string;
+}
+
+const DIALECTS: Record<GpuDialect, Dialect> = {
+  cuda: {
+    types: { int8: 'signed char', uint8: 'unsigned char', int16: 'short', int32: 'int', uint32: 'unsigned int' },
+    kernel: 'extern "C" __global__ void',
+    globalPtr: (t, c) => `${c ? 'const ' : ''}${t} *__restrict__`,
+    shared: '__shared__',
+    index: (tag) => `(int)${tag}`,
+    barrier: '__syncthreads();',
+    inline: 'static __device__ __forceinline__',
+  },
+  opencl: {
+    types: { int8: 'char', uint8: 'uchar', int16: 'short', int32: 'int', uint32: 'uint' },
+    kernel: '__kernel void',
+    globalPtr: (t, c) => `__global ${c ? 'const ' : ''}${t} *restrict`,
+    shared: '__local',
+    index: (tag) => `(int)${tag.startsWith('block') ? 'get_group_id' : 'get_local_id'}(${'xyz'.indexOf(tag.slice(-1))})`,
+    barrier: 'barrier(CLK_LOCAL_MEM_FENCE);',
+    inline: 'static inline',
+  },
+};
+
+/** One kernel and its launch configuration: grid of blocks (work-groups) × threads per block. */
+export interface GpuKernel {
+  name: string;
+  grid: [number, number, number];
+  block: [number, number, number];
+  /** Bytes of shared (OpenCL: local) memory the kernel declares. */
+  sharedBytes: number;
+}
+
+export interface GpuSource {
+  dialect: GpuDialect;
+  text: string;
+  /** Kernels in launch order. */
+  kernels: GpuKernel[];
+  /** Every kernel's arguments, in order: inputs, outputs, scratch. */
+  params: Buffer[];
+  inputs: Buffer[];
+  outputs: Buffer[];
+  scratch: Buffer[];
+}
+
+function typeOf(d: Dialect, dt: DType): string {
+  switch (dt) {
+    case 'int8':
+    case 'uint8':
+    case 'int16':
+    case 'int32':
+      return d.types[dt];
+    case 'index':
+    case 'bool':
+      return 'int';
+    default:
+      throw new CompileError(`the GPU targets have no type for ${dt} (8, 16 and 32-bit integers only); use a configuration with those widths`);
+  }
+}
+
+function prelude(d: Dialect): string {
+  const i = d.inline;
+  const u = d.types.uint32;
+  return `/* floor division and modulo, as the loop IR defines them; int32 arithmetic wraps */
+${i} int vtw_fdiv(int a, int b) { int q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
+${i} int vtw_fmod(int a, int b) { int r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+${i} int vtw_add(int a, int b) { return (int)((${u})a + (${u})b); }
+${i} int vtw_sub(int a, int b) { return (int)((${u})a - (${u})b); }
+${i} int vtw_mul(int a, int b) { return (int)((${u})a * (${u})b); }
+#define VTW_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define VTW_MAX(a, b) ((a) > (b) ? (a) : (b))
+`;
+}
+
+const strip = (s: Stmt): Stmt => (s.k === 'seq' && s.body.length === 1 ? strip(s.body[0]) : s);
+
+/** The thread-index extents a nest binds (the largest loop per tag). */
+function launchOf(s: Stmt, out: Map<GpuThreadTag, number>): void {
+  switch (s.k) {
+    case 'seq':
+      s.body.forEach((x) => launchOf(x, out));
+      return;
+    case 'for':
+    case 'alloc':
+      launchOf(s.body, out);
+      return;
+    case 'if':
+      launchOf(s.then, out);
+      if (s.else) launchOf(s.else, out);
+      return;
+    case 'attr':
+      if (s.key === 'bind') {
+        const tag = s.value as GpuThreadTag;
+        if (!GPU_THREAD_TAGS.includes(tag)) throw new CompileError(`internal: unknown thread tag ${s.value}`);
+        if (s.body.k !== 'for') throw new CompileError(`internal: bind ${s.value} must annotate a loop`);
+        out.set(tag, Math.max(out.get(tag) ?? 1, s.body.ext));
+      }
+      launchOf(s.body, out);
+      return;
+    default:
+      return;
+  }
+}
+
+class Printer {
+  private readonly names = new Map<Var | Buffer, string>();
+  private readonly used = new Set<string>();
+  lines: string[] = [];
+  sharedBytes = 0;
+  launch = new Map<GpuThreadTag, number>();
+
+  constructor(readonly d: Dialect) {}
+
+  name(x: Var | Buffer, prefix: string): string {
+    let n = this.names.get(x);
+    if (n) return n;
+    const base = `${prefix}_${x.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    n = base;
+    for (let i = 1; this.used.has(n); i++) n = `${base}_${i}`;
+    this.used.add(n);
+    this.names.set(x, n);
+    return n;
+  }
+
+  type(dt: DType): string {
+    return typeOf(this.d, dt);
+  }
+
+  expr(e: Expr): string {
+    switch (e.k) {
+      case 'int':
+        return e.value < 0 ? `(${e.value})` : `${e.value}`;
+      case 'var':
+        return this.name(e.v, 'v');
+      case 'bin':
+        return this.wrap(e.dtype, this.bin(e.op, e.a, e.b, e.dtype));
+      case 'cmp': {
+        const op = { lt: '<', le: '<=', eq: '==', ne: '!=', gt: '>', ge: '>=' }[e.op];
+        return `(${this.expr(e.a)} ${op} ${this.expr(e.b)})`;
+      }
+      case 'and':
+        return `(${this.expr(e.a)} && ${this.expr(e.b)})`;
+      case 'or':
+        return `(${this.expr(e.a)} || ${this.expr(e.b)})`;
+      case 'not':
+        return `(!${this.expr(e.a)})`;
+      case 'select':
+        // Only the chosen side is evaluated: a padded read is never performed.
+        return `(${this.expr(e.c)} ? ${this.expr(e.t)} : ${this.expr(e.f)})`;
+      case 'cast':
+        return `((${this.type(e.dtype)})${this.expr(e.a)})`;
+      case 'load':
+        return `${this.name(e.buf, 'b')}[${this.expr(flatIndex(e.buf, e.idx))}]`;
+      case 'read':
+      case 'reduce':
+        throw new CompileError(`internal: ${e.k} must be lowered before GPU code generation`);
+    }
+  }
+
+  private wrap(dt: DType, text: string): string {
+    return dt !== 'index' && dt !== 'int32' && dt !== 'bool' ? `((${this.type(dt)})${text})` : text;
+  }
+
+  private bin(op: string, a: Expr, b: Expr, dt: DType): string {
+    const x = this.expr(a);
+    const y = this.expr(b);
+    // Index arithmetic stays within the buffers' sizes (< 2^31): plain int. Values wrap.
+    const plain = dt === 'index';
+    switch (op) {
+      case 'add':
+        return plain ? `(${x} + ${y})` : `vtw_add(${x}, ${y})`;
+      case 'sub':
+        return plain ? `(${x} - ${y})` : `vtw_sub(${x}, ${y})`;
+      case 'mul':
+        return plain ? `(${x} * ${y})` : `vtw_mul(${x}, ${y})`;
+      case 'div':
+        return `vtw_fdiv(${x}, ${y})`;
+      case 'mod':
+        return `vtw_fmod(${x}, ${y})`;
+      case 'min':
+        return `VTW_MIN(${x}, ${y})`;
+      case 'max':
+        return `VTW_MAX(${x}, ${y})`;
+      case 'shr':
+      case 'shl': {
+        if (b.k !== 'int') throw new CompileError('the GPU targets need constant shift amounts');
+        const bits = dt === 'index' ? 31 : dtypeBits(dt);
+        const amount = op === 'shr' ? b.value : -b.value;
+        if (amount >= 0) return `(${x} >> ${Math.min(amount, bits - 1)})`;
+        return `((int)((${this.d.types.uint32})${x} << ${Math.min(-amount, bits - 1)}))`;
+      }
+    }
+    throw new CompileError(`internal: binary operation ${op}`);
+  }
+
+  stmt(s: Stmt, ind: string): void {
+    switch (s.k) {
+      case 'seq':
+        for (const x of s.body) this.stmt(x, ind);
+        return;
+      case 'for': {
+        const v = this.name(s.v, 'v');
+        this.lines.push(`${ind}for (int ${v} = 0; ${v} < ${s.ext}; ++${v}) {`);
+        this.stmt(s.body, ind + '  ');
+        this.lines.push(`${ind}}`);
+        return;
+      }
+      case 'attr': {
+        if (s.key === 'bind') {
+          const f = s.body;
+          if (f.k !== 'for') throw new CompileError(`internal: bind ${s.value} must annotate a loop`);
+          const tag = s.value as GpuThreadTag;
+          const v = this.name(f.v, 'v');
+          this.lines.push(`${ind}{`);
+          this.lines.push(`${ind}  const int ${v} = ${this.d.index(tag)};`);
+          if (f.ext < (this.launch.get(tag) ?? 1)) {
+            this.lines.push(`${ind}  if (${v} < ${f.ext}) {`);
+            this.stmt(f.body, ind + '    ');
+            this.lines.push(`${ind}  }`);
+          } else {
+            this.stmt(f.body, ind + '  ');
+          }
+          this.lines.push(`${ind}}`);
+          return;
+        }
+        // Annotations with no GPU meaning of their own (a CPU schedule's vectorize / unroll hints) are
+        // plain loops here; VTA's pragmas and tensorize requests are not.
+        if (s.key === 'pragma' && (s.value === 'vectorize' || s.value === 'unroll')) {
+          if (s.value === 'unroll') this.lines.push(`${ind}#pragma unroll`);
+          this.stmt(s.body, ind);
+          return;
+        }
+        throw new CompileError(`the GPU targets cannot emit the ${s.key} ${s.value} annotation (a VTA or CPU schedule primitive)`);
+      }
+      case 'alloc': {
+        const b = this.name(s.buf, 'b');
+        const t = this.type(s.buf.dtype);
+        this.lines.push(`${ind}{`);
+        if (s.buf.scope === 'shared') {
+          this.sharedBytes += s.buf.size * Math.max(1, dtypeBits(s.buf.dtype) / 8);
+          this.lines.push(`${ind}  ${this.d.shared} ${t} ${b}[${s.buf.size}];`);
+        } else if (s.buf.scope === 'local' || s.buf.scope === 'global') {
+          // A buffer allocated inside a kernel is the thread's own: registers or private memory.
+          this.lines.push(`${ind}  ${t} ${b}[${s.buf.size}];`);
+        } else {
+          throw new CompileError(`the GPU targets have no ${s.buf.scope} memory (a VTA scope)`);
+        }
+        this.stmt(s.body, ind + '  ');
+        this.lines.push(`${ind}}`);
+        return;
+      }
+      case 'store':
+        this.lines.push(`${ind}${this.name(s.buf, 'b')}[${this.expr(flatIndex(s.buf, s.idx))}] = ${this.expr(s.value)};`);
+        return;
+      case 'if':
+        this.lines.push(`${ind}if (${this.expr(s.c)}) {`);
+        this.stmt(s.then, ind + '  ');
+        if (s.else) {
+          this.lines.push(`${ind}} else {`);
+          this.stmt(s.else, ind + '  ');
+        }
+        this.lines.push(`${ind}}`);
+        return;
+      default:
+        throw new CompileError(`the GPU targets cannot emit the VTA intrinsic ${s.k}`);
+    }
+  }
+}
+
+/** The root nests of a lowered body: its top-level sequence (allocations of on-chip roots refused). */
+function rootNests(body: Stmt): Stmt[] {
+  const s = strip(body);
+  if (s.k === 'alloc') throw new CompileError(`the GPU targets need ${s.buf.name} in global memory or computed inside a kernel (compute_at)`);
+  if (s.k !== 'seq') return [s];
+  return s.body.flatMap((x) => (x.k === 'seq' ? rootNests(x) : [strip(x)])).filter((x) => !(x.k === 'seq' && x.body.length === 0));
+}
+
+/** Print a lowered function as kernels of one dialect, with their launch configurations. */
+export function emitGpu(func: LoweredFunc, dialect: GpuDialect): GpuSource {
+  const d = DIALECTS[dialect];
+  const base = `vtw_${func.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const params = [...func.inputs, ...func.outputs, ...func.scratch];
+  const p = new Printer(d);
+  const args = params.map((b, i) => `${d.globalPtr(p.type(b.dtype), i < func.inputs.length)} ${p.name(b, 'b')}`);
+  const kernels: GpuKernel[] = [];
+  const texts: string[] = [];
+  rootNests(func.body).forEach((nest, i) => {
+    const name = `${base}_k${i}`;
+    p.lines = [];
+    p.sharedBytes = 0;
+    p.launch = new Map();
+    launchOf(nest, p.launch);
+    p.stmt(nest, '  ');
+    const dim = (kind: 'block' | 'thread'): [number, number, number] =>
+      (['x', 'y', 'z'] as const).map((a) => p.launch.get(`${kind === 'block' ? 'blockIdx' : 'threadIdx'}.${a}` as GpuThreadTag) ?? 1) as [number, number, number];
+    kernels.push({ name, grid: dim('block'), block: dim('thread'), sharedBytes: p.sharedBytes });
+    texts.push(`${d.kernel} ${name}(${args.join(', ')}) {\n${p.lines.join('\n')}\n}\n`);
+  });
+  const text = `/* generated by vta-workbench (compiler/gpu/codegen.ts), ${dialect} dialect */\n${prelude(d)}\n${texts.join('\n')}`;
+  return { dialect, text, kernels, params, inputs: func.inputs, outputs: func.outputs, scratch: func.scratch };
+}
