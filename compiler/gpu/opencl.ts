@@ -51,14 +51,14 @@ let loadError: string | undefined;
 /** Load libOpenCL once; undefined (with `openclLoadError()`) when the library is missing. */
 function cl(): Cl | undefined {
   if (loaded || loadError) return loaded;
-  let lib: koffi.IKoffiLib;
+  let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load('libOpenCL.so.1');
   } catch {
     loadError = 'no OpenCL library (libOpenCL.so.1) on this machine: sudo apt-get install -y ocl-icd-opencl-dev pocl-opencl-icd';
     return undefined;
   }
-  const f = (sig: string) => lib.func(sig) as (...a: unknown[]) => never;
+  const f = (sig: string) => lib.func(sig) as unknown;
   loaded = {
     getPlatformIDs: f('int clGetPlatformIDs(uint32_t n, void *plats, _Out_ uint32_t *num)'),
     getPlatformInfo: f('int clGetPlatformInfo(uintptr_t p, uint32_t param, size_t size, void *value, _Out_ size_t *ret)'),
