@@ -1,0 +1,73 @@
+/**
+ * The cuda target without a GPU: every operator's kernels (conv2d incl. grouped / depthwise, dense,
+ * add, maxpool, requantize tail fused) compile with nvcc for sm_80 and sm_90, and ptxas reports
+ * each kernel's registers and shared memory. Skipped, with the reason, where nvcc is absent.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/load.ts';
+import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
+import { buildGpuOp } from '../compiler/gpu/op.ts';
+import { buildCuda, nvccPath, nvccVersion, parsePtxasUsage } from '../compiler/gpu/cuda.ts';
+
+const d = loadConfig('default');
+const P = (o: Partial<OpParams>): OpParams => ({ batch: 1, groups: 1, bias: true, clip: [0, 127], ...o });
+
+const CASES: [string, number[], OpParams][] = [
+  ['conv2d', [14, 14, 32, 32, 3, 1, 1], P({})],
+  ['conv2d', [9, 9, 16, 16, 3, 1, 2], P({ groups: 16 })],
+  ['dense', [4, 96, 40], P({})],
+  ['add', [7, 5, 19], P({})],
+  ['maxpool', [7, 5, 19, 3, 1, 2], P({})],
+];
+
+test('cuda: every operator compiles for sm_80 and sm_90; registers and shared memory per kernel', async () => {
+  if (!(await nvccVersion())) {
+    console.log(`SKIP cuda compile: nvcc not found (${nvccPath()}); install the CUDA toolkit or set NVCC`);
+    return;
+  }
+  const cache = mkdtempSync(join(tmpdir(), 'vtw-cuda-'));
+  try {
+    // Two builds at a time (nvcc is mostly single-threaded).
+    const builds = [];
+    for (let i = 0; i < CASES.length; i += 2) {
+      builds.push(...await Promise.all(CASES.slice(i, i + 2).map(async ([name, shape, params]) => {
+        const entry = findOperator(name);
+        const op = buildGpuOp(entry.define(shape, params, d), entry.strategies.gpu, { kind: 'cuda', archs: ['sm_80', 'sm_90'] });
+        return { op, build: await buildCuda(op.source.text, ['sm_80', 'sm_90'], cache) };
+      })));
+    }
+    for (const { op, build } of builds) {
+      assert.equal(build.archs.map((a) => a.arch), ['sm_80', 'sm_90']);
+      for (const a of build.archs) {
+        assert.equal(a.kernels.map((k) => k.name).sort(), op.source.kernels.map((k) => k.name).sort(), `${op.def.op} ${a.arch}`);
+        for (const k of a.kernels) assert.ok(k.registers > 0 && k.registers <= 255, `${k.name}: ${k.registers} registers`);
+      }
+    }
+    // The same source again comes from the cache.
+    const again = await buildCuda(builds[0].op.source.text, ['sm_80', 'sm_90'], cache);
+    assert.ok(again.cached);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
+
+test('ptxas -v output: registers, shared memory and spills per entry function', () => {
+  const text = [
+    "ptxas info    : Compiling entry function 'k1' for 'sm_80'",
+    '    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads',
+    'ptxas info    : Used 8 registers, used 0 barriers, 360 bytes cmem[0]',
+    "ptxas info    : Compiling entry function 'k0' for 'sm_80'",
+    '    8 bytes stack frame, 12 bytes spill stores, 12 bytes spill loads',
+    'ptxas info    : Used 11 registers, used 1 barriers, 256 bytes smem, 368 bytes cmem[0]',
+  ].join('\n');
+  assert.equal(parsePtxasUsage(text), [
+    { name: 'k1', registers: 8, shared_bytes: 0, spill_bytes: 0 },
+    { name: 'k0', registers: 11, shared_bytes: 256, spill_bytes: 12 },
+  ]);
+});
+
+test.run();
