@@ -3,10 +3,14 @@
  *
  * Each root loop nest of a lowered function (one per root stage of the schedule) becomes one kernel.
  * Loops a schedule bound to a thread index (`bind`, compiler/te/schedule.ts) become that index: the
- * launch configuration takes each tag's extent (the largest bound to it in the kernel), and a loop
- * whose extent is smaller than its tag's launch extent is guarded (`if (i < ext)`). Buffers allocated
- * inside a kernel are a thread's private arrays (registers, scope `local`) or the block's shared
- * memory (scope `shared`). Every kernel takes all global buffers (inputs, outputs, scratch) in one
+ * launch configuration takes each tag's extent from the outermost loop bound to it, and a loop
+ * whose extent is smaller is guarded (`if (i < ext)`). A loop bound to a thread index inside another
+ * loop bound to it (the copy of a tile into shared memory, computed inside the threads' loops) is a
+ * cooperative loop: all threads of the block share its iterations, strided by the block size.
+ * Buffers allocated inside a kernel are a thread's private arrays (registers, scope `local`) or the
+ * block's shared memory (scope `shared`, declared at the kernel's top); a statement that writes
+ * shared memory has a barrier before it (the tile's last readers are done) and after it (the tile
+ * is complete before anyone reads it). Every kernel takes all global buffers (inputs, outputs, scratch) in one
  * order, so the host binds the same argument list to each.
  *
  * Arithmetic keeps the loop IR's wrap-around semantics without relying on the device compiler:
@@ -126,7 +130,9 @@ function launchOf(s: Stmt, out: Map<GpuThreadTag, number>): void {
         const tag = s.value as GpuThreadTag;
         if (!GPU_THREAD_TAGS.includes(tag)) throw new CompileError(`internal: unknown thread tag ${s.value}`);
         if (s.body.k !== 'for') throw new CompileError(`internal: bind ${s.value} must annotate a loop`);
-        out.set(tag, Math.max(out.get(tag) ?? 1, s.body.ext));
+        // The outermost loop bound to a tag sets its launch extent; one nested inside it (a
+        // cooperative copy into shared memory) runs strided over the block's threads.
+        if (!out.has(tag)) out.set(tag, s.body.ext);
       }
       launchOf(s.body, out);
       return;
@@ -141,6 +147,36 @@ class Printer {
   lines: string[] = [];
   sharedBytes = 0;
   launch = new Map<GpuThreadTag, number>();
+  /** Shared-memory declarations, hoisted to the kernel's top (OpenCL requires it there). */
+  sharedDecls: string[] = [];
+  /** Thread tags bound by an enclosing loop. */
+  private readonly active = new Set<GpuThreadTag>();
+  /** Shared buffers allocated so far (to find the statements that write them). */
+  private readonly sharedBufs = new Set<Buffer>();
+
+  /** The thread's index in its block, and the block's size. */
+  private linearThread(): { id: string; size: number } {
+    const [x, y, z] = (['x', 'y', 'z'] as const).map((a) => this.launch.get(`threadIdx.${a}`) ?? 1);
+    const idx = (a: 'x' | 'y' | 'z') => this.d.index(`threadIdx.${a}`);
+    return { id: `(${idx('x')} + ${x} * (${idx('y')} + ${y} * ${idx('z')}))`, size: x * y * z };
+  }
+
+  private writesShared(s: Stmt): boolean {
+    switch (s.k) {
+      case 'store':
+        return this.sharedBufs.has(s.buf);
+      case 'seq':
+        return s.body.some((x) => this.writesShared(x));
+      case 'for':
+      case 'attr':
+      case 'alloc':
+        return this.writesShared(s.body);
+      case 'if':
+        return this.writesShared(s.then) || (s.else !== undefined && this.writesShared(s.else));
+      default:
+        return false;
+    }
+  }
 
   constructor(readonly d: Dialect) {}
 
@@ -229,7 +265,12 @@ class Printer {
   stmt(s: Stmt, ind: string): void {
     switch (s.k) {
       case 'seq':
-        for (const x of s.body) this.stmt(x, ind);
+        for (const x of s.body) {
+          const barrier = this.sharedBufs.size > 0 && this.writesShared(x);
+          if (barrier) this.lines.push(`${ind}${this.d.barrier}`);
+          this.stmt(x, ind);
+          if (barrier) this.lines.push(`${ind}${this.d.barrier}`);
+        }
         return;
       case 'for': {
         const v = this.name(s.v, 'v');
@@ -244,6 +285,14 @@ class Printer {
           if (f.k !== 'for') throw new CompileError(`internal: bind ${s.value} must annotate a loop`);
           const tag = s.value as GpuThreadTag;
           const v = this.name(f.v, 'v');
+          if (this.active.has(tag)) {
+            const t = this.linearThread();
+            this.lines.push(`${ind}for (int ${v} = ${t.id}; ${v} < ${f.ext}; ${v} += ${t.size}) {`);
+            this.stmt(f.body, ind + '  ');
+            this.lines.push(`${ind}}`);
+            return;
+          }
+          this.active.add(tag);
           this.lines.push(`${ind}{`);
           this.lines.push(`${ind}  const int ${v} = ${this.d.index(tag)};`);
           if (f.ext < (this.launch.get(tag) ?? 1)) {
@@ -254,6 +303,7 @@ class Printer {
             this.stmt(f.body, ind + '  ');
           }
           this.lines.push(`${ind}}`);
+          this.active.delete(tag);
           return;
         }
         // Annotations with no GPU meaning of their own (a CPU schedule's vectorize / unroll hints) are
@@ -271,7 +321,8 @@ class Printer {
         this.lines.push(`${ind}{`);
         if (s.buf.scope === 'shared') {
           this.sharedBytes += s.buf.size * Math.max(1, dtypeBits(s.buf.dtype) / 8);
-          this.lines.push(`${ind}  ${this.d.shared} ${t} ${b}[${s.buf.size}];`);
+          this.sharedBufs.add(s.buf);
+          this.sharedDecls.push(`  ${this.d.shared} ${t} ${b}[${s.buf.size}];`);
         } else if (s.buf.scope === 'local' || s.buf.scope === 'global') {
           // A buffer allocated inside a kernel is the thread's own: registers or private memory.
           this.lines.push(`${ind}  ${t} ${b}[${s.buf.size}];`);
@@ -322,8 +373,10 @@ export function emitGpu(func: LoweredFunc, dialect: GpuDialect): GpuSource {
     p.lines = [];
     p.sharedBytes = 0;
     p.launch = new Map();
+    p.sharedDecls = [];
     launchOf(nest, p.launch);
     p.stmt(nest, '  ');
+    p.lines.unshift(...p.sharedDecls);
     const dim = (kind: 'block' | 'thread'): [number, number, number] =>
       (['x', 'y', 'z'] as const).map((a) => p.launch.get(`${kind === 'block' ? 'blockIdx' : 'threadIdx'}.${a}` as GpuThreadTag) ?? 1) as [number, number, number];
     kernels.push({ name, grid: dim('block'), block: dim('thread'), sharedBytes: p.sharedBytes });
