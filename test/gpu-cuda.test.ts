@@ -31,7 +31,7 @@ test('cuda: every operator compiles for sm_80 and sm_90; registers and shared me
   }
   const cache = mkdtempSync(join(tmpdir(), 'vtw-cuda-'));
   try {
-    // Two builds at a time (nvcc is mostly single-threaded).
+    // Two builds at a time (nvcc is mostly single-threaded); each is one fatbin for both architectures.
     const builds = [];
     for (let i = 0; i < CASES.length; i += 2) {
       builds.push(...await Promise.all(CASES.slice(i, i + 2).map(async ([name, shape, params]) => {
@@ -45,6 +45,9 @@ test('cuda: every operator compiles for sm_80 and sm_90; registers and shared me
       for (const a of build.archs) {
         assert.equal(a.kernels.map((k) => k.name).sort(), op.source.kernels.map((k) => k.name).sort(), `${op.def.op} ${a.arch}`);
         for (const k of a.kernels) assert.ok(k.registers > 0 && k.registers <= 255, `${k.name}: ${k.registers} registers`);
+        // conv2d on cuda stages its weights in shared memory by default; the others use none.
+        const staged = a.kernels.filter((k) => k.shared_bytes > 0).length;
+        assert.is(staged, op.def.op === 'conv2d' ? 1 : 0, `${op.def.op} ${a.arch}: kernels with shared memory`);
       }
     }
     // The same source again comes from the cache.
@@ -64,10 +67,13 @@ test('ptxas -v output: registers, shared memory and spills per entry function', 
     '    8 bytes stack frame, 12 bytes spill stores, 12 bytes spill loads',
     'ptxas info    : Used 11 registers, used 1 barriers, 256 bytes smem, 368 bytes cmem[0]',
   ].join('\n');
-  assert.equal(parsePtxasUsage(text), [
-    { name: 'k1', registers: 8, shared_bytes: 0, spill_bytes: 0 },
-    { name: 'k0', registers: 11, shared_bytes: 256, spill_bytes: 12 },
-  ]);
+  assert.equal(parsePtxasUsage(text), [{
+    arch: 'sm_80',
+    kernels: [
+      { name: 'k1', registers: 8, shared_bytes: 0, spill_bytes: 0 },
+      { name: 'k0', registers: 11, shared_bytes: 256, spill_bytes: 12 },
+    ],
+  }]);
 });
 
 test.run();

@@ -27,6 +27,13 @@ import { GPU_THREAD_TAGS, type GpuThreadTag } from '../te/schedule.ts';
 
 export type GpuDialect = 'cuda' | 'opencl';
 
+/**
+ * The tensorize intrinsic of a 4-deep int8 dot product into an int32 accumulator (the GPU schedules
+ * mark the inner loop of 4 input channels): CUDA's `__dp4a` on sm_61 and later (selected by
+ * `__CUDA_ARCH__`, the plain loop below it); plain int arithmetic on OpenCL.
+ */
+export const DP4A = 'vtw.dp4a';
+
 /** What differs between the dialects: types, qualifiers, thread indices, barriers. */
 interface Dialect {
   types: Record<'int8' | 'uint8' | 'int16' | 'int32' | 'uint32', string>;
@@ -262,6 +269,39 @@ class Printer {
     throw new CompileError(`internal: binary operation ${op}`);
   }
 
+  /**
+   * DP4A over `for k < 4 { C[i] = C[i] + (int32)A * (int32)B }` (A, B int8 loads; C int32, not
+   * reading k): the four bytes of A and of B are packed into words and one __dp4a adds their dot
+   * product to C. Exact in wrap-around int32 like the loop. False when the nest has another form.
+   */
+  private dp4a(s: Stmt, ind: string): boolean {
+    if (s.k !== 'for' || s.ext !== 4 || s.body.k !== 'store' || s.body.buf.dtype !== 'int32') return false;
+    const st = s.body;
+    const v = st.value;
+    if (v.k !== 'bin' || v.op !== 'add' || v.a.k !== 'load' || v.a.buf !== st.buf) return false;
+    const m = v.b;
+    if (m.k !== 'bin' || m.op !== 'mul') return false;
+    const int8 = (e: Expr) => e.k === 'cast' && e.dtype === 'int32' && e.a.k === 'load' && e.a.buf.dtype === 'int8';
+    if (!int8(m.a) || !int8(m.b)) return false;
+    const k = this.name(s.v, 'v');
+    const c = this.expr(v.a);
+    if (c.includes(k)) return false;
+    const a = this.expr((m.a as Extract<Expr, { k: 'cast' }>).a);
+    const b = this.expr((m.b as Extract<Expr, { k: 'cast' }>).a);
+    const i2 = ind + '  ';
+    this.lines.push('#if __CUDA_ARCH__ >= 610');
+    this.lines.push(`${ind}{ /* ${DP4A}: 4 int8 products into int32 with one __dp4a */`);
+    this.lines.push(`${i2}unsigned int t_a = 0, t_b = 0;`);
+    this.lines.push(`${i2}#pragma unroll`);
+    this.lines.push(`${i2}for (int ${k} = 0; ${k} < 4; ++${k}) { t_a |= (unsigned int)(unsigned char)${a} << (8 * ${k}); t_b |= (unsigned int)(unsigned char)${b} << (8 * ${k}); }`);
+    this.lines.push(`${i2}${c} = __dp4a((int)t_a, (int)t_b, ${c});`);
+    this.lines.push(`${ind}}`);
+    this.lines.push('#else');
+    this.stmt(s, ind);
+    this.lines.push('#endif');
+    return true;
+  }
+
   stmt(s: Stmt, ind: string): void {
     switch (s.k) {
       case 'seq':
@@ -304,6 +344,10 @@ class Printer {
           }
           this.lines.push(`${ind}}`);
           this.active.delete(tag);
+          return;
+        }
+        if (s.key === 'tensorize' && s.value === DP4A) {
+          if (this.d !== DIALECTS.cuda || !this.dp4a(s.body, ind)) this.stmt(s.body, ind);
           return;
         }
         // Annotations with no GPU meaning of their own (a CPU schedule's vectorize / unroll hints) are

@@ -1,9 +1,10 @@
 /**
- * CUDA: the CUDA C dialect compiled by nvcc (through execa) to one cubin per architecture, cached
+ * CUDA: the CUDA C dialect compiled by nvcc (through execa) into one fatbin holding a cubin per
+ * architecture (one front-end pass, ptxas per architecture), cached
  * under .cache/cuda/ by a hash of (source, architectures, flags, nvcc version), with each kernel's
  * registers and shared memory from ptxas (`-Xptxas -v`). Where the CUDA driver (libcuda.so.1) and a
- * GPU are present, `runCudaOp` loads the cubin of the GPU's architecture through the driver API
- * (koffi) and runs the kernels.
+ * GPU are present, `runCudaOp` loads the fatbin through the driver API (koffi; the driver picks
+ * the GPU's architecture) and runs the kernels.
  *
  * NOT RUN HERE: the driver-API part (`cudaDriver`, `runCudaOp`) is written and type-checked but has
  * not run on a GPU yet (this machine has nvcc and no driver); scripts/gpu-check.sh runs it.
@@ -42,25 +43,28 @@ export interface KernelUsage {
 
 export interface CudaArchBuild {
   arch: string;
-  cubin: string;
   kernels: KernelUsage[];
 }
 
 export interface CudaBuild {
+  /** The fatbin: one cubin per architecture. */
+  fatbin: string;
   archs: CudaArchBuild[];
   cached: boolean;
   nvcc: string;
 }
 
-/** Per-kernel resource usage from ptxas -v output. */
-export function parsePtxasUsage(text: string): KernelUsage[] {
-  const out: KernelUsage[] = [];
+/** Per-kernel resource usage from ptxas -v output, by architecture (in the order ptxas reports them). */
+export function parsePtxasUsage(text: string): CudaArchBuild[] {
+  const out: CudaArchBuild[] = [];
   let cur: KernelUsage | undefined;
   for (const line of text.split('\n')) {
-    const entry = /Compiling entry function '([^']+)'/.exec(line);
+    const entry = /Compiling entry function '([^']+)' for '([^']+)'/.exec(line);
     if (entry) {
       cur = { name: entry[1], registers: 0, shared_bytes: 0, spill_bytes: 0 };
-      out.push(cur);
+      let arch = out.find((a) => a.arch === entry[2]);
+      if (!arch) out.push((arch = { arch: entry[2], kernels: [] }));
+      arch.kernels.push(cur);
       continue;
     }
     if (!cur) continue;
@@ -85,26 +89,25 @@ export async function buildCuda(source: string, archs: readonly string[], cacheD
   const hash = createHash('sha256').update(JSON.stringify([source, archs, FLAGS, nvcc])).digest('hex').slice(0, 24);
   const dir = join(cacheDir, hash);
   const index = join(dir, 'usage.json');
-  if (existsSync(index)) return { archs: JSON.parse(readFileSync(index, 'utf8')) as CudaArchBuild[], cached: true, nvcc };
+  const fatbin = join(dir, 'kernels.fatbin');
+  if (existsSync(index)) return { fatbin, archs: JSON.parse(readFileSync(index, 'utf8')) as CudaArchBuild[], cached: true, nvcc };
   mkdirSync(dir, { recursive: true });
   const cu = join(dir, 'kernels.cu');
   writeFileSync(cu, source);
-  const built: CudaArchBuild[] = [];
-  for (const arch of archs) {
-    const cubin = join(dir, `${arch}.cubin`);
-    const tmp = `${cubin}.${process.pid}.tmp`;
-    const r = await execa(nvccPath(), ['-cubin', `-arch=${arch}`, ...FLAGS, '-o', tmp, cu], { reject: false, all: true });
-    if (r.failed) {
-      rmSync(tmp, { force: true });
-      const lines = (r.all ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
-      throw new CompileError(`nvcc failed for ${arch} on ${cu}: ${lines.find((l) => /\berror\b/.test(l)) ?? lines[0] ?? `exit code ${r.exitCode ?? '?'}`}`);
-    }
-    renameSync(tmp, cubin);
-    built.push({ arch, cubin, kernels: parsePtxasUsage(r.all ?? '') });
+  const tmp = `${fatbin}.${process.pid}.tmp`;
+  const gencode = archs.flatMap((a) => ['-gencode', `arch=${a.replace('sm_', 'compute_')},code=${a}`]);
+  const r = await execa(nvccPath(), ['-fatbin', ...gencode, ...FLAGS, '-o', tmp, cu], { reject: false, all: true });
+  if (r.failed) {
+    rmSync(tmp, { force: true });
+    const lines = (r.all ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+    throw new CompileError(`nvcc failed for ${archs.join(', ')} on ${cu}: ${lines.find((l) => /\berror\b/.test(l)) ?? lines[0] ?? `exit code ${r.exitCode ?? '?'}`}`);
   }
+  renameSync(tmp, fatbin);
+  const usage = parsePtxasUsage(r.all ?? '');
+  const built = archs.map((a) => usage.find((u) => u.arch === a) ?? { arch: a, kernels: [] });
   writeFileSync(`${index}.tmp`, JSON.stringify(built, null, 2));
   renameSync(`${index}.tmp`, index);
-  return { archs: built, cached: false, nvcc };
+  return { fatbin, archs: built, cached: false, nvcc };
 }
 
 /** Shared memory per block every architecture we name allows (48 KiB static: sm_50 and later). */
@@ -210,14 +213,13 @@ export function runCudaOp(op: GpuOp, build: CudaBuild, opts: { seed?: number; ch
   ok(cu.deviceGetAttribute(major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev[0]), 'cuDeviceGetAttribute');
   ok(cu.deviceGetAttribute(minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev[0]), 'cuDeviceGetAttribute');
   const arch = `sm_${major[0]}${minor[0]}`;
-  const b = build.archs.find((a) => a.arch === arch);
-  if (!b) throw new CompileError(`${device} is ${arch}; the kernels were compiled for ${build.archs.map((a) => a.arch).join(', ')}: add -arch=${arch}`);
+  if (!build.archs.some((a) => a.arch === arch)) throw new CompileError(`${device} is ${arch}; the kernels were compiled for ${build.archs.map((a) => a.arch).join(', ')}: add -arch=${arch}`);
   const ctx = [0];
   ok(cu.ctxCreate(ctx, 0, dev[0]), 'cuCtxCreate');
   const ptrs: number[] = [];
   try {
     const mod = [0];
-    ok(cu.moduleLoadData(mod, readFileSync(b.cubin)), 'cuModuleLoadData');
+    ok(cu.moduleLoadData(mod, readFileSync(build.fatbin)), 'cuModuleLoadData');
     const fns = op.source.kernels.map((k) => {
       const fn = [0];
       ok(cu.moduleGetFunction(fn, mod[0], k.name), `cuModuleGetFunction ${k.name}`);

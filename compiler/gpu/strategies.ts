@@ -20,6 +20,7 @@ import { divisors } from '../ops/common.ts';
 import type { OpDefinition } from '../ops/compute.ts';
 import { createSchedule, type Schedule, type Stage } from '../te/schedule.ts';
 import type { IterVar } from '../te/tensor.ts';
+import { DP4A } from './codegen.ts';
 import type { GpuStrategy, HostKnobs, KnobSpace } from '../target/strategy.ts';
 
 /** Threads per block offered: multiples of a warp that divide the work (else its largest divisor up to 256). */
@@ -57,6 +58,11 @@ function bindOtherRoots(sch: Schedule, def: OpDefinition): void {
     const work = product(st.tensor.shape);
     bindElements(st, [...st.leaf], defaultThreads(work));
   }
+}
+
+/** Whether conv2d's products are int8 × int8 into int32 (what DP4A computes). */
+function dp4aApplies(def: OpDefinition): boolean {
+  return def.inputs[0].dtype === 'int8' && def.inputs[1].dtype === 'int8' && def.stages.reduce?.dtype === 'int32';
 }
 
 /**
@@ -123,7 +129,14 @@ export const gpuConv2d: GpuStrategy = {
       sc.setScope('local');
       const [ric, ...rest] = sc.reduceAxis;
       const [rco, rci] = sc.split(ric, k.tile_ci);
-      sc.reorder(cn, cy, cx, rco, rci, ...rest, cco);
+      if (k.tile_ci % 4 === 0 && dp4aApplies(def)) {
+        // Groups of 4 input channels innermost: one int8 dot product per accumulator (DP4A).
+        const [rcq, rc4] = sc.split(rci, 4);
+        sc.reorder(cn, cy, cx, rco, rcq, ...rest, cco, rc4);
+        sc.tensorize(rc4, DP4A);
+      } else {
+        sc.reorder(cn, cy, cx, rco, rci, ...rest, cco);
+      }
       // The block's weights for tile_ci input channels, copied by all its threads, read by all.
       const weight = def.inputs[1];
       const ws = sch.stage(sch.cacheRead(weight, 'shared', [def.stages.reduce!]));
