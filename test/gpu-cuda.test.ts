@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.ts';
 import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
 import { buildGpuOp } from '../compiler/gpu/op.ts';
-import { buildCuda, nvccPath, nvccVersion, parsePtxasUsage } from '../compiler/gpu/cuda.ts';
+import { buildCuda, checkSharedMemory, cudaUnavailable, nvccPath, nvccVersion, parsePtxasUsage, STATIC_SHARED_LIMIT } from '../compiler/gpu/cuda.ts';
+import { runCli } from './helpers/cli.ts';
 
 const d = loadConfig('default');
 const P = (o: Partial<OpParams>): OpParams => ({ batch: 1, groups: 1, bias: true, clip: [0, 127], ...o });
@@ -74,6 +75,32 @@ test('ptxas -v output: registers, shared memory and spills per entry function', 
       { name: 'k0', registers: 11, shared_bytes: 256, spill_bytes: 12 },
     ],
   }]);
+});
+
+test('vtw op --target cuda --json: compiled, ran, registers and shared bytes per kernel; one line when no GPU', async () => {
+  if (!(await nvccVersion())) {
+    console.log(`SKIP vtw op --target cuda: nvcc not found (${nvccPath()})`);
+    return;
+  }
+  const r = await runCli('op', 'dense', '--target', 'cuda -arch=sm_80,sm_90', '--shape', '4,64,32', '--json');
+  assert.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { compiled: boolean; ran: boolean; kernels: Array<{ arch: string; name: string; registers: number; shared_bytes: number }> };
+  assert.is(j.compiled, true);
+  const noGpu = cudaUnavailable();
+  assert.is(j.ran, noGpu === undefined);
+  assert.equal([...new Set(j.kernels.map((k) => k.arch))], ['sm_80', 'sm_90']);
+  assert.ok(j.kernels.every((k) => k.registers > 0 && k.shared_bytes === 0));
+  if (noGpu) {
+    const t = await runCli('op', 'dense', '--target', 'cuda', '--shape', '4,64,32');
+    assert.is(t.code, 0, t.stderr);
+    assert.is(t.stdout.split('\n').filter((l) => l.includes('not run:')).length, 1);
+    assert.match(t.stdout, /not run: no CUDA driver .*no GPU is present/);
+  }
+});
+
+test('too much shared memory for a block is refused in one line', () => {
+  const build = { fatbin: '', cached: false, nvcc: '', archs: [{ arch: 'sm_80', kernels: [{ name: 'k', registers: 8, shared_bytes: STATIC_SHARED_LIMIT + 4, spill_bytes: 0 }] }] };
+  assert.throws(() => checkSharedMemory(build), /^kernel k needs \d+ bytes of shared memory on sm_80; a block may have 49152: choose smaller tiles$/);
 });
 
 test.run();

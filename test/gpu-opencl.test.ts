@@ -11,6 +11,8 @@ import { loadConfig } from '../src/config/load.ts';
 import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
 import { buildGpuOp, runOpenclOp } from '../compiler/gpu/op.ts';
 import { openclDevices, OpenclSession } from '../compiler/gpu/opencl.ts';
+import { runCli } from './helpers/cli.ts';
+import { errorLines, runVtw } from './helpers/vtw-child.ts';
 
 const d = loadConfig('default');
 
@@ -74,6 +76,29 @@ test('opencl: more local memory than the device has is refused in one line', () 
   const dev = openclDevices()[0];
   const launch = { name: 'k', grid: [1, 1, 1], block: [1, 1, 1], sharedBytes: dev.localMemBytes + 1 };
   assert.throws(() => new OpenclSession('__kernel void k(void) {}', [launch]), /needs \d+ bytes of local \(shared\) memory; .* has \d+: choose smaller tiles/);
+});
+
+test('vtw op --target opencl --check --json: match, time_ms (median of >= 20 warm runs), device', async () => {
+  if (why) {
+    console.log(`SKIP vtw op --target opencl: ${why}`);
+    return;
+  }
+  const r = await runCli('op', 'conv2d', '--target', 'opencl', '--shape', '6,5,8,12,3,1,1', '--check', '--json');
+  assert.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { match: boolean; time_ms: number; runs: number; device: string; target: string };
+  assert.is(j.match, true);
+  assert.is(j.target, 'opencl');
+  assert.ok(j.runs >= 20 && j.time_ms > 0);
+  assert.is(j.device, `${openclDevices()[0].name} (${openclDevices()[0].platform})`);
+});
+
+test('no OpenCL platform: one line naming the fix, non-zero exit', async () => {
+  // The ICD loader reads its platforms from OCL_ICD_VENDORS: an empty place lists none.
+  const r = await runVtw(['op', 'add', '--shape', '4,4,8', '--target', 'opencl'], { env: { OCL_ICD_VENDORS: '/nonexistent-vtw-test' } });
+  assert.is.not(r.code, 0);
+  const lines = errorLines(r.stderr);
+  assert.is(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^vtw: error: (no OpenCL platform or device found .*pocl-opencl-icd|no OpenCL library)/);
 });
 
 test.run();
