@@ -116,6 +116,26 @@ ${i} int vtw_mul(int a, int b) { return (int)((${u})a * (${u})b); }
 `;
 }
 
+const positiveConst = (e: Expr): boolean => e.k === 'int' && e.value > 0;
+
+/**
+ * Whether an index expression is never negative: loop and thread variables (all count up from 0),
+ * non-negative constants, and sums, products, quotients and remainders of such. There floor
+ * division and modulo are C's `/` and `%` (the device compiler strength-reduces them by constants).
+ */
+function nonNegative(e: Expr): boolean {
+  switch (e.k) {
+    case 'int':
+      return e.value >= 0;
+    case 'var':
+      return e.dtype === 'index';
+    case 'bin':
+      return ['add', 'mul', 'div', 'mod', 'min', 'max'].includes(e.op) && nonNegative(e.a) && nonNegative(e.b);
+    default:
+      return false;
+  }
+}
+
 const strip = (s: Stmt): Stmt => (s.k === 'seq' && s.body.length === 1 ? strip(s.body[0]) : s);
 
 /** The thread-index extents a nest binds (the largest loop per tag). */
@@ -250,9 +270,9 @@ class Printer {
       case 'mul':
         return plain ? `(${x} * ${y})` : `vtw_mul(${x}, ${y})`;
       case 'div':
-        return `vtw_fdiv(${x}, ${y})`;
+        return nonNegative(a) && positiveConst(b) ? `(${x} / ${y})` : `vtw_fdiv(${x}, ${y})`;
       case 'mod':
-        return `vtw_fmod(${x}, ${y})`;
+        return nonNegative(a) && positiveConst(b) ? `(${x} % ${y})` : `vtw_fmod(${x}, ${y})`;
       case 'min':
         return `VTW_MIN(${x}, ${y})`;
       case 'max':
