@@ -32,6 +32,7 @@ const P = (o: Partial<OpParams>): OpParams => ({ batch: 1, groups: 1, bias: true
 const CASES: [string, number[], OpParams, Record<string, number>?][] = [
   ['conv2d', [7, 5, 12, 20, 3, 1, 2], P({ batch: 2 }), { shared: 1, tile_ci: 4 }], // weights staged in shared memory
   ['conv2d', [9, 7, 3, 10, 5, 2, 1], P({ bias: false, clip: undefined }), { tile_co: 5, shared: 1, threads_co: 2, tile_ci: 3 }],
+  ['conv2d', [6, 7, 16, 8, 3, 1, 1], P({}), { shared: 1, tile_ci: 4, double_buffer: 1 }], // 4 steps over 2 alternating tiles
   ['conv2d', [10, 10, 24, 20, 3, 1, 1], P({}), { shared: 0 }],
   ['conv2d', [8, 7, 16, 24, 3, 1, 1], P({ groups: 4 })],
   ['conv2d', [11, 9, 24, 24, 3, 1, 1], P({ groups: 24, bias: false })], // depthwise

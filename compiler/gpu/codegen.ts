@@ -169,7 +169,7 @@ function launchOf(s: Stmt, out: Map<GpuThreadTag, number>): void {
 }
 
 class Printer {
-  private readonly names = new Map<Var | Buffer, string>();
+  readonly names = new Map<Var | Buffer, string>();
   private readonly used = new Set<string>();
   lines: string[] = [];
   sharedBytes = 0;
@@ -180,6 +180,58 @@ class Printer {
   private readonly active = new Set<GpuThreadTag>();
   /** Shared buffers allocated so far (to find the statements that write them). */
   private readonly sharedBufs = new Set<Buffer>();
+  /** Double-buffered shared buffers: the offset of the copy in use (C text). */
+  private readonly bufOffset = new Map<Buffer, string>();
+
+  private access(buf: Buffer, idx: readonly Expr[]): string {
+    const off = this.bufOffset.get(buf);
+    return `${this.name(buf, 'b')}[${off ? `${off} + ` : ''}${this.expr(flatIndex(buf, idx))}]`;
+  }
+
+  /**
+   * A loop whose body fills a double-buffered shared tile and then reads it: the tile is declared
+   * twice; the first fill comes before the loop, and each iteration fills the next iteration's copy
+   * (the loop variable + 1) before computing on its own, with one barrier per iteration.
+   */
+  private doubleBuffered(f: Extract<Stmt, { k: 'for' }>, ind: string): boolean {
+    const db = f.body;
+    if (db.k !== 'attr' || db.key !== 'double_buffer' || db.body.k !== 'alloc' || db.body.buf.scope !== 'shared') return false;
+    const buf = db.body.buf;
+    const body = db.body.body;
+    if (body.k !== 'seq' || body.body.length < 2) return false;
+    const [fill, ...rest] = body.body;
+    const t = this.type(buf.dtype);
+    const b = this.name(buf, 'b');
+    const v = this.name(f.v, 'v');
+    const next = `${v}_next`;
+    this.sharedBytes += 2 * buf.size * Math.max(1, dtypeBits(buf.dtype) / 8);
+    this.sharedBufs.add(buf);
+    this.sharedDecls.push(`  ${this.d.shared} ${t} ${b}[${2 * buf.size}];  /* double-buffered: 2 x ${buf.size} */`);
+    const fillAt = (iter: string, ii: string) => {
+      this.names.set(f.v, iter);
+      this.bufOffset.set(buf, `${buf.size} * (${iter} & 1)`);
+      this.stmt(fill, ii);
+      this.names.set(f.v, v);
+    };
+    // The previous user of the buffer (an earlier iteration of an enclosing loop) is done.
+    this.lines.push(`${ind}${this.d.barrier}`);
+    this.lines.push(`${ind}{`);
+    this.lines.push(`${ind}  const int ${next} = 0;`);
+    fillAt(next, ind + '  ');
+    this.lines.push(`${ind}}`);
+    this.lines.push(`${ind}${this.d.barrier}`);
+    this.lines.push(`${ind}for (int ${v} = 0; ${v} < ${f.ext}; ++${v}) {`);
+    this.lines.push(`${ind}  if (${v} + 1 < ${f.ext}) {`);
+    this.lines.push(`${ind}    const int ${next} = ${v} + 1;`);
+    fillAt(next, ind + '    ');
+    this.lines.push(`${ind}  }`);
+    this.bufOffset.set(buf, `${buf.size} * (${v} & 1)`);
+    for (const r of rest) this.stmt(r, ind + '  ');
+    this.bufOffset.delete(buf);
+    this.lines.push(`${ind}  ${this.d.barrier}`);
+    this.lines.push(`${ind}}`);
+    return true;
+  }
 
   /** The thread's index in its block, and the block's size. */
   private linearThread(): { id: string; size: number } {
@@ -246,7 +298,7 @@ class Printer {
       case 'cast':
         return `((${this.type(e.dtype)})${this.expr(e.a)})`;
       case 'load':
-        return `${this.name(e.buf, 'b')}[${this.expr(flatIndex(e.buf, e.idx))}]`;
+        return this.access(e.buf, e.idx);
       case 'read':
       case 'reduce':
         throw new CompileError(`internal: ${e.k} must be lowered before GPU code generation`);
@@ -333,6 +385,7 @@ class Printer {
         }
         return;
       case 'for': {
+        if (this.doubleBuffered(s, ind)) return;
         const v = this.name(s.v, 'v');
         this.lines.push(`${ind}for (int ${v} = 0; ${v} < ${s.ext}; ++${v}) {`);
         this.stmt(s.body, ind + '  ');
@@ -398,7 +451,7 @@ class Printer {
         return;
       }
       case 'store':
-        this.lines.push(`${ind}${this.name(s.buf, 'b')}[${this.expr(flatIndex(s.buf, s.idx))}] = ${this.expr(s.value)};`);
+        this.lines.push(`${ind}${this.access(s.buf, s.idx)} = ${this.expr(s.value)};`);
         return;
       case 'if':
         this.lines.push(`${ind}if (${this.expr(s.c)}) {`);

@@ -14,7 +14,9 @@
  * outer channel loop, copied cooperatively by all the block's threads between barriers).
  *
  * Knobs: `threads` (per block: the candidates that divide the work), the register tile, and for
- * conv2d `shared`, `threads_co`, `tile_ci`.
+ * conv2d `shared`, `threads_co`, `tile_ci`, `double_buffer` (two alternating weight tiles: the next
+ * one is filled while this one is used, one barrier per step — the GPU form of the latency hiding
+ * VTA does with virtual threads).
  */
 import { divisors } from '../ops/common.ts';
 import type { OpDefinition } from '../ops/compute.ts';
@@ -85,6 +87,8 @@ export const gpuConv2d: GpuStrategy = {
       shared: [0, 1],
       threads_co: divisors(co / Math.max(...tile_co)).filter((x) => x <= 16),
       tile_ci: divisors(cibg).filter((x) => x <= 32),
+      // With shared = 1: two alternating weight tiles, the next filled while this one is used.
+      double_buffer: [0, 1],
     };
   },
   defaultKnobs(def, t): HostKnobs {
@@ -100,6 +104,7 @@ export const gpuConv2d: GpuStrategy = {
       shared: t.kind === 'cuda' && def.shape.groups === 1 ? 1 : 0,
       threads_co,
       tile_ci: space.tile_ci.filter((x) => x <= 16).pop()!,
+      double_buffer: t.kind === 'cuda' ? 1 : 0,
     };
   },
   schedule(def, k): Schedule {
@@ -142,6 +147,7 @@ export const gpuConv2d: GpuStrategy = {
       const ws = sch.stage(sch.cacheRead(weight, 'shared', [def.stages.reduce!]));
       ws.computeAt(sc, rco);
       ws.bind(fuseAll(ws, [...ws.leaf]), 'threadIdx.x');
+      if (k.double_buffer) ws.doubleBuffer();
     }
     bindOtherRoots(sch, def);
     return sch;

@@ -226,6 +226,10 @@ class Lowering {
     if (!attached.length) return rest;
     let st = seq(...attached.map((p) => this.buildStage(p)), rest);
     for (let i = attached.length - 1; i >= 0; i--) st = { k: 'alloc', buf: this.buffers.get(attached[i])!, body: st };
+    if (attached.some((p) => p.doubleBuffered)) {
+      if (attached.length > 1) throw new CompileError(`double_buffer of ${attached.find((p) => p.doubleBuffered)!.name}: it must be the only stage computed at ${s.name}.${iv.name}`);
+      st = { k: 'attr', key: 'double_buffer', value: attached[0].name, body: st };
+    }
     return st;
   }
 

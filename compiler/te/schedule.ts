@@ -32,6 +32,8 @@ export class Stage {
   leaf: IterVar[];
   readonly rels: Relation[] = [];
   attach: Attach = { k: 'root' };
+  /** Two alternating copies of this (attached, on-chip) stage's buffer: the next fill overlaps this use. */
+  doubleBuffered = false;
   readonly attrs = new Map<IterVar, IterAttr>();
 
   constructor(public tensor: Tensor) {
@@ -131,6 +133,15 @@ export class Stage {
     const taken = [...this.attrs.entries()].find(([other, a]) => a.bind === tag && other !== iv);
     if (taken) throw new CompileError(`bind: ${tag} is already bound to ${taken[0].name} of stage ${this.name}`);
     this.attr(iv).bind = tag;
+  }
+
+  /**
+   * Double-buffer this stage's buffer (TVM's double_buffer): computed inside a loop, the copy for the
+   * next iteration is filled while the current one is read (the GPU form of VTA's latency hiding).
+   */
+  doubleBuffer(): void {
+    if (this.attach.k !== 'at') throw new CompileError(`double_buffer of ${this.name}: it must be computed inside a loop (compute_at) first`);
+    this.doubleBuffered = true;
   }
 
   /** Annotate the loop nest from `iv` inward (dma_copy, alu). */
