@@ -95,6 +95,7 @@ export async function makeTask(
   if (target.kind === 'opencl' || target.kind === 'cuda') {
     if (target.kind === 'cuda') throw new CompileError('tuning on cuda needs a GPU to time on; tune on --target opencl, or run vtw tune where a GPU is');
     const runs = opts.runs ?? 10;
+    if (runs < 10) throw new CompileError(`an opencl measurement is the median of at least 10 warm runs (got ${runs})`);
     const def = entry.define(shape, params, d);
     const strategy = entry.strategies.gpu;
     return {
