@@ -20,6 +20,7 @@ const P = (o: Partial<OpParams>): OpParams => ({ batch: 1, groups: 1, bias: true
 const CASES: [string, number[], OpParams][] = [
   ['conv2d', [14, 14, 32, 32, 3, 1, 1], P({})],
   ['conv2d', [9, 9, 16, 16, 3, 1, 2], P({ groups: 16 })],
+  ['conv2d', [8, 7, 16, 24, 3, 1, 1], P({ groups: 4 })],
   ['dense', [4, 96, 40], P({})],
   ['add', [7, 5, 19], P({})],
   ['maxpool', [7, 5, 19, 3, 1, 2], P({})],
@@ -42,6 +43,9 @@ test('cuda: every operator compiles for sm_80 and sm_90; registers and shared me
       })));
     }
     for (const { op, build } of builds) {
+      // int8 convolutions with input channels in groups of 4 use __dp4a (from sm_61; both archs here).
+      const cibg = op.def.shape.cin ? op.def.shape.cin / op.def.shape.groups : 0;
+      assert.is(op.source.text.includes('__dp4a('), cibg % 4 === 0 && cibg > 0, `${op.def.op} cin/groups=${cibg}: __dp4a`);
       assert.equal(build.archs.map((a) => a.arch), ['sm_80', 'sm_90']);
       for (const a of build.archs) {
         assert.equal(a.kernels.map((k) => k.name).sort(), op.source.kernels.map((k) => k.name).sort(), `${op.def.op} ${a.arch}`);

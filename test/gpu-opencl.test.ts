@@ -34,7 +34,8 @@ const CASES: [string, number[], OpParams, Record<string, number>?][] = [
   ['conv2d', [9, 7, 3, 10, 5, 2, 1], P({ bias: false, clip: undefined }), { tile_co: 5, shared: 1, threads_co: 2, tile_ci: 3 }],
   ['conv2d', [6, 7, 16, 8, 3, 1, 1], P({}), { shared: 1, tile_ci: 4, double_buffer: 1 }], // 4 steps over 2 alternating tiles
   ['conv2d', [10, 10, 24, 20, 3, 1, 1], P({}), { shared: 0 }],
-  ['conv2d', [8, 7, 16, 24, 3, 1, 1], P({ groups: 4 })],
+  ['conv2d', [8, 7, 16, 24, 3, 1, 1], P({ groups: 4 }), { dp4a: 1 }], // the DP4A loop nest, printed plainly
+  ['conv2d', [6, 7, 16, 8, 3, 1, 1], P({}), { shared: 1, tile_ci: 8, dp4a: 1 }],
   ['conv2d', [11, 9, 24, 24, 3, 1, 1], P({ groups: 24, bias: false })], // depthwise
   ['dense', [5, 37, 19], P({ shift: 0, clip: [-30, 40] })],
   ['add', [7, 5, 19], P({ batch: 2 })],

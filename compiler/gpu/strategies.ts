@@ -89,6 +89,8 @@ export const gpuConv2d: GpuStrategy = {
       tile_ci: divisors(cibg).filter((x) => x <= 32),
       // With shared = 1: two alternating weight tiles, the next filled while this one is used.
       double_buffer: [0, 1],
+      // dp4a = 1: the input channels in groups of 4 innermost, one int8 dot product each (DP4A).
+      ...(dp4aApplies(def) && cibg % 4 === 0 ? { dp4a: [0, 1] } : {}),
     };
   },
   defaultKnobs(def, t): HostKnobs {
@@ -105,6 +107,8 @@ export const gpuConv2d: GpuStrategy = {
       threads_co,
       tile_ci: space.tile_ci.filter((x) => x <= 16).pop()!,
       double_buffer: t.kind === 'cuda' ? 1 : 0,
+      // OpenCL prints DP4A as plain int arithmetic: the extra loop buys nothing there.
+      ...(space.dp4a ? { dp4a: t.kind === 'cuda' ? 1 : 0 } : {}),
     };
   },
   schedule(def, k): Schedule {
@@ -120,7 +124,14 @@ export const gpuConv2d: GpuStrategy = {
       sc.computeAt(so, tx);
       sc.setScope('local');
       // The register tile innermost: each data value loaded once serves tile_co accumulators.
-      sc.reorder(cn, cy, cx, ...sc.reduceAxis, cco);
+      const [ric, ...rest] = sc.reduceAxis;
+      if (k.dp4a) {
+        const [rcq, rc4] = sc.split(ric, 4);
+        sc.reorder(cn, cy, cx, rcq, ...rest, cco, rc4);
+        sc.tensorize(rc4, DP4A);
+      } else {
+        sc.reorder(cn, cy, cx, ric, ...rest, cco);
+      }
     } else {
       // Blocks: (output-channel group, spatial chunk); threads: (spatial position, channel tile).
       const [cob, cot] = so.split(coo, k.threads_co);
@@ -134,7 +145,7 @@ export const gpuConv2d: GpuStrategy = {
       sc.setScope('local');
       const [ric, ...rest] = sc.reduceAxis;
       const [rco, rci] = sc.split(ric, k.tile_ci);
-      if (k.tile_ci % 4 === 0 && dp4aApplies(def)) {
+      if (k.dp4a && k.tile_ci % 4 === 0) {
         // Groups of 4 input channels innermost: one int8 dot product per accumulator (DP4A).
         const [rcq, rc4] = sc.split(rci, 4);
         sc.reorder(cn, cy, cx, rco, rcq, ...rest, cco, rc4);
