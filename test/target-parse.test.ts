@@ -1,4 +1,4 @@
-/** Target strings: vta, cpu with and without -mattr, names not built yet, unknown targets, missing host features. */
+/** Target strings: vta, cpu with and without -mattr, wasm, opencl and cuda -arch, unknown targets, missing host features. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadConfig } from '../src/config/load.ts';
