@@ -102,6 +102,13 @@ test('vtw op --target cuda --json: compiled, ran, registers and shared bytes per
   }
 });
 
+test('more threads per block than CUDA allows is refused in one line', () => {
+  const entry = findOperator('conv2d');
+  const def = entry.define([28, 28, 64, 64, 3, 1, 1], P({}), d);
+  assert.throws(() => buildGpuOp(def, entry.strategies.gpu, { kind: 'cuda', archs: ['sm_80'] }, { threads: 196, threads_co: 8 }),
+    /^kernel vtw_conv2d_k1 needs 1568 threads per block \(knobs .*\); CUDA allows 1024: choose fewer threads$/);
+});
+
 test('too much shared memory for a block is refused in one line', () => {
   const build = { fatbin: '', cached: false, nvcc: '', archs: [{ arch: 'sm_80', kernels: [{ name: 'k', registers: 8, shared_bytes: STATIC_SHARED_LIMIT + 4, spill_bytes: 0 }] }] };
   assert.throws(() => checkSharedMemory(build), /^kernel k needs \d+ bytes of shared memory on sm_80; a block may have 49152: choose smaller tiles$/);

@@ -26,7 +26,24 @@ export interface GpuOp {
 export function buildGpuOp(def: OpDefinition, strategy: GpuStrategy, target: GpuTargetSpec, knobs: Record<string, number> = {}): GpuOp {
   const k = resolveKnobs(strategy.knobSpace(def, target), strategy.defaultKnobs(def, target), knobs);
   const func = lower(strategy.schedule(def, k), def.op);
-  return { def, target, knobs: k, source: emitGpu(func, target.kind) };
+  const source = emitGpu(func, target.kind);
+  if (target.kind === 'cuda') checkCudaLaunch(source, k);
+  return { def, target, knobs: k, source };
+}
+
+/** Threads per block every CUDA architecture allows (sm_20 and later); blocks per grid in y and z. */
+export const CUDA_MAX_BLOCK_THREADS = 1024;
+const CUDA_MAX_GRID_YZ = 65535;
+
+/** Refuse launch configurations no CUDA GPU accepts (an OpenCL device is asked at run time). */
+function checkCudaLaunch(source: GpuSource, knobs: HostKnobs): void {
+  for (const k of source.kernels) {
+    const threads = k.block[0] * k.block[1] * k.block[2];
+    if (threads > CUDA_MAX_BLOCK_THREADS) {
+      throw new CompileError(`kernel ${k.name} needs ${threads} threads per block (knobs ${JSON.stringify(knobs)}); CUDA allows ${CUDA_MAX_BLOCK_THREADS}: choose fewer threads`);
+    }
+    if (k.grid[1] > CUDA_MAX_GRID_YZ || k.grid[2] > CUDA_MAX_GRID_YZ) throw new CompileError(`kernel ${k.name}: grid ${k.grid.join('x')} has more than ${CUDA_MAX_GRID_YZ} blocks in y or z`);
+  }
 }
 
 export function typedArray(dt: DType, n: number): Int8Array | Uint8Array | Int16Array | Int32Array {
