@@ -133,8 +133,9 @@ interface Cu {
   deviceGet: (d: number[], ordinal: number) => number;
   deviceGetName: (name: Buffer, len: number, dev: number) => number;
   deviceGetAttribute: (v: number[], attr: number, dev: number) => number;
-  ctxCreate: (ctx: number[], flags: number, dev: number) => number;
-  ctxDestroy: (ctx: Ptr) => number;
+  primaryCtxRetain: (ctx: number[], dev: number) => number;
+  primaryCtxRelease: (dev: number) => number;
+  ctxSetCurrent: (ctx: Ptr) => number;
   ctxSynchronize: () => number;
   moduleLoadData: (mod: number[], image: Buffer) => number;
   moduleUnload: (mod: Ptr) => number;
@@ -166,8 +167,10 @@ export function cudaDriver(): Cu | undefined {
     deviceGet: f('int cuDeviceGet(_Out_ int *dev, int ordinal)'),
     deviceGetName: f('int cuDeviceGetName(void *name, int len, int dev)'),
     deviceGetAttribute: f('int cuDeviceGetAttribute(_Out_ int *v, int attr, int dev)'),
-    ctxCreate: f('int cuCtxCreate_v2(_Out_ uintptr_t *ctx, uint32_t flags, int dev)'),
-    ctxDestroy: f('int cuCtxDestroy_v2(uintptr_t ctx)'),
+    // The device's primary context: the same call in every CUDA version (cuCtxCreate changed in 13).
+    primaryCtxRetain: f('int cuDevicePrimaryCtxRetain(_Out_ uintptr_t *ctx, int dev)'),
+    primaryCtxRelease: f('int cuDevicePrimaryCtxRelease_v2(int dev)'),
+    ctxSetCurrent: f('int cuCtxSetCurrent(uintptr_t ctx)'),
     ctxSynchronize: f('int cuCtxSynchronize()'),
     moduleLoadData: f('int cuModuleLoadData(_Out_ uintptr_t *mod, void *image)'),
     moduleUnload: f('int cuModuleUnload(uintptr_t mod)'),
@@ -215,7 +218,8 @@ export function runCudaOp(op: GpuOp, build: CudaBuild, opts: { seed?: number; ch
   const arch = `sm_${major[0]}${minor[0]}`;
   if (!build.archs.some((a) => a.arch === arch)) throw new CompileError(`${device} is ${arch}; the kernels were compiled for ${build.archs.map((a) => a.arch).join(', ')}: add -arch=${arch}`);
   const ctx = [0];
-  ok(cu.ctxCreate(ctx, 0, dev[0]), 'cuCtxCreate');
+  ok(cu.primaryCtxRetain(ctx, dev[0]), 'cuDevicePrimaryCtxRetain');
+  ok(cu.ctxSetCurrent(ctx[0]), 'cuCtxSetCurrent');
   const ptrs: number[] = [];
   try {
     const mod = [0];
@@ -257,6 +261,6 @@ export function runCudaOp(op: GpuOp, build: CudaBuild, opts: { seed?: number; ch
     return run;
   } finally {
     for (const p of ptrs) cu.memFree(p);
-    cu.ctxDestroy(ctx[0]);
+    cu.primaryCtxRelease(dev[0]);
   }
 }
