@@ -4,6 +4,9 @@
 # (npm ci), nvcc and the CUDA driver. Aim: under 5 minutes. Writes build/gpu-check.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci --no-audit --no-fund
+command -v nvcc >/dev/null || { echo "gpu-check: nvcc not found (install the CUDA toolkit)" >&2; exit 1; }
+command -v nvidia-smi >/dev/null || { echo "gpu-check: nvidia-smi not found: no NVIDIA driver on this machine" >&2; exit 1; }
 ARCH="${ARCH:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d . | sed 's/^/sm_/')}"
 T="cuda -arch=$ARCH"
 V="npx tsx src/cli/main.ts"
