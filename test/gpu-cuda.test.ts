@@ -13,6 +13,11 @@ import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
 import { buildGpuOp } from '../compiler/gpu/op.ts';
 import { buildCuda, checkSharedMemory, cudaUnavailable, nvccPath, nvccVersion, parsePtxasUsage, STATIC_SHARED_LIMIT } from '../compiler/gpu/cuda.ts';
 import { runCli } from './helpers/cli.ts';
+import { writeFileSync } from 'node:fs';
+import { execaSync } from 'execa';
+import koffi from 'koffi';
+import { operands, typedArray } from '../compiler/gpu/op.ts';
+import { compareOutputs } from '../compiler/cpu/op.ts';
 
 const d = loadConfig('default');
 const P = (o: Partial<OpParams>): OpParams => ({ batch: 1, groups: 1, bias: true, clip: [0, 127], ...o });
@@ -99,6 +104,72 @@ test('vtw op --target cuda --json: compiled, ran, registers and shared bytes per
     assert.is(t.code, 0, t.stderr);
     assert.is(t.stdout.split('\n').filter((l) => l.includes('not run:')).length, 1);
     assert.match(t.stdout, /not run: no CUDA driver .*no GPU is present/);
+  }
+});
+
+/**
+ * The CUDA C text itself, run without a GPU: compiled as C++ for the host with the CUDA built-ins
+ * it uses defined (blockIdx / threadIdx set by a loop over the grid and block, __dp4a as 4 byte
+ * products), each kernel called once per thread. Exact for kernels without barriers (shared = 0),
+ * which is what this runs: it checks the dialect's types, qualifiers, indices and the __dp4a
+ * packing against the plain references.
+ */
+const CUDA_ON_HOST = `#include <stdint.h>
+struct vtw_dim3 { int x, y, z; };
+static vtw_dim3 blockIdx, threadIdx;
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __CUDA_ARCH__ 800
+static inline int __dp4a(int a, int b, int c) {
+  for (int i = 0; i < 4; i++) c = (int)((unsigned)c + (unsigned)((int)(signed char)(a >> (8 * i)) * (int)(signed char)(b >> (8 * i))));
+  return c;
+}
+`;
+
+test('cuda: the CUDA C of every operator (incl. __dp4a), run on the host through a shim of the built-ins, is bit-exact', () => {
+  const cxx = execaSync('c++', ['--version'], { reject: false });
+  if (cxx.exitCode !== 0) {
+    console.log('SKIP cuda on host: no C++ compiler (apt-get install -y build-essential)');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'vtw-cuda-host-'));
+  try {
+    const cases: [string, number[], OpParams, Record<string, number>][] = [
+      ['conv2d', [7, 6, 16, 12, 3, 1, 2], P({ batch: 2 }), { shared: 0, dp4a: 1 }],
+      ['conv2d', [8, 7, 16, 24, 3, 1, 1], P({ groups: 4, clip: undefined }), { dp4a: 1 }],
+      ['conv2d', [9, 9, 16, 16, 3, 1, 2], P({ groups: 16 }), {}],
+      ['dense', [5, 37, 19], P({}), {}],
+      ['add', [7, 5, 19], P({}), {}],
+      ['maxpool', [7, 5, 19, 3, 1, 2], P({}), {}],
+    ];
+    cases.forEach(([name, shape, params, knobs], n) => {
+      const entry = findOperator(name);
+      const op = buildGpuOp(entry.define(shape, params, d), entry.strategies.gpu, { kind: 'cuda', archs: ['sm_80'] }, knobs);
+      assert.ok(!op.source.text.includes('__syncthreads'), 'only kernels without barriers run on the host');
+      const T: Record<string, string> = { int8: 'signed char', uint8: 'unsigned char', int16: 'short', int32: 'int' };
+      const ps = op.source.params.map((b, i) => `void *p${i}`).join(', ');
+      const as = op.source.params.map((b, i) => `(${T[b.dtype]} *)p${i}`).join(', ');
+      const launches = op.source.kernels.map((k) => `  for (blockIdx.z = 0; blockIdx.z < ${k.grid[2]}; ++blockIdx.z) for (blockIdx.y = 0; blockIdx.y < ${k.grid[1]}; ++blockIdx.y) for (blockIdx.x = 0; blockIdx.x < ${k.grid[0]}; ++blockIdx.x)
+  for (threadIdx.z = 0; threadIdx.z < ${k.block[2]}; ++threadIdx.z) for (threadIdx.y = 0; threadIdx.y < ${k.block[1]}; ++threadIdx.y) for (threadIdx.x = 0; threadIdx.x < ${k.block[0]}; ++threadIdx.x)
+    ${k.name}(${as});`).join('\n');
+      const src = join(dir, `k${n}.cpp`);
+      writeFileSync(src, `${CUDA_ON_HOST}${op.source.text}\nextern "C" void vtw_run(${ps}) {\n${launches}\n}\n`);
+      const so = join(dir, `k${n}.so`);
+      const r = execaSync('c++', ['-O1', '-fPIC', '-shared', '-fwrapv', '-o', so, src], { reject: false, all: true });
+      assert.is(r.exitCode, 0, r.all);
+      if (name === 'conv2d' && knobs.dp4a) assert.ok(op.source.text.includes('__dp4a('));
+      const run = koffi.load(so).func(`void vtw_run(${ps})`);
+      const { args, expected } = operands(op, 3);
+      const out = typedArray(op.source.outputs[0].dtype, op.source.outputs[0].size);
+      const scratch = op.source.scratch.map((b) => typedArray(b.dtype, b.size));
+      run(...args, out, ...scratch);
+      const bad = compareOutputs(Int32Array.from(out), expected());
+      assert.is(bad, undefined, `${name} ${shape}: ${bad}`);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
