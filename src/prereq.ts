@@ -128,7 +128,7 @@ export const TOOLS: readonly Tool[] = [
   {
     id: 'opencl',
     name: 'OpenCL runtime (ICD loader + PoCL)',
-    enables: 'the OpenCL back end (coming)',
+    enables: 'the OpenCL back end (vtw op --target opencl; PoCL runs it on the CPU)',
     neededByTests: false,
     install: { apt: ['ocl-icd-opencl-dev', 'pocl-opencl-icd'] },
     probe: probeOpenCl,
@@ -136,7 +136,7 @@ export const TOOLS: readonly Tool[] = [
   {
     id: 'nvcc',
     name: 'CUDA toolkit (nvcc)',
-    enables: 'the CUDA back end (coming)',
+    enables: 'the CUDA back end (vtw op --target cuda: compiles, reports registers / shared memory; runs where a GPU is)',
     neededByTests: false,
     install: { apt: ['nvidia-cuda-toolkit'] },
     probe: probeCommand(['nvcc'], (out) => /release ([\d.]+)/.exec(out)?.[1] ?? null),

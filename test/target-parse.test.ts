@@ -1,4 +1,4 @@
-/** Target strings: vta, cpu with and without -mattr, names not built yet, unknown targets, missing host features. */
+/** Target strings: vta, cpu with and without -mattr, wasm, opencl and cuda -arch, unknown targets, missing host features. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadConfig } from '../src/config/load.ts';
@@ -50,11 +50,15 @@ test('a feature the host lacks, an unknown feature, a bad option: one line each'
   assert.match(message(() => parseTarget('vta -mattr=+avx2', d, x86)), /takes no options/);
 });
 
-test('unknown targets get a did-you-mean; opencl / cuda are known but not built; wasm parses', () => {
+test('unknown targets get a did-you-mean; wasm, opencl and cuda -arch parse', () => {
   assert.match(message(() => parseTarget('cpus', d, x86)), /unknown target "cpus" \(did you mean cpu\?\)/);
   assert.match(message(() => parseTarget('', d, x86)), /unknown target ""/);
   assert.equal(parseTarget('wasm', d, x86), { kind: 'wasm' });
-  for (const t of ['opencl', 'cuda']) assert.match(message(() => parseTarget(t, d, x86)), new RegExp(`^target ${t} is not built yet \\(issue 14/15\\)`));
+  assert.equal(parseTarget('opencl', d, x86), { kind: 'opencl' });
+  assert.equal(parseTarget('cuda', d, x86), { kind: 'cuda', archs: ['sm_80'] });
+  assert.equal(parseTarget('cuda -arch=sm_80,sm_90', d, x86), { kind: 'cuda', archs: ['sm_80', 'sm_90'] });
+  assert.match(message(() => parseTarget('cuda -arch=80', d, x86)), /architecture 80 is not of the form sm_80/);
+  assert.match(message(() => parseTarget('opencl -x', d, x86)), /takes no options/);
 });
 
 test('host features from /proc/cpuinfo text (x86-64 flags, aarch64 Features)', () => {

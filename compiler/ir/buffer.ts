@@ -5,7 +5,7 @@
  */
 import { add, int, mul, simplify, type DType, type Expr } from './expr.ts';
 
-export type Scope = 'global' | 'inp' | 'wgt' | 'acc';
+export type Scope = 'global' | 'inp' | 'wgt' | 'acc' | 'shared' | 'local';
 
 /** How the printer spells a scope (VTA's names). */
 export const SCOPE_NAMES: Record<Scope, string> = {
@@ -13,6 +13,9 @@ export const SCOPE_NAMES: Record<Scope, string> = {
   inp: 'local.inp_buffer',
   wgt: 'local.wgt_buffer',
   acc: 'local.acc_buffer',
+  // GPU scopes (compiler/gpu): on-chip memory of a thread block / work-group, and a thread's registers.
+  shared: 'shared',
+  local: 'local',
 };
 
 let nextBufferId = 0;

@@ -38,10 +38,15 @@ export interface If {
   then: Stmt;
   else?: Stmt;
 }
-/** An annotation on the statement below: `pragma` (dma_copy, alu) or `tensorize` (an intrinsic name). */
+/**
+ * An annotation on the statement below: `pragma` (dma_copy, alu), `tensorize` (an intrinsic name) or
+ * `bind` (a GPU thread index the loop below runs over: blockIdx.x, threadIdx.x; compiler/gpu) or
+ * `double_buffer` (the allocation below, made in each iteration of the enclosing loop and filled by
+ * the first statement of its body, alternates between two copies so the next fill overlaps this use).
+ */
 export interface Attr {
   k: 'attr';
-  key: 'pragma' | 'tensorize';
+  key: 'pragma' | 'tensorize' | 'bind' | 'double_buffer';
   value: string;
   body: Stmt;
 }

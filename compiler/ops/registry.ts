@@ -15,7 +15,8 @@ import { compileAdd, compileMaxPool } from './elementwise.ts';
 import type { OpInstance } from './op.ts';
 import { addDefinition, conv2dDefinition, denseDefinition, maxPoolDefinition, type OpDefinition } from './compute.ts';
 import { cpuAdd, cpuConv2d, cpuDense, cpuMaxPool } from '../cpu/strategies.ts';
-import type { HostStrategy, VtaStrategy } from '../target/strategy.ts';
+import { gpuConv2d, gpuDense, gpuElementwise } from '../gpu/strategies.ts';
+import type { GpuStrategy, HostStrategy, VtaStrategy } from '../target/strategy.ts';
 
 /** The parameters every operator is offered besides its shape; each takes the ones it has. */
 export interface OpParams {
@@ -43,7 +44,7 @@ export interface OperatorEntry {
   /** The computation in natural layout, for the host targets. */
   define(shape: readonly number[], p: OpParams, d: Derived): OpDefinition;
   /** How each kind of target compiles it (compiler/target/strategy.ts). */
-  strategies: { vta: VtaStrategy<OpParams>; cpu: HostStrategy };
+  strategies: { vta: VtaStrategy<OpParams>; cpu: HostStrategy; gpu: GpuStrategy };
 }
 
 /** Requantization parameters of conv2d / dense from the common ones (shift from the depth by default). */
@@ -64,7 +65,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     params: ['batch', 'groups', 'shift', 'bias', 'clip'],
     example: [4, 4, 16, 16, 3, 1, 2],
     define: (shape, p, d) => conv2dDefinition(convSpec(shape, p, d), d),
-    strategies: { vta: { build: (shape, p, d, co) => compileConv2d(convSpec(shape, p, d), d, co) }, cpu: cpuConv2d },
+    strategies: { vta: { build: (shape, p, d, co) => compileConv2d(convSpec(shape, p, d), d, co) }, cpu: cpuConv2d, gpu: gpuConv2d },
   },
   {
     name: 'dense',
@@ -73,7 +74,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     params: ['shift', 'bias', 'clip'],
     example: [4, 64, 32],
     define: (shape, p, d) => denseDefinition(denseSpec(shape, p, d), d),
-    strategies: { vta: { build: (shape, p, d, co) => compileDense(denseSpec(shape, p, d), d, co) }, cpu: cpuDense },
+    strategies: { vta: { build: (shape, p, d, co) => compileDense(denseSpec(shape, p, d), d, co) }, cpu: cpuDense, gpu: gpuDense },
   },
   {
     name: 'add',
@@ -82,7 +83,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     params: ['batch', 'clip'],
     example: [4, 4, 32],
     define: ([h, w, c], p, d) => addDefinition({ batch: p.batch, h, w, c, clip: p.clip }, d),
-    strategies: { vta: { build: ([h, w, c], p, d, co) => compileAdd({ batch: p.batch, h, w, c, clip: p.clip }, d, co) }, cpu: cpuAdd },
+    strategies: { vta: { build: ([h, w, c], p, d, co) => compileAdd({ batch: p.batch, h, w, c, clip: p.clip }, d, co) }, cpu: cpuAdd, gpu: gpuElementwise },
   },
   {
     name: 'maxpool',
@@ -94,6 +95,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     strategies: {
       vta: { build: ([h, w, c, k, pad, stride], p, d, co) => compileMaxPool({ batch: p.batch, h, w, c, k, pad, stride }, d, co) },
       cpu: cpuMaxPool,
+      gpu: gpuElementwise,
     },
   },
 ];

@@ -7,13 +7,15 @@ import { buildCpuOp, type CpuOp } from '../cpu/op.ts';
 import type { CompileOptions } from '../ops/conv2d.ts';
 import type { OpInstance } from '../ops/op.ts';
 import type { OperatorEntry, OpParams } from '../ops/registry.ts';
-import type { CpuTargetSpec, Target, VtaTargetSpec, WasmTargetSpec } from './target.ts';
+import type { CpuTargetSpec, GpuTargetSpec, Target, VtaTargetSpec, WasmTargetSpec } from './target.ts';
+import { buildGpuOp, type GpuOp } from '../gpu/op.ts';
 import { buildWasmOp, type WasmOp } from '../wasm/op.ts';
 
 export type CompiledOperator =
   | { kind: 'vta'; target: VtaTargetSpec; inst: OpInstance }
   | { kind: 'cpu'; target: CpuTargetSpec; op: CpuOp }
-  | { kind: 'wasm'; target: WasmTargetSpec; op: WasmOp };
+  | { kind: 'wasm'; target: WasmTargetSpec; op: WasmOp }
+  | { kind: 'opencl' | 'cuda'; target: GpuTargetSpec; op: GpuOp };
 
 export interface TargetCompileOptions {
   /** VTA: knob overrides and latency hiding. */
@@ -37,5 +39,9 @@ export async function compileOperator(
     case 'wasm':
       // The CPU strategy's schedule (one thread), printed as WebAssembly.
       return { kind: 'wasm', target, op: await buildWasmOp(entry.define(shape, params, d), entry.strategies.cpu, target, opts.knobs) };
+    case 'opencl':
+    case 'cuda':
+      // One GPU schedule, printed in the target's dialect (compiler/gpu); building and running are the caller's.
+      return { kind: target.kind, target, op: buildGpuOp(entry.define(shape, params, d), entry.strategies.gpu, target, opts.knobs) };
   }
 }

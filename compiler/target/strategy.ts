@@ -17,7 +17,7 @@ import type { CompileOptions } from '../ops/conv2d.ts';
 import type { OpInstance } from '../ops/op.ts';
 import type { Schedule } from '../te/schedule.ts';
 import type { BlockSpec } from '../ops/layout.ts';
-import type { CpuTargetSpec, WasmTargetSpec } from './target.ts';
+import type { CpuTargetSpec, GpuTargetSpec, WasmTargetSpec } from './target.ts';
 
 /** Candidate values of each knob (a knob's value is always one of them). */
 export type KnobSpace = Record<string, readonly number[]>;
@@ -36,6 +36,17 @@ export interface HostStrategy {
    */
   blocks?(def: OpDefinition, t: HostTargetSpec, knobs: HostKnobs): { block: BlockSpec; dataOffset: number } | undefined;
   /** The schedule of the definition for a knob setting. */
+  schedule(def: OpDefinition, knobs: HostKnobs): Schedule;
+}
+
+/**
+ * A GPU strategy (opencl, cuda; compiler/gpu/strategies.ts): a schedule of the natural-layout
+ * definition that binds loop axes to block and thread indices, over a knob space (threads per
+ * block, register tile) the tuner can search like a host strategy's.
+ */
+export interface GpuStrategy {
+  knobSpace(def: OpDefinition, t: GpuTargetSpec): KnobSpace;
+  defaultKnobs(def: OpDefinition, t: GpuTargetSpec): HostKnobs;
   schedule(def: OpDefinition, knobs: HostKnobs): Schedule;
 }
 

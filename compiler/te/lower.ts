@@ -164,6 +164,13 @@ class Lowering {
           }
         }
       }
+      if (p.scope === 'shared') {
+        // A block's threads share the copy: it holds what every thread of the block reads, so the
+        // thread indices range over their extents instead of being fixed (TVM's thread relaxation).
+        const threads = this.threadIntervals();
+        lo = lo!.map((x) => simplify(intervalOf(x, threads).lo));
+        hi = hi!.map((x) => simplify(intervalOf(x, threads).hi));
+      }
       const ext = lo!.map((l, d) => {
         const e = constValue(sub(hi![d], l));
         if (e === undefined) throw new CompileError(`the region of ${p.name} computed at ${c.name}.${iv.name} has no constant extent in dimension ${d}`);
@@ -172,6 +179,16 @@ class Lowering {
       });
       this.regions.set(p, { min: lo!, ext });
     }
+  }
+
+  /** The loop variables bound to GPU thread indices (threadIdx.*) in stages whose regions are known, over their ranges. */
+  threadIntervals(): Map<Var, Interval> {
+    const env = new Map<Var, Interval>();
+    for (const s of this.sch.stages) {
+      if (!this.regions.has(s)) continue;
+      for (const [iv, a] of s.attrs) if (a.bind?.startsWith('threadIdx')) env.set(iv.var, { lo: int(0), hi: int(this.ext(s, iv) - 1) });
+    }
+    return env;
   }
 
   makeBuffers(): void {
@@ -199,6 +216,7 @@ class Lowering {
     let st: Stmt = loop(iv.var, this.ext(s, iv), body, a?.vthread ? 'vthread' : 'serial');
     if (a?.tensorize) st = { k: 'attr', key: 'tensorize', value: a.tensorize, body: st };
     if (a?.pragma) st = { k: 'attr', key: 'pragma', value: a.pragma, body: st };
+    if (a?.bind) st = { k: 'attr', key: 'bind', value: a.bind, body: st };
     return st;
   }
 
@@ -208,6 +226,10 @@ class Lowering {
     if (!attached.length) return rest;
     let st = seq(...attached.map((p) => this.buildStage(p)), rest);
     for (let i = attached.length - 1; i >= 0; i--) st = { k: 'alloc', buf: this.buffers.get(attached[i])!, body: st };
+    if (attached.some((p) => p.doubleBuffered)) {
+      if (attached.length > 1) throw new CompileError(`double_buffer of ${attached.find((p) => p.doubleBuffered)!.name}: it must be the only stage computed at ${s.name}.${iv.name}`);
+      st = { k: 'attr', key: 'double_buffer', value: attached[0].name, body: st };
+    }
     return st;
   }
 

@@ -19,13 +19,21 @@ export interface IterAttr {
   vthread?: boolean;
   pragma?: string;
   tensorize?: string;
+  /** GPU: the thread index this loop runs over (compiler/gpu). */
+  bind?: GpuThreadTag;
 }
+
+/** GPU thread indices a loop can be bound to (TVM's `bind`): the grid's blocks and a block's threads. */
+export const GPU_THREAD_TAGS = ['blockIdx.x', 'blockIdx.y', 'blockIdx.z', 'threadIdx.x', 'threadIdx.y', 'threadIdx.z'] as const;
+export type GpuThreadTag = (typeof GPU_THREAD_TAGS)[number];
 
 export class Stage {
   scope: Scope = 'global';
   leaf: IterVar[];
   readonly rels: Relation[] = [];
   attach: Attach = { k: 'root' };
+  /** Two alternating copies of this (attached, on-chip) stage's buffer: the next fill overlaps this use. */
+  doubleBuffered = false;
   readonly attrs = new Map<IterVar, IterAttr>();
 
   constructor(public tensor: Tensor) {
@@ -118,6 +126,22 @@ export class Stage {
   /** Run the iterations of `iv` as interleaved virtual threads (latency hiding). */
   vthread(iv: IterVar): void {
     this.attr(iv).vthread = true;
+  }
+
+  /** Run the iterations of `iv` on a GPU thread index, one per block or thread (TVM's `bind`). */
+  bind(iv: IterVar, tag: GpuThreadTag): void {
+    const taken = [...this.attrs.entries()].find(([other, a]) => a.bind === tag && other !== iv);
+    if (taken) throw new CompileError(`bind: ${tag} is already bound to ${taken[0].name} of stage ${this.name}`);
+    this.attr(iv).bind = tag;
+  }
+
+  /**
+   * Double-buffer this stage's buffer (TVM's double_buffer): computed inside a loop, the copy for the
+   * next iteration is filled while the current one is read (the GPU form of VTA's latency hiding).
+   */
+  doubleBuffer(): void {
+    if (this.attach.k !== 'at') throw new CompileError(`double_buffer of ${this.name}: it must be computed inside a loop (compute_at) first`);
+    this.doubleBuffered = true;
   }
 
   /** Annotate the loop nest from `iv` inward (dma_copy, alu). */

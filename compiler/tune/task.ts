@@ -15,6 +15,7 @@
 import type { Derived } from '../../src/config/derive.ts';
 import { runSync } from '../../sim/ts/engine.ts';
 import { median, runCpuOp } from '../cpu/op.ts';
+import { runOpenclOp } from '../gpu/op.ts';
 import { CompileError } from '../errors.ts';
 import type { Knobs } from '../ops/common.ts';
 import { buildProgram, type OpInstance } from '../ops/op.ts';
@@ -88,6 +89,27 @@ export async function makeTask(
         const r = runSync(buildProgram(inst, seed).program, { insnTiming: false });
         if (r.error) throw new CompileError(`knobs ${JSON.stringify(s)}: ${r.error.kind}: ${r.error.message}`);
         return r.counters.cycles;
+      },
+    };
+  }
+  if (target.kind === 'opencl' || target.kind === 'cuda') {
+    if (target.kind === 'cuda') throw new CompileError('tuning on cuda needs a GPU to time on; tune on --target opencl, or run vtw tune where a GPU is');
+    const runs = opts.runs ?? 10;
+    if (runs < 10) throw new CompileError(`an opencl measurement is the median of at least 10 warm runs (got ${runs})`);
+    const def = entry.define(shape, params, d);
+    const strategy = entry.strategies.gpu;
+    return {
+      key,
+      unit: 'ms',
+      candidates: knobProduct(strategy.knobSpace(def, target)),
+      defaultKnobs: strategy.defaultKnobs(def, target),
+      features: (k) => cpuFeatures(def.output.shape, def.macs, k),
+      async measure(k) {
+        const compiled = await compileOperator(entry, shape, params, target, d, { knobs: k });
+        if (compiled.kind !== 'opencl') throw new CompileError('internal: an opencl target compiled for another kind');
+        const run = runOpenclOp(compiled.op, { seed, check: true, runs });
+        if (!run.match) throw new CompileError(`knobs ${JSON.stringify(k)}: output differs from the reference: ${run.mismatch}`);
+        return median(run.times);
       },
     };
   }

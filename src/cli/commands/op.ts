@@ -22,6 +22,9 @@ import { writeFileAtomic } from '../../program/container.ts';
 import { bestRecord, readLog } from '../../../compiler/tune/log.ts';
 import { tuneKey } from '../../../compiler/tune/task.ts';
 import type { Target } from '../../../compiler/target/target.ts';
+import { runOpenclOp, type GpuRun } from '../../../compiler/gpu/op.ts';
+import { buildCuda, checkSharedMemory, cudaUnavailable, runCudaOp } from '../../../compiler/gpu/cuda.ts';
+import type { GpuTargetSpec } from '../../../compiler/target/target.ts';
 import { configOption, engineOption, jsonOption, parseInteger, seedOption, startEngine } from '../options.ts';
 
 /** The shape an operator's --shape lists, e.g. M,K,N. */
@@ -167,6 +170,82 @@ async function runOnHost(kind: string, opts: OpOptions, d: Derived, target: CpuT
 }
 
 /**
+ * `vtw op ... --target opencl|cuda`: one GPU schedule printed in the target's dialect. opencl builds
+ * and runs on the first OpenCL device (PoCL on a CPU here); cuda compiles with nvcc for each
+ * architecture, reports registers and shared memory per kernel, and runs where a GPU is present
+ * (else one line says none is, and `ran: false`).
+ */
+async function runOnGpu(kind: string, opts: OpOptions, d: Derived, target: GpuTargetSpec): Promise<void> {
+  if (opts.printIr) throw new VtwError(`--print-ir names VTA passes; with --target ${target.kind} use --emit FILE to get the generated kernels`);
+  const runs = opts.runs ?? MIN_TIMED_RUNS;
+  if (runs < MIN_TIMED_RUNS) throw new VtwError(`--runs ${runs}: at least ${MIN_TIMED_RUNS} warm runs make a median`);
+  const { shape, params } = shapeAndParams(kind, opts, d);
+  let knobs: Record<string, number> | undefined;
+  if (opts.knobs) {
+    const json = parseJsonText(opts.knobs, '--knobs', (m) => new VtwError(m));
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new VtwError('--knobs must be a JSON object such as {"threads": 128}');
+    knobs = json as Record<string, number>;
+  }
+  const compiled = await compileOperator(findOperator(kind), shape, params, target, d, { knobs });
+  if (compiled.kind !== 'opencl' && compiled.kind !== 'cuda') throw new VtwError(`internal: a ${target.kind} target compiled for another kind`);
+  const op = compiled.op;
+  const def = op.def;
+  if (opts.emit) writeFileAtomic(opts.emit, op.source.text);
+  let run: GpuRun | undefined;
+  let cuda: Record<string, unknown> = {};
+  let noGpu: string | undefined;
+  if (target.kind === 'opencl') {
+    run = runOpenclOp(op, { seed: opts.seed, check: opts.check, runs });
+  } else {
+    const build = await buildCuda(op.source.text, target.archs);
+    checkSharedMemory(build);
+    noGpu = cudaUnavailable();
+    if (!noGpu) run = runCudaOp(op, build, { seed: opts.seed, check: opts.check, runs });
+    cuda = {
+      compiled: true,
+      ran: run !== undefined,
+      nvcc: build.nvcc,
+      cached: build.cached,
+      kernels: build.archs.flatMap((a) => a.kernels.map((k) => ({ arch: a.arch, ...k }))),
+    };
+  }
+  const timeMs = run ? median(run.times) : undefined;
+  const launches = op.source.kernels.map((k) => ({ name: k.name, grid: k.grid, block: k.block }));
+  const j = {
+    op: def.op,
+    target: targetString(target),
+    shape: def.shape,
+    ...(run ? { device: run.device, time_ms: +timeMs!.toFixed(6), runs: run.times.length } : {}),
+    macs: def.macs,
+    ...(def.macs && timeMs ? { gmacs_per_s: +(def.macs / timeMs / 1e6).toFixed(3) } : {}),
+    knobs: op.knobs,
+    launches,
+    ...cuda,
+    ...(opts.check && run ? { match: run.match } : {}),
+    ...(opts.emit ? { emitted: opts.emit } : {}),
+  };
+  if (opts.json) {
+    console.log(JSON.stringify(j, null, 2));
+  } else {
+    const dims = Object.entries(def.shape).map(([k, v]) => `${k}=${v}`).join(' ');
+    console.log(`${def.op} ${dims} on ${targetString(target)}${run ? ` (${run.device})` : ''} (${d.variant}'s data widths)`);
+    console.log(`knobs ${JSON.stringify(op.knobs)}; kernels ${launches.map((l) => `${l.name} <<<${l.grid.join('x')}, ${l.block.join('x')}>>>`).join(', ')}`);
+    if (target.kind === 'cuda') {
+      const ks = cuda.kernels as Array<{ arch: string; name: string; registers: number; shared_bytes: number }>;
+      console.log(table(['arch', 'kernel', 'registers', 'shared bytes'], ks.map((k) => [k.arch, k.name, k.registers, k.shared_bytes])));
+    }
+    if (run) console.log(table(['median time', 'runs', 'GMAC/s'], [[`${timeMs!.toFixed(3)} ms`, run.times.length, j.gmacs_per_s ?? '-']]));
+    if (noGpu) console.log(`compiled for ${(target as { archs: string[] }).archs.join(', ')}; not run: ${noGpu}`);
+    if (opts.emit) console.log(`wrote ${opts.emit}`);
+    if (opts.check && run) console.log(run.match ? 'check: output matches the reference bit for bit' : `check: MISMATCH (${run.mismatch})`);
+  }
+  if (opts.check && run && !run.match) {
+    if (!opts.json) process.stderr.write(`vtw: error: ${def.op} output differs from the reference: ${run.mismatch}\n`);
+    process.exitCode = 1;
+  }
+}
+
+/**
  * `--tuned LOG`: the knobs of the log's cheapest record for exactly this operator, shape, parameters
  * and target become --knobs (a note when the log has none). Each corrupt line of the log is one
  * warning with its line number, and is skipped.
@@ -196,7 +275,7 @@ export function registerOp(program: Command): void {
     .description('compile an operator with the tensor compiler, run it and report cycles, utilization, instructions and bytes')
     .argument('<operator>', `one of ${OPERATOR_NAMES.join(', ')}`)
     .addOption(configOption())
-    .option('--target <target>', 'vta (the accelerator of --config), cpu [-mattr=+avx2,...] (the host through the C compiler) or wasm (WebAssembly SIMD in Node, no compiler); docs/targets.md', 'vta')
+    .option('--target <target>', 'vta (the accelerator of --config), cpu [-mattr=+avx2,...] (the host through the C compiler), wasm (WebAssembly SIMD in Node, no compiler), opencl (first OpenCL device) or cuda [-arch=sm_80,sm_90] (nvcc; runs where a GPU is); docs/targets.md, docs/gpu.md', 'vta')
     .option('--runs <n>', `with --target cpu / wasm: timed warm runs (at least ${MIN_TIMED_RUNS}); the time is their median`, parseInteger('runs', 1), MIN_TIMED_RUNS)
     .option('--shape <dims>', OPERATORS.map((o) => `${o.name} ${o.dims.join(',')}`).join('; '))
     .option('--batch <n>', `batch size (${takes('batch')})`, parseInteger('batch', 1), 1)
@@ -218,6 +297,7 @@ export function registerOp(program: Command): void {
       const target = parseTarget(opts.target ?? 'vta', d);
       if (opts.tuned) applyTuned(kind, opts, d, target);
       if (target.kind === 'cpu' || target.kind === 'wasm') return runOnHost(kind, opts, d, target);
+      if (target.kind === 'opencl' || target.kind === 'cuda') return runOnGpu(kind, opts, d, target);
       if (opts.printIr && !(PASSES as readonly string[]).includes(opts.printIr)) {
         throw new VtwError(`--print-ir ${opts.printIr}: passes are ${PASSES.join(', ')}`);
       }
