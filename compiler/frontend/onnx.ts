@@ -122,8 +122,19 @@ export function importModel(m: onnxPkg.onnx.ModelProto, opts: ImportOptions = {}
   const gp = m.graph!;
   const defaultOpset = (m.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
   const opset = defaultOpset ? num(defaultOpset.version) : 0;
-  if (opset < MIN_OPSET || opset > MAX_OPSET) {
+  if (opset < 1 || opset > MAX_OPSET) {
     throw new CompileError(`${file}: opset ${opset || '(none)'} of the default domain is outside the opsets vtw imports (${MIN_OPSET} to ${MAX_OPSET}); convert it with onnx.version_converter`);
+  }
+  if (opset < MIN_OPSET) {
+    // an older opset is fine when every operator used has kept its meaning since then
+    for (const np of gp.node ?? []) {
+      const op = np.opType ?? '';
+      if (op === 'Constant') continue;
+      const since = UNCHANGED_SINCE[op];
+      if (since === undefined || since > opset) {
+        throw new CompileError(`${file}: opset ${opset} is older than ${MIN_OPSET} and ${op} has changed since; convert the model to opset ${MIN_OPSET}-${MAX_OPSET} with onnx.version_converter`);
+      }
+    }
   }
   const g: Graph = { name: gp.name || 'model', opset, values: new Map(), nodes: [], inputs: [], outputs: [] };
   const addConst = (name: string, t: Tensor) => g.values.set(name, { name, dtype: t.dtype, shape: [...t.shape], const: t });
@@ -197,6 +208,17 @@ function constantValue(attrs: Record<string, Attr>, where: string): Tensor {
   if (Array.isArray(attrs.value_ints)) return tensor('int64', [attrs.value_ints.length], attrs.value_ints as number[]);
   throw new CompileError(`${where}: a Constant without a tensor value (sparse or string constants are not supported)`);
 }
+
+/**
+ * Operators whose meaning (for the types vtw handles) has not changed from this opset up to opset 9,
+ * so a model of an older opset using only these imports as is (from ONNX's Changelog.md).
+ */
+const UNCHANGED_SINCE: Record<string, number> = {
+  GlobalAveragePool: 1, Flatten: 1, Transpose: 1, MatMul: 1, Identity: 1, Conv: 1, Gather: 1, Shape: 1, Softmax: 1,
+  Relu: 6, Sigmoid: 6, LeakyRelu: 6, HardSigmoid: 6, Sqrt: 6, Cast: 6,
+  Add: 7, Sub: 7, Mul: 7, Div: 7, Pow: 7, Gemm: 7, AveragePool: 7, BatchNormalization: 7,
+  Concat: 4, Reshape: 5, MaxPool: 8,
+};
 
 /** Op types that only exist before import and are rewritten into a supported one. */
 const REWRITES: Record<string, true> = { Upsample: true, Dropout: true };
@@ -281,6 +303,7 @@ function canonicalize(g: Graph, n: Node, opset: number): void {
       }
       break;
     case 'Dropout':
+      if (n.inputs[2] || n.attrs.is_test === 0) throw new CompileError(`Dropout node ${n.name}: training mode is not supported (inference only)`);
       n.op = 'Identity';
       n.inputs = [n.inputs[0]];
       if (n.outputs.length > 1 && n.outputs[1]) throw new CompileError(`Dropout node ${n.name}: its mask output is not supported (inference only)`);

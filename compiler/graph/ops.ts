@@ -26,6 +26,8 @@ export interface OpDef {
   infer(n: Node, ins: (ValueInfo | undefined)[]): OutInfo[];
   /** Multiply-accumulates of one run (0 for operators without products). */
   macs?(n: Node, ins: (ValueInfo | undefined)[], outs: OutInfo[]): number;
+  /** Inputs that decide output shapes (Reshape's shape, Slice's bounds...): they must be constants once the graph is bound. */
+  shapeInputs?: readonly number[];
 }
 
 function req(n: Node, ins: (ValueInfo | undefined)[], i: number): ValueInfo {
@@ -96,6 +98,14 @@ function convInfer(outType: (x: ValueInfo, n: Node, ins: (ValueInfo | undefined)
   };
 }
 
+/** Flatten's axis: 0..rank, negative counts from the rank. */
+export function flattenAxis(n: Node, rank: number): number {
+  const a = typeof n.attrs.axis === 'number' ? n.attrs.axis : 1;
+  const v = a < 0 ? a + rank : a;
+  if (v < 0 || v > rank) throw new CompileError(`Flatten node ${n.name}: axis ${a} is outside a rank-${rank} tensor`);
+  return v;
+}
+
 export const OPS: Record<string, OpDef> = {
   Conv: { infer: convInfer((x) => x.dtype, 0, 1), macs: (_n, ins, outs) => convMacs(ins[0], ins[1], outs) },
   ConvInteger: { infer: convInfer(() => 'int32', 0, 1), macs: (_n, ins, outs) => convMacs(ins[0], ins[1], outs) },
@@ -148,11 +158,11 @@ export const OPS: Record<string, OpDef> = {
   Flatten: {
     infer: (n, ins) => {
       const x = req(n, ins, 0);
-      const axis = normAxis(typeof n.attrs.axis === 'number' ? n.attrs.axis : 1, x.shape.length + 1);
+      const axis = flattenAxis(n, x.shape.length);
       return [{ dtype: x.dtype, shape: [sizeOf(x.shape.slice(0, axis)), sizeOf(x.shape.slice(axis))] }];
     },
   },
-  Reshape: { infer: (n, ins) => [{ dtype: req(n, ins, 0).dtype, shape: reshapeTarget(req(n, ins, 0).shape, constInts(n, ins, 1, 'target shape')!, n.attrs.allowzero === 1) }] },
+  Reshape: { shapeInputs: [1], infer: (n, ins) => [{ dtype: req(n, ins, 0).dtype, shape: reshapeTarget(req(n, ins, 0).shape, constInts(n, ins, 1, 'target shape')!, n.attrs.allowzero === 1) }] },
   Transpose: {
     infer: (n, ins) => {
       const x = req(n, ins, 0);
@@ -188,6 +198,7 @@ export const OPS: Record<string, OpDef> = {
     },
   },
   Resize: {
+    shapeInputs: [1, 2, 3],
     infer: (n, ins) => {
       const mode = typeof n.attrs.mode === 'string' ? n.attrs.mode : 'nearest';
       if (mode !== 'nearest') throw new CompileError(`Resize node ${n.name}: mode ${mode} is not supported (nearest only)`);
@@ -200,6 +211,7 @@ export const OPS: Record<string, OpDef> = {
     },
   },
   Pad: {
+    shapeInputs: [1],
     infer: (n, ins) => {
       const x = req(n, ins, 0);
       const mode = typeof n.attrs.mode === 'string' ? n.attrs.mode : 'constant';
@@ -221,6 +233,7 @@ export const OPS: Record<string, OpDef> = {
     },
   },
   Slice: {
+    shapeInputs: [1, 2, 3, 4],
     infer: (n, ins) => {
       const x = req(n, ins, 0);
       const p = sliceParams(x.shape, constInts(n, ins, 1, 'starts')!, constInts(n, ins, 2, 'ends')!, constInts(n, ins, 3, 'axes'), constInts(n, ins, 4, 'steps'));
@@ -237,6 +250,7 @@ export const OPS: Record<string, OpDef> = {
   },
   Cast: { infer: (n, ins) => [{ dtype: n.attrs.to as DType, shape: [...req(n, ins, 0).shape] }] },
   Squeeze: {
+    shapeInputs: [1],
     infer: (n, ins) => {
       const x = req(n, ins, 0);
       const axes = constInts(n, ins, 1, 'axes')?.map((a) => normAxis(a, x.shape.length)) ?? x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
@@ -245,6 +259,7 @@ export const OPS: Record<string, OpDef> = {
     },
   },
   Unsqueeze: {
+    shapeInputs: [1],
     infer: (n, ins) => {
       const x = req(n, ins, 0);
       const raw = constInts(n, ins, 1, 'axes')!;

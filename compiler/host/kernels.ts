@@ -7,6 +7,7 @@
  */
 import { CompileError } from '../errors.ts';
 import type { Attr, Node } from '../graph/ir.ts';
+import { flattenAxis } from '../graph/ops.ts';
 import {
   allocData, castTensor, intRange, isFloat, roundHalfEven, sizeOf, stridesOf, tensor, toInts, type DType, type Tensor,
 } from '../graph/tensor.ts';
@@ -680,7 +681,7 @@ export const KERNELS: Record<string, Kernel> = {
   MaxPool: pool('max'),
   Flatten: (n, [x]) => {
     const X = need(x, n, 0);
-    const axis = normAxis(attrInt(n, 'axis', 1), X.shape.length + 1);
+    const axis = flattenAxis(n, X.shape.length);
     return [reshapeTo(X, [sizeOf(X.shape.slice(0, axis)), sizeOf(X.shape.slice(axis))])];
   },
   Reshape: (n, [x, s]) => {
