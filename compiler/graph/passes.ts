@@ -47,7 +47,7 @@ const bind: Pass = {
       const declared = v.shape;
       if (given) {
         if (declared && declared.length !== given.length) {
-          throw new CompileError(`--input ${name}=${given.join('x')}: the model's input ${name} has ${declared.length} dimensions [${declared.join(',')}], not ${given.length}`);
+          throw new CompileError(`--input ${name}=${given.join('x')}: the model's input ${name} has ${declared.length} dimensions [${declared.map((d) => (typeof d === 'number' ? d : '?')).join(',')}], not ${given.length}`);
         }
         declared?.forEach((d, i) => {
           if (typeof d === 'number' && d !== given[i]) throw new CompileError(`--input ${name}=${given.join('x')}: dimension ${i} of input ${name} is fixed at ${d} in the model (${shapeString(given)} given)`);
@@ -55,9 +55,9 @@ const bind: Pass = {
         v.shape = [...given];
       } else if (!declared || declared.some((d) => typeof d !== 'number')) {
         const shown = declared ? `[${declared.map((d) => (typeof d === 'number' ? d : '?')).join(',')}]` : 'of unknown rank';
-        const dynamic = declared?.find((d) => typeof d === 'string');
-        const example = declared ? declared.map((d) => (typeof d === 'number' ? d : 1)).join('x') : '1x3x224x224';
-        throw new CompileError(`input ${name} ${shown} has a dynamic dimension${dynamic ? ` (${dynamic})` : ''}; bind it with --input ${name}=${example} (your sizes)`);
+        const dynamic = (declared ?? []).filter((d): d is string => typeof d === 'string' && !d.startsWith('?'));
+        const spell = declared ? declared.map((d) => (typeof d === 'number' ? d : 'D')).join('x') : 'DxDx...';
+        throw new CompileError(`input ${name} ${shown} has dynamic dimensions${dynamic.length ? ` (${[...new Set(dynamic)].join(', ')})` : ''}; bind them with --input ${name}=${spell}, each D a size`);
       }
     }
   },
