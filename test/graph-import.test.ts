@@ -14,6 +14,9 @@ import { opCounts } from '../compiler/graph/ir.ts';
 import { runPasses } from '../compiler/graph/passes.ts';
 import { tensor, type Tensor } from '../compiler/graph/tensor.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
+import { KERNELS } from '../compiler/host/kernels.ts';
+import { SUPPORTED_OPS } from '../compiler/graph/ops.ts';
+import type { HostTarget } from '../compiler/graph/executor.ts';
 import { randomInts } from '../compiler/ops/common.ts';
 import { buildModel, halfBits, type ModelSpec } from './helpers/onnx-build.ts';
 
@@ -144,6 +147,23 @@ test('an unsupported operator, another domain, an unbound dynamic dimension: one
   assert.throws(() => loadOnnx(ms, 'ms.onnx'), /unsupported operator FusedConv \(node f, domain com.microsoft, opset 13\)/);
   const dyn = loadOnnx(buildModel(convModel('N')), 'dyn.onnx');
   assert.throws(() => runPasses(dyn), /^input x \[\?,3,10,12\] has dynamic dimensions \(N\); bind them with --input x=Dx3x10x12, each D a size$/);
+});
+
+test('the operator table and the host kernels agree; the executor runs the kernels a host target gives and names a missing one', async () => {
+  assert.equal(Object.keys(KERNELS).sort(), [...SUPPORTED_OPS]);
+  const bytes = buildModel(convModel(2));
+  const g = runPasses(loadOnnx(bytes, 'conv.onnx'));
+  const x = tensor('float32', [2, 3, 10, 12], floats(720, 3));
+  const used: string[] = [];
+  const counting: HostTarget = { name: 'counting', kernelFor: (n) => { used.push(n.op); return KERNELS[n.op]; } };
+  const a = runGraph(g, new Map([['x', x]]), counting);
+  const b = runGraph(g, new Map([['x', x]]), TS_HOST);
+  assert.equal(used, ['Conv', 'Relu', 'Reshape']);
+  assert.equal(Array.from(a.outputs.get('y')!.data), Array.from(b.outputs.get('y')!.data));
+  assert.equal(a.nodes.map((r) => r.op), ['Conv', 'Relu', 'Reshape']);
+  const noRelu: HostTarget = { name: 'no-relu', kernelFor: (n) => (n.op === 'Relu' ? undefined : KERNELS[n.op]) };
+  assert.throws(() => runGraph(g, new Map([['x', x]]), noRelu), /^host target no-relu has no kernel for Relu \(node n4\)$/);
+  assert.throws(() => runGraph(g, new Map([['x', tensor('float32', [1, 3, 10, 12])]]), TS_HOST), /^input x is float32\[1,3,10,12\]; the graph was bound to float32\[2,3,10,12\]$/);
 });
 
 test.run();

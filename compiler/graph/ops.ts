@@ -1,7 +1,7 @@
 /**
  * The operators of the graph IR, one table: per operator its shape and dtype inference and its
  * multiply-accumulate count. An operator is supported when it has an entry here and a kernel in
- * compiler/host/kernels.ts (test/graph-ops.test.ts checks the two tables agree). The importer
+ * compiler/host/kernels.ts (test/graph-import.test.ts checks the two tables agree). The importer
  * refuses any other op type in one line.
  */
 import { CompileError } from '../errors.ts';
