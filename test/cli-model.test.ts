@@ -132,7 +132,7 @@ test('bad input: truncated file, random bytes, empty file, unsupported operator,
   oneLine(await runCli('model', 'inspect', small, '--input', 'x=1x3x16x16'), /dimension 1 of input x is fixed at 16 in the model/);
   oneLine(await runCli('model', 'inspect', small, '--input', 'img=1x16x16x16'), /the model has no input img; its inputs are x/);
   oneLine(await runCli('model', 'inspect', small, '--input', 'x=1x16x16xW'), /--input "x=1x16x16xW" must be NAME=DIMS/);
-  oneLine(await runCli('model', 'inspect', small, '--input', 'x=1x16x16x16', '--print-graph', 'fuse'), /--print-graph fuse: passes are import, bind, fold-constants/);
+  oneLine(await runCli('model', 'inspect', small, '--input', 'x=1x16x16x16', '--print-graph', 'quantize'), /--print-graph quantize: passes are import, bind, fold-constants, simplify, fold-batchnorm, dead-code, fuse, infer/);
   const folder = join(tmp, 'dir.onnx');
   mkdirSync(folder);
   oneLine(await runCli('model', 'inspect', folder), /ONNX model .*dir\.onnx.* is a folder, not a file/);

@@ -42,6 +42,8 @@ export interface NodeReport {
   inputs: { name: string; dtype: string; shape: number[]; const: boolean }[];
   outputs: { name: string; dtype: string; shape: number[] }[];
   macs: number;
+  /** The fused activation (`fuse` pass): clip bounds, relu = [0, Infinity]. */
+  clip?: number[];
   offload: Offload;
 }
 
@@ -159,6 +161,7 @@ export function analyzeGraph(g: Graph, d?: Derived): GraphReport {
       }),
       outputs: n.outputs.map((o) => ({ name: o, dtype: g.values.get(o)?.dtype ?? '?', shape: staticShape(g.values.get(o)!) ?? [] })),
       macs: m,
+      clip: Array.isArray(n.attrs.clip) ? (n.attrs.clip as number[]) : undefined,
       offload,
     };
   });

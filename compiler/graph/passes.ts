@@ -1,9 +1,10 @@
 /**
  * Graph passes and the pass manager. A pass rewrites the graph in place; `PASSES` is the default
  * pipeline, in order, and `--print-graph NAME` prints the graph after the pass NAME (`import` is
- * the graph as imported). Quantization adds its passes (fusion of conv/dense + bias + requantize +
- * relu/clip, layout transformation into VTA's packed layouts) after `dead-code`, where the graph is
- * fully typed, static and free of foldable and dead nodes (docs/models.md, "Adding a pass").
+ * the graph as imported). `fuse` gives conv / dense / add their bias and clip tail in fp32;
+ * quantization adds its passes (the requantize step of that tail, layout transformation into VTA's
+ * packed layouts) after it, where the graph is fully typed, static and free of foldable and dead
+ * nodes (docs/models.md, "Adding a pass").
  */
 import { CompileError } from '../errors.ts';
 import { VtwError } from '../../src/errors.ts';
@@ -190,6 +191,69 @@ const foldBatchNorm: Pass = {
   },
 };
 
+/** The node writing each value. */
+function writers(g: Graph): Map<string, Node> {
+  const m = new Map<string, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) m.set(o, n);
+  return m;
+}
+
+/** Operators that take a fused activation (attribute `clip` = [lo, hi], applied to their result). */
+export const CLIP_FUSABLE: readonly string[] = ['Conv', 'Gemm', 'MatMul', 'Add'];
+
+const fuse: Pass = {
+  name: 'fuse',
+  description: 'Relu / Clip with constant bounds after a Conv, Gemm, MatMul or Add whose result nothing else reads become that node\'s `clip` attribute; MatMul of a 2-D input by a constant weight followed by an Add of a constant [N] or [1,N] bias becomes Gemm with that bias (VTA\'s conv/dense + bias + clip tail, add + relu)',
+  run(g) {
+    const c = (i: string | undefined) => (i ? g.values.get(i)?.const : undefined);
+    const dropped = new Set<Node>();
+    /** Replace `second` (reading only `first`'s output) by `first` writing `second`'s output. */
+    const absorb = (first: Node, second: Node) => {
+      g.values.delete(first.outputs[0]);
+      first.outputs = [second.outputs[0]];
+      dropped.add(second);
+    };
+    const single = (first: Node | undefined, readers: Map<string, Node[]>): boolean =>
+      !!first && first.outputs.length === 1 && !g.outputs.includes(first.outputs[0]) && (readers.get(first.outputs[0]) ?? []).length === 1;
+    // MatMul + constant bias -> Gemm
+    let readers = consumers(g);
+    let byOutput = writers(g);
+    for (const add of g.nodes) {
+      if (add.op !== 'Add') continue;
+      const [a, b] = add.inputs;
+      const mm = byOutput.get(c(a) ? b : a);
+      const bias = c(a) ?? c(b);
+      if (!mm || mm.op !== 'MatMul' || !bias || !single(mm, readers) || dropped.has(mm)) continue;
+      const x = g.values.get(mm.inputs[0])!;
+      const w = c(mm.inputs[1]);
+      const N = w?.shape[1];
+      if (!w || w.shape.length !== 2 || x.shape?.length !== 2 || bias.data.length !== N || bias.shape.length > 2 || (bias.shape.length === 2 && bias.shape[0] !== 1)) continue;
+      mm.op = 'Gemm';
+      mm.inputs = [mm.inputs[0], mm.inputs[1], c(a) ? a : b];
+      absorb(mm, add);
+    }
+    g.nodes = g.nodes.filter((n) => !dropped.has(n));
+    // activations
+    readers = consumers(g);
+    byOutput = writers(g);
+    for (const act of g.nodes) {
+      if (act.op !== 'Relu' && act.op !== 'Clip') continue;
+      const first = byOutput.get(act.inputs[0]);
+      if (!first || !CLIP_FUSABLE.includes(first.op) || first.attrs.clip !== undefined || !single(first, readers) || !g.values.get(first.outputs[0])?.dtype?.startsWith('float')) continue;
+      let bounds: number[] = [0, Infinity];
+      if (act.op === 'Clip') {
+        const lo = act.inputs[1] ? c(act.inputs[1]) : undefined;
+        const hi = act.inputs[2] ? c(act.inputs[2]) : undefined;
+        if ((act.inputs[1] && !lo) || (act.inputs[2] && !hi)) continue;
+        bounds = [lo ? lo.data[0] : -Infinity, hi ? hi.data[0] : Infinity];
+      }
+      first.attrs.clip = bounds;
+      absorb(first, act);
+    }
+    g.nodes = g.nodes.filter((n) => !dropped.has(n));
+  },
+};
+
 const deadCode: Pass = {
   name: 'dead-code',
   description: 'remove nodes whose outputs reach no graph output, and values nothing reads',
@@ -210,7 +274,7 @@ const deadCode: Pass = {
 };
 
 /** The default pipeline, in order. */
-export const PASSES: readonly Pass[] = [bind, foldConstants, simplify, foldBatchNorm, deadCode, infer];
+export const PASSES: readonly Pass[] = [bind, foldConstants, simplify, foldBatchNorm, deadCode, fuse, infer];
 export const PASS_NAMES: readonly string[] = ['import', ...PASSES.map((p) => p.name)];
 
 export interface PipelineOptions {
@@ -228,7 +292,7 @@ export function runPasses(g: Graph, opts: PipelineOptions = {}): Graph {
     throw new CompileError(`--print-graph ${opts.printAfter}: passes are ${PASS_NAMES.join(', ')}`);
   }
   for (const s of opts.skip ?? []) {
-    if (!PASS_NAMES.includes(s) || ['import', 'bind', 'fold-constants', 'infer'].includes(s)) throw new CompileError(`cannot leave out pass ${s}; optional passes: simplify, fold-batchnorm, dead-code`);
+    if (!PASS_NAMES.includes(s) || ['import', 'bind', 'fold-constants', 'infer'].includes(s)) throw new CompileError(`cannot leave out pass ${s}; optional passes: simplify, fold-batchnorm, dead-code, fuse`);
   }
   if (opts.printAfter === 'import') print(printGraph(g));
   const ctx: PassContext = { inputShapes: opts.inputShapes ?? new Map() };

@@ -648,10 +648,23 @@ function softmax(n: Node, [x]: (Tensor | undefined)[]): Tensor[] {
 
 // ---- the table ----
 
+/** A fused activation (attribute `clip` = [lo, hi], set by the `fuse` pass) applied to the kernel's result. */
+function withClip(k: Kernel): Kernel {
+  return (n, ins) => {
+    const outs = k(n, ins);
+    const c = n.attrs.clip;
+    if (!Array.isArray(c)) return outs;
+    const [lo, hi] = c as number[];
+    const d = outs[0].data;
+    for (let i = 0; i < d.length; i++) d[i] = d[i] < lo ? lo : d[i] > hi ? hi : d[i];
+    return outs;
+  };
+}
+
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
 export const KERNELS: Record<string, Kernel> = {
-  Conv: conv,
+  Conv: withClip(conv),
   ConvInteger: convInteger,
   QLinearConv: qlinearConv,
   BatchNormalization: batchNorm,
@@ -667,15 +680,15 @@ export const KERNELS: Record<string, Kernel> = {
   Sqrt: unary(Math.sqrt),
   Identity: (n, [x]) => [need(x, n, 0)],
   Clip: clip,
-  Add: binary((a, b) => a + b),
+  Add: withClip(binary((a, b) => a + b)),
   Sub: binary((a, b) => a - b),
   Mul: binary((a, b) => a * b),
   Div: binary((a, b) => a / b, (a, b) => Math.trunc(a / b)),
   Pow: (n, [x, y]) => [broadcastBinary(need(x, n, 0), need(y, n, 1), (a, b) => (isFloat(need(x, n, 0).dtype) ? Math.pow(a, b) : Math.trunc(Math.pow(a, b))))],
-  MatMul: matmul,
+  MatMul: withClip(matmul),
   MatMulInteger: matmulInteger,
   QLinearMatMul: qlinearMatmul,
-  Gemm: gemm,
+  Gemm: withClip(gemm),
   GlobalAveragePool: globalAveragePool,
   AveragePool: pool('avg'),
   MaxPool: pool('max'),

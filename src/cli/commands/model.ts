@@ -39,6 +39,12 @@ function fmtShape(s: readonly number[]): string {
   return `[${s.join(',')}]`;
 }
 
+/** `Conv+relu`, `Add+clip[0,6]`: an operator with its fused activation. */
+function opLabel(op: string, clip: number[] | undefined): string {
+  if (!clip) return op;
+  return clip[0] === 0 && clip[1] === Infinity ? `${op}+relu` : `${op}+clip[${clip.join(',')}]`;
+}
+
 function inspect(file: string, opts: InspectOptions): void {
   const g = loadModelFile(file, { inputShapes: opts.input, printAfter: opts.printGraph });
   const d = opts.config;
@@ -54,7 +60,7 @@ function inspect(file: string, opts: InspectOptions): void {
       outputs: io(g.outputs),
       ops: r.ops,
       nodes: r.nodes.map((n) => ({
-        name: n.name, op: n.op, inputs: n.inputs, outputs: n.outputs, macs: n.macs,
+        name: n.name, op: n.op, clip: n.clip?.map((v) => (Number.isFinite(v) ? v : null)) ?? null, inputs: n.inputs, outputs: n.outputs, macs: n.macs,
         target: n.offload.as ? 'vta' : 'host', vta_op: n.offload.as, host_reason: n.offload.reason,
       })),
       macs: r.macs,
@@ -72,7 +78,7 @@ function inspect(file: string, opts: InspectOptions): void {
   console.log(table(
     ['node', 'op', 'output', 'MACs', `on ${d.variant}`],
     r.nodes.map((n) => [
-      n.name, n.op, n.outputs.map((o) => `${o.dtype}${fmtShape(o.shape)}`).join(' '), n.macs,
+      n.name, opLabel(n.op, n.clip), n.outputs.map((o) => `${o.dtype}${fmtShape(o.shape)}`).join(' '), n.macs,
       n.offload.as ? `vta ${n.offload.as}` : n.offload.reason ? `host (${n.offload.reason})` : 'host',
     ]),
   ));
