@@ -133,6 +133,9 @@ test('bad input: truncated file, random bytes, empty file, unsupported operator,
   oneLine(await runCli('model', 'inspect', small, '--input', 'img=1x16x16x16'), /the model has no input img; its inputs are x/);
   oneLine(await runCli('model', 'inspect', small, '--input', 'x=1x16x16xW'), /--input "x=1x16x16xW" must be NAME=DIMS/);
   oneLine(await runCli('model', 'inspect', small, '--input', 'x=1x16x16x16', '--print-graph', 'quantize'), /--print-graph quantize: passes are import, bind, fold-constants, simplify, fold-batchnorm, dead-code, fuse, infer/);
+  const dyn = join(tmp, 'dyn.onnx');
+  writeFileSync(dyn, buildModel({ opset: 13, inputs: [{ name: 'x', dims: ['N', 'C', 'H', 'W'] }], outputs: [{ name: 'y' }], nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }] }));
+  oneLine(await runCli('model', 'inspect', dyn, '--input', 'x=4096x16x4096x16'), /--input x=4096x16x4096x16: 4294967296 elements, more than the 268435456 a value may have/);
   const folder = join(tmp, 'dir.onnx');
   mkdirSync(folder);
   oneLine(await runCli('model', 'inspect', folder), /ONNX model .*dir\.onnx.* is a folder, not a file/);

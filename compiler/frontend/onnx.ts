@@ -33,12 +33,13 @@ export function tensorFromProto(t: TensorProto, where: string): Tensor {
   }
   const dtype = dtypeOfOnnx(num(t.dataType), where);
   const dims = (t.dims ?? []).map(num);
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new CompileError(`${where}: tensor ${t.name ?? ''} has dimensions [${dims.join(',')}]`);
   const n = sizeOf(dims);
-  const out = tensor(dtype, dims);
   const raw = t.rawData && t.rawData.length ? t.rawData : undefined;
   if (raw) {
     const bytes = BYTES[dtype];
     if (raw.length !== n * bytes) throw new CompileError(`${where}: tensor ${t.name ?? ''} has ${raw.length} bytes of data, its shape [${dims.join(',')}] needs ${n * bytes}`);
+    const out = tensor(dtype, dims);
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < n; i++) out.data[i] = readRaw(view, i * bytes, dtype);
     return out;
@@ -48,6 +49,7 @@ export function tensorFromProto(t: TensorProto, where: string): Tensor {
   if (values.length !== n && !(values.length === 0 && n === 0)) {
     throw new CompileError(`${where}: tensor ${t.name ?? ''} has ${values.length} values, its shape [${dims.join(',')}] needs ${n}`);
   }
+  const out = tensor(dtype, dims);
   for (let i = 0; i < n; i++) out.data[i] = dtype === 'float16' ? float16ToNumber(num(values[i])) : num(values[i]);
   return out;
 }

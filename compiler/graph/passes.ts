@@ -13,6 +13,9 @@ import { OPS, type ValueInfo } from './ops.ts';
 import { KERNELS } from '../host/kernels.ts';
 import { shapeString, sizeOf, tensor, type Tensor } from './tensor.ts';
 
+/** Largest value the host executor holds (2^28 elements: 1 GiB of float32). */
+export const MAX_VALUE_ELEMENTS = 1 << 28;
+
 export interface Pass {
   name: string;
   description: string;
@@ -53,6 +56,7 @@ const bind: Pass = {
         declared?.forEach((d, i) => {
           if (typeof d === 'number' && d !== given[i]) throw new CompileError(`--input ${name}=${given.join('x')}: dimension ${i} of input ${name} is fixed at ${d} in the model (${shapeString(given)} given)`);
         });
+        if (sizeOf(given) > MAX_VALUE_ELEMENTS) throw new CompileError(`--input ${name}=${given.join('x')}: ${sizeOf(given)} elements, more than the ${MAX_VALUE_ELEMENTS} a value may have`);
         v.shape = [...given];
       } else if (!declared || declared.some((d) => typeof d !== 'number')) {
         const shown = declared ? `[${declared.map((d) => (typeof d === 'number' ? d : '?')).join(',')}]` : 'of unknown rank';
@@ -94,6 +98,11 @@ export function evaluate(g: Graph, n: Node): Tensor[] {
 function inferNode(g: Graph, n: Node, fold: boolean): boolean {
   const ins = n.inputs.map((i) => info(g, i, n));
   const outs = atNode(n, () => OPS[n.op].infer(n, ins));
+  for (const [k, t] of outs.entries()) {
+    if (t.shape.some((d) => !Number.isSafeInteger(d) || d < 0) || sizeOf(t.shape) > MAX_VALUE_ELEMENTS) {
+      throw new CompileError(`${n.op} node ${n.name}: output ${n.outputs[k]} would be [${t.shape.join(',')}], more than the ${MAX_VALUE_ELEMENTS} elements a value may have`);
+    }
+  }
   const allConst = n.inputs.every((i) => !i || g.values.get(i)!.const);
   let folded: Tensor[] | undefined;
   if (fold && allConst) folded = evaluate(g, n);
