@@ -139,6 +139,14 @@ function convCore(n: Node, x: Tensor, w: Tensor, xv: ArrayLike<number>, wv: (m: 
   const MG = M / G;
   const acc = new Float64Array(N * M * OH * OW);
   const wRow = CG * KH * KW;
+  // per kernel column, the output columns whose input column is inside the row (no test in the inner loop)
+  const oxLo = new Int32Array(KW);
+  const oxHi = new Int32Array(KW);
+  for (let kx = 0; kx < KW; kx++) {
+    const x0 = kx * DW - PL;
+    oxLo[kx] = Math.min(OW, Math.max(0, Math.ceil(-x0 / SW)));
+    oxHi[kx] = Math.max(oxLo[kx], Math.min(OW, Math.floor((W - 1 - x0) / SW) + 1));
+  }
   for (let b = 0; b < N; b++) {
     for (let m = 0; m < M; m++) {
       const g = Math.floor(m / MG);
@@ -149,16 +157,18 @@ function convCore(n: Node, x: Tensor, w: Tensor, xv: ArrayLike<number>, wv: (m: 
           for (let kx = 0; kx < KW; kx++) {
             const wk = wv(m, m * wRow + (c * KH + ky) * KW + kx);
             if (wk === 0) continue;
+            const lo = oxLo[kx];
+            const hi = oxHi[kx];
+            const x0 = kx * DW - PL;
             for (let oy = 0; oy < OH; oy++) {
               const iy = oy * SH - PT + ky * DH;
               if (iy < 0 || iy >= H) continue;
-              const rowIn = inBase + iy * W;
+              const rowIn = inBase + iy * W + x0;
               const rowOut = outBase + oy * OW;
-              const x0 = kx * DW - PL;
-              for (let ox = 0; ox < OW; ox++) {
-                const ix = ox * SW + x0;
-                if (ix < 0 || ix >= W) continue;
-                acc[rowOut + ox] += xv[rowIn + ix] * wk;
+              if (SW === 1) {
+                for (let ox = lo; ox < hi; ox++) acc[rowOut + ox] += xv[rowIn + ox] * wk;
+              } else {
+                for (let ox = lo; ox < hi; ox++) acc[rowOut + ox] += xv[rowIn + ox * SW] * wk;
               }
             }
           }
