@@ -44,11 +44,6 @@ function need(t: Tensor | undefined, n: Node, i: number): Tensor {
 
 // ---- element-wise ----
 
-/** Store `v` into an array of `dtype` the way the operator's result type stores it. */
-function fround(dtype: DType): (v: number) => number {
-  return dtype === 'float32' || dtype === 'float16' ? Math.fround : (v) => v;
-}
-
 function unary(f: (x: number) => number): Kernel {
   return (n, [x]) => {
     const a = need(x, n, 0);
@@ -240,7 +235,6 @@ function pool(kind: 'max' | 'avg'): Kernel {
     const { KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, OH, OW, outShape } = poolGeometry(n, X.shape);
     const includePad = attrInt(n, 'count_include_pad', 0) === 1;
     const out = allocData(X.dtype, N * C * OH * OW);
-    const store = fround(X.dtype);
     for (let p = 0; p < N * C; p++) {
       const inBase = p * H * W;
       for (let oy = 0; oy < OH; oy++) {
@@ -264,7 +258,7 @@ function pool(kind: 'max' | 'avg'): Kernel {
               count++;
             }
           }
-          out[(p * OH + oy) * OW + ox] = kind === 'max' ? best : store(sum / (includePad ? count + padCount : count));
+          out[(p * OH + oy) * OW + ox] = kind === 'max' ? best : sum / (includePad ? count + padCount : count);
         }
       }
     }
@@ -349,7 +343,9 @@ function matmul(n: Node, [a, b]: (Tensor | undefined)[]): Tensor[] {
   const A = need(a, n, 0);
   const B = need(b, n, 1);
   const { acc, shape } = matmulCore(A, B, A.data, (i) => B.data[i]);
-  return [{ dtype: A.dtype, shape, data: allocData(A.dtype, acc.length).map((_, i) => acc[i]) as Tensor['data'] }];
+  const out = allocData(A.dtype, acc.length);
+  out.set(acc);
+  return [{ dtype: A.dtype, shape, data: out }];
 }
 
 function matmulInteger(n: Node, [a, b, azp, bzp]: (Tensor | undefined)[]): Tensor[] {
