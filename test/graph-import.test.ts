@@ -88,8 +88,9 @@ test('Slice bounds as attributes (opset 9) and inputs with a negative step (opse
   }, [1, 2, 3, 4])).maxDiff, 0);
 });
 
-test('Upsample (opset 9) and Resize nearest (opset 13, scales and sizes)', async () => {
+test('Upsample (opset 9), Resize (opset 10: scales as input 1) and Resize nearest (opset 13, scales and sizes)', async () => {
   assert.is((await compare({ opset: 9, ...io([1, 2, 3, 4]), initializers: [f32('sc', [4], [1, 1, 2, 3])], nodes: [{ op: 'Upsample', inputs: ['x', 'sc'], outputs: ['y'], attrs: { mode: { s: 'nearest' } } }] }, [1, 2, 3, 4])).maxDiff, 0);
+  assert.is((await compare({ opset: 10, ...io([1, 2, 3, 4]), initializers: [f32('sc', [4], [1, 1, 2.5, 1.5])], nodes: [{ op: 'Resize', inputs: ['x', 'sc'], outputs: ['y'], attrs: { mode: { s: 'nearest' } } }] }, [1, 2, 3, 4])).maxDiff, 0);
   assert.is((await compare({ opset: 13, ...io([1, 2, 3, 4]), initializers: [f32('sc', [4], [1, 1, 2, 2])], nodes: [{ op: 'Resize', inputs: ['x', '', 'sc'], outputs: ['y'], attrs: { mode: { s: 'nearest' } } }] }, [1, 2, 3, 4])).maxDiff, 0);
   assert.is((await compare({
     opset: 13, ...io([1, 2, 3, 4]), initializers: [i64('sz', [1, 2, 7, 5])],
