@@ -45,6 +45,8 @@ interface Inspect {
   offloaded_macs: number;
   offloaded_macs_fraction: number;
   ops: Record<string, number>;
+  vta_regions: string[][];
+  layout_transforms: { to_vta: string[]; to_host: string[] };
 }
 
 async function inspect(...args: string[]): Promise<Inspect> {
@@ -74,6 +76,9 @@ test('vtw model inspect --json: shapes, MACs per node and in total, the offload 
   assert.is(j.offloaded_macs, CONV_A + CONV_C + FC);
   assert.is(j.offloaded_macs_fraction, 1);
   assert.equal(j.ops, { Conv: 2, MaxPool: 1, Relu: 1, Add: 2, Reshape: 1, MatMul: 1 });
+  // conv_a -> pool -> res -> conv_c is one region (relu leaves and re-enters it), fc another
+  assert.equal(j.vta_regions, [['conv_a', 'pool', 'res', 'conv_c'], ['fc']]);
+  assert.equal(j.layout_transforms, { to_vta: ['x', 'r', 'f'], to_host: ['p', 'c', 'y0'] });
 });
 
 test('the offload rule depends on the configuration: ice40-small\'s 64-element weight buffer cannot hold a 9x9 window', async () => {
@@ -99,6 +104,7 @@ test('a depthwise conv (32·4·8·1·9 = 9216 MACs) goes to VTA, one with unequa
   assert.match(r.stdout, /dw_b\s+Conv\s+float32\[1,32,4,8\]\s+9216\s+host \(strides 2,1 differ\)/);
   assert.match(r.stdout, /dw_q\s+Conv\s+float32\[1,32,4,8\]\s+9216\s+vta conv2d/);
   assert.match(r.stdout, /MACs: 18,432 in total, 9,216 \(50\.0 %\) would run on VTA/);
+  assert.match(r.stdout, /VTA regions: 1; layout transforms at their boundaries: 1 into VTA's layout, 1 back/);
   assert.match(r.stderr, /^graph "test" \(opset 13, 2 nodes\)\n  input %x: float32\[1,32,8,8\]\n  %b = Conv\(%x, @wb: const float32\[32,1,3,3\]\) \{group=32, pads=\[1,1,1,1\], strides=\[2,1\]\} -> float32\[1,32,4,8\]/);
 });
 

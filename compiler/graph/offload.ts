@@ -49,6 +49,14 @@ export interface NodeReport {
 
 export interface GraphReport {
   nodes: NodeReport[];
+  /** Maximal connected groups of offloaded nodes (producer and consumer both on VTA): node names. */
+  regions: string[][];
+  /**
+   * Computed values that cross between host and VTA, each converted once: `toVta` into VTA's
+   * packed layout (host-made or graph inputs read by VTA nodes), `toHost` back (VTA-made values read
+   * on the host or graph outputs). Constants are packed at compile time and not counted.
+   */
+  layoutTransforms: { toVta: string[]; toHost: string[] };
   ops: Record<string, number>;
   macs: number;
   offloadedMacs: number;
@@ -165,5 +173,40 @@ export function analyzeGraph(g: Graph, d?: Derived): GraphReport {
       offload,
     };
   });
-  return { nodes, ops, macs, offloadedMacs, offloadedFraction: macs ? offloadedMacs / macs : 0 };
+  return { nodes, ops, macs, offloadedMacs, offloadedFraction: macs ? offloadedMacs / macs : 0, ...boundaries(g, nodes) };
+}
+
+/** The VTA regions and the layout transforms at their boundaries, from the per-node decisions. */
+function boundaries(g: Graph, nodes: NodeReport[]): Pick<GraphReport, 'regions' | 'layoutTransforms'> {
+  const onVta = new Map(g.nodes.map((n, i) => [n, nodes[i].offload.as !== null]));
+  const producer = new Map<string, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) producer.set(o, n);
+  // union-find over offloaded nodes joined by a value one writes and the other reads
+  const parent = new Map<Node, Node>();
+  const find = (n: Node): Node => {
+    let r = n;
+    while (parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(n, r);
+    return r;
+  };
+  for (const n of g.nodes) if (onVta.get(n)) parent.set(n, n);
+  const toVta = new Set<string>();
+  const toHost = new Set<string>();
+  for (const n of g.nodes) {
+    for (const i of n.inputs) {
+      if (!i || g.values.get(i)?.const) continue;
+      const p = producer.get(i);
+      const pVta = p ? onVta.get(p)! : false;
+      if (onVta.get(n) && pVta) parent.set(find(n), find(p!));
+      else if (onVta.get(n)) toVta.add(i);
+      else if (pVta) toHost.add(i);
+    }
+  }
+  for (const o of g.outputs) {
+    const p = producer.get(o);
+    if (p && onVta.get(p)) toHost.add(o);
+  }
+  const groups = new Map<Node, string[]>();
+  for (const n of g.nodes) if (onVta.get(n)) groups.set(find(n), [...(groups.get(find(n)) ?? []), n.name]);
+  return { regions: [...groups.values()], layoutTransforms: { toVta: [...toVta], toHost: [...toHost] } };
 }

@@ -66,6 +66,8 @@ function inspect(file: string, opts: InspectOptions): void {
       macs: r.macs,
       offloaded_macs: r.offloadedMacs,
       offloaded_macs_fraction: +r.offloadedFraction.toFixed(6),
+      vta_regions: r.regions,
+      layout_transforms: { to_vta: r.layoutTransforms.toVta, to_host: r.layoutTransforms.toHost },
     }, null, 2));
     return;
   }
@@ -85,6 +87,7 @@ function inspect(file: string, opts: InspectOptions): void {
   console.log('');
   const pct = (100 * r.offloadedFraction).toFixed(1);
   console.log(`MACs: ${r.macs.toLocaleString('en-US')} in total, ${r.offloadedMacs.toLocaleString('en-US')} (${pct} %) would run on VTA (${d.variant})`);
+  console.log(`VTA regions: ${r.regions.length}; layout transforms at their boundaries: ${r.layoutTransforms.toVta.length} into VTA's layout, ${r.layoutTransforms.toHost.length} back`);
 }
 
 export function registerModel(program: Command): void {
@@ -96,6 +99,6 @@ export function registerModel(program: Command): void {
     .addOption(inputShapeOption())
     .addOption(configOption({ description: 'VTA configuration the offload report is for (preset name, JSON file or inline JSON)' }))
     .addOption(printGraphOption())
-    .addOption(jsonOption('print JSON: inputs, outputs, ops, nodes (shapes, macs, target), macs, offloaded_macs, offloaded_macs_fraction'))
+    .addOption(jsonOption('print JSON: inputs, outputs, ops, nodes (shapes, macs, target), macs, offloaded_macs, offloaded_macs_fraction, vta_regions, layout_transforms'))
     .action((file: string, opts: InspectOptions) => inspect(file, opts));
 }
