@@ -95,7 +95,7 @@ export function opCounts(g: Graph): [string, number][] {
 }
 
 function typeString(v: Value | undefined): string {
-  if (!v) return '?';
+  if (!v || (!v.dtype && !v.shape)) return '?';
   const shape = v.shape ? `[${v.shape.join(',')}]` : '[?]';
   return `${v.dtype ?? '?'}${shape}`;
 }
