@@ -82,6 +82,20 @@ function probeOpenCl(env: NodeJS.ProcessEnv): { version: string } | null {
   return icds.length ? { version: `ICDs: ${icds.map((f) => f.replace(/\.icd$/, '')).join(', ')}` } : null;
 }
 
+/** Where Debian's libonnx-testdata puts ONNX's node tests. */
+export const ONNX_TESTDATA = '/usr/share/libonnx-testdata/data/node';
+
+/** A data folder a package installs: its entries summarized as the version. */
+function probeFolder(dir: string, describe: (entries: string[]) => string) {
+  return (): { version: string } | null => {
+    try {
+      return { version: describe(readdirSync(dir)) };
+    } catch {
+      return null;
+    }
+  };
+}
+
 export const TOOLS: readonly Tool[] = [
   {
     id: 'verilator',
@@ -140,6 +154,14 @@ export const TOOLS: readonly Tool[] = [
     neededByTests: false,
     install: { apt: ['nvidia-cuda-toolkit'] },
     probe: probeCommand(['nvcc'], (out) => /release ([\d.]+)/.exec(out)?.[1] ?? null),
+  },
+  {
+    id: 'onnx-testdata',
+    name: 'ONNX conformance data (libonnx-testdata)',
+    enables: 'the graph level\'s per-operator checks against ONNX\'s golden outputs (test/graph-conformance.test.ts)',
+    neededByTests: false,
+    install: { apt: ['libonnx-testdata'] },
+    probe: probeFolder(ONNX_TESTDATA, (entries) => `${entries.length} node tests`),
   },
   {
     id: 'yosys',

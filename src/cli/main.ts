@@ -18,6 +18,7 @@ import { registerLink } from './commands/link.ts';
 import { registerRun } from './commands/run.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerTune } from './commands/tune.ts';
+import { registerModel } from './commands/model.ts';
 
 export function buildCli(): Command {
   const program = new Command('vtw')
@@ -39,6 +40,7 @@ export function buildCli(): Command {
   registerRun(program);
   registerDoctor(program);
   registerTune(program);
+  registerModel(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -1,0 +1,77 @@
+/**
+ * The graph executor: runs a bound, inferred graph node by node on a host target. A target says,
+ * per node, which kernel runs it (`HostTarget.kernelFor`); the plain TypeScript kernels
+ * (compiler/host/ts.ts) are the reference host target until the CPU / WebAssembly back ends plug in
+ * through the same interface, and the VTA partition (issue 13, item 4) will hand the nodes it
+ * offloads to the accelerator and the rest to the host target given here.
+ */
+import { CompileError } from '../errors.ts';
+import type { Kernel } from '../host/kernels.ts';
+import { consumers, staticShape, type Graph, type Node } from './ir.ts';
+import { shapeString, type Tensor } from './tensor.ts';
+
+export interface HostTarget {
+  /** How the target prints (`ts`, `cpu -mattr=+avx2`). */
+  name: string;
+  /** The kernel that runs `node` (shapes and dtypes are known: the graph has been inferred), or undefined if the target has none. */
+  kernelFor(node: Node, g: Graph): Kernel | undefined;
+}
+
+export interface NodeRun {
+  node: string;
+  op: string;
+  /** Wall time of the kernel. */
+  ms: number;
+}
+
+export interface GraphRun {
+  outputs: Map<string, Tensor>;
+  /** Per node in execution order. */
+  nodes: NodeRun[];
+}
+
+/** Run `g` on `inputs` (by input name); every input's dtype and shape must match the bound graph. */
+export function runGraph(g: Graph, inputs: Map<string, Tensor>, target: HostTarget): GraphRun {
+  const env = new Map<string, Tensor>();
+  for (const name of g.inputs) {
+    const v = g.values.get(name)!;
+    const t = inputs.get(name);
+    if (!t) throw new CompileError(`no tensor for input ${name} (${v.dtype}${shapeString(staticShape(v) ?? [])})`);
+    const want = staticShape(v);
+    if (!want || shapeString(want) !== shapeString(t.shape) || t.dtype !== v.dtype) {
+      throw new CompileError(`input ${name} is ${t.dtype}${shapeString(t.shape)}; the graph was bound to ${v.dtype}${shapeString(want ?? [])}`);
+    }
+    env.set(name, t);
+  }
+  for (const v of g.values.values()) if (v.const) env.set(v.name, v.const);
+  // free a computed tensor after its last reader
+  const readers = consumers(g);
+  const remaining = new Map<string, number>([...readers].map(([k, ns]) => [k, ns.length]));
+  const kernels = g.nodes.map((n) => {
+    const k = target.kernelFor(n, g);
+    if (!k) throw new CompileError(`host target ${target.name} has no kernel for ${n.op} (node ${n.name})`);
+    return k;
+  });
+  const runs: NodeRun[] = [];
+  g.nodes.forEach((n, idx) => {
+    const ins = n.inputs.map((i) => {
+      if (!i) return undefined;
+      const t = env.get(i);
+      if (!t) throw new Error(`value ${i} is not computed before node ${n.name}`);
+      return t;
+    });
+    const t0 = performance.now();
+    const outs = kernels[idx](n, ins);
+    runs.push({ node: n.name, op: n.op, ms: performance.now() - t0 });
+    n.outputs.forEach((o, k) => o && env.set(o, outs[k]));
+    for (const i of new Set(n.inputs)) {
+      if (!i || g.values.get(i)?.const || g.outputs.includes(i)) continue;
+      const left = (remaining.get(i) ?? 1) - 1;
+      remaining.set(i, left);
+      if (left === 0) env.delete(i);
+    }
+  });
+  const outputs = new Map<string, Tensor>();
+  for (const o of g.outputs) outputs.set(o, env.get(o)!);
+  return { outputs, nodes: runs };
+}

@@ -1,0 +1,11 @@
+/**
+ * The plain TypeScript host target: every operator of the graph IR by the kernels of
+ * compiler/host/kernels.ts. The reference for the other host targets and for constant folding.
+ */
+import type { HostTarget } from '../graph/executor.ts';
+import { KERNELS } from './kernels.ts';
+
+export const TS_HOST: HostTarget = {
+  name: 'ts',
+  kernelFor: (node) => KERNELS[node.op],
+};
