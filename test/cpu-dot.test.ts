@@ -12,6 +12,8 @@ import { loadConfig } from '../src/config/load.ts';
 import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
 import { buildCpuOp, runCpuOp } from '../compiler/cpu/op.ts';
 import { cCompiler } from '../compiler/cpu/build.ts';
+import { dotIsaOf, emitC } from '../compiler/cpu/codegen.ts';
+import { lower } from '../compiler/te/lower.ts';
 import { detectHost } from '../compiler/target/host.ts';
 import { parseTarget, type CpuTargetSpec } from '../compiler/target/target.ts';
 
@@ -121,4 +123,26 @@ test('no dot knob where it cannot apply: a target without a dot-product instruct
   assert.not.ok('dot' in conv.strategies.cpu.knobSpace(conv.define([8, 8, 16, 16, 3, 1, 1], P({}), wide), tn));
 });
 
+
+test('the tuner\'s conv2d candidates: one knob layout, each branch varies only what its schedule reads, no two generate the same C', () => {
+  // Code generation only (no compiler, no VNNI host needed): the candidates of a VNNI target.
+  const t: CpuTargetSpec = { kind: 'cpu', arch: 'x86_64', features: ['avx2', 'avx512f', 'avx512bw', 'avx512vnni'], explicit: true };
+  const strategy = conv.strategies.cpu;
+  const def = conv.define([14, 14, 64, 64, 3, 1, 1], P({}), d);
+  const cands = strategy.candidates!(def, t);
+  const product = Object.values(strategy.knobSpace(def, t)).reduce((a, c) => a * c.length, 1);
+  assert.ok(cands.length > 20 && cands.length < product / 10, `${cands.length} candidates of a product of ${product}`);
+  const names = JSON.stringify(Object.keys(cands[0]).sort());
+  assert.ok(cands.every((k) => JSON.stringify(Object.keys(k).sort()) === names));
+  assert.ok(cands.some((k) => k.dot === 0) && cands.some((k) => k.dot === 1));
+  // A deterministic sample across the list: distinct settings must lower to distinct C sources.
+  const sample = cands.filter((_, i) => i % Math.max(1, Math.floor(cands.length / 40)) === 0);
+  const sources = new Set<string>();
+  for (const k of sample) {
+    const blocks = strategy.blocks?.(def, t, k);
+    const dk = blocks && def.withBlocks ? def.withBlocks(blocks.block, blocks.dataOffset) : def;
+    sources.add(emitC(lower(strategy.schedule(dk, k), dk.op), k.threads, { dot: dotIsaOf(t.features) }).text);
+  }
+  assert.is(sources.size, sample.length);
+});
 test.run();

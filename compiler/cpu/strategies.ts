@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { divisors } from '../ops/common.ts';
 import type { OpDefinition } from '../ops/compute.ts';
 import { createSchedule, type Schedule } from '../te/schedule.ts';
-import type { HostKnobs, HostStrategy, HostTargetSpec, KnobSpace } from '../target/strategy.ts';
+import { knobProduct, type HostKnobs, type HostStrategy, type HostTargetSpec, type KnobSpace } from '../target/strategy.ts';
 import type { CpuTargetSpec } from '../target/target.ts';
 import { DOT_LANES, dotIsaOf, GEMM_TILE, MAX_TILE_ACCS } from './codegen.ts';
 import type { BlockSpec } from '../ops/layout.ts';
@@ -114,6 +114,25 @@ export const cpuConv2d: HostStrategy = {
     // Grouped convolutions pack several groups per block (block-diagonal weights): the plain nest
     // wastes fewer multiplies there.
     return { ...plain, dot: def.shape.groups === 1 ? 1 : 0, ...dotDefaults(def, t, space) };
+  },
+  candidates(def, t): HostKnobs[] {
+    const space = this.knobSpace(def, t);
+    const base = this.defaultKnobs(def, t);
+    const pick = (names: string[]) => knobProduct(Object.fromEntries(names.map((n) => [n, space[n]])));
+    const plain = pick(['tile_co', 'tile_h', 'threads']);
+    if (!space.dot) return plain;
+    // Each branch varies only the knobs its schedule reads; the others keep their defaults.
+    const dotNames = Object.keys(dotKnobSpace(def, t));
+    const out = plain.map((k) => ({ ...base, ...k, dot: 0 }));
+    const L = dotBlocks(t)!.block.BO;
+    const maxAccs = MAX_TILE_ACCS[dotIsaOf((t as CpuTargetSpec).features)!];
+    for (const k of pick([...dotNames, 'threads'])) {
+      // Leave out settings the schedule would clamp to another one (dotConvSchedule's rules).
+      const taskBlocks = Math.ceil((def.shape.cout % L ? def.shape.cout : Math.min(def.shape.cout, k.co_task * L)) / L);
+      if (k.co_block !== divisorAtMost(taskBlocks, Math.min(k.co_block, Math.floor(maxAccs / k.col_block)))) continue;
+      out.push({ ...base, ...k, dot: 1 });
+    }
+    return out;
   },
   blocks(def, t, k) {
     return k.dot ? dotBlocks(t) : undefined;

@@ -21,6 +21,13 @@ import type { CpuTargetSpec, GpuTargetSpec, WasmTargetSpec } from './target.ts';
 
 /** Candidate values of each knob (a knob's value is always one of them). */
 export type KnobSpace = Record<string, readonly number[]>;
+
+/** Every combination of a knob space's candidates, in a fixed order. */
+export function knobProduct(space: KnobSpace): Record<string, number>[] {
+  let out: Record<string, number>[] = [{}];
+  for (const [name, cands] of Object.entries(space)) out = out.flatMap((k) => cands.map((v) => ({ ...k, [name]: v })));
+  return out;
+}
 export type HostKnobs = Record<string, number>;
 /** The targets a host strategy schedules for. */
 export type HostTargetSpec = CpuTargetSpec | WasmTargetSpec;
@@ -30,6 +37,12 @@ export interface HostStrategy {
   knobSpace(def: OpDefinition, t: HostTargetSpec): KnobSpace;
   /** The default choice (before any tuning). */
   defaultKnobs(def: OpDefinition, t: HostTargetSpec): HostKnobs;
+  /**
+   * The distinct settings worth measuring, where the product of `knobSpace` has knobs that one
+   * branch of the schedule ignores or clamps (the tuner searches these; default: the product).
+   * Every setting has the same knob names, so a cost model sees one feature layout.
+   */
+  candidates?(def: OpDefinition, t: HostTargetSpec): HostKnobs[];
   /**
    * The block spec (and data offset) the definition takes on this target with these knobs
    * (OpDefinition.withBlocks); undefined: the definition as given (blocks of 1).

@@ -21,7 +21,7 @@ import type { Knobs } from '../ops/common.ts';
 import { buildProgram, type OpInstance } from '../ops/op.ts';
 import type { OperatorEntry, OpParams } from '../ops/registry.ts';
 import { compileOperator } from '../target/compile.ts';
-import type { KnobSpace } from '../target/strategy.ts';
+import { knobProduct as knobProductOf, type KnobSpace } from '../target/strategy.ts';
 import { targetString, type Target } from '../target/target.ts';
 import type { CostUnit, TuneKey } from './log.ts';
 
@@ -53,11 +53,7 @@ export function tuneKey(op: string, shape: readonly number[], p: OpParams, targe
 const lg = (x: number): number => Math.log2(1 + Math.max(0, x));
 
 /** Every combination of a host strategy's knob candidates, in a fixed order. */
-export function knobProduct(space: KnobSpace): KnobSetting[] {
-  let out: KnobSetting[] = [{}];
-  for (const [name, cands] of Object.entries(space)) out = out.flatMap((k) => cands.map((v) => ({ ...k, [name]: v })));
-  return out;
-}
+export const knobProduct: (space: KnobSpace) => KnobSetting[] = knobProductOf;
 
 export interface TaskOptions {
   /** vta: virtual threads allowed (false: both thread knobs 1). */
@@ -120,7 +116,7 @@ export async function makeTask(
   return {
     key,
     unit: 'ms',
-    candidates: knobProduct(strategy.knobSpace(def, target)),
+    candidates: strategy.candidates?.(def, target) ?? knobProduct(strategy.knobSpace(def, target)),
     defaultKnobs: strategy.defaultKnobs(def, target),
     features: (k) => cpuFeatures(def.output.shape, def.macs, k),
     async measure(k) {
@@ -156,6 +152,14 @@ function cpuFeatures(outShape: readonly number[], macs: number, k: KnobSetting):
     const tileH = k.tile_h ?? 1;
     const outer = n * (co / k.tile_co);
     f.push(lg(ow), lg(k.tile_co * tileH * ow * 4), lg(outer * (oh / tileH)), lg(outer / threads), lg(macs / total));
+    if (k.dot !== undefined) {
+      // The dot-product kernel (present on VNNI hosts; defaults when dot = 0, so the layout is fixed):
+      // parallel tasks and their balance over the threads, a task's accumulator bytes (16 lanes assumed),
+      // the register tile's accumulators and its loads per instruction.
+      const tasks = n * Math.ceil(co / (16 * k.co_task)) * Math.ceil(oh / k.rows);
+      const accs = k.col_block * k.co_block;
+      f.push(lg(tasks), (Math.ceil(tasks / threads) * threads) / tasks, lg(k.co_task * 16 * k.rows * ow * 4), lg(accs), (k.col_block + k.co_block) / accs);
+    }
   } else if (outShape.length === 2 && k.tile_n !== undefined) {
     // dense: output [m, n]; the reduction over K is the inner loop.
     const [m, n] = outShape;
