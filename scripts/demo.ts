@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: the main job on built-in defaults. It shows a configuration, assembles a small
  * program and disassembles it back, simulates it cycle by cycle, runs the conformance suite,
- * compiles a ResNet-18 layer with the tensor compiler and checks it bit for bit, and generates the
+ * compiles a ResNet-18 layer with the tensor compiler and checks it bit for bit (on VTA, then as C
+ * and as WebAssembly on the host), and generates the
  * variant's Verilog, then takes the iCE40 preset hx8k-1x2 through the conformance suite and builds
  * its board top (core + block-RAM memory + UART host link) into an HX8K bitstream with the
  * WebAssembly yosys and nextpnr.
@@ -20,6 +21,12 @@ import { getBoard } from '../fpga/boards/index.ts';
 import { runFlow } from '../fpga/flow.ts';
 import { vtaBoardTop } from '../fpga/top/index.ts';
 import { writeFolder } from '../src/util/folder.ts';
+import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
+import { compileOperator } from '../compiler/target/compile.ts';
+import { parseTarget, targetString } from '../compiler/target/target.ts';
+import { median, MIN_TIMED_RUNS, runCpuOp } from '../compiler/cpu/op.ts';
+import { cCompiler } from '../compiler/cpu/build.ts';
+import { execaSync } from 'execa';
 
 const step = (title: string) => console.log(`\n=== ${title} ===`);
 function fail(msg: string): never {
@@ -74,7 +81,31 @@ const util = idealCycles(conv) / c2.result.counters.cycles;
 console.log(`${c2.result.counters.cycles} cycles (ideal ${idealCycles(conv)}, utilization ${(util * 100).toFixed(1)} %), simulated and checked in ${ms.toFixed(0)} ms; bit-exact against the reference`);
 summary.push(['compile conv2d C2', `${c2.result.counters.cycles} cycles`, `${(util * 100).toFixed(1)} % util, bit-exact`]);
 
-step('7. Generate the Verilog for the variant');
+step('7. The same layer C2 on the host: C (cpu target) and WebAssembly SIMD, bit-exact, timed');
+// One operator definition, the host strategy's schedule printed as C (system compiler) and as WebAssembly (no compiler).
+const convEntry = findOperator('conv2d');
+const c2Shape = [56, 56, 64, 64, 3, 1, 1];
+const c2Params: OpParams = { batch: 1, groups: 1, shift: 8, bias: true, clip: defaultClip(d) };
+// The C back end needs a system C compiler (README's tool table); without one the demo says so and goes on.
+const hasCc = execaSync(cCompiler(), ['--version'], { reject: false }).exitCode === 0;
+if (!hasCc) {
+  console.log(`cpu: skipped: no C compiler (${cCompiler()}); apt-get install -y build-essential`);
+  summary.push(['conv2d C2 on cpu', 'skipped', 'no C compiler']);
+}
+for (const text of hasCc ? ['cpu', 'wasm'] : ['wasm']) {
+  const target = parseTarget(text, d);
+  const compiled = await compileOperator(convEntry, c2Shape, c2Params, target, d);
+  if (compiled.kind !== 'cpu' && compiled.kind !== 'wasm') fail(`internal: ${text} compiled as ${compiled.kind}`);
+  const hostRun = runCpuOp(compiled.op, { seed: 1, check: true, runs: MIN_TIMED_RUNS });
+  if (!hostRun.match) fail(`C2 on ${text} differs from the reference: ${hostRun.mismatch}`);
+  const t = median(hostRun.times);
+  const threads = compiled.op.knobs.threads ?? 1;
+  const th = `${threads} thread${threads > 1 ? 's' : ''}`;
+  console.log(`${targetString(target)}: ${t.toFixed(2)} ms (median of ${hostRun.times.length} warm runs, ${th}), bit-exact`);
+  summary.push([`conv2d C2 on ${text}`, `${t.toFixed(2)} ms`, `${th}, bit-exact`]);
+}
+
+step('8. Generate the Verilog for the variant');
 const t2 = performance.now();
 const design = generateDesign(d, 'generic');
 writeDesign(design, 'build/demo/rtl');
@@ -82,7 +113,7 @@ const lines = Object.values(design.files).reduce((n, t) => n + t.split('\n').len
 console.log(`build/demo/rtl: ${design.manifest.files.length} modules, ${lines} lines, top ${design.manifest.top}, ${design.manifest.resources.multipliers} multipliers, ${(design.manifest.resources.sramBitsTotal / 8 / 1024).toFixed(0)} KiB SRAM, in ${(performance.now() - t2).toFixed(0)} ms`);
 summary.push(['generate RTL', 'build/demo/rtl', `${design.manifest.files.length} modules, ${lines} lines`]);
 
-step('8. The iCE40 preset hx8k-1x2: conformance suite, then a bitstream for the HX8K breakout board');
+step('9. The iCE40 preset hx8k-1x2: conformance suite, then a bitstream for the HX8K breakout board');
 const dx = loadConfig('hx8k-1x2');
 const suiteX = await runSuite(dx, new TsEngine(), { suite: 'conformance', seed: 1, count: 0 });
 const passedX = suiteX.filter((r) => r.ok).length;
