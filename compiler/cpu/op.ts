@@ -47,7 +47,7 @@ export async function buildCpuOp(
   return { def, target, knobs: k, source, shared, kernel: loadKernel(shared, source) };
 }
 
-function typedArray(dt: DType, n: number): Int8Array | Uint8Array | Int16Array | Int32Array {
+function typedArray(dt: DType, n: number): KernelArray {
   switch (dt) {
     case 'int8':
       return new Int8Array(n);
@@ -81,17 +81,28 @@ export const median = (xs: readonly number[]): number => {
 };
 
 /** Run on seeded operands: once for the result, then `runs` timed warm runs (0: no timing). */
-export function runCpuOp(op: Pick<CpuOp, 'def' | 'kernel'>, opts: { seed?: number; check?: boolean; runs?: number } = {}): CpuRun {
-  const values = op.def.values(opts.seed ?? 1);
-  // Binding packs the constants (weights) once: not part of a timed call.
-  const bound = op.def.bind ? op.def.bind(values.inputs) : values.inputs;
-  const args = op.def.inputs.map((t, i) => {
+/** Typed arrays a kernel reads and writes (int8 .. int32). */
+export type KernelArray = Int8Array | Uint8Array | Int16Array | Int32Array;
+
+/**
+ * A kernel's argument arrays from natural-layout operand values (in `def.inputs` order), the
+ * constants packed by `def.bind` (once: not part of a timed call), and its output array (last).
+ */
+export function kernelArgs(def: OpDefinition, natural: Int32Array[]): { args: KernelArray[]; out: KernelArray } {
+  const bound = def.bind ? def.bind(natural) : natural;
+  const args = def.inputs.map((t, i) => {
     const a = typedArray(t.dtype, bound[i].length);
     a.set(bound[i]);
     return a;
   });
-  const out = typedArray(op.def.output.dtype, op.def.output.shape.reduce((a, b) => a * b, 1));
+  const out = typedArray(def.output.dtype, def.output.shape.reduce((a, b) => a * b, 1));
   args.push(out);
+  return { args, out };
+}
+
+export function runCpuOp(op: Pick<CpuOp, 'def' | 'kernel'>, opts: { seed?: number; check?: boolean; runs?: number } = {}): CpuRun {
+  const values = op.def.values(opts.seed ?? 1);
+  const { args, out } = kernelArgs(op.def, values.inputs);
   op.kernel.call(args);
   const output = Int32Array.from(out);
   const run: CpuRun = { output, times: [] };

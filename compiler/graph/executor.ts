@@ -15,6 +15,11 @@ export interface HostTarget {
   name: string;
   /** The kernel that runs `node` (shapes and dtypes are known: the graph has been inferred), or undefined if the target has none. */
   kernelFor(node: Node, g: Graph): Kernel | undefined;
+  /**
+   * Builds what the target's kernels for `g` need ahead of running (a compiling target builds and
+   * loads its functions here); callers await it before `runGraph`. Absent: nothing to build.
+   */
+  prepare?(g: Graph): Promise<void>;
 }
 
 export interface NodeRun {
