@@ -54,6 +54,27 @@ export interface LoopInsn {
   imm: number;
 }
 
+/**
+ * SRAM arrays of finished runs, by sizes: a model runs thousands of short programs, and allocating
+ * (and collecting) a configuration's megabytes of SRAM per run cost more than simulating it.
+ * Arrays are zeroed when handed out again, so a run still starts from cleared SRAMs.
+ */
+const sramPool = new Map<string, Int32Array[][]>();
+
+function acquireSrams(sizes: number[]): Int32Array[] {
+  const set = sramPool.get(sizes.join(','))?.pop();
+  if (!set) return sizes.map((n) => new Int32Array(n));
+  for (const a of set) a.fill(0);
+  return set;
+}
+
+function releaseSrams(set: Int32Array[]): void {
+  const key = set.map((a) => a.length).join(',');
+  const free = sramPool.get(key) ?? [];
+  if (free.length < 2) free.push(set);
+  sramPool.set(key, free);
+}
+
 export class Datapath {
   readonly d: Derived;
   readonly dram: Uint8Array;
@@ -71,6 +92,10 @@ export class Datapath {
   private readonly accSh: number;
   private readonly outSh: number;
   private readonly uopFields: Array<{ lsb: number; mask: number }>;
+  /** The SRAM arrays, returned to the pool by release(). */
+  private readonly srams: Int32Array[];
+  /** Scratch: positions of the non-zero lanes of one input vector (GEMM skips zero products). */
+  private readonly nonZero: Int32Array;
 
   constructor(d: Derived, dram: Uint8Array) {
     this.d = d;
@@ -84,20 +109,28 @@ export class Datapath {
       out: d.batch * d.blockOut,
     };
     this.width = { uop: 32, inp: d.inpWidth, wgt: d.wgtWidth, acc: d.accWidth, out: d.outWidth };
-    this.inp = new Int32Array(d.depth.inp * this.lanes.inp);
-    this.wgt = new Int32Array(d.depth.wgt * this.lanes.wgt);
-    this.acc = new Int32Array(d.depth.acc * this.lanes.acc);
-    this.out = new Int32Array(d.depth.acc * this.lanes.out);
-    this.uopDst = new Int32Array(d.depth.uop);
-    this.uopSrc = new Int32Array(d.depth.uop);
-    this.uopWgt = new Int32Array(d.depth.uop);
+    [this.inp, this.wgt, this.acc, this.out, this.uopDst, this.uopSrc, this.uopWgt] = this.srams = acquireSrams([
+      d.depth.inp * this.lanes.inp,
+      d.depth.wgt * this.lanes.wgt,
+      d.depth.acc * this.lanes.acc,
+      d.depth.acc * this.lanes.out,
+      d.depth.uop,
+      d.depth.uop,
+      d.depth.uop,
+    ]);
     this.accSh = 32 - d.accWidth;
+    this.nonZero = new Int32Array(d.blockIn);
     this.outSh = 32 - d.outWidth;
     const f = d.layout.uop.byName;
     this.uopFields = ['dst_idx', 'src_idx', 'wgt_idx'].map((n) => ({
       lsb: f[n].lsb,
       mask: f[n].width >= 32 ? 0xffffffff : (1 << f[n].width) - 1,
     }));
+  }
+
+  /** Hand the SRAM arrays back for the next run (the Datapath must not be used afterwards). */
+  release(): void {
+    releaseSrams(this.srams);
   }
 
   /** Copy `count` elements from DRAM byte address `addr` into SRAM `buf` at element `sram`. */
@@ -192,6 +225,7 @@ export class Datapath {
     const uD = this.uopDst;
     const uS = this.uopSrc;
     const uW = this.uopWgt;
+    const nz = this.nonZero;
     const wOff = GEMM_WRITE_BASE + II;
     let t = Math.max(start, p.issueFree);
     const t0 = t;
@@ -233,17 +267,24 @@ export class Datapath {
           for (let b = 0; b < B; b++) {
             const ib = ib0 + b * BI;
             const ob = ab + b * BO;
+            // Zero input lanes add nothing (padding channels, a ReLU's zeros): sum over the others.
+            // The result is the same integer; only the simulator's own work shrinks.
+            let m = 0;
+            for (let k = 0; k < BI; k++) if (inp[ib + k] !== 0) nz[m++] = k;
             for (let o = 0; o < BO; o++) {
               const wb = wb0 + o * BI;
               let s = 0;
-              if (BI === 16) {
+              if (m === 16 && BI === 16) {
                 s =
                   inp[ib] * wgt[wb] + inp[ib + 1] * wgt[wb + 1] + inp[ib + 2] * wgt[wb + 2] + inp[ib + 3] * wgt[wb + 3] +
                   inp[ib + 4] * wgt[wb + 4] + inp[ib + 5] * wgt[wb + 5] + inp[ib + 6] * wgt[wb + 6] + inp[ib + 7] * wgt[wb + 7] +
                   inp[ib + 8] * wgt[wb + 8] + inp[ib + 9] * wgt[wb + 9] + inp[ib + 10] * wgt[wb + 10] + inp[ib + 11] * wgt[wb + 11] +
                   inp[ib + 12] * wgt[wb + 12] + inp[ib + 13] * wgt[wb + 13] + inp[ib + 14] * wgt[wb + 14] + inp[ib + 15] * wgt[wb + 15];
               } else {
-                for (let k = 0; k < BI; k++) s += inp[ib + k] * wgt[wb + k];
+                for (let j = 0; j < m; j++) {
+                  const k = nz[j];
+                  s += inp[ib + k] * wgt[wb + k];
+                }
               }
               const v = ((acc[ob + o] + s) << accSh) >> accSh;
               acc[ob + o] = v;

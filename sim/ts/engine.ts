@@ -224,6 +224,7 @@ class Sim {
       error = e.error;
     } finally {
       bar?.stop();
+      this.dp.release();
     }
     const cycles = this.finishedAt >= 0 ? this.finishedAt : this.t;
     const result: RunResult = { engine: 'ts', dram: this.dram, counters: this.counters(cycles) };
