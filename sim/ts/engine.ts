@@ -117,6 +117,22 @@ export function runSync(program: Program, opts: RunOptions = {}): RunResult {
   return new Sim(program, opts).run();
 }
 
+/**
+ * Decoded instruction streams by the byte array they came from: a model runs the same program
+ * once per input, and decoding it again each time cost as much as simulating a small layer. A hit
+ * needs the same configuration, DRAM size and byte-equal instructions (the decoded form is never
+ * mutated by a run).
+ */
+const decodedCache = new WeakMap<Uint8Array, { d: Program['config']; dramSize: number; count: number; bytes: Uint8Array; insns: DInsn[] }>();
+
+function predecodeCached(d: Program['config'], bytes: Uint8Array, count: number, dramSize: number): DInsn[] {
+  const hit = decodedCache.get(bytes);
+  if (hit && hit.d === d && hit.dramSize === dramSize && hit.count === count && Buffer.from(hit.bytes).equals(bytes)) return hit.insns;
+  const insns = predecode(d, bytes, count, dramSize);
+  decodedCache.set(bytes, { d, dramSize, count, bytes: bytes.slice(), insns });
+  return insns;
+}
+
 const emptyCounters = (): ModuleCounters => ({ busy: 0, waitToken: 0, waitMemory: 0, queueFull: 0, idle: 0 });
 
 class Sim {
@@ -172,7 +188,7 @@ class Sim {
     const ib = insnBuffer(p);
     this.insnBase = ib.addr;
     this.n = ib.size / INSN_BYTES;
-    this.insns = predecode(this.d, ib.data ?? new Uint8Array(ib.size), this.n, this.dram.length);
+    this.insns = predecodeCached(this.d, ib.data ?? new Uint8Array(ib.size), this.n, this.dram.length);
     this.insnAvail = new Float64Array(this.n).fill(Infinity);
     this.maxCycles = opts.maxCycles ?? DEFAULT_MAX_CYCLES;
     this.wantTiming = opts.insnTiming ?? true;
