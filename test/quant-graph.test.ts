@@ -258,6 +258,29 @@ test('percentile ranges match the sorted values within a histogram bin', async (
   }
 });
 
+test('an output finer than its accumulator takes the accumulator frac (shifts never go negative); bad options are one line', async () => {
+  // y = x - 10 for x in [10, 10.1]: the input needs frac 3, the identity weight frac 6, the output alone would take 10
+  const bytes = buildModel({
+    opset: 13,
+    nodes: [{ op: 'Gemm', inputs: ['x', 'w', 'b'], outputs: ['y'], name: 'fc' }],
+    inputs: [{ name: 'x', dims: [4, 2] }],
+    outputs: [{ name: 'y' }],
+    initializers: [{ name: 'w', type: 1, dims: [2, 2], data: [1, 0, 0, 1] }, { name: 'b', type: 1, dims: [2], data: [-10, -10] }],
+  });
+  const g = runPasses(loadOnnx(bytes, 'fine.onnx'));
+  const x = (seed: number): Tensor => ({ dtype: 'float32', shape: [4, 2], data: Float32Array.from(randomInts(8, 0, 100, seed), (v) => 10 + v / 1000) });
+  const stats = await collectStats(g, [x(1), x(2), x(3)], TS_HOST);
+  const { graph } = quantizeGraph(g, stats, { method: 'max' });
+  const fc = graph.nodes.find((n) => n.op === 'QDense')!;
+  const q = graph.nodes.find((n) => n.op === 'QuantizeP2')!;
+  assert.is(q.attrs.frac, 3);
+  assert.is(fc.attrs.shift, 0);
+  assert.is(fc.attrs.frac, 9, 'in_frac 3 + w_frac 6');
+  assert.throws(() => quantizeGraph(g, stats, { method: 'percentile', percentile: 101 }), /^--percentile 101: must be above 0 and at most 100$/);
+  const partial = { ...stats, values: new Map([...stats.values].filter(([k]) => k !== 'y')) };
+  assert.throws(() => quantizeGraph(g, partial, { method: 'max' }), /^quantize: the calibration statistics have no range for value y/);
+});
+
 function throwsLine(fn: () => unknown, pattern: RegExp): Promise<void> {
   return Promise.resolve()
     .then(fn)
