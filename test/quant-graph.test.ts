@@ -176,6 +176,7 @@ for (const method of ['max', 'percentile'] as const) {
     assert.equal(q.nodes.map((n) => n.op), ['QuantizeP2', 'QConv', 'QConv', 'QAdd', 'QMaxPool', 'DequantizeP2', 'Sigmoid', 'Flatten', 'QuantizeP2', 'QDense', 'DequantizeP2']);
     assert.equal(q.outputs, ['y']);
     assert.is(q.values.get('y')!.dtype, 'float32');
+    assert.is(new Set(q.nodes.map((n) => n.name)).size, q.nodes.length, 'node names are unique');
     const frac = fracs(q);
     for (const n of q.nodes) {
       const ins = n.inputs.map((i) => (i ? q.values.get(i)! : undefined));
