@@ -13,6 +13,11 @@ import { TS_HOST } from '../compiler/host/ts.ts';
 import { collectStats, loadCalibration } from '../compiler/quant/calibrate.ts';
 import { evaluateImages } from '../compiler/quant/evaluate.ts';
 import { quantizeGraph } from '../compiler/quant/quantize.ts';
+import { runGraph } from '../compiler/graph/executor.ts';
+import { compiledHost } from '../compiler/target/graph-host.ts';
+import { parseTarget, type CpuTargetSpec, type WasmTargetSpec } from '../compiler/target/target.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { testNeeding, toolsMissing } from './helpers/tools.ts';
 
 const BATCH = 50;
 
@@ -32,5 +37,22 @@ test('LeNet-5 int8 (max and percentile) within 1 point of fp32 on 200 MNIST test
     for (const l of report.layers) assert.ok(l.cosine > 0.99, `${method} ${l.node}: cosine ${l.cosine}`);
   }
 });
+
+// The quantizer's graph on the compiled host targets (a second engine for the same contract): the same logits, bit for bit.
+for (const [kind, tool] of [['wasm', 'wabt'], ['cpu', 'cc']] as const) {
+  testNeeding(() => toolsMissing(tool))(`LeNet-5 int8 on the ${kind} host target equals the reference kernels bit for bit`, async () => {
+    const d = loadConfig('default');
+    const g = loadModelFile('models/lenet5.onnx', { inputShapes: new Map([['input', [BATCH, 1, 28, 28]]]) });
+    const samples = await loadCalibration('mnist-train:150', { shape: [BATCH, 1, 28, 28] });
+    const { graph } = quantizeGraph(g, await collectStats(g, samples.slice(0, 2), TS_HOST, { keep: 1 }), { method: 'max' });
+    const host = compiledHost(parseTarget(kind, d) as CpuTargetSpec & WasmTargetSpec, d);
+    await host.prepare!(graph);
+    const x = new Map([['input', samples[2]]]);
+    const want = runGraph(graph, x, TS_HOST).outputs.get('logits')!;
+    const got = runGraph(graph, x, host).outputs.get('logits')!;
+    assert.equal(Array.from(got.data), Array.from(want.data));
+    assert.ok(new Set(want.data).size > 20, 'the logits vary');
+  });
+}
 
 test.run();
