@@ -23,7 +23,7 @@ import { convKnobError } from '../ops/conv_knobs.ts';
 import { denseGeom } from '../ops/dense.ts';
 import type { Knobs } from '../ops/common.ts';
 import { staticShape, type Graph, type Node } from './ir.ts';
-import { OPS, type ValueInfo } from './ops.ts';
+import { opDef, type ValueInfo } from './ops.ts';
 import { convGeometry, poolGeometry } from './shapes.ts';
 import { sizeOf } from './tensor.ts';
 
@@ -72,8 +72,8 @@ function infos(g: Graph, n: Node): (ValueInfo | undefined)[] {
 }
 
 export function nodeMacs(g: Graph, n: Node): number {
-  const def = OPS[n.op];
-  if (!def.macs) return 0;
+  const def = opDef(n.op);
+  if (!def?.macs) return 0;
   const outs = n.outputs.map((o) => ({ dtype: g.values.get(o)!.dtype!, shape: staticShape(g.values.get(o)!)! }));
   return def.macs(n, infos(g, n), outs);
 }
