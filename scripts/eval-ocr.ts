@@ -36,6 +36,7 @@ export interface OcrEvalResult {
 export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runner }, opts: OcrEvalOptions): Promise<OcrEvalResult> {
   const why = textLinesMissing() ?? paddleOcrMissing();
   if (why) throw new VtwError(why);
+  if (opts.texts < 1) throw new VtwError(`--texts ${opts.texts}: nothing to evaluate; give at least 1`);
   if (opts.recLines > opts.texts) throw new VtwError(`--rec ${opts.recLines} is more than --texts ${opts.texts}: the recognizer reads the upright lines`);
   const upright = renderTextLines(opts.texts, { seed: opts.seed });
   const clsLines = [...upright, ...renderTextLines(opts.texts, { seed: opts.seed, rotate180: true })];
