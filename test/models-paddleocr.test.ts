@@ -25,9 +25,12 @@ modelTest('classifier on 10 lines (5 texts upright and turned): our fp32 labels 
   assert.ok(r.accuracyOracle >= 0.8, `the classifier got ${r.accuracyOracle} of its own lines right: the preprocessing is off`);
 });
 
-modelTest('recognizer on 5 lines at width 320: our fp32 texts equal onnxruntime\'s, probabilities within 5e-4, and read the true texts', async () => {
-  const lines = renderTextLines(5, { seed: SEED });
-  const r = await evalRecognizer(lines, await hostRunner('rec', TS_HOST), await ortRunner('rec'), loadRecDict());
+modelTest('recognizer on 4 lines bound at width 256: our fp32 texts equal onnxruntime\'s, probabilities within 5e-4, and read the true texts', async () => {
+  // 256 instead of PaddleOCR's 320 keeps the test short (the cost grows with the width); these lines fit unsqueezed
+  const width = 256;
+  const lines = renderTextLines(4, { seed: SEED });
+  for (const l of lines) assert.ok(l.rgba.width <= width, `${l.text} is ${l.rgba.width} wide`);
+  const r = await evalRecognizer(lines, await hostRunner('rec', TS_HOST, width), await ortRunner('rec'), loadRecDict(), width);
   console.log(`rec: ${r.textsEqual}/${r.lines} texts equal, CER vs onnxruntime ${r.cerVsOracle}, vs truth ${r.cerVsTruth}; ${r.texts.map((t) => JSON.stringify(t.candidate)).join(' ')}`);
   assert.is(r.textsEqual, r.lines);
   assert.is(r.cerVsOracle, 0);
