@@ -44,6 +44,7 @@ test('imports with BatchNorm folded; our fp32 logits equal onnxruntime-node fp32
     diff = Math.max(diff, Math.abs(got.data[i] - want[i]));
     scale = Math.max(scale, Math.abs(want[i]));
   }
+  console.log(`resnet18: max |ours - onnxruntime| ${diff.toExponential(2)}, max |logit| ${scale.toFixed(1)}`);
   // logits of a few units to tens: the weights neither vanish nor blow up
   assert.ok(scale > 1 && scale < 1e3, `max |logit| ${scale}`);
   assert.ok(diff <= 1e-4 * scale, `max |ours - onnxruntime| ${diff} (max |logit| ${scale})`);
