@@ -85,11 +85,16 @@ function probeOpenCl(env: NodeJS.ProcessEnv): { version: string } | null {
 /** Where Debian's libonnx-testdata puts ONNX's node tests. */
 export const ONNX_TESTDATA = '/usr/share/libonnx-testdata/data/node';
 
-/** A data folder a package installs: its entries summarized as the version. */
-function probeFolder(dir: string, describe: (entries: string[]) => string) {
+/** Where Debian's fonts-dejavu-core puts the fonts the PaddleOCR test lines are drawn with (compiler/data/text-lines.ts). */
+export const DEJAVU_DIR = '/usr/share/fonts/truetype/dejavu';
+export const DEJAVU_FONTS = ['DejaVuSans.ttf', 'DejaVuSerif.ttf', 'DejaVuSansMono.ttf'] as const;
+
+/** A data folder a package installs: its entries summarized as the version (null: what is there is not enough). */
+function probeFolder(dir: string, describe: (entries: string[]) => string | null) {
   return (): { version: string } | null => {
     try {
-      return { version: describe(readdirSync(dir)) };
+      const version = describe(readdirSync(dir));
+      return version === null ? null : { version };
     } catch {
       return null;
     }
@@ -162,6 +167,17 @@ export const TOOLS: readonly Tool[] = [
     neededByTests: false,
     install: { apt: ['libonnx-testdata'] },
     probe: probeFolder(ONNX_TESTDATA, (entries) => `${entries.length} node tests`),
+  },
+  {
+    id: 'fonts-dejavu',
+    name: 'DejaVu fonts (fonts-dejavu-core)',
+    enables: 'rendered text lines for the PaddleOCR models (scripts/eval-ocr.ts, test/models-paddleocr.test.ts, test/data-text-lines.test.ts)',
+    neededByTests: false,
+    install: { apt: ['fonts-dejavu-core'] },
+    probe: probeFolder(DEJAVU_DIR, (entries) => {
+      const found = DEJAVU_FONTS.filter((f) => entries.includes(f));
+      return found.length === DEJAVU_FONTS.length ? found.join(', ') : null;
+    }),
   },
   {
     id: 'yosys',

@@ -1,0 +1,131 @@
+/**
+ * Evaluating the PaddleOCR classifier and recognizer on rendered text lines: a candidate engine
+ * against onnxruntime-node fp32 (the oracle) and against the true labels / texts.
+ *
+ * An engine is a `Runner`: a function from the model's input tensor to its output values. The
+ * fp32 graph on a host target is `hostRunner`; onnxruntime is `ortRunner`; an int8-on-VTA engine
+ * plugs in the same way (anything that maps [1,3,48,W] to the model's output), so
+ * scripts/eval-ocr.ts evaluates it unchanged.
+ */
+import * as ort from 'onnxruntime-node';
+import type { TextLine } from '../data/text-lines.ts';
+import { runGraph, type HostTarget } from '../graph/executor.ts';
+import { loadOnnx } from '../frontend/onnx.ts';
+import { runPasses } from '../graph/passes.ts';
+import type { Tensor } from '../graph/tensor.ts';
+import { charErrorRate, CLS_WIDTH, clsInput, clsLabel, ctcGreedyDecode, OCR_HEIGHT, readPaddleOcrFile, recInput, REC_STEP, REC_WIDTH } from './paddleocr.ts';
+
+/** One model run: the input tensor in, the (single) output's values out. */
+export type Runner = (x: Tensor) => Promise<Float32Array>;
+
+export type OcrModel = 'cls' | 'rec';
+
+/** The input shape a model is bound to: the classifier [1,3,48,192], the recognizer [1,3,48,recWidth]. */
+export function ocrInputShape(model: OcrModel, recWidth = REC_WIDTH): number[] {
+  return [1, 3, OCR_HEIGHT, model === 'cls' ? CLS_WIDTH : recWidth];
+}
+
+const PADDLEOCR_NAMES: Record<OcrModel, string> = { cls: 'PaddleOCR classifier', rec: 'PaddleOCR recognizer' };
+
+/** Our importer and passes, bound to the model's input shape, run by a host target (fp32). */
+export async function hostRunner(model: OcrModel, target: HostTarget, recWidth = REC_WIDTH): Promise<Runner> {
+  const g = runPasses(loadOnnx(readPaddleOcrFile(model), PADDLEOCR_NAMES[model]), { inputShapes: new Map([['x', ocrInputShape(model, recWidth)]]) });
+  await target.prepare?.(g);
+  const out = g.outputs[0];
+  return async (x) => runGraph(g, new Map([['x', x]]), target).outputs.get(out)!.data as Float32Array;
+}
+
+
+/** onnxruntime-node fp32 on one thread (the oracle). */
+export async function ortRunner(model: OcrModel): Promise<Runner> {
+  const session = await ort.InferenceSession.create(readPaddleOcrFile(model), { intraOpNumThreads: 1 });
+  const out = session.outputNames[0];
+  return async (x) => (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, x.shape) }))[out].data as Float32Array;
+}
+
+/** Largest |a - b| over two equally long outputs. */
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`outputs of ${a.length} and ${b.length} values`);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
+
+export interface ClsEval {
+  lines: number;
+  /** Fraction of lines where the candidate's label equals onnxruntime's. */
+  agreement: number;
+  /** Fraction of lines the candidate labels right (0 upright, 1 turned). */
+  accuracy: number;
+  /** The same for onnxruntime. */
+  accuracyOracle: number;
+  /** Largest |candidate - onnxruntime| over every probability. */
+  maxAbsDiff: number;
+}
+
+/** Classifier: candidate vs oracle vs the true labels, line by line (`onLine` after each, for progress). */
+export async function evalClassifier(lines: readonly TextLine[], candidate: Runner, oracle: Runner, onLine?: () => void): Promise<ClsEval> {
+  let agree = 0;
+  let right = 0;
+  let rightOracle = 0;
+  let diff = 0;
+  for (const l of lines) {
+    const x = clsInput(l.rgba);
+    const [got, want] = [await candidate(x), await oracle(x)];
+    const a = clsLabel(got).label;
+    const b = clsLabel(want).label;
+    agree += a === b ? 1 : 0;
+    right += a === l.label ? 1 : 0;
+    rightOracle += b === l.label ? 1 : 0;
+    diff = Math.max(diff, maxAbsDiff(got, want));
+    onLine?.();
+  }
+  const n = lines.length || 1;
+  return { lines: lines.length, agreement: agree / n, accuracy: right / n, accuracyOracle: rightOracle / n, maxAbsDiff: diff };
+}
+
+export interface RecLine {
+  truth: string;
+  candidate: string;
+  oracle: string;
+}
+
+export interface RecEval {
+  lines: number;
+  /** Lines whose decoded text equals onnxruntime's exactly (spaces included). */
+  textsEqual: number;
+  /** Character error rate of the candidate's texts against onnxruntime's. */
+  cerVsOracle: number;
+  /** Character error rate against the true texts (decoded text trimmed: the model may add a space at either end). */
+  cerVsTruth: number;
+  cerOracleVsTruth: number;
+  /** Lines read exactly right (trimmed) by the candidate. */
+  exact: number;
+  maxAbsDiff: number;
+  /** Every line's texts, to show what differs. */
+  texts: RecLine[];
+}
+
+/** Recognizer: CTC-decoded texts of the candidate vs the oracle vs the true texts. */
+export async function evalRecognizer(lines: readonly TextLine[], candidate: Runner, oracle: Runner, dict: readonly string[], recWidth = REC_WIDTH, onLine?: () => void): Promise<RecEval> {
+  const texts: RecLine[] = [];
+  let diff = 0;
+  for (const l of lines) {
+    const x = recInput(l.rgba, recWidth);
+    const [got, want] = [await candidate(x), await oracle(x)];
+    diff = Math.max(diff, maxAbsDiff(got, want));
+    const steps = recWidth / REC_STEP;
+    texts.push({ truth: l.text, candidate: ctcGreedyDecode(got, got.length / steps, dict).text, oracle: ctcGreedyDecode(want, want.length / steps, dict).text });
+    onLine?.();
+  }
+  return {
+    lines: lines.length,
+    textsEqual: texts.filter((t) => t.candidate === t.oracle).length,
+    cerVsOracle: charErrorRate(texts.map((t) => ({ got: t.candidate, want: t.oracle }))),
+    cerVsTruth: charErrorRate(texts.map((t) => ({ got: t.candidate.trim(), want: t.truth }))),
+    cerOracleVsTruth: charErrorRate(texts.map((t) => ({ got: t.oracle.trim(), want: t.truth }))),
+    exact: texts.filter((t) => t.candidate.trim() === t.truth).length,
+    maxAbsDiff: diff,
+    texts,
+  };
+}

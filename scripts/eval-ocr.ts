@@ -1,0 +1,107 @@
+/**
+ * PaddleOCR on rendered text lines: our importer + a host target (fp32) against onnxruntime-node
+ * fp32 and against the truth (docs/models.md, "PaddleOCR").
+ *
+ *   tsx scripts/eval-ocr.ts [--texts 100] [--rec 100] [--seed 1] [--rec-width 320] [--json]
+ *
+ * The classifier sees every text upright and turned by 180° (2 × --texts lines); the recognizer the
+ * first --rec upright lines. `evaluateOcr` takes the engine as `Runner`s, so an int8-on-VTA engine
+ * is evaluated by the same code: `evaluateOcr({ cls: myClsRunner, rec: myRecRunner }, opts)`.
+ */
+import { pathToFileURL } from 'node:url';
+import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
+import { TS_HOST } from '../compiler/host/ts.ts';
+import { evalClassifier, evalRecognizer, hostRunner, ortRunner, type ClsEval, type RecEval, type Runner } from '../compiler/models/ocr-eval.ts';
+import { loadRecDict, paddleOcrMissing, REC_WIDTH } from '../compiler/models/paddleocr.ts';
+import { VtwError } from '../src/errors.ts';
+import { progress } from '../src/report/progress.ts';
+
+export interface OcrEvalOptions {
+  texts: number;
+  recLines: number;
+  seed: number;
+  recWidth: number;
+  /** Show progress bars (scripts: yes; tests: no). */
+  progress: boolean;
+}
+
+export interface OcrEvalResult {
+  engine: string;
+  seed: number;
+  cls: ClsEval & { seconds: number };
+  rec: Omit<RecEval, 'texts'> & { seconds: number; recWidth: number; differing: RecEval['texts'] };
+}
+
+/** Both models on seeded lines; `engine` gives the candidate runners (the recognizer's bound to `opts.recWidth`). */
+export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runner }, opts: OcrEvalOptions): Promise<OcrEvalResult> {
+  const why = textLinesMissing() ?? paddleOcrMissing();
+  if (why) throw new VtwError(why);
+  if (opts.texts < 1) throw new VtwError(`--texts ${opts.texts}: nothing to evaluate; give at least 1`);
+  if (opts.recLines > opts.texts) throw new VtwError(`--rec ${opts.recLines} is more than --texts ${opts.texts}: the recognizer reads the upright lines`);
+  const upright = renderTextLines(opts.texts, { seed: opts.seed });
+  const clsLines = [...upright, ...renderTextLines(opts.texts, { seed: opts.seed, rotate180: true })];
+  const bar = (n: number, title: string) => (opts.progress ? progress(n, title) : { tick() {}, stop() {} });
+
+  let t0 = performance.now();
+  const clsBar = bar(clsLines.length, 'classifier');
+  const cls = await evalClassifier(clsLines, engine.cls, await ortRunner('cls'), () => clsBar.tick());
+  clsBar.stop();
+  const clsSeconds = (performance.now() - t0) / 1000;
+
+  t0 = performance.now();
+  const recBar = bar(opts.recLines, 'recognizer');
+  const { texts, ...rec } = await evalRecognizer(upright.slice(0, opts.recLines), engine.rec, await ortRunner('rec'), loadRecDict(), opts.recWidth, () => recBar.tick());
+  recBar.stop();
+  const recSeconds = (performance.now() - t0) / 1000;
+  return {
+    engine: engine.name,
+    seed: opts.seed,
+    cls: { ...cls, seconds: +clsSeconds.toFixed(2) },
+    rec: { ...rec, seconds: +recSeconds.toFixed(2), recWidth: opts.recWidth, differing: texts.filter((t) => t.candidate !== t.oracle || t.candidate.trim() !== t.truth) },
+  };
+}
+
+const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json]';
+
+function parseArgs(args: string[]): OcrEvalOptions & { json: boolean } {
+  const o = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false };
+  const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth' };
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--json') {
+      o.json = true;
+      continue;
+    }
+    const key = numeric[args[i]];
+    if (!key) throw new VtwError(`unknown option '${args[i]}'; ${USAGE}`);
+    const v = Number(args[++i]);
+    if (!Number.isInteger(v) || v < 0) throw new VtwError(`${args[i - 1]} needs a whole number >= 0, got '${args[i] ?? ''}'; ${USAGE}`);
+    o[key] = v;
+  }
+  return o;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const engine = { name: 'ts fp32 (our importer + TS_HOST)', cls: await hostRunner('cls', TS_HOST), rec: await hostRunner('rec', TS_HOST, opts.recWidth) };
+  const r = await evaluateOcr(engine, opts);
+  if (opts.json) {
+    console.log(JSON.stringify(r, null, 2));
+    return;
+  }
+  console.log(`PaddleOCR on rendered lines (seed ${r.seed}), ${r.engine} vs onnxruntime-node fp32`);
+  console.log(`classifier, ${r.cls.lines} lines (${r.cls.lines / 2} texts upright + turned): top-1 agreement with onnxruntime ${pct(r.cls.agreement)}, accuracy ${pct(r.cls.accuracy)} (onnxruntime ${pct(r.cls.accuracyOracle)}), max |Δp| ${r.cls.maxAbsDiff.toExponential(2)}, ${r.cls.seconds} s`);
+  console.log(`recognizer, ${r.rec.lines} lines at width ${r.rec.recWidth}: texts equal to onnxruntime's ${r.rec.textsEqual}/${r.rec.lines}, CER vs onnxruntime ${pct(r.rec.cerVsOracle)}, CER vs truth ${pct(r.rec.cerVsTruth)} (onnxruntime ${pct(r.rec.cerOracleVsTruth)}), exactly right ${r.rec.exact}/${r.rec.lines}, max |Δp| ${r.rec.maxAbsDiff.toExponential(2)}, ${r.rec.seconds} s`);
+  for (const t of r.rec.differing) console.log(`  truth ${JSON.stringify(t.truth)}  ours ${JSON.stringify(t.candidate)}  onnxruntime ${JSON.stringify(t.oracle)}`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    await main();
+  } catch (e) {
+    if (!(e instanceof VtwError)) throw e;
+    console.error(`eval-ocr: error: ${e.message}`);
+    process.exitCode = 1;
+  }
+}
