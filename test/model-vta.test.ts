@@ -15,6 +15,13 @@ import { partitionGraph } from '../compiler/graph/partition.ts';
 import { compileModel, type CompiledModel } from '../compiler/model/compile.ts';
 import { runModel } from '../compiler/model/run.ts';
 import { input, network } from './helpers/qnet.ts';
+import { loadArtifact, saveArtifact } from '../compiler/model/artifact.ts';
+import { CompileError } from '../compiler/errors.ts';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const tmp = mkdtempSync(join(tmpdir(), 'vtw-model-vta-'));
 
 const OFFLOADED = ['c1', 'p1', 'c2', 'a1', 'c3', 'y8'];
 
@@ -58,6 +65,50 @@ test('partition: MACs per node and the offloaded fraction', () => {
   const wide = partitionGraph(network(), loadConfig('{"LOG_INP_WIDTH":2,"LOG_ACC_BUFF_SIZE":16}'));
   assert.is(wide.offloadedMacsFraction, 0);
   assert.match(wide.nodes.find((n) => n.node.name === 'c1')!.reason!, /int8 x int8 -> int32 -> int8/);
+});
+
+test('artifact: a saved model loads without compiling and runs to the same outputs', async () => {
+  const d = loadConfig('default');
+  const m = await compileModel(network(), d, { configName: 'default', source: 'qnet.onnx' });
+  const file = join(tmp, 'qnet.vtwm');
+  saveArtifact(file, m);
+  const back = loadArtifact(file, { config: d, configName: 'default' });
+  assert.is(back.configName, 'default');
+  assert.equal([...back.vta.keys()], OFFLOADED);
+  const a = await runModel(m, input(3), { engine: 'ts', host: TS_HOST });
+  const b = await runModel(back, input(3), { engine: 'ts', host: TS_HOST });
+  for (const [name, t] of a.outputs) assert.equal([...b.outputs.get(name)!.data], [...t.data], name);
+  assert.is(b.vtaCycles, a.vtaCycles);
+  assert.is(b.offloadedMacsFraction, 1);
+  assert.equal(readdirSync(tmp).filter((f) => f.includes('.tmp')), [], 'no temp file left');
+
+  // Bad artifacts: one line each, naming the problem and the fix.
+  const text = readFileSync(file, 'utf8');
+  const bad = (name: string, content: string) => {
+    const f = join(tmp, name);
+    writeFileSync(f, content);
+    return f;
+  };
+  const oneLine = (f: () => unknown, re: RegExp) => {
+    try {
+      f();
+    } catch (e) {
+      assert.instance(e, CompileError);
+      assert.not.match((e as Error).message, /\n/);
+      assert.match((e as Error).message, re, (e as Error).message);
+      return;
+    }
+    assert.unreachable('loaded a bad artifact');
+  };
+  oneLine(() => loadArtifact(bad('cut.vtwm', text.slice(0, text.length >> 1))), /truncated or corrupt.*vtw model compile/);
+  oneLine(() => loadArtifact(bad('v9.vtwm', text.replace('"version":1', '"version":9'))), /version 9 model artifact; this vtw reads version 1: recompile with vtw model compile 'qnet\.onnx' --config default/);
+  oneLine(() => loadArtifact(file, { config: loadConfig('ice40-small'), configName: 'ice40-small' }), /compiled for configuration default .* not ice40-small .*--config ice40-small/);
+  oneLine(() => loadArtifact(bad('hash.vtwm', text.replace(/"hash":"[0-9a-f]+"/, '"hash":"0000000000000000"'))), /corrupt \(its configuration does not match its hash\)/);
+  oneLine(() => loadArtifact(bad('other.vtwm', '{"format":"vtw-program"}')), /not a vtw model artifact/);
+  oneLine(() => loadArtifact(join(tmp, 'missing.vtwm')), /cannot read model artifact .*no such file/);
+  // A failed save leaves nothing behind.
+  assert.throws(() => saveArtifact(join(tmp, 'no-such-dir', 'x.vtwm'), m), /cannot write/);
+  assert.not.ok(existsSync(join(tmp, 'no-such-dir')));
 });
 
 test.run();

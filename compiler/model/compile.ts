@@ -56,11 +56,15 @@ export interface CompiledModel {
   partition: Pick<Partition, 'macs' | 'offloadedMacs' | 'offloadedMacsFraction'> & { nodes: { name: string; where: 'vta' | 'host'; macs: number; reason: string | null }[] };
   /** VTA programs by node name. */
   vta: Map<string, VtaNodeProgram>;
+  /** The model file it was compiled from (for messages that say how to recompile). */
+  source?: string;
 }
 
 export interface CompileModelOptions {
   /** Name of the configuration for reports and the artifact (default: its variant string). */
   configName?: string;
+  /** The model file (kept in the artifact: how to recompile). */
+  source?: string;
   /** Called after each compiled node (progress). */
   onNode?: (done: number, total: number, node: string) => void;
 }
@@ -85,6 +89,7 @@ export async function compileModel(g: Graph, d: Derived, opts: CompileModelOptio
       nodes: part.nodes.map((p) => ({ name: p.node.name, where: p.where, macs: p.macs, reason: p.reason })),
     },
     vta,
+    ...(opts.source ? { source: opts.source } : {}),
   };
 }
 
