@@ -27,7 +27,7 @@ import { convKnobError } from '../ops/conv_knobs.ts';
 import { denseGeom } from '../ops/dense.ts';
 import type { Knobs } from '../ops/common.ts';
 import { staticShape, type Graph, type Node } from './ir.ts';
-import { OPS, type ValueInfo } from './ops.ts';
+import { opDef, type ValueInfo } from './ops.ts';
 import { isQuantizedOp } from './quantized.ts';
 import { convGeometry, poolGeometry } from './shapes.ts';
 import { sizeOf } from './tensor.ts';
@@ -77,13 +77,7 @@ function infos(g: Graph, n: Node): (ValueInfo | undefined)[] {
 }
 
 export function nodeMacs(g: Graph, n: Node): number {
-  if (n.op === 'QConv' || n.op === 'QDense') {
-    // output elements x the reduction depth (input channels per group x window, or K)
-    const out = sizeOf(staticShape(g.values.get(n.outputs[0])!)!);
-    const w = staticShape(g.values.get(n.inputs[1])!)!;
-    return out * sizeOf(w.slice(1));
-  }
-  const def = OPS[n.op];
+  const def = opDef(n.op);
   if (!def?.macs) return 0;
   const outs = n.outputs.map((o) => ({ dtype: g.values.get(o)!.dtype!, shape: staticShape(g.values.get(o)!)! }));
   return def.macs(n, infos(g, n), outs);

@@ -3,10 +3,15 @@
  * multiply-accumulate count. An operator is supported when it has an entry here and a kernel in
  * compiler/host/kernels.ts (test/graph-import.test.ts checks the two tables agree). The importer
  * refuses any other op type in one line.
+ *
+ * The quantized operators (compiler/graph/quantized.ts) have their own table, QUANTIZED_OP_DEFS:
+ * the quantizer makes them, no ONNX file may name them, so they are not in OPS / SUPPORTED_OPS;
+ * `opDef` looks an operator up in either table (inference and MAC counts of quantized graphs).
  */
 import { CompileError } from '../errors.ts';
 import type { Node } from './ir.ts';
 import { broadcastShapes, convGeometry, normAxis, poolGeometry, reshapeTarget, resizeOutputShape, sliceParams } from './shapes.ts';
+import type { QuantizedOp } from './quantized.ts';
 import { sizeOf, toInts, type DType, type Tensor } from './tensor.ts';
 
 /** What inference knows of an input: its type and static shape, and its tensor when constant. */
@@ -276,3 +281,59 @@ export const OPS: Record<string, OpDef> = {
 };
 
 export const SUPPORTED_OPS: readonly string[] = Object.keys(OPS).sort();
+
+/** An input that must have one dtype (the quantized operators are strict about int8 / int32 / float32). */
+function typed(n: Node, ins: (ValueInfo | undefined)[], i: number, dtype: DType): ValueInfo {
+  const v = req(n, ins, i);
+  if (v.dtype !== dtype) throw new CompileError(`${n.op} node ${n.name}: input ${i} is ${v.dtype}, expected ${dtype}`);
+  return v;
+}
+
+/** A QConv / QDense bias: absent, or int32 with one value per output channel. */
+function checkBias(n: Node, ins: (ValueInfo | undefined)[], channels: number): void {
+  if (!ins[2]) return;
+  const b = typed(n, ins, 2, 'int32');
+  if (b.shape.length !== 1 || b.shape[0] !== channels) throw new CompileError(`${n.op} node ${n.name}: bias is [${b.shape.join(',')}], expected [${channels}]`);
+}
+
+/** Shape and dtype inference of the quantized operators (the contract in compiler/graph/quantized.ts). */
+export const QUANTIZED_OP_DEFS: Record<QuantizedOp, OpDef> = {
+  QuantizeP2: { infer: (n, ins) => [{ dtype: 'int8', shape: [...typed(n, ins, 0, 'float32').shape] }] },
+  DequantizeP2: { infer: (n, ins) => [{ dtype: 'float32', shape: [...typed(n, ins, 0, 'int8').shape] }] },
+  QConv: {
+    infer: (n, ins) => {
+      const x = typed(n, ins, 0, 'int8');
+      const w = typed(n, ins, 1, 'int8');
+      if (x.shape.length !== 4 || w.shape.length !== 4) throw new CompileError(`QConv node ${n.name}: data [${x.shape.join(',')}] and weight [${w.shape.join(',')}] must be 4-D`);
+      checkBias(n, ins, w.shape[0]);
+      return [{ dtype: 'int8', shape: convGeometry(n, x.shape, w.shape).outShape }];
+    },
+    macs: (_n, ins, outs) => convMacs(ins[0], ins[1], outs),
+  },
+  QDense: {
+    infer: (n, ins) => {
+      const x = typed(n, ins, 0, 'int8');
+      const w = typed(n, ins, 1, 'int8');
+      if (x.shape.length !== 2 || w.shape.length !== 2 || x.shape[1] !== w.shape[1]) {
+        throw new CompileError(`QDense node ${n.name}: data [${x.shape.join(',')}] and weight [${w.shape.join(',')}] must be [M,K] and [N,K]`);
+      }
+      checkBias(n, ins, w.shape[0]);
+      return [{ dtype: 'int8', shape: [x.shape[0], w.shape[0]] }];
+    },
+    macs: (_n, ins, outs) => matmulMacs(ins[0], outs),
+  },
+  QAdd: {
+    infer: (n, ins) => {
+      const a = typed(n, ins, 0, 'int8');
+      const b = typed(n, ins, 1, 'int8');
+      if (a.shape.join() !== b.shape.join()) throw new CompileError(`QAdd node ${n.name}: shapes [${a.shape.join(',')}] and [${b.shape.join(',')}] differ`);
+      return [{ dtype: 'int8', shape: [...a.shape] }];
+    },
+  },
+  QMaxPool: { infer: (n, ins) => [{ dtype: 'int8', shape: poolGeometry(n, typed(n, ins, 0, 'int8').shape).outShape }] },
+};
+
+/** The definition of an operator of either table (undefined for an unknown operator). */
+export function opDef(op: string): OpDef | undefined {
+  return OPS[op] ?? (QUANTIZED_OP_DEFS as Record<string, OpDef>)[op];
+}

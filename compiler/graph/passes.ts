@@ -9,7 +9,8 @@
 import { CompileError } from '../errors.ts';
 import { VtwError } from '../../src/errors.ts';
 import { consumers, freshName, printGraph, staticShape, type Graph, type Node } from './ir.ts';
-import { OPS, type ValueInfo } from './ops.ts';
+import { opDef, type ValueInfo } from './ops.ts';
+import { QUANTIZED_KERNELS, isQuantizedOp } from './quantized.ts';
 import { KERNELS } from '../host/kernels.ts';
 import { shapeString, sizeOf, tensor, type Tensor } from './tensor.ts';
 
@@ -91,13 +92,15 @@ function atNode<T>(n: Node, f: () => T): T {
 /** Evaluate a node whose inputs are all constants (the host kernels are the reference). */
 export function evaluate(g: Graph, n: Node): Tensor[] {
   const ins = n.inputs.map((i) => (i ? g.values.get(i)!.const : undefined));
-  return atNode(n, () => KERNELS[n.op](n, ins));
+  return atNode(n, () => (isQuantizedOp(n.op) ? QUANTIZED_KERNELS[n.op] : KERNELS[n.op])(n, ins));
 }
 
 /** Infer one node's outputs; returns whether they were folded to constants. */
 function inferNode(g: Graph, n: Node, fold: boolean): boolean {
   const ins = n.inputs.map((i) => info(g, i, n));
-  const outs = atNode(n, () => OPS[n.op].infer(n, ins));
+  const def = opDef(n.op);
+  if (!def) throw new CompileError(`${n.op} node ${n.name}: unknown operator ${n.op}`);
+  const outs = atNode(n, () => def.infer(n, ins));
   for (const [k, t] of outs.entries()) {
     if (t.shape.some((d) => !Number.isSafeInteger(d) || d < 0) || sizeOf(t.shape) > MAX_VALUE_ELEMENTS) {
       throw new CompileError(`${n.op} node ${n.name}: output ${n.outputs[k]} would be [${t.shape.join(',')}], more than the ${MAX_VALUE_ELEMENTS} elements a value may have`);
@@ -141,6 +144,12 @@ const infer: Pass = {
     for (const n of g.nodes) inferNode(g, n, false);
   },
 };
+
+/** Shape and dtype inference over a rewritten graph (float, quantized or mixed), without folding. */
+export function inferShapes(g: Graph): Graph {
+  infer.run(g, { inputShapes: new Map() });
+  return g;
+}
 
 const simplify: Pass = {
   name: 'simplify',
