@@ -15,6 +15,7 @@ import { partitionGraph } from '../compiler/graph/partition.ts';
 import { compileModel, type CompiledModel } from '../compiler/model/compile.ts';
 import { runModel } from '../compiler/model/run.ts';
 import { input, network } from './helpers/qnet.ts';
+import { verilatorTest } from './helpers/tools.ts';
 import { loadArtifact, saveArtifact } from '../compiler/model/artifact.ts';
 import { CompileError } from '../compiler/errors.ts';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -50,6 +51,14 @@ for (const cfg of ['default', 'ice40-small']) {
     await checkBitExact(m);
   });
 }
+
+verilatorTest('default on the Verilated RTL: the same outputs and cycles as the TypeScript simulator', async () => {
+  const m = await compileModel(network(), loadConfig('default'), { configName: 'default' });
+  const ts = await runModel(m, input(4), { engine: 'ts', host: TS_HOST });
+  const rtl = await runModel(m, input(4), { engine: 'verilator', host: TS_HOST });
+  for (const [name, t] of ts.outputs) assert.equal([...rtl.outputs.get(name)!.data], [...t.data], name);
+  assert.equal(rtl.nodes.map((n) => n.vtaCycles), ts.nodes.map((n) => n.vtaCycles));
+});
 
 test('partition: MACs per node and the offloaded fraction', () => {
   const p = partitionGraph(network(), loadConfig('default'));
