@@ -12,7 +12,7 @@ import {
 } from '../../src/engine/index.ts';
 import { progress, type Progress } from '../../src/report/progress.ts';
 import { Datapath, newPipe, type PipeState } from './datapath.ts';
-import { predecode, type DInsn } from './decode.ts';
+import { predecodeCached, type DInsn } from './decode.ts';
 import { finishWarnings } from '../../src/engine/warnings.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import {
@@ -172,7 +172,7 @@ class Sim {
     const ib = insnBuffer(p);
     this.insnBase = ib.addr;
     this.n = ib.size / INSN_BYTES;
-    this.insns = predecode(this.d, ib.data ?? new Uint8Array(ib.size), this.n, this.dram.length);
+    this.insns = predecodeCached(this.d, ib.data ?? new Uint8Array(ib.size), this.n, this.dram.length);
     this.insnAvail = new Float64Array(this.n).fill(Infinity);
     this.maxCycles = opts.maxCycles ?? DEFAULT_MAX_CYCLES;
     this.wantTiming = opts.insnTiming ?? true;
