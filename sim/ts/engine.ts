@@ -235,7 +235,8 @@ class Sim {
     }
     if (this.wantTrace) result.trace = this.trace;
     if (error) result.error = error;
-    else {
+    else if (this.records.length < this.n) {
+      // (a run in which every instruction started has nothing left waiting: no warnings)
       const observed = this.records.map((r) => ({ index: r.di.index, start: r.start, end: r.end }));
       const warnings = finishWarnings(this.insns.map((di) => di.insn), observed);
       if (warnings.length) result.warnings = warnings;
@@ -254,6 +255,12 @@ class Sim {
 
   // ---------------------------------------------------------------- completion
 
+  /** Whether any of `qs` is full in cycle t (a push would have to wait). */
+  private anyFull(qs: readonly TokenQueue[], t: number): boolean {
+    for (const q of qs) if (q.occupancy(t) >= TOKEN_QUEUE_DEPTH) return true;
+    return false;
+  }
+
   /** Complete (push tokens of) in-flight instructions whose work ends in cycle t, in order. */
   private complete(m: Module, t: number): void {
     const fl = m.inflight;
@@ -262,7 +269,7 @@ class Sim {
       if (e.end === e.end) continue;
       if (!(e.workEnd - 1 <= t)) break;
       const qs = this.pushQueues(e.di);
-      if (qs.some((q) => q.occupancy(t) >= TOKEN_QUEUE_DEPTH)) {
+      if (this.anyFull(qs, t)) {
         e.blocked = true;
         break;
       }
@@ -363,7 +370,8 @@ class Sim {
     for (const q of pops) if (!q.available(t)) return false;
     if (this.engineFreeAt(di) > t) return false;
     // start: pop tokens, take the instruction
-    const tokAt = Math.max(-Infinity, ...pops.map((q) => q.nextVisible()));
+    let tokAt = -Infinity;
+    for (const q of pops) tokAt = Math.max(tokAt, q.nextVisible());
     for (const q of pops) q.pop(t);
     const readyAt = Math.max(this.headReady(m, i), free);
     this.takeHead(m, i, t);
@@ -594,44 +602,42 @@ class Sim {
   // ---------------------------------------------------------------- next event
 
   private nextEvent(t: number): number {
+    // the earliest of the candidate cycles below (no closure: this runs once per event)
     let best = Infinity;
-    const at = (c: number): void => {
-      if (c < best) best = c;
-    };
     const t1 = t + 1;
     for (const m of this.mods) {
       for (const e of m.inflight) {
         if (e.end === e.end) continue;
         if (e.workEnd === e.workEnd) {
-          if (!e.blocked) at(Math.max(t1, e.workEnd - 1));
-          else if (this.pushQueues(e.di).every((q) => q.occupancy(t1) < TOKEN_QUEUE_DEPTH)) at(t1);
+          if (!e.blocked) best = earlier(best, Math.max(t1, e.workEnd - 1));
+          else if (!this.anyFull(this.pushQueues(e.di), t1)) best = earlier(best, t1);
         }
         break;
       }
-      for (const e of m.inflight) if (e.end === e.end && e.end > t) at(e.end);
+      for (const e of m.inflight) if (e.end === e.end && e.end > t) best = earlier(best, e.end);
       const h = this.headOf(m);
       if (h !== undefined) {
         const di = this.insns[h];
         let c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di, t1), this.engineFreeAt(di));
         for (const q of this.popQueues(di)) c = Math.max(c, q.nextVisible());
-        at(c);
+        best = earlier(best, c);
       }
     }
     // memory requests
     const mem = this.mem;
-    if (this.fetchWants(t1)) at(mem.nextRead(t1));
+    if (this.fetchWants(t1)) best = earlier(best, mem.nextRead(t1));
     for (let c = 1; c < CLIENTS.length; c++) {
       const j = this.jobs[c];
       if (!j) continue;
       const r = Math.max(t1, j.reqReadyAt);
-      at(j.write ? mem.nextWrite(r) : mem.nextRead(r));
+      best = earlier(best, j.write ? mem.nextWrite(r) : mem.nextRead(r));
     }
     // fetch dispatch
     const i = this.dispatched;
     if (i < this.n && this.insnAvail[i] < Infinity) {
       const di = this.insns[i];
       const c = Math.max(t1, this.insnAvail[i]);
-      if (di.illegal || (this.tm.cmdQueueDepth > 0 && this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth)) at(c);
+      if (di.illegal || (this.tm.cmdQueueDepth > 0 && this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth)) best = earlier(best, c);
     }
     return best;
   }
@@ -755,6 +761,11 @@ class Sim {
       gemmHazardStalls: this.pipe.hazardStalls,
     };
   }
+}
+
+/** The earlier of two candidate cycles (a NaN candidate is ignored). */
+function earlier(best: number, c: number): number {
+  return c < best ? c : best;
 }
 
 /** Measure of each class over [0, limit), a cycle counted once for its highest-priority (lowest id) class. */
