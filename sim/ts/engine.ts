@@ -706,22 +706,22 @@ class Sim {
     modules.fetch.idle = Math.max(0, cycles - modules.fetch.busy - modules.fetch.waitMemory - modules.fetch.queueFull);
     // classify each module's cycles by sweeping its instruction intervals (priority busy > waitMemory > queueFull > waitToken)
     for (let mi = 0; mi < 3; mi++) {
-      const iv: Array<[number, number, number]> = [];
+      const iv: number[] = [];
       for (const e of this.records) {
         if (e.di.module !== mi) continue;
         const end = e.end === e.end ? e.end : cycles;
         const workEnd = e.workEnd === e.workEnd ? Math.min(e.workEnd, end) : end;
         // waiting for tokens until they are visible; after that (a busy shared read engine) idle
         const tokWait = Math.min(e.start, Math.max(e.readyAt, e.tokAt));
-        if (tokWait > e.readyAt) iv.push([e.readyAt, tokWait, 3]);
+        if (tokWait > e.readyAt) iv.push(e.readyAt, tokWait, 3);
         if (e.di.kind === 'load' || e.di.kind === 'store') {
           const busy = Math.min(workEnd - e.start, 1 + e.beats * this.tm.cyclesPerBeat + e.di.pad);
-          iv.push([e.start, e.start + busy, 0]);
-          if (workEnd > e.start + busy) iv.push([e.start + busy, workEnd, 1]);
+          iv.push(e.start, e.start + busy, 0);
+          if (workEnd > e.start + busy) iv.push(e.start + busy, workEnd, 1);
         } else {
-          iv.push([e.start, workEnd, 0]);
+          iv.push(e.start, workEnd, 0);
         }
-        if (end > workEnd) iv.push([workEnd, end, 2]);
+        if (end > workEnd) iv.push(workEnd, end, 2);
       }
       // a run that FINISHed while this module held an instruction it never started (a warning):
       // it waited for its tokens from when it could have started to the end
@@ -731,7 +731,7 @@ class Sim {
         const di = this.insns[h];
         const readyAt = Math.max(this.headReady(m, h), this.freeAt(m, di, cycles));
         const tokAt = Math.max(-Infinity, ...this.popQueues(di).map((q) => q.nextVisible()));
-        if (tokAt > readyAt) iv.push([readyAt, tokAt, 3]);
+        if (tokAt > readyAt) iv.push(readyAt, tokAt, 3);
       }
       const sums = sweep(iv, cycles);
       const c = modules[MODULES[mi]];
@@ -768,12 +768,51 @@ function earlier(best: number, c: number): number {
   return c < best ? c : best;
 }
 
-/** Measure of each class over [0, limit), a cycle counted once for its highest-priority (lowest id) class. */
-function sweep(iv: Array<[number, number, number]>, limit: number): number[] {
+/**
+ * Measure of each class over [0, limit), a cycle counted once for its highest-priority (lowest id)
+ * class. `iv` holds intervals flat: start, end, class, ... Integer bounds (cycles) are sorted as one
+ * packed number each (bound x 8 + end flag x 4 + class) in a typed array, without an object per point.
+ */
+function sweep(iv: number[], limit: number): number[] {
+  const n = iv.length / 3;
+  const pts = new Float64Array(2 * n);
+  let m = 0;
+  let integral = true;
+  for (let i = 0; i < n; i++) {
+    const lo = Math.max(0, iv[3 * i]);
+    const hi = Math.min(limit, iv[3 * i + 1]);
+    const k = iv[3 * i + 2];
+    if (!(hi > lo)) continue;
+    if (!Number.isInteger(lo) || !Number.isInteger(hi)) integral = false;
+    pts[m++] = lo * 8 + k;
+    pts[m++] = hi * 8 + 4 + k;
+  }
+  if (!integral) return sweepPoints(iv, limit);
+  const sorted = pts.subarray(0, m).sort();
+  const cnt = [0, 0, 0, 0];
+  const sums = [0, 0, 0, 0];
+  let prev = 0;
+  for (let i = 0; i < m; i++) {
+    const p = sorted[i];
+    const x = Math.floor(p / 8);
+    const code = p - x * 8;
+    if (x > prev) {
+      const cls = cnt[0] > 0 ? 0 : cnt[1] > 0 ? 1 : cnt[2] > 0 ? 2 : cnt[3] > 0 ? 3 : -1;
+      if (cls >= 0) sums[cls] += x - prev;
+      prev = x;
+    }
+    cnt[code & 3] += code & 4 ? -1 : 1;
+  }
+  return sums;
+}
+
+/** `sweep` for bounds that are not whole cycles: one point object each. */
+function sweepPoints(iv: number[], limit: number): number[] {
   const pts: Array<[number, number, number]> = [];
-  for (const [a, b, k] of iv) {
-    const lo = Math.max(0, a);
-    const hi = Math.min(limit, b);
+  for (let i = 0; i < iv.length; i += 3) {
+    const lo = Math.max(0, iv[i]);
+    const hi = Math.min(limit, iv[i + 1]);
+    const k = iv[i + 2];
     if (hi > lo) {
       pts.push([lo, 1, k]);
       pts.push([hi, -1, k]);
