@@ -35,8 +35,11 @@ export interface GraphRun {
   nodes: NodeRun[];
 }
 
-/** Run `g` on `inputs` (by input name); every input's dtype and shape must match the bound graph. */
-export function runGraph(g: Graph, inputs: Map<string, Tensor>, target: HostTarget): GraphRun {
+/**
+ * The environment a run starts from: every graph input (its dtype and shape checked against the
+ * bound graph) and every constant, by value name.
+ */
+export function initialValues(g: Graph, inputs: Map<string, Tensor>): Map<string, Tensor> {
   const env = new Map<string, Tensor>();
   for (const name of g.inputs) {
     const v = g.values.get(name)!;
@@ -49,25 +52,27 @@ export function runGraph(g: Graph, inputs: Map<string, Tensor>, target: HostTarg
     env.set(name, t);
   }
   for (const v of g.values.values()) if (v.const) env.set(v.name, v.const);
-  // free a computed tensor after its last reader
+  return env;
+}
+
+/** A node's input tensors from the environment ('' inputs: undefined). */
+export function nodeInputs(n: Node, env: Map<string, Tensor>): (Tensor | undefined)[] {
+  return n.inputs.map((i) => {
+    if (!i) return undefined;
+    const t = env.get(i);
+    if (!t) throw new Error(`value ${i} is not computed before node ${n.name}`);
+    return t;
+  });
+}
+
+/**
+ * Stores a node's outputs and frees each computed tensor after its last reader (graph outputs
+ * and constants stay): call once per node, in order.
+ */
+export function valueKeeper(g: Graph): (n: Node, outs: Tensor[], env: Map<string, Tensor>) => void {
   const readers = consumers(g);
   const remaining = new Map<string, number>([...readers].map(([k, ns]) => [k, ns.length]));
-  const kernels = g.nodes.map((n) => {
-    const k = target.kernelFor(n, g);
-    if (!k) throw new CompileError(`host target ${target.name} has no kernel for ${n.op} (node ${n.name})`);
-    return k;
-  });
-  const runs: NodeRun[] = [];
-  g.nodes.forEach((n, idx) => {
-    const ins = n.inputs.map((i) => {
-      if (!i) return undefined;
-      const t = env.get(i);
-      if (!t) throw new Error(`value ${i} is not computed before node ${n.name}`);
-      return t;
-    });
-    const t0 = performance.now();
-    const outs = kernels[idx](n, ins);
-    runs.push({ node: n.name, op: n.op, ms: performance.now() - t0 });
+  return (n, outs, env) => {
     n.outputs.forEach((o, k) => o && env.set(o, outs[k]));
     for (const i of new Set(n.inputs)) {
       if (!i || g.values.get(i)?.const || g.outputs.includes(i)) continue;
@@ -75,6 +80,25 @@ export function runGraph(g: Graph, inputs: Map<string, Tensor>, target: HostTarg
       remaining.set(i, left);
       if (left === 0) env.delete(i);
     }
+  };
+}
+
+/** Run `g` on `inputs` (by input name); every input's dtype and shape must match the bound graph. */
+export function runGraph(g: Graph, inputs: Map<string, Tensor>, target: HostTarget): GraphRun {
+  const env = initialValues(g, inputs);
+  const keep = valueKeeper(g);
+  const kernels = g.nodes.map((n) => {
+    const k = target.kernelFor(n, g);
+    if (!k) throw new CompileError(`host target ${target.name} has no kernel for ${n.op} (node ${n.name})`);
+    return k;
+  });
+  const runs: NodeRun[] = [];
+  g.nodes.forEach((n, idx) => {
+    const ins = nodeInputs(n, env);
+    const t0 = performance.now();
+    const outs = kernels[idx](n, ins);
+    runs.push({ node: n.name, op: n.op, ms: performance.now() - t0 });
+    keep(n, outs, env);
   });
   const outputs = new Map<string, Tensor>();
   for (const o of g.outputs) outputs.set(o, env.get(o)!);

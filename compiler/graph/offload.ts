@@ -14,6 +14,10 @@
  *   maxpool  MaxPool on 4-D data with a square window, equal strides, no dilation, no ceil_mode
  *            and the same padding on every side, smaller than the window.
  *
+ * The quantized graph's operators (quantized.ts) follow the same rules: QConv as Conv, QDense as
+ * a MatMul with its [N,K] weight, QAdd as Add, QMaxPool as MaxPool; they also need a configuration
+ * whose data widths are the graph's (int8 inputs and weights, int32 accumulator, int8 outputs).
+ *
  * Everything else runs on the host. The partitioner of issue 13 item 4 uses the same rule.
  */
 import type { Derived } from '../../src/config/derive.ts';
@@ -24,6 +28,7 @@ import { denseGeom } from '../ops/dense.ts';
 import type { Knobs } from '../ops/common.ts';
 import { staticShape, type Graph, type Node } from './ir.ts';
 import { opDef, type ValueInfo } from './ops.ts';
+import { isQuantizedOp } from './quantized.ts';
 import { convGeometry, poolGeometry } from './shapes.ts';
 import { sizeOf } from './tensor.ts';
 
@@ -92,12 +97,23 @@ function fits(what: () => string | undefined): string | null {
   }
 }
 
+/** Why a configuration cannot run the quantized graph's int8 x int8 -> int32 -> int8 operators (undefined: it can). */
+export function quantizedWidthsError(d: Derived): string | undefined {
+  if (d.inpWidth === 8 && d.wgtWidth === 8 && d.accWidth === 32 && d.outWidth === 8) return undefined;
+  return `the quantized graph is int8 x int8 -> int32 -> int8; ${d.variant} has ${d.inpWidth}-bit inputs, ${d.wgtWidth}-bit weights, a ${d.accWidth}-bit accumulator and ${d.outWidth}-bit outputs`;
+}
+
 export function offloadRule(g: Graph, n: Node, d: Derived): Offload {
   const ins = infos(g, n);
+  if (isQuantizedOp(n.op) && n.op !== 'QuantizeP2' && n.op !== 'DequantizeP2') {
+    const why = quantizedWidthsError(d);
+    if (why) return host(why);
+  }
   switch (n.op) {
     case 'Conv':
     case 'ConvInteger':
-    case 'QLinearConv': {
+    case 'QLinearConv':
+    case 'QConv': {
       const x = ins[0]!;
       const w = ins[n.op === 'QLinearConv' ? 3 : 1]!;
       if (x.shape.length !== 4) return host('not 2-D');
@@ -116,7 +132,8 @@ export function offloadRule(g: Graph, n: Node, d: Derived): Offload {
     case 'MatMul':
     case 'MatMulInteger':
     case 'QLinearMatMul':
-    case 'Gemm': {
+    case 'Gemm':
+    case 'QDense': {
       const a = ins[0]!;
       const b = ins[n.op === 'QLinearMatMul' ? 3 : 1]!;
       if (!b.const) return host('its weight is computed');
@@ -124,17 +141,19 @@ export function offloadRule(g: Graph, n: Node, d: Derived): Offload {
       if (n.op === 'Gemm' && n.attrs.transA === 1) return host('transA');
       const k = a.shape[a.shape.length - 1];
       const m = sizeOf(a.shape) / k;
-      const nOut = n.op === 'Gemm' && n.attrs.transB === 1 ? b.shape[0] : b.shape[1];
+      const nOut = (n.op === 'Gemm' && n.attrs.transB === 1) || n.op === 'QDense' ? b.shape[0] : b.shape[1];
       const why = fits(() => convKnobError(denseGeom({ m, k, n: nOut, shift: 0, bias: true }, d), d, SMALLEST));
       return why ? host(why) : { as: 'dense', reason: null };
     }
-    case 'Add': {
+    case 'Add':
+    case 'QAdd': {
       const [a, b] = ins;
       if (!a || !b || a.const || b.const) return host(null);
       if (a.shape.length !== 4 || a.shape.join(',') !== b.shape.join(',')) return host('not two 4-D tensors of one shape');
       return { as: 'add', reason: null };
     }
-    case 'MaxPool': {
+    case 'MaxPool':
+    case 'QMaxPool': {
       const x = ins[0]!;
       if (x.shape.length !== 4) return host('not 2-D');
       const p = poolGeometry(n, x.shape);

@@ -9,7 +9,7 @@ import type { Knobs } from './common.ts';
 import { conv2dValues } from './compute.ts';
 import { conv2dDef, conv2dSchedule, convGeom, type CompileOptions, type Conv2dSpec } from './conv2d.ts';
 import { chooseConvKnobs, convCost, convKnobError, convKnobSpace } from './conv_knobs.ts';
-import type { OpInstance } from './op.ts';
+import type { OpInstance, OperandLayout } from './op.ts';
 import { conv2dRef } from './reference.ts';
 
 /**
@@ -36,6 +36,15 @@ export function pickKnobs(
   return choose({ latencyHiding: opts.latencyHiding, fixed });
 }
 
+/** conv2d's operand layouts (data, kernel, bias; output). */
+export function conv2dLayout(spec: Conv2dSpec, d: Derived): OperandLayout {
+  const g = convGeom(spec, d);
+  return {
+    pack: [(v) => packConvData(g, v), (v) => packConvKernel(g, v), (v) => packBias(g, v, convOutputChannel(g))],
+    unpack: (v) => unpackConvOutput(g, v),
+  };
+}
+
 export function compileConv2d(spec: Conv2dSpec, d: Derived, opts: CompileOptions = {}): OpInstance {
   const g = convGeom(spec, d);
   const t = vtaTarget(d);
@@ -54,16 +63,17 @@ export function compileConv2d(spec: Conv2dSpec, d: Derived, opts: CompileOptions
     analyticCost: (k) => convCost(g, d, k),
     operands: (seed) => {
       const { data, weight, bias, requant } = conv2dValues(spec, d, seed);
+      const io = conv2dLayout(spec, d);
       const tensors = [
-        { buf: buf(def.data), role: 'input' as const, values: packConvData(g, data) },
-        { buf: buf(def.kernel), role: 'input' as const, values: packConvKernel(g, weight) },
+        { buf: buf(def.data), role: 'input' as const, values: io.pack[0](data) },
+        { buf: buf(def.kernel), role: 'input' as const, values: io.pack[1](weight) },
         { buf: buf(def.out), role: 'output' as const },
       ];
-      if (def.bias) tensors.push({ buf: buf(def.bias), role: 'input', values: packBias(g, bias!, convOutputChannel(g)) });
+      if (def.bias) tensors.push({ buf: buf(def.bias), role: 'input', values: io.pack[2](bias!) });
       return {
         tensors,
         output: buf(def.out),
-        unpack: (v) => unpackConvOutput(g, v),
+        unpack: io.unpack,
         expected: () => conv2dRef(
           { n: spec.batch, cin: spec.cin, h: spec.h, w: spec.w, cout: spec.cout, k: spec.k, pad: spec.pad, stride: spec.stride, groups: spec.groups },
           data, weight, requant,

@@ -21,7 +21,7 @@ import { denseValues } from './compute.ts';
 import { convGeom, type CompileOptions, type ConvGeom, type ConvTypes } from './conv2d.ts';
 import { pickKnobs } from './conv2d_op.ts';
 import { chooseConvKnobs, convCost, convKnobError, convKnobSpace } from './conv_knobs.ts';
-import type { OpInstance } from './op.ts';
+import type { OpInstance, OperandLayout } from './op.ts';
 import { denseRef } from './reference.ts';
 
 export interface DenseSpec {
@@ -150,6 +150,22 @@ function denseSchedule(def: DenseDef, k: Knobs, accDepth: number): Schedule {
   return sch;
 }
 
+/** dense's operand layouts (data, weight, bias; output). */
+export function denseLayout(s: DenseSpec, d: Derived): OperandLayout {
+  const t = vtaTarget(d);
+  const KB = ceilDiv(s.k, t.blockIn);
+  const NBk = ceilDiv(s.n, t.blockOut);
+  const ident = (c: number) => c;
+  return {
+    pack: [
+      (v) => packActivations(v, s.m, s.k, 1, 1, t.batch, t.blockIn, ident, KB),
+      (v) => packActivations(v, s.n, s.k, 1, 1, t.blockOut, t.blockIn, ident, KB),
+      (v) => packBias({ COB: NBk, B: t.batch, BO: t.blockOut }, v, ident),
+    ],
+    unpack: (v) => unpackActivations(v, s.m, s.n, 1, 1, t.batch, t.blockOut, ident, NBk),
+  };
+}
+
 export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}): OpInstance {
   for (const [n, v] of [['M', s.m], ['K', s.k], ['N', s.n]] as const) checkDim('dense', n, v);
   checkOperatorBytes('dense', [['data', s.m * s.k, d.inpWidth], ['weight', s.n * s.k, d.wgtWidth], ['bias', s.bias ? s.n : 0, d.accWidth], ['output', s.m * s.n, d.outWidth]], d);
@@ -166,7 +182,6 @@ export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}
   const func = lower(denseSchedule(def, knobs, d.depth.acc), 'dense');
   const module = buildVta(func, d);
   const buf = (x: Tensor) => func.bufferOf.get(x)!;
-  const ident = (c: number) => c;
   return {
     op: 'dense',
     shape: { m: s.m, k: s.k, n: s.n },
@@ -175,16 +190,17 @@ export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}
     analyticCost: (k) => convCost(g, d, k),
     operands: (seed) => {
       const { data, weight, bias, requant } = denseValues(s, d, seed);
+      const io = denseLayout(s, d);
       const tensors = [
-        { buf: buf(def.data), role: 'input' as const, values: packActivations(data, s.m, s.k, 1, 1, t.batch, t.blockIn, ident, def.KB) },
-        { buf: buf(def.weight), role: 'input' as const, values: packActivations(weight, s.n, s.k, 1, 1, t.blockOut, t.blockIn, ident, def.KB) },
+        { buf: buf(def.data), role: 'input' as const, values: io.pack[0](data) },
+        { buf: buf(def.weight), role: 'input' as const, values: io.pack[1](weight) },
         { buf: buf(def.out), role: 'output' as const },
       ];
-      if (def.bias) tensors.push({ buf: buf(def.bias), role: 'input', values: packBias({ COB: def.NBk, B: t.batch, BO: t.blockOut }, bias!, ident) });
+      if (def.bias) tensors.push({ buf: buf(def.bias), role: 'input', values: io.pack[2](bias!) });
       return {
         tensors,
         output: buf(def.out),
-        unpack: (v) => unpackActivations(v, s.m, s.n, 1, 1, t.batch, t.blockOut, ident, def.NBk),
+        unpack: io.unpack,
         expected: () => denseRef(s.m, s.k, s.n, data, weight, requant),
       };
     },

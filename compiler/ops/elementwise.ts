@@ -19,10 +19,10 @@ import { vtaTarget } from '../vta/env.ts';
 import { packActivations, unpackActivations } from '../vta/pack.ts';
 import { ceilDiv, checkDim, checkOperatorBytes, divisors, type Knobs } from './common.ts';
 import { addValues, maxPoolValues } from './compute.ts';
-import type { CompileOptions } from './conv2d.ts';
+import { outDims, type CompileOptions } from './conv2d.ts';
 import { pickKnobs } from './conv2d_op.ts';
 import { loadCycles, storeCycles } from './conv_knobs.ts';
-import type { OpInstance } from './op.ts';
+import type { OpInstance, OperandLayout } from './op.ts';
 import { addRef, maxPoolRef } from './reference.ts';
 
 interface Geom {
@@ -130,6 +130,15 @@ export interface AddSpec {
   clip?: [number, number];
 }
 
+/** add's operand layouts (a, b; output): accumulator-typed [N/B][C/BO][H][W][B][BO]. */
+export function addLayout(s: AddSpec, d: Derived): OperandLayout {
+  const t = vtaTarget(d);
+  const CB = ceilDiv(s.c, t.blockOut);
+  const ident = (c: number) => c;
+  const pk = (v: ArrayLike<number>) => packActivations(v, s.batch, s.c, s.h, s.w, t.batch, t.blockOut, ident, CB);
+  return { pack: [pk, pk], unpack: (v) => unpackActivations(v, s.batch, s.c, s.h, s.w, t.batch, t.blockOut, ident, CB) };
+}
+
 export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): OpInstance {
   for (const [n, v] of [['batch', s.batch], ['H', s.h], ['W', s.w], ['C', s.c]] as const) checkDim('add', n, v);
   const elems = s.batch * s.h * s.w * s.c;
@@ -183,7 +192,6 @@ export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): O
   const func = lower(sch, 'add');
   const module = buildVta(func, d);
   const buf = (x: Tensor) => func.bufferOf.get(x)!;
-  const ident = (c: number) => c;
   return {
     op: 'add',
     shape: { batch: s.batch, h: s.h, w: s.w, c: s.c },
@@ -191,15 +199,15 @@ export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): O
     knobSpace: (o) => knobSpace(g, d, o),
     operands: (seed) => {
       const [va, vb] = addValues(s, d, seed);
-      const pk = (v: Int32Array) => packActivations(v, s.batch, s.c, s.h, s.w, B, BO, ident, CB);
+      const io = addLayout(s, d);
       return {
         tensors: [
-          { buf: buf(a), role: 'input', values: pk(va) },
-          { buf: buf(b2), role: 'input', values: pk(vb) },
+          { buf: buf(a), role: 'input', values: io.pack[0](va) },
+          { buf: buf(b2), role: 'input', values: io.pack[1](vb) },
           { buf: buf(out), role: 'output' },
         ],
         output: buf(out),
-        unpack: (v) => unpackActivations(v, s.batch, s.c, s.h, s.w, B, BO, ident, CB),
+        unpack: io.unpack,
         expected: () => addRef(va, vb, s.clip, d.accWidth, d.outWidth),
       };
     },
@@ -216,6 +224,18 @@ export interface MaxPoolSpec {
   k: number;
   pad: number;
   stride: number;
+}
+
+/** maxpool's operand layouts (data; output): accumulator-typed in, [N/B][C/BO][OH][OW][B][BO] out. */
+export function maxPoolLayout(s: MaxPoolSpec, d: Derived): OperandLayout {
+  const t = vtaTarget(d);
+  const CB = ceilDiv(s.c, t.blockOut);
+  const { oh, ow } = outDims(s);
+  const ident = (c: number) => c;
+  return {
+    pack: [(v) => packActivations(v, s.batch, s.c, s.h, s.w, t.batch, t.blockOut, ident, CB)],
+    unpack: (v) => unpackActivations(v, s.batch, s.c, oh, ow, t.batch, t.blockOut, ident, CB),
+  };
 }
 
 export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions = {}): OpInstance {
@@ -274,7 +294,6 @@ export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions 
   const func = lower(sch, 'maxpool');
   const module = buildVta(func, d);
   const buf = (x: Tensor) => func.bufferOf.get(x)!;
-  const ident = (c: number) => c;
   return {
     op: 'maxpool',
     shape: { batch: s.batch, h: s.h, w: s.w, c: s.c, k: s.k, pad: s.pad, stride: s.stride },
@@ -282,13 +301,14 @@ export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions 
     knobSpace: (o) => knobSpace(g, d, o),
     operands: (seed) => {
       const vals = maxPoolValues(s, d, seed);
+      const io = maxPoolLayout(s, d);
       return {
         tensors: [
-          { buf: buf(data), role: 'input', values: packActivations(vals, s.batch, s.c, s.h, s.w, B, BO, ident, CB) },
+          { buf: buf(data), role: 'input', values: io.pack[0](vals) },
           { buf: buf(out), role: 'output' },
         ],
         output: buf(out),
-        unpack: (v) => unpackActivations(v, s.batch, s.c, OH, OW, B, BO, ident, CB),
+        unpack: io.unpack,
         expected: () => maxPoolRef({ n: s.batch, c: s.c, h: s.h, w: s.w, k: s.k, pad: s.pad, stride: s.stride }, vals, d.outWidth),
       };
     },

@@ -22,6 +22,17 @@ export interface Operands {
   unpack: (packed: ArrayLike<number>) => Int32Array;
 }
 
+/**
+ * How an operator's operands move between the natural layout (NCHW / [M,K] / OIHW, plain integers)
+ * and VTA's packed DRAM layouts: `pack[i]` packs the i-th input in the definition's order (data,
+ * weight, bias / a, b), `unpack` turns the packed output back. A function of the shape, parameters
+ * and configuration only (no compile), so a program loaded from an artifact can be fed.
+ */
+export interface OperandLayout {
+  pack: ((natural: ArrayLike<number>) => Int32Array)[];
+  unpack: (packed: ArrayLike<number>) => Int32Array;
+}
+
 export interface OpInstance {
   op: string;
   shape: Record<string, number>;

@@ -9,10 +9,10 @@ import { didYouMean } from '../../src/errors.ts';
 import { CompileError } from '../errors.ts';
 import type { CompileOptions } from './conv2d.ts';
 import { defaultShift } from './common.ts';
-import { compileConv2d } from './conv2d_op.ts';
-import { compileDense } from './dense.ts';
-import { compileAdd, compileMaxPool } from './elementwise.ts';
-import type { OpInstance } from './op.ts';
+import { compileConv2d, conv2dLayout } from './conv2d_op.ts';
+import { compileDense, denseLayout } from './dense.ts';
+import { addLayout, compileAdd, compileMaxPool, maxPoolLayout } from './elementwise.ts';
+import type { OpInstance, OperandLayout } from './op.ts';
 import { addDefinition, conv2dDefinition, denseDefinition, maxPoolDefinition, type OpDefinition } from './compute.ts';
 import { cpuAdd, cpuConv2d, cpuDense, cpuMaxPool } from '../cpu/strategies.ts';
 import { gpuConv2d, gpuDense, gpuElementwise } from '../gpu/strategies.ts';
@@ -43,6 +43,8 @@ export interface OperatorEntry {
   example: readonly number[];
   /** The computation in natural layout, for the host targets. */
   define(shape: readonly number[], p: OpParams, d: Derived): OpDefinition;
+  /** VTA's packed layouts of its operands (no compile: feeds a program built earlier). */
+  vtaLayout(shape: readonly number[], p: OpParams, d: Derived): OperandLayout;
   /** How each kind of target compiles it (compiler/target/strategy.ts). */
   strategies: { vta: VtaStrategy<OpParams>; cpu: HostStrategy; gpu: GpuStrategy };
 }
@@ -65,6 +67,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     params: ['batch', 'groups', 'shift', 'bias', 'clip'],
     example: [4, 4, 16, 16, 3, 1, 2],
     define: (shape, p, d) => conv2dDefinition(convSpec(shape, p, d), d),
+    vtaLayout: (shape, p, d) => conv2dLayout(convSpec(shape, p, d), d),
     strategies: { vta: { build: (shape, p, d, co) => compileConv2d(convSpec(shape, p, d), d, co) }, cpu: cpuConv2d, gpu: gpuConv2d },
   },
   {
@@ -74,6 +77,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     params: ['shift', 'bias', 'clip'],
     example: [4, 64, 32],
     define: (shape, p, d) => denseDefinition(denseSpec(shape, p, d), d),
+    vtaLayout: (shape, p, d) => denseLayout(denseSpec(shape, p, d), d),
     strategies: { vta: { build: (shape, p, d, co) => compileDense(denseSpec(shape, p, d), d, co) }, cpu: cpuDense, gpu: gpuDense },
   },
   {
@@ -83,6 +87,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     params: ['batch', 'clip'],
     example: [4, 4, 32],
     define: ([h, w, c], p, d) => addDefinition({ batch: p.batch, h, w, c, clip: p.clip }, d),
+    vtaLayout: ([h, w, c], p, d) => addLayout({ batch: p.batch, h, w, c, clip: p.clip }, d),
     strategies: { vta: { build: ([h, w, c], p, d, co) => compileAdd({ batch: p.batch, h, w, c, clip: p.clip }, d, co) }, cpu: cpuAdd, gpu: gpuElementwise },
   },
   {
@@ -92,6 +97,7 @@ export const OPERATORS: readonly OperatorEntry[] = [
     params: ['batch'],
     example: [6, 6, 32, 3, 1, 2],
     define: ([h, w, c, k, pad, stride], p, d) => maxPoolDefinition({ batch: p.batch, h, w, c, k, pad, stride }, d),
+    vtaLayout: ([h, w, c, k, pad, stride], p, d) => maxPoolLayout({ batch: p.batch, h, w, c, k, pad, stride }, d),
     strategies: {
       vta: { build: ([h, w, c, k, pad, stride], p, d, co) => compileMaxPool({ batch: p.batch, h, w, c, k, pad, stride }, d, co) },
       cpu: cpuMaxPool,

@@ -10,63 +10,15 @@ import type { Derived } from '../../src/config/derive.ts';
 import { kernelArgs, type KernelArray } from '../cpu/op.ts';
 import { CompileError } from '../errors.ts';
 import type { HostTarget } from '../graph/executor.ts';
-import { staticShape, type Graph, type Node } from '../graph/ir.ts';
+import { type Graph, type Node } from '../graph/ir.ts';
 import { isQuantizedOp } from '../graph/quantized.ts';
 import type { Tensor } from '../graph/tensor.ts';
 import type { Kernel } from '../host/kernels.ts';
 import { TS_HOST } from '../host/ts.ts';
-import { findOperator, type OpParams } from '../ops/registry.ts';
+import { findOperator } from '../ops/registry.ts';
 import { compileOperator } from './compile.ts';
+import { operatorCall, outputShape, type OperatorCall } from './operator-call.ts';
 import { targetString, type CpuTargetSpec, type WasmTargetSpec } from './target.ts';
-
-/** How a quantized node maps onto a registry operator: its name, `--shape` dimensions and parameters. */
-interface OperatorCall {
-  op: string;
-  shape: number[];
-  params: OpParams;
-  /** Which node inputs are computed per run (the others are constants, bound once). */
-  variable: number[];
-}
-
-function shapeOf(g: Graph, name: string, node: Node): number[] {
-  const v = g.values.get(name);
-  const s = v && staticShape(v);
-  if (!s) throw new CompileError(`${node.op} node ${node.name}: the shape of ${name} is not known (run shape inference first)`);
-  return s;
-}
-
-const ints = (n: Node, name: string): number[] => (Array.isArray(n.attrs[name]) ? (n.attrs[name] as number[]) : []);
-const num = (n: Node, name: string): number => (typeof n.attrs[name] === 'number' ? (n.attrs[name] as number) : NaN);
-const clipOf = (n: Node): [number, number] => ints(n, 'clip') as [number, number];
-
-/** The registry operator of a quantized node (QuantizeP2 / DequantizeP2: none, they stay on the fallback). */
-export function operatorCall(node: Node, g: Graph): OperatorCall | undefined {
-  const base = { batch: 1, groups: 1, bias: false, clip: undefined } as OpParams;
-  switch (node.op) {
-    case 'QConv': {
-      const [n, c, h, w] = shapeOf(g, node.inputs[0], node);
-      const [co, , k] = shapeOf(g, node.inputs[1], node);
-      const params = { ...base, batch: n, groups: num(node, 'group'), shift: num(node, 'shift'), bias: !!node.inputs[2], clip: clipOf(node) };
-      return { op: 'conv2d', shape: [h, w, c, co, k, ints(node, 'pads')[0], ints(node, 'strides')[0]], params, variable: [0] };
-    }
-    case 'QDense': {
-      const [m, k] = shapeOf(g, node.inputs[0], node);
-      const [n] = shapeOf(g, node.inputs[1], node);
-      return { op: 'dense', shape: [m, k, n], params: { ...base, shift: num(node, 'shift'), bias: !!node.inputs[2], clip: clipOf(node) }, variable: [0] };
-    }
-    case 'QAdd': {
-      const [n, c, h, w] = shapeOf(g, node.inputs[0], node);
-      return { op: 'add', shape: [h, w, c], params: { ...base, batch: n, clip: clipOf(node) }, variable: [0, 1] };
-    }
-    case 'QMaxPool': {
-      const [n, c, h, w] = shapeOf(g, node.inputs[0], node);
-      const shape = [h, w, c, ints(node, 'kernel_shape')[0], ints(node, 'pads')[0], ints(node, 'strides')[0]];
-      return { op: 'maxpool', shape, params: { ...base, batch: n }, variable: [0] };
-    }
-    default:
-      return undefined;
-  }
-}
 
 /**
  * The graph host of a cpu or wasm target. `d` gives the data widths, which must be the quantized
@@ -108,7 +60,7 @@ function boundKernel(node: Node, g: Graph, op: { def: Parameters<typeof kernelAr
   const natural = (ins: (Tensor | undefined)[]) =>
     node.inputs.flatMap((name, i) => (name ? [Int32Array.from((consts[i] ?? ins[i])!.data as ArrayLike<number>)] : []));
   let cached: { args: KernelArray[]; out: KernelArray; slots: number[] } | undefined;
-  const outShape = shapeOf(g, node.outputs[0], node);
+  const outShape = outputShape(node, g);
   return (_n, ins) => {
     for (const i of call.variable) if (!ins[i]) throw new CompileError(`${node.op} node ${node.name}: input ${i} is missing`);
     const nat = natural(ins);

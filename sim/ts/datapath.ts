@@ -54,33 +54,20 @@ export interface LoopInsn {
   imm: number;
 }
 
-/**
- * SRAM arrays of finished runs, by sizes: a model runs thousands of short programs, and allocating
- * (and collecting) a configuration's megabytes of SRAM per run cost more than simulating it.
- * Arrays are zeroed when handed out again, so a run still starts from cleared SRAMs.
- */
-const sramPool = new Map<string, Int32Array[][]>();
-
-function acquireSrams(sizes: number[]): Int32Array[] {
-  const set = sramPool.get(sizes.join(','))?.pop();
-  if (!set) return sizes.map((n) => new Int32Array(n));
-  for (const a of set) a.fill(0);
-  return set;
-}
-
-function releaseSrams(set: Int32Array[]): void {
-  const key = set.map((a) => a.length).join(',');
-  const free = sramPool.get(key) ?? [];
-  if (free.length < 2) free.push(set);
-  sramPool.set(key, free);
-}
-
 export class Datapath {
   readonly d: Derived;
   readonly dram: Uint8Array;
   private readonly dramView: DataView;
   readonly inp: Int32Array;
   readonly wgt: Int32Array;
+  /**
+   * Per weight row (element × BLOCK_OUT + row): lanes up to and including its last non-zero weight
+   * (0: all zero). GEMM sums only those lanes; the rest multiply by zero. Padded channels (a
+   * 1-channel first layer fills one of BLOCK_IN lanes) then cost nothing to simulate.
+   */
+  private readonly wgtLen: Uint8Array;
+  /** Per WGT element: rows up to and including its last non-zero row (0: all zero). */
+  private readonly wgtRows: Uint8Array;
   readonly acc: Int32Array;
   readonly out: Int32Array;
   readonly uopDst: Int32Array;
@@ -92,10 +79,6 @@ export class Datapath {
   private readonly accSh: number;
   private readonly outSh: number;
   private readonly uopFields: Array<{ lsb: number; mask: number }>;
-  /** The SRAM arrays, returned to the pool by release(). */
-  private readonly srams: Int32Array[];
-  /** Scratch: positions of the non-zero lanes of one input vector (GEMM skips zero products). */
-  private readonly nonZero: Int32Array;
 
   constructor(d: Derived, dram: Uint8Array) {
     this.d = d;
@@ -109,28 +92,22 @@ export class Datapath {
       out: d.batch * d.blockOut,
     };
     this.width = { uop: 32, inp: d.inpWidth, wgt: d.wgtWidth, acc: d.accWidth, out: d.outWidth };
-    [this.inp, this.wgt, this.acc, this.out, this.uopDst, this.uopSrc, this.uopWgt] = this.srams = acquireSrams([
-      d.depth.inp * this.lanes.inp,
-      d.depth.wgt * this.lanes.wgt,
-      d.depth.acc * this.lanes.acc,
-      d.depth.acc * this.lanes.out,
-      d.depth.uop,
-      d.depth.uop,
-      d.depth.uop,
-    ]);
+    this.inp = new Int32Array(d.depth.inp * this.lanes.inp);
+    this.wgt = new Int32Array(d.depth.wgt * this.lanes.wgt);
+    this.wgtLen = new Uint8Array(d.depth.wgt * d.blockOut);
+    this.wgtRows = new Uint8Array(d.depth.wgt);
+    this.acc = new Int32Array(d.depth.acc * this.lanes.acc);
+    this.out = new Int32Array(d.depth.acc * this.lanes.out);
+    this.uopDst = new Int32Array(d.depth.uop);
+    this.uopSrc = new Int32Array(d.depth.uop);
+    this.uopWgt = new Int32Array(d.depth.uop);
     this.accSh = 32 - d.accWidth;
-    this.nonZero = new Int32Array(d.blockIn);
     this.outSh = 32 - d.outWidth;
     const f = d.layout.uop.byName;
     this.uopFields = ['dst_idx', 'src_idx', 'wgt_idx'].map((n) => ({
       lsb: f[n].lsb,
       mask: f[n].width >= 32 ? 0xffffffff : (1 << f[n].width) - 1,
     }));
-  }
-
-  /** Hand the SRAM arrays back for the next run (the Datapath must not be used afterwards). */
-  release(): void {
-    releaseSrams(this.srams);
   }
 
   /** Copy `count` elements from DRAM byte address `addr` into SRAM `buf` at element `sram`. */
@@ -168,6 +145,24 @@ export class Datapath {
       default:
         throw new Error(`unsupported element width ${this.width[buf]}`);
     }
+    if (buf === 'wgt') this.weightRows(sram, count);
+  }
+
+  /** Recompute `wgtLen` of `count` WGT elements from element `sram`. */
+  private weightRows(sram: number, count: number): void {
+    const { blockIn: BI, blockOut: BO } = this.d;
+    const wgt = this.wgt;
+    for (let e = sram; e < sram + count; e++) {
+      let rows = 0;
+      for (let o = 0; o < BO; o++) {
+        const r = e * BO + o;
+        let len = BI;
+        while (len > 0 && wgt[r * BI + len - 1] === 0) len--;
+        this.wgtLen[r] = len;
+        if (len) rows = o + 1;
+      }
+      this.wgtRows[e] = rows;
+    }
   }
 
   /** Zero `count` elements of SRAM `buf` from element `sram`. */
@@ -181,6 +176,10 @@ export class Datapath {
     const arr = buf === 'inp' ? this.inp : buf === 'wgt' ? this.wgt : this.acc;
     const l = this.lanes[buf];
     arr.fill(0, sram * l, (sram + count) * l);
+    if (buf === 'wgt') {
+      this.wgtLen.fill(0, sram * this.d.blockOut, (sram + count) * this.d.blockOut);
+      this.wgtRows.fill(0, sram, sram + count);
+    }
   }
 
   /** Write `count` OUT elements starting at element `sram` to DRAM byte address `addr` (low OUT_WIDTH bits, packed). */
@@ -218,6 +217,8 @@ export class Datapath {
     const accStride = B * BO;
     const inp = this.inp;
     const wgt = this.wgt;
+    const wLen = this.wgtLen;
+    const wRows = this.wgtRows;
     const acc = this.acc;
     const out = this.out;
     const accSh = this.accSh;
@@ -225,7 +226,6 @@ export class Datapath {
     const uD = this.uopDst;
     const uS = this.uopSrc;
     const uW = this.uopWgt;
-    const nz = this.nonZero;
     const wOff = GEMM_WRITE_BASE + II;
     let t = Math.max(start, p.issueFree);
     const t0 = t;
@@ -264,27 +264,30 @@ export class Datapath {
           }
           const ib0 = (uS[u] + sOff) * inpStride;
           const wb0 = (uW[u] + wgOff) * wgtStride;
+          const wr0 = (uW[u] + wgOff) * BO;
+          const rows = wRows[uW[u] + wgOff];
           for (let b = 0; b < B; b++) {
             const ib = ib0 + b * BI;
             const ob = ab + b * BO;
-            // Zero input lanes add nothing (padding channels, a ReLU's zeros): sum over the others.
-            // The result is the same integer; only the simulator's own work shrinks.
-            let m = 0;
-            for (let k = 0; k < BI; k++) if (inp[ib + k] !== 0) nz[m++] = k;
-            for (let o = 0; o < BO; o++) {
+            // rows past the last non-zero weight row add nothing: the accumulator keeps its
+            // (already wrapped) value, which OUT mirrors
+            for (let o = rows; o < BO; o++) out[ob + o] = (acc[ob + o] << outSh) >> outSh;
+            for (let o = 0; o < rows; o++) {
+              const len = wLen[wr0 + o];
               const wb = wb0 + o * BI;
               let s = 0;
-              if (m === 16 && BI === 16) {
+              if (len === 0) {
+                // an all-zero row adds nothing
+              } else if (len < BI) {
+                for (let k = 0; k < len; k++) s += inp[ib + k] * wgt[wb + k];
+              } else if (BI === 16) {
                 s =
                   inp[ib] * wgt[wb] + inp[ib + 1] * wgt[wb + 1] + inp[ib + 2] * wgt[wb + 2] + inp[ib + 3] * wgt[wb + 3] +
                   inp[ib + 4] * wgt[wb + 4] + inp[ib + 5] * wgt[wb + 5] + inp[ib + 6] * wgt[wb + 6] + inp[ib + 7] * wgt[wb + 7] +
                   inp[ib + 8] * wgt[wb + 8] + inp[ib + 9] * wgt[wb + 9] + inp[ib + 10] * wgt[wb + 10] + inp[ib + 11] * wgt[wb + 11] +
                   inp[ib + 12] * wgt[wb + 12] + inp[ib + 13] * wgt[wb + 13] + inp[ib + 14] * wgt[wb + 14] + inp[ib + 15] * wgt[wb + 15];
               } else {
-                for (let j = 0; j < m; j++) {
-                  const k = nz[j];
-                  s += inp[ib + k] * wgt[wb + k];
-                }
+                for (let k = 0; k < BI; k++) s += inp[ib + k] * wgt[wb + k];
               }
               const v = ((acc[ob + o] + s) << accSh) >> accSh;
               acc[ob + o] = v;
@@ -340,36 +343,48 @@ export class Datapath {
           w1c = ti + wOff;
           t = ti + II;
           n++;
-          const db = dst * L;
-          const sb = src * L;
-          for (let l = 0; l < L; l++) {
-            const x = acc[db + l];
-            const y = a.useImm ? immV : acc[sb + l];
-            let r: number;
-            switch (op) {
-              case MIN:
-                r = x < y ? x : y;
-                break;
-              case MAX:
-                r = x > y ? x : y;
-                break;
-              case ADD:
-                r = ((x + y) << accSh) >> accSh;
-                break;
-              case SHR:
-                r = y >= 0 ? x >> Math.min(y, W - 1) : ((x << Math.min(-y, W - 1)) << accSh) >> accSh;
-                break;
-              default: // MUL
-                r = (Math.imul(x, y) << accSh) >> accSh;
-            }
-            acc[db + l] = r;
-            out[db + l] = (r << outSh) >> outSh;
-          }
+          aluLanes(acc, out, dst * L, a.useImm ? -1 : src * L, immV, L, op, accSh, outSh, W);
         }
       }
     }
     return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
   }
+}
+
+/**
+ * One ALU micro-op over `L` lanes: acc[db..] = op(acc[db..], acc[sb..] or the immediate (sb < 0)),
+ * OUT mirroring the result's low bits. One loop per opcode (the opcode is fixed per instruction).
+ */
+function aluLanes(acc: Int32Array, out: Int32Array, db: number, sb: number, imm: number, L: number, op: number, accSh: number, outSh: number, W: number): void {
+  switch (op) {
+    case MIN:
+      for (let l = 0; l < L; l++) {
+        const x = acc[db + l];
+        const v = sb < 0 ? imm : acc[sb + l];
+        acc[db + l] = x < v ? x : v;
+      }
+      break;
+    case MAX:
+      for (let l = 0; l < L; l++) {
+        const x = acc[db + l];
+        const v = sb < 0 ? imm : acc[sb + l];
+        acc[db + l] = x > v ? x : v;
+      }
+      break;
+    case ADD:
+      for (let l = 0; l < L; l++) acc[db + l] = ((acc[db + l] + (sb < 0 ? imm : acc[sb + l])) << accSh) >> accSh;
+      break;
+    case SHR:
+      for (let l = 0; l < L; l++) {
+        const x = acc[db + l];
+        const v = sb < 0 ? imm : acc[sb + l];
+        acc[db + l] = v >= 0 ? x >> Math.min(v, W - 1) : ((x << Math.min(-v, W - 1)) << accSh) >> accSh;
+      }
+      break;
+    default: // MUL
+      for (let l = 0; l < L; l++) acc[db + l] = (Math.imul(acc[db + l], sb < 0 ? imm : acc[sb + l]) << accSh) >> accSh;
+  }
+  for (let l = 0; l < L; l++) out[db + l] = (acc[db + l] << outSh) >> outSh;
 }
 
 /**

@@ -64,6 +64,22 @@ export function predecode(d: Derived, bytes: Uint8Array, count: number, dramSize
   return out;
 }
 
+/**
+ * The last decode of each instruction stream (by its bytes object), reused while the bytes, the
+ * configuration and the DRAM size are the same: a program run many times with other data (a model
+ * run image after image) decodes once. The bytes are compared with a copy, so a stream edited in
+ * place is decoded again. Decoded instructions are never modified by a run.
+ */
+const decoded = new WeakMap<Uint8Array, { d: Derived; copy: Uint8Array; count: number; dramSize: number; insns: DInsn[] }>();
+
+export function predecodeCached(d: Derived, bytes: Uint8Array, count: number, dramSize: number): DInsn[] {
+  const hit = decoded.get(bytes);
+  if (hit && hit.d === d && hit.count === count && hit.dramSize === dramSize && Buffer.compare(hit.copy, bytes) === 0) return hit.insns;
+  const insns = predecode(d, bytes, count, dramSize);
+  decoded.set(bytes, { d, copy: bytes.slice(), count, dramSize, insns });
+  return insns;
+}
+
 function decodeOne(d: Derived, bytes: Uint8Array, index: number, dramSize: number): DInsn {
   let insn: Insn;
   try {

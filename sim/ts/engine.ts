@@ -12,7 +12,7 @@ import {
 } from '../../src/engine/index.ts';
 import { progress, type Progress } from '../../src/report/progress.ts';
 import { Datapath, newPipe, type PipeState } from './datapath.ts';
-import { predecode, type DInsn } from './decode.ts';
+import { predecodeCached, type DInsn } from './decode.ts';
 import { finishWarnings } from '../../src/engine/warnings.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import {
@@ -115,22 +115,6 @@ export class TsEngine implements Engine {
 /** Synchronous form of TsEngine.run. */
 export function runSync(program: Program, opts: RunOptions = {}): RunResult {
   return new Sim(program, opts).run();
-}
-
-/**
- * Decoded instruction streams by the byte array they came from: a model runs the same program
- * once per input, and decoding it again each time cost as much as simulating a small layer. A hit
- * needs the same configuration, DRAM size and byte-equal instructions (the decoded form is never
- * mutated by a run).
- */
-const decodedCache = new WeakMap<Uint8Array, { d: Program['config']; dramSize: number; count: number; bytes: Uint8Array; insns: DInsn[] }>();
-
-function predecodeCached(d: Program['config'], bytes: Uint8Array, count: number, dramSize: number): DInsn[] {
-  const hit = decodedCache.get(bytes);
-  if (hit && hit.d === d && hit.dramSize === dramSize && hit.count === count && Buffer.from(hit.bytes).equals(bytes)) return hit.insns;
-  const insns = predecode(d, bytes, count, dramSize);
-  decodedCache.set(bytes, { d, dramSize, count, bytes: bytes.slice(), insns });
-  return insns;
 }
 
 const emptyCounters = (): ModuleCounters => ({ busy: 0, waitToken: 0, waitMemory: 0, queueFull: 0, idle: 0 });
@@ -240,7 +224,6 @@ class Sim {
       error = e.error;
     } finally {
       bar?.stop();
-      this.dp.release();
     }
     const cycles = this.finishedAt >= 0 ? this.finishedAt : this.t;
     const result: RunResult = { engine: 'ts', dram: this.dram, counters: this.counters(cycles) };
@@ -252,7 +235,8 @@ class Sim {
     }
     if (this.wantTrace) result.trace = this.trace;
     if (error) result.error = error;
-    else {
+    else if (this.records.length < this.n) {
+      // (a run in which every instruction started has nothing left waiting: no warnings)
       const observed = this.records.map((r) => ({ index: r.di.index, start: r.start, end: r.end }));
       const warnings = finishWarnings(this.insns.map((di) => di.insn), observed);
       if (warnings.length) result.warnings = warnings;
@@ -271,6 +255,12 @@ class Sim {
 
   // ---------------------------------------------------------------- completion
 
+  /** Whether any of `qs` is full in cycle t (a push would have to wait). */
+  private anyFull(qs: readonly TokenQueue[], t: number): boolean {
+    for (const q of qs) if (q.occupancy(t) >= TOKEN_QUEUE_DEPTH) return true;
+    return false;
+  }
+
   /** Complete (push tokens of) in-flight instructions whose work ends in cycle t, in order. */
   private complete(m: Module, t: number): void {
     const fl = m.inflight;
@@ -279,7 +269,7 @@ class Sim {
       if (e.end === e.end) continue;
       if (!(e.workEnd - 1 <= t)) break;
       const qs = this.pushQueues(e.di);
-      if (qs.some((q) => q.occupancy(t) >= TOKEN_QUEUE_DEPTH)) {
+      if (this.anyFull(qs, t)) {
         e.blocked = true;
         break;
       }
@@ -380,7 +370,8 @@ class Sim {
     for (const q of pops) if (!q.available(t)) return false;
     if (this.engineFreeAt(di) > t) return false;
     // start: pop tokens, take the instruction
-    const tokAt = Math.max(-Infinity, ...pops.map((q) => q.nextVisible()));
+    let tokAt = -Infinity;
+    for (const q of pops) tokAt = Math.max(tokAt, q.nextVisible());
     for (const q of pops) q.pop(t);
     const readyAt = Math.max(this.headReady(m, i), free);
     this.takeHead(m, i, t);
@@ -611,44 +602,42 @@ class Sim {
   // ---------------------------------------------------------------- next event
 
   private nextEvent(t: number): number {
+    // the earliest of the candidate cycles below (no closure: this runs once per event)
     let best = Infinity;
-    const at = (c: number): void => {
-      if (c < best) best = c;
-    };
     const t1 = t + 1;
     for (const m of this.mods) {
       for (const e of m.inflight) {
         if (e.end === e.end) continue;
         if (e.workEnd === e.workEnd) {
-          if (!e.blocked) at(Math.max(t1, e.workEnd - 1));
-          else if (this.pushQueues(e.di).every((q) => q.occupancy(t1) < TOKEN_QUEUE_DEPTH)) at(t1);
+          if (!e.blocked) best = earlier(best, Math.max(t1, e.workEnd - 1));
+          else if (!this.anyFull(this.pushQueues(e.di), t1)) best = earlier(best, t1);
         }
         break;
       }
-      for (const e of m.inflight) if (e.end === e.end && e.end > t) at(e.end);
+      for (const e of m.inflight) if (e.end === e.end && e.end > t) best = earlier(best, e.end);
       const h = this.headOf(m);
       if (h !== undefined) {
         const di = this.insns[h];
         let c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di, t1), this.engineFreeAt(di));
         for (const q of this.popQueues(di)) c = Math.max(c, q.nextVisible());
-        at(c);
+        best = earlier(best, c);
       }
     }
     // memory requests
     const mem = this.mem;
-    if (this.fetchWants(t1)) at(mem.nextRead(t1));
+    if (this.fetchWants(t1)) best = earlier(best, mem.nextRead(t1));
     for (let c = 1; c < CLIENTS.length; c++) {
       const j = this.jobs[c];
       if (!j) continue;
       const r = Math.max(t1, j.reqReadyAt);
-      at(j.write ? mem.nextWrite(r) : mem.nextRead(r));
+      best = earlier(best, j.write ? mem.nextWrite(r) : mem.nextRead(r));
     }
     // fetch dispatch
     const i = this.dispatched;
     if (i < this.n && this.insnAvail[i] < Infinity) {
       const di = this.insns[i];
       const c = Math.max(t1, this.insnAvail[i]);
-      if (di.illegal || (this.tm.cmdQueueDepth > 0 && this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth)) at(c);
+      if (di.illegal || (this.tm.cmdQueueDepth > 0 && this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth)) best = earlier(best, c);
     }
     return best;
   }
@@ -717,22 +706,22 @@ class Sim {
     modules.fetch.idle = Math.max(0, cycles - modules.fetch.busy - modules.fetch.waitMemory - modules.fetch.queueFull);
     // classify each module's cycles by sweeping its instruction intervals (priority busy > waitMemory > queueFull > waitToken)
     for (let mi = 0; mi < 3; mi++) {
-      const iv: Array<[number, number, number]> = [];
+      const iv: number[] = [];
       for (const e of this.records) {
         if (e.di.module !== mi) continue;
         const end = e.end === e.end ? e.end : cycles;
         const workEnd = e.workEnd === e.workEnd ? Math.min(e.workEnd, end) : end;
         // waiting for tokens until they are visible; after that (a busy shared read engine) idle
         const tokWait = Math.min(e.start, Math.max(e.readyAt, e.tokAt));
-        if (tokWait > e.readyAt) iv.push([e.readyAt, tokWait, 3]);
+        if (tokWait > e.readyAt) iv.push(e.readyAt, tokWait, 3);
         if (e.di.kind === 'load' || e.di.kind === 'store') {
           const busy = Math.min(workEnd - e.start, 1 + e.beats * this.tm.cyclesPerBeat + e.di.pad);
-          iv.push([e.start, e.start + busy, 0]);
-          if (workEnd > e.start + busy) iv.push([e.start + busy, workEnd, 1]);
+          iv.push(e.start, e.start + busy, 0);
+          if (workEnd > e.start + busy) iv.push(e.start + busy, workEnd, 1);
         } else {
-          iv.push([e.start, workEnd, 0]);
+          iv.push(e.start, workEnd, 0);
         }
-        if (end > workEnd) iv.push([workEnd, end, 2]);
+        if (end > workEnd) iv.push(workEnd, end, 2);
       }
       // a run that FINISHed while this module held an instruction it never started (a warning):
       // it waited for its tokens from when it could have started to the end
@@ -742,7 +731,7 @@ class Sim {
         const di = this.insns[h];
         const readyAt = Math.max(this.headReady(m, h), this.freeAt(m, di, cycles));
         const tokAt = Math.max(-Infinity, ...this.popQueues(di).map((q) => q.nextVisible()));
-        if (tokAt > readyAt) iv.push([readyAt, tokAt, 3]);
+        if (tokAt > readyAt) iv.push(readyAt, tokAt, 3);
       }
       const sums = sweep(iv, cycles);
       const c = modules[MODULES[mi]];
@@ -774,12 +763,56 @@ class Sim {
   }
 }
 
-/** Measure of each class over [0, limit), a cycle counted once for its highest-priority (lowest id) class. */
-function sweep(iv: Array<[number, number, number]>, limit: number): number[] {
+/** The earlier of two candidate cycles (a NaN candidate is ignored). */
+function earlier(best: number, c: number): number {
+  return c < best ? c : best;
+}
+
+/**
+ * Measure of each class over [0, limit), a cycle counted once for its highest-priority (lowest id)
+ * class. `iv` holds intervals flat: start, end, class, ... Integer bounds (cycles) are sorted as one
+ * packed number each (bound x 8 + end flag x 4 + class) in a typed array, without an object per point.
+ */
+function sweep(iv: number[], limit: number): number[] {
+  const n = iv.length / 3;
+  const pts = new Float64Array(2 * n);
+  let m = 0;
+  let integral = true;
+  for (let i = 0; i < n; i++) {
+    const lo = Math.max(0, iv[3 * i]);
+    const hi = Math.min(limit, iv[3 * i + 1]);
+    const k = iv[3 * i + 2];
+    if (!(hi > lo)) continue;
+    if (!Number.isInteger(lo) || !Number.isInteger(hi)) integral = false;
+    pts[m++] = lo * 8 + k;
+    pts[m++] = hi * 8 + 4 + k;
+  }
+  if (!integral) return sweepPoints(iv, limit);
+  const sorted = pts.subarray(0, m).sort();
+  const cnt = [0, 0, 0, 0];
+  const sums = [0, 0, 0, 0];
+  let prev = 0;
+  for (let i = 0; i < m; i++) {
+    const p = sorted[i];
+    const x = Math.floor(p / 8);
+    const code = p - x * 8;
+    if (x > prev) {
+      const cls = cnt[0] > 0 ? 0 : cnt[1] > 0 ? 1 : cnt[2] > 0 ? 2 : cnt[3] > 0 ? 3 : -1;
+      if (cls >= 0) sums[cls] += x - prev;
+      prev = x;
+    }
+    cnt[code & 3] += code & 4 ? -1 : 1;
+  }
+  return sums;
+}
+
+/** `sweep` for bounds that are not whole cycles: one point object each. */
+function sweepPoints(iv: number[], limit: number): number[] {
   const pts: Array<[number, number, number]> = [];
-  for (const [a, b, k] of iv) {
-    const lo = Math.max(0, a);
-    const hi = Math.min(limit, b);
+  for (let i = 0; i < iv.length; i += 3) {
+    const lo = Math.max(0, iv[i]);
+    const hi = Math.min(limit, iv[i + 1]);
+    const k = iv[i + 2];
     if (hi > lo) {
       pts.push([lo, 1, k]);
       pts.push([hi, -1, k]);

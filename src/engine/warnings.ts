@@ -39,6 +39,10 @@ export function finishWarnings(insns: readonly (Insn | undefined)[], observed: r
   }
   const finish = insns.findIndex((i, k) => i?.opcode === 'FINISH' && start.has(k));
   if (finish < 0) return [];
+  // the usual clean run: every instruction before that FINISH started
+  let clean = true;
+  for (let k = 0; k < finish && clean; k++) clean = start.has(k);
+  if (clean) return [];
   // tokens in each queue at the end: pushed by completed instructions, popped by started ones
   const tokens: Record<TokenQueueName, number> = { l2g: 0, g2l: 0, g2s: 0, s2g: 0 };
   insns.forEach((insn, k) => {

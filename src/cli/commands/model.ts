@@ -1,16 +1,37 @@
 /**
  * `vtw model`: whole networks (issue 13). `inspect` imports an ONNX model, binds its inputs, runs
  * the graph passes and reports operators, value shapes, MACs per node and what would offload to VTA
- * on a configuration (docs/models.md).
+ * on a configuration; `compile` quantizes it (calibration) and compiles the part VTA runs into a
+ * `.vtwm` artifact; `run` runs an artifact on one input file (VTA on a simulator, the rest on a
+ * host target); `eval` measures fp32 and int8-on-VTA accuracy on a dataset against onnxruntime
+ * (docs/models.md).
  */
+import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { Derived } from '../../config/index.ts';
+import { loadConfig } from '../../config/load.ts';
+import { VtwError } from '../../errors.ts';
+import { progress, type Progress } from '../../report/progress.ts';
 import { table } from '../../report/table.ts';
+import { loadDataset, type LabelledImages } from '../../../compiler/data/idx.ts';
+import { loadInputFile } from '../../../compiler/data/image.ts';
+import type { HostTarget } from '../../../compiler/graph/executor.ts';
 import { loadModelFile } from '../../../compiler/graph/load.ts';
 import { staticShape } from '../../../compiler/graph/ir.ts';
 import { analyzeGraph } from '../../../compiler/graph/offload.ts';
 import { PASS_NAMES, parseInputShape } from '../../../compiler/graph/passes.ts';
-import { configOption, jsonOption } from '../options.ts';
+import type { Tensor } from '../../../compiler/graph/tensor.ts';
+import { TS_HOST } from '../../../compiler/host/ts.ts';
+import { loadArtifact, saveArtifact } from '../../../compiler/model/artifact.ts';
+import { compileModel, type CompiledModel } from '../../../compiler/model/compile.ts';
+import { argmax, evaluateOnVta } from '../../../compiler/model/evaluate.ts';
+import { loadBound, quantizeModel } from '../../../compiler/model/pipeline.ts';
+import { runModel, type VtaEngineName } from '../../../compiler/model/run.ts';
+import { CALIBRATION_METHODS, type CalibrationMethod } from '../../../compiler/quant/calibrate.ts';
+import { batchFor, evaluateImages } from '../../../compiler/quant/evaluate.ts';
+import { compiledHost } from '../../../compiler/target/graph-host.ts';
+import { parseTarget } from '../../../compiler/target/target.ts';
+import { configOption, configSpecOption, jsonOption, outOption, parseInteger, parsePositive } from '../options.ts';
 
 /** `--input NAME=DIMS`, repeatable: the shapes of a model's inputs (binds dynamic dimensions). */
 export function inputShapeOption(): Option {
@@ -90,8 +111,221 @@ function inspect(file: string, opts: InspectOptions): void {
   console.log(`VTA regions: ${r.regions.length}; layout transforms at their boundaries: ${r.layoutTransforms.toVta.length} into VTA's layout, ${r.layoutTransforms.toHost.length} back`);
 }
 
+// ---- compile, run, eval: the quantized model on VTA ----
+
+const VTA_ENGINES: readonly VtaEngineName[] = ['ts', 'verilator'];
+const HOSTS = ['ts', 'cpu', 'wasm'] as const;
+
+function engineChoice(): Option {
+  return new Option('-e, --engine <engine>', 'the VTA engine: ts (the cycle-accurate TypeScript simulator) or verilator (the generated RTL)').choices(VTA_ENGINES).default('ts');
+}
+
+function hostChoice(): Option {
+  return new Option('--host <target>', 'host target of the nodes VTA does not run: ts (plain TypeScript kernels), cpu (C through the system compiler) or wasm').choices(HOSTS).default('ts');
+}
+
+/** The host target by name; cpu / wasm compile the host part's quantized operators for `d`'s data widths. */
+function hostTarget(name: (typeof HOSTS)[number], d: Derived): HostTarget {
+  if (name === 'ts') return TS_HOST;
+  const t = parseTarget(name, d);
+  if (t.kind !== 'cpu' && t.kind !== 'wasm') throw new VtwError(`internal: host ${name} parsed as ${t.kind}`);
+  return compiledHost(t, d);
+}
+
+/** Calibration options shared by compile and eval. */
+function calibrationOptions(c: Command, required: boolean): Command {
+  const calib = new Option('--calib <spec>', 'calibration samples: a folder of .npy files, a .npy batch, an IDX image file, or mnist-train[:N] / mnist-test[:N]');
+  return c
+    .addOption(required ? calib.makeOptionMandatory() : calib.default('mnist-train:1000'))
+    .addOption(new Option('--method <method>', 'calibration range per tensor: max |x| or a percentile of |x|').choices(CALIBRATION_METHODS).default('max'))
+    .option('--skip-first', 'keep the first conv/dense layer in float (on the host)')
+    .option('--skip-last', 'keep the last conv/dense layer in float (on the host)');
+}
+
+/** A progress bar that starts at the first report, when the total is known. */
+function lateBar(title: string): { onProgress: (done: number, total: number) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  return {
+    onProgress: (done, total) => (bar ??= progress(total, title)).update?.(done),
+    stop: () => bar?.stop(),
+  };
+}
+
+interface CalibOptions {
+  calib: string;
+  method: CalibrationMethod;
+  skipFirst?: boolean;
+  skipLast?: boolean;
+}
+
+interface CompileCliOptions extends CalibOptions {
+  config: string;
+  out: string;
+  input?: Map<string, number[]>;
+  json?: boolean;
+}
+
+async function compile(file: string, opts: CompileCliOptions): Promise<void> {
+  const d = loadConfig(opts.config);
+  const t0 = performance.now();
+  const bar = lateBar(`calibrating on ${opts.calib}`);
+  const { quantized, report } = await quantizeModel(file, {
+    inputShapes: opts.input, calib: opts.calib, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: bar.onProgress,
+  });
+  bar.stop();
+  const m = await compileModel(quantized, d, { configName: opts.config, source: file });
+  saveArtifact(opts.out, m);
+  const seconds = (performance.now() - t0) / 1000;
+  const onVta = m.partition.nodes.filter((n) => n.where === 'vta').map((n) => n.name);
+  if (opts.json) {
+    console.log(JSON.stringify({
+      model: file, out: opts.out, config: opts.config, variant: d.variant, calib: opts.calib, method: opts.method,
+      vta_nodes: onVta, host_nodes: m.partition.nodes.filter((n) => n.where === 'host').map((n) => n.name),
+      macs: m.partition.macs, offloaded_macs_fraction: +m.partition.offloadedMacsFraction.toFixed(6),
+      float_layers: report.float, seconds: +seconds.toFixed(3),
+    }, null, 2));
+    return;
+  }
+  console.log(`${file}: quantized (${opts.method} over ${opts.calib}) and compiled for ${opts.config} (${d.variant}) in ${seconds.toFixed(1)} s`);
+  console.log(`on VTA: ${onVta.length} of ${m.partition.nodes.length} nodes (${onVta.join(', ') || 'none'}), ${(100 * m.partition.offloadedMacsFraction).toFixed(1)} % of ${m.partition.macs.toLocaleString('en-US')} MACs`);
+  for (const f of report.float) console.log(`kept in float: ${f.node} (${f.op}): ${f.reason}`);
+  console.log(`wrote ${opts.out}`);
+}
+
+interface RunCliOptions {
+  input: string;
+  engine: VtaEngineName;
+  host: (typeof HOSTS)[number];
+  top: number;
+  pixelScale: number;
+  config?: string;
+  json?: boolean;
+}
+
+/** An output as top-k (a [1, N] output) or a summary (any other). */
+function describeOutput(name: string, t: Tensor, k: number) {
+  if (t.shape.length === 2 && t.shape[0] === 1) {
+    const order = Array.from(t.data, (v, i) => ({ class: i, value: Number(v) })).sort((a, b) => b.value - a.value || a.class - b.class);
+    return { name, shape: t.shape, top: order.slice(0, k) };
+  }
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  for (const v of t.data) {
+    const x = Number(v);
+    if (x < min) min = x;
+    if (x > max) max = x;
+    sum += x;
+  }
+  return { name, shape: t.shape, dtype: t.dtype, summary: { min, max, mean: t.data.length ? sum / t.data.length : 0, elements: t.data.length } };
+}
+
+async function run(file: string, opts: RunCliOptions): Promise<void> {
+  const want = opts.config ? loadConfig(opts.config) : undefined;
+  const m: CompiledModel = loadArtifact(file, { config: want, configName: opts.config });
+  if (m.graph.inputs.length !== 1) throw new VtwError(`${file}: vtw model run feeds one input; this model has ${m.graph.inputs.length}`);
+  const name = m.graph.inputs[0];
+  const v = m.graph.values.get(name)!;
+  const x = await loadInputFile(opts.input, { shape: staticShape(v)!, dtype: v.dtype!, scale: opts.pixelScale });
+  const r = await runModel(m, new Map([[name, x]]), { engine: opts.engine, host: hostTarget(opts.host, m.config) });
+  const outputs = m.graph.outputs.map((o) => describeOutput(o, r.outputs.get(o)!, opts.top));
+  if (opts.json) {
+    console.log(JSON.stringify({
+      model: file, input: opts.input, config: m.configName, variant: m.config.variant, engine: opts.engine, host: opts.host,
+      outputs, vta_cycles: r.vtaCycles, host_ms: +r.hostMs.toFixed(3), offloaded_macs_fraction: +r.offloadedMacsFraction.toFixed(6),
+      nodes: r.nodes.map((n) => ({ name: n.name, op: n.op, where: n.where, vta_cycles: n.vtaCycles ?? null, host_ms: +n.hostMs.toFixed(3), dram_bytes: n.dramBytes ?? null })),
+    }, null, 2));
+    return;
+  }
+  console.log(`${file} on ${m.configName} (${m.config.variant}), VTA engine ${opts.engine}, host ${opts.host}; input ${opts.input}`);
+  for (const o of outputs) {
+    if ('top' in o && o.top) console.log(`${o.name}: top-${o.top.length} ${o.top.map((t) => `${t.class} (${+t.value.toFixed(4)})`).join(', ')}`);
+    else if ('summary' in o && o.summary) console.log(`${o.name}: ${o.dtype}[${o.shape.join(',')}] min ${o.summary.min} max ${o.summary.max} mean ${+o.summary.mean.toFixed(6)}`);
+  }
+  console.log('');
+  console.log(table(['node', 'op', 'on', 'VTA cycles', 'host ms', 'DRAM bytes'], r.nodes.map((n) => [n.name, n.op, n.where, n.vtaCycles ?? '-', n.hostMs.toFixed(3), n.dramBytes ?? '-'])));
+  console.log('');
+  console.log(`VTA cycles ${r.vtaCycles}, host ${r.hostMs.toFixed(3)} ms, ${(100 * r.offloadedMacsFraction).toFixed(1)} % of MACs on VTA`);
+}
+
+interface EvalCliOptions extends CalibOptions {
+  config: string;
+  dataset: string;
+  engine: VtaEngineName;
+  host: (typeof HOSTS)[number];
+  json?: boolean;
+}
+
+/** onnxruntime's top-1 per image (the fp32 oracle), batch by batch. */
+async function onnxruntimeTop1(file: string, set: LabelledImages, batch: number): Promise<Uint8Array> {
+  const ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(readFileSync(file));
+  const per = set.rows * set.cols;
+  const top = new Uint8Array(set.count);
+  for (let b = 0; b < set.count; b += batch) {
+    const x = Float32Array.from(set.pixels.subarray(b * per, (b + batch) * per));
+    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 1, set.rows, set.cols]) });
+    const y = out[session.outputNames[0]];
+    const classes = y.dims[1];
+    for (let i = 0; i < batch; i++) top[b + i] = argmax(y.data as Float32Array, i * classes, classes);
+  }
+  return top;
+}
+
+async function evaluate(file: string, opts: EvalCliOptions): Promise<void> {
+  const t0 = performance.now();
+  const d = loadConfig(opts.config);
+  const set = loadDataset(opts.dataset);
+  const batch = batchFor(set.count);
+  const bar = (title: string) => progress(set.count, title);
+  let b = bar(`fp32 on ${opts.dataset}`);
+  const fp32 = evaluateImages(loadBound(file, new Map(), batch), set, TS_HOST, (done) => b.update?.(done));
+  b.stop();
+  const cal = lateBar(`calibrating on ${opts.calib}`);
+  const { quantized } = await quantizeModel(file, {
+    batch, calib: opts.calib, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: cal.onProgress,
+  });
+  cal.stop();
+  const m = await compileModel(quantized, d, { configName: opts.config, source: file });
+  b = bar(`int8 on VTA (${opts.config}, ${opts.engine})`);
+  const tv = performance.now();
+  const int8 = await evaluateOnVta(m, set, { engine: opts.engine, host: hostTarget(opts.host, d) }, (done) => b.update?.(done));
+  const vtaSeconds = (performance.now() - tv) / 1000;
+  b.stop();
+  const ortTop = await onnxruntimeTop1(file, set, batch);
+  let agree = 0;
+  for (let i = 0; i < set.count; i++) if (ortTop[i] === int8.predictions[i]) agree++;
+  const j = {
+    model: file,
+    images: set.count,
+    accuracy_fp32: +fp32.accuracy.toFixed(6),
+    accuracy_int8: +int8.accuracy.toFixed(6),
+    agreement_onnxruntime: +(agree / set.count).toFixed(6),
+    config: opts.config,
+    variant: d.variant,
+    engine: opts.engine,
+    host: opts.host,
+    batch,
+    calib: opts.calib,
+    method: opts.method,
+    offloaded_macs_fraction: +m.partition.offloadedMacsFraction.toFixed(6),
+    vta_cycles_per_image: Math.round(int8.vtaCycles / set.count),
+    int8_seconds: +vtaSeconds.toFixed(3),
+    images_per_second: +(set.count / vtaSeconds).toFixed(1),
+    seconds: +((performance.now() - t0) / 1000).toFixed(3),
+  };
+  if (opts.json) {
+    console.log(JSON.stringify(j, null, 2));
+    return;
+  }
+  const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+  console.log(`${file} on ${opts.dataset} (${set.count} images), ${opts.config} (${d.variant}), VTA engine ${opts.engine}, host ${opts.host}`);
+  console.log(table(['fp32', 'int8 on VTA', 'int8 top-1 = onnxruntime', 'MACs on VTA'], [[pct(j.accuracy_fp32), pct(j.accuracy_int8), pct(j.agreement_onnxruntime), pct(j.offloaded_macs_fraction)]]));
+  console.log(`int8: ${j.vta_cycles_per_image} VTA cycles per image (batches of ${batch}), ${j.images_per_second} images/s (${j.int8_seconds} s); ${j.seconds} s in all`);
+}
+
 export function registerModel(program: Command): void {
-  const model = program.command('model').description('whole networks: import ONNX models, inspect them (docs/models.md)');
+  const model = program.command('model').description('whole networks: import ONNX models, inspect, compile for VTA, run and evaluate them (docs/models.md)');
   model
     .command('inspect')
     .description('import an ONNX model and report its operators, shapes, MACs per node and what would offload to VTA on a configuration')
@@ -101,4 +335,41 @@ export function registerModel(program: Command): void {
     .addOption(printGraphOption())
     .addOption(jsonOption('print JSON: inputs, outputs, ops, nodes (shapes, macs, target), macs, offloaded_macs, offloaded_macs_fraction, vta_regions, layout_transforms'))
     .action((file: string, opts: InspectOptions) => inspect(file, opts));
+  calibrationOptions(
+    model
+      .command('compile')
+      .description('quantize an ONNX model to int8 (calibration) and compile what VTA runs on a configuration into one .vtwm artifact')
+      .argument('<model>', 'ONNX file (.onnx)')
+      .addOption(configSpecOption('VTA configuration (preset name, JSON file or inline JSON)'))
+      .addOption(outOption('file', 'the artifact to write (.vtwm)', { required: true }))
+      .addOption(inputShapeOption()),
+    true,
+  )
+    .addOption(jsonOption('print JSON: vta_nodes, host_nodes, macs, offloaded_macs_fraction, float_layers, seconds'))
+    .action((file: string, opts: CompileCliOptions) => compile(file, opts));
+  model
+    .command('run')
+    .description('run a compiled model (.vtwm) on one input: VTA nodes on a simulator, the rest on a host target; top-k or a tensor summary')
+    .argument('<artifact>', 'compiled model (.vtwm, from vtw model compile)')
+    .requiredOption('--input <file>', 'input: PNG / JPEG (grayscale or RGB, resized to the model input) or .npy (the input shape exactly)')
+    .addOption(engineChoice())
+    .addOption(hostChoice())
+    .option('--top <k>', 'classes to print for a [1,N] output', parseInteger('top', 1), 5)
+    .option('--pixel-scale <s>', 'image pixels become value/255*s (LeNet-5 takes 0..255: 255)', parsePositive('pixel-scale'), 1)
+    .option('-c, --config <config>', 'refuse the artifact unless it was compiled for this configuration')
+    .addOption(jsonOption('print JSON: outputs (top-k or summary), vta_cycles, host_ms, offloaded_macs_fraction, nodes'))
+    .action((file: string, opts: RunCliOptions) => run(file, opts));
+  calibrationOptions(
+    model
+      .command('eval')
+      .description('accuracy of a classifier on a dataset: fp32 (host), int8 with VTA running what it can, and top-1 agreement with onnxruntime fp32')
+      .argument('<model>', 'ONNX file (.onnx) taking [N,1,28,28] float32 pixels 0..255')
+      .addOption(configSpecOption('VTA configuration (preset name, JSON file or inline JSON)'))
+      .requiredOption('--dataset <name>', 'mnist-test[:N] or mnist-train[:N] (the first N images)')
+      .addOption(engineChoice())
+      .addOption(hostChoice()),
+    false,
+  )
+    .addOption(jsonOption('print JSON: images, accuracy_fp32, accuracy_int8, agreement_onnxruntime, config, engine, seconds, vta_cycles_per_image, images_per_second'))
+    .action((file: string, opts: EvalCliOptions) => evaluate(file, opts));
 }
