@@ -8,6 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PNG } from 'pngjs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadOnnx } from '../compiler/frontend/onnx.ts';
@@ -294,7 +295,7 @@ function throwsLine(fn: () => unknown, pattern: RegExp): Promise<void> {
     );
 }
 
-test('calibration sets: .npy folder and batch file load; empty sets and bad specs are one line', async () => {
+test('calibration sets: .npy folder, batch file and image folder load; empty sets and bad specs are one line', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vtw-calib-'));
   try {
     const one = (seed: number): Tensor => ({ dtype: 'float32', shape: [1, 3, 8, 8], data: Float32Array.from(uniform(192, 1, seed)) });
@@ -309,10 +310,20 @@ test('calibration sets: .npy folder and batch file load; empty sets and bad spec
     assert.is(fromBatch[3].dtype, 'float32');
     mkdirSync(join(dir, 'empty'));
     await throwsLine(() => loadCalibration(join(dir, 'empty'), { shape: [1, 3, 8, 8] }), /empty calibration set/);
-    mkdirSync(join(dir, 'pngs'));
-    writeFileSync(join(dir, 'pngs', 'a.png'), 'not really');
-    await throwsLine(() => loadCalibration(join(dir, 'pngs'), { shape: [1, 3, 8, 8] }), /image folders need compiler\/data\/image\.ts/);
-    await throwsLine(() => loadCalibration(join(dir, 'nope'), { shape: [1, 3, 8, 8] }), /no such file or folder; give a folder of \.npy files/);
+    // a folder of images and .npy files: every image becomes one sample (CHW, value / 255 * pixelScale)
+    mkdirSync(join(dir, 'imgs'));
+    const png = new PNG({ width: 8, height: 8 });
+    png.data.set(Uint8Array.from(randomInts(256, 0, 255, 9)));
+    writeFileSync(join(dir, 'imgs', 'b.png'), PNG.sync.write(png));
+    writeNpy(join(dir, 'imgs', 'a.npy'), one(7));
+    const mixed = await loadCalibration(join(dir, 'imgs'), { shape: [1, 3, 8, 8] }, { pixelScale: 255 });
+    assert.is(mixed.length, 2, 'one sample from the .npy, one from the PNG');
+    assert.equal(Array.from(mixed[0].data), Array.from(one(7).data));
+    const rgb = Array.from({ length: 192 }, (_, i) => png.data[(i % 64) * 4 + Math.floor(i / 64)]);
+    assert.equal(Array.from(mixed[1].data), rgb, 'the PNG sample is its R, G, B planes at pixelScale 255');
+    writeFileSync(join(dir, 'imgs', 'c.png'), 'not really');
+    await throwsLine(() => loadCalibration(join(dir, 'imgs'), { shape: [1, 3, 8, 8] }), /c\.png/);
+    await throwsLine(() => loadCalibration(join(dir, 'nope'), { shape: [1, 3, 8, 8] }), /no such file or folder; give a folder of \.npy \/ PNG \/ JPEG files/);
     await throwsLine(() => loadCalibration(join(dir, 'batch.npy'), { shape: [1, 3, 4, 4] }), /shape \[4,3,8,8\] is neither one sample \[3,4,4\] nor a batch/);
     await throwsLine(() => loadCalibration(join(dir, 'batch.npy'), { shape: [1, 3, 8, 8] }, { limit: 0 }), /empty calibration set/);
     await throwsLine(() => loadCalibration('mnist-valid:10', { shape: [1, 1, 28, 28] }), /no such file or folder/);

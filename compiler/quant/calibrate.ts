@@ -19,6 +19,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompileError } from '../errors.ts';
 import { readIdxImages, loadDataset } from '../data/idx.ts';
+import { loadInputFile } from '../data/image.ts';
 import { readNpy } from '../data/npy.ts';
 import { runGraph, type HostTarget } from '../graph/executor.ts';
 import type { Graph, Node } from '../graph/ir.ts';
@@ -28,12 +29,14 @@ export type CalibrationMethod = 'max' | 'percentile';
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['max', 'percentile'];
 export const DEFAULT_PERCENTILE = 99.99;
 
-const SPEC_FORMS = 'a folder of .npy files, one .npy file with a leading batch dimension, an IDX images file, or mnist-test[:N] / mnist-train[:N]';
+const SPEC_FORMS = 'a folder of .npy / PNG / JPEG files, one PNG / JPEG image, one .npy file with a leading batch dimension, an IDX images file, or mnist-test[:N] / mnist-train[:N]';
 const IMAGE_EXTENSIONS = /\.(png|jpe?g)$/i;
 
 export interface CalibrationOptions {
   /** Use at most this many samples (the first ones). */
   limit?: number;
+  /** PNG / JPEG pixels become value / 255 * pixelScale (default 1), as `vtw model run --pixel-scale` feeds them. */
+  pixelScale?: number;
 }
 
 /** One sample's elements as float32 (any numeric dtype; integers keep their values). */
@@ -66,25 +69,27 @@ function splitSamples(t: Tensor, sampleShape: readonly number[], where: string):
 }
 
 /** The raw samples a spec names (flat float32, one per sample). */
-function readSamples(spec: string, sampleShape: readonly number[]): { samples: Float32Array[]; name: string } {
+async function readSamples(spec: string, sampleShape: readonly number[], pixelScale: number): Promise<{ samples: Float32Array[]; name: string }> {
+  // an image is resized to the model input, as `vtw model run --input` does
+  const image = async (path: string) => (await loadInputFile(path, { shape: [1, ...sampleShape], dtype: 'float32', scale: pixelScale })).data as Float32Array;
   if (/^mnist-(test|train)(:|$)/.test(spec)) {
     const set = loadDataset(spec);
     return { samples: imageSamples(set.pixels, set.count, [set.rows, set.cols], sampleShape, spec), name: spec };
   }
   if (!existsSync(spec)) throw new CompileError(`--calib ${spec}: no such file or folder; give ${SPEC_FORMS}`);
   if (statSync(spec).isDirectory()) {
-    const entries = readdirSync(spec).sort();
-    const npys = entries.filter((f) => f.toLowerCase().endsWith('.npy'));
-    if (npys.length === 0) {
-      if (entries.some((f) => IMAGE_EXTENSIONS.test(f))) {
-        throw new CompileError(`--calib ${spec}: image folders need compiler/data/image.ts, which is not there yet; convert the images to .npy files of the model's input`);
-      }
-      throw new CompileError(`--calib ${spec}: empty calibration set: the folder holds no .npy files`);
+    const files = readdirSync(spec).sort().filter((f) => f.toLowerCase().endsWith('.npy') || IMAGE_EXTENSIONS.test(f));
+    if (files.length === 0) throw new CompileError(`--calib ${spec}: empty calibration set: the folder holds no .npy, PNG or JPEG files`);
+    const samples: Float32Array[] = [];
+    for (const f of files) {
+      const path = join(spec, f);
+      if (IMAGE_EXTENSIONS.test(f)) samples.push(await image(path));
+      else samples.push(...splitSamples(readNpy(path), sampleShape, path));
     }
-    return { samples: npys.flatMap((f) => splitSamples(readNpy(join(spec, f)), sampleShape, join(spec, f))), name: spec };
+    return { samples, name: spec };
   }
   if (spec.toLowerCase().endsWith('.npy')) return { samples: splitSamples(readNpy(spec), sampleShape, spec), name: spec };
-  if (IMAGE_EXTENSIONS.test(spec)) throw new CompileError(`--calib ${spec}: image files need compiler/data/image.ts, which is not there yet; convert the image to a .npy file of the model's input`);
+  if (IMAGE_EXTENSIONS.test(spec)) return { samples: [await image(spec)], name: spec };
   const images = readIdxImages(spec);
   return { samples: imageSamples(images.pixels, images.count, [images.rows, images.cols], sampleShape, spec), name: spec };
 }
@@ -105,7 +110,7 @@ function imageSamples(pixels: Uint8Array, count: number, dims: number[], sampleS
 export async function loadCalibration(spec: string, input: { shape: number[] }, opts: CalibrationOptions = {}): Promise<Tensor[]> {
   const [batch, ...sampleShape] = input.shape;
   if (!batch || sampleShape.length === 0) throw new CompileError(`--calib ${spec}: the model input [${input.shape.join(',')}] has no batch dimension to calibrate over`);
-  const { samples: all, name } = readSamples(spec, sampleShape);
+  const { samples: all, name } = await readSamples(spec, sampleShape, opts.pixelScale ?? 1);
   const samples = opts.limit !== undefined ? all.slice(0, opts.limit) : all;
   if (samples.length === 0) throw new CompileError(`--calib ${name}: empty calibration set (no samples); give at least one sample`);
   if (samples.length < batch) throw new CompileError(`--calib ${name}: ${samples.length} samples do not fill one batch of ${batch} (the model input is [${input.shape.join(',')}])`);

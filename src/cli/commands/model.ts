@@ -134,12 +134,13 @@ function hostTarget(name: (typeof HOSTS)[number], d: Derived): HostTarget {
 
 /** Calibration options shared by compile and eval. */
 function calibrationOptions(c: Command, required: boolean): Command {
-  const calib = new Option('--calib <spec>', 'calibration samples: a folder of .npy files, a .npy batch, an IDX image file, or mnist-train[:N] / mnist-test[:N]');
+  const calib = new Option('--calib <spec>', 'calibration samples: a folder of .npy / PNG / JPEG files, a .npy batch, an IDX image file, or mnist-train[:N] / mnist-test[:N]');
   return c
     .addOption(required ? calib.makeOptionMandatory() : calib.default('mnist-train:1000'))
     .addOption(new Option('--method <method>', 'calibration range per tensor: max |x| or a percentile of |x|').choices(CALIBRATION_METHODS).default('max'))
     .option('--skip-first', 'keep the first conv/dense layer in float (on the host)')
-    .option('--skip-last', 'keep the last conv/dense layer in float (on the host)');
+    .option('--skip-last', 'keep the last conv/dense layer in float (on the host)')
+    .option('--calib-pixel-scale <s>', 'calibration images (PNG/JPEG) become value/255*s, as run --pixel-scale feeds them', parsePositive('calib-pixel-scale'), 1);
 }
 
 /** A progress bar that starts at the first report, when the total is known. */
@@ -153,6 +154,7 @@ function lateBar(title: string): { onProgress: (done: number, total: number) => 
 
 interface CalibOptions {
   calib: string;
+  calibPixelScale: number;
   method: CalibrationMethod;
   skipFirst?: boolean;
   skipLast?: boolean;
@@ -170,7 +172,7 @@ async function compile(file: string, opts: CompileCliOptions): Promise<void> {
   const t0 = performance.now();
   const bar = lateBar(`calibrating on ${opts.calib}`);
   const { quantized, report } = await quantizeModel(file, {
-    inputShapes: opts.input, calib: opts.calib, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: bar.onProgress,
+    inputShapes: opts.input, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: bar.onProgress,
   });
   bar.stop();
   const m = await compileModel(quantized, d, { configName: opts.config, source: file });
@@ -283,7 +285,7 @@ async function evaluate(file: string, opts: EvalCliOptions): Promise<void> {
   b.stop();
   const cal = lateBar(`calibrating on ${opts.calib}`);
   const { quantized } = await quantizeModel(file, {
-    batch, calib: opts.calib, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: cal.onProgress,
+    batch, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: cal.onProgress,
   });
   cal.stop();
   const m = await compileModel(quantized, d, { configName: opts.config, source: file });
