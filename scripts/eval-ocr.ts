@@ -3,6 +3,12 @@
  * fp32 and against the truth (docs/models.md, "PaddleOCR").
  *
  *   tsx scripts/eval-ocr.ts [--texts 100] [--rec 100] [--seed 1] [--rec-width 320] [--json]
+ *                           [--int8 [--config default] [--engine ts|verilator] [--calib-lines 64] [--method percentile]]
+ *
+ * --int8 evaluates the models quantized to int8 (calibrated on --calib-lines texts upright and
+ * turned, drawn with seed + 1000: never the evaluated lines) with their QConv / QDense / QAdd /
+ * QMaxPool nodes on VTA (--config, simulated by --engine) and the rest on the TypeScript host.
+ * --rec 0 leaves the recognizer out.
  *
  * The classifier sees every text upright and turned by 180° (2 × --texts lines); the recognizer the
  * first --rec upright lines. `evaluateOcr` takes the engine as `Runner`s, so an int8-on-VTA engine
@@ -11,7 +17,10 @@
 import { pathToFileURL } from 'node:url';
 import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
-import { evalClassifier, evalRecognizer, hostRunner, ortRunner, type ClsEval, type RecEval, type Runner } from '../compiler/models/ocr-eval.ts';
+import { evalClassifier, evalRecognizer, hostRunner, ortRunner, vtaRunner, type ClsEval, type OcrModel, type RecEval, type Runner, type VtaOcr } from '../compiler/models/ocr-eval.ts';
+import type { VtaEngineName } from '../compiler/model/run.ts';
+import { CALIBRATION_METHODS, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
+import { loadConfig } from '../src/config/load.ts';
 import { loadRecDict, paddleOcrMissing, REC_WIDTH } from '../compiler/models/paddleocr.ts';
 import { VtwError } from '../src/errors.ts';
 import { progress } from '../src/report/progress.ts';
@@ -61,14 +70,39 @@ export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runn
   };
 }
 
-const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json]';
+const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--method max|percentile]]';
 
-function parseArgs(args: string[]): OcrEvalOptions & { json: boolean } {
-  const o = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false };
-  const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth' };
+interface Args extends OcrEvalOptions {
+  json: boolean;
+  int8: boolean;
+  config: string;
+  engine: VtaEngineName;
+  calibLines: number;
+  method: CalibrationMethod;
+}
+
+function parseArgs(args: string[]): Args {
+  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, method: 'percentile' };
+  const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth' | 'calibLines'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth', '--calib-lines': 'calibLines' };
+  const choice = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T => {
+    if (!allowed.includes(v as T)) throw new VtwError(`${flag} '${v ?? ''}' is not one of ${allowed.join(', ')}; ${USAGE}`);
+    return v as T;
+  };
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--json') {
-      o.json = true;
+    if (args[i] === '--json' || args[i] === '--int8') {
+      o[args[i] === '--json' ? 'json' : 'int8'] = true;
+      continue;
+    }
+    if (args[i] === '--config') {
+      o.config = args[++i] ?? '';
+      continue;
+    }
+    if (args[i] === '--engine') {
+      o.engine = choice('--engine', args[++i], ['ts', 'verilator'] as const);
+      continue;
+    }
+    if (args[i] === '--method') {
+      o.method = choice('--method', args[++i], CALIBRATION_METHODS);
       continue;
     }
     const key = numeric[args[i]];
@@ -82,14 +116,51 @@ function parseArgs(args: string[]): OcrEvalOptions & { json: boolean } {
 
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
 
+/** Both models int8 on VTA (the recognizer only when --rec > 0), calibrated on lines the evaluation never sees. */
+async function vtaEngine(o: Args): Promise<{ name: string; cls: Runner; rec: Runner; vta: { cls: VtaOcr; rec?: VtaOcr } }> {
+  const d = loadConfig(o.config);
+  const upright = renderTextLines(o.calibLines, { seed: o.seed + 1000 });
+  const calibration = [...upright, ...renderTextLines(o.calibLines, { seed: o.seed + 1000, rotate180: true })];
+  const build = async (model: OcrModel) => {
+    const bar = o.progress ? progress(model === 'cls' ? calibration.length : upright.length, `calibrating the ${model === 'cls' ? 'classifier' : 'recognizer'}`) : undefined;
+    const r = await vtaRunner(model, {
+      d, configName: o.config, calibration: model === 'cls' ? calibration : upright, recWidth: o.recWidth,
+      quant: { method: o.method }, run: { engine: o.engine, host: TS_HOST }, onCalibration: (done) => bar?.update?.(done),
+    });
+    bar?.stop();
+    return r;
+  };
+  const cls = await build('cls');
+  const rec = o.recLines > 0 ? await build('rec') : undefined;
+  const none: Runner = async () => {
+    throw new VtwError('internal: the recognizer was not built (--rec 0)');
+  };
+  return { name: `int8 on VTA ${o.config} (${o.engine})`, cls: cls.run, rec: rec?.run ?? none, vta: { cls, rec } };
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const engine = { name: 'ts fp32 (our importer + TS_HOST)', cls: await hostRunner('cls', TS_HOST), rec: await hostRunner('rec', TS_HOST, opts.recWidth) };
+  const engine: { name: string; cls: Runner; rec: Runner; vta?: { cls: VtaOcr; rec?: VtaOcr } } = opts.int8
+    ? await vtaEngine(opts)
+    : { name: 'ts fp32 (our importer + TS_HOST)', cls: await hostRunner('cls', TS_HOST), rec: await hostRunner('rec', TS_HOST, opts.recWidth) };
   const r = await evaluateOcr(engine, opts);
+  const vta = engine.vta && {
+    config: opts.config,
+    engine: opts.engine,
+    method: opts.method,
+    calib_lines: opts.calibLines * 2,
+    cls_cycles_per_line: Math.round(engine.vta.cls.totals.cycles / Math.max(1, engine.vta.cls.totals.runs)),
+    cls_offloaded_macs_fraction: engine.vta.cls.compiled.partition.offloadedMacsFraction,
+    ...(engine.vta.rec && {
+      rec_cycles_per_line: Math.round(engine.vta.rec.totals.cycles / Math.max(1, engine.vta.rec.totals.runs)),
+      rec_offloaded_macs_fraction: engine.vta.rec.compiled.partition.offloadedMacsFraction,
+    }),
+  };
   if (opts.json) {
-    console.log(JSON.stringify(r, null, 2));
+    console.log(JSON.stringify({ ...r, ...(vta && { vta }) }, null, 2));
     return;
   }
+  if (vta) console.log(`int8 on VTA ${vta.config} (${vta.engine} engine), ${vta.method} calibration on ${vta.calib_lines} lines: classifier ${vta.cls_cycles_per_line} cycles/line (${pct(vta.cls_offloaded_macs_fraction)} of MACs offloaded)${vta.rec_cycles_per_line !== undefined ? `, recognizer ${vta.rec_cycles_per_line} cycles/line (${pct(vta.rec_offloaded_macs_fraction!)})` : ''}`);
   console.log(`PaddleOCR on rendered lines (seed ${r.seed}), ${r.engine} vs onnxruntime-node fp32`);
   console.log(`classifier, ${r.cls.lines} lines (${r.cls.lines / 2} texts upright + turned): top-1 agreement with onnxruntime ${pct(r.cls.agreement)}, accuracy ${pct(r.cls.accuracy)} (onnxruntime ${pct(r.cls.accuracyOracle)}), max |Δp| ${r.cls.maxAbsDiff.toExponential(2)}, ${r.cls.seconds} s`);
   console.log(`recognizer, ${r.rec.lines} lines at width ${r.rec.recWidth}: texts equal to onnxruntime's ${r.rec.textsEqual}/${r.rec.lines}, CER vs onnxruntime ${pct(r.rec.cerVsOracle)}, CER vs truth ${pct(r.rec.cerVsTruth)} (onnxruntime ${pct(r.rec.cerOracleVsTruth)}), exactly right ${r.rec.exact}/${r.rec.lines}, max |Δp| ${r.rec.maxAbsDiff.toExponential(2)}, ${r.rec.seconds} s`);

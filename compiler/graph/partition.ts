@@ -6,6 +6,7 @@
 import type { Derived } from '../../src/config/derive.ts';
 import type { Graph, Node } from './ir.ts';
 import { nodeMacs, offloadRule, type VtaOp } from './offload.ts';
+import { isQuantizedOp } from './quantized.ts';
 
 export interface PartNode {
   node: Node;
@@ -28,8 +29,13 @@ export interface Partition {
 export function partitionGraph(g: Graph, d: Derived): Partition {
   let macs = 0;
   let offloadedMacs = 0;
+  // In a quantized graph VTA runs only the int8 operators: a float Conv or MaxPool there is one the
+  // quantizer kept in float (skipFirst/skipLast, or a form it does not quantize), so it stays on the host.
+  const quantized = g.nodes.some((n) => isQuantizedOp(n.op));
+  const keptFloat = { as: null, reason: 'kept in float by the quantizer' };
   const nodes = g.nodes.map((node): PartNode => {
-    const rule = offloadRule(g, node, d);
+    const float = quantized && !isQuantizedOp(node.op);
+    const rule = float ? (offloadRule(g, node, d).as ? keptFloat : { as: null, reason: null }) : offloadRule(g, node, d);
     const m = nodeMacs(g, node);
     macs += m;
     if (rule.as) offloadedMacs += m;

@@ -12,7 +12,14 @@ import type { TextLine } from '../data/text-lines.ts';
 import { runGraph, type HostTarget } from '../graph/executor.ts';
 import { loadOnnx } from '../frontend/onnx.ts';
 import { runPasses } from '../graph/passes.ts';
+import type { Graph } from '../graph/ir.ts';
 import type { Tensor } from '../graph/tensor.ts';
+import { TS_HOST } from '../host/ts.ts';
+import { compileModel, type CompiledModel } from '../model/compile.ts';
+import { runModel, type RunModelOptions } from '../model/run.ts';
+import { collectStats } from '../quant/calibrate.ts';
+import { quantizeGraph, type QuantizeOptions, type QuantReport } from '../quant/quantize.ts';
+import type { Derived } from '../../src/config/derive.ts';
 import { charErrorRate, CLS_WIDTH, clsInput, clsLabel, ctcGreedyDecode, OCR_HEIGHT, readPaddleOcrFile, recInput, REC_STEP, REC_WIDTH } from './paddleocr.ts';
 
 /** One model run: the input tensor in, the (single) output's values out. */
@@ -29,12 +36,58 @@ const PADDLEOCR_NAMES: Record<OcrModel, string> = { cls: 'PaddleOCR classifier',
 
 /** Our importer and passes, bound to the model's input shape, run by a host target (fp32). */
 export async function hostRunner(model: OcrModel, target: HostTarget, recWidth = REC_WIDTH): Promise<Runner> {
-  const g = runPasses(loadOnnx(readPaddleOcrFile(model), PADDLEOCR_NAMES[model]), { inputShapes: new Map([['x', ocrInputShape(model, recWidth)]]) });
+  const g = ocrGraph(model, recWidth);
   await target.prepare?.(g);
   const out = g.outputs[0];
   return async (x) => runGraph(g, new Map([['x', x]]), target).outputs.get(out)!.data as Float32Array;
 }
 
+/** The fp32 graph of a model, imported, bound to its input shape and through the passes. */
+export function ocrGraph(model: OcrModel, recWidth = REC_WIDTH): Graph {
+  return runPasses(loadOnnx(readPaddleOcrFile(model), PADDLEOCR_NAMES[model]), { inputShapes: new Map([['x', ocrInputShape(model, recWidth)]]) });
+}
+
+export interface VtaOcrOptions {
+  /** The configuration VTA runs, and its name for reports. */
+  d: Derived;
+  configName: string;
+  /** Calibration lines (their model inputs are made as the evaluation makes them). */
+  calibration: readonly TextLine[];
+  quant: QuantizeOptions;
+  run: RunModelOptions;
+  recWidth?: number;
+  onCalibration?: (done: number, total: number) => void;
+}
+
+export interface VtaOcr {
+  run: Runner;
+  compiled: CompiledModel;
+  report: QuantReport;
+  /** VTA cycles summed over every run so far, and the runs. */
+  totals: { cycles: number; runs: number };
+}
+
+/**
+ * The model quantized to int8 on `calibration` and compiled for VTA: its QConv / QDense / QAdd /
+ * QMaxPool nodes run on the configuration (opts.run.engine), the rest on opts.run.host.
+ */
+export async function vtaRunner(model: OcrModel, o: VtaOcrOptions): Promise<VtaOcr> {
+  const recWidth = o.recWidth ?? REC_WIDTH;
+  const g = ocrGraph(model, recWidth);
+  const input = (l: TextLine) => (model === 'cls' ? clsInput(l.rgba) : recInput(l.rgba, recWidth));
+  const stats = await collectStats(g, o.calibration.map(input), TS_HOST, { onProgress: o.onCalibration });
+  const { graph, report } = quantizeGraph(g, stats, o.quant);
+  const compiled = await compileModel(graph, o.d, { configName: o.configName, source: `PaddleOCR ${model}` });
+  const out = graph.outputs[0];
+  const totals = { cycles: 0, runs: 0 };
+  const run: Runner = async (x) => {
+    const r = await runModel(compiled, new Map([['x', x]]), o.run);
+    totals.cycles += r.vtaCycles;
+    totals.runs++;
+    return r.outputs.get(out)!.data as Float32Array;
+  };
+  return { run, compiled, report, totals };
+}
 
 /** onnxruntime-node fp32 on one thread (the oracle). */
 export async function ortRunner(model: OcrModel): Promise<Runner> {
