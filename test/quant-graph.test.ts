@@ -1,7 +1,13 @@
 /**
  * Quantized graphs (compiler/graph/quantized.ts contract): shape/dtype inference and MAC counts of
- * the quantized operators (compiler/graph/ops.ts), which the ONNX importer still refuses.
+ * the quantized operators (compiler/graph/ops.ts), which the ONNX importer still refuses; and the
+ * quantizer (compiler/quant/): a small random float network quantized follows the contract, its int8
+ * output (run on the reference kernels) stays close to the fp32 graph's on data it was not
+ * calibrated on, skipFirst/skipLast keep those layers float, and bad calibration sets are one line.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadOnnx } from '../compiler/frontend/onnx.ts';
@@ -12,7 +18,11 @@ import { inferShapes } from '../compiler/graph/passes.ts';
 import type { Tensor } from '../compiler/graph/tensor.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
 import { randomInts } from '../compiler/ops/common.ts';
-import { buildModel } from './helpers/onnx-build.ts';
+import { writeNpy } from '../compiler/data/npy.ts';
+import { runPasses } from '../compiler/graph/passes.ts';
+import { collectStats, loadCalibration, percentileAbs, type CalibrationStats } from '../compiler/quant/calibrate.ts';
+import { quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
+import { buildModel, type InitSpec } from './helpers/onnx-build.ts';
 
 /** A hand-built quantized network, every computed value left untyped for inference to fill in. */
 function quantizedNetwork(): Graph {
@@ -89,6 +99,228 @@ test('the ONNX importer still refuses the quantized operators (they are not ONNX
     outputs: [{ name: 'y', type: 3 }],
   });
   assert.throws(() => loadOnnx(bytes, 'q.onnx'), /^unsupported operator QuantizeP2 \(node qz, opset 13\)/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The quantizer
+
+/** Seeded uniform floats in [-a, a]. */
+function uniform(n: number, a: number, seed: number): number[] {
+  return Array.from(randomInts(n, -10000, 10000, seed), (v) => (v / 10000) * a);
+}
+
+function init(name: string, dims: number[], seed: number): InitSpec {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const fanIn = dims.length > 1 ? n / dims[0] : 8;
+  return { name, type: 1, dims, data: uniform(n, Math.sqrt(3 / fanIn), seed) };
+}
+
+/**
+ * conv+relu -> conv -> add+relu (residual) -> maxpool -> sigmoid (stays float) -> flatten -> gemm,
+ * imported and run through the default passes like any ONNX model.
+ */
+function floatNetwork(): Graph {
+  const bytes = buildModel({
+    opset: 13,
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['c1'], name: 'conv1', attrs: { pads: { ints: [1, 1, 1, 1] } } },
+      { op: 'Relu', inputs: ['c1'], outputs: ['r1'], name: 'relu1' },
+      { op: 'Conv', inputs: ['r1', 'w2', 'b2'], outputs: ['c2'], name: 'conv2', attrs: { pads: { ints: [1, 1, 1, 1] } } },
+      { op: 'Add', inputs: ['r1', 'c2'], outputs: ['s'], name: 'add' },
+      { op: 'Relu', inputs: ['s'], outputs: ['r2'], name: 'relu2' },
+      { op: 'MaxPool', inputs: ['r2'], outputs: ['p'], name: 'pool', attrs: { kernel_shape: { ints: [2, 2] }, strides: { ints: [2, 2] } } },
+      { op: 'Sigmoid', inputs: ['p'], outputs: ['sg'], name: 'sigmoid' },
+      { op: 'Flatten', inputs: ['sg'], outputs: ['f'], name: 'flatten' },
+      { op: 'Gemm', inputs: ['f', 'w3', 'b3'], outputs: ['y'], name: 'fc', attrs: { transB: { i: 1 } } },
+    ],
+    inputs: [{ name: 'x', dims: [2, 3, 8, 8] }],
+    outputs: [{ name: 'y' }],
+    initializers: [init('w1', [8, 3, 3, 3], 1), init('b1', [8], 2), init('w2', [8, 8, 3, 3], 3), init('b2', [8], 4), init('w3', [10, 128], 5), init('b3', [10], 6)],
+  });
+  return runPasses(loadOnnx(bytes, 'net.onnx'));
+}
+
+const inputBatch = (seed: number): Tensor => ({ dtype: 'float32', shape: [2, 3, 8, 8], data: Float32Array.from(uniform(384, 2, seed)) });
+
+let cachedStats: CalibrationStats | undefined;
+async function calibrated(g: Graph): Promise<CalibrationStats> {
+  cachedStats ??= await collectStats(g, Array.from({ length: 16 }, (_, i) => inputBatch(100 + i)), TS_HOST);
+  return cachedStats;
+}
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+/** The frac a quantized graph gives each int8 value (the attribute of the node that makes it). */
+function fracs(g: Graph): Map<string, number> {
+  return new Map(g.nodes.filter((n) => typeof n.attrs.frac === 'number').map((n) => [n.outputs[0], n.attrs.frac as number]));
+}
+
+async function quantized(opts: QuantizeOptions) {
+  const g = floatNetwork();
+  return { g, ...quantizeGraph(g, await calibrated(g), opts) };
+}
+
+for (const method of ['max', 'percentile'] as const) {
+  test(`quantized network (${method}): structure follows the contract`, async () => {
+    const { graph: q } = await quantized({ method });
+    assert.equal(q.nodes.map((n) => n.op), ['QuantizeP2', 'QConv', 'QConv', 'QAdd', 'QMaxPool', 'DequantizeP2', 'Sigmoid', 'Flatten', 'QuantizeP2', 'QDense', 'DequantizeP2']);
+    assert.equal(q.outputs, ['y']);
+    assert.is(q.values.get('y')!.dtype, 'float32');
+    assert.is(new Set(q.nodes.map((n) => n.name)).size, q.nodes.length, 'node names are unique');
+    const frac = fracs(q);
+    for (const n of q.nodes) {
+      const ins = n.inputs.map((i) => (i ? q.values.get(i)! : undefined));
+      if (n.op === 'QConv' || n.op === 'QDense') {
+        assert.is(ins[1]!.const?.dtype, 'int8', `${n.name} weight`);
+        assert.is(ins[2]!.const?.dtype, 'int32', `${n.name} bias`);
+        const w = ins[1]!.const!.data;
+        // the weight frac is not stored: it is what the shift leaves over, and the weights must use the int8 range
+        const wFrac = (n.attrs.shift as number) + (n.attrs.frac as number) - frac.get(n.inputs[0])!;
+        assert.ok((n.attrs.shift as number) >= 0 && (n.attrs.shift as number) <= 31, `${n.name} shift ${n.attrs.shift}`);
+        assert.ok(Math.max(...Array.from(w, Math.abs)) >= 32, `${n.name}: weights use the int8 range (w_frac ${wFrac})`);
+      }
+      if (n.op === 'QAdd') assert.ok(frac.get(n.inputs[0]) === n.attrs.frac && frac.get(n.inputs[1]) === n.attrs.frac, 'QAdd operands share its frac');
+      if (n.op === 'QMaxPool') assert.is(frac.get(n.inputs[0]), n.attrs.frac);
+      if (n.op.startsWith('Q') && n.op !== 'QuantizeP2') assert.ok(ins.every((v, i) => !v || i > 0 || v.dtype === 'int8'), `${n.name} reads int8`);
+    }
+    const relus = q.nodes.filter((n) => n.name === 'conv1' || n.name === 'add');
+    for (const n of relus) assert.equal(n.attrs.clip, [0, 127], `${n.name}: fused relu`);
+    assert.equal(q.nodes.find((n) => n.name === 'conv2')!.attrs.clip, [-128, 127]);
+  });
+
+  test(`quantized network (${method}): int8 output close to fp32 on inputs outside the calibration set`, async () => {
+    const { g, graph: q, report } = await quantized({ method });
+    for (const seed of [7, 8, 9]) {
+      const x = new Map([['x', inputBatch(seed)]]);
+      const want = runGraph(g, x, TS_HOST).outputs.get('y')!;
+      const got = runGraph(q, x, TS_HOST).outputs.get('y')!;
+      const c = cosine(want.data, got.data);
+      assert.ok(c > 0.99, `seed ${seed}: cosine ${c}`);
+    }
+    // the report compares every quantized layer; the data exercises the arithmetic (little saturation)
+    assert.equal(report.layers.map((l) => l.node), ['conv1', 'conv2', 'add', 'pool', 'fc']);
+    for (const l of report.layers) {
+      assert.ok(l.cosine > 0.99, `${l.node}: cosine ${l.cosine}`);
+      assert.ok(l.saturated < 0.02, `${l.node}: ${(100 * l.saturated).toFixed(1)} % saturated`);
+      assert.ok(l.maxAbsError > 0 && l.maxAbsError < 0.25 * l.range, `${l.node}: max error ${l.maxAbsError} of range ${l.range}`);
+    }
+  });
+}
+
+test('skipFirst / skipLast keep the first / last conv-dense layer in float', async () => {
+  const first = (await quantized({ method: 'max', skipFirst: true })).graph;
+  assert.is(first.nodes.find((n) => n.name === 'conv1')!.op, 'Conv');
+  assert.is(first.nodes.find((n) => n.name === 'conv2')!.op, 'QConv');
+  assert.is(first.nodes.find((n) => n.name === 'add')!.op, 'Add', 'one operand is float, so the add stays float');
+  assert.is(first.nodes.find((n) => n.name === 'fc')!.op, 'QDense');
+  const last = await quantized({ method: 'max', skipLast: true });
+  assert.is(last.graph.nodes.find((n) => n.name === 'conv1')!.op, 'QConv');
+  assert.is(last.graph.nodes.find((n) => n.name === 'fc')!.op, 'Gemm');
+  assert.equal(last.report.float, [{ node: 'fc', op: 'Gemm', reason: 'skipLast' }]);
+  const both = (await quantized({ method: 'max', skipFirst: true, skipLast: true })).graph;
+  assert.equal(both.nodes.filter((n) => n.op === 'QConv' || n.op === 'QDense').map((n) => n.name), ['conv2']);
+  const x = new Map([['x', inputBatch(11)]]);
+  const c = cosine(runGraph(last.g, x, TS_HOST).outputs.get('y')!.data, runGraph(both, x, TS_HOST).outputs.get('y')!.data);
+  assert.ok(c > 0.99, `skip first+last: cosine ${c}`);
+});
+
+test('percentile ranges match the sorted values within a histogram bin', async () => {
+  const g = floatNetwork();
+  const stats = await calibrated(g);
+  // recompute conv2's output exactly on the same calibration inputs and sort |x|
+  const all: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    runGraph(g, new Map([['x', inputBatch(100 + i)]]), { name: 'tap', kernelFor: (n) => {
+      const k = TS_HOST.kernelFor(n, g)!;
+      return (m, ins) => {
+        const outs = k(m, ins);
+        if (m.outputs[0] === 'c2') all.push(...Array.from(outs[0].data, Math.abs));
+        return outs;
+      };
+    } });
+  }
+  all.sort((a, b) => a - b);
+  const s = stats.values.get('c2')!;
+  assert.is(s.absMax, all[all.length - 1]);
+  for (const p of [50, 90, 99, 99.9]) {
+    const exact = all[Math.ceil((p / 100) * all.length) - 1];
+    const got = percentileAbs(s, p);
+    assert.ok(got >= exact && got <= exact * 2 ** (1 / 64) * 1.0001, `p${p}: ${got} vs exact ${exact}`);
+  }
+});
+
+test('an output finer than its accumulator takes the accumulator frac (shifts never go negative); bad options are one line', async () => {
+  // y = x - 10 for x in [10, 10.1]: the input needs frac 3, the identity weight frac 6, the output alone would take 10
+  const bytes = buildModel({
+    opset: 13,
+    nodes: [{ op: 'Gemm', inputs: ['x', 'w', 'b'], outputs: ['y'], name: 'fc' }],
+    inputs: [{ name: 'x', dims: [4, 2] }],
+    outputs: [{ name: 'y' }],
+    initializers: [{ name: 'w', type: 1, dims: [2, 2], data: [1, 0, 0, 1] }, { name: 'b', type: 1, dims: [2], data: [-10, -10] }],
+  });
+  const g = runPasses(loadOnnx(bytes, 'fine.onnx'));
+  const x = (seed: number): Tensor => ({ dtype: 'float32', shape: [4, 2], data: Float32Array.from(randomInts(8, 0, 100, seed), (v) => 10 + v / 1000) });
+  const stats = await collectStats(g, [x(1), x(2), x(3)], TS_HOST);
+  const { graph } = quantizeGraph(g, stats, { method: 'max' });
+  const fc = graph.nodes.find((n) => n.op === 'QDense')!;
+  const q = graph.nodes.find((n) => n.op === 'QuantizeP2')!;
+  assert.is(q.attrs.frac, 3);
+  assert.is(fc.attrs.shift, 0);
+  assert.is(fc.attrs.frac, 9, 'in_frac 3 + w_frac 6');
+  assert.throws(() => quantizeGraph(g, stats, { method: 'percentile', percentile: 101 }), /^--percentile 101: must be above 0 and at most 100$/);
+  const partial = { ...stats, values: new Map([...stats.values].filter(([k]) => k !== 'y')) };
+  assert.throws(() => quantizeGraph(g, partial, { method: 'max' }), /^quantize: the calibration statistics have no range for value y/);
+});
+
+function throwsLine(fn: () => unknown, pattern: RegExp): Promise<void> {
+  return Promise.resolve()
+    .then(fn)
+    .then(
+      () => assert.unreachable(`expected an error matching ${pattern}`),
+      (e: Error) => {
+        assert.not.ok(e.message.includes('\n'), e.message);
+        assert.match(e.message, pattern);
+      },
+    );
+}
+
+test('calibration sets: .npy folder and batch file load; empty sets and bad specs are one line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vtw-calib-'));
+  try {
+    const one = (seed: number): Tensor => ({ dtype: 'float32', shape: [1, 3, 8, 8], data: Float32Array.from(uniform(192, 1, seed)) });
+    mkdirSync(join(dir, 'npys'));
+    for (let i = 0; i < 5; i++) writeNpy(join(dir, 'npys', `s${i}.npy`), one(i));
+    const batches = await loadCalibration(join(dir, 'npys'), { shape: [2, 3, 8, 8] });
+    assert.is(batches.length, 2, 'five samples make two full batches of 2');
+    assert.equal(Array.from(batches[1].data.subarray(0, 192)), Array.from(one(2).data));
+    writeNpy(join(dir, 'batch.npy'), { dtype: 'uint8', shape: [4, 3, 8, 8], data: Uint8Array.from(randomInts(768, 0, 255, 3)) });
+    const fromBatch = await loadCalibration(join(dir, 'batch.npy'), { shape: [1, 3, 8, 8] });
+    assert.is(fromBatch.length, 4);
+    assert.is(fromBatch[3].dtype, 'float32');
+    mkdirSync(join(dir, 'empty'));
+    await throwsLine(() => loadCalibration(join(dir, 'empty'), { shape: [1, 3, 8, 8] }), /empty calibration set/);
+    mkdirSync(join(dir, 'pngs'));
+    writeFileSync(join(dir, 'pngs', 'a.png'), 'not really');
+    await throwsLine(() => loadCalibration(join(dir, 'pngs'), { shape: [1, 3, 8, 8] }), /image folders need compiler\/data\/image\.ts/);
+    await throwsLine(() => loadCalibration(join(dir, 'nope'), { shape: [1, 3, 8, 8] }), /no such file or folder; give a folder of \.npy files/);
+    await throwsLine(() => loadCalibration(join(dir, 'batch.npy'), { shape: [1, 3, 4, 4] }), /shape \[4,3,8,8\] is neither one sample \[3,4,4\] nor a batch/);
+    await throwsLine(() => loadCalibration(join(dir, 'batch.npy'), { shape: [1, 3, 8, 8] }, { limit: 0 }), /empty calibration set/);
+    await throwsLine(() => loadCalibration('mnist-valid:10', { shape: [1, 1, 28, 28] }), /no such file or folder/);
+    await throwsLine(() => loadCalibration('mnist-test:0', { shape: [1, 1, 28, 28] }), /N must be a whole number/);
+    await throwsLine(() => collectStats(floatNetwork(), [], TS_HOST), /empty calibration set/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

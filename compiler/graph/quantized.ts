@@ -1,6 +1,7 @@
 /**
  * The quantized graph: the contract between the int8 quantizer (compiler/quant/) and what runs its
- * result (the host executor, the VTA partition). docs/models.md, "Quantized graphs".
+ * result (the host executor, the VTA partition). docs/models.md, "Quantized graphs"; the quantizer
+ * that makes them is described under "Quantization".
  *
  * Number format (VTA's own scheme, vta-reference Part B §5.8): every quantized value is int8 with a
  * per-tensor power-of-two scale, real = q * 2^-frac; `frac` is an attribute of the node that makes
@@ -23,8 +24,10 @@
  *   QMaxPool      [x: int8 NCHW] {kernel_shape:[k,k], strides:[s,s], pads:[p,p,p,p], frac}
  *                 -> int8 (padding never wins: -infinity)
  *
- * `clip` is within [-128, 127] ([0, 127] for a fused Relu). The shift is >= 0; the bias is at the
- * output's scale (it is added after the shift, as VTA's tail does). These are exactly the operators
+ * `clip` is within [-128, 127] ([0, 127] for a fused Relu). The shift is 0..31; the bias is at the
+ * output's scale (it is added after the shift, as VTA's tail does). `frac` may be negative (ranges
+ * above 127.5). Flatten and Reshape may run on int8 values: they only relabel the shape, and the
+ * quantizer gives them their input's `frac`. These are exactly the operators
  * VTA can run (conv2d incl. group/depthwise, dense, add, max-pool with the shift/clip/relu tail);
  * everything else in a quantized graph stays float32 on the host between DequantizeP2 and
  * QuantizeP2. The kernels below are the plain reference for them: the host runs them, and VTA's

@@ -275,7 +275,14 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
   /** int8 name of an int8 value (graph outputs get a distinct int8 name; their float name stays the output) */
   const int8Name = new Map<string, string>();
   const floatName = new Map<string, string>();
-  const emit = (op: string, inputs: string[], output: string, attrs: Record<string, Attr>, name = output) => out.nodes.push({ name, op, inputs, outputs: [output], attrs });
+  // node names stay unique: a quantized node keeps its float node's name, an added one is named after its output
+  const nodeNames = new Set(g.nodes.map((n) => n.name));
+  const emit = (op: string, inputs: string[], output: string, attrs: Record<string, Attr>, name?: string) => {
+    let unique = name ?? output;
+    if (!name) for (let i = 1; nodeNames.has(unique); i++) unique = `${output}_${i}`;
+    nodeNames.add(unique);
+    out.nodes.push({ name: unique, op, inputs, outputs: [output], attrs });
+  };
   const asInt8 = (v: string): string => {
     if (int8.has(v)) return int8Name.get(v)!;
     if (!int8Name.has(v)) {
@@ -333,7 +340,7 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
       emit(op, [int8Name.get(n.inputs[0])!, ...n.inputs.slice(1)], yName, { ...n.attrs, frac }, n.name);
     }
     if (yName !== y) {
-      emit('DequantizeP2', [yName], y, { frac }, `${y}.dequantize`);
+      emit('DequantizeP2', [yName], y, { frac });
       addValue(y, 'float32', shapeOf(y));
     }
   }
