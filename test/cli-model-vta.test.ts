@@ -71,6 +71,23 @@ test('compile, then run a PNG: logits equal the quantized graph on the reference
   assert.match(text.stdout, new RegExp(`logits: top-5 ${mnist.labels[0]} \\(`));
 });
 
+test('a layer kept in float (--skip-first) runs on the host and survives the artifact', async () => {
+  const f = join(tmp, 'skip.vtwm');
+  const c = await runCli('model', 'compile', MODEL, '--config', 'ice40-small', '--calib', 'mnist-train:20', '--skip-first', '-o', f, '--json');
+  assert.is(c.code, 0, c.stderr);
+  const cj = JSON.parse(c.stdout);
+  assert.ok(!cj.vta_nodes.includes('conv1') && cj.host_nodes.includes('conv1'), c.stdout);
+  assert.ok(cj.offloaded_macs_fraction > 0.5 && cj.offloaded_macs_fraction < 1);
+  const r = await runCli('model', 'run', f, '--input', npyFile, '--json');
+  assert.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as RunJson;
+  const m = loadArtifact(f);
+  const want = runGraph(m.graph, new Map([[m.graph.inputs[0], { dtype: 'float32', shape: [1, 1, 28, 28], data: Float32Array.from(pixels) }]]), TS_HOST).outputs.get('logits')!;
+  assert.is(j.outputs[0].top[0].class, mnist.labels[0]);
+  assert.is(j.outputs[0].top[0].value, Math.max(...want.data));
+  assert.is(j.nodes.find((n) => n.name === 'conv1')!.where, 'host');
+});
+
 test('eval: int8 on VTA against fp32 and onnxruntime', async () => {
   const r = await runCli('model', 'eval', MODEL, '--config', 'default', '--dataset', 'mnist-test:20', '--calib', 'mnist-train:20', '--json');
   assert.is(r.code, 0, r.stderr);

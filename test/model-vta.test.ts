@@ -78,11 +78,17 @@ test('partition: MACs per node and the offloaded fraction', () => {
 
 test('artifact: a saved model loads without compiling and runs to the same outputs', async () => {
   const d = loadConfig('default');
-  const m = await compileModel(network(), d, { configName: 'default', source: 'qnet.onnx' });
+  const g = network();
+  // a host node's attributes with numbers JSON has no literal for (a fused relu: clip [0, Infinity])
+  g.nodes.find((n) => n.name === 'f')!.attrs.clip = [0, Infinity];
+  g.nodes.find((n) => n.name === 'f')!.attrs.big = -Infinity;
+  const m = await compileModel(g, d, { configName: 'default', source: 'qnet.onnx' });
   const file = join(tmp, 'qnet.vtwm');
   saveArtifact(file, m);
   const back = loadArtifact(file, { config: d, configName: 'default' });
   assert.is(back.configName, 'default');
+  assert.equal(back.graph.nodes.map((n) => n.attrs), g.nodes.map((n) => n.attrs));
+  for (const [name, v] of g.values) assert.equal(back.graph.values.get(name)!.const?.data, v.const?.data, name);
   assert.equal([...back.vta.keys()], OFFLOADED);
   const a = await runModel(m, input(3), { engine: 'ts', host: TS_HOST });
   const b = await runModel(back, input(3), { engine: 'ts', host: TS_HOST });

@@ -1,7 +1,10 @@
 /**
- * The partition of a graph between VTA and the host for one configuration: the offload rule
- * (offload.ts) decides per node; every node it does not send to VTA runs on the host target. The
- * partition carries what the run report needs: MACs per node and the fraction of MACs offloaded.
+ * The partition of a quantized graph between VTA and the host for one configuration: the offload
+ * rule (offload.ts) decides per node; every node it does not send to VTA runs on the host target.
+ * VTA computes in integers, so only the quantized operators (QConv, QDense, QAdd, QMaxPool) can go
+ * there: a float operator the rule would offload (a layer the quantizer kept in float, e.g. with
+ * --skip-first) stays on the host and says so. The partition carries what the run report needs:
+ * MACs per node and the fraction of MACs offloaded.
  */
 import type { Derived } from '../../src/config/derive.ts';
 import type { Graph, Node } from './ir.ts';
@@ -29,13 +32,9 @@ export interface Partition {
 export function partitionGraph(g: Graph, d: Derived): Partition {
   let macs = 0;
   let offloadedMacs = 0;
-  // In a quantized graph VTA runs only the int8 operators: a float Conv or MaxPool there is one the
-  // quantizer kept in float (skipFirst/skipLast, or a form it does not quantize), so it stays on the host.
-  const quantized = g.nodes.some((n) => isQuantizedOp(n.op));
-  const keptFloat = { as: null, reason: 'kept in float by the quantizer' };
   const nodes = g.nodes.map((node): PartNode => {
-    const float = quantized && !isQuantizedOp(node.op);
-    const rule = float ? (offloadRule(g, node, d).as ? keptFloat : { as: null, reason: null }) : offloadRule(g, node, d);
+    let rule = offloadRule(g, node, d);
+    if (rule.as && !isQuantizedOp(node.op)) rule = { as: null, reason: 'kept in float (VTA runs the quantized operators)' };
     const m = nodeMacs(g, node);
     macs += m;
     if (rule.as) offloadedMacs += m;

@@ -5,7 +5,8 @@
  *   format "vtw-model", version ARTIFACT_VERSION;
  *   config: the configuration's name, its variant string, its keys, and `hash` (SHA-256 of its
  *           keys, sorted) that a load compares with the configuration asked for;
- *   graph:  the quantized graph (values with dtype and shape, constants as base64 bytes; nodes);
+ *   graph:  the quantized graph (values with dtype and shape, constants as base64 bytes; nodes,
+ *           with non-finite numbers of attributes as {num: "Infinity"});
  *   partition: per node where it runs and its MACs; the offloaded fraction;
  *   vta:    per offloaded node its operator instance (op, shape, parameters, knobs), which program
  *           buffers take its computed inputs and give its output, and the program container
@@ -61,6 +62,27 @@ function tensorFromJson(j: TensorJson): Tensor {
 
 const isTensor = (a: Attr): a is Tensor => typeof a === 'object' && !Array.isArray(a);
 
+/** JSON has no Infinity or NaN (a fused relu's clip is [0, Infinity]): such numbers travel as {num: "Infinity"}. */
+type NumJson = number | { num: string };
+const numToJson = (x: number): NumJson => (Number.isFinite(x) ? x : { num: String(x) });
+const numFromJson = (x: NumJson): number => (typeof x === 'number' ? x : Number(x.num));
+
+function attrToJson(a: Attr): unknown {
+  if (typeof a === 'number') return numToJson(a);
+  if (Array.isArray(a)) return (a as (number | string)[]).map((x) => (typeof x === 'number' ? numToJson(x) : x));
+  if (isTensor(a)) return { tensor: tensorToJson(a) };
+  return a;
+}
+
+function attrFromJson(a: unknown): Attr {
+  if (Array.isArray(a)) return a.map((x) => (typeof x === 'string' ? x : numFromJson(x as NumJson))) as Attr;
+  if (typeof a === 'object' && a !== null) {
+    if ('tensor' in a) return tensorFromJson((a as { tensor: TensorJson }).tensor);
+    if ('num' in a) return numFromJson(a as NumJson);
+  }
+  return a as Attr;
+}
+
 function graphToJson(g: Graph) {
   return {
     name: g.name,
@@ -70,7 +92,7 @@ function graphToJson(g: Graph) {
     values: [...g.values.values()].map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape, ...(v.const ? { const: tensorToJson(v.const) } : {}) })),
     nodes: g.nodes.map((n) => ({
       ...n,
-      attrs: Object.fromEntries(Object.entries(n.attrs).map(([k, a]) => [k, isTensor(a) ? { tensor: tensorToJson(a) } : a])),
+      attrs: Object.fromEntries(Object.entries(n.attrs).map(([k, a]) => [k, attrToJson(a)])),
     })),
   };
 }
@@ -81,7 +103,7 @@ function graphFromJson(j: GraphJson): Graph {
   const values = new Map<string, Value>(j.values.map((v) => [v.name, { name: v.name, dtype: v.dtype, shape: v.shape, ...(v.const ? { const: tensorFromJson(v.const) } : {}) }]));
   const nodes: Node[] = j.nodes.map((n) => ({
     ...n,
-    attrs: Object.fromEntries(Object.entries(n.attrs).map(([k, a]) => [k, typeof a === 'object' && a !== null && 'tensor' in a ? tensorFromJson(a.tensor) : (a as Attr)])),
+    attrs: Object.fromEntries(Object.entries(n.attrs).map(([k, a]) => [k, attrFromJson(a)])),
   }));
   return { name: j.name, opset: j.opset, values, nodes, inputs: j.inputs, outputs: j.outputs };
 }

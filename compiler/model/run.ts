@@ -23,6 +23,8 @@ export type VtaEngineName = 'ts' | 'verilator';
 export interface RunModelOptions {
   engine: VtaEngineName;
   host: HostTarget;
+  /** Progress messages of the engine (the Verilator build). */
+  onProgress?: (msg: string) => void;
 }
 
 export interface NodeReport {
@@ -75,7 +77,7 @@ async function prepare(m: CompiledModel, opts: RunModelOptions): Promise<Prepare
     hostKernels.set(n, k);
   }
   const layouts = new Map([...m.vta].map(([name, p]) => [name, programLayout(p, m.config)]));
-  const p: Prepared = { layouts, hostKernels, hostName: opts.host.name, engine: opts.engine === 'ts' ? undefined : getEngine(opts.engine) };
+  const p: Prepared = { layouts, hostKernels, hostName: opts.host.name, engine: opts.engine === 'ts' ? undefined : getEngine(opts.engine, { onProgress: opts.onProgress }) };
   byKey.set(key, p);
   return p;
 }

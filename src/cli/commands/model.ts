@@ -143,6 +143,10 @@ function calibrationOptions(c: Command, required: boolean): Command {
     .option('--calib-pixel-scale <s>', 'calibration images (PNG/JPEG) become value/255*s, as run --pixel-scale feeds them', parsePositive('calib-pixel-scale'), 1);
 }
 
+const stderrLine = (msg: string): void => {
+  process.stderr.write(`${msg}\n`);
+};
+
 /** A progress bar that starts at the first report, when the total is known. */
 function lateBar(title: string): { onProgress: (done: number, total: number) => void; stop: () => void } {
   let bar: Progress | undefined;
@@ -229,7 +233,7 @@ async function run(file: string, opts: RunCliOptions): Promise<void> {
   const name = m.graph.inputs[0];
   const v = m.graph.values.get(name)!;
   const x = await loadInputFile(opts.input, { shape: staticShape(v)!, dtype: v.dtype!, scale: opts.pixelScale });
-  const r = await runModel(m, new Map([[name, x]]), { engine: opts.engine, host: hostTarget(opts.host, m.config) });
+  const r = await runModel(m, new Map([[name, x]]), { engine: opts.engine, host: hostTarget(opts.host, m.config), onProgress: stderrLine });
   const outputs = m.graph.outputs.map((o) => describeOutput(o, r.outputs.get(o)!, opts.top));
   if (opts.json) {
     console.log(JSON.stringify({
@@ -291,7 +295,7 @@ async function evaluate(file: string, opts: EvalCliOptions): Promise<void> {
   const m = await compileModel(quantized, d, { configName: opts.config, source: file });
   b = bar(`int8 on VTA (${opts.config}, ${opts.engine})`);
   const tv = performance.now();
-  const int8 = await evaluateOnVta(m, set, { engine: opts.engine, host: hostTarget(opts.host, d) }, (done) => b.update?.(done));
+  const int8 = await evaluateOnVta(m, set, { engine: opts.engine, host: hostTarget(opts.host, d), onProgress: stderrLine }, (done) => b.update?.(done));
   const vtaSeconds = (performance.now() - tv) / 1000;
   b.stop();
   const ortTop = await onnxruntimeTop1(file, set, batch);
