@@ -6,6 +6,7 @@
 import type { Derived } from '../../src/config/derive.ts';
 import { ALU_OPCODES } from '../../src/isa/alu.ts';
 import { ALU_READ, ALU_WRITE_BASE, GEMM_ACC_READ, GEMM_WRITE_BASE } from '../../src/uarch/index.ts';
+import { gemmKernelEnabled, instantiateKernel, kernelModule, type GemmKernel, type KernelLayout } from './gemm-kernel.ts';
 
 const { MIN, MAX, ADD, SHR } = ALU_OPCODES;
 
@@ -54,22 +55,48 @@ export interface LoopInsn {
   imm: number;
 }
 
-/**
- * SRAM arrays of finished runs, by sizes: a model runs thousands of short programs, and allocating
- * (and collecting) a configuration's megabytes of SRAM per run cost more than simulating it.
- * Arrays are zeroed when handed out again, so a run still starts from cleared SRAMs.
- */
-const sramPool = new Map<string, Int32Array[][]>();
-
-function acquireSrams(sizes: number[]): Int32Array[] {
-  const set = sramPool.get(sizes.join(','))?.pop();
-  if (!set) return sizes.map((n) => new Int32Array(n));
-  for (const a of set) a.fill(0);
-  return set;
+/** The SRAM arrays of one run: INP, WGT, ACC, OUT, the micro-op fields, and the GEMM kernel's state. */
+interface SramSet {
+  arrays: Int32Array[];
+  kernel?: GemmKernel;
+  layout?: KernelLayout;
 }
 
-function releaseSrams(set: Int32Array[]): void {
-  const key = set.map((a) => a.length).join(',');
+/**
+ * SRAM arrays of finished runs, by configuration: a model runs thousands of short programs, and
+ * allocating (and collecting) a configuration's megabytes of SRAM per run cost more than simulating
+ * it. Arrays are zeroed when handed out again, so a run still starts from cleared SRAMs.
+ */
+const sramPool = new Map<string, SramSet[]>();
+
+function sramKey(d: Derived): string {
+  return [d.batch, d.blockIn, d.blockOut, d.accWidth, d.outWidth, d.depth.inp, d.depth.wgt, d.depth.acc, d.depth.uop, gemmKernelEnabled()].join(',');
+}
+
+function acquireSrams(d: Derived): SramSet {
+  const set = sramPool.get(sramKey(d))?.pop();
+  if (set) {
+    for (const a of set.arrays) a.fill(0);
+    return set;
+  }
+  const inpN = d.depth.inp * d.batch * d.blockIn;
+  const wgtN = d.depth.wgt * d.blockOut * d.blockIn;
+  const accN = d.depth.acc * d.batch * d.blockOut;
+  const uops = [new Int32Array(d.depth.uop), new Int32Array(d.depth.uop), new Int32Array(d.depth.uop)];
+  const km = kernelModule(d);
+  if (!km) return { arrays: [new Int32Array(inpN), new Int32Array(wgtN), new Int32Array(accN), new Int32Array(accN), ...uops] };
+  const { memory, kernel } = instantiateKernel(km);
+  const L = km.layout;
+  const view = (off: number, n: number) => new Int32Array(memory.buffer, off, n);
+  return {
+    arrays: [view(L.inp, inpN), view(L.wgt, wgtN), view(L.acc, accN), view(L.out, accN), ...uops],
+    kernel,
+    layout: L,
+  };
+}
+
+function releaseSrams(d: Derived, set: SramSet): void {
+  const key = sramKey(d);
   const free = sramPool.get(key) ?? [];
   if (free.length < 2) free.push(set);
   sramPool.set(key, free);
@@ -79,6 +106,7 @@ export class Datapath {
   readonly d: Derived;
   readonly dram: Uint8Array;
   private readonly dramView: DataView;
+  private readonly dramI8: Int8Array;
   readonly inp: Int32Array;
   readonly wgt: Int32Array;
   readonly acc: Int32Array;
@@ -93,14 +121,20 @@ export class Datapath {
   private readonly outSh: number;
   private readonly uopFields: Array<{ lsb: number; mask: number }>;
   /** The SRAM arrays, returned to the pool by release(). */
-  private readonly srams: Int32Array[];
+  private readonly srams: SramSet;
+  /** The SIMD GEMM kernel over the SRAMs' memory, where it fits. */
+  private readonly kernel: GemmKernel | undefined;
+  private readonly kernelLayout: KernelLayout | undefined;
   /** Scratch: positions of the non-zero lanes of one input vector (GEMM skips zero products). */
   private readonly nonZero: Int32Array;
+  /** Scratch: an ALU immediate repeated in every lane. */
+  private readonly immLanes: Int32Array;
 
   constructor(d: Derived, dram: Uint8Array) {
     this.d = d;
     this.dram = dram;
     this.dramView = new DataView(dram.buffer, dram.byteOffset, dram.byteLength);
+    this.dramI8 = new Int8Array(dram.buffer, dram.byteOffset, dram.byteLength);
     this.lanes = {
       uop: 1,
       inp: d.batch * d.blockIn,
@@ -109,17 +143,13 @@ export class Datapath {
       out: d.batch * d.blockOut,
     };
     this.width = { uop: 32, inp: d.inpWidth, wgt: d.wgtWidth, acc: d.accWidth, out: d.outWidth };
-    [this.inp, this.wgt, this.acc, this.out, this.uopDst, this.uopSrc, this.uopWgt] = this.srams = acquireSrams([
-      d.depth.inp * this.lanes.inp,
-      d.depth.wgt * this.lanes.wgt,
-      d.depth.acc * this.lanes.acc,
-      d.depth.acc * this.lanes.out,
-      d.depth.uop,
-      d.depth.uop,
-      d.depth.uop,
-    ]);
+    this.srams = acquireSrams(d);
+    [this.inp, this.wgt, this.acc, this.out, this.uopDst, this.uopSrc, this.uopWgt] = this.srams.arrays;
+    this.kernel = this.srams.kernel;
+    this.kernelLayout = this.srams.layout;
     this.accSh = 32 - d.accWidth;
     this.nonZero = new Int32Array(d.blockIn);
+    this.immLanes = new Int32Array(this.lanes.acc);
     this.outSh = 32 - d.outWidth;
     const f = d.layout.uop.byName;
     this.uopFields = ['dst_idx', 'src_idx', 'wgt_idx'].map((n) => ({
@@ -130,7 +160,7 @@ export class Datapath {
 
   /** Hand the SRAM arrays back for the next run (the Datapath must not be used afterwards). */
   release(): void {
-    releaseSrams(this.srams);
+    releaseSrams(this.d, this.srams);
   }
 
   /** Copy `count` elements from DRAM byte address `addr` into SRAM `buf` at element `sram`. */
@@ -151,7 +181,9 @@ export class Datapath {
     const mem = this.dram;
     switch (this.width[buf]) {
       case 8:
-        for (let i = 0; i < n; i++) arr[base + i] = (mem[addr + i] << 24) >> 24;
+        // long rows: the engine's own sign-extending copy (a view costs an allocation)
+        if (n >= 64) arr.set(this.dramI8.subarray(addr, addr + n), base);
+        else for (let i = 0; i < n; i++) arr[base + i] = (mem[addr + i] << 24) >> 24;
         break;
       case 16:
         for (let i = 0; i < n; i++) arr[base + i] = this.dramView.getInt16(addr + 2 * i, true);
@@ -226,6 +258,10 @@ export class Datapath {
     const uS = this.uopSrc;
     const uW = this.uopWgt;
     const nz = this.nonZero;
+    const kernel = this.kernel;
+    const accByte = this.kernelLayout?.acc ?? 0;
+    const inpByte = this.kernelLayout?.inp ?? 0;
+    const wgtByte = this.kernelLayout?.wgt ?? 0;
     const wOff = GEMM_WRITE_BASE + II;
     let t = Math.max(start, p.issueFree);
     const t0 = t;
@@ -264,6 +300,10 @@ export class Datapath {
           }
           const ib0 = (uS[u] + sOff) * inpStride;
           const wb0 = (uW[u] + wgOff) * wgtStride;
+          if (kernel) {
+            for (let b = 0; b < B; b++) kernel(accByte + (ab + b * BO) * 4, inpByte + (ib0 + b * BI) * 4, wgtByte + wb0 * 4);
+            continue;
+          }
           for (let b = 0; b < B; b++) {
             const ib = ib0 + b * BI;
             const ob = ab + b * BO;
@@ -301,16 +341,14 @@ export class Datapath {
   alu(a: LoopInsn, start: number, p: PipeState): PipeResult {
     const L = this.lanes.acc;
     const acc = this.acc;
-    const out = this.out;
     const accSh = this.accSh;
-    const outSh = this.outSh;
-    const W = this.d.accWidth;
     const uD = this.uopDst;
     const uS = this.uopSrc;
     const II = a.useImm ? 1 : 2;
     const wOff = ALU_WRITE_BASE + II;
-    const immV = (a.imm << accSh) >> accSh;
     const op = a.aluOp;
+    // the second operand: ACC lanes, or the immediate in every lane
+    const yArr = a.useImm ? this.immLanes.fill((a.imm << accSh) >> accSh) : acc;
     let t = Math.max(start, p.issueFree);
     const t0 = t;
     let { w1a, w1c, w2a, w2c } = p;
@@ -340,35 +378,64 @@ export class Datapath {
           w1c = ti + wOff;
           t = ti + II;
           n++;
-          const db = dst * L;
-          const sb = src * L;
-          for (let l = 0; l < L; l++) {
-            const x = acc[db + l];
-            const y = a.useImm ? immV : acc[sb + l];
-            let r: number;
-            switch (op) {
-              case MIN:
-                r = x < y ? x : y;
-                break;
-              case MAX:
-                r = x > y ? x : y;
-                break;
-              case ADD:
-                r = ((x + y) << accSh) >> accSh;
-                break;
-              case SHR:
-                r = y >= 0 ? x >> Math.min(y, W - 1) : ((x << Math.min(-y, W - 1)) << accSh) >> accSh;
-                break;
-              default: // MUL
-                r = (Math.imul(x, y) << accSh) >> accSh;
-            }
-            acc[db + l] = r;
-            out[db + l] = (r << outSh) >> outSh;
-          }
+          this.aluLanes(op, dst * L, yArr, a.useImm ? 0 : src * L);
         }
       }
     }
     return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
+  }
+
+  /** One ALU micro-op on ACC lanes db.. with operand lanes ya[yb..] (a loop per opcode). */
+  private aluLanes(op: number, db: number, ya: Int32Array, yb: number): void {
+    const L = this.lanes.acc;
+    const acc = this.acc;
+    const out = this.out;
+    const accSh = this.accSh;
+    const outSh = this.outSh;
+    switch (op) {
+      case MIN:
+        for (let l = 0; l < L; l++) {
+          const x = acc[db + l];
+          const y = ya[yb + l];
+          const r = x < y ? x : y;
+          acc[db + l] = r;
+          out[db + l] = (r << outSh) >> outSh;
+        }
+        return;
+      case MAX:
+        for (let l = 0; l < L; l++) {
+          const x = acc[db + l];
+          const y = ya[yb + l];
+          const r = x > y ? x : y;
+          acc[db + l] = r;
+          out[db + l] = (r << outSh) >> outSh;
+        }
+        return;
+      case ADD:
+        for (let l = 0; l < L; l++) {
+          const r = ((acc[db + l] + ya[yb + l]) << accSh) >> accSh;
+          acc[db + l] = r;
+          out[db + l] = (r << outSh) >> outSh;
+        }
+        return;
+      case SHR: {
+        const top = this.d.accWidth - 1;
+        for (let l = 0; l < L; l++) {
+          const x = acc[db + l];
+          const y = ya[yb + l];
+          const r = y >= 0 ? x >> Math.min(y, top) : ((x << Math.min(-y, top)) << accSh) >> accSh;
+          acc[db + l] = r;
+          out[db + l] = (r << outSh) >> outSh;
+        }
+        return;
+      }
+      default: // MUL
+        for (let l = 0; l < L; l++) {
+          const r = (Math.imul(acc[db + l], ya[yb + l]) << accSh) >> accSh;
+          acc[db + l] = r;
+          out[db + l] = (r << outSh) >> outSh;
+        }
+    }
   }
 }
 

@@ -10,7 +10,7 @@ import type { LoopInsn, SramName } from './datapath.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import type { Segment } from './memory.ts';
 
-import { MODULES, moduleOf } from '../../src/uarch/index.ts';
+import { MODULES, moduleOf, TOKEN_QUEUES, tokenQueuesOf } from '../../src/uarch/index.ts';
 
 /** Module indices into MODULES. */
 export const LOAD = 0;
@@ -45,6 +45,9 @@ export interface DInsn {
   bytes: number;
   illegal?: Illegal;
   label: string;
+  /** Token queues it pops before it starts and pushes when it completes (indices into TOKEN_QUEUES). */
+  popQ: number[];
+  pushQ: number[];
 }
 
 function fieldOfDecodeError(msg: string): string {
@@ -60,7 +63,15 @@ function flags(i: Insn): Pick<DInsn, 'popPrev' | 'popNext' | 'pushPrev' | 'pushN
 
 export function predecode(d: Derived, bytes: Uint8Array, count: number, dramSize: number): DInsn[] {
   const out: DInsn[] = [];
-  for (let i = 0; i < count; i++) out.push(decodeOne(d, bytes, i, dramSize));
+  for (let i = 0; i < count; i++) {
+    const di = decodeOne(d, bytes, i, dramSize);
+    if (di.module >= 0) {
+      const r = tokenQueuesOf(MODULES[di.module], di);
+      di.popQ = r.pops.map((n) => TOKEN_QUEUES.indexOf(n));
+      di.pushQ = r.pushes.map((n) => TOKEN_QUEUES.indexOf(n));
+    }
+    out.push(di);
+  }
   return out;
 }
 
@@ -72,10 +83,10 @@ function decodeOne(d: Derived, bytes: Uint8Array, index: number, dramSize: numbe
     const msg = (e as Error).message;
     return {
       index, module: -1, kind: 'nop', popPrev: false, popNext: false, pushPrev: false, pushNext: false, pad: 0, bytes: 0,
-      illegal: { field: fieldOfDecodeError(msg), reason: msg }, label: 'ILLEGAL',
+      illegal: { field: fieldOfDecodeError(msg), reason: msg }, label: 'ILLEGAL', popQ: [], pushQ: [],
     };
   }
-  const base = { index, insn, ...flags(insn), pad: 0, bytes: 0 };
+  const base = { index, insn, ...flags(insn), pad: 0, bytes: 0, popQ: [] as number[], pushQ: [] as number[] };
   switch (insn.opcode) {
     case 'LOAD':
     case 'STORE':
@@ -88,7 +99,7 @@ function decodeOne(d: Derived, bytes: Uint8Array, index: number, dramSize: numbe
   }
 }
 
-type Base = Pick<DInsn, 'index' | 'insn' | 'popPrev' | 'popNext' | 'pushPrev' | 'pushNext' | 'pad' | 'bytes'>;
+type Base = Pick<DInsn, 'index' | 'insn' | 'popPrev' | 'popNext' | 'pushPrev' | 'pushNext' | 'pad' | 'bytes' | 'popQ' | 'pushQ'>;
 
 function decodeMem(d: Derived, m: MemInsn, base: Base, dramSize: number): DInsn {
   const isStore = m.opcode === 'STORE';

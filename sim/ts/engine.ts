@@ -16,7 +16,7 @@ import { predecode, type DInsn } from './decode.ts';
 import { finishWarnings } from '../../src/engine/warnings.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import {
-  CLIENTS, COMPUTE_INFLIGHT, MODULES, TOKEN_QUEUE_DEPTH, timingOf, tokenQueuesOf, type ClientName, type Timing, type TokenQueueName,
+  CLIENTS, COMPUTE_INFLIGHT, MODULES, TOKEN_QUEUE_DEPTH, TOKEN_QUEUES, timingOf, type ClientName, type Timing,
 } from '../../src/uarch/index.ts';
 import { BurstCursor, MemorySystem } from './memory.ts';
 
@@ -150,10 +150,12 @@ class Sim {
   private readonly wantTrace: boolean;
   private readonly pipe: PipeState = newPipe();
 
-  private readonly l2g = new TokenQueue('l2g');
-  private readonly g2l = new TokenQueue('g2l');
-  private readonly g2s = new TokenQueue('g2s');
-  private readonly s2g = new TokenQueue('s2g');
+  /** The token queues in TOKEN_QUEUES order (DInsn.popQ / pushQ index them). */
+  private readonly queues = TOKEN_QUEUES.map((n) => new TokenQueue(n));
+  private readonly l2g = this.queues[TOKEN_QUEUES.indexOf('l2g')];
+  private readonly g2l = this.queues[TOKEN_QUEUES.indexOf('g2l')];
+  private readonly g2s = this.queues[TOKEN_QUEUES.indexOf('g2s')];
+  private readonly s2g = this.queues[TOKEN_QUEUES.indexOf('s2g')];
   private readonly mods: Module[];
   private readonly jobs: (Job | undefined)[] = CLIENTS.map(() => undefined);
 
@@ -174,9 +176,6 @@ class Sim {
   private gemmMacUops = 0;
   private aluUops = 0;
   private readonly bytes = { insn: 0, uop: 0, wgt: 0, inp: 0, acc: 0, out: 0 };
-  /** The token queues each instruction pops before it starts and pushes when it completes, by index. */
-  private readonly pops: TokenQueue[][];
-  private readonly pushes: TokenQueue[][];
 
   constructor(p: Program, opts: RunOptions) {
     this.p = p;
@@ -194,21 +193,39 @@ class Sim {
     this.wantTiming = opts.insnTiming ?? true;
     this.wantTrace = opts.trace ?? false;
     this.mods = MODULES.map((name, id) => ({ id, name, q: [], qTime: [], qHead: 0, lastTake: -1, inflight: [], lastEnd: 0 }));
-    const queues: Record<TokenQueueName, TokenQueue> = { l2g: this.l2g, g2l: this.g2l, g2s: this.g2s, s2g: this.s2g };
-    const routes = this.insns.map((di) => (di.module < 0 ? { pops: [], pushes: [] } : tokenQueuesOf(MODULES[di.module], di)));
-    this.pops = routes.map((r) => r.pops.map((n) => queues[n]));
-    this.pushes = routes.map((r) => r.pushes.map((n) => queues[n]));
   }
 
   // ---------------------------------------------------------------- token routing
 
-  /** Queues di pops before it starts (src/uarch tokenQueuesOf). */
+  /** Queues di pops before it starts (src/uarch tokenQueuesOf; for reports, hot paths loop over di.popQ). */
   private popQueues(di: DInsn): TokenQueue[] {
-    return this.pops[di.index];
+    return di.popQ.map((q) => this.queues[q]);
   }
 
   private pushQueues(di: DInsn): TokenQueue[] {
-    return this.pushes[di.index];
+    return di.pushQ.map((q) => this.queues[q]);
+  }
+
+  /** Whether di can push all its tokens in cycle c (no queue full). */
+  private canPush(di: DInsn, c: number): boolean {
+    const qs = di.pushQ;
+    for (let k = 0; k < qs.length; k++) if (this.queues[qs[k]].occupancy(c) >= TOKEN_QUEUE_DEPTH) return false;
+    return true;
+  }
+
+  /** Whether all tokens di pops are visible in cycle c. */
+  private canPop(di: DInsn, c: number): boolean {
+    const qs = di.popQ;
+    for (let k = 0; k < qs.length; k++) if (!this.queues[qs[k]].available(c)) return false;
+    return true;
+  }
+
+  /** Cycle from which all tokens di pops are visible (-Infinity: it pops none). */
+  private tokensAt(di: DInsn): number {
+    let c = -Infinity;
+    const qs = di.popQ;
+    for (let k = 0; k < qs.length; k++) c = Math.max(c, this.queues[qs[k]].nextVisible());
+    return c;
   }
 
   // ---------------------------------------------------------------- main loop
@@ -278,12 +295,12 @@ class Sim {
       const e = fl[i];
       if (e.end === e.end) continue;
       if (!(e.workEnd - 1 <= t)) break;
-      const qs = this.pushQueues(e.di);
-      if (qs.some((q) => q.occupancy(t) >= TOKEN_QUEUE_DEPTH)) {
+      if (!this.canPush(e.di, t)) {
         e.blocked = true;
         break;
       }
-      for (const q of qs) q.push(t + 1);
+      const qs = e.di.pushQ;
+      for (let k = 0; k < qs.length; k++) this.queues[qs[k]].push(t + 1);
       e.blocked = false;
       e.end = t + 1;
       if (!e.pipeline) m.lastEnd = e.end;
@@ -376,12 +393,12 @@ class Sim {
     const di = this.insns[i];
     const free = this.freeAt(m, di, t);
     if (free > t) return false;
-    const pops = this.popQueues(di);
-    for (const q of pops) if (!q.available(t)) return false;
+    if (!this.canPop(di, t)) return false;
     if (this.engineFreeAt(di) > t) return false;
     // start: pop tokens, take the instruction
-    const tokAt = Math.max(-Infinity, ...pops.map((q) => q.nextVisible()));
-    for (const q of pops) q.pop(t);
+    const tokAt = this.tokensAt(di);
+    const pops = di.popQ;
+    for (let k = 0; k < pops.length; k++) this.queues[pops[k]].pop(t);
     const readyAt = Math.max(this.headReady(m, i), free);
     this.takeHead(m, i, t);
     const e: Exec = {
@@ -510,7 +527,18 @@ class Sim {
 
   // ---------------------------------------------------------------- memory arbiter
 
+  /** fetchBurstEnd's value and the fetchNextByte it was computed for (it is asked every event). */
+  private fetchEndAt = -1;
+  private fetchEnd = 0;
+
   private fetchBurstEnd(): number {
+    if (this.fetchEndAt === this.fetchNextByte) return this.fetchEnd;
+    this.fetchEndAt = this.fetchNextByte;
+    this.fetchEnd = this.computeFetchBurstEnd();
+    return this.fetchEnd;
+  }
+
+  private computeFetchBurstEnd(): number {
     // instruction index just past the next fetch burst
     const c = new BurstCursor([{ addr: this.insnBase + this.fetchNextByte, len: this.n * INSN_BYTES - this.fetchNextByte }], this.tm.busBytes, this.tm.burstBeats);
     const b = c.peek();
@@ -612,43 +640,46 @@ class Sim {
 
   private nextEvent(t: number): number {
     let best = Infinity;
-    const at = (c: number): void => {
-      if (c < best) best = c;
-    };
     const t1 = t + 1;
-    for (const m of this.mods) {
-      for (const e of m.inflight) {
+    for (let mi = 0; mi < this.mods.length; mi++) {
+      const m = this.mods[mi];
+      const fl = m.inflight;
+      // the oldest instruction not completed: its completion (or retry of a blocked push)
+      for (let k = 0; k < fl.length; k++) {
+        const e = fl[k];
         if (e.end === e.end) continue;
         if (e.workEnd === e.workEnd) {
-          if (!e.blocked) at(Math.max(t1, e.workEnd - 1));
-          else if (this.pushQueues(e.di).every((q) => q.occupancy(t1) < TOKEN_QUEUE_DEPTH)) at(t1);
+          const c = !e.blocked ? Math.max(t1, e.workEnd - 1) : this.canPush(e.di, t1) ? t1 : Infinity;
+          if (c < best) best = c;
         }
         break;
       }
-      for (const e of m.inflight) if (e.end === e.end && e.end > t) at(e.end);
+      for (let k = 0; k < fl.length; k++) {
+        const end = fl[k].end;
+        if (end > t && end < best) best = end; // (NaN compares false)
+      }
       const h = this.headOf(m);
       if (h !== undefined) {
         const di = this.insns[h];
-        let c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di, t1), this.engineFreeAt(di));
-        for (const q of this.popQueues(di)) c = Math.max(c, q.nextVisible());
-        at(c);
+        const c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di, t1), this.engineFreeAt(di), this.tokensAt(di));
+        if (c < best) best = c;
       }
     }
     // memory requests
     const mem = this.mem;
-    if (this.fetchWants(t1)) at(mem.nextRead(t1));
+    if (this.fetchWants(t1)) best = Math.min(best, mem.nextRead(t1));
     for (let c = 1; c < CLIENTS.length; c++) {
       const j = this.jobs[c];
       if (!j) continue;
       const r = Math.max(t1, j.reqReadyAt);
-      at(j.write ? mem.nextWrite(r) : mem.nextRead(r));
+      best = Math.min(best, j.write ? mem.nextWrite(r) : mem.nextRead(r));
     }
     // fetch dispatch
     const i = this.dispatched;
     if (i < this.n && this.insnAvail[i] < Infinity) {
       const di = this.insns[i];
       const c = Math.max(t1, this.insnAvail[i]);
-      if (di.illegal || (this.tm.cmdQueueDepth > 0 && this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth)) at(c);
+      if (di.illegal || (this.tm.cmdQueueDepth > 0 && this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth)) best = Math.min(best, c);
     }
     return best;
   }
@@ -741,7 +772,7 @@ class Sim {
         const m = this.mods[mi];
         const di = this.insns[h];
         const readyAt = Math.max(this.headReady(m, h), this.freeAt(m, di, cycles));
-        const tokAt = Math.max(-Infinity, ...this.popQueues(di).map((q) => q.nextVisible()));
+        const tokAt = this.tokensAt(di);
         if (tokAt > readyAt) iv.push([readyAt, tokAt, 3]);
       }
       const sums = sweep(iv, cycles);
