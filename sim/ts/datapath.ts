@@ -58,6 +58,8 @@ export interface LoopInsn {
 /** The SRAM arrays of one run: INP, WGT, ACC, OUT, the micro-op fields, and the GEMM kernel's state. */
 interface SramSet {
   arrays: Int32Array[];
+  /** Per array, an end past every entry a run wrote (what must be zeroed before the next run). */
+  dirty: number[];
   kernel?: GemmKernel;
   layout?: KernelLayout;
 }
@@ -76,7 +78,10 @@ function sramKey(d: Derived): string {
 function acquireSrams(d: Derived): SramSet {
   const set = sramPool.get(sramKey(d))?.pop();
   if (set) {
-    for (const a of set.arrays) a.fill(0);
+    for (let i = 0; i < set.arrays.length; i++) {
+      set.arrays[i].fill(0, 0, set.dirty[i]);
+      set.dirty[i] = 0;
+    }
     return set;
   }
   const inpN = d.depth.inp * d.batch * d.blockIn;
@@ -84,12 +89,14 @@ function acquireSrams(d: Derived): SramSet {
   const accN = d.depth.acc * d.batch * d.blockOut;
   const uops = [new Int32Array(d.depth.uop), new Int32Array(d.depth.uop), new Int32Array(d.depth.uop)];
   const km = kernelModule(d);
-  if (!km) return { arrays: [new Int32Array(inpN), new Int32Array(wgtN), new Int32Array(accN), new Int32Array(accN), ...uops] };
+  const dirty = [0, 0, 0, 0, 0, 0, 0];
+  if (!km) return { arrays: [new Int32Array(inpN), new Int32Array(wgtN), new Int32Array(accN), new Int32Array(accN), ...uops], dirty };
   const { memory, kernel } = instantiateKernel(km);
   const L = km.layout;
   const view = (off: number, n: number) => new Int32Array(memory.buffer, off, n);
   return {
     arrays: [view(L.inp, inpN), view(L.wgt, wgtN), view(L.acc, accN), view(L.out, accN), ...uops],
+    dirty,
     kernel,
     layout: L,
   };
@@ -158,6 +165,19 @@ export class Datapath {
     }));
   }
 
+  /** Array i of the SRAM set (INP, WGT, ACC, OUT, uop fields) was written below entry `end`. */
+  private wrote(i: number, end: number): void {
+    const dirty = this.srams.dirty;
+    if (end > dirty[i]) dirty[i] = end;
+  }
+
+  /** ACC and OUT were written up to accumulator element `maxDst` (GEMM, ALU). */
+  private wroteAcc(maxDst: number): void {
+    const end = (maxDst + 1) * this.lanes.acc;
+    this.wrote(2, end);
+    this.wrote(3, end);
+  }
+
   /** Hand the SRAM arrays back for the next run (the Datapath must not be used afterwards). */
   release(): void {
     releaseSrams(this.d, this.srams);
@@ -173,12 +193,14 @@ export class Datapath {
         this.uopSrc[sram + i] = (w >>> fs.lsb) & fs.mask;
         this.uopWgt[sram + i] = (w >>> fw.lsb) & fw.mask;
       }
+      for (let k = 4; k < 7; k++) this.wrote(k, sram + count);
       return;
     }
     const arr = buf === 'inp' ? this.inp : buf === 'wgt' ? this.wgt : this.acc;
     const n = count * this.lanes[buf];
     const base = sram * this.lanes[buf];
     const mem = this.dram;
+    this.wrote(buf === 'inp' ? 0 : buf === 'wgt' ? 1 : 2, base + n);
     switch (this.width[buf]) {
       case 8:
         // long rows: the engine's own sign-extending copy (a view costs an allocation)
@@ -269,6 +291,7 @@ export class Datapath {
     let stalls = 0;
     let first = -1;
     let n = 0;
+    let maxDst = -1;
     for (let io = 0; io < g.iterOut; io++) {
       for (let ii = 0; ii < g.iterIn; ii++) {
         const dOff = io * g.dstOut + ii * g.dstIn;
@@ -276,6 +299,7 @@ export class Datapath {
         const wgOff = io * g.wgtOut + ii * g.wgtIn;
         for (let u = g.uopBgn; u < g.uopEnd; u++) {
           const dst = uD[u] + dOff;
+          if (dst > maxDst) maxDst = dst;
           // ---- timing: issue cycle t of this micro-op ----
           let ti = t;
           if (ti + wOff <= w1c) ti = w1c - wOff + 1; // in-order write port
@@ -334,6 +358,7 @@ export class Datapath {
         }
       }
     }
+    this.wroteAcc(maxDst);
     return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
   }
 
@@ -355,12 +380,14 @@ export class Datapath {
     let stalls = 0;
     let first = -1;
     let n = 0;
+    let maxDst = -1;
     for (let io = 0; io < a.iterOut; io++) {
       for (let ii = 0; ii < a.iterIn; ii++) {
         const dOff = io * a.dstOut + ii * a.dstIn;
         const sOff = io * a.srcOut + ii * a.srcIn;
         for (let u = a.uopBgn; u < a.uopEnd; u++) {
           const dst = uD[u] + dOff;
+          if (dst > maxDst) maxDst = dst;
           const src = uS[u] + sOff;
           let ti = t;
           if (ti + wOff <= w1c) ti = w1c - wOff + 1;
@@ -382,6 +409,7 @@ export class Datapath {
         }
       }
     }
+    this.wroteAcc(maxDst);
     return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
   }
 
