@@ -94,6 +94,15 @@ test('accumulator wrap-around at ACC_WIDTH 8', () => {
   assert.ok(want.some((v) => v !== 0));
 });
 
+test('accumulator wrap-around at ACC_WIDTH 16, seen through the shift that follows', () => {
+  // int8 x int8 over 6 x 8 lanes reaches 2^20: the wrap (bits 16 and up) changes what SHR 12 brings down to OUT
+  const d = deriveConfig({ LOG_ACC_WIDTH: 4, LOG_BLOCK: 3, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 10, LOG_WGT_BUFF_SIZE: 12, LOG_ACC_BUFF_SIZE: 10 });
+  const { got, want } = blockedGemm(d, { nI: 2, nK: 6, nO: 2, shift: 12 }, 13);
+  assert.equal(got, want);
+  const { want: unwrapped } = blockedGemm(deriveConfig({ LOG_BLOCK: 3, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 10, LOG_WGT_BUFF_SIZE: 12, LOG_ACC_BUFF_SIZE: 10 }), { nI: 2, nK: 6, nO: 2, shift: 12 }, 13);
+  assert.not.equal(want, unwrapped, 'the data overflows 16 bits');
+});
+
 // ---------------------------------------------------------------------------------------- ALU
 
 const OPS = ['MIN', 'MAX', 'ADD', 'SHR', 'MUL'] as const;

@@ -6,6 +6,7 @@
 import type { Derived } from '../../src/config/derive.ts';
 import { ALU_OPCODES } from '../../src/isa/alu.ts';
 import { ALU_READ, ALU_WRITE_BASE, GEMM_ACC_READ, GEMM_WRITE_BASE } from '../../src/uarch/index.ts';
+import { gemmKernelEnabled, instantiateKernel, kernelModule, type GemmKernel, type KernelLayout } from './gemm-kernel.ts';
 
 const { MIN, MAX, ADD, SHR } = ALU_OPCODES;
 
@@ -54,20 +55,67 @@ export interface LoopInsn {
   imm: number;
 }
 
+/** The SRAM arrays of one run: INP, WGT, ACC, OUT, the micro-op fields, and the GEMM kernel's state. */
+interface SramSet {
+  arrays: Int32Array[];
+  /** Per array, an end past every entry a run wrote (what must be zeroed before the next run). */
+  dirty: number[];
+  kernel?: GemmKernel;
+  layout?: KernelLayout;
+}
+
+/**
+ * SRAM arrays of finished runs, by configuration: a model runs thousands of short programs, and
+ * allocating (and collecting) a configuration's megabytes of SRAM per run cost more than simulating
+ * it. Arrays are zeroed when handed out again, so a run still starts from cleared SRAMs.
+ */
+const sramPool = new Map<string, SramSet[]>();
+
+function sramKey(d: Derived): string {
+  return [d.batch, d.blockIn, d.blockOut, d.accWidth, d.outWidth, d.depth.inp, d.depth.wgt, d.depth.acc, d.depth.uop, gemmKernelEnabled()].join(',');
+}
+
+function acquireSrams(d: Derived): SramSet {
+  const set = sramPool.get(sramKey(d))?.pop();
+  if (set) {
+    for (let i = 0; i < set.arrays.length; i++) {
+      set.arrays[i].fill(0, 0, set.dirty[i]);
+      set.dirty[i] = 0;
+    }
+    return set;
+  }
+  const inpN = d.depth.inp * d.batch * d.blockIn;
+  const wgtN = d.depth.wgt * d.blockOut * d.blockIn;
+  const accN = d.depth.acc * d.batch * d.blockOut;
+  const uops = [new Int32Array(d.depth.uop), new Int32Array(d.depth.uop), new Int32Array(d.depth.uop)];
+  const km = kernelModule(d);
+  const dirty = [0, 0, 0, 0, 0, 0, 0];
+  if (!km) return { arrays: [new Int32Array(inpN), new Int32Array(wgtN), new Int32Array(accN), new Int32Array(accN), ...uops], dirty };
+  const { memory, kernel } = instantiateKernel(km);
+  const L = km.layout;
+  const view = (off: number, n: number) => new Int32Array(memory.buffer, off, n);
+  return {
+    arrays: [view(L.inp, inpN), view(L.wgt, wgtN), view(L.acc, accN), view(L.out, accN), ...uops],
+    dirty,
+    kernel,
+    layout: L,
+  };
+}
+
+function releaseSrams(d: Derived, set: SramSet): void {
+  const key = sramKey(d);
+  const free = sramPool.get(key) ?? [];
+  if (free.length < 2) free.push(set);
+  sramPool.set(key, free);
+}
+
 export class Datapath {
   readonly d: Derived;
   readonly dram: Uint8Array;
   private readonly dramView: DataView;
+  private readonly dramI8: Int8Array;
   readonly inp: Int32Array;
   readonly wgt: Int32Array;
-  /**
-   * Per weight row (element × BLOCK_OUT + row): lanes up to and including its last non-zero weight
-   * (0: all zero). GEMM sums only those lanes; the rest multiply by zero. Padded channels (a
-   * 1-channel first layer fills one of BLOCK_IN lanes) then cost nothing to simulate.
-   */
-  private readonly wgtLen: Uint8Array;
-  /** Per WGT element: rows up to and including its last non-zero row (0: all zero). */
-  private readonly wgtRows: Uint8Array;
   readonly acc: Int32Array;
   readonly out: Int32Array;
   readonly uopDst: Int32Array;
@@ -79,11 +127,21 @@ export class Datapath {
   private readonly accSh: number;
   private readonly outSh: number;
   private readonly uopFields: Array<{ lsb: number; mask: number }>;
+  /** The SRAM arrays, returned to the pool by release(). */
+  private readonly srams: SramSet;
+  /** The SIMD GEMM kernel over the SRAMs' memory, where it fits. */
+  private readonly kernel: GemmKernel | undefined;
+  private readonly kernelLayout: KernelLayout | undefined;
+  /** Scratch: positions of the non-zero lanes of one input vector (GEMM skips zero products). */
+  private readonly nonZero: Int32Array;
+  /** Scratch: an ALU immediate repeated in every lane. */
+  private readonly immLanes: Int32Array;
 
   constructor(d: Derived, dram: Uint8Array) {
     this.d = d;
     this.dram = dram;
     this.dramView = new DataView(dram.buffer, dram.byteOffset, dram.byteLength);
+    this.dramI8 = new Int8Array(dram.buffer, dram.byteOffset, dram.byteLength);
     this.lanes = {
       uop: 1,
       inp: d.batch * d.blockIn,
@@ -92,22 +150,37 @@ export class Datapath {
       out: d.batch * d.blockOut,
     };
     this.width = { uop: 32, inp: d.inpWidth, wgt: d.wgtWidth, acc: d.accWidth, out: d.outWidth };
-    this.inp = new Int32Array(d.depth.inp * this.lanes.inp);
-    this.wgt = new Int32Array(d.depth.wgt * this.lanes.wgt);
-    this.wgtLen = new Uint8Array(d.depth.wgt * d.blockOut);
-    this.wgtRows = new Uint8Array(d.depth.wgt);
-    this.acc = new Int32Array(d.depth.acc * this.lanes.acc);
-    this.out = new Int32Array(d.depth.acc * this.lanes.out);
-    this.uopDst = new Int32Array(d.depth.uop);
-    this.uopSrc = new Int32Array(d.depth.uop);
-    this.uopWgt = new Int32Array(d.depth.uop);
+    this.srams = acquireSrams(d);
+    [this.inp, this.wgt, this.acc, this.out, this.uopDst, this.uopSrc, this.uopWgt] = this.srams.arrays;
+    this.kernel = this.srams.kernel;
+    this.kernelLayout = this.srams.layout;
     this.accSh = 32 - d.accWidth;
+    this.nonZero = new Int32Array(d.blockIn);
+    this.immLanes = new Int32Array(this.lanes.acc);
     this.outSh = 32 - d.outWidth;
     const f = d.layout.uop.byName;
     this.uopFields = ['dst_idx', 'src_idx', 'wgt_idx'].map((n) => ({
       lsb: f[n].lsb,
       mask: f[n].width >= 32 ? 0xffffffff : (1 << f[n].width) - 1,
     }));
+  }
+
+  /** Array i of the SRAM set (INP, WGT, ACC, OUT, uop fields) was written below entry `end`. */
+  private wrote(i: number, end: number): void {
+    const dirty = this.srams.dirty;
+    if (end > dirty[i]) dirty[i] = end;
+  }
+
+  /** ACC and OUT were written up to accumulator element `maxDst` (GEMM, ALU). */
+  private wroteAcc(maxDst: number): void {
+    const end = (maxDst + 1) * this.lanes.acc;
+    this.wrote(2, end);
+    this.wrote(3, end);
+  }
+
+  /** Hand the SRAM arrays back for the next run (the Datapath must not be used afterwards). */
+  release(): void {
+    releaseSrams(this.d, this.srams);
   }
 
   /** Copy `count` elements from DRAM byte address `addr` into SRAM `buf` at element `sram`. */
@@ -120,15 +193,19 @@ export class Datapath {
         this.uopSrc[sram + i] = (w >>> fs.lsb) & fs.mask;
         this.uopWgt[sram + i] = (w >>> fw.lsb) & fw.mask;
       }
+      for (let k = 4; k < 7; k++) this.wrote(k, sram + count);
       return;
     }
     const arr = buf === 'inp' ? this.inp : buf === 'wgt' ? this.wgt : this.acc;
     const n = count * this.lanes[buf];
     const base = sram * this.lanes[buf];
     const mem = this.dram;
+    this.wrote(buf === 'inp' ? 0 : buf === 'wgt' ? 1 : 2, base + n);
     switch (this.width[buf]) {
       case 8:
-        for (let i = 0; i < n; i++) arr[base + i] = (mem[addr + i] << 24) >> 24;
+        // long rows: the engine's own sign-extending copy (a view costs an allocation)
+        if (n >= 64) arr.set(this.dramI8.subarray(addr, addr + n), base);
+        else for (let i = 0; i < n; i++) arr[base + i] = (mem[addr + i] << 24) >> 24;
         break;
       case 16:
         for (let i = 0; i < n; i++) arr[base + i] = this.dramView.getInt16(addr + 2 * i, true);
@@ -145,24 +222,6 @@ export class Datapath {
       default:
         throw new Error(`unsupported element width ${this.width[buf]}`);
     }
-    if (buf === 'wgt') this.weightRows(sram, count);
-  }
-
-  /** Recompute `wgtLen` of `count` WGT elements from element `sram`. */
-  private weightRows(sram: number, count: number): void {
-    const { blockIn: BI, blockOut: BO } = this.d;
-    const wgt = this.wgt;
-    for (let e = sram; e < sram + count; e++) {
-      let rows = 0;
-      for (let o = 0; o < BO; o++) {
-        const r = e * BO + o;
-        let len = BI;
-        while (len > 0 && wgt[r * BI + len - 1] === 0) len--;
-        this.wgtLen[r] = len;
-        if (len) rows = o + 1;
-      }
-      this.wgtRows[e] = rows;
-    }
   }
 
   /** Zero `count` elements of SRAM `buf` from element `sram`. */
@@ -176,10 +235,6 @@ export class Datapath {
     const arr = buf === 'inp' ? this.inp : buf === 'wgt' ? this.wgt : this.acc;
     const l = this.lanes[buf];
     arr.fill(0, sram * l, (sram + count) * l);
-    if (buf === 'wgt') {
-      this.wgtLen.fill(0, sram * this.d.blockOut, (sram + count) * this.d.blockOut);
-      this.wgtRows.fill(0, sram, sram + count);
-    }
   }
 
   /** Write `count` OUT elements starting at element `sram` to DRAM byte address `addr` (low OUT_WIDTH bits, packed). */
@@ -217,8 +272,6 @@ export class Datapath {
     const accStride = B * BO;
     const inp = this.inp;
     const wgt = this.wgt;
-    const wLen = this.wgtLen;
-    const wRows = this.wgtRows;
     const acc = this.acc;
     const out = this.out;
     const accSh = this.accSh;
@@ -226,6 +279,11 @@ export class Datapath {
     const uD = this.uopDst;
     const uS = this.uopSrc;
     const uW = this.uopWgt;
+    const nz = this.nonZero;
+    const kernel = this.kernel;
+    const accByte = this.kernelLayout?.acc ?? 0;
+    const inpByte = this.kernelLayout?.inp ?? 0;
+    const wgtByte = this.kernelLayout?.wgt ?? 0;
     const wOff = GEMM_WRITE_BASE + II;
     let t = Math.max(start, p.issueFree);
     const t0 = t;
@@ -233,6 +291,7 @@ export class Datapath {
     let stalls = 0;
     let first = -1;
     let n = 0;
+    let maxDst = -1;
     for (let io = 0; io < g.iterOut; io++) {
       for (let ii = 0; ii < g.iterIn; ii++) {
         const dOff = io * g.dstOut + ii * g.dstIn;
@@ -240,6 +299,7 @@ export class Datapath {
         const wgOff = io * g.wgtOut + ii * g.wgtIn;
         for (let u = g.uopBgn; u < g.uopEnd; u++) {
           const dst = uD[u] + dOff;
+          if (dst > maxDst) maxDst = dst;
           // ---- timing: issue cycle t of this micro-op ----
           let ti = t;
           if (ti + wOff <= w1c) ti = w1c - wOff + 1; // in-order write port
@@ -264,30 +324,31 @@ export class Datapath {
           }
           const ib0 = (uS[u] + sOff) * inpStride;
           const wb0 = (uW[u] + wgOff) * wgtStride;
-          const wr0 = (uW[u] + wgOff) * BO;
-          const rows = wRows[uW[u] + wgOff];
+          if (kernel) {
+            for (let b = 0; b < B; b++) kernel(accByte + (ab + b * BO) * 4, inpByte + (ib0 + b * BI) * 4, wgtByte + wb0 * 4);
+            continue;
+          }
           for (let b = 0; b < B; b++) {
             const ib = ib0 + b * BI;
             const ob = ab + b * BO;
-            // rows past the last non-zero weight row add nothing: the accumulator keeps its
-            // (already wrapped) value, which OUT mirrors
-            for (let o = rows; o < BO; o++) out[ob + o] = (acc[ob + o] << outSh) >> outSh;
-            for (let o = 0; o < rows; o++) {
-              const len = wLen[wr0 + o];
+            // Zero input lanes add nothing (padding channels, a ReLU's zeros): sum over the others.
+            // The result is the same integer; only the simulator's own work shrinks.
+            let m = 0;
+            for (let k = 0; k < BI; k++) if (inp[ib + k] !== 0) nz[m++] = k;
+            for (let o = 0; o < BO; o++) {
               const wb = wb0 + o * BI;
               let s = 0;
-              if (len === 0) {
-                // an all-zero row adds nothing
-              } else if (len < BI) {
-                for (let k = 0; k < len; k++) s += inp[ib + k] * wgt[wb + k];
-              } else if (BI === 16) {
+              if (m === 16 && BI === 16) {
                 s =
                   inp[ib] * wgt[wb] + inp[ib + 1] * wgt[wb + 1] + inp[ib + 2] * wgt[wb + 2] + inp[ib + 3] * wgt[wb + 3] +
                   inp[ib + 4] * wgt[wb + 4] + inp[ib + 5] * wgt[wb + 5] + inp[ib + 6] * wgt[wb + 6] + inp[ib + 7] * wgt[wb + 7] +
                   inp[ib + 8] * wgt[wb + 8] + inp[ib + 9] * wgt[wb + 9] + inp[ib + 10] * wgt[wb + 10] + inp[ib + 11] * wgt[wb + 11] +
                   inp[ib + 12] * wgt[wb + 12] + inp[ib + 13] * wgt[wb + 13] + inp[ib + 14] * wgt[wb + 14] + inp[ib + 15] * wgt[wb + 15];
               } else {
-                for (let k = 0; k < BI; k++) s += inp[ib + k] * wgt[wb + k];
+                for (let j = 0; j < m; j++) {
+                  const k = nz[j];
+                  s += inp[ib + k] * wgt[wb + k];
+                }
               }
               const v = ((acc[ob + o] + s) << accSh) >> accSh;
               acc[ob + o] = v;
@@ -297,6 +358,7 @@ export class Datapath {
         }
       }
     }
+    this.wroteAcc(maxDst);
     return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
   }
 
@@ -304,28 +366,28 @@ export class Datapath {
   alu(a: LoopInsn, start: number, p: PipeState): PipeResult {
     const L = this.lanes.acc;
     const acc = this.acc;
-    const out = this.out;
     const accSh = this.accSh;
-    const outSh = this.outSh;
-    const W = this.d.accWidth;
     const uD = this.uopDst;
     const uS = this.uopSrc;
     const II = a.useImm ? 1 : 2;
     const wOff = ALU_WRITE_BASE + II;
-    const immV = (a.imm << accSh) >> accSh;
     const op = a.aluOp;
+    // the second operand: ACC lanes, or the immediate in every lane
+    const yArr = a.useImm ? this.immLanes.fill((a.imm << accSh) >> accSh) : acc;
     let t = Math.max(start, p.issueFree);
     const t0 = t;
     let { w1a, w1c, w2a, w2c } = p;
     let stalls = 0;
     let first = -1;
     let n = 0;
+    let maxDst = -1;
     for (let io = 0; io < a.iterOut; io++) {
       for (let ii = 0; ii < a.iterIn; ii++) {
         const dOff = io * a.dstOut + ii * a.dstIn;
         const sOff = io * a.srcOut + ii * a.srcIn;
         for (let u = a.uopBgn; u < a.uopEnd; u++) {
           const dst = uD[u] + dOff;
+          if (dst > maxDst) maxDst = dst;
           const src = uS[u] + sOff;
           let ti = t;
           if (ti + wOff <= w1c) ti = w1c - wOff + 1;
@@ -343,48 +405,66 @@ export class Datapath {
           w1c = ti + wOff;
           t = ti + II;
           n++;
-          aluLanes(acc, out, dst * L, a.useImm ? -1 : src * L, immV, L, op, accSh, outSh, W);
+          this.aluLanes(op, dst * L, yArr, a.useImm ? 0 : src * L);
         }
       }
     }
+    this.wroteAcc(maxDst);
     return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
   }
-}
 
-/**
- * One ALU micro-op over `L` lanes: acc[db..] = op(acc[db..], acc[sb..] or the immediate (sb < 0)),
- * OUT mirroring the result's low bits. One loop per opcode (the opcode is fixed per instruction).
- */
-function aluLanes(acc: Int32Array, out: Int32Array, db: number, sb: number, imm: number, L: number, op: number, accSh: number, outSh: number, W: number): void {
-  switch (op) {
-    case MIN:
-      for (let l = 0; l < L; l++) {
-        const x = acc[db + l];
-        const v = sb < 0 ? imm : acc[sb + l];
-        acc[db + l] = x < v ? x : v;
+  /** One ALU micro-op on ACC lanes db.. with operand lanes ya[yb..] (a loop per opcode). */
+  private aluLanes(op: number, db: number, ya: Int32Array, yb: number): void {
+    const L = this.lanes.acc;
+    const acc = this.acc;
+    const out = this.out;
+    const accSh = this.accSh;
+    const outSh = this.outSh;
+    switch (op) {
+      case MIN:
+        for (let l = 0; l < L; l++) {
+          const x = acc[db + l];
+          const y = ya[yb + l];
+          const r = x < y ? x : y;
+          acc[db + l] = r;
+          out[db + l] = (r << outSh) >> outSh;
+        }
+        return;
+      case MAX:
+        for (let l = 0; l < L; l++) {
+          const x = acc[db + l];
+          const y = ya[yb + l];
+          const r = x > y ? x : y;
+          acc[db + l] = r;
+          out[db + l] = (r << outSh) >> outSh;
+        }
+        return;
+      case ADD:
+        for (let l = 0; l < L; l++) {
+          const r = ((acc[db + l] + ya[yb + l]) << accSh) >> accSh;
+          acc[db + l] = r;
+          out[db + l] = (r << outSh) >> outSh;
+        }
+        return;
+      case SHR: {
+        const top = this.d.accWidth - 1;
+        for (let l = 0; l < L; l++) {
+          const x = acc[db + l];
+          const y = ya[yb + l];
+          const r = y >= 0 ? x >> Math.min(y, top) : ((x << Math.min(-y, top)) << accSh) >> accSh;
+          acc[db + l] = r;
+          out[db + l] = (r << outSh) >> outSh;
+        }
+        return;
       }
-      break;
-    case MAX:
-      for (let l = 0; l < L; l++) {
-        const x = acc[db + l];
-        const v = sb < 0 ? imm : acc[sb + l];
-        acc[db + l] = x > v ? x : v;
-      }
-      break;
-    case ADD:
-      for (let l = 0; l < L; l++) acc[db + l] = ((acc[db + l] + (sb < 0 ? imm : acc[sb + l])) << accSh) >> accSh;
-      break;
-    case SHR:
-      for (let l = 0; l < L; l++) {
-        const x = acc[db + l];
-        const v = sb < 0 ? imm : acc[sb + l];
-        acc[db + l] = v >= 0 ? x >> Math.min(v, W - 1) : ((x << Math.min(-v, W - 1)) << accSh) >> accSh;
-      }
-      break;
-    default: // MUL
-      for (let l = 0; l < L; l++) acc[db + l] = (Math.imul(acc[db + l], sb < 0 ? imm : acc[sb + l]) << accSh) >> accSh;
+      default: // MUL
+        for (let l = 0; l < L; l++) {
+          const r = (Math.imul(acc[db + l], ya[yb + l]) << accSh) >> accSh;
+          acc[db + l] = r;
+          out[db + l] = (r << outSh) >> outSh;
+        }
+    }
   }
-  for (let l = 0; l < L; l++) out[db + l] = (acc[db + l] << outSh) >> outSh;
 }
 
 /**

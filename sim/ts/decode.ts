@@ -8,9 +8,9 @@ import { decodeInsn, type AluInsn, type GemmInsn, type Insn, type MemInsn } from
 import { ALU_OPCODES, aluOpUnavailable } from '../../src/isa/alu.ts';
 import type { LoopInsn, SramName } from './datapath.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
-import type { Segment } from './memory.ts';
+import { countBeats, type Segment } from './memory.ts';
 
-import { MODULES, moduleOf } from '../../src/uarch/index.ts';
+import { MODULES, moduleOf, timingOf, TOKEN_QUEUES, tokenQueuesOf } from '../../src/uarch/index.ts';
 
 /** Module indices into MODULES. */
 export const LOAD = 0;
@@ -39,12 +39,17 @@ export interface DInsn {
   /** DRAM byte ranges (rows) of a LOAD/STORE, and the SRAM element each row starts at. */
   segs?: Segment[];
   rowSram?: number[];
+  /** Data beats of a LOAD/STORE's bursts (all of them, §10's busy share). */
+  beats: number;
   /** Padding elements a LOAD zero-fills. */
   pad: number;
   /** Payload bytes (fsim counters). */
   bytes: number;
   illegal?: Illegal;
   label: string;
+  /** Token queues it pops before it starts and pushes when it completes (indices into TOKEN_QUEUES). */
+  popQ: number[];
+  pushQ: number[];
 }
 
 function fieldOfDecodeError(msg: string): string {
@@ -60,7 +65,17 @@ function flags(i: Insn): Pick<DInsn, 'popPrev' | 'popNext' | 'pushPrev' | 'pushN
 
 export function predecode(d: Derived, bytes: Uint8Array, count: number, dramSize: number): DInsn[] {
   const out: DInsn[] = [];
-  for (let i = 0; i < count; i++) out.push(decodeOne(d, bytes, i, dramSize));
+  const tm = timingOf(d);
+  for (let i = 0; i < count; i++) {
+    const di = decodeOne(d, bytes, i, dramSize);
+    if (di.segs) di.beats = countBeats(di.segs, tm.busBytes, tm.burstBeats).beats;
+    if (di.module >= 0) {
+      const r = tokenQueuesOf(MODULES[di.module], di);
+      di.popQ = r.pops.map((n) => TOKEN_QUEUES.indexOf(n));
+      di.pushQ = r.pushes.map((n) => TOKEN_QUEUES.indexOf(n));
+    }
+    out.push(di);
+  }
   return out;
 }
 
@@ -88,10 +103,10 @@ function decodeOne(d: Derived, bytes: Uint8Array, index: number, dramSize: numbe
     const msg = (e as Error).message;
     return {
       index, module: -1, kind: 'nop', popPrev: false, popNext: false, pushPrev: false, pushNext: false, pad: 0, bytes: 0,
-      illegal: { field: fieldOfDecodeError(msg), reason: msg }, label: 'ILLEGAL',
+      illegal: { field: fieldOfDecodeError(msg), reason: msg }, label: 'ILLEGAL', popQ: [], pushQ: [], beats: 0,
     };
   }
-  const base = { index, insn, ...flags(insn), pad: 0, bytes: 0 };
+  const base = { index, insn, ...flags(insn), pad: 0, bytes: 0, popQ: [] as number[], pushQ: [] as number[], beats: 0 };
   switch (insn.opcode) {
     case 'LOAD':
     case 'STORE':
@@ -104,7 +119,7 @@ function decodeOne(d: Derived, bytes: Uint8Array, index: number, dramSize: numbe
   }
 }
 
-type Base = Pick<DInsn, 'index' | 'insn' | 'popPrev' | 'popNext' | 'pushPrev' | 'pushNext' | 'pad' | 'bytes'>;
+type Base = Pick<DInsn, 'index' | 'insn' | 'popPrev' | 'popNext' | 'pushPrev' | 'pushNext' | 'pad' | 'bytes' | 'popQ' | 'pushQ' | 'beats'>;
 
 function decodeMem(d: Derived, m: MemInsn, base: Base, dramSize: number): DInsn {
   const isStore = m.opcode === 'STORE';

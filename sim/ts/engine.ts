@@ -16,7 +16,7 @@ import { predecodeCached, type DInsn } from './decode.ts';
 import { finishWarnings } from '../../src/engine/warnings.ts';
 import { INSN_BYTES } from '../../src/isa/constants.ts';
 import {
-  CLIENTS, COMPUTE_INFLIGHT, MODULES, TOKEN_QUEUE_DEPTH, timingOf, tokenQueuesOf, type ClientName, type Timing, type TokenQueueName,
+  CLIENTS, COMPUTE_INFLIGHT, MODULES, TOKEN_QUEUE_DEPTH, TOKEN_QUEUES, timingOf, type ClientName, type Timing,
 } from '../../src/uarch/index.ts';
 import { BurstCursor, MemorySystem } from './memory.ts';
 
@@ -134,10 +134,12 @@ class Sim {
   private readonly wantTrace: boolean;
   private readonly pipe: PipeState = newPipe();
 
-  private readonly l2g = new TokenQueue('l2g');
-  private readonly g2l = new TokenQueue('g2l');
-  private readonly g2s = new TokenQueue('g2s');
-  private readonly s2g = new TokenQueue('s2g');
+  /** The token queues in TOKEN_QUEUES order (DInsn.popQ / pushQ index them). */
+  private readonly queues = TOKEN_QUEUES.map((n) => new TokenQueue(n));
+  private readonly l2g = this.queues[TOKEN_QUEUES.indexOf('l2g')];
+  private readonly g2l = this.queues[TOKEN_QUEUES.indexOf('g2l')];
+  private readonly g2s = this.queues[TOKEN_QUEUES.indexOf('g2s')];
+  private readonly s2g = this.queues[TOKEN_QUEUES.indexOf('s2g')];
   private readonly mods: Module[];
   private readonly jobs: (Job | undefined)[] = CLIENTS.map(() => undefined);
 
@@ -158,9 +160,6 @@ class Sim {
   private gemmMacUops = 0;
   private aluUops = 0;
   private readonly bytes = { insn: 0, uop: 0, wgt: 0, inp: 0, acc: 0, out: 0 };
-  /** The token queues each instruction pops before it starts and pushes when it completes, by index. */
-  private readonly pops: TokenQueue[][];
-  private readonly pushes: TokenQueue[][];
 
   constructor(p: Program, opts: RunOptions) {
     this.p = p;
@@ -178,21 +177,39 @@ class Sim {
     this.wantTiming = opts.insnTiming ?? true;
     this.wantTrace = opts.trace ?? false;
     this.mods = MODULES.map((name, id) => ({ id, name, q: [], qTime: [], qHead: 0, lastTake: -1, inflight: [], lastEnd: 0 }));
-    const queues: Record<TokenQueueName, TokenQueue> = { l2g: this.l2g, g2l: this.g2l, g2s: this.g2s, s2g: this.s2g };
-    const routes = this.insns.map((di) => (di.module < 0 ? { pops: [], pushes: [] } : tokenQueuesOf(MODULES[di.module], di)));
-    this.pops = routes.map((r) => r.pops.map((n) => queues[n]));
-    this.pushes = routes.map((r) => r.pushes.map((n) => queues[n]));
   }
 
   // ---------------------------------------------------------------- token routing
 
-  /** Queues di pops before it starts (src/uarch tokenQueuesOf). */
+  /** Queues di pops before it starts (src/uarch tokenQueuesOf; for reports, hot paths loop over di.popQ). */
   private popQueues(di: DInsn): TokenQueue[] {
-    return this.pops[di.index];
+    return di.popQ.map((q) => this.queues[q]);
   }
 
   private pushQueues(di: DInsn): TokenQueue[] {
-    return this.pushes[di.index];
+    return di.pushQ.map((q) => this.queues[q]);
+  }
+
+  /** Whether di can push all its tokens in cycle c (no queue full). */
+  private canPush(di: DInsn, c: number): boolean {
+    const qs = di.pushQ;
+    for (let k = 0; k < qs.length; k++) if (this.queues[qs[k]].occupancy(c) >= TOKEN_QUEUE_DEPTH) return false;
+    return true;
+  }
+
+  /** Whether all tokens di pops are visible in cycle c. */
+  private canPop(di: DInsn, c: number): boolean {
+    const qs = di.popQ;
+    for (let k = 0; k < qs.length; k++) if (!this.queues[qs[k]].available(c)) return false;
+    return true;
+  }
+
+  /** Cycle from which all tokens di pops are visible (-Infinity: it pops none). */
+  private tokensAt(di: DInsn): number {
+    let c = -Infinity;
+    const qs = di.popQ;
+    for (let k = 0; k < qs.length; k++) c = Math.max(c, this.queues[qs[k]].nextVisible());
+    return c;
   }
 
   // ---------------------------------------------------------------- main loop
@@ -224,6 +241,7 @@ class Sim {
       error = e.error;
     } finally {
       bar?.stop();
+      this.dp.release();
     }
     const cycles = this.finishedAt >= 0 ? this.finishedAt : this.t;
     const result: RunResult = { engine: 'ts', dram: this.dram, counters: this.counters(cycles) };
@@ -235,13 +253,26 @@ class Sim {
     }
     if (this.wantTrace) result.trace = this.trace;
     if (error) result.error = error;
-    else if (this.records.length < this.n) {
-      // (a run in which every instruction started has nothing left waiting: no warnings)
+    else if (!this.allStartedBeforeFinish()) {
       const observed = this.records.map((r) => ({ index: r.di.index, start: r.start, end: r.end }));
       const warnings = finishWarnings(this.insns.map((di) => di.insn), observed);
       if (warnings.length) result.warnings = warnings;
     }
     return result;
+  }
+
+  /**
+   * Whether every instruction before the first FINISH that started has started too: then
+   * finishWarnings has nothing to say (it looks only for instructions held back), and a model
+   * running thousands of programs skips building its inputs.
+   */
+  private allStartedBeforeFinish(): boolean {
+    let f = Infinity;
+    for (const r of this.records) if (r.di.kind === 'finish' && r.di.index < f) f = r.di.index;
+    if (f === Infinity) return false;
+    let before = 0;
+    for (const r of this.records) if (r.di.index < f) before++;
+    return before === f;
   }
 
   private step(t: number): void {
@@ -255,12 +286,6 @@ class Sim {
 
   // ---------------------------------------------------------------- completion
 
-  /** Whether any of `qs` is full in cycle t (a push would have to wait). */
-  private anyFull(qs: readonly TokenQueue[], t: number): boolean {
-    for (const q of qs) if (q.occupancy(t) >= TOKEN_QUEUE_DEPTH) return true;
-    return false;
-  }
-
   /** Complete (push tokens of) in-flight instructions whose work ends in cycle t, in order. */
   private complete(m: Module, t: number): void {
     const fl = m.inflight;
@@ -268,12 +293,12 @@ class Sim {
       const e = fl[i];
       if (e.end === e.end) continue;
       if (!(e.workEnd - 1 <= t)) break;
-      const qs = this.pushQueues(e.di);
-      if (this.anyFull(qs, t)) {
+      if (!this.canPush(e.di, t)) {
         e.blocked = true;
         break;
       }
-      for (const q of qs) q.push(t + 1);
+      const qs = e.di.pushQ;
+      for (let k = 0; k < qs.length; k++) this.queues[qs[k]].push(t + 1);
       e.blocked = false;
       e.end = t + 1;
       if (!e.pipeline) m.lastEnd = e.end;
@@ -366,13 +391,12 @@ class Sim {
     const di = this.insns[i];
     const free = this.freeAt(m, di, t);
     if (free > t) return false;
-    const pops = this.popQueues(di);
-    for (const q of pops) if (!q.available(t)) return false;
+    if (!this.canPop(di, t)) return false;
     if (this.engineFreeAt(di) > t) return false;
     // start: pop tokens, take the instruction
-    let tokAt = -Infinity;
-    for (const q of pops) tokAt = Math.max(tokAt, q.nextVisible());
-    for (const q of pops) q.pop(t);
+    const tokAt = this.tokensAt(di);
+    const pops = di.popQ;
+    for (let k = 0; k < pops.length; k++) this.queues[pops[k]].pop(t);
     const readyAt = Math.max(this.headReady(m, i), free);
     this.takeHead(m, i, t);
     const e: Exec = {
@@ -432,10 +456,9 @@ class Sim {
 
   private startJob(client: number, write: boolean, e: Exec, t: number): void {
     const cursor = new BurstCursor(e.di.segs!, this.tm.busBytes, this.tm.burstBeats);
-    // all of the transfer's beats, counted up front: the busy share of §10 is the whole transfer's
-    // even when the run ends (FINISH) before its last burst is granted
-    const count = new BurstCursor(e.di.segs!, this.tm.busBytes, this.tm.burstBeats);
-    while (!count.done) e.beats += count.next().beats;
+    // all of the transfer's beats, counted up front (at decoding): the busy share of §10 is the
+    // whole transfer's even when the run ends (FINISH) before its last burst is granted
+    e.beats += e.di.beats;
     if (cursor.done) {
       this.finishJob(e, t);
       return;
@@ -501,7 +524,18 @@ class Sim {
 
   // ---------------------------------------------------------------- memory arbiter
 
+  /** fetchBurstEnd's value and the fetchNextByte it was computed for (it is asked every event). */
+  private fetchEndAt = -1;
+  private fetchEnd = 0;
+
   private fetchBurstEnd(): number {
+    if (this.fetchEndAt === this.fetchNextByte) return this.fetchEnd;
+    this.fetchEndAt = this.fetchNextByte;
+    this.fetchEnd = this.computeFetchBurstEnd();
+    return this.fetchEnd;
+  }
+
+  private computeFetchBurstEnd(): number {
     // instruction index just past the next fetch burst
     const c = new BurstCursor([{ addr: this.insnBase + this.fetchNextByte, len: this.n * INSN_BYTES - this.fetchNextByte }], this.tm.busBytes, this.tm.burstBeats);
     const b = c.peek();
@@ -602,42 +636,47 @@ class Sim {
   // ---------------------------------------------------------------- next event
 
   private nextEvent(t: number): number {
-    // the earliest of the candidate cycles below (no closure: this runs once per event)
     let best = Infinity;
     const t1 = t + 1;
-    for (const m of this.mods) {
-      for (const e of m.inflight) {
+    for (let mi = 0; mi < this.mods.length; mi++) {
+      const m = this.mods[mi];
+      const fl = m.inflight;
+      // the oldest instruction not completed: its completion (or retry of a blocked push)
+      for (let k = 0; k < fl.length; k++) {
+        const e = fl[k];
         if (e.end === e.end) continue;
         if (e.workEnd === e.workEnd) {
-          if (!e.blocked) best = earlier(best, Math.max(t1, e.workEnd - 1));
-          else if (!this.anyFull(this.pushQueues(e.di), t1)) best = earlier(best, t1);
+          const c = !e.blocked ? Math.max(t1, e.workEnd - 1) : this.canPush(e.di, t1) ? t1 : Infinity;
+          if (c < best) best = c;
         }
         break;
       }
-      for (const e of m.inflight) if (e.end === e.end && e.end > t) best = earlier(best, e.end);
+      for (let k = 0; k < fl.length; k++) {
+        const end = fl[k].end;
+        if (end > t && end < best) best = end; // (NaN compares false)
+      }
       const h = this.headOf(m);
       if (h !== undefined) {
         const di = this.insns[h];
-        let c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di, t1), this.engineFreeAt(di));
-        for (const q of this.popQueues(di)) c = Math.max(c, q.nextVisible());
-        best = earlier(best, c);
+        const c = Math.max(t1, this.headReady(m, h), this.freeAt(m, di, t1), this.engineFreeAt(di), this.tokensAt(di));
+        if (c < best) best = c;
       }
     }
     // memory requests
     const mem = this.mem;
-    if (this.fetchWants(t1)) best = earlier(best, mem.nextRead(t1));
+    if (this.fetchWants(t1)) best = Math.min(best, mem.nextRead(t1));
     for (let c = 1; c < CLIENTS.length; c++) {
       const j = this.jobs[c];
       if (!j) continue;
       const r = Math.max(t1, j.reqReadyAt);
-      best = earlier(best, j.write ? mem.nextWrite(r) : mem.nextRead(r));
+      best = Math.min(best, j.write ? mem.nextWrite(r) : mem.nextRead(r));
     }
     // fetch dispatch
     const i = this.dispatched;
     if (i < this.n && this.insnAvail[i] < Infinity) {
       const di = this.insns[i];
       const c = Math.max(t1, this.insnAvail[i]);
-      if (di.illegal || (this.tm.cmdQueueDepth > 0 && this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth)) best = earlier(best, c);
+      if (di.illegal || (this.tm.cmdQueueDepth > 0 && this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth)) best = Math.min(best, c);
     }
     return best;
   }
@@ -706,22 +745,22 @@ class Sim {
     modules.fetch.idle = Math.max(0, cycles - modules.fetch.busy - modules.fetch.waitMemory - modules.fetch.queueFull);
     // classify each module's cycles by sweeping its instruction intervals (priority busy > waitMemory > queueFull > waitToken)
     for (let mi = 0; mi < 3; mi++) {
-      const iv: number[] = [];
+      const iv: Array<[number, number, number]> = [];
       for (const e of this.records) {
         if (e.di.module !== mi) continue;
         const end = e.end === e.end ? e.end : cycles;
         const workEnd = e.workEnd === e.workEnd ? Math.min(e.workEnd, end) : end;
         // waiting for tokens until they are visible; after that (a busy shared read engine) idle
         const tokWait = Math.min(e.start, Math.max(e.readyAt, e.tokAt));
-        if (tokWait > e.readyAt) iv.push(e.readyAt, tokWait, 3);
+        if (tokWait > e.readyAt) iv.push([e.readyAt, tokWait, 3]);
         if (e.di.kind === 'load' || e.di.kind === 'store') {
           const busy = Math.min(workEnd - e.start, 1 + e.beats * this.tm.cyclesPerBeat + e.di.pad);
-          iv.push(e.start, e.start + busy, 0);
-          if (workEnd > e.start + busy) iv.push(e.start + busy, workEnd, 1);
+          iv.push([e.start, e.start + busy, 0]);
+          if (workEnd > e.start + busy) iv.push([e.start + busy, workEnd, 1]);
         } else {
-          iv.push(e.start, workEnd, 0);
+          iv.push([e.start, workEnd, 0]);
         }
-        if (end > workEnd) iv.push(workEnd, end, 2);
+        if (end > workEnd) iv.push([workEnd, end, 2]);
       }
       // a run that FINISHed while this module held an instruction it never started (a warning):
       // it waited for its tokens from when it could have started to the end
@@ -730,8 +769,8 @@ class Sim {
         const m = this.mods[mi];
         const di = this.insns[h];
         const readyAt = Math.max(this.headReady(m, h), this.freeAt(m, di, cycles));
-        const tokAt = Math.max(-Infinity, ...this.popQueues(di).map((q) => q.nextVisible()));
-        if (tokAt > readyAt) iv.push(readyAt, tokAt, 3);
+        const tokAt = this.tokensAt(di);
+        if (tokAt > readyAt) iv.push([readyAt, tokAt, 3]);
       }
       const sums = sweep(iv, cycles);
       const c = modules[MODULES[mi]];
@@ -763,56 +802,12 @@ class Sim {
   }
 }
 
-/** The earlier of two candidate cycles (a NaN candidate is ignored). */
-function earlier(best: number, c: number): number {
-  return c < best ? c : best;
-}
-
-/**
- * Measure of each class over [0, limit), a cycle counted once for its highest-priority (lowest id)
- * class. `iv` holds intervals flat: start, end, class, ... Integer bounds (cycles) are sorted as one
- * packed number each (bound x 8 + end flag x 4 + class) in a typed array, without an object per point.
- */
-function sweep(iv: number[], limit: number): number[] {
-  const n = iv.length / 3;
-  const pts = new Float64Array(2 * n);
-  let m = 0;
-  let integral = true;
-  for (let i = 0; i < n; i++) {
-    const lo = Math.max(0, iv[3 * i]);
-    const hi = Math.min(limit, iv[3 * i + 1]);
-    const k = iv[3 * i + 2];
-    if (!(hi > lo)) continue;
-    if (!Number.isInteger(lo) || !Number.isInteger(hi)) integral = false;
-    pts[m++] = lo * 8 + k;
-    pts[m++] = hi * 8 + 4 + k;
-  }
-  if (!integral) return sweepPoints(iv, limit);
-  const sorted = pts.subarray(0, m).sort();
-  const cnt = [0, 0, 0, 0];
-  const sums = [0, 0, 0, 0];
-  let prev = 0;
-  for (let i = 0; i < m; i++) {
-    const p = sorted[i];
-    const x = Math.floor(p / 8);
-    const code = p - x * 8;
-    if (x > prev) {
-      const cls = cnt[0] > 0 ? 0 : cnt[1] > 0 ? 1 : cnt[2] > 0 ? 2 : cnt[3] > 0 ? 3 : -1;
-      if (cls >= 0) sums[cls] += x - prev;
-      prev = x;
-    }
-    cnt[code & 3] += code & 4 ? -1 : 1;
-  }
-  return sums;
-}
-
-/** `sweep` for bounds that are not whole cycles: one point object each. */
-function sweepPoints(iv: number[], limit: number): number[] {
+/** Measure of each class over [0, limit), a cycle counted once for its highest-priority (lowest id) class. */
+function sweep(iv: Array<[number, number, number]>, limit: number): number[] {
   const pts: Array<[number, number, number]> = [];
-  for (let i = 0; i < iv.length; i += 3) {
-    const lo = Math.max(0, iv[i]);
-    const hi = Math.min(limit, iv[i + 1]);
-    const k = iv[i + 2];
+  for (const [a, b, k] of iv) {
+    const lo = Math.max(0, a);
+    const hi = Math.min(limit, b);
     if (hi > lo) {
       pts.push([lo, 1, k]);
       pts.push([hi, -1, k]);
