@@ -4,10 +4,12 @@
  *   - LeNet-5 on the 10,000 MNIST test images, int8 on VTA (TS simulator) on default,
  *     batch2-block8 and ice40-small: accuracy fp32 / int8, agreement with onnxruntime, cycles, seconds;
  *   - the PaddleOCR classifier (200 rendered lines) and recognizer (100 lines) int8 on VTA default
- *     against onnxruntime fp32 (scripts/eval-ocr.ts --int8).
+ *     against onnxruntime fp32 (scripts/eval-ocr.ts --int8);
+ *   - ResNet-18 (seeded) int8 on default: MACs offloaded, whole-network cycles and host time, each
+ *     layer's cycles against `vtw op` (scripts/eval-resnet18.ts).
  * Writes build/eval/results.json and build/eval/results.md.
  *
- *   tsx scripts/eval.ts [--images N] [--texts N] [--rec N] [--only lenet|ocr]
+ *   tsx scripts/eval.ts [--images N] [--texts N] [--rec N] [--only lenet|ocr|resnet18]
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -47,6 +49,11 @@ if (only === 'all' || only === 'ocr') {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
   rows.push(`| PaddleOCR classifier | default | ${r.cls.lines} | onnxruntime ${pct(r.cls.accuracyOracle)} right | ${pct(r.cls.accuracy)} right | ${pct(r.cls.agreement)} (top-1) | ${r.vta.cls_cycles_per_line.toLocaleString('en-US')} | ${r.cls.seconds} | |`);
   if (r.rec.lines) rows.push(`| PaddleOCR recognizer | default | ${r.rec.lines} | CER vs truth ${pct(r.rec.cerOracleVsTruth)} | CER vs truth ${pct(r.rec.cerVsTruth)} | CER ${pct(r.rec.cerVsOracle)}, ${r.rec.textsEqual}/${r.rec.lines} texts equal | ${r.vta.rec_cycles_per_line.toLocaleString('en-US')} | ${r.rec.seconds} | |`);
+}
+if (only === 'all' || only === 'resnet18') {
+  const r = await json(['scripts/eval-resnet18.ts', '--json']);
+  results.resnet18 = r;
+  rows.push('', `ResNet-18 (seeded, 1x3x224x224) int8 on ${r.config}: ${(100 * r.offloaded_macs_fraction).toFixed(2)} % of ${(r.macs / 1e9).toFixed(2)} G MACs on VTA, ${r.vta_cycles.toLocaleString('en-US')} VTA cycles (${r.vta_ms_at_clock} ms at the clock), host ${r.host_ms} ms on ${r.host_nodes} nodes; every layer's cycles equal vtw op's: ${r.all_layers_equal_vtw_op ? 'yes' : 'NO'} (${r.layers.length} layers).`);
 }
 results.loadavg_end = loadavg();
 mkdirSync('build/eval', { recursive: true });
