@@ -1,0 +1,100 @@
+/**
+ * Whole models on the host back ends against onnxruntime-node (issue 14: "the LeNet / PaddleOCR
+ * classifier models once the models issue lands"): one input at a time, warm, the median of
+ * --runs (>= 20) runs, everything in one process and interleaved per model.
+ *   - ours: the int8 graph (quantizeGraph) with its QConv / QDense / QAdd / QMaxPool nodes built
+ *     for the cpu (C) or wasm target (compiler/target/graph-host.ts), the float nodes on TS_HOST;
+ *   - onnxruntime-node fp32 on the original ONNX file, intraOpNumThreads 1 and 2.
+ * Writes build/bench/models.json and build/bench/models.md.
+ *
+ *   tsx scripts/bench-models.ts [--runs 30]
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { renderTextLines } from '../compiler/data/text-lines.ts';
+import { loadDataset } from '../compiler/data/idx.ts';
+import { runGraph, type HostTarget } from '../compiler/graph/executor.ts';
+import type { Graph } from '../compiler/graph/ir.ts';
+import type { Tensor } from '../compiler/graph/tensor.ts';
+import { TS_HOST } from '../compiler/host/ts.ts';
+import { median, MIN_TIMED_RUNS } from '../compiler/cpu/op.ts';
+import { loadBound } from '../compiler/model/pipeline.ts';
+import { ocrGraph } from '../compiler/models/ocr-eval.ts';
+import { clsInput, PADDLEOCR_FILES, readPaddleOcrFile } from '../compiler/models/paddleocr.ts';
+import { collectStats, loadCalibration } from '../compiler/quant/calibrate.ts';
+import { quantizeGraph } from '../compiler/quant/quantize.ts';
+import { compiledHost } from '../compiler/target/graph-host.ts';
+import { parseTarget, type CpuTargetSpec, type WasmTargetSpec } from '../compiler/target/target.ts';
+import { loadConfig } from '../src/config/load.ts';
+
+const args = process.argv.slice(2);
+const runs = Math.max(MIN_TIMED_RUNS, Number(args[args.indexOf('--runs') + 1] ?? MIN_TIMED_RUNS) || MIN_TIMED_RUNS);
+const d = loadConfig('default');
+
+async function timeIt(f: () => Promise<unknown> | unknown): Promise<number> {
+  for (let i = 0; i < 3; i++) await f();
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await f();
+    t.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return median(t);
+}
+
+async function ortTime(bytes: Uint8Array, x: Tensor, threads: number): Promise<number> {
+  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const feeds = { [s.inputNames[0]]: new ort.Tensor('float32', x.data as Float32Array, x.shape) };
+  const ms = await timeIt(() => s.run(feeds));
+  await s.release();
+  return ms;
+}
+
+interface Row { model: string; engine: string; ms: number }
+const rows: Row[] = [];
+
+async function bench(model: string, float: Graph, samples: Tensor[], x: Tensor, onnx: Uint8Array): Promise<void> {
+  const stats = await collectStats(float, samples, TS_HOST, { keep: 1 });
+  const { graph } = quantizeGraph(float, stats, { method: 'percentile' });
+  const input = new Map([[graph.inputs[0], x]]);
+  const hosts: [string, HostTarget][] = [['int8, TS reference kernels', TS_HOST]];
+  for (const t of ['wasm', 'cpu']) {
+    const h = compiledHost(parseTarget(t, d) as CpuTargetSpec | WasmTargetSpec, d);
+    await h.prepare!(graph);
+    hosts.push([`int8, ${h.name}`, h]);
+  }
+  for (const [name, h] of hosts) rows.push({ model, engine: name, ms: await timeIt(() => runGraph(graph, input, h)) });
+  rows.push({ model, engine: 'fp32, TS host', ms: await timeIt(() => runGraph(float, new Map([[float.inputs[0], x]]), TS_HOST)) });
+  for (const threads of [1, 2]) rows.push({ model, engine: `onnxruntime fp32, ${threads} thread${threads > 1 ? 's' : ''}`, ms: await ortTime(onnx, x, threads) });
+}
+
+const load0 = loadavg();
+// LeNet-5: MNIST test image 0 (pixels 0..255, the model's input contract)
+{
+  const float = loadBound('models/lenet5.onnx');
+  const set = loadDataset('mnist-test:1');
+  const x: Tensor = { dtype: 'float32', shape: [1, 1, 28, 28], data: Float32Array.from(set.pixels) };
+  await bench('LeNet-5', float, await loadCalibration('mnist-train:200', { shape: [1, 1, 28, 28] }), x, readFileSync('models/lenet5.onnx'));
+}
+// PaddleOCR text-direction classifier: a rendered line
+{
+  const lines = renderTextLines(16, { seed: 900 });
+  await bench('PaddleOCR classifier', ocrGraph('cls'), lines.slice(1).map((l) => clsInput(l.rgba)), clsInput(lines[0].rgba), readPaddleOcrFile('cls'));
+}
+
+const md = [
+  `# Whole models on the host (${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model}, ${cpus().length} cores, load ${load0.map((v) => v.toFixed(1)).join(' ')}, median of ${runs} warm runs, batch 1)`,
+  '',
+  '| model | engine | ms | vs onnxruntime fp32 1 thread |',
+  '|---|---|---:|---:|',
+  ...rows.map((r) => {
+    const ort1 = rows.find((o) => o.model === r.model && o.engine === 'onnxruntime fp32, 1 thread')!.ms;
+    return `| ${r.model} | ${r.engine} | ${r.ms.toFixed(3)} | ${(ort1 / r.ms).toFixed(2)}× |`;
+  }),
+  '',
+].join('\n');
+mkdirSync('build/bench', { recursive: true });
+writeFileSync('build/bench/models.json', JSON.stringify({ date: new Date().toISOString(), runs, loadavg: load0, files: { cls: PADDLEOCR_FILES.cls }, rows }, null, 2));
+writeFileSync('build/bench/models.md', md);
+console.log(md);
