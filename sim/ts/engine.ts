@@ -179,16 +179,9 @@ class Sim {
     this.wantTrace = opts.trace ?? false;
     this.mods = MODULES.map((name, id) => ({ id, name, q: [], qTime: [], qHead: 0, lastTake: -1, inflight: [], lastEnd: 0 }));
     const queues: Record<TokenQueueName, TokenQueue> = { l2g: this.l2g, g2l: this.g2l, g2s: this.g2s, s2g: this.s2g };
-    // one queue list per distinct route (a handful), shared by the instructions that take it
-    const lists = new Map<readonly TokenQueueName[], TokenQueue[]>();
-    const toQueues = (names: readonly TokenQueueName[]): TokenQueue[] => {
-      let l = lists.get(names);
-      if (!l) lists.set(names, (l = names.map((n) => queues[n])));
-      return l;
-    };
-    const routes = routesOf(this.insns);
-    this.pops = routes.pops.map(toQueues);
-    this.pushes = routes.pushes.map(toQueues);
+    const routes = this.insns.map((di) => (di.module < 0 ? { pops: [], pushes: [] } : tokenQueuesOf(MODULES[di.module], di)));
+    this.pops = routes.map((r) => r.pops.map((n) => queues[n]));
+    this.pushes = routes.map((r) => r.pushes.map((n) => queues[n]));
   }
 
   // ---------------------------------------------------------------- token routing
@@ -768,36 +761,6 @@ class Sim {
       gemmHazardStalls: this.pipe.hazardStalls,
     };
   }
-}
-
-const NO_QUEUES: readonly TokenQueueName[] = [];
-
-/**
- * The token queues each instruction pops and pushes (src/uarch tokenQueuesOf), by name, as one
- * shared list per distinct route; kept per decoded stream, which a program run again reuses.
- */
-const routeCache = new WeakMap<DInsn[], { pops: (readonly TokenQueueName[])[]; pushes: (readonly TokenQueueName[])[] }>();
-
-function routesOf(insns: DInsn[]): { pops: (readonly TokenQueueName[])[]; pushes: (readonly TokenQueueName[])[] } {
-  const hit = routeCache.get(insns);
-  if (hit) return hit;
-  const shared = new Map<string, readonly TokenQueueName[]>();
-  const intern = (names: readonly TokenQueueName[]) => {
-    const key = names.join();
-    let v = shared.get(key);
-    if (!v) shared.set(key, (v = names));
-    return v;
-  };
-  const pops: (readonly TokenQueueName[])[] = [];
-  const pushes: (readonly TokenQueueName[])[] = [];
-  for (const di of insns) {
-    const r = di.module < 0 ? { pops: NO_QUEUES, pushes: NO_QUEUES } : tokenQueuesOf(MODULES[di.module], di);
-    pops.push(intern(r.pops));
-    pushes.push(intern(r.pushes));
-  }
-  const routes = { pops, pushes };
-  routeCache.set(insns, routes);
-  return routes;
 }
 
 /** The earlier of two candidate cycles (a NaN candidate is ignored). */
