@@ -22,7 +22,7 @@ export interface InputWant {
   scale?: number;
 }
 
-interface Rgba {
+export interface Rgba {
   width: number;
   height: number;
   data: Uint8Array;
@@ -74,6 +74,21 @@ export function resizeBilinear(src: Float32Array, sw: number, sh: number, dw: nu
     }
   }
   return out;
+}
+
+/** Read and decode a PNG or JPEG file as RGBA pixels (one-line errors for an unreadable or unknown file). */
+export function readImage(path: string): Rgba {
+  const shown = quoteUser(path);
+  const ext = extname(path).toLowerCase();
+  const kind = ext === '.png' ? 'png' : ext === '.jpg' || ext === '.jpeg' ? 'jpeg' : undefined;
+  if (!kind) throw new CompileError(`image ${shown}: unknown file type ${quoteUser(ext || '(none)', 20, false)}; give a .png or .jpg/.jpeg file`);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new CompileError(`cannot read image ${shown}: ${fsReason(e)}`);
+  }
+  return decodeImage(bytes, kind, shown);
 }
 
 /** Read `path` as a tensor of `want.shape` and `want.dtype`. */

@@ -20,6 +20,8 @@ export interface QuantizeModelOptions {
   calib: string;
   /** Calibration images' pixels become value / 255 * pixelScale (default 1). */
   pixelScale?: number;
+  /** How a calibration image becomes a sample of the bound input (shape given), instead of a plain resize. */
+  imageSample?: (path: string, shape: number[]) => Promise<Float32Array>;
   method: CalibrationMethod;
   skipFirst?: boolean;
   skipLast?: boolean;
@@ -45,7 +47,8 @@ export async function quantizeModel(path: string, opts: QuantizeModelOptions): P
   const g = loadBound(path, opts.inputShapes, opts.batch ?? 1);
   if (g.inputs.length !== 1) throw new CompileError(`${path}: quantization takes a model with one input; this one has ${g.inputs.length}`);
   const shape = staticShape(g.values.get(g.inputs[0])!)!;
-  const samples = await loadCalibration(opts.calib, { shape }, { pixelScale: opts.pixelScale });
+  const imageSample = opts.imageSample && ((path: string) => opts.imageSample!(path, shape));
+  const samples = await loadCalibration(opts.calib, { shape }, { pixelScale: opts.pixelScale, imageSample });
   const stats = await collectStats(g, samples, TS_HOST, { onProgress: opts.onCalibration });
   const { graph, report } = quantizeGraph(g, stats, { method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast });
   return { float: g, quantized: graph, report };

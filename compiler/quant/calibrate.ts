@@ -37,6 +37,8 @@ export interface CalibrationOptions {
   limit?: number;
   /** PNG / JPEG pixels become value / 255 * pixelScale (default 1), as `vtw model run --pixel-scale` feeds them. */
   pixelScale?: number;
+  /** How an image file becomes one sample (default: resized to the input, scaled by pixelScale); e.g. a model's own preprocessing. */
+  imageSample?: (path: string) => Promise<Float32Array>;
 }
 
 /** One sample's elements as float32 (any numeric dtype; integers keep their values). */
@@ -69,9 +71,9 @@ function splitSamples(t: Tensor, sampleShape: readonly number[], where: string):
 }
 
 /** The raw samples a spec names (flat float32, one per sample). */
-async function readSamples(spec: string, sampleShape: readonly number[], pixelScale: number): Promise<{ samples: Float32Array[]; name: string }> {
-  // an image is resized to the model input, as `vtw model run --input` does
-  const image = async (path: string) => (await loadInputFile(path, { shape: [1, ...sampleShape], dtype: 'float32', scale: pixelScale })).data as Float32Array;
+async function readSamples(spec: string, sampleShape: readonly number[], opts: CalibrationOptions): Promise<{ samples: Float32Array[]; name: string }> {
+  // an image is resized to the model input, as `vtw model run --input` does, unless the caller preprocesses it
+  const image = opts.imageSample ?? (async (path: string) => (await loadInputFile(path, { shape: [1, ...sampleShape], dtype: 'float32', scale: opts.pixelScale ?? 1 })).data as Float32Array);
   if (/^mnist-(test|train)(:|$)/.test(spec)) {
     const set = loadDataset(spec);
     return { samples: imageSamples(set.pixels, set.count, [set.rows, set.cols], sampleShape, spec), name: spec };
@@ -110,7 +112,7 @@ function imageSamples(pixels: Uint8Array, count: number, dims: number[], sampleS
 export async function loadCalibration(spec: string, input: { shape: number[] }, opts: CalibrationOptions = {}): Promise<Tensor[]> {
   const [batch, ...sampleShape] = input.shape;
   if (!batch || sampleShape.length === 0) throw new CompileError(`--calib ${spec}: the model input [${input.shape.join(',')}] has no batch dimension to calibrate over`);
-  const { samples: all, name } = await readSamples(spec, sampleShape, opts.pixelScale ?? 1);
+  const { samples: all, name } = await readSamples(spec, sampleShape, opts);
   const samples = opts.limit !== undefined ? all.slice(0, opts.limit) : all;
   if (samples.length === 0) throw new CompileError(`--calib ${name}: empty calibration set (no samples); give at least one sample`);
   if (samples.length < batch) throw new CompileError(`--calib ${name}: ${samples.length} samples do not fill one batch of ${batch} (the model input is [${input.shape.join(',')}])`);

@@ -14,7 +14,8 @@ import { VtwError } from '../../errors.ts';
 import { progress, type Progress } from '../../report/progress.ts';
 import { table } from '../../report/table.ts';
 import { loadDataset, type LabelledImages } from '../../../compiler/data/idx.ts';
-import { loadInputFile } from '../../../compiler/data/image.ts';
+import { loadInputFile, readImage } from '../../../compiler/data/image.ts';
+import { isOcrTask, OCR_TASKS, ocrTaskInput, ocrTaskOutput, type OcrTask } from '../../../compiler/models/paddleocr.ts';
 import type { HostTarget } from '../../../compiler/graph/executor.ts';
 import { loadModelFile } from '../../../compiler/graph/load.ts';
 import { staticShape } from '../../../compiler/graph/ir.ts';
@@ -132,6 +133,14 @@ function hostTarget(name: (typeof HOSTS)[number], d: Derived): HostTarget {
   return compiledHost(t, d);
 }
 
+const PREPROCESS = ['plain', ...OCR_TASKS] as const;
+type Preprocess = (typeof PREPROCESS)[number];
+
+/** How an image becomes the model input: a plain resize (value/255*scale), or a model's own preprocessing. */
+function preprocessOption(what: string): Option {
+  return new Option('--preprocess <how>', `${what}: plain (resize, value/255*scale) or PaddleOCR's line preprocessing (aspect kept, BGR, normalized, padded; run also decodes the output: orientation or text)`).choices(PREPROCESS).default('plain');
+}
+
 /** Calibration options shared by compile and eval. */
 function calibrationOptions(c: Command, required: boolean): Command {
   const calib = new Option('--calib <spec>', 'calibration samples: a folder of .npy / PNG / JPEG files, a .npy batch, an IDX image file, or mnist-train[:N] / mnist-test[:N]');
@@ -165,6 +174,7 @@ interface CalibOptions {
 }
 
 interface CompileCliOptions extends CalibOptions {
+  preprocess: Preprocess;
   config: string;
   out: string;
   input?: Map<string, number[]>;
@@ -177,6 +187,7 @@ async function compile(file: string, opts: CompileCliOptions): Promise<void> {
   const bar = lateBar(`calibrating on ${opts.calib}`);
   const { quantized, report } = await quantizeModel(file, {
     inputShapes: opts.input, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: bar.onProgress,
+    imageSample: isOcrTask(opts.preprocess) ? async (path, shape) => ocrTaskInput(opts.preprocess as OcrTask, readImage(path), shape).data as Float32Array : undefined,
   });
   bar.stop();
   const m = await compileModel(quantized, d, { configName: opts.config, source: file });
@@ -200,6 +211,7 @@ async function compile(file: string, opts: CompileCliOptions): Promise<void> {
 
 interface RunCliOptions {
   input: string;
+  preprocess: Preprocess;
   engine: VtaEngineName;
   host: (typeof HOSTS)[number];
   top: number;
@@ -232,18 +244,23 @@ async function run(file: string, opts: RunCliOptions): Promise<void> {
   if (m.graph.inputs.length !== 1) throw new VtwError(`${file}: vtw model run feeds one input; this model has ${m.graph.inputs.length}`);
   const name = m.graph.inputs[0];
   const v = m.graph.values.get(name)!;
-  const x = await loadInputFile(opts.input, { shape: staticShape(v)!, dtype: v.dtype!, scale: opts.pixelScale });
+  const task = isOcrTask(opts.preprocess) ? opts.preprocess : undefined;
+  const x = task ? ocrTaskInput(task, readImage(opts.input), staticShape(v)!) : await loadInputFile(opts.input, { shape: staticShape(v)!, dtype: v.dtype!, scale: opts.pixelScale });
   const r = await runModel(m, new Map([[name, x]]), { engine: opts.engine, host: hostTarget(opts.host, m.config), onProgress: stderrLine });
   const outputs = m.graph.outputs.map((o) => describeOutput(o, r.outputs.get(o)!, opts.top));
+  const read = task && ocrTaskOutput(task, r.outputs.get(m.graph.outputs[0])!);
   if (opts.json) {
     console.log(JSON.stringify({
       model: file, input: opts.input, config: m.configName, variant: m.config.variant, engine: opts.engine, host: opts.host,
-      outputs, vta_cycles: r.vtaCycles, host_ms: +r.hostMs.toFixed(3), offloaded_macs_fraction: +r.offloadedMacsFraction.toFixed(6),
+      outputs, ...(read?.text !== undefined && { text: read.text }), ...(read?.label !== undefined && { label: read.label }), ...(read && { score: +read.score.toFixed(6) }),
+      vta_cycles: r.vtaCycles, host_ms: +r.hostMs.toFixed(3), offloaded_macs_fraction: +r.offloadedMacsFraction.toFixed(6),
       nodes: r.nodes.map((n) => ({ name: n.name, op: n.op, where: n.where, vta_cycles: n.vtaCycles ?? null, host_ms: +n.hostMs.toFixed(3), dram_bytes: n.dramBytes ?? null })),
     }, null, 2));
     return;
   }
   console.log(`${file} on ${m.configName} (${m.config.variant}), VTA engine ${opts.engine}, host ${opts.host}; input ${opts.input}`);
+  if (read?.text !== undefined) console.log(`text: ${JSON.stringify(read.text)} (score ${read.score.toFixed(3)})`);
+  if (read?.label !== undefined) console.log(`orientation: ${read.label} (score ${read.score.toFixed(3)})`);
   for (const o of outputs) {
     if ('top' in o && o.top) console.log(`${o.name}: top-${o.top.length} ${o.top.map((t) => `${t.class} (${+t.value.toFixed(4)})`).join(', ')}`);
     else if ('summary' in o && o.summary) console.log(`${o.name}: ${o.dtype}[${o.shape.join(',')}] min ${o.summary.min} max ${o.summary.max} mean ${+o.summary.mean.toFixed(6)}`);
@@ -353,7 +370,8 @@ export function registerModel(program: Command): void {
       .argument('<model>', 'ONNX file (.onnx)')
       .addOption(configSpecOption('VTA configuration (preset name, JSON file or inline JSON)'))
       .addOption(outOption('file', 'the artifact to write (.vtwm)', { required: true }))
-      .addOption(inputShapeOption()),
+      .addOption(inputShapeOption())
+      .addOption(preprocessOption('calibration images')),
     true,
   )
     .addOption(jsonOption('print JSON: vta_nodes, host_nodes, macs, offloaded_macs_fraction, float_layers, seconds'))
@@ -367,8 +385,9 @@ export function registerModel(program: Command): void {
     .addOption(hostChoice())
     .option('--top <k>', 'classes to print for a [1,N] output', parseInteger('top', 1), 5)
     .option('--pixel-scale <s>', 'image pixels become value/255*s (LeNet-5 takes 0..255: 255)', parsePositive('pixel-scale'), 1)
+    .addOption(preprocessOption('the input image'))
     .option('-c, --config <config>', 'refuse the artifact unless it was compiled for this configuration')
-    .addOption(jsonOption('print JSON: outputs (top-k or summary), vta_cycles, host_ms, offloaded_macs_fraction, nodes'))
+    .addOption(jsonOption('print JSON: outputs (top-k or summary), text / label and score (--preprocess paddleocr-*), vta_cycles, host_ms, offloaded_macs_fraction, nodes'))
     .action((file: string, opts: RunCliOptions) => run(file, opts));
   calibrationOptions(
     model
