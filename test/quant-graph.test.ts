@@ -3,7 +3,8 @@
  * the quantized operators (compiler/graph/ops.ts), which the ONNX importer still refuses; and the
  * quantizer (compiler/quant/): a small random float network quantized follows the contract, its int8
  * output (run on the reference kernels) stays close to the fp32 graph's on data it was not
- * calibrated on, skipFirst/skipLast keep those layers float, and bad calibration sets are one line.
+ * calibrated on, skipFirst/skipLast/keepFloat keep those layers float, bias correction removes each
+ * channel's mean error, and bad calibration sets are one line.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ import { writeNpy } from '../compiler/data/npy.ts';
 import { runPasses } from '../compiler/graph/passes.ts';
 import { collectStats, loadCalibration, percentileAbs, type CalibrationStats } from '../compiler/quant/calibrate.ts';
 import { quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
+import { correctBiases } from '../compiler/quant/bias-correction.ts';
 import { buildModel, type InitSpec } from './helpers/onnx-build.ts';
 
 /** A hand-built quantized network, every computed value left untyped for inference to fill in. */
@@ -324,3 +326,64 @@ test('calibration sets: .npy folder and batch file load; empty sets and bad spec
 });
 
 test.run();
+
+test('keepFloat keeps the named conv/dense layers in float', async () => {
+  const { graph: q, report } = await quantized({ method: 'max', keepFloat: ['conv2'] });
+  assert.is(q.nodes.find((n) => n.name === 'conv2')!.op, 'Conv');
+  assert.is(q.nodes.find((n) => n.name === 'conv1')!.op, 'QConv');
+  assert.equal(report.float, [{ node: 'conv2', op: 'Conv', reason: 'keepFloat' }]);
+});
+
+/** Per layer of `q` with a bias: the largest |mean error| of one output channel in output steps, over the samples, where fp32 lies inside the clip. */
+function channelBias(g: Graph, q: Graph, samples: Tensor[]): Map<string, number> {
+  const layers = q.nodes.filter((n) => (n.op === 'QConv' || n.op === 'QDense') && n.inputs[2]);
+  const sums = new Map(layers.map((n) => [n.name, { sum: new Float64Array(64), count: new Float64Array(64) }]));
+  for (const x of samples) {
+    const fp = new Map<string, Tensor>();
+    const see = (into: Map<string, Tensor>) => ({ name: 'see', kernelFor: (n: Node, gg: Graph) => {
+      const k = TS_HOST.kernelFor(n, gg)!;
+      return (m: Node, ins: (Tensor | undefined)[]) => {
+        const outs = k(m, ins);
+        into.set(m.name, outs[0]);
+        return outs;
+      };
+    } });
+    runGraph(g, new Map([['x', x]]), see(fp));
+    const qo = new Map<string, Tensor>();
+    runGraph(q, new Map([['x', x]]), see(qo));
+    for (const n of layers) {
+      const s = sums.get(n.name)!;
+      const frac = n.attrs.frac as number;
+      const [lo, hi] = n.attrs.clip as number[];
+      const out = qo.get(n.name)!;
+      const ref = fp.get(n.name)!;
+      const inner = out.shape.length === 4 ? out.shape[2] * out.shape[3] : 1;
+      const C = out.shape.length === 4 ? out.shape[1] : out.shape[out.shape.length - 1];
+      for (let i = 0; i < out.data.length; i++) {
+        const want = (ref.data[i] as number) * 2 ** frac;
+        if (!(want > lo && want < hi)) continue;
+        const c = Math.floor(i / inner) % C;
+        s.sum[c] += (out.data[i] as number) - want;
+        s.count[c]++;
+      }
+    }
+  }
+  return new Map([...sums].map(([k, s]) => [k, Math.max(...Array.from(s.sum, (v, c) => (s.count[c] ? Math.abs(v / s.count[c]) : 0)))]));
+}
+
+test('bias correction leaves every channel of every layer within half an output step of fp32 on average, and stays close on unseen data', async () => {
+  const g = floatNetwork();
+  const samples = Array.from({ length: 16 }, (_, i) => inputBatch(100 + i));
+  const { graph: q } = quantizeGraph(g, await calibrated(g), { method: 'percentile', percentile: 99, weights: 'max' });
+  const before = channelBias(g, q, samples);
+  assert.ok(Math.max(...before.values()) > 0.5, `the quantization shifts some channel's mean by more than half a step (${[...before.values()]})`);
+  const c = correctBiases(g, q, samples);
+  assert.ok(c.channels > 0 && c.layers > 0);
+  const after = channelBias(g, q, samples);
+  for (const [layer, b] of after) assert.ok(b <= 0.5 + 1e-9, `${layer}: mean error ${b} steps after correction (before ${before.get(layer)})`);
+  for (const seed of [7, 8, 9]) {
+    const x = new Map([['x', inputBatch(seed)]]);
+    const cs = cosine(runGraph(g, x, TS_HOST).outputs.get('y')!.data, runGraph(q, x, TS_HOST).outputs.get('y')!.data);
+    assert.ok(cs > 0.99, `seed ${seed}: cosine ${cs}`);
+  }
+});
