@@ -24,6 +24,7 @@ import { runPasses } from '../compiler/graph/passes.ts';
 import { collectStats, loadCalibration, percentileAbs, type CalibrationStats } from '../compiler/quant/calibrate.ts';
 import { quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
+import { scaleConvChannels } from '../compiler/quant/equalize.ts';
 import { buildModel, type InitSpec } from './helpers/onnx-build.ts';
 
 /** A hand-built quantized network, every computed value left untyped for inference to fill in. */
@@ -325,7 +326,6 @@ test('calibration sets: .npy folder and batch file load; empty sets and bad spec
   }
 });
 
-test.run();
 
 test('keepFloat keeps the named conv/dense layers in float', async () => {
   const { graph: q, report } = await quantized({ method: 'max', keepFloat: ['conv2'] });
@@ -387,3 +387,49 @@ test('bias correction leaves every channel of every layer within half an output 
     assert.ok(cs > 0.99, `seed ${seed}: cosine ${cs}`);
   }
 });
+
+/** conv (one output channel's weights 64 times the others', as BatchNorm folding makes them) -> hard-sigmoid (float) -> flatten -> gemm. */
+function unevenNetwork(): Graph {
+  const w1 = init('w1', [8, 3, 3, 3], 21);
+  w1.data = w1.data!.map((v, i) => (i < 27 ? v * 64 : v));
+  const bytes = buildModel({
+    opset: 13,
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['c1'], name: 'conv1', attrs: { pads: { ints: [1, 1, 1, 1] } } },
+      { op: 'Relu', inputs: ['c1'], outputs: ['r1'], name: 'relu1' },
+      { op: 'HardSigmoid', inputs: ['r1'], outputs: ['h'], name: 'hsig' },
+      { op: 'Flatten', inputs: ['h'], outputs: ['f'], name: 'flatten' },
+      { op: 'Gemm', inputs: ['f', 'w3', 'b3'], outputs: ['y'], name: 'fc', attrs: { transB: { i: 1 } } },
+    ],
+    inputs: [{ name: 'x', dims: [2, 3, 8, 8] }],
+    outputs: [{ name: 'y' }],
+    initializers: [w1, init('b1', [8], 22), init('w3', [10, 512], 23), init('b3', [10], 24)],
+  });
+  return runPasses(loadOnnx(bytes, 'uneven.onnx'));
+}
+
+test('channel scaling: the float graph computes the same, the int8 graph gets closer to fp32', async () => {
+  const plain = unevenNetwork();
+  const scaled = unevenNetwork();
+  assert.equal(scaleConvChannels(scaled), { convs: 1, channels: 7 });
+  assert.equal(scaled.nodes.map((n) => n.op), ['Conv', 'Mul', 'HardSigmoid', 'Flatten', 'Gemm']);
+  const calib = Array.from({ length: 8 }, (_, i) => inputBatch(200 + i));
+  const int8Error = async (g: Graph) => {
+    const { graph: q } = quantizeGraph(g, await collectStats(g, calib, TS_HOST), { method: 'max' });
+    let err = 0;
+    for (const seed of [31, 32, 33]) {
+      const x = new Map([['x', inputBatch(seed)]]);
+      err += 1 - cosine(runGraph(plain, x, TS_HOST).outputs.get('y')!.data, runGraph(q, x, TS_HOST).outputs.get('y')!.data);
+    }
+    return err;
+  };
+  for (const seed of [31, 32]) {
+    const x = new Map([['x', inputBatch(seed)]]);
+    const a = runGraph(plain, x, TS_HOST).outputs.get('y')!.data;
+    const b = runGraph(scaled, x, TS_HOST).outputs.get('y')!.data;
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 * (1 + Math.abs(a[i])), `seed ${seed} output ${i}: ${a[i]} vs ${b[i]}`);
+  }
+  const [before, after] = [await int8Error(plain), await int8Error(scaled)];
+  assert.ok(after < before / 2, `1 - cosine: ${before} plain, ${after} scaled`);
+});
+test.run();
