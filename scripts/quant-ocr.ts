@@ -6,10 +6,12 @@
  *
  *   tsx scripts/quant-ocr.ts [--texts 100] [--rec 100] [--seed 1] [--calib 32] [--calib-seed 1000]
  *                            [--method max|percentile] [--percentile 99.99] [--bias-correction]
- *                            [--rec-width 320] [--json]
+ *                            [--no-channel-scaling] [--rec-width 320] [--json]
  *
  * The classifier is calibrated on --calib texts upright + turned (2 × --calib lines), the
  * recognizer on --calib upright lines; it is evaluated on 2 × --texts lines, the recognizer on --rec.
+ * Channel scaling (compiler/quant/equalize.ts) is on unless --no-channel-scaling; bias correction
+ * (compiler/quant/bias-correction.ts) runs the int8 graph on the reference kernels, slow for the recognizer.
  */
 import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
 import { runGraph } from '../compiler/graph/executor.ts';
@@ -18,6 +20,7 @@ import { loadOnnx } from '../compiler/frontend/onnx.ts';
 import { runPasses } from '../compiler/graph/passes.ts';
 import { ocrInputShape, type OcrModel, type Runner } from '../compiler/models/ocr-eval.ts';
 import { clsInput, paddleOcrMissing, readPaddleOcrFile, recInput, REC_WIDTH } from '../compiler/models/paddleocr.ts';
+import { scaleConvChannels } from '../compiler/quant/equalize.ts';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
 import { CALIBRATION_METHODS, collectStats, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
 import { quantizeGraph, type QuantReport } from '../compiler/quant/quantize.ts';
@@ -29,7 +32,7 @@ import { CompileError } from '../compiler/errors.ts';
 import { progress } from '../src/report/progress.ts';
 import { evaluateOcr } from './eval-ocr.ts';
 
-const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile] [--percentile P] [--bias-correction] [--rec-width W] [--json]';
+const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile] [--percentile P] [--bias-correction] [--no-channel-scaling] [--rec-width W] [--json]';
 
 interface Options {
   texts: number;
@@ -40,12 +43,13 @@ interface Options {
   method: CalibrationMethod;
   percentile: number;
   biasCorrection: boolean;
+  channelScaling: boolean;
   recWidth: number;
   json: boolean;
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, recWidth: REC_WIDTH, json: false };
+  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: true, recWidth: REC_WIDTH, json: false };
   const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'calib' | 'calibSeed' | 'percentile' | 'recWidth'> = {
     '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--calib': 'calib', '--calib-seed': 'calibSeed', '--percentile': 'percentile', '--rec-width': 'recWidth',
   };
@@ -53,6 +57,7 @@ function parseArgs(args: string[]): Options {
     const a = args[i];
     if (a === '--json') o.json = true;
     else if (a === '--bias-correction') o.biasCorrection = true;
+    else if (a === '--no-channel-scaling') o.channelScaling = false;
     else if (a === '--method') {
       const m = args[++i] as CalibrationMethod;
       if (!CALIBRATION_METHODS.includes(m)) throw new VtwError(`--method must be one of ${CALIBRATION_METHODS.join(', ')}, got '${m ?? ''}'; ${USAGE}`);
@@ -75,6 +80,10 @@ async function int8Runner(model: OcrModel, samples: ReturnType<typeof clsInput>[
   const d = loadConfig('default');
   const wasm = () => compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d);
   const g: Graph = runPasses(loadOnnx(readPaddleOcrFile(model), model), { inputShapes: new Map([['x', ocrInputShape(model, o.recWidth)]]) });
+  if (o.channelScaling) {
+    const c = scaleConvChannels(g);
+    log(`${model}: channel scaling rescaled ${c.channels} channels of ${c.convs} convs`);
+  }
   const fpHost = wasm();
   const bar = o.json ? { tick() {}, stop() {} } : progress(samples.length, `calibrating ${model}`);
   const stats = await collectStats(g, samples, fpHost, { onProgress: () => bar.tick(), keep: 0 });
@@ -103,7 +112,7 @@ async function main(): Promise<void> {
   const cls = await int8Runner('cls', clsCal, o, log);
   const rec = await int8Runner('rec', upright.map((l) => recInput(l.rgba, o.recWidth)), o, log);
   const r = await evaluateOcr({ name: 'int8 (wasm host, bit-exact with VTA)', cls: cls.run, rec: rec.run }, { texts: o.texts, recLines: o.recLines, seed: o.seed, recWidth: o.recWidth, progress: !o.json });
-  const settings = { method: o.method, ...(o.method === 'percentile' ? { percentile: o.percentile } : {}), calib: o.calib, calibSeed: o.calibSeed, biasCorrection: o.biasCorrection };
+  const settings = { method: o.method, ...(o.method === 'percentile' ? { percentile: o.percentile } : {}), calib: o.calib, calibSeed: o.calibSeed, biasCorrection: o.biasCorrection, channelScaling: o.channelScaling };
   const floatLayers = { cls: cls.report.float.length, rec: rec.report.float.length };
   if (o.json) {
     console.log(JSON.stringify({ ...r, settings, floatLayers, quantizeSeconds: { cls: cls.seconds, rec: rec.seconds } }, null, 2));

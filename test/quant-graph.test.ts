@@ -388,10 +388,12 @@ test('bias correction leaves every channel of every layer within half an output 
   }
 });
 
-/** conv (one output channel's weights 64 times the others', as BatchNorm folding makes them) -> hard-sigmoid (float) -> flatten -> gemm. */
+/** conv (one output channel's weights and bias 64 times the others', as BatchNorm folding makes them) -> hard-sigmoid (float) -> flatten -> gemm. */
 function unevenNetwork(): Graph {
   const w1 = init('w1', [8, 3, 3, 3], 21);
   w1.data = w1.data!.map((v, i) => (i < 27 ? v * 64 : v));
+  const b1 = init('b1', [8], 22);
+  b1.data = b1.data!.map((v, i) => (i === 0 ? v * 64 : v));
   const bytes = buildModel({
     opset: 13,
     nodes: [
@@ -403,7 +405,7 @@ function unevenNetwork(): Graph {
     ],
     inputs: [{ name: 'x', dims: [2, 3, 8, 8] }],
     outputs: [{ name: 'y' }],
-    initializers: [w1, init('b1', [8], 22), init('w3', [10, 512], 23), init('b3', [10], 24)],
+    initializers: [w1, b1, init('w3', [10, 512], 23), init('b3', [10], 24)],
   });
   return runPasses(loadOnnx(bytes, 'uneven.onnx'));
 }

@@ -9,7 +9,8 @@
  *   Conv(x, W, b) -> y   becomes   Conv(x, W·2^k, b·2^k) -> y'; Mul(y', 2^-k) -> y
  *
  * with k per output channel, chosen so every channel's max |w| comes as close to the tensor's as a
- * power of two allows. The float graph computes the same values (up to float rounding: powers of
+ * power of two allows, without any channel's |bias| passing the largest one (so the output range
+ * does not grow) and at most 2^MAX_SHIFT. The float graph computes the same values (up to float rounding: powers of
  * two are exact); the int8 conv on VTA still has one per-tensor scale, and the Mul is a host op
  * beside the float activation that follows. A fused clip must be a relu ([0, ∞)), which commutes
  * with a positive factor; other clips keep the conv as it is.
@@ -18,6 +19,9 @@ import { consumers, freshName, staticShape, type Graph, type Node } from '../gra
 import { inferShapes } from '../graph/passes.ts';
 
 /** Operators the quantizer may run on int8 data: a conv feeding one of them keeps its int8 output. */
+/** Largest per-channel factor 2^k applied (beyond it a channel is so small it is better left alone). */
+const MAX_SHIFT = 6;
+
 const INT8_READERS = new Set(['Conv', 'Gemm', 'MatMul', 'MaxPool', 'Add', 'Flatten', 'Reshape']);
 
 export interface ChannelScaling {
@@ -50,8 +54,16 @@ export function scaleConvChannels(g: Graph): ChannelScaling {
       return m;
     });
     const top = Math.max(...chanMax);
-    // the largest k with max_c · 2^k <= top (a channel of zeros keeps k = 0)
-    const k = chanMax.map((m) => (m > 0 ? Math.floor(Math.log2(top / m)) : 0));
+    const biasTop = b ? Math.max(...Array.from(b.data as Float32Array, Math.abs)) : 0;
+    // the largest k with max_c · 2^k <= top that keeps |b_c| · 2^k <= max |b| too (a channel whose
+    // weights are nearly zero but whose bias is not must not blow up the output's range), at most MAX_SHIFT
+    const k = chanMax.map((m, c) => {
+      if (!(m > 0)) return 0;
+      let kc = Math.min(MAX_SHIFT, Math.floor(Math.log2(top / m)));
+      const bc = b ? Math.abs(b.data[c] as number) : 0;
+      if (bc > 0) kc = Math.min(kc, Math.floor(Math.log2(biasTop / bc)));
+      return Math.max(0, kc);
+    });
     if (k.every((v) => v === 0)) continue;
     const wData = Float32Array.from(w.data as Float32Array, (v, i) => v * 2 ** k[Math.floor(i / per)]);
     const wName = freshName(g, `${n.inputs[1]}.scaled`);
