@@ -80,11 +80,12 @@ async function int8Runner(model: OcrModel, samples: ReturnType<typeof clsInput>[
   const d = loadConfig('default');
   const wasm = () => compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d);
   const g: Graph = runPasses(loadOnnx(readPaddleOcrFile(model), model), { inputShapes: new Map([['x', ocrInputShape(model, o.recWidth)]]) });
+  const fpHost = wasm();
   if (o.channelScaling) {
-    const c = scaleConvChannels(g);
+    await fpHost.prepare!(g);
+    const c = scaleConvChannels(g, samples, fpHost);
     log(`${model}: channel scaling rescaled ${c.channels} channels of ${c.convs} convs`);
   }
-  const fpHost = wasm();
   const bar = o.json ? { tick() {}, stop() {} } : progress(samples.length, `calibrating ${model}`);
   const stats = await collectStats(g, samples, fpHost, { onProgress: () => bar.tick(), keep: 0 });
   bar.stop();

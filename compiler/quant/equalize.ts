@@ -9,14 +9,18 @@
  *   Conv(x, W, b) -> y   becomes   Conv(x, W·2^k, b·2^k) -> y'; Mul(y', 2^-k) -> y
  *
  * with k per output channel, chosen so every channel's max |w| comes as close to the tensor's as a
- * power of two allows, without any channel's |bias| passing the largest one (so the output range
- * does not grow) and at most 2^MAX_SHIFT. The float graph computes the same values (up to float rounding: powers of
+ * power of two allows, without any channel's |bias| or (given calibration samples) max |output|
+ * passing the largest channel's (so the output range does not grow), at most 2^MAX_SHIFT. The float graph computes the same values (up to float rounding: powers of
  * two are exact); the int8 conv on VTA still has one per-tensor scale, and the Mul is a host op
  * beside the float activation that follows. A fused clip must be a relu ([0, ∞)), which commutes
  * with a positive factor; other clips keep the conv as it is.
  */
 import { consumers, freshName, staticShape, type Graph, type Node } from '../graph/ir.ts';
 import { inferShapes } from '../graph/passes.ts';
+import { runGraph, type HostTarget } from '../graph/executor.ts';
+import type { Tensor } from '../graph/tensor.ts';
+import { TS_HOST } from '../host/ts.ts';
+import { tapTarget } from './calibrate.ts';
 
 /** Operators the quantizer may run on int8 data: a conv feeding one of them keeps its int8 output. */
 /** Largest per-channel factor 2^k applied (beyond it a channel is so small it is better left alone). */
@@ -31,9 +35,33 @@ export interface ChannelScaling {
   channels: number;
 }
 
-/** Rescale the output channels of the convs whose result only float operators read (in place; the graph stays inferred). */
-export function scaleConvChannels(g: Graph): ChannelScaling {
+/** Per conv output (4-D float): max |y| per channel over the samples, run on `host`. */
+function channelRanges(g: Graph, samples: readonly Tensor[], host: HostTarget): Map<string, Float64Array> {
+  const ranges = new Map<string, Float64Array>();
+  const tap = tapTarget(host, (n, outs) => {
+    const t = outs[0];
+    if (n.op !== 'Conv' || t.shape.length !== 4) return;
+    const [, C, H, W] = t.shape;
+    let r = ranges.get(n.outputs[0]);
+    if (!r) ranges.set(n.outputs[0], (r = new Float64Array(C)));
+    for (let i = 0; i < t.data.length; i++) {
+      const c = Math.floor(i / (H * W)) % C;
+      r[c] = Math.max(r[c], Math.abs(t.data[i] as number));
+    }
+  });
+  for (const x of samples) runGraph(g, new Map([[g.inputs[0], x]]), tap);
+  return ranges;
+}
+
+/**
+ * Rescale the output channels of the convs whose result only float operators read (in place; the
+ * graph stays inferred). With calibration `samples` (run on `host`, prepared by the caller if it
+ * compiles), no channel's max |y| is raised past the largest channel's, so the per-tensor output
+ * range does not grow.
+ */
+export function scaleConvChannels(g: Graph, samples: readonly Tensor[] = [], host: HostTarget = TS_HOST): ChannelScaling {
   const readers = consumers(g);
+  const outRange = channelRanges(g, samples, host);
   const result: ChannelScaling = { convs: 0, channels: 0 };
   const added: { after: Node; mul: Node }[] = [];
   for (const n of g.nodes) {
@@ -62,6 +90,8 @@ export function scaleConvChannels(g: Graph): ChannelScaling {
       let kc = Math.min(MAX_SHIFT, Math.floor(Math.log2(top / m)));
       const bc = b ? Math.abs(b.data[c] as number) : 0;
       if (bc > 0) kc = Math.min(kc, Math.floor(Math.log2(biasTop / bc)));
+      const r = outRange.get(y);
+      if (r && r[c] > 0) kc = Math.min(kc, Math.floor(Math.log2(Math.max(...r) / r[c])));
       return Math.max(0, kc);
     });
     if (k.every((v) => v === 0)) continue;
