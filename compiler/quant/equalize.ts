@@ -73,7 +73,9 @@ export function scaleConvChannels(g: Graph, samples: readonly Tensor[] = [], hos
     const clip = n.attrs.clip as number[] | undefined;
     if (!w || w.dtype !== 'float32' || (n.inputs[2] && (!b || b.dtype !== 'float32')) || !shape) continue;
     if (clip && !(clip[0] === 0 && (clip[1] === null || clip[1] === Infinity))) continue;
-    if (g.outputs.includes(y) || (readers.get(y) ?? []).some((r) => INT8_READERS.has(r.op))) continue;
+    // an Add with a constant operand (hard-swish's x + 3) stays float: only an Add of two computed values is a QAdd
+    const int8Reader = (r: Node) => INT8_READERS.has(r.op) && !(r.op === 'Add' && r.inputs.some((i) => g.values.get(i)?.const));
+    if (g.outputs.includes(y) || (readers.get(y) ?? []).some(int8Reader)) continue;
     const CO = w.shape[0];
     const per = w.data.length / CO;
     const chanMax = Array.from({ length: CO }, (_, c) => {
