@@ -3,7 +3,8 @@
  * the quantized operators (compiler/graph/ops.ts), which the ONNX importer still refuses; and the
  * quantizer (compiler/quant/): a small random float network quantized follows the contract, its int8
  * output (run on the reference kernels) stays close to the fp32 graph's on data it was not
- * calibrated on, skipFirst/skipLast keep those layers float, and bad calibration sets are one line.
+ * calibrated on, skipFirst/skipLast/keepFloat keep those layers float, bias correction removes each
+ * channel's mean error, and bad calibration sets are one line.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,8 +22,10 @@ import { TS_HOST } from '../compiler/host/ts.ts';
 import { randomInts } from '../compiler/ops/common.ts';
 import { writeNpy } from '../compiler/data/npy.ts';
 import { runPasses } from '../compiler/graph/passes.ts';
-import { collectStats, loadCalibration, percentileAbs, type CalibrationStats } from '../compiler/quant/calibrate.ts';
+import { collectStats, loadCalibration, percentileAbs, tapTarget, type CalibrationStats } from '../compiler/quant/calibrate.ts';
 import { quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
+import { correctBiases } from '../compiler/quant/bias-correction.ts';
+import { scaleConvChannels } from '../compiler/quant/equalize.ts';
 import { buildModel, type InitSpec } from './helpers/onnx-build.ts';
 
 /** A hand-built quantized network, every computed value left untyped for inference to fill in. */
@@ -334,4 +337,123 @@ test('calibration sets: .npy folder, batch file and image folder load; empty set
   }
 });
 
+
+test('keepFloat keeps the named conv/dense layers in float', async () => {
+  const { graph: q, report } = await quantized({ method: 'max', keepFloat: ['conv2'] });
+  assert.is(q.nodes.find((n) => n.name === 'conv2')!.op, 'Conv');
+  assert.is(q.nodes.find((n) => n.name === 'conv1')!.op, 'QConv');
+  assert.equal(report.float, [{ node: 'conv2', op: 'Conv', reason: 'keepFloat' }]);
+});
+
+/** Per layer of `q` with a bias: the largest |mean error| of one output channel in output steps, over the samples, where fp32 lies inside the clip. */
+function channelBias(g: Graph, q: Graph, samples: Tensor[]): Map<string, number> {
+  const layers = q.nodes.filter((n) => (n.op === 'QConv' || n.op === 'QDense') && n.inputs[2]);
+  const sums = new Map(layers.map((n) => [n.name, { sum: new Float64Array(64), count: new Float64Array(64) }]));
+  for (const x of samples) {
+    const fp = new Map<string, Tensor>();
+    const see = (into: Map<string, Tensor>) => ({ name: 'see', kernelFor: (n: Node, gg: Graph) => {
+      const k = TS_HOST.kernelFor(n, gg)!;
+      return (m: Node, ins: (Tensor | undefined)[]) => {
+        const outs = k(m, ins);
+        into.set(m.name, outs[0]);
+        return outs;
+      };
+    } });
+    runGraph(g, new Map([['x', x]]), see(fp));
+    const qo = new Map<string, Tensor>();
+    runGraph(q, new Map([['x', x]]), see(qo));
+    for (const n of layers) {
+      const s = sums.get(n.name)!;
+      const frac = n.attrs.frac as number;
+      const [lo, hi] = n.attrs.clip as number[];
+      const out = qo.get(n.name)!;
+      const ref = fp.get(n.name)!;
+      const inner = out.shape.length === 4 ? out.shape[2] * out.shape[3] : 1;
+      const C = out.shape.length === 4 ? out.shape[1] : out.shape[out.shape.length - 1];
+      for (let i = 0; i < out.data.length; i++) {
+        const want = (ref.data[i] as number) * 2 ** frac;
+        if (!(want > lo && want < hi)) continue;
+        const c = Math.floor(i / inner) % C;
+        s.sum[c] += (out.data[i] as number) - want;
+        s.count[c]++;
+      }
+    }
+  }
+  return new Map([...sums].map(([k, s]) => [k, Math.max(...Array.from(s.sum, (v, c) => (s.count[c] ? Math.abs(v / s.count[c]) : 0)))]));
+}
+
+test('bias correction leaves every channel of every layer within half an output step of fp32 on average, and stays close on unseen data', async () => {
+  const g = floatNetwork();
+  const samples = Array.from({ length: 16 }, (_, i) => inputBatch(100 + i));
+  const { graph: q } = quantizeGraph(g, await calibrated(g), { method: 'percentile', percentile: 99, weights: 'max' });
+  const before = channelBias(g, q, samples);
+  assert.ok(Math.max(...before.values()) > 0.5, `the quantization shifts some channel's mean by more than half a step (${[...before.values()]})`);
+  const c = correctBiases(g, q, samples);
+  assert.ok(c.channels > 0 && c.layers > 0);
+  const after = channelBias(g, q, samples);
+  for (const [layer, b] of after) assert.ok(b <= 0.5 + 1e-9, `${layer}: mean error ${b} steps after correction (before ${before.get(layer)})`);
+  for (const seed of [7, 8, 9]) {
+    const x = new Map([['x', inputBatch(seed)]]);
+    const cs = cosine(runGraph(g, x, TS_HOST).outputs.get('y')!.data, runGraph(q, x, TS_HOST).outputs.get('y')!.data);
+    assert.ok(cs > 0.99, `seed ${seed}: cosine ${cs}`);
+  }
+});
+
+/** conv (one output channel's weights and bias 64 times the others', as BatchNorm folding makes them) -> hard-sigmoid (float) -> flatten -> gemm. */
+function unevenNetwork(): Graph {
+  const w1 = init('w1', [8, 3, 3, 3], 21);
+  w1.data = w1.data!.map((v, i) => (i < 27 ? v * 64 : v));
+  const b1 = init('b1', [8], 22);
+  b1.data = b1.data!.map((v, i) => (i === 0 ? v * 64 : v));
+  const bytes = buildModel({
+    opset: 13,
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['c1'], name: 'conv1', attrs: { pads: { ints: [1, 1, 1, 1] } } },
+      { op: 'Relu', inputs: ['c1'], outputs: ['r1'], name: 'relu1' },
+      { op: 'HardSigmoid', inputs: ['r1'], outputs: ['h'], name: 'hsig' },
+      { op: 'Flatten', inputs: ['h'], outputs: ['f'], name: 'flatten' },
+      { op: 'Gemm', inputs: ['f', 'w3', 'b3'], outputs: ['y'], name: 'fc', attrs: { transB: { i: 1 } } },
+    ],
+    inputs: [{ name: 'x', dims: [2, 3, 8, 8] }],
+    outputs: [{ name: 'y' }],
+    initializers: [w1, b1, init('w3', [10, 512], 23), init('b3', [10], 24)],
+  });
+  return runPasses(loadOnnx(bytes, 'uneven.onnx'));
+}
+
+test('channel scaling: the float graph computes the same, the int8 graph gets closer to fp32', async () => {
+  const plain = unevenNetwork();
+  const scaled = unevenNetwork();
+  assert.equal(scaleConvChannels(scaled), { convs: 1, channels: 7 });
+  assert.equal(scaled.nodes.map((n) => n.op), ['Conv', 'Mul', 'HardSigmoid', 'Flatten', 'Gemm']);
+  const calib = Array.from({ length: 8 }, (_, i) => inputBatch(200 + i));
+  const int8Error = async (g: Graph) => {
+    const { graph: q } = quantizeGraph(g, await collectStats(g, calib, TS_HOST), { method: 'max' });
+    let err = 0;
+    for (const seed of [31, 32, 33]) {
+      const x = new Map([['x', inputBatch(seed)]]);
+      err += 1 - cosine(runGraph(plain, x, TS_HOST).outputs.get('y')!.data, runGraph(q, x, TS_HOST).outputs.get('y')!.data);
+    }
+    return err;
+  };
+  for (const seed of [31, 32]) {
+    const x = new Map([['x', inputBatch(seed)]]);
+    const a = runGraph(plain, x, TS_HOST).outputs.get('y')!.data;
+    const b = runGraph(scaled, x, TS_HOST).outputs.get('y')!.data;
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 * (1 + Math.abs(a[i])), `seed ${seed} output ${i}: ${a[i]} vs ${b[i]}`);
+  }
+  const [before, after] = [await int8Error(plain), await int8Error(scaled)];
+  assert.ok(after < before / 2, `1 - cosine: ${before} plain, ${after} scaled`);
+  // with calibration samples the conv's output range (max |y| over its channels) does not grow
+  const capped = unevenNetwork();
+  assert.is(scaleConvChannels(capped, calib).convs, 1);
+  const convRange = (g: Graph) => {
+    let r = 0;
+    const tap = tapTarget(TS_HOST, (n, outs) => n.op === 'Conv' && (r = Math.max(r, ...Array.from(outs[0].data as Float32Array, Math.abs))));
+    for (const x of calib) runGraph(g, new Map([['x', x]]), tap);
+    return r;
+  };
+  assert.ok(convRange(capped) <= convRange(plain) * (1 + 1e-6), `output range ${convRange(capped)} vs ${convRange(plain)} unscaled`);
+  assert.ok(await int8Error(capped) < before, 'the capped scaling still helps');
+});
 test.run();

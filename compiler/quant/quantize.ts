@@ -41,6 +41,8 @@ export interface QuantizeOptions {
   skipLast?: boolean;
   /** How weight fracs are chosen (default 'mse'). */
   weights?: WeightMethod;
+  /** Conv / dense nodes (by name) to keep in float32, e.g. the tiny SE-block convs whose int8 error costs more than VTA saves. */
+  keepFloat?: readonly string[];
   /** The host target the report runs both graphs on (default TS_HOST). */
   host?: HostTarget;
   /** How many of the calibration samples kept in the statistics the report runs (default all of them). */
@@ -204,6 +206,7 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
     if (typeof l === 'string') float.push({ node: n.name, op: n.op, reason: l });
     else if (opts.skipFirst && i === 0) float.push({ node: n.name, op: n.op, reason: 'skipFirst' });
     else if (opts.skipLast && i === candidates.length - 1) float.push({ node: n.name, op: n.op, reason: 'skipLast' });
+    else if (opts.keepFloat?.includes(n.name)) float.push({ node: n.name, op: n.op, reason: 'keepFloat' });
     else layers.set(n, l);
   });
 

@@ -1,0 +1,133 @@
+/**
+ * Channel scaling before quantization (docs/models.md, "PaddleOCR int8"): after BatchNorm folding
+ * the output channels of one conv can have weights of very different size (a channel with a tiny
+ * variance gets huge weights), and one per-tensor power-of-two scale then rounds the small channels'
+ * weights to a few levels or to zero. Where a conv's result is read only by operators that run in
+ * float on the host anyway (hard-swish, sigmoid, global pooling, ...), the graph can carry a
+ * per-channel power-of-two factor there for free:
+ *
+ *   Conv(x, W, b) -> y   becomes   Conv(x, W·2^k, b·2^k) -> y'; Mul(y', 2^-k) -> y
+ *
+ * with k per output channel, chosen so every channel's max |w| comes as close to the tensor's as a
+ * power of two allows, without any channel's |bias| or (given calibration samples) max |output|
+ * passing the largest channel's (so the output range does not grow), at most 2^MAX_SHIFT. The float graph computes the same values (up to float rounding: powers of
+ * two are exact); the int8 conv on VTA still has one per-tensor scale, and the Mul is a host op
+ * beside the float activation that follows. A fused clip must be a relu ([0, ∞)), which commutes
+ * with a positive factor; other clips keep the conv as it is.
+ */
+import { consumers, freshName, staticShape, type Graph, type Node } from '../graph/ir.ts';
+import { inferShapes } from '../graph/passes.ts';
+import { runGraph, type HostTarget } from '../graph/executor.ts';
+import type { Tensor } from '../graph/tensor.ts';
+import { TS_HOST } from '../host/ts.ts';
+import { tapTarget } from './calibrate.ts';
+
+/** Operators the quantizer may run on int8 data: a conv feeding one of them keeps its int8 output. */
+/** Largest per-channel factor 2^k applied (beyond it a channel is so small it is better left alone). */
+const MAX_SHIFT = 6;
+
+const INT8_READERS = new Set(['Conv', 'Gemm', 'MatMul', 'MaxPool', 'Add', 'Flatten', 'Reshape']);
+
+export interface ChannelScaling {
+  /** Convs rescaled. */
+  convs: number;
+  /** Output channels that got a factor other than 1. */
+  channels: number;
+}
+
+/** Per conv output (4-D float): max |y| per channel over the samples, run on `host`. */
+function channelRanges(g: Graph, samples: readonly Tensor[], host: HostTarget): Map<string, Float64Array> {
+  const ranges = new Map<string, Float64Array>();
+  const tap = tapTarget(host, (n, outs) => {
+    const t = outs[0];
+    if (n.op !== 'Conv' || t.shape.length !== 4) return;
+    const [, C, H, W] = t.shape;
+    let r = ranges.get(n.outputs[0]);
+    if (!r) ranges.set(n.outputs[0], (r = new Float64Array(C)));
+    for (let i = 0; i < t.data.length; i++) {
+      const c = Math.floor(i / (H * W)) % C;
+      r[c] = Math.max(r[c], Math.abs(t.data[i] as number));
+    }
+  });
+  for (const x of samples) runGraph(g, new Map([[g.inputs[0], x]]), tap);
+  return ranges;
+}
+
+/**
+ * Rescale the output channels of the convs whose result only float operators read (in place; the
+ * graph stays inferred). With calibration `samples` (run on `host`, prepared by the caller if it
+ * compiles), no channel's max |y| is raised past the largest channel's, so the per-tensor output
+ * range does not grow.
+ */
+export function scaleConvChannels(g: Graph, samples: readonly Tensor[] = [], host: HostTarget = TS_HOST): ChannelScaling {
+  const readers = consumers(g);
+  const outRange = channelRanges(g, samples, host);
+  const result: ChannelScaling = { convs: 0, channels: 0 };
+  const added: { after: Node; mul: Node }[] = [];
+  for (const n of g.nodes) {
+    if (n.op !== 'Conv') continue;
+    const y = n.outputs[0];
+    const w = g.values.get(n.inputs[1])?.const;
+    const b = n.inputs[2] ? g.values.get(n.inputs[2])?.const : undefined;
+    const shape = staticShape(g.values.get(y)!);
+    const clip = n.attrs.clip as number[] | undefined;
+    if (!w || w.dtype !== 'float32' || (n.inputs[2] && (!b || b.dtype !== 'float32')) || !shape) continue;
+    if (clip && !(clip[0] === 0 && (clip[1] === null || clip[1] === Infinity))) continue;
+    // an Add with a constant operand (hard-swish's x + 3) stays float: only an Add of two computed values is a QAdd
+    const int8Reader = (r: Node) => INT8_READERS.has(r.op) && !(r.op === 'Add' && r.inputs.some((i) => g.values.get(i)?.const));
+    if (g.outputs.includes(y) || (readers.get(y) ?? []).some(int8Reader)) continue;
+    const CO = w.shape[0];
+    const per = w.data.length / CO;
+    const chanMax = Array.from({ length: CO }, (_, c) => {
+      let m = 0;
+      for (let i = c * per; i < (c + 1) * per; i++) m = Math.max(m, Math.abs(w.data[i] as number));
+      return m;
+    });
+    const top = Math.max(...chanMax);
+    const biasTop = b ? Math.max(...Array.from(b.data as Float32Array, Math.abs)) : 0;
+    // the largest k with max_c · 2^k <= top that keeps |b_c| · 2^k <= max |b| too (a channel whose
+    // weights are nearly zero but whose bias is not must not blow up the output's range), at most MAX_SHIFT
+    const k = chanMax.map((m, c) => {
+      if (!(m > 0)) return 0;
+      let kc = Math.min(MAX_SHIFT, Math.floor(Math.log2(top / m)));
+      const bc = b ? Math.abs(b.data[c] as number) : 0;
+      if (bc > 0) kc = Math.min(kc, Math.floor(Math.log2(biasTop / bc)));
+      const r = outRange.get(y);
+      if (r && r[c] > 0) kc = Math.min(kc, Math.floor(Math.log2(Math.max(...r) / r[c])));
+      return Math.max(0, kc);
+    });
+    if (k.every((v) => v === 0)) continue;
+    const wData = Float32Array.from(w.data as Float32Array, (v, i) => v * 2 ** k[Math.floor(i / per)]);
+    const wName = freshName(g, `${n.inputs[1]}.scaled`);
+    g.values.set(wName, { name: wName, dtype: 'float32', shape: [...w.shape], const: { dtype: 'float32', shape: [...w.shape], data: wData } });
+    const inputs = [n.inputs[0], wName];
+    if (b) {
+      const bName = freshName(g, `${n.inputs[2]}.scaled`);
+      const bData = Float32Array.from(b.data as Float32Array, (v, c) => v * 2 ** k[c]);
+      g.values.set(bName, { name: bName, dtype: 'float32', shape: [...b.shape], const: { dtype: 'float32', shape: [...b.shape], data: bData } });
+      inputs.push(bName);
+    }
+    const scaledOut = freshName(g, `${y}.scaled`);
+    g.values.set(scaledOut, { name: scaledOut, dtype: 'float32', shape: [...shape] });
+    const factorShape = [1, CO, ...shape.slice(2).map(() => 1)];
+    const factor = freshName(g, `${y}.factor`);
+    g.values.set(factor, { name: factor, dtype: 'float32', shape: factorShape, const: { dtype: 'float32', shape: factorShape, data: Float32Array.from(k, (v) => 2 ** -v) } });
+    n.inputs = inputs;
+    n.outputs = [scaledOut];
+    added.push({ after: n, mul: { name: freshNode(g, `${n.name}.unscale`), op: 'Mul', inputs: [scaledOut, factor], outputs: [y], attrs: {} } });
+    result.convs++;
+    result.channels += k.filter((v) => v !== 0).length;
+  }
+  for (const { after, mul } of added) g.nodes.splice(g.nodes.indexOf(after) + 1, 0, mul);
+  const read = consumers(g);
+  for (const [name, v] of [...g.values]) if (v.const && !read.has(name) && !g.outputs.includes(name)) g.values.delete(name);
+  inferShapes(g);
+  return result;
+}
+
+function freshNode(g: Graph, base: string): string {
+  const names = new Set(g.nodes.map((n) => n.name));
+  let name = base;
+  for (let i = 1; names.has(name); i++) name = `${base}_${i}`;
+  return name;
+}
