@@ -3,7 +3,7 @@
  * fp32 and against the truth (docs/models.md, "PaddleOCR").
  *
  *   tsx scripts/eval-ocr.ts [--texts 100] [--rec 100] [--seed 1] [--rec-width 320] [--json]
- *                           [--int8 [--config default] [--engine ts|verilator] [--calib-lines 64] [--method percentile]]
+ *                           [--int8 [--config default] [--engine ts|verilator] [--calib-lines 64] [--rec-calib-lines 16] [--method percentile]]
  *
  * --int8 evaluates the models quantized to int8 (calibrated on --calib-lines texts upright and
  * turned, drawn with seed + 1000: never the evaluated lines) with their QConv / QDense / QAdd /
@@ -70,7 +70,7 @@ export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runn
   };
 }
 
-const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--method max|percentile]]';
+const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile]]';
 
 interface Args extends OcrEvalOptions {
   json: boolean;
@@ -78,12 +78,14 @@ interface Args extends OcrEvalOptions {
   config: string;
   engine: VtaEngineName;
   calibLines: number;
+  /** Upright calibration lines of the recognizer (its fp32 calibration costs seconds a line). */
+  recCalibLines: number;
   method: CalibrationMethod;
 }
 
 function parseArgs(args: string[]): Args {
-  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, method: 'percentile' };
-  const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth' | 'calibLines'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth', '--calib-lines': 'calibLines' };
+  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile' };
+  const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth' | 'calibLines' | 'recCalibLines'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth', '--calib-lines': 'calibLines', '--rec-calib-lines': 'recCalibLines' };
   const choice = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T => {
     if (!allowed.includes(v as T)) throw new VtwError(`${flag} '${v ?? ''}' is not one of ${allowed.join(', ')}; ${USAGE}`);
     return v as T;
@@ -122,10 +124,12 @@ async function vtaEngine(o: Args): Promise<{ name: string; cls: Runner; rec: Run
   const upright = renderTextLines(o.calibLines, { seed: o.seed + 1000 });
   const calibration = [...upright, ...renderTextLines(o.calibLines, { seed: o.seed + 1000, rotate180: true })];
   const build = async (model: OcrModel) => {
-    const bar = o.progress ? progress(model === 'cls' ? calibration.length : upright.length, `calibrating the ${model === 'cls' ? 'classifier' : 'recognizer'}`) : undefined;
+    const bar = o.progress ? progress(model === 'cls' ? calibration.length : Math.min(o.recCalibLines, upright.length), `calibrating the ${model === 'cls' ? 'classifier' : 'recognizer'}`) : undefined;
     const r = await vtaRunner(model, {
-      d, configName: o.config, calibration: model === 'cls' ? calibration : upright, recWidth: o.recWidth,
+      d, configName: o.config, calibration: model === 'cls' ? calibration : upright.slice(0, o.recCalibLines), recWidth: o.recWidth,
       quant: { method: o.method }, run: { engine: o.engine, host: TS_HOST }, onCalibration: (done) => bar?.update?.(done),
+      // the recognizer's backbone needs its conv channels rescaled (docs/models.md, "PaddleOCR int8"); the classifier does better without
+      channelScaling: model === 'rec',
     });
     bar?.stop();
     return r;
@@ -149,6 +153,7 @@ async function main(): Promise<void> {
     engine: opts.engine,
     method: opts.method,
     calib_lines: opts.calibLines * 2,
+    rec_calib_lines: opts.recCalibLines,
     cls_cycles_per_line: Math.round(engine.vta.cls.totals.cycles / Math.max(1, engine.vta.cls.totals.runs)),
     cls_offloaded_macs_fraction: engine.vta.cls.compiled.partition.offloadedMacsFraction,
     ...(engine.vta.rec && {

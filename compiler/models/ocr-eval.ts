@@ -18,6 +18,7 @@ import { TS_HOST } from '../host/ts.ts';
 import { compileModel, type CompiledModel } from '../model/compile.ts';
 import { runModel, type RunModelOptions } from '../model/run.ts';
 import { collectStats } from '../quant/calibrate.ts';
+import { scaleConvChannels } from '../quant/equalize.ts';
 import { quantizeGraph, type QuantizeOptions, type QuantReport } from '../quant/quantize.ts';
 import type { Derived } from '../../src/config/derive.ts';
 import { charErrorRate, CLS_WIDTH, clsInput, clsLabel, ctcGreedyDecode, OCR_HEIGHT, readPaddleOcrFile, recInput, REC_STEP, REC_WIDTH } from './paddleocr.ts';
@@ -56,6 +57,12 @@ export interface VtaOcrOptions {
   quant: QuantizeOptions;
   run: RunModelOptions;
   recWidth?: number;
+  /**
+   * Rescale conv output channels by powers of two where only float ops read them, before
+   * calibration (compiler/quant/equalize.ts): what lets the recognizer's backbone survive one
+   * per-tensor weight scale (docs/models.md, "PaddleOCR int8").
+   */
+  channelScaling?: boolean;
   onCalibration?: (done: number, total: number) => void;
 }
 
@@ -75,7 +82,9 @@ export async function vtaRunner(model: OcrModel, o: VtaOcrOptions): Promise<VtaO
   const recWidth = o.recWidth ?? REC_WIDTH;
   const g = ocrGraph(model, recWidth);
   const input = (l: TextLine) => (model === 'cls' ? clsInput(l.rgba) : recInput(l.rgba, recWidth));
-  const stats = await collectStats(g, o.calibration.map(input), TS_HOST, { onProgress: o.onCalibration });
+  const samples = o.calibration.map(input);
+  if (o.channelScaling) scaleConvChannels(g, samples, TS_HOST);
+  const stats = await collectStats(g, samples, TS_HOST, { onProgress: o.onCalibration });
   const { graph, report } = quantizeGraph(g, stats, o.quant);
   const compiled = await compileModel(graph, o.d, { configName: o.configName, source: `PaddleOCR ${model}` });
   const out = graph.outputs[0];
