@@ -31,6 +31,7 @@ async function json(cmd: string[]): Promise<Record<string, any>> {
   return JSON.parse(r.stdout);
 }
 
+const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
 const results: Record<string, any> = { date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, loadavg_start: loadavg() };
 const rows: string[] = [];
 if (only === 'all' || only === 'lenet') {
@@ -39,14 +40,12 @@ if (only === 'all' || only === 'lenet') {
   for (const config of CONFIGS) {
     const r = await json(['src/cli/main.ts', 'model', 'eval', 'models/lenet5.onnx', '--config', config, '--dataset', `mnist-test:${images}`, '--json']);
     results.lenet.push(r);
-    const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
     rows.push(`| LeNet-5 | ${config} | ${r.images} | ${pct(r.accuracy_fp32)} | ${pct(r.accuracy_int8)} | ${pct(r.agreement_onnxruntime)} | ${r.vta_cycles_per_image.toLocaleString('en-US')} | ${r.int8_seconds} | ${r.seconds} |`);
   }
 }
 if (only === 'all' || only === 'ocr') {
   const r = await json(['scripts/eval-ocr.ts', '--int8', '--texts', opt('--texts', '100'), '--rec', opt('--rec', '100'), '--json']);
   results.ocr = r;
-  const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
   rows.push(`| PaddleOCR classifier | default | ${r.cls.lines} | onnxruntime ${pct(r.cls.accuracyOracle)} right | ${pct(r.cls.accuracy)} right | ${pct(r.cls.agreement)} (top-1) | ${r.vta.cls_cycles_per_line.toLocaleString('en-US')} | ${r.cls.seconds} | |`);
   if (r.rec.lines) rows.push(`| PaddleOCR recognizer | default | ${r.rec.lines} | CER vs truth ${pct(r.rec.cerOracleVsTruth)} | CER vs truth ${pct(r.rec.cerVsTruth)} | CER ${pct(r.rec.cerVsOracle)}, ${r.rec.textsEqual}/${r.rec.lines} texts equal | ${r.vta.rec_cycles_per_line.toLocaleString('en-US')} | ${r.rec.seconds} | |`);
 }

@@ -17,10 +17,8 @@
 import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
 import { runGraph } from '../compiler/graph/executor.ts';
 import type { Graph } from '../compiler/graph/ir.ts';
-import { loadOnnx } from '../compiler/frontend/onnx.ts';
-import { runPasses } from '../compiler/graph/passes.ts';
-import { ocrInputShape, type OcrModel, type Runner } from '../compiler/models/ocr-eval.ts';
-import { clsInput, paddleOcrMissing, readPaddleOcrFile, recInput, REC_WIDTH } from '../compiler/models/paddleocr.ts';
+import { ocrGraph, type OcrModel, type Runner } from '../compiler/models/ocr-eval.ts';
+import { clsInput, paddleOcrMissing, recInput, REC_WIDTH } from '../compiler/models/paddleocr.ts';
 import { scaleConvChannels } from '../compiler/quant/equalize.ts';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
 import { CALIBRATION_METHODS, collectStats, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
@@ -87,7 +85,7 @@ async function int8Runner(model: OcrModel, samples: ReturnType<typeof clsInput>[
   const t0 = performance.now();
   const d = loadConfig('default');
   const wasm = () => compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d);
-  const g: Graph = runPasses(loadOnnx(readPaddleOcrFile(model), model), { inputShapes: new Map([['x', ocrInputShape(model, o.recWidth)]]) });
+  const g: Graph = ocrGraph(model, o.recWidth);
   const fpHost = wasm();
   if (o.channelScaling.includes(model)) {
     await fpHost.prepare!(g);

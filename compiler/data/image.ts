@@ -76,45 +76,44 @@ export function resizeBilinear(src: Float32Array, sw: number, sh: number, dw: nu
   return out;
 }
 
-/** Read and decode a PNG or JPEG file as RGBA pixels (one-line errors for an unreadable or unknown file). */
-export function readImage(path: string): Rgba {
-  const shown = quoteUser(path);
+/** The image format a file name says (by extension), or undefined. */
+function imageKind(path: string): 'png' | 'jpeg' | undefined {
   const ext = extname(path).toLowerCase();
-  const kind = ext === '.png' ? 'png' : ext === '.jpg' || ext === '.jpeg' ? 'jpeg' : undefined;
-  if (!kind) throw new CompileError(`image ${shown}: unknown file type ${quoteUser(ext || '(none)', 20, false)}; give a .png or .jpg/.jpeg file`);
-  let bytes: Uint8Array;
+  return ext === '.png' ? 'png' : ext === '.jpg' || ext === '.jpeg' ? 'jpeg' : undefined;
+}
+
+function readBytes(path: string, what: string): Uint8Array {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (e) {
-    throw new CompileError(`cannot read image ${shown}: ${fsReason(e)}`);
+    throw new CompileError(`cannot read ${what} ${quoteUser(path)}: ${fsReason(e)}`);
   }
-  return decodeImage(bytes, kind, shown);
+}
+
+/** Read and decode a PNG or JPEG file as RGBA pixels (one-line errors for an unreadable or unknown file). */
+export function readImage(path: string, what = 'image'): Rgba {
+  const kind = imageKind(path);
+  if (!kind) throw new CompileError(`${what} ${quoteUser(path)}: unknown file type ${quoteUser(extname(path).toLowerCase() || '(none)', 20, false)}; give a .png or .jpg/.jpeg file`);
+  return decodeImage(readBytes(path, what), kind, quoteUser(path));
 }
 
 /** Read `path` as a tensor of `want.shape` and `want.dtype`. */
 export async function loadInputFile(path: string, want: InputWant): Promise<Tensor> {
   const shown = quoteUser(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new CompileError(`cannot read input ${shown}: ${fsReason(e)}`);
-  }
   const ext = extname(path).toLowerCase();
   if (ext === '.npy') {
-    const t = decodeNpy(bytes, shown);
+    const t = decodeNpy(readBytes(path, 'input'), shown);
     if (shapeString(t.shape) !== shapeString(want.shape)) {
       throw new CompileError(`${shown} holds a ${t.dtype}${shapeString(t.shape)} array; the model's input is ${want.dtype}${shapeString(want.shape)}`);
     }
     return t.dtype === want.dtype ? t : castTensor(t, want.dtype);
   }
-  const kind = ext === '.png' ? 'png' : ext === '.jpg' || ext === '.jpeg' ? 'jpeg' : undefined;
-  if (!kind) throw new CompileError(`input ${shown}: unknown file type ${quoteUser(ext || '(none)', 20, false)}; give a .png, .jpg/.jpeg or .npy file`);
+  if (!imageKind(path)) throw new CompileError(`input ${shown}: unknown file type ${quoteUser(ext || '(none)', 20, false)}; give a .png, .jpg/.jpeg or .npy file`);
   const [n, c, h, w] = want.shape;
   if (want.shape.length !== 4 || n !== 1 || (c !== 1 && c !== 3) || want.dtype !== 'float32') {
     throw new CompileError(`input ${shown}: an image fits a float32 [1,1,H,W] or [1,3,H,W] input, and the model's is ${want.dtype}${shapeString(want.shape)}; give a .npy file of that shape`);
   }
-  const img = decodeImage(bytes, kind, shown);
+  const img = readImage(path, 'input');
   const k = (want.scale ?? 1) / 255;
   const data = new Float32Array(c * h * w);
   for (let ch = 0; ch < c; ch++) {
