@@ -5,14 +5,17 @@
  * and evaluate them against onnxruntime-node fp32 on lines of another seed (scripts/eval-ocr.ts).
  *
  *   tsx scripts/quant-ocr.ts [--texts 100] [--rec 100] [--seed 1] [--calib 32] [--calib-seed 1000]
- *                            [--method max|percentile] [--percentile 99.99] [--bias-correction]
+ *                            [--method max|percentile|mse] [--percentile 99.99] [--bias-correction]
  *                            [--channel-scaling rec] [--rec-calib 16] [--rec-width 320] [--json]
+ *                            [--skip-first cls|rec|both] [--skip-last cls|rec|both] [--keep-float NODE,...] [--weights max|mse]
  *
  * The classifier is calibrated on --calib texts upright + turned (2 × --calib lines), the
  * recognizer on the first --rec-calib of those upright lines; it is evaluated on 2 × --texts lines, the recognizer on --rec.
  * Channel scaling (compiler/quant/equalize.ts) applies to the models --channel-scaling names (default
  * the recognizer: it takes its CER from 22 % to 5 %; it does not help the classifier); bias correction
  * (compiler/quant/bias-correction.ts) runs the int8 graph on the reference kernels, slow for the recognizer.
+ * --skip-first / --skip-last keep the first / last conv or dense of the named models in float (TVM's
+ * qconfig), --keep-float names nodes of either model to keep in float. --rec 0 leaves the recognizer out.
  */
 import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
 import { runGraph } from '../compiler/graph/executor.ts';
@@ -22,7 +25,7 @@ import { clsInput, paddleOcrMissing, recInput, REC_WIDTH } from '../compiler/mod
 import { scaleConvChannels } from '../compiler/quant/equalize.ts';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
 import { CALIBRATION_METHODS, collectStats, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
-import { quantizeGraph, type QuantReport } from '../compiler/quant/quantize.ts';
+import { quantizeGraph, type QuantReport, type WeightMethod } from '../compiler/quant/quantize.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
 import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { loadConfig } from '../src/config/load.ts';
@@ -31,7 +34,7 @@ import { CompileError } from '../compiler/errors.ts';
 import { progress } from '../src/report/progress.ts';
 import { evaluateOcr } from './eval-ocr.ts';
 
-const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--json]';
+const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile|mse] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--skip-first M] [--skip-last M] [--keep-float NODES] [--weights max|mse] [--json]';
 
 interface Options {
   texts: number;
@@ -45,23 +48,35 @@ interface Options {
   channelScaling: OcrModel[];
   recCalib: number;
   recWidth: number;
+  skipFirst: OcrModel[];
+  skipLast: OcrModel[];
+  keepFloat: string[];
+  weights: WeightMethod;
   json: boolean;
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: ['rec'], recCalib: 16, recWidth: REC_WIDTH, json: false };
+  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: ['rec'], recCalib: 16, recWidth: REC_WIDTH, skipFirst: [], skipLast: [], keepFloat: [], weights: 'mse', json: false };
   const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'calib' | 'recCalib' | 'calibSeed' | 'percentile' | 'recWidth'> = {
     '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--calib': 'calib', '--rec-calib': 'recCalib', '--calib-seed': 'calibSeed', '--percentile': 'percentile', '--rec-width': 'recWidth',
+  };
+  const models = (flag: string, v = '') => {
+    const m = ({ none: [], cls: ['cls'], rec: ['rec'], both: ['cls', 'rec'] } as Record<string, OcrModel[]>)[v];
+    if (!m) throw new VtwError(`${flag} must be none, cls, rec or both, got '${v}'; ${USAGE}`);
+    return m;
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--json') o.json = true;
     else if (a === '--bias-correction') o.biasCorrection = true;
-    else if (a === '--channel-scaling') {
-      const v = args[++i] ?? '';
-      const models = { none: [], cls: ['cls'], rec: ['rec'], both: ['cls', 'rec'] } as Record<string, OcrModel[]>;
-      if (!models[v]) throw new VtwError(`--channel-scaling must be none, cls, rec or both, got '${v}'; ${USAGE}`);
-      o.channelScaling = models[v];
+    else if (a === '--channel-scaling') o.channelScaling = models(a, args[++i]);
+    else if (a === '--skip-first') o.skipFirst = models(a, args[++i]);
+    else if (a === '--skip-last') o.skipLast = models(a, args[++i]);
+    else if (a === '--keep-float') o.keepFloat = (args[++i] ?? '').split(',').filter(Boolean);
+    else if (a === '--weights') {
+      const w = args[++i];
+      if (w !== 'max' && w !== 'mse') throw new VtwError(`--weights must be max or mse, got '${w ?? ''}'; ${USAGE}`);
+      o.weights = w;
     }
     else if (a === '--method') {
       const m = args[++i] as CalibrationMethod;
@@ -95,7 +110,10 @@ async function int8Runner(model: OcrModel, samples: ReturnType<typeof clsInput>[
   const bar = o.json ? { tick() {}, stop() {} } : progress(samples.length, `calibrating ${model}`);
   const stats = await collectStats(g, samples, fpHost, { onProgress: () => bar.tick(), keep: 0 });
   bar.stop();
-  const { graph: q, report } = quantizeGraph(g, stats, { method: o.method, percentile: o.percentile, reportSamples: 0 });
+  const { graph: q, report } = quantizeGraph(g, stats, {
+    method: o.method, percentile: o.percentile, reportSamples: 0, weights: o.weights, keepFloat: o.keepFloat,
+    skipFirst: o.skipFirst.includes(model), skipLast: o.skipLast.includes(model),
+  });
   if (o.biasCorrection) {
     const c = correctBiases(g, q, samples, fpHost);
     log(`${model}: bias correction changed ${c.channels} channels in ${c.layers} layers`);
@@ -117,16 +135,23 @@ async function main(): Promise<void> {
   const upright = renderTextLines(o.calib, { seed: o.calibSeed });
   const clsCal = [...upright, ...renderTextLines(o.calib, { seed: o.calibSeed, rotate180: true })].map((l) => clsInput(l.rgba));
   const cls = await int8Runner('cls', clsCal, o, log);
-  const rec = await int8Runner('rec', upright.slice(0, o.recCalib).map((l) => recInput(l.rgba, o.recWidth)), o, log);
-  const r = await evaluateOcr({ name: 'int8 (wasm host, bit-exact with VTA)', cls: cls.run, rec: rec.run }, { texts: o.texts, recLines: o.recLines, seed: o.seed, recWidth: o.recWidth, progress: !o.json });
-  const settings = { method: o.method, ...(o.method === 'percentile' ? { percentile: o.percentile } : {}), calib: o.calib, recCalib: o.recCalib, calibSeed: o.calibSeed, biasCorrection: o.biasCorrection, channelScaling: o.channelScaling };
-  const floatLayers = { cls: cls.report.float.length, rec: rec.report.float.length };
+  const rec = o.recLines > 0 ? await int8Runner('rec', upright.slice(0, o.recCalib).map((l) => recInput(l.rgba, o.recWidth)), o, log) : undefined;
+  const noRec: Runner = async () => {
+    throw new VtwError('internal: the recognizer was not built (--rec 0)');
+  };
+  const r = await evaluateOcr({ name: 'int8 (wasm host, bit-exact with VTA)', cls: cls.run, rec: rec?.run ?? noRec }, { texts: o.texts, recLines: o.recLines, seed: o.seed, recWidth: o.recWidth, progress: !o.json });
+  const settings = {
+    method: o.method, ...(o.method === 'percentile' ? { percentile: o.percentile } : {}), calib: o.calib, recCalib: o.recCalib, calibSeed: o.calibSeed,
+    biasCorrection: o.biasCorrection, channelScaling: o.channelScaling, weights: o.weights, skipFirst: o.skipFirst, skipLast: o.skipLast, keepFloat: o.keepFloat,
+  };
+  const floatLayers = { cls: cls.report.float.length, rec: rec?.report.float.length ?? 0 };
   if (o.json) {
-    console.log(JSON.stringify({ ...r, settings, floatLayers, quantizeSeconds: { cls: cls.seconds, rec: rec.seconds } }, null, 2));
+    console.log(JSON.stringify({ ...r, settings, floatLayers, quantizeSeconds: { cls: cls.seconds, rec: rec?.seconds } }, null, 2));
     return;
   }
   console.log(`PaddleOCR int8 (${JSON.stringify(settings)}) on rendered lines (seed ${r.seed}) vs onnxruntime-node fp32`);
   console.log(`classifier, ${r.cls.lines} lines: top-1 agreement ${pct(r.cls.agreement)}, accuracy ${pct(r.cls.accuracy)} (onnxruntime ${pct(r.cls.accuracyOracle)}), max |Δp| ${r.cls.maxAbsDiff.toExponential(2)}; quantized in ${cls.seconds} s (${floatLayers.cls} conv/dense left float), evaluated in ${r.cls.seconds} s`);
+  if (!rec) return;
   console.log(`recognizer, ${r.rec.lines} lines at width ${r.rec.recWidth}: CER vs onnxruntime ${pct(r.rec.cerVsOracle)}, texts equal ${r.rec.textsEqual}/${r.rec.lines}, CER vs truth ${pct(r.rec.cerVsTruth)} (onnxruntime ${pct(r.rec.cerOracleVsTruth)}); quantized in ${rec.seconds} s (${floatLayers.rec} conv/dense left float), evaluated in ${r.rec.seconds} s`);
   for (const t of r.rec.differing.filter((t) => t.candidate !== t.oracle)) console.log(`  int8 ${JSON.stringify(t.candidate)}  onnxruntime ${JSON.stringify(t.oracle)}`);
 }

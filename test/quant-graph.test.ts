@@ -17,13 +17,13 @@ import { runGraph } from '../compiler/graph/executor.ts';
 import type { Graph, Node, Value } from '../compiler/graph/ir.ts';
 import { nodeMacs } from '../compiler/graph/offload.ts';
 import { inferShapes } from '../compiler/graph/passes.ts';
-import type { Tensor } from '../compiler/graph/tensor.ts';
+import { roundHalfEven, type Tensor } from '../compiler/graph/tensor.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
 import { randomInts } from '../compiler/ops/common.ts';
 import { writeNpy } from '../compiler/data/npy.ts';
 import { runPasses } from '../compiler/graph/passes.ts';
-import { collectStats, loadCalibration, percentileAbs, tapTarget, type CalibrationStats } from '../compiler/quant/calibrate.ts';
-import { quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
+import { collectStats, loadCalibration, percentileAbs, rangeOf, tapTarget, type CalibrationStats } from '../compiler/quant/calibrate.ts';
+import { fracFor, quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
 import { scaleConvChannels } from '../compiler/quant/equalize.ts';
 import { buildModel, type InitSpec } from './helpers/onnx-build.ts';
@@ -261,6 +261,26 @@ test('percentile ranges match the sorted values within a histogram bin', async (
     const got = percentileAbs(s, p);
     assert.ok(got >= exact && got <= exact * 2 ** (1 / 64) * 1.0001, `p${p}: ${got} vs exact ${exact}`);
   }
+});
+
+test("'mse' ranges pick the power-of-two scale of (nearly) least squared int8 error on the values themselves", async () => {
+  // a heavy-tailed value: mostly small, a few large outliers, so max |x| wastes bits and clipping pays
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const values = Float32Array.from({ length: 20000 }, (_, i) => (i % 1000 === 0 ? 40 * rnd() : (rnd() - 0.5) * 2));
+  const g = runPasses(loadOnnx(buildModel({
+    opset: 13,
+    nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['r'], name: 'relu' }],
+    inputs: [{ name: 'x', dims: [1, values.length] }],
+    outputs: [{ name: 'r' }],
+  }), 'mse.onnx'));
+  const stats = await collectStats(g, [{ dtype: 'float32', shape: [1, values.length], data: values }], TS_HOST);
+  const err = (f: number) => values.reduce((e, v) => e + (Math.max(-128, Math.min(127, roundHalfEven(v * 2 ** f))) * 2 ** -f - v) ** 2, 0);
+  const chosen = fracFor(rangeOf(stats.values.get('x')!, 'mse'));
+  const fracs = Array.from({ length: 8 }, (_, i) => fracFor(40) + i);
+  const best = Math.min(...fracs.map(err));
+  assert.ok(chosen > fracFor(rangeOf(stats.values.get('x')!, 'max')), `mse clips the outliers (frac ${chosen})`);
+  assert.ok(err(chosen) <= best * 1.05, `frac ${chosen}: error ${err(chosen)} vs the best ${best} (fracs ${fracs.join(', ')})`);
 });
 
 test('an output finer than its accumulator takes the accumulator frac (shifts never go negative); bad options are one line', async () => {

@@ -25,8 +25,8 @@ import { runGraph, type HostTarget } from '../graph/executor.ts';
 import type { Graph, Node } from '../graph/ir.ts';
 import { isFloat, sizeOf, type Tensor } from '../graph/tensor.ts';
 
-export type CalibrationMethod = 'max' | 'percentile';
-export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['max', 'percentile'];
+export type CalibrationMethod = 'max' | 'percentile' | 'mse';
+export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['max', 'percentile', 'mse'];
 export const DEFAULT_PERCENTILE = 99.99;
 
 const SPEC_FORMS = 'a folder of .npy / PNG / JPEG files, one PNG / JPEG image, one .npy file with a leading batch dimension, an IDX images file, or mnist-test[:N] / mnist-train[:N]';
@@ -190,8 +190,37 @@ export function percentileAbs(s: ValueStats, percentile: number): number {
   return s.absMax;
 }
 
-/** The range a method keeps of a value: max |x|, or the given percentile of |x|. */
+/** Finer scales than max |x| allows that 'mse' tries (each halves the step and the clip point). */
+const MSE_EXTRA_FRACS = 6;
+
+/**
+ * The clip point 127.5 · 2^-f of the power-of-two scale whose int8 rounding and clipping error over
+ * the histogram is least: each bin's |x| (its geometric middle) costs (|x| - clip)² when clipped,
+ * x² when it rounds to 0, else the uniform rounding noise step²/12.
+ */
+export function mseRange(s: ValueStats): number {
+  if (!(s.absMax > 0)) return 0;
+  const base = Math.floor(Math.log2(127.5 / s.absMax));
+  let best = s.absMax;
+  let bestErr = Infinity;
+  for (let f = base; f <= base + MSE_EXTRA_FRACS; f++) {
+    const step = 2 ** -f;
+    const clip = 127 * step;
+    let err = 0;
+    for (let k = 0; k < s.histogram.length; k++) {
+      const n = s.histogram[k];
+      if (!n) continue;
+      const a = Math.min(s.absMax, 2 ** ((k + 0.5 - OCTAVES * BINS_PER_OCTAVE) / BINS_PER_OCTAVE));
+      err += n * (a > clip ? (a - clip) ** 2 : a < step / 2 ? a * a : (step * step) / 12);
+    }
+    if (err < bestErr) [best, bestErr] = [Math.min(s.absMax, 127.5 * step), err];
+  }
+  return best;
+}
+
+/** The range a method keeps of a value: max |x|, the given percentile of |x|, or the clip point of least squared error. */
 export function rangeOf(s: ValueStats, method: CalibrationMethod, percentile = DEFAULT_PERCENTILE): number {
+  if (method === 'mse') return mseRange(s);
   return method === 'max' ? s.absMax : percentileAbs(s, percentile);
 }
 

@@ -146,7 +146,7 @@ function calibrationOptions(c: Command, required: boolean): Command {
   const calib = new Option('--calib <spec>', 'calibration samples: a folder of .npy / PNG / JPEG files, a .npy batch, an IDX image file, or mnist-train[:N] / mnist-test[:N]');
   return c
     .addOption(required ? calib.makeOptionMandatory() : calib.default('mnist-train:1000'))
-    .addOption(new Option('--method <method>', 'calibration range per tensor: max |x| or a percentile of |x|').choices(CALIBRATION_METHODS).default('max'))
+    .addOption(new Option('--method <method>', 'calibration range per tensor: max |x|, a percentile of |x|, or the clip point of least squared int8 error (mse)').choices(CALIBRATION_METHODS).default('max'))
     .option('--skip-first', 'keep the first conv/dense layer in float (on the host)')
     .option('--skip-last', 'keep the last conv/dense layer in float (on the host)')
     .option('--calib-pixel-scale <s>', 'calibration images (PNG/JPEG) become value/255*s, as run --pixel-scale feeds them', parsePositive('calib-pixel-scale'), 1);
