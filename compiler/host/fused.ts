@@ -1,0 +1,282 @@
+/**
+ * Fused element-wise kernels for the compiled graph hosts (compiler/target/graph-host.ts): a run of
+ * consecutive element-wise nodes of one output shape (the quantized graph's float islands:
+ * DequantizeP2 -> hard-swish (Add+clip, Mul, Div) -> QuantizeP2, the SE blocks' HardSigmoid and
+ * per-channel Mul, ...) becomes ONE generated typed-array loop: every element is read once, the
+ * intermediate values stay in locals, and only values some node outside the run reads are
+ * written out, into buffers allocated once. Results are bit-exact with the plain reference kernels
+ * (compiler/host/kernels.ts, compiler/graph/quantized.ts): each float32 intermediate is rounded to
+ * float32 (`Math.fround`) exactly where the reference stores it in a Float32Array, with the same
+ * JavaScript arithmetic and Math functions.
+ *
+ * The executor calls kernels node by node, so a group runs under the Kernel interface: each member
+ * records its outside operands and returns its (preallocated) output tensors; the last member runs
+ * the loop, which fills them. That is sound because a group is a contiguous run of the graph's
+ * nodes (its outside operands are all computed before it starts, and every outside reader of a
+ * value it makes comes after it) and an int8 result (QuantizeP2) ends a group, so no node that is
+ * not in the host's part of the graph (a VTA node, which reads int8 only) sits inside one.
+ */
+import { CompileError } from '../errors.ts';
+import { consumers, staticShape, type Graph, type Node } from '../graph/ir.ts';
+import { sizeOf, type Tensor, type TypedArray } from '../graph/tensor.ts';
+import { attrFloat, type Kernel } from './kernels.ts';
+
+/** How an operand of a member reaches the loop. */
+type Operand =
+  | { k: 'local'; name: string } // made by an earlier member
+  | { k: 'full'; slot: number } // an outside array of the output's size, element i
+  | { k: 'channel'; slot: number } // an outside array with one value per channel (dim 1 of a 4-D output)
+  | { k: 'scalar'; slot: number } // an outside one-element array
+  | { k: 'const'; value: number }; // a one-element constant, as a literal
+
+const FLOAT_UNARY: Record<string, (n: Node, v: string) => string> = {
+  Relu: (_n, v) => `(${v} > 0 ? ${v} : 0)`,
+  Sigmoid: (_n, v) => `1 / (1 + Math.exp(-${v}))`,
+  HardSigmoid: (n, v) => `Math.max(0, Math.min(1, ${lit(attrFloat(n, 'alpha', 0.2))} * ${v} + ${lit(attrFloat(n, 'beta', 0.5))}))`,
+  HardSwish: (_n, v) => `${v} * Math.max(0, Math.min(1, ${v} / 6 + 0.5))`,
+  LeakyRelu: (n, v) => `(${v} >= 0 ? ${v} : ${v} * ${lit(attrFloat(n, 'alpha', 0.01))})`,
+};
+const FLOAT_BINARY: Record<string, string> = { Add: '+', Sub: '-', Mul: '*', Div: '/' };
+/** The binary operators the reference wraps in a fused clip (`withClip`). */
+const CLIPPED = new Set(['Add']);
+
+/** A number as a JavaScript literal that reads back as the same double. */
+function lit(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : '-Infinity';
+  return Object.is(x, -0) ? '-0' : `(${String(x)})`;
+}
+
+export interface ElementwiseGroup {
+  nodes: Node[];
+  shape: number[];
+}
+
+function outShape(g: Graph, n: Node): number[] | null {
+  const v = n.outputs[0] ? g.values.get(n.outputs[0]) : undefined;
+  return v ? staticShape(v) : null;
+}
+
+const dtypeOf = (g: Graph, name: string) => g.values.get(name)?.dtype;
+
+/** How an input of a node with output shape `shape` broadcasts: a full array, per channel, one value, or not simply. */
+function broadcastKind(g: Graph, name: string, shape: number[]): 'full' | 'channel' | 'scalar' | undefined {
+  const v = g.values.get(name);
+  const s = v && staticShape(v);
+  if (!s) return undefined;
+  const n = sizeOf(s);
+  if (n === sizeOf(shape) && s.join() === shape.join()) return 'full';
+  if (n === 1) return 'scalar';
+  // [C,1,1] or [1,C,1,1] against [N,C,H,W]
+  if (shape.length === 4 && s.length <= 4 && s.length >= 3) {
+    const al = [...Array(4 - s.length).fill(1), ...s];
+    if (al[0] === 1 && al[1] === shape[1] && al[2] === 1 && al[3] === 1) return 'channel';
+  }
+  return undefined;
+}
+
+/** Whether `n` can be a member of a fused group (its own operands permitting). */
+export function isFusable(n: Node, g: Graph): boolean {
+  if (n.outputs.length !== 1 || !n.outputs[0]) return false;
+  const shape = outShape(g, n);
+  if (!shape) return false;
+  const ins = n.inputs;
+  const floatIn = (i: number) => !!ins[i] && dtypeOf(g, ins[i]) === 'float32';
+  switch (n.op) {
+    case 'DequantizeP2':
+      return typeof n.attrs.frac === 'number' && !!ins[0] && dtypeOf(g, ins[0]) === 'int8' && broadcastKind(g, ins[0], shape) === 'full';
+    case 'QuantizeP2':
+      return typeof n.attrs.frac === 'number' && floatIn(0) && broadcastKind(g, ins[0], shape) === 'full';
+    case 'Clip':
+      return floatIn(0) && broadcastKind(g, ins[0], shape) === 'full' && [1, 2].every((i) => !ins[i] || (!!g.values.get(ins[i])?.const && broadcastKind(g, ins[i], shape) === 'scalar'));
+    default:
+      if (FLOAT_UNARY[n.op]) return ins.length === 1 && floatIn(0) && broadcastKind(g, ins[0], shape) === 'full';
+      if (FLOAT_BINARY[n.op]) {
+        if (ins.length !== 2 || !floatIn(0) || !floatIn(1)) return false;
+        if (n.attrs.clip !== undefined && (!CLIPPED.has(n.op) || !Array.isArray(n.attrs.clip))) return false;
+        const kinds = [broadcastKind(g, ins[0], shape), broadcastKind(g, ins[1], shape)];
+        return kinds.every(Boolean) && kinds.includes('full');
+      }
+      return false;
+  }
+}
+
+/**
+ * The fused groups of `nodes` (in graph order): a group is a maximal contiguous run of fusable
+ * nodes of one output shape in which each member after the first reads a value an earlier member
+ * made; an int8 result (QuantizeP2) ends a group.
+ */
+export function elementwiseGroups(g: Graph, nodes: readonly Node[]): ElementwiseGroup[] {
+  const groups: ElementwiseGroup[] = [];
+  let cur: (ElementwiseGroup & { made: Set<string> }) | undefined;
+  for (const n of nodes) {
+    if (!isFusable(n, g)) {
+      cur = undefined;
+      continue;
+    }
+    const shape = outShape(g, n)!;
+    if (cur && cur.shape.join() === shape.join() && n.inputs.some((i) => cur!.made.has(i))) {
+      cur.nodes.push(n);
+      cur.made.add(n.outputs[0]);
+    } else {
+      cur = { nodes: [n], shape, made: new Set([n.outputs[0]]) };
+      groups.push(cur);
+    }
+    if (n.op === 'QuantizeP2') cur = undefined;
+  }
+  return groups.map(({ nodes: ns, shape }) => ({ nodes: ns, shape }));
+}
+
+/** The loop of a group: JavaScript source over `a` (outside operands by slot, then the written values). */
+interface LoopPlan {
+  source: string;
+  /** Per member: its inputs' slots (or -1: made inside, or a constant). */
+  inputSlots: number[][];
+  /** Per member: where its output goes (a slot in `a`), or -1 (stays a local). */
+  outSlot: number[];
+  slots: number;
+}
+
+function planLoop(group: ElementwiseGroup, g: Graph, written: (name: string) => boolean): LoopPlan {
+  const { shape } = group;
+  const local = new Map<string, string>();
+  const body: string[] = [];
+  const inputSlots: number[][] = [];
+  const outSlot: number[] = [];
+  const outside = new Map<string, number>();
+  let slots = 0;
+  let channels = false;
+  const operand = (name: string): Operand => {
+    const l = local.get(name);
+    if (l) return { k: 'local', name: l };
+    const v = g.values.get(name)!;
+    const kind = broadcastKind(g, name, shape)!;
+    if (kind === 'scalar' && v.const) return { k: 'const', value: v.const.data[0] as number };
+    let slot = outside.get(name);
+    if (slot === undefined) outside.set(name, (slot = slots++));
+    if (kind === 'channel') channels = true;
+    return { k: kind, slot };
+  };
+  const read = (o: Operand): string => {
+    switch (o.k) {
+      case 'local': return o.name;
+      case 'const': return lit(o.value);
+      case 'full': return `a${o.slot}[i]`;
+      case 'channel': return `a${o.slot}[c]`;
+      case 'scalar': return `s${o.slot}`;
+    }
+  };
+  group.nodes.forEach((n) => {
+    const os = n.inputs.map((name, i) => (name && !(n.op === 'Clip' && i > 0) ? operand(name) : ({ k: 'const', value: NaN } as Operand)));
+    inputSlots.push(os.map((o) => (o.k === 'full' || o.k === 'channel' || o.k === 'scalar' ? o.slot : -1)));
+    const v = `v${body.length}`;
+    body.push(`const ${v} = ${expression(n, g, os.map(read))};`);
+    local.set(n.outputs[0], v);
+  });
+  group.nodes.forEach((n, k) => {
+    if (!written(n.outputs[0]) && k !== group.nodes.length - 1) {
+      outSlot.push(-1);
+      return;
+    }
+    const slot = slots++;
+    outSlot.push(slot);
+    body.push(`a${slot}[i] = v${k};`);
+  });
+  const decl = Array.from({ length: slots }, (_, s) => `const a${s} = a[${s}]; const s${s} = a${s}.length === 1 ? a${s}[0] : 0;`).join('\n');
+  const n = sizeOf(shape);
+  const loop = channels
+    ? `const C = ${shape[1]}, HW = ${shape[2] * shape[3]};\nfor (let r = 0, i = 0; r < ${shape[0] * shape[1]}; r++) {\n  const c = r % C;\n  for (let e = i + HW; i < e; i++) {\n    ${body.join('\n    ')}\n  }\n}`
+    : `for (let i = 0; i < ${n}; i++) {\n  ${body.join('\n  ')}\n}`;
+  return { source: `${decl}\n${loop}`, inputSlots, outSlot, slots };
+}
+
+/** One member's value as an expression of its operands' expressions (the reference's arithmetic, float32 stores as fround). */
+function expression(n: Node, g: Graph, x: string[]): string {
+  const F = (e: string) => `F(${e})`;
+  switch (n.op) {
+    case 'DequantizeP2':
+      return F(`${x[0]} * ${lit(2 ** -(n.attrs.frac as number))}`);
+    case 'QuantizeP2':
+      return `Q(${x[0]} * ${lit(2 ** (n.attrs.frac as number))})`;
+    case 'Clip': {
+      const bound = (i: number, dflt: number) => (n.inputs[i] ? (g.values.get(n.inputs[i])!.const!.data[0] as number) : dflt);
+      const lo = bound(1, -Infinity);
+      const hi = bound(2, Infinity);
+      return F(`CL(${x[0]}, ${lit(lo)}, ${lit(hi)})`);
+    }
+    default: {
+      if (FLOAT_UNARY[n.op]) return F(FLOAT_UNARY[n.op](n, x[0]));
+      const e = F(`${x[0]} ${FLOAT_BINARY[n.op]} ${x[1]}`);
+      if (!Array.isArray(n.attrs.clip)) return e;
+      const [lo, hi] = n.attrs.clip as number[];
+      return F(`CL(${e}, ${lit(lo)}, ${lit(hi)})`);
+    }
+  }
+}
+
+/**
+ * Helpers of the generated loops: F = Math.fround; CL(x, lo, hi) = x < lo ? lo : x > hi ? hi : x
+ * (NaN passes, as in the reference); Q(x) = QuantizeP2's clamp(roundHalfEven(x), -128, 127),
+ * computed as floor(x + 0.5) with ties moved to even on x clamped to [-129, 128] first (where
+ * x + 0.5 is exact: x is a float32 times a power of two), NaN giving NaN (stored as 0, as the
+ * reference's NaN is). Declared in the generated source, so V8 inlines them.
+ */
+const HELPERS = `const F = Math.fround;
+function CL(x, lo, hi) { return x < lo ? lo : x > hi ? hi : x; }
+function Q(x) {
+  const y = x < -129 ? -129 : x > 128 ? 128 : x;
+  const t = y + 0.5;
+  let r = Math.floor(t);
+  if (r === t && (r & 1)) r--;
+  return r < -128 ? -128 : r > 127 ? 127 : r;
+}`;
+
+type Loop = (a: TypedArray[]) => void;
+
+function compileLoop(source: string): Loop {
+  // eslint-disable-next-line no-new-func
+  return new Function(`${HELPERS}\nreturn function fused(a) {\n${source}\n};`)() as Loop;
+}
+
+/**
+ * The members' kernels of a group. `full` is the whole graph the kernels will run in (which
+ * values have readers outside the group); `escapes(name)`: the value outlives a run (a graph
+ * output, or a view of one) and gets a fresh array per run; every other written value is a
+ * buffer reused across runs.
+ */
+export function groupKernels(group: ElementwiseGroup, full: Graph, escapes: (name: string) => boolean): Map<Node, Kernel> {
+  const readers = consumers(full);
+  const members = new Set(group.nodes);
+  const written = (name: string) => escapes(name) || (readers.get(name) ?? []).some((r) => !members.has(r));
+  const plan = planLoop(group, full, written);
+  const loop = compileLoop(plan.source);
+  const n = sizeOf(group.shape);
+  const a: TypedArray[] = new Array(plan.slots);
+  const alloc = (k: number) => (group.nodes[k].op === 'QuantizeP2' ? new Int8Array(n) : new Float32Array(n));
+  const outs: Tensor[] = group.nodes.map((m, k) => ({
+    dtype: m.op === 'QuantizeP2' ? 'int8' : 'float32',
+    shape: [...group.shape],
+    data: plan.outSlot[k] < 0 ? new Float32Array(0) : alloc(k),
+  }));
+  const fresh = group.nodes.map((m, k) => plan.outSlot[k] >= 0 && escapes(m.outputs[0]));
+  const last = group.nodes.length - 1;
+  const kernels = new Map<Node, Kernel>();
+  group.nodes.forEach((m, k) => {
+    const slots = plan.inputSlots[k];
+    kernels.set(m, (_node, ins) => {
+      for (let i = 0; i < slots.length; i++) {
+        if (slots[i] < 0) continue;
+        const t = ins[i];
+        if (!t) throw new CompileError(`${m.op} node ${m.name}: input ${i} is missing`);
+        a[slots[i]] = t.data;
+      }
+      if (fresh[k]) outs[k] = { ...outs[k], data: alloc(k) };
+      if (k === last) {
+        for (let j = 0; j <= last; j++) if (plan.outSlot[j] >= 0) a[plan.outSlot[j]] = outs[j].data;
+        loop(a);
+      }
+      return [outs[k]];
+    });
+  });
+  return kernels;
+}
