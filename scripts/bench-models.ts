@@ -1,7 +1,7 @@
 /**
  * Whole models on the host back ends against onnxruntime-node (issue 14: "the LeNet / PaddleOCR
- * classifier models once the models issue lands"): one input at a time, warm, the median of
- * --runs (>= 20) runs, everything in one process and interleaved per model.
+ * classifier models once the models issue lands"): one input at a time, warm (at least 10 runs and
+ * 0.3 s first), the median of --runs (>= 20) runs, everything in one process and interleaved per model.
  *   - ours: the int8 graph (quantizeGraph) with its QConv / QDense / QAdd / QMaxPool nodes built
  *     for the cpu (C) or wasm target (compiler/target/graph-host.ts), the float nodes on TS_HOST;
  *   - onnxruntime-node fp32 on the original ONNX file, intraOpNumThreads 1 and 2.
@@ -32,8 +32,13 @@ const args = process.argv.slice(2);
 const runs = Math.max(MIN_TIMED_RUNS, Number(args[args.indexOf('--runs') + 1] ?? MIN_TIMED_RUNS) || MIN_TIMED_RUNS);
 const d = loadConfig('default');
 
+/** Warm-up before timing: at least this many runs and this long (V8 optimizes a generated loop after some calls; onnxruntime gets the same). */
+const WARM_RUNS = 10;
+const WARM_MS = 300;
+
 async function timeIt(f: () => Promise<unknown> | unknown): Promise<number> {
-  for (let i = 0; i < 3; i++) await f();
+  const w0 = performance.now();
+  for (let i = 0; i < WARM_RUNS || performance.now() - w0 < WARM_MS; i++) await f();
   const t: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();

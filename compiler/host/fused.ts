@@ -217,18 +217,18 @@ function expression(n: Node, g: Graph, x: string[]): string {
 /**
  * Helpers of the generated loops: F = Math.fround; CL(x, lo, hi) = x < lo ? lo : x > hi ? hi : x
  * (NaN passes, as in the reference); Q(x) = QuantizeP2's clamp(roundHalfEven(x), -128, 127),
- * computed as floor(x + 0.5) with ties moved to even on x clamped to [-129, 128] first (where
- * x + 0.5 is exact: x is a float32 times a power of two), NaN giving NaN (stored as 0, as the
- * reference's NaN is). Declared in the generated source, so V8 inlines them.
+ * computed as floor(x + 0.5) with ties moved to even on x clamped to [-128.5, 127.25] first
+ * (every x above 127.25 gives 127, a tie at -128.5 gives -128, and x + 0.5 is exact: x is a
+ * float32 times a power of two), NaN giving NaN (stored as 0, as the reference's NaN is).
+ * Declared in the generated source, so V8 inlines them.
  */
 const HELPERS = `const F = Math.fround;
 function CL(x, lo, hi) { return x < lo ? lo : x > hi ? hi : x; }
 function Q(x) {
-  const y = x < -129 ? -129 : x > 128 ? 128 : x;
+  const y = x < -128.5 ? -128.5 : x > 127.25 ? 127.25 : x;
   const t = y + 0.5;
-  let r = Math.floor(t);
-  if (r === t && (r & 1)) r--;
-  return r < -128 ? -128 : r > 127 ? 127 : r;
+  const r = Math.floor(t);
+  return r === t && (r & 1) ? r - 1 : r;
 }`;
 
 type Loop = (a: TypedArray[]) => void;

@@ -52,7 +52,7 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
         if (compiled.has(node)) continue;
         const call = operatorCall(node, g);
         if (!call) continue;
-        const op = await compileOperator(findOperator(call.op), call.shape, call.params, target, d);
+        const op = await compileOperator(findOperator(call.op), call.shape, call.params, target, d, target.kind === 'cpu' && macsOf(call) < PARALLEL_MIN_MACS ? { knobs: { threads: 1 } } : {});
         if (op.kind !== 'cpu' && op.kind !== 'wasm') throw new CompileError(`internal: ${call.op} compiled for ${op.kind}`);
         compiled.set(node, { op: op.op, call });
       }
@@ -82,6 +82,27 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
       return fallback.kernelFor(node, g);
     },
   };
+}
+
+/**
+ * Below this many multiply-accumulates a graph node runs on one thread on the cpu target: waking
+ * the pool's worker and sharing the loop costs more than such a node's work (a small conv runs in
+ * a few microseconds), and the graph's nodes come one after another, with typed-array kernels in
+ * between, so the worker is usually asleep. Measured on the PaddleOCR classifier (all its convs are
+ * below 1.3 M MACs) on the 2-core machine under load: its QConv nodes took 10 ms in all on two
+ * threads, 2 ms on one.
+ */
+const PARALLEL_MIN_MACS = 4_000_000;
+
+/** Multiply-accumulates of a node's operator (0 for add and pooling). */
+function macsOf(call: OperatorCall): number {
+  if (call.op === 'conv2d') {
+    const [h, w, c, co, k, pad, stride] = call.shape;
+    const out = (x: number) => Math.floor((x + 2 * pad - k) / stride) + 1;
+    return call.params.batch * co * out(h) * out(w) * (c / call.params.groups) * k * k;
+  }
+  if (call.op === 'dense') return call.shape[0] * call.shape[1] * call.shape[2];
+  return 0;
 }
 
 type CompiledOp = { def: Parameters<typeof kernelArgs>[0]; kernel: { call(args: KernelArray[]): void } };
