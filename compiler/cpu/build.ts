@@ -57,7 +57,7 @@ export interface SharedObject {
 export async function buildShared(src: CSource, t: CpuTargetSpec, cacheDir = CPU_CACHE_DIR): Promise<SharedObject> {
   // A threaded kernel links against the process's one thread pool (its own shared object).
   const pool = src.openmp ? await compileCached({ name: 'vtw_pool', text: POOL_SOURCE }, ['-O2', '-fPIC', '-shared', '-pthread', '-Wl,-z,nodelete'], [], cacheDir) : undefined;
-  const flags = ['-O3', ...targetFlags(t), '-fwrapv', '-fPIC', '-shared', ...(pool ? ['-pthread', '-Wl,-z,nodelete'] : [])];
+  const flags = ['-O3', ...targetFlags(t), '-fwrapv', '-fPIC', '-shared', ...(pool ? ['-pthread', '-Wl,-z,nodelete'] : []), ...(src.flags ?? [])];
   return compileCached(src, flags, pool ? [pool.path] : [], cacheDir);
 }
 

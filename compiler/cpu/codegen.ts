@@ -28,6 +28,8 @@ export interface CSource {
   params: Buffer[];
   /** Whether the code runs loops on the thread pool (needs -pthread). */
   openmp: boolean;
+  /** Compiler flags the source needs besides the target's (float code: -ffp-contract=off). */
+  flags?: string[];
 }
 
 /**

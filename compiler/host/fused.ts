@@ -29,19 +29,52 @@ type Operand =
   | { k: 'scalar'; slot: number } // an outside one-element array
   | { k: 'const'; value: number }; // a one-element constant, as a literal
 
-const FLOAT_UNARY: Record<string, (n: Node, v: string) => string> = {
+/**
+ * How a loop is printed: JavaScript (every target), or C (the cpu target: compiler/cpu/fused.ts).
+ * A value is a float32 (or int8) number held in a double: `F` rounds to float32 where the
+ * reference stores into a Float32Array, the rest is double arithmetic as JavaScript does it.
+ */
+export interface LoopLang {
+  F(e: string): string;
+  lit(x: number): string;
+  /** Math.max(0, Math.min(1, e)) */
+  unit(e: string): string;
+  /** Math.exp, where the language has JavaScript's exactly (C's libm need not agree in the last bit). */
+  exp?(e: string): string;
+  /** Operand reads: element i of slot s, channel c of slot s, the one value of slot s. */
+  full(s: number): string;
+  channel(s: number): string;
+  scalar(s: number): string;
+  /** `const NAME = e;` / `aS[i] = v;` (int8: an int8 result) */
+  local(name: string, e: string): string;
+  store(s: number, v: string, int8: boolean): string;
+}
+
+export const JS_LANG: LoopLang = {
+  F: (e) => `F(${e})`,
+  lit,
+  unit: (e) => `Math.max(0, Math.min(1, ${e}))`,
+  exp: (e) => `Math.exp(${e})`,
+  full: (s) => `a${s}[i]`,
+  channel: (s) => `a${s}[c]`,
+  scalar: (s) => `s${s}`,
+  local: (name, e) => `const ${name} = ${e};`,
+  store: (s, v) => `a${s}[i] = ${v};`,
+};
+
+const FLOAT_UNARY: Record<string, (n: Node, v: string, L: LoopLang) => string | undefined> = {
   Relu: (_n, v) => `(${v} > 0 ? ${v} : 0)`,
-  Sigmoid: (_n, v) => `1 / (1 + Math.exp(-${v}))`,
-  HardSigmoid: (n, v) => `Math.max(0, Math.min(1, ${lit(attrFloat(n, 'alpha', 0.2))} * ${v} + ${lit(attrFloat(n, 'beta', 0.5))}))`,
-  HardSwish: (_n, v) => `${v} * Math.max(0, Math.min(1, ${v} / 6 + 0.5))`,
-  LeakyRelu: (n, v) => `(${v} >= 0 ? ${v} : ${v} * ${lit(attrFloat(n, 'alpha', 0.01))})`,
+  Sigmoid: (_n, v, L) => L.exp && `1 / (1 + ${L.exp(`-${v}`)})`,
+  HardSigmoid: (n, v, L) => L.unit(`${L.lit(attrFloat(n, 'alpha', 0.2))} * ${v} + ${L.lit(attrFloat(n, 'beta', 0.5))}`),
+  HardSwish: (_n, v, L) => `${v} * ${L.unit(`${v} / 6 + 0.5`)}`,
+  LeakyRelu: (n, v, L) => `(${v} >= 0 ? ${v} : ${v} * ${L.lit(attrFloat(n, 'alpha', 0.01))})`,
 };
 const FLOAT_BINARY: Record<string, string> = { Add: '+', Sub: '-', Mul: '*', Div: '/' };
 /** The binary operators the reference wraps in a fused clip (`withClip`). */
 const CLIPPED = new Set(['Add']);
 
 /** A number as a JavaScript literal that reads back as the same double. */
-function lit(x: number): string {
+export function lit(x: number): string {
   if (Number.isNaN(x)) return 'NaN';
   if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : '-Infinity';
   return Object.is(x, -0) ? '-0' : `(${String(x)})`;
@@ -127,24 +160,30 @@ export function elementwiseGroups(g: Graph, nodes: readonly Node[]): Elementwise
   return groups.map(({ nodes: ns, shape }) => ({ nodes: ns, shape }));
 }
 
-/** The loop of a group: JavaScript source over `a` (outside operands by slot, then the written values). */
-interface LoopPlan {
-  source: string;
+/** The loop of a group: its body (per element i, channel c) and where its operands and results go. */
+export interface LoopPlan {
+  /** Statements per element. */
+  body: string[];
+  /** Whether an operand is read per channel (then the loop is rows of N*C, c the channel). */
+  channels: boolean;
   /** Per member: its inputs' slots (or -1: made inside, or a constant). */
   inputSlots: number[][];
-  /** Per member: where its output goes (a slot in `a`), or -1 (stays a local). */
+  /** Per member: where its output goes (a slot), or -1 (stays a local). */
   outSlot: number[];
+  /** Per slot: int8 or float32. */
+  slotTypes: ('int8' | 'float32')[];
   slots: number;
 }
 
-function planLoop(group: ElementwiseGroup, g: Graph, written: (name: string) => boolean): LoopPlan {
+/** A group's loop in `L`, or undefined where `L` cannot say what a member does exactly. */
+export function planLoop(group: ElementwiseGroup, g: Graph, written: (name: string) => boolean, L: LoopLang): LoopPlan | undefined {
   const { shape } = group;
   const local = new Map<string, string>();
   const body: string[] = [];
   const inputSlots: number[][] = [];
   const outSlot: number[] = [];
+  const slotTypes: ('int8' | 'float32')[] = [];
   const outside = new Map<string, number>();
-  let slots = 0;
   let channels = false;
   const operand = (name: string): Operand => {
     const l = local.get(name);
@@ -153,63 +192,73 @@ function planLoop(group: ElementwiseGroup, g: Graph, written: (name: string) => 
     const kind = broadcastKind(g, name, shape)!;
     if (kind === 'scalar' && v.const) return { k: 'const', value: v.const.data[0] as number };
     let slot = outside.get(name);
-    if (slot === undefined) outside.set(name, (slot = slots++));
+    if (slot === undefined) {
+      outside.set(name, (slot = slotTypes.length));
+      slotTypes.push(v.dtype === 'int8' ? 'int8' : 'float32');
+    }
     if (kind === 'channel') channels = true;
     return { k: kind, slot };
   };
   const read = (o: Operand): string => {
     switch (o.k) {
       case 'local': return o.name;
-      case 'const': return lit(o.value);
-      case 'full': return `a${o.slot}[i]`;
-      case 'channel': return `a${o.slot}[c]`;
-      case 'scalar': return `s${o.slot}`;
+      case 'const': return L.lit(o.value);
+      case 'full': return L.full(o.slot);
+      case 'channel': return L.channel(o.slot);
+      case 'scalar': return L.scalar(o.slot);
     }
   };
-  group.nodes.forEach((n) => {
+  for (const n of group.nodes) {
     const os = n.inputs.map((name, i) => (name && !(n.op === 'Clip' && i > 0) ? operand(name) : ({ k: 'const', value: NaN } as Operand)));
     inputSlots.push(os.map((o) => (o.k === 'full' || o.k === 'channel' || o.k === 'scalar' ? o.slot : -1)));
+    const e = expression(n, g, os.map(read), L);
+    if (e === undefined) return undefined;
     const v = `v${body.length}`;
-    body.push(`const ${v} = ${expression(n, g, os.map(read))};`);
+    body.push(L.local(v, e));
     local.set(n.outputs[0], v);
-  });
+  }
   group.nodes.forEach((n, k) => {
     if (!written(n.outputs[0]) && k !== group.nodes.length - 1) {
       outSlot.push(-1);
       return;
     }
-    const slot = slots++;
+    const slot = slotTypes.length;
+    const int8 = n.op === 'QuantizeP2';
+    slotTypes.push(int8 ? 'int8' : 'float32');
     outSlot.push(slot);
-    body.push(`a${slot}[i] = v${k};`);
+    body.push(L.store(slot, `v${k}`, int8));
   });
-  const decl = Array.from({ length: slots }, (_, s) => `const a${s} = a[${s}]; const s${s} = a${s}.length === 1 ? a${s}[0] : 0;`).join('\n');
-  const n = sizeOf(shape);
-  const loop = channels
-    ? `const C = ${shape[1]}, HW = ${shape[2] * shape[3]};\nfor (let r = 0, i = 0; r < ${shape[0] * shape[1]}; r++) {\n  const c = r % C;\n  for (let e = i + HW; i < e; i++) {\n    ${body.join('\n    ')}\n  }\n}`
-    : `for (let i = 0; i < ${n}; i++) {\n  ${body.join('\n  ')}\n}`;
-  return { source: `${decl}\n${loop}`, inputSlots, outSlot, slots };
+  return { body, channels, inputSlots, outSlot, slotTypes, slots: slotTypes.length };
 }
 
-/** One member's value as an expression of its operands' expressions (the reference's arithmetic, float32 stores as fround). */
-function expression(n: Node, g: Graph, x: string[]): string {
-  const F = (e: string) => `F(${e})`;
+/** The loop nest around a plan's body (the same text in JavaScript and C but for the index declarations: `let` / `const`, `ptrdiff_t` / `const ptrdiff_t`). */
+export function loopNest(group: ElementwiseGroup, plan: LoopPlan, index: string, constIndex: string): string {
+  const { shape } = group;
+  if (!plan.channels) return `for (${index} i = 0; i < ${sizeOf(shape)}; i++) {\n  ${plan.body.join('\n  ')}\n}`;
+  const HW = shape[2] * shape[3];
+  return `for (${index} r = 0, i = 0; r < ${shape[0] * shape[1]}; r++) {\n  ${constIndex} c = r % ${shape[1]};\n  for (${index} e = i + ${HW}; i < e; i++) {\n    ${plan.body.join('\n    ')}\n  }\n}`;
+}
+
+/** One member's value as an expression of its operands' expressions (the reference's arithmetic, float32 stores as F). */
+function expression(n: Node, g: Graph, x: string[], L: LoopLang): string | undefined {
   switch (n.op) {
     case 'DequantizeP2':
-      return F(`${x[0]} * ${lit(2 ** -(n.attrs.frac as number))}`);
+      return L.F(`${x[0]} * ${L.lit(2 ** -(n.attrs.frac as number))}`);
     case 'QuantizeP2':
-      return `Q(${x[0]} * ${lit(2 ** (n.attrs.frac as number))})`;
+      return `Q(${x[0]} * ${L.lit(2 ** (n.attrs.frac as number))})`;
     case 'Clip': {
       const bound = (i: number, dflt: number) => (n.inputs[i] ? (g.values.get(n.inputs[i])!.const!.data[0] as number) : dflt);
-      const lo = bound(1, -Infinity);
-      const hi = bound(2, Infinity);
-      return F(`CL(${x[0]}, ${lit(lo)}, ${lit(hi)})`);
+      return L.F(`CL(${x[0]}, ${L.lit(bound(1, -Infinity))}, ${L.lit(bound(2, Infinity))})`);
     }
     default: {
-      if (FLOAT_UNARY[n.op]) return F(FLOAT_UNARY[n.op](n, x[0]));
-      const e = F(`${x[0]} ${FLOAT_BINARY[n.op]} ${x[1]}`);
+      if (FLOAT_UNARY[n.op]) {
+        const e = FLOAT_UNARY[n.op](n, x[0], L);
+        return e === undefined ? undefined : L.F(e);
+      }
+      const e = L.F(`${x[0]} ${FLOAT_BINARY[n.op]} ${x[1]}`);
       if (!Array.isArray(n.attrs.clip)) return e;
       const [lo, hi] = n.attrs.clip as number[];
-      return F(`CL(${e}, ${lit(lo)}, ${lit(hi)})`);
+      return L.F(`CL(${e}, ${L.lit(lo)}, ${L.lit(hi)})`);
     }
   }
 }
@@ -231,25 +280,32 @@ function Q(x) {
   return r === t && (r & 1) ? r - 1 : r;
 }`;
 
-type Loop = (a: TypedArray[]) => void;
+export type Loop = (a: TypedArray[]) => void;
 
-function compileLoop(source: string): Loop {
+function compileLoop(group: ElementwiseGroup, plan: LoopPlan): Loop {
+  const decl = Array.from({ length: plan.slots }, (_, s) => `const a${s} = a[${s}]; const s${s} = a${s}.length === 1 ? a${s}[0] : 0;`).join('\n');
   // eslint-disable-next-line no-new-func
-  return new Function(`${HELPERS}\nreturn function fused(a) {\n${source}\n};`)() as Loop;
+  return new Function(`${HELPERS}\nreturn function fused(a) {\n${decl}\n${loopNest(group, plan, 'let', 'const')}\n};`)() as Loop;
+}
+
+/** Which values a group writes out in graph `full`: those read outside it or outliving the run. */
+export function writtenIn(group: ElementwiseGroup, full: Graph, escapes: (name: string) => boolean): (name: string) => boolean {
+  const readers = consumers(full);
+  const members = new Set(group.nodes);
+  return (name) => escapes(name) || (readers.get(name) ?? []).some((r) => !members.has(r));
 }
 
 /**
  * The members' kernels of a group. `full` is the whole graph the kernels will run in (which
  * values have readers outside the group); `escapes(name)`: the value outlives a run (a graph
  * output, or a view of one) and gets a fresh array per run; every other written value is a
- * buffer reused across runs.
+ * buffer reused across runs. `compiled`: the loop built by a back end for this plan (else the
+ * JavaScript loop).
  */
-export function groupKernels(group: ElementwiseGroup, full: Graph, escapes: (name: string) => boolean): Map<Node, Kernel> {
-  const readers = consumers(full);
-  const members = new Set(group.nodes);
-  const written = (name: string) => escapes(name) || (readers.get(name) ?? []).some((r) => !members.has(r));
-  const plan = planLoop(group, full, written);
-  const loop = compileLoop(plan.source);
+export function groupKernels(group: ElementwiseGroup, full: Graph, escapes: (name: string) => boolean, compiled?: { plan: LoopPlan; loop: Loop }): Map<Node, Kernel> {
+  const written = writtenIn(group, full, escapes);
+  const plan = compiled?.plan ?? planLoop(group, full, written, JS_LANG)!;
+  const loop = compiled?.loop ?? compileLoop(group, plan);
   const n = sizeOf(group.shape);
   const a: TypedArray[] = new Array(plan.slots);
   const alloc = (k: number) => (group.nodes[k].op === 'QuantizeP2' ? new Int8Array(n) : new Float32Array(n));

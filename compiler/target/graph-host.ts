@@ -3,15 +3,18 @@
  * (compiler/graph/quantized.ts: QConv, QDense, QAdd, QMaxPool) run as functions the cpu (C) or
  * wasm back end builds from the operator registry's definitions and host strategies, the same way
  * `vtw op --target cpu|wasm` builds them; runs of element-wise nodes (quantize / dequantize at the
- * float boundaries, hard-swish, the SE blocks' scaling, ...) run as fused typed-array loops
- * (compiler/host/fused.ts), float convolutions and global average pooling as planned typed-array
- * kernels (compiler/host/planned.ts); every other node runs on the fallback host target (the plain
+ * float boundaries, hard-swish, the SE blocks' scaling, ...) run as one fused loop each
+ * (compiler/host/fused.ts; C on the cpu target, compiler/cpu/fused.ts, else JavaScript), float convolutions as C on the cpu target (compiler/cpu/float-conv.ts)
+ * and as planned typed-array kernels on wasm, global average pooling planned (compiler/host/planned.ts); every other node runs on the fallback host target (the plain
  * TypeScript kernels). `prepare(g)` plans it all once: one function per quantized node with its
  * weights packed and its argument and output arrays allocated, the fused loops generated; a run
  * allocates nothing but the arrays of values that outlive it (graph outputs). Results are
  * bit-exact with the reference kernels.
  */
 import type { Derived } from '../../src/config/derive.ts';
+import type { Kernel as BuildKernel } from '../cpu/build.ts';
+import { buildFloatConv, isFloatConv } from '../cpu/float-conv.ts';
+import { buildFused } from '../cpu/fused.ts';
 import { kernelArgs, type KernelArray } from '../cpu/op.ts';
 import { CompileError } from '../errors.ts';
 import type { HostTarget } from '../graph/executor.ts';
@@ -19,7 +22,7 @@ import { consumers, type Graph, type Node } from '../graph/ir.ts';
 import { isQuantizedOp } from '../graph/quantized.ts';
 import { sizeOf, type Tensor } from '../graph/tensor.ts';
 import { plannedKernel } from '../host/planned.ts';
-import { elementwiseGroups, groupKernels, type ElementwiseGroup } from '../host/fused.ts';
+import { elementwiseGroups, groupKernels, JS_LANG, planLoop, writtenIn, type ElementwiseGroup, type Loop, type LoopPlan } from '../host/fused.ts';
 import type { Kernel } from '../host/kernels.ts';
 import { TS_HOST } from '../host/ts.ts';
 import { findOperator } from '../ops/registry.ts';
@@ -37,6 +40,10 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
   }
   const compiled = new Map<Node, { op: CompiledOp; call: OperatorCall }>();
   const groupOf = new Map<Node, ElementwiseGroup>();
+  // cpu: float convolutions as C (compiler/cpu/float-conv.ts)
+  const floatConvs = new Map<Node, BuildKernel>();
+  // cpu: the fused element-wise loops as C (compiler/cpu/fused.ts), planned against the prepared graph
+  const cLoops = new Map<ElementwiseGroup, { plan: LoopPlan; loop: Loop }>();
   // Kernels are made at the first kernelFor, against the graph they will run in (the prepared
   // graph may be a part of it: which values have readers outside a node is the whole graph's).
   const kernels = new WeakMap<Graph, Map<Node, Kernel>>();
@@ -56,7 +63,16 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
         if (op.kind !== 'cpu' && op.kind !== 'wasm') throw new CompileError(`internal: ${call.op} compiled for ${op.kind}`);
         compiled.set(node, { op: op.op, call });
       }
-      for (const group of elementwiseGroups(g, g.nodes.filter((n) => !compiled.has(n)))) for (const n of group.nodes) if (!groupOf.has(n)) groupOf.set(n, group);
+      if (target.kind === 'cpu') {
+        for (const node of g.nodes) if (!floatConvs.has(node) && isFloatConv(node, g)) floatConvs.set(node, await buildFloatConv(node, g, target));
+      }
+      for (const group of elementwiseGroups(g, g.nodes.filter((n) => !compiled.has(n)))) {
+        if (group.nodes.some((n) => groupOf.has(n))) continue;
+        for (const n of group.nodes) groupOf.set(n, group);
+        if (target.kind !== 'cpu') continue;
+        const c = await buildFused(group, g, escaping(g), target);
+        if (c) cLoops.set(group, c);
+      }
     },
     kernelFor(node, g) {
       const made = kernelsIn(g);
@@ -68,9 +84,19 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
         made.set(node, k);
         return k;
       }
+      const fc = floatConvs.get(node);
+      if (fc) {
+        const k = floatConvKernel(node, g, fc, escaping(g)(node.outputs[0]));
+        made.set(node, k);
+        return k;
+      }
       const group = groupOf.get(node);
       if (group) {
-        for (const [n, k] of groupKernels(group, g, escaping(g))) made.set(n, k);
+        // the C loop where its plan holds in this graph (the same values written out), else JavaScript
+        const c = cLoops.get(group);
+        const plan = planLoop(group, g, writtenIn(group, g, escaping(g)), JS_LANG);
+        const same = c && plan && JSON.stringify([c.plan.inputSlots, c.plan.outSlot, c.plan.slotTypes]) === JSON.stringify([plan.inputSlots, plan.outSlot, plan.slotTypes]);
+        for (const [n, k] of groupKernels(group, g, escaping(g), same ? c : undefined)) made.set(n, k);
         return made.get(node)!;
       }
       const planned = plannedKernel(node, g, escaping(g)(node.outputs[0]));
@@ -103,6 +129,21 @@ function macsOf(call: OperatorCall): number {
   }
   if (call.op === 'dense') return call.shape[0] * call.shape[1] * call.shape[2];
   return 0;
+}
+
+/** A float conv node's C kernel: the input array in place, the constant weight (and bias), the output array reused unless it outlives the run. */
+function floatConvKernel(node: Node, g: Graph, k: BuildKernel, fresh: boolean): Kernel {
+  const consts = node.inputs.slice(1).filter(Boolean).map((name) => g.values.get(name)!.const!.data);
+  const shape = outputShape(node, g);
+  const y = new Float32Array(sizeOf(shape));
+  const args: ArrayBufferView[] = [y, ...consts, y];
+  return (_n, [x]) => {
+    const out = fresh ? new Float32Array(y.length) : y;
+    args[0] = x!.data;
+    args[args.length - 1] = out;
+    k.call(args);
+    return [{ dtype: 'float32', shape, data: out }];
+  };
 }
 
 type CompiledOp = { def: Parameters<typeof kernelArgs>[0]; kernel: { call(args: KernelArray[]): void } };
