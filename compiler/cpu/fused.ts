@@ -2,7 +2,9 @@
  * The fused element-wise loops of the graph hosts (compiler/host/fused.ts) as C for the cpu
  * target: the same plan (members, operands, written values) printed with C's double arithmetic
  * and `(float)` where the JavaScript loop has Math.fround, built without floating-point
- * contraction (`-ffp-contract=off`: an a*b+c must round twice, as JavaScript does). Every
+ * contraction (`-ffp-contract=off`: an a*b+c must round twice, as JavaScript does) and with
+ * `-fno-trapping-math` (no FP exception is observed, so the compiler may evaluate both sides of a
+ * select: the loops vectorize; values are unchanged). Every
  * operation then gives the bits the reference kernels give: IEEE double arithmetic and its
  * rounding to float32 are the same in both languages, and the helpers below restate
  * Math.max / Math.min (NaN and signed zeros included) and QuantizeP2's rounding. A member whose
@@ -31,7 +33,7 @@ const C_LANG: LoopLang = {
   channel: (s) => `(double)a${s}[c]`,
   scalar: (s) => `(double)a${s}[0]`,
   local: (name, e) => `const double ${name} = ${e};`,
-  store: (s, v, int8) => `a${s}[i] = (${int8 ? 'int8_t' : 'float'})${v};`,
+  store: (s, v, int8) => `a${s}[i] = ${int8 ? '(int8_t)(int32_t)' : '(float)'}${v};`,
 };
 
 const HELPERS = `#include <stdint.h>
@@ -42,13 +44,14 @@ static inline double CL(double x, double lo, double hi) { return x < lo ? lo : x
 /* Math.max(0, x), Math.min(1, x): NaN passes, -0 gives +0 in max */
 static inline double vtw_max0(double x) { return x > 0 ? x : x != x ? x : 0.0; }
 static inline double vtw_min1(double x) { return x < 1 ? x : x != x ? x : 1.0; }
-/* QuantizeP2: clamp(roundHalfEven(x), -128, 127); NaN gives 0 (a Float32 NaN stored into an Int8Array) */
+/* QuantizeP2: clamp(roundHalfEven(x), -128, 127); NaN gives 0 (a Float32 NaN stored into an Int8Array).
+   Branch-free (the loop vectorizes): a tie t = r is moved to even when r / 2 is not whole. */
 static inline double Q(double x) {
-  if (x != x) return 0;
   const double y = x < -128.5 ? -128.5 : x > 127.25 ? 127.25 : x;
   const double t = y + 0.5;
   const double r = floor(t);
-  return r == t && ((long)r & 1) ? r - 1 : r;
+  const double q = ((r == t) & (floor(r * 0.5) != r * 0.5)) ? r - 1 : r;
+  return x != x ? 0 : q;
 }
 `;
 
@@ -67,7 +70,7 @@ ${loopNest(group, plan, 'ptrdiff_t', 'const ptrdiff_t')}
 `;
   // Only the parameter count matters to the builder and the loader.
   const params = plan.slotTypes.map(() => ({}) as CSource['params'][number]);
-  return { src: { name, text, params, openmp: false, flags: ['-ffp-contract=off'] }, plan };
+  return { src: { name, text, params, openmp: false, flags: ['-ffp-contract=off', '-fno-trapping-math'] }, plan };
 }
 
 /** Build (cached) and load a group's C loop for target `t`; undefined where it has no exact C form. */
