@@ -4,7 +4,7 @@
  * convolution (C on the cpu target) and global average pooling planned once, against the plain reference kernels (TS_HOST) bit for bit, on a
  * hand-built graph shaped like MobileNetV3's blocks (dequantize -> hard-swish -> strided
  * depthwise float conv -> SE block -> quantize), with quantization ties and values outside int8
- * in the data; and the grouping itself (which nodes fuse, which values are written out).
+ * in the data, and max pooling; and the grouping itself (which nodes fuse, which values are written out).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -58,9 +58,11 @@ function island(): Graph {
   val('hw', 'float32', [1, C, H / 2, W]); node('HardSwish', ['sb'], 'hw');
   val('lr', 'float32', [1, C, H / 2, W]); node('LeakyRelu', ['hw'], 'lr', { alpha: 0.1 });
   val('o8', 'int8', [1, C, H / 2, W]); node('QuantizeP2', ['lr'], 'o8', { frac: 9 });
+  // max pooling with padding and a window that overhangs (ceil_mode)
+  val('mp', 'float32', [1, C, 2, 5]); node('MaxPool', ['dc0'], 'mp', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 0, 0], ceil_mode: 1 });
   // quantization of the hard-swish result itself (values beyond int8, ties) and a second reader of it
   val('h8', 'int8', full); node('QuantizeP2', ['hs'], 'h8', { frac: 4 });
-  return { name: 'island', opset: 17, values, nodes, inputs: ['q'], outputs: ['o8', 'h8', 'dc', 'lr'] };
+  return { name: 'island', opset: 17, values, nodes, inputs: ['q'], outputs: ['o8', 'h8', 'dc', 'lr', 'mp'] };
 }
 
 const input = (seed: number) => new Map([['q', { dtype: 'int8' as const, shape: [1, C, H, W], data: Int8Array.from(randomInts(C * H * W, -128, 127, seed)) }]]);

@@ -1,12 +1,13 @@
 /**
  * Float kernels planned once per node for the compiled graph hosts (compiler/target/graph-host.ts):
  * the float convolution (the depthwise convolutions with unequal strides the quantizer leaves in
- * float32) and global average pooling. The accumulator and output arrays are made when the
+ * float32), max pooling and global average pooling. The accumulator and output arrays are made when the
  * kernel is; a call allocates nothing. Each computes exactly what the reference
  * kernel of compiler/host/kernels.ts does (the same double-precision sums in the same order, the
  * same zero-weight skip, bias and fused clip), so the results are bit-exact with it.
  */
 import { staticShape, type Graph, type Node } from '../graph/ir.ts';
+import { poolGeometry } from '../graph/shapes.ts';
 import { sizeOf, type Tensor } from '../graph/tensor.ts';
 import { convCore, type Kernel } from './kernels.ts';
 
@@ -17,7 +18,7 @@ const shapeOfValue = (g: Graph, name: string) => {
 
 /**
  * A planned kernel for `node` where there is one (float32 Conv with a constant weight and bias,
- * GlobalAveragePool on 4-D float32), else undefined. `fresh`: the result outlives a run (a new
+ * MaxPool and GlobalAveragePool on 4-D float32), else undefined. `fresh`: the result outlives a run (a new
  * output array per call).
  */
 export function plannedKernel(node: Node, g: Graph, fresh: boolean): Kernel | undefined {
@@ -42,6 +43,7 @@ export function plannedKernel(node: Node, g: Graph, fresh: boolean): Kernel | un
     };
   }
   if (node.op === 'Conv') return floatConv(node, g, out, output);
+  if (node.op === 'MaxPool') return maxPool(node, g, out, output);
   return undefined;
 }
 
@@ -67,6 +69,45 @@ function floatConv(node: Node, g: Graph, out: number[], output: (d: Float32Array
       // the reference: acc (+ bias) in double, stored as float32, then the fused clip
       const v = Math.fround(bias ? acc[i] + bias[Math.floor(i / OHW) % M] : acc[i]);
       y[i] = v < lo ? lo : v > hi ? hi : v;
+    }
+    return output(y);
+  };
+}
+
+/**
+ * MaxPool on 4-D float32 (one output, no indices): per output the largest value of the window's
+ * positions inside the input, starting from -Infinity and taking a value only when it is greater
+ * (a NaN never wins), as the reference. The window's first and last rows and columns inside the
+ * input are computed once per output row / column.
+ */
+function maxPool(node: Node, g: Graph, out: number[], output: (d: Float32Array) => Tensor[]): Kernel | undefined {
+  const x = shapeOfValue(g, node.inputs[0]);
+  if (!x || x.length !== 4) return undefined;
+  const [N, C, H, W] = x;
+  const { KH, KW, SH, SW, DH, DW, PT, PL, OH, OW } = poolGeometry(node, x);
+  const y = new Float32Array(sizeOf(out));
+  // the window positions inside the input, per output row and column (offsets into a plane)
+  const rows = Array.from({ length: OH }, (_, oy) => Int32Array.from({ length: KH }, (_, ky) => oy * SH - PT + ky * DH).filter((iy) => iy >= 0 && iy < H).map((iy) => iy * W));
+  const cols = Array.from({ length: OW }, (_, ox) => Int32Array.from({ length: KW }, (_, kx) => ox * SW - PL + kx * DW).filter((ix) => ix >= 0 && ix < W));
+  return (_n, [t]) => {
+    const X = t!.data as Float32Array;
+    let o = 0;
+    for (let p = 0; p < N * C; p++) {
+      const base = p * H * W;
+      for (let oy = 0; oy < OH; oy++) {
+        const r = rows[oy];
+        for (let ox = 0; ox < OW; ox++) {
+          const c = cols[ox];
+          let best = -Infinity;
+          for (let a = 0; a < r.length; a++) {
+            for (let b = 0; b < c.length; b++) {
+              const v = X[base + r[a] + c[b]];
+              if (v > best) best = v;
+            }
+          }
+          y[o++] = best;
+        }
+      }
     }
     return output(y);
   };
