@@ -124,16 +124,15 @@ function as4d(shape: readonly number[]): [number, number, number, number] {
 
 /**
  * The convolution core on values already offset by their zero points: out[n][m][oy][ox] =
- * Σ x·w, accumulated in double precision (exact for the integer operators). `into`: an
- * accumulator array of the output's size to reuse (zeroed here), else a new one.
+ * Σ x·w, accumulated in double precision (exact for the integer operators).
  */
-export function convCore(n: Node, x: Pick<Tensor, 'shape'>, w: Pick<Tensor, 'shape'>, xv: ArrayLike<number>, wv: (m: number, i: number) => number, into?: Float64Array): { acc: Float64Array; shape: number[]; M: number; OH: number; OW: number } {
+function convCore(n: Node, x: Tensor, w: Tensor, xv: ArrayLike<number>, wv: (m: number, i: number) => number): { acc: Float64Array; shape: number[]; M: number; OH: number; OW: number } {
   const geo = convGeometry(n, x.shape, w.shape);
   const [N, C, H, W] = as4d(x.shape);
   const { M, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW } = geo;
   const CG = C / G;
   const MG = M / G;
-  const acc = into ? into.fill(0) : new Float64Array(N * M * OH * OW);
+  const acc = new Float64Array(N * M * OH * OW);
   const wRow = CG * KH * KW;
   // per kernel column, the output columns whose input column is inside the row (no test in the inner loop)
   const oxLo = new Int32Array(KW);

@@ -9,7 +9,8 @@
 import { staticShape, type Graph, type Node } from '../graph/ir.ts';
 import { poolGeometry } from '../graph/shapes.ts';
 import { sizeOf, type Tensor } from '../graph/tensor.ts';
-import { convCore, type Kernel } from './kernels.ts';
+import { floatConvBody, isFloatConv, JS_CONV } from './conv-loop.ts';
+import type { Kernel } from './kernels.ts';
 
 const shapeOfValue = (g: Graph, name: string) => {
   const v = name ? g.values.get(name) : undefined;
@@ -48,28 +49,16 @@ export function plannedKernel(node: Node, g: Graph, fresh: boolean): Kernel | un
 }
 
 function floatConv(node: Node, g: Graph, out: number[], output: (d: Float32Array) => Tensor[]): Kernel | undefined {
-  const x = shapeOfValue(g, node.inputs[0]);
-  const wv = g.values.get(node.inputs[1]);
-  const bv = node.inputs[2] ? g.values.get(node.inputs[2]) : undefined;
-  if (!x || x.length !== 4 || !wv?.const || wv.dtype !== 'float32' || (node.inputs[2] && (!bv?.const || bv.dtype !== 'float32'))) return undefined;
-  const clip = node.attrs.clip;
-  if (clip !== undefined && !(Array.isArray(clip) && clip.length === 2)) return undefined;
-  const Wt = wv.const.data as Float32Array;
-  const weight = (_m: number, i: number) => Wt[i];
-  const bias = bv?.const?.data as Float32Array | undefined;
-  const [lo, hi] = clip ? (clip as number[]) : [-Infinity, Infinity];
-  const xShape = { shape: x };
-  const acc = new Float64Array(sizeOf(out));
-  const y = new Float32Array(acc.length);
-  const M = out[1];
-  const OHW = out[2] * out[3];
+  if (!isFloatConv(node, g)) return undefined;
+  const { body, OW, bias } = floatConvBody(node, g, JS_CONV);
+  // eslint-disable-next-line no-new-func
+  const run = new Function('x', 'w', 'b', 'y', 'acc', body) as (x: Float32Array, w: Float32Array, b: Float32Array | undefined, y: Float32Array, acc: Float64Array) => void;
+  const w = g.values.get(node.inputs[1])!.const!.data as Float32Array;
+  const b = bias ? (g.values.get(node.inputs[2])!.const!.data as Float32Array) : undefined;
+  const acc = new Float64Array(OW);
+  const y = new Float32Array(sizeOf(out));
   return (_n, [t]) => {
-    convCore(node, xShape, wv.const!, t!.data, weight, acc);
-    for (let i = 0; i < acc.length; i++) {
-      // the reference: acc (+ bias) in double, stored as float32, then the fused clip
-      const v = Math.fround(bias ? acc[i] + bias[Math.floor(i / OHW) % M] : acc[i]);
-      y[i] = v < lo ? lo : v > hi ? hi : v;
-    }
+    run(t!.data as Float32Array, w, b, y, acc);
     return output(y);
   };
 }

@@ -13,7 +13,8 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import type { Kernel as BuildKernel } from '../cpu/build.ts';
-import { buildFloatConv, isFloatConv } from '../cpu/float-conv.ts';
+import { buildFloatConv } from '../cpu/float-conv.ts';
+import { isFloatConv } from '../host/conv-loop.ts';
 import { buildFused } from '../cpu/fused.ts';
 import { kernelArgs, type KernelArray } from '../cpu/op.ts';
 import { CompileError } from '../errors.ts';
