@@ -33,8 +33,8 @@ export function plannedKernel(node: Node, g: Graph, fresh: boolean): Kernel | un
     const P = x[0] * x[1];
     const S = x[2] * x[3];
     const y = new Float32Array(P);
-    return (_n, [t]) => {
-      const X = t!.data as Float32Array;
+    return (_n, ins) => {
+      const X = ins[0]!.data as Float32Array;
       for (let p = 0; p < P; p++) {
         let s = 0;
         for (let i = p * S, e = i + S; i < e; i++) s += X[i];
@@ -57,8 +57,8 @@ function floatConv(node: Node, g: Graph, out: number[], output: (d: Float32Array
   const b = bias ? (g.values.get(node.inputs[2])!.const!.data as Float32Array) : undefined;
   const acc = new Float64Array(OW);
   const y = new Float32Array(sizeOf(out));
-  return (_n, [t]) => {
-    run(t!.data as Float32Array, w, b, y, acc);
+  return (_n, ins) => {
+    run(ins[0]!.data as Float32Array, w, b, y, acc);
     return output(y);
   };
 }
@@ -66,8 +66,8 @@ function floatConv(node: Node, g: Graph, out: number[], output: (d: Float32Array
 /**
  * MaxPool on 4-D float32 (one output, no indices): per output the largest value of the window's
  * positions inside the input, starting from -Infinity and taking a value only when it is greater
- * (a NaN never wins), as the reference. The window's first and last rows and columns inside the
- * input are computed once per output row / column.
+ * (a NaN never wins), rows then columns as the reference. The in-bounds range of each output
+ * row's and column's window (first position, end) is computed once.
  */
 function maxPool(node: Node, g: Graph, out: number[], output: (d: Float32Array) => Tensor[]): Kernel | undefined {
   const x = shapeOfValue(g, node.inputs[0]);
@@ -75,22 +75,35 @@ function maxPool(node: Node, g: Graph, out: number[], output: (d: Float32Array) 
   const [N, C, H, W] = x;
   const { KH, KW, SH, SW, DH, DW, PT, PL, OH, OW } = poolGeometry(node, x);
   const y = new Float32Array(sizeOf(out));
-  // the window positions inside the input, per output row and column (offsets into a plane)
-  const rows = Array.from({ length: OH }, (_, oy) => Int32Array.from({ length: KH }, (_, ky) => oy * SH - PT + ky * DH).filter((iy) => iy >= 0 && iy < H).map((iy) => iy * W));
-  const cols = Array.from({ length: OW }, (_, ox) => Int32Array.from({ length: KW }, (_, kx) => ox * SW - PL + kx * DW).filter((ix) => ix >= 0 && ix < W));
-  return (_n, [t]) => {
-    const X = t!.data as Float32Array;
+  // window positions k*D + o*S - P inside [0, size): the first one and the end of the range
+  const range = (o: number, S: number, P: number, K: number, D: number, size: number) => {
+    const start = o * S - P;
+    let k0 = 0;
+    while (k0 < K && start + k0 * D < 0) k0++;
+    let k1 = K;
+    while (k1 > k0 && start + (k1 - 1) * D >= size) k1--;
+    return [start + k0 * D, start + k1 * D];
+  };
+  const ys = new Int32Array(OH * 2);
+  const xs = new Int32Array(OW * 2);
+  for (let oy = 0; oy < OH; oy++) ys.set(range(oy, SH, PT, KH, DH, H), 2 * oy);
+  for (let ox = 0; ox < OW; ox++) xs.set(range(ox, SW, PL, KW, DW, W), 2 * ox);
+  return (_n, ins) => {
+    const X = ins[0]!.data as Float32Array;
     let o = 0;
     for (let p = 0; p < N * C; p++) {
       const base = p * H * W;
       for (let oy = 0; oy < OH; oy++) {
-        const r = rows[oy];
+        const y0 = ys[2 * oy];
+        const y1 = ys[2 * oy + 1];
         for (let ox = 0; ox < OW; ox++) {
-          const c = cols[ox];
+          const x0 = xs[2 * ox];
+          const x1 = xs[2 * ox + 1];
           let best = -Infinity;
-          for (let a = 0; a < r.length; a++) {
-            for (let b = 0; b < c.length; b++) {
-              const v = X[base + r[a] + c[b]];
+          for (let iy = y0; iy < y1; iy += DH) {
+            const row = base + iy * W;
+            for (let ix = x0; ix < x1; ix += DW) {
+              const v = X[row + ix];
               if (v > best) best = v;
             }
           }
