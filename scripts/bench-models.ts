@@ -1,7 +1,7 @@
 /**
  * Whole models on the host back ends against onnxruntime-node (issue 14: "the LeNet / PaddleOCR
- * classifier models once the models issue lands"): one input at a time, warm, the median of
- * --runs (>= 20) runs, everything in one process and interleaved per model.
+ * classifier models once the models issue lands"): one input at a time, warm (at least 10 runs and
+ * 0.3 s first), the median of --runs (>= 20) runs, everything in one process and interleaved per model.
  *   - ours: the int8 graph (quantizeGraph) with its QConv / QDense / QAdd / QMaxPool nodes built
  *     for the cpu (C) or wasm target (compiler/target/graph-host.ts), the float nodes on TS_HOST;
  *   - onnxruntime-node fp32 on the original ONNX file, intraOpNumThreads 1 and 2.
@@ -32,8 +32,13 @@ const args = process.argv.slice(2);
 const runs = Math.max(MIN_TIMED_RUNS, Number(args[args.indexOf('--runs') + 1] ?? MIN_TIMED_RUNS) || MIN_TIMED_RUNS);
 const d = loadConfig('default');
 
+/** Warm-up before timing: at least this many runs and this long (V8 optimizes a generated loop after some calls; onnxruntime gets the same). */
+const WARM_RUNS = 10;
+const WARM_MS = 300;
+
 async function timeIt(f: () => Promise<unknown> | unknown): Promise<number> {
-  for (let i = 0; i < 3; i++) await f();
+  const w0 = performance.now();
+  for (let i = 0; i < WARM_RUNS || performance.now() - w0 < WARM_MS; i++) await f();
   const t: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();
@@ -67,9 +72,11 @@ async function bench(model: string, float: Graph, samples: Tensor[], x: Tensor, 
   for (const [name, h] of hosts) rows.push({ model, engine: name, ms: await timeIt(() => runGraph(graph, input, h)) });
   rows.push({ model, engine: 'fp32, TS host', ms: await timeIt(() => runGraph(float, new Map([[float.inputs[0], x]]), TS_HOST)) });
   for (const threads of [1, 2]) rows.push({ model, engine: `onnxruntime fp32, ${threads} thread${threads > 1 ? 's' : ''}`, ms: await ortTime(onnx, x, threads) });
+  loadAt.push(loadavg());
 }
 
 const load0 = loadavg();
+const loadAt: number[][] = [];
 // LeNet-5: MNIST test image 0 (pixels 0..255, the model's input contract)
 {
   const float = loadBound('models/lenet5.onnx');
@@ -84,17 +91,17 @@ const load0 = loadavg();
 }
 
 const md = [
-  `# Whole models on the host (${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model}, ${cpus().length} cores, load ${load0.map((v) => v.toFixed(1)).join(' ')}, median of ${runs} warm runs, batch 1)`,
+  `# Whole models on the host (${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model}, ${cpus().length} cores, load average ${load0.map((v) => v.toFixed(1)).join(' ')} at the start, ${loadAt.map((l) => l[0].toFixed(1)).join(' / ')} after each model, median of ${runs} warm runs, batch 1)`,
   '',
-  '| model | engine | ms | vs onnxruntime fp32 1 thread |',
-  '|---|---|---:|---:|',
+  '| model | engine | ms | onnxruntime 1 thread / this | onnxruntime 2 threads / this |',
+  '|---|---|---:|---:|---:|',
   ...rows.map((r) => {
-    const ort1 = rows.find((o) => o.model === r.model && o.engine === 'onnxruntime fp32, 1 thread')!.ms;
-    return `| ${r.model} | ${r.engine} | ${r.ms.toFixed(3)} | ${(ort1 / r.ms).toFixed(2)}× |`;
+    const ort = (t: string) => rows.find((o) => o.model === r.model && o.engine === `onnxruntime fp32, ${t}`)!.ms;
+    return `| ${r.model} | ${r.engine} | ${r.ms.toFixed(3)} | ${(ort('1 thread') / r.ms).toFixed(2)}× | ${(ort('2 threads') / r.ms).toFixed(2)}× |`;
   }),
   '',
 ].join('\n');
 mkdirSync('build/bench', { recursive: true });
-writeFileSync('build/bench/models.json', JSON.stringify({ date: new Date().toISOString(), runs, loadavg: load0, files: { cls: PADDLEOCR_FILES.cls }, rows }, null, 2));
+writeFileSync('build/bench/models.json', JSON.stringify({ date: new Date().toISOString(), runs, loadavg: load0, loadAfterEachModel: loadAt, files: { cls: PADDLEOCR_FILES.cls }, rows }, null, 2));
 writeFileSync('build/bench/models.md', md);
 console.log(md);

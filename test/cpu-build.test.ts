@@ -59,7 +59,12 @@ test('the build cache: a second build of the same source is a hit, another threa
   assert.is(second.path, first.path);
   const other = await buildShared(convSource(2), target, dir);
   assert.is(other.cached, false);
-  assert.is(readdirSync(dir).filter((f) => f.endsWith('.so')).length, 2);
+  const so = readdirSync(dir).filter((f) => f.endsWith('.so'));
+  // two kernels, and the one thread pool every threaded kernel links against
+  assert.is(so.filter((f) => !f.startsWith('vtw_pool-')).length, 2);
+  assert.is(so.filter((f) => f.startsWith('vtw_pool-')).length, 1);
+  await buildShared(convSource(3), target, dir);
+  assert.is(readdirSync(dir).filter((f) => f.startsWith('vtw_pool-') && f.endsWith('.so')).length, 1, 'a second threaded kernel reuses the pool');
 });
 
 async function buildError(f: () => Promise<unknown>): Promise<string> {

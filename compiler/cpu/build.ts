@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import koffi from 'koffi';
 import { CompileError } from '../errors.ts';
 import type { CpuTargetSpec } from '../target/target.ts';
-import type { CSource } from './codegen.ts';
+import { POOL_SOURCE, type CSource } from './codegen.ts';
 
 export const CPU_CACHE_DIR = resolve('.cache', 'cpu');
 
@@ -55,17 +55,24 @@ export interface SharedObject {
 
 /** Compile (or find in the cache) a shared object of `src` for target `t`. */
 export async function buildShared(src: CSource, t: CpuTargetSpec, cacheDir = CPU_CACHE_DIR): Promise<SharedObject> {
+  // A threaded kernel links against the process's one thread pool (its own shared object).
+  const pool = src.openmp ? await compileCached({ name: 'vtw_pool', text: POOL_SOURCE }, ['-O2', '-fPIC', '-shared', '-pthread', '-Wl,-z,nodelete'], [], cacheDir) : undefined;
+  const flags = ['-O3', ...targetFlags(t), '-fwrapv', '-fPIC', '-shared', ...(pool ? ['-pthread', '-Wl,-z,nodelete'] : []), ...(src.flags ?? [])];
+  return compileCached(src, flags, pool ? [pool.path] : [], cacheDir);
+}
+
+/** `cc FLAGS -o NAME-HASH.so NAME-HASH.c LIBS` unless the cache has it (the hash covers the libraries' paths, which name their hashes). */
+async function compileCached(src: { name: string; text: string }, flags: string[], libs: string[], cacheDir: string): Promise<SharedObject> {
   const cc = cCompiler();
-  const flags = ['-O3', ...targetFlags(t), '-fwrapv', '-fPIC', '-shared', ...(src.openmp ? ['-pthread', '-Wl,-z,nodelete'] : [])];
   const version = await compilerVersion(cc);
-  const hash = createHash('sha256').update(JSON.stringify([src.text, cc, flags, version])).digest('hex').slice(0, 24);
-  const so = join(cacheDir, `${src.name}-${hash}.so`);
+  const hash = createHash('sha256').update(JSON.stringify([src.text, cc, flags, version, libs])).digest('hex').slice(0, 24);
+  const so = resolve(cacheDir, `${src.name}-${hash}.so`);
   if (existsSync(so)) return { path: so, cached: true, flags };
   mkdirSync(cacheDir, { recursive: true });
   const c = join(cacheDir, `${src.name}-${hash}.c`);
   writeFileSync(c, src.text);
   const tmp = `${so}.${process.pid}.tmp`;
-  const r = await execa(cc, [...flags, '-o', tmp, c], { reject: false, all: true });
+  const r = await execa(cc, [...flags, '-o', tmp, c, ...libs], { reject: false, all: true });
   if (r.failed) {
     rmSync(tmp, { force: true });
     const lines = (r.all ?? '').split('\n').map((l) => l.trim()).filter(Boolean);

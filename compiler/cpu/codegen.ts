@@ -7,7 +7,7 @@
  * their type after each operation, int32 arithmetic wraps because the file is compiled with
  * -fwrapv, `//` and `%` are floor division and modulo, and `>>` shifts by min(b, bits-1) as the
  * interpreter does (compiler/ir/expr.ts). Pragmas a CPU schedule sets: `parallel` -> the loop body
- * becomes a task function run by a small thread pool (POOL_PRELUDE), `vectorize` -> `#pragma GCC ivdep`. VTA intrinsics and
+ * becomes a task function run by the process's thread pool (POOL_SOURCE), `vectorize` -> `#pragma GCC ivdep`. VTA intrinsics and
  * VTA annotations have no C form and are refused with one line.
  */
 import { CompileError } from '../errors.ts';
@@ -28,6 +28,8 @@ export interface CSource {
   params: Buffer[];
   /** Whether the code runs loops on the thread pool (needs -pthread). */
   openmp: boolean;
+  /** Compiler flags the source needs besides the target's (float code: -ffp-contract=off). */
+  flags?: string[];
 }
 
 /**
@@ -170,19 +172,32 @@ static inline int vtw_fmod32(int a, int b) { int r = a % b; return (r != 0 && ((
 #define VTW_MAX(a, b) ((a) > (b) ? (a) : (b))
 `;
 
-const POOL_PRELUDE = `
-/* A pool of worker threads for loops marked parallel, which never waits for a worker that has not
-   started: the caller publishes the loop (a generation number in the task counter's high bits),
-   claims iterations itself, and waits only for iterations a worker claimed and is running. On a
-   host whose cores other jobs hold, a descheduled worker makes the loop serial, not late by a
-   scheduler tick (an OpenMP loop ends in a barrier every team thread must reach). Workers spin a
-   while for the next loop, then sleep. */
+/**
+ * The thread pool for loops marked parallel: one shared object per process (built once, cached
+ * like a kernel: compiler/cpu/build.ts), which every threaded kernel links against, so all kernels
+ * share one pool of workers. (With a static pool per kernel, a graph of 50 threaded kernels had 50
+ * workers spinning on 2 cores after each call: the PaddleOCR classifier took 4.4 s instead of ms.)
+ *
+ * It never waits for a worker that has not started: the caller publishes the loop (a generation
+ * number in the task counter's high bits), claims iterations itself, and waits only for iterations
+ * a worker claimed and is running. On a host whose cores other jobs hold, a descheduled worker
+ * makes the loop serial, not late by a scheduler tick (an OpenMP loop ends in a barrier every team
+ * thread must reach). Workers spin VTW_SPIN_NS for the next loop, then sleep.
+ */
+export const POOL_SOURCE = `#include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <time.h>
+typedef ptrdiff_t vtw_index;
 typedef void (*vtw_task_fn)(void *, vtw_index);
 #define VTW_MAX_WORKERS 64
-#define VTW_SPIN 2000000L
+#define VTW_SPIN_NS 300000L
+#if defined(__x86_64__) || defined(__i386__)
+#define vtw_pause() __builtin_ia32_pause()
+#else
+#define vtw_pause() ((void)0)
+#endif
 static struct {
   pthread_mutex_t m;
   pthread_cond_t cv;
@@ -205,12 +220,22 @@ static void vtw_drain(unsigned long long gen) {
   }
 }
 
+static long vtw_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
 static void *vtw_worker(void *arg) {
   (void)arg;
   unsigned long long seen = atomic_load(&vtw_pool.next) >> 32;
   for (;;) {
     unsigned long long gen = seen;
-    for (long i = 0; i < VTW_SPIN && (gen = atomic_load_explicit(&vtw_pool.next, memory_order_acquire) >> 32) == seen; i++) __builtin_ia32_pause();
+    long until = vtw_now_ns() + VTW_SPIN_NS;
+    for (long i = 1; (gen = atomic_load_explicit(&vtw_pool.next, memory_order_acquire) >> 32) == seen; i++) {
+      vtw_pause();
+      if (i % 64 == 0 && vtw_now_ns() > until) break;
+    }
     if (gen == seen) {
       pthread_mutex_lock(&vtw_pool.m);
       vtw_pool.sleepers++;
@@ -224,7 +249,7 @@ static void *vtw_worker(void *arg) {
   return 0;
 }
 
-static void vtw_parallel_for(vtw_task_fn fn, void *ctx, long n, int threads) {
+void vtw_parallel_for(vtw_task_fn fn, void *ctx, long n, int threads) {
   while (vtw_pool.workers < threads - 1 && vtw_pool.workers < VTW_MAX_WORKERS) {
     pthread_t t;
     if (pthread_create(&t, 0, vtw_worker, 0)) break;
@@ -243,10 +268,16 @@ static void vtw_parallel_for(vtw_task_fn fn, void *ctx, long n, int threads) {
   vtw_drain(gen);
   /* Only iterations a worker is running are left: yield the core now and then, in case that worker waits for it. */
   for (long i = 1; atomic_load_explicit(&vtw_pool.done, memory_order_acquire) < n; i++) {
-    if (i % 256) __builtin_ia32_pause();
+    if (i % 256) vtw_pause();
     else sched_yield();
   }
 }
+`;
+
+/** What a threaded kernel sees of the pool (it links against the pool's shared object). */
+const POOL_PRELUDE = `
+typedef void (*vtw_task_fn)(void *, vtw_index);
+void vtw_parallel_for(vtw_task_fn fn, void *ctx, long n, int threads);
 `;
 
 const INTRINSICS_PRELUDE = `#include <immintrin.h>
