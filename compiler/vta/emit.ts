@@ -121,6 +121,32 @@ function kernelSpec(mode: KernelSpec['mode'], reset: boolean, aluOp: AluOpName, 
   return { key, mode, reset, aluOp, useImm, imm, loops, uops };
 }
 
+/**
+ * Weight reuse across output tiles (with ALU_REQUANT, the co-design configuration; off, programs
+ * stay VTA's): a LOAD WGT whose SRAM range already holds exactly the same transfer (same tensor,
+ * offset, shape, stride and padding) and that no other load overwrote since is not issued. Its
+ * task's tokens stay (the runtime attaches them to neighbours or NOPs); the GEMMs that read the
+ * weights are ordered after the first load by the tokens that ordered it then. 1x1 and grouped
+ * layers whose thread keeps one output-channel tile load their weights once instead of per tile.
+ */
+class ResidentLoads {
+  private held: Array<{ base: number; n: number; sig: string }> = [];
+
+  /** Whether this LOAD can be skipped; records it (and forgets what it overwrites) otherwise. */
+  skip(mem: MemTypeName, base: number, dram: Buffer, f: number[]): boolean {
+    if (mem !== 'WGT') {
+      return false;
+    }
+    const [, x, y, , xp0, yp0, xp1, yp1] = f;
+    const n = (xp0 + x + xp1) * (yp0 + y + yp1);
+    const sig = `${dram.name}|${f.join(',')}`;
+    if (this.held.some((h) => h.base === base && h.n === n && h.sig === sig)) return true;
+    this.held = this.held.filter((h) => h.base + h.n <= base || base + n <= h.base);
+    this.held.push({ base, n, sig });
+    return false;
+  }
+}
+
 /** An accumulator element read after an RQ cleared it: emit again without clears (emitModule does). */
 export class ClearConflict extends Error {}
 
@@ -268,11 +294,16 @@ export class Emitter {
   private preload: KernelSpec[] | undefined;
   /** ALU_REQUANT: fused requantization (see `RequantFuser`), or undefined. */
   private readonly rq: RequantFuser | undefined;
+  /** ALU_REQUANT: weight loads skipped when the SRAM already holds the same tile (see `ResidentLoads`). */
+  private readonly resident: ResidentLoads | undefined;
 
   constructor(readonly t: VtaTarget, readonly sram: SramLayout, opts: { strict?: boolean; preload?: KernelSpec[]; clear?: boolean } = {}) {
     this.rt = new Runtime(t.d, { strict: opts.strict ?? true });
     this.preload = opts.preload;
-    if (t.d.aluRequant) this.rq = new RequantFuser(t, opts.clear ?? true, (sp) => this.pushKernel(sp));
+    if (t.d.aluRequant) {
+      this.rq = new RequantFuser(t, opts.clear ?? true, (sp) => this.pushKernel(sp));
+      this.resident = new ResidentLoads();
+    }
   }
 
   /** Whether the emission fused requantizations with an accumulator clear (ALU_REQUANT). */
@@ -422,6 +453,7 @@ export class Emitter {
     const f = (e: Expr) => this.ev(e, env);
     const mem = MEM_TYPE[s.mem];
     const sramIdx = this.sramBase(s.sram) + f(s.sramElem);
+    if (this.resident && s.dir === 'load' && this.resident.skip(mem, sramIdx, s.dram, [f(s.dramElem), f(s.xSize), f(s.ySize), f(s.xStride), f(s.xPad0), f(s.yPad0), f(s.xPad1), f(s.yPad1)])) return;
     if (this.rq && s.dir === 'load' && mem === 'ACC') this.rq.overwritten(sramIdx, (f(s.xPad0) + f(s.xSize) + f(s.xPad1)) * (f(s.yPad0) + f(s.ySize) + f(s.yPad1)));
     const buf = this.dramOf(s.dram);
     const d0 = f(s.dramElem);
