@@ -10,7 +10,8 @@ import * as assert from 'uvu/assert';
 import { deriveConfig, loadConfig } from '../src/config/index.ts';
 import { conformanceCases } from '../src/runtime/conformance.ts';
 import { randomProgram } from '../src/runtime/random.ts';
-import { aluOpUnavailable } from '../src/isa/alu.ts';
+import { aluOpUnavailable, rqParams } from '../src/isa/alu.ts';
+import { assemble, disassemble } from '../src/program/index.ts';
 import { compareResults } from '../sim/compare.ts';
 import { runSync, TsEngine } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
@@ -25,6 +26,16 @@ test('ALU_REQUANT off is VTA: same variant, RQ illegal with a hint; on: variant 
   const cd = loadConfig('default-codesign');
   assert.ok(cd.variant.endsWith('_rq'));
   assert.is(aluOpUnavailable('RQ', cd), undefined);
+});
+
+test('assembler: RQ assembles and disassembles; without ALU_REQUANT it is an illegal instruction (alu_opcode)', () => {
+  const src = (cfg: string) => `.config ${cfg}\n.text\n  ALU RQ uop_end=1 iter_out=1 iter_in=1 use_imm=1 imm=${rqParams(8, true, true)}\n  FINISH\n`;
+  const p = assemble(src('default-codesign'));
+  assert.match(disassemble(p), /ALU RQ .*imm=104/);
+  const r = runSync(assemble(src('default')));
+  assert.is(r.error?.kind, 'illegal');
+  assert.match(r.error?.message ?? '', /ALU_REQUANT/);
+  assert.is(runSync(p).error, undefined);
 });
 
 const engine = new TsEngine();
