@@ -6,6 +6,9 @@
  * convolutions C2-C11 x their counts, and LeNet-5's seven int8 layer programs per image (100 images).
  * Compiler: build/bench/compiler.json and build/bench/compiler.md — ResNet-18 C2-C11 and MobileNet
  * D1-D9 on the default config, with and without latency hiding, and ResNet-18's offloaded sum.
+ * Co-design: build/bench/codesign.json and codesign.md — the same layers on default and
+ * default-codesign (ALU_REQUANT) and the option's area in yosys cells (scripts/bench-codesign.ts;
+ * skip the area with --no-area).
  * Co-simulation: build/bench/cosim.json and cosim.md — Verilator build time per preset and the
  * Verilated RTL's speed against the TypeScript simulator on the same programs (skip with --no-cosim).
  * CPU back end: build/bench-cpu.json and docs/benchmarks.md's CPU section — ResNet-18 C1-C11 against
