@@ -4,7 +4,8 @@
  * for `default` and `default-codesign` (ALU_REQUANT, docs/microarch.md §15) and run on the
  * TypeScript simulator, and the option's area: yosys generic cells of the compute module (the
  * GEMM array blackboxed, it is unchanged) and of the ALU on the default shape, and iCE40 cells of
- * the whole accelerator on the ice40-small preset. Writes build/bench/codesign.json and .md.
+ * the whole accelerator on the ice40-small preset. Writes build/bench/codesign.json and .md
+ * (`--area-only`: the area alone, to codesign-area.md / .json).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadConfig, PRESETS } from '../src/config/index.ts';
@@ -42,17 +43,10 @@ function statOf(log: string): { cells: number; types: Record<string, number> } {
   return { cells: all.length ? Number(all[all.length - 1][1]) : NaN, types };
 }
 
-function moduleNamed(files: Record<string, string>, suffix: string): string {
-  for (const text of Object.values(files)) {
-    for (const m of text.matchAll(/^module\s+(\w+)/gm)) if (m[1].endsWith(suffix)) return m[1];
-  }
-  throw new Error(`no module *${suffix}`);
-}
-
 async function area(d: Derived): Promise<{ compute: number; alu: number }> {
-  const { files } = generateDesign(d, 'generic');
+  const { files, manifest } = generateDesign(d, 'generic');
   const reads = Object.keys(files).map((f) => `read_verilog ${f}`).join('; ');
-  const [compute, alu, gemm] = ['_compute', '_alu', '_gemm'].map((s) => moduleNamed(files, s));
+  const [compute, alu, gemm] = ['compute', 'alu', 'gemm'].map((s) => `${manifest.top}_${s}`);
   const c = await yosys(`${reads}; blackbox ${gemm}; hierarchy -top ${compute}; synth -flatten -top ${compute}; stat`, files);
   const a = await yosys(`${reads}; hierarchy -top ${alu}; synth -flatten -top ${alu}; stat`, files);
   return { compute: statOf(c.log).cells, alu: statOf(a.log).cells };
@@ -67,10 +61,10 @@ async function ice40(d: Derived): Promise<Record<string, number>> {
   return { lut4: sum(/^SB_LUT4$/), carry: sum(/^SB_CARRY$/), dff: sum(/^SB_DFF/), ram: sum(/^SB_RAM/), mac16: sum(/^SB_MAC16$/) };
 }
 
-export async function codesignBench(opts: { area?: boolean } = {}): Promise<string> {
+export async function codesignBench(opts: { area?: boolean; layers?: boolean } = {}): Promise<string> {
   const base = loadConfig('default');
   const cd = loadConfig('default-codesign');
-  const layers = [...RESNET18_LAYERS, ...MOBILENET_LAYERS];
+  const layers = opts.layers === false ? [] : [...RESNET18_LAYERS, ...MOBILENET_LAYERS];
   const bar = progress(layers.length, 'co-design bench');
   const rows = layers.map((l) => {
     const resnet = RESNET18_LAYERS.includes(l);
@@ -89,7 +83,7 @@ export async function codesignBench(opts: { area?: boolean } = {}): Promise<stri
     `| ${r.layer.name} | ${r.layer.count} | ${r.base.ideal} | ${r.base.cycles} | ${pct(r.base.ideal / r.base.cycles)} | ${r.cd.cycles} | **${pct(r.cd.ideal / r.cd.cycles)}** | ${r.base.gemm} / ${r.base.alu} | ${r.cd.gemm} / ${r.cd.alu} |` +
     (r.resnet ? ` ${r.baseBias!.cycles} | ${r.cdBias!.cycles} |` : ' - | - |');
   const mob = rows.filter((r) => !r.resnet);
-  const md = [
+  const md = opts.layers === false ? [] : [
     `### ALU_REQUANT: default vs default-codesign (${new Date().toISOString().slice(0, 10)}, TypeScript simulator)`,
     '',
     'Same layers, knobs from the default chooser, requantization `>> 8, clip [0, 127]`; "bias": `>> 8, + bias, clip`. Micro-ops: GEMM (resets included) / ALU.',
@@ -123,14 +117,17 @@ export async function codesignBench(opts: { area?: boolean } = {}): Promise<stri
     );
   }
   mkdirSync('build/bench', { recursive: true });
-  writeFileSync('build/bench/codesign.json', JSON.stringify({
+  const stem = opts.layers === false ? 'build/bench/codesign-area' : 'build/bench/codesign';
+  writeFileSync(`${stem}.json`, JSON.stringify({
     date: new Date().toISOString(),
     rows: rows.map((r) => ({ layer: r.layer.name, count: r.layer.count, ideal: r.base.ideal, base: r.base, codesign: r.cd, baseBias: r.baseBias, codesignBias: r.cdBias })),
     resnet18: totals, area: areaRows,
   }, null, 2));
-  writeFileSync('build/bench/codesign.md', md.join('\n'));
+  writeFileSync(`${stem}.md`, md.join('\n'));
   console.log(md.join('\n'));
   return md.join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await codesignBench({ area: !process.argv.includes('--no-area') });
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await codesignBench({ area: !process.argv.includes('--no-area'), layers: !process.argv.includes('--area-only') });
+}

@@ -99,12 +99,14 @@ export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'gen
     let r: Expr = a;
     if (d.aluMul) r = sel(eqc(op, ALU_OPCODES.MUL), muls[i].slice(W - 1, 0), r);
     r = sel(isShr, shifted[i], r);
-    r = sel(isAdd, add(a, b), r);
+    // one adder for ADD (a + b) and RQ's vector form (shifted a + b)
+    const sum = rq ? mb.w(`sum${i}`, add(sel(rq.is, shifted[i], a), b)) : add(a, b);
+    r = sel(isAdd, sum, r);
     r = sel(isMinMax, mm, r);
     if (rq) {
       // clip (shifted a, plus b in the vector form) to [relu ? 0 : OUT min, OUT max]
       const O = d.outWidth;
-      const v = mb.w(`rq_v${i}`, sel(rq.vec, add(shifted[i], b), shifted[i]));
+      const v = mb.w(`rq_v${i}`, sel(rq.vec, sum, shifted[i]));
       const hiC = lit(W, 2 ** (O - 1) - 1);
       const loC = sel(rq.prm.bit(RQ_RELU_BIT), lit(W, 0), lit(W, 2n ** BigInt(W) - 2n ** BigInt(O - 1)));
       r = sel(rq.is, sel(lt(hiC, v, true), hiC, sel(lt(v, loC, true), loC, v)), r);
