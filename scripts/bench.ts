@@ -6,11 +6,14 @@
  * convolutions C2-C11 x their counts, and LeNet-5's seven int8 layer programs per image (100 images).
  * Compiler: build/bench/compiler.json and build/bench/compiler.md — ResNet-18 C2-C11 and MobileNet
  * D1-D9 on the default config, with and without latency hiding, and ResNet-18's offloaded sum.
+ * Co-design: build/bench/codesign.json and codesign.md — the same layers on default and
+ * default-codesign (ALU_REQUANT) and the option's area in yosys cells (scripts/bench-codesign.ts;
+ * skip the area with --no-area).
  * Co-simulation: build/bench/cosim.json and cosim.md — Verilator build time per preset and the
  * Verilated RTL's speed against the TypeScript simulator on the same programs (skip with --no-cosim).
  * CPU back end: build/bench-cpu.json and docs/benchmarks.md's CPU section — ResNet-18 C1-C11 against
  * onnxruntime-node (compiler/bench/cpu.ts; skip with --no-cpu).
- * Usage: tsx scripts/bench.ts [--runs N] [--quick] [--compiler-only | --sim-only] [--no-cosim] [--no-cpu]
+ * Usage: tsx scripts/bench.ts [--runs N] [--quick] [--compiler-only | --sim-only] [--no-cosim] [--no-cpu] [--no-area]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../src/config/index.ts';
@@ -21,6 +24,7 @@ import { buildBlockedGemm } from '../src/runtime/conformance.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { compilerBench } from '../compiler/bench/run.ts';
 import { cosimBench } from '../sim/verilator/bench.ts';
+import { codesignBench } from './bench-codesign.ts';
 import { cpuBench } from '../compiler/bench/cpu.ts';
 import { compileConv2d } from '../compiler/ops/conv2d_op.ts';
 import { compileDense } from '../compiler/ops/dense.ts';
@@ -30,6 +34,7 @@ import { defaultShift } from '../compiler/ops/common.ts';
 
 const args = process.argv.slice(2);
 if (!args.includes('--sim-only')) await compilerBench({ quick: args.includes('--quick') });
+if (!args.includes('--sim-only') && !args.includes('--quick')) await codesignBench({ area: !args.includes('--no-area') });
 if (!args.includes('--sim-only') && !args.includes('--no-cpu')) await cpuBench();
 if (args.includes('--compiler-only')) process.exit(0);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 3;

@@ -49,7 +49,7 @@ element bits INP \`INP_WIDTH*BATCH*BLOCK\`, WGT \`WGT_WIDTH*BLOCK^2\`, ACC \`ACC
 OUT \`OUT_WIDTH*BATCH*BLOCK\`, UOP 32; depth = buffer bytes / element bytes (OUT has the ACC depth);
 bus beats per element = element bits / bus width; multipliers = \`BATCH*BLOCK^2 / GEMM_II\`;
 \`name\` = VTA's \`{B}x{BLOCK}_i{INP}w{WGT}a{ACC}_{UOP}_{INP}_{WGT}_{ACC}\`, \`model\` = \`TARGET_name\`,
-\`variant\` = \`name\` plus \`_bus{N}\`, \`_ii{N}\`, \`_mul\` for extensions that differ from the target default.
+\`variant\` = \`name\` plus \`_bus{N}\`, \`_ii{N}\`, \`_mul\`, \`_rq\` for extensions that differ from the target default.
 
 ## Presets
 | preset | variant | GEMM | depth uop / inp / wgt / acc | elem bytes inp / wgt / acc / out | SRAM | bus | MHz | |

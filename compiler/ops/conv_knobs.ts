@@ -148,6 +148,16 @@ export function pipelineCycles(p: PipelineShape): number {
   return end + (p.groups - simulated) * period;
 }
 
+/**
+ * Whether the requantization of `s` becomes one RQ instruction on `d` (ALU_REQUANT; the pattern
+ * compiler/vta/emit.ts fuses: a shift of 0..31, a clip to the OUT range or to [0, OUT max]).
+ */
+export function requantFuses(s: ConvGeom['spec'], d: Derived): boolean {
+  if (!d.aluRequant || !s.clip) return false;
+  const hi = 2 ** (d.outWidth - 1) - 1;
+  return s.clip[1] === hi && (s.clip[0] === 0 || s.clip[0] === -hi - 1) && (s.shift ?? 0) >= 0 && (s.shift ?? 0) < 32;
+}
+
 /** The analytical cost of a knob setting. */
 export function convCost(g: ConvGeom, d: Derived, k: Knobs): ConvCost {
   const s = g.spec;
@@ -159,7 +169,11 @@ export function convCost(g: ConvGeom, d: Derived, k: Knobs): ConvCost {
   const nAcc = k.tile_b * k.tile_co * k.tile_h * k.tile_w;
   const gemmChunk = nAcc * tci * g.K * g.K * d.gemmII;
   const resident = biasResident(g, k, d.depth.acc);
-  const aluTile = nAcc * (1 + (s.shift ? 1 : 0) + (s.bias ? 2 : 0) + (s.clip ? 2 : 0)) + (s.bias && !resident ? loadCycles(d, 1, k.tile_co * d.elemBytes.acc) + 8 : 0);
+  // ALU_REQUANT: the chain is one RQ micro-op per element (2 cycles with the bias) and the resets
+  // after the first tile of each thread are skipped (compiler/vta/emit.ts RequantFuser)
+  const fused = requantFuses(s, d);
+  const aluPerAcc = fused ? (s.bias ? 2 : 1) : 1 + (s.shift ? 1 : 0) + (s.bias ? 2 : 0) + (s.clip ? 2 : 0);
+  const aluTile = nAcc * aluPerAcc + (s.bias && !resident ? loadCycles(d, 1, k.tile_co * d.elemBytes.acc) + 8 : 0);
   // Input rows / columns actually read (padding is zero-filled, not loaded).
   const ih = g.rs > 1 ? k.tile_h : (k.tile_h - 1) * s.stride + g.K;
   const iw = (k.tile_w - 1) * s.stride + g.K;
@@ -183,7 +197,7 @@ export function convCost(g: ConvGeom, d: Derived, k: Knobs): ConvCost {
   const uops = T * (gemmKernelUops(g, k) + 2 + 4);
   const fill = 30 + (resident ? loadCycles(d, 1, g.COB * d.elemBytes.acc) : 0);
   const drain = storeTile;
-  let cycles = pipelineCycles({ T, groups: tiles / T, nChunks, G: gemmChunk + 4, L: loadChunk, A: aluTile, R: nAcc, S: storeTile }) + fill;
+  let cycles = pipelineCycles({ T, groups: tiles / T, nChunks, G: gemmChunk + 4, L: loadChunk, A: aluTile, R: fused ? 0 : nAcc, S: storeTile }) + fill;
   // Kernels that do not fit the micro-op buffer are reloaded (each load drains the pipeline).
   if (uops > d.depth.uop) cycles += tiles * nChunks * (gemmKernelUops(g, k) * 4 / d.busBytes + d.mem.readLatency + 10);
   const sram = {

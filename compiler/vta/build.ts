@@ -15,7 +15,7 @@ import type { LoweredFunc } from '../te/lower.ts';
 import { lowerAlu } from './alu.ts';
 import { allocateSram, checkFields, type SramLayout } from './check.ts';
 import { injectDma } from './dma.ts';
-import { Emitter, type BufferRole, type EmitStats } from './emit.ts';
+import { ClearConflict, Emitter, type BufferRole, type EmitStats } from './emit.ts';
 import { vtaTarget } from './env.ts';
 import { foldUops } from './fold_uop.ts';
 import { insertDeps } from './deps.ts';
@@ -62,10 +62,20 @@ export interface EmitResult {
 
 /** Emit a built module with the given DRAM tensors (every global buffer the IR uses must be listed). */
 export function emitModule(m: VtaModule, tensors: TensorData[], opts: { strict?: boolean; preload?: boolean } = {}): EmitResult {
+  // ALU_REQUANT: fused requantizations clear the accumulator unless some element is read after it
+  // (then the whole program is emitted again without clears; emit.ts RequantFuser).
+  let clear = true;
   const emit = (preload?: Emitter['kernelSpecs']) => {
-    const e = new Emitter(vtaTarget(m.d), m.sram, { strict: opts.strict, preload });
-    for (const td of tensors) e.allocTensor(td.buf, td.role, td.values);
-    return { e, program: e.run(m.ir.deps) };
+    for (;;) {
+      const e = new Emitter(vtaTarget(m.d), m.sram, { strict: opts.strict, preload, clear });
+      for (const td of tensors) e.allocTensor(td.buf, td.role, td.values);
+      try {
+        return { e, program: e.run(m.ir.deps) };
+      } catch (err) {
+        if (!(err instanceof ClearConflict) || !clear) throw err;
+        clear = false;
+      }
+    }
   };
   // The first emission finds the micro-op kernels; the second loads them all with one LOAD UOP at
   // the start (while the first tiles' data is loading) instead of one at each kernel's first use.

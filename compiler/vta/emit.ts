@@ -16,7 +16,7 @@
 import type { Program } from '../../src/program/container.ts';
 import { encodeLanes } from '../../src/runtime/pack.ts';
 import { Runtime, type DataBuffer, type UopKernel } from '../../src/runtime/runtime.ts';
-import type { AluOpName } from '../../src/isa/alu.ts';
+import { rqParams, type AluOpName } from '../../src/isa/alu.ts';
 import type { MemTypeName } from '../../src/isa/constants.ts';
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
@@ -116,11 +116,175 @@ export interface KernelSpec {
   uops: number[];
 }
 
+function kernelSpec(mode: KernelSpec['mode'], reset: boolean, aluOp: AluOpName, useImm: number, imm: number, loops: KernelSpec['loops'], uops: number[]): KernelSpec {
+  const key = `${mode}|${reset ? 1 : 0}|${aluOp}|${useImm}|${imm}|${loops.map((l) => `${l.ext},${l.dst},${l.src},${l.wgt}`).join(';')}|${uops.join(',')}`;
+  return { key, mode, reset, aluOp, useImm, imm, loops, uops };
+}
+
+/**
+ * Weight reuse across output tiles (with ALU_REQUANT, the co-design configuration; off, programs
+ * stay VTA's): a LOAD WGT whose SRAM range already holds exactly the same transfer (same tensor,
+ * offset, shape, stride and padding) and that no other load overwrote since is not issued. Its
+ * task's tokens stay (the runtime attaches them to neighbours or NOPs); the GEMMs that read the
+ * weights are ordered after the first load by the tokens that ordered it then. 1x1 and grouped
+ * layers whose thread keeps one output-channel tile load their weights once instead of per tile.
+ */
+class ResidentLoads {
+  private held: Array<{ base: number; n: number; sig: string }> = [];
+
+  /** Whether this LOAD can be skipped; records it (and forgets what it overwrites) otherwise. */
+  skip(mem: MemTypeName, base: number, dram: Buffer, f: number[]): boolean {
+    if (mem !== 'WGT') {
+      return false;
+    }
+    const [, x, y, , xp0, yp0, xp1, yp1] = f;
+    const n = (xp0 + x + xp1) * (yp0 + y + yp1);
+    const sig = `${dram.name}|${f.join(',')}`;
+    if (this.held.some((h) => h.base === base && h.n === n && h.sig === sig)) return true;
+    this.held = this.held.filter((h) => h.base + h.n <= base || base + n <= h.base);
+    this.held.push({ base, n, sig });
+    return false;
+  }
+}
+
+/** An accumulator element read after an RQ cleared it: emit again without clears (emitModule does). */
+export class ClearConflict extends Error {}
+
+/**
+ * ALU_REQUANT (docs/microarch.md §15): the requantization chain the compiler lowers to separate ALU
+ * instructions — SHR by s >= 0 (optional), ADD of a vector (optional, the bias), MIN by the OUT
+ * maximum and MAX by the OUT minimum or 0 — over the same accumulator elements becomes one RQ
+ * instruction (ALU opcode 5). Optimistically with the clear bit: RQ leaves 0 in ACC (the store reads
+ * OUT), so the next tile's reset of those elements is skipped. Every accumulator element's state is
+ * tracked; a read of a cleared element (the IR needed the value) raises ClearConflict, and the
+ * program is emitted again without clears. Kernels are held back until the chain ends (any DMA,
+ * token, GEMM or the end of the program issues them).
+ */
+class RequantFuser {
+  private pending: KernelSpec[] = [];
+  /** 1: ACC element is 0 in the hardware but holds the requantized value in the IR. */
+  private readonly cleared: Uint8Array;
+  private nCleared = 0;
+  private readonly sets = new Map<string, { dst: Int32Array; src: Int32Array }>();
+  private readonly outMax: number;
+  private readonly outMin: number;
+
+  constructor(readonly t: VtaTarget, readonly clear: boolean, private readonly push: (sp: KernelSpec) => void) {
+    this.cleared = new Uint8Array(t.d.depth.acc);
+    this.outMax = 2 ** (t.d.outWidth - 1) - 1;
+    this.outMin = -(2 ** (t.d.outWidth - 1));
+  }
+
+  kernel(sp: KernelSpec): void {
+    if (sp.mode === 'ALU') {
+      this.pending.push(sp);
+      return;
+    }
+    this.flush();
+    this.issue(sp);
+  }
+
+  /** A LOAD into ACC elements [base, base + n). */
+  overwritten(base: number, n: number): void {
+    if (!this.nCleared) return;
+    for (let i = base; i < base + n && i < this.cleared.length; i++) this.set(i, 0);
+  }
+
+  flush(): void {
+    const p = this.pending;
+    if (!p.length) return;
+    this.pending = [];
+    for (let i = 0; i < p.length;) {
+      const m = this.match(p, i);
+      if (m) {
+        this.issue(m.fused);
+        i += m.n;
+      } else this.issue(p[i++]);
+    }
+  }
+
+  private set(i: number, v: number): void {
+    if (this.cleared[i] !== v) {
+      this.cleared[i] = v;
+      this.nCleared += v ? 1 : -1;
+    }
+  }
+
+  /** The accumulator elements a kernel writes (dst) and, for a vector ALU, reads (src). */
+  private indexSets(sp: KernelSpec): { dst: Int32Array; src: Int32Array } {
+    let r = this.sets.get(sp.key);
+    if (r) return r;
+    const dst = new Set<number>();
+    const src = new Set<number>();
+    const [l0, l1] = [sp.loops[0] ?? { ext: 1, dst: 0, src: 0 }, sp.loops[1] ?? { ext: 1, dst: 0, src: 0 }];
+    for (let a = 0; a < l0.ext; a++) {
+      for (let b = 0; b < l1.ext; b++) {
+        for (let u = 0; u < sp.uops.length; u += 3) {
+          dst.add(sp.uops[u] + a * l0.dst + b * l1.dst);
+          if (sp.mode === 'ALU' && !sp.useImm) src.add(sp.uops[u + 1] + a * l0.src + b * l1.src);
+        }
+      }
+    }
+    this.sets.set(sp.key, (r = { dst: Int32Array.from(dst).sort(), src: Int32Array.from(src) }));
+    return r;
+  }
+
+  /** Micro-ops a kernel issues (loop iterations times its micro-ops). */
+  private uopCount(sp: KernelSpec): number {
+    return sp.loops.reduce((n, l) => n * l.ext, sp.uops.length / 3);
+  }
+
+  private issue(sp: KernelSpec): void {
+    const { dst, src } = this.indexSets(sp);
+    if (sp.mode === 'GEMM' && sp.reset) {
+      // a reset of elements that are all cleared already is skipped
+      let all = this.nCleared > 0;
+      for (let j = 0; all && j < dst.length; j++) all = this.cleared[dst[j]] === 1;
+      for (let j = 0; j < dst.length; j++) this.set(dst[j], 0);
+      if (all) return;
+      this.push(sp);
+      return;
+    }
+    if (this.nCleared) {
+      for (let j = 0; j < dst.length; j++) if (this.cleared[dst[j]]) throw new ClearConflict(`ACC element ${dst[j]} read after an RQ cleared it`);;
+      for (let j = 0; j < src.length; j++) if (this.cleared[src[j]]) throw new ClearConflict(`ACC element ${src[j]} read after an RQ cleared it`);
+    }
+    if (sp.aluOp === 'RQ' && sp.mode === 'ALU' && this.clear) for (let j = 0; j < dst.length; j++) this.set(dst[j], 1);
+    this.push(sp);
+  }
+
+  /** The requantization chain starting at p[i], as one RQ kernel, or undefined. */
+  private match(p: KernelSpec[], i: number): { fused: KernelSpec; n: number } | undefined {
+    let j = i;
+    let shift = 0;
+    const at = (k: number, op: AluOpName, imm: boolean) => k < p.length && p[k].aluOp === op && !!p[k].useImm === imm;
+    if (at(j, 'SHR', true)) {
+      if (p[j].imm < 0 || p[j].imm >= 32) return undefined;
+      shift = p[j++].imm;
+    }
+    const add = at(j, 'ADD', false) ? p[j++] : undefined;
+    if (!at(j, 'MIN', true) || p[j].imm !== this.outMax) return undefined;
+    if (!at(j + 1, 'MAX', true) || (p[j + 1].imm !== this.outMin && p[j + 1].imm !== 0)) return undefined;
+    const relu = p[j + 1].imm === 0;
+    const n = j + 2 - i;
+    // every step covers the same elements, each once (element-wise steps: the order is free)
+    const base = this.indexSets(p[i]).dst;
+    for (let k = i; k < i + n; k++) {
+      const d = this.indexSets(p[k]).dst;
+      if (d.length !== base.length || d.length !== this.uopCount(p[k])) return undefined;
+      for (let e = 0; e < d.length; e++) if (d[e] !== base[e]) return undefined;
+    }
+    const shape = add ?? p[i];
+    const fused = kernelSpec('ALU', false, 'RQ', add ? 0 : 1, rqParams(shift, relu, this.clear), shape.loops, shape.uops);
+    return { fused, n };
+  }
+}
+
 export class Emitter {
   readonly rt: Runtime;
   readonly dram = new Map<Buffer, DataBuffer>();
   private readonly kernels = new Map<string, UopKernel>();
-  private readonly scopeCache = new WeakMap<UopScope, { free: Var[]; byEnv: Map<string, UopKernel | null> }>();
+  private readonly scopeCache = new WeakMap<UopScope, { free: Var[]; byEnv: Map<string, KernelSpec | null> }>();
   private readonly accessCache = new WeakMap<Task, TaskAccess>();
   private readonly zeros = new Map<MemTypeName, DataBuffer>();
   private readonly verifier = new TokenVerifier();
@@ -128,10 +292,23 @@ export class Emitter {
   /** Kernels in order of first use. */
   readonly kernelSpecs: KernelSpec[] = [];
   private preload: KernelSpec[] | undefined;
+  /** ALU_REQUANT: fused requantization (see `RequantFuser`), or undefined. */
+  private readonly rq: RequantFuser | undefined;
+  /** ALU_REQUANT: weight loads skipped when the SRAM already holds the same tile (see `ResidentLoads`). */
+  private readonly resident: ResidentLoads | undefined;
 
-  constructor(readonly t: VtaTarget, readonly sram: SramLayout, opts: { strict?: boolean; preload?: KernelSpec[] } = {}) {
+  constructor(readonly t: VtaTarget, readonly sram: SramLayout, opts: { strict?: boolean; preload?: KernelSpec[]; clear?: boolean } = {}) {
     this.rt = new Runtime(t.d, { strict: opts.strict ?? true });
     this.preload = opts.preload;
+    if (t.d.aluRequant) {
+      this.rq = new RequantFuser(t, opts.clear ?? true, (sp) => this.pushKernel(sp));
+      this.resident = new ResidentLoads();
+    }
+  }
+
+  /** Whether the emission fused requantizations with an accumulator clear (ALU_REQUANT). */
+  get clears(): boolean {
+    return this.rq?.clear ?? false;
   }
 
   /** Record the kernels of a previous emission and load them all with one LOAD UOP. */
@@ -180,6 +357,7 @@ export class Emitter {
 
   run(s: Stmt): Program {
     this.exec(s, new Map());
+    this.rq?.flush();
     this.verifier.finish();
     for (const st of [1, 2, 3] as const) this.rt.commitPendingPop(st);
     return this.rt.synchronize();
@@ -219,6 +397,7 @@ export class Emitter {
         return;
       }
       case 'dep':
+        this.rq?.flush();
         if (s.op === 'push') {
           this.rt.depPush(s.from, s.to);
           this.verifier.push(s.from, s.to);
@@ -269,10 +448,13 @@ export class Emitter {
   }
 
   private dma(s: Dma, env: Map<Var, number>): void {
+    this.rq?.flush();
     this.stats.dmas++;
     const f = (e: Expr) => this.ev(e, env);
     const mem = MEM_TYPE[s.mem];
     const sramIdx = this.sramBase(s.sram) + f(s.sramElem);
+    if (this.resident && s.dir === 'load' && this.resident.skip(mem, sramIdx, s.dram, [f(s.dramElem), f(s.xSize), f(s.ySize), f(s.xStride), f(s.xPad0), f(s.yPad0), f(s.xPad1), f(s.yPad1)])) return;
+    if (this.rq && s.dir === 'load' && mem === 'ACC') this.rq.overwritten(sramIdx, (f(s.xPad0) + f(s.xSize) + f(s.xPad1)) * (f(s.yPad0) + f(s.ySize) + f(s.yPad1)));
     const buf = this.dramOf(s.dram);
     const d0 = f(s.dramElem);
     const x = f(s.xSize);
@@ -334,11 +516,18 @@ export class Emitter {
       c.byEnv.set(envKey, k);
     }
     if (!k) return; // every micro-op's condition was false: nothing to issue
-    if (s.mode === 'GEMM') this.rt.pushGemmOp(k);
+    if (this.rq) this.rq.kernel(k);
+    else this.pushKernel(k);
+  }
+
+  /** Record (first use) and issue one kernel. */
+  private pushKernel(sp: KernelSpec): void {
+    const k = this.record(sp);
+    if (sp.mode === 'GEMM') this.rt.pushGemmOp(k);
     else this.rt.pushAluOp(k);
   }
 
-  private buildKernel(s: UopScope, outerEnv: Map<Var, number>): UopKernel | null {
+  private buildKernel(s: UopScope, outerEnv: Map<Var, number>): KernelSpec | null {
     const env = new Map(outerEnv);
     for (const l of s.loops) env.set(l.v, 0);
     const uops: number[] = [];
@@ -386,9 +575,7 @@ export class Emitter {
     walk(s.body);
     if (!uops.length) return null;
     if (uops.length / 3 > this.t.depth.uop) throw new CompileError(`a micro-op kernel of ${uops.length / 3} micro-ops exceeds the ${this.t.depth.uop}-entry micro-op buffer; use smaller tiles`);
-    const key = `${s.mode}|${reset ? 1 : 0}|${aluOp}|${useImm}|${imm}|${s.loops.map((l) => `${l.ext},${l.dst},${l.src},${l.wgt}`).join(';')}|${uops.join(',')}`;
-    const k = this.record({ key, mode: s.mode, reset, aluOp, useImm, imm, loops: s.loops.map((l) => ({ ext: l.ext, dst: l.dst, src: l.src, wgt: l.wgt })), uops });
-    return k;
+    return kernelSpec(s.mode, reset, aluOp, useImm, imm, s.loops.map((l) => ({ ext: l.ext, dst: l.dst, src: l.src, wgt: l.wgt })), uops);
   }
 }
 

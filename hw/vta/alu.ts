@@ -2,10 +2,11 @@
  * The tensor ALU (vta-reference Part A.4): per lane of an accumulator element, MIN / MAX / ADD as
  * signed ACC_WIDTH-bit operations (ADD wraps), SHR by a signed amount b (b >= 0: arithmetic right
  * shift by min(b, W-1); b < 0: left shift by min(-b, W-1), wrapping) and, with ALU_MUL, MUL (low W
- * bits of the product). Combinational; the compute pipeline registers around it.
+ * bits of the product) and, with ALU_REQUANT, RQ (shift through the SHR shifter, vector add, clip to
+ * the OUT range; docs/isa.md). Combinational; the compute pipeline registers around it.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { ALU_OPCODES } from '../../src/isa/alu.ts';
+import { ALU_OPCODES, RQ_RELU_BIT, RQ_SHIFT_BITS } from '../../src/isa/alu.ts';
 import { ALU_OPCODE_BITS } from '../../src/isa/constants.ts';
 import { add, cat, lit, lt, not, shr, xor, type Expr } from '../hdl/index.ts';
 import { dspsNeeded, products, type MulCtx } from '../lib/mult.ts';
@@ -34,7 +35,7 @@ export function aluShiftPlan(d: Derived, ctx: MulCtx): { ctx: MulCtx; dsps: numb
 
 export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'generic', dspBudget: null }): Mb {
   const shiftPlan = aluShiftPlan(d, ctx);
-  const mb = new Mb(name, [`tensor ALU: ${d.batch * d.blockOut} lanes of ${d.accWidth} bits${d.aluMul ? ', with MUL' : ''}`]);
+  const mb = new Mb(name, [`tensor ALU: ${d.batch * d.blockOut} lanes of ${d.accWidth} bits${d.aluMul ? ', with MUL' : ''}${d.aluRequant ? ', with RQ' : ''}`]);
   const W = d.accWidth;
   const N = d.batch * d.blockOut;
   const op = mb.input('op', ALU_OPCODE_BITS);
@@ -47,6 +48,11 @@ export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'gen
     xs.push(laneOf(x, i, W));
     ys.push(laneOf(y, i, W));
   }
+  // RQ (ALU_REQUANT): its parameter word's shift and relu bits (p[5:0]) and whether it is the
+  // vector form (which adds y after the shift); the shift goes through the SHR barrel shifter
+  const rq = d.aluRequant
+    ? { prm: mb.input('prm', RQ_RELU_BIT + 1), vec: mb.input('vec', 1), is: mb.w('op_rq', eqc(op, ALU_OPCODES.RQ)) }
+    : undefined;
   const muls = d.aluMul ? products(mb.m, 'alu_mul', xs.map((a, i) => ({ a, b: ys[i] })), true, ALU_MUL_CTX) : [];
   // opcode decode, shared by the lanes: MIN and MAX are one select of a or b
   const isMinMax = mb.w('op_minmax', any(eqc(op, ALU_OPCODES.MIN), eqc(op, ALU_OPCODES.MAX)));
@@ -54,7 +60,8 @@ export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'gen
   const isAdd = mb.w('op_add', eqc(op, ALU_OPCODES.ADD));
   const isShr = mb.w('op_shr', eqc(op, ALU_OPCODES.SHR));
   // SHR by b: the amount is min(|b|, W-1), from b's low bits and whether its high bits exceed W-1
-  const amts = ys.map((b, i) => {
+  const shiftBy = rq ? ys.map((b) => sel(rq.is, rz(rq.prm.slice(RQ_SHIFT_BITS - 1, 0), W), b)) : ys;
+  const amts = shiftBy.map((b, i) => {
     const neg = b.bit(W - 1);
     const hi = b.slice(W - 1, lw);
     const lo = b.slice(lw - 1, 0);
@@ -92,8 +99,18 @@ export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'gen
     let r: Expr = a;
     if (d.aluMul) r = sel(eqc(op, ALU_OPCODES.MUL), muls[i].slice(W - 1, 0), r);
     r = sel(isShr, shifted[i], r);
-    r = sel(isAdd, add(a, b), r);
+    // one adder for ADD (a + b) and RQ's vector form (shifted a + b)
+    const sum = rq ? mb.w(`sum${i}`, add(sel(rq.is, shifted[i], a), b)) : add(a, b);
+    r = sel(isAdd, sum, r);
     r = sel(isMinMax, mm, r);
+    if (rq) {
+      // clip (shifted a, plus b in the vector form) to [relu ? 0 : OUT min, OUT max]
+      const O = d.outWidth;
+      const v = mb.w(`rq_v${i}`, sel(rq.vec, sum, shifted[i]));
+      const hiC = lit(W, 2 ** (O - 1) - 1);
+      const loC = sel(rq.prm.bit(RQ_RELU_BIT), lit(W, 0), lit(W, 2n ** BigInt(W) - 2n ** BigInt(O - 1)));
+      r = sel(rq.is, sel(lt(hiC, v, true), hiC, sel(lt(v, loC, true), loC, v)), r);
+    }
     res.push(r);
   }
   mb.output('r', catRev(res));

@@ -4,11 +4,12 @@
  * together with their pipeline timing (issue cycles, accumulator hazards) in one pass per micro-op.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { ALU_OPCODES } from '../../src/isa/alu.ts';
+import { ALU_OPCODES, RQ_CLEAR_BIT, RQ_RELU_BIT, RQ_SHIFT_BITS } from '../../src/isa/alu.ts';
 import { ALU_READ, ALU_WRITE_BASE, GEMM_ACC_READ, GEMM_WRITE_BASE } from '../../src/uarch/index.ts';
 import { gemmKernelEnabled, instantiateKernel, kernelModule, type GemmKernel, type KernelLayout } from './gemm-kernel.ts';
 
-const { MIN, MAX, ADD, SHR } = ALU_OPCODES;
+const { MIN, MAX, ADD, SHR, RQ } = ALU_OPCODES;
+const RQ_SHIFT_MASK = (1 << RQ_SHIFT_BITS) - 1;
 
 export type SramName = 'uop' | 'inp' | 'wgt' | 'acc';
 
@@ -374,6 +375,8 @@ export class Datapath {
     const op = a.aluOp;
     // the second operand: ACC lanes, or the immediate in every lane
     const yArr = a.useImm ? this.immLanes.fill((a.imm << accSh) >> accSh) : acc;
+    // RQ's parameter word: the immediate as a lane value, or in the vector form the raw immediate
+    const prm = a.useImm ? (a.imm << accSh) >> accSh : a.imm;
     let t = Math.max(start, p.issueFree);
     const t0 = t;
     let { w1a, w1c, w2a, w2c } = p;
@@ -405,7 +408,7 @@ export class Datapath {
           w1c = ti + wOff;
           t = ti + II;
           n++;
-          this.aluLanes(op, dst * L, yArr, a.useImm ? 0 : src * L);
+          this.aluLanes(op, dst * L, yArr, a.useImm ? 0 : src * L, prm, !a.useImm);
         }
       }
     }
@@ -414,7 +417,7 @@ export class Datapath {
   }
 
   /** One ALU micro-op on ACC lanes db.. with operand lanes ya[yb..] (a loop per opcode). */
-  private aluLanes(op: number, db: number, ya: Int32Array, yb: number): void {
+  private aluLanes(op: number, db: number, ya: Int32Array, yb: number, prm: number, vec: boolean): void {
     const L = this.lanes.acc;
     const acc = this.acc;
     const out = this.out;
@@ -454,6 +457,21 @@ export class Datapath {
           const r = y >= 0 ? x >> Math.min(y, top) : ((x << Math.min(-y, top)) << accSh) >> accSh;
           acc[db + l] = r;
           out[db + l] = (r << outSh) >> outSh;
+        }
+        return;
+      }
+      case RQ: {
+        // fused requantization (docs/isa.md): shift, (vector) add, clip to OUT, optional ACC clear
+        const sh = Math.min(prm & RQ_SHIFT_MASK, this.d.accWidth - 1);
+        const hi = (1 << (this.d.outWidth - 1)) - 1;
+        const lo = (prm >> RQ_RELU_BIT) & 1 ? 0 : -hi - 1;
+        const clear = (prm >> RQ_CLEAR_BIT) & 1;
+        for (let l = 0; l < L; l++) {
+          let v = acc[db + l] >> sh;
+          if (vec) v = ((v + ya[yb + l]) << accSh) >> accSh;
+          const r = v > hi ? hi : v < lo ? lo : v;
+          acc[db + l] = clear ? 0 : r;
+          out[db + l] = r;
         }
         return;
       }

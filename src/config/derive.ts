@@ -74,6 +74,8 @@ export interface Derived {
   multipliers: number;
   gemmII: number;
   aluMul: boolean;
+  /** ALU opcode 5 (RQ, fused requantization) is implemented (config ALU_REQUANT, docs/isa.md). */
+  aluRequant: boolean;
   /** Entries of each module's command queue (docs/microarch.md §3; 0: none, modules take from fetch). */
   cmdQueueDepth: number;
   /** DMA read engines (docs/microarch.md §6): 2, or 1 shared by the load and compute modules. */
@@ -291,6 +293,7 @@ function variantSuffix(k: ConfigKeys): string {
   if (differs('LOG_BUS_WIDTH')) parts.push(`bus${2 ** k.LOG_BUS_WIDTH}`);
   if (differs('GEMM_II')) parts.push(`ii${k.GEMM_II}`);
   if (k.ALU_MUL) parts.push('mul');
+  if (k.ALU_REQUANT) parts.push('rq');
   return parts.length ? `_${parts.join('_')}` : '';
 }
 
@@ -352,6 +355,7 @@ export function deriveConfig(raw: unknown): Derived {
     multipliers: macsPerUop / k.GEMM_II,
     gemmII: k.GEMM_II,
     aluMul: k.ALU_MUL,
+    aluRequant: k.ALU_REQUANT,
     cmdQueueDepth: k.CMD_QUEUE_DEPTH,
     fetchBufferBram: k.FETCH_BUFFER_BRAM,
     dmaReadEngines: k.DMA_READ_ENGINES,

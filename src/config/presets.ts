@@ -10,6 +10,11 @@ export interface Preset {
 
 export const PRESETS: readonly Preset[] = [
   { name: 'default', description: "VTA's default (vta_config.json, TARGET sim)", json: { TARGET: 'sim' } },
+  {
+    name: 'default-codesign',
+    description: "VTA's default shape with ALU_REQUANT: each requantization is one fused ALU micro-op (docs/microarch.md §15)",
+    json: { TARGET: 'sim', ALU_REQUANT: true },
+  },
   { name: 'pynq', description: 'PYNQ-Z1 (Zynq-7020), 64-bit bus, 100 MHz', json: { TARGET: 'pynq' } },
   { name: 'ultra96', description: 'Ultra96 (Zynq UltraScale+), 128-bit bus, 333 MHz', json: { TARGET: 'ultra96' } },
   { name: 'de10nano', description: 'DE10-Nano (Cyclone V), 64-bit bus, 100 MHz', json: { TARGET: 'de10nano' } },

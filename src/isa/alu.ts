@@ -8,9 +8,12 @@ import type { Derived } from '../config/derive.ts';
 
 /** A configuration switch an opcode needs: the Derived flag and the config key a user sets. */
 interface AluRequirement {
-  flag: 'aluMul';
-  key: 'ALU_MUL';
+  flag: 'aluMul' | 'aluRequant';
+  key: 'ALU_MUL' | 'ALU_REQUANT';
 }
+
+/** The flags of Derived that enable opcodes. */
+export type AluFlags = Pick<Derived, 'aluMul' | 'aluRequant'>;
 
 export interface AluOpSpec {
   /** Mnemonic (assembly, JSON instructions). */
@@ -34,9 +37,21 @@ export interface AluOpSpec {
   readonly testBits: (d: Pick<Derived, 'inpWidth' | 'accWidth'>) => { vector: number; imm: number };
   /** Immediate range of random programs; absent: half small (±100), half any 16-bit value. */
   readonly randomImm?: (d: Pick<Derived, 'accWidth'>) => [number, number];
+  /** The vector form reads the instruction's immediate too (as parameters); random programs set it. */
+  readonly vectorImm?: boolean;
 }
 
 const ALU_MUL: AluRequirement = { flag: 'aluMul', key: 'ALU_MUL' };
+const ALU_REQUANT: AluRequirement = { flag: 'aluRequant', key: 'ALU_REQUANT' };
+
+/** Fields of the RQ parameter word p (docs/isa.md): shift p[4:0], relu p[5], clear p[6]. */
+export const RQ_SHIFT_BITS = 5;
+export const RQ_RELU_BIT = 5;
+export const RQ_CLEAR_BIT = 6;
+/** The RQ parameter word of a shift amount, a relu clip and an accumulator clear. */
+export function rqParams(shift: number, relu: boolean, clear: boolean): number {
+  return (shift & ((1 << RQ_SHIFT_BITS) - 1)) | (relu ? 1 << RQ_RELU_BIT : 0) | (clear ? 1 << RQ_CLEAR_BIT : 0);
+}
 
 /** Every ALU operation, in opcode order. Both operand kinds (vector, immediate) are legal for all. */
 export const ALU_OPS = [
@@ -64,6 +79,13 @@ export const ALU_OPS = [
     testBits: () => ({ vector: 7, imm: 7 }),
     randomImm: () => [-300, 300],
   },
+  {
+    name: 'RQ', opcode: 5,
+    description: 'requantize (vtw extension): v = a >> min(p[4:0], W-1), plus b in the vector form; clip v to the OUT range (p[5]: to [0, OUT max]); OUT gets v, ACC v or, with p[6], 0. p = b (immediate form) or the instruction\'s imm (vector form)',
+    irOp: 'requant', commutative: false, requires: ALU_REQUANT, vectorImm: true,
+    testBits: (d) => ({ vector: d.inpWidth - 2, imm: 7 }),
+    randomImm: () => [-128, 127],
+  },
 ] as const satisfies readonly AluOpSpec[];
 
 export type AluOpName = (typeof ALU_OPS)[number]['name'];
@@ -82,13 +104,13 @@ export function aluOpSpec(name: AluOpName): AluOpSpec {
 }
 
 /** Why `name` is illegal on configuration d (a switch it needs is off), or undefined when legal. */
-export function aluOpUnavailable(name: AluOpName, d: Pick<Derived, 'aluMul'>): string | undefined {
+export function aluOpUnavailable(name: AluOpName, d: AluFlags): string | undefined {
   const r = aluOpSpec(name).requires;
   if (!r || d[r.flag]) return undefined;
   return `this configuration has no ALU ${name} (opcode ${ALU_OPCODES[name]}): set ${r.key}: true`;
 }
 
 /** The ALU operations legal on configuration d, in opcode order. */
-export function aluOpsOf(d: Pick<Derived, 'aluMul'>): AluOpName[] {
+export function aluOpsOf(d: AluFlags): AluOpName[] {
   return ALU_OP_NAMES.filter((n) => !aluOpUnavailable(n, d));
 }

@@ -35,7 +35,7 @@ export interface ConformanceCase {
   /** Where it comes from: 'test_lib' (Part B §6.1) or 'test_vta_insn' (§6.3). */
   origin: 'test_lib' | 'test_vta_insn';
   /** Only for configurations with this feature. */
-  requires?: 'aluMul';
+  requires?: 'aluMul' | 'aluRequant';
   build(config: Derived, seed: number): BuiltCase;
 }
 
@@ -153,7 +153,7 @@ function aluTest(op: AluOpName, useImm: boolean, compression: boolean): Conforma
       }
       const want: Matrix = a.map((row, r) => {
         const c = Math.floor(r / d.batch);
-        return aluMatrix(op, [row], useImm ? imms[c] : [b[r]], d.accWidth)[0];
+        return aluMatrix(op, [row], useImm ? imms[c] : [b[r]], d.accWidth, { outWidth: d.outWidth, vectorImm: useImm ? undefined : imms[c] })[0];
       });
       return finish(rt, `${op} ${useImm ? 'vector-scalar' : 'vector-vector'} over ${rows}x${vec} in ${chunks} chunks of ${tx} ACC elements, uop compression ${compression ? 'on' : 'off'}`, [
         { buf: outBuf, want: truncateMatrix(want, d.outWidth) },
@@ -333,7 +333,7 @@ function aluPipelineCase(
   range: [number, number],
   stages: (p: Rng) => Array<{ op: AluOpName; imm?: number; vector?: boolean }>,
   describe: string,
-  requires?: 'aluMul',
+  requires?: 'aluMul' | 'aluRequant',
 ): ConformanceCase {
   return {
     name,
@@ -360,7 +360,7 @@ function aluPipelineCase(
         // TVM fuses the contiguous loops of an element-wise stage into one: a single loop that
         // the runtime maps to the inner loop of the ALU instruction.
         aluLinear(rt, site, i, s.op, 0, s.vector ? n : 0, n, !s.vector, s.imm ?? 0);
-        want = aluMatrix(s.op, want, s.vector ? b : (s.imm ?? 0), d.accWidth);
+        want = aluMatrix(s.op, want, s.vector ? b : (s.imm ?? 0), d.accWidth, { outWidth: d.outWidth, vectorImm: s.vector ? (s.imm ?? 0) : undefined });
       });
       rt.depPush(C, S);
       rt.depPop(C, S);

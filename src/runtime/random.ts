@@ -267,7 +267,7 @@ export function randomProgram(d: Derived, seed: number, opts: RandomProgramOptio
     return p.bool(0.5) ? p.int(-100, 100) : p.int(-32768, 32767);
   };
   const emitAlu = (op: AluOpName, useImm: boolean, nLoops: number, reuse = false) =>
-    emitCompute('ALU', false, nLoops, op, useImm, useImm ? randomImm(op) : 0, reuse);
+    emitCompute('ALU', false, nLoops, op, useImm, useImm || aluOpSpec(op).vectorImm ? randomImm(op) : 0, reuse);
 
   // ---- the task list: mandatory coverage first (shuffled), then random tasks ----
   type Task = () => void;

@@ -3,7 +3,7 @@
  * A.4 and the references of the TVM tests, Part B §6): integer matmul wrapping at ACC_WIDTH, ALU
  * operations, truncation to OUT_WIDTH, relu/clip/shift-and-scale. Matrices are number[][].
  */
-import type { AluOpName } from '../isa/alu.ts';
+import { RQ_RELU_BIT, RQ_SHIFT_BITS, type AluOpName } from '../isa/alu.ts';
 import { wrapSigned, type Matrix } from './pack.ts';
 
 export { wrapSigned };
@@ -31,8 +31,29 @@ export function matmulAcc(inp: Matrix, wgt: Matrix, bias: Matrix | undefined, ac
   return out;
 }
 
+/**
+ * What RQ (ALU opcode 5, docs/isa.md) needs beyond a lane's operands: the OUT width it clips to and,
+ * in the vector form, the instruction's immediate (its parameter word; the immediate form's is b).
+ */
+export interface AluExt {
+  outWidth: number;
+  vectorImm?: number;
+}
+
+/** RQ's result (what OUT gets) for destination a, operand b; ACC gets it too unless p[6] clears it. */
+function requantLane(a: number, b: number, accWidth: number, ext: AluExt | undefined): number {
+  if (!ext) throw new Error('aluOp RQ needs the OUT width (and the vector form its immediate)');
+  const p = ext.vectorImm ?? b;
+  const s = Math.min(p & ((1 << RQ_SHIFT_BITS) - 1), accWidth - 1);
+  let v = Math.floor(a / 2 ** s);
+  if (ext.vectorImm !== undefined) v = wrapSigned(v + b, accWidth);
+  const hi = 2 ** (ext.outWidth - 1) - 1;
+  const lo = (p >> RQ_RELU_BIT) & 1 ? 0 : -(2 ** (ext.outWidth - 1));
+  return Math.max(Math.min(v, hi), lo);
+}
+
 /** One ALU lane (Part A.4). `b` is the second operand (ACC value or sign-extended immediate). */
-export function aluOp(op: AluOpName, a: number, b: number, accWidth: number): number {
+export function aluOp(op: AluOpName, a: number, b: number, accWidth: number, ext?: AluExt): number {
   switch (op) {
     case 'MIN':
       return Math.min(a, b);
@@ -50,6 +71,8 @@ export function aluOp(op: AluOpName, a: number, b: number, accWidth: number): nu
     }
     case 'MUL':
       return Number(BigInt.asIntN(accWidth, BigInt(a) * BigInt(b)));
+    case 'RQ':
+      return requantLane(a, b, accWidth, ext);
   }
 }
 
@@ -59,8 +82,8 @@ export function aluImm(imm: number, accWidth: number): number {
 }
 
 /** Element-wise ALU over matrices: b is a matrix (vector-vector) or a number (immediate). */
-export function aluMatrix(op: AluOpName, a: Matrix, b: Matrix | number, accWidth: number): Matrix {
-  return a.map((row, r) => row.map((x, c) => aluOp(op, x, typeof b === 'number' ? aluImm(b, accWidth) : b[r][c], accWidth)));
+export function aluMatrix(op: AluOpName, a: Matrix, b: Matrix | number, accWidth: number, ext?: AluExt): Matrix {
+  return a.map((row, r) => row.map((x, c) => aluOp(op, x, typeof b === 'number' ? aluImm(b, accWidth) : b[r][c], accWidth, ext)));
 }
 
 export function mapMatrix(a: Matrix, f: (x: number) => number): Matrix {

@@ -11,6 +11,7 @@ import {
   add, all, any, bitsFor, catRev, eqc, inc, inst, inv, laneOf, lit, log2i, ltc, nonZero, repeat, rz, sel, sext,
   type Expr, type Mb, type Module, type Signal,
 } from '../../hdl/index.ts';
+import { ALU_OPCODES, RQ_CLEAR_BIT, RQ_RELU_BIT } from '../../../src/isa/alu.ts';
 import { dotWidth } from '../gemm.ts';
 import { elemRead, elemWrite, type ComputeGeoms } from './common.ts';
 import type { IssueUnit } from './issue.ts';
@@ -32,7 +33,7 @@ export interface OperandStages {
   a: StageRegs & { src: Signal; wgt: Signal };
   b: StageRegs & { src: Signal };
   /** Stage C: the ALU vector op. */
-  c: { valid: Signal; op: Signal; dst: Signal; last: Signal; tag: Signal };
+  c: { valid: Signal; op: Signal; dst: Signal; last: Signal; tag: Signal; prm?: Signal };
   /** Stage B carries an ALU vector op / an ALU immediate op / a GEMM. */
   bVec: Signal;
   bImmOp: Signal;
@@ -133,11 +134,14 @@ export function operandStages(
   mb.next(cDst, bDst, bVec);
   mb.next(cLast, bLast, bVec);
   mb.next(cTagQ, bTag, bVec);
+  // RQ's parameter word (the vector form's immediate) for its op in stage C
+  const cPrm = d.aluRequant ? mb.reg('c_prm', RQ_CLEAR_BIT + 1, null) : undefined;
+  if (cPrm) mb.next(cPrm, bImm.slice(RQ_CLEAR_BIT, 0), bVec);
 
   return {
     a: { valid: aV, alu: aAlu, reset: aReset, useImm: aUseImm, op: aOp, imm: aImm, dst: aDst, src: aSrc, wgt: aWgt, last: aLast, tag: aTag },
     b: { valid: bV, alu: bAlu, reset: bReset, useImm: bUseImm, op: bOp, imm: bImm, dst: bDst, src: bSrc, last: bLast, tag: bTag },
-    c: { valid: cV, op: cOp, dst: cDst, last: cLast, tag: cTagQ },
+    c: { valid: cV, op: cOp, dst: cDst, last: cLast, tag: cTagQ, ...(cPrm ? { prm: cPrm } : {}) },
     bVec, bImmOp, bGemm, accRen, accRaddr: accR.raddr, accData: accR.data, inpData: inpR.data, wgtData: wgtR.data, accHold,
   };
 }
@@ -190,16 +194,32 @@ export function gemmStage(mb: Mb, d: Derived, p: OperandStages, gemm: Module): G
  * The ALU: an immediate op in stage B (ACC[dst] op imm), a vector op in stage C (the held ACC[dst]
  * op the ACC[src] read in B), on the `alu` module; returns its result.
  */
-export function aluStage(mb: Mb, d: Derived, p: OperandStages, alu: Module): Expr {
+export function aluStage(mb: Mb, d: Derived, p: OperandStages, alu: Module): AluResult {
   const N = d.batch * d.blockOut;
   const AW = d.accWidth;
   const immVec = (imm: Expr) => repeat(N, AW <= 16 ? imm.slice(AW - 1, 0) : sext(imm, AW));
-  const r = inst(mb, alu, 'u_alu', {
-    op: sel(p.bImmOp, p.b.op, p.c.op),
+  const op = sel(p.bImmOp, p.b.op, p.c.op);
+  const ports: Record<string, Expr> = {
+    op,
     x: sel(p.bImmOp, p.accData, p.accHold),
     y: sel(p.bImmOp, immVec(p.b.imm), p.accData),
-  });
-  return r.r;
+  };
+  let clear: Expr | undefined;
+  if (p.c.prm) {
+    // RQ: the parameter word is the immediate (both forms carry it); p[6] clears ACC
+    const prm = sel(p.bImmOp, p.b.imm.slice(RQ_CLEAR_BIT, 0), p.c.prm);
+    ports.prm = prm.slice(RQ_RELU_BIT, 0);
+    ports.vec = inv(p.bImmOp);
+    clear = mb.w('alu_rq_clear', all(eqc(op, ALU_OPCODES.RQ), prm.bit(RQ_CLEAR_BIT)));
+  }
+  const r = inst(mb, alu, 'u_alu', ports);
+  return { value: r.r, ...(clear ? { clear } : {}) };
+}
+
+/** The ALU's result; `clear`: (ALU_REQUANT) an RQ with p[6] writes zero to ACC (OUT still gets the value). */
+export interface AluResult {
+  value: Expr;
+  clear?: Expr;
 }
 
 export interface WriteBack {
@@ -215,7 +235,8 @@ export interface WriteBack {
  * ACC writes (`dma_acc_*` inputs) share the ACC write port (never in the same cycle). Drives the
  * OUT and ACC write ports.
  */
-export function writeBack(mb: Mb, d: Derived, g: ComputeGeoms, p: OperandStages, gs: GemmStage, aluResult: Expr): WriteBack {
+export function writeBack(mb: Mb, d: Derived, g: ComputeGeoms, p: OperandStages, gs: GemmStage, alu: AluResult): WriteBack {
+  const aluResult = alu.value;
   const N = d.batch * d.blockOut;
   const AW = d.accWidth;
   const aluW = any(p.bImmOp, p.c.valid);
@@ -230,7 +251,8 @@ export function writeBack(mb: Mb, d: Derived, g: ComputeGeoms, p: OperandStages,
   mb.output('out_we', ow.we);
   mb.output('out_waddr', ow.waddr);
   mb.output('out_wdata', ow.wdata);
-  const aw = elemWrite(g.acc, wrValid, wrDst, wrVal);
+  const accVal = alu.clear ? sel(all(inv(gs.write), alu.clear), lit(wrVal.width, 0), wrVal) : wrVal;
+  const aw = elemWrite(g.acc, wrValid, wrDst, accVal);
   const engAcc = { we: mb.input('dma_acc_we', aw.we.width), waddr: mb.input('dma_acc_waddr', aw.waddr.width), wdata: mb.input('dma_acc_wdata', aw.wdata.width) };
   mb.output('acc_we', any(aw.we, engAcc.we));
   mb.output('acc_waddr', sel(nonZero(engAcc.we), engAcc.waddr, aw.waddr));
