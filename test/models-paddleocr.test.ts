@@ -9,7 +9,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
-import { evalClassifier, evalRecognizer, hostRunner, ortRunner } from '../compiler/models/ocr-eval.ts';
+import { evalClassifier, evalRecognizer, hostRunner, ocrGraph, ortRunner } from '../compiler/models/ocr-eval.ts';
+import { collectStats } from '../compiler/quant/calibrate.ts';
+import { compiledHost } from '../compiler/target/graph-host.ts';
+import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
+import { loadConfig } from '../src/config/load.ts';
 import { charErrorRate, clsInput, clsLabel, ctcGreedyDecode, editDistance, loadRecDict, paddleOcrMissing, recInput } from '../compiler/models/paddleocr.ts';
 import { testNeeding } from './helpers/tools.ts';
 
@@ -23,6 +27,22 @@ modelTest('classifier on 10 lines (5 texts upright and turned): our fp32 labels 
   assert.is(r.agreement, 1);
   assert.ok(r.maxAbsDiff <= 1e-4, `${r.maxAbsDiff}`);
   assert.ok(r.accuracyOracle >= 0.8, `the classifier got ${r.accuracyOracle} of its own lines right: the preprocessing is off`);
+});
+
+modelTest('calibration on a compiled host (wasm: fused element-wise loops, reused arrays) records the same ranges as on the TS host', async () => {
+  // the tap sees each node's outputs when its kernel returns: a fused group computes them later, so
+  // calibration must run the target's observable form (HostTarget.observable)
+  const d = loadConfig('default');
+  const samples = [...renderTextLines(1, { seed: SEED }), ...renderTextLines(1, { seed: SEED, rotate180: true })].map((l) => clsInput(l.rgba));
+  const g = ocrGraph('cls');
+  const wasm = compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d);
+  await wasm.prepare!(g);
+  const [ts, compiled] = [await collectStats(g, samples, TS_HOST), await collectStats(g, samples, wasm)];
+  assert.is(compiled.values.size, ts.values.size);
+  for (const [name, s] of ts.values) {
+    const c = compiled.values.get(name);
+    assert.ok(c && c.absMax === s.absMax && c.count === s.count && c.zeros === s.zeros, `${name}: max |x| ${c?.absMax} on wasm, ${s.absMax} on ts`);
+  }
 });
 
 modelTest('recognizer on 4 lines bound at width 256: our fp32 texts equal onnxruntime\'s, probabilities within 5e-4, and read the true texts', async () => {

@@ -20,6 +20,13 @@ export interface HostTarget {
    * loads its functions here); callers await it before `runGraph`. Absent: nothing to build.
    */
   prepare?(g: Graph): Promise<void>;
+  /**
+   * The same target for observers that read every node's outputs when its kernel returns
+   * (calibration, reports: compiler/quant/calibrate.ts `tapTarget`): no node's work deferred to a
+   * fused kernel later in the graph, no output array reused by a later run. Absent or undefined:
+   * this target already is.
+   */
+  observable?(): HostTarget | undefined;
 }
 
 export interface NodeRun {

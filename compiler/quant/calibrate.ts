@@ -224,8 +224,9 @@ export function rangeOf(s: ValueStats, method: CalibrationMethod, percentile = D
   return method === 'max' ? s.absMax : percentileAbs(s, percentile);
 }
 
-/** A host target that runs `inner`'s kernels and shows every node's outputs to `see`. */
-export function tapTarget(inner: HostTarget, see: (node: Node, outputs: Tensor[]) => void): HostTarget {
+/** A host target that runs `inner`'s kernels (its observable form: HostTarget.observable) and shows every node's outputs to `see`. */
+export function tapTarget(target: HostTarget, see: (node: Node, outputs: Tensor[]) => void): HostTarget {
+  const inner = target.observable?.() ?? target;
   return {
     name: `${inner.name}+tap`,
     kernelFor(node, g) {

@@ -35,7 +35,7 @@ import { targetString, type CpuTargetSpec, type WasmTargetSpec } from './target.
  * The graph host of a cpu or wasm target. `d` gives the data widths, which must be the quantized
  * graph's (int8 data and weights, int32 accumulator, int8 output).
  */
-export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived, fallback: HostTarget = TS_HOST): HostTarget {
+export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived, fallback: HostTarget = TS_HOST, opts: { observable?: boolean } = {}): HostTarget {
   if (d.inpWidth !== 8 || d.wgtWidth !== 8 || d.accWidth !== 32 || d.outWidth !== 8) {
     throw new CompileError(`the quantized graph is int8 x int8 -> int32 -> int8; configuration ${d.variant} has other data widths`);
   }
@@ -53,8 +53,12 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
     if (!m) kernels.set(g, (m = new Map()));
     return m;
   };
+  // observable (HostTarget.observable): no fused groups, and every value in an array of its own
+  const escapes = (g: Graph) => (opts.observable ? () => true : escaping(g));
+  let observable: HostTarget | undefined;
   return {
     name: targetString(target),
+    observable: () => (opts.observable ? undefined : (observable ??= compiledHost(target, d, fallback, { observable: true }))),
     async prepare(g) {
       for (const node of g.nodes) {
         if (compiled.has(node)) continue;
@@ -67,11 +71,11 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
       if (target.kind === 'cpu') {
         for (const node of g.nodes) if (!floatConvs.has(node) && isFloatConv(node, g)) floatConvs.set(node, await buildFloatConv(node, g, target));
       }
-      for (const group of elementwiseGroups(g, g.nodes.filter((n) => !compiled.has(n)))) {
+      for (const group of opts.observable ? [] : elementwiseGroups(g, g.nodes.filter((n) => !compiled.has(n)))) {
         if (group.nodes.some((n) => groupOf.has(n))) continue;
         for (const n of group.nodes) groupOf.set(n, group);
         if (target.kind !== 'cpu') continue;
-        const c = await buildFused(group, g, escaping(g), target);
+        const c = await buildFused(group, g, escapes(g), target);
         if (c) cLoops.set(group, c);
       }
     },
@@ -81,13 +85,13 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
       if (have) return have;
       const c = compiled.get(node);
       if (c) {
-        const k = boundKernel(node, g, c.op, c.call, escaping(g));
+        const k = boundKernel(node, g, c.op, c.call, escapes(g));
         made.set(node, k);
         return k;
       }
       const fc = floatConvs.get(node);
       if (fc) {
-        const k = floatConvKernel(node, g, fc, escaping(g)(node.outputs[0]));
+        const k = floatConvKernel(node, g, fc, escapes(g)(node.outputs[0]));
         made.set(node, k);
         return k;
       }
@@ -95,12 +99,12 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
       if (group) {
         // the C loop where its plan holds in this graph (the same values written out), else JavaScript
         const c = cLoops.get(group);
-        const plan = planLoop(group, g, writtenIn(group, g, escaping(g)), JS_LANG);
+        const plan = planLoop(group, g, writtenIn(group, g, escapes(g)), JS_LANG);
         const same = c && plan && JSON.stringify([c.plan.inputSlots, c.plan.outSlot, c.plan.slotTypes]) === JSON.stringify([plan.inputSlots, plan.outSlot, plan.slotTypes]);
-        for (const [n, k] of groupKernels(group, g, escaping(g), same ? c : undefined)) made.set(n, k);
+        for (const [n, k] of groupKernels(group, g, escapes(g), same ? c : undefined)) made.set(n, k);
         return made.get(node)!;
       }
-      const planned = plannedKernel(node, g, escaping(g)(node.outputs[0]));
+      const planned = plannedKernel(node, g, escapes(g)(node.outputs[0]));
       if (planned) {
         made.set(node, planned);
         return planned;
