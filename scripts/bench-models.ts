@@ -36,27 +36,33 @@ const d = loadConfig('default');
 const WARM_RUNS = 10;
 const WARM_MS = 300;
 
-async function timeIt(f: () => Promise<unknown> | unknown): Promise<number> {
+/**
+ * Median wall time of the timed runs, and the process's CPU time per run over them (all threads:
+ * on a loaded machine the wall time also counts the time other jobs held the cores).
+ */
+async function timeIt(f: () => Promise<unknown> | unknown): Promise<{ ms: number; cpuMs: number }> {
   const w0 = performance.now();
   for (let i = 0; i < WARM_RUNS || performance.now() - w0 < WARM_MS; i++) await f();
   const t: number[] = [];
+  const c0 = process.cpuUsage();
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();
     await f();
     t.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  return median(t);
+  const c = process.cpuUsage(c0);
+  return { ms: median(t), cpuMs: (c.user + c.system) / 1000 / runs };
 }
 
-async function ortTime(bytes: Uint8Array, x: Tensor, threads: number): Promise<number> {
+async function ortTime(bytes: Uint8Array, x: Tensor, threads: number): Promise<{ ms: number; cpuMs: number }> {
   const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const feeds = { [s.inputNames[0]]: new ort.Tensor('float32', x.data as Float32Array, x.shape) };
-  const ms = await timeIt(() => s.run(feeds));
+  const time = await timeIt(() => s.run(feeds));
   await s.release();
-  return ms;
+  return time;
 }
 
-interface Row { model: string; engine: string; ms: number }
+interface Row { model: string; engine: string; ms: number; cpuMs: number }
 const rows: Row[] = [];
 
 async function bench(model: string, float: Graph, samples: Tensor[], x: Tensor, onnx: Uint8Array): Promise<void> {
@@ -69,9 +75,9 @@ async function bench(model: string, float: Graph, samples: Tensor[], x: Tensor, 
     await h.prepare!(graph);
     hosts.push([`int8, ${h.name}`, h]);
   }
-  for (const [name, h] of hosts) rows.push({ model, engine: name, ms: await timeIt(() => runGraph(graph, input, h)) });
-  rows.push({ model, engine: 'fp32, TS host', ms: await timeIt(() => runGraph(float, new Map([[float.inputs[0], x]]), TS_HOST)) });
-  for (const threads of [1, 2]) rows.push({ model, engine: `onnxruntime fp32, ${threads} thread${threads > 1 ? 's' : ''}`, ms: await ortTime(onnx, x, threads) });
+  for (const [name, h] of hosts) rows.push({ model, engine: name, ...(await timeIt(() => runGraph(graph, input, h))) });
+  rows.push({ model, engine: 'fp32, TS host', ...(await timeIt(() => runGraph(float, new Map([[float.inputs[0], x]]), TS_HOST))) });
+  for (const threads of [1, 2]) rows.push({ model, engine: `onnxruntime fp32, ${threads} thread${threads > 1 ? 's' : ''}`, ...(await ortTime(onnx, x, threads)) });
   loadAt.push(loadavg());
 }
 
@@ -93,11 +99,11 @@ const loadAt: number[][] = [];
 const md = [
   `# Whole models on the host (${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model}, ${cpus().length} cores, load average ${load0.map((v) => v.toFixed(1)).join(' ')} at the start, ${loadAt.map((l) => l[0].toFixed(1)).join(' / ')} after each model, median of ${runs} warm runs, batch 1)`,
   '',
-  '| model | engine | ms | onnxruntime 1 thread / this | onnxruntime 2 threads / this |',
-  '|---|---|---:|---:|---:|',
+  '| model | engine | ms (median) | onnxruntime 1 thread / this | onnxruntime 2 threads / this | CPU ms per run | onnxruntime 1 thread / this, CPU |',
+  '|---|---|---:|---:|---:|---:|---:|',
   ...rows.map((r) => {
-    const ort = (t: string) => rows.find((o) => o.model === r.model && o.engine === `onnxruntime fp32, ${t}`)!.ms;
-    return `| ${r.model} | ${r.engine} | ${r.ms.toFixed(3)} | ${(ort('1 thread') / r.ms).toFixed(2)}× | ${(ort('2 threads') / r.ms).toFixed(2)}× |`;
+    const ort = (t: string) => rows.find((o) => o.model === r.model && o.engine === `onnxruntime fp32, ${t}`)!;
+    return `| ${r.model} | ${r.engine} | ${r.ms.toFixed(3)} | ${(ort('1 thread').ms / r.ms).toFixed(2)}× | ${(ort('2 threads').ms / r.ms).toFixed(2)}× | ${r.cpuMs.toFixed(3)} | ${(ort('1 thread').cpuMs / r.cpuMs).toFixed(2)}× |`;
   }),
   '',
 ].join('\n');

@@ -8,7 +8,9 @@
  * and as planned typed-array kernels on wasm, global average pooling planned (compiler/host/planned.ts); every other node runs on the fallback host target (the plain
  * TypeScript kernels). `prepare(g)` plans it all once: one function per quantized node with its
  * weights packed and its argument and output arrays allocated, the fused loops generated; a run
- * allocates nothing but the arrays of values that outlive it (graph outputs). Results are
+ * allocates nothing but the arrays of values that outlive it (graph outputs). Runs reuse the
+ * planned arrays, so one run of a graph must end before the next starts (runGraph is synchronous;
+ * runModel's awaits are not to be interleaved with another run on the same host). Results are
  * bit-exact with the reference kernels.
  */
 import type { Derived } from '../../src/config/derive.ts';
