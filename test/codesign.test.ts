@@ -16,6 +16,7 @@ import { compareResults } from '../sim/compare.ts';
 import { runSync, TsEngine } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { compileConv2d } from '../compiler/ops/conv2d_op.ts';
+import { compileAdd, compileMaxPool } from '../compiler/ops/elementwise.ts';
 import { runOp, type OpInstance } from '../compiler/ops/op.ts';
 import type { Conv2dSpec } from '../compiler/ops/conv2d.ts';
 import { verilatorTest } from './helpers/tools.ts';
@@ -65,6 +66,19 @@ test('compiler: fused requantization is bit-exact and removes ALU and reset micr
     assert.ok(b.gemm_uops < a.gemm_uops, `${what}: resets skipped (${a.gemm_uops} -> ${b.gemm_uops})`);
     assert.ok(b.cycles < a.cycles, `${what}: ${a.cycles} -> ${b.cycles} cycles`);
   }
+});
+
+test('compiler: element-wise add with a clip fuses (ADD vector + clip = one RQ), max-pool is untouched; both bit-exact', async () => {
+  const base = loadConfig('default');
+  const cd = loadConfig('default-codesign');
+  for (const clip of [[0, 127], [-128, 127]] as Array<[number, number]>) {
+    const spec = { batch: 1, h: 5, w: 6, c: 2 * cd.blockOut + 1, clip };
+    const a = await cycles(compileAdd(spec, base), `default add clip ${clip}`);
+    const b = await cycles(compileAdd(spec, cd), `default-codesign add clip ${clip}`);
+    assert.ok(b.alu_uops * 3 === a.alu_uops, `add clip ${clip}: ALU micro-ops ${a.alu_uops} -> ${b.alu_uops}`);
+  }
+  const mp = { batch: 1, h: 7, w: 7, c: 2 * cd.blockOut, k: 3, pad: 1, stride: 2 };
+  assert.is((await cycles(compileMaxPool(mp, cd), 'max-pool')).alu_uops, (await cycles(compileMaxPool(mp, base), 'max-pool')).alu_uops);
 });
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));

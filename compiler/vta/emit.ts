@@ -153,7 +153,7 @@ export class ClearConflict extends Error {}
 /**
  * ALU_REQUANT (docs/microarch.md §15): the requantization chain the compiler lowers to separate ALU
  * instructions — SHR by s >= 0 (optional), ADD of a vector (optional, the bias), MIN by the OUT
- * maximum and MAX by the OUT minimum or 0 — over the same accumulator elements becomes one RQ
+ * maximum and MAX by the OUT minimum or 0 (in either order) — over the same accumulator elements becomes one RQ
  * instruction (ALU opcode 5). Optimistically with the clear bit: RQ leaves 0 in ACC (the store reads
  * OUT), so the next tile's reset of those elements is skipped. Every accumulator element's state is
  * tracked; a read of a cleared element (the IR needed the value) raises ClearConflict, and the
@@ -263,9 +263,12 @@ class RequantFuser {
       shift = p[j++].imm;
     }
     const add = at(j, 'ADD', false) ? p[j++] : undefined;
-    if (!at(j, 'MIN', true) || p[j].imm !== this.outMax) return undefined;
-    if (!at(j + 1, 'MAX', true) || (p[j + 1].imm !== this.outMin && p[j + 1].imm !== 0)) return undefined;
-    const relu = p[j + 1].imm === 0;
+    // the clip, MIN then MAX or MAX then MIN (the same for lo <= hi)
+    const hiAt = at(j, 'MIN', true) ? j : j + 1;
+    const loAt = hiAt === j ? j + 1 : j;
+    if (!at(hiAt, 'MIN', true) || p[hiAt].imm !== this.outMax) return undefined;
+    if (!at(loAt, 'MAX', true) || (p[loAt].imm !== this.outMin && p[loAt].imm !== 0)) return undefined;
+    const relu = p[loAt].imm === 0;
     const n = j + 2 - i;
     // every step covers the same elements, each once (element-wise steps: the order is free)
     const base = this.indexSets(p[i]).dst;
