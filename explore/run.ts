@@ -54,6 +54,8 @@ export interface ExploreSummary {
   failed: number;
   cached: number;
   pareto: number;
+  /** Ids of the points on the front. */
+  frontIds: number[];
   seconds: number;
   out: string;
 }
@@ -248,6 +250,7 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
     failed: records.filter((r) => r.status === 'failed').length,
     cached: records.filter((r) => r.status !== 'infeasible' && r.cached).length,
     pareto: front.length,
+    frontIds: front.map((r) => r.id),
     seconds: round((performance.now() - t0) / 1000, 2),
     out: opts.out,
   };

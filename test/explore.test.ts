@@ -60,7 +60,7 @@ test('the tiny space: 4 grid points, an invalid configuration, a workload that d
     assert.is(r.metrics.latency_us, +(r.metrics.cycles / d.clockMhz).toFixed(3));
   }
   assert.ok(recs[3].metrics.cycles < recs[1].metrics.cycles, 'the 1x4 array is faster than the 1x2');
-  assert.equal({ ...summary, seconds: 0, out: '' }, { points: 4, evaluated: 3, infeasible: 1, failed: 1, cached: 0, pareto: 2, seconds: 0, out: '' });
+  assert.equal({ ...summary, seconds: 0, out: '' }, { points: 4, evaluated: 3, infeasible: 1, failed: 1, cached: 0, pareto: 2, frontIds: [1, 3], seconds: 0, out: '' });
   const pareto = JSON.parse(readFileSync(join(out, 'pareto.json'), 'utf8'));
   assert.equal(pareto.front.map((f: { id: number }) => f.id), [1, 3]);
   const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { jsonOption, outOption, parseInteger } from '../options.ts';
+import { table } from '../../report/table.ts';
 import { loadSpace } from '../../../explore/space.ts';
 import { explore } from '../../../explore/run.ts';
 import { defaultWorkers } from '../../../explore/pool.ts';
@@ -35,7 +36,10 @@ export function registerExplore(program: Command): void {
         return;
       }
       console.log(`${space.name}: ${summary.points} points, ${summary.evaluated} evaluated (${summary.cached} from the cache), ${summary.infeasible} infeasible, ${summary.failed} with failed workloads; Pareto front of ${summary.pareto} in ${summary.seconds} s`);
-      for (const r of records.filter((r) => r.status === 'infeasible').slice(0, 3)) console.log(`  infeasible #${r.id}: ${r.reason}`);
+      const front = new Set(summary.frontIds);
+      const rows = records.filter((r) => front.has(r.id)).map((r) => [r.id, r.variant ?? '', ...space.objectives.map((o) => r.metrics[o.metric])]);
+      if (rows.length) console.log(`\nPareto front (${space.objectives.map((o) => `${o.goal} ${o.metric}`).join(', ')}):\n${table(['id', 'variant', ...space.objectives.map((o) => o.metric)], rows)}\n`);
+      for (const r of records.filter((r) => r.status !== 'ok').slice(0, 3)) console.log(`  ${r.status} #${r.id}: ${r.reason}`);
       console.log(`  wrote ${opts.out}/results.jsonl, results.csv, pareto.json`);
     });
 }
