@@ -16,8 +16,14 @@ export function pointAt(space: Space, i: number): Record<string, unknown> {
   return Object.fromEntries(space.vary.map(({ key }) => [key, out[key]]));
 }
 
-/** Grid indices the search evaluates, in order. */
+/** Grid indices the search evaluates, in order; the reference point first when the sample lacks it. */
 export function searchIndices(space: Space): number[] {
+  const order = sample(space);
+  const ref = space.reference;
+  return ref === null || order.includes(ref) ? order : [ref, ...order];
+}
+
+function sample(space: Space): number[] {
   const all = space.size;
   if (space.search.strategy === 'grid' || space.search.budget === null || space.search.budget >= all) {
     return Array.from({ length: all }, (_, i) => i);

@@ -12,7 +12,7 @@ import { checkOutputFolder, makeDirs, writeFolder } from '../src/util/folder.ts'
 import { cacheKey, ResultCache } from './cache.ts';
 import { energyEvents, energyPj, type RunCounts } from './energy.ts';
 import { violates } from './expr.ts';
-import { paretoFront } from './pareto.ts';
+import { dominates, paretoFront } from './pareto.ts';
 import { pointAt, searchIndices } from './points.ts';
 import { runTasks } from './pool.ts';
 import type { AreaResult, Outcome, Task, TaskResult } from './evaluate.ts';
@@ -56,6 +56,8 @@ export interface ExploreSummary {
   pareto: number;
   /** Ids of the points on the front. */
   frontIds: number[];
+  /** Where the space's reference point stands (pareto.json has the details). */
+  reference?: { id: number; on_front: boolean; dominated_by: number[] };
   seconds: number;
   out: string;
 }
@@ -236,7 +238,18 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
       perWorkload[w.name] = paretoFront(ok, space.objectives, (r, k) => m.get(r)![k]).map((r) => brief(r, m.get(r)));
     }
   }
-  const pareto = { space: space.name, objectives: space.objectives, front: front.map((r) => brief(r)), ...(space.workloads.length > 1 ? { per_workload: perWorkload } : {}) };
+  const refRec = space.reference === null ? undefined : records.find((r) => r.id === space.reference);
+  const reference = refRec && {
+    ...brief(refRec),
+    status: refRec.status,
+    on_front: front.includes(refRec),
+    /** Front points at least as good in every objective and better in one. */
+    dominated_by: ok.includes(refRec) ? front.filter((f) => dominates(f, refRec, space.objectives, get)).map((f) => f.id) : [],
+  };
+  const pareto = {
+    space: space.name, objectives: space.objectives, front: front.map((r) => brief(r)), ...(reference ? { reference } : {}),
+    ...(space.workloads.length > 1 ? { per_workload: perWorkload } : {}),
+  };
   writeFolder(out, {
     'results.jsonl': records.map((r) => JSON.stringify(r) + '\n').join(''),
     'results.csv': csvOf(space, records),
@@ -251,6 +264,7 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
     cached: records.filter((r) => r.status !== 'infeasible' && r.cached).length,
     pareto: front.length,
     frontIds: front.map((r) => r.id),
+    ...(reference ? { reference: { id: reference.id, on_front: reference.on_front, dominated_by: reference.dominated_by } } : {}),
     seconds: round((performance.now() - t0) / 1000, 2),
     out: opts.out,
   };

@@ -4,7 +4,7 @@
  * the objectives, the search and energy overrides. `loadSpace` checks it field by field and turns
  * the first problem into one SpaceError line naming the field and what it should be.
  */
-import { KEY_NAMES, normalizeKeys } from '../src/config/index.ts';
+import { KEY_NAMES, KEY_SPECS, normalizeKeys, type VtaTarget } from '../src/config/index.ts';
 import { ConfigError, VtwError, didYouMean } from '../src/errors.ts';
 import { readInputText } from '../src/util/input.ts';
 import { parseJsonText, quoteUser } from '../src/util/quote.ts';
@@ -41,11 +41,13 @@ export interface Space {
   objectives: { metric: string; goal: 'min' | 'max' }[];
   search: { strategy: 'grid' | 'random'; budget: number | null; seed: number };
   energy: EnergyTable;
+  /** Grid index of the reference point (always evaluated; pareto.json says where it stands), or null. */
+  reference: number | null;
   /** Points of the full grid. */
   size: number;
 }
 
-const TOP_KEYS = ['name', 'description', 'vary', 'fixed', 'constraints', 'workloads', 'measure', 'objectives', 'search', 'energy'];
+const TOP_KEYS = ['name', 'description', 'vary', 'fixed', 'constraints', 'workloads', 'measure', 'objectives', 'search', 'energy', 'reference'];
 /** Most values one vary entry may list, and most points a grid may hold. */
 const MAX_VALUES = 4096;
 const MAX_POINTS = 1_000_000;
@@ -140,6 +142,24 @@ function energyTable(v: unknown): EnergyTable {
   return t;
 }
 
+/**
+ * The grid index of `reference`: "default" (every varied key at src/config's default for the
+ * fixed TARGET) or an object of varied-key values (the others at their defaults).
+ */
+function referenceIndex(v: unknown, vary: Space['vary'], target: unknown): number {
+  if (v !== 'default' && !isObj(v)) throw new SpaceError('reference must be "default" or an object of varied keys, e.g. {"LOG_BLOCK": 4}');
+  const given = isObj(v) ? v : {};
+  unknownKeys(given, vary.map((x) => x.key), 'reference');
+  let index = 0;
+  for (const { key, values } of vary) {
+    const value = key in given ? given[key] : KEY_SPECS.find((k) => k.key === key)!.default((target ?? 'sim') as VtaTarget);
+    const at = values.findIndex((x) => JSON.stringify(x) === JSON.stringify(value));
+    if (at < 0) throw new SpaceError(`reference: ${key} = ${JSON.stringify(value)} is not one of vary.${key}'s values; add it there or give reference.${key}`);
+    index = index * values.length + at;
+  }
+  return index;
+}
+
 /** Check a parsed space file. `where` names it in messages. */
 export function checkSpace(raw: unknown, where = 'space file'): Space {
   const fail = (msg: string): never => {
@@ -215,6 +235,7 @@ export function checkSpace(raw: unknown, where = 'space file'): Space {
       name: typeof o.name === 'string' ? o.name : 'space',
       vary, fixed: fixed as Record<string, unknown>, constraints, workloads, measure: { area: area as AreaMethod }, objectives,
       search: { strategy: strategy as 'grid' | 'random', budget, seed }, energy: energyTable(o.energy), size,
+      reference: o.reference === undefined ? null : referenceIndex(o.reference, vary, target),
     };
   } catch (e) {
     if (e instanceof SpaceError && !e.message.startsWith(`${where}:`)) throw new SpaceError(`${where}: ${e.message}`);

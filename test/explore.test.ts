@@ -60,7 +60,7 @@ test('the tiny space: 4 grid points, an invalid configuration, a workload that d
     assert.is(r.metrics.latency_us, +(r.metrics.cycles / d.clockMhz).toFixed(3));
   }
   assert.ok(recs[3].metrics.cycles < recs[1].metrics.cycles, 'the 1x4 array is faster than the 1x2');
-  assert.equal({ ...summary, seconds: 0, out: '' }, { points: 4, evaluated: 3, infeasible: 1, failed: 1, cached: 0, pareto: 2, frontIds: [1, 3], seconds: 0, out: '' });
+  assert.equal({ ...summary, seconds: 0, out: '' }, { points: 4, evaluated: 3, infeasible: 1, failed: 1, cached: 0, pareto: 2, frontIds: [1, 3], reference: { id: 1, on_front: true, dominated_by: [] }, seconds: 0, out: '' });
   const pareto = JSON.parse(readFileSync(join(out, 'pareto.json'), 'utf8'));
   assert.equal(pareto.front.map((f: { id: number }) => f.id), [1, 3]);
   const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
@@ -83,7 +83,7 @@ test('the tiny space: 4 grid points, an invalid configuration, a workload that d
 });
 
 test('random search: a budget of distinct grid points, the same for the same seed', () => {
-  const space = checkSpace({ ...tiny, vary: { LOG_BLOCK: { from: 1, to: 3 }, LOG_WGT_BUFF_SIZE: { from: 2, to: 16, pow2: true } }, search: { budget: 5, seed: 7 } });
+  const space = checkSpace({ ...tiny, vary: { LOG_BLOCK: { from: 1, to: 3 }, LOG_WGT_BUFF_SIZE: { from: 2, to: 16, pow2: true } }, search: { budget: 5, seed: 7 }, reference: undefined });
   assert.is(space.size, 3 * 4);
   assert.equal(space.vary[0].values, [1, 2, 3]);
   assert.equal(space.vary[1].values, [2, 4, 8, 16]);
@@ -93,6 +93,12 @@ test('random search: a budget of distinct grid points, the same for the same see
   assert.is(new Set(a).size, 5);
   assert.ok(a.every((i) => i >= 0 && i < 12));
   assert.equal(searchIndices(space), a);
+  // A reference point the sample lacks is evaluated first; "default" is src/config's defaults.
+  const missing = [...Array(12).keys()].find((i) => !a.includes(i))!;
+  const withRef = checkSpace({ ...tiny, vary: { LOG_BLOCK: { from: 1, to: 3 }, LOG_WGT_BUFF_SIZE: { from: 2, to: 16, pow2: true } }, search: { budget: 5, seed: 7 }, reference: { LOG_BLOCK: 1 + Math.floor(missing / 4), LOG_WGT_BUFF_SIZE: 2 ** (1 + (missing % 4)) } });
+  assert.equal(searchIndices(withRef), [missing, ...a]);
+  const def = checkSpace({ ...tiny, vary: { LOG_BLOCK: [3, 4], LOG_BATCH: [0, 1] }, fixed: { TARGET: 'sim' }, reference: 'default' });
+  assert.is(def.reference, 1 * 2 + 0, 'LOG_BLOCK 4 (index 1), LOG_BATCH 0 (index 0)');
 });
 
 const bad = (patch: Record<string, unknown>, pattern: RegExp) => {
@@ -126,6 +132,8 @@ test('bad space files: one line naming the problem', () => {
   bad({ measure: { area: 'ice40' } }, /measure\.area 'ice40' is not one of generic, estimate, none/);
   bad({ energy: { dram: 1 } }, /energy: unknown key 'dram'/);
   bad({ search: { strategy: 'random' } }, /needs search\.budget/);
+  bad({ reference: 'default' }, /reference: LOG_BLOCK = 4 is not one of vary\.LOG_BLOCK's values/);
+  bad({ reference: { LOG_BATCH: 0 } }, /reference: unknown key 'LOG_BATCH'/);
   const f = join(scratch, 'broken.json');
   writeFileSync(f, '{"vary": {"LOG_BLOCK": [1, 2]},');
   assert.throws(() => loadSpace(f), (e: Error) => e instanceof SpaceError && /is not valid JSON/.test(e.message));

@@ -39,6 +39,11 @@ export function registerExplore(program: Command): void {
       const front = new Set(summary.frontIds);
       const rows = records.filter((r) => front.has(r.id)).map((r) => [r.id, r.variant ?? '', ...space.objectives.map((o) => r.metrics[o.metric])]);
       if (rows.length) console.log(`\nPareto front (${space.objectives.map((o) => `${o.goal} ${o.metric}`).join(', ')}):\n${table(['id', 'variant', ...space.objectives.map((o) => o.metric)], rows)}\n`);
+      const ref = summary.reference;
+      if (ref) {
+        const where = ref.on_front ? 'is on the front' : ref.dominated_by.length ? `is dominated by ${ref.dominated_by.map((i) => `#${i}`).join(', ')}` : 'has no result to compare';
+        console.log(`  reference point #${ref.id} ${where}`);
+      }
       for (const r of records.filter((r) => r.status !== 'ok').slice(0, 3)) console.log(`  ${r.status} #${r.id}: ${r.reason}`);
       console.log(`  wrote ${opts.out}/results.jsonl, results.csv, pareto.json`);
     });
