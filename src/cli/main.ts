@@ -19,6 +19,7 @@ import { registerRun } from './commands/run.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerTune } from './commands/tune.ts';
 import { registerModel } from './commands/model.ts';
+import { registerExplore } from './commands/explore.ts';
 
 export function buildCli(): Command {
   const program = new Command('vtw')
@@ -41,6 +42,7 @@ export function buildCli(): Command {
   registerDoctor(program);
   registerTune(program);
   registerModel(program);
+  registerExplore(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -1,0 +1,50 @@
+/**
+ * `vtw explore SPACE --out DIR`: design-space exploration (explore/, docs/explore.md). Every point
+ * of the space file is validated, its RTL generated and measured, its workloads compiled and
+ * simulated; results, Pareto fronts and the result cache go to DIR.
+ */
+import type { Command } from 'commander';
+import { jsonOption, outOption, parseInteger } from '../options.ts';
+import { table } from '../../report/table.ts';
+import { loadSpace } from '../../../explore/space.ts';
+import { explore } from '../../../explore/run.ts';
+import { defaultWorkers } from '../../../explore/pool.ts';
+
+interface ExploreCliOptions {
+  out: string;
+  workers?: number;
+  json?: boolean;
+  force?: boolean;
+  fresh?: boolean;
+}
+
+export function registerExplore(program: Command): void {
+  program
+    .command('explore')
+    .description('sweep a space of VTA variants (docs/explore.md): area, cycles, latency, energy per point, Pareto front; writes DIR/results.jsonl, results.csv, pareto.json')
+    .argument('<space>', 'space file (JSON; examples/space-*.json)')
+    .addOption(outOption('dir', 'output folder; its cache.jsonl makes a repeated or interrupted sweep resume', { required: true }))
+    .option('--workers <n>', `worker processes (default: the cores, here ${defaultWorkers()}; 1 runs in this process)`, parseInteger('workers', 1))
+    .option('--fresh', 'ignore cached results and measure every point again')
+    .option('--force', 'replace --out even when it holds files vtw did not write')
+    .addOption(jsonOption('print the summary as JSON: points, evaluated, infeasible, failed, cached, pareto, seconds'))
+    .action(async (spacePath: string, opts: ExploreCliOptions) => {
+      const space = loadSpace(spacePath);
+      const { summary, records } = await explore(space, { out: opts.out, workers: opts.workers ?? defaultWorkers(), force: opts.force, fresh: opts.fresh });
+      if (opts.json) {
+        console.log(JSON.stringify(summary, null, 2));
+        return;
+      }
+      console.log(`${space.name}: ${summary.points} points, ${summary.evaluated} evaluated (${summary.cached} from the cache), ${summary.infeasible} infeasible, ${summary.failed} with failed workloads; Pareto front of ${summary.pareto} in ${summary.seconds} s`);
+      const front = new Set(summary.frontIds);
+      const rows = records.filter((r) => front.has(r.id)).map((r) => [r.id, r.variant ?? '', ...space.objectives.map((o) => r.metrics[o.metric])]);
+      if (rows.length) console.log(`\nPareto front (${space.objectives.map((o) => `${o.goal} ${o.metric}`).join(', ')}):\n${table(['id', 'variant', ...space.objectives.map((o) => o.metric)], rows)}\n`);
+      const ref = summary.reference;
+      if (ref) {
+        const where = ref.on_front ? 'is on the front' : ref.dominated_by.length ? `is dominated by ${ref.dominated_by.map((i) => `#${i}`).join(', ')}` : 'has no result to compare';
+        console.log(`  reference point #${ref.id} ${where}`);
+      }
+      for (const r of records.filter((r) => r.status !== 'ok').slice(0, 3)) console.log(`  ${r.status} #${r.id}: ${r.reason}`);
+      console.log(`  wrote ${opts.out}/results.jsonl, results.csv, pareto.json`);
+    });
+}

@@ -1,0 +1,47 @@
+/**
+ * `vtw explore`'s slower parts (npm run test:slow): the worker pool (2 child processes) gives the
+ * same results as one worker in this process, and generic synthesis (yosys) measures a point's
+ * cells and memory bits. The fast tests are test/explore.test.ts.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deriveConfig } from '../../src/config/index.ts';
+import { checkSpace } from '../../explore/space.ts';
+import { explore, type PointRecord } from '../../explore/run.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const tiny = JSON.parse(readFileSync(join(root, 'examples/space-tiny.json'), 'utf8'));
+const scratch = mkdtempSync(join(tmpdir(), 'vtw-explore-slow-'));
+const readRecords = (dir: string): PointRecord[] => readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+test('2 worker processes give the same results as 1 worker in this process', async () => {
+  const space = checkSpace(tiny);
+  const one = await explore(space, { out: join(scratch, 'w1'), workers: 1, progress: false });
+  const two = await explore(space, { out: join(scratch, 'w2'), workers: 2, progress: false });
+  assert.equal({ ...two.summary, seconds: 0, out: '' }, { ...one.summary, seconds: 0, out: '' });
+  assert.equal(readRecords(join(scratch, 'w2')), readRecords(join(scratch, 'w1')));
+});
+
+test('generic synthesis: cells and memory bits of a small point, cached by the second run', async () => {
+  const space = checkSpace({
+    ...tiny, vary: { LOG_BLOCK: [1] }, fixed: { ...tiny.fixed, LOG_WGT_BUFF_SIZE: 8, LOG_UOP_BUFF_SIZE: 9, LOG_INP_BUFF_SIZE: 8, LOG_ACC_BUFF_SIZE: 10 },
+    measure: { area: 'generic' }, objectives: { area_cells: 'min', cycles: 'min' },
+  });
+  const out = join(scratch, 'generic');
+  const first = await explore(space, { out, workers: 1, progress: false });
+  const [r] = readRecords(out);
+  assert.is(r.status, 'ok', r.reason);
+  const d = deriveConfig({ ...space.fixed, ...r.point });
+  const sramBits = Object.values(d.buffBytes).reduce((a, b) => a + b, 0) * 8;
+  assert.ok(r.metrics.memory_bits >= sramBits, `yosys memories (${r.metrics.memory_bits} bits) hold at least the five buffers (${sramBits} bits)`);
+  assert.ok(r.metrics.area_cells > d.multipliers * d.inpWidth, `${r.metrics.area_cells} cells`);
+  assert.is(first.summary.pareto, 1);
+  const again = await explore(space, { out, workers: 1, progress: false });
+  assert.is(again.summary.cached, 1);
+  assert.equal(readRecords(out)[0].metrics, r.metrics);
+});
+
+test.run();
