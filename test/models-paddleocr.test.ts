@@ -11,6 +11,8 @@ import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.t
 import { TS_HOST } from '../compiler/host/ts.ts';
 import { evalClassifier, evalRecognizer, hostRunner, ocrGraph, ortRunner } from '../compiler/models/ocr-eval.ts';
 import { collectStats } from '../compiler/quant/calibrate.ts';
+import { scaleConvChannels } from '../compiler/quant/equalize.ts';
+import { runGraph } from '../compiler/graph/executor.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
 import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { loadConfig } from '../src/config/load.ts';
@@ -29,15 +31,19 @@ modelTest('classifier on 10 lines (5 texts upright and turned): our fp32 labels 
   assert.ok(r.accuracyOracle >= 0.8, `the classifier got ${r.accuracyOracle} of its own lines right: the preprocessing is off`);
 });
 
-modelTest('calibration on a compiled host (wasm: fused element-wise loops, reused arrays) records the same ranges as on the TS host', async () => {
-  // the tap sees each node's outputs when its kernel returns: a fused group computes them later, so
-  // calibration must run the target's observable form (HostTarget.observable)
+modelTest('channel scaling and calibration on a compiled host (wasm: fused loops, planned kernels) record the same ranges as on the TS host', async () => {
+  // the tap sees each node's outputs when its kernel returns (a fused group computes them later), and
+  // channel scaling rewrites conv weights after the host has run the graph: both need the target's
+  // observable form (HostTarget.observable)
   const d = loadConfig('default');
   const samples = [...renderTextLines(1, { seed: SEED }), ...renderTextLines(1, { seed: SEED, rotate180: true })].map((l) => clsInput(l.rgba));
-  const g = ocrGraph('cls');
   const wasm = compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d);
-  await wasm.prepare!(g);
-  const [ts, compiled] = [await collectStats(g, samples, TS_HOST), await collectStats(g, samples, wasm)];
+  const [gTs, gWasm] = [ocrGraph('cls'), ocrGraph('cls')];
+  await wasm.prepare!(gWasm);
+  runGraph(gWasm, new Map([['x', samples[0]]]), wasm);
+  const scaled = [scaleConvChannels(gTs, samples, TS_HOST), scaleConvChannels(gWasm, samples, wasm)];
+  assert.equal(scaled[1], scaled[0]);
+  const [ts, compiled] = [await collectStats(gTs, samples, TS_HOST), await collectStats(gWasm, samples, wasm)];
   assert.is(compiled.values.size, ts.values.size);
   for (const [name, s] of ts.values) {
     const c = compiled.values.get(name);

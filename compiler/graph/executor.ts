@@ -23,8 +23,9 @@ export interface HostTarget {
   /**
    * The same target for observers that read every node's outputs when its kernel returns
    * (calibration, reports: compiler/quant/calibrate.ts `tapTarget`): no node's work deferred to a
-   * fused kernel later in the graph, no output array reused by a later run. Absent or undefined:
-   * this target already is.
+   * fused kernel later in the graph, no output array reused by a later run, no kernel bound to a
+   * node before the graph was rewritten (passes such as channel scaling change a node's weights
+   * between runs). Absent or undefined: this target already is.
    */
   observable?(): HostTarget | undefined;
 }

@@ -35,7 +35,9 @@ import { targetString, type CpuTargetSpec, type WasmTargetSpec } from './target.
 
 /**
  * The graph host of a cpu or wasm target. `d` gives the data widths, which must be the quantized
- * graph's (int8 data and weights, int32 accumulator, int8 output).
+ * graph's (int8 data and weights, int32 accumulator, int8 output). Kernels are bound to a graph's
+ * nodes (weights, plans) at first use: a graph rewritten after it ran here must run on a fresh
+ * host, or on `observable()`, which binds nothing and fuses nothing (calibration uses it).
  */
 export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived, fallback: HostTarget = TS_HOST, opts: { observable?: boolean } = {}): HostTarget {
   if (d.inpWidth !== 8 || d.wgtWidth !== 8 || d.accWidth !== 32 || d.outWidth !== 8) {
@@ -82,7 +84,8 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
       }
     },
     kernelFor(node, g) {
-      const made = kernelsIn(g);
+      // observable: made afresh at each call (a pass such as channel scaling may have rewritten the graph between runs)
+      const made = opts.observable ? new Map<Node, Kernel>() : kernelsIn(g);
       const have = made.get(node);
       if (have) return have;
       const c = compiled.get(node);
