@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: the main job on built-in defaults. It shows a configuration, assembles a small
  * program and disassembles it back, simulates it cycle by cycle, runs the conformance suite,
- * compiles a ResNet-18 layer with the tensor compiler and checks it bit for bit (on VTA, then as C
+ * compiles a ResNet-18 layer with the tensor compiler and checks it bit for bit (on VTA and on the
+ * co-design preset default-codesign, then as C
  * and as WebAssembly on the host), runs PaddleOCR's text-direction classifier int8 on VTA on a
  * rendered line, and generates the
  * variant's Verilog, then takes the iCE40 preset hx8k-1x2 through the conformance suite and builds
@@ -85,6 +86,15 @@ if (!c2.match) fail(`C2 output differs from the reference: ${c2.mismatch}`);
 const util = idealCycles(conv) / c2.result.counters.cycles;
 console.log(`${c2.result.counters.cycles} cycles (ideal ${idealCycles(conv)}, utilization ${(util * 100).toFixed(1)} %), simulated and checked in ${ms.toFixed(0)} ms; bit-exact against the reference`);
 summary.push(['compile conv2d C2', `${c2.result.counters.cycles} cycles`, `${(util * 100).toFixed(1)} % util, bit-exact`]);
+// co-design: the same layer on default-codesign (VTA's shape + ALU_REQUANT, the fused requantization op)
+const dCo = loadConfig('default-codesign');
+const convCo = compileConv2d({ batch: 1, h: 56, w: 56, cin: 64, cout: 64, k: 3, pad: 1, stride: 1, groups: 1, shift: 8, bias: true, clip: defaultClip(dCo) }, dCo);
+const c2co = await runOp(convCo, new TsEngine(), { check: true });
+if (c2co.result.error) fail(`C2 on default-codesign failed: ${c2co.result.error.message}`);
+if (!c2co.match) fail(`C2 on default-codesign differs from the reference: ${c2co.mismatch}`);
+const utilCo = idealCycles(convCo) / c2co.result.counters.cycles;
+console.log(`co-design preset default-codesign (ALU_REQUANT: one RQ micro-op per requantization): ${c2co.result.counters.cycles} cycles (utilization ${(utilCo * 100).toFixed(1)} %, ${((1 - c2co.result.counters.cycles / c2.result.counters.cycles) * 100).toFixed(1)} % fewer), bit-exact`);
+summary.push(['C2 on default-codesign', `${c2co.result.counters.cycles} cycles`, `${(utilCo * 100).toFixed(1)} % util, bit-exact`]);
 
 step('7. The same layer C2 on the host: C (cpu target) and WebAssembly SIMD, bit-exact, timed');
 // One operator definition, the host strategy's schedule printed as C (system compiler) and as WebAssembly (no compiler).
