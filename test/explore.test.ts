@@ -114,6 +114,16 @@ const bad = (patch: Record<string, unknown>, pattern: RegExp) => {
   assert.unreachable(`accepted ${JSON.stringify(patch)}`);
 };
 
+test('examples/space-vta.json: 512 grid points, 96 drawn, VTA\'s default as the reference', () => {
+  const s = loadSpace(join(root, 'examples/space-vta.json'));
+  assert.is(s.size, 512);
+  const idx = searchIndices(s);
+  assert.ok(idx.length >= 96 && new Set(idx).size === idx.length);
+  assert.ok(idx.includes(s.reference!));
+  const ref = deriveConfig({ ...s.fixed, ...Object.fromEntries(s.vary.map((v, i) => [v.key, v.values[Math.floor(s.reference! / s.vary.slice(i + 1).reduce((n, w) => n * w.values.length, 1)) % v.values.length]])) });
+  assert.is(ref.variant, deriveConfig({ TARGET: 'sim' }).variant);
+});
+
 test('bad space files: one line naming the problem', () => {
   bad({ varry: {} }, /unknown key 'varry' \(did you mean vary\?\)/);
   bad({ vary: {} }, /vary must be an object with at least one config key/);

@@ -1,11 +1,11 @@
 /**
  * `vtw explore`'s slower parts (npm run test:slow): the worker pool (2 child processes) gives the
- * same results as one worker in this process, and generic synthesis (yosys) measures a point's
+ * same results as one worker in this process (also when a worker dies mid-sweep), and generic synthesis (yosys) measures a point's
  * cells and memory bits. The fast tests are test/explore.test.ts.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deriveConfig } from '../../src/config/index.ts';
@@ -25,10 +25,24 @@ test('2 worker processes give the same results as 1 worker in this process', asy
   assert.equal(readRecords(join(scratch, 'w2')), readRecords(join(scratch, 'w1')));
 });
 
+test('a worker killed mid-sweep: its point goes to another worker, the results are the same', async () => {
+  const space = checkSpace(tiny);
+  const marker = join(scratch, 'died');
+  process.env.VTW_EXPLORE_DIE_ONCE = `3:${marker}`;
+  try {
+    const r = await explore(space, { out: join(scratch, 'killed'), workers: 2, progress: false });
+    assert.ok(existsSync(marker), 'a worker died on point 3');
+    assert.is(r.summary.evaluated, 3);
+  } finally {
+    delete process.env.VTW_EXPLORE_DIE_ONCE;
+  }
+  assert.equal(readRecords(join(scratch, 'killed')), readRecords(join(scratch, 'w1')));
+});
+
 test('generic synthesis: cells and memory bits of a small point, cached by the second run', async () => {
   const space = checkSpace({
     ...tiny, vary: { LOG_BLOCK: [1] }, fixed: { ...tiny.fixed, LOG_WGT_BUFF_SIZE: 8, LOG_UOP_BUFF_SIZE: 9, LOG_INP_BUFF_SIZE: 8, LOG_ACC_BUFF_SIZE: 10 },
-    measure: { area: 'generic' }, objectives: { area_cells: 'min', cycles: 'min' },
+    measure: { area: 'generic' }, objectives: { area_cells: 'min', cycles: 'min' }, reference: undefined,
   });
   const out = join(scratch, 'generic');
   const first = await explore(space, { out, workers: 1, progress: false });
