@@ -7,7 +7,7 @@
  * rendered line, and generates the
  * variant's Verilog, then takes the iCE40 preset hx8k-1x2 through the conformance suite and builds
  * its board top (core + block-RAM memory + UART host link) into an HX8K bitstream with the
- * WebAssembly yosys and nextpnr.
+ * WebAssembly yosys and nextpnr, and sweeps a tiny design space (`vtw explore`) to its Pareto front.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { configText, loadConfig } from '../src/config/index.ts';
@@ -32,6 +32,8 @@ import { execaSync } from 'execa';
 import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
 import { ortRunner, vtaRunner } from '../compiler/models/ocr-eval.ts';
+import { explore } from '../explore/run.ts';
+import { loadSpace } from '../explore/space.ts';
 import { clsInput, clsLabel, ocrTaskOutput, paddleOcrMissing, recInput, REC_STEP, REC_WIDTH } from '../compiler/models/paddleocr.ts';
 
 const step = (title: string) => console.log(`\n=== ${title} ===`);
@@ -186,6 +188,15 @@ console.log(`build/demo/fpga/top.bin: ${lc.used}/${lc.available} logic cells, ${
 if (!fs.timing.met) fail('the hx8k-1x2 bitstream misses timing');
 summary.push(['conformance hx8k-1x2', `${suiteX.length} cases`, `${passedX} passed`]);
 summary.push(['FPGA bitstream', 'build/demo/fpga/top.bin', `${board.name}: ${lc.used}/${lc.available} LCs, ${fs.timing.fmaxMhz?.toFixed(1)} MHz >= ${fs.timing.constraintMhz}`]);
+
+step('11. Compare design points: vtw explore examples/space-tiny.json (grid, cached, Pareto front)');
+{
+  const ex = await explore(loadSpace('examples/space-tiny.json'), { out: 'build/demo/explore', workers: 1, force: true, fresh: true, progress: false });
+  const s = ex.summary;
+  console.log(`${s.points} points: ${s.evaluated} evaluated, ${s.infeasible} infeasible, ${s.failed} failed; Pareto front (cycles, multipliers): points ${s.frontIds.join(', ')}; ${s.seconds.toFixed(1)} s -> build/demo/explore/{results.jsonl,results.csv,pareto.json}`);
+  if (s.evaluated === 0 || s.pareto === 0) fail('explore evaluated no point');
+  summary.push(['explore space-tiny', 'build/demo/explore', `${s.evaluated}/${s.points} evaluated, front ${s.frontIds.join(', ')}`]);
+}
 
 step('Summary');
 console.log(table(['step', 'artifact', 'result'], summary));
