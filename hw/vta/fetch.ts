@@ -7,7 +7,7 @@
  * multipliers (LOAD footprint end, first data element, padding count) so no module multiplies.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { ALU_OPS, MAX_ALU_OPCODE } from '../../src/isa/alu.ts';
+import { aluOpsKnown } from '../../src/isa/alu.ts';
 import { MEM_TYPES, OPCODES } from '../../src/isa/constants.ts';
 import { fetchBufferDepth } from '../../src/uarch/index.ts';
 import { add, cat, eq, lit, mux, sub, type Expr } from '../hdl/index.ts';
@@ -170,10 +170,12 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const dramBad = all(nonZero(ySize), any(pastSpace, sizeBad));
 
   const uopEnd = f.gemm('uop_end');
+  // opcodes past the ones this configuration's ISA has are illegal (an extension switched off does not exist)
+  const known = aluOpsKnown(d);
   const checks: Array<[Expr, number]> = [
     [gtc(op, 4), errorCode('opcode')],
     [all(isMem, gtc(mt, 4)), errorCode('memory_type', 1)],
-    [all(isAlu, gtc(aluOp, MAX_ALU_OPCODE)), errorCode('alu_opcode', 1)],
+    [all(isAlu, gtc(aluOp, known.length - 1)), errorCode('alu_opcode', 1)],
     [reserved, errorCode('reserved')],
     [all(toLoadModule, flag('pop_prev_dep')), errorCode('pop_prev_dep')],
     [all(toLoadModule, flag('push_prev_dep')), errorCode('push_prev_dep')],
@@ -189,8 +191,8 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
     [all(isMem, inv(xs0), dramBad), errorCode('dram_base')],
     [all(any(isGemm, isAlu), gtc(rz(uopEnd, Math.max(uopEnd.width, bitsFor(d.depth.uop))), d.depth.uop)), errorCode('uop_end')],
     // an opcode whose configuration switch is off (ALU MUL without ALU_MUL)
-    ...ALU_OPS.filter((o) => 'requires' in o).map((o): [Expr, number] => [
-      all(isAlu, eqc(aluOp, o.opcode), d[o.requires.flag] ? lit(1, 0) : T), errorCode('alu_opcode', 2),
+    ...known.filter((o) => o.requires).map((o): [Expr, number] => [
+      all(isAlu, eqc(aluOp, o.opcode), d[o.requires!.flag] ? lit(1, 0) : T), errorCode('alu_opcode', 2),
     ]),
   ];
   let code: Expr = lit(ERROR_CODE_BITS, 0);

@@ -39,6 +39,11 @@ export interface AluOpSpec {
   readonly randomImm?: (d: Pick<Derived, 'accWidth'>) => [number, number];
   /** The vector form reads the instruction's immediate too (as parameters); random programs set it. */
   readonly vectorImm?: boolean;
+  /**
+   * A vtw extension, not VTA's: with its switch off the opcode does not exist at all (an illegal
+   * opcode, as on VTA), rather than being a known operation this configuration lacks (VTA's MUL).
+   */
+  readonly extension?: boolean;
 }
 
 const ALU_MUL: AluRequirement = { flag: 'aluMul', key: 'ALU_MUL' };
@@ -82,7 +87,7 @@ export const ALU_OPS = [
   {
     name: 'RQ', opcode: 5,
     description: 'requantize (vtw extension): v = a >> min(p[4:0], W-1), plus b in the vector form; clip v to the OUT range (p[5]: to [0, OUT max]); OUT gets v, ACC v or, with p[6], 0. p = b (immediate form) or the instruction\'s imm (vector form)',
-    irOp: 'requant', commutative: false, requires: ALU_REQUANT, vectorImm: true,
+    irOp: 'requant', commutative: false, requires: ALU_REQUANT, vectorImm: true, extension: true,
     testBits: (d) => ({ vector: d.inpWidth - 2, imm: 7 }),
     randomImm: () => [-128, 127],
   },
@@ -108,6 +113,11 @@ export function aluOpUnavailable(name: AluOpName, d: AluFlags): string | undefin
   const r = aluOpSpec(name).requires;
   if (!r || d[r.flag]) return undefined;
   return `this configuration has no ALU ${name} (opcode ${ALU_OPCODES[name]}): set ${r.key}: true`;
+}
+
+/** The ALU opcodes configuration d's ISA has (legal or not): VTA's, plus the extensions switched on. */
+export function aluOpsKnown(d: AluFlags): readonly AluOpSpec[] {
+  return ALU_OPS.filter((o: AluOpSpec) => !o.extension || (o.requires && d[o.requires.flag]));
 }
 
 /** The ALU operations legal on configuration d, in opcode order. */
