@@ -16,6 +16,13 @@ export function pointAt(space: Space, i: number): Record<string, unknown> {
   return Object.fromEntries(space.vary.map(({ key }) => [key, out[key]]));
 }
 
+/** The configuration of a point: the fixed keys, the varied ones, and the keys of each varied group. */
+export function configOf(space: Space, point: Record<string, unknown>): Record<string, unknown> {
+  const config: Record<string, unknown> = { ...space.fixed };
+  for (const { key, group } of space.vary) Object.assign(config, group ? (point[key] as object) : { [key]: point[key] });
+  return config;
+}
+
 /** Grid indices the search evaluates, in order; the reference point first when the sample lacks it. */
 export function searchIndices(space: Space): number[] {
   const order = sample(space);

@@ -13,7 +13,7 @@ import { cacheKey, ResultCache } from './cache.ts';
 import { energyEvents, energyPj, type RunCounts } from './energy.ts';
 import { violates } from './expr.ts';
 import { dominates, paretoFront } from './pareto.ts';
-import { pointAt, searchIndices } from './points.ts';
+import { configOf, pointAt, searchIndices } from './points.ts';
 import { runTasks } from './pool.ts';
 import type { AreaResult, Outcome, Task, TaskResult } from './evaluate.ts';
 import type { Layer, Space } from './space.ts';
@@ -110,9 +110,18 @@ function recordOf(space: Space, p: Pending, cache: ResultCache): PointRecord {
   rec.metrics.sram_bits = Object.values(d.buffBytes).reduce((a, b) => a + b, 0) * 8;
   if (p.areaKey) {
     const a = cache.get<Outcome<AreaResult>>(p.areaKey)!;
-    if ('error' in a) return { ...rec, status: 'infeasible', reason: `RTL: ${a.error}` };
+    if ('error' in a) return { ...rec, status: 'infeasible', reason: `area (${space.measure.area}): ${a.error}` };
     if (a.ok.area_cells !== undefined) rec.metrics.area_cells = a.ok.area_cells;
     if (a.ok.memory_bits !== undefined) rec.metrics.memory_bits = a.ok.memory_bits;
+    const ice = a.ok.ice40;
+    if (ice) {
+      for (const m of ['logic_cells', 'lut4', 'flip_flops', 'dsps', 'ram_blocks', 'spram_blocks', 'fmax_mhz'] as const) {
+        const v = ice[m];
+        if (typeof v === 'number') rec.metrics[m] = v;
+      }
+      // a point that does not fit its part is recorded with the numbers of what is over
+      if (!ice.fits) return { ...rec, status: 'infeasible', reason: ice.reason };
+    }
   }
   let cycles = 0, ideal = 0, dram = 0, pj = 0;
   const failures: string[] = [];
@@ -142,6 +151,8 @@ function recordOf(space: Space, p: Pending, cache: ResultCache): PointRecord {
   Object.assign(rec.metrics, {
     cycles, latency_us: round(cycles / d.clockMhz, 3), energy_uj: round(pj / 1e6, 6), dram_bytes: dram, utilization: round(ideal / cycles),
   });
+  const fmax = rec.metrics.fmax_mhz;
+  if (typeof fmax === 'number' && fmax > 0) rec.metrics.latency_fmax_us = round(cycles / fmax, 3);
   return rec;
 }
 
@@ -177,7 +188,7 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
   const tasks: Task[] = [];
   for (const id of searchIndices(space)) {
     const point = pointAt(space, id);
-    const config = { ...space.fixed, ...point };
+    const config = configOf(space, point);
     const p: Pending = { id, point, config, layerKeys: [], fromCache: true };
     pending.push(p);
     try {
@@ -195,8 +206,9 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
     const keys = p.d.keys;
     const task: Task = { id, config, layers: [] };
     if (space.measure.area !== 'none') {
-      p.areaKey = cacheKey({ kind: 'area', method: space.measure.area, keys });
-      if (!known(p.areaKey)) task.area = space.measure.area;
+      const { area, seed } = space.measure;
+      p.areaKey = cacheKey({ kind: 'area', method: area, keys, ...(seed === undefined ? {} : { seed }) });
+      if (!known(p.areaKey)) Object.assign(task, { area, ...(seed === undefined ? {} : { seed }) });
     }
     for (const w of space.workloads) {
       for (const layer of w.layers) {
