@@ -29,6 +29,7 @@ import { argmax, evaluateOnVta } from '../../../compiler/model/evaluate.ts';
 import { loadBound, quantizeModel } from '../../../compiler/model/pipeline.ts';
 import { runModel, type VtaEngineName } from '../../../compiler/model/run.ts';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../../../compiler/quant/calibrate.ts';
+import { SCALE_METHODS, type ScaleMethod } from '../../../compiler/quant/quantize.ts';
 import { batchFor, evaluateImages } from '../../../compiler/quant/evaluate.ts';
 import { compiledHost } from '../../../compiler/target/graph-host.ts';
 import { parseTarget } from '../../../compiler/target/target.ts';
@@ -149,6 +150,7 @@ function calibrationOptions(c: Command, required: boolean): Command {
     .addOption(new Option('--method <method>', 'calibration range per tensor: max |x|, a percentile of |x|, or the clip point of least squared int8 error (mse)').choices(CALIBRATION_METHODS).default('max'))
     .option('--skip-first', 'keep the first conv/dense layer in float (on the host)')
     .option('--skip-last', 'keep the last conv/dense layer in float (on the host)')
+    .addOption(new Option('--scales <kind>', 'pow2: every scale a power of two (VTA\'s scheme); ratio: any scales whose ratio at each requantization is a power of two (still one shift on VTA; finer activations)').choices(SCALE_METHODS).default('pow2'))
     .option('--calib-pixel-scale <s>', 'calibration images (PNG/JPEG) become value/255*s, as run --pixel-scale feeds them', parsePositive('calib-pixel-scale'), 1);
 }
 
@@ -171,6 +173,7 @@ interface CalibOptions {
   method: CalibrationMethod;
   skipFirst?: boolean;
   skipLast?: boolean;
+  scales: ScaleMethod;
 }
 
 interface CompileCliOptions extends CalibOptions {
@@ -186,7 +189,7 @@ async function compile(file: string, opts: CompileCliOptions): Promise<void> {
   const t0 = performance.now();
   const bar = lateBar(`calibrating on ${opts.calib}`);
   const { quantized, report } = await quantizeModel(file, {
-    inputShapes: opts.input, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: bar.onProgress,
+    inputShapes: opts.input, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, onCalibration: bar.onProgress,
     imageSample: isOcrTask(opts.preprocess) ? async (path, shape) => ocrTaskInput(opts.preprocess as OcrTask, readImage(path), shape).data as Float32Array : undefined,
   });
   bar.stop();
@@ -306,7 +309,7 @@ async function evaluate(file: string, opts: EvalCliOptions): Promise<void> {
   b.stop();
   const cal = lateBar(`calibrating on ${opts.calib}`);
   const { quantized } = await quantizeModel(file, {
-    batch, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: cal.onProgress,
+    batch, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, onCalibration: cal.onProgress,
   });
   cal.stop();
   const m = await compileModel(quantized, d, { configName: opts.config, source: file });
