@@ -16,7 +16,9 @@ import { execa } from 'execa';
 import koffi from 'koffi';
 import { CompileError } from '../errors.ts';
 import type { GpuKernel } from './codegen.ts';
-import { runGpuOp, type GpuOp, type GpuRun, type GpuSession } from './op.ts';
+import { runGpuOp, STATIC_SHARED_LIMIT, type GpuOp, type GpuRun, type GpuSession } from './op.ts';
+
+export { STATIC_SHARED_LIMIT };
 
 export const CUDA_CACHE_DIR = resolve('.cache', 'cuda');
 
@@ -110,8 +112,6 @@ export async function buildCuda(source: string, archs: readonly string[], cacheD
   return { fatbin, archs: built, cached: false, nvcc };
 }
 
-/** Shared memory per block every architecture we name allows (48 KiB static: sm_50 and later). */
-export const STATIC_SHARED_LIMIT = 48 * 1024;
 
 /** Refuse kernels that declare more static shared memory than a block may have. */
 export function checkSharedMemory(b: CudaBuild): void {
@@ -201,6 +201,21 @@ function ok(code: number, what: string): void {
 const CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
 const CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 
+/** GPU 0: its driver handle, name and architecture (sm_XY); call where `cudaUnavailable()` is undefined. */
+export function cudaGpu0(): { dev: number; name: string; arch: string } {
+  const cu = cudaDriver();
+  if (!cu) throw new CompileError(cudaUnavailable()!);
+  const dev = [0];
+  ok(cu.deviceGet(dev, 0), 'cuDeviceGet');
+  const nameBuf = Buffer.alloc(256);
+  ok(cu.deviceGetName(nameBuf, 256, dev[0]), 'cuDeviceGetName');
+  const major = [0];
+  const minor = [0];
+  ok(cu.deviceGetAttribute(major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev[0]), 'cuDeviceGetAttribute');
+  ok(cu.deviceGetAttribute(minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev[0]), 'cuDeviceGetAttribute');
+  return { dev: dev[0], name: nameBuf.toString('utf8').replace(/\0.*$/s, ''), arch: `sm_${major[0]}${minor[0]}` };
+}
+
 /**
  * GPU 0 with the fatbin loaded (the cubin of its architecture) and the kernels looked up: device
  * buffers and launches on the default stream (in order; cuMemcpyDtoH waits for the launches).
@@ -218,18 +233,10 @@ export class CudaSession implements GpuSession {
     const why = cudaUnavailable();
     if (why) throw new CompileError(why);
     const cu = (this.cu = cudaDriver()!);
-    const dev = [0];
-    ok(cu.deviceGet(dev, 0), 'cuDeviceGet');
-    this.dev = dev[0];
-    const nameBuf = Buffer.alloc(256);
-    ok(cu.deviceGetName(nameBuf, 256, this.dev), 'cuDeviceGetName');
-    this.deviceName = nameBuf.toString('utf8').replace(/\0.*$/s, '');
-    const major = [0];
-    const minor = [0];
-    ok(cu.deviceGetAttribute(major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, this.dev), 'cuDeviceGetAttribute');
-    ok(cu.deviceGetAttribute(minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, this.dev), 'cuDeviceGetAttribute');
-    const arch = `sm_${major[0]}${minor[0]}`;
-    if (!build.archs.some((a) => a.arch === arch)) throw new CompileError(`${this.deviceName} is ${arch}; the kernels were compiled for ${build.archs.map((a) => a.arch).join(', ')}: add -arch=${arch}`);
+    const gpu = cudaGpu0();
+    this.dev = gpu.dev;
+    this.deviceName = gpu.name;
+    if (!build.archs.some((a) => a.arch === gpu.arch)) throw new CompileError(`${gpu.name} is ${gpu.arch}; the kernels were compiled for ${build.archs.map((a) => a.arch).join(', ')}: add -arch=${gpu.arch}`);
     const ctx = [0];
     ok(cu.primaryCtxRetain(ctx, this.dev), 'cuDevicePrimaryCtxRetain');
     try {

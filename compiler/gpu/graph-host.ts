@@ -36,7 +36,7 @@ import { operatorCall, outputShape, shapeOf, type OperatorCall } from '../target
 import { targetString, type GpuTargetSpec } from '../target/target.ts';
 import { dtypeBits } from '../ir/expr.ts';
 import type { GpuKernel } from './codegen.ts';
-import { buildCuda, checkSharedMemory, cudaUnavailable, CudaSession } from './cuda.ts';
+import { buildCuda, checkSharedMemory, cudaGpu0, cudaUnavailable, CudaSession } from './cuda.ts';
 import { buildGpuOp, typedArray, type GpuOp, type GpuSession } from './op.ts';
 import { OpenclSession } from './opencl.ts';
 
@@ -131,15 +131,17 @@ export function gpuDevice(h: HostTarget): string | undefined {
   return 'info' in h ? (h as { info: GpuHostInfo }).info.device : undefined;
 }
 
-/** Build the program on the target's device (cuda: with nvcc, then only where a driver and GPU are). */
+/**
+ * Build the program on the target's device. cuda: with nvcc for the target's architectures and,
+ * where a GPU is, its own (`--host cuda` runs on any GPU); without a driver or GPU, one line.
+ */
 async function openSession(target: GpuTargetSpec, source: string, launches: GpuKernel[], nodes: number): Promise<GpuSession> {
   if (target.kind === 'opencl') return new OpenclSession(source, launches);
-  const build = await buildCuda(source, target.archs);
-  checkSharedMemory(build);
   const noGpu = cudaUnavailable();
-  if (noGpu) {
-    throw new CompileError(`host ${targetString(target)}: ${launches.length} kernels of ${nodes} quantized nodes compiled with nvcc for ${target.archs.join(', ')}, not run: ${noGpu}`);
-  }
+  const archs = noGpu ? target.archs : [...new Set([...target.archs, cudaGpu0().arch])];
+  const build = await buildCuda(source, archs);
+  checkSharedMemory(build);
+  if (noGpu) throw new CompileError(`host ${targetString(target)}: ${launches.length} kernels of ${nodes} quantized nodes compiled with nvcc for ${archs.join(', ')}, not run: ${noGpu}`);
   return new CudaSession(build, launches);
 }
 

@@ -34,6 +34,8 @@ export function buildGpuOp(def: OpDefinition, strategy: GpuStrategy, target: Gpu
 
 /** Threads per block every CUDA architecture allows (sm_20 and later); blocks per grid in y and z. */
 export const CUDA_MAX_BLOCK_THREADS = 1024;
+/** Static shared memory per block every architecture we name allows (48 KiB: sm_50 and later). */
+export const STATIC_SHARED_LIMIT = 48 * 1024;
 const CUDA_MAX_GRID_YZ = 65535;
 
 /** Refuse launch configurations no CUDA GPU accepts (an OpenCL device is asked at run time). */
@@ -42,6 +44,10 @@ function checkCudaLaunch(source: GpuSource, knobs: HostKnobs): void {
     const threads = k.block[0] * k.block[1] * k.block[2];
     if (threads > CUDA_MAX_BLOCK_THREADS) {
       throw new CompileError(`kernel ${k.name} needs ${threads} threads per block (knobs ${JSON.stringify(knobs)}); CUDA allows ${CUDA_MAX_BLOCK_THREADS}: choose fewer threads`);
+    }
+    // Before nvcc, whose ptxas would say it in its own words ("uses too much shared data").
+    if (k.sharedBytes > STATIC_SHARED_LIMIT) {
+      throw new CompileError(`kernel ${k.name} needs ${k.sharedBytes} bytes of shared memory (knobs ${JSON.stringify(knobs)}); a CUDA block may have ${STATIC_SHARED_LIMIT}: choose smaller tiles`);
     }
     if (k.grid[1] > CUDA_MAX_GRID_YZ || k.grid[2] > CUDA_MAX_GRID_YZ) throw new CompileError(`kernel ${k.name}: grid ${k.grid.join('x')} has more than ${CUDA_MAX_GRID_YZ} blocks in y or z`);
   }
