@@ -95,21 +95,12 @@ test('gpu host: unprepared nodes are named, other data widths refused', () => {
   assert.throws(() => gpuHost({ kind: 'opencl' }, loadConfig('{"LOG_INP_WIDTH":2,"LOG_ACC_BUFF_SIZE":16}')), /the quantized graph is int8 x int8 -> int32 -> int8/);
 });
 
-nvccTest('cuda host: the graph\'s kernels compile with nvcc; without a GPU one line says so, else they run bit-exact', async () => {
+// With a GPU (scripts/gpu-check.sh); without one, the no-GPU line is the CLI test's below (one nvcc build fewer).
+testNeeding(() => toolsMissing('nvcc') ?? cudaUnavailable() ?? null)('cuda host: grouped and depthwise conv, add, max-pool on the GPU equal the reference kernels', async () => {
   const g = groupedNet();
   const host = gpuHost({ kind: 'cuda', archs: ['sm_80'] }, d);
-  const noGpu = cudaUnavailable();
-  if (noGpu) {
-    await host.prepare!(g).then(
-      () => assert.unreachable('prepare ran without a GPU'),
-      (e: Error) => {
-        assert.match(e.message, /^host cuda -arch=sm_80: \d+ kernels of 4 quantized nodes compiled with nvcc for sm_80, not run: /);
-        assert.ok(e.message.endsWith(noGpu) && !e.message.includes('\n'), e.message);
-      },
-    );
-    return;
-  }
   await host.prepare!(g);
+  assert.is(host.info.nodes, 4);
   sameAsReference(g, host, [1, 2].map(groupedInput));
 });
 
