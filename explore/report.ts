@@ -56,12 +56,12 @@ function fmt(v: unknown): string {
   return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
-function axisScale(values: number[]): { zero: false; padding: number; type?: 'log' } {
+function axisScale(values: number[]): { zero?: false; padding: number; type?: 'log' } {
   const lo = Math.min(...values);
   const hi = Math.max(...values);
   // a log axis when the values span more than a factor of 30 (areas and latencies of a wide space);
   // padding keeps the extreme points and the reference label inside the plot
-  return lo > 0 && hi / lo > 30 ? { zero: false, padding: 24, type: 'log' } : { zero: false, padding: 24 };
+  return lo > 0 && hi / lo > 30 ? { type: 'log', padding: 24 } : { zero: false, padding: 24 };
 }
 
 /**
@@ -198,7 +198,13 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
-    return await view.toSVG();
+    // vega numbers clip paths with a counter global to the process: number them per file instead,
+    // so the same results give the same bytes
+    const ids = new Map<string, number>();
+    return (await view.toSVG()).replace(/(id="|url\(#)clip(\d+)/g, (_, pre: string, n: string) => {
+      if (!ids.has(n)) ids.set(n, ids.size + 1);
+      return `${pre}clip${ids.get(n)}`;
+    });
   } finally {
     view.finalize();
   }
