@@ -270,7 +270,7 @@ h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 .chart { margin: 0.5em 0; } .svg-link { font-size: 0.9em; }
 table { border-collapse: collapse; font-size: 12px; }
 th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: right; white-space: nowrap; }
-td:last-child { text-align: left; white-space: normal; max-width: 40em; }
+td:last-child { text-align: left; white-space: normal; min-width: 30em; max-width: 60em; }
 th { background: #f3f3f3; cursor: pointer; user-select: none; position: sticky; top: 0; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; } th[aria-sort="descending"]::after { content: " \\25BC"; }
 tr.front td { background: #fdecec; } tr.infeasible td, tr.failed td { color: #888; }

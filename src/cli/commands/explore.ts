@@ -6,8 +6,9 @@
 import type { Command } from 'commander';
 import { jsonOption, outOption, parseInteger } from '../options.ts';
 import { table } from '../../report/table.ts';
-import { loadSpace } from '../../../explore/space.ts';
-import { explore } from '../../../explore/run.ts';
+import { loadSpace, type Space } from '../../../explore/space.ts';
+import { explore, type ExploreOptions } from '../../../explore/run.ts';
+import { evolveExplore } from '../../../explore/search.ts';
 import { rerenderReport } from '../../../explore/report.ts';
 import { VtwError } from '../../errors.ts';
 import { defaultWorkers } from '../../../explore/pool.ts';
@@ -18,6 +19,11 @@ interface ExploreCliOptions {
   json?: boolean;
   force?: boolean;
   fresh?: boolean;
+}
+
+/** A line of progress on stderr, where the progress bar would show (a terminal, or VTW_PROGRESS=1). */
+function progressLine(line: string): void {
+  if (process.stderr.isTTY || process.env.VTW_PROGRESS === '1') process.stderr.write(`${line}\n`);
 }
 
 export function registerExplore(program: Command): void {
@@ -34,7 +40,8 @@ export function registerExplore(program: Command): void {
     .action(async (spacePath: string, opts: ExploreCliOptions) => {
       if (opts.out === undefined) throw new VtwError(`vtw explore ${spacePath} needs --out DIR, the folder for results.jsonl, pareto.json, report.html and the cache`);
       const space = loadSpace(spacePath);
-      const { summary, records } = await explore(space, { out: opts.out, workers: opts.workers ?? defaultWorkers(), force: opts.force, fresh: opts.fresh });
+      const sweep = space.search.strategy === 'evolve' ? (sp: Space, o: ExploreOptions) => evolveExplore(sp, o, progressLine) : explore;
+      const { summary, records } = await sweep(space, { out: opts.out, workers: opts.workers ?? defaultWorkers(), force: opts.force, fresh: opts.fresh });
       if (opts.json) {
         console.log(JSON.stringify(summary, null, 2));
         return;
