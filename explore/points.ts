@@ -23,8 +23,12 @@ export function configOf(space: Space, point: Record<string, unknown>): Record<s
   return config;
 }
 
-/** Grid indices the search evaluates, in order; the reference point first when the sample lacks it. */
+/**
+ * Grid indices the search evaluates, in order; the reference point first when the sample lacks it.
+ * An adaptive search (explore/search.ts) names its points itself in `search.visit`.
+ */
 export function searchIndices(space: Space): number[] {
+  if (space.search.visit) return space.search.visit;
   const order = sample(space);
   const ref = space.reference;
   return ref === null || order.includes(ref) ? order : [ref, ...order];

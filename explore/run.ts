@@ -15,10 +15,11 @@ import { violates } from './expr.ts';
 import { dominates, paretoFront } from './pareto.ts';
 import { configOf, pointAt, searchIndices } from './points.ts';
 import { runTasks } from './pool.ts';
+import { REPORT_FILES, reportFiles } from './report.ts';
 import type { AreaResult, Outcome, Task, TaskResult } from './evaluate.ts';
 import type { Layer, Space } from './space.ts';
 
-export const OUTPUT_FILES = ['results.jsonl', 'results.csv', 'pareto.json', 'cache.jsonl'];
+export const OUTPUT_FILES = ['results.jsonl', 'results.csv', 'pareto.json', 'cache.jsonl', ...REPORT_FILES];
 
 export interface WorkloadRow {
   workload: string;
@@ -267,6 +268,7 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
     'results.csv': csvOf(space, records),
     'pareto.json': JSON.stringify(pareto, null, 2) + '\n',
     'cache.jsonl': cache.text(),
+    ...(await reportFiles({ records, pareto })),
   }, { force: opts.force });
   const summary: ExploreSummary = {
     points: records.length,

@@ -37,6 +37,9 @@ export interface Measure {
   seed?: number;
 }
 
+export type SearchStrategy = 'grid' | 'random' | 'evolve';
+export const SEARCH_STRATEGIES: readonly SearchStrategy[] = ['grid', 'random', 'evolve'];
+
 export interface Space {
   name: string;
   /**
@@ -49,7 +52,15 @@ export interface Space {
   workloads: Workload[];
   measure: Measure;
   objectives: { metric: string; goal: 'min' | 'max' }[];
-  search: { strategy: 'grid' | 'random'; budget: number | null; seed: number };
+  search: {
+    strategy: SearchStrategy;
+    budget: number | null;
+    seed: number;
+    /** evolve: points per round (null: the default, max(8, workers)). */
+    batch: number | null;
+    /** Set by an adaptive search (explore/search.ts): the grid indices to sweep, in order. */
+    visit?: number[];
+  };
   energy: EnergyTable;
   /** Grid index of the reference point (always evaluated; pareto.json says where it stands), or null. */
   reference: number | null;
@@ -261,17 +272,19 @@ export function checkSpace(raw: unknown, where = 'space file'): Space {
     // search
     const s = o.search ?? {};
     if (!isObj(s)) fail('search must be an object, e.g. {"strategy": "random", "budget": 32, "seed": 1}');
-    unknownKeys(s as Record<string, unknown>, ['strategy', 'budget', 'seed'], 'search');
+    unknownKeys(s as Record<string, unknown>, ['strategy', 'budget', 'seed', 'batch'], 'search');
     const sr = s as Record<string, unknown>;
     const budget = sr.budget === undefined ? null : int(sr.budget, 'search.budget', 1);
     const strategy = sr.strategy ?? (budget !== null && budget < size ? 'random' : 'grid');
-    if (strategy !== 'grid' && strategy !== 'random') fail('search.strategy must be "grid" or "random"');
-    if (strategy === 'random' && budget === null) fail('search.strategy "random" needs search.budget (how many points to evaluate)');
+    if (!SEARCH_STRATEGIES.includes(strategy as SearchStrategy)) fail(`search.strategy must be one of ${SEARCH_STRATEGIES.map((x) => `"${x}"`).join(', ')}`);
+    if (strategy !== 'grid' && budget === null) fail(`search.strategy "${strategy}" needs search.budget (how many points to evaluate)`);
     const seed = sr.seed === undefined ? 1 : int(sr.seed, 'search.seed', 0);
+    const batch = sr.batch === undefined ? null : int(sr.batch, 'search.batch', 1);
+    if (batch !== null && strategy !== 'evolve') fail('search.batch is for strategy "evolve" (points per round)');
     return {
       name: typeof o.name === 'string' ? o.name : 'space',
       vary, fixed: fixed as Record<string, unknown>, constraints, workloads, measure: { area: area as AreaMethod, ...(areaSeed === undefined ? {} : { seed: areaSeed }) }, objectives,
-      search: { strategy: strategy as 'grid' | 'random', budget, seed }, energy: energyTable(o.energy), size,
+      search: { strategy: strategy as SearchStrategy, budget, seed, batch }, energy: energyTable(o.energy), size,
       reference: o.reference === undefined ? null : referenceIndex(o.reference, vary, target),
     };
   } catch (e) {

@@ -180,6 +180,14 @@ export const TOOLS: readonly Tool[] = [
     }),
   },
   {
+    id: 'chromium',
+    name: 'Chromium (headless browser)',
+    enables: 'the browser checks of vtw explore\'s HTML report (test/explore-report.test.ts, driven by playwright-core)',
+    neededByTests: false,
+    install: { apt: ['chromium'] },
+    probe: probeCommand(['chromium', 'chromium-browser'], (out) => /Chromium (\d+(?:\.\d+)+)/.exec(out)?.[1] ?? null),
+  },
+  {
     id: 'yosys',
     name: 'YoWASP yosys (npm, WebAssembly)',
     enables: 'vtw synth (synthesis), yosys checks of generated Verilog',
