@@ -9,10 +9,12 @@ import { table } from '../../report/table.ts';
 import { loadSpace } from '../../../explore/space.ts';
 import { explore } from '../../../explore/run.ts';
 import { defaultWorkers } from '../../../explore/pool.ts';
+import { VtwError } from '../../errors.ts';
 
 interface ExploreCliOptions {
   out: string;
   workers?: number;
+  queue?: string;
   json?: boolean;
   force?: boolean;
   fresh?: boolean;
@@ -25,12 +27,14 @@ export function registerExplore(program: Command): void {
     .argument('<space>', 'space file (JSON; examples/space-*.json)')
     .addOption(outOption('dir', 'output folder; its cache.jsonl makes a repeated or interrupted sweep resume', { required: true }))
     .option('--workers <n>', `worker processes (default: the cores, here ${defaultWorkers()}; 1 runs in this process)`, parseInteger('workers', 1))
+    .option('--queue <url>', 'hand the points to `vtw worker` processes through the Redis at URL (redis://HOST:PORT) instead of local workers')
     .option('--fresh', 'ignore cached results and measure every point again')
     .option('--force', 'replace --out even when it holds files vtw did not write')
     .addOption(jsonOption('print the summary as JSON: points, evaluated, infeasible, failed, cached, pareto, seconds'))
     .action(async (spacePath: string, opts: ExploreCliOptions) => {
+      if (opts.queue && opts.workers !== undefined) throw new VtwError('--workers and --queue do not go together: with --queue the points run on `vtw worker` processes; give them --workers');
       const space = loadSpace(spacePath);
-      const { summary, records } = await explore(space, { out: opts.out, workers: opts.workers ?? defaultWorkers(), force: opts.force, fresh: opts.fresh });
+      const { summary, records } = await explore(space, { out: opts.out, workers: opts.workers ?? defaultWorkers(), queue: opts.queue, force: opts.force, fresh: opts.fresh });
       if (opts.json) {
         console.log(JSON.stringify(summary, null, 2));
         return;
