@@ -15,6 +15,8 @@ type Handler = (payload: never) => Promise<unknown>;
 const HANDLERS: Record<string, () => Promise<Handler>> = {
   /** One design point's missing measurements (explore/evaluate.ts): a Task in, a TaskResult out. */
   'explore-point': async () => (await import('./evaluate.ts')).evaluateTask as Handler,
+  /** A batch of differential fuzzing programs (explore/fuzz-batch.ts): a FuzzBatch in, a FuzzBatchResult out. */
+  'fuzz-batch': async () => ((b: never) => import('./fuzz-batch.ts').then((m) => m.runFuzzBatch(b))) as Handler,
 };
 
 export const JOB_KINDS = Object.keys(HANDLERS);
