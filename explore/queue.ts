@@ -123,8 +123,53 @@ function connection(t: RedisTarget, onGiveUp: () => void) {
   };
 }
 
+/** The connection to Redis went away mid-work (its name is checked by the commands, which exit after it). */
+export class QueueLostError extends VtwError {}
+
 function lostError(url: string): VtwError {
-  return new VtwError(`lost the connection to Redis at ${url} for about a minute: check that redis-server still runs there, then run the same command again (finished work is kept)`);
+  return new QueueLostError(`lost the connection to Redis at ${url} for ${LOST_SECONDS} s: check that redis-server still runs there, then run the same command again (finished work is kept)`);
+}
+
+/** Seconds without Redis before a command gives up. */
+const LOST_SECONDS = 45;
+
+/**
+ * Ping Redis every few seconds on a connection of its own; after LOST_SECONDS without an answer,
+ * `onLost`. (BullMQ's own connections only retry; this is what notices that they stopped working.)
+ * While it runs, ioredis's "[ioredis] Unhandled error event" console lines (from BullMQ's internal
+ * connections, which have no error listener of ours) are dropped: the lost connection is reported
+ * once, by `onLost`; the returned stop function keeps dropping them when asked (those connections
+ * keep retrying until the process exits).
+ */
+async function watch(t: RedisTarget, onLost: () => void): Promise<(keepFilter?: boolean) => void> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis({ ...t, connectTimeout: CONNECT_MS, retryStrategy: () => 1000, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  client.on('error', () => {});
+  const consoleError = console.error;
+  console.error = (...a: unknown[]) => {
+    if (typeof a[0] === 'string' && a[0].startsWith('[ioredis] Unhandled error event')) return;
+    consoleError(...a);
+  };
+  let lastOk = Date.now();
+  let pinging = false;
+  const timer = setInterval(() => {
+    if (pinging) return;
+    pinging = true;
+    let t2: NodeJS.Timeout | undefined;
+    void Promise.race([client.ping(), new Promise((_, reject) => (t2 = setTimeout(() => reject(new Error('timeout')), 3000)))])
+      .then(() => (lastOk = Date.now()), () => {
+        if (Date.now() - lastOk > LOST_SECONDS * 1000) onLost();
+      })
+      .finally(() => {
+        clearTimeout(t2);
+        pinging = false;
+      });
+  }, 3000);
+  return (keepFilter = false) => {
+    clearInterval(timer);
+    if (!keepFilter) console.error = consoleError;
+    client.disconnect();
+  };
 }
 
 /**
@@ -143,6 +188,7 @@ export async function runOnQueue(url: string, jobs: QueueJob[], onResult: (index
   events.on('error', () => {});
   const pending = new Map<string, number[]>();
   jobs.forEach((j, i) => pending.set(j.id, [...(pending.get(j.id) ?? []), i]));
+  const unwatch = await watch(target, () => giveUp());
   try {
     await events.waitUntilReady();
     await new Promise<void>((resolve, reject) => {
@@ -154,7 +200,10 @@ export async function runOnQueue(url: string, jobs: QueueJob[], onResult: (index
         if (e) reject(e);
         else resolve();
       };
-      giveUp = () => stop(lostError(url));
+      giveUp = () => {
+        unwatch(true);
+        stop(lostError(url));
+      };
       const failed = (id: string, reason: string) =>
         stop(new VtwError(`a ${jobs[pending.get(id)![0]].kind} job (${id}) failed on a worker: ${reason}${/stalled/.test(reason) ? ` (its workers died ${MAX_STALLED + 1} times)` : ''}`));
       const collect = async (id: string) => {
@@ -212,7 +261,8 @@ export async function runOnQueue(url: string, jobs: QueueJob[], onResult: (index
     if (e instanceof VtwError) throw e;
     throw new VtwError(`the queue at ${url} failed: ${message(e)}`);
   } finally {
-    await Promise.allSettled([events.close(), queue.close()]);
+    unwatch();
+    await Promise.race([Promise.allSettled([events.close(), queue.close()]), new Promise((r) => setTimeout(r, 3000))]);
   }
 }
 
@@ -261,15 +311,18 @@ export async function serveQueue(url: string, opts: ServeOptions): Promise<Serve
   });
   worker.on('failed', (job, e) => opts.log(`failed ${job?.name ?? 'job'} ${job?.id ?? ''}: ${message(e)}`));
   await worker.waitUntilReady();
+  const unwatch = await watch(target, () => fail(lostError(url)));
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= worker.close().finally(() => pool.close()));
-  const closed = new Promise<void>((resolve) => worker.on('closed', () => resolve()));
+  // BullMQ closes a worker whose connection gave up: that is a lost Redis too, unless close() asked.
+  const closed = new Promise<void>((resolve) => worker.on('closed', () => (closing ? resolve() : fail(lostError(url)))));
   return {
     done: Promise.race([closed, lost.catch(async (e: Error) => {
+      unwatch(true);
       await Promise.race([worker.close(true), new Promise((r) => setTimeout(r, 2000))]);
       pool.close();
       throw e;
-    })]),
+    })]).then(() => unwatch()),
     close,
   };
 }

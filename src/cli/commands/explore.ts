@@ -34,7 +34,11 @@ export function registerExplore(program: Command): void {
     .action(async (spacePath: string, opts: ExploreCliOptions) => {
       if (opts.queue && opts.workers !== undefined) throw new VtwError('--workers and --queue do not go together: with --queue the points run on `vtw worker` processes; give them --workers');
       const space = loadSpace(spacePath);
-      const { summary, records } = await explore(space, { out: opts.out, workers: opts.workers ?? defaultWorkers(), queue: opts.queue, force: opts.force, fresh: opts.fresh });
+      const { summary, records } = await explore(space, { out: opts.out, workers: opts.workers ?? defaultWorkers(), queue: opts.queue, force: opts.force, fresh: opts.fresh }).catch((e: unknown) => {
+        // A lost queue: BullMQ's connections may keep retrying; exit once the error line is out.
+        if ((e as Error | undefined)?.name === 'QueueLostError') setTimeout(() => process.exit(1), 500).unref();
+        throw e;
+      });
       if (opts.json) {
         console.log(JSON.stringify(summary, null, 2));
         return;

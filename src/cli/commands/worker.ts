@@ -40,6 +40,10 @@ export function registerWorker(program: Command): void {
       process.on('SIGTERM', stop);
       try {
         await server.done;
+      } catch (e) {
+        // Lost Redis: BullMQ's connections may keep retrying; exit once the error line is out.
+        if ((e as Error | undefined)?.name === 'QueueLostError') setTimeout(() => process.exit(1), 500).unref();
+        throw e;
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
