@@ -1,7 +1,7 @@
 /**
  * A sweep: the points of a space (explore/points.ts), each validated and checked against the
- * constraints, its missing measurements (area, workload layers) computed by the worker pool and
- * cached, then metrics, energy, Pareto fronts and the output folder: results.jsonl, results.csv,
+ * constraints, its missing measurements (area, workload layers) computed by the worker pool (or
+ * the workers of a Redis queue) and cached, then metrics, energy, Pareto fronts and the output folder: results.jsonl, results.csv,
  * pareto.json and cache.jsonl (docs/explore.md).
  */
 import cliProgress from 'cli-progress';
@@ -66,6 +66,8 @@ export interface ExploreSummary {
 export interface ExploreOptions {
   out: string;
   workers: number;
+  /** A Redis URL: the points go to the queue there, for `vtw worker` processes (explore/queue.ts), instead of local workers. */
+  queue?: string;
   force?: boolean;
   /** Ignore cached results (they are recomputed and replaced). */
   fresh?: boolean;
@@ -178,6 +180,8 @@ function workloadMetrics(r: PointRecord, workload: string): Record<string, numbe
 
 export async function explore(space: Space, opts: ExploreOptions): Promise<{ summary: ExploreSummary; records: PointRecord[] }> {
   const t0 = performance.now();
+  // An unreachable queue is one error line before anything is written.
+  if (opts.queue) await (await import('./queue.ts')).checkQueue(opts.queue);
   const out = checkOutputFolder(opts.out, OUTPUT_FILES, { force: opts.force });
   makeDirs(out);
   const cacheFile = join(out, 'cache.jsonl');
@@ -230,7 +234,7 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
   const byId = new Map(pending.map((p) => [p.id, p]));
   const bar = progressBar(tasks.length, opts.progress ?? (process.stderr.isTTY === true || process.env.VTW_PROGRESS === '1'));
   try {
-    await runTasks(tasks, opts.workers, (r: TaskResult) => {
+    await runTasks(tasks, { workers: opts.workers, queue: opts.queue, fresh: opts.fresh }, (r: TaskResult) => {
       if (r.area) cache.put(byId.get(r.id)!.areaKey!, r.area);
       for (const l of r.layers) cache.put(l.key, l.result);
       bar.tick();

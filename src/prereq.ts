@@ -188,6 +188,14 @@ export const TOOLS: readonly Tool[] = [
     probe: probeCommand(['chromium', 'chromium-browser'], (out) => /Chromium (\d+(?:\.\d+)+)/.exec(out)?.[1] ?? null),
   },
   {
+    id: 'redis-server',
+    name: 'Redis server',
+    enables: 'the tests of the distributed sweep (vtw explore --queue, vtw worker start their own redis-server on a loopback port); users point --queue at any Redis 6.2+',
+    neededByTests: false,
+    install: { apt: ['redis-server'] },
+    probe: probeCommand(['redis-server'], (out) => /v=(\d+\.\d+(\.\d+)?)/.exec(out)?.[1] ?? null),
+  },
+  {
     id: 'yosys',
     name: 'YoWASP yosys (npm, WebAssembly)',
     enables: 'vtw synth (synthesis), yosys checks of generated Verilog',

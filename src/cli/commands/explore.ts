@@ -16,6 +16,7 @@ import { defaultWorkers } from '../../../explore/pool.ts';
 interface ExploreCliOptions {
   out?: string;
   workers?: number;
+  queue?: string;
   json?: boolean;
   force?: boolean;
   fresh?: boolean;
@@ -34,14 +35,20 @@ export function registerExplore(program: Command): void {
     // required, but checked in the action: `vtw explore report DIR` has no --out
     .addOption(outOption('dir', 'output folder (required); its cache.jsonl makes a repeated or interrupted sweep resume'))
     .option('--workers <n>', `worker processes (default: the cores, here ${defaultWorkers()}; 1 runs in this process)`, parseInteger('workers', 1))
+    .option('--queue <url>', 'hand the points to `vtw worker` processes through the Redis at URL (redis://HOST:PORT) instead of local workers')
     .option('--fresh', 'ignore cached results and measure every point again')
     .option('--force', 'replace --out even when it holds files vtw did not write')
     .addOption(jsonOption('print the summary as JSON: points, evaluated, infeasible, failed, cached, pareto, seconds'))
     .action(async (spacePath: string, opts: ExploreCliOptions) => {
       if (opts.out === undefined) throw new VtwError(`vtw explore ${spacePath} needs --out DIR, the folder for results.jsonl, pareto.json, report.html and the cache`);
+      if (opts.queue && opts.workers !== undefined) throw new VtwError('--workers and --queue do not go together: with --queue the points run on `vtw worker` processes; give them --workers');
       const space = loadSpace(spacePath);
       const sweep = space.search.strategy === 'evolve' ? (sp: Space, o: ExploreOptions) => evolveExplore(sp, o, progressLine) : explore;
-      const { summary, records } = await sweep(space, { out: opts.out, workers: opts.workers ?? defaultWorkers(), force: opts.force, fresh: opts.fresh });
+      const { summary, records } = await sweep(space, { out: opts.out, workers: opts.workers ?? defaultWorkers(), queue: opts.queue, force: opts.force, fresh: opts.fresh }).catch((e: unknown) => {
+        // A lost queue: BullMQ's connections may keep retrying; exit once the error line is out.
+        if ((e as Error | undefined)?.name === 'QueueLostError') setTimeout(() => process.exit(1), 500).unref();
+        throw e;
+      });
       if (opts.json) {
         console.log(JSON.stringify(summary, null, 2));
         return;
