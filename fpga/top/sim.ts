@@ -6,7 +6,7 @@
 import type { Derived } from '../../src/config/derive.ts';
 import type { Board } from '../boards/types.ts';
 import { LinkHost } from '../link/host.ts';
-import { SimTransport } from '../link/sim.ts';
+import { SimTransport, type SimDesign } from '../link/sim.ts';
 import { vtaBoardTop, type VtaBoardDesign, type VtaBoardOptions } from './index.ts';
 
 export interface SimBoard {
@@ -20,10 +20,13 @@ export interface SimBoard {
 export const SIM_CLKS_PER_BIT = 4;
 export const SIM_TIMEOUT_CYCLES = 400;
 
-/** Build (cached by content) and start the simulated board top for `d` on `board`. */
-export async function startSimBoard(d: Derived, board: Board, opts: Omit<VtaBoardOptions, 'noPll' | 'pll' | 'icepll'> = {}, onProgress?: (msg: string) => void): Promise<SimBoard> {
+/**
+ * Build (cached by content) and start the simulated board top for `d` on `board`. `simulate`, when
+ * given, turns the board top into what is simulated (fpga/top/netlist.ts: its synthesized netlist).
+ */
+export async function startSimBoard(d: Derived, board: Board, opts: Omit<VtaBoardOptions, 'noPll' | 'pll' | 'icepll'> = {}, onProgress?: (msg: string) => void, simulate?: (design: VtaBoardDesign) => Promise<SimDesign>): Promise<SimBoard> {
   const design = await vtaBoardTop(d, board, { clksPerBit: SIM_CLKS_PER_BIT, timeoutCycles: SIM_TIMEOUT_CYCLES, ...opts, noPll: true });
-  const transport = await SimTransport.start(design, onProgress);
+  const transport = await SimTransport.start(simulate ? await simulate(design) : design, onProgress);
   // Simulated time runs slower than a UART: generous response timeouts, a short quiet period.
   const host = new LinkHost(transport, { timeoutMs: 5000, deviceTimeoutMs: 20 });
   return { design, transport, host, close: () => transport.close() };
