@@ -38,11 +38,11 @@ export const ENGINES: readonly EngineEntry[] = [
     create: (o) => new BothEngine(new TsEngine(), new VerilatorEngine(o.onProgress), { failDir: o.failDir ?? 'build/mismatch' }),
   },
   {
-    name: 'board', description: 'the board top (RTL) in Verilator through the simulated UART link, checked against ts', records: { trace: false, vcd: false },
+    name: 'board', description: 'the board top\'s RTL in Verilator through the simulated UART link, checked against ts', records: { trace: false, vcd: false },
     create: (o) => new SimBoardEngine({ netlist: false, board: o.board, onProgress: o.onProgress }),
   },
   {
-    name: 'board-netlist', description: 'the board top synthesized by yosys synth_ice40, simulated with the iCE40 cell models, checked against ts', records: { trace: false, vcd: false },
+    name: 'board-netlist', description: 'the board top\'s synth_ice40 netlist on the iCE40 cell models, likewise', records: { trace: false, vcd: false },
     create: (o) => new SimBoardEngine({ netlist: true, board: o.board, onProgress: o.onProgress }),
   },
 ];
