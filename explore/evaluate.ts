@@ -9,7 +9,10 @@ import { yosys } from '../hw/yosys.ts';
 import { compileConv2d } from '../compiler/ops/conv2d_op.ts';
 import { buildProgram, idealCycles } from '../compiler/ops/op.ts';
 import { runSync } from '../sim/ts/engine.ts';
-import type { Layer } from './space.ts';
+import { FitError, runFlow } from '../fpga/flow.ts';
+import { getBoard } from '../fpga/boards/index.ts';
+import { vtaBoardTop } from '../fpga/top/index.ts';
+import type { AreaMethod, Layer, Measure } from './space.ts';
 import type { RunCounts } from './energy.ts';
 
 export interface AreaResult {
@@ -20,6 +23,28 @@ export interface AreaResult {
   /** Generic synthesis only. */
   area_cells?: number;
   memory_bits?: number;
+  /** `ice40` only: synthesis and place and route of the VTA board top on the point's BOARD. */
+  ice40?: Ice40Area;
+}
+
+export interface Ice40Area {
+  board: string;
+  device: string;
+  /** The board top's clock (CLOCK_MHZ through the PLL), the constraint nextpnr was given. */
+  clock_mhz: number;
+  fits: boolean;
+  /** Why it does not fit, with the numbers (fpga/flow.ts FitError). */
+  reason?: string;
+  over?: { resource: string; used: number; available: number }[];
+  logic_cells?: number;
+  lut4?: number;
+  flip_flops?: number;
+  dsps?: number;
+  ram_blocks?: number;
+  spram_blocks?: number;
+  fmax_mhz?: number | null;
+  timing_met?: boolean;
+  seconds: number;
 }
 
 export interface Task {
@@ -27,7 +52,9 @@ export interface Task {
   /** The point's configuration JSON (fixed and varied keys). */
   config: Record<string, unknown>;
   /** Measure area this way (absent: not needed, or cached). */
-  area?: 'generic' | 'estimate';
+  area?: Exclude<AreaMethod, 'none'>;
+  /** ice40: the nextpnr placement seed (absent: nextpnr's default). */
+  seed?: number;
   layers: { key: string; layer: Layer }[];
 }
 
@@ -52,8 +79,9 @@ function statNumber(text: string, what: string): number {
   return Number(all[all.length - 1][1]);
 }
 
-export async function measureArea(config: Record<string, unknown>, method: 'generic' | 'estimate'): Promise<AreaResult> {
+export async function measureArea(config: Record<string, unknown>, method: Exclude<AreaMethod, 'none'>, opts: Omit<Measure, 'area'> = {}): Promise<AreaResult> {
   const d = deriveConfig(config);
+  if (method === 'ice40') return measureIce40(d, opts.seed);
   const { files, manifest } = generateDesign(d, 'generic');
   const out: AreaResult = { rtl_hash: manifest.contentHash, multipliers: manifest.resources.multipliers, sram_bits: manifest.resources.sramBitsTotal };
   if (method === 'generic') {
@@ -68,6 +96,37 @@ export async function measureArea(config: Record<string, unknown>, method: 'gene
     out.area_cells = statNumber(text('cells.txt'), 'cells');
   }
   return out;
+}
+
+/**
+ * The VTA board top of `d` on its BOARD through synthesis and place and route (the flow of
+ * `vtw synth`, no bitstream kept). A point that does not fit is a result, not an error: `fits`
+ * false with the resources over the part's limits.
+ */
+async function measureIce40(d: ReturnType<typeof deriveConfig>, seed?: number): Promise<AreaResult> {
+  if (d.target !== 'ice40') throw new Error(`measure.area ice40 needs TARGET ice40, the point has ${d.target}`);
+  if (!d.board) throw new Error('measure.area ice40 needs a BOARD');
+  const board = getBoard(d.board);
+  const design = await vtaBoardTop(d, board);
+  const { manifest } = generateDesign(d, 'ice40');
+  const base: AreaResult = { rtl_hash: manifest.contentHash, multipliers: manifest.resources.multipliers, sram_bits: manifest.resources.sramBitsTotal };
+  const t0 = performance.now();
+  const ice40: Ice40Area = { board: board.name, device: board.device, clock_mhz: design.clockMhz, fits: true, seconds: 0 };
+  try {
+    const { summary: s } = await runFlow({ board, files: design.files, top: design.top, freqMhz: design.clockMhz, seed });
+    const r = s.resources;
+    Object.assign(ice40, {
+      logic_cells: r.logicCells.used, lut4: r.lut4, flip_flops: r.flipFlops, dsps: r.dsps.used, ram_blocks: r.ramBlocks.used, spram_blocks: r.spram.used,
+      fmax_mhz: s.timing.fmaxMhz, timing_met: s.timing.met,
+    });
+  } catch (e) {
+    if (!(e instanceof FitError)) throw e;
+    ice40.fits = false;
+    ice40.reason = e.message;
+    ice40.over = e.over.map((o) => ({ resource: o.resource, used: o.used, available: o.available }));
+  }
+  ice40.seconds = +((performance.now() - t0) / 1000).toFixed(1);
+  return { ...base, ice40 };
 }
 
 /** Compile one convolution layer for the configuration and run it on the TypeScript simulator. */
@@ -87,7 +146,7 @@ export async function evaluateTask(t: Task): Promise<TaskResult> {
   const res: TaskResult = { id: t.id, layers: [] };
   if (t.area) {
     try {
-      res.area = { ok: await measureArea(t.config, t.area) };
+      res.area = { ok: await measureArea(t.config, t.area, { seed: t.seed }) };
     } catch (e) {
       res.area = { error: message(e) };
     }

@@ -16,8 +16,19 @@ export function pointAt(space: Space, i: number): Record<string, unknown> {
   return Object.fromEntries(space.vary.map(({ key }) => [key, out[key]]));
 }
 
-/** Grid indices the search evaluates, in order; the reference point first when the sample lacks it. */
+/** The configuration of a point: the fixed keys, the varied ones, and the keys of each varied group. */
+export function configOf(space: Space, point: Record<string, unknown>): Record<string, unknown> {
+  const config: Record<string, unknown> = { ...space.fixed };
+  for (const { key, group } of space.vary) Object.assign(config, group ? (point[key] as object) : { [key]: point[key] });
+  return config;
+}
+
+/**
+ * Grid indices the search evaluates, in order; the reference point first when the sample lacks it.
+ * An adaptive search (explore/search.ts) names its points itself in `search.visit`.
+ */
 export function searchIndices(space: Space): number[] {
+  if (space.search.visit) return space.search.visit;
   const order = sample(space);
   const ref = space.reference;
   return ref === null || order.includes(ref) ? order : [ref, ...order];

@@ -1,7 +1,7 @@
 /**
  * A sweep: the points of a space (explore/points.ts), each validated and checked against the
- * constraints, its missing measurements (area, workload layers) computed by the worker pool and
- * cached, then metrics, energy, Pareto fronts and the output folder: results.jsonl, results.csv,
+ * constraints, its missing measurements (area, workload layers) computed by the worker pool (or
+ * the workers of a Redis queue) and cached, then metrics, energy, Pareto fronts and the output folder: results.jsonl, results.csv,
  * pareto.json and cache.jsonl (docs/explore.md).
  */
 import cliProgress from 'cli-progress';
@@ -13,12 +13,13 @@ import { cacheKey, ResultCache } from './cache.ts';
 import { energyEvents, energyPj, type RunCounts } from './energy.ts';
 import { violates } from './expr.ts';
 import { dominates, paretoFront } from './pareto.ts';
-import { pointAt, searchIndices } from './points.ts';
+import { configOf, pointAt, searchIndices } from './points.ts';
 import { runTasks } from './pool.ts';
+import { REPORT_FILES, reportFiles } from './report.ts';
 import type { AreaResult, Outcome, Task, TaskResult } from './evaluate.ts';
 import type { Layer, Space } from './space.ts';
 
-export const OUTPUT_FILES = ['results.jsonl', 'results.csv', 'pareto.json', 'cache.jsonl'];
+export const OUTPUT_FILES = ['results.jsonl', 'results.csv', 'pareto.json', 'cache.jsonl', ...REPORT_FILES];
 
 export interface WorkloadRow {
   workload: string;
@@ -65,6 +66,8 @@ export interface ExploreSummary {
 export interface ExploreOptions {
   out: string;
   workers: number;
+  /** A Redis URL: the points go to the queue there, for `vtw worker` processes (explore/queue.ts), instead of local workers. */
+  queue?: string;
   force?: boolean;
   /** Ignore cached results (they are recomputed and replaced). */
   fresh?: boolean;
@@ -110,9 +113,18 @@ function recordOf(space: Space, p: Pending, cache: ResultCache): PointRecord {
   rec.metrics.sram_bits = Object.values(d.buffBytes).reduce((a, b) => a + b, 0) * 8;
   if (p.areaKey) {
     const a = cache.get<Outcome<AreaResult>>(p.areaKey)!;
-    if ('error' in a) return { ...rec, status: 'infeasible', reason: `RTL: ${a.error}` };
+    if ('error' in a) return { ...rec, status: 'infeasible', reason: `area (${space.measure.area}): ${a.error}` };
     if (a.ok.area_cells !== undefined) rec.metrics.area_cells = a.ok.area_cells;
     if (a.ok.memory_bits !== undefined) rec.metrics.memory_bits = a.ok.memory_bits;
+    const ice = a.ok.ice40;
+    if (ice) {
+      for (const m of ['logic_cells', 'lut4', 'flip_flops', 'dsps', 'ram_blocks', 'spram_blocks', 'fmax_mhz'] as const) {
+        const v = ice[m];
+        if (typeof v === 'number') rec.metrics[m] = v;
+      }
+      // a point that does not fit its part is recorded with the numbers of what is over
+      if (!ice.fits) return { ...rec, status: 'infeasible', reason: ice.reason };
+    }
   }
   let cycles = 0, ideal = 0, dram = 0, pj = 0;
   const failures: string[] = [];
@@ -142,6 +154,8 @@ function recordOf(space: Space, p: Pending, cache: ResultCache): PointRecord {
   Object.assign(rec.metrics, {
     cycles, latency_us: round(cycles / d.clockMhz, 3), energy_uj: round(pj / 1e6, 6), dram_bytes: dram, utilization: round(ideal / cycles),
   });
+  const fmax = rec.metrics.fmax_mhz;
+  if (typeof fmax === 'number' && fmax > 0) rec.metrics.latency_fmax_us = round(cycles / fmax, 3);
   return rec;
 }
 
@@ -166,6 +180,8 @@ function workloadMetrics(r: PointRecord, workload: string): Record<string, numbe
 
 export async function explore(space: Space, opts: ExploreOptions): Promise<{ summary: ExploreSummary; records: PointRecord[] }> {
   const t0 = performance.now();
+  // An unreachable queue is one error line before anything is written.
+  if (opts.queue) await (await import('./queue.ts')).checkQueue(opts.queue);
   const out = checkOutputFolder(opts.out, OUTPUT_FILES, { force: opts.force });
   makeDirs(out);
   const cacheFile = join(out, 'cache.jsonl');
@@ -177,7 +193,7 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
   const tasks: Task[] = [];
   for (const id of searchIndices(space)) {
     const point = pointAt(space, id);
-    const config = { ...space.fixed, ...point };
+    const config = configOf(space, point);
     const p: Pending = { id, point, config, layerKeys: [], fromCache: true };
     pending.push(p);
     try {
@@ -195,8 +211,9 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
     const keys = p.d.keys;
     const task: Task = { id, config, layers: [] };
     if (space.measure.area !== 'none') {
-      p.areaKey = cacheKey({ kind: 'area', method: space.measure.area, keys });
-      if (!known(p.areaKey)) task.area = space.measure.area;
+      const { area, seed } = space.measure;
+      p.areaKey = cacheKey({ kind: 'area', method: area, keys, ...(seed === undefined ? {} : { seed }) });
+      if (!known(p.areaKey)) Object.assign(task, { area, ...(seed === undefined ? {} : { seed }) });
     }
     for (const w of space.workloads) {
       for (const layer of w.layers) {
@@ -217,7 +234,7 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
   const byId = new Map(pending.map((p) => [p.id, p]));
   const bar = progressBar(tasks.length, opts.progress ?? (process.stderr.isTTY === true || process.env.VTW_PROGRESS === '1'));
   try {
-    await runTasks(tasks, opts.workers, (r: TaskResult) => {
+    await runTasks(tasks, { workers: opts.workers, queue: opts.queue, fresh: opts.fresh }, (r: TaskResult) => {
       if (r.area) cache.put(byId.get(r.id)!.areaKey!, r.area);
       for (const l of r.layers) cache.put(l.key, l.result);
       bar.tick();
@@ -255,6 +272,7 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
     'results.csv': csvOf(space, records),
     'pareto.json': JSON.stringify(pareto, null, 2) + '\n',
     'cache.jsonl': cache.text(),
+    ...(await reportFiles({ records, pareto })),
   }, { force: opts.force });
   const summary: ExploreSummary = {
     points: records.length,

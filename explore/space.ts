@@ -9,7 +9,7 @@ import { ConfigError, VtwError, didYouMean } from '../src/errors.ts';
 import { readInputText } from '../src/util/input.ts';
 import { parseJsonText, quoteUser } from '../src/util/quote.ts';
 import type { Conv2dSpec } from '../compiler/ops/conv2d.ts';
-import { MOBILENET_LAYERS, RESNET18_LAYERS, type BenchLayer } from '../compiler/bench/layers.ts';
+import { LENET_LAYERS, MOBILENET_LAYERS, RESNET18_LAYERS, type BenchLayer } from '../compiler/bench/layers.ts';
 import { ExprError, parseExpr, type Expr } from './expr.ts';
 import { DEFAULT_ENERGY, type EnergyTable } from './energy.ts';
 import { METRICS } from './metrics.ts';
@@ -26,20 +26,41 @@ export interface Workload {
 }
 
 /** The named layer sets a workload can be (compiler/bench/layers.ts). */
-export const LAYER_SETS: Readonly<Record<string, readonly BenchLayer[]>> = { resnet18: RESNET18_LAYERS, mobilenet: MOBILENET_LAYERS };
+export const LAYER_SETS: Readonly<Record<string, readonly BenchLayer[]>> = { resnet18: RESNET18_LAYERS, mobilenet: MOBILENET_LAYERS, lenet: LENET_LAYERS };
 
-export type AreaMethod = 'generic' | 'estimate' | 'none';
-export const AREA_METHODS: readonly AreaMethod[] = ['generic', 'estimate', 'none'];
+export type AreaMethod = 'generic' | 'estimate' | 'ice40' | 'none';
+export const AREA_METHODS: readonly AreaMethod[] = ['generic', 'estimate', 'ice40', 'none'];
+
+/** How a point's area is measured: the method, and for `ice40` the nextpnr placement seed. */
+export interface Measure {
+  area: AreaMethod;
+  seed?: number;
+}
+
+export type SearchStrategy = 'grid' | 'random' | 'evolve';
+export const SEARCH_STRATEGIES: readonly SearchStrategy[] = ['grid', 'random', 'evolve'];
 
 export interface Space {
   name: string;
-  vary: { key: string; values: unknown[] }[];
+  /**
+   * The varied axes. An axis with `group` is a name of the space file's own over objects of config
+   * keys that vary together (e.g. a board and the DSP budget of its part).
+   */
+  vary: { key: string; values: unknown[]; group?: string[] }[];
   fixed: Record<string, unknown>;
   constraints: Expr[];
   workloads: Workload[];
-  measure: { area: AreaMethod };
+  measure: Measure;
   objectives: { metric: string; goal: 'min' | 'max' }[];
-  search: { strategy: 'grid' | 'random'; budget: number | null; seed: number };
+  search: {
+    strategy: SearchStrategy;
+    budget: number | null;
+    seed: number;
+    /** evolve: points per round (null: the default, max(8, workers)). */
+    batch: number | null;
+    /** Set by an adaptive search (explore/search.ts): the grid indices to sweep, in order. */
+    visit?: number[];
+  };
   energy: EnergyTable;
   /** Grid index of the reference point (always evaluated; pareto.json says where it stands), or null. */
   reference: number | null;
@@ -146,14 +167,20 @@ function energyTable(v: unknown): EnergyTable {
  * The grid index of `reference`: "default" (every varied key at src/config's default for the
  * fixed TARGET) or an object of varied-key values (the others at their defaults).
  */
+/** JSON with object keys sorted (a group value matches whatever order its keys are written in). */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (isObj(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+}
+
 function referenceIndex(v: unknown, vary: Space['vary'], target: unknown): number {
   if (v !== 'default' && !isObj(v)) throw new SpaceError('reference must be "default" or an object of varied keys, e.g. {"LOG_BLOCK": 4}');
   const given = isObj(v) ? v : {};
   unknownKeys(given, vary.map((x) => x.key), 'reference');
   let index = 0;
-  for (const { key, values } of vary) {
+  for (const { key, values, group } of vary) {
+    if (group && !(key in given)) throw new SpaceError(`reference.${key} must be given: one of vary.${key}'s values`);
     const value = key in given ? given[key] : KEY_SPECS.find((k) => k.key === key)!.default((target ?? 'sim') as VtaTarget);
-    const at = values.findIndex((x) => JSON.stringify(x) === JSON.stringify(value));
+    const at = values.findIndex((x) => canonical(x) === canonical(value));
     if (at < 0) throw new SpaceError(`reference: ${key} = ${JSON.stringify(value)} is not one of vary.${key}'s values; add it there or give reference.${key}`);
     index = index * values.length + at;
   }
@@ -179,11 +206,25 @@ export function checkSpace(raw: unknown, where = 'space file'): Space {
     if (!isObj(o.vary) || !Object.keys(o.vary).length) fail('vary must be an object with at least one config key, e.g. {"LOG_BLOCK": [3, 4]}');
     const vary: Space['vary'] = [];
     let size = 1;
+    const variedKeys = new Set<string>();
     for (const [k, v] of Object.entries(o.vary as Record<string, unknown>)) {
       if (k in (fixed as object)) fail(`${k} is both in vary and in fixed; keep it in one of them`);
       const values = varyValues(k, v);
-      values.forEach((x, i) => checkKeyValue(k, x, target, `vary.${k}[${i}]`));
-      vary.push({ key: k, values });
+      // a name that is no config key, over objects of config keys: keys that vary together
+      const group = !KEY_NAMES.includes(k) && values.every(isObj) ? Object.keys(values[0] as object) : undefined;
+      if (group) {
+        values.forEach((x, i) => {
+          const keys = Object.keys(x as object);
+          if (keys.length !== group.length || !group.every((g) => keys.includes(g))) fail(`vary.${k}[${i}] must set the same keys as vary.${k}[0] (${group.join(', ')})`);
+          for (const [gk, gv] of Object.entries(x as object)) checkKeyValue(gk, gv, target, `vary.${k}[${i}].${gk}`);
+        });
+      } else values.forEach((x, i) => checkKeyValue(k, x, target, `vary.${k}[${i}]`));
+      for (const key of group ?? [k]) {
+        if (key in (fixed as object)) fail(`${key} is both in vary.${k} and in fixed; keep it in one of them`);
+        if (variedKeys.has(key)) fail(`${key} is varied twice (vary.${k} and another vary entry); keep it in one of them`);
+        variedKeys.add(key);
+      }
+      vary.push(group ? { key: k, values, group } : { key: k, values });
       size *= values.length;
     }
     if (size > MAX_POINTS) fail(`the grid has ${size} points, more than ${MAX_POINTS}; narrow vary`);
@@ -207,10 +248,17 @@ export function checkSpace(raw: unknown, where = 'space file'): Space {
     // measure
     const measure = o.measure ?? { area: 'none' };
     if (!isObj(measure)) fail('measure must be an object, e.g. {"area": "generic"}');
-    unknownKeys(measure as Record<string, unknown>, ['area'], 'measure');
+    unknownKeys(measure as Record<string, unknown>, ['area', 'seed'], 'measure');
     const area = (measure as Record<string, unknown>).area ?? 'none';
-    if (!AREA_METHODS.includes(area as AreaMethod)) {
-      fail(`measure.area ${quoteUser(String(area), 30)} is not one of ${AREA_METHODS.join(', ')}${area === 'ice40' ? ' (ice40 place and route is not supported by explore yet)' : ''}`);
+    if (!AREA_METHODS.includes(area as AreaMethod)) fail(`measure.area ${quoteUser(String(area), 30)} is not one of ${AREA_METHODS.join(', ')}`);
+    const seedIn = (measure as Record<string, unknown>).seed;
+    if (seedIn !== undefined && area !== 'ice40') fail('measure.seed is the place-and-route seed of measure.area "ice40"; other methods take none');
+    const areaSeed = seedIn === undefined ? undefined : int(seedIn, 'measure.seed', 0);
+    if (area === 'ice40') {
+      // synthesis and place and route need an iCE40 configuration on a board, at every point
+      const varied = variedKeys;
+      if (varied.has('TARGET') || target !== 'ice40') fail('measure.area "ice40" needs "TARGET": "ice40" in fixed (the iCE40 DSP budget and RAM mapping)');
+      if (!varied.has('BOARD') && typeof (fixed as Record<string, unknown>).BOARD !== 'string') fail('measure.area "ice40" needs a BOARD (fixed, or varied over boards: see vtw boards)');
     }
     // objectives
     if (!isObj(o.objectives) || !Object.keys(o.objectives).length) fail('objectives must name at least one metric with "min" or "max", e.g. {"area_cells": "min", "cycles": "min"}');
@@ -224,17 +272,19 @@ export function checkSpace(raw: unknown, where = 'space file'): Space {
     // search
     const s = o.search ?? {};
     if (!isObj(s)) fail('search must be an object, e.g. {"strategy": "random", "budget": 32, "seed": 1}');
-    unknownKeys(s as Record<string, unknown>, ['strategy', 'budget', 'seed'], 'search');
+    unknownKeys(s as Record<string, unknown>, ['strategy', 'budget', 'seed', 'batch'], 'search');
     const sr = s as Record<string, unknown>;
     const budget = sr.budget === undefined ? null : int(sr.budget, 'search.budget', 1);
     const strategy = sr.strategy ?? (budget !== null && budget < size ? 'random' : 'grid');
-    if (strategy !== 'grid' && strategy !== 'random') fail('search.strategy must be "grid" or "random"');
-    if (strategy === 'random' && budget === null) fail('search.strategy "random" needs search.budget (how many points to evaluate)');
+    if (!SEARCH_STRATEGIES.includes(strategy as SearchStrategy)) fail(`search.strategy must be one of ${SEARCH_STRATEGIES.map((x) => `"${x}"`).join(', ')}`);
+    if (strategy !== 'grid' && budget === null) fail(`search.strategy "${strategy}" needs search.budget (how many points to evaluate)`);
     const seed = sr.seed === undefined ? 1 : int(sr.seed, 'search.seed', 0);
+    const batch = sr.batch === undefined ? null : int(sr.batch, 'search.batch', 1);
+    if (batch !== null && strategy !== 'evolve') fail('search.batch is for strategy "evolve" (points per round)');
     return {
       name: typeof o.name === 'string' ? o.name : 'space',
-      vary, fixed: fixed as Record<string, unknown>, constraints, workloads, measure: { area: area as AreaMethod }, objectives,
-      search: { strategy: strategy as 'grid' | 'random', budget, seed }, energy: energyTable(o.energy), size,
+      vary, fixed: fixed as Record<string, unknown>, constraints, workloads, measure: { area: area as AreaMethod, ...(areaSeed === undefined ? {} : { seed: areaSeed }) }, objectives,
+      search: { strategy: strategy as SearchStrategy, budget, seed, batch }, energy: energyTable(o.energy), size,
       reference: o.reference === undefined ? null : referenceIndex(o.reference, vary, target),
     };
   } catch (e) {

@@ -3,7 +3,8 @@
  * fp32 and against the truth (docs/models.md, "PaddleOCR").
  *
  *   tsx scripts/eval-ocr.ts [--texts 100] [--rec 100] [--seed 1] [--rec-width 320] [--json]
- *                           [--int8 [--config default] [--engine ts|verilator] [--calib-lines 64] [--rec-calib-lines 16] [--method percentile]]
+ *                           [--int8 [--config default] [--engine ts|verilator] [--calib-lines 64] [--rec-calib-lines 16] [--method percentile]
+ *                                  [--scales pow2] [--channel-scaling rec]]
  *
  * --int8 evaluates the models quantized to int8 (calibrated on --calib-lines texts upright and
  * turned, drawn with seed + 1000: never the evaluated lines) with their QConv / QDense / QAdd /
@@ -20,6 +21,7 @@ import { TS_HOST } from '../compiler/host/ts.ts';
 import { evalClassifier, evalRecognizer, hostRunner, ortRunner, vtaRunner, type ClsEval, type OcrModel, type RecEval, type Runner, type VtaOcr } from '../compiler/models/ocr-eval.ts';
 import type { VtaEngineName } from '../compiler/model/run.ts';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
+import { SCALE_METHODS, type ScaleMethod } from '../compiler/quant/quantize.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { loadRecDict, paddleOcrMissing, REC_WIDTH } from '../compiler/models/paddleocr.ts';
 import { VtwError } from '../src/errors.ts';
@@ -70,7 +72,7 @@ export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runn
   };
 }
 
-const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile|mse]]';
+const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile|mse] [--scales pow2|ratio] [--channel-scaling none|cls|rec|both]]';
 
 interface Args extends OcrEvalOptions {
   json: boolean;
@@ -81,10 +83,13 @@ interface Args extends OcrEvalOptions {
   /** Upright calibration lines of the recognizer (its fp32 calibration costs seconds a line). */
   recCalibLines: number;
   method: CalibrationMethod;
+  scales: ScaleMethod;
+  /** The models whose conv channels are rescaled before calibration (compiler/quant/equalize.ts). */
+  channelScaling: OcrModel[];
 }
 
 function parseArgs(args: string[]): Args {
-  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile' };
+  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile', scales: 'pow2', channelScaling: ['rec'] };
   const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth' | 'calibLines' | 'recCalibLines'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth', '--calib-lines': 'calibLines', '--rec-calib-lines': 'recCalibLines' };
   const choice = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T => {
     if (!allowed.includes(v as T)) throw new VtwError(`${flag} '${v ?? ''}' is not one of ${allowed.join(', ')}; ${USAGE}`);
@@ -101,6 +106,15 @@ function parseArgs(args: string[]): Args {
     }
     if (args[i] === '--engine') {
       o.engine = choice('--engine', args[++i], ['ts', 'verilator'] as const);
+      continue;
+    }
+    if (args[i] === '--scales') {
+      o.scales = choice('--scales', args[++i], SCALE_METHODS);
+      continue;
+    }
+    if (args[i] === '--channel-scaling') {
+      const v = choice('--channel-scaling', args[++i], ['none', 'cls', 'rec', 'both'] as const);
+      o.channelScaling = v === 'none' ? [] : v === 'both' ? ['cls', 'rec'] : [v];
       continue;
     }
     if (args[i] === '--method') {
@@ -127,9 +141,9 @@ async function vtaEngine(o: Args): Promise<{ name: string; cls: Runner; rec: Run
     const bar = o.progress ? progress(model === 'cls' ? calibration.length : Math.min(o.recCalibLines, upright.length), `calibrating the ${model === 'cls' ? 'classifier' : 'recognizer'}`) : undefined;
     const r = await vtaRunner(model, {
       d, configName: o.config, calibration: model === 'cls' ? calibration : upright.slice(0, o.recCalibLines), recWidth: o.recWidth,
-      quant: { method: o.method }, run: { engine: o.engine, host: TS_HOST }, onCalibration: (done) => bar?.update?.(done),
-      // the recognizer's backbone needs its conv channels rescaled (docs/models.md, "PaddleOCR int8"); the classifier does better without
-      channelScaling: model === 'rec',
+      quant: { method: o.method, scales: o.scales }, run: { engine: o.engine, host: TS_HOST }, onCalibration: (done) => bar?.update?.(done),
+      // by default only the recognizer's conv channels are rescaled (docs/models.md, "PaddleOCR int8")
+      channelScaling: o.channelScaling.includes(model),
     });
     bar?.stop();
     return r;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Device check for a machine with an NVIDIA GPU (issue 15): every operator bit-exact on CUDA, then
-# ResNet-18 C2-C11 timed (warm median of 20) with the GPU's name. Self-contained: needs node_modules
+# Device check for a machine with an NVIDIA GPU (issue 15): every operator bit-exact on CUDA, the
+# graph host (--host cuda) bit-exact, then ResNet-18 C2-C11 timed (warm median of 20) with the GPU's name. Self-contained: needs node_modules
 # (npm ci), nvcc and the CUDA driver. Aim: under 5 minutes. Writes build/gpu-check.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,5 +19,8 @@ $V op dense --target "$T" --shape 5,37,19 --check --json > build/gpu-check-dense
 $V op add --target "$T" --shape 7,5,19 --check --json > build/gpu-check-add.json
 $V op maxpool --target "$T" --shape 7,5,19,3,1,2 --check --json > build/gpu-check-maxpool.json
 grep -h '"match"' build/gpu-check-*.json
+# The graph executor on the GPU: quantized graphs and LeNet-5 through --host cuda, bit-exact against
+# the TypeScript host (test/gpu-graph.test.ts runs its cuda tests on the GPU where a driver is).
+npx tsx test/gpu-graph.test.ts
 npx tsx scripts/bench-gpu.ts --target "$T" --json > build/gpu-check.json
 npx tsx scripts/bench-gpu.ts --target "$T"

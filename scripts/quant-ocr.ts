@@ -7,7 +7,7 @@
  *   tsx scripts/quant-ocr.ts [--texts 100] [--rec 100] [--seed 1] [--calib 32] [--calib-seed 1000]
  *                            [--method max|percentile|mse] [--percentile 99.99] [--bias-correction]
  *                            [--channel-scaling rec] [--rec-calib 16] [--rec-width 320] [--json]
- *                            [--skip-first cls|rec|both] [--skip-last cls|rec|both] [--keep-float NODE,...] [--weights max|mse]
+ *                            [--skip-first cls|rec|both] [--skip-last cls|rec|both] [--keep-float NODE,...] [--weights max|mse] [--scales pow2|ratio]
  *
  * The classifier is calibrated on --calib texts upright + turned (2 × --calib lines), the
  * recognizer on the first --rec-calib of those upright lines; it is evaluated on 2 × --texts lines, the recognizer on --rec.
@@ -25,7 +25,7 @@ import { clsInput, paddleOcrMissing, recInput, REC_WIDTH } from '../compiler/mod
 import { scaleConvChannels } from '../compiler/quant/equalize.ts';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
 import { CALIBRATION_METHODS, collectStats, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
-import { quantizeGraph, type QuantReport, type WeightMethod } from '../compiler/quant/quantize.ts';
+import { quantizeGraph, SCALE_METHODS, type QuantReport, type ScaleMethod, type WeightMethod } from '../compiler/quant/quantize.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
 import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { loadConfig } from '../src/config/load.ts';
@@ -34,7 +34,7 @@ import { CompileError } from '../compiler/errors.ts';
 import { progress } from '../src/report/progress.ts';
 import { evaluateOcr } from './eval-ocr.ts';
 
-const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile|mse] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--skip-first M] [--skip-last M] [--keep-float NODES] [--weights max|mse] [--json]';
+const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile|mse] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--skip-first M] [--skip-last M] [--keep-float NODES] [--weights max|mse] [--scales pow2|ratio] [--json]';
 
 interface Options {
   texts: number;
@@ -52,11 +52,12 @@ interface Options {
   skipLast: OcrModel[];
   keepFloat: string[];
   weights: WeightMethod;
+  scales: ScaleMethod;
   json: boolean;
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: ['rec'], recCalib: 16, recWidth: REC_WIDTH, skipFirst: [], skipLast: [], keepFloat: [], weights: 'mse', json: false };
+  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: ['rec'], recCalib: 16, recWidth: REC_WIDTH, skipFirst: [], skipLast: [], keepFloat: [], weights: 'mse', scales: 'pow2', json: false };
   const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'calib' | 'recCalib' | 'calibSeed' | 'percentile' | 'recWidth'> = {
     '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--calib': 'calib', '--rec-calib': 'recCalib', '--calib-seed': 'calibSeed', '--percentile': 'percentile', '--rec-width': 'recWidth',
   };
@@ -77,6 +78,11 @@ function parseArgs(args: string[]): Options {
       const w = args[++i];
       if (w !== 'max' && w !== 'mse') throw new VtwError(`--weights must be max or mse, got '${w ?? ''}'; ${USAGE}`);
       o.weights = w;
+    }
+    else if (a === '--scales') {
+      const v = args[++i] as ScaleMethod;
+      if (!SCALE_METHODS.includes(v)) throw new VtwError(`--scales must be one of ${SCALE_METHODS.join(', ')}, got '${v ?? ''}'; ${USAGE}`);
+      o.scales = v;
     }
     else if (a === '--method') {
       const m = args[++i] as CalibrationMethod;
@@ -111,7 +117,7 @@ async function int8Runner(model: OcrModel, samples: ReturnType<typeof clsInput>[
   const stats = await collectStats(g, samples, fpHost, { onProgress: () => bar.tick(), keep: 0 });
   bar.stop();
   const { graph: q, report } = quantizeGraph(g, stats, {
-    method: o.method, percentile: o.percentile, reportSamples: 0, weights: o.weights, keepFloat: o.keepFloat,
+    method: o.method, percentile: o.percentile, reportSamples: 0, weights: o.weights, scales: o.scales, keepFloat: o.keepFloat,
     skipFirst: o.skipFirst.includes(model), skipLast: o.skipLast.includes(model),
   });
   if (o.biasCorrection) {
@@ -142,7 +148,7 @@ async function main(): Promise<void> {
   const r = await evaluateOcr({ name: 'int8 (wasm host, bit-exact with VTA)', cls: cls.run, rec: rec?.run ?? noRec }, { texts: o.texts, recLines: o.recLines, seed: o.seed, recWidth: o.recWidth, progress: !o.json });
   const settings = {
     method: o.method, ...(o.method === 'percentile' ? { percentile: o.percentile } : {}), calib: o.calib, recCalib: o.recCalib, calibSeed: o.calibSeed,
-    biasCorrection: o.biasCorrection, channelScaling: o.channelScaling, weights: o.weights, skipFirst: o.skipFirst, skipLast: o.skipLast, keepFloat: o.keepFloat,
+    biasCorrection: o.biasCorrection, channelScaling: o.channelScaling, weights: o.weights, scales: o.scales, skipFirst: o.skipFirst, skipLast: o.skipLast, keepFloat: o.keepFloat,
   };
   const floatLayers = { cls: cls.report.float.length, rec: rec?.report.float.length ?? 0 };
   if (o.json) {

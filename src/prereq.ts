@@ -180,6 +180,22 @@ export const TOOLS: readonly Tool[] = [
     }),
   },
   {
+    id: 'chromium',
+    name: 'Chromium (headless browser)',
+    enables: 'the browser checks of vtw explore\'s HTML report (test/explore-report.test.ts, driven by playwright-core)',
+    neededByTests: false,
+    install: { apt: ['chromium'] },
+    probe: probeCommand(['chromium', 'chromium-browser'], (out) => /Chromium (\d+(?:\.\d+)+)/.exec(out)?.[1] ?? null),
+  },
+  {
+    id: 'redis-server',
+    name: 'Redis server',
+    enables: 'the tests of the distributed sweep (vtw explore --queue, vtw worker start their own redis-server on a loopback port); users point --queue at any Redis 6.2+',
+    neededByTests: false,
+    install: { apt: ['redis-server'] },
+    probe: probeCommand(['redis-server'], (out) => /v=(\d+\.\d+(\.\d+)?)/.exec(out)?.[1] ?? null),
+  },
+  {
     id: 'yosys',
     name: 'YoWASP yosys (npm, WebAssembly)',
     enables: 'vtw synth (synthesis), yosys checks of generated Verilog',

@@ -16,7 +16,8 @@ import { checkSpace, loadSpace, SpaceError } from '../explore/space.ts';
 import { explore, type PointRecord } from '../explore/run.ts';
 import { paretoFront, type Objective } from '../explore/pareto.ts';
 import { parseExpr, ExprError } from '../explore/expr.ts';
-import { searchIndices } from '../explore/points.ts';
+import { configOf as configOfPoint, pointAt, searchIndices } from '../explore/points.ts';
+import { PRESETS } from '../src/config/presets.ts';
 import { main } from '../src/cli/main.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -124,6 +125,22 @@ test('examples/space-vta.json: 512 grid points, 96 drawn, VTA\'s default as the 
   assert.is(ref.variant, deriveConfig({ TARGET: 'sim' }).variant);
 });
 
+test('examples/space-ice40.json: >= 16 of 64 points on two boards, a varied group of keys per board, the up5k-1x2 preset\'s core as the reference', () => {
+  const s = loadSpace(join(root, 'examples/space-ice40.json'));
+  assert.is(s.size, 64);
+  assert.is(s.measure.area, 'ice40');
+  const idx = searchIndices(s);
+  assert.ok(idx.length >= 16 && idx.includes(s.reference!));
+  const configs = idx.map((i) => deriveConfig(configOfPoint(s, pointAt(s, i))));
+  // both boards drawn, each point with its board's DSP budget
+  for (const b of ['icebreaker', 'hx8k-breakout']) assert.ok(configs.some((d) => d.board === b), b);
+  for (const d of configs) assert.is(d.dspBudget, d.board === 'icebreaker' ? 8 : 0);
+  // the reference point is the iCEBreaker preset with a 1 KiB weight buffer (LeNet's 5x5 weights
+  // need it on a 1x4 GEMM), whatever order the group's keys are written in
+  const ref = deriveConfig(configOfPoint(s, pointAt(s, s.reference!)));
+  assert.is(ref.variant, deriveConfig({ ...PRESETS.find((p) => p.name === 'up5k-1x2')!.json, LOG_WGT_BUFF_SIZE: 10 }).variant);
+});
+
 test('bad space files: one line naming the problem', () => {
   bad({ varry: {} }, /unknown key 'varry' \(did you mean vary\?\)/);
   bad({ vary: {} }, /vary must be an object with at least one config key/);
@@ -139,7 +156,12 @@ test('bad space files: one line naming the problem', () => {
   bad({ workloads: [] }, /workloads must be a non-empty list/);
   bad({ objectives: { cycels: 'min' } }, /unknown metric 'cycels' \(did you mean cycles\?\)/);
   bad({ objectives: { area_cells: 'min' } }, /objectives\.area_cells needs measure\.area generic/);
-  bad({ measure: { area: 'ice40' } }, /measure\.area 'ice40' is not one of generic, estimate, none/);
+  bad({ measure: { area: 'iCE40' } }, /measure\.area 'iCE40' is not one of generic, estimate, ice40, none/);
+  bad({ measure: { area: 'ice40' } }, /measure\.area "ice40" needs "TARGET": "ice40" in fixed/);
+  bad({ measure: { area: 'generic', seed: 2 } }, /measure\.seed is the place-and-route seed of measure\.area "ice40"/);
+  bad({ vary: { board: [{ BOARD: 'icebreaker', DSP_BUDGET: 8 }, { BOARD: 'hx8k-breakout' }] } }, /vary\.board\[1\] must set the same keys as vary\.board\[0\] \(BOARD, DSP_BUDGET\)/);
+  bad({ vary: { LOG_BLOCK: [1, 2], pair: [{ LOG_BLOCK: 1 }] } }, /LOG_BLOCK is varied twice/);
+  bad({ vary: { pair: [{ LOG_BLOKC: 1 }] } }, /vary\.pair\[0\]\.LOG_BLOKC: unknown config key/);
   bad({ energy: { dram: 1 } }, /energy: unknown key 'dram'/);
   bad({ search: { strategy: 'random' } }, /needs search\.budget/);
   bad({ reference: 'default' }, /reference: LOG_BLOCK = 4 is not one of vary\.LOG_BLOCK's values/);

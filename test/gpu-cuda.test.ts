@@ -185,4 +185,33 @@ test('too much shared memory for a block is refused in one line', () => {
   assert.throws(() => checkSharedMemory(build), /^kernel k needs \d+ bytes of shared memory on sm_80; a block may have 49152: choose smaller tiles$/);
 });
 
+test('vtw op --target cuda: a weight tile over 48 KiB of shared memory is one line and exit 1, before nvcc runs', async () => {
+  const knobs = '{"shared":1,"tile_ci":32,"threads_co":16,"tile_co":8,"double_buffer":1,"threads":32}';
+  const r = await runCli('op', 'conv2d', '--shape', '16,16,64,128,3,1,1', '--target', 'cuda', '--knobs', knobs, '--json');
+  assert.is(r.code, 1);
+  assert.is(r.stdout, '');
+  // 2 tiles x (8 x 16 channels) x 32 input channels x 3 x 3 bytes
+  assert.match(r.stderr, /^vtw: error: kernel vtw_conv2d_k1 needs 73728 bytes of shared memory \(knobs .*\); a CUDA block may have 49152: choose smaller tiles\n$/);
+});
+
+test('cuda: a kernel nvcc cannot build is one line with its first error', async () => {
+  if (!(await nvccVersion())) {
+    console.log(`SKIP cuda build failure: nvcc not found (${nvccPath()})`);
+    return;
+  }
+  const cache = mkdtempSync(join(tmpdir(), 'vtw-cuda-bad-'));
+  try {
+    const bad = 'extern "C" __global__ void k(int *o) { o[0] = undefined_name; }\n';
+    await buildCuda(bad, ['sm_80'], cache).then(
+      () => assert.unreachable('nvcc built it'),
+      (e: Error) => {
+        assert.match(e.message, /^nvcc failed for sm_80 on .*kernels\.cu: .*error.*undefined_name/);
+        assert.ok(!e.message.includes('\n'), e.message);
+      },
+    );
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -80,6 +80,24 @@ test('opencl: more local memory than the device has is refused in one line', () 
   assert.throws(() => new OpenclSession('__kernel void k(void) {}', [launch]), /needs \d+ bytes of local \(shared\) memory; .* has \d+: choose smaller tiles/);
 });
 
+test('vtw op --target opencl: more local memory than the device has is one line and exit 1, before the build', async () => {
+  if (why) {
+    console.log(`SKIP vtw op --target opencl local memory: ${why}`);
+    return;
+  }
+  // An 11x11 kernel's weight tile, two of them: 2 x (8 x 16) x 32 x 121 = 991232 bytes (PoCL has 512 KiB).
+  const bytes = 2 * 8 * 16 * 32 * 121;
+  if (bytes <= openclDevices()[0].localMemBytes) {
+    console.log(`SKIP vtw op --target opencl local memory: the device has ${openclDevices()[0].localMemBytes} bytes, more than this tile's ${bytes}`);
+    return;
+  }
+  const knobs = '{"shared":1,"tile_ci":32,"threads_co":16,"tile_co":8,"double_buffer":1,"threads":32}';
+  const r = await runCli('op', 'conv2d', '--shape', '16,16,32,128,11,5,1', '--target', 'opencl', '--knobs', knobs, '--json');
+  assert.is(r.code, 1);
+  assert.is(r.stdout, '');
+  assert.match(r.stderr, new RegExp(`^vtw: error: kernel vtw_conv2d_k1 needs ${bytes} bytes of local \\(shared\\) memory; .* has \\d+: choose smaller tiles\n$`));
+});
+
 test('vtw op --target opencl --check --json: match, time_ms (median of >= 20 warm runs), device', async () => {
   if (why) {
     console.log(`SKIP vtw op --target opencl: ${why}`);

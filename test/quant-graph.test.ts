@@ -221,6 +221,43 @@ for (const method of ['max', 'percentile'] as const) {
   });
 }
 
+test("scales 'ratio': real activation fracs (range maps onto 127.5), integer shifts, unclipped weights, and less error than 'pow2'", async () => {
+  const { g, graph: q } = await quantized({ method: 'max', scales: 'ratio' });
+  const { graph: p2 } = await quantized({ method: 'max' });
+  assert.equal(q.nodes.map((n) => n.op), p2.nodes.map((n) => n.op));
+  const stats = await calibrated(g);
+  const frac = fracs(q);
+  // the fc's input, a float value quantized for the layer, shares its frac with nothing: the frac is its own exactly
+  const fcIn = q.nodes.find((n) => n.op === 'QuantizeP2' && n.outputs[0].startsWith('f'))!;
+  const ownFrac = Math.log2(127.5 / rangeOf(stats.values.get('f')!, 'max'));
+  assert.ok(Math.abs((fcIn.attrs.frac as number) - ownFrac) < 1e-9, `fc input frac ${fcIn.attrs.frac} vs ${ownFrac}`);
+  assert.ok([...frac.values()].some((f) => !Number.isInteger(f)), 'some frac is not an integer');
+  for (const n of q.nodes.filter((n) => n.op === 'QConv' || n.op === 'QDense')) {
+    const shift = n.attrs.shift as number;
+    assert.ok(Number.isInteger(shift) && shift >= 0 && shift <= 31, `${n.name} shift ${shift}`);
+    const wq = Array.from(q.values.get(n.inputs[1])!.const!.data as Int8Array, Math.abs);
+    // within 1 bit of the weights' own scale, never clipped (|q| <= 127 by type; 127 only if 127.5 rounded down)
+    assert.ok(Math.max(...wq) >= 64, `${n.name}: weights use the top bit (${Math.max(...wq)})`);
+  }
+  // the same inputs (outside the calibration set): error against fp32, summed over three batches
+  let errRatio = 0;
+  let errPow2 = 0;
+  for (const seed of [7, 8, 9]) {
+    const x = new Map([['x', inputBatch(seed)]]);
+    const want = runGraph(g, x, TS_HOST).outputs.get('y')!.data;
+    const err = (qg: Graph) => {
+      const got = runGraph(qg, x, TS_HOST).outputs.get('y')!.data;
+      let e = 0;
+      for (let i = 0; i < got.length; i++) e += ((got[i] as number) - (want[i] as number)) ** 2;
+      return e;
+    };
+    errRatio += err(q);
+    errPow2 += err(p2);
+  }
+  console.log(`    squared error vs fp32: pow2 ${errPow2.toExponential(3)}, ratio ${errRatio.toExponential(3)}`);
+  assert.ok(errRatio < errPow2, `ratio ${errRatio} vs pow2 ${errPow2}`);
+});
+
 test('skipFirst / skipLast keep the first / last conv-dense layer in float', async () => {
   const first = (await quantized({ method: 'max', skipFirst: true })).graph;
   assert.is(first.nodes.find((n) => n.name === 'conv1')!.op, 'Conv');

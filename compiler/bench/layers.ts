@@ -1,6 +1,8 @@
 /**
  * Benchmark layers of vta-reference Part B §6.4: ResNet-18's offloaded convolutions C2-C11 (with
- * the number of times the network uses each shape) and MobileNet's grouped convolutions D1-D9.
+ * the number of times the network uses each shape) and MobileNet's grouped convolutions D1-D9;
+ * and the offloaded layers of the repository's LeNet-5 (docs/models.md), its dense layers as 1x1
+ * convolutions of a 1x1 image, small enough for the iCE40 design points.
  */
 import type { Conv2dSpec } from '../ops/conv2d.ts';
 
@@ -38,4 +40,12 @@ export const MOBILENET_LAYERS: readonly BenchLayer[] = [
   conv('D7', 14, 512, 512, 3, 1, 1, 1, 32),
   conv('D8', 14, 512, 512, 3, 1, 2, 1, 32),
   conv('D9', 7, 1024, 1024, 3, 1, 1, 1, 64),
+];
+
+export const LENET_LAYERS: readonly BenchLayer[] = [
+  conv('conv1', 28, 1, 6, 5, 0, 1),
+  conv('conv2', 12, 6, 16, 5, 0, 1),
+  conv('fc1', 1, 256, 120, 1, 0, 1),
+  conv('fc2', 1, 120, 84, 1, 0, 1),
+  conv('fc3', 1, 84, 10, 1, 0, 1),
 ];

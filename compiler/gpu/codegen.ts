@@ -105,7 +105,10 @@ function typeOf(d: Dialect, dt: DType): string {
 function prelude(d: Dialect): string {
   const i = d.inline;
   const u = d.types.uint32;
-  return `/* floor division and modulo, as the loop IR defines them; int32 arithmetic wraps */
+  // Guarded: the kernels of several operators may share one program (compiler/gpu/graph-host.ts).
+  return `#ifndef VTW_PRELUDE
+#define VTW_PRELUDE
+/* floor division and modulo, as the loop IR defines them; int32 arithmetic wraps */
 ${i} int vtw_fdiv(int a, int b) { int q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
 ${i} int vtw_fmod(int a, int b) { int r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
 ${i} int vtw_add(int a, int b) { return (int)((${u})a + (${u})b); }
@@ -113,6 +116,7 @@ ${i} int vtw_sub(int a, int b) { return (int)((${u})a - (${u})b); }
 ${i} int vtw_mul(int a, int b) { return (int)((${u})a * (${u})b); }
 #define VTW_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define VTW_MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
 `;
 }
 

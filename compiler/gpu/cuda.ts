@@ -6,7 +6,7 @@
  * GPU are present, `runCudaOp` loads the fatbin through the driver API (koffi; the driver picks
  * the GPU's architecture) and runs the kernels.
  *
- * NOT RUN HERE: the driver-API part (`cudaDriver`, `runCudaOp`) is written and type-checked but has
+ * NOT RUN HERE: the driver-API part (`cudaDriver`, `CudaSession`, `runCudaOp`) is written and type-checked but has
  * not run on a GPU yet (this machine has nvcc and no driver); scripts/gpu-check.sh runs it.
  */
 import { createHash } from 'node:crypto';
@@ -15,8 +15,10 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import koffi from 'koffi';
 import { CompileError } from '../errors.ts';
-import { compareOutputs } from '../cpu/op.ts';
-import { operands, typedArray, type GpuOp, type GpuRun } from './op.ts';
+import type { GpuKernel } from './codegen.ts';
+import { runGpuOp, STATIC_SHARED_LIMIT, type GpuOp, type GpuRun, type GpuSession } from './op.ts';
+
+export { STATIC_SHARED_LIMIT };
 
 export const CUDA_CACHE_DIR = resolve('.cache', 'cuda');
 
@@ -110,8 +112,6 @@ export async function buildCuda(source: string, archs: readonly string[], cacheD
   return { fatbin, archs: built, cached: false, nvcc };
 }
 
-/** Shared memory per block every architecture we name allows (48 KiB static: sm_50 and later). */
-export const STATIC_SHARED_LIMIT = 48 * 1024;
 
 /** Refuse kernels that declare more static shared memory than a block may have. */
 export function checkSharedMemory(b: CudaBuild): void {
@@ -201,66 +201,107 @@ function ok(code: number, what: string): void {
 const CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
 const CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 
-/** Run a CUDA op on GPU 0 (the cubin of its architecture): once for the result, then timed warm runs. */
-export function runCudaOp(op: GpuOp, build: CudaBuild, opts: { seed?: number; check?: boolean; runs?: number } = {}): GpuRun {
-  const why = cudaUnavailable();
-  if (why) throw new CompileError(why);
-  const cu = cudaDriver()!;
+/** GPU 0: its driver handle, name and architecture (sm_XY); call where `cudaUnavailable()` is undefined. */
+export function cudaGpu0(): { dev: number; name: string; arch: string } {
+  const cu = cudaDriver();
+  if (!cu) throw new CompileError(cudaUnavailable()!);
   const dev = [0];
   ok(cu.deviceGet(dev, 0), 'cuDeviceGet');
   const nameBuf = Buffer.alloc(256);
   ok(cu.deviceGetName(nameBuf, 256, dev[0]), 'cuDeviceGetName');
-  const device = nameBuf.toString('utf8').replace(/\0.*$/s, '');
   const major = [0];
   const minor = [0];
   ok(cu.deviceGetAttribute(major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev[0]), 'cuDeviceGetAttribute');
   ok(cu.deviceGetAttribute(minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev[0]), 'cuDeviceGetAttribute');
-  const arch = `sm_${major[0]}${minor[0]}`;
-  if (!build.archs.some((a) => a.arch === arch)) throw new CompileError(`${device} is ${arch}; the kernels were compiled for ${build.archs.map((a) => a.arch).join(', ')}: add -arch=${arch}`);
-  const ctx = [0];
-  ok(cu.primaryCtxRetain(ctx, dev[0]), 'cuDevicePrimaryCtxRetain');
-  ok(cu.ctxSetCurrent(ctx[0]), 'cuCtxSetCurrent');
-  const ptrs: number[] = [];
-  try {
-    const mod = [0];
-    ok(cu.moduleLoadData(mod, readFileSync(build.fatbin)), 'cuModuleLoadData');
-    const fns = op.source.kernels.map((k) => {
-      const fn = [0];
-      ok(cu.moduleGetFunction(fn, mod[0], k.name), `cuModuleGetFunction ${k.name}`);
-      return { fn: fn[0], k };
-    });
-    const { args, bytes, expected } = operands(op, opts.seed ?? 1);
-    for (const n of bytes) {
-      const p = [0];
-      ok(cu.memAlloc(p, Math.max(1, n)), 'cuMemAlloc');
-      ptrs.push(p[0]);
+  return { dev: dev[0], name: nameBuf.toString('utf8').replace(/\0.*$/s, ''), arch: `sm_${major[0]}${minor[0]}` };
+}
+
+/**
+ * GPU 0 with the fatbin loaded (the cubin of its architecture) and the kernels looked up: device
+ * buffers and launches on the default stream (in order; cuMemcpyDtoH waits for the launches).
+ */
+export class CudaSession implements GpuSession {
+  readonly deviceName: string;
+  private readonly cu: Cu;
+  private readonly dev: number;
+  private mod = 0;
+  private readonly fns: Array<{ fn: Ptr; k: GpuKernel }> = [];
+  private readonly ptrs: number[] = [];
+  private readonly params: BigUint64Array[][] = [];
+
+  constructor(build: CudaBuild, kernels: readonly GpuKernel[]) {
+    const why = cudaUnavailable();
+    if (why) throw new CompileError(why);
+    const cu = (this.cu = cudaDriver()!);
+    const gpu = cudaGpu0();
+    this.dev = gpu.dev;
+    this.deviceName = gpu.name;
+    if (!build.archs.some((a) => a.arch === gpu.arch)) throw new CompileError(`${gpu.name} is ${gpu.arch}; the kernels were compiled for ${build.archs.map((a) => a.arch).join(', ')}: add -arch=${gpu.arch}`);
+    const ctx = [0];
+    ok(cu.primaryCtxRetain(ctx, this.dev), 'cuDevicePrimaryCtxRetain');
+    try {
+      ok(cu.ctxSetCurrent(ctx[0]), 'cuCtxSetCurrent');
+      const mod = [0];
+      ok(cu.moduleLoadData(mod, readFileSync(build.fatbin)), 'cuModuleLoadData');
+      this.mod = mod[0];
+      for (const k of kernels) {
+        const fn = [0];
+        ok(cu.moduleGetFunction(fn, this.mod, k.name), `cuModuleGetFunction ${k.name}`);
+        this.fns.push({ fn: fn[0], k });
+      }
+    } catch (e) {
+      this.release();
+      throw e;
     }
-    args.forEach((a, i) => ok(cu.memcpyHtoD(ptrs[i], a, a.byteLength), 'cuMemcpyHtoD'));
-    // kernelParams: one pointer per argument, to a device pointer value.
-    const params = ptrs.map((p) => new BigUint64Array([BigInt(p)]));
-    const launch = () => {
-      for (const { fn, k } of fns) ok(cu.launchKernel(fn, ...k.grid, ...k.block, 0, null, params, null), `cuLaunchKernel ${k.name}`);
-      ok(cu.ctxSynchronize(), 'cuCtxSynchronize');
-    };
-    launch();
-    const outBuf = op.source.outputs[0];
-    const out = typedArray(outBuf.dtype, outBuf.size);
-    ok(cu.memcpyDtoH(out, ptrs[op.source.inputs.length], out.byteLength), 'cuMemcpyDtoH');
-    const run: GpuRun = { output: Int32Array.from(out), times: [], device };
-    if (opts.check) {
-      run.mismatch = compareOutputs(run.output, expected());
-      run.match = run.mismatch === undefined;
-    }
-    for (let i = 0; i < 3 && (opts.runs ?? 0) > 0; i++) launch();
-    for (let i = 0; i < (opts.runs ?? 0); i++) {
-      const t0 = process.hrtime.bigint();
-      launch();
-      run.times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    }
-    cu.moduleUnload(mod[0]);
-    return run;
-  } finally {
-    for (const p of ptrs) cu.memFree(p);
-    cu.primaryCtxRelease(dev[0]);
   }
+
+  allocate(bytes: readonly number[]): void {
+    const bufs = this.addBuffers(bytes);
+    this.fns.forEach((_, k) => this.setArgs(k, bufs));
+  }
+
+  addBuffers(bytes: readonly number[]): number[] {
+    return bytes.map((n) => {
+      const p = [0];
+      ok(this.cu.memAlloc(p, Math.max(1, n)), 'cuMemAlloc');
+      return this.ptrs.push(p[0]) - 1;
+    });
+  }
+
+  /** kernelParams: one pointer per argument, to a device pointer value. */
+  setArgs(k: number, buffers: readonly number[]): void {
+    this.params[k] = buffers.map((b) => new BigUint64Array([BigInt(this.ptrs[b])]));
+  }
+
+  write(b: number, data: ArrayBufferView): void {
+    ok(this.cu.memcpyHtoD(this.ptrs[b], data, data.byteLength), 'cuMemcpyHtoD');
+  }
+
+  read(b: number, data: ArrayBufferView): void {
+    ok(this.cu.memcpyDtoH(data, this.ptrs[b], data.byteLength), 'cuMemcpyDtoH');
+  }
+
+  launch(kernels: readonly number[]): void {
+    for (const i of kernels) {
+      const { fn, k } = this.fns[i];
+      ok(this.cu.launchKernel(fn, ...k.grid, ...k.block, 0, null, this.params[i], null), `cuLaunchKernel ${k.name}`);
+    }
+  }
+
+  run(): void {
+    this.launch(this.fns.map((_, k) => k));
+    ok(this.cu.ctxSynchronize(), 'cuCtxSynchronize');
+  }
+
+  release(): void {
+    for (const p of this.ptrs.splice(0)) this.cu.memFree(p);
+    if (this.mod) this.cu.moduleUnload(this.mod);
+    this.mod = 0;
+    this.cu.primaryCtxRelease(this.dev);
+  }
+}
+
+/** Run a CUDA op on GPU 0: once for the result, then timed warm runs. */
+export function runCudaOp(op: GpuOp, build: CudaBuild, opts: { seed?: number; check?: boolean; runs?: number } = {}): GpuRun {
+  return runGpuOp(op, new CudaSession(build, op.source.kernels), opts);
 }

@@ -6,6 +6,7 @@
  */
 import koffi from 'koffi';
 import { CompileError } from '../errors.ts';
+import type { GpuSession } from './op.ts';
 
 const CL_SUCCESS = 0;
 const CL_PLATFORM_NAME = 0x0902;
@@ -164,8 +165,9 @@ export interface OpenclLaunch {
 }
 
 /** A context, queue and built program on one device; buffers bound to every kernel's arguments. */
-export class OpenclSession {
+export class OpenclSession implements GpuSession {
   readonly device: OpenclDevice;
+  readonly deviceName: string;
   private readonly c: Cl;
   private readonly ctx: Handle;
   private readonly queue: Handle;
@@ -178,6 +180,7 @@ export class OpenclSession {
     const devices = openclDevices();
     if (!devices.length) throw new CompileError('no OpenCL platform or device found (the OpenCL library lists none): sudo apt-get install -y pocl-opencl-icd, or install your GPU vendor\'s OpenCL driver');
     this.device = devices[0];
+    this.deviceName = `${this.device.name} (${this.device.platform})`;
     this.c = cl()!;
     const c = this.c;
     const err = [0];
@@ -216,15 +219,24 @@ export class OpenclSession {
 
   /** Device buffers of the given sizes in bytes, set as every kernel's arguments in order. */
   allocate(bytes: readonly number[]): void {
+    const bufs = this.addBuffers(bytes);
+    this.kernels.forEach((_, k) => this.setArgs(k, bufs));
+  }
+
+  /** More device buffers of the given sizes in bytes; returns their indices (for write, read, setArgs). */
+  addBuffers(bytes: readonly number[]): number[] {
     const err = [0];
-    for (const n of bytes) {
+    return bytes.map((n) => {
       const h = this.c.createBuffer(this.ctx, CL_MEM_READ_WRITE, Math.max(1, n), null, err);
       check(err[0], 'clCreateBuffer');
-      this.buffers.push({ handle: h, bytes: n });
-    }
-    for (const k of this.kernels) {
-      this.buffers.forEach((b, i) => check(this.c.setKernelArg(k.handle, i, 8, new BigUint64Array([BigInt(b.handle)])), `clSetKernelArg ${i} of ${k.launch.name}`));
-    }
+      return this.buffers.push({ handle: h, bytes: n }) - 1;
+    });
+  }
+
+  /** Kernel `k`'s arguments: the buffers of the given indices, in order. */
+  setArgs(k: number, buffers: readonly number[]): void {
+    const { handle, launch } = this.kernels[k];
+    buffers.forEach((b, i) => check(this.c.setKernelArg(handle, i, 8, new BigUint64Array([BigInt(this.buffers[b].handle)])), `clSetKernelArg ${i} of ${launch.name}`));
   }
 
   write(i: number, data: ArrayBufferView): void {
@@ -237,12 +249,21 @@ export class OpenclSession {
 
   /** Launch every kernel in order and wait for the queue. */
   run(): void {
-    for (const { handle, launch } of this.kernels) {
+    this.launch(this.kernels.map((_, k) => k));
+    check(this.c.finish(this.queue), 'clFinish');
+  }
+
+  /**
+   * Enqueue the kernels of the given indices in order, without waiting: the queue is in order, so a
+   * (blocking) read after them sees their results.
+   */
+  launch(kernels: readonly number[]): void {
+    for (const k of kernels) {
+      const { handle, launch } = this.kernels[k];
       const local = new BigUint64Array(launch.block.map(BigInt));
       const global = new BigUint64Array(launch.grid.map((g, d) => BigInt(g * launch.block[d])));
       check(this.c.enqueueNDRangeKernel(this.queue, handle, 3, null, global, local, 0, null, null), `clEnqueueNDRangeKernel ${launch.name}`);
     }
-    check(this.c.finish(this.queue), 'clFinish');
   }
 
   release(): void {

@@ -11,7 +11,7 @@ import { MAX_MODEL_BYTES } from '../graph/load.ts';
 import { runPasses } from '../graph/passes.ts';
 import { TS_HOST } from '../host/ts.ts';
 import { collectStats, loadCalibration, type CalibrationMethod } from '../quant/calibrate.ts';
-import { quantizeGraph, type QuantReport } from '../quant/quantize.ts';
+import { quantizeGraph, type QuantReport, type ScaleMethod } from '../quant/quantize.ts';
 
 export interface QuantizeModelOptions {
   /** Shapes of inputs as given (`--input x=1x3x32x32`); a dynamic leading dimension left unbound is the batch. */
@@ -25,6 +25,8 @@ export interface QuantizeModelOptions {
   method: CalibrationMethod;
   skipFirst?: boolean;
   skipLast?: boolean;
+  /** 'pow2' (default, VTA's scheme) or 'ratio' (compiler/quant/quantize.ts). */
+  scales?: ScaleMethod;
   onCalibration?: (done: number, total: number) => void;
 }
 
@@ -50,6 +52,6 @@ export async function quantizeModel(path: string, opts: QuantizeModelOptions): P
   const imageSample = opts.imageSample && ((path: string) => opts.imageSample!(path, shape));
   const samples = await loadCalibration(opts.calib, { shape }, { pixelScale: opts.pixelScale, imageSample });
   const stats = await collectStats(g, samples, TS_HOST, { onProgress: opts.onCalibration });
-  const { graph, report } = quantizeGraph(g, stats, { method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast });
+  const { graph, report } = quantizeGraph(g, stats, { method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales });
   return { float: g, quantized: graph, report };
 }

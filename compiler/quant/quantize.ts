@@ -19,6 +19,14 @@
  * a scale (a QAdd's inputs and output, a QMaxPool's or Flatten's input and output) form one class
  * whose frac is the smallest of its members' (no member clips by more than its own choice would).
  * A shift must be 0..31: where in_frac + w_frac < out_frac the output class takes the coarser frac.
+ *
+ * Scales 'ratio' (an option; 'pow2' is the default and VTA's scheme): fracs need not be integers,
+ * only every requantization must still be a shift, i.e. in_frac + w_frac - out_frac an integer.
+ * Every activation then takes its own real frac (range · 2^frac = 127.5 exactly: no scale is up to
+ * 2x coarser than its range needs), and each layer's weight frac is the largest that makes the
+ * shift an integer without clipping the weights (up to 1 bit below the weights' own, as in 'pow2',
+ * where the weights' own frac is rounded down too). The host's quantize / dequantize multiply by
+ * 2^±frac whatever frac is; VTA only ever sees the integer shifts and clip bounds.
  */
 import { CompileError } from '../errors.ts';
 import { runGraph, type HostTarget } from '../graph/executor.ts';
@@ -30,6 +38,9 @@ import { TS_HOST } from '../host/ts.ts';
 import { DEFAULT_PERCENTILE, rangeOf, tapTarget, type CalibrationMethod, type CalibrationStats } from './calibrate.ts';
 
 export type WeightMethod = 'max' | 'mse';
+/** 'pow2': every scale a power of two (VTA's scheme); 'ratio': any scales whose ratios at each requantization are powers of two. */
+export type ScaleMethod = 'pow2' | 'ratio';
+export const SCALE_METHODS: readonly ScaleMethod[] = ['pow2', 'ratio'];
 
 export interface QuantizeOptions {
   method: CalibrationMethod;
@@ -41,6 +52,8 @@ export interface QuantizeOptions {
   skipLast?: boolean;
   /** How weight fracs are chosen (default 'mse'). */
   weights?: WeightMethod;
+  /** Power-of-two scales (default) or only power-of-two ratios (see the file comment). */
+  scales?: ScaleMethod;
   /** Conv / dense nodes (by name) to keep in float32, e.g. the tiny SE-block convs whose int8 error costs more than VTA saves. */
   keepFloat?: readonly string[];
   /** The host target the report runs both graphs on (default TS_HOST). */
@@ -88,14 +101,30 @@ export function fracFor(range: number): number {
   return f;
 }
 
+function maxAbs(w: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < w.length; i++) m = Math.max(m, Math.abs(w[i]));
+  return m;
+}
+
 const quantizeValue = (x: number, frac: number) => Math.max(-128, Math.min(127, roundHalfEven(x * 2 ** frac)));
 
-/** The frac of a weight tensor: 'max' never clips; 'mse' also tries up to 3 finer fracs and keeps the least squared error. */
-export function weightFrac(w: ArrayLike<number>, method: WeightMethod): number {
+/** The real frac that maps `range` exactly onto 127.5 (Infinity for an all-zero value). */
+function realFracFor(range: number): number {
+  return range > 0 ? Math.log2(127.5 / range) : Infinity;
+}
+
+/**
+ * The frac of a weight tensor: 'max' never clips; 'mse' also tries up to 3 finer fracs and keeps
+ * the least squared error. With `offset` the fracs tried are offset + an integer (scales 'ratio').
+ */
+export function weightFrac(w: ArrayLike<number>, method: WeightMethod, offset = 0): number {
   let absMax = 0;
   for (let i = 0; i < w.length; i++) absMax = Math.max(absMax, Math.abs(w[i]));
-  const base = fracFor(absMax);
-  if (!Number.isFinite(base)) return 0;
+  if (!(absMax > 0)) return offset;
+  let base = offset + fracFor(absMax * 2 ** offset);
+  // fracFor settled the integer part exactly for the scaled range; guard the float sum once more
+  while (!(absMax * 2 ** base <= 127.5)) base--;
   if (method === 'max') return base;
   let best = base;
   let bestErr = Infinity;
@@ -193,6 +222,7 @@ function intClip(clip: Attr | undefined, frac: number): [number, number] {
 /** Quantize a bound, inferred float graph (the output of runPasses: BatchNorm folded, activations fused). */
 export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeOptions): { graph: Graph; report: QuantReport } {
   const weights = opts.weights ?? 'mse';
+  const ratio = (opts.scales ?? 'pow2') === 'ratio';
   const percentile = opts.percentile ?? DEFAULT_PERCENTILE;
   if (opts.method === 'percentile' && !(percentile > 0 && percentile <= 100)) throw new CompileError(`--percentile ${percentile}: must be above 0 and at most 100`);
   for (const n of g.nodes) for (const o of n.outputs) if (o && !staticShape(g.values.get(o)!)) throw new CompileError(`quantize: value ${o} has no static shape; bind and infer the graph first`);
@@ -232,7 +262,8 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
   const own = (v: string): number => {
     const s = stats.values.get(v);
     if (!s) throw new CompileError(`quantize: the calibration statistics have no range for value ${v} (collect them on this graph)`);
-    return fracFor(rangeOf(s, opts.method, percentile));
+    const range = rangeOf(s, opts.method, percentile);
+    return ratio ? realFracFor(range) : fracFor(range);
   };
   const classFrac = new Map<string, number>();
   const fracOf = (v: string) => {
@@ -246,7 +277,9 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
   for (const v of int8) lower(v, own(v));
   const layerInputs = new Set([...layers.keys()].map((n) => n.inputs[0]).filter((v) => !int8.has(v)));
   for (const v of layerInputs) lower(v, own(v));
-  const wFrac = new Map<Node, number>([...layers].map(([n, l]) => [n, weightFrac(l.weight.data as Float32Array, weights)]));
+  // the weights' own frac (real with 'ratio', where the final one also depends on the activations' fracs below)
+  const wFrac = new Map<Node, number>([...layers].map(([n, l]) => [n, ratio ? realFracFor(maxAbs(l.weight.data as Float32Array)) : weightFrac(l.weight.data as Float32Array, weights)]));
+  for (const [n, f] of wFrac) if (!Number.isFinite(f)) wFrac.set(n, 0);
   // shifts must be 0..31; lowering an output frac may lower a later layer's input frac: repeat until settled
   for (let round = 0, changed = true; changed; round++) {
     if (round > g.nodes.length + 2) throw new CompileError('quantize: the fracs of the graph do not settle (a residual loop whose weights need a negative frac)');
@@ -259,8 +292,15 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
       }
     }
   }
+  if (ratio) {
+    // the largest weight frac at or below the weights' own that makes the shift an integer
+    for (const [n, l] of layers) {
+      const offset = fracOf(n.outputs[0]) - fracOf(n.inputs[0]);
+      wFrac.set(n, weightFrac(l.weight.data as Float32Array, weights, offset - Math.floor(offset)));
+    }
+  }
   for (const n of layers.keys()) {
-    const shift = fracOf(n.inputs[0]) + wFrac.get(n)! - fracOf(n.outputs[0]);
+    const shift = Math.round(fracOf(n.inputs[0]) + wFrac.get(n)! - fracOf(n.outputs[0]));
     if (shift > 31) throw new CompileError(`quantize: node ${n.name} would need a shift of ${shift} (more than 31); its output range is far below its inputs' — check the calibration set`);
   }
 
@@ -324,7 +364,8 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
     if (l) {
       const x = asInt8(n.inputs[0]);
       const wf = wFrac.get(n)!;
-      const shift = fracOf(n.inputs[0]) + wf - frac;
+      // an integer by construction ('ratio': up to the float sum's rounding)
+      const shift = Math.round(fracOf(n.inputs[0]) + wf - frac);
       const wName = fresh(`${n.inputs[1]}.int8`);
       addValue(wName, 'int8', l.weight.shape, Int8Array.from(l.weight.data as Float32Array, (v) => quantizeValue(v, wf)));
       let bName = '';

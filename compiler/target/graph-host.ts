@@ -20,6 +20,7 @@ import { isFloatConv } from '../host/conv-loop.ts';
 import { buildFused } from '../cpu/fused.ts';
 import { kernelArgs, type KernelArray } from '../cpu/op.ts';
 import { CompileError } from '../errors.ts';
+import { escaping } from '../graph/escaping.ts';
 import type { HostTarget } from '../graph/executor.ts';
 import { consumers, type Graph, type Node } from '../graph/ir.ts';
 import { isQuantizedOp } from '../graph/quantized.ts';
@@ -157,25 +158,6 @@ function floatConvKernel(node: Node, g: Graph, k: BuildKernel, fresh: boolean): 
 }
 
 type CompiledOp = { def: Parameters<typeof kernelArgs>[0]; kernel: { call(args: KernelArray[]): void } };
-
-/** Views: operators whose result shares its input's array (the reference kernels relabel the shape). */
-const VIEWS = new Set(['Reshape', 'Flatten', 'Identity', 'Squeeze', 'Unsqueeze']);
-
-const escapingOf = new WeakMap<Graph, (name: string) => boolean>();
-
-/** Whether a value outlives a run of `g`: a graph output or a value a view of one shares its array with. */
-function escaping(g: Graph): (name: string) => boolean {
-  const have = escapingOf.get(g);
-  if (have) return have;
-  const out = new Set(g.outputs);
-  for (let i = g.nodes.length - 1; i >= 0; i--) {
-    const n = g.nodes[i];
-    if (VIEWS.has(n.op) && n.inputs[0] && n.outputs.some((o) => out.has(o))) out.add(n.inputs[0]);
-  }
-  const f = (name: string) => out.has(name);
-  escapingOf.set(g, f);
-  return f;
-}
 
 /**
  * A compiled node's kernel, planned once: its constants bound (packed) and its argument arrays

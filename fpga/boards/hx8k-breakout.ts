@@ -18,7 +18,10 @@ export const hx8kBreakout: Board = {
     { name: 'D9', pin: 'B5' },
   ],
   ledsActiveLow: false,
-  uart: { rx: 'B10', tx: 'B12', via: 'FT2232H channel B (/dev/ttyUSB1)', external: false },
+  uart: {
+    rx: 'B10', tx: 'B12', via: 'FT2232H channel B (/dev/ttyUSB1)', external: false,
+    bridge: { part: 'FT2232H', maxBaud: 12_000_000, divisorClockHz: 12_000_000, source: 'FTDI FT2232H datasheet: UART up to 12 Mbaud; baud = 12 MHz / (n + k/8)' },
+  },
   tie: [],
   programmers: [
     {

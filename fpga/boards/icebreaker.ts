@@ -12,7 +12,10 @@ export const icebreaker: Board = {
     { name: 'green', pin: '37' },
   ],
   ledsActiveLow: true,
-  uart: { rx: '6', tx: '9', via: 'FT2232H channel B (second USB serial port, usually /dev/ttyUSB1)', external: false },
+  uart: {
+    rx: '6', tx: '9', via: 'FT2232H channel B (second USB serial port, usually /dev/ttyUSB1)', external: false,
+    bridge: { part: 'FT2232H', maxBaud: 12_000_000, divisorClockHz: 12_000_000, source: 'FTDI FT2232H datasheet: UART up to 12 Mbaud; baud = 12 MHz / (n + k/8)' },
+  },
   tie: [],
   programmers: [
     { tool: 'iceprog', usb: '0403:6010', sram: true },

@@ -15,7 +15,10 @@ export const icestick: Board = {
     { name: 'D5 green', pin: '95' },
   ],
   ledsActiveLow: false,
-  uart: { rx: '9', tx: '8', via: 'FT2232H channel B (/dev/ttyUSB1)', external: false },
+  uart: {
+    rx: '9', tx: '8', via: 'FT2232H channel B (/dev/ttyUSB1)', external: false,
+    bridge: { part: 'FT2232H', maxBaud: 12_000_000, divisorClockHz: 12_000_000, source: 'FTDI FT2232H datasheet: UART up to 12 Mbaud; baud = 12 MHz / (n + k/8)' },
+  },
   tie: [],
   programmers: [
     { tool: 'iceprog', usb: '0403:6010', sram: false, note: 'an unmodified iCEstick can only be programmed through its flash' },

@@ -13,7 +13,10 @@ export const icesugar: Board = {
     { name: 'blue', pin: '39' },
   ],
   ledsActiveLow: true,
-  uart: { rx: '4', tx: '6', via: 'iCELink USB CDC serial port (/dev/ttyACM0)', external: false },
+  uart: {
+    rx: '4', tx: '6', via: 'iCELink USB CDC serial port (/dev/ttyACM0)', external: false,
+    bridge: { part: 'iCELink (USB CDC firmware on the board\'s microcontroller)', maxBaud: 115_200, source: 'no higher rate is documented for the iCELink UART bridge; 115200 is the rate it is used at' },
+  },
   tie: [],
   programmers: [
     {

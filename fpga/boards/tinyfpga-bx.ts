@@ -12,6 +12,7 @@ export const tinyfpgaBx: Board = {
   uart: {
     rx: 'A1', tx: 'A2', external: true,
     via: 'an external 3.3 V USB-UART adapter: its TX to header pin 2 (A1), its RX to header pin 1 (A2), GND to GND',
+    bridge: { part: 'external USB-UART adapter', maxBaud: 1_000_000, source: 'assumed: 1 Mbaud is what common adapters reach (CP2102: 1 Mbaud; FT232R and CP2102N: 3 Mbaud)' },
   },
   tie: [{ port: 'usb_pu', pin: 'A3', value: 0, why: 'USB pull-up off: the bootloader is not running while the user design is' }],
   programmers: [

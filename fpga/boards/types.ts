@@ -53,6 +53,22 @@ export interface Programmer {
   note?: string;
 }
 
+/**
+ * A USB-UART bridge: its highest baud and how it makes a baud. FTDI parts divide a reference clock
+ * (12 MHz for the H series, 3 MHz for the R/BM series) by n + k/8 (n >= 2, k = 0..7) or by 1 or 1.5
+ * (FTDI AN232B-05 / AN_120; Linux ftdi_sio); the host-side baud is the nearest such quotient.
+ */
+export interface UartBridge {
+  /** Part name, e.g. "FT2232H". */
+  part: string;
+  /** Highest baud the part (or, for an external adapter, a typical one) makes. */
+  maxBaud: number;
+  /** FTDI-style fractional divisor from this reference clock; absent: the part is taken to make any baud exactly (USB CDC bridges). */
+  divisorClockHz?: number;
+  /** Where the figures come from. */
+  source: string;
+}
+
 export interface BoardLed {
   /** Colour or silk-screen name. */
   name: string;
@@ -85,6 +101,8 @@ export interface Board {
     via: string;
     /** True where no USB-UART bridge is on the board and an external 3.3 V adapter is needed. */
     external: boolean;
+    /** The USB-UART part on the host side and the bauds it can make (fpga/link/baud.ts checks `--baud` against it). */
+    bridge: UartBridge;
   };
   /** Pins the board top must hold at a fixed level (e.g. a flash chip select shared with the UART). */
   tie: ReadonlyArray<{ port: string; pin: string; value: 0 | 1; why: string }>;

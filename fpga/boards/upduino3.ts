@@ -16,6 +16,7 @@ export const upduino3: Board = {
   uart: {
     rx: '15', tx: '14', external: false,
     via: 'FT232H in UART mode on the SPI flash lines (/dev/ttyUSB0); the flash chip select is held high',
+    bridge: { part: 'FT232H', maxBaud: 12_000_000, divisorClockHz: 12_000_000, source: 'FTDI FT232H datasheet: UART up to 12 Mbaud; baud = 12 MHz / (n + k/8)' },
   },
   tie: [{ port: 'flash_cs_n', pin: '16', value: 1, why: 'keeps the SPI flash off the shared UART lines' }],
   programmers: [

@@ -9,7 +9,8 @@
  */
 import { VtwError } from '../../src/errors.ts';
 import {
-  Cmd, PING_MAGIC, RESP_HEADER_BYTES, RESP_SYNC, STATUS_NAMES, Status, crc8, encodeRequest, responsePayloadBytes,
+  Cmd, PING_MAGIC, PING_MEM_MASK, PING_STREAM_SHIFT, RESP_HEADER_BYTES, RESP_SYNC, STATUS_NAMES, Status, crc8, encodeRequest, encodeStream,
+  responsePayloadBytes,
 } from './protocol.ts';
 import { LinkTimeout, type ByteStream } from './stream.ts';
 
@@ -24,6 +25,10 @@ export interface LinkOptions {
   retries?: number;
   /** Words per memory burst (default 256). */
   burstWords?: number;
+  /** Write memory with WRITE_STREAM when the device's PING offers it (default true). */
+  stream?: boolean;
+  /** Words per WRITE_STREAM frame (default 16384: 64 KiB, what a failed stream costs to send again). */
+  streamWords?: number;
   /** Called for every retry (for logging). */
   onRetry?: (what: string, reason: string) => void;
 }
@@ -44,6 +49,8 @@ export class LinkCorrupt extends VtwError {}
 export interface PingInfo {
   magic: number;
   memWords: number;
+  /** Words per WRITE_STREAM block, or 0 where the link has no streaming. */
+  streamBlockWords: number;
 }
 
 const RETRYABLE_NAKS = new Set<number>([Status.NAK_CRC, Status.NAK_HDR, Status.NAK_TIMEOUT, Status.NAK_BUSY]);
@@ -53,6 +60,8 @@ export class LinkHost {
   readonly opts: Required<Omit<LinkOptions, 'onRetry'>> & Pick<LinkOptions, 'onRetry'>;
   /** Transactions sent again, by reason (for reports and tests). */
   readonly retried: Record<string, number> = {};
+  /** WRITE_STREAM's block size, once a PING has found the device offers it (and `stream` allows it). */
+  private streamBlockWords = 0;
 
   constructor(
     private readonly stream: ByteStream,
@@ -64,6 +73,8 @@ export class LinkHost {
       deviceTimeoutMs: opts.deviceTimeoutMs ?? 60,
       retries: opts.retries ?? 3,
       burstWords: opts.burstWords ?? 256,
+      stream: opts.stream ?? true,
+      streamWords: opts.streamWords ?? 16384,
       onRetry: opts.onRetry,
     };
   }
@@ -76,7 +87,7 @@ export class LinkHost {
   async exchange(cmd: number, addr: number, count: number, payload?: Uint8Array): Promise<{ status: number; data: Uint8Array }> {
     const seq = this.seq;
     this.seq = (this.seq + 1) & 0xff;
-    const frame = encodeRequest(cmd, seq, addr, count, payload);
+    const frame = cmd === Cmd.WRITE_STREAM && payload ? encodeStream(seq, addr, payload, this.streamBlockWords) : encodeRequest(cmd, seq, addr, count, payload);
     const expect = responsePayloadBytes(cmd, count);
     const timeout = this.opts.timeoutMs + 2 * this.byteMs(frame.length + RESP_HEADER_BYTES + 1 + expect);
     await this.stream.write(frame);
@@ -133,8 +144,11 @@ export class LinkHost {
   async ping(): Promise<PingInfo> {
     const d = await this.transact(Cmd.PING, 0, 0);
     const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-    const info = { magic: dv.getUint32(0, true), memWords: dv.getUint32(4, true) };
+    const word = dv.getUint32(4, true);
+    const log = word >>> PING_STREAM_SHIFT;
+    const info = { magic: dv.getUint32(0, true), memWords: word & PING_MEM_MASK, streamBlockWords: log ? 2 ** log : 0 };
     if (info.magic !== PING_MAGIC) throw new LinkCorrupt(`device answered PING with magic 0x${info.magic.toString(16)}, not a vtw link`);
+    this.streamBlockWords = this.opts.stream ? info.streamBlockWords : 0;
     return info;
   }
 
@@ -166,9 +180,12 @@ export class LinkHost {
     checkAligned(addr);
     if (data.length % 4) throw new VtwError(`writeWords: ${data.length} bytes is not a whole number of words`);
     const words = data.length / 4;
-    for (let w = 0; w < words; w += this.opts.burstWords) {
-      const n = Math.min(this.opts.burstWords, words - w);
-      await this.transact(Cmd.WRITE_MEM, addr + 4 * w, n, data.subarray(4 * w, 4 * (w + n)));
+    // WRITE_STREAM where the device offers it (found by ping()): one frame and one response per streamWords.
+    const cmd = this.streamBlockWords ? Cmd.WRITE_STREAM : Cmd.WRITE_MEM;
+    const per = Math.min(0xffff, this.streamBlockWords ? this.opts.streamWords : this.opts.burstWords);
+    for (let w = 0; w < words; w += per) {
+      const n = Math.min(per, words - w);
+      await this.transact(cmd, addr + 4 * w, n, data.subarray(4 * w, 4 * (w + n)));
     }
   }
 

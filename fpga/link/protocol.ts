@@ -3,6 +3,7 @@
  * shared by the RTL generator (link/rtl.ts) and the host driver (link/host.ts).
  *
  * Request:  A5 cmd seq addr[4] count[2] hcrc [payload pcrc]
+ *           (WRITE_STREAM: the payload in blocks, each followed by its own CRC)
  * Response: 5A status seq cmd [payload] crc
  * Multi-byte fields are little-endian. CRC-8 is polynomial 0x07, initial value 0, MSB first, no
  * final XOR (CRC-8/SMBUS; "123456789" → 0xF4).
@@ -24,7 +25,15 @@ export const Cmd = {
   READ_MEM: 0x02,
   WRITE_REG: 0x03,
   READ_REG: 0x04,
+  /** Memory write whose payload comes in blocks of 2^k words, each followed by its CRC; one response (links built with streaming only). */
+  WRITE_STREAM: 0x05,
 } as const;
+
+/** PING's second word: memory words in bits 0..27, log2 of WRITE_STREAM's block words in bits 28..31 (0: no streaming). */
+export const PING_MEM_MASK = 0x0fffffff;
+export const PING_STREAM_SHIFT = 28;
+/** WRITE_STREAM's block size in the board tops that stream: 64 words, a CRC per 256 bytes. */
+export const STREAM_BLOCK_WORDS = 64;
 export type CmdCode = (typeof Cmd)[keyof typeof Cmd];
 
 export const Status = {
@@ -75,6 +84,34 @@ export function encodeRequest(cmd: number, seq: number, addr: number, count: num
   out.set(head);
   out.set(payload, head.length);
   out[out.length - 1] = crc8(payload);
+  return out;
+}
+
+/** The payload of a WRITE_STREAM: each block of `blockWords` words (the last one shorter) followed by its CRC-8. */
+export function streamPayload(data: Uint8Array, blockWords: number): Uint8Array {
+  const blockBytes = 4 * blockWords;
+  const blocks = Math.ceil(data.length / blockBytes);
+  const out = new Uint8Array(data.length + blocks);
+  let o = 0;
+  for (let i = 0; i < data.length; i += blockBytes) {
+    const block = data.subarray(i, Math.min(data.length, i + blockBytes));
+    out.set(block, o);
+    o += block.length;
+    out[o++] = crc8(block);
+  }
+  return out;
+}
+
+/**
+ * Bytes of a WRITE_STREAM request: the header, then the words in blocks with their CRCs (the last
+ * block's CRC ends the frame where a WRITE_MEM's payload CRC would).
+ */
+export function encodeStream(seq: number, addr: number, data: Uint8Array, blockWords: number): Uint8Array {
+  const head = encodeRequest(Cmd.WRITE_STREAM, seq, addr, data.length / 4);
+  const body = streamPayload(data, blockWords);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
   return out;
 }
 

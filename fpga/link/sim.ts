@@ -77,12 +77,64 @@ export async function buildLinkSim(design: SimDesign, onProgress?: (msg: string)
   }
 }
 
+/** Simulated link time so far (the harness's "@link" report): cycles, and those spent waiting for the host. */
+export interface LinkCycles {
+  cycles: number;
+  hostCycles: number;
+  /** Bytes the harness has taken from the host. */
+  bytes: number;
+}
+
+const isReport = (line: string) => line.startsWith('@link ');
+
 /** The Verilated design as a byte stream. */
 export class SimTransport extends BufferedStream {
+  private written = 0;
+  private report: LinkCycles = { cycles: 0, hostCycles: 0, bytes: 0 };
+  private reportWaiters: Array<() => void> = [];
+  private errText = '';
+
   private constructor(private readonly proc: ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'pipe'; encoding: 'buffer'; reject: false }>) {
     super();
     proc.stdout.on('data', (d: Buffer) => this.push(new Uint8Array(d)));
-    void proc.then((r) => this.ended(`simulation exited (${r.exitCode ?? r.signal})${r.stderr?.length ? `: ${Buffer.from(r.stderr).toString().trim().slice(0, 200)}` : ''}`));
+    proc.stderr.on('data', (d: Buffer) => this.onStderr(d.toString()));
+    void proc.then((r) => {
+      const err = r.stderr?.length ? Buffer.from(r.stderr).toString().split('\n').filter((l) => l && !isReport(l)).join('\n').trim() : '';
+      this.ended(`simulation exited (${r.exitCode ?? r.signal})${err ? `: ${err.slice(0, 200)}` : ''}`);
+      for (const w of this.reportWaiters.splice(0)) w();
+    });
+  }
+
+  private onStderr(text: string): void {
+    this.errText += text;
+    const lines = this.errText.split('\n');
+    this.errText = lines.pop() ?? '';
+    for (const l of lines) {
+      if (!isReport(l)) continue;
+      const [cycles, hostCycles, bytes] = l.slice(6).split(' ').map(Number);
+      this.report = { cycles, hostCycles, bytes };
+    }
+    for (const w of this.reportWaiters.splice(0)) w();
+  }
+
+  /**
+   * Simulated link time once the simulation has taken every byte written so far and gone quiet
+   * (call it between transactions). Cycles minus host cycles is what a board spends on the link
+   * and in the design, with a host that answers at once.
+   */
+  async linkCycles(timeoutMs = 30_000): Promise<LinkCycles> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.report.bytes < this.written) {
+      if (Date.now() > deadline) throw new VtwError(`link simulation: no time report after ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 100);
+        this.reportWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return { ...this.report };
   }
 
   /** Build if needed and start the simulation. */
@@ -96,6 +148,7 @@ export class SimTransport extends BufferedStream {
   }
 
   async write(data: Uint8Array): Promise<void> {
+    this.written += data.length;
     await new Promise<void>((resolve, reject) => this.proc.stdin.write(data, (e) => (e ? reject(e) : resolve())));
   }
 

@@ -24,6 +24,8 @@ import { memBus, regBus } from '../../hw/vta/ports.ts';
 import type { Board } from '../boards/types.ts';
 import { DEVICES } from '../devices.ts';
 import type { ToolCommand } from '../flow.ts';
+import { checkBaud } from '../link/baud.ts';
+import { STREAM_BLOCK_WORDS } from '../link/protocol.ts';
 import { linkMemPort, uartLink } from '../link/rtl.ts';
 import { boardShell } from '../shell.ts';
 import { planPll, type PllPlan } from '../pll.ts';
@@ -108,8 +110,10 @@ export interface VtaBoardOptions {
   memBytes?: number;
   /** Clock cycles per UART bit (default: core clock / baud). Simulation uses 4..8. */
   clksPerBit?: number;
-  /** Baud rate of the link (default 115200). */
+  /** Baud rate of the link (default 115200); refused in one line where the clock or the board's USB-UART bridge cannot make it (fpga/link/baud.ts). */
   baud?: number;
+  /** The link takes WRITE_STREAM (docs/host-protocol.md; default: with a baud other than 115200, so the default link stays as it was). */
+  linkStream?: boolean;
   /** Link timeout in cycles (default: 20 ms of core clock, at least 400 bit times). */
   timeoutCycles?: number;
   /** Run from the board clock even when CLOCK_MHZ differs (simulation). */
@@ -155,13 +159,15 @@ export function buildVtaBoardTop(d: Derived, board: Board, pll: PllPlan | null, 
   const clockMhz = pll ? pll.achievedMhz : board.clock.mhz;
   const clkHz = clockMhz * 1e6;
   const baud = opts.baud ?? DEFAULT_BAUD;
-  const cpb = opts.clksPerBit ?? Math.round(clkHz / baud);
+  // A given divider (simulation) is taken as it is; otherwise the board's bridge and the clock decide.
+  const cpb = opts.clksPerBit ?? checkBaud(board, clkHz, baud).clksPerBit;
   if (!Number.isInteger(cpb) || cpb < 4) {
     throw new VtwError(`${baud} baud from a ${clockMhz} MHz clock is ${(clkHz / baud).toFixed(2)} clocks per bit; the link needs at least 4: lower the baud rate`);
   }
   const timeoutCycles = opts.timeoutCycles ?? Math.max(400 * cpb, Math.round(clkHz / 50));
   const memWords = memory.memBytes / 4;
-  const link = uartLink({ clksPerBit: cpb, timeoutCycles, memWords, prefix: `${vta.name}_` });
+  const stream = opts.linkStream ?? baud !== DEFAULT_BAUD;
+  const link = uartLink({ clksPerBit: cpb, timeoutCycles, memWords, prefix: `${vta.name}_`, ...(stream ? { streamBlockWords: STREAM_BLOCK_WORDS } : {}) });
   const ctl = memController(d, { name: `${vta.name}_memctl`, kind: memory.kind, memBytes: memory.memBytes });
   const name = opts.top ?? `${vta.name}_board`;
 

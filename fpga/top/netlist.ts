@@ -72,5 +72,5 @@ export async function netlistSimDesign<D extends SimDesign>(design: D, opts: Net
   const why = verilatorMissing();
   if (why) throw new VtwError(`a gate-level simulation needs Verilator: ${why}`);
   const n = await synthNetlist(design, opts);
-  return { top: design.top, files: { [`${design.top}_netlist.v`]: n.verilog }, clksPerBit: design.clksPerBit, timeoutCycles: design.timeoutCycles, libraries: [ice40CellsSim()] };
+  return { ...design, files: { [`${design.top}_netlist.v`]: n.verilog }, libraries: [ice40CellsSim()] };
 }

@@ -43,6 +43,8 @@ export interface BoardRunOptions {
   boardName?: string;
   /** One event per step: each buffer written, the run, each buffer read. */
   onProgress?: (e: BoardProgress) => void;
+  /** Link seconds so far on a simulated board (SimBoard.linkSeconds): the result then has `linkSeconds` per phase. */
+  linkClock?: () => Promise<number>;
 }
 
 export interface BoardProgress {
@@ -57,6 +59,8 @@ export interface BoardRunInfo {
   bytesRead: number;
   polls: number;
   seconds: { load: number; run: number; read: number };
+  /** With `linkClock`: simulated seconds on the link of loading (from PING to the last register write before launch) and of reading back. */
+  linkSeconds?: { load: number; read: number };
 }
 
 export type BoardRunResult = RunResult & { board: BoardRunInfo };
@@ -89,6 +93,7 @@ export async function runOnBoard(host: LinkHost, p: Program, opts: BoardRunOptio
   const d = p.config;
   const where = opts.boardName ?? 'the board';
   const t0 = now();
+  const l0 = await opts.linkClock?.();
   const ping = await host.ping();
   const memBytes = ping.memWords * 4;
   const image = dramImage(p);
@@ -116,6 +121,7 @@ export async function runOnBoard(host: LinkHost, p: Program, opts: BoardRunOptio
   await host.writeReg(REG.insnBase, ib.addr);
   await host.writeReg(REG.dramSize, image.length);
   const t1 = now();
+  const l1 = await opts.linkClock?.();
   opts.onProgress?.({ phase: 'run', label: `${ib.size / INSN_BYTES} instructions` });
   await host.writeReg(REG.control, CTRL_LAUNCH);
 
@@ -143,6 +149,7 @@ export async function runOnBoard(host: LinkHost, p: Program, opts: BoardRunOptio
   }
   cycles = await host.readReg(REG.cycles);
   const t2 = now();
+  const l2 = await opts.linkClock?.();
 
   const dram = image.slice();
   let bytesRead = 0;
@@ -172,6 +179,8 @@ export async function runOnBoard(host: LinkHost, p: Program, opts: BoardRunOptio
     }
   }
   const t3 = now();
+  const l3 = await opts.linkClock?.();
+  if (l0 !== undefined && l1 !== undefined && l2 !== undefined && l3 !== undefined) result.board.linkSeconds = { load: l1 - l0, read: l3 - l2 };
   result.board.bytesRead = bytesRead;
   result.board.seconds.read = (t3 - t2) / 1000;
   return result;

@@ -20,6 +20,7 @@ import { registerDoctor } from './commands/doctor.ts';
 import { registerTune } from './commands/tune.ts';
 import { registerModel } from './commands/model.ts';
 import { registerExplore } from './commands/explore.ts';
+import { registerWorker } from './commands/worker.ts';
 
 export function buildCli(): Command {
   const program = new Command('vtw')
@@ -43,6 +44,7 @@ export function buildCli(): Command {
   registerTune(program);
   registerModel(program);
   registerExplore(program);
+  registerWorker(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -5,6 +5,12 @@
 // harness is not receiving, and uart_tx has been idle for `quiet` cycles, it blocks on stdin, so an
 // idle simulation costs no CPU. EOF on stdin ends it.
 //
+// Link time: every time it blocks, the harness writes "@link CYCLES HOST BYTES" to stderr: the
+// cycles simulated, those of them spent waiting for the host (from the end of the design's last
+// byte, when nothing is queued, until the harness starts the host's next byte, plus the start-up
+// cycles), and the bytes taken from stdin. CYCLES - HOST is the time a board would spend on the
+// link and in the design with a host that answers at once.
+//
 // Usage: harness CLOCKS_PER_BIT QUIET_CYCLES   (the design's top is compiled in as class Vdut)
 #include "Vdut.h"
 #include "verilated.h"
@@ -64,6 +70,9 @@ int main(int argc, char** argv) {
   uint8_t rx_byte = 0;
   long since_activity = 0;
   uint64_t cycle = 0;
+  // Host-wait accounting (see the header): whose turn it is, and quiet cycles not yet attributed.
+  bool host_turn = true;
+  uint64_t host_cycles = 0, pending = 0, bytes_in = 0;
   // The design's power-on reset and receiver synchroniser need a few cycles: a byte sent into them
   // would be lost, so the line stays idle (high) for the first STARTUP cycles.
   const uint64_t startup = 64 + 20 * (uint64_t)cpb;
@@ -72,6 +81,9 @@ int main(int argc, char** argv) {
     bool tb_idle = tx_bit < 0 && in.empty() && rx_state == 0;
     if (tb_idle && since_activity > quiet) {
       write_all(out);
+      fprintf(stderr, "@link %llu %llu %llu\n", (unsigned long long)cycle,
+              (unsigned long long)(host_cycles + (host_turn ? pending : 0)), (unsigned long long)bytes_in);
+      fflush(stderr);
       if (eof) break;
       if (!read_input(in, -1)) eof = true;
       if (in.empty()) {
@@ -87,6 +99,15 @@ int main(int argc, char** argv) {
       in.pop_front();
       tx_bit = 0;
       tx_cnt = cpb;
+      bytes_in++;
+      if (host_turn) host_cycles += pending;
+      pending = 0;
+      host_turn = false;
+    }
+    if (cycle < startup) {
+      host_cycles++;
+    } else if (tx_bit < 0 && rx_state == 0 && dut.uart_tx) {
+      pending++;  // the line is quiet: the host's time or the design's, decided by who speaks next
     }
     dut.uart_rx = tx_bit < 0 ? 1 : (tx_frame >> tx_bit) & 1;
     dut.clk = 1;
@@ -104,6 +125,8 @@ int main(int argc, char** argv) {
         if (!line) {
           rx_state = 1;
           rx_cnt = cpb / 2;
+          pending = 0;  // the design spoke: the quiet cycles before were its own
+          host_turn = true;
         }
         break;
       case 1:

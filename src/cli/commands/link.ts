@@ -50,7 +50,7 @@ export function registerLink(program: Command): void {
         switch (action) {
           case 'ping': {
             const p = await host.ping();
-            console.log(`vtw link ok: ${p.memWords} words (${p.memWords * 4} bytes) of memory`);
+            console.log(`vtw link ok: ${p.memWords} words (${p.memWords * 4} bytes) of memory${p.streamBlockWords ? `, WRITE_STREAM in blocks of ${p.streamBlockWords} words` : ''}`);
             break;
           }
           case 'reg-read':

@@ -29,8 +29,10 @@ import { argmax, evaluateOnVta } from '../../../compiler/model/evaluate.ts';
 import { loadBound, quantizeModel } from '../../../compiler/model/pipeline.ts';
 import { runModel, type VtaEngineName } from '../../../compiler/model/run.ts';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../../../compiler/quant/calibrate.ts';
+import { SCALE_METHODS, type ScaleMethod } from '../../../compiler/quant/quantize.ts';
 import { batchFor, evaluateImages } from '../../../compiler/quant/evaluate.ts';
 import { compiledHost } from '../../../compiler/target/graph-host.ts';
+import { gpuDevice, gpuHost } from '../../../compiler/gpu/graph-host.ts';
 import { parseTarget } from '../../../compiler/target/target.ts';
 import { configOption, configSpecOption, jsonOption, outOption, parseInteger, parsePositive } from '../options.ts';
 
@@ -115,20 +117,21 @@ function inspect(file: string, opts: InspectOptions): void {
 // ---- compile, run, eval: the quantized model on VTA ----
 
 const VTA_ENGINES: readonly VtaEngineName[] = ['ts', 'verilator'];
-const HOSTS = ['ts', 'cpu', 'wasm'] as const;
+const HOSTS = ['ts', 'cpu', 'wasm', 'opencl', 'cuda'] as const;
 
 function engineChoice(): Option {
   return new Option('-e, --engine <engine>', 'the VTA engine: ts (the cycle-accurate TypeScript simulator) or verilator (the generated RTL)').choices(VTA_ENGINES).default('ts');
 }
 
 function hostChoice(): Option {
-  return new Option('--host <target>', 'host target of the nodes VTA does not run: ts (plain TypeScript kernels), cpu (C through the system compiler) or wasm').choices(HOSTS).default('ts');
+  return new Option('--host <target>', 'host target of the nodes VTA does not run: ts (plain TypeScript kernels), cpu (C through the system compiler), wasm, opencl (the first OpenCL device) or cuda (nvcc, sm_80; runs where a CUDA driver and GPU are)').choices(HOSTS).default('ts');
 }
 
-/** The host target by name; cpu / wasm compile the host part's quantized operators for `d`'s data widths. */
+/** The host target by name; cpu / wasm / opencl / cuda compile the host part's quantized operators for `d`'s data widths. */
 function hostTarget(name: (typeof HOSTS)[number], d: Derived): HostTarget {
   if (name === 'ts') return TS_HOST;
   const t = parseTarget(name, d);
+  if (t.kind === 'opencl' || t.kind === 'cuda') return gpuHost(t, d);
   if (t.kind !== 'cpu' && t.kind !== 'wasm') throw new VtwError(`internal: host ${name} parsed as ${t.kind}`);
   return compiledHost(t, d);
 }
@@ -149,6 +152,7 @@ function calibrationOptions(c: Command, required: boolean): Command {
     .addOption(new Option('--method <method>', 'calibration range per tensor: max |x|, a percentile of |x|, or the clip point of least squared int8 error (mse)').choices(CALIBRATION_METHODS).default('max'))
     .option('--skip-first', 'keep the first conv/dense layer in float (on the host)')
     .option('--skip-last', 'keep the last conv/dense layer in float (on the host)')
+    .addOption(new Option('--scales <kind>', 'pow2: every scale a power of two (VTA\'s scheme); ratio: any scales whose ratio at each requantization is a power of two (still one shift on VTA; finer activations)').choices(SCALE_METHODS).default('pow2'))
     .option('--calib-pixel-scale <s>', 'calibration images (PNG/JPEG) become value/255*s, as run --pixel-scale feeds them', parsePositive('calib-pixel-scale'), 1);
 }
 
@@ -171,6 +175,7 @@ interface CalibOptions {
   method: CalibrationMethod;
   skipFirst?: boolean;
   skipLast?: boolean;
+  scales: ScaleMethod;
 }
 
 interface CompileCliOptions extends CalibOptions {
@@ -186,7 +191,7 @@ async function compile(file: string, opts: CompileCliOptions): Promise<void> {
   const t0 = performance.now();
   const bar = lateBar(`calibrating on ${opts.calib}`);
   const { quantized, report } = await quantizeModel(file, {
-    inputShapes: opts.input, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: bar.onProgress,
+    inputShapes: opts.input, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, onCalibration: bar.onProgress,
     imageSample: isOcrTask(opts.preprocess) ? async (path, shape) => ocrTaskInput(opts.preprocess as OcrTask, readImage(path), shape).data as Float32Array : undefined,
   });
   bar.stop();
@@ -246,19 +251,21 @@ async function run(file: string, opts: RunCliOptions): Promise<void> {
   const v = m.graph.values.get(name)!;
   const task = isOcrTask(opts.preprocess) ? opts.preprocess : undefined;
   const x = task ? ocrTaskInput(task, readImage(opts.input), staticShape(v)!) : await loadInputFile(opts.input, { shape: staticShape(v)!, dtype: v.dtype!, scale: opts.pixelScale });
-  const r = await runModel(m, new Map([[name, x]]), { engine: opts.engine, host: hostTarget(opts.host, m.config), onProgress: stderrLine });
+  const host = hostTarget(opts.host, m.config);
+  const r = await runModel(m, new Map([[name, x]]), { engine: opts.engine, host, onProgress: stderrLine });
+  const device = gpuDevice(host);
   const outputs = m.graph.outputs.map((o) => describeOutput(o, r.outputs.get(o)!, opts.top));
   const read = task && ocrTaskOutput(task, r.outputs.get(m.graph.outputs[0])!);
   if (opts.json) {
     console.log(JSON.stringify({
-      model: file, input: opts.input, config: m.configName, variant: m.config.variant, engine: opts.engine, host: opts.host,
+      model: file, input: opts.input, config: m.configName, variant: m.config.variant, engine: opts.engine, host: opts.host, ...(device && { host_device: device }),
       outputs, ...(read?.text !== undefined && { text: read.text }), ...(read?.label !== undefined && { label: read.label }), ...(read && { score: +read.score.toFixed(6) }),
       vta_cycles: r.vtaCycles, host_ms: +r.hostMs.toFixed(3), offloaded_macs_fraction: +r.offloadedMacsFraction.toFixed(6),
       nodes: r.nodes.map((n) => ({ name: n.name, op: n.op, where: n.where, vta_cycles: n.vtaCycles ?? null, host_ms: +n.hostMs.toFixed(3), dram_bytes: n.dramBytes ?? null })),
     }, null, 2));
     return;
   }
-  console.log(`${file} on ${m.configName} (${m.config.variant}), VTA engine ${opts.engine}, host ${opts.host}; input ${opts.input}`);
+  console.log(`${file} on ${m.configName} (${m.config.variant}), VTA engine ${opts.engine}, host ${opts.host}${device ? ` (${device})` : ''}; input ${opts.input}`);
   if (read?.text !== undefined) console.log(`text: ${JSON.stringify(read.text)} (score ${read.score.toFixed(3)})`);
   if (read?.label !== undefined) console.log(`orientation: ${read.label} (score ${read.score.toFixed(3)})`);
   for (const o of outputs) {
@@ -306,7 +313,7 @@ async function evaluate(file: string, opts: EvalCliOptions): Promise<void> {
   b.stop();
   const cal = lateBar(`calibrating on ${opts.calib}`);
   const { quantized } = await quantizeModel(file, {
-    batch, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, onCalibration: cal.onProgress,
+    batch, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, onCalibration: cal.onProgress,
   });
   cal.stop();
   const m = await compileModel(quantized, d, { configName: opts.config, source: file });

@@ -10,9 +10,10 @@ import { smallerPresetHint } from '../../../fpga/fit.ts';
 import { formatSummary, runFlow, type FlowProgress } from '../../../fpga/flow.ts';
 import { planPll } from '../../../fpga/pll.ts';
 import { vtaBoardTop } from '../../../fpga/top/index.ts';
-import { boardOption, configOption, jsonOption, outOption, parsePositive, seedOption } from '../options.ts';
+import { boardOption, configOption, jsonOption, outOption, parseInteger, parsePositive, seedOption } from '../options.ts';
 
 interface SynthOptions {
+  baud?: number;
   board?: Board;
   config?: Derived;
   verilog?: string;
@@ -93,6 +94,7 @@ export function registerSynth(program: Command): void {
     .addOption(seedOption('nextpnr placement seed'))
     .option('--freq <mhz>', 'clock constraint in MHz (default: the board clock)')
     .option('--pcf <file>', 'pin constraints (default: a .pcf in the Verilog folder, else the board\'s pins)')
+    .option('--baud <n>', 'with --config: the host link\'s baud (default 115200; another baud also builds the link with WRITE_STREAM); refused in one line where the board cannot do it', parseInteger('baud', 1))
     .option('--dsp', 'map * operators to SB_MAC16 blocks (synth_ice40 -dsp; UP5K only)')
     .option('--allow-timing-fail', 'exit 0 even when the clock constraint is not met')
     .addOption(jsonOption('print the summary as JSON'))
@@ -113,7 +115,7 @@ export function registerSynth(program: Command): void {
           throw new VtwError('--config builds the VTA board top at the config\'s CLOCK_MHZ with the board\'s pins: leave out --top, --pll, --freq, --pcf and --dsp');
         }
         if (d.target !== 'ice40') throw new VtwError(`the config's TARGET is '${d.target}': iCE40 boards need "TARGET": "ice40" (DSP budget, SB_MAC16 and RAM mapping)`);
-        const des = await vtaBoardTop(d, board);
+        const des = await vtaBoardTop(d, board, opts.baud !== undefined ? { baud: opts.baud } : {});
         files = des.files;
         top = des.top;
         opts.freq = String(des.clockMhz);
