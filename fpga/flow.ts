@@ -261,6 +261,60 @@ const NEXTPNR_PHASES: Array<[RegExp, string]> = [
   [/^Info: Critical path report/, 'timing analysis'],
 ];
 
+export interface SynthInput {
+  yosys: ToolCommand;
+  /** Verilog sources, file name → text (`.sv` files are read with `-sv`). */
+  files: Record<string, string>;
+  top: string;
+  /** `synth_ice40 -dsp` (see FlowInput.dsp). */
+  dsp?: boolean;
+  /** Also write the netlist as Verilog (`write_verilog -noattr`), for a gate-level simulation. */
+  verilog?: boolean;
+  progress?: (p: FlowProgress) => void;
+}
+
+export interface SynthResult {
+  /** The JSON netlist nextpnr reads. */
+  json: string;
+  /** The same netlist as Verilog of iCE40 cells (SB_LUT4, SB_DFF*, ...), when asked for. */
+  verilog?: string;
+  cells: Record<string, number>;
+  log: string;
+  seconds: number;
+}
+
+/** The flow's synthesis step: yosys `synth_ice40` on the sources (runFlow's first step; fpga/top/netlist.ts's netlist). */
+export async function synthIce40(input: SynthInput): Promise<SynthResult> {
+  const progress = input.progress ?? (() => {});
+  const t0 = performance.now();
+  const secs = () => (performance.now() - t0) / 1000;
+  progress({ step: 'synth', phase: 'start', elapsedS: 0 });
+  let lastPhase = '';
+  const ylog = capture((line) => {
+    const m = YOSYS_PHASE.exec(line);
+    const phase = m ? yosysPhase(m[1]) : '';
+    if (phase && phase !== lastPhase) {
+      lastPhase = phase;
+      progress({ step: 'synth', phase, elapsedS: secs() });
+    }
+  });
+  const reads = Object.keys(input.files).map((n) => `read_verilog ${n.endsWith('.sv') ? '-sv ' : ''}${n}`).join('; ');
+  const script = `${reads}; synth_ice40 -top ${input.top}${input.dsp ? ' -dsp' : ''} -json top.json${input.verilog ? '; write_verilog -noattr top.v' : ''}`;
+  let ytree: Tree | undefined;
+  try {
+    ytree = (await input.yosys(['-p', script], { ...input.files }, { stdout: ylog.sink, stderr: ylog.sink })) ?? undefined;
+  } catch (e) {
+    const err = yosysErrorLines(ylog.text)[0] ?? (e as Error).message;
+    throw new FlowError(`yosys: ${err}`);
+  }
+  const json = asText(ytree?.['top.json']);
+  const verilog = input.verilog ? asText(ytree?.['top.v']) : undefined;
+  if (!json || (input.verilog && !verilog)) throw new FlowError(`yosys: no netlist was produced${yosysErrorLines(ylog.text)[0] ? `: ${yosysErrorLines(ylog.text)[0]}` : ''}`);
+  const seconds = secs();
+  progress({ step: 'synth', phase: 'end', elapsedS: seconds });
+  return { json, ...(verilog !== undefined ? { verilog } : {}), cells: countCells(json), log: ylog.text, seconds };
+}
+
 /** Run synthesis, place-and-route and packing for one board. */
 export async function runFlow(input: FlowInput): Promise<FlowResult> {
   const needDefaults = !input.tools?.yosys || !input.tools?.nextpnr || !input.tools?.icepack || !input.tools?.versions;
@@ -282,34 +336,12 @@ export async function runFlow(input: FlowInput): Promise<FlowResult> {
   const secs = (from: number) => (performance.now() - from) / 1000;
 
   // ---- synthesis ----
-  let tStep = performance.now();
-  progress({ step: 'synth', phase: 'start', elapsedS: 0 });
-  let lastPhase = '';
-  const ylog = capture((line) => {
-    const m = YOSYS_PHASE.exec(line);
-    const phase = m ? yosysPhase(m[1]) : '';
-    if (phase && phase !== lastPhase) {
-      lastPhase = phase;
-      progress({ step: 'synth', phase, elapsedS: secs(tStep) });
-    }
-  });
-  const reads = names.map((n) => `read_verilog ${n.endsWith('.sv') ? '-sv ' : ''}${n}`).join('; ');
-  const script = `${reads}; synth_ice40 -top ${input.top}${dsp ? ' -dsp' : ''} -json top.json`;
-  let ytree: Tree | undefined;
-  try {
-    ytree = (await tools.yosys(['-p', script], { ...input.files }, { stdout: ylog.sink, stderr: ylog.sink })) ?? undefined;
-  } catch (e) {
-    const err = yosysErrorLines(ylog.text)[0] ?? (e as Error).message;
-    throw new FlowError(`yosys: ${err}`);
-  }
-  const netlist = asText(ytree?.['top.json']);
-  if (!netlist) throw new FlowError(`yosys: no netlist was produced${yosysErrorLines(ylog.text)[0] ? `: ${yosysErrorLines(ylog.text)[0]}` : ''}`);
-  const cells = countCells(netlist);
-  const synthS = secs(tStep);
-  progress({ step: 'synth', phase: 'end', elapsedS: synthS });
+  const syn = await synthIce40({ yosys: tools.yosys, files: input.files, top: input.top, dsp, progress });
+  const { json: netlist, cells, log: ylogText } = syn;
+  const synthS = syn.seconds;
 
   // ---- place and route ----
-  tStep = performance.now();
+  let tStep = performance.now();
   progress({ step: 'pnr', phase: 'start', elapsedS: 0 });
   let lastPnrPhase = '';
   const plog = capture((line) => {
@@ -371,7 +403,7 @@ export async function runFlow(input: FlowInput): Promise<FlowResult> {
     constraintMhz: round2(f.constraint),
     met: f.achieved >= f.constraint,
   }));
-  const yosysBanner = /^\s*Yosys (\S+)/m.exec(ylog.text);
+  const yosysBanner = /^\s*Yosys (\S+)/m.exec(ylogText);
   const count = (re: RegExp) => Object.entries(cells).filter(([t]) => re.test(t)).reduce((n, [, c]) => n + c, 0);
   const summary: FlowSummary = {
     board: board.name,
@@ -405,7 +437,7 @@ export async function runFlow(input: FlowInput): Promise<FlowResult> {
     seconds: { synth: round2(synthS), pnr: round2(pnrS), pack: round2(packS), total: round2(secs(t0)) },
     bitstreamBytes: bitstream.length,
   };
-  return { bitstream, summary, pcf, report, logs: { yosys: ylog.text, nextpnr: plog.text, icepack: klog.text } };
+  return { bitstream, summary, pcf, report, logs: { yosys: ylogText, nextpnr: plog.text, icepack: klog.text } };
 }
 
 function round2(x: number): number {

@@ -4,12 +4,16 @@ import { BothEngine } from './compare.ts';
 import type { Engine } from '../src/engine/index.ts';
 import { TsEngine } from './ts/engine.ts';
 import { VerilatorEngine } from './verilator/engine.ts';
+import type { Board } from '../fpga/boards/types.ts';
+import { SimBoardEngine } from '../fpga/top/engine.ts';
 
 export interface EngineOptions {
   /** Progress messages (Verilator builds). */
   onProgress?: (msg: string) => void;
   /** Where `both` writes reproducers and waveforms of mismatches. */
   failDir?: string;
+  /** The board of `board` / `board-netlist` (default: the program's config's BOARD). */
+  board?: Board;
 }
 
 export interface EngineEntry {
@@ -33,19 +37,21 @@ export const ENGINES: readonly EngineEntry[] = [
     name: 'both', description: 'the two in lock step, compared', records: { trace: true, vcd: false },
     create: (o) => new BothEngine(new TsEngine(), new VerilatorEngine(o.onProgress), { failDir: o.failDir ?? 'build/mismatch' }),
   },
+  {
+    name: 'board', description: 'the board top\'s RTL in Verilator through the simulated UART link, checked against ts', records: { trace: false, vcd: false },
+    create: (o) => new SimBoardEngine({ netlist: false, board: o.board, onProgress: o.onProgress }),
+  },
+  {
+    name: 'board-netlist', description: 'the board top\'s synth_ice40 netlist on the iCE40 cell models, likewise', records: { trace: false, vcd: false },
+    create: (o) => new SimBoardEngine({ netlist: true, board: o.board, onProgress: o.onProgress }),
+  },
 ];
 
 export const ENGINE_NAMES: readonly string[] = ENGINES.map((e) => e.name);
 
-/** Names that are engines elsewhere in vtw but not here, with where to find them. */
-const ELSEWHERE: Record<string, string> = {
-  board: 'engine board runs through `vtw run --board B --port DEV`; for simulation use --engine ts, verilator or both',
-};
-
 export function findEngine(name: string): EngineEntry {
   const e = ENGINES.find((x) => x.name === name);
   if (e) return e;
-  if (Object.hasOwn(ELSEWHERE, name)) throw new VtwError(ELSEWHERE[name]);
   throw new VtwError(`unknown engine ${name}${didYouMean(name, ENGINE_NAMES)}; engines: ${ENGINE_NAMES.join(', ')}`);
 }
 

@@ -10,7 +10,7 @@ import type { Derived } from '../../src/config/derive.ts';
 import type { Board } from '../boards/types.ts';
 import { checkBaud } from '../link/baud.ts';
 import { LinkHost } from '../link/host.ts';
-import { SimTransport } from '../link/sim.ts';
+import { SimTransport, type SimDesign } from '../link/sim.ts';
 import { vtaBoardTop, type VtaBoardDesign, type VtaBoardOptions } from './index.ts';
 
 export interface SimBoard {
@@ -32,8 +32,11 @@ export const SIM_TIMEOUT_CYCLES = 400;
 
 export type SimBoardOptions = Omit<VtaBoardOptions, 'noPll' | 'pll' | 'icepll'>;
 
-/** Build (cached by content) and start the simulated board top for `d` on `board`. */
-export async function startSimBoard(d: Derived, board: Board, opts: SimBoardOptions = {}, onProgress?: (msg: string) => void): Promise<SimBoard> {
+/**
+ * Build (cached by content) and start the simulated board top for `d` on `board`. `simulate`, when
+ * given, turns the board top into what is simulated (fpga/top/netlist.ts: its synthesized netlist).
+ */
+export async function startSimBoard(d: Derived, board: Board, opts: SimBoardOptions = {}, onProgress?: (msg: string) => void, simulate?: (design: VtaBoardDesign) => Promise<SimDesign>): Promise<SimBoard> {
   let link: SimBoardOptions = { clksPerBit: SIM_CLKS_PER_BIT, timeoutCycles: SIM_TIMEOUT_CYCLES };
   let clockHz = board.clock.mhz * 1e6;
   if (opts.baud !== undefined) {
@@ -43,7 +46,7 @@ export async function startSimBoard(d: Derived, board: Board, opts: SimBoardOpti
     link = { clksPerBit: cpb, timeoutCycles: Math.max(SIM_TIMEOUT_CYCLES, 40 * cpb), linkStream: true };
   }
   const design = await vtaBoardTop(d, board, { ...link, ...opts, noPll: true });
-  const transport = await SimTransport.start(design, onProgress);
+  const transport = await SimTransport.start(simulate ? await simulate(design) : design, onProgress);
   // Simulated time runs slower than a UART: generous response timeouts (sized for a slow "baud"), a short quiet period.
   const host = new LinkHost(transport, { timeoutMs: 5000, deviceTimeoutMs: 20, ...(opts.baud !== undefined ? { baud: 20_000 } : {}) });
   const linkSeconds = async () => {

@@ -5,7 +5,7 @@
  */
 import type { Program } from '../program/container.ts';
 
-export type EngineName = 'ts' | 'verilator' | 'board' | 'both';
+export type EngineName = 'ts' | 'verilator' | 'board' | 'board-netlist' | 'both';
 
 /**
  * Default cycle limit of every engine (`--max-cycles`): a program that has not reached FINISH by

@@ -7,9 +7,11 @@ import { progress } from '../../report/progress.ts';
 import { table } from '../../report/table.ts';
 import type { RunOptions, RunResult } from '../../engine/index.ts';
 import type { EngineEntry } from '../../../sim/engines.ts';
+import type { Board } from '../../../fpga/boards/index.ts';
+import { SimBoardEngine } from '../../../fpga/top/engine.ts';
 import { runSuite, suiteSize, type SuiteResult } from '../../../sim/suite.ts';
 import { chromeTraceJson } from '../../../sim/ts/trace.ts';
-import { checkBuiltFor, configOption, engineOption, jsonOption, parseInteger, seedOption, startEngine, verboseOption, maxCyclesOption, withMaxCycles } from '../options.ts';
+import { boardOption, checkBuiltFor, configOption, engineOption, jsonOption, parseInteger, seedOption, startEngine, verboseOption, maxCyclesOption, withMaxCycles } from '../options.ts';
 
 function outputDigests(p: Program, r: RunResult): Record<string, string> {
   const out: Record<string, string> = Object.create(null); // keyed by user-chosen buffer names
@@ -81,15 +83,19 @@ export function registerSim(program: Command): void {
     .description('run the conformance suite or random programs on an engine; ends with "N passed, N failed"')
     .addOption(configOption())
     .addOption(engineOption())
+    .addOption(boardOption({ description: 'with --engine board|board-netlist: the board whose top is simulated (default: the config\'s BOARD; see vtw boards)' }))
     .option('-s, --suite <suite>', 'conformance or random', 'conformance')
     .addOption(seedOption('seed for data and random programs', 1))
     .option('--count <n>', 'random programs to run', parseInteger('count'), 20)
     .addOption(jsonOption('print JSON {passed, failed, tests}'))
     .addOption(maxCyclesOption())
-    .action(async (opts: { config: Derived; engine: EngineEntry; suite: string; seed: number; count: number; json?: boolean; maxCycles: number }) => {
+    .action(async (opts: { config: Derived; engine: EngineEntry; board?: Board; suite: string; seed: number; count: number; json?: boolean; maxCycles: number }) => {
       if (opts.suite !== 'conformance' && opts.suite !== 'random') throw new VtwError(`--suite ${opts.suite}: use conformance or random`);
       const d = opts.config;
-      const engine = withMaxCycles(startEngine(opts.engine), opts.maxCycles);
+      const started = startEngine(opts.engine, opts.board ? { board: opts.board } : {});
+      if (started instanceof SimBoardEngine) started.check(d);
+      else if (opts.board) throw new VtwError('--board goes with --engine board or board-netlist');
+      const engine = withMaxCycles(started, opts.maxCycles);
       const so = { suite: opts.suite, seed: opts.seed, count: opts.count } as const;
       const bar = progress(suiteSize(d, so), `${opts.suite} on ${d.variant}`);
       const results: SuiteResult[] = await runSuite(d, engine, { ...so, onResult: (r) => bar.tick(r.name) });
