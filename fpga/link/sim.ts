@@ -27,10 +27,13 @@ export interface SimDesign {
   libraries?: string[];
 }
 
+/** How Verilator's makefile compiles the C++ (in the cache key: a change rebuilds). */
+const CXX_OPT = 'OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0';
+
 /** Compile (or reuse) the Verilated harness for a design; returns the executable's path. */
 export async function buildLinkSim(design: SimDesign, onProgress?: (msg: string) => void): Promise<string> {
   const harness = readFileSync(HARNESS, 'utf8');
-  const h = createHash('sha256').update(design.top).update(harness);
+  const h = createHash('sha256').update(design.top).update(harness).update(CXX_OPT);
   for (const name of Object.keys(design.files).sort()) h.update(name).update('\0').update(design.files[name]);
   const libs = design.libraries ?? [];
   for (const l of libs) h.update(l).update('\0').update(readFileSync(l));
@@ -59,8 +62,10 @@ export async function buildLinkSim(design: SimDesign, onProgress?: (msg: string)
   const vlt = join(work, 'libs.vlt');
   writeFileSync(vlt, '`verilator_config\n' + libs.map((l) => `lint_off -file "${l}"\n`).join(''));
   onProgress?.(`verilating ${design.top} with the link harness...`);
+  // The C++ is compiled without optimization: a gate-level netlist is megabytes of C++ whose -Os
+  // compile costs more than the short runs it speeds up (tests and link runs are thousands of cycles).
   const args = [
-    '--cc', '--exe', '--build', '-j', '2', '-O2', '--prefix', 'Vdut', '--top-module', design.top, '-Wno-fatal',
+    '--cc', '--exe', '--build', '-j', '2', '-O2', '-MAKEFLAGS', CXX_OPT, '--prefix', 'Vdut', '--top-module', design.top, '-Wno-fatal',
     '--x-assign', '0', '--x-initial', '0', '--Mdir', join(work, 'obj'), '-o', join(work, 'harness'),
     ...(libs.length ? ['+define+NO_ICE40_DEFAULT_ASSIGNMENTS', '-Wno-TIMESCALEMOD', vlt, ...libs.flatMap((l) => ['-v', l])] : []),
     join(work, 'harness.cpp'), ...paths,

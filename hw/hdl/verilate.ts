@@ -23,6 +23,9 @@ export interface VerilateOptions {
   timeoutMs?: number;
 }
 
+/** Testbench runs are short: compiling their C++ without optimization costs less than it would save. */
+const CXX_OPT = 'OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0';
+
 export async function verilateAndRun(files: Record<string, string>, testbenchTop: string, opts: VerilateOptions = {}): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'vtw-vl-'));
   holdTemp(dir);
@@ -34,7 +37,7 @@ export async function verilateAndRun(files: Record<string, string>, testbenchTop
     });
     const vlt = join(dir, 'libs.vlt');
     writeFileSync(vlt, '`verilator_config\n' + (opts.libraries ?? []).map((l) => `lint_off -file "${l}"\n`).join(''));
-    const args = ['--binary', '-j', '2', '--top-module', testbenchTop, '-Wno-fatal', '+define+NO_ICE40_DEFAULT_ASSIGNMENTS', '--Mdir', join(dir, 'obj'), vlt, ...(opts.libraries ?? []), ...paths];
+    const args = ['--binary', '-j', '2', '-MAKEFLAGS', CXX_OPT, '--top-module', testbenchTop, '-Wno-fatal', '+define+NO_ICE40_DEFAULT_ASSIGNMENTS', '--Mdir', join(dir, 'obj'), vlt, ...(opts.libraries ?? []), ...paths];
     const build = await runBuildCommand('verilator', args, { timeout: opts.timeoutMs ?? 120000 });
     if (build.exitCode !== 0) {
       if (build.code === 'ENOENT') throw new VtwError('verilator is not installed; install it with: apt-get install verilator');
