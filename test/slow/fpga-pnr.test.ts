@@ -1,8 +1,8 @@
 /**
  * Slow tier (`npm run test:slow`, docs/testing.md): real place-and-route runs that take minutes on
  * 2 cores: a small design on an UP5K and the HX8K VTA preset on its board (~97 % of its part).
- * `npm test` keeps the real place-and-route of the smallest VTA board preset, up5k-1x2
- * (test/fpga-preset-pnr.test.ts), and the demo on an HX1K (test/fpga-flow.test.ts).
+ * The smallest VTA board preset, up5k-1x2, is test/slow/fpga-preset-pnr.test.ts; `npm test` keeps
+ * the demo on an HX1K (test/fpga-flow.test.ts).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
