@@ -12,6 +12,8 @@ import { runSync } from '../sim/ts/engine.ts';
 import { FitError, runFlow } from '../fpga/flow.ts';
 import { getBoard } from '../fpga/boards/index.ts';
 import { vtaBoardTop } from '../fpga/top/index.ts';
+import { fileURLToPath } from 'node:url';
+import { runBuildCommand } from '../src/util/child-builds.ts';
 import type { AreaMethod, Layer, Measure } from './space.ts';
 import type { RunCounts } from './energy.ts';
 
@@ -55,10 +57,16 @@ export interface Task {
   area?: Exclude<AreaMethod, 'none'>;
   /** ice40: the nextpnr placement seed (absent: nextpnr's default). */
   seed?: number;
+  /** The area measurement's time limit in seconds (measure.timeout_s); absent: none. */
+  timeout_s?: number;
   layers: { key: string; layer: Layer }[];
 }
 
-export type Outcome<T> = { ok: T } | { error: string };
+/**
+ * A measurement's result or its error; `timed_out`: the time limit (seconds) it ran past — the
+ * point is failed, not infeasible, and a sweep with a longer limit measures it again.
+ */
+export type Outcome<T> = { ok: T } | { error: string; timed_out?: number };
 
 export interface TaskResult {
   id: number;
@@ -142,11 +150,23 @@ export function runLayer(config: Record<string, unknown>, layer: Layer): RunCoun
   };
 }
 
+const AREA_CHILD = fileURLToPath(new URL('./area-child.ts', import.meta.url));
+
+/** measureArea in a child process killed after `timeoutS` seconds (explore/area-child.ts). */
+async function measureAreaWithin(t: Task & { area: Exclude<AreaMethod, 'none'> }, timeoutS: number): Promise<Outcome<AreaResult>> {
+  const args = ['--import', import.meta.resolve('tsx'), AREA_CHILD, JSON.stringify({ config: t.config, method: t.area, seed: t.seed })];
+  const r = await runBuildCommand(process.execPath, args, { timeout: timeoutS * 1000 });
+  const what = t.area === 'ice40' ? 'synthesis and place and route' : `${t.area} synthesis`;
+  if (r.timedOut) return { error: `${what} did not finish within measure.timeout_s = ${timeoutS} s`, timed_out: timeoutS };
+  if (r.exitCode !== 0) return { error: r.stderr.trim().split('\n').pop() || `the area process ended with status ${r.exitCode}` };
+  return { ok: JSON.parse(r.stdout.trim().split('\n').pop()!) as AreaResult };
+}
+
 export async function evaluateTask(t: Task): Promise<TaskResult> {
   const res: TaskResult = { id: t.id, layers: [] };
   if (t.area) {
     try {
-      res.area = { ok: await measureArea(t.config, t.area, { seed: t.seed }) };
+      res.area = t.timeout_s ? await measureAreaWithin({ ...t, area: t.area }, t.timeout_s) : { ok: await measureArea(t.config, t.area, { seed: t.seed }) };
     } catch (e) {
       res.area = { error: message(e) };
     }

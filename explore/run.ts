@@ -113,7 +113,7 @@ function recordOf(space: Space, p: Pending, cache: ResultCache): PointRecord {
   rec.metrics.sram_bits = Object.values(d.buffBytes).reduce((a, b) => a + b, 0) * 8;
   if (p.areaKey) {
     const a = cache.get<Outcome<AreaResult>>(p.areaKey)!;
-    if ('error' in a) return { ...rec, status: 'infeasible', reason: `area (${space.measure.area}): ${a.error}` };
+    if ('error' in a) return { ...rec, status: a.timed_out ? 'failed' : 'infeasible', reason: `area (${space.measure.area}): ${a.error}` };
     if (a.ok.area_cells !== undefined) rec.metrics.area_cells = a.ok.area_cells;
     if (a.ok.memory_bits !== undefined) rec.metrics.memory_bits = a.ok.memory_bits;
     const ice = a.ok.ice40;
@@ -211,9 +211,12 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
     const keys = p.d.keys;
     const task: Task = { id, config, layers: [] };
     if (space.measure.area !== 'none') {
-      const { area, seed } = space.measure;
+      const { area, seed, timeout_s } = space.measure;
       p.areaKey = cacheKey({ kind: 'area', method: area, keys, ...(seed === undefined ? {} : { seed }) });
-      if (!known(p.areaKey)) Object.assign(task, { area, ...(seed === undefined ? {} : { seed }) });
+      // a measurement that ran past a shorter time limit than this sweep's is tried again
+      const cut = known(p.areaKey) ? cache.get<Outcome<AreaResult>>(p.areaKey) : undefined;
+      const retry = !fresh.has(p.areaKey) && cut !== undefined && 'timed_out' in cut && (timeout_s === undefined || (cut.timed_out ?? 0) < timeout_s);
+      if (!known(p.areaKey) || retry) Object.assign(task, { area, ...(seed === undefined ? {} : { seed }), ...(timeout_s === undefined ? {} : { timeout_s }) });
     }
     for (const w of space.workloads) {
       for (const layer of w.layers) {

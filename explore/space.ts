@@ -31,10 +31,14 @@ export const LAYER_SETS: Readonly<Record<string, readonly BenchLayer[]>> = { res
 export type AreaMethod = 'generic' | 'estimate' | 'ice40' | 'none';
 export const AREA_METHODS: readonly AreaMethod[] = ['generic', 'estimate', 'ice40', 'none'];
 
-/** How a point's area is measured: the method, and for `ice40` the nextpnr placement seed. */
+/**
+ * How a point's area is measured: the method, for `ice40` the nextpnr placement seed, and a time
+ * limit in seconds past which the measurement is abandoned and the point recorded as failed.
+ */
 export interface Measure {
   area: AreaMethod;
   seed?: number;
+  timeout_s?: number;
 }
 
 export type SearchStrategy = 'grid' | 'random' | 'evolve';
@@ -248,12 +252,15 @@ export function checkSpace(raw: unknown, where = 'space file'): Space {
     // measure
     const measure = o.measure ?? { area: 'none' };
     if (!isObj(measure)) fail('measure must be an object, e.g. {"area": "generic"}');
-    unknownKeys(measure as Record<string, unknown>, ['area', 'seed'], 'measure');
+    unknownKeys(measure as Record<string, unknown>, ['area', 'seed', 'timeout_s'], 'measure');
     const area = (measure as Record<string, unknown>).area ?? 'none';
     if (!AREA_METHODS.includes(area as AreaMethod)) fail(`measure.area ${quoteUser(String(area), 30)} is not one of ${AREA_METHODS.join(', ')}`);
     const seedIn = (measure as Record<string, unknown>).seed;
     if (seedIn !== undefined && area !== 'ice40') fail('measure.seed is the place-and-route seed of measure.area "ice40"; other methods take none');
     const areaSeed = seedIn === undefined ? undefined : int(seedIn, 'measure.seed', 0);
+    const limitIn = (measure as Record<string, unknown>).timeout_s;
+    if (limitIn !== undefined && (area === 'none' || area === 'estimate')) fail(`measure.timeout_s limits a synthesis (measure.area "generic" or "ice40"); "${area}" runs none`);
+    const timeoutS = limitIn === undefined ? undefined : int(limitIn, 'measure.timeout_s', 1);
     if (area === 'ice40') {
       // synthesis and place and route need an iCE40 configuration on a board, at every point
       const varied = variedKeys;
@@ -283,7 +290,7 @@ export function checkSpace(raw: unknown, where = 'space file'): Space {
     if (batch !== null && strategy !== 'evolve') fail('search.batch is for strategy "evolve" (points per round)');
     return {
       name: typeof o.name === 'string' ? o.name : 'space',
-      vary, fixed: fixed as Record<string, unknown>, constraints, workloads, measure: { area: area as AreaMethod, ...(areaSeed === undefined ? {} : { seed: areaSeed }) }, objectives,
+      vary, fixed: fixed as Record<string, unknown>, constraints, workloads, measure: { area: area as AreaMethod, ...(areaSeed === undefined ? {} : { seed: areaSeed }), ...(timeoutS === undefined ? {} : { timeout_s: timeoutS }) }, objectives,
       search: { strategy: strategy as SearchStrategy, budget, seed, batch }, energy: energyTable(o.energy), size,
       reference: o.reference === undefined ? null : referenceIndex(o.reference, vary, target),
     };

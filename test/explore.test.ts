@@ -83,6 +83,24 @@ test('the tiny space: 4 grid points, an invalid configuration, a workload that d
   assert.equal(strip(readRecords(out)), strip(recs));
 });
 
+test('measure.timeout_s: a synthesis past its limit makes the point failed (not infeasible), is cached, and is tried again under a longer limit', async () => {
+  const out = join(scratch, 'limit');
+  // one valid point; yosys cannot load, let alone synthesize it, within 1 s of a fresh process
+  const one = { ...tiny, vary: { LOG_BLOCK: [2] }, fixed: { ...tiny.fixed, LOG_WGT_BUFF_SIZE: 10 }, reference: undefined, objectives: { area_cells: 'min', cycles: 'min' } };
+  const run = async (timeout_s: number) => {
+    const { summary } = await explore(checkSpace({ ...one, measure: { area: 'generic', timeout_s } }), { out, workers: 1, progress: false, force: true });
+    return { summary, rec: readRecords(out)[0] };
+  };
+  const first = await run(1);
+  assert.is(first.rec.status, 'failed');
+  assert.is(first.rec.reason, 'area (generic): generic synthesis did not finish within measure.timeout_s = 1 s');
+  assert.is(first.summary.failed, 1);
+  const again = await run(1);
+  assert.ok(again.rec.cached && again.rec.reason === first.rec.reason, 'the same limit answers from the cache');
+  const longer = await run(2);
+  assert.is(longer.rec.reason, 'area (generic): generic synthesis did not finish within measure.timeout_s = 2 s', 'measured again under the longer limit');
+});
+
 test('random search: a budget of distinct grid points, the same for the same seed', () => {
   const space = checkSpace({ ...tiny, vary: { LOG_BLOCK: { from: 1, to: 3 }, LOG_WGT_BUFF_SIZE: { from: 2, to: 16, pow2: true } }, search: { budget: 5, seed: 7 }, reference: undefined });
   assert.is(space.size, 3 * 4);
@@ -115,11 +133,20 @@ const bad = (patch: Record<string, unknown>, pattern: RegExp) => {
   assert.unreachable(`accepted ${JSON.stringify(patch)}`);
 };
 
-test('examples/space-vta.json: 512 grid points, 96 drawn, VTA\'s default as the reference', () => {
+test('examples/space-vta.json: 512 grid points, 112 drawn (>= 64 of them valid under the constraints), VTA\'s default as the reference', () => {
   const s = loadSpace(join(root, 'examples/space-vta.json'));
   assert.is(s.size, 512);
   const idx = searchIndices(s);
-  assert.ok(idx.length >= 96 && new Set(idx).size === idx.length);
+  assert.ok(idx.length >= 112 && new Set(idx).size === idx.length);
+  const valid = idx.filter((i) => {
+    try {
+      const d = deriveConfig(configOfPoint(s, pointAt(s, i)));
+      return d.multipliers <= 256;
+    } catch {
+      return false;
+    }
+  });
+  assert.ok(valid.length >= 64, `${valid.length} valid points`);
   assert.ok(idx.includes(s.reference!));
   const ref = deriveConfig({ ...s.fixed, ...Object.fromEntries(s.vary.map((v, i) => [v.key, v.values[Math.floor(s.reference! / s.vary.slice(i + 1).reduce((n, w) => n * w.values.length, 1)) % v.values.length]])) });
   assert.is(ref.variant, deriveConfig({ TARGET: 'sim' }).variant);
@@ -158,6 +185,8 @@ test('bad space files: one line naming the problem', () => {
   bad({ measure: { area: 'iCE40' } }, /measure\.area 'iCE40' is not one of generic, estimate, ice40, none/);
   bad({ measure: { area: 'ice40' } }, /measure\.area "ice40" needs "TARGET": "ice40" in fixed/);
   bad({ measure: { area: 'generic', seed: 2 } }, /measure\.seed is the place-and-route seed of measure\.area "ice40"/);
+  bad({ measure: { area: 'estimate', timeout_s: 60 } }, /measure\.timeout_s limits a synthesis/);
+  bad({ measure: { area: 'generic', timeout_s: 0 } }, /measure\.timeout_s/);
   bad({ vary: { board: [{ BOARD: 'icebreaker', DSP_BUDGET: 8 }, { BOARD: 'hx8k-breakout' }] } }, /vary\.board\[1\] must set the same keys as vary\.board\[0\] \(BOARD, DSP_BUDGET\)/);
   bad({ vary: { LOG_BLOCK: [1, 2], pair: [{ LOG_BLOCK: 1 }] } }, /LOG_BLOCK is varied twice/);
   bad({ vary: { pair: [{ LOG_BLOKC: 1 }] } }, /vary\.pair\[0\]\.LOG_BLOKC: unknown config key/);

@@ -52,6 +52,8 @@ export interface BuildResult {
   stderr: string;
   /** 'ENOENT' when the command is not installed. */
   code?: string;
+  /** Killed for running past `timeout`. */
+  timedOut?: boolean;
 }
 
 /** Run a build command in its own process group; the whole group dies with vtw (and with the timeout). */
@@ -62,7 +64,7 @@ export async function runBuildCommand(file: string, args: readonly string[], opt
   if (pgid !== undefined) groups.add(pgid);
   try {
     const r = await child;
-    return { exitCode: r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), code: (r as { code?: string }).code };
+    return { exitCode: r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), code: (r as { code?: string }).code, timedOut: r.timedOut };
   } finally {
     if (pgid !== undefined) {
       // Whatever the build left running in its group (a timed-out make's g++) goes with it.
