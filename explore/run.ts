@@ -254,8 +254,14 @@ export async function explore(space: Space, opts: ExploreOptions): Promise<{ sum
   const perWorkload: Record<string, unknown> = {};
   if (space.workloads.length > 1) {
     for (const w of space.workloads) {
-      const m = new Map(ok.map((r) => [r, workloadMetrics(r, w.name)]));
-      perWorkload[w.name] = paretoFront(ok, space.objectives, (r, k) => m.get(r)![k]).map((r) => brief(r, m.get(r)));
+      // every point that measured this workload, also one failed on another (e.g. a board whose memory cannot hold it)
+      const ran = records.filter((r) => {
+        const rows = r.workloads.filter((x) => x.workload === w.name);
+        return r.status !== 'infeasible' && rows.length > 0 && rows.every((x) => x.status === 'ok');
+      });
+      const m = new Map(ran.map((r) => [r, workloadMetrics(r, w.name)]));
+      const measured = ran.filter((r) => space.objectives.every((o) => Number.isFinite(m.get(r)![o.metric])));
+      perWorkload[w.name] = paretoFront(measured, space.objectives, (r, k) => m.get(r)![k]).map((r) => brief(r, m.get(r)));
     }
   }
   const refRec = space.reference === null ? undefined : records.find((r) => r.id === space.reference);
