@@ -5,7 +5,7 @@
  */
 import { deriveConfig } from '../src/config/index.ts';
 import { generateDesign } from '../hw/gen.ts';
-import { yosys } from '../hw/yosys.ts';
+import { genericArea } from './generic-area.ts';
 import { compileConv2d } from '../compiler/ops/conv2d_op.ts';
 import { buildProgram, idealCycles } from '../compiler/ops/op.ts';
 import { runSync } from '../sim/ts/engine.ts';
@@ -22,7 +22,7 @@ export interface AreaResult {
   rtl_hash: string;
   multipliers: number;
   sram_bits: number;
-  /** Generic synthesis only. */
+  /** Generic synthesis only (explore/generic-area.ts: module by module, summed over the instances). */
   area_cells?: number;
   memory_bits?: number;
   /** `ice40` only: synthesis and place and route of the VTA board top on the point's BOARD. */
@@ -76,32 +76,15 @@ export interface TaskResult {
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
-/** Yosys generic synthesis: memory bits after elaboration, cells after coarse synthesis and techmap. */
-export const GENERIC_SYNTH = (top: string) =>
-  `synth -flatten -top ${top} -run begin:coarse; proc; flatten; tee -q -o mem.txt stat; ` +
-  `synth -flatten -top ${top} -run coarse:fine; opt -fast -full; techmap; opt -fast; tee -q -o cells.txt stat`;
-
-function statNumber(text: string, what: string): number {
-  const all = [...text.matchAll(new RegExp(`Number of ${what}:\\s+(\\d+)`, 'g'))];
-  if (!all.length) throw new Error(`yosys stat printed no "Number of ${what}"`);
-  return Number(all[all.length - 1][1]);
-}
-
 export async function measureArea(config: Record<string, unknown>, method: Exclude<AreaMethod, 'none'>, opts: Omit<Measure, 'area'> = {}): Promise<AreaResult> {
   const d = deriveConfig(config);
   if (method === 'ice40') return measureIce40(d, opts.seed);
   const { files, manifest } = generateDesign(d, 'generic');
   const out: AreaResult = { rtl_hash: manifest.contentHash, multipliers: manifest.resources.multipliers, sram_bits: manifest.resources.sramBitsTotal };
   if (method === 'generic') {
-    const reads = Object.keys(files).map((f) => `read_verilog ${f}`).join('; ');
-    const r = await yosys(`${reads}; ${GENERIC_SYNTH(manifest.top)}`, files);
-    const text = (f: string) => {
-      const v = r.files[f];
-      if (v === undefined) throw new Error(`yosys wrote no ${f}`);
-      return typeof v === 'string' ? v : new TextDecoder().decode(v);
-    };
-    out.memory_bits = statNumber(text('mem.txt'), 'memory bits');
-    out.area_cells = statNumber(text('cells.txt'), 'cells');
+    const a = await genericArea(files, manifest.top);
+    out.memory_bits = a.memory_bits;
+    out.area_cells = a.cells;
   }
   return out;
 }

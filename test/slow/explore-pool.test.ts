@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { deriveConfig } from '../../src/config/index.ts';
 import { checkSpace } from '../../explore/space.ts';
 import { explore, type PointRecord } from '../../explore/run.ts';
+import { genericArea } from '../../explore/generic-area.ts';
+import { generateDesign } from '../../hw/gen.ts';
+import { yosys } from '../../hw/yosys.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const tiny = JSON.parse(readFileSync(join(root, 'examples/space-tiny.json'), 'utf8'));
@@ -56,6 +59,27 @@ test('generic synthesis: cells and memory bits of a small point, cached by the s
   const again = await explore(space, { out, workers: 1, progress: false });
   assert.is(again.summary.cached, 1);
   assert.equal(readRecords(out)[0].metrics, r.metrics);
+});
+
+test('generic area module by module: within 5 % of the flattened synthesis, the same memory bits; a point with another accumulator buffer reuses the GEMM and ALU', async () => {
+  const small = { TARGET: 'sim', LOG_BLOCK: 1, LOG_WGT_BUFF_SIZE: 8, LOG_UOP_BUFF_SIZE: 9, LOG_INP_BUFF_SIZE: 8, LOG_ACC_BUFF_SIZE: 10 };
+  const cache = mkdtempSync(join(tmpdir(), 'vtw-generic-'));
+  const { files, manifest } = generateDesign(deriveConfig(small), 'generic');
+  const a = await genericArea(files, manifest.top, cache);
+  assert.is(a.synthesized, Object.keys(files).length, 'every module synthesized once');
+  const top = manifest.top;
+  const reads = Object.keys(files).map((f) => `read_verilog ${f}`).join('; ');
+  const flat = await yosys(`${reads}; synth -flatten -top ${top} -run begin:coarse; proc; flatten; tee -q -o mem.txt stat; ` +
+    `synth -flatten -top ${top} -run coarse:fine; opt -fast -full; techmap; opt -fast; tee -q -o cells.txt stat`, files);
+  const count = (f: string, what: string) => Number([...String(flat.files[f]).matchAll(new RegExp(`Number of ${what}:\\s+(\\d+)`, 'g'))].pop()![1]);
+  const flatCells = count('cells.txt', 'cells');
+  assert.ok(Math.abs(a.cells - flatCells) / flatCells < 0.05, `per module ${a.cells} cells, flattened ${flatCells}`);
+  assert.is(a.memory_bits, count('mem.txt', 'memory bits'));
+  const other = generateDesign(deriveConfig({ ...small, LOG_ACC_BUFF_SIZE: 11 }), 'generic');
+  const b = await genericArea(other.files, other.manifest.top, cache);
+  assert.equal(b.modules.M_gemm, a.modules.M_gemm);
+  assert.ok(b.synthesized < Object.keys(other.files).length - 2, `${b.synthesized} modules synthesized again (not the GEMM, the ALU, ...)`);
+  assert.is(b.memory_bits - a.memory_bits, (2 ** 11 - 2 ** 10) * 8 * 5 / 4, 'the accumulator buffer doubled (and the output buffer with it)');
 });
 
 test.run();
