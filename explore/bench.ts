@@ -2,7 +2,9 @@
  * Benchmark of `vtw explore`'s worker pool (docs/benchmarks.md, "Design-space exploration"):
  * points per minute on a small generic-area space (four 1x2 / 1x4 variants with small buffers,
  * yosys generic synthesis and one convolution each), measured with 1 worker (in the vtw process)
- * and 2 worker processes, each from an empty cache. Run: tsx explore/bench.ts [--workers 1,2]
+ * and 2 worker processes, each from an empty cache and with generic synthesis's module cache off
+ * (every point synthesizes all its modules: the points are independent work, as the pool sees
+ * them in a sweep of distinct designs). Run: tsx explore/bench.ts [--workers 1,2]
  * Writes build/bench/explore.json and explore.md.
  */
 import { loadavg, availableParallelism } from 'node:os';
@@ -22,6 +24,7 @@ export const BENCH_SPACE = {
 const arg = process.argv.indexOf('--workers');
 const counts = (arg > 0 ? process.argv[arg + 1] : '1,2').split(',').map(Number);
 const space = checkSpace(BENCH_SPACE, 'bench space');
+process.env.VTW_GENERIC_CACHE = 'off'; // read by this process and inherited by the workers
 const rows: { workers: number; points: number; seconds: number; points_per_minute: number; load_before: number; load_after: number }[] = [];
 for (const workers of counts) {
   const out = `build/bench/explore-w${workers}`;

@@ -13,8 +13,14 @@ import { join, resolve } from 'node:path';
 import { version as yosysVersion } from '@yowasp/yosys';
 import { yosys } from '../hw/yosys.ts';
 
-/** Where module results are kept; VTW_GENERIC_CACHE overrides it (a benchmark gives each run an empty one). */
-export const GENERIC_CACHE_DIR = process.env.VTW_GENERIC_CACHE ?? resolve('.cache', 'generic-synth');
+/**
+ * Where module results are kept: VTW_GENERIC_CACHE names another folder, or `off` for none (every
+ * module synthesized at every point: the worker-pool benchmark measures independent points).
+ */
+export const genericCacheDir = (): string | null => {
+  const v = process.env.VTW_GENERIC_CACHE;
+  return v === 'off' ? null : v ?? resolve('.cache', 'generic-synth');
+};
 
 /** Memory bits after elaboration, cells after coarse synthesis and techmap (yosys's generic cell library). */
 const SCRIPT = (top: string) =>
@@ -51,7 +57,7 @@ function lastNumber(text: string, what: string): number {
  * `files`: one module per file (hw/gen.ts), `top` the design's top module, whose name prefixes
  * every other module's.
  */
-export async function genericArea(files: Record<string, string>, top: string, cacheDir = GENERIC_CACHE_DIR): Promise<GenericArea> {
+export async function genericArea(files: Record<string, string>, top: string, cacheDir = genericCacheDir()): Promise<GenericArea> {
   const PREFIX = 'M';
   // module name -> text with the header comment dropped and the design's name replaced
   const texts = new Map<string, string>();
@@ -75,14 +81,15 @@ export async function genericArea(files: Record<string, string>, top: string, ca
 
   let synthesized = 0;
   const own = new Map<string, ModuleArea>();
-  mkdirSync(cacheDir, { recursive: true });
+  if (cacheDir) mkdirSync(cacheDir, { recursive: true });
   for (const [name, text] of texts) {
     const kids = [...children.get(name)!.keys()].sort();
     const hash = createHash('sha256').update(`${METHOD}\0${yosysVersion}\0${text}`);
     for (const k of kids) hash.update('\0').update(texts.get(k)!);
-    const file = join(cacheDir, `${hash.digest('hex')}.json`);
+    const file = cacheDir && join(cacheDir, `${hash.digest('hex')}.json`);
     let area: ModuleArea | undefined;
     try {
+      if (!file) throw new Error('no cache');
       area = JSON.parse(readFileSync(file, 'utf8')) as ModuleArea;
     } catch {
       const sources: Record<string, string> = { [`${short(name)}.v`]: text };
@@ -97,9 +104,11 @@ export async function genericArea(files: Record<string, string>, top: string, ca
       // the submodule instances are cells of the module's own count: take them out
       const instances = [...children.get(name)!.values()].reduce((a, b) => a + b, 0);
       area = { cells: lastNumber(out('cells.txt'), 'cells') - instances, memory_bits: lastNumber(out('mem.txt'), 'memory bits') };
-      const tmp = `${file}.tmp-${process.pid}`;
-      writeFileSync(tmp, JSON.stringify(area) + '\n');
-      renameSync(tmp, file); // atomic: another worker may be writing the same module
+      if (file) {
+        const tmp = `${file}.tmp-${process.pid}`;
+        writeFileSync(tmp, JSON.stringify(area) + '\n');
+        renameSync(tmp, file); // atomic: another worker may be writing the same module
+      }
       synthesized++;
     }
     own.set(name, area);
