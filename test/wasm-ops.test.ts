@@ -85,14 +85,16 @@ test('the wasm module: i32x4 lanes and i32x4.dot_i16x8_s where the schedule allo
   assert.match(op.source.text, /i32x4\.dot_i16x8_s \(v128\.load8x8_s/);
   const conv = findOperator('conv2d');
   const c = await buildWasmOp(conv.define([8, 8, 16, 16, 3, 1, 1], P({}), d), conv.strategies.cpu, target);
-  // conv2d: accumulators in v128 locals, int8 pairs splat and widened, 8 weights widened per block.
+  // conv2d: accumulators in v128 locals; the packed data and the bound weights are stored widened to
+  // int16, so an input pair is one 32-bit splat and a weight block (4 x 2) one v128 load.
   // 2 channel vectors x 4 columns x 3 kernel columns (unrolled) per iteration of (ric, ry).
   assert.equal(c.knobs, { reg_co: 2, reg_w: 4, unroll_k: 1 });
   assert.is(c.source.text.match(/i32x4\.dot_i16x8_s \(local\.get/g)?.length, 24);
-  assert.is(c.source.text.match(/i16x8\.extend_low_i8x16_s \(v128\.load16_splat/g)?.length, 6, 'input pairs shared by adjacent kernel columns');
+  assert.is(c.source.text.match(/v128\.load32_splat/g)?.length, 6, 'input pairs shared by adjacent kernel columns');
+  assert.is(c.source.text.match(/\(local\.set \$t\d+ \(v128\.load offset=/g)?.length, 6 + 8, 'a weight block per channel vector and kernel column, the accumulators');
+  assert.equal(c.source.widened, [false, true, false, false], 'the weights are widened as they are copied in');
+  assert.not.match(c.source.text, /v128\.load8x8_s/);
   assert.match(c.source.text, /\(i32x4\.splat \(i32\.const 0\)\)\)/); // the reduction init: one v128 store per accumulator
-  assert.match(c.source.text, /i16x8\.extend_low_i8x16_s \(v128\.load16_splat/);
-  assert.match(c.source.text, /v128\.load8x8_s offset=/);
   assert.match(c.source.text, /v128\.store32_lane/); // int8 output narrowed by a shuffle
   assert.match(c.source.text, /\(if \(result i32\)/); // the padding's select is a branch
   const add = findOperator('add');
