@@ -530,10 +530,15 @@ class WatPrinter {
       this.lines.push(`${at}(local.set ${x.local} ${text(`offset=${x.offset} (local.get ${x.base})`)})`);
       return x.local;
     };
+    // V8 (x64) folds a plain load's offset into the address's displacement but adds a splat load's
+    // offset to the memory base outside the loop: one general register per distinct offset, which
+    // spill. The splat's offset goes into its index instead (one lea each).
+    const splatAddress = (x: { base: string; offset: number }) => `(i32.add (local.get ${x.base}) (i32.const ${x.offset}))`;
     for (const d of found) {
       const acc = accs.get(key(d.acc))!.local;
       const w = load(ws.get(key(d.w))!, (m) => (d.wWide ? `(v128.load ${m})` : `(v128.load8x8_s ${m})`));
-      const a = load(as.get(key(d.a))!, (m) => (d.aWide ? `(v128.load32_splat ${m})` : `(i16x8.extend_low_i8x16_s (v128.load16_splat ${m}))`));
+      const ax = as.get(key(d.a))!;
+      const a = load(ax, () => (d.aWide ? `(v128.load32_splat ${splatAddress(ax)})` : `(i16x8.extend_low_i8x16_s (v128.load16_splat ${splatAddress(ax)}))`));
       this.lines.push(`${at}(local.set ${acc} (i32x4.add (local.get ${acc}) (i32x4.dot_i16x8_s (local.get ${a}) (local.get ${w}))))`);
     }
     for (let i = serial.length - 1; i >= 0; i--) {
