@@ -504,9 +504,27 @@ class WatPrinter {
     };
     setBases(false, ind);
     for (const x of accs.values()) this.lines.push(`${ind}(local.set ${x.local} (v128.load offset=${x.offset} (local.get ${x.base})))`);
+    // Strength reduction of the innermost reduction loop: the inner bases are set once before it
+    // (its variable at 0) and advanced by their constant stride at the end of each iteration,
+    // instead of being recomputed from all the loop variables in every iteration.
+    const innerIdx = serial.map((f) => f.ext > 1).lastIndexOf(true);
+    const innerLoop = innerIdx >= 0 ? serial[innerIdx] : undefined;
+    const steps = new Map<string, number>();
+    if (innerLoop) {
+      for (const x of bases.values()) {
+        if (!x.inner) continue;
+        const st = this.stride(x.expr, innerLoop.v);
+        if (st === undefined) {
+          steps.clear();
+          break;
+        }
+        steps.set(x.local, st * x.bytes);
+      }
+    }
+    const reduced = innerLoop !== undefined && steps.size > 0;
     const labels: string[] = [];
     let at = ind;
-    for (const f of serial) {
+    for (const [i, f] of serial.entries()) {
       const v = this.local(f.v);
       // A loop of one iteration (a 1x1 kernel's) is its body with the variable at 0.
       if (f.ext === 1) {
@@ -517,10 +535,15 @@ class WatPrinter {
       const l = this.label();
       labels.push(l);
       this.lines.push(`${at}(local.set ${v} (i32.const 0))`);
+      if (reduced && i === innerIdx) {
+        const zero = new Map([[f.v, int(0)]]);
+        for (const x of bases.values()) if (x.inner) x.expr = simplify(substitute(x.expr, zero));
+        setBases(true, at);
+      }
       this.lines.push(`${at}(loop ${l}`);
       at += '  ';
     }
-    setBases(true, at);
+    if (!reduced) setBases(true, at);
     // Each operand is loaded just before its first use: V8 keeps wasm loads in program order, so
     // loading all of them first would hold them all in registers at once.
     const loaded = new Set<string>();
@@ -543,6 +566,9 @@ class WatPrinter {
     }
     for (let i = serial.length - 1; i >= 0; i--) {
       if (!labels[i]) continue;
+      if (reduced && i === innerIdx) {
+        for (const [local, step] of steps) if (step) this.lines.push(`${at}(local.set ${local} (i32.add (local.get ${local}) (i32.const ${step})))`);
+      }
       at = at.slice(2);
       const v = this.local(serial[i].v);
       this.lines.push(`${at}  (br_if ${labels[i]} (i32.lt_s (local.tee ${v} (i32.add (local.get ${v}) (i32.const 1))) (i32.const ${serial[i].ext})))`);
