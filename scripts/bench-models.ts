@@ -4,6 +4,10 @@
  * 0.3 s first), the median of --runs (>= 20) runs, everything in one process and interleaved per model.
  *   - ours: the int8 graph (quantizeGraph) with its QConv / QDense / QAdd / QMaxPool nodes built
  *     for the cpu (C) or wasm target (compiler/target/graph-host.ts), the float nodes on TS_HOST;
+ *   - onnxruntime-node int8: the same quantized graph written as QOperator ONNX (QLinearConv,
+ *     QGemm, QLinearAdd, QuantizeLinear / DequantizeLinear; compiler/bench/onnx-quant.ts), the same
+ *     power-of-two scales, intraOpNumThreads 1 and 2 (its outputs differ from ours by its rounding:
+ *     the table notes how far);
  *   - onnxruntime-node fp32 on the original ONNX file, intraOpNumThreads 1 and 2.
  * Writes build/bench/models.json and build/bench/models.md.
  *
@@ -25,6 +29,7 @@ import { clsInput, PADDLEOCR_FILES, readPaddleOcrFile } from '../compiler/models
 import { collectStats, loadCalibration } from '../compiler/quant/calibrate.ts';
 import { quantizeGraph } from '../compiler/quant/quantize.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
+import { quantizedOnnx } from '../compiler/bench/onnx-quant.ts';
 import { parseTarget, type CpuTargetSpec, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { loadConfig } from '../src/config/load.ts';
 
@@ -54,13 +59,21 @@ async function timeIt(f: () => Promise<unknown> | unknown): Promise<{ ms: number
   return { ms: median(t), cpuMs: (c.user + c.system) / 1000 / runs };
 }
 
-async function ortTime(bytes: Uint8Array, x: Tensor, threads: number): Promise<{ ms: number; cpuMs: number }> {
+async function ortSession(bytes: Uint8Array, x: Tensor, threads: number) {
   const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const feeds = { [s.inputNames[0]]: new ort.Tensor('float32', x.data as Float32Array, x.shape) };
-  const time = await timeIt(() => s.run(feeds));
+  return { s, run: () => s.run(feeds) };
+}
+
+async function ortTime(bytes: Uint8Array, x: Tensor, threads: number): Promise<{ ms: number; cpuMs: number }> {
+  const { s, run } = await ortSession(bytes, x, threads);
+  const time = await timeIt(run);
   await s.release();
   return time;
 }
+
+/** How far onnxruntime's int8 output is from ours (its requantization rounds, VTA's shift floors). */
+const agreement: string[] = [];
 
 interface Row { model: string; engine: string; ms: number; cpuMs: number }
 const rows: Row[] = [];
@@ -75,8 +88,19 @@ async function bench(model: string, float: Graph, samples: Tensor[], x: Tensor, 
     await h.prepare!(graph);
     hosts.push([`int8, ${h.name}`, h]);
   }
+  const qonnx = quantizedOnnx(graph);
+  {
+    const ours = runGraph(graph, input, TS_HOST).outputs.get(graph.outputs[0])!.data as Float32Array;
+    const { s, run } = await ortSession(qonnx, x, 1);
+    const theirs = (await run())[s.outputNames[0]].data as Float32Array;
+    await s.release();
+    const argmax = (a: ArrayLike<number>) => Array.prototype.indexOf.call(a, Math.max(...Array.from(a)));
+    const diff = Math.max(...Array.from(ours, (v, i) => Math.abs(v - theirs[i])));
+    agreement.push(`${model}: onnxruntime int8 vs ours, largest output difference ${diff.toPrecision(3)} (outputs up to ${Math.max(...Array.from(ours, Math.abs)).toPrecision(3)}), same top class: ${argmax(ours) === argmax(theirs) ? 'yes' : 'no'}`);
+  }
   for (const [name, h] of hosts) rows.push({ model, engine: name, ...(await timeIt(() => runGraph(graph, input, h))) });
   rows.push({ model, engine: 'fp32, TS host', ...(await timeIt(() => runGraph(float, new Map([[float.inputs[0], x]]), TS_HOST))) });
+  for (const threads of [1, 2]) rows.push({ model, engine: `onnxruntime int8, ${threads} thread${threads > 1 ? 's' : ''}`, ...(await ortTime(qonnx, x, threads)) });
   for (const threads of [1, 2]) rows.push({ model, engine: `onnxruntime fp32, ${threads} thread${threads > 1 ? 's' : ''}`, ...(await ortTime(onnx, x, threads)) });
   loadAt.push(loadavg());
 }
@@ -99,15 +123,20 @@ const loadAt: number[][] = [];
 const md = [
   `# Whole models on the host (${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model}, ${cpus().length} cores, load average ${load0.map((v) => v.toFixed(1)).join(' ')} at the start, ${loadAt.map((l) => l[0].toFixed(1)).join(' / ')} after each model, median of ${runs} warm runs, batch 1)`,
   '',
-  '| model | engine | ms (median) | onnxruntime 1 thread / this | onnxruntime 2 threads / this | CPU ms per run | onnxruntime 1 thread / this, CPU |',
-  '|---|---|---:|---:|---:|---:|---:|',
+  '"ort int8 1t / this" = onnxruntime int8 (the same quantized graph as QOperator ONNX), 1 thread, median time / this row\'s (> 1: this row is faster); likewise for 2 threads and for onnxruntime fp32 on the original model.',
+  '',
+  '| model | engine | ms (median) | ort int8 1t / this | ort int8 2t / this | ort fp32 1t / this | ort fp32 2t / this | CPU ms per run | ort int8 1t / this, CPU |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) => {
-    const ort = (t: string) => rows.find((o) => o.model === r.model && o.engine === `onnxruntime fp32, ${t}`)!;
-    return `| ${r.model} | ${r.engine} | ${r.ms.toFixed(3)} | ${(ort('1 thread').ms / r.ms).toFixed(2)}× | ${(ort('2 threads').ms / r.ms).toFixed(2)}× | ${r.cpuMs.toFixed(3)} | ${(ort('1 thread').cpuMs / r.cpuMs).toFixed(2)}× |`;
+    const ort = (t: string) => rows.find((o) => o.model === r.model && o.engine === `onnxruntime ${t}`)!;
+    const x = (t: string) => `${(ort(t).ms / r.ms).toFixed(2)}×`;
+    return `| ${r.model} | ${r.engine} | ${r.ms.toFixed(3)} | ${x('int8, 1 thread')} | ${x('int8, 2 threads')} | ${x('fp32, 1 thread')} | ${x('fp32, 2 threads')} | ${r.cpuMs.toFixed(3)} | ${(ort('int8, 1 thread').cpuMs / r.cpuMs).toFixed(2)}× |`;
   }),
+  '',
+  ...agreement.map((a) => `- ${a}`),
   '',
 ].join('\n');
 mkdirSync('build/bench', { recursive: true });
-writeFileSync('build/bench/models.json', JSON.stringify({ date: new Date().toISOString(), runs, loadavg: load0, loadAfterEachModel: loadAt, files: { cls: PADDLEOCR_FILES.cls }, rows }, null, 2));
+writeFileSync('build/bench/models.json', JSON.stringify({ date: new Date().toISOString(), runs, loadavg: load0, loadAfterEachModel: loadAt, agreement, files: { cls: PADDLEOCR_FILES.cls }, rows }, null, 2));
 writeFileSync('build/bench/models.md', md);
 console.log(md);

@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as ort from 'onnxruntime-node';
 import { loadOnnx } from '../compiler/frontend/onnx.ts';
-import { runGraph } from '../compiler/graph/executor.ts';
+import { runGraph, valueKeeper } from '../compiler/graph/executor.ts';
 import { opCounts } from '../compiler/graph/ir.ts';
 import { runPasses } from '../compiler/graph/passes.ts';
 import { tensor, type Tensor } from '../compiler/graph/tensor.ts';
@@ -166,6 +166,35 @@ test('the operator table and the host kernels agree; the executor runs the kerne
   const noRelu: HostTarget = { name: 'no-relu', kernelFor: (n) => (n.op === 'Relu' ? undefined : KERNELS[n.op]) };
   assert.throws(() => runGraph(g, new Map([['x', x]]), noRelu), /^host target no-relu has no kernel for Relu \(node n4\)$/);
   assert.throws(() => runGraph(g, new Map([['x', tensor('float32', [1, 3, 10, 12])]]), TS_HOST), /^input x is float32\[1,3,10,12\]; the graph was bound to float32\[2,3,10,12\]$/);
+});
+
+test('the executor frees each computed value after its last reader, keeps constants and graph outputs, and replans a rewritten graph', () => {
+  const t = (v: number) => tensor('float32', [1], [v]);
+  const node = (name: string, inputs: string[], outputs: string[]) => ({ name, op: 'Add', inputs, outputs, attrs: {} });
+  const a = node('a', ['x', 'c'], ['y']);
+  const b = node('b', ['y', 'y'], ['z']);
+  const c = node('c', ['y', 'z'], ['out']);
+  const g = {
+    name: 'g', opset: 13, inputs: ['x'], outputs: ['out', 'z'], nodes: [a, b, c],
+    values: new Map([['c', { name: 'c', dtype: 'float32' as const, shape: [1], const: t(1) }]]),
+  };
+  const step = (keep: ReturnType<typeof valueKeeper>, env: Map<string, Tensor>, n: typeof a) => {
+    keep(n, [t(0)], env);
+    return [...env.keys()].sort().join(',');
+  };
+  let env = new Map<string, Tensor>([['x', t(0)], ['c', t(1)]]);
+  let keep = valueKeeper(g);
+  assert.is(step(keep, env, a), 'c,y', 'x is freed after its only reader; the constant stays');
+  assert.is(step(keep, env, b), 'c,y,z', 'y is read again later (b reads it twice, counted once)');
+  assert.is(step(keep, env, c), 'c,out,z', 'y freed after its last reader; z is a graph output and stays');
+  // A pass replaces the node list: the plan follows the new graph (c now reads x, so x lives on).
+  const c2 = node('c', ['y', 'x'], ['out']);
+  g.nodes = [a, node('b', ['y'], ['z']), c2];
+  env = new Map<string, Tensor>([['x', t(0)], ['c', t(1)]]);
+  keep = valueKeeper(g);
+  assert.is(step(keep, env, a), 'c,x,y');
+  assert.is(step(keep, env, g.nodes[1]), 'c,x,y,z');
+  assert.is(step(keep, env, c2), 'c,out,z');
 });
 
 test.run();

@@ -34,6 +34,9 @@ const CASES: [string, number[], OpParams, Record<string, number> | undefined, { 
   ['conv2d', [10, 10, 32, 16, 3, 0, 2], P({ groups: 2, clip: undefined, shift: 3 }), { reg_co: 2, reg_w: 2 }, { map: 1, dot: 0, blocks: 1 }], // stride 2
   ['conv2d', [12, 16, 40, 64, 3, 1, 1], P({}), { reg_co: 4, reg_w: 2, unroll_k: 2 }, { map: 1, dot: 0, blocks: 1 }],
   ['conv2d', [9, 6, 10, 8, 3, 1, 2], P({ batch: 2 }), { reg_co: 1, reg_w: 1, unroll_k: 0 }, { map: 0, dot: 0, blocks: 1 }],
+  // several output rows per register block (reg_h), with a stride of 2 and the kernel unrolled
+  ['conv2d', [12, 12, 20, 16, 3, 1, 2], P({ batch: 2 }), { reg_co: 2, reg_h: 2, reg_w: 2, unroll_k: 2 }, { map: 1, dot: 0, blocks: 1 }],
+  ['conv2d', [14, 14, 16, 16, 3, 1, 1], P({ groups: 2 }), { reg_h: 2, reg_w: 2, unroll_k: 0 }, { map: 1, dot: 0, blocks: 1 }],
   // dense: M, K, N
   ['dense', [5, 37, 19], P({}), undefined, { map: 1, dot: 1, blocks: 0 }],
   ['dense', [1, 100, 7], P({ bias: false, clip: undefined }), undefined, { map: 1, dot: 1, blocks: 0 }],
@@ -84,15 +87,22 @@ test('the wasm module: i32x4 lanes and i32x4.dot_i16x8_s where the schedule allo
   const op = await buildWasmOp(dense.define([2, 64, 16], P({}), d), dense.strategies.cpu, target);
   assert.match(op.source.text, /i32x4\.dot_i16x8_s \(v128\.load8x8_s/);
   const conv = findOperator('conv2d');
-  const c = await buildWasmOp(conv.define([8, 8, 16, 16, 3, 1, 1], P({}), d), conv.strategies.cpu, target);
-  // conv2d: accumulators in v128 locals, int8 pairs splat and widened, 8 weights widened per block.
+  // The default: the largest spill-free block (8 accumulators + 4 input pairs + 2 weight blocks).
+  const c0 = await buildWasmOp(conv.define([8, 8, 16, 16, 3, 1, 1], P({}), d), conv.strategies.cpu, target);
+  assert.equal(c0.knobs, { reg_co: 2, reg_w: 4, unroll_k: 0, reg_h: 1 });
+  const c14 = await buildWasmOp(conv.define([14, 14, 16, 16, 3, 1, 1], P({}), d), conv.strategies.cpu, target);
+  assert.equal(c14.knobs, { reg_co: 2, reg_w: 2, unroll_k: 0, reg_h: 2 }, 'rows of 14: two rows of two columns');
+  const c = await buildWasmOp(conv.define([8, 8, 16, 16, 3, 1, 1], P({}), d), conv.strategies.cpu, target, { unroll_k: 1 });
+  // conv2d: accumulators in v128 locals; the packed data and the bound weights are stored widened to
+  // int16, so an input pair is one 32-bit splat and a weight block (4 x 2) one v128 load.
   // 2 channel vectors x 4 columns x 3 kernel columns (unrolled) per iteration of (ric, ry).
-  assert.equal(c.knobs, { reg_co: 2, reg_w: 4, unroll_k: 1 });
+  assert.equal(c.knobs, { reg_co: 2, reg_w: 4, unroll_k: 1, reg_h: 1 });
   assert.is(c.source.text.match(/i32x4\.dot_i16x8_s \(local\.get/g)?.length, 24);
-  assert.is(c.source.text.match(/i16x8\.extend_low_i8x16_s \(v128\.load16_splat/g)?.length, 6, 'input pairs shared by adjacent kernel columns');
+  assert.is(c.source.text.match(/v128\.load32_splat/g)?.length, 6, 'input pairs shared by adjacent kernel columns');
+  assert.is(c.source.text.match(/\(local\.set \$t\d+ \(v128\.load offset=/g)?.length, 6 + 8, 'a weight block per channel vector and kernel column, the accumulators');
+  assert.equal(c.source.widened, [false, true, false, false], 'the weights are widened as they are copied in');
+  assert.not.match(c.source.text, /v128\.load8x8_s/);
   assert.match(c.source.text, /\(i32x4\.splat \(i32\.const 0\)\)\)/); // the reduction init: one v128 store per accumulator
-  assert.match(c.source.text, /i16x8\.extend_low_i8x16_s \(v128\.load16_splat/);
-  assert.match(c.source.text, /v128\.load8x8_s offset=/);
   assert.match(c.source.text, /v128\.store32_lane/); // int8 output narrowed by a shuffle
   assert.match(c.source.text, /\(if \(result i32\)/); // the padding's select is a branch
   const add = findOperator('add');

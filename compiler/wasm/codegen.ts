@@ -26,7 +26,7 @@ import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
 import { flatIndex } from '../ir/buffer.ts';
 import { dtypeBits, exprKey, fromLinear, ref, simplify, substitute, toLinear, type Linear, usesVar, visitExpr, add, int, type DType, type Expr, type Var } from '../ir/expr.ts';
-import { substituteStmt, type For, type Stmt } from '../ir/stmt.ts';
+import { substituteStmt, visitStmt, type For, type Stmt } from '../ir/stmt.ts';
 import type { LoweredFunc } from '../te/lower.ts';
 import { WASM_DOT_I16X8 } from './strategies.ts';
 
@@ -37,6 +37,8 @@ export interface WasmSource {
   /** Parameter buffers in call order (inputs, then the output), with their byte offsets in memory. */
   params: Buffer[];
   offsets: number[];
+  /** Per parameter: stored in memory widened from int8 to int16 (the host sign-extends it as it copies it in). */
+  widened: boolean[];
   /** Linear memory size in 64 KiB pages. */
   pages: number;
   /** How many loops run in SIMD (map loops, dot-product reductions, register-blocked WASM_DOT_I16X8 nests). */
@@ -73,6 +75,26 @@ class WatPrinter {
   /** Statements computing a vector loop's invariant address parts, emitted just before the loop. */
   private pre: string[] = [];
 
+  /**
+   * int8 buffers stored as int16 (sign-extended): the operands of register-blocked WASM_DOT_I16X8
+   * nests (see `widenedOperands`), so the block loads an input pair with one v128.load32_splat and a
+   * weight block with one v128.load instead of a load plus a widening shuffle each.
+   */
+  private readonly wide: ReadonlySet<Buffer>;
+
+  constructor(wide: ReadonlySet<Buffer> = new Set()) {
+    this.wide = wide;
+  }
+
+  /** How a buffer's elements are stored in linear memory. */
+  private stored(b: Buffer): StoredType {
+    return this.wide.has(b) ? 'int16' : checkType(b.dtype);
+  }
+
+  private bytes(b: Buffer): number {
+    return wasmElemBytes(this.stored(b));
+  }
+
   name(x: Var | Buffer, prefix: string): string {
     let n = this.names.get(x);
     if (n) return n;
@@ -103,7 +125,7 @@ class WatPrinter {
     if (known !== undefined) return known;
     const at = this.top;
     this.offsets.set(b, at);
-    this.top = at + Math.ceil((b.size * wasmElemBytes(b.dtype)) / 16) * 16 + 16;
+    this.top = at + Math.ceil((b.size * this.bytes(b)) / 16) * 16 + 16;
     return at;
   }
 
@@ -144,7 +166,7 @@ class WatPrinter {
       case 'cast':
         return wrap(e.dtype, this.expr(e.a));
       case 'load':
-        return `(${LOAD[checkType(e.buf.dtype)]} offset=${this.offset(e.buf)} ${this.address(e.buf, e.idx)})`;
+        return `(${LOAD[this.stored(e.buf)]} offset=${this.offset(e.buf)} ${this.address(e.buf, e.idx)})`;
       case 'read':
       case 'reduce':
         throw new CompileError(`internal: ${e.k} must be lowered before wasm generation`);
@@ -153,7 +175,7 @@ class WatPrinter {
 
   private address(buf: Buffer, idx: readonly Expr[]): string {
     const flat = this.expr(flatIndex(buf, idx));
-    const shift = Math.log2(wasmElemBytes(buf.dtype));
+    const shift = Math.log2(this.bytes(buf));
     return shift ? `(i32.shl ${flat} (i32.const ${shift}))` : flat;
   }
 
@@ -167,7 +189,7 @@ class WatPrinter {
     this.pre.push(`(local.set ${t} ${this.expr(base)})`);
     const vi = `(local.get ${this.local(v)})`;
     const flat = `(i32.add (local.get ${t}) ${stride === 1 ? vi : `(i32.mul ${vi} (i32.const ${stride}))`})`;
-    const shift = Math.log2(wasmElemBytes(buf.dtype));
+    const shift = Math.log2(this.bytes(buf));
     return shift ? `(i32.shl ${flat} (i32.const ${shift}))` : flat;
   }
 
@@ -239,7 +261,11 @@ class WatPrinter {
         this.stmt(s.body, ind);
         return;
       case 'store':
-        this.lines.push(`${ind}(${STORE[checkType(s.buf.dtype)]} offset=${this.offset(s.buf)} ${this.address(s.buf, s.idx)} ${this.expr(s.value)})`);
+        {
+          // A widened int8 buffer holds the value wrapped to int8 (store8 would truncate it).
+          const value = this.wide.has(s.buf) ? wrap('int8', this.expr(s.value)) : this.expr(s.value);
+          this.lines.push(`${ind}(${STORE[this.stored(s.buf)]} offset=${this.offset(s.buf)} ${this.address(s.buf, s.idx)} ${value})`);
+        }
         return;
       case 'if':
         this.lines.push(`${ind}(if ${this.expr(s.c)} (then`);
@@ -320,7 +346,8 @@ class WatPrinter {
     });
     if (dependent) return false;
     this.pre = [];
-    const value = this.vexpr(st.value, s.v);
+    const vvalue = this.vexpr(st.value, s.v);
+    const value = vvalue && this.wide.has(st.buf) ? vwrap('int8', vvalue) : vvalue;
     if (!value) {
       this.pre = [];
       return false;
@@ -332,7 +359,7 @@ class WatPrinter {
       int16: `(v128.store64_lane offset=${o} 0 ${addr} (i8x16.shuffle 0 1 4 5 8 9 12 13 0 1 4 5 8 9 12 13 ${value} (v128.const i32x4 0 0 0 0)))`,
       int8: `(v128.store32_lane offset=${o} 0 ${addr} (i8x16.shuffle 0 4 8 12 0 4 8 12 0 4 8 12 0 4 8 12 ${value} (v128.const i32x4 0 0 0 0)))`,
       uint8: `(v128.store32_lane offset=${o} 0 ${addr} (i8x16.shuffle 0 4 8 12 0 4 8 12 0 4 8 12 0 4 8 12 ${value} (v128.const i32x4 0 0 0 0)))`,
-    }[checkType(st.buf.dtype)];
+    }[this.stored(st.buf)];
     const tail = this.vectorLoop(s, ind, LANES, [store]);
     this.serialLoop(s, ind, tail);
     this.simd.map++;
@@ -371,7 +398,7 @@ class WatPrinter {
         const flat = flatIndex(e.buf, e.idx);
         const stride = this.stride(flat, v);
         if (stride === undefined) return undefined;
-        const dt = checkType(e.buf.dtype);
+        const dt = this.stored(e.buf);
         if (stride === 1) {
           const at = `offset=${this.offset(e.buf)} ${this.hoistedAddress(e.buf, e.idx, v, 1)}`;
           return {
@@ -385,7 +412,7 @@ class WatPrinter {
         // gather the four lanes from one hoisted address, lane l at the constant offset l * stride.
         if (stride >= 0) {
           const addr = this.hoistedAddress(e.buf, e.idx, v, stride);
-          const bytes = wasmElemBytes(e.buf.dtype);
+          const bytes = this.bytes(e.buf);
           const lane = (l: number) => `(${LOAD[dt]} offset=${this.offset(e.buf) + l * stride * bytes} ${addr})`;
           let out = `(i32x4.splat ${lane(0)})`;
           for (let l = 1; l < LANES; l++) out = `(i32x4.replace_lane ${l} ${out} ${lane(l)})`;
@@ -477,9 +504,27 @@ class WatPrinter {
     };
     setBases(false, ind);
     for (const x of accs.values()) this.lines.push(`${ind}(local.set ${x.local} (v128.load offset=${x.offset} (local.get ${x.base})))`);
+    // Strength reduction of the innermost reduction loop: the inner bases are set once before it
+    // (its variable at 0) and advanced by their constant stride at the end of each iteration,
+    // instead of being recomputed from all the loop variables in every iteration.
+    const innerIdx = serial.map((f) => f.ext > 1).lastIndexOf(true);
+    const innerLoop = innerIdx >= 0 ? serial[innerIdx] : undefined;
+    const steps = new Map<string, number>();
+    if (innerLoop) {
+      for (const x of bases.values()) {
+        if (!x.inner) continue;
+        const st = this.stride(x.expr, innerLoop.v);
+        if (st === undefined) {
+          steps.clear();
+          break;
+        }
+        steps.set(x.local, st * x.bytes);
+      }
+    }
+    const reduced = innerLoop !== undefined && steps.size > 0;
     const labels: string[] = [];
     let at = ind;
-    for (const f of serial) {
+    for (const [i, f] of serial.entries()) {
       const v = this.local(f.v);
       // A loop of one iteration (a 1x1 kernel's) is its body with the variable at 0.
       if (f.ext === 1) {
@@ -490,10 +535,15 @@ class WatPrinter {
       const l = this.label();
       labels.push(l);
       this.lines.push(`${at}(local.set ${v} (i32.const 0))`);
+      if (reduced && i === innerIdx) {
+        const zero = new Map([[f.v, int(0)]]);
+        for (const x of bases.values()) if (x.inner) x.expr = simplify(substitute(x.expr, zero));
+        setBases(true, at);
+      }
       this.lines.push(`${at}(loop ${l}`);
       at += '  ';
     }
-    setBases(true, at);
+    if (!reduced) setBases(true, at);
     // Each operand is loaded just before its first use: V8 keeps wasm loads in program order, so
     // loading all of them first would hold them all in registers at once.
     const loaded = new Set<string>();
@@ -503,14 +553,22 @@ class WatPrinter {
       this.lines.push(`${at}(local.set ${x.local} ${text(`offset=${x.offset} (local.get ${x.base})`)})`);
       return x.local;
     };
+    // V8 (x64) folds a plain load's offset into the address's displacement but adds a splat load's
+    // offset to the memory base outside the loop: one general register per distinct offset, which
+    // spill. The splat's offset goes into its index instead (one lea each).
+    const splatAddress = (x: { base: string; offset: number }) => `(i32.add (local.get ${x.base}) (i32.const ${x.offset}))`;
     for (const d of found) {
       const acc = accs.get(key(d.acc))!.local;
-      const w = load(ws.get(key(d.w))!, (m) => `(v128.load8x8_s ${m})`);
-      const a = load(as.get(key(d.a))!, (m) => `(i16x8.extend_low_i8x16_s (v128.load16_splat ${m}))`);
+      const w = load(ws.get(key(d.w))!, (m) => (d.wWide ? `(v128.load ${m})` : `(v128.load8x8_s ${m})`));
+      const ax = as.get(key(d.a))!;
+      const a = load(ax, () => (d.aWide ? `(v128.load32_splat ${splatAddress(ax)})` : `(i16x8.extend_low_i8x16_s (v128.load16_splat ${splatAddress(ax)}))`));
       this.lines.push(`${at}(local.set ${acc} (i32x4.add (local.get ${acc}) (i32x4.dot_i16x8_s (local.get ${a}) (local.get ${w}))))`);
     }
     for (let i = serial.length - 1; i >= 0; i--) {
       if (!labels[i]) continue;
+      if (reduced && i === innerIdx) {
+        for (const [local, step] of steps) if (step) this.lines.push(`${at}(local.set ${local} (i32.add (local.get ${local}) (i32.const ${step})))`);
+      }
       at = at.slice(2);
       const v = this.local(serial[i].v);
       this.lines.push(`${at}  (br_if ${labels[i]} (i32.lt_s (local.tee ${v} (i32.add (local.get ${v}) (i32.const 1))) (i32.const ${serial[i].ext})))`);
@@ -578,7 +636,7 @@ class WatPrinter {
       lanes.set(lo.v, int(0));
       lanes.set(lk.v, int(0));
       const lin = toLinear(simplify(substitute(e, lanes)));
-      const bytes = wasmElemBytes(buf.dtype);
+      const bytes = this.bytes(buf);
       // A negative constant stays in the base (an offset immediate is unsigned).
       let offset = this.offset(buf);
       if (offset + lin.c * bytes >= 0) {
@@ -587,7 +645,7 @@ class WatPrinter {
       }
       return { base: fromLinear(lin), bytes, offset };
     };
-    return { acc: at(st.buf, flat), a: at(A.buf, fa), w: at(W.buf, fw) };
+    return { acc: at(st.buf, flat), a: at(A.buf, fa), w: at(W.buf, fw), aWide: this.wide.has(A.buf), wWide: this.wide.has(W.buf) };
   }
 
   /**
@@ -606,7 +664,7 @@ class WatPrinter {
     if (!acc || !prod || prod.k !== 'bin' || prod.op !== 'mul' || prod.dtype !== 'int32') return false;
     const operand = (x: Expr): Expr | undefined => {
       const l = x.k === 'cast' && x.dtype === 'int32' ? x.a : undefined;
-      return l && l.k === 'load' && l.buf.dtype === 'int8' && l.buf !== st.buf && this.stride(flatIndex(l.buf, l.idx), s.v) === 1 ? l : undefined;
+      return l && l.k === 'load' && this.stored(l.buf) === 'int8' && l.buf !== st.buf && this.stride(flatIndex(l.buf, l.idx), s.v) === 1 ? l : undefined;
     };
     const x = operand(prod.a);
     const y = operand(prod.b);
@@ -638,6 +696,9 @@ interface DotInstance {
   acc: Addr;
   a: Addr;
   w: Addr;
+  /** The input pair / weight block are stored widened to int16. */
+  aWide: boolean;
+  wWide: boolean;
 }
 
 function isLoadOf(e: Expr, buf: Buffer, flat: Expr): boolean {
@@ -701,11 +762,32 @@ const HELPERS = `  (func $fdiv (param $a i32) (param $b i32) (result i32)
     (select (local.get $a) (local.get $b) (i32.gt_s (local.get $a) (local.get $b))))
 `;
 
+/**
+ * The int8 operands of WASM_DOT_I16X8 nests that are stored widened to int16: inputs (the host
+ * widens them as it copies them in: bound weights once) and scratch buffers (the pack stage stores
+ * int16), not outputs (the host reads those back as they are).
+ */
+function widenedOperands(func: LoweredFunc): Set<Buffer> {
+  const wide = new Set<Buffer>();
+  const outputs = new Set(func.outputs);
+  visitStmt(func.body, (s) => {
+    if (s.k !== 'attr' || s.key !== 'tensorize' || s.value !== WASM_DOT_I16X8) return;
+    visitStmt(s.body, (t) => {
+      if (t.k !== 'store') return;
+      visitExpr(t.value, (e) => {
+        if (e.k === 'load' && e.buf.dtype === 'int8' && !outputs.has(e.buf)) wide.add(e.buf);
+      });
+    });
+  });
+  return wide;
+}
+
 /** Print a lowered function as a WebAssembly module (one thread: parallel loops run serially). */
 export function emitWat(func: LoweredFunc): WasmSource {
   const name = `vtw_${func.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const params = [...func.inputs, ...func.outputs];
-  const p = new WatPrinter();
+  const wide = widenedOperands(func);
+  const p = new WatPrinter(wide);
   const offsets = params.map((b) => p.place(b));
   for (const b of func.scratch) p.place(b);
   p.stmt(func.body, '    ');
@@ -718,5 +800,5 @@ ${p.lines.join('\n')}
   )
 )
 `;
-  return { name, text, params, offsets, pages, simdLoops: p.simd };
+  return { name, text, params, offsets, widened: params.map((b) => wide.has(b)), pages, simdLoops: p.simd };
 }

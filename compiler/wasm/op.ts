@@ -96,7 +96,10 @@ export function instantiate(binary: Uint8Array, src: WasmSource, constants: read
           if (resident[i] === args[i]) continue;
           resident[i] = args[i];
         }
-        bytes.set(new Uint8Array(args[i].buffer, args[i].byteOffset, args[i].byteLength), src.offsets[i]);
+        if (src.widened[i]) {
+          const a = args[i] as Int8Array;
+          new Int16Array(mem.buffer, src.offsets[i], a.length).set(a);
+        } else bytes.set(new Uint8Array(args[i].buffer, args[i].byteOffset, args[i].byteLength), src.offsets[i]);
       }
       run();
       const out = args[last];
