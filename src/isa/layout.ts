@@ -94,9 +94,14 @@ function loopHeader(d: LogDepths): FieldDecl[] {
   ];
 }
 
-export function gemmDecls(d: LogDepths): FieldDecl[] {
+/**
+ * GEMM. `requant` (GEMM_REQUANT, a vtw extension, docs/isa.md) adds a 1-bit field after iter_in
+ * (bit 63 on VTA's default buffer sizes, which VTA leaves reserved); without it the layout is VTA's.
+ */
+export function gemmDecls(d: LogDepths, requant = false): FieldDecl[] {
   return [
     ...loopHeader(d),
+    ...(requant ? [{ name: 'requant', width: 1 }] : []),
     { name: 'dst_factor_out', width: d.acc, param: 'LOG_ACC_BUFF_SIZE' },
     { name: 'dst_factor_in', width: d.acc, param: 'LOG_ACC_BUFF_SIZE' },
     { name: 'src_factor_out', width: d.inp, param: 'LOG_INP_BUFF_SIZE' },
@@ -169,10 +174,10 @@ function isOverflow(x: StructLayout | Overflow): x is Overflow {
  * Lay out every struct; returns the first overflow instead when one does not fit. The caller
  * (config derivation) turns an overflow into a ConfigError naming the key to change.
  */
-export function tryComputeLayout(d: LogDepths): IsaLayout | Overflow {
+export function tryComputeLayout(d: LogDepths, gemmRequant = false): IsaLayout | Overflow {
   const mem = pack('LOAD/STORE', memDecls(), INSN_UNIT_BITS, INSN_BITS);
   if (isOverflow(mem)) return mem;
-  const gemm = pack('GEMM', gemmDecls(d), INSN_UNIT_BITS, INSN_BITS);
+  const gemm = pack('GEMM', gemmDecls(d, gemmRequant), INSN_UNIT_BITS, INSN_BITS);
   if (isOverflow(gemm)) return gemm;
   const alu = pack('ALU', aluDecls(d), INSN_UNIT_BITS, INSN_BITS);
   if (isOverflow(alu)) return alu;
@@ -181,8 +186,8 @@ export function tryComputeLayout(d: LogDepths): IsaLayout | Overflow {
   return { mem, gemm, alu, uop };
 }
 
-export function computeLayout(d: LogDepths): IsaLayout {
-  const r = tryComputeLayout(d);
+export function computeLayout(d: LogDepths, gemmRequant = false): IsaLayout {
+  const r = tryComputeLayout(d, gemmRequant);
   if ('endBit' in r) {
     throw new ConfigError(
       `${r.struct} field ${r.field} (${r.width} bits) would end at bit ${r.endBit}, past the ` +
@@ -192,7 +197,7 @@ export function computeLayout(d: LogDepths): IsaLayout {
   return r;
 }
 
-export function layoutOverflows(d: LogDepths): Overflow | undefined {
-  const r = tryComputeLayout(d);
+export function layoutOverflows(d: LogDepths, gemmRequant = false): Overflow | undefined {
+  const r = tryComputeLayout(d, gemmRequant);
   return 'endBit' in r ? r : undefined;
 }
