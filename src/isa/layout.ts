@@ -94,14 +94,9 @@ function loopHeader(d: LogDepths): FieldDecl[] {
   ];
 }
 
-/**
- * GEMM. `requant` (GEMM_REQUANT, a vtw extension, docs/isa.md) adds a 1-bit field after iter_in
- * (bit 63 on VTA's default buffer sizes, which VTA leaves reserved); without it the layout is VTA's.
- */
-export function gemmDecls(d: LogDepths, requant = false): FieldDecl[] {
+export function gemmDecls(d: LogDepths): FieldDecl[] {
   return [
     ...loopHeader(d),
-    ...(requant ? [{ name: 'requant', width: 1 }] : []),
     { name: 'dst_factor_out', width: d.acc, param: 'LOG_ACC_BUFF_SIZE' },
     { name: 'dst_factor_in', width: d.acc, param: 'LOG_ACC_BUFF_SIZE' },
     { name: 'src_factor_out', width: d.inp, param: 'LOG_INP_BUFF_SIZE' },
@@ -166,6 +161,26 @@ export function pack(
   return { fields, byName, usedBits: pos, totalBits };
 }
 
+/**
+ * GEMM_REQUANT (a vtw extension, docs/isa.md): VTA's GEMM layout plus a 1-bit field `requant` in
+ * its lowest reserved bit (bit 63 on VTA's default buffer sizes), so that every VTA field — the
+ * loop fields the compute module decodes alike for GEMM and ALU among them — keeps its place.
+ */
+function withRequantBit(l: StructLayout): StructLayout | Overflow {
+  let bit = 0;
+  for (const f of l.fields) {
+    if (f.lsb > bit) break;
+    bit = f.lsb + f.width;
+  }
+  if (bit >= l.totalBits) {
+    const params: BuffParam[] = ['LOG_UOP_BUFF_SIZE', 'LOG_ACC_BUFF_SIZE', 'LOG_INP_BUFF_SIZE', 'LOG_WGT_BUFF_SIZE'];
+    return { struct: 'GEMM', field: 'requant', width: 1, endBit: l.totalBits + 1, totalBits: l.totalBits, params };
+  }
+  const f: Field = { name: 'requant', lsb: bit, width: 1, signed: false };
+  const fields = [...l.fields.filter((x) => x.lsb < bit), f, ...l.fields.filter((x) => x.lsb > bit)];
+  return { fields, byName: { ...l.byName, requant: f }, usedBits: Math.max(l.usedBits, bit + 1), totalBits: l.totalBits };
+}
+
 function isOverflow(x: StructLayout | Overflow): x is Overflow {
   return 'endBit' in x;
 }
@@ -177,7 +192,9 @@ function isOverflow(x: StructLayout | Overflow): x is Overflow {
 export function tryComputeLayout(d: LogDepths, gemmRequant = false): IsaLayout | Overflow {
   const mem = pack('LOAD/STORE', memDecls(), INSN_UNIT_BITS, INSN_BITS);
   if (isOverflow(mem)) return mem;
-  const gemm = pack('GEMM', gemmDecls(d, gemmRequant), INSN_UNIT_BITS, INSN_BITS);
+  const packed = pack('GEMM', gemmDecls(d), INSN_UNIT_BITS, INSN_BITS);
+  if (isOverflow(packed)) return packed;
+  const gemm = gemmRequant ? withRequantBit(packed) : packed;
   if (isOverflow(gemm)) return gemm;
   const alu = pack('ALU', aluDecls(d), INSN_UNIT_BITS, INSN_BITS);
   if (isOverflow(alu)) return alu;
