@@ -1,10 +1,11 @@
 /**
  * The co-design benchmark (part of `npm run bench`; alone: `tsx scripts/bench-codesign.ts [--no-area]`):
  * ResNet-18's offloaded convolutions C2-C11 and MobileNet's grouped convolutions D1-D9 compiled
- * for `default` and `default-codesign` (ALU_REQUANT, docs/microarch.md §15) and run on the
- * TypeScript simulator, and the option's area: yosys generic cells of the compute module (the
+ * for `default` and `default-codesign` (ALU_REQUANT + GEMM_REQUANT, docs/microarch.md §15) and run
+ * on the TypeScript simulator, and the options' area: yosys generic cells of the compute module (the
  * GEMM array blackboxed, it is unchanged) and of the ALU on the default shape, and iCE40 cells of
- * the whole accelerator on the ice40-small preset. Writes build/bench/codesign.json and .md
+ * the whole accelerator on the ice40-small preset — without the options, with ALU_REQUANT alone and
+ * with both. Writes build/bench/codesign.json and .md
  * (`--area-only`: the area alone, to codesign-area.md / .json).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -84,7 +85,7 @@ export async function codesignBench(opts: { area?: boolean; layers?: boolean } =
     (r.resnet ? ` ${r.baseBias!.cycles} | ${r.cdBias!.cycles} |` : ' - | - |');
   const mob = rows.filter((r) => !r.resnet);
   const md = opts.layers === false ? [] : [
-    `### ALU_REQUANT: default vs default-codesign (${new Date().toISOString().slice(0, 10)}, TypeScript simulator)`,
+    `### ALU_REQUANT + GEMM_REQUANT: default vs default-codesign (${new Date().toISOString().slice(0, 10)}, TypeScript simulator)`,
     '',
     'Same layers, knobs from the default chooser, requantization `>> 8, clip [0, 127]`; "bias": `>> 8, + bias, clip`. Micro-ops: GEMM (resets included) / ALU.',
     '',
@@ -98,21 +99,23 @@ export async function codesignBench(opts: { area?: boolean; layers?: boolean } =
   ];
   let areaRows: unknown;
   if (opts.area !== false) {
-    const [a0, a1] = [await area(base), await area(cd)];
+    const rqOnly = loadConfig(JSON.stringify({ TARGET: 'sim', ALU_REQUANT: true }));
+    const [a0, aRq, a1] = [await area(base), await area(rqOnly), await area(cd)];
     const smallJson = PRESETS.find((p) => p.name === 'ice40-small')!.json;
     const small = loadConfig(JSON.stringify(smallJson));
     const smallRq = loadConfig(JSON.stringify({ ...smallJson, ALU_REQUANT: true }));
-    const [i0, i1] = [await ice40(small), await ice40(smallRq)];
-    areaRows = { generic: { base: a0, codesign: a1 }, ice40: { base: i0, codesign: i1 } };
+    const smallGrq = loadConfig(JSON.stringify({ ...smallJson, ALU_REQUANT: true, GEMM_REQUANT: true }));
+    const [i0, iRq, i1] = [await ice40(small), await ice40(smallRq), await ice40(smallGrq)];
+    areaRows = { generic: { base: a0, aluRequant: aRq, codesign: a1 }, ice40: { base: i0, aluRequant: iRq, codesign: i1 } };
     const dl = (x: number, y: number) => `${y - x >= 0 ? '+' : ''}${y - x} (${(((y - x) / x) * 100).toFixed(1)} %)`;
     md.push(
-      'Area of the option (yosys generic `synth -flatten`, cells; iCE40: `synth_ice40` of the whole accelerator):',
+      'Area of the options (yosys generic `synth -flatten`, cells; iCE40: `synth_ice40` of the whole accelerator):',
       '',
-      '| design | without | with ALU_REQUANT | cost |',
-      '|---|---:|---:|---:|',
-      `| default shape: compute module (GEMM array blackboxed), generic cells | ${a0.compute} | ${a1.compute} | ${dl(a0.compute, a1.compute)} |`,
-      `| default shape: tensor ALU (16 lanes x 32 bits), generic cells | ${a0.alu} | ${a1.alu} | ${dl(a0.alu, a1.alu)} |`,
-      ...(['lut4', 'carry', 'dff', 'ram', 'mac16'] as const).map((k) => `| ice40-small (1x4, whole accelerator): SB_${k.toUpperCase()} | ${i0[k]} | ${i1[k]} | ${dl(i0[k], i1[k])} |`),
+      '| design | without | ALU_REQUANT | + GEMM_REQUANT | ALU_REQUANT cost | GEMM_REQUANT cost |',
+      '|---|---:|---:|---:|---:|---:|',
+      `| default shape: compute module (GEMM array blackboxed), generic cells | ${a0.compute} | ${aRq.compute} | ${a1.compute} | ${dl(a0.compute, aRq.compute)} | ${dl(aRq.compute, a1.compute)} |`,
+      `| default shape: tensor ALU (16 lanes x 32 bits), generic cells | ${a0.alu} | ${aRq.alu} | ${a1.alu} | ${dl(a0.alu, aRq.alu)} | ${dl(aRq.alu, a1.alu)} |`,
+      ...(['lut4', 'carry', 'dff', 'ram', 'mac16'] as const).map((k) => `| ice40-small (1x4, whole accelerator): SB_${k.toUpperCase()} | ${i0[k]} | ${iRq[k]} | ${i1[k]} | ${dl(i0[k], iRq[k])} | ${dl(iRq[k], i1[k])} |`),
       '',
     );
   }

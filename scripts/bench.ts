@@ -7,7 +7,7 @@
  * Compiler: build/bench/compiler.json and build/bench/compiler.md — ResNet-18 C2-C11 and MobileNet
  * D1-D9 on the default config, with and without latency hiding, and ResNet-18's offloaded sum.
  * Co-design: build/bench/codesign.json and codesign.md — the same layers on default and
- * default-codesign (ALU_REQUANT) and the option's area in yosys cells (scripts/bench-codesign.ts;
+ * default-codesign (ALU_REQUANT + GEMM_REQUANT) and the options' area in yosys cells (scripts/bench-codesign.ts;
  * skip the area with --no-area).
  * Co-simulation: build/bench/cosim.json and cosim.md — Verilator build time per preset and the
  * Verilated RTL's speed against the TypeScript simulator on the same programs (skip with --no-cosim).

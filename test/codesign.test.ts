@@ -21,17 +21,20 @@ import { runOp, type OpInstance } from '../compiler/ops/op.ts';
 import type { Conv2dSpec } from '../compiler/ops/conv2d.ts';
 import { verilatorTest } from './helpers/tools.ts';
 
+/** ALU_REQUANT alone (default-codesign also has GEMM_REQUANT, tested in test/gemm-requant.test.ts). */
+const RQ_ONLY = JSON.stringify({ TARGET: 'sim', ALU_REQUANT: true });
+
 test('ALU_REQUANT off is VTA: same variant, RQ illegal with a hint; on: variant _rq', () => {
   assert.is(deriveConfig({ TARGET: 'sim', ALU_REQUANT: false }).variant, deriveConfig({ TARGET: 'sim' }).variant);
   assert.match(aluOpUnavailable('RQ', deriveConfig({ TARGET: 'sim' })) ?? '', /ALU_REQUANT: true/);
-  const cd = loadConfig('default-codesign');
+  const cd = loadConfig(RQ_ONLY);
   assert.ok(cd.variant.endsWith('_rq'));
   assert.is(aluOpUnavailable('RQ', cd), undefined);
 });
 
 test('assembler: RQ assembles and disassembles; without ALU_REQUANT it is an illegal instruction (alu_opcode)', () => {
   const src = (cfg: string) => `.config ${cfg}\n.text\n  ALU RQ uop_end=1 iter_out=1 iter_in=1 use_imm=1 imm=${rqParams(8, true, true)}\n  FINISH\n`;
-  const p = assemble(src('default-codesign'));
+  const p = assemble(src(RQ_ONLY));
   assert.match(disassemble(p), /ALU RQ .*imm=104/);
   const r = runSync(assemble(src('default')));
   assert.is(r.error?.kind, 'illegal');
@@ -49,7 +52,7 @@ async function cycles(inst: OpInstance, what: string) {
 
 test('compiler: fused requantization is bit-exact and removes ALU and reset micro-ops (relu, signed clip, bias)', async () => {
   const base = loadConfig('default');
-  const cd = loadConfig('default-codesign');
+  const cd = loadConfig(RQ_ONLY);
   const specs: Conv2dSpec[] = [
     { batch: 1, h: 14, w: 14, cin: 32, cout: 32, k: 3, pad: 1, stride: 1, groups: 1, shift: 6, bias: false, clip: [0, 127] },
     { batch: 1, h: 14, w: 14, cin: 32, cout: 32, k: 1, pad: 0, stride: 1, groups: 1, shift: 3, bias: true, clip: [-128, 127] },
@@ -60,7 +63,7 @@ test('compiler: fused requantization is bit-exact and removes ALU and reset micr
     const oh = (s.h + 2 * s.pad - s.k) / s.stride + 1;
     const knobs = { tile_b: 1, tile_h: oh % 2 ? 1 : 2, tile_w: oh % 7 ? oh : 7, tile_ci: 1, tile_co: 1, oc_nthread: 2, h_nthread: 1 };
     const a = await cycles(compileConv2d(s, base, { knobs }), `default ${what}`);
-    const b = await cycles(compileConv2d(s, cd, { knobs }), `default-codesign ${what}`);
+    const b = await cycles(compileConv2d(s, cd, { knobs }), `ALU_REQUANT ${what}`);
     const perVec = s.bias ? 4 : 3; // SHR (ADD) MIN MAX -> one RQ
     assert.is(a.alu_uops - b.alu_uops, (a.alu_uops / perVec) * (perVec - 1), `${what}: ALU micro-ops`);
     assert.ok(b.gemm_uops < a.gemm_uops, `${what}: resets skipped (${a.gemm_uops} -> ${b.gemm_uops})`);
@@ -70,11 +73,11 @@ test('compiler: fused requantization is bit-exact and removes ALU and reset micr
 
 test('compiler: element-wise add with a clip fuses (ADD vector + clip = one RQ), max-pool is untouched; both bit-exact', async () => {
   const base = loadConfig('default');
-  const cd = loadConfig('default-codesign');
+  const cd = loadConfig(RQ_ONLY);
   for (const clip of [[0, 127], [-128, 127]] as Array<[number, number]>) {
     const spec = { batch: 1, h: 5, w: 6, c: 2 * cd.blockOut + 1, clip };
     const a = await cycles(compileAdd(spec, base), `default add clip ${clip}`);
-    const b = await cycles(compileAdd(spec, cd), `default-codesign add clip ${clip}`);
+    const b = await cycles(compileAdd(spec, cd), `ALU_REQUANT add clip ${clip}`);
     assert.ok(b.alu_uops * 3 === a.alu_uops, `add clip ${clip}: ALU micro-ops ${a.alu_uops} -> ${b.alu_uops}`);
   }
   const mp = { batch: 1, h: 7, w: 7, c: 2 * cd.blockOut, k: 3, pad: 1, stride: 2 };

@@ -172,7 +172,9 @@ export function convCost(g: ConvGeom, d: Derived, k: Knobs): ConvCost {
   // ALU_REQUANT: the chain is one RQ micro-op per element (2 cycles with the bias) and the resets
   // after the first tile of each thread are skipped (compiler/vta/emit.ts RequantFuser)
   const fused = requantFuses(s, d);
-  const aluPerAcc = fused ? (s.bias ? 2 : 1) : 1 + (s.shift ? 1 : 0) + (s.bias ? 2 : 0) + (s.clip ? 2 : 0);
+  // GEMM_REQUANT: without the bias, a 1x1 tile's last GEMM step requantizes (no ALU micro-op;
+  // larger kernels keep the window in the micro-ops, where the emitter leaves the RQ)
+  const aluPerAcc = fused ? (s.bias ? 2 : d.gemmRequant && g.K === 1 ? 0 : 1) : 1 + (s.shift ? 1 : 0) + (s.bias ? 2 : 0) + (s.clip ? 2 : 0);
   const aluTile = nAcc * aluPerAcc + (s.bias && !resident ? loadCycles(d, 1, k.tile_co * d.elemBytes.acc) + 8 : 0);
   // Input rows / columns actually read (padding is zero-filled, not loaded).
   const ih = g.rs > 1 ? k.tile_h : (k.tile_h - 1) * s.stride + g.K;

@@ -16,7 +16,7 @@
 import type { Program } from '../../src/program/container.ts';
 import { encodeLanes } from '../../src/runtime/pack.ts';
 import { Runtime, type DataBuffer, type UopKernel } from '../../src/runtime/runtime.ts';
-import { rqParams, type AluOpName } from '../../src/isa/alu.ts';
+import { RQ_CLEAR_BIT, rqParams, type AluOpName } from '../../src/isa/alu.ts';
 import type { MemTypeName } from '../../src/isa/constants.ts';
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
@@ -114,6 +114,11 @@ export interface KernelSpec {
   imm: number;
   loops: { ext: number; dst: number; src: number; wgt: number }[];
   uops: number[];
+  /**
+   * GEMM_REQUANT: a GEMM issued with the requant bit, after the RQ parameter register holds this
+   * word (the kernel's micro-ops, and so its key, are those of a plain GEMM).
+   */
+  requant?: number;
 }
 
 function kernelSpec(mode: KernelSpec['mode'], reset: boolean, aluOp: AluOpName, useImm: number, imm: number, loops: KernelSpec['loops'], uops: number[]): KernelSpec {
@@ -147,6 +152,50 @@ class ResidentLoads {
   }
 }
 
+/** First index of sorted `a` whose value is >= x. */
+function lowerBound(a: Int32Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (a[m] < x) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
+/**
+ * A GEMM kernel as its outer-loop iterations but the last (`rest`, absent when there is one) and
+ * the last one alone, its offsets folded into the micro-ops — when that last iteration writes every
+ * element of the sorted set `dst` exactly once and nothing else; undefined otherwise.
+ */
+function splitLastStep(sp: KernelSpec, dst: Int32Array): { rest?: KernelSpec; last: KernelSpec } | undefined {
+  const none = { ext: 1, dst: 0, src: 0, wgt: 0 };
+  const outer = sp.loops[0] ?? none;
+  const inner = sp.loops[1] ?? none;
+  const sameSet = (seen: number[]) => {
+    if (seen.length !== dst.length) return false;
+    seen.sort((a, b) => a - b);
+    for (let i = 0; i < seen.length; i++) if (seen[i] !== dst[i]) return false;
+    return true;
+  };
+  // the whole kernel writes each element once: it takes the requantization as it is
+  const all: number[] = [];
+  for (let a = 0; a < outer.ext; a++) for (let b = 0; b < inner.ext; b++) for (let i = 0; i < sp.uops.length; i += 3) all.push(sp.uops[i] + a * outer.dst + b * inner.dst);
+  if (sameSet(all)) return { last: sp };
+  const k = outer.ext - 1;
+  if (k < 1) return undefined;
+  const uops: number[] = [];
+  for (let i = 0; i < sp.uops.length; i += 3) uops.push(sp.uops[i] + k * outer.dst, sp.uops[i + 1] + k * outer.src, sp.uops[i + 2] + k * outer.wgt);
+  const seen: number[] = [];
+  for (let b = 0; b < inner.ext; b++) for (let i = 0; i < uops.length; i += 3) seen.push(uops[i] + b * inner.dst);
+  if (!sameSet(seen)) return undefined;
+  const loops = sp.loops.length === 2 ? [none, inner] : [];
+  const last = kernelSpec('GEMM', false, sp.aluOp, sp.useImm, sp.imm, loops, uops);
+  const rest = kernelSpec('GEMM', false, sp.aluOp, sp.useImm, sp.imm, [{ ...outer, ext: k }, ...sp.loops.slice(1)], sp.uops);
+  return { rest, last };
+}
+
 /** An accumulator element read after an RQ cleared it: emit again without clears (emitModule does). */
 export class ClearConflict extends Error {}
 
@@ -161,7 +210,8 @@ export class ClearConflict extends Error {}
  * token, GEMM or the end of the program issues them).
  */
 class RequantFuser {
-  private pending: KernelSpec[] = [];
+  /** Kernels held back, and (GEMM_REQUANT) the token operations between them, in program order. */
+  private pending: Array<KernelSpec | (() => void)> = [];
   /** 1: ACC element is 0 in the hardware but holds the requantized value in the IR. */
   private readonly cleared: Uint8Array;
   private nCleared = 0;
@@ -175,8 +225,15 @@ class RequantFuser {
     this.outMin = -(2 ** (t.d.outWidth - 1));
   }
 
+  /** GEMM_REQUANT: a token push or pop, issued in order with the kernels held back. */
+  defer(op: () => void): void {
+    if (this.pending.length) this.pending.push(op);
+    else op();
+  }
+
   kernel(sp: KernelSpec): void {
-    if (sp.mode === 'ALU') {
+    if (sp.mode === 'ALU' || this.t.d.gemmRequant) {
+      // GEMM_REQUANT: GEMMs wait too, for a requantization their last step can take over
       this.pending.push(sp);
       return;
     }
@@ -194,12 +251,50 @@ class RequantFuser {
     const p = this.pending;
     if (!p.length) return;
     this.pending = [];
+    const out: Array<KernelSpec | (() => void)> = [];
     for (let i = 0; i < p.length;) {
-      const m = this.match(p, i);
+      const x = p[i];
+      const m = typeof x !== 'function' && x.mode === 'ALU' ? this.match(p as KernelSpec[], i) : undefined;
       if (m) {
-        this.issue(m.fused);
+        out.push(m.fused);
         i += m.n;
-      } else this.issue(p[i++]);
+      } else out.push(p[i++]);
+    }
+    if (this.t.d.gemmRequant) this.intoGemms(out);
+    for (const x of out) {
+      if (typeof x === 'function') x();
+      else this.issue(x);
+    }
+  }
+
+  /**
+   * GEMM_REQUANT (docs/microarch.md §15): an RQ in the immediate form (no bias) whose elements are
+   * exactly those the last outer-loop iteration of the latest GEMM writing them writes, once each,
+   * is dropped; that iteration becomes a GEMM of its own with the requant bit (the iterations
+   * before it stay one GEMM, unchanged). Micro-ops run in the same order as before.
+   */
+  private intoGemms(out: Array<KernelSpec | (() => void)>): void {
+    for (let r = 0; r < out.length; r++) {
+      const R = out[r];
+      if (typeof R === 'function' || R.mode !== 'ALU' || R.aluOp !== 'RQ' || !R.useImm || R.uops.length === 0) continue;
+      const rd = this.indexSets(R).dst;
+      if (rd.length !== this.uopCount(R)) continue;
+      const hits = (sp: KernelSpec | (() => void)) => {
+        if (typeof sp === 'function') return false;
+        const { dst, src } = this.indexSets(sp);
+        const inR = (x: number) => rd[lowerBound(rd, x)] === x;
+        return dst.some(inR) || src.some(inR);
+      };
+      let g = r - 1;
+      while (g >= 0 && !hits(out[g])) g--;
+      const G = out[g];
+      if (g < 0 || typeof G === 'function' || G.mode !== 'GEMM' || G.reset || G.requant !== undefined) continue;
+      const split = splitLastStep(G, rd);
+      if (!split) continue;
+      const last = { ...split.last, requant: R.imm };
+      out.splice(r, 1);
+      out.splice(g, 1, ...(split.rest ? [split.rest, last] : [last]));
+      r = g + (split.rest ? 1 : 0);
     }
   }
 
@@ -249,7 +344,7 @@ class RequantFuser {
       for (let j = 0; j < dst.length; j++) if (this.cleared[dst[j]]) throw new ClearConflict(`ACC element ${dst[j]} read after an RQ cleared it`);;
       for (let j = 0; j < src.length; j++) if (this.cleared[src[j]]) throw new ClearConflict(`ACC element ${src[j]} read after an RQ cleared it`);
     }
-    if (sp.aluOp === 'RQ' && sp.mode === 'ALU' && this.clear) for (let j = 0; j < dst.length; j++) this.set(dst[j], 1);
+    if (((sp.aluOp === 'RQ' && sp.mode === 'ALU') || sp.requant !== undefined) && this.clear) for (let j = 0; j < dst.length; j++) this.set(dst[j], 1);
     this.push(sp);
   }
 
@@ -257,7 +352,7 @@ class RequantFuser {
   private match(p: KernelSpec[], i: number): { fused: KernelSpec; n: number } | undefined {
     let j = i;
     let shift = 0;
-    const at = (k: number, op: AluOpName, imm: boolean) => k < p.length && p[k].aluOp === op && !!p[k].useImm === imm;
+    const at = (k: number, op: AluOpName, imm: boolean) => k < p.length && typeof p[k] !== 'function' && p[k].mode === 'ALU' && p[k].aluOp === op && !!p[k].useImm === imm;
     if (at(j, 'SHR', true)) {
       if (p[j].imm < 0 || p[j].imm >= 32) return undefined;
       shift = p[j++].imm;
@@ -299,6 +394,8 @@ export class Emitter {
   private readonly rq: RequantFuser | undefined;
   /** ALU_REQUANT: weight loads skipped when the SRAM already holds the same tile (see `ResidentLoads`). */
   private readonly resident: ResidentLoads | undefined;
+  /** GEMM_REQUANT: what the RQ parameter register holds (p[6:0]; undefined: not set by this program yet). */
+  private rqParam: number | undefined;
 
   constructor(readonly t: VtaTarget, readonly sram: SramLayout, opts: { strict?: boolean; preload?: KernelSpec[]; clear?: boolean } = {}) {
     this.rt = new Runtime(t.d, { strict: opts.strict ?? true });
@@ -399,16 +496,19 @@ export class Emitter {
         this.exec(s.body, env);
         return;
       }
-      case 'dep':
-        this.rq?.flush();
-        if (s.op === 'push') {
-          this.rt.depPush(s.from, s.to);
-          this.verifier.push(s.from, s.to);
-        } else {
-          this.rt.depPop(s.from, s.to);
-          this.verifier.pop(s.from, s.to);
+      case 'dep': {
+        const { from, to } = s;
+        const op = s.op === 'push' ? () => this.rt.depPush(from, to) : () => this.rt.depPop(from, to);
+        if (s.op === 'push') this.verifier.push(from, to);
+        else this.verifier.pop(from, to);
+        // GEMM_REQUANT: tokens stay in order with the kernels held back; otherwise kernels go first
+        if (this.rq && this.t.d.gemmRequant) this.rq.defer(op);
+        else {
+          this.rq?.flush();
+          op();
         }
         return;
+      }
       case 'dma':
         this.dma(s, env);
         return;
@@ -526,7 +626,12 @@ export class Emitter {
   /** Record (first use) and issue one kernel. */
   private pushKernel(sp: KernelSpec): void {
     const k = this.record(sp);
-    if (sp.mode === 'GEMM') this.rt.pushGemmOp(k);
+    if (sp.requant !== undefined && sp.requant !== this.rqParam) {
+      this.rt.setRequantParams(sp.requant);
+      this.rqParam = sp.requant;
+    }
+    if (sp.mode === 'ALU' && sp.aluOp === 'RQ') this.rqParam = sp.imm & ((1 << (RQ_CLEAR_BIT + 1)) - 1);
+    if (sp.mode === 'GEMM') this.rt.pushGemmOp(k, undefined, 0, sp.requant !== undefined);
     else this.rt.pushAluOp(k);
   }
 

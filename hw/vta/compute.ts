@@ -80,12 +80,12 @@ export function computeModule(
     pipeFree: all(inv(fl.npBusy), iss.issueFree, inv(fl.full())), idle: fl.empty(),
   });
   const tailSlot = fl.tail();
-  iss.accept(h, st.startPipeU, tailSlot);
+  iss.accept(h, st.startPipeU, tailSlot, st.start);
 
   // 3. operand stages, GEMM, ALU; 4. write-back
   const ops = operandStages(mb, d, g, iss, { inp: inpRd, wgt: wgtRd, acc: accRdIn });
   const gs = gemmStage(mb, d, ops, mods.gemm);
-  const aluResult = aluStage(mb, d, ops, mods.alu);
+  const aluResult = aluStage(mb, d, ops, mods.alu, gs);
   const wr = writeBack(mb, d, g, ops, gs, aluResult);
   mb.output('acc_ren', ops.accRen);
   mb.output('acc_raddr', ops.accRaddr);

@@ -10,6 +10,8 @@ import { gemmKernelEnabled, instantiateKernel, kernelModule, type GemmKernel, ty
 
 const { MIN, MAX, ADD, SHR, RQ } = ALU_OPCODES;
 const RQ_SHIFT_MASK = (1 << RQ_SHIFT_BITS) - 1;
+/** The bits of the RQ parameter word that mean something: p[6:0]. */
+const RQ_PARAM_MASK = (1 << (RQ_CLEAR_BIT + 1)) - 1;
 
 export type SramName = 'uop' | 'inp' | 'wgt' | 'acc';
 
@@ -41,6 +43,8 @@ export function newPipe(): PipeState {
 /** Loop fields shared by GEMM and ALU, already decoded to numbers. */
 export interface LoopInsn {
   reset: boolean;
+  /** GEMM_REQUANT: each micro-op writes the requantized sum (parameter word: the last RQ's). */
+  requant: boolean;
   uopBgn: number;
   uopEnd: number;
   iterOut: number;
@@ -137,6 +141,11 @@ export class Datapath {
   private readonly nonZero: Int32Array;
   /** Scratch: an ALU immediate repeated in every lane. */
   private readonly immLanes: Int32Array;
+  /**
+   * GEMM_REQUANT: the RQ parameter register p[6:0] (docs/isa.md): set by every ALU RQ instruction
+   * (even one without micro-ops), read by GEMMs with the requant bit; 0 at reset.
+   */
+  rqParam = 0;
 
   constructor(d: Derived, dram: Uint8Array) {
     this.d = d;
@@ -327,6 +336,7 @@ export class Datapath {
           const wb0 = (uW[u] + wgOff) * wgtStride;
           if (kernel) {
             for (let b = 0; b < B; b++) kernel(accByte + (ab + b * BO) * 4, inpByte + (ib0 + b * BI) * 4, wgtByte + wb0 * 4);
+            if (g.requant) this.requantElem(ab, accStride);
             continue;
           }
           for (let b = 0; b < B; b++) {
@@ -356,6 +366,7 @@ export class Datapath {
               out[ob + o] = (v << outSh) >> outSh;
             }
           }
+          if (g.requant) this.requantElem(ab, accStride);
         }
       }
     }
@@ -377,6 +388,7 @@ export class Datapath {
     const yArr = a.useImm ? this.immLanes.fill((a.imm << accSh) >> accSh) : acc;
     // RQ's parameter word: the immediate as a lane value, or in the vector form the raw immediate
     const prm = a.useImm ? (a.imm << accSh) >> accSh : a.imm;
+    if (op === RQ && this.d.gemmRequant) this.rqParam = prm & RQ_PARAM_MASK;
     let t = Math.max(start, p.issueFree);
     const t0 = t;
     let { w1a, w1c, w2a, w2c } = p;
@@ -414,6 +426,26 @@ export class Datapath {
     }
     this.wroteAcc(maxDst);
     return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
+  }
+
+  /**
+   * GEMM_REQUANT: a GEMM micro-op with the requant bit writes RQ's result (immediate form, parameter
+   * word rqParam) of the sum it computed: OUT gets the clipped value, ACC it or 0 (p[6]).
+   */
+  private requantElem(ab: number, n: number): void {
+    const acc = this.acc;
+    const out = this.out;
+    const prm = this.rqParam;
+    const sh = Math.min(prm & RQ_SHIFT_MASK, this.d.accWidth - 1);
+    const hi = (1 << (this.d.outWidth - 1)) - 1;
+    const lo = (prm >> RQ_RELU_BIT) & 1 ? 0 : -hi - 1;
+    const clear = (prm >> RQ_CLEAR_BIT) & 1;
+    for (let l = ab; l < ab + n; l++) {
+      const v = acc[l] >> sh;
+      const r = v > hi ? hi : v < lo ? lo : v;
+      acc[l] = clear ? 0 : r;
+      out[l] = r;
+    }
   }
 
   /** One ALU micro-op on ACC lanes db.. with operand lanes ya[yb..] (a loop per opcode). */

@@ -195,7 +195,7 @@ function decodeMem(d: Derived, m: MemInsn, base: Base, dramSize: number): DInsn 
 
 function decodeLoop(d: Derived, g: GemmInsn | AluInsn, base: Base): DInsn {
   const isAlu = g.opcode === 'ALU';
-  const label = isAlu ? `ALU ${(g as AluInsn).alu_opcode}${(g as AluInsn).use_imm ? ' imm' : ''}` : g.reset_reg ? 'GEMM reset' : 'GEMM';
+  const label = isAlu ? `ALU ${(g as AluInsn).alu_opcode}${(g as AluInsn).use_imm ? ' imm' : ''}` : g.reset_reg ? 'GEMM reset' : (g as GemmInsn).requant ? 'GEMM requant' : 'GEMM';
   const r: DInsn = { ...base, module: MODULES.indexOf(moduleOf(g)), kind: isAlu ? 'alu' : 'gemm', label };
   if (g.uop_end > d.depth.uop) {
     return { ...r, illegal: { field: 'uop_end', reason: `uop_end ${g.uop_end} is past the micro-op buffer depth ${d.depth.uop}` } };
@@ -214,6 +214,7 @@ function decodeLoop(d: Derived, g: GemmInsn | AluInsn, base: Base): DInsn {
   const gw = g as GemmInsn;
   r.loop = {
     reset: !isAlu && !!g.reset_reg,
+    requant: !isAlu && !!gw.requant,
     uopBgn: g.uop_bgn,
     uopEnd: g.uop_end,
     iterOut: g.iter_out,

@@ -76,6 +76,8 @@ export interface Derived {
   aluMul: boolean;
   /** ALU opcode 5 (RQ, fused requantization) is implemented (config ALU_REQUANT, docs/isa.md). */
   aluRequant: boolean;
+  /** GEMM instructions have the requant bit (config GEMM_REQUANT, docs/isa.md); implies aluRequant. */
+  gemmRequant: boolean;
   /** Entries of each module's command queue (docs/microarch.md §3; 0: none, modules take from fetch). */
   cmdQueueDepth: number;
   /** DMA read engines (docs/microarch.md §6): 2, or 1 shared by the load and compute modules. */
@@ -234,7 +236,7 @@ function largestFitting(k: ConfigKeys, key: keyof ConfigKeys): number | undefine
   for (let v = (k[key] as number) - 1; v >= 1; v--) {
     const s = sizesOf({ ...k, [key]: v });
     if (Object.values(s.logDepth).some((x) => x < 1)) return undefined;
-    if (!layoutOverflows(s.logDepth as LogDepths)) return v;
+    if (!layoutOverflows(s.logDepth as LogDepths, k.GEMM_REQUANT)) return v;
   }
   return undefined;
 }
@@ -261,7 +263,10 @@ function checkConsistency(k: ConfigKeys, s: Sizes): void {
       );
     }
   }
-  const overflow = layoutOverflows(s.logDepth as LogDepths);
+  if (k.GEMM_REQUANT && !k.ALU_REQUANT) {
+    throw new ConfigError('GEMM_REQUANT needs ALU_REQUANT (a GEMM requantizes with the parameter word of the last RQ instruction); set ALU_REQUANT: true');
+  }
+  const overflow = layoutOverflows(s.logDepth as LogDepths, k.GEMM_REQUANT);
   if (overflow) {
     // Lead with the key that needs the smallest change: that is almost always the one the user raised.
     const fixes = overflow.params
@@ -294,6 +299,7 @@ function variantSuffix(k: ConfigKeys): string {
   if (differs('GEMM_II')) parts.push(`ii${k.GEMM_II}`);
   if (k.ALU_MUL) parts.push('mul');
   if (k.ALU_REQUANT) parts.push('rq');
+  if (k.GEMM_REQUANT) parts.push('grq');
   return parts.length ? `_${parts.join('_')}` : '';
 }
 
@@ -302,7 +308,7 @@ export function deriveConfig(raw: unknown): Derived {
   const k = normalizeKeys(raw);
   const s = sizesOf(k);
   checkConsistency(k, s);
-  const layout = computeLayout(s.logDepth as LogDepths);
+  const layout = computeLayout(s.logDepth as LogDepths, k.GEMM_REQUANT);
 
   const batch = 2 ** k.LOG_BATCH;
   const block = 2 ** k.LOG_BLOCK;
@@ -356,6 +362,7 @@ export function deriveConfig(raw: unknown): Derived {
     gemmII: k.GEMM_II,
     aluMul: k.ALU_MUL,
     aluRequant: k.ALU_REQUANT,
+    gemmRequant: k.GEMM_REQUANT,
     cmdQueueDepth: k.CMD_QUEUE_DEPTH,
     fetchBufferBram: k.FETCH_BUFFER_BRAM,
     dmaReadEngines: k.DMA_READ_ENGINES,

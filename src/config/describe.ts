@@ -37,6 +37,7 @@ export function configJson(d: Derived) {
       gemmII: d.gemmII,
       aluMul: d.aluMul,
       aluRequant: d.aluRequant,
+      gemmRequant: d.gemmRequant,
       clockMhz: d.clockMhz,
       peakGops: peakGops(d),
       dspBudget: d.dspBudget,
@@ -70,7 +71,7 @@ export function configText(d: Derived): string {
     `config   ${d.variant}   (model ${d.model})`,
     `GEMM     ${d.batch} x ${d.blockIn} x ${d.blockOut}: ${d.macsPerUop} MACs per micro-op, ${d.multipliers} multipliers, II ${d.gemmII}`,
     `types    inp int${d.inpWidth}, wgt int${d.wgtWidth}, acc int${d.accWidth}, out int${d.outWidth}`,
-    `clock    ${d.clockMhz} MHz, peak ${peakGops(d)} GOPS; bus ${d.busWidth} bits; ALU MUL ${d.aluMul ? 'on' : 'off'}; ALU RQ ${d.aluRequant ? 'on' : 'off'}; DSP budget ${d.dspBudget ?? 'unlimited'}`,
+    `clock    ${d.clockMhz} MHz, peak ${peakGops(d)} GOPS; bus ${d.busWidth} bits; ALU MUL ${d.aluMul ? 'on' : 'off'}; ALU RQ ${d.aluRequant ? 'on' : 'off'}${d.gemmRequant ? ', GEMM requant on' : ''}; DSP budget ${d.dspBudget ?? 'unlimited'}`,
     `memory   read latency ${d.mem.readLatency}, write latency ${d.mem.writeLatency}, ${d.mem.cyclesPerBeat} cycle/beat, bursts of ${d.mem.burstBeats} beats, ${d.mem.outstanding} outstanding`,
   ];
   return [

@@ -12,8 +12,8 @@ export const PRESETS: readonly Preset[] = [
   { name: 'default', description: "VTA's default (vta_config.json, TARGET sim)", json: { TARGET: 'sim' } },
   {
     name: 'default-codesign',
-    description: "VTA's default shape with ALU_REQUANT: each requantization is one fused ALU micro-op (docs/microarch.md §15)",
-    json: { TARGET: 'sim', ALU_REQUANT: true },
+    description: "VTA's default shape with ALU_REQUANT and GEMM_REQUANT: each requantization is one fused ALU micro-op, or none where a tile's last GEMM step writes it (docs/microarch.md §15)",
+    json: { TARGET: 'sim', ALU_REQUANT: true, GEMM_REQUANT: true },
   },
   { name: 'pynq', description: 'PYNQ-Z1 (Zynq-7020), 64-bit bus, 100 MHz', json: { TARGET: 'pynq' } },
   { name: 'ultra96', description: 'Ultra96 (Zynq UltraScale+), 128-bit bus, 333 MHz', json: { TARGET: 'ultra96' } },

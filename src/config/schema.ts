@@ -66,6 +66,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'DSP_BUDGET', kind: 'int', min: 0, max: 100000, nullable: true, default: fixed(null), origin: 'ext', doc: 'hard multipliers the generator may use (null = no limit)' },
   { key: 'ALU_MUL', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'implement ALU opcode 4 (MUL); off as in VTA hardware' },
   { key: 'ALU_REQUANT', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'implement ALU opcode 5 (RQ, vtw extension): shift, optional bias add, clip to the OUT range (or relu) and optional accumulator clear in one micro-op; the compiler fuses each requantization into it and skips the resets it makes redundant (docs/isa.md). Off = VTA\'s ISA and timing' },
+  { key: 'GEMM_REQUANT', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'needs ALU_REQUANT: a GEMM instruction bit (requant, vtw extension) makes each micro-op write the requantized sum, with the parameter word of the last RQ instruction, to OUT (and 0 or the value to ACC), so the last reduction step of a tile needs no RQ micro-op; the compiler uses it for requantizations without bias (docs/isa.md, docs/microarch.md §15). Off = no such bit' },
   { key: 'GEMM_II', kind: 'int', min: 1, max: 64, pow2: true, default: fixed(1), origin: 'ext', doc: 'GEMM initiation interval: cycles per micro-op (1 = full array)' },
   { key: 'MEM_READ_LATENCY', kind: 'int', min: 1, max: 1024, default: fixed(12), origin: 'ext', doc: 'cycles from a read request to its first data beat' },
   { key: 'MEM_WRITE_LATENCY', kind: 'int', min: 1, max: 1024, default: fixed(12), origin: 'ext', doc: 'cycles from the last write beat to the write response' },
@@ -105,6 +106,7 @@ export interface ConfigKeys {
   DSP_BUDGET: number | null;
   ALU_MUL: boolean;
   ALU_REQUANT: boolean;
+  GEMM_REQUANT: boolean;
   GEMM_II: number;
   MEM_READ_LATENCY: number;
   MEM_WRITE_LATENCY: number;

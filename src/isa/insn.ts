@@ -50,6 +50,8 @@ export interface GemmInsn extends LoopFields {
   opcode: 'GEMM' | 'FINISH';
   wgt_factor_out: number;
   wgt_factor_in: number;
+  /** GEMM_REQUANT only (vtw extension, docs/isa.md): write the requantized sum (absent elsewhere). */
+  requant?: number;
 }
 
 export interface AluInsn extends LoopFields {

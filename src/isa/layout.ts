@@ -161,6 +161,26 @@ export function pack(
   return { fields, byName, usedBits: pos, totalBits };
 }
 
+/**
+ * GEMM_REQUANT (a vtw extension, docs/isa.md): VTA's GEMM layout plus a 1-bit field `requant` in
+ * its lowest reserved bit (bit 63 on VTA's default buffer sizes), so that every VTA field — the
+ * loop fields the compute module decodes alike for GEMM and ALU among them — keeps its place.
+ */
+function withRequantBit(l: StructLayout): StructLayout | Overflow {
+  let bit = 0;
+  for (const f of l.fields) {
+    if (f.lsb > bit) break;
+    bit = f.lsb + f.width;
+  }
+  if (bit >= l.totalBits) {
+    const params: BuffParam[] = ['LOG_UOP_BUFF_SIZE', 'LOG_ACC_BUFF_SIZE', 'LOG_INP_BUFF_SIZE', 'LOG_WGT_BUFF_SIZE'];
+    return { struct: 'GEMM', field: 'requant', width: 1, endBit: l.totalBits + 1, totalBits: l.totalBits, params };
+  }
+  const f: Field = { name: 'requant', lsb: bit, width: 1, signed: false };
+  const fields = [...l.fields.filter((x) => x.lsb < bit), f, ...l.fields.filter((x) => x.lsb > bit)];
+  return { fields, byName: { ...l.byName, requant: f }, usedBits: Math.max(l.usedBits, bit + 1), totalBits: l.totalBits };
+}
+
 function isOverflow(x: StructLayout | Overflow): x is Overflow {
   return 'endBit' in x;
 }
@@ -169,10 +189,12 @@ function isOverflow(x: StructLayout | Overflow): x is Overflow {
  * Lay out every struct; returns the first overflow instead when one does not fit. The caller
  * (config derivation) turns an overflow into a ConfigError naming the key to change.
  */
-export function tryComputeLayout(d: LogDepths): IsaLayout | Overflow {
+export function tryComputeLayout(d: LogDepths, gemmRequant = false): IsaLayout | Overflow {
   const mem = pack('LOAD/STORE', memDecls(), INSN_UNIT_BITS, INSN_BITS);
   if (isOverflow(mem)) return mem;
-  const gemm = pack('GEMM', gemmDecls(d), INSN_UNIT_BITS, INSN_BITS);
+  const packed = pack('GEMM', gemmDecls(d), INSN_UNIT_BITS, INSN_BITS);
+  if (isOverflow(packed)) return packed;
+  const gemm = gemmRequant ? withRequantBit(packed) : packed;
   if (isOverflow(gemm)) return gemm;
   const alu = pack('ALU', aluDecls(d), INSN_UNIT_BITS, INSN_BITS);
   if (isOverflow(alu)) return alu;
@@ -181,8 +203,8 @@ export function tryComputeLayout(d: LogDepths): IsaLayout | Overflow {
   return { mem, gemm, alu, uop };
 }
 
-export function computeLayout(d: LogDepths): IsaLayout {
-  const r = tryComputeLayout(d);
+export function computeLayout(d: LogDepths, gemmRequant = false): IsaLayout {
+  const r = tryComputeLayout(d, gemmRequant);
   if ('endBit' in r) {
     throw new ConfigError(
       `${r.struct} field ${r.field} (${r.width} bits) would end at bit ${r.endBit}, past the ` +
@@ -192,7 +214,7 @@ export function computeLayout(d: LogDepths): IsaLayout {
   return r;
 }
 
-export function layoutOverflows(d: LogDepths): Overflow | undefined {
-  const r = tryComputeLayout(d);
+export function layoutOverflows(d: LogDepths, gemmRequant = false): Overflow | undefined {
+  const r = tryComputeLayout(d, gemmRequant);
   return 'endBit' in r ? r : undefined;
 }

@@ -8,7 +8,7 @@
  * through an ALU op (SHR 0 when nothing else) before it is stored, as the TVM tests do.
  */
 import type { Derived } from '../config/derive.ts';
-import { ALU_OPS, aluOpSpec, type AluOpName } from '../isa/alu.ts';
+import { ALU_OPS, aluOpSpec, rqParams, type AluOpName } from '../isa/alu.ts';
 import type { Program } from '../program/container.ts';
 import type { RunResult } from '../engine/index.ts';
 import { packMatrix, unpackMatrix, type Matrix } from './pack.ts';
@@ -35,7 +35,7 @@ export interface ConformanceCase {
   /** Where it comes from: 'test_lib' (Part B §6.1) or 'test_vta_insn' (§6.3). */
   origin: 'test_lib' | 'test_vta_insn';
   /** Only for configurations with this feature. */
-  requires?: 'aluMul' | 'aluRequant';
+  requires?: 'aluMul' | 'aluRequant' | 'gemmRequant';
   build(config: Derived, seed: number): BuiltCase;
 }
 
@@ -333,7 +333,7 @@ function aluPipelineCase(
   range: [number, number],
   stages: (p: Rng) => Array<{ op: AluOpName; imm?: number; vector?: boolean }>,
   describe: string,
-  requires?: 'aluMul' | 'aluRequant',
+  requires?: 'aluMul' | 'aluRequant' | 'gemmRequant',
 ): ConformanceCase {
   return {
     name,
@@ -485,6 +485,74 @@ function insnGemm(smt: boolean): ConformanceCase {
   };
 }
 
+/**
+ * GEMM_REQUANT (docs/isa.md): a GEMM over two input-channel blocks, the second with the requant bit,
+ * after an RQ without micro-ops set P (>> 8, relu, clear at random); the plain reference is the
+ * matmul then RQ's lane function. The ACC clear shows in a second store after an ALU ADD of 0.
+ */
+function gemmRequantCase(): ConformanceCase {
+  const name = 'insn.gemm.requant';
+  return {
+    name,
+    origin: 'test_vta_insn',
+    requires: 'gemmRequant',
+    build(d, seed) {
+      const p = rng(name, seed);
+      const rt = new Runtime(d);
+      const o = 2; // batch tiles
+      const m = 2; // output-channel tiles
+      const k = 2; // input-channel blocks
+      const x = p.matrix(o * d.batch, k * d.blockIn, ...signedRange(d.inpWidth));
+      const w = p.matrix(m * d.blockOut, k * d.blockIn, ...signedRange(d.wgtWidth));
+      const xBuf = rt.allocTiles('x', 'INP', o * k, { role: 'input', shape: [o * d.batch, k * d.blockIn], data: packMatrix(d, 'INP', x) });
+      const wBuf = rt.allocTiles('w', 'WGT', m * k, { role: 'input', shape: [m * d.blockOut, k * d.blockIn], data: packMatrix(d, 'WGT', w) });
+      const resBuf = rt.allocTiles('res', 'OUT', o * m, { role: 'output', shape: [o * d.batch, m * d.blockOut] });
+      const accBuf = rt.allocTiles('acc', 'OUT', o * m, { role: 'output', shape: [o * d.batch, m * d.blockOut] });
+      const shift = p.int(4, 10);
+      const relu = p.bool();
+      const clear = p.bool();
+      const prm = rqParams(shift, relu, clear);
+      rt.loadBuffer2D(wBuf, 0, m * k, 1, m * k, 0, 0, 0, 0, 0, 'WGT');
+      rt.loadBuffer2D(xBuf, 0, o * k, 1, o * k, 0, 0, 0, 0, 0, 'INP');
+      rt.depPush(L, C);
+      rt.depPop(L, C);
+      const site = new KernelSite('gemm');
+      rt.pushGemmOp(site, (r) => {
+        r.uopLoopBegin(o, m, 0, 0);
+        r.uopLoopBegin(m, 1, 0, 0);
+        r.uopPush('GEMM', 1, 0, 0, 0);
+        r.uopLoopEnd();
+        r.uopLoopEnd();
+      }, 0);
+      rt.setRequantParams(prm);
+      // ACC[i*m + j] += x tile (i, kb) . w tile (j, kb); the last block with requant
+      for (let kb = 0; kb < k; kb++) {
+        rt.pushGemmOp(site, (r) => {
+          r.uopLoopBegin(o, m, k, 0);
+          r.uopLoopBegin(m, 1, 0, k);
+          r.uopPush('GEMM', 0, 0, kb, kb);
+          r.uopLoopEnd();
+          r.uopLoopEnd();
+        }, 1 + kb, kb === k - 1);
+      }
+      rt.depPush(C, S);
+      rt.depPop(C, S);
+      rt.storeBuffer2D(0, 'OUT', resBuf, 0, o * m, 1, o * m);
+      rt.depPush(S, C);
+      rt.depPop(S, C);
+      aluLinear(rt, new KernelSite('alu'), 0, 'ADD', 0, 0, o * m, true, 0);
+      rt.depPush(C, S);
+      rt.depPop(C, S);
+      rt.storeBuffer2D(0, 'OUT', accBuf, 0, o * m, 1, o * m);
+      const want = aluMatrix('RQ', matmulAcc(x, w, undefined, d.accWidth), prm, d.accWidth, { outWidth: d.outWidth });
+      return finish(rt, `GEMM ${o * d.batch}x${k * d.blockIn} by ${m * d.blockOut}x${k * d.blockIn} in ${k} steps, the last with requant (P: >> ${shift}, ${relu ? 'relu' : 'signed clip'}${clear ? ', clear' : ''})`, [
+        { buf: resBuf, want: truncateMatrix(want, d.outWidth) },
+        { buf: accBuf, want: truncateMatrix(clear ? want.map((r) => r.map(() => 0)) : want, d.outWidth) },
+      ]);
+    },
+  };
+}
+
 function buildCases(): ConformanceCase[] {
   const cases: ConformanceCase[] = [];
   for (const { name: op } of ALU_OPS) {
@@ -498,7 +566,7 @@ function buildCases(): ConformanceCase[] {
   cases.push(gemmTest(false), gemmTest(true));
   cases.push(saveLoadOut());
   for (const v of ['Y0', 'Y1', 'X0', 'X1', 'all'] as const) cases.push(paddedLoad(v));
-  cases.push(insnGemm(false), insnGemm(true));
+  cases.push(insnGemm(false), insnGemm(true), gemmRequantCase());
   const r16: [number, number] = [-16, 15];
   const imm14 = (p: Rng) => p.int(1, 4);
   cases.push(

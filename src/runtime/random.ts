@@ -12,7 +12,8 @@
  * - stores write a dedicated output buffer that no load reads, so DRAM has no cross-module hazards.
  * Every program contains LOAD UOP/INP/WGT/ACC (padded and not), STORE, GEMM (with and without
  * reset, 0/1/2 loops), ALU with every opcode (MUL only with ALU_MUL), immediate and vector forms,
- * NOPs from the token protocol, and FINISH.
+ * NOPs from the token protocol, and FINISH; with GEMM_REQUANT also GEMMs with the requant bit
+ * (0/1/2 loops, and a reset one) and micro-op-less RQs that set the parameter register.
  */
 import type { Derived } from '../config/derive.ts';
 import { aluOpSpec, aluOpsOf, type AluOpName } from '../isa/alu.ts';
@@ -35,7 +36,7 @@ export interface RandomProgram {
 }
 
 type Stage = 1 | 2 | 3;
-type TaskKind = 'loadInp' | 'loadWgt' | 'loadAcc' | 'gemm' | 'gemmReset' | 'alu' | 'store';
+type TaskKind = 'loadInp' | 'loadWgt' | 'loadAcc' | 'gemm' | 'gemmReset' | 'alu' | 'store' | 'gemmRq' | 'setP';
 
 interface UopSpec {
   dst: number;
@@ -211,15 +212,15 @@ export function randomProgram(d: Derived, seed: number, opts: RandomProgramOptio
     dst.forEach((k) => sets.computeWroteOut.add(k));
   };
 
-  const emitCompute = (mode: 'GEMM' | 'ALU', reset: boolean, nLoops: number, op: AluOpName, useImm: boolean, imm: number, reuse = false) => {
+  const emitCompute = (mode: 'GEMM' | 'ALU', reset: boolean, nLoops: number, op: AluOpName, useImm: boolean, imm: number, reuse = false, requant = false) => {
     // random tasks sometimes reuse a kernel recorded earlier (exercises the uop cache)
     const candidates = reusable.filter((k) => k.mode === mode && k.reset === reset);
     if (reuse && candidates.length && p.bool(0.3)) {
       const k = p.pick(candidates);
       computeHazards(mode, reset, k.dst, k.src, k.wgt);
-      if (mode === 'GEMM') rt.pushGemmOp(site, undefined, k.sig);
+      if (mode === 'GEMM') rt.pushGemmOp(site, undefined, k.sig, requant);
       else rt.pushAluOp(site, undefined, k.sig);
-      desc.push(`${k.what} (reused kernel ${k.sig})`);
+      desc.push(`${k.what}${requant ? ' requant' : ''} (reused kernel ${k.sig})`);
       return;
     }
     const k = makeKernel(mode, reset, nLoops, useImm);
@@ -233,10 +234,10 @@ export function randomProgram(d: Derived, seed: number, opts: RandomProgramOptio
     const what = mode === 'GEMM'
       ? `GEMM${reset ? ' reset' : ''} ${k.uops.length} uops, loops [${k.loops.map((l) => `${l.extent}:${l.dstFactor}/${l.srcFactor}/${l.wgtFactor}`).join(', ')}]`
       : `ALU ${op} ${useImm ? `imm ${imm}` : 'vector'} ${k.uops.length} uops, loops [${k.loops.map((l) => `${l.extent}:${l.dstFactor}/${l.srcFactor}`).join(', ')}]`;
-    if (mode === 'GEMM') rt.pushGemmOp(site, finit, sig);
+    if (mode === 'GEMM') rt.pushGemmOp(site, finit, sig, requant);
     else rt.pushAluOp(site, finit, sig);
     if (sig < 98) reusable.push({ sig, mode, reset, dst: k.dst, src: k.src, wgt: k.wgt, what });
-    desc.push(what);
+    desc.push(`${what}${requant ? ' requant' : ''}`);
   };
 
   const emitStore = () => {
@@ -283,13 +284,28 @@ export function randomProgram(d: Derived, seed: number, opts: RandomProgramOptio
     () => emitStore(),
     () => emitStore(),
   ];
+  // GEMM_REQUANT: requantizing GEMMs (0, 1, 2 loops; a reset ignores the bit) and a micro-op-less RQ that sets P
+  const setP = () => {
+    const prm = p.int(0, 127);
+    rt.setRequantParams(prm);
+    desc.push(`ALU RQ imm ${prm} without micro-ops (sets P)`);
+  };
+  if (d.gemmRequant) {
+    mandatory.push(
+      setP,
+      () => emitCompute('GEMM', false, 2, 'MIN', false, 0, false, true),
+      () => emitCompute('GEMM', false, 1, 'MIN', false, 0, false, true),
+      () => emitCompute('GEMM', false, 0, 'MIN', false, 0, false, true),
+      () => emitCompute('GEMM', true, 1, 'MIN', false, 0, false, true),
+    );
+  }
   for (let i = mandatory.length - 1; i > 0; i--) {
     const j = p.int(0, i);
     [mandatory[i], mandatory[j]] = [mandatory[j], mandatory[i]];
   }
   // loads first so that computes have defined data most of the time (not required for legality)
   const tasks: Task[] = [() => emitLoad('INP', false), () => emitLoad('WGT', false), () => emitLoad('ACC', false), ...mandatory];
-  const kinds: TaskKind[] = ['loadInp', 'loadWgt', 'loadAcc', 'gemm', 'gemmReset', 'alu', 'store'];
+  const kinds: TaskKind[] = ['loadInp', 'loadWgt', 'loadAcc', 'gemm', 'gemmReset', 'alu', 'store', ...(d.gemmRequant ? ['gemmRq', 'setP'] as const : [])];
   for (let i = 0; i < (opts.extraTasks ?? 24); i++) {
     const kind = p.pick(kinds);
     tasks.push(() => {
@@ -306,6 +322,10 @@ export function randomProgram(d: Derived, seed: number, opts: RandomProgramOptio
           return emitCompute('GEMM', true, p.int(0, 2), 'MIN', false, 0, true);
         case 'alu':
           return emitAlu(p.pick(aluOps), p.bool(), p.int(0, 2), true);
+        case 'gemmRq':
+          return emitCompute('GEMM', false, p.int(0, 2), 'MIN', false, 0, true, true);
+        case 'setP':
+          return setP();
         case 'store':
           return emitStore();
       }

@@ -615,10 +615,15 @@ export class Runtime {
     if (unavailable) throw new RuntimeError(unavailable);
   }
 
-  /** VTAPushGEMMOp: look up or record the kernel, load it if not resident, append a GEMM. */
-  pushGemmOp(site: KernelSite | UopKernel, finit?: (rt: Runtime) => void, signature = 0): void {
+  /**
+   * VTAPushGEMMOp: look up or record the kernel, load it if not resident, append a GEMM.
+   * `requant` (GEMM_REQUANT, docs/isa.md): the GEMM's requant bit — every micro-op writes the
+   * requantized sum with the parameter word of the last RQ instruction (see setRequantParams).
+   */
+  pushGemmOp(site: KernelSite | UopKernel, finit?: (rt: Runtime) => void, signature = 0, requant = false): void {
     const kernel = this.resolveKernel(site, finit, signature);
     if (kernel.mode !== 'GEMM') throw new RuntimeError('pushGemmOp: the kernel holds ALU micro-ops');
+    if (requant && !this.config.gemmRequant) throw new RuntimeError('pushGemmOp: this configuration has no GEMM requant bit; set GEMM_REQUANT: true');
     const { outer, inner } = this.loopFields(kernel, false);
     if (this.strict) this.checkKernelRanges(kernel, outer, inner, false);
     this.emitUopLoad(kernel);
@@ -629,6 +634,22 @@ export class Runtime {
       dst_factor_out: outer.dstFactor, dst_factor_in: inner.dstFactor,
       src_factor_out: outer.srcFactor, src_factor_in: inner.srcFactor,
       wgt_factor_out: outer.wgtFactor, wgt_factor_in: inner.wgtFactor,
+      ...(requant ? { requant: 1 } : {}),
+    };
+    this.create(2, insn);
+  }
+
+  /**
+   * GEMM_REQUANT: set the RQ parameter register (docs/isa.md) with an ALU RQ instruction that has
+   * no micro-ops (one compute cycle): `p` = rqParams(shift, relu, clear).
+   */
+  setRequantParams(p: number): void {
+    if (!this.config.gemmRequant) throw new RuntimeError('setRequantParams: this configuration has no GEMM requant bit; set GEMM_REQUANT: true');
+    const insn: AluInsn = {
+      opcode: 'ALU', pop_prev_dep: 0, pop_next_dep: 0, push_prev_dep: 0, push_next_dep: 0,
+      reset_reg: 0, uop_bgn: 0, uop_end: 0, iter_out: 0, iter_in: 0,
+      dst_factor_out: 0, dst_factor_in: 0, src_factor_out: 0, src_factor_in: 0,
+      alu_opcode: 'RQ', use_imm: 1, imm: p,
     };
     this.create(2, insn);
   }

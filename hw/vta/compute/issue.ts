@@ -7,9 +7,10 @@
  */
 import type { Derived } from '../../../src/config/derive.ts';
 import {
-  all, any, bitsFor, c, dec, eq, gec, inc, inv, isZero, lit, rz, satDec, sel, uge, ult, addw,
+  all, any, bitsFor, c, dec, eq, eqc, gec, inc, inv, isZero, lit, rz, satDec, sel, uge, ult, addw,
   type Expr, type Mb, type Signal,
 } from '../../hdl/index.ts';
+import { ALU_OPCODES, RQ_CLEAR_BIT } from '../../../src/isa/alu.ts';
 import { entryLayout } from '../insn.ts';
 import { ERROR_CODE_BITS, errorCode } from '../regs.ts';
 import { elemRead, satAdd, type ComputeGeoms } from './common.ts';
@@ -23,7 +24,10 @@ export interface IssueUnit {
   reset: Signal;
   aluOp: Signal;
   useImm: Signal;
+  /** ALU: the immediate; GEMM (GEMM_REQUANT): the RQ parameter register P in its low bits. */
   imm: Signal;
+  /** GEMM_REQUANT: the GEMM's requant bit. */
+  rq?: Signal;
   /** Its in-flight list slot and instruction index (for errors). */
   tag: Signal;
   index: Signal;
@@ -48,8 +52,11 @@ export interface IssueUnit {
   uopRen: Signal;
   uopRaddr: Expr;
   uopData: Expr;
-  /** Load the loop state of a starting GEMM/ALU (`startPipeU`) into `tag`, and advance it on each issue. */
-  accept(h: Head, startPipeU: Expr, tailSlot: Expr): void;
+  /**
+   * Load the loop state of a starting GEMM/ALU (`startPipeU`) into `tag`, and advance it on each
+   * issue; `start`: any instruction starts (GEMM_REQUANT: an ALU RQ sets P, with micro-ops or not).
+   */
+  accept(h: Head, startPipeU: Expr, tailSlot: Expr, start: Expr): void;
 }
 
 /**
@@ -70,6 +77,9 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
   const cAluOp = mb.reg('is_alu_op', 3, null);
   const cUseImm = mb.reg('is_use_imm', 1, null);
   const cImm = mb.reg('is_imm', 16, null);
+  // GEMM_REQUANT: the GEMM's requant bit, and the RQ parameter register P (p[6:0], reset 0)
+  const cRq = d.gemmRequant ? mb.reg('is_rq', 1, null) : undefined;
+  const rqP = d.gemmRequant ? mb.reg('rq_p', RQ_CLEAR_BIT + 1) : undefined;
   const cBgn = mb.reg('is_uop_bgn', ldU, null);
   const cEnd = mb.reg('is_uop_end', ldU + 1, null);
   const cIterOut = mb.reg('is_iter_out', 14, null);
@@ -141,7 +151,7 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
   const waitNext = mb.w('is_wait_next', sel(issue, iiM1, satDec(wait)));
   const issueFree = mb.w('issue_free', all(inv(moreAfter), isZero(waitNext)));
 
-  const accept = (h: Head, startPipeU: Expr, tailSlot: Expr): void => {
+  const accept = (h: Head, startPipeU: Expr, tailSlot: Expr, start: Expr): void => {
     const G = (n: string) => h.fields.gemm(n);
     const A = (n: string) => h.fields.alu(n);
     const immIn = A('imm');
@@ -149,7 +159,14 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
     mb.next(cReset, all(h.isGemm, G('reset_reg')), startPipeU);
     mb.next(cAluOp, A('alu_opcode'), startPipeU);
     mb.next(cUseImm, A('use_imm'), startPipeU);
-    mb.next(cImm, immIn, startPipeU);
+    if (cRq && rqP) {
+      // an ALU RQ sets P when it starts; a GEMM carries P in the immediate's place
+      mb.next(rqP, immIn.slice(RQ_CLEAR_BIT, 0), all(start, h.isAlu, eqc(A('alu_opcode'), ALU_OPCODES.RQ)));
+      mb.next(cRq, all(h.isGemm, G('requant')), startPipeU);
+      mb.next(cImm, sel(h.isAlu, immIn, rz(rqP, 16)), startPipeU);
+    } else {
+      mb.next(cImm, immIn, startPipeU);
+    }
     mb.next(cBgn, h.uopBgn, startPipeU);
     mb.next(cEnd, h.uopEnd, startPipeU);
     mb.next(cIterOut, h.iterOut, startPipeU);
@@ -188,7 +205,7 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
   };
 
   return {
-    pend, alu: cAlu, reset: cReset, aluOp: cAluOp, useImm: cUseImm, imm: cImm, tag: cTag, index: cIndex,
+    pend, alu: cAlu, reset: cReset, aluOp: cAluOp, useImm: cUseImm, imm: cImm, ...(cRq ? { rq: cRq } : {}), tag: cTag, index: cIndex,
     dstIx, srcIx, wgtIx, dstFull, srcFull, wgtFull, oob, errCode, issue, lastPos, issueFree,
     uopRen, uopRaddr: ur.raddr, uopData: ur.data, accept,
   };

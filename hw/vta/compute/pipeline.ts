@@ -31,7 +31,8 @@ interface StageRegs {
 
 export interface OperandStages {
   a: StageRegs & { src: Signal; wgt: Signal };
-  b: StageRegs & { src: Signal };
+  /** `rq`: (GEMM_REQUANT) a GEMM with the requant bit; its `imm` then holds P. */
+  b: StageRegs & { src: Signal; rq?: Signal };
   /** Stage C: the ALU vector op. */
   c: { valid: Signal; op: Signal; dst: Signal; last: Signal; tag: Signal; prm?: Signal };
   /** Stage B carries an ALU vector op / an ALU immediate op / a GEMM. */
@@ -83,6 +84,8 @@ export function operandStages(
   mb.next(aWgt, iss.wgtIx, issue);
   mb.next(aLast, iss.lastPos, issue);
   mb.next(aTag, iss.tag, issue);
+  const aRq = iss.rq ? mb.reg('a_rq', 1, null) : undefined;
+  if (aRq && iss.rq) mb.next(aRq, iss.rq, issue);
 
   const bV = mb.reg('b_valid', 1);
   const bAlu = mb.reg('b_alu', 1, null);
@@ -104,6 +107,8 @@ export function operandStages(
   mb.next(bSrc, rz(aSrc, ldA), aV);
   mb.next(bLast, aLast, aV);
   mb.next(bTag, aTag, aV);
+  const bRq = aRq ? mb.reg('b_rq', 1, null) : undefined;
+  if (bRq && aRq) mb.next(bRq, aRq, aV);
 
   const aGemmRead = all(aV, inv(aAlu), inv(aReset));
   const aAccRead = all(aV, any(aAlu, inv(aReset)));
@@ -140,7 +145,7 @@ export function operandStages(
 
   return {
     a: { valid: aV, alu: aAlu, reset: aReset, useImm: aUseImm, op: aOp, imm: aImm, dst: aDst, src: aSrc, wgt: aWgt, last: aLast, tag: aTag },
-    b: { valid: bV, alu: bAlu, reset: bReset, useImm: bUseImm, op: bOp, imm: bImm, dst: bDst, src: bSrc, last: bLast, tag: bTag },
+    b: { valid: bV, alu: bAlu, reset: bReset, useImm: bUseImm, op: bOp, imm: bImm, dst: bDst, src: bSrc, last: bLast, tag: bTag, ...(bRq ? { rq: bRq } : {}) },
     c: { valid: cV, op: cOp, dst: cDst, last: cLast, tag: cTagQ, ...(cPrm ? { prm: cPrm } : {}) },
     bVec, bImmOp, bGemm, accRen, accRaddr: accR.raddr, accData: accR.data, inpData: inpR.data, wgtData: wgtR.data, accHold,
   };
@@ -155,6 +160,8 @@ export interface GemmStage {
   tag: Signal;
   /** The values written: accumulator + dot product per lane (zero for a reset). */
   value: Expr;
+  /** GEMM_REQUANT: the write is requantized (requant bit, not a reset) with parameter word `prm` (P). */
+  rq?: { on: Expr; prm: Signal };
 }
 
 /** The GEMM: group g of a micro-op in cycle t + 3 + g on the `gemm` array, its write when the phase reaches II_G. */
@@ -187,39 +194,57 @@ export function gemmStage(mb: Mb, d: Derived, p: OperandStages, gemm: Module): G
     const dot = laneOf(gm.dots, l, dw);
     lanes.push(sel(gReset, lit(AW, 0), add(acc, dw === AW ? dot : sext(dot, AW))));
   }
-  return { write, dst: gDst, reset: gReset, last: gLast, tag: gTag, value: catRev(lanes) };
+  let rq: GemmStage['rq'];
+  if (p.b.rq) {
+    const gRq = mb.reg('g_rq', 1, null);
+    const gPrm = mb.reg('g_prm', RQ_CLEAR_BIT + 1, null);
+    mb.next(gRq, p.b.rq, bGemm);
+    mb.next(gPrm, p.b.imm.slice(RQ_CLEAR_BIT, 0), bGemm);
+    rq = { on: mb.w('g_rq_wb', all(write, gRq, inv(gReset))), prm: gPrm };
+  }
+  return { write, dst: gDst, reset: gReset, last: gLast, tag: gTag, value: catRev(lanes), ...(rq ? { rq } : {}) };
 }
 
 /**
  * The ALU: an immediate op in stage B (ACC[dst] op imm), a vector op in stage C (the held ACC[dst]
- * op the ACC[src] read in B), on the `alu` module; returns its result.
+ * op the ACC[src] read in B), on the `alu` module; returns its result. GEMM_REQUANT: in a GEMM's
+ * requantized write cycle (no ALU op writes then) the ALU runs RQ (immediate form, parameter
+ * word P) on the GEMM's sums instead.
  */
-export function aluStage(mb: Mb, d: Derived, p: OperandStages, alu: Module): AluResult {
+export function aluStage(mb: Mb, d: Derived, p: OperandStages, alu: Module, gs?: GemmStage): AluResult {
   const N = d.batch * d.blockOut;
   const AW = d.accWidth;
   const immVec = (imm: Expr) => repeat(N, AW <= 16 ? imm.slice(AW - 1, 0) : sext(imm, AW));
-  const op = sel(p.bImmOp, p.b.op, p.c.op);
+  const gq = gs?.rq;
+  const aluOp = sel(p.bImmOp, p.b.op, p.c.op);
+  const op = gq ? sel(gq.on, lit(3, ALU_OPCODES.RQ), aluOp) : aluOp;
+  const aluX = sel(p.bImmOp, p.accData, p.accHold);
   const ports: Record<string, Expr> = {
     op,
-    x: sel(p.bImmOp, p.accData, p.accHold),
+    x: gq && gs ? sel(gq.on, gs.value, aluX) : aluX,
     y: sel(p.bImmOp, immVec(p.b.imm), p.accData),
   };
   let clear: Expr | undefined;
   if (p.c.prm) {
     // RQ: the parameter word is the immediate (both forms carry it); p[6] clears ACC
-    const prm = sel(p.bImmOp, p.b.imm.slice(RQ_CLEAR_BIT, 0), p.c.prm);
+    const aluPrm = sel(p.bImmOp, p.b.imm.slice(RQ_CLEAR_BIT, 0), p.c.prm);
+    const prm = gq ? sel(gq.on, gq.prm, aluPrm) : aluPrm;
     ports.prm = prm.slice(RQ_RELU_BIT, 0);
-    ports.vec = inv(p.bImmOp);
+    ports.vec = gq ? all(inv(gq.on), inv(p.bImmOp)) : inv(p.bImmOp);
     clear = mb.w('alu_rq_clear', all(eqc(op, ALU_OPCODES.RQ), prm.bit(RQ_CLEAR_BIT)));
   }
   const r = inst(mb, alu, 'u_alu', ports);
-  return { value: r.r, ...(clear ? { clear } : {}) };
+  return { value: r.r, ...(clear ? { clear } : {}), ...(gq ? { gemmRq: gq.on } : {}) };
 }
 
-/** The ALU's result; `clear`: (ALU_REQUANT) an RQ with p[6] writes zero to ACC (OUT still gets the value). */
+/**
+ * The ALU's result; `clear`: (ALU_REQUANT) an RQ with p[6] writes zero to ACC (OUT still gets the
+ * value); `gemmRq`: (GEMM_REQUANT) this cycle's GEMM write takes the ALU's result.
+ */
 export interface AluResult {
   value: Expr;
   clear?: Expr;
+  gemmRq?: Expr;
 }
 
 export interface WriteBack {
@@ -242,7 +267,7 @@ export function writeBack(mb: Mb, d: Derived, g: ComputeGeoms, p: OperandStages,
   const aluW = any(p.bImmOp, p.c.valid);
   const wrValid = mb.w('wr_valid', any(gs.write, aluW));
   const wrDst = sel(gs.write, gs.dst, sel(p.bImmOp, p.b.dst, p.c.dst));
-  const wrVal = mb.w('wr_value', sel(gs.write, gs.value, aluResult));
+  const wrVal = mb.w('wr_value', alu.gemmRq ? sel(all(gs.write, inv(alu.gemmRq)), gs.value, aluResult) : sel(gs.write, gs.value, aluResult));
   const wrOut = all(wrValid, inv(all(gs.write, gs.reset)));
   const wrLast = mb.w('wr_last', all(wrValid, sel(gs.write, gs.last, sel(p.bImmOp, p.b.last, p.c.last))));
   const wrTag = mb.w('wr_tag', sel(gs.write, gs.tag, sel(p.bImmOp, p.b.tag, p.c.tag)));
@@ -251,7 +276,8 @@ export function writeBack(mb: Mb, d: Derived, g: ComputeGeoms, p: OperandStages,
   mb.output('out_we', ow.we);
   mb.output('out_waddr', ow.waddr);
   mb.output('out_wdata', ow.wdata);
-  const accVal = alu.clear ? sel(all(inv(gs.write), alu.clear), lit(wrVal.width, 0), wrVal) : wrVal;
+  const clearOk = alu.gemmRq ? any(inv(gs.write), alu.gemmRq) : inv(gs.write);
+  const accVal = alu.clear ? sel(all(clearOk, alu.clear), lit(wrVal.width, 0), wrVal) : wrVal;
   const aw = elemWrite(g.acc, wrValid, wrDst, accVal);
   const engAcc = { we: mb.input('dma_acc_we', aw.we.width), waddr: mb.input('dma_acc_waddr', aw.waddr.width), wdata: mb.input('dma_acc_wdata', aw.wdata.width) };
   mb.output('acc_we', any(aw.we, engAcc.we));
