@@ -43,12 +43,20 @@ export interface OcrEvalResult {
   rec: Omit<RecEval, 'texts'> & { seconds: number; recWidth: number; differing: RecEval['texts'] };
 }
 
-/** Both models on seeded lines; `engine` gives the candidate runners (the recognizer's bound to `opts.recWidth`). */
-export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runner }, opts: OcrEvalOptions): Promise<OcrEvalResult> {
+/**
+ * The checks `evaluateOcr` makes before it reads a line: scripts call it while parsing their
+ * arguments, so a bad pair of counts fails at once and not after minutes of calibration.
+ */
+export function checkOcrEvalOptions(opts: Pick<OcrEvalOptions, 'texts' | 'recLines'>): void {
   const why = textLinesMissing() ?? paddleOcrMissing();
   if (why) throw new VtwError(why);
   if (opts.texts < 1) throw new VtwError(`--texts ${opts.texts}: nothing to evaluate; give at least 1`);
-  if (opts.recLines > opts.texts) throw new VtwError(`--rec ${opts.recLines} is more than --texts ${opts.texts}: the recognizer reads the upright lines`);
+  if (opts.recLines > opts.texts) throw new VtwError(`--rec ${opts.recLines} is more than --texts ${opts.texts}: the recognizer reads the first --rec of the --texts upright lines; raise --texts to at least ${opts.recLines}`);
+}
+
+/** Both models on seeded lines; `engine` gives the candidate runners (the recognizer's bound to `opts.recWidth`). */
+export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runner }, opts: OcrEvalOptions): Promise<OcrEvalResult> {
+  checkOcrEvalOptions(opts);
   const upright = renderTextLines(opts.texts, { seed: opts.seed });
   const clsLines = [...upright, ...renderTextLines(opts.texts, { seed: opts.seed, rotate180: true })];
   const bar = (n: number, title: string) => (opts.progress ? progress(n, title) : { tick() {}, stop() {} });
@@ -127,6 +135,7 @@ function parseArgs(args: string[]): Args {
     if (!Number.isInteger(v) || v < 0) throw new VtwError(`${args[i - 1]} needs a whole number >= 0, got '${args[i] ?? ''}'; ${USAGE}`);
     o[key] = v;
   }
+  checkOcrEvalOptions(o);
   return o;
 }
 

@@ -17,11 +17,11 @@
  * --skip-first / --skip-last keep the first / last conv or dense of the named models in float (TVM's
  * qconfig), --keep-float names nodes of either model to keep in float. --rec 0 leaves the recognizer out.
  */
-import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
+import { renderTextLines } from '../compiler/data/text-lines.ts';
 import { runGraph } from '../compiler/graph/executor.ts';
 import type { Graph } from '../compiler/graph/ir.ts';
 import { ocrGraph, type OcrModel, type Runner } from '../compiler/models/ocr-eval.ts';
-import { clsInput, paddleOcrMissing, recInput, REC_WIDTH } from '../compiler/models/paddleocr.ts';
+import { clsInput, recInput, REC_WIDTH } from '../compiler/models/paddleocr.ts';
 import { scaleConvChannels } from '../compiler/quant/equalize.ts';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
 import { CALIBRATION_METHODS, collectStats, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
@@ -32,7 +32,7 @@ import { loadConfig } from '../src/config/load.ts';
 import { VtwError } from '../src/errors.ts';
 import { CompileError } from '../compiler/errors.ts';
 import { progress } from '../src/report/progress.ts';
-import { evaluateOcr } from './eval-ocr.ts';
+import { checkOcrEvalOptions, evaluateOcr } from './eval-ocr.ts';
 
 const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile|mse] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--skip-first M] [--skip-last M] [--keep-float NODES] [--weights max|mse] [--scales pow2|ratio] [--json]';
 
@@ -98,6 +98,7 @@ function parseArgs(args: string[]): Options {
   }
   if (o.recCalib > o.calib) throw new VtwError(`--rec-calib ${o.recCalib} is more than --calib ${o.calib}: the recognizer calibrates on the classifier's upright lines`);
   if (o.calib < 1 || o.recCalib < 1) throw new VtwError(`--calib ${o.calib}: empty calibration set; give at least 1 text`);
+  checkOcrEvalOptions(o);
   return o;
 }
 
@@ -135,8 +136,6 @@ const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const why = textLinesMissing() ?? paddleOcrMissing();
-  if (why) throw new VtwError(why);
   const log = (s: string) => (o.json ? undefined : console.error(s));
   const upright = renderTextLines(o.calib, { seed: o.calibSeed });
   const clsCal = [...upright, ...renderTextLines(o.calib, { seed: o.calibSeed, rotate180: true })].map((l) => clsInput(l.rgba));
