@@ -8,6 +8,7 @@
  *                            [--method max|percentile|mse] [--percentile 99.99] [--bias-correction]
  *                            [--channel-scaling rec] [--rec-calib 16] [--rec-width 320] [--json]
  *                            [--skip-first cls|rec|both] [--skip-last cls|rec|both] [--keep-float NODE,...] [--weights max|mse] [--scales pow2|ratio]
+ *                            [--center-shifts]
  *
  * The classifier is calibrated on --calib texts upright + turned (2 × --calib lines), the
  * recognizer on the first --rec-calib of those upright lines; it is evaluated on 2 × --texts lines, the recognizer on --rec.
@@ -34,7 +35,7 @@ import { CompileError } from '../compiler/errors.ts';
 import { progress } from '../src/report/progress.ts';
 import { checkOcrEvalOptions, evaluateOcr } from './eval-ocr.ts';
 
-const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile|mse] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--skip-first M] [--skip-last M] [--keep-float NODES] [--weights max|mse] [--scales pow2|ratio] [--json]';
+const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile|mse] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--skip-first M] [--skip-last M] [--keep-float NODES] [--weights max|mse] [--scales pow2|ratio] [--center-shifts] [--json]';
 
 interface Options {
   texts: number;
@@ -53,11 +54,12 @@ interface Options {
   keepFloat: string[];
   weights: WeightMethod;
   scales: ScaleMethod;
+  centerShifts: boolean;
   json: boolean;
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: ['rec'], recCalib: 16, recWidth: REC_WIDTH, skipFirst: [], skipLast: [], keepFloat: [], weights: 'mse', scales: 'pow2', json: false };
+  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: ['rec'], recCalib: 16, recWidth: REC_WIDTH, skipFirst: [], skipLast: [], keepFloat: [], weights: 'mse', scales: 'pow2', centerShifts: false, json: false };
   const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'calib' | 'recCalib' | 'calibSeed' | 'percentile' | 'recWidth'> = {
     '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--calib': 'calib', '--rec-calib': 'recCalib', '--calib-seed': 'calibSeed', '--percentile': 'percentile', '--rec-width': 'recWidth',
   };
@@ -70,6 +72,7 @@ function parseArgs(args: string[]): Options {
     const a = args[i];
     if (a === '--json') o.json = true;
     else if (a === '--bias-correction') o.biasCorrection = true;
+    else if (a === '--center-shifts') o.centerShifts = true;
     else if (a === '--channel-scaling') o.channelScaling = models(a, args[++i]);
     else if (a === '--skip-first') o.skipFirst = models(a, args[++i]);
     else if (a === '--skip-last') o.skipLast = models(a, args[++i]);
@@ -118,7 +121,7 @@ async function int8Runner(model: OcrModel, samples: ReturnType<typeof clsInput>[
   const stats = await collectStats(g, samples, fpHost, { onProgress: () => bar.tick(), keep: 0 });
   bar.stop();
   const { graph: q, report } = quantizeGraph(g, stats, {
-    method: o.method, percentile: o.percentile, reportSamples: 0, weights: o.weights, scales: o.scales, keepFloat: o.keepFloat,
+    method: o.method, percentile: o.percentile, reportSamples: 0, weights: o.weights, scales: o.scales, centerShifts: o.centerShifts, keepFloat: o.keepFloat,
     skipFirst: o.skipFirst.includes(model), skipLast: o.skipLast.includes(model),
   });
   if (o.biasCorrection) {
@@ -147,7 +150,7 @@ async function main(): Promise<void> {
   const r = await evaluateOcr({ name: 'int8 (wasm host, bit-exact with VTA)', cls: cls.run, rec: rec?.run ?? noRec }, { texts: o.texts, recLines: o.recLines, seed: o.seed, recWidth: o.recWidth, progress: !o.json });
   const settings = {
     method: o.method, ...(o.method === 'percentile' ? { percentile: o.percentile } : {}), calib: o.calib, recCalib: o.recCalib, calibSeed: o.calibSeed,
-    biasCorrection: o.biasCorrection, channelScaling: o.channelScaling, weights: o.weights, scales: o.scales, skipFirst: o.skipFirst, skipLast: o.skipLast, keepFloat: o.keepFloat,
+    biasCorrection: o.biasCorrection, channelScaling: o.channelScaling, weights: o.weights, scales: o.scales, centerShifts: o.centerShifts, skipFirst: o.skipFirst, skipLast: o.skipLast, keepFloat: o.keepFloat,
   };
   const floatLayers = { cls: cls.report.float.length, rec: rec?.report.float.length ?? 0 };
   if (o.json) {
