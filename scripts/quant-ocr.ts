@@ -160,7 +160,7 @@ async function main(): Promise<void> {
   console.log(`PaddleOCR int8 (${JSON.stringify(settings)}) on rendered lines (seed ${r.seed}) vs onnxruntime-node fp32`);
   console.log(`classifier, ${r.cls.lines} lines: top-1 agreement ${pct(r.cls.agreement)}, accuracy ${pct(r.cls.accuracy)} (onnxruntime ${pct(r.cls.accuracyOracle)}), max |Δp| ${r.cls.maxAbsDiff.toExponential(2)}; quantized in ${cls.seconds} s (${floatLayers.cls} conv/dense left float), evaluated in ${r.cls.seconds} s`);
   if (!rec) return;
-  console.log(`recognizer, ${r.rec.lines} lines at width ${r.rec.recWidth}: CER vs onnxruntime ${pct(r.rec.cerVsOracle)}, texts equal ${r.rec.textsEqual}/${r.rec.lines}, CER vs truth ${pct(r.rec.cerVsTruth)} (onnxruntime ${pct(r.rec.cerOracleVsTruth)}); quantized in ${rec.seconds} s (${floatLayers.rec} conv/dense left float), evaluated in ${r.rec.seconds} s`);
+  console.log(`recognizer, ${r.rec.lines} lines at width ${r.rec.recWidth}: CER vs onnxruntime ${pct(r.rec.cerVsOracle)} (${pct(r.rec.cerVsOracleTrimmed)} without spaces at the ends), texts equal ${r.rec.textsEqual}/${r.rec.lines}, CER vs truth ${pct(r.rec.cerVsTruth)} (onnxruntime ${pct(r.rec.cerOracleVsTruth)}); quantized in ${rec.seconds} s (${floatLayers.rec} conv/dense left float), evaluated in ${r.rec.seconds} s`);
   for (const t of r.rec.differing.filter((t) => t.candidate !== t.oracle)) console.log(`  int8 ${JSON.stringify(t.candidate)}  onnxruntime ${JSON.stringify(t.oracle)}`);
 }
 

@@ -163,8 +163,14 @@ export interface RecEval {
   lines: number;
   /** Lines whose decoded text equals onnxruntime's exactly (spaces included). */
   textsEqual: number;
-  /** Character error rate of the candidate's texts against onnxruntime's. */
+  /** Character error rate of the candidate's texts against onnxruntime's (spaces included, at the ends too): issue 13's figure. */
   cerVsOracle: number;
+  /**
+   * The same with both texts trimmed: a space before the first or after the last character is not
+   * counted (onnxruntime itself reads one on some lines where the truth has none). A second
+   * figure, not the goal's; PaddleOCR's own metric (ppocr RecMetric, ignore_space) drops every space.
+   */
+  cerVsOracleTrimmed: number;
   /** Character error rate against the true texts (decoded text trimmed: the model may add a space at either end). */
   cerVsTruth: number;
   cerOracleVsTruth: number;
@@ -191,6 +197,7 @@ export async function evalRecognizer(lines: readonly TextLine[], candidate: Runn
     lines: lines.length,
     textsEqual: texts.filter((t) => t.candidate === t.oracle).length,
     cerVsOracle: charErrorRate(texts.map((t) => ({ got: t.candidate, want: t.oracle }))),
+    cerVsOracleTrimmed: charErrorRate(texts.map((t) => ({ got: t.candidate.trim(), want: t.oracle.trim() }))),
     cerVsTruth: charErrorRate(texts.map((t) => ({ got: t.candidate.trim(), want: t.truth }))),
     cerOracleVsTruth: charErrorRate(texts.map((t) => ({ got: t.oracle.trim(), want: t.truth }))),
     exact: texts.filter((t) => t.candidate.trim() === t.truth).length,
