@@ -4,7 +4,8 @@
  *
  *   tsx scripts/eval-ocr.ts [--texts 100] [--rec 100] [--seed 1] [--rec-width 320] [--json]
  *                           [--int8 [--config default] [--engine ts|verilator] [--calib-lines 64] [--rec-calib-lines 16] [--method percentile]
- *                                  [--percentile 99.99] [--scales pow2] [--channel-scaling rec] [--center-shifts]]
+ *                                  [--percentile 99.99] [--scales pow2] [--channel-scaling rec] [--center-shifts]
+ *                                  [--rec-keep-float NODE,...]]
  *
  * --int8 evaluates the models quantized to int8 (calibrated on --calib-lines texts upright and
  * turned, drawn with seed + 1000: never the evaluated lines) with their QConv / QDense / QAdd /
@@ -82,7 +83,7 @@ export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runn
   };
 }
 
-const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile|mse] [--percentile P] [--scales pow2|ratio] [--channel-scaling none|cls|rec|both] [--center-shifts]]';
+const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile|mse] [--percentile P] [--scales pow2|ratio] [--channel-scaling none|cls|rec|both] [--center-shifts] [--rec-keep-float NODES]]';
 
 interface Args extends OcrEvalOptions {
   json: boolean;
@@ -98,12 +99,14 @@ interface Args extends OcrEvalOptions {
   scales: ScaleMethod;
   /** QuantizeOptions.centerShifts: the bias makes up for the floor of VTA's shift. */
   centerShifts: boolean;
+  /** Recognizer conv / dense nodes kept in float on the host (QuantizeOptions.keepFloat; the classifier's node names overlap, so per model). */
+  recKeepFloat: string[];
   /** The models whose conv channels are rescaled before calibration (compiler/quant/equalize.ts). */
   channelScaling: OcrModel[];
 }
 
 function parseArgs(args: string[]): Args {
-  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile', percentile: DEFAULT_PERCENTILE, scales: 'pow2', centerShifts: false, channelScaling: ['rec'] };
+  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile', percentile: DEFAULT_PERCENTILE, scales: 'pow2', centerShifts: false, recKeepFloat: [], channelScaling: ['rec'] };
   const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth' | 'calibLines' | 'recCalibLines'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth', '--calib-lines': 'calibLines', '--rec-calib-lines': 'recCalibLines' };
   const choice = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T => {
     if (!allowed.includes(v as T)) throw new VtwError(`${flag} '${v ?? ''}' is not one of ${allowed.join(', ')}; ${USAGE}`);
@@ -116,6 +119,11 @@ function parseArgs(args: string[]): Args {
     }
     if (args[i] === '--center-shifts') {
       o.centerShifts = true;
+      continue;
+    }
+    if (args[i] === '--rec-keep-float') {
+      o.recKeepFloat = (args[++i] ?? '').split(',').filter(Boolean);
+      if (!o.recKeepFloat.length) throw new VtwError(`--rec-keep-float needs node names separated by commas (e.g. p2o.Conv.35); ${USAGE}`);
       continue;
     }
     if (args[i] === '--percentile') {
@@ -167,7 +175,7 @@ async function vtaEngine(o: Args): Promise<{ name: string; cls: Runner; rec: Run
     const r = await vtaRunner(model, {
       d, configName: o.config, calibration: model === 'cls' ? calibration : upright.slice(0, o.recCalibLines), recWidth: o.recWidth,
       // reportSamples 0: the per-layer report (two fp32 + int8 runs per kept sample on TS_HOST) is not printed here
-      quant: { method: o.method, percentile: o.percentile, scales: o.scales, centerShifts: o.centerShifts, reportSamples: 0 }, run: { engine: o.engine, host: TS_HOST }, onCalibration: (done) => bar?.update?.(done),
+      quant: { method: o.method, percentile: o.percentile, scales: o.scales, centerShifts: o.centerShifts, reportSamples: 0, ...(model === 'rec' && o.recKeepFloat.length ? { keepFloat: o.recKeepFloat } : {}) }, run: { engine: o.engine, host: TS_HOST }, onCalibration: (done) => bar?.update?.(done),
       // the fp32 statistics on the wasm host: the same ranges as on TS_HOST (test/models-paddleocr.test.ts), several times faster
       calibrationHost: compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d),
       // by default only the recognizer's conv channels are rescaled (docs/models.md, "PaddleOCR int8")
@@ -197,6 +205,7 @@ async function main(): Promise<void> {
     ...(opts.method === 'percentile' ? { percentile: opts.percentile } : {}),
     scales: opts.scales,
     center_shifts: opts.centerShifts,
+    rec_keep_float: opts.recKeepFloat,
     channel_scaling: opts.channelScaling,
     calib_lines: opts.calibLines * 2,
     rec_calib_lines: opts.recCalibLines,

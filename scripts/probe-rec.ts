@@ -5,10 +5,11 @@
  * One process, so the calibration (minutes) is paid once for every setting.
  *
  *   tsx scripts/probe-rec.ts [--calib 48] [--calib-seed 1001] [--lines 30] [--seed 2] [--report]
- *                            [--no-channel-scaling] SETTING...
+ *                            [--no-channel-scaling] [--vta] SETTING...
  *
  * A SETTING is comma-separated: pow2 | ratio, p=99.9 (percentile), max | mse (method),
  * wmax (weights max), center (centerShifts), skipFirst, skipLast, keep=NODE+NODE (float nodes). Example: `ratio,skipLast`.
+ * --vta runs the int8 graph on VTA default (TS simulator; the float rest on the TS host) instead of the wasm host.
  * --report prints the per-layer fp32-vs-int8 report (cosine) of the first setting on 1 calibration line.
  */
 import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
@@ -19,6 +20,8 @@ import { scaleConvChannels } from '../compiler/quant/equalize.ts';
 import { collectStats, type CalibrationStats } from '../compiler/quant/calibrate.ts';
 import type { Graph } from '../compiler/graph/ir.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
+import { compileModel } from '../compiler/model/compile.ts';
+import { runModel } from '../compiler/model/run.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +52,7 @@ function parseSetting(s: string): QuantizeOptions {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  let calib = 48, calibSeed = 1001, lines = 30, seed = 2, report = false, channelScaling = true;
+  let calib = 48, calibSeed = 1001, lines = 30, seed = 2, report = false, channelScaling = true, vta = false;
   const settings: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -59,6 +62,7 @@ async function main(): Promise<void> {
     else if (a === '--seed') seed = Number(args[++i]);
     else if (a === '--report') report = true;
     else if (a === '--no-channel-scaling') channelScaling = false;
+    else if (a === '--vta') vta = true;
     else settings.push(a);
   }
   const why = textLinesMissing() ?? paddleOcrMissing();
@@ -102,15 +106,29 @@ async function main(): Promise<void> {
     const opts = parseSetting(s);
     const { graph: q, report: r } = quantizeGraph(g, stats, { ...opts, ...(report && k === 0 ? { reportSamples: 1, host: TS_HOST } : {}) });
     if (report && k === 0) console.log(formatReport(r));
-    const host = wasm();
-    await host.prepare!(q);
     const got: string[] = [];
-    for (const x of inputs) got.push(decode(runGraph(q, new Map([['x', x]]), host).outputs.get(q.outputs[0])!.data as Float32Array));
+    let cycles = 0;
+    let macs = '';
+    if (vta) {
+      // the int8 nodes on VTA default (TS simulator), the rest on the TS host: as eval-ocr --int8 runs them
+      const m = await compileModel(q, d, { configName: 'default', source: 'PaddleOCR rec' });
+      macs = `, ${(100 * m.partition.offloadedMacsFraction).toFixed(1)} % of MACs on VTA`;
+      for (const [i, x] of inputs.entries()) {
+        const r = await runModel(m, new Map([['x', x]]), { engine: 'ts', host: TS_HOST });
+        cycles += r.vtaCycles;
+        got.push(decode(r.outputs.get(q.outputs[0])!.data as Float32Array));
+        process.stderr.write(`\rVTA ${i + 1}/${inputs.length}`);
+      }
+    } else {
+      const host = wasm();
+      await host.prepare!(q);
+      for (const x of inputs) got.push(decode(runGraph(q, new Map([['x', x]]), host).outputs.get(q.outputs[0])!.data as Float32Array));
+    }
     const pairs = got.map((t, i) => ({ got: t, want: oracle[i] }));
     const cer = charErrorRate(pairs);
     const cerTrim = charErrorRate(pairs.map((p) => ({ got: p.got.trim(), want: p.want.trim() })));
     const equal = pairs.filter((p) => p.got === p.want).length;
-    console.log(`${s.padEnd(40)} CER ${(100 * cer).toFixed(2)} %  trimmed ${(100 * cerTrim).toFixed(2)} %  equal ${equal}/${lines}  float ${r.float.length}  (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
+    console.log(`${s.padEnd(40)} CER ${(100 * cer).toFixed(2)} %  trimmed ${(100 * cerTrim).toFixed(2)} %  equal ${equal}/${lines}  float ${r.float.length}${vta ? `, on VTA default: ${Math.round(cycles / lines)} cycles/line${macs}` : ''}  (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
     for (const p of pairs) if (p.got !== p.want) console.log(`    int8 ${JSON.stringify(p.got)}  ort ${JSON.stringify(p.want)}`);
   }
 }
