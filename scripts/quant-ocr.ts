@@ -7,7 +7,7 @@
  *   tsx scripts/quant-ocr.ts [--texts 100] [--rec 100] [--seed 1] [--calib 32] [--calib-seed 1000]
  *                            [--method max|percentile|mse] [--percentile 99.99] [--bias-correction]
  *                            [--channel-scaling rec] [--rec-calib 16] [--rec-width 320] [--json]
- *                            [--skip-first cls|rec|both] [--skip-last cls|rec|both] [--keep-float NODE,...] [--weights max|mse] [--scales pow2|ratio]
+ *                            [--skip-first cls|rec|both] [--skip-last cls|rec|both] [--keep-float NODE,...] [--rec-keep-float NODE,...] [--weights max|mse] [--scales pow2|ratio]
  *                            [--center-shifts]
  *
  * The classifier is calibrated on --calib texts upright + turned (2 × --calib lines), the
@@ -16,7 +16,7 @@
  * the recognizer: it takes its CER from 22 % to 5 %; it does not help the classifier); bias correction
  * (compiler/quant/bias-correction.ts) runs the int8 graph on the reference kernels, slow for the recognizer.
  * --skip-first / --skip-last keep the first / last conv or dense of the named models in float (TVM's
- * qconfig), --keep-float names nodes of either model to keep in float. --rec 0 leaves the recognizer out.
+ * qconfig), --keep-float names nodes of both models to keep in float, --rec-keep-float of the recognizer only. --rec 0 leaves the recognizer out.
  */
 import { renderTextLines } from '../compiler/data/text-lines.ts';
 import { runGraph } from '../compiler/graph/executor.ts';
@@ -35,7 +35,7 @@ import { CompileError } from '../compiler/errors.ts';
 import { progress } from '../src/report/progress.ts';
 import { checkOcrEvalOptions, evaluateOcr } from './eval-ocr.ts';
 
-const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile|mse] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--skip-first M] [--skip-last M] [--keep-float NODES] [--weights max|mse] [--scales pow2|ratio] [--center-shifts] [--json]';
+const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile|mse] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--skip-first M] [--skip-last M] [--keep-float NODES] [--rec-keep-float NODES] [--weights max|mse] [--scales pow2|ratio] [--center-shifts] [--json]';
 
 interface Options {
   texts: number;
@@ -52,6 +52,8 @@ interface Options {
   skipFirst: OcrModel[];
   skipLast: OcrModel[];
   keepFloat: string[];
+  /** Recognizer-only keepFloat (the two models' node names overlap). */
+  recKeepFloat: string[];
   weights: WeightMethod;
   scales: ScaleMethod;
   centerShifts: boolean;
@@ -59,7 +61,7 @@ interface Options {
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: ['rec'], recCalib: 16, recWidth: REC_WIDTH, skipFirst: [], skipLast: [], keepFloat: [], weights: 'mse', scales: 'pow2', centerShifts: false, json: false };
+  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: ['rec'], recCalib: 16, recWidth: REC_WIDTH, skipFirst: [], skipLast: [], keepFloat: [], recKeepFloat: [], weights: 'mse', scales: 'pow2', centerShifts: false, json: false };
   const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'calib' | 'recCalib' | 'calibSeed' | 'percentile' | 'recWidth'> = {
     '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--calib': 'calib', '--rec-calib': 'recCalib', '--calib-seed': 'calibSeed', '--percentile': 'percentile', '--rec-width': 'recWidth',
   };
@@ -77,6 +79,7 @@ function parseArgs(args: string[]): Options {
     else if (a === '--skip-first') o.skipFirst = models(a, args[++i]);
     else if (a === '--skip-last') o.skipLast = models(a, args[++i]);
     else if (a === '--keep-float') o.keepFloat = (args[++i] ?? '').split(',').filter(Boolean);
+    else if (a === '--rec-keep-float') o.recKeepFloat = (args[++i] ?? '').split(',').filter(Boolean);
     else if (a === '--weights') {
       const w = args[++i];
       if (w !== 'max' && w !== 'mse') throw new VtwError(`--weights must be max or mse, got '${w ?? ''}'; ${USAGE}`);
@@ -121,7 +124,7 @@ async function int8Runner(model: OcrModel, samples: ReturnType<typeof clsInput>[
   const stats = await collectStats(g, samples, fpHost, { onProgress: () => bar.tick(), keep: 0 });
   bar.stop();
   const { graph: q, report } = quantizeGraph(g, stats, {
-    method: o.method, percentile: o.percentile, reportSamples: 0, weights: o.weights, scales: o.scales, centerShifts: o.centerShifts, keepFloat: o.keepFloat,
+    method: o.method, percentile: o.percentile, reportSamples: 0, weights: o.weights, scales: o.scales, centerShifts: o.centerShifts, keepFloat: model === 'rec' ? [...o.keepFloat, ...o.recKeepFloat] : o.keepFloat,
     skipFirst: o.skipFirst.includes(model), skipLast: o.skipLast.includes(model),
   });
   if (o.biasCorrection) {
@@ -150,7 +153,7 @@ async function main(): Promise<void> {
   const r = await evaluateOcr({ name: 'int8 (wasm host, bit-exact with VTA)', cls: cls.run, rec: rec?.run ?? noRec }, { texts: o.texts, recLines: o.recLines, seed: o.seed, recWidth: o.recWidth, progress: !o.json });
   const settings = {
     method: o.method, ...(o.method === 'percentile' ? { percentile: o.percentile } : {}), calib: o.calib, recCalib: o.recCalib, calibSeed: o.calibSeed,
-    biasCorrection: o.biasCorrection, channelScaling: o.channelScaling, weights: o.weights, scales: o.scales, centerShifts: o.centerShifts, skipFirst: o.skipFirst, skipLast: o.skipLast, keepFloat: o.keepFloat,
+    biasCorrection: o.biasCorrection, channelScaling: o.channelScaling, weights: o.weights, scales: o.scales, centerShifts: o.centerShifts, skipFirst: o.skipFirst, skipLast: o.skipLast, keepFloat: o.keepFloat, recKeepFloat: o.recKeepFloat,
   };
   const floatLayers = { cls: cls.report.float.length, rec: rec?.report.float.length ?? 0 };
   if (o.json) {

@@ -400,6 +400,9 @@ test('keepFloat keeps the named conv/dense layers in float', async () => {
   assert.is(q.nodes.find((n) => n.name === 'conv2')!.op, 'Conv');
   assert.is(q.nodes.find((n) => n.name === 'conv1')!.op, 'QConv');
   assert.equal(report.float, [{ node: 'conv2', op: 'Conv', reason: 'keepFloat' }]);
+  // a name that is no conv/dense node is one line, not silently ignored
+  const why = await quantized({ method: 'max', keepFloat: ['conv9', 'pool'] }).then(() => 'no error', (e: Error) => e.message);
+  assert.match(why, /^keepFloat: conv9, pool are not a Conv, Gemm or MatMul node/);
 });
 
 /** Per layer of `q` with a bias: the largest |mean error| of one output channel in output steps, over the samples, where fp32 lies inside the clip. */

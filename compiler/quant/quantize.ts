@@ -237,6 +237,8 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
   const layers = new Map<Node, Layer>();
   const float: QuantReport['float'] = [];
   const candidates = g.nodes.filter((n) => n.op === 'Conv' || n.op === 'Gemm' || n.op === 'MatMul');
+  const unknown = (opts.keepFloat ?? []).filter((name) => !candidates.some((n) => n.name === name));
+  if (unknown.length) throw new CompileError(`keepFloat: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a Conv, Gemm or MatMul node of ${g.name || 'the graph'}; name conv/dense nodes (vtw model inspect lists them)`);
   candidates.forEach((n, i) => {
     const l = asLayer(g, n);
     if (typeof l === 'string') float.push({ node: n.name, op: n.op, reason: l });
