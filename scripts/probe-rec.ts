@@ -5,10 +5,11 @@
  * One process, so the calibration (minutes) is paid once for every setting.
  *
  *   tsx scripts/probe-rec.ts [--calib 48] [--calib-seed 1001] [--lines 30] [--seed 2] [--report]
- *                            [--no-channel-scaling] [--vta] SETTING...
+ *                            [--no-channel-scaling] [--vta] [--dump F] SETTING...
  *
  * A SETTING is comma-separated: pow2 | ratio, p=99.9 (percentile), max | mse (method),
  * wmax (weights max), center (centerShifts), skipFirst, skipLast, keep=NODE+NODE (float nodes). Example: `ratio,skipLast`.
+ * --dump F writes each setting's texts to F.K.json (K: the setting's index).
  * --vta runs the int8 graph on VTA default (TS simulator; the float rest on the TS host) instead of the wasm host.
  * --report prints the per-layer fp32-vs-int8 report (cosine) of the first setting on 1 calibration line.
  */
@@ -52,7 +53,7 @@ function parseSetting(s: string): QuantizeOptions {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  let calib = 48, calibSeed = 1001, lines = 30, seed = 2, report = false, channelScaling = true, vta = false;
+  let calib = 48, calibSeed = 1001, lines = 30, seed = 2, report = false, channelScaling = true, vta = false, dump = '';
   const settings: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
     else if (a === '--report') report = true;
     else if (a === '--no-channel-scaling') channelScaling = false;
     else if (a === '--vta') vta = true;
+    else if (a === '--dump') dump = args[++i];
     else settings.push(a);
   }
   const why = textLinesMissing() ?? paddleOcrMissing();
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
     const cerTrim = charErrorRate(pairs.map((p) => ({ got: p.got.trim(), want: p.want.trim() })));
     const equal = pairs.filter((p) => p.got === p.want).length;
     console.log(`${s.padEnd(40)} CER ${(100 * cer).toFixed(2)} %  trimmed ${(100 * cerTrim).toFixed(2)} %  equal ${equal}/${lines}  float ${r.float.length}${vta ? `, on VTA default: ${Math.round(cycles / lines)} cycles/line${macs}` : ''}  (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
+    if (dump) writeFileSync(`${dump}.${k}.json`, JSON.stringify({ setting: s, seed, vta, texts: got, oracle }));
     for (const p of pairs) if (p.got !== p.want) console.log(`    int8 ${JSON.stringify(p.got)}  ort ${JSON.stringify(p.want)}`);
   }
 }
