@@ -4,7 +4,8 @@
  *
  *   tsx scripts/eval-ocr.ts [--texts 100] [--rec 100] [--seed 1] [--rec-width 320] [--json]
  *                           [--int8 [--config default] [--engine ts|verilator] [--calib-lines 64] [--rec-calib-lines 16] [--method percentile]
- *                                  [--scales pow2] [--channel-scaling rec]]
+ *                                  [--percentile 99.99] [--scales pow2] [--channel-scaling rec] [--center-shifts]
+ *                                  [--rec-keep-float NODE,...]]
  *
  * --int8 evaluates the models quantized to int8 (calibrated on --calib-lines texts upright and
  * turned, drawn with seed + 1000: never the evaluated lines) with their QConv / QDense / QAdd /
@@ -20,7 +21,9 @@ import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.t
 import { TS_HOST } from '../compiler/host/ts.ts';
 import { evalClassifier, evalRecognizer, hostRunner, ortRunner, vtaRunner, type ClsEval, type OcrModel, type RecEval, type Runner, type VtaOcr } from '../compiler/models/ocr-eval.ts';
 import type { VtaEngineName } from '../compiler/model/run.ts';
-import { CALIBRATION_METHODS, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
+import { CALIBRATION_METHODS, DEFAULT_PERCENTILE, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
+import { compiledHost } from '../compiler/target/graph-host.ts';
+import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { SCALE_METHODS, type ScaleMethod } from '../compiler/quant/quantize.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { loadRecDict, paddleOcrMissing, REC_WIDTH } from '../compiler/models/paddleocr.ts';
@@ -43,12 +46,20 @@ export interface OcrEvalResult {
   rec: Omit<RecEval, 'texts'> & { seconds: number; recWidth: number; differing: RecEval['texts'] };
 }
 
-/** Both models on seeded lines; `engine` gives the candidate runners (the recognizer's bound to `opts.recWidth`). */
-export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runner }, opts: OcrEvalOptions): Promise<OcrEvalResult> {
+/**
+ * The checks `evaluateOcr` makes before it reads a line: scripts call it while parsing their
+ * arguments, so a bad pair of counts fails at once and not after minutes of calibration.
+ */
+export function checkOcrEvalOptions(opts: Pick<OcrEvalOptions, 'texts' | 'recLines'>): void {
   const why = textLinesMissing() ?? paddleOcrMissing();
   if (why) throw new VtwError(why);
   if (opts.texts < 1) throw new VtwError(`--texts ${opts.texts}: nothing to evaluate; give at least 1`);
-  if (opts.recLines > opts.texts) throw new VtwError(`--rec ${opts.recLines} is more than --texts ${opts.texts}: the recognizer reads the upright lines`);
+  if (opts.recLines > opts.texts) throw new VtwError(`--rec ${opts.recLines} is more than --texts ${opts.texts}: the recognizer reads the first --rec of the --texts upright lines; raise --texts to at least ${opts.recLines}`);
+}
+
+/** Both models on seeded lines; `engine` gives the candidate runners (the recognizer's bound to `opts.recWidth`). */
+export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runner }, opts: OcrEvalOptions): Promise<OcrEvalResult> {
+  checkOcrEvalOptions(opts);
   const upright = renderTextLines(opts.texts, { seed: opts.seed });
   const clsLines = [...upright, ...renderTextLines(opts.texts, { seed: opts.seed, rotate180: true })];
   const bar = (n: number, title: string) => (opts.progress ? progress(n, title) : { tick() {}, stop() {} });
@@ -72,7 +83,7 @@ export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runn
   };
 }
 
-const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile|mse] [--scales pow2|ratio] [--channel-scaling none|cls|rec|both]]';
+const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile|mse] [--percentile P] [--scales pow2|ratio] [--channel-scaling none|cls|rec|both] [--center-shifts] [--rec-keep-float NODES]]';
 
 interface Args extends OcrEvalOptions {
   json: boolean;
@@ -83,13 +94,19 @@ interface Args extends OcrEvalOptions {
   /** Upright calibration lines of the recognizer (its fp32 calibration costs seconds a line). */
   recCalibLines: number;
   method: CalibrationMethod;
+  /** The percentile of |x| method 'percentile' keeps. */
+  percentile: number;
   scales: ScaleMethod;
+  /** QuantizeOptions.centerShifts: the bias makes up for the floor of VTA's shift. */
+  centerShifts: boolean;
+  /** Recognizer conv / dense nodes kept in float on the host (QuantizeOptions.keepFloat; the classifier's node names overlap, so per model). */
+  recKeepFloat: string[];
   /** The models whose conv channels are rescaled before calibration (compiler/quant/equalize.ts). */
   channelScaling: OcrModel[];
 }
 
 function parseArgs(args: string[]): Args {
-  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile', scales: 'pow2', channelScaling: ['rec'] };
+  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile', percentile: DEFAULT_PERCENTILE, scales: 'pow2', centerShifts: false, recKeepFloat: [], channelScaling: ['rec'] };
   const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth' | 'calibLines' | 'recCalibLines'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth', '--calib-lines': 'calibLines', '--rec-calib-lines': 'recCalibLines' };
   const choice = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T => {
     if (!allowed.includes(v as T)) throw new VtwError(`${flag} '${v ?? ''}' is not one of ${allowed.join(', ')}; ${USAGE}`);
@@ -98,6 +115,21 @@ function parseArgs(args: string[]): Args {
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--json' || args[i] === '--int8') {
       o[args[i] === '--json' ? 'json' : 'int8'] = true;
+      continue;
+    }
+    if (args[i] === '--center-shifts') {
+      o.centerShifts = true;
+      continue;
+    }
+    if (args[i] === '--rec-keep-float') {
+      o.recKeepFloat = (args[++i] ?? '').split(',').filter(Boolean);
+      if (!o.recKeepFloat.length) throw new VtwError(`--rec-keep-float needs node names separated by commas (e.g. p2o.Conv.35); ${USAGE}`);
+      continue;
+    }
+    if (args[i] === '--percentile') {
+      const v = Number(args[++i]);
+      if (!(v > 0 && v <= 100)) throw new VtwError(`--percentile needs a number above 0 and at most 100, got '${args[i] ?? ''}'; ${USAGE}`);
+      o.percentile = v;
       continue;
     }
     if (args[i] === '--config') {
@@ -127,6 +159,7 @@ function parseArgs(args: string[]): Args {
     if (!Number.isInteger(v) || v < 0) throw new VtwError(`${args[i - 1]} needs a whole number >= 0, got '${args[i] ?? ''}'; ${USAGE}`);
     o[key] = v;
   }
+  checkOcrEvalOptions(o);
   return o;
 }
 
@@ -141,7 +174,10 @@ async function vtaEngine(o: Args): Promise<{ name: string; cls: Runner; rec: Run
     const bar = o.progress ? progress(model === 'cls' ? calibration.length : Math.min(o.recCalibLines, upright.length), `calibrating the ${model === 'cls' ? 'classifier' : 'recognizer'}`) : undefined;
     const r = await vtaRunner(model, {
       d, configName: o.config, calibration: model === 'cls' ? calibration : upright.slice(0, o.recCalibLines), recWidth: o.recWidth,
-      quant: { method: o.method, scales: o.scales }, run: { engine: o.engine, host: TS_HOST }, onCalibration: (done) => bar?.update?.(done),
+      // reportSamples 0: the per-layer report (two fp32 + int8 runs per kept sample on TS_HOST) is not printed here
+      quant: { method: o.method, percentile: o.percentile, scales: o.scales, centerShifts: o.centerShifts, reportSamples: 0, ...(model === 'rec' && o.recKeepFloat.length ? { keepFloat: o.recKeepFloat } : {}) }, run: { engine: o.engine, host: TS_HOST }, onCalibration: (done) => bar?.update?.(done),
+      // the fp32 statistics on the wasm host: the same ranges as on TS_HOST (test/models-paddleocr.test.ts), several times faster
+      calibrationHost: compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d),
       // by default only the recognizer's conv channels are rescaled (docs/models.md, "PaddleOCR int8")
       channelScaling: o.channelScaling.includes(model),
     });
@@ -166,6 +202,11 @@ async function main(): Promise<void> {
     config: opts.config,
     engine: opts.engine,
     method: opts.method,
+    ...(opts.method === 'percentile' ? { percentile: opts.percentile } : {}),
+    scales: opts.scales,
+    center_shifts: opts.centerShifts,
+    rec_keep_float: opts.recKeepFloat,
+    channel_scaling: opts.channelScaling,
     calib_lines: opts.calibLines * 2,
     rec_calib_lines: opts.recCalibLines,
     cls_cycles_per_line: Math.round(engine.vta.cls.totals.cycles / Math.max(1, engine.vta.cls.totals.runs)),
@@ -182,7 +223,7 @@ async function main(): Promise<void> {
   if (vta) console.log(`int8 on VTA ${vta.config} (${vta.engine} engine), ${vta.method} calibration on ${vta.calib_lines} lines: classifier ${vta.cls_cycles_per_line} cycles/line (${pct(vta.cls_offloaded_macs_fraction)} of MACs offloaded)${vta.rec_cycles_per_line !== undefined ? `, recognizer ${vta.rec_cycles_per_line} cycles/line (${pct(vta.rec_offloaded_macs_fraction!)})` : ''}`);
   console.log(`PaddleOCR on rendered lines (seed ${r.seed}), ${r.engine} vs onnxruntime-node fp32`);
   console.log(`classifier, ${r.cls.lines} lines (${r.cls.lines / 2} texts upright + turned): top-1 agreement with onnxruntime ${pct(r.cls.agreement)}, accuracy ${pct(r.cls.accuracy)} (onnxruntime ${pct(r.cls.accuracyOracle)}), max |Δp| ${r.cls.maxAbsDiff.toExponential(2)}, ${r.cls.seconds} s`);
-  console.log(`recognizer, ${r.rec.lines} lines at width ${r.rec.recWidth}: texts equal to onnxruntime's ${r.rec.textsEqual}/${r.rec.lines}, CER vs onnxruntime ${pct(r.rec.cerVsOracle)}, CER vs truth ${pct(r.rec.cerVsTruth)} (onnxruntime ${pct(r.rec.cerOracleVsTruth)}), exactly right ${r.rec.exact}/${r.rec.lines}, max |Δp| ${r.rec.maxAbsDiff.toExponential(2)}, ${r.rec.seconds} s`);
+  console.log(`recognizer, ${r.rec.lines} lines at width ${r.rec.recWidth}: texts equal to onnxruntime's ${r.rec.textsEqual}/${r.rec.lines}, CER vs onnxruntime ${pct(r.rec.cerVsOracle)} (${pct(r.rec.cerVsOracleTrimmed)} without spaces at the ends), CER vs truth ${pct(r.rec.cerVsTruth)} (onnxruntime ${pct(r.rec.cerOracleVsTruth)}), exactly right ${r.rec.exact}/${r.rec.lines}, max |Δp| ${r.rec.maxAbsDiff.toExponential(2)}, ${r.rec.seconds} s`);
   for (const t of r.rec.differing) console.log(`  truth ${JSON.stringify(t.truth)}  ours ${JSON.stringify(t.candidate)}  onnxruntime ${JSON.stringify(t.oracle)}`);
 }
 

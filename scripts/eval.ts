@@ -47,7 +47,7 @@ if (only === 'all' || only === 'ocr') {
   const r = await json(['scripts/eval-ocr.ts', '--int8', '--texts', opt('--texts', '100'), '--rec', opt('--rec', '100'), '--json']);
   results.ocr = r;
   rows.push(`| PaddleOCR classifier | default | ${r.cls.lines} | onnxruntime ${pct(r.cls.accuracyOracle)} right | ${pct(r.cls.accuracy)} right | ${pct(r.cls.agreement)} (top-1) | ${r.vta.cls_cycles_per_line.toLocaleString('en-US')} | ${r.cls.seconds} | |`);
-  if (r.rec.lines) rows.push(`| PaddleOCR recognizer | default | ${r.rec.lines} | CER vs truth ${pct(r.rec.cerOracleVsTruth)} | CER vs truth ${pct(r.rec.cerVsTruth)} | CER ${pct(r.rec.cerVsOracle)}, ${r.rec.textsEqual}/${r.rec.lines} texts equal | ${r.vta.rec_cycles_per_line.toLocaleString('en-US')} | ${r.rec.seconds} | |`);
+  if (r.rec.lines) rows.push(`| PaddleOCR recognizer | default | ${r.rec.lines} | CER vs truth ${pct(r.rec.cerOracleVsTruth)} | CER vs truth ${pct(r.rec.cerVsTruth)} | CER ${pct(r.rec.cerVsOracle)} (trimmed ${pct(r.rec.cerVsOracleTrimmed)}), ${r.rec.textsEqual}/${r.rec.lines} texts equal | ${r.vta.rec_cycles_per_line.toLocaleString('en-US')} | ${r.rec.seconds} | |`);
 }
 if (only === 'all' || only === 'resnet18') {
   const r = await json(['scripts/eval-resnet18.ts', '--json']);

@@ -9,14 +9,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
-import { evalClassifier, evalRecognizer, hostRunner, ocrGraph, ortRunner } from '../compiler/models/ocr-eval.ts';
+import { evalClassifier, evalRecognizer, hostRunner, ocrGraph, ortRunner, type Runner } from '../compiler/models/ocr-eval.ts';
+import { checkOcrEvalOptions } from '../scripts/eval-ocr.ts';
 import { collectStats } from '../compiler/quant/calibrate.ts';
 import { scaleConvChannels } from '../compiler/quant/equalize.ts';
 import { runGraph } from '../compiler/graph/executor.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
 import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { loadConfig } from '../src/config/load.ts';
-import { charErrorRate, clsInput, clsLabel, ctcGreedyDecode, editDistance, loadRecDict, paddleOcrMissing, recInput } from '../compiler/models/paddleocr.ts';
+import { charErrorRate, clsInput, clsLabel, ctcGreedyDecode, editDistance, loadRecDict, paddleOcrMissing, recInput, REC_STEP } from '../compiler/models/paddleocr.ts';
 import { testNeeding } from './helpers/tools.ts';
 
 const modelTest = testNeeding(() => paddleOcrMissing() ?? textLinesMissing());
@@ -63,6 +64,34 @@ modelTest('recognizer on 4 lines bound at width 256: our fp32 texts equal onnxru
   // 40 steps x 6625 probabilities after 2 transformer blocks: 1.8e-4 was the largest over 100 lines
   assert.ok(r.maxAbsDiff <= 5e-4, `${r.maxAbsDiff}`);
   assert.ok(r.cerVsTruth <= 0.1, `CER vs the true texts ${r.cerVsTruth}: the pre- or post-processing is off`);
+});
+
+modelTest('recognizer figures: cerVsOracleTrimmed leaves out spaces at the ends, cerVsOracle counts them; eval scripts check --rec <= --texts first', async () => {
+  // a dictionary of three symbols after CTC's blank: the oracle reads "ab", the candidate " ab  " (a space before, two after)
+  const dict = ['', 'a', 'b', ' '];
+  const width = 64;
+  const steps = width / REC_STEP;
+  const output = (classes: number[]): Runner => async () => {
+    const p = new Float32Array(steps * 4);
+    for (let t = 0; t < steps; t++) p[t * 4 + (classes[t] ?? 0)] = 1;
+    return p;
+  };
+  const lines = renderTextLines(2, { seed: SEED });
+  const oracle = output([1, 0, 2]);
+  const r = await evalRecognizer(lines, output([3, 1, 2, 3, 0, 3]), oracle, dict, width);
+  assert.equal(r.texts.map((t) => [t.candidate, t.oracle]), [[' ab  ', 'ab'], [' ab  ', 'ab']]);
+  assert.is(r.cerVsOracle, 3 / 2);
+  assert.is(r.cerVsOracleTrimmed, 0);
+  assert.is((await evalRecognizer(lines, oracle, oracle, dict, width)).cerVsOracleTrimmed, 0);
+  const why = (() => {
+    try {
+      checkOcrEvalOptions({ texts: 20, recLines: 60 });
+      return 'no error';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  })();
+  assert.match(why, /--rec 60 is more than --texts 20.*raise --texts to at least 60/);
 });
 
 test('input: height 48, aspect ratio kept, BGR planes normalized to [-1, 1], zero padding on the right', () => {

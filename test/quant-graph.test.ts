@@ -400,10 +400,18 @@ test('keepFloat keeps the named conv/dense layers in float', async () => {
   assert.is(q.nodes.find((n) => n.name === 'conv2')!.op, 'Conv');
   assert.is(q.nodes.find((n) => n.name === 'conv1')!.op, 'QConv');
   assert.equal(report.float, [{ node: 'conv2', op: 'Conv', reason: 'keepFloat' }]);
+  // a name that is no conv/dense node is one line, not silently ignored
+  const why = await quantized({ method: 'max', keepFloat: ['conv9', 'pool'] }).then(() => 'no error', (e: Error) => e.message);
+  assert.match(why, /^keepFloat: conv9, pool are not a Conv, Gemm or MatMul node/);
 });
 
 /** Per layer of `q` with a bias: the largest |mean error| of one output channel in output steps, over the samples, where fp32 lies inside the clip. */
 function channelBias(g: Graph, q: Graph, samples: Tensor[]): Map<string, number> {
+  return new Map([...channelMeans(g, q, samples)].map(([k, m]) => [k, Math.max(0, ...m.map(Math.abs))]));
+}
+
+/** Per quantized layer with a bias: each output channel's mean error (int8 - fp32, in output steps) where fp32 is inside the clip. */
+function channelMeans(g: Graph, q: Graph, samples: Tensor[]): Map<string, number[]> {
   const layers = q.nodes.filter((n) => (n.op === 'QConv' || n.op === 'QDense') && n.inputs[2]);
   const sums = new Map(layers.map((n) => [n.name, { sum: new Float64Array(64), count: new Float64Array(64) }]));
   for (const x of samples) {
@@ -436,7 +444,7 @@ function channelBias(g: Graph, q: Graph, samples: Tensor[]): Map<string, number>
       }
     }
   }
-  return new Map([...sums].map(([k, s]) => [k, Math.max(...Array.from(s.sum, (v, c) => (s.count[c] ? Math.abs(v / s.count[c]) : 0)))]));
+  return new Map([...sums].map(([k, s]) => [k, Array.from(s.sum, (v, c) => (s.count[c] ? v / s.count[c] : NaN)).filter(Number.isFinite)]));
 }
 
 test('bias correction leaves every channel of every layer within half an output step of fp32 on average, and stays close on unseen data', async () => {
@@ -453,6 +461,32 @@ test('bias correction leaves every channel of every layer within half an output 
     const x = new Map([['x', inputBatch(seed)]]);
     const cs = cosine(runGraph(g, x, TS_HOST).outputs.get('y')!.data, runGraph(q, x, TS_HOST).outputs.get('y')!.data);
     assert.ok(cs > 0.99, `seed ${seed}: cosine ${cs}`);
+  }
+});
+
+test('centerShifts: the bias makes up for the floor of the shift, so the layers lose their mean error', async () => {
+  const g = floatNetwork();
+  const samples = Array.from({ length: 16 }, (_, i) => inputBatch(100 + i));
+  const opts = { method: 'percentile', percentile: 99, weights: 'max' } as const;
+  const plain = quantizeGraph(g, await calibrated(g), opts).graph;
+  const centered = quantizeGraph(g, await calibrated(g), { ...opts, centerShifts: true }).graph;
+  // the same layers and shifts; each bias is round(b · 2^frac + (1 - 2^-shift) / 2), i.e. the plain one or one more
+  const layers = plain.nodes.filter((n) => n.op === 'QConv' || n.op === 'QDense');
+  assert.ok(layers.some((n) => (n.attrs.shift as number) >= 2), 'some layer shifts by 2 or more');
+  for (const n of layers) {
+    const m = centered.nodes.find((c) => c.name === n.name)!;
+    assert.is(m.attrs.shift, n.attrs.shift);
+    const [a, b] = [plain.values.get(n.inputs[2])!.const!.data, centered.values.get(m.inputs[2])!.const!.data];
+    const raised = Array.from(a, (v, i) => (b[i] as number) - (v as number));
+    assert.ok(raised.every((d) => d === 0 || d === 1), `${n.name}: bias raised by ${raised}`);
+    if ((n.attrs.shift as number) >= 2) assert.ok(raised.some((d) => d === 1), `${n.name}: some bias raised`);
+  }
+  const mean = (m: number[]) => m.reduce((x, y) => x + y, 0) / m.length;
+  const [before, after] = [channelMeans(g, plain, samples), channelMeans(g, centered, samples)];
+  for (const n of layers.filter((l) => (l.attrs.shift as number) >= 2)) {
+    const [b, a] = [mean(before.get(n.name)!), mean(after.get(n.name)!)];
+    console.log(`    ${n.name}: mean error ${b.toFixed(3)} -> ${a.toFixed(3)} steps`);
+    assert.ok(b < -0.25 && Math.abs(a) < Math.abs(b), `${n.name}: mean error ${b} steps plain, ${a} centered`);
   }
 });
 

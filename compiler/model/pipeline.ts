@@ -27,6 +27,8 @@ export interface QuantizeModelOptions {
   skipLast?: boolean;
   /** 'pow2' (default, VTA's scheme) or 'ratio' (compiler/quant/quantize.ts). */
   scales?: ScaleMethod;
+  /** QuantizeOptions.centerShifts (compiler/quant/quantize.ts). */
+  centerShifts?: boolean;
   onCalibration?: (done: number, total: number) => void;
 }
 
@@ -52,6 +54,6 @@ export async function quantizeModel(path: string, opts: QuantizeModelOptions): P
   const imageSample = opts.imageSample && ((path: string) => opts.imageSample!(path, shape));
   const samples = await loadCalibration(opts.calib, { shape }, { pixelScale: opts.pixelScale, imageSample });
   const stats = await collectStats(g, samples, TS_HOST, { onProgress: opts.onCalibration });
-  const { graph, report } = quantizeGraph(g, stats, { method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales });
+  const { graph, report } = quantizeGraph(g, stats, { method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, centerShifts: opts.centerShifts });
   return { float: g, quantized: graph, report };
 }

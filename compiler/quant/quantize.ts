@@ -54,6 +54,12 @@ export interface QuantizeOptions {
   weights?: WeightMethod;
   /** Power-of-two scales (default) or only power-of-two ratios (see the file comment). */
   scales?: ScaleMethod;
+  /**
+   * Center the shift's rounding (default false): VTA's shift right floors, which lowers every output
+   * by (1 - 2^-shift) / 2 of a step on average; the bias, added after the shift, gains that much
+   * before it is rounded, so each layer's outputs are unbiased. Nothing on VTA changes.
+   */
+  centerShifts?: boolean;
   /** Conv / dense nodes (by name) to keep in float32, e.g. the tiny SE-block convs whose int8 error costs more than VTA saves. */
   keepFloat?: readonly string[];
   /** The host target the report runs both graphs on (default TS_HOST). */
@@ -231,6 +237,8 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
   const layers = new Map<Node, Layer>();
   const float: QuantReport['float'] = [];
   const candidates = g.nodes.filter((n) => n.op === 'Conv' || n.op === 'Gemm' || n.op === 'MatMul');
+  const unknown = (opts.keepFloat ?? []).filter((name) => !candidates.some((n) => n.name === name));
+  if (unknown.length) throw new CompileError(`keepFloat: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a Conv, Gemm or MatMul node of ${g.name || 'the graph'}; name conv/dense nodes (vtw model inspect lists them)`);
   candidates.forEach((n, i) => {
     const l = asLayer(g, n);
     if (typeof l === 'string') float.push({ node: n.name, op: n.op, reason: l });
@@ -371,7 +379,8 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
       let bName = '';
       if (l.bias) {
         bName = fresh(`${n.name}.bias.int32`);
-        addValue(bName, 'int32', [l.bias.length], Int32Array.from(l.bias, (v) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v * 2 ** frac)))));
+        const center = opts.centerShifts ? (1 - 2 ** -shift) / 2 : 0;
+        addValue(bName, 'int32', [l.bias.length], Int32Array.from(l.bias, (v) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v * 2 ** frac + center)))));
       }
       emit(l.op, [x, wName, bName], yName, { ...l.attrs, shift, clip: intClip(n.attrs.clip, frac), frac }, n.name);
       layerInfo.set(n.name, { weightFrac: wf, shift });

@@ -153,6 +153,7 @@ function calibrationOptions(c: Command, required: boolean): Command {
     .option('--skip-first', 'keep the first conv/dense layer in float (on the host)')
     .option('--skip-last', 'keep the last conv/dense layer in float (on the host)')
     .addOption(new Option('--scales <kind>', 'pow2: every scale a power of two (VTA\'s scheme); ratio: any scales whose ratio at each requantization is a power of two (still one shift on VTA; finer activations)').choices(SCALE_METHODS).default('pow2'))
+    .option('--center-shifts', 'each bias makes up for the floor of VTA\'s shift (half an output step), so the int8 layers lose their mean error; nothing on VTA changes')
     .option('--calib-pixel-scale <s>', 'calibration images (PNG/JPEG) become value/255*s, as run --pixel-scale feeds them', parsePositive('calib-pixel-scale'), 1);
 }
 
@@ -176,6 +177,7 @@ interface CalibOptions {
   skipFirst?: boolean;
   skipLast?: boolean;
   scales: ScaleMethod;
+  centerShifts?: boolean;
 }
 
 interface CompileCliOptions extends CalibOptions {
@@ -191,7 +193,7 @@ async function compile(file: string, opts: CompileCliOptions): Promise<void> {
   const t0 = performance.now();
   const bar = lateBar(`calibrating on ${opts.calib}`);
   const { quantized, report } = await quantizeModel(file, {
-    inputShapes: opts.input, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, onCalibration: bar.onProgress,
+    inputShapes: opts.input, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, centerShifts: opts.centerShifts, onCalibration: bar.onProgress,
     imageSample: isOcrTask(opts.preprocess) ? async (path, shape) => ocrTaskInput(opts.preprocess as OcrTask, readImage(path), shape).data as Float32Array : undefined,
   });
   bar.stop();
@@ -313,7 +315,7 @@ async function evaluate(file: string, opts: EvalCliOptions): Promise<void> {
   b.stop();
   const cal = lateBar(`calibrating on ${opts.calib}`);
   const { quantized } = await quantizeModel(file, {
-    batch, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, onCalibration: cal.onProgress,
+    batch, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, centerShifts: opts.centerShifts, onCalibration: cal.onProgress,
   });
   cal.stop();
   const m = await compileModel(quantized, d, { configName: opts.config, source: file });

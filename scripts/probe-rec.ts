@@ -1,0 +1,145 @@
+/**
+ * Quantization probes of the PaddleOCR recognizer (docs/models.md, "PaddleOCR int8"): calibrate
+ * once (channel scaling + statistics on the wasm host), then quantize with each setting given and
+ * measure CER vs onnxruntime fp32 on the wasm host (bit-exact with VTA) over lines of another seed.
+ * One process, so the calibration (minutes) is paid once for every setting.
+ *
+ *   tsx scripts/probe-rec.ts [--calib 48] [--calib-seed 1001] [--lines 30] [--seed 2] [--report]
+ *                            [--no-channel-scaling] [--vta] [--dump F] SETTING...
+ *
+ * A SETTING is comma-separated: pow2 | ratio, p=99.9 (percentile), max | mse (method),
+ * wmax (weights max), center (centerShifts), skipFirst, skipLast, keep=NODE+NODE (float nodes). Example: `ratio,skipLast`.
+ * --dump F writes each setting's texts to F.K.json (K: the setting's index).
+ * --vta runs the int8 graph on VTA default (TS simulator; the float rest on the TS host) instead of the wasm host.
+ * --report prints the per-layer fp32-vs-int8 report (cosine) of the first setting on 1 calibration line.
+ */
+import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
+import { runGraph } from '../compiler/graph/executor.ts';
+import { ocrGraph, ortRunner } from '../compiler/models/ocr-eval.ts';
+import { charErrorRate, ctcGreedyDecode, loadRecDict, paddleOcrMissing, recInput, REC_STEP, REC_WIDTH } from '../compiler/models/paddleocr.ts';
+import { scaleConvChannels } from '../compiler/quant/equalize.ts';
+import { collectStats, type CalibrationStats } from '../compiler/quant/calibrate.ts';
+import type { Graph } from '../compiler/graph/ir.ts';
+import { TS_HOST } from '../compiler/host/ts.ts';
+import { compileModel } from '../compiler/model/compile.ts';
+import { runModel } from '../compiler/model/run.ts';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import { formatReport, quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
+import { compiledHost } from '../compiler/target/graph-host.ts';
+import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { VtwError } from '../src/errors.ts';
+
+function parseSetting(s: string): QuantizeOptions {
+  const o: QuantizeOptions = { method: 'percentile', percentile: 99.99, weights: 'mse', scales: 'pow2', reportSamples: 0 };
+  const keep: string[] = [];
+  for (const part of s.split(',')) {
+    if (part === 'pow2' || part === 'ratio') o.scales = part;
+    else if (part === 'max' || part === 'mse') o.method = part;
+    else if (part === 'wmax') o.weights = 'max';
+    else if (part === 'skipFirst') o.skipFirst = true;
+    else if (part === 'skipLast') o.skipLast = true;
+    else if (part === 'center') o.centerShifts = true;
+    else if (part.startsWith('p=')) o.percentile = Number(part.slice(2));
+    else if (part.startsWith('keep=')) keep.push(...part.slice(5).split('+'));
+    else throw new VtwError(`probe-rec: unknown setting part '${part}'`);
+  }
+  if (keep.length) o.keepFloat = keep;
+  return o;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  let calib = 48, calibSeed = 1001, lines = 30, seed = 2, report = false, channelScaling = true, vta = false, dump = '';
+  const settings: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--calib') calib = Number(args[++i]);
+    else if (a === '--calib-seed') calibSeed = Number(args[++i]);
+    else if (a === '--lines') lines = Number(args[++i]);
+    else if (a === '--seed') seed = Number(args[++i]);
+    else if (a === '--report') report = true;
+    else if (a === '--no-channel-scaling') channelScaling = false;
+    else if (a === '--vta') vta = true;
+    else if (a === '--dump') dump = args[++i];
+    else settings.push(a);
+  }
+  const why = textLinesMissing() ?? paddleOcrMissing();
+  if (why) throw new VtwError(why);
+  if (calibSeed === seed) throw new VtwError('probe-rec: --calib-seed must differ from --seed');
+  const d = loadConfig('default');
+  const wasm = () => compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d);
+  const t0 = performance.now();
+  // the calibrated graph and statistics are cached (v8 serialization) so probes of other settings skip the minutes of calibration
+  const cache = join(tmpdir(), `probe-rec-${calib}-${calibSeed}-${channelScaling ? 'cs' : 'plain'}.bin`);
+  let g: Graph;
+  let stats: CalibrationStats;
+  const fp = wasm();
+  if (existsSync(cache)) {
+    ({ g, stats } = deserialize(readFileSync(cache)) as { g: Graph; stats: CalibrationStats });
+    await fp.prepare!(g);
+  } else {
+    g = ocrGraph('rec', REC_WIDTH);
+    await fp.prepare!(g);
+    const samples = renderTextLines(calib, { seed: calibSeed }).map((l) => recInput(l.rgba, REC_WIDTH));
+    if (channelScaling) {
+      const c = scaleConvChannels(g, samples, fp);
+      console.error(`channel scaling: ${c.channels} channels of ${c.convs} convs`);
+    }
+    stats = await collectStats(g, samples, fp, { keep: 1, onProgress: (k, n) => process.stderr.write(`\rcalibrating ${k}/${n}`) });
+    writeFileSync(cache, serialize({ g, stats }));
+  }
+  console.error(`\ncalibrated in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+
+  const dict = loadRecDict();
+  const steps = REC_WIDTH / REC_STEP;
+  const decode = (p: Float32Array) => ctcGreedyDecode(p, p.length / steps, dict).text;
+  const evalLines = renderTextLines(lines, { seed });
+  const inputs = evalLines.map((l) => recInput(l.rgba, REC_WIDTH));
+  const ort = await ortRunner('rec');
+  const oracle: string[] = [];
+  for (const x of inputs) oracle.push(decode(await ort(x)));
+
+  for (const [k, s] of settings.entries()) {
+    const t1 = performance.now();
+    const opts = parseSetting(s);
+    const { graph: q, report: r } = quantizeGraph(g, stats, { ...opts, ...(report && k === 0 ? { reportSamples: 1, host: TS_HOST } : {}) });
+    if (report && k === 0) console.log(formatReport(r));
+    const got: string[] = [];
+    let cycles = 0;
+    let macs = '';
+    if (vta) {
+      // the int8 nodes on VTA default (TS simulator), the rest on the TS host: as eval-ocr --int8 runs them
+      const m = await compileModel(q, d, { configName: 'default', source: 'PaddleOCR rec' });
+      macs = `, ${(100 * m.partition.offloadedMacsFraction).toFixed(1)} % of MACs on VTA`;
+      for (const [i, x] of inputs.entries()) {
+        const r = await runModel(m, new Map([['x', x]]), { engine: 'ts', host: TS_HOST });
+        cycles += r.vtaCycles;
+        got.push(decode(r.outputs.get(q.outputs[0])!.data as Float32Array));
+        process.stderr.write(`\rVTA ${i + 1}/${inputs.length}`);
+      }
+    } else {
+      const host = wasm();
+      await host.prepare!(q);
+      for (const x of inputs) got.push(decode(runGraph(q, new Map([['x', x]]), host).outputs.get(q.outputs[0])!.data as Float32Array));
+    }
+    const pairs = got.map((t, i) => ({ got: t, want: oracle[i] }));
+    const cer = charErrorRate(pairs);
+    const cerTrim = charErrorRate(pairs.map((p) => ({ got: p.got.trim(), want: p.want.trim() })));
+    const equal = pairs.filter((p) => p.got === p.want).length;
+    console.log(`${s.padEnd(40)} CER ${(100 * cer).toFixed(2)} %  trimmed ${(100 * cerTrim).toFixed(2)} %  equal ${equal}/${lines}  float ${r.float.length}${vta ? `, on VTA default: ${Math.round(cycles / lines)} cycles/line${macs}` : ''}  (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
+    if (dump) writeFileSync(`${dump}.${k}.json`, JSON.stringify({ setting: s, seed, vta, texts: got, oracle }));
+    for (const p of pairs) if (p.got !== p.want) console.log(`    int8 ${JSON.stringify(p.got)}  ort ${JSON.stringify(p.want)}`);
+  }
+}
+
+try {
+  await main();
+} catch (e) {
+  if (!(e instanceof VtwError)) throw e;
+  console.error(e.message);
+  process.exitCode = 1;
+}
