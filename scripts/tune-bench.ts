@@ -7,19 +7,23 @@
  *   - the default chooser's cost;
  *   - the model tuner's best after N trials (seed S) and random search's best after N trials (seed S + 1000);
  *   - the trial at which the model tuner first reached random search's best.
- * The tuned sum takes, per layer, the better of the default and the model tuner's best (what
+ * With history (the default; `--no-history` leaves it out), the model tuner of each layer learns
+ * also from the earlier layers' model trials and default measurements (compiler/tune/history.ts:
+ * AutoTVM's transfer learning, as `vtw tune --history LOG` does across a network); random search
+ * has nothing to learn from. The tuned sum takes, per layer, the better of the default and the model tuner's best (what
  * `vtw op --tuned` compiles from a log, where the default is trial 0), each counted as often as the
  * network uses the layer. Writes build/bench/tune.json and build/bench/tune.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { loadConfig } from '../src/config/index.ts';
 import { RESNET18_LAYERS } from '../compiler/bench/layers.ts';
 import { median } from '../compiler/cpu/op.ts';
 import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
 import { parseTarget, targetString } from '../compiler/target/target.ts';
 import { makeTask } from '../compiler/tune/task.ts';
-import { trialsToReach, tune } from '../compiler/tune/tuner.ts';
+import { historyOf } from '../compiler/tune/history.ts';
+import { trialsToReach, tune, type HistoryPoint } from '../compiler/tune/tuner.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,6 +43,8 @@ const targetText = (() => {
 const target = parseTarget(targetText, d);
 if (target.kind !== 'vta' && target.kind !== 'cpu') throw new Error(`--target: tuning measures vta or cpu targets, not ${targetText}`);
 const unit = target.kind === 'vta' ? 'cycles' : 'ms';
+const useHistory = !process.argv.includes('--no-history');
+const history: HistoryPoint[] = [];
 const conv = findOperator('conv2d');
 const params: OpParams = { batch: 1, groups: 1, shift: 8, bias: false, clip: [0, 127] };
 
@@ -55,6 +61,7 @@ interface Row {
 }
 
 const rows: Row[] = [];
+const load0 = loadavg()[0];
 const t0 = performance.now();
 for (const l of RESNET18_LAYERS) {
   const s = l.spec;
@@ -62,7 +69,8 @@ for (const l of RESNET18_LAYERS) {
   const task = await makeTask(conv, shape, params, target, d);
   const tl = performance.now();
   const dflt = await task.measure(task.defaultKnobs);
-  const m = await tune(task, { trials, strategy: 'model', seed });
+  const m = await tune(task, { trials, strategy: 'model', seed, history: useHistory ? history : [] });
+  history.push(...historyOf(task, [{ knobs: task.defaultKnobs, cost: dflt }, ...m.trials]));
   // Its own seed, so the two searches do not share the model's first (random) batch.
   const r = await tune(task, { trials, strategy: 'random', seed: seed + 1000 });
   const perTrial = (performance.now() - tl) / 1000 / (1 + m.trials.length + r.trials.length);
@@ -91,7 +99,8 @@ const md = [
     ? `## Tuning: ResNet-18 C2-C11 on VTA (${new Date().toISOString().slice(0, 10)}, ${d.variant}, TypeScript simulator)`
     : `## Tuning: ResNet-18 C2-C11 on the CPU (${new Date().toISOString().slice(0, 10)}, \`${targetString(target)}\`)`,
   '',
-  `Measured in one run of \`npm run tune-bench -- --trials ${trials} --seed ${seed} --target ${targetText}\` on ${machine}, ${seconds.toFixed(0)} s in all.`,
+  `Measured in one run of \`npm run tune-bench -- --trials ${trials} --seed ${seed} --target ${targetText}${useHistory ? '' : ' --no-history'}\` on ${machine}, ${seconds.toFixed(0)} s in all; 1-minute load average ${load0.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end.`,
+  useHistory ? 'The model tuner learns also from the earlier layers\' trials (history); random search starts afresh on each layer.' : 'No history: each layer\'s model tuner starts afresh.',
   `${trials} trials per strategy per layer; cost = ${unit === 'cycles' ? 'simulator cycles' : 'median of warm runs of the built function, ms (each setting checked bit-exact first)'}; requantization \`>> 8, clip [0, 127]\` as the compiler benchmark.`,
   `Tuned vs default, per layer: median ${median(speedups).toFixed(2)}x, lowest ${Math.min(...speedups).toFixed(2)}x.`,
   '"tuned" = the better of the default and the model tuner\'s best (the default is trial 0 of a log, so `vtw op --tuned` never compiles a slower schedule).',
@@ -105,7 +114,7 @@ const md = [
 ].join('\n');
 const base = target.kind === 'vta' ? 'build/bench/tune' : 'build/bench/tune-cpu';
 mkdirSync('build/bench', { recursive: true });
-writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), target: targetString(target), unit, config: d.variant, machine, trials, seed, seconds, rows,
+writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), target: targetString(target), unit, config: d.variant, machine, trials, seed, seconds, history: useHistory, load: [load0, loadavg()[0]], rows,
   sums: { default: sum((r) => r.default), model: sum((r) => r.model), random: sum((r) => r.random), tuned: sum((r) => r.tuned) }, median_fraction_to_random_best: medianFraction,
   speedup_median: median(speedups), speedup_min: Math.min(...speedups) }, null, 2));
 writeFileSync(`${base}.md`, md);

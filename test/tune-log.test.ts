@@ -95,6 +95,23 @@ test('a corrupt log line is reported with its line number (one line on stderr) a
   assert.equal(JSON.parse(op.stdout).knobs, worst.knobs, 'the one valid record is used');
 });
 
+test('vtw tune --history LOG learns from the log\'s other shapes on the same target; its own shape and corrupt lines are not history', async () => {
+  const log = join(tmp, 'vta.jsonl');
+  const mixed = join(tmp, 'history.jsonl');
+  const other = join(tmp, 'other-shape.jsonl');
+  const o = await runCli('tune', 'conv2d', '--shape', '8,8,32,32,1,0,1', '--trials', '2', '--seed', '1', '--log', other, '--json');
+  assert.is(o.code, 0, o.stderr);
+  // 7 records of SHAPE (the task's own: not history), 3 of another shape, one corrupt line (line 11).
+  writeFileSync(mixed, readFileSync(log, 'utf8') + readFileSync(other, 'utf8') + '{"op":\n');
+  const r = await runCli('tune', 'conv2d', '--shape', SHAPE, '--trials', '2', '--history', mixed, '--json');
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).learned_from, { log: mixed, tasks: 1, measurements: 3 });
+  assert.match(r.stderr, /line 11: not valid JSON; skipped/);
+  const missing = await runCli('tune', 'conv2d', '--shape', SHAPE, '--trials', '2', '--history', join(tmp, 'none.jsonl'));
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr.trim(), /^vtw: .*does not exist/);
+});
+
 test('bad input: a missing log, --tuned with --knobs, an unknown strategy: one line, non-zero exit', async () => {
   const missing = await runCli('op', 'conv2d', '--shape', SHAPE, '--tuned', join(tmp, 'nope.jsonl'));
   assert.is(missing.code, 1);

@@ -12,7 +12,8 @@ import { findOperator, type OpParams } from '../compiler/ops/registry.ts';
 import { buildProgram } from '../compiler/ops/op.ts';
 import type { Knobs } from '../compiler/ops/common.ts';
 import { makeTask, knobProduct } from '../compiler/tune/task.ts';
-import { tune, trialsToReach } from '../compiler/tune/tuner.ts';
+import { tune, trialsToReach, MIN_HISTORY } from '../compiler/tune/tuner.ts';
+import { historyOf } from '../compiler/tune/history.ts';
 
 const d = loadConfig('default');
 const target = { kind: 'vta' as const, config: d };
@@ -47,6 +48,29 @@ test('a seed fixes the search (both strategies); another seed gives another', as
     assert.equal(seq(a), seq(b), strategy);
     assert.not.equal(seq(a), seq(c), strategy);
   }
+});
+
+test('history (transfer learning): trials of another shape steer the first batch to settings at least as good as without', async () => {
+  // Without the analytical prior, so only the history can guide the first batch.
+  const a = await makeTask(conv, [8, 8, 32, 32, 3, 1, 1], params, target, d);
+  const b = await makeTask(conv, [16, 16, 32, 32, 3, 1, 1], params, target, d);
+  const learned = await tune(a, { trials: 16, strategy: 'random', seed: 3 });
+  const history = historyOf(a, learned.trials);
+  assert.ok(history.length >= MIN_HISTORY);
+  // log(cost / work) of the other task's measurements (its cycles per MAC).
+  assert.ok(Math.abs(history[0].y - Math.log(learned.trials[0].cost / a.work!)) < 1e-12);
+  const batch = 3;
+  const firstBest = (r: Awaited<ReturnType<typeof tune>>) => Math.min(...r.trials.slice(0, batch).map((t) => t.cost));
+  let withH = 0;
+  let without = 0;
+  for (const seed of [1, 2, 3]) {
+    withH += firstBest(await tune(b, { trials: batch, batch, strategy: 'model', seed, usePrior: false, history }));
+    without += firstBest(await tune(b, { trials: batch, batch, strategy: 'model', seed, usePrior: false }));
+  }
+  assert.ok(withH < without, `first batches with history ${withH} cycles vs ${without} without (sum over 3 seeds)`);
+  // Points of another feature width (another operator) are ignored, not an error.
+  const r = await tune(b, { trials: 2, strategy: 'model', seed: 1, usePrior: false, history: [{ features: [1, 2], y: 0 }] });
+  assert.is(r.trials.length, 2);
 });
 
 test('trials stop at the size of the space; the cpu knob product covers every combination', async () => {

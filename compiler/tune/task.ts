@@ -18,6 +18,7 @@ import { median, runCpuOp } from '../cpu/op.ts';
 import { runOpenclOp } from '../gpu/op.ts';
 import { CompileError } from '../errors.ts';
 import type { Knobs } from '../ops/common.ts';
+import type { OpDefinition } from '../ops/compute.ts';
 import { buildProgram, type OpInstance } from '../ops/op.ts';
 import type { OperatorEntry, OpParams } from '../ops/registry.ts';
 import { compileOperator } from '../target/compile.ts';
@@ -35,6 +36,11 @@ export interface TuneTask {
   features(k: KnobSetting): number[];
   /** An analytical estimate of the cost, where the target has one (vta: the chooser's model); the model strategy's first guesses. */
   prior?(k: KnobSetting): number;
+  /**
+   * The operator's work (multiply-accumulates; the output size for operators without any): the
+   * cost model learns log(cost / work), which compares across shapes (the history of other tasks).
+   */
+  work?: number;
   /** The cost of a setting (lower is better); throws if it cannot be built or run correctly. */
   measure(k: KnobSetting): Promise<number>;
 }
@@ -51,6 +57,9 @@ export function tuneKey(op: string, shape: readonly number[], p: OpParams, targe
 }
 
 const lg = (x: number): number => Math.log2(1 + Math.max(0, x));
+
+/** MACs, or the output's elements for an operator without any (add, pooling). */
+const workOf = (def: OpDefinition): number => Math.max(1, def.macs || def.output.shape.reduce((a, b) => a * b, 1));
 
 /** Every combination of a host strategy's knob candidates, in a fixed order. */
 export const knobProduct: (space: KnobSpace) => KnobSetting[] = knobProductOf;
@@ -76,6 +85,7 @@ export async function makeTask(
     return {
       key,
       unit: 'cycles',
+      work: workOf(entry.define(shape, params, d)),
       candidates: base.knobSpace({ latencyHiding }).map(asSetting),
       defaultKnobs: asSetting(base.knobs),
       features: (s) => vtaFeatures(base, s as unknown as Knobs),
@@ -97,6 +107,7 @@ export async function makeTask(
     return {
       key,
       unit: 'ms',
+      work: workOf(def),
       candidates: knobProduct(strategy.knobSpace(def, target)),
       defaultKnobs: strategy.defaultKnobs(def, target),
       features: (k) => cpuFeatures(def.output.shape, def.macs, k),
@@ -116,6 +127,7 @@ export async function makeTask(
   return {
     key,
     unit: 'ms',
+    work: workOf(def),
     candidates: strategy.candidates?.(def, target) ?? knobProduct(strategy.knobSpace(def, target)),
     defaultKnobs: strategy.defaultKnobs(def, target),
     features: (k) => cpuFeatures(def.output.shape, def.macs, k),
@@ -151,7 +163,10 @@ function cpuFeatures(outShape: readonly number[], macs: number, k: KnobSetting):
     const [n, co, oh, ow] = outShape;
     const tileH = k.tile_h ?? 1;
     const outer = n * (co / k.tile_co);
-    f.push(lg(ow), lg(k.tile_co * tileH * ow * 4), lg(outer * (oh / tileH)), lg(outer / threads), lg(macs / total));
+    const reduction = macs / total;
+    // The shape itself (so the history of other layers transfers), then the plain nest's tiles.
+    f.push(lg(co), lg(oh), lg(macs));
+    f.push(lg(ow), lg(k.tile_co * tileH * ow * 4), lg(outer * (oh / tileH)), lg(outer / threads), lg(reduction));
     if (k.dot !== undefined) {
       // The dot-product kernel (present on VNNI hosts; defaults when dot = 0, so the layout is fixed):
       // parallel tasks and their balance over the threads, a task's accumulator bytes (16 lanes assumed),
@@ -159,11 +174,13 @@ function cpuFeatures(outShape: readonly number[], macs: number, k: KnobSetting):
       const tasks = n * Math.ceil(co / (16 * k.co_task)) * Math.ceil(oh / k.rows);
       const accs = k.col_block * k.co_block;
       f.push(lg(tasks), (Math.ceil(tasks / threads) * threads) / tasks, lg(k.co_task * 16 * k.rows * ow * 4), lg(accs), (k.col_block + k.co_block) / accs);
+      // A task's weight bytes, reused over its rows (in L1 or in L2?).
+      f.push(lg(Math.min(co, k.co_task * 16) * reduction));
     }
   } else if (outShape.length === 2 && k.tile_n !== undefined) {
     // dense: output [m, n]; the reduction over K is the inner loop.
     const [m, n] = outShape;
-    f.push(lg(m * (n / k.tile_n)), lg((m * (n / k.tile_n)) / threads), lg(macs / total));
+    f.push(lg(m), lg(n), lg(macs), lg(m * (n / k.tile_n)), lg((m * (n / k.tile_n)) / threads), lg(macs / total));
   } else {
     f.push(lg(total), lg(total / threads));
   }

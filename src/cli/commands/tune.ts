@@ -12,7 +12,8 @@ import { progress } from '../../report/progress.ts';
 import type { Derived } from '../../config/derive.ts';
 import { findOperator, OPERATOR_NAMES } from '../../../compiler/ops/registry.ts';
 import { parseTarget } from '../../../compiler/target/target.ts';
-import { appendRecord, type Strategy, type TuneRecord } from '../../../compiler/tune/log.ts';
+import { historyFromRecords } from '../../../compiler/tune/history.ts';
+import { appendRecord, readLog, type Strategy, type TuneRecord } from '../../../compiler/tune/log.ts';
 import { makeTask, type KnobSetting } from '../../../compiler/tune/task.ts';
 import { trialsToReach, tune, type Trial } from '../../../compiler/tune/tuner.ts';
 import { configOption, jsonOption, parseInteger, seedOption } from '../options.ts';
@@ -31,6 +32,7 @@ interface TuneCliOptions {
   strategy: Strategy;
   seed: number;
   log?: string;
+  history?: string;
   json?: boolean;
   runs: number;
   latencyHiding: boolean;
@@ -51,6 +53,7 @@ export function registerTune(program: Command): void {
     .addOption(new Option('--strategy <s>', 'model: random-forest cost model guides the search; random: the baseline').choices(['model', 'random']).default('model'))
     .addOption(seedOption('seed of the search (and of the operands)', 0))
     .option('--log <file>', 'append one JSON line per trial (read back by vtw op --tuned)')
+    .option('--history <log>', 'model strategy: learn also from this tuning log\'s records of other shapes of the operator on the same target (transfer learning; may be the --log file)')
     .option('--runs <n>', 'with --target cpu / opencl: timed warm runs per trial (at least 10); the cost is their median', parseInteger('runs', 1), 10)
     .option('--batch <n>', 'batch size', parseInteger('batch', 1), 1)
     .option('--groups <g>', 'groups of a grouped / depthwise conv2d', parseInteger('groups', 1), 1)
@@ -71,6 +74,13 @@ export function registerTune(program: Command): void {
         if (opts.log) appendRecord(opts.log, { ...task.key, knobs, cost, unit: task.unit, trial, strategy, timestamp: new Date().toISOString() });
       };
 
+      let history: Awaited<ReturnType<typeof historyFromRecords>> | undefined;
+      if (opts.history) {
+        const { records, problems } = readLog(opts.history);
+        for (const p of problems) process.stderr.write(`vtw: warning: ${opts.history} line ${p.line}: ${p.why}; skipped\n`);
+        history = await historyFromRecords(records, task, target, d);
+        if (!opts.json) console.error(`history: ${history.points.length} measurements of ${history.tasks} other ${kind} shapes on ${task.key.target} from ${opts.history}`);
+      }
       const defaultCost = await task.measure(task.defaultKnobs);
       record(task.defaultKnobs, defaultCost, 0, 'default');
       const total = Math.min(opts.trials, task.candidates.length);
@@ -80,6 +90,7 @@ export function registerTune(program: Command): void {
         strategy: opts.strategy,
         seed: opts.seed,
         usePrior: opts.prior,
+        history: history?.points,
         onTrial: (t: Trial, best) => {
           if (Number.isFinite(t.cost)) record(t.knobs, t.cost, t.index, opts.strategy);
           bar.tick(best ? `best ${fmt(best.cost, task.unit)} (default ${fmt(defaultCost, task.unit)})` : 'no valid setting yet');
@@ -104,6 +115,7 @@ export function registerTune(program: Command): void {
         speedup: speedup === undefined ? null : +speedup.toFixed(4),
         trials_to_beat_default: trialsToReach(result.trials, defaultCost - (task.unit === 'cycles' ? 1 : 0)) ?? null,
         history: result.trials.map((t) => (Number.isFinite(t.cost) ? t.cost : null)),
+        ...(history ? { learned_from: { log: opts.history, tasks: history.tasks, measurements: history.points.length } } : {}),
         ...(opts.log ? { log: opts.log } : {}),
       };
       if (opts.json) {
