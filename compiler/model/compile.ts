@@ -20,6 +20,8 @@ import type { OperandLayout } from '../ops/op.ts';
 import { findOperator, type OpParams } from '../ops/registry.ts';
 import { compileOperator } from '../target/compile.ts';
 import { operatorCall, outputShape } from '../target/operator-call.ts';
+import { bestScheduleRecord, type TuneRecord } from '../tune/log.ts';
+import { tuneKey } from '../tune/task.ts';
 import { emitModule } from '../vta/build.ts';
 
 /** One program buffer of a node's program: its name and the bits of one element. */
@@ -58,6 +60,8 @@ export interface CompiledModel {
   vta: Map<string, VtaNodeProgram>;
   /** The model file it was compiled from (for messages that say how to recompile). */
   source?: string;
+  /** Nodes compiled with knobs from a tuning log (CompileModelOptions.tuned), with the log's cost. */
+  tuned?: { node: string; cost: number; unit: string }[];
 }
 
 export interface CompileModelOptions {
@@ -65,6 +69,11 @@ export interface CompileModelOptions {
   configName?: string;
   /** The model file (kept in the artifact: how to recompile). */
   source?: string;
+  /**
+   * A tuning log's records (compiler/tune/log.ts): a node whose operator, shape and parameters (any
+   * shift) were tuned on this configuration compiles with the best record's knobs.
+   */
+  tuned?: readonly TuneRecord[];
   /** Called after each compiled node (progress). */
   onNode?: (done: number, total: number, node: string) => void;
 }
@@ -74,8 +83,9 @@ export async function compileModel(g: Graph, d: Derived, opts: CompileModelOptio
   const part = partitionGraph(g, d);
   const vta = new Map<string, VtaNodeProgram>();
   const offloaded = part.nodes.filter((p) => p.where === 'vta');
+  const tuned: NonNullable<CompiledModel['tuned']> = [];
   for (const [i, p] of offloaded.entries()) {
-    vta.set(p.node.name, await compileNode(g, p.node, d, p.macs));
+    vta.set(p.node.name, await compileNode(g, p.node, d, p.macs, opts.tuned, (r) => tuned.push({ node: p.node.name, cost: r.cost, unit: r.unit })));
     opts.onNode?.(i + 1, offloaded.length, p.node.name);
   }
   return {
@@ -90,14 +100,20 @@ export async function compileModel(g: Graph, d: Derived, opts: CompileModelOptio
     },
     vta,
     ...(opts.source ? { source: opts.source } : {}),
+    ...(opts.tuned ? { tuned } : {}),
   };
 }
 
-async function compileNode(g: Graph, node: Graph['nodes'][number], d: Derived, macs: number): Promise<VtaNodeProgram> {
+async function compileNode(
+  g: Graph, node: Graph['nodes'][number], d: Derived, macs: number, log: readonly TuneRecord[] | undefined, onTuned: (r: TuneRecord) => void,
+): Promise<VtaNodeProgram> {
   const call = operatorCall(node, g);
   if (!call) throw new CompileError(`node ${node.name} (${node.op}) has no VTA operator; only the quantized operators QConv, QDense, QAdd and QMaxPool offload`);
   const entry = findOperator(call.op);
-  const compiled = await compileOperator(entry, call.shape, call.params, { kind: 'vta', config: d }, d);
+  const target = { kind: 'vta' as const, config: d };
+  const record = log && bestScheduleRecord(log, tuneKey(entry.name, call.shape, call.params, target));
+  if (record) onTuned(record);
+  const compiled = await compileOperator(entry, call.shape, call.params, target, d, record ? { vta: { knobs: record.knobs as unknown as Knobs } } : {});
   if (compiled.kind !== 'vta') throw new CompileError(`internal: ${call.op} compiled for ${compiled.kind}`);
   const inst = compiled.inst;
   const layout = entry.vtaLayout(call.shape, call.params, d);

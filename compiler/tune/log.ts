@@ -39,6 +39,16 @@ export interface LogProblem {
   why: string;
 }
 
+/** Refuse, before any work, a log that cannot be appended to (a missing folder, no permission). */
+export function checkLogWritable(file: string): void {
+  try {
+    appendFileSync(file, '');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new CompileError(`cannot write the tuning log ${file} (${code}); give a file in a folder that exists and that you can write`);
+  }
+}
+
 export function appendRecord(file: string, r: TuneRecord): void {
   appendFileSync(file, JSON.stringify(r) + '\n');
 }
@@ -94,4 +104,14 @@ export function bestRecord(records: readonly TuneRecord[], key: TuneKey): TuneRe
   let best: TuneRecord | undefined;
   for (const r of records) if (sameTask(r, key) && (!best || r.cost < best.cost)) best = r;
   return best;
+}
+
+/**
+ * The cheapest record for a task's *schedule*: as bestRecord, but with any requantization shift
+ * (the amount changes no instruction and no loop, so a layer tuned with one shift serves a
+ * model node with another). What `vtw model compile --tuned` looks up per node.
+ */
+export function bestScheduleRecord(records: readonly TuneRecord[], key: TuneKey): TuneRecord | undefined {
+  const anyShift = <T extends TuneKey>(k: T): T => ({ ...k, params: { ...k.params, shift: null } });
+  return bestRecord(records.map(anyShift), anyShift(key));
 }

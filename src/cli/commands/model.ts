@@ -34,6 +34,8 @@ import { batchFor, evaluateImages } from '../../../compiler/quant/evaluate.ts';
 import { compiledHost } from '../../../compiler/target/graph-host.ts';
 import { gpuDevice, gpuHost } from '../../../compiler/gpu/graph-host.ts';
 import { parseTarget } from '../../../compiler/target/target.ts';
+import { readLog, type TuneRecord } from '../../../compiler/tune/log.ts';
+import { registerModelTune } from './model-tune.ts';
 import { configOption, configSpecOption, jsonOption, outOption, parseInteger, parsePositive } from '../options.ts';
 
 /** `--input NAME=DIMS`, repeatable: the shapes of a model's inputs (binds dynamic dimensions). */
@@ -137,15 +139,15 @@ function hostTarget(name: (typeof HOSTS)[number], d: Derived): HostTarget {
 }
 
 const PREPROCESS = ['plain', ...OCR_TASKS] as const;
-type Preprocess = (typeof PREPROCESS)[number];
+export type Preprocess = (typeof PREPROCESS)[number];
 
 /** How an image becomes the model input: a plain resize (value/255*scale), or a model's own preprocessing. */
-function preprocessOption(what: string): Option {
+export function preprocessOption(what: string): Option {
   return new Option('--preprocess <how>', `${what}: plain (resize, value/255*scale) or PaddleOCR's line preprocessing (aspect kept, BGR, normalized, padded; run also decodes the output: orientation or text)`).choices(PREPROCESS).default('plain');
 }
 
-/** Calibration options shared by compile and eval. */
-function calibrationOptions(c: Command, required: boolean): Command {
+/** Calibration options shared by compile, tune and eval. */
+export function calibrationOptions(c: Command, required: boolean): Command {
   const calib = new Option('--calib <spec>', 'calibration samples: a folder of .npy / PNG / JPEG files, a .npy batch, an IDX image file, or mnist-train[:N] / mnist-test[:N]');
   return c
     .addOption(required ? calib.makeOptionMandatory() : calib.default('mnist-train:1000'))
@@ -170,7 +172,7 @@ function lateBar(title: string): { onProgress: (done: number, total: number) => 
   };
 }
 
-interface CalibOptions {
+export interface CalibOptions {
   calib: string;
   calibPixelScale: number;
   method: CalibrationMethod;
@@ -180,24 +182,42 @@ interface CalibOptions {
   centerShifts?: boolean;
 }
 
-interface CompileCliOptions extends CalibOptions {
+export interface QuantizeCliOptions extends CalibOptions {
   preprocess: Preprocess;
+  input?: Map<string, number[]>;
+}
+
+interface CompileCliOptions extends QuantizeCliOptions {
   config: string;
   out: string;
-  input?: Map<string, number[]>;
+  tuned?: string;
   json?: boolean;
+}
+
+/** Quantize a model file as the command line says (calibration with a progress bar). */
+export async function quantizeCli(file: string, opts: QuantizeCliOptions): ReturnType<typeof quantizeModel> {
+  const bar = lateBar(`calibrating on ${opts.calib}`);
+  const q = await quantizeModel(file, {
+    inputShapes: opts.input, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, centerShifts: opts.centerShifts, onCalibration: bar.onProgress,
+    imageSample: isOcrTask(opts.preprocess) ? async (path, shape) => ocrTaskInput(opts.preprocess as OcrTask, readImage(path), shape).data as Float32Array : undefined,
+  });
+  bar.stop();
+  return q;
+}
+
+/** A tuning log's valid records; each corrupt line is one warning with its line number. */
+function tunedRecords(file: string): TuneRecord[] {
+  const { records, problems } = readLog(file);
+  for (const p of problems) process.stderr.write(`vtw: warning: ${file} line ${p.line}: ${p.why}; skipped\n`);
+  return records;
 }
 
 async function compile(file: string, opts: CompileCliOptions): Promise<void> {
   const d = loadConfig(opts.config);
   const t0 = performance.now();
-  const bar = lateBar(`calibrating on ${opts.calib}`);
-  const { quantized, report } = await quantizeModel(file, {
-    inputShapes: opts.input, calib: opts.calib, pixelScale: opts.calibPixelScale, method: opts.method, skipFirst: opts.skipFirst, skipLast: opts.skipLast, scales: opts.scales, centerShifts: opts.centerShifts, onCalibration: bar.onProgress,
-    imageSample: isOcrTask(opts.preprocess) ? async (path, shape) => ocrTaskInput(opts.preprocess as OcrTask, readImage(path), shape).data as Float32Array : undefined,
-  });
-  bar.stop();
-  const m = await compileModel(quantized, d, { configName: opts.config, source: file });
+  const tuned = opts.tuned ? tunedRecords(opts.tuned) : undefined;
+  const { quantized, report } = await quantizeCli(file, opts);
+  const m = await compileModel(quantized, d, { configName: opts.config, source: file, tuned });
   saveArtifact(opts.out, m);
   const seconds = (performance.now() - t0) / 1000;
   const onVta = m.partition.nodes.filter((n) => n.where === 'vta').map((n) => n.name);
@@ -206,13 +226,14 @@ async function compile(file: string, opts: CompileCliOptions): Promise<void> {
       model: file, out: opts.out, config: opts.config, variant: d.variant, calib: opts.calib, method: opts.method,
       vta_nodes: onVta, host_nodes: m.partition.nodes.filter((n) => n.where === 'host').map((n) => n.name),
       macs: m.partition.macs, offloaded_macs_fraction: +m.partition.offloadedMacsFraction.toFixed(6),
-      float_layers: report.float, seconds: +seconds.toFixed(3),
+      float_layers: report.float, ...(m.tuned ? { tuned_nodes: m.tuned } : {}), seconds: +seconds.toFixed(3),
     }, null, 2));
     return;
   }
   console.log(`${file}: quantized (${opts.method} over ${opts.calib}) and compiled for ${opts.config} (${d.variant}) in ${seconds.toFixed(1)} s`);
   console.log(`on VTA: ${onVta.length} of ${m.partition.nodes.length} nodes (${onVta.join(', ') || 'none'}), ${(100 * m.partition.offloadedMacsFraction).toFixed(1)} % of ${m.partition.macs.toLocaleString('en-US')} MACs`);
   for (const f of report.float) console.log(`kept in float: ${f.node} (${f.op}): ${f.reason}`);
+  if (m.tuned) console.log(`tuned: ${m.tuned.length} of ${onVta.length} VTA nodes compiled with knobs from ${opts.tuned}${m.tuned.length < onVta.length ? ` (tune the others with vtw model tune ${file} --log ${opts.tuned} ...)` : ''}`);
   console.log(`wrote ${opts.out}`);
 }
 
@@ -383,8 +404,10 @@ export function registerModel(program: Command): void {
       .addOption(preprocessOption('calibration images')),
     true,
   )
-    .addOption(jsonOption('print JSON: vta_nodes, host_nodes, macs, offloaded_macs_fraction, float_layers, seconds'))
+    .option('--tuned <log>', 'compile each VTA node whose operator, shape and parameters a tuning log holds (vtw tune / vtw model tune --log) with its best knobs')
+    .addOption(jsonOption('print JSON: vta_nodes, host_nodes, macs, offloaded_macs_fraction, float_layers, tuned_nodes (--tuned), seconds'))
     .action((file: string, opts: CompileCliOptions) => compile(file, opts));
+  registerModelTune(model);
   model
     .command('run')
     .description('run a compiled model (.vtwm) on one input: VTA nodes on a simulator, the rest on a host target; top-k or a tensor summary')

@@ -13,7 +13,7 @@ import type { Derived } from '../../config/derive.ts';
 import { findOperator, OPERATOR_NAMES } from '../../../compiler/ops/registry.ts';
 import { parseTarget } from '../../../compiler/target/target.ts';
 import { historyFromRecords } from '../../../compiler/tune/history.ts';
-import { appendRecord, readLog, type Strategy, type TuneRecord } from '../../../compiler/tune/log.ts';
+import { appendRecord, checkLogWritable, readLog, type Strategy, type TuneRecord } from '../../../compiler/tune/log.ts';
 import { makeTask, type KnobSetting } from '../../../compiler/tune/task.ts';
 import { trialsToReach, tune, type Trial } from '../../../compiler/tune/tuner.ts';
 import { configOption, jsonOption, parseInteger, seedOption } from '../options.ts';
@@ -69,6 +69,7 @@ export function registerTune(program: Command): void {
       const target = parseTarget(opts.target, d);
       if (opts.runs < 10) throw new VtwError(`--runs ${opts.runs}: a cpu measurement is the median of at least 10 warm runs`);
       const { shape, params } = shapeAndParams(kind, opts, d);
+      if (opts.log) checkLogWritable(opts.log);
       const task = await makeTask(entry, shape, params, target, d, { latencyHiding: opts.latencyHiding, runs: opts.runs, seed: 1 });
       const record = (knobs: KnobSetting, cost: number, trial: number, strategy: TuneRecord['strategy']) => {
         if (opts.log) appendRecord(opts.log, { ...task.key, knobs, cost, unit: task.unit, trial, strategy, timestamp: new Date().toISOString() });
