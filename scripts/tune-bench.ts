@@ -58,6 +58,10 @@ interface Row {
   tuned: number;
   model_trials_to_random_best: number | null;
   seconds_per_trial: number;
+  /** Each trial's cost in order (null: failed), and the model's best setting. */
+  model_costs: (number | null)[];
+  random_costs: (number | null)[];
+  model_best_knobs: Record<string, number> | null;
 }
 
 const rows: Row[] = [];
@@ -79,6 +83,8 @@ for (const l of RESNET18_LAYERS) {
   const row: Row = {
     layer: l.name, count: l.count, space: m.spaceSize, default: dflt, model, random, tuned: Math.min(dflt, model),
     model_trials_to_random_best: trialsToReach(m.trials, random) ?? null, seconds_per_trial: +perTrial.toFixed(3),
+    model_costs: m.trials.map((t) => (Number.isFinite(t.cost) ? t.cost : null)), random_costs: r.trials.map((t) => (Number.isFinite(t.cost) ? t.cost : null)),
+    model_best_knobs: m.best?.knobs ?? null,
   };
   rows.push(row);
   console.error(`${l.name}: default ${dflt}, model ${model}, random ${random}, model reached random's best at ${row.model_trials_to_random_best ?? `never (>${trials})`} (${perTrial.toFixed(2)} s a trial)`);
