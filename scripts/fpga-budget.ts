@@ -24,13 +24,22 @@ if (!spec) {
   console.error('usage: tsx scripts/fpga-budget.ts CONFIG [--board B] [--flat] [--json]');
   process.exit(2);
 }
-const d = loadConfig(spec);
+/** Bad input (a config, a board, a configuration the board cannot take): one line, exit 2. */
+function orExit<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    console.error(`fpga-budget: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
+const d = orExit(() => loadConfig(spec));
 const boardName = bi >= 0 ? args[bi + 1] : d.board;
 if (!boardName) {
-  console.error(`config ${d.variant} names no BOARD: give --board B`);
+  console.error(`fpga-budget: config ${d.variant} names no BOARD: give --board B`);
   process.exit(2);
 }
-const design = buildVtaBoardTop(d, getBoard(boardName), null, {});
+const design = orExit(() => buildVtaBoardTop(d, getBoard(boardName), null, {}));
 const { runYosys } = await import('@yowasp/yosys');
 const reads = Object.keys(design.files).map((n) => `read_verilog ${n}`).join('; ');
 const script = `${reads}; synth_ice40 -top ${design.top}${flat ? '' : ' -noflatten'}; tee -q -o stat.txt stat`;
