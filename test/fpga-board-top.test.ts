@@ -117,6 +117,11 @@ test('configuration checks: MEM_OUTSTANDING 2, SPRAM timing limits, DSPs on an H
   assert.is(boardMemory(derived('spram'), ib).blocks, 4);
   assert.is(boardMemory(deriveConfig({ ...BOARDS.spram.config, LOG_BUS_WIDTH: 6 }), ib).description, '4 x SB_SPRAM256KA (1 bank of 4), 131072 bytes');
   assert.is(boardMemory(derived('bram'), hx).memBytes, 8192);
+  // ... but no bank past what the core addresses (2^MEM_ADDR_BITS bytes), at least one bank
+  assert.is(boardMemory(deriveConfig({ ...BOARDS.spram.config, MEM_ADDR_BITS: 16 }), ib).description, '2 x SB_SPRAM256KA (1 bank of 2), 65536 bytes');
+  assert.is(boardMemory(deriveConfig({ ...BOARDS.spram.config, MEM_ADDR_BITS: 13 }), ib).memBytes, 65536);
+  assert.is(boardMemory(deriveConfig({ ...BOARDS.spram.config, MEM_ADDR_BITS: 13, LOG_BUS_WIDTH: 6 }), ib).memBytes, 131072);
+  assert.is(boardMemory(deriveConfig({ ...BOARDS.spram.config, MEM_ADDR_BITS: 13 }), ib, 131072).blocks, 4);
   assert.is(boardMemory(derived('bram'), getBoard('icestick')).memBytes, 4096);
   assert.match(errorLine(() => boardMemory(derived('bram'), hx, 5000)), /power of two/);
   assert.match(errorLine(() => boardMemory(derived('spram'), ib, 16384)), /SPRAM banks of 65536 bytes/);

@@ -87,8 +87,10 @@ export function boardMemory(d: Derived, board: Board, memBytes?: number): BoardM
     const lanes = d.busWidth / 16;
     const maxBanks = floorPow2(Math.floor(Math.min(4, dev.spram) / lanes));
     const max = maxBanks * lanes * SPRAM_BYTES;
-    const bytes = memBytes ?? max;
     const unit = lanes * SPRAM_BYTES;
+    // by default every bank up to what the core addresses (2^MEM_ADDR_BITS bytes): banks past that
+    // would cost the controller their select logic and never be reached by the core
+    const bytes = memBytes ?? Math.min(max, Math.max(unit, 2 ** d.mem.addrBits));
     if (!isPow2(bytes) || bytes < unit || bytes > max) {
       throw new VtwError(`board memory of ${bytes} bytes: ${board.name} with a ${d.busWidth}-bit bus takes SPRAM banks of ${unit} bytes, a power of two from ${unit} to ${max} bytes`);
     }
@@ -106,7 +108,7 @@ export function boardMemory(d: Derived, board: Board, memBytes?: number): BoardM
 }
 
 export interface VtaBoardOptions {
-  /** Bytes of on-chip memory (default: all SPRAM up to 4 blocks; half the block RAM elsewhere). */
+  /** Bytes of on-chip memory (default: SPRAM up to 4 blocks and up to 2^MEM_ADDR_BITS bytes, at least one bank; half the block RAM elsewhere). */
   memBytes?: number;
   /** Clock cycles per UART bit (default: core clock / baud). Simulation uses 4..8. */
   clksPerBit?: number;
