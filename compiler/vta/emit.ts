@@ -200,10 +200,11 @@ function splitLastStep(sp: KernelSpec, dst: Int32Array): { rest?: KernelSpec; la
 export class ClearConflict extends Error {}
 
 /**
- * A token push or pop held back with the kernels (GEMM_REQUANT). A compute -> store push carries the
- * accumulator element ranges [lo, hi) whose OUT part its store reads (`storeReads`).
+ * A token push or pop held back with the kernels (GEMM_REQUANT). A compute -> store push is marked
+ * (`storePush`) and carries, when the dependency pass recorded them, the accumulator element
+ * ranges [lo, hi) whose OUT part its store reads (`storeReads`).
  */
-type TokenOp = (() => void) & { storeReads?: Array<[number, number]> };
+type TokenOp = (() => void) & { storePush?: boolean; storeReads?: Array<[number, number]> };
 
 /**
  * ALU_REQUANT (docs/microarch.md §15): the requantization chain the compiler lowers to separate ALU
@@ -314,16 +315,17 @@ class RequantFuser {
    */
   private earlyStorePushes(out: Array<KernelSpec | TokenOp>, g: number, r: number): TokenOp[] {
     const between = out.slice(g + 1, r);
-    if (between.some((x) => typeof x === 'function' && x.storeReads)) return [];
+    if (between.some((x) => typeof x === 'function' && x.storePush)) return [];
     const kernels = between.filter((x): x is KernelSpec => typeof x !== 'function');
     const moved: TokenOp[] = [];
     for (let j = r; j < out.length && typeof out[j] === 'function';) {
       const op = out[j] as TokenOp;
-      if (!op.storeReads) {
+      if (!op.storePush) {
         j++;
         continue;
       }
       const ranges = op.storeReads;
+      if (!ranges) break;
       const clash = kernels.some((k) => this.indexSets(k).dst.some((e) => ranges.some(([lo, hi]) => e >= lo && e < hi)));
       if (clash) break;
       moved.push(op);
@@ -533,6 +535,7 @@ export class Emitter {
       case 'dep': {
         const { from, to } = s;
         const op: TokenOp = s.op === 'push' ? () => this.rt.depPush(from, to) : () => this.rt.depPop(from, to);
+        if (s.op === 'push' && from === 2 && to === 3) op.storePush = true;
         if (s.reads && this.rq && this.t.d.gemmRequant) op.storeReads = s.reads.map((b) => [this.sramBase(b), this.sramBase(b) + sramElems(b, this.t)]);
         if (s.op === 'push') this.verifier.push(from, to);
         else this.verifier.pop(from, to);
