@@ -9,7 +9,10 @@
  * compute time (GEMM micro-ops, ALU micro-ops at 1 or 2 cycles, resets), load-module time
  * (per LOAD: memory latency plus beats, or the outstanding-burst limit for short rows), store time,
  * plus the pipeline fill (the first chunk's loads) and drain (the last tile's ALU work and store).
- * With two or more virtual threads loads overlap compute; with one they alternate.
+ * With two or more virtual threads loads overlap compute; with one they alternate. On co-design
+ * configurations (ALU_REQUANT, docs/microarch.md §15) the model also knows what their compiler does
+ * (fused requantization, resident weights, early stores with GEMM_REQUANT) and the memory slots that
+ * short rows hold; VTA's configurations keep VTA's model.
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { CompileError } from '../errors.ts';
