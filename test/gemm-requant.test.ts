@@ -2,7 +2,8 @@
  * GEMM_REQUANT (docs/microarch.md §15.1, docs/isa.md): off, the GEMM layout and variant are VTA's;
  * on, a GEMM's requant bit writes the requantized sum with the parameter register that the last RQ
  * sets (checked here against a hand computation), and the compiler drops the RQ micro-ops of 1x1
- * convolutions without bias, bit-exact against the plain reference. The RTL's agreement with the
+ * convolutions without bias, bit-exact against the plain reference, with each virtual thread's
+ * store token on its requantizing GEMM (docs/microarch.md §15.1, "Store tokens"). The RTL's agreement with the
  * simulator: test/slow/cosim-codesign.test.ts (three configurations, conformance + 200 programs).
  */
 import { test } from 'uvu';
