@@ -2,7 +2,8 @@
  * GEMM_REQUANT (docs/microarch.md §15.1, docs/isa.md): off, the GEMM layout and variant are VTA's;
  * on, a GEMM's requant bit writes the requantized sum with the parameter register that the last RQ
  * sets (checked here against a hand computation), and the compiler drops the RQ micro-ops of 1x1
- * convolutions without bias, bit-exact against the plain reference. The RTL's agreement with the
+ * convolutions without bias, bit-exact against the plain reference, with each virtual thread's
+ * store token on its requantizing GEMM (docs/microarch.md §15.1, "Store tokens"). The RTL's agreement with the
  * simulator: test/slow/cosim-codesign.test.ts (three configurations, conformance + 200 programs).
  */
 import { test } from 'uvu';
@@ -10,6 +11,8 @@ import * as assert from 'uvu/assert';
 import { deriveConfig, loadConfig } from '../src/config/index.ts';
 import { ConfigError } from '../src/errors.ts';
 import { rqParams } from '../src/isa/alu.ts';
+import { INSN_BYTES } from '../src/isa/constants.ts';
+import { decodeInsn } from '../src/isa/insn.ts';
 import { assemble, disassemble } from '../src/program/index.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { randomProgram } from '../src/runtime/random.ts';
@@ -110,6 +113,26 @@ test('compiler: 1x1 convolutions without bias need no RQ micro-op with GEMM_REQU
       } else assert.ok(b.result.counters.alu_uops > 0, `${what}: RQ stays`);
     }
   }
+});
+
+test("compiler: each virtual thread's store starts once its requantizing GEMM ends, not after the other threads' GEMMs", async () => {
+  const cd = loadConfig('default-codesign');
+  const s: Conv2dSpec = { batch: 1, h: 28, w: 28, cin: 64, cout: 64, k: 1, pad: 0, stride: 2, groups: 1, shift: 8, bias: false, clip: [0, 127] };
+  const knobs = { tile_b: 1, tile_h: 1, tile_w: 14, tile_ci: 2, tile_co: 4, oc_nthread: 1, h_nthread: 2 };
+  const r = await runOp(compileConv2d(s, cd, { knobs }), engine, { check: true, seed: 3 });
+  assert.ok(r.match, r.mismatch);
+  const run = runSync(r.program);
+  const bytes = r.program.buffers.find((b) => b.kind === 'insn')!.data!;
+  const at = new Map(run.insnTiming!.map((t) => [t.index, t]));
+  const insns = Array.from({ length: bytes.length / INSN_BYTES }, (_, i) => decodeInsn(cd, bytes, i * INSN_BYTES));
+  // the compute -> store tokens of the first tile group: one on each thread's requantizing GEMM
+  const rqGemms = insns.map((x, i) => [x, i] as const).filter(([x]) => x.opcode === 'GEMM' && x.requant);
+  const firstStore = insns.findIndex((x) => x.opcode === 'STORE' && x.x_size > 0);
+  assert.ok(rqGemms.length >= 2 && firstStore > 0);
+  const [[g0, i0], [g1, i1]] = rqGemms;
+  assert.ok(g0.opcode === 'GEMM' && g0.push_next_dep === 1 && g1.opcode === 'GEMM' && g1.push_next_dep === 1, 'thread 0 and 1 requantizing GEMMs push to the store');
+  assert.ok(at.get(firstStore)!.start < at.get(i1)!.end, `thread 0's store starts ${at.get(firstStore)!.start}, thread 1's GEMM ends ${at.get(i1)!.end}`);
+  assert.ok(at.get(firstStore)!.start >= at.get(i0)!.end);
 });
 
 test('random programs on default-codesign carry requantizing GEMMs and run', () => {

@@ -117,6 +117,11 @@ export interface Dep {
   op: 'push' | 'pop';
   from: Queue;
   to: Queue;
+  /**
+   * A compute -> store push: the SRAM buffers whose OUT part the store task it serves reads (with
+   * GEMM_REQUANT the emitter may issue the push as soon as no later kernel writes them).
+   */
+  reads?: Buffer[];
 }
 
 export type Stmt = For | Seq | Alloc | Store | If | Attr | Gemm | Alu | Dma | UopScope | Task | Dep;

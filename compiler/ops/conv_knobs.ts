@@ -9,7 +9,10 @@
  * compute time (GEMM micro-ops, ALU micro-ops at 1 or 2 cycles, resets), load-module time
  * (per LOAD: memory latency plus beats, or the outstanding-burst limit for short rows), store time,
  * plus the pipeline fill (the first chunk's loads) and drain (the last tile's ALU work and store).
- * With two or more virtual threads loads overlap compute; with one they alternate.
+ * With two or more virtual threads loads overlap compute; with one they alternate. On co-design
+ * configurations (ALU_REQUANT, docs/microarch.md §15) the model also knows what their compiler does
+ * (fused requantization, resident weights, early stores with GEMM_REQUANT) and the memory slots that
+ * short rows hold; VTA's configurations keep VTA's model.
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { CompileError } from '../errors.ts';
@@ -68,7 +71,7 @@ export function gemmKernelUops(g: ConvGeom, k: Knobs): number {
 }
 
 /** Cycles of one LOAD of `rows` rows of `rowBytes` bytes (docs/microarch.md §6.1, §8). */
-export function loadCycles(d: Derived, rows: number, rowBytes: number, padElems = 0): number {
+export function loadCycles(d: Derived, rows: number, rowBytes: number, padElems = 0, rounds = false): number {
   if (rows <= 0 || rowBytes <= 0) return 2 + padElems;
   const m = d.mem;
   const BB = d.busBytes;
@@ -78,14 +81,20 @@ export function loadCycles(d: Derived, rows: number, rowBytes: number, padElems 
   const bursts = rows * burstsPerRow;
   const avg = beats / bursts;
   const stream = beats * m.cyclesPerBeat;
-  const slots = (bursts * (m.readLatency + avg * m.cyclesPerBeat)) / m.outstanding;
+  // `rounds` (co-design configurations): whole rounds of `outstanding` bursts, the last one's latency included
+  const slots = (rounds ? Math.ceil(bursts / m.outstanding) * m.outstanding : bursts) * (m.readLatency + avg * m.cyclesPerBeat) / m.outstanding;
   return Math.max(m.readLatency + stream, slots, 1 + beats + padElems) + 2;
 }
 
-export function storeCycles(d: Derived, rows: number, rowBytes: number): number {
+export function storeCycles(d: Derived, rows: number, rowBytes: number, slots = false): number {
   const m = d.mem;
-  const beats = rows * Math.ceil(rowBytes / d.busBytes);
-  return beats * m.cyclesPerBeat + m.writeLatency + 2;
+  const beatsPerRow = Math.ceil(rowBytes / d.busBytes);
+  const beats = rows * beatsPerRow;
+  const stream = beats * m.cyclesPerBeat + m.writeLatency + 2;
+  if (!slots) return stream;
+  // short rows: each burst holds one of the outstanding write slots until its response (§8.4)
+  const bursts = rows * Math.ceil(beatsPerRow / m.burstBeats);
+  return Math.max(stream, (bursts * (m.writeLatency + 1 + (beats / bursts) * m.cyclesPerBeat)) / m.outstanding + m.writeLatency + 2);
 }
 
 export interface PipelineShape {
@@ -99,6 +108,13 @@ export interface PipelineShape {
   A: number;
   R: number;
   S: number;
+  /**
+   * Each thread's store may start when its last GEMM ends (GEMM_REQUANT, 1x1 without bias: the
+   * requantization is in that GEMM, compiler/vta/emit.ts); otherwise after the group's ALU work.
+   */
+  earlyStore?: boolean;
+  /** Loads per chunk of the first group when it differs from L (weights loaded once, ALU_REQUANT). */
+  L0?: number;
 }
 
 /**
@@ -124,7 +140,7 @@ export function pipelineCycles(p: PipelineShape): number {
     for (let c = 0; c < nChunks; c++) {
       for (let t = 0; t < T; t++) {
         const start = Math.max(loadFree, c === 0 ? lastG[t] : gEnd[t]);
-        loadEnd[t] = start + p.L;
+        loadEnd[t] = start + (k === 0 ? p.L0 ?? p.L : p.L);
         loadFree = loadEnd[t];
       }
       for (let t = 0; t < T; t++) {
@@ -136,7 +152,7 @@ export function pipelineCycles(p: PipelineShape): number {
     for (let t = 0; t < T; t++) {
       lastG[t] = gEnd[t];
       comp += p.A;
-      const start = Math.max(storeFree, comp);
+      const start = Math.max(storeFree, p.earlyStore ? gEnd[t] : comp);
       storeEnd[t] = start + p.S;
       storeFree = storeEnd[t];
     }
@@ -174,7 +190,8 @@ export function convCost(g: ConvGeom, d: Derived, k: Knobs): ConvCost {
   const fused = requantFuses(s, d);
   // GEMM_REQUANT: without the bias, a 1x1 tile's last GEMM step requantizes (no ALU micro-op;
   // larger kernels keep the window in the micro-ops, where the emitter leaves the RQ)
-  const aluPerAcc = fused ? (s.bias ? 2 : d.gemmRequant && g.K === 1 ? 0 : 1) : 1 + (s.shift ? 1 : 0) + (s.bias ? 2 : 0) + (s.clip ? 2 : 0);
+  const inGemm = fused && !s.bias && d.gemmRequant && g.K === 1;
+  const aluPerAcc = fused ? (s.bias ? 2 : inGemm ? 0 : 1) : 1 + (s.shift ? 1 : 0) + (s.bias ? 2 : 0) + (s.clip ? 2 : 0);
   const aluTile = nAcc * aluPerAcc + (s.bias && !resident ? loadCycles(d, 1, k.tile_co * d.elemBytes.acc) + 8 : 0);
   // Input rows / columns actually read (padding is zero-filled, not loaded).
   const ih = g.rs > 1 ? k.tile_h : (k.tile_h - 1) * s.stride + g.K;
@@ -189,17 +206,21 @@ export function convCost(g: ConvGeom, d: Derived, k: Knobs): ConvCost {
   let inpChunk: number;
   if (s.pad === 0 && g.rs === 1 && iw === s.w && ih === s.h) inpChunk = loadCycles(d, k.tile_b, blocks * ih * iw * E);
   else if (s.pad === 0 && g.rs === 1 && iw === s.w) inpChunk = k.tile_b * blocks * loadCycles(d, 1, ih * iw * E);
-  else inpChunk = k.tile_b * blocks * loadCycles(d, rows, cols * E, padAvg);
-  const wgtChunk = loadCycles(d, k.tile_co, tci * g.K * g.K * d.elemBytes.wgt);
-  const loadChunk = inpChunk + wgtChunk;
-  const storeTile = storeCycles(d, k.tile_b * k.tile_co * (k.tile_w === g.OW ? 1 : k.tile_h), (k.tile_w === g.OW ? k.tile_h * k.tile_w : k.tile_w) * d.elemBytes.out);
+  else inpChunk = k.tile_b * blocks * loadCycles(d, rows, cols * E, padAvg, d.aluRequant);
+  const wgtChunk = loadCycles(d, k.tile_co, tci * g.K * g.K * d.elemBytes.wgt, 0, d.aluRequant);
+  // ALU_REQUANT: a thread that keeps one output-channel tile and one reduction chunk finds its
+  // weights in the SRAM after its first tile (compiler/vta/emit.ts ResidentLoads).
+  const wgtResident = d.aluRequant && nChunks === 1 && g.COB / k.tile_co === k.oc_nthread;
+  const loadChunk = inpChunk + (wgtResident ? 0 : wgtChunk);
+  // ALU_REQUANT configurations (co-design): the write slots of short store rows are modelled too
+  const storeTile = storeCycles(d, k.tile_b * k.tile_co * (k.tile_w === g.OW ? 1 : k.tile_h), (k.tile_w === g.OW ? k.tile_h * k.tile_w : k.tile_w) * d.elemBytes.out, d.aluRequant);
   const compute = tiles * (nChunks * gemmChunk + aluTile);
-  const load = tiles * nChunks * loadChunk;
+  const load = tiles * nChunks * loadChunk + (wgtResident ? T * wgtChunk : 0);
   const store = tiles * storeTile;
   const uops = T * (gemmKernelUops(g, k) + 2 + 4);
   const fill = 30 + (resident ? loadCycles(d, 1, g.COB * d.elemBytes.acc) : 0);
   const drain = storeTile;
-  let cycles = pipelineCycles({ T, groups: tiles / T, nChunks, G: gemmChunk + 4, L: loadChunk, A: aluTile, R: fused ? 0 : nAcc, S: storeTile }) + fill;
+  let cycles = pipelineCycles({ T, groups: tiles / T, nChunks, G: gemmChunk + 4, L: loadChunk, A: aluTile, R: fused ? 0 : nAcc, S: storeTile, earlyStore: inGemm, ...(wgtResident ? { L0: loadChunk + wgtChunk } : {}) }) + fill;
   // Kernels that do not fit the micro-op buffer are reloaded (each load drains the pipeline).
   if (uops > d.depth.uop) cycles += tiles * nChunks * (gemmKernelUops(g, k) * 4 / d.busBytes + d.mem.readLatency + 10);
   const sram = {

@@ -22,6 +22,7 @@
  */
 import { CompileError } from '../errors.ts';
 import { and, eq, int, ref, type Expr } from '../ir/expr.ts';
+import type { Buffer } from '../ir/buffer.ts';
 import type { Stmt, Queue, Task } from '../ir/stmt.ts';
 import { visitStmt } from '../ir/stmt.ts';
 
@@ -179,6 +180,15 @@ function guarded(cond: Expr[], s: Stmt): Stmt {
   return cond.length ? { k: 'if', c: and(...cond), then: s } : s;
 }
 
+/** The SRAM buffers a store task reads. */
+function storeReads(c: Node): Buffer[] {
+  const out = new Set<Buffer>();
+  visitStmt((c.s as Task).body, (x) => {
+    if (x.k === 'dma' && x.dir === 'store') out.add(x.sram);
+  });
+  return [...out];
+}
+
 /** Insert dependency pushes and pops. */
 export function insertDeps(s: Stmt): Stmt {
   const { root, tasks } = buildTree({ k: 'seq', body: [s] });
@@ -212,7 +222,7 @@ export function insertDeps(s: Stmt): Stmt {
     for (const e of kept) {
       const pl = loopsBetween(e.p, e.level).map((l) => eq(ref(l.v), int(l.ext - 1)));
       const cl = loopsBetween(e.c, e.level).map((l) => eq(ref(l.v), int(0)));
-      addAt(ins.after, e.p, guarded(pl, push));
+      addAt(ins.after, e.p, guarded(pl, P === 2 && C === 3 ? { ...push, reads: storeReads(e.c) } : push));
       addAt(ins.before, e.c, guarded(cl, pop));
       if (e.kind === 'carried') carriedAt.set(e.level, (carriedAt.get(e.level) ?? 0) + 1);
     }

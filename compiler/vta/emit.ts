@@ -23,7 +23,7 @@ import type { Buffer } from '../ir/buffer.ts';
 import { dtypeBits, evaluate, type Expr, type Var } from '../ir/expr.ts';
 import { freeVarsOf, type Dma, type Queue, type Stmt, type Task, type UopScope } from '../ir/stmt.ts';
 import { taskAccess, type TaskAccess } from './deps.ts';
-import type { SramLayout } from './check.ts';
+import { sramElems, type SramLayout } from './check.ts';
 import type { VtaTarget } from './env.ts';
 
 export type BufferRole = 'input' | 'output' | 'scratch';
@@ -200,6 +200,13 @@ function splitLastStep(sp: KernelSpec, dst: Int32Array): { rest?: KernelSpec; la
 export class ClearConflict extends Error {}
 
 /**
+ * A token push or pop held back with the kernels (GEMM_REQUANT). A compute -> store push is marked
+ * (`storePush`) and carries, when the dependency pass recorded them, the accumulator element
+ * ranges [lo, hi) whose OUT part its store reads (`storeReads`).
+ */
+type TokenOp = (() => void) & { storePush?: boolean; storeReads?: Array<[number, number]> };
+
+/**
  * ALU_REQUANT (docs/microarch.md §15): the requantization chain the compiler lowers to separate ALU
  * instructions — SHR by s >= 0 (optional), ADD of a vector (optional, the bias), MIN by the OUT
  * maximum and MAX by the OUT minimum or 0 (in either order) — over the same accumulator elements becomes one RQ
@@ -211,7 +218,7 @@ export class ClearConflict extends Error {}
  */
 class RequantFuser {
   /** Kernels held back, and (GEMM_REQUANT) the token operations between them, in program order. */
-  private pending: Array<KernelSpec | (() => void)> = [];
+  private pending: Array<KernelSpec | TokenOp> = [];
   /** 1: ACC element is 0 in the hardware but holds the requantized value in the IR. */
   private readonly cleared: Uint8Array;
   private nCleared = 0;
@@ -226,7 +233,7 @@ class RequantFuser {
   }
 
   /** GEMM_REQUANT: a token push or pop, issued in order with the kernels held back. */
-  defer(op: () => void): void {
+  defer(op: TokenOp): void {
     if (this.pending.length) this.pending.push(op);
     else op();
   }
@@ -251,7 +258,7 @@ class RequantFuser {
     const p = this.pending;
     if (!p.length) return;
     this.pending = [];
-    const out: Array<KernelSpec | (() => void)> = [];
+    const out: Array<KernelSpec | TokenOp> = [];
     for (let i = 0; i < p.length;) {
       const x = p[i];
       const m = typeof x !== 'function' && x.mode === 'ALU' ? this.match(p as KernelSpec[], i) : undefined;
@@ -273,13 +280,13 @@ class RequantFuser {
    * is dropped; that iteration becomes a GEMM of its own with the requant bit (the iterations
    * before it stay one GEMM, unchanged). Micro-ops run in the same order as before.
    */
-  private intoGemms(out: Array<KernelSpec | (() => void)>): void {
+  private intoGemms(out: Array<KernelSpec | TokenOp>): void {
     for (let r = 0; r < out.length; r++) {
       const R = out[r];
       if (typeof R === 'function' || R.mode !== 'ALU' || R.aluOp !== 'RQ' || !R.useImm || R.uops.length === 0) continue;
       const rd = this.indexSets(R).dst;
       if (rd.length !== this.uopCount(R)) continue;
-      const hits = (sp: KernelSpec | (() => void)) => {
+      const hits = (sp: KernelSpec | TokenOp) => {
         if (typeof sp === 'function') return false;
         const { dst, src } = this.indexSets(sp);
         const inR = (x: number) => rd[lowerBound(rd, x)] === x;
@@ -293,9 +300,38 @@ class RequantFuser {
       if (!split) continue;
       const last = { ...split.last, requant: R.imm };
       out.splice(r, 1);
-      out.splice(g, 1, ...(split.rest ? [split.rest, last] : [last]));
-      r = g + (split.rest ? 1 : 0);
+      const early = this.earlyStorePushes(out, g, r);
+      out.splice(g, 1, ...(split.rest ? [split.rest, last] : [last]), ...early);
+      r = g + (split.rest ? 1 : 0) + early.length;
     }
+  }
+
+  /**
+   * The compute -> store pushes that directly follow a dropped RQ (at `out[r]` on), taken out of
+   * `out` to be issued right after the GEMM at `out[g]` that now requantizes: the store may start
+   * as soon as that GEMM ends, not after the other threads' GEMMs in between — when none of the
+   * kernels in between writes what the store reads and no other compute -> store push is passed
+   * (the tokens keep their order).
+   */
+  private earlyStorePushes(out: Array<KernelSpec | TokenOp>, g: number, r: number): TokenOp[] {
+    const between = out.slice(g + 1, r);
+    if (between.some((x) => typeof x === 'function' && x.storePush)) return [];
+    const kernels = between.filter((x): x is KernelSpec => typeof x !== 'function');
+    const moved: TokenOp[] = [];
+    for (let j = r; j < out.length && typeof out[j] === 'function';) {
+      const op = out[j] as TokenOp;
+      if (!op.storePush) {
+        j++;
+        continue;
+      }
+      const ranges = op.storeReads;
+      if (!ranges) break;
+      const clash = kernels.some((k) => this.indexSets(k).dst.some((e) => ranges.some(([lo, hi]) => e >= lo && e < hi)));
+      if (clash) break;
+      moved.push(op);
+      out.splice(j, 1);
+    }
+    return moved;
   }
 
   private set(i: number, v: number): void {
@@ -498,7 +534,9 @@ export class Emitter {
       }
       case 'dep': {
         const { from, to } = s;
-        const op = s.op === 'push' ? () => this.rt.depPush(from, to) : () => this.rt.depPop(from, to);
+        const op: TokenOp = s.op === 'push' ? () => this.rt.depPush(from, to) : () => this.rt.depPop(from, to);
+        if (s.op === 'push' && from === 2 && to === 3) op.storePush = true;
+        if (s.reads && this.rq && this.t.d.gemmRequant) op.storeReads = s.reads.map((b) => [this.sramBase(b), this.sramBase(b) + sramElems(b, this.t)]);
         if (s.op === 'push') this.verifier.push(from, to);
         else this.verifier.pop(from, to);
         // GEMM_REQUANT: tokens stay in order with the kernels held back; otherwise kernels go first
