@@ -1,7 +1,7 @@
 /**
  * The compiled graph hosts' float islands (compiler/host/fused.ts, compiler/host/planned.ts,
- * compiler/cpu/float-conv.ts): runs of element-wise nodes fused into one generated loop, the float
- * convolution (C on the cpu target) and global average pooling planned once, against the plain reference kernels (TS_HOST) bit for bit, on a
+ * compiler/cpu/float-conv.ts, compiler/wasm/float-conv.ts): runs of element-wise nodes fused into one generated loop, the float
+ * convolution (C on the cpu target, WebAssembly f64x2 on wasm) and global average pooling planned once, against the plain reference kernels (TS_HOST) bit for bit, on a
  * hand-built graph shaped like MobileNetV3's blocks (dequantize -> hard-swish -> strided
  * depthwise float conv -> SE block -> quantize), with quantization ties and values outside int8
  * in the data, and max pooling; and the grouping itself (which nodes fuse, which values are written out).
@@ -12,6 +12,7 @@ import { runGraph } from '../compiler/graph/executor.ts';
 import type { Graph, Node, Value } from '../compiler/graph/ir.ts';
 import type { Tensor } from '../compiler/graph/tensor.ts';
 import { elementwiseGroups } from '../compiler/host/fused.ts';
+import { fusedWat } from '../compiler/wasm/fused.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
 import { randomInts } from '../compiler/ops/common.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
@@ -47,6 +48,10 @@ function island(): Graph {
   f('wd2', [C, 1, 5, 5], Array.from(randomInts(C * 25, -20, 20, 7), (v) => v / 32));
   val('dc', 'float32', [1, C, H / 2, W]);
   node('Conv', ['dc0', 'wd2', ''], 'dc', { kernel_shape: [5, 5], strides: [1, 1], pads: [2, 2, 2, 2], group: C, dilations: [1, 1], clip: [0, Infinity] });
+  // stride 2 along the row (the wasm kernel's four-float pair load), dilation 2 down the columns, no clip
+  f('wd3', [C, 1, 3, 3], Array.from(randomInts(C * 9, -20, 20, 8), (v) => v / 8));
+  val('dc2', 'float32', [1, C, 3, 5]);
+  node('Conv', ['hs', 'wd3', 'bd'], 'dc2', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], group: C, dilations: [2, 1] });
   // an SE block: global average pool -> HardSigmoid per channel -> Mul broadcast over the channel
   val('gp', 'float32', [1, C, 1, 1]); node('GlobalAveragePool', ['dc'], 'gp');
   val('hsg', 'float32', [1, C, 1, 1]); node('HardSigmoid', ['gp'], 'hsg', { alpha: 0.20000000298023224, beta: 0.5 });
@@ -62,7 +67,7 @@ function island(): Graph {
   val('mp', 'float32', [1, C, 2, 5]); node('MaxPool', ['dc0'], 'mp', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 0, 0], ceil_mode: 1 });
   // quantization of the hard-swish result itself (values beyond int8, ties) and a second reader of it
   val('h8', 'int8', full); node('QuantizeP2', ['hs'], 'h8', { frac: 4 });
-  return { name: 'island', opset: 17, values, nodes, inputs: ['q'], outputs: ['o8', 'h8', 'dc', 'lr', 'mp'] };
+  return { name: 'island', opset: 17, values, nodes, inputs: ['q'], outputs: ['o8', 'h8', 'dc', 'dc2', 'lr', 'mp'] };
 }
 
 const input = (seed: number) => new Map([['q', { dtype: 'int8' as const, shape: [1, C, H, W], data: Int8Array.from(randomInts(C * H * W, -128, 127, seed)) }]]);
@@ -123,6 +128,12 @@ for (const [kind, tool] of [['wasm', 'wabt'], ['cpu', 'cc']] as const) testNeedi
     assert.ok(w.every((v, i) => Object.is(v, o[i])), `${name}: ${o} vs ${w}`);
   }
   assert.equal(Array.from(want.get('q')!.data).slice(0, 10), [-128, -128, -128, 0, -2, -2, 0, 2, 2, 4]);
+});
+
+test('wasm: every group without Math.exp is a WebAssembly loop (the runs above took them), the Sigmoid one stays JavaScript', () => {
+  const g = island();
+  const made = elementwiseGroups(g, g.nodes).map((gr) => [gr.nodes.map((n) => n.op).includes('Sigmoid'), fusedWat(gr, g, () => false) !== undefined]);
+  assert.equal(made, [[false, true], [false, true], [true, false], [false, true]]);
 });
 
 test.run();

@@ -48,7 +48,28 @@ export interface LoopLang {
   /** `const NAME = e;` / `aS[i] = v;` (int8: an int8 result) */
   local(name: string, e: string): string;
   store(s: number, v: string, int8: boolean): string;
+  /**
+   * Languages without infix arithmetic (WebAssembly) say how to write these; JavaScript and C
+   * use the defaults below (DEFAULT_FORMS): a local's value, double arithmetic, CL, Q, and the
+   * sign select of Relu / LeakyRelu.
+   */
+  ref?(name: string): string;
+  bin?(op: '+' | '-' | '*' | '/', a: string, b: string): string;
+  cl?(x: string, lo: string, hi: string): string;
+  q?(x: string): string;
+  /** v > 0 ? a : b (strict), v >= 0 ? a : b */
+  sign?(v: string, strict: boolean, a: string, b: string): string;
 }
+
+/** The forms of JavaScript and C (the same text in both). */
+const DEFAULT_FORMS: Required<Pick<LoopLang, 'ref' | 'bin' | 'cl' | 'q' | 'sign'>> = {
+  ref: (name) => name,
+  bin: (op, a, b) => `(${a} ${op} ${b})`,
+  cl: (x, lo, hi) => `CL(${x}, ${lo}, ${hi})`,
+  q: (x) => `Q(${x})`,
+  sign: (v, strict, a, b) => `(${v} ${strict ? '>' : '>='} 0 ? ${a} : ${b})`,
+};
+const forms = (L: LoopLang) => ({ ...DEFAULT_FORMS, ...Object.fromEntries(Object.entries(L).filter(([k]) => k in DEFAULT_FORMS)) }) as typeof DEFAULT_FORMS;
 
 export const JS_LANG: LoopLang = {
   F: (e) => `F(${e})`,
@@ -63,13 +84,13 @@ export const JS_LANG: LoopLang = {
 };
 
 const FLOAT_UNARY: Record<string, (n: Node, v: string, L: LoopLang) => string | undefined> = {
-  Relu: (_n, v) => `(${v} > 0 ? ${v} : 0)`,
+  Relu: (_n, v, L) => forms(L).sign(v, true, v, L.lit(0)),
   Sigmoid: (_n, v, L) => L.exp && `1 / (1 + ${L.exp(`-${v}`)})`,
-  HardSigmoid: (n, v, L) => L.unit(`${L.lit(attrFloat(n, 'alpha', 0.2))} * ${v} + ${L.lit(attrFloat(n, 'beta', 0.5))}`),
-  HardSwish: (_n, v, L) => `${v} * ${L.unit(`${v} / 6 + 0.5`)}`,
-  LeakyRelu: (n, v, L) => `(${v} >= 0 ? ${v} : ${v} * ${L.lit(attrFloat(n, 'alpha', 0.01))})`,
+  HardSigmoid: (n, v, L) => L.unit(forms(L).bin('+', forms(L).bin('*', L.lit(attrFloat(n, 'alpha', 0.2)), v), L.lit(attrFloat(n, 'beta', 0.5)))),
+  HardSwish: (_n, v, L) => forms(L).bin('*', v, L.unit(forms(L).bin('+', forms(L).bin('/', v, L.lit(6)), L.lit(0.5)))),
+  LeakyRelu: (n, v, L) => forms(L).sign(v, false, v, forms(L).bin('*', v, L.lit(attrFloat(n, 'alpha', 0.01)))),
 };
-const FLOAT_BINARY: Record<string, string> = { Add: '+', Sub: '-', Mul: '*', Div: '/' };
+const FLOAT_BINARY: Record<string, '+' | '-' | '*' | '/'> = { Add: '+', Sub: '-', Mul: '*', Div: '/' };
 /** The binary operators the reference wraps in a fused clip (`withClip`). */
 const CLIPPED = new Set(['Add']);
 
@@ -201,7 +222,7 @@ export function planLoop(group: ElementwiseGroup, g: Graph, written: (name: stri
   };
   const read = (o: Operand): string => {
     switch (o.k) {
-      case 'local': return o.name;
+      case 'local': return forms(L).ref(o.name);
       case 'const': return L.lit(o.value);
       case 'full': return L.full(o.slot);
       case 'channel': return L.channel(o.slot);
@@ -241,24 +262,25 @@ export function loopNest(group: ElementwiseGroup, plan: LoopPlan, index: string,
 
 /** One member's value as an expression of its operands' expressions (the reference's arithmetic, float32 stores as F). */
 function expression(n: Node, g: Graph, x: string[], L: LoopLang): string | undefined {
+  const f = forms(L);
   switch (n.op) {
     case 'DequantizeP2':
-      return L.F(`${x[0]} * ${L.lit(2 ** -(n.attrs.frac as number))}`);
+      return L.F(f.bin('*', x[0], L.lit(2 ** -(n.attrs.frac as number))));
     case 'QuantizeP2':
-      return `Q(${x[0]} * ${L.lit(2 ** (n.attrs.frac as number))})`;
+      return f.q(f.bin('*', x[0], L.lit(2 ** (n.attrs.frac as number))));
     case 'Clip': {
       const bound = (i: number, dflt: number) => (n.inputs[i] ? (g.values.get(n.inputs[i])!.const!.data[0] as number) : dflt);
-      return L.F(`CL(${x[0]}, ${L.lit(bound(1, -Infinity))}, ${L.lit(bound(2, Infinity))})`);
+      return L.F(f.cl(x[0], L.lit(bound(1, -Infinity)), L.lit(bound(2, Infinity))));
     }
     default: {
       if (FLOAT_UNARY[n.op]) {
         const e = FLOAT_UNARY[n.op](n, x[0], L);
         return e === undefined ? undefined : L.F(e);
       }
-      const e = L.F(`${x[0]} ${FLOAT_BINARY[n.op]} ${x[1]}`);
+      const e = L.F(f.bin(FLOAT_BINARY[n.op], x[0], x[1]));
       if (!Array.isArray(n.attrs.clip)) return e;
       const [lo, hi] = n.attrs.clip as number[];
-      return L.F(`CL(${e}, ${L.lit(lo)}, ${L.lit(hi)})`);
+      return L.F(f.cl(e, L.lit(lo), L.lit(hi)));
     }
   }
 }

@@ -4,8 +4,8 @@
  * wasm back end builds from the operator registry's definitions and host strategies, the same way
  * `vtw op --target cpu|wasm` builds them; runs of element-wise nodes (quantize / dequantize at the
  * float boundaries, hard-swish, the SE blocks' scaling, ...) run as one fused loop each
- * (compiler/host/fused.ts; C on the cpu target, compiler/cpu/fused.ts, else JavaScript), float convolutions as C on the cpu target (compiler/cpu/float-conv.ts)
- * and as planned typed-array kernels on wasm, global average pooling planned (compiler/host/planned.ts); every other node runs on the fallback host target (the plain
+ * (compiler/host/fused.ts; C on the cpu target, compiler/cpu/fused.ts, WebAssembly f64x2 on wasm, compiler/wasm/fused.ts, JavaScript where neither says a member exactly), float convolutions as C on the cpu target (compiler/cpu/float-conv.ts)
+ * and as WebAssembly with f64x2 lanes on wasm (compiler/wasm/float-conv.ts), global average pooling planned (compiler/host/planned.ts); every other node runs on the fallback host target (the plain
  * TypeScript kernels). `prepare(g)` plans it all once: one function per quantized node with its
  * weights packed and its argument and output arrays allocated, the fused loops generated; a run
  * allocates nothing but the arrays of values that outlive it (graph outputs). Runs reuse the
@@ -18,6 +18,8 @@ import type { Kernel as BuildKernel } from '../cpu/build.ts';
 import { buildFloatConv } from '../cpu/float-conv.ts';
 import { isFloatConv } from '../host/conv-loop.ts';
 import { buildFused } from '../cpu/fused.ts';
+import { buildWasmFloatConv } from '../wasm/float-conv.ts';
+import { buildWasmFused } from '../wasm/fused.ts';
 import { kernelArgs, type KernelArray } from '../cpu/op.ts';
 import { CompileError } from '../errors.ts';
 import { escaping } from '../graph/escaping.ts';
@@ -46,9 +48,10 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
   }
   const compiled = new Map<Node, { op: CompiledOp; call: OperatorCall }>();
   const groupOf = new Map<Node, ElementwiseGroup>();
-  // cpu: float convolutions as C (compiler/cpu/float-conv.ts)
+  // cpu: float convolutions as C (compiler/cpu/float-conv.ts); wasm: as WebAssembly (compiler/wasm/float-conv.ts)
   const floatConvs = new Map<Node, BuildKernel>();
-  // cpu: the fused element-wise loops as C (compiler/cpu/fused.ts), planned against the prepared graph
+  const wasmFloatConvs = new Map<Node, (fresh: boolean) => Kernel>();
+  // the fused element-wise loops as C (cpu: compiler/cpu/fused.ts) or WebAssembly (wasm: compiler/wasm/fused.ts), planned against the prepared graph
   const cLoops = new Map<ElementwiseGroup, { plan: LoopPlan; loop: Loop }>();
   // Kernels are made at the first kernelFor, against the graph they will run in (the prepared
   // graph may be a part of it: which values have readers outside a node is the whole graph's).
@@ -73,14 +76,15 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
         if (op.kind !== 'cpu' && op.kind !== 'wasm') throw new CompileError(`internal: ${call.op} compiled for ${op.kind}`);
         compiled.set(node, { op: op.op, call });
       }
-      if (target.kind === 'cpu') {
-        for (const node of g.nodes) if (!floatConvs.has(node) && isFloatConv(node, g)) floatConvs.set(node, await buildFloatConv(node, g, target));
+      for (const node of g.nodes) {
+        if (!isFloatConv(node, g) || floatConvs.has(node) || wasmFloatConvs.has(node)) continue;
+        if (target.kind === 'cpu') floatConvs.set(node, await buildFloatConv(node, g, target));
+        else wasmFloatConvs.set(node, await buildWasmFloatConv(node, g));
       }
       for (const group of opts.observable ? [] : elementwiseGroups(g, g.nodes.filter((n) => !compiled.has(n)))) {
         if (group.nodes.some((n) => groupOf.has(n))) continue;
         for (const n of group.nodes) groupOf.set(n, group);
-        if (target.kind !== 'cpu') continue;
-        const c = await buildFused(group, g, escapes(g), target);
+        const c = target.kind === 'cpu' ? await buildFused(group, g, escapes(g), target) : await buildWasmFused(group, g, escapes(g));
         if (c) cLoops.set(group, c);
       }
     },
@@ -95,6 +99,12 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
         made.set(node, k);
         return k;
       }
+      const wfc = wasmFloatConvs.get(node);
+      if (wfc) {
+        const k = wfc(escapes(g)(node.outputs[0]));
+        made.set(node, k);
+        return k;
+      }
       const fc = floatConvs.get(node);
       if (fc) {
         const k = floatConvKernel(node, g, fc, escapes(g)(node.outputs[0]));
@@ -103,7 +113,7 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
       }
       const group = groupOf.get(node);
       if (group) {
-        // the C loop where its plan holds in this graph (the same values written out), else JavaScript
+        // the compiled loop where its plan holds in this graph (the same values written out), else JavaScript
         const c = cLoops.get(group);
         const plan = planLoop(group, g, writtenIn(group, g, escapes(g)), JS_LANG);
         const same = c && plan && JSON.stringify([c.plan.inputSlots, c.plan.outSlot, c.plan.slotTypes]) === JSON.stringify([plan.inputSlots, plan.outSlot, plan.slotTypes]);

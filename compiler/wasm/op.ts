@@ -65,16 +65,13 @@ export async function assembleWat(src: WasmSource): Promise<Uint8Array> {
 }
 
 /**
- * Instantiate a module and wrap its `run` as a kernel over typed arrays (inputs, then the output).
- * `constants` (indices of bound operands: weights, bias) are copied into linear memory when the
- * kernel first sees an array object and then read in place, as the C kernel reads its pointers: a
- * caller that changes a constant passes a new array. The other inputs are copied in on every call.
+ * Compile a module with V8's optimizing tier up front and instantiate it (no imports). With its
+ * default tiering a long `run` starts in the baseline compiler (every v128 local in memory) and
+ * swaps in optimized code only after a background compile, which on a loaded host lands after the
+ * first timed runs (measured: ResNet-18 C11 3.4 ms optimized, 5-13 ms in the first calls). The
+ * flag is set around this compile only.
  */
-export function instantiate(binary: Uint8Array, src: WasmSource, constants: readonly number[] = []): Kernel {
-  // Compiled by V8's optimizing tier up front: with its default tiering a long `run` starts in the
-  // baseline compiler (every v128 local in memory) and swaps in optimized code only after a
-  // background compile, which on a loaded host lands after the first timed runs (measured: ResNet-18
-  // C11 3.4 ms optimized, 5-13 ms in the first calls). The flag is set around this compile only.
+export function instantiateOptimized(binary: Uint8Array): { exports: Record<string, unknown> } {
   v8.setFlagsFromString('--no-liftoff');
   let module;
   try {
@@ -82,7 +79,17 @@ export function instantiate(binary: Uint8Array, src: WasmSource, constants: read
   } finally {
     v8.setFlagsFromString('--liftoff');
   }
-  const instance = new WA.Instance(module, {});
+  return new WA.Instance(module, {});
+}
+
+/**
+ * Instantiate a module and wrap its `run` as a kernel over typed arrays (inputs, then the output).
+ * `constants` (indices of bound operands: weights, bias) are copied into linear memory when the
+ * kernel first sees an array object and then read in place, as the C kernel reads its pointers: a
+ * caller that changes a constant passes a new array. The other inputs are copied in on every call.
+ */
+export function instantiate(binary: Uint8Array, src: WasmSource, constants: readonly number[] = []): Kernel {
+  const instance = instantiateOptimized(binary);
   const mem = instance.exports.mem as { buffer: ArrayBuffer };
   const run = instance.exports.run as () => void;
   const bytes = new Uint8Array(mem.buffer);
