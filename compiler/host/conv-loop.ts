@@ -64,19 +64,22 @@ export function isFloatConv(node: Node, g: Graph): boolean {
     (clip === undefined || (Array.isArray(clip) && clip.length === 2 && (Number.isFinite(clip[0]) || clip[0] === -Infinity) && (Number.isFinite(clip[1]) || clip[1] === Infinity)));
 }
 
+/** A float conv node's input shape, weight, geometry and per-group channel counts (the printings' common start). */
+export function floatConvShape(node: Node, g: Graph) {
+  if (!isFloatConv(node, g)) throw new CompileError(`internal: ${node.op} node ${node.name} is not a float conv`);
+  const x = staticShape(g.values.get(node.inputs[0])!)!;
+  const w = g.values.get(node.inputs[1])!.const!;
+  const geometry = convGeometry(node, x, w.shape);
+  const [N, C, H, W] = x;
+  return { x, w, bias: !!node.inputs[2], ...geometry, N, C, H, W, CG: C / geometry.G, MG: geometry.M / geometry.G };
+}
+
 /**
  * The body of the kernel over arrays `x`, `w`, `b` (if the node has a bias) and `y`, and `acc`
  * (OW doubles): statements only, the caller wraps them in a function of its language.
  */
 export function floatConvBody(node: Node, g: Graph, L: ConvLang): { body: string; OW: number; bias: boolean; name: string } {
-  if (!isFloatConv(node, g)) throw new CompileError(`internal: ${node.op} node ${node.name} is not a float conv`);
-  const x = staticShape(g.values.get(node.inputs[0])!)!;
-  const w = g.values.get(node.inputs[1])!.const!;
-  const bias = !!node.inputs[2];
-  const { M, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW } = convGeometry(node, x, w.shape);
-  const [N, C, H, W] = x;
-  const CG = C / G;
-  const MG = M / G;
+  const { x, bias, M, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, N, C, H, W, CG, MG } = floatConvShape(node, g);
   const I = L.index;
   const K = L.constIndex;
   // per kernel column: the output columns whose input column is inside the row (a loop per column, bounds as constants)

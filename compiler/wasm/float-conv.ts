@@ -11,9 +11,8 @@
  * read lie inside the memory: x is followed by w); other strides take the scalar loop.
  */
 import { CompileError } from '../errors.ts';
-import { staticShape, type Graph, type Node } from '../graph/ir.ts';
-import { convGeometry } from '../graph/shapes.ts';
-import { isFloatConv } from '../host/conv-loop.ts';
+import type { Graph, Node } from '../graph/ir.ts';
+import { floatConvShape } from '../host/conv-loop.ts';
 import type { Kernel } from '../host/kernels.ts';
 import { sizeOf, type Tensor } from '../graph/tensor.ts';
 import { assembleWat, instantiateOptimized } from './op.ts';
@@ -33,14 +32,7 @@ const f64 = (v: number) => (Number.isFinite(v) ? String(v) : v > 0 ? 'inf' : '-i
 
 /** The WAT of a float conv node, and where its arrays live in memory. */
 export function floatConvWat(node: Node, g: Graph): { text: string; layout: Layout; name: string } {
-  if (!isFloatConv(node, g)) throw new CompileError(`internal: ${node.op} node ${node.name} is not a float conv`);
-  const xs = staticShape(g.values.get(node.inputs[0])!)!;
-  const w = g.values.get(node.inputs[1])!.const!;
-  const bias = !!node.inputs[2];
-  const { M, G, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW } = convGeometry(node, xs, w.shape);
-  const [N, C, H, W] = xs;
-  const CG = C / G;
-  const MG = M / G;
+  const { x: xs, w, bias, M, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, N, C, H, W, CG, MG } = floatConvShape(node, g);
   // x first, then w: a stride-2 pair load may read up to two floats past a row's last column
   const xBytes = 4 * sizeOf(xs);
   const wBytes = 4 * sizeOf(w.shape);
@@ -133,8 +125,7 @@ export async function buildWasmFloatConv(node: Node, g: Graph): Promise<(fresh: 
   const f32 = new Float32Array(mem.buffer);
   f32.set(g.values.get(node.inputs[1])!.const!.data as Float32Array, at.w / 4);
   if (node.inputs[2]) f32.set(g.values.get(node.inputs[2])!.const!.data as Float32Array, at.b / 4);
-  const xs = staticShape(g.values.get(node.inputs[0])!)!;
-  const outShape = convGeometry(node, xs, g.values.get(node.inputs[1])!.const!.shape).outShape;
+  const outShape = floatConvShape(node, g).outShape;
   const n = sizeOf(outShape);
   const y = new Float32Array(n);
   return (fresh) => (_node, [x]): Tensor[] => {
