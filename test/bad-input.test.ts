@@ -130,9 +130,10 @@ test('divisors: the same as counting, in O(sqrt n) for huge n', () => {
     for (let i = 1; i <= n; i++) if (n % i === 0) slow.push(i);
     assert.equal(divisors(n), slow);
   }
-  const t0 = performance.now();
-  assert.equal(divisors(2 ** 52 - 1).length, 128); // 2^52 - 1 = 3 * 5 * 53 * 157 * 1613 * 2731 * 8191: 2^7 divisors
-  assert.ok(performance.now() - t0 < 2000);
+  // 2^52 - 1 = 3 * 5 * 53 * 157 * 1613 * 2731 * 8191: 2^7 divisors. No clock here (a loaded machine
+  // makes any bound flaky): counting up to n would take ~10^15 steps, so a linear version never
+  // returns and the runner's per-file time limit fails the file; up to sqrt(n) it is ~7 * 10^7 steps.
+  assert.equal(divisors(2 ** 52 - 1).length, 128);
 });
 
 test('quoteUser / errorLine: control characters escaped, quotes cut at ~80, lines at 300', () => {
