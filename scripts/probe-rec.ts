@@ -5,7 +5,7 @@
  * One process, so the calibration (minutes) is paid once for every setting.
  *
  *   tsx scripts/probe-rec.ts [--calib 48] [--calib-seed 1001] [--lines 30] [--seed 2] [--report]
- *                            [--no-channel-scaling] [--vta] [--dump F] SETTING...
+ *                            [--no-channel-scaling] [--input-scaling inputs|balanced [--max-in-shift 8]] [--vta] [--dump F] SETTING...
  *
  * A SETTING is comma-separated: pow2 | ratio, p=99.9 (percentile), max | mse (method),
  * wmax (weights max), center (centerShifts), skipFirst, skipLast, keep=NODE+NODE (float nodes). Example: `ratio,skipLast`.
@@ -17,7 +17,7 @@ import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.t
 import { runGraph } from '../compiler/graph/executor.ts';
 import { ocrGraph, ortRunner } from '../compiler/models/ocr-eval.ts';
 import { charErrorRate, ctcGreedyDecode, loadRecDict, paddleOcrMissing, recInput, REC_STEP, REC_WIDTH } from '../compiler/models/paddleocr.ts';
-import { scaleConvChannels } from '../compiler/quant/equalize.ts';
+import { INPUT_SCALING_MODES, scaleConvChannels, scaleConvInputs, type InputScalingMode } from '../compiler/quant/equalize.ts';
 import { collectStats, type CalibrationStats } from '../compiler/quant/calibrate.ts';
 import type { Graph } from '../compiler/graph/ir.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
@@ -54,6 +54,8 @@ function parseSetting(s: string): QuantizeOptions {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   let calib = 48, calibSeed = 1001, lines = 30, seed = 2, report = false, channelScaling = true, vta = false, dump = '';
+  let inputScaling: InputScalingMode | undefined;
+  let maxInShift = 8;
   const settings: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -63,6 +65,10 @@ async function main(): Promise<void> {
     else if (a === '--seed') seed = Number(args[++i]);
     else if (a === '--report') report = true;
     else if (a === '--no-channel-scaling') channelScaling = false;
+    else if (a === '--input-scaling') {
+      inputScaling = args[++i] as InputScalingMode;
+      if (!INPUT_SCALING_MODES.includes(inputScaling)) throw new VtwError(`probe-rec: --input-scaling takes ${INPUT_SCALING_MODES.join(' | ')}`);
+    } else if (a === '--max-in-shift') maxInShift = Number(args[++i]);
     else if (a === '--vta') vta = true;
     else if (a === '--dump') dump = args[++i];
     else settings.push(a);
@@ -74,7 +80,7 @@ async function main(): Promise<void> {
   const wasm = () => compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d);
   const t0 = performance.now();
   // the calibrated graph and statistics are cached (v8 serialization) so probes of other settings skip the minutes of calibration
-  const cache = join(tmpdir(), `probe-rec-${calib}-${calibSeed}-${channelScaling ? 'cs' : 'plain'}.bin`);
+  const cache = join(tmpdir(), `probe-rec-${calib}-${calibSeed}-${channelScaling ? 'cs' : 'plain'}${inputScaling ? `-in-${inputScaling}-${maxInShift}` : ''}.bin`);
   let g: Graph;
   let stats: CalibrationStats;
   const fp = wasm();
@@ -85,6 +91,11 @@ async function main(): Promise<void> {
     g = ocrGraph('rec', REC_WIDTH);
     await fp.prepare!(g);
     const samples = renderTextLines(calib, { seed: calibSeed }).map((l) => recInput(l.rgba, REC_WIDTH));
+    if (inputScaling) {
+      const c = scaleConvInputs(g, samples, fp, { mode: inputScaling, maxShift: maxInShift });
+      console.error(`input scaling (${inputScaling}): ${c.channels} channels of ${c.convs} convs`);
+      await fp.prepare!(g);
+    }
     if (channelScaling) {
       const c = scaleConvChannels(g, samples, fp);
       console.error(`channel scaling: ${c.channels} channels of ${c.convs} convs`);
