@@ -183,7 +183,9 @@ export function scaleConvInputs(g: Graph, samples: readonly Tensor[], host: Host
     const p = producer.get(x);
     const w = g.values.get(n.inputs[1])?.const;
     const shape = staticShape(g.values.get(x)!);
-    return !!p && !INT8_PRODUCERS.has(p.op) && !!w && w.dtype === 'float32' && w.shape.length === 4 && !!shape && shape.length === 4;
+    // an Add with a constant operand (a learnable affine block's shift, hard-swish's x + 3) stays float: only an Add of two computed values is a QAdd
+    const int8Producer = !!p && INT8_PRODUCERS.has(p.op) && !(p.op === 'Add' && p.inputs.some((i) => g.values.get(i)?.const));
+    return !!p && !int8Producer && !!w && w.dtype === 'float32' && w.shape.length === 4 && !!shape && shape.length === 4;
   });
   const ranges = channelRanges(g, samples, host, new Set(convs.map((n) => n.inputs[0])));
   const result: InputScaling = { convs: 0, channels: 0 };
