@@ -8,7 +8,8 @@
  *                            [--no-channel-scaling] [--input-scaling inputs|balanced [--max-in-shift 8]] [--vta] [--dump F] SETTING...
  *
  * A SETTING is comma-separated: pow2 | ratio, p=99.9 (percentile), max | mse (method),
- * wmax (weights max), center (centerShifts), skipFirst, skipLast, keep=NODE+NODE (float nodes). Example: `ratio,skipLast`.
+ * wmax (weights max), center (centerShifts), skipFirst, skipLast, keep=NODE+NODE (float nodes),
+ * bc=N (sequential bias correction, correctBiases, on the first N calibration lines). Example: `ratio,skipLast`.
  * --dump F writes each setting's texts to F.K.json (K: the setting's index).
  * --vta runs the int8 graph on VTA default (TS simulator; the float rest on the TS host) instead of the wasm host.
  * --report prints the per-layer fp32-vs-int8 report (cosine) of the first setting on 1 calibration line.
@@ -27,14 +28,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
+import { correctBiases } from '../compiler/quant/bias-correction.ts';
 import { formatReport, quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
 import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { VtwError } from '../src/errors.ts';
 
-function parseSetting(s: string): QuantizeOptions {
-  const o: QuantizeOptions = { method: 'percentile', percentile: 99.99, weights: 'mse', scales: 'pow2', reportSamples: 0 };
+function parseSetting(s: string): QuantizeOptions & { biasLines?: number } {
+  const o: QuantizeOptions & { biasLines?: number } = { method: 'percentile', percentile: 99.99, weights: 'mse', scales: 'pow2', reportSamples: 0 };
   const keep: string[] = [];
   for (const part of s.split(',')) {
     if (part === 'pow2' || part === 'ratio') o.scales = part;
@@ -45,6 +47,7 @@ function parseSetting(s: string): QuantizeOptions {
     else if (part === 'center') o.centerShifts = true;
     else if (part.startsWith('p=')) o.percentile = Number(part.slice(2));
     else if (part.startsWith('keep=')) keep.push(...part.slice(5).split('+'));
+    else if (part.startsWith('bc=')) o.biasLines = Number(part.slice(3));
     else throw new VtwError(`probe-rec: unknown setting part '${part}'`);
   }
   if (keep.length) o.keepFloat = keep;
@@ -119,6 +122,15 @@ async function main(): Promise<void> {
     const opts = parseSetting(s);
     const { graph: q, report: r } = quantizeGraph(g, stats, { ...opts, ...(report && k === 0 ? { reportSamples: 1, host: TS_HOST } : {}) });
     if (report && k === 0) console.log(formatReport(r));
+    if (opts.biasLines) {
+      const bcSamples = renderTextLines(opts.biasLines, { seed: calibSeed }).map((l) => recInput(l.rgba, REC_WIDTH));
+      const fpHost = wasm();
+      await fpHost.prepare!(g);
+      const qHost = wasm().observable!()!;
+      await qHost.prepare!(q);
+      const bc = correctBiases(g, q, bcSamples, fpHost, qHost);
+      console.error(`bias correction on ${opts.biasLines} lines: ${bc.channels} channels of ${bc.layers} layers (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
+    }
     const got: string[] = [];
     let cycles = 0;
     let macs = '';

@@ -27,6 +27,9 @@ import { fracFor, quantizeGraph, type QuantizeOptions } from '../compiler/quant/
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
 import { scaleConvChannels, scaleConvInputs } from '../compiler/quant/equalize.ts';
 import { buildModel, type InitSpec } from './helpers/onnx-build.ts';
+import { compiledHost } from '../compiler/target/graph-host.ts';
+import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
+import { loadConfig } from '../src/config/load.ts';
 
 /** A hand-built quantized network, every computed value left untyped for inference to fill in. */
 function quantizedNetwork(): Graph {
@@ -453,8 +456,17 @@ test('bias correction leaves every channel of every layer within half an output 
   const { graph: q } = quantizeGraph(g, await calibrated(g), { method: 'percentile', percentile: 99, weights: 'max' });
   const before = channelBias(g, q, samples);
   assert.ok(Math.max(...before.values()) > 0.5, `the quantization shifts some channel's mean by more than half a step (${[...before.values()]})`);
+  // the same correction with the quantized graph on the wasm host's observable form (bit for bit the reference kernels)
+  const { graph: qw } = quantizeGraph(g, await calibrated(g), { method: 'percentile', percentile: 99, weights: 'max' });
+  const wasmObs = compiledHost(parseTarget('wasm', loadConfig('default')) as WasmTargetSpec, loadConfig('default')).observable!()!;
+  await wasmObs.prepare!(qw);
   const c = correctBiases(g, q, samples);
   assert.ok(c.channels > 0 && c.layers > 0);
+  assert.equal(correctBiases(g, qw, samples, TS_HOST, wasmObs), c);
+  for (const n of q.nodes.filter((m) => m.op === 'QConv' || m.op === 'QDense')) {
+    const m = qw.nodes.find((k) => k.name === n.name)!;
+    if (n.inputs[2]) assert.equal(Array.from(qw.values.get(m.inputs[2])!.const!.data), Array.from(q.values.get(n.inputs[2])!.const!.data), `${n.name}: biases corrected on wasm`);
+  }
   const after = channelBias(g, q, samples);
   for (const [layer, b] of after) assert.ok(b <= 0.5 + 1e-9, `${layer}: mean error ${b} steps after correction (before ${before.get(layer)})`);
   for (const seed of [7, 8, 9]) {
