@@ -18,6 +18,7 @@ import { TS_HOST } from '../host/ts.ts';
 import { compileModel, type CompiledModel } from '../model/compile.ts';
 import { runModel, type RunModelOptions } from '../model/run.ts';
 import { collectStats } from '../quant/calibrate.ts';
+import { correctBiases } from '../quant/bias-correction.ts';
 import { scaleConvChannels, scaleConvInputs, type InputScalingMode } from '../quant/equalize.ts';
 import { quantizeGraph, type QuantizeOptions, type QuantReport } from '../quant/quantize.ts';
 import type { Derived } from '../../src/config/derive.ts';
@@ -69,6 +70,12 @@ export interface VtaOcrOptions {
    * small channels (docs/models.md, "PaddleOCR int8").
    */
   inputScaling?: InputScalingMode;
+  /**
+   * Sequential bias correction (correctBiases) on the first this many calibration lines after
+   * quantization; the quantized graph runs on the calibration host's observable form (docs/models.md,
+   * "PaddleOCR int8").
+   */
+  biasCorrectionLines?: number;
   onCalibration?: (done: number, total: number) => void;
   /**
    * The host the fp32 graph runs on for channel scaling and calibration (default TS_HOST). A
@@ -103,6 +110,11 @@ export async function vtaRunner(model: OcrModel, o: VtaOcrOptions): Promise<VtaO
   if (o.channelScaling) scaleConvChannels(g, samples, fpHost);
   const stats = await collectStats(g, samples, fpHost, { onProgress: o.onCalibration });
   const { graph, report } = quantizeGraph(g, stats, o.quant);
+  if (o.biasCorrectionLines) {
+    const qHost = fpHost.observable?.() ?? fpHost;
+    await qHost.prepare?.(graph);
+    correctBiases(g, graph, samples.slice(0, o.biasCorrectionLines), fpHost, qHost);
+  }
   const compiled = await compileModel(graph, o.d, { configName: o.configName, source: `PaddleOCR ${model}` });
   const out = graph.outputs[0];
   const totals = { cycles: 0, runs: 0 };

@@ -136,7 +136,7 @@ function freshNode(g: Graph, base: string): string {
 
 /** How scaleConvInputs picks each input channel's factor 2^k (see there). */
 export type InputScalingMode = 'inputs' | 'balanced';
-export const INPUT_SCALING_MODES: readonly InputScalingMode[] = ['inputs', 'balanced'];
+export const INPUT_SCALING_MODES: readonly InputScalingMode[] = ['balanced', 'inputs'];
 
 /** Operators whose output may be int8 after quantization: a conv reading one of them is left alone by scaleConvInputs. */
 const INT8_PRODUCERS = new Set(['Conv', 'Gemm', 'MatMul', 'MaxPool', 'Add', 'Flatten', 'Reshape', 'QuantizeP2']);
@@ -168,12 +168,13 @@ export interface InputScaling {
  *               largest: Nagel's balance between the input's and the weights' per-tensor scales,
  *               clamped so that neither r_c·2^k passes R nor w_c·2^-k passes W.
  *
- * |k_c| is at most `maxShift` (default 8). Run it before scaleConvChannels (which then evens out the
+ * 'balanced' is the default: on the PaddleOCR recognizer 'inputs' makes the depthwise convs' weights
+ * too coarse (docs/models.md, "PaddleOCR int8"). |k_c| is at most `maxShift` (default 8). Run it before scaleConvChannels (which then evens out the
  * weight rows that this pass shrank, where the conv's output is read in float) and before
  * calibration; the graph stays inferred.
  */
 export function scaleConvInputs(g: Graph, samples: readonly Tensor[], host: HostTarget = TS_HOST, opts: { mode?: InputScalingMode; maxShift?: number } = {}): InputScaling {
-  const mode = opts.mode ?? 'inputs';
+  const mode = opts.mode ?? 'balanced';
   const maxShift = opts.maxShift ?? 8;
   const producer = new Map<string, Node>();
   for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
