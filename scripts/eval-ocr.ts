@@ -118,6 +118,7 @@ function parseArgs(args: string[]): Args {
     if (!allowed.includes(v as T)) throw new VtwError(`${flag} '${v ?? ''}' is not one of ${allowed.join(', ')}; ${USAGE}`);
     return v as T;
   };
+  let modeGiven = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--json' || args[i] === '--int8') {
       o[args[i] === '--json' ? 'json' : 'int8'] = true;
@@ -162,6 +163,7 @@ function parseArgs(args: string[]): Args {
     }
     if (args[i] === '--input-scaling-mode') {
       o.inputScalingMode = choice('--input-scaling-mode', args[++i], INPUT_SCALING_MODES);
+      modeGiven = true;
       continue;
     }
     if (args[i] === '--method') {
@@ -174,6 +176,7 @@ function parseArgs(args: string[]): Args {
     if (!Number.isInteger(v) || v < 0) throw new VtwError(`${args[i - 1]} needs a whole number >= 0, got '${args[i] ?? ''}'; ${USAGE}`);
     o[key] = v;
   }
+  if (modeGiven && !o.inputScaling.length) throw new VtwError(`--input-scaling-mode ${o.inputScalingMode} does nothing without --input-scaling cls|rec|both; add it (e.g. --input-scaling rec)`);
   if (o.recBiasCorrection > o.recCalibLines) throw new VtwError(`--rec-bias-correction ${o.recBiasCorrection} is more than --rec-calib-lines ${o.recCalibLines}: the correction runs on the recognizer's calibration lines; lower it or raise --rec-calib-lines`);
   checkOcrEvalOptions(o);
   return o;
