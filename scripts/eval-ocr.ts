@@ -25,6 +25,7 @@ import { CALIBRATION_METHODS, DEFAULT_PERCENTILE, type CalibrationMethod } from 
 import { compiledHost } from '../compiler/target/graph-host.ts';
 import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { SCALE_METHODS, type ScaleMethod } from '../compiler/quant/quantize.ts';
+import { INPUT_SCALING_MODES, type InputScalingMode } from '../compiler/quant/equalize.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { loadRecDict, paddleOcrMissing, REC_WIDTH } from '../compiler/models/paddleocr.ts';
 import { VtwError } from '../src/errors.ts';
@@ -83,7 +84,7 @@ export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runn
   };
 }
 
-const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile|mse] [--percentile P] [--scales pow2|ratio] [--channel-scaling none|cls|rec|both] [--center-shifts] [--rec-keep-float NODES]]';
+const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile|mse] [--percentile P] [--scales pow2|ratio] [--channel-scaling none|cls|rec|both] [--center-shifts] [--input-scaling none|cls|rec|both] [--input-scaling-mode balanced|inputs] [--rec-bias-correction N] [--rec-keep-float NODES]]';
 
 interface Args extends OcrEvalOptions {
   json: boolean;
@@ -103,15 +104,21 @@ interface Args extends OcrEvalOptions {
   recKeepFloat: string[];
   /** The models whose conv channels are rescaled before calibration (compiler/quant/equalize.ts). */
   channelScaling: OcrModel[];
+  /** The models whose conv input channels are rescaled before channel scaling (scaleConvInputs). */
+  inputScaling: OcrModel[];
+  inputScalingMode: InputScalingMode;
+  /** Recognizer: sequential bias correction on the first N of its calibration lines (0: none). */
+  recBiasCorrection: number;
 }
 
 function parseArgs(args: string[]): Args {
-  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile', percentile: DEFAULT_PERCENTILE, scales: 'pow2', centerShifts: false, recKeepFloat: [], channelScaling: ['rec'] };
-  const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth' | 'calibLines' | 'recCalibLines'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth', '--calib-lines': 'calibLines', '--rec-calib-lines': 'recCalibLines' };
+  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile', percentile: DEFAULT_PERCENTILE, scales: 'pow2', centerShifts: false, recKeepFloat: [], channelScaling: ['rec'], inputScaling: [], inputScalingMode: 'balanced', recBiasCorrection: 0 };
+  const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth' | 'calibLines' | 'recCalibLines' | 'recBiasCorrection'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth', '--calib-lines': 'calibLines', '--rec-calib-lines': 'recCalibLines', '--rec-bias-correction': 'recBiasCorrection' };
   const choice = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T => {
     if (!allowed.includes(v as T)) throw new VtwError(`${flag} '${v ?? ''}' is not one of ${allowed.join(', ')}; ${USAGE}`);
     return v as T;
   };
+  let modeGiven = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--json' || args[i] === '--int8') {
       o[args[i] === '--json' ? 'json' : 'int8'] = true;
@@ -149,6 +156,16 @@ function parseArgs(args: string[]): Args {
       o.channelScaling = v === 'none' ? [] : v === 'both' ? ['cls', 'rec'] : [v];
       continue;
     }
+    if (args[i] === '--input-scaling') {
+      const v = choice('--input-scaling', args[++i], ['none', 'cls', 'rec', 'both'] as const);
+      o.inputScaling = v === 'none' ? [] : v === 'both' ? ['cls', 'rec'] : [v];
+      continue;
+    }
+    if (args[i] === '--input-scaling-mode') {
+      o.inputScalingMode = choice('--input-scaling-mode', args[++i], INPUT_SCALING_MODES);
+      modeGiven = true;
+      continue;
+    }
     if (args[i] === '--method') {
       o.method = choice('--method', args[++i], CALIBRATION_METHODS);
       continue;
@@ -159,6 +176,8 @@ function parseArgs(args: string[]): Args {
     if (!Number.isInteger(v) || v < 0) throw new VtwError(`${args[i - 1]} needs a whole number >= 0, got '${args[i] ?? ''}'; ${USAGE}`);
     o[key] = v;
   }
+  if (modeGiven && !o.inputScaling.length) throw new VtwError(`--input-scaling-mode ${o.inputScalingMode} does nothing without --input-scaling cls|rec|both; add it (e.g. --input-scaling rec)`);
+  if (o.recBiasCorrection > o.recCalibLines) throw new VtwError(`--rec-bias-correction ${o.recBiasCorrection} is more than --rec-calib-lines ${o.recCalibLines}: the correction runs on the recognizer's calibration lines; lower it or raise --rec-calib-lines`);
   checkOcrEvalOptions(o);
   return o;
 }
@@ -180,6 +199,8 @@ async function vtaEngine(o: Args): Promise<{ name: string; cls: Runner; rec: Run
       calibrationHost: compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d),
       // by default only the recognizer's conv channels are rescaled (docs/models.md, "PaddleOCR int8")
       channelScaling: o.channelScaling.includes(model),
+      ...(o.inputScaling.includes(model) ? { inputScaling: o.inputScalingMode } : {}),
+      ...(model === 'rec' && o.recBiasCorrection ? { biasCorrectionLines: o.recBiasCorrection } : {}),
     });
     bar?.stop();
     return r;
@@ -207,6 +228,9 @@ async function main(): Promise<void> {
     center_shifts: opts.centerShifts,
     rec_keep_float: opts.recKeepFloat,
     channel_scaling: opts.channelScaling,
+    input_scaling: opts.inputScaling,
+    ...(opts.inputScaling.length ? { input_scaling_mode: opts.inputScalingMode } : {}),
+    rec_bias_correction_lines: opts.recBiasCorrection,
     calib_lines: opts.calibLines * 2,
     rec_calib_lines: opts.recCalibLines,
     cls_cycles_per_line: Math.round(engine.vta.cls.totals.cycles / Math.max(1, engine.vta.cls.totals.runs)),

@@ -5,10 +5,11 @@
  * One process, so the calibration (minutes) is paid once for every setting.
  *
  *   tsx scripts/probe-rec.ts [--calib 48] [--calib-seed 1001] [--lines 30] [--seed 2] [--report]
- *                            [--no-channel-scaling] [--vta] [--dump F] SETTING...
+ *                            [--no-channel-scaling] [--input-scaling inputs|balanced [--max-in-shift 8]] [--vta] [--dump F] SETTING...
  *
  * A SETTING is comma-separated: pow2 | ratio, p=99.9 (percentile), max | mse (method),
- * wmax (weights max), center (centerShifts), skipFirst, skipLast, keep=NODE+NODE (float nodes). Example: `ratio,skipLast`.
+ * wmax (weights max), center (centerShifts), skipFirst, skipLast, keep=NODE+NODE (float nodes),
+ * bc=N (sequential bias correction, correctBiases, on the first N calibration lines). Example: `ratio,skipLast`.
  * --dump F writes each setting's texts to F.K.json (K: the setting's index).
  * --vta runs the int8 graph on VTA default (TS simulator; the float rest on the TS host) instead of the wasm host.
  * --report prints the per-layer fp32-vs-int8 report (cosine) of the first setting on 1 calibration line.
@@ -17,7 +18,7 @@ import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.t
 import { runGraph } from '../compiler/graph/executor.ts';
 import { ocrGraph, ortRunner } from '../compiler/models/ocr-eval.ts';
 import { charErrorRate, ctcGreedyDecode, loadRecDict, paddleOcrMissing, recInput, REC_STEP, REC_WIDTH } from '../compiler/models/paddleocr.ts';
-import { scaleConvChannels } from '../compiler/quant/equalize.ts';
+import { INPUT_SCALING_MODES, scaleConvChannels, scaleConvInputs, type InputScalingMode } from '../compiler/quant/equalize.ts';
 import { collectStats, type CalibrationStats } from '../compiler/quant/calibrate.ts';
 import type { Graph } from '../compiler/graph/ir.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
@@ -27,14 +28,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
+import { correctBiases } from '../compiler/quant/bias-correction.ts';
 import { formatReport, quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
 import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { VtwError } from '../src/errors.ts';
 
-function parseSetting(s: string): QuantizeOptions {
-  const o: QuantizeOptions = { method: 'percentile', percentile: 99.99, weights: 'mse', scales: 'pow2', reportSamples: 0 };
+function parseSetting(s: string): QuantizeOptions & { biasLines?: number } {
+  const o: QuantizeOptions & { biasLines?: number } = { method: 'percentile', percentile: 99.99, weights: 'mse', scales: 'pow2', reportSamples: 0 };
   const keep: string[] = [];
   for (const part of s.split(',')) {
     if (part === 'pow2' || part === 'ratio') o.scales = part;
@@ -45,6 +47,7 @@ function parseSetting(s: string): QuantizeOptions {
     else if (part === 'center') o.centerShifts = true;
     else if (part.startsWith('p=')) o.percentile = Number(part.slice(2));
     else if (part.startsWith('keep=')) keep.push(...part.slice(5).split('+'));
+    else if (part.startsWith('bc=')) o.biasLines = Number(part.slice(3));
     else throw new VtwError(`probe-rec: unknown setting part '${part}'`);
   }
   if (keep.length) o.keepFloat = keep;
@@ -54,6 +57,8 @@ function parseSetting(s: string): QuantizeOptions {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   let calib = 48, calibSeed = 1001, lines = 30, seed = 2, report = false, channelScaling = true, vta = false, dump = '';
+  let inputScaling: InputScalingMode | undefined;
+  let maxInShift = 8;
   const settings: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -63,6 +68,10 @@ async function main(): Promise<void> {
     else if (a === '--seed') seed = Number(args[++i]);
     else if (a === '--report') report = true;
     else if (a === '--no-channel-scaling') channelScaling = false;
+    else if (a === '--input-scaling') {
+      inputScaling = args[++i] as InputScalingMode;
+      if (!INPUT_SCALING_MODES.includes(inputScaling)) throw new VtwError(`probe-rec: --input-scaling takes ${INPUT_SCALING_MODES.join(' | ')}`);
+    } else if (a === '--max-in-shift') maxInShift = Number(args[++i]);
     else if (a === '--vta') vta = true;
     else if (a === '--dump') dump = args[++i];
     else settings.push(a);
@@ -74,7 +83,7 @@ async function main(): Promise<void> {
   const wasm = () => compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d);
   const t0 = performance.now();
   // the calibrated graph and statistics are cached (v8 serialization) so probes of other settings skip the minutes of calibration
-  const cache = join(tmpdir(), `probe-rec-${calib}-${calibSeed}-${channelScaling ? 'cs' : 'plain'}.bin`);
+  const cache = join(tmpdir(), `probe-rec-${calib}-${calibSeed}-${channelScaling ? 'cs' : 'plain'}${inputScaling ? `-in-${inputScaling}-${maxInShift}` : ''}.bin`);
   let g: Graph;
   let stats: CalibrationStats;
   const fp = wasm();
@@ -85,6 +94,11 @@ async function main(): Promise<void> {
     g = ocrGraph('rec', REC_WIDTH);
     await fp.prepare!(g);
     const samples = renderTextLines(calib, { seed: calibSeed }).map((l) => recInput(l.rgba, REC_WIDTH));
+    if (inputScaling) {
+      const c = scaleConvInputs(g, samples, fp, { mode: inputScaling, maxShift: maxInShift });
+      console.error(`input scaling (${inputScaling}): ${c.channels} channels of ${c.convs} convs`);
+      await fp.prepare!(g);
+    }
     if (channelScaling) {
       const c = scaleConvChannels(g, samples, fp);
       console.error(`channel scaling: ${c.channels} channels of ${c.convs} convs`);
@@ -108,6 +122,15 @@ async function main(): Promise<void> {
     const opts = parseSetting(s);
     const { graph: q, report: r } = quantizeGraph(g, stats, { ...opts, ...(report && k === 0 ? { reportSamples: 1, host: TS_HOST } : {}) });
     if (report && k === 0) console.log(formatReport(r));
+    if (opts.biasLines) {
+      const bcSamples = renderTextLines(opts.biasLines, { seed: calibSeed }).map((l) => recInput(l.rgba, REC_WIDTH));
+      const fpHost = wasm();
+      await fpHost.prepare!(g);
+      const qHost = wasm().observable!()!;
+      await qHost.prepare!(q);
+      const bc = correctBiases(g, q, bcSamples, fpHost, qHost);
+      console.error(`bias correction on ${opts.biasLines} lines: ${bc.channels} channels of ${bc.layers} layers (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
+    }
     const got: string[] = [];
     let cycles = 0;
     let macs = '';

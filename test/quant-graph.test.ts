@@ -25,8 +25,11 @@ import { runPasses } from '../compiler/graph/passes.ts';
 import { collectStats, loadCalibration, percentileAbs, rangeOf, tapTarget, type CalibrationStats } from '../compiler/quant/calibrate.ts';
 import { fracFor, quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
-import { scaleConvChannels } from '../compiler/quant/equalize.ts';
+import { scaleConvChannels, scaleConvInputs } from '../compiler/quant/equalize.ts';
 import { buildModel, type InitSpec } from './helpers/onnx-build.ts';
+import { compiledHost } from '../compiler/target/graph-host.ts';
+import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
+import { loadConfig } from '../src/config/load.ts';
 
 /** A hand-built quantized network, every computed value left untyped for inference to fill in. */
 function quantizedNetwork(): Graph {
@@ -453,8 +456,17 @@ test('bias correction leaves every channel of every layer within half an output 
   const { graph: q } = quantizeGraph(g, await calibrated(g), { method: 'percentile', percentile: 99, weights: 'max' });
   const before = channelBias(g, q, samples);
   assert.ok(Math.max(...before.values()) > 0.5, `the quantization shifts some channel's mean by more than half a step (${[...before.values()]})`);
+  // the same correction with the quantized graph on the wasm host's observable form (bit for bit the reference kernels)
+  const { graph: qw } = quantizeGraph(g, await calibrated(g), { method: 'percentile', percentile: 99, weights: 'max' });
+  const wasmObs = compiledHost(parseTarget('wasm', loadConfig('default')) as WasmTargetSpec, loadConfig('default')).observable!()!;
+  await wasmObs.prepare!(qw);
   const c = correctBiases(g, q, samples);
   assert.ok(c.channels > 0 && c.layers > 0);
+  assert.equal(correctBiases(g, qw, samples, TS_HOST, wasmObs), c);
+  for (const n of q.nodes.filter((m) => m.op === 'QConv' || m.op === 'QDense')) {
+    const m = qw.nodes.find((k) => k.name === n.name)!;
+    if (n.inputs[2]) assert.equal(Array.from(qw.values.get(m.inputs[2])!.const!.data), Array.from(q.values.get(n.inputs[2])!.const!.data), `${n.name}: biases corrected on wasm`);
+  }
   const after = channelBias(g, q, samples);
   for (const [layer, b] of after) assert.ok(b <= 0.5 + 1e-9, `${layer}: mean error ${b} steps after correction (before ${before.get(layer)})`);
   for (const seed of [7, 8, 9]) {
@@ -547,4 +559,82 @@ test('channel scaling: the float graph computes the same, the int8 graph gets cl
   assert.ok(convRange(capped) <= convRange(plain) * (1 + 1e-6), `output range ${convRange(capped)} vs ${convRange(plain)} unscaled`);
   assert.ok(await int8Error(capped) < before, 'the capped scaling still helps');
 });
+/**
+ * A float op gives its channels ranges 64 : 1 : 8 (as a hard-swish after a BatchNorm-folded conv
+ * can), and two convs whose weights make up for it read it: a full one and a depthwise one (then 1x1); add -> relu -> flatten -> gemm.
+ */
+function unevenInputNetwork(): Graph {
+  // the readers' weights make up for the small channels (as the next BatchNorm-folded conv does): they carry as much signal
+  const gain = [1, 64, 8];
+  const w1 = init('w1', [8, 3, 3, 3], 41);
+  w1.data = w1.data!.map((v, i) => v * gain[Math.floor(i / 9) % 3]);
+  const w2 = init('w2', [3, 1, 3, 3], 43);
+  w2.data = w2.data!.map((v, i) => v * gain[Math.floor(i / 9)]);
+  const bytes = buildModel({
+    opset: 13,
+    nodes: [
+      { op: 'Mul', inputs: ['x', 'cs'], outputs: ['m'], name: 'uneven' },
+      { op: 'Conv', inputs: ['m', 'w1', 'b1'], outputs: ['c1'], name: 'full', attrs: { pads: { ints: [1, 1, 1, 1] } } },
+      { op: 'Conv', inputs: ['m', 'w2', 'b2'], outputs: ['c2'], name: 'dw', attrs: { pads: { ints: [1, 1, 1, 1] }, group: { i: 3 } } },
+      { op: 'Conv', inputs: ['c2', 'w3'], outputs: ['c3'], name: 'pw' },
+      { op: 'Add', inputs: ['c1', 'c3'], outputs: ['a'], name: 'add' },
+      { op: 'Relu', inputs: ['a'], outputs: ['r'], name: 'relu' },
+      { op: 'Flatten', inputs: ['r'], outputs: ['f'], name: 'flatten' },
+      { op: 'Gemm', inputs: ['f', 'w4', 'b4'], outputs: ['y'], name: 'fc', attrs: { transB: { i: 1 } } },
+    ],
+    inputs: [{ name: 'x', dims: [2, 3, 8, 8] }],
+    outputs: [{ name: 'y' }],
+    initializers: [
+      { name: 'cs', type: 1, dims: [1, 3, 1, 1], data: [1, 1 / 64, 1 / 8] },
+      w1, init('b1', [8], 42), w2, init('b2', [3], 44),
+      init('w3', [8, 3, 1, 1], 45), init('w4', [10, 512], 46), init('b4', [10], 47),
+    ],
+  });
+  return runPasses(loadOnnx(bytes, 'uneven-input.onnx'));
+}
+
+test('input scaling: the float graph computes the same, the conv inputs\' channels even out, the int8 graph gets closer to fp32', async () => {
+  const plain = unevenInputNetwork();
+  const calib = Array.from({ length: 8 }, (_, i) => inputBatch(300 + i));
+  const int8Error = async (g: Graph) => {
+    const { graph: q } = quantizeGraph(g, await collectStats(g, calib, TS_HOST), { method: 'max' });
+    let err = 0;
+    for (const seed of [51, 52, 53]) {
+      const x = new Map([['x', inputBatch(seed)]]);
+      err += 1 - cosine(runGraph(plain, x, TS_HOST).outputs.get('y')!.data, runGraph(q, x, TS_HOST).outputs.get('y')!.data);
+    }
+    return err;
+  };
+  const before = await int8Error(plain);
+  for (const mode of ['inputs', 'balanced'] as const) {
+    const scaled = unevenInputNetwork();
+    const r = scaleConvInputs(scaled, calib, TS_HOST, { mode });
+    assert.is(r.convs, 2, mode);
+    assert.equal(scaled.nodes.map((n) => n.op), ['Mul', 'Mul', 'Conv', 'Mul', 'Conv', 'Conv', 'Add', 'Flatten', 'Gemm'], mode);
+    for (const seed of [51, 52]) {
+      const x = new Map([['x', inputBatch(seed)]]);
+      const a = runGraph(plain, x, TS_HOST).outputs.get('y')!.data;
+      const b = runGraph(scaled, x, TS_HOST).outputs.get('y')!.data;
+      for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 * (1 + Math.abs(a[i])), `${mode} seed ${seed} output ${i}: ${a[i]} vs ${b[i]}`);
+    }
+    // each conv's scaled input: with 'inputs' every channel's max |x| within a factor 2 of the largest, and none above the unscaled tensor's
+    const ranges = new Map<string, number[]>();
+    const tap = tapTarget(TS_HOST, (n, outs) => {
+      if (n.op !== 'Mul' || !n.name.endsWith('.inscale')) return;
+      const t = outs[0];
+      const r = ranges.get(n.name) ?? [0, 0, 0];
+      for (let i = 0; i < t.data.length; i++) r[Math.floor(i / 64) % 3] = Math.max(r[Math.floor(i / 64) % 3], Math.abs(t.data[i] as number));
+      ranges.set(n.name, r);
+    });
+    for (const x of calib) runGraph(scaled, new Map([['x', x]]), tap);
+    assert.is(ranges.size, 2, mode);
+    for (const [name, r] of ranges) {
+      assert.ok(Math.max(...r) <= 2 * (1 + 1e-6), `${mode} ${name}: ${r} passes the unscaled range 2`);
+      if (mode === 'inputs') assert.ok(Math.min(...r) > Math.max(...r) / 2, `${mode} ${name}: channel ranges ${r} not within 2x`);
+    }
+    const after = await int8Error(scaled);
+    assert.ok(after < before / 2, `${mode}: 1 - cosine ${before} plain, ${after} scaled`);
+  }
+});
+
 test.run();

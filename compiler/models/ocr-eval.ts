@@ -18,7 +18,8 @@ import { TS_HOST } from '../host/ts.ts';
 import { compileModel, type CompiledModel } from '../model/compile.ts';
 import { runModel, type RunModelOptions } from '../model/run.ts';
 import { collectStats } from '../quant/calibrate.ts';
-import { scaleConvChannels } from '../quant/equalize.ts';
+import { correctBiases } from '../quant/bias-correction.ts';
+import { scaleConvChannels, scaleConvInputs, type InputScalingMode } from '../quant/equalize.ts';
 import { quantizeGraph, type QuantizeOptions, type QuantReport } from '../quant/quantize.ts';
 import type { Derived } from '../../src/config/derive.ts';
 import { charErrorRate, CLS_WIDTH, clsInput, clsLabel, ctcGreedyDecode, OCR_HEIGHT, readPaddleOcrFile, recInput, REC_STEP, REC_WIDTH } from './paddleocr.ts';
@@ -63,6 +64,18 @@ export interface VtaOcrOptions {
    * per-tensor weight scale (docs/models.md, "PaddleOCR int8").
    */
   channelScaling?: boolean;
+  /**
+   * Rescale the input channels of the convs that read a float host value (scaleConvInputs, before
+   * channel scaling): per-channel input equalization, so one per-tensor activation scale keeps the
+   * small channels (docs/models.md, "PaddleOCR int8").
+   */
+  inputScaling?: InputScalingMode;
+  /**
+   * Sequential bias correction (correctBiases) on the first this many calibration lines after
+   * quantization; the quantized graph runs on the calibration host's observable form (docs/models.md,
+   * "PaddleOCR int8").
+   */
+  biasCorrectionLines?: number;
   onCalibration?: (done: number, total: number) => void;
   /**
    * The host the fp32 graph runs on for channel scaling and calibration (default TS_HOST). A
@@ -90,9 +103,18 @@ export async function vtaRunner(model: OcrModel, o: VtaOcrOptions): Promise<VtaO
   const samples = o.calibration.map(input);
   const fpHost = o.calibrationHost ?? TS_HOST;
   await fpHost.prepare?.(g);
+  if (o.inputScaling) {
+    scaleConvInputs(g, samples, fpHost, { mode: o.inputScaling });
+    await fpHost.prepare?.(g);
+  }
   if (o.channelScaling) scaleConvChannels(g, samples, fpHost);
   const stats = await collectStats(g, samples, fpHost, { onProgress: o.onCalibration });
   const { graph, report } = quantizeGraph(g, stats, o.quant);
+  if (o.biasCorrectionLines) {
+    const qHost = fpHost.observable?.() ?? fpHost;
+    await qHost.prepare?.(graph);
+    correctBiases(g, graph, samples.slice(0, o.biasCorrectionLines), fpHost, qHost);
+  }
   const compiled = await compileModel(graph, o.d, { configName: o.configName, source: `PaddleOCR ${model}` });
   const out = graph.outputs[0];
   const totals = { cycles: 0, runs: 0 };

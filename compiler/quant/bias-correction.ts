@@ -24,9 +24,12 @@ export interface BiasCorrection {
 /**
  * Correct the int32 biases of `q` (quantized from `g` by quantizeGraph; changed in place) on the
  * calibration tensors. `fpHost` runs the fp32 graph (prepared by the caller if it compiles); the
- * quantized graph runs on the reference kernels, which read the biases as they change.
+ * quantized graph runs node by node on `qHost`: the reference kernels (default), or the observable
+ * form of a compiled host (`compiledHost(...).observable()`, prepared for `q` by the caller: it
+ * computes the quantized operators bit for bit as the reference kernels, many times faster), whose
+ * kernels are made afresh at each call and so read the biases as they change.
  */
-export function correctBiases(g: Graph, q: Graph, samples: readonly Tensor[], fpHost: HostTarget = TS_HOST): BiasCorrection {
+export function correctBiases(g: Graph, q: Graph, samples: readonly Tensor[], fpHost: HostTarget = TS_HOST, qHost: HostTarget = TS_HOST): BiasCorrection {
   const layers = q.nodes.filter((n) => (n.op === 'QConv' || n.op === 'QDense') && n.inputs[2] && q.values.get(n.inputs[2])?.const);
   // the fp32 value of each layer: the float graph's node of the same name writes it
   const fpValue = new Map(g.nodes.map((n) => [n.name, n.outputs[0]]));
@@ -46,8 +49,11 @@ export function correctBiases(g: Graph, q: Graph, samples: readonly Tensor[], fp
   const remaining = new Map([...readers].map(([k, ns]) => [k, ns.length]));
   const result: BiasCorrection = { layers: 0, channels: 0 };
   for (const n of q.nodes) {
-    const kernel = TS_HOST.kernelFor(n, q)!;
-    const run = () => envs.forEach((env) => kernel(n, n.inputs.map((i) => (i ? env.get(i) : undefined))).forEach((t, k) => n.outputs[k] && env.set(n.outputs[k], t)));
+    // the kernel is asked for at each run: an observable compiled host binds the (corrected) bias when it makes the kernel
+    const run = () => {
+      const kernel = qHost.kernelFor(n, q)!;
+      envs.forEach((env) => kernel(n, n.inputs.map((i) => (i ? env.get(i) : undefined))).forEach((t, k) => n.outputs[k] && env.set(n.outputs[k], t)));
+    };
     run();
     if (isLayer.has(n)) {
       const fixed = correctLayer(n.attrs, envs.map((env) => env.get(n.outputs[0])!), refs.map((r) => r.get(fpValue.get(n.name)!)!), q.values.get(n.inputs[2])!.const!);

@@ -35,19 +35,21 @@ export interface ChannelScaling {
   channels: number;
 }
 
-/** Per conv output (4-D float): max |y| per channel over the samples, run on `host`. */
-function channelRanges(g: Graph, samples: readonly Tensor[], host: HostTarget): Map<string, Float64Array> {
+/** Max |x| per channel (dimension 1) of the 4-D float values `wanted` names (default: every conv output) over the samples, run on `host`. */
+function channelRanges(g: Graph, samples: readonly Tensor[], host: HostTarget, wanted?: ReadonlySet<string>): Map<string, Float64Array> {
   const ranges = new Map<string, Float64Array>();
   const tap = tapTarget(host, (n, outs) => {
-    const t = outs[0];
-    if (n.op !== 'Conv' || t.shape.length !== 4) return;
-    const [, C, H, W] = t.shape;
-    let r = ranges.get(n.outputs[0]);
-    if (!r) ranges.set(n.outputs[0], (r = new Float64Array(C)));
-    for (let i = 0; i < t.data.length; i++) {
-      const c = Math.floor(i / (H * W)) % C;
-      r[c] = Math.max(r[c], Math.abs(t.data[i] as number));
-    }
+    n.outputs.forEach((name, k) => {
+      const t = outs[k];
+      if (!t || t.shape.length !== 4 || !(wanted ? wanted.has(name) : n.op === 'Conv' && k === 0)) return;
+      const [, C, H, W] = t.shape;
+      let r = ranges.get(name);
+      if (!r) ranges.set(name, (r = new Float64Array(C)));
+      for (let i = 0; i < t.data.length; i++) {
+        const c = Math.floor(i / (H * W)) % C;
+        r[c] = Math.max(r[c], Math.abs(t.data[i] as number));
+      }
+    });
   });
   for (const x of samples) runGraph(g, new Map([[g.inputs[0], x]]), tap);
   return ranges;
@@ -130,4 +132,115 @@ function freshNode(g: Graph, base: string): string {
   let name = base;
   for (let i = 1; names.has(name); i++) name = `${base}_${i}`;
   return name;
+}
+
+/** How scaleConvInputs picks each input channel's factor 2^k (see there). */
+export type InputScalingMode = 'inputs' | 'balanced';
+export const INPUT_SCALING_MODES: readonly InputScalingMode[] = ['balanced', 'inputs'];
+
+/** Operators whose output may be int8 after quantization: a conv reading one of them is left alone by scaleConvInputs. */
+const INT8_PRODUCERS = new Set(['Conv', 'Gemm', 'MatMul', 'MaxPool', 'Add', 'Flatten', 'Reshape', 'QuantizeP2']);
+
+export interface InputScaling {
+  /** Convs whose input channels were rescaled. */
+  convs: number;
+  /** Input channels that got a factor other than 1. */
+  channels: number;
+}
+
+/**
+ * Per-channel input equalization (cross-layer equalization, Nagel et al. 2019, with the float host
+ * operator before the conv as the first layer): where a conv reads a float value the host computes
+ * (hard-swish, an SE block's product, ...), the quantizer puts one per-tensor int8 scale on that
+ * value, and a channel whose range is far below the tensor's keeps only a few int8 levels. The pass
+ * rewrites
+ *
+ *   Conv(x, W, b)   into   Conv(Mul(x, 2^k), W·2^-k, b)
+ *
+ * with one power of two per input channel c (k_c on x's channel c, 2^-k_c on the weight columns that
+ * read it), so the float graph computes the same values (powers of two are exact) and the int8 conv
+ * on VTA is unchanged in form; the Mul is one more host op beside the float activation that makes x.
+ *
+ *   'inputs':   k_c = floor(log2(R / r_c)), r_c channel c's max |x| over the samples, R the largest:
+ *               every channel's range as close to the tensor's as a power of two allows (the weight
+ *               columns of small channels shrink by as much).
+ *   'balanced': k_c = round(½ log2((R / r_c) · (w_c / W))), w_c channel c's max |weight|, W the
+ *               largest: Nagel's balance between the input's and the weights' per-tensor scales,
+ *               clamped so that neither r_c·2^k passes R nor w_c·2^-k passes W.
+ *
+ * 'balanced' is the default: on the PaddleOCR recognizer 'inputs' makes the depthwise convs' weights
+ * too coarse (docs/models.md, "PaddleOCR int8"). |k_c| is at most `maxShift` (default 8). Run it before scaleConvChannels (which then evens out the
+ * weight rows that this pass shrank, where the conv's output is read in float) and before
+ * calibration; the graph stays inferred.
+ */
+export function scaleConvInputs(g: Graph, samples: readonly Tensor[], host: HostTarget = TS_HOST, opts: { mode?: InputScalingMode; maxShift?: number } = {}): InputScaling {
+  const mode = opts.mode ?? 'balanced';
+  const maxShift = opts.maxShift ?? 8;
+  const producer = new Map<string, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const convs = g.nodes.filter((n) => {
+    if (n.op !== 'Conv') return false;
+    const x = n.inputs[0];
+    const p = producer.get(x);
+    const w = g.values.get(n.inputs[1])?.const;
+    const shape = staticShape(g.values.get(x)!);
+    // an Add with a constant operand (a learnable affine block's shift, hard-swish's x + 3) stays float: only an Add of two computed values is a QAdd
+    const int8Producer = !!p && INT8_PRODUCERS.has(p.op) && !(p.op === 'Add' && p.inputs.some((i) => g.values.get(i)?.const));
+    return !!p && !int8Producer && !!w && w.dtype === 'float32' && w.shape.length === 4 && !!shape && shape.length === 4;
+  });
+  const ranges = channelRanges(g, samples, host, new Set(convs.map((n) => n.inputs[0])));
+  const result: InputScaling = { convs: 0, channels: 0 };
+  const added: { before: Node; mul: Node }[] = [];
+  for (const n of convs) {
+    const x = n.inputs[0];
+    const r = ranges.get(x);
+    const w = g.values.get(n.inputs[1])!.const!;
+    const shape = staticShape(g.values.get(x)!)!;
+    if (!r) continue;
+    const [CO, CIG, KH, KW] = w.shape;
+    const C = shape[1];
+    const G = C / CIG;
+    const coPerGroup = CO / G;
+    // weight index of (output o, input channel c): c's group holds outputs [gi·CO/G, (gi+1)·CO/G)
+    const colMax = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      const gi = Math.floor(c / CIG);
+      for (let o = gi * coPerGroup; o < (gi + 1) * coPerGroup; o++) {
+        const base = (o * CIG + (c % CIG)) * KH * KW;
+        for (let i = 0; i < KH * KW; i++) colMax[c] = Math.max(colMax[c], Math.abs(w.data[base + i] as number));
+      }
+    }
+    const R = Math.max(...r);
+    const W = Math.max(...colMax);
+    if (!(R > 0) || !(W > 0)) continue;
+    const k = Array.from(r, (rc, c) => {
+      if (!(rc > 0) || !(colMax[c] > 0)) return 0;
+      const up = Math.floor(Math.log2(R / rc)); // r_c·2^k <= R
+      if (mode === 'inputs') return Math.min(maxShift, up);
+      const down = Math.ceil(Math.log2(colMax[c] / W)); // w_c·2^-k <= W
+      return Math.max(-maxShift, Math.min(maxShift, up, Math.max(down, Math.round(0.5 * Math.log2((R / rc) * (colMax[c] / W))))));
+    });
+    if (k.every((v) => v === 0)) continue;
+    const wData = Float32Array.from(w.data as Float32Array, (v, i) => {
+      const o = Math.floor(i / (CIG * KH * KW));
+      const c = Math.floor(o / coPerGroup) * CIG + (Math.floor(i / (KH * KW)) % CIG);
+      return v * 2 ** -k[c];
+    });
+    const wName = freshName(g, `${n.inputs[1]}.inscaled`);
+    g.values.set(wName, { name: wName, dtype: 'float32', shape: [...w.shape], const: { dtype: 'float32', shape: [...w.shape], data: wData } });
+    const factorShape = [1, C, 1, 1];
+    const factor = freshName(g, `${x}.infactor.${n.name}`);
+    g.values.set(factor, { name: factor, dtype: 'float32', shape: factorShape, const: { dtype: 'float32', shape: factorShape, data: Float32Array.from(k, (v) => 2 ** v) } });
+    const scaled = freshName(g, `${x}.inscaled.${n.name}`);
+    g.values.set(scaled, { name: scaled, dtype: 'float32', shape: [...shape] });
+    added.push({ before: n, mul: { name: freshNode(g, `${n.name}.inscale`), op: 'Mul', inputs: [x, factor], outputs: [scaled], attrs: {} } });
+    n.inputs = [scaled, wName, ...n.inputs.slice(2)];
+    result.convs++;
+    result.channels += k.filter((v) => v !== 0).length;
+  }
+  for (const { before, mul } of added) g.nodes.splice(g.nodes.indexOf(before), 0, mul);
+  const read = consumers(g);
+  for (const [name, v] of [...g.values]) if (v.const && !read.has(name) && !g.outputs.includes(name)) g.values.delete(name);
+  inferShapes(g);
+  return result;
 }
