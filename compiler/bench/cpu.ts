@@ -127,7 +127,7 @@ function writeDocsSection(rows: CpuBenchRow[], runs: number, m: Machine): void {
   const lines = [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${m.cpu} (${m.cores} cores, shared with other jobs; ${m.memory_gib} GiB), ISA features ${m.features.join(', ')};`,
     `${m.cc}; Node ${m.node}; onnxruntime-node ${m.onnxruntime}. Median of ${runs} warm runs, milliseconds; one process, one run.`,
-    `1-minute load average ${m.load[0].toFixed(1)} before, ${m.load[1].toFixed(1)} after: above 1 other jobs shared the cores, and 2-thread times suffer most`,
+    `1-minute load average ${m.load[0].toFixed(1)} before, ${m.load[1].toFixed(1)} after${Math.max(...m.load) > 1.5 ? ': above 1 other jobs shared the cores, and 2-thread times suffer most' : ' (a quiet machine: nothing else held the cores)'}`,
     `(a worker that loses its core waits for the scheduler; our pool's caller does not wait for a worker that has not started).`,
     `"vtw" is our C back end with its default knobs apart from the thread count (output checked bit-exact against the reference);`,
     `QLinearConv is onnxruntime's int8 convolution with requantization (the same work as ours), ConvInteger its int8 MACs into int32,`,
