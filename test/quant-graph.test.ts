@@ -524,21 +524,24 @@ function unevenNetwork(): Graph {
   return runPasses(loadOnnx(bytes, 'uneven.onnx'));
 }
 
+/** Summed 1 - cosine of fp32 `plain` against `g` quantized (max calibration on `calib`), over the seeds' inputs. */
+async function int8ErrorAgainst(plain: Graph, g: Graph, calib: Tensor[], seeds: number[]): Promise<number> {
+  const { graph: q } = quantizeGraph(g, await collectStats(g, calib, TS_HOST), { method: 'max' });
+  let err = 0;
+  for (const seed of seeds) {
+    const x = new Map([['x', inputBatch(seed)]]);
+    err += 1 - cosine(runGraph(plain, x, TS_HOST).outputs.get('y')!.data, runGraph(q, x, TS_HOST).outputs.get('y')!.data);
+  }
+  return err;
+}
+
 test('channel scaling: the float graph computes the same, the int8 graph gets closer to fp32', async () => {
   const plain = unevenNetwork();
   const scaled = unevenNetwork();
   assert.equal(scaleConvChannels(scaled), { convs: 1, channels: 7 });
   assert.equal(scaled.nodes.map((n) => n.op), ['Conv', 'Mul', 'HardSigmoid', 'Flatten', 'Gemm']);
   const calib = Array.from({ length: 8 }, (_, i) => inputBatch(200 + i));
-  const int8Error = async (g: Graph) => {
-    const { graph: q } = quantizeGraph(g, await collectStats(g, calib, TS_HOST), { method: 'max' });
-    let err = 0;
-    for (const seed of [31, 32, 33]) {
-      const x = new Map([['x', inputBatch(seed)]]);
-      err += 1 - cosine(runGraph(plain, x, TS_HOST).outputs.get('y')!.data, runGraph(q, x, TS_HOST).outputs.get('y')!.data);
-    }
-    return err;
-  };
+  const int8Error = (g: Graph) => int8ErrorAgainst(plain, g, calib, [31, 32, 33]);
   for (const seed of [31, 32]) {
     const x = new Map([['x', inputBatch(seed)]]);
     const a = runGraph(plain, x, TS_HOST).outputs.get('y')!.data;
@@ -596,15 +599,7 @@ function unevenInputNetwork(): Graph {
 test('input scaling: the float graph computes the same, the conv inputs\' channels even out, the int8 graph gets closer to fp32', async () => {
   const plain = unevenInputNetwork();
   const calib = Array.from({ length: 8 }, (_, i) => inputBatch(300 + i));
-  const int8Error = async (g: Graph) => {
-    const { graph: q } = quantizeGraph(g, await collectStats(g, calib, TS_HOST), { method: 'max' });
-    let err = 0;
-    for (const seed of [51, 52, 53]) {
-      const x = new Map([['x', inputBatch(seed)]]);
-      err += 1 - cosine(runGraph(plain, x, TS_HOST).outputs.get('y')!.data, runGraph(q, x, TS_HOST).outputs.get('y')!.data);
-    }
-    return err;
-  };
+  const int8Error = (g: Graph) => int8ErrorAgainst(plain, g, calib, [51, 52, 53]);
   const before = await int8Error(plain);
   for (const mode of ['inputs', 'balanced'] as const) {
     const scaled = unevenInputNetwork();
