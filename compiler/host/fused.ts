@@ -69,7 +69,7 @@ const DEFAULT_FORMS: Required<Pick<LoopLang, 'ref' | 'bin' | 'cl' | 'q' | 'sign'
   q: (x) => `Q(${x})`,
   sign: (v, strict, a, b) => `(${v} ${strict ? '>' : '>='} 0 ? ${a} : ${b})`,
 };
-const forms = (L: LoopLang) => ({ ...DEFAULT_FORMS, ...Object.fromEntries(Object.entries(L).filter(([k]) => k in DEFAULT_FORMS)) }) as typeof DEFAULT_FORMS;
+const forms = (L: LoopLang): typeof DEFAULT_FORMS => ({ ...DEFAULT_FORMS, ...Object.fromEntries(Object.entries(L).filter(([k]) => k in DEFAULT_FORMS)) });
 
 export const JS_LANG: LoopLang = {
   F: (e) => `F(${e})`,
@@ -83,12 +83,13 @@ export const JS_LANG: LoopLang = {
   store: (s, v) => `a${s}[i] = ${v};`,
 };
 
-const FLOAT_UNARY: Record<string, (n: Node, v: string, L: LoopLang) => string | undefined> = {
-  Relu: (_n, v, L) => forms(L).sign(v, true, v, L.lit(0)),
+type Forms = ReturnType<typeof forms>;
+const FLOAT_UNARY: Record<string, (n: Node, v: string, L: LoopLang, f: Forms) => string | undefined> = {
+  Relu: (_n, v, L, f) => f.sign(v, true, v, L.lit(0)),
   Sigmoid: (_n, v, L) => L.exp && `1 / (1 + ${L.exp(`-${v}`)})`,
-  HardSigmoid: (n, v, L) => L.unit(forms(L).bin('+', forms(L).bin('*', L.lit(attrFloat(n, 'alpha', 0.2)), v), L.lit(attrFloat(n, 'beta', 0.5)))),
-  HardSwish: (_n, v, L) => forms(L).bin('*', v, L.unit(forms(L).bin('+', forms(L).bin('/', v, L.lit(6)), L.lit(0.5)))),
-  LeakyRelu: (n, v, L) => forms(L).sign(v, false, v, forms(L).bin('*', v, L.lit(attrFloat(n, 'alpha', 0.01)))),
+  HardSigmoid: (n, v, L, f) => L.unit(f.bin('+', f.bin('*', L.lit(attrFloat(n, 'alpha', 0.2)), v), L.lit(attrFloat(n, 'beta', 0.5)))),
+  HardSwish: (_n, v, L, f) => f.bin('*', v, L.unit(f.bin('+', f.bin('/', v, L.lit(6)), L.lit(0.5)))),
+  LeakyRelu: (n, v, L, f) => f.sign(v, false, v, f.bin('*', v, L.lit(attrFloat(n, 'alpha', 0.01)))),
 };
 const FLOAT_BINARY: Record<string, '+' | '-' | '*' | '/'> = { Add: '+', Sub: '-', Mul: '*', Div: '/' };
 /** The binary operators the reference wraps in a fused clip (`withClip`). */
@@ -220,9 +221,10 @@ export function planLoop(group: ElementwiseGroup, g: Graph, written: (name: stri
     if (kind === 'channel') channels = true;
     return { k: kind, slot };
   };
+  const ref = forms(L).ref;
   const read = (o: Operand): string => {
     switch (o.k) {
-      case 'local': return forms(L).ref(o.name);
+      case 'local': return ref(o.name);
       case 'const': return L.lit(o.value);
       case 'full': return L.full(o.slot);
       case 'channel': return L.channel(o.slot);
@@ -274,7 +276,7 @@ function expression(n: Node, g: Graph, x: string[], L: LoopLang): string | undef
     }
     default: {
       if (FLOAT_UNARY[n.op]) {
-        const e = FLOAT_UNARY[n.op](n, x[0], L);
+        const e = FLOAT_UNARY[n.op](n, x[0], L, f);
         return e === undefined ? undefined : L.F(e);
       }
       const e = L.F(f.bin(FLOAT_BINARY[n.op], x[0], x[1]));

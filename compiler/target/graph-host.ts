@@ -52,7 +52,7 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
   const floatConvs = new Map<Node, BuildKernel>();
   const wasmFloatConvs = new Map<Node, (fresh: boolean) => Kernel>();
   // the fused element-wise loops as C (cpu: compiler/cpu/fused.ts) or WebAssembly (wasm: compiler/wasm/fused.ts), planned against the prepared graph
-  const cLoops = new Map<ElementwiseGroup, { plan: LoopPlan; loop: Loop }>();
+  const compiledLoops = new Map<ElementwiseGroup, { plan: LoopPlan; loop: Loop }>();
   // Kernels are made at the first kernelFor, against the graph they will run in (the prepared
   // graph may be a part of it: which values have readers outside a node is the whole graph's).
   const kernels = new WeakMap<Graph, Map<Node, Kernel>>();
@@ -85,7 +85,7 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
         if (group.nodes.some((n) => groupOf.has(n))) continue;
         for (const n of group.nodes) groupOf.set(n, group);
         const c = target.kind === 'cpu' ? await buildFused(group, g, escapes(g), target) : await buildWasmFused(group, g, escapes(g));
-        if (c) cLoops.set(group, c);
+        if (c) compiledLoops.set(group, c);
       }
     },
     kernelFor(node, g) {
@@ -114,7 +114,7 @@ export function compiledHost(target: CpuTargetSpec | WasmTargetSpec, d: Derived,
       const group = groupOf.get(node);
       if (group) {
         // the compiled loop where its plan holds in this graph (the same values written out), else JavaScript
-        const c = cLoops.get(group);
+        const c = compiledLoops.get(group);
         const plan = planLoop(group, g, writtenIn(group, g, escapes(g)), JS_LANG);
         const same = c && plan && JSON.stringify([c.plan.inputSlots, c.plan.outSlot, c.plan.slotTypes]) === JSON.stringify([plan.inputSlots, plan.outSlot, plan.slotTypes]);
         for (const [n, k] of groupKernels(group, g, escapes(g), same ? c : undefined)) made.set(n, k);

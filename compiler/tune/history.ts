@@ -8,7 +8,7 @@
 import type { Derived } from '../../src/config/derive.ts';
 import { findOperator } from '../ops/registry.ts';
 import type { Target } from '../target/target.ts';
-import { sameTask, type TuneKey, type TuneRecord } from './log.ts';
+import { canon, scheduleKey, type TuneKey, type TuneRecord } from './log.ts';
 import { makeTask, type TuneTask } from './task.ts';
 import type { HistoryPoint, Trial } from './tuner.ts';
 
@@ -18,19 +18,18 @@ export function historyOf(task: TuneTask, trials: readonly Pick<Trial, 'knobs' |
   return trials.filter((t) => Number.isFinite(t.cost) && t.cost > 0).map((t) => ({ features: task.features(t.knobs), y: Math.log(t.cost / work) }));
 }
 
-const canon = (x: unknown) => JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v));
-
 /**
  * History for `task` from a log's records: those of the same operator, target string, unit and
- * (vta) configuration, but another shape or parameters (the task's own records are its log, not
- * its history). Each distinct task is rebuilt (definition only: nothing is compiled or run) for
+ * (vta) configuration, but another schedule (shape or parameters other than the shift: the task's
+ * own records are its log, not its history). Each distinct task is rebuilt (definition only: nothing is compiled or run) for
  * its features; a record whose knobs are not in that task's space is skipped.
  */
 export async function historyFromRecords(
   records: readonly TuneRecord[], task: TuneTask, target: Target, d: Derived,
 ): Promise<{ points: HistoryPoint[]; tasks: number }> {
   const key = task.key;
-  const mine = records.filter((r) => r.op === key.op && r.target === key.target && r.unit === task.unit && canon(r.config) === canon(key.config) && !sameTask(r, key));
+  const own = scheduleKey(key);
+  const mine = records.filter((r) => r.op === key.op && r.target === key.target && r.unit === task.unit && canon(r.config) === canon(key.config) && scheduleKey(r) !== own);
   const groups = new Map<string, TuneRecord[]>();
   for (const r of mine) {
     const k = canon({ shape: r.shape, params: r.params });

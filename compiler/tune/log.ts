@@ -92,26 +92,38 @@ export function readLog(file: string): { records: TuneRecord[]; problems: LogPro
   return { records, problems };
 }
 
-/** Key equality, independent of the order the keys were written in. */
-const canon = (x: unknown): string =>
+/** A value as JSON with object keys sorted: equality independent of the order keys were written in. */
+export const canon = (x: unknown): string =>
   JSON.stringify(x, (_k, v) => (isObj(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v));
 
 export const sameTask = (a: TuneKey, b: TuneKey): boolean =>
   a.op === b.op && a.target === b.target && canon(a.shape) === canon(b.shape) && canon(a.params) === canon(b.params) && canon(a.config) === canon(b.config);
 
-/** The cheapest record for the task (the first of equals), or undefined. */
-export function bestRecord(records: readonly TuneRecord[], key: TuneKey): TuneRecord | undefined {
+/** The cheapest of the records that match (the first of equals), or undefined. */
+function cheapest(records: readonly TuneRecord[], match: (r: TuneRecord) => boolean): TuneRecord | undefined {
   let best: TuneRecord | undefined;
-  for (const r of records) if (sameTask(r, key) && (!best || r.cost < best.cost)) best = r;
+  for (const r of records) if (match(r) && (!best || r.cost < best.cost)) best = r;
   return best;
 }
 
+/** The cheapest record for the task (the first of equals), or undefined. */
+export const bestRecord = (records: readonly TuneRecord[], key: TuneKey): TuneRecord | undefined => cheapest(records, (r) => sameTask(r, key));
+
 /**
- * The cheapest record for a task's *schedule*: as bestRecord, but with any requantization shift
- * (the amount changes no instruction and no loop, so a layer tuned with one shift serves a
- * model node with another). What `vtw model compile --tuned` looks up per node.
+ * A task's *schedule* key: the task with any requantization shift (the amount changes no
+ * instruction and no loop, so a layer tuned with one shift serves a model node with another).
  */
+export const scheduleKey = (k: TuneKey): string => canon({ op: k.op, target: k.target, shape: k.shape, config: k.config, params: { ...k.params, shift: null } });
+
+/** The cheapest record for a task's schedule (scheduleKey): what `vtw model compile --tuned` looks up per node. */
 export function bestScheduleRecord(records: readonly TuneRecord[], key: TuneKey): TuneRecord | undefined {
-  const anyShift = <T extends TuneKey>(k: T): T => ({ ...k, params: { ...k.params, shift: null } });
-  return bestRecord(records.map(anyShift), anyShift(key));
+  const want = scheduleKey(key);
+  return cheapest(records, (r) => scheduleKey(r) === want);
+}
+
+/** readLog, each line that is not a record reported as one warning on stderr (the command line's form). */
+export function readLogWarning(file: string): TuneRecord[] {
+  const { records, problems } = readLog(file);
+  for (const p of problems) process.stderr.write(`vtw: warning: ${file} line ${p.line}: ${p.why}; skipped\n`);
+  return records;
 }

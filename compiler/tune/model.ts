@@ -13,7 +13,7 @@ import { partitionGraph } from '../graph/partition.ts';
 import { findOperator } from '../ops/registry.ts';
 import { operatorCall, type OperatorCall } from '../target/operator-call.ts';
 import { historyFromRecords } from './history.ts';
-import { appendRecord, bestScheduleRecord, checkLogWritable, readLog, type TuneRecord } from './log.ts';
+import { appendRecord, bestScheduleRecord, checkLogWritable, readLog, scheduleKey, type TuneRecord } from './log.ts';
 import { makeTask, tuneKey } from './task.ts';
 import { tune, type Trial } from './tuner.ts';
 
@@ -47,7 +47,7 @@ export function vtaCalls(g: Graph, d: Derived): { call: OperatorCall; nodes: str
   for (const p of partitionGraph(g, d).nodes) {
     const call = p.where === 'vta' ? operatorCall(p.node, g) : undefined;
     if (!call) continue;
-    const k = JSON.stringify([call.op, call.shape, { ...call.params, shift: null }]);
+    const k = scheduleKey(tuneKey(call.op, call.shape, call.params, { kind: 'vta', config: d }));
     const seen = calls.get(k);
     if (seen) seen.nodes.push(p.node.name);
     else calls.set(k, { call, nodes: [p.node.name] });
@@ -59,19 +59,24 @@ export async function tuneModel(g: Graph, d: Derived, opts: TuneModelOptions): P
   checkLogWritable(opts.log);
   const target = { kind: 'vta' as const, config: d };
   const results: LayerTuning[] = [];
+  // The log as read once, then kept up to date as trials are appended (later layers learn from earlier ones).
+  const records: TuneRecord[] = existsSync(opts.log) ? readLog(opts.log).records : [];
   for (const { call, nodes } of vtaCalls(g, d)) {
-    const records = existsSync(opts.log) ? readLog(opts.log).records : [];
     const entry = findOperator(call.op);
     const task = await makeTask(entry, call.shape, call.params, target, d);
-    const done = bestScheduleRecord(records, tuneKey(entry.name, call.shape, call.params, target));
+    const done = bestScheduleRecord(records, task.key);
     if (done) {
-      const dflt = records.find((r) => r.trial === 0 && bestScheduleRecord([r], task.key));
+      const own = scheduleKey(task.key);
+      const dflt = records.find((r) => r.trial === 0 && scheduleKey(r) === own);
       results.push({ nodes, op: call.op, shape: call.shape, default: dflt?.cost ?? NaN, best: done.cost, trials: 0, skipped: true });
       continue;
     }
     const { points } = await historyFromRecords(records, task, target, d);
-    const log = (knobs: Record<string, number>, cost: number, trial: number, strategy: TuneRecord['strategy']) =>
-      appendRecord(opts.log, { ...task.key, knobs, cost, unit: task.unit, trial, strategy, timestamp: new Date().toISOString() });
+    const log = (knobs: Record<string, number>, cost: number, trial: number, strategy: TuneRecord['strategy']) => {
+      const r: TuneRecord = { ...task.key, knobs, cost, unit: task.unit, trial, strategy, timestamp: new Date().toISOString() };
+      appendRecord(opts.log, r);
+      records.push(r);
+    };
     const dflt = await task.measure(task.defaultKnobs);
     log(task.defaultKnobs, dflt, 0, 'default');
     opts.onLayer?.({ nodes, op: call.op, shape: call.shape, trials: Math.min(opts.trials, task.candidates.length) });

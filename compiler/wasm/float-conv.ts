@@ -15,6 +15,7 @@ import type { Graph, Node } from '../graph/ir.ts';
 import { floatConvShape } from '../host/conv-loop.ts';
 import type { Kernel } from '../host/kernels.ts';
 import { sizeOf, type Tensor } from '../graph/tensor.ts';
+import { f64 } from './fused.ts';
 import { assembleWat, instantiateOptimized } from './op.ts';
 import type { WasmSource } from './codegen.ts';
 
@@ -27,8 +28,6 @@ interface Layout {
   pages: number;
 }
 
-/** f64 literal in WAT. */
-const f64 = (v: number) => (Number.isFinite(v) ? String(v) : v > 0 ? 'inf' : '-inf');
 
 /** The WAT of a float conv node, and where its arrays live in memory. */
 export function floatConvWat(node: Node, g: Graph): { text: string; layout: Layout; name: string } {

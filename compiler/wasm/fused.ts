@@ -19,7 +19,8 @@ import { planLoop, writtenIn, type ElementwiseGroup, type Loop, type LoopLang, t
 import type { WasmSource } from './codegen.ts';
 import { assembleWat, instantiateOptimized } from './op.ts';
 
-const f64 = (x: number) => (Number.isNaN(x) ? 'nan' : !Number.isFinite(x) ? (x > 0 ? 'inf' : '-inf') : Object.is(x, -0) ? '-0' : String(x));
+/** A double as a WAT float literal that reads back as the same value (NaN, infinities and -0 included). */
+export const f64 = (x: number) => (Number.isNaN(x) ? 'nan' : !Number.isFinite(x) ? (x > 0 ? 'inf' : '-inf') : Object.is(x, -0) ? '-0' : String(x));
 const addr = (s: number, shift: number) => `(i32.add (local.get $p${s}) (i32.shl (local.get $i) (i32.const ${shift})))`;
 
 /**

@@ -34,7 +34,7 @@ import { batchFor, evaluateImages } from '../../../compiler/quant/evaluate.ts';
 import { compiledHost } from '../../../compiler/target/graph-host.ts';
 import { gpuDevice, gpuHost } from '../../../compiler/gpu/graph-host.ts';
 import { parseTarget } from '../../../compiler/target/target.ts';
-import { readLog, type TuneRecord } from '../../../compiler/tune/log.ts';
+import { readLogWarning } from '../../../compiler/tune/log.ts';
 import { registerModelTune } from './model-tune.ts';
 import { configOption, configSpecOption, jsonOption, outOption, parseInteger, parsePositive } from '../options.ts';
 
@@ -205,17 +205,10 @@ export async function quantizeCli(file: string, opts: QuantizeCliOptions): Retur
   return q;
 }
 
-/** A tuning log's valid records; each corrupt line is one warning with its line number. */
-function tunedRecords(file: string): TuneRecord[] {
-  const { records, problems } = readLog(file);
-  for (const p of problems) process.stderr.write(`vtw: warning: ${file} line ${p.line}: ${p.why}; skipped\n`);
-  return records;
-}
-
 async function compile(file: string, opts: CompileCliOptions): Promise<void> {
   const d = loadConfig(opts.config);
   const t0 = performance.now();
-  const tuned = opts.tuned ? tunedRecords(opts.tuned) : undefined;
+  const tuned = opts.tuned ? readLogWarning(opts.tuned) : undefined;
   const { quantized, report } = await quantizeCli(file, opts);
   const m = await compileModel(quantized, d, { configName: opts.config, source: file, tuned });
   saveArtifact(opts.out, m);

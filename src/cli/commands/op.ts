@@ -19,7 +19,7 @@ import { parseTarget, targetString, type CpuTargetSpec, type WasmTargetSpec } fr
 import { compileOperator } from '../../../compiler/target/compile.ts';
 import { median, MIN_TIMED_RUNS, runCpuOp } from '../../../compiler/cpu/op.ts';
 import { writeFileAtomic } from '../../program/container.ts';
-import { bestRecord, readLog } from '../../../compiler/tune/log.ts';
+import { bestRecord, readLogWarning } from '../../../compiler/tune/log.ts';
 import { tuneKey } from '../../../compiler/tune/task.ts';
 import type { Target } from '../../../compiler/target/target.ts';
 import { runOpenclOp, type GpuRun } from '../../../compiler/gpu/op.ts';
@@ -253,8 +253,7 @@ async function runOnGpu(kind: string, opts: OpOptions, d: Derived, target: GpuTa
 function applyTuned(kind: string, opts: OpOptions, d: Derived, target: Target): void {
   const file = opts.tuned!;
   if (opts.knobs) throw new VtwError('--tuned and --knobs both set the knobs; give one of them');
-  const { records, problems } = readLog(file);
-  for (const p of problems) process.stderr.write(`vtw: warning: ${file} line ${p.line}: ${p.why}; skipped\n`);
+  const records = readLogWarning(file);
   const { shape, params } = shapeAndParams(kind, opts, d);
   const key = tuneKey(findOperator(kind).name, shape, params, target);
   const best = bestRecord(records, key);

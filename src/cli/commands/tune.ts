@@ -13,7 +13,7 @@ import type { Derived } from '../../config/derive.ts';
 import { findOperator, OPERATOR_NAMES } from '../../../compiler/ops/registry.ts';
 import { parseTarget } from '../../../compiler/target/target.ts';
 import { historyFromRecords } from '../../../compiler/tune/history.ts';
-import { appendRecord, checkLogWritable, readLog, type Strategy, type TuneRecord } from '../../../compiler/tune/log.ts';
+import { appendRecord, checkLogWritable, readLogWarning, type Strategy, type TuneRecord } from '../../../compiler/tune/log.ts';
 import { makeTask, type KnobSetting } from '../../../compiler/tune/task.ts';
 import { trialsToReach, tune, type Trial } from '../../../compiler/tune/tuner.ts';
 import { configOption, jsonOption, parseInteger, seedOption } from '../options.ts';
@@ -77,9 +77,7 @@ export function registerTune(program: Command): void {
 
       let history: Awaited<ReturnType<typeof historyFromRecords>> | undefined;
       if (opts.history) {
-        const { records, problems } = readLog(opts.history);
-        for (const p of problems) process.stderr.write(`vtw: warning: ${opts.history} line ${p.line}: ${p.why}; skipped\n`);
-        history = await historyFromRecords(records, task, target, d);
+        history = await historyFromRecords(readLogWarning(opts.history), task, target, d);
         if (!opts.json) console.error(`history: ${history.points.length} measurements of ${history.tasks} other ${kind} shapes on ${task.key.target} from ${opts.history}`);
       }
       const defaultCost = await task.measure(task.defaultKnobs);
