@@ -40,6 +40,17 @@ test('simplify: floordiv / floormod by constants use the linear form and ranges'
   assert.is(printExpr(simplify(mod(add(mul(X, 8), Y), 8), new Map([[y, [0, 7] as const]]))), 'y');
   // no range for y: stays a floordiv
   assert.match(printExpr(simplify(div(add(mul(X, 8), Y), 8))), '//');
+  // (6x + 3t + i) // 12 with 0 <= i < 3 is (2x + t) // 4 (a group index of a tile split by threads);
+  // the same values for every x, t, i
+  const t = new Var('t');
+  const i = new Var('i');
+  const e = div(add(add(mul(X, 6), mul(ref(t), 3)), ref(i)), 12);
+  const s = simplify(e, new Map([[i, [0, 2] as const]]));
+  assert.is(printExpr(s), '(((2 * x) + t) // 4)');
+  for (let xv = -3; xv < 5; xv++) for (let tv = 0; tv < 3; tv++) for (let iv = 0; iv < 3; iv++) {
+    const env = new Map([[x, xv], [t, tv], [i, iv]]);
+    assert.is(evaluate(s, env), evaluate(e, env));
+  }
 });
 
 test('evaluate: values wrap to their dtype; shifts clamp to the width', () => {

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadConfig, PRESET_NAMES } from '../src/config/index.ts';
+import { deriveConfig, loadConfig, PRESET_NAMES } from '../src/config/index.ts';
 import { randomConfig } from '../src/config/random.ts';
 import { Rng } from '../src/util/rng.ts';
 import { CompileError } from '../compiler/errors.ts';
@@ -129,6 +129,25 @@ test('every operator exposes its knob space; random members compile and stay bit
       await check(inst, `${name} ${JSON.stringify(k)}`);
     }
   }
+});
+
+test('grouped convolutions: every member of the knob space builds (a tile of a group split by virtual threads)', async () => {
+  // 2x4 GEMM; 12 output blocks per group: tile_co 3 with 2 threads makes the group index
+  // floordiv(6a + 3t + i, 12), which the region analysis must see as one group per tile
+  const d = deriveConfig({ TARGET: 'sim', LOG_BATCH: 1, LOG_BLOCK: 2, LOG_ACC_BUFF_SIZE: 11, LOG_UOP_BUFF_SIZE: 11 });
+  const s = conv(d, { h: 10, w: 10, cin: 32, cout: 96, k: 1, pad: 0, stride: 2, groups: 2 });
+  const space = convKnobSpace(convGeom(s, d), d);
+  assert.ok(space.some((k) => k.tile_co === 3 && k.oc_nthread === 2));
+  const failed = space.filter((k) => {
+    try {
+      compileConv2d(s, d, { knobs: k });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  assert.equal(failed, [], `${failed.length} of ${space.length} settings do not build`);
+  await check(compileConv2d(s, d, { knobs: { tile_h: 1, tile_w: 5, tile_ci: 1, tile_co: 3, oc_nthread: 2 } }), 'tile_co 3, 2 threads');
 });
 
 test('user knobs: honoured when valid, one-line errors otherwise; hardware limits refused clearly', async () => {

@@ -751,6 +751,10 @@ function simplifyNode(e: Expr, ranges?: Ranges): Expr | undefined {
   }
 }
 
+function gcd(a: number, b: number): number {
+  return b ? gcd(b, a % b) : a;
+}
+
 /** floordiv / floormod of a linear form by a positive constant. */
 function simplifyDivMod(e: Bin, a: Expr, c: number, ranges?: Ranges): Expr | undefined {
   const l = toLinear(a);
@@ -765,17 +769,23 @@ function simplifyDivMod(e: Bin, a: Expr, c: number, ranges?: Ranges): Expr | und
   if (rb && rb[0] >= 0 && rb[1] < c) {
     return e.op === 'div' ? fromLinear(q) : fromLinear(r);
   }
-  // floordiv(k*x + y, c) with c % k == 0 and 0 <= y < k: floordiv(x, c/k)
+  // floordiv(k*X + y, c) with k | c, X a sum of terms and 0 <= y < k: floordiv(X, c/k). Each
+  // common factor k = gcd(coef, c) of a term is tried; X holds every term with a multiple of k
+  // (e.g. floordiv(6a + 3b + i, 12) with 0 <= i < 3 is floordiv(2a + b, 4): a tile index split
+  // further by a virtual thread).
   if (r.terms.size >= 1 && e.op === 'div') {
-    for (const [key, t] of r.terms) {
-      if (t.coef > 1 && c % t.coef === 0) {
-        const rest: Linear = { terms: new Map(r.terms), c: r.c };
-        rest.terms.delete(key);
-        const restB = linBounds(rest, ranges);
-        if (restB && restB[0] >= 0 && restB[1] < t.coef) {
-          const inner = { k: 'bin', op: 'div', a: t.e, b: int(c / t.coef), dtype: 'index' } as Expr;
-          return simplify({ k: 'bin', op: 'add', a: fromLinear(q), b: inner, dtype: 'index' });
-        }
+    const factors = [...new Set([...r.terms.values()].map((t) => gcd(Math.abs(t.coef), c)))].filter((k) => k > 1).sort((x, y) => y - x);
+    for (const k of factors) {
+      const scaled: Linear = { terms: new Map(), c: 0 };
+      const rest: Linear = { terms: new Map(), c: r.c };
+      for (const [key, t] of r.terms) {
+        if (t.coef % k === 0) scaled.terms.set(key, { coef: t.coef / k, e: t.e });
+        else rest.terms.set(key, t);
+      }
+      const restB = linBounds(rest, ranges);
+      if (restB && restB[0] >= 0 && restB[1] < k) {
+        const inner = { k: 'bin', op: 'div', a: fromLinear(scaled), b: int(c / k), dtype: 'index' } as Expr;
+        return simplify({ k: 'bin', op: 'add', a: fromLinear(q), b: inner, dtype: 'index' }, ranges);
       }
     }
   }
