@@ -12,8 +12,9 @@
  * default, a module cache that is empty at the start of each run and shared by its workers.
  * Each run is a fresh process (as `vtw explore` is: yosys compiled and warmed up from cold for 1
  * worker as for N) with an empty result cache; it reports seconds, points per minute, the CPU
- * seconds of the process (its threads included) and the load average before and after.
- * Writes build/bench/explore.json and explore.md.
+ * seconds of the process (its threads included), the load average before and after, and whether
+ * its results.jsonl equals the first run's. Writes build/bench/explore-LABEL.json and .md (LABEL:
+ * small-cache-off, vta-8-cache-on, ...).
  */
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -41,6 +42,8 @@ interface Run {
   cpu_seconds: number;
   load_before: number;
   load_after: number;
+  /** results.jsonl equals the first run's (the pool must not change a result). */
+  same_results?: boolean;
 }
 
 /** An option's value; a bad one is one line on stderr and exit status 1. */
@@ -64,8 +67,10 @@ function rawSpace(): Record<string, unknown> {
 }
 
 /** One run in this process (the child side of the benchmark): prints its Run as JSON. */
+const outOf = (workers: number) => `build/bench/explore-${label}-w${workers}`;
+
 async function runOnce(workers: number): Promise<void> {
-  const out = `build/bench/explore-${label}-w${workers}`;
+  const out = outOf(workers);
   rmSync(out, { recursive: true, force: true });
   const cache = `${out}-modules`;
   rmSync(cache, { recursive: true, force: true });
@@ -93,11 +98,15 @@ if (one > 0) {
 } else {
   const counts = option('workers', '1,2,1,2', (v) => /^[1-9]\d*(,[1-9]\d*)*$/.test(v), 'give worker counts separated by commas, e.g. 1,2,1,2').split(',').map(Number);
   const rows: Run[] = [];
+  let first: string | undefined;
   const self = fileURLToPath(import.meta.url);
   const passOn = process.argv.slice(2).filter((_, i, a) => a[i] !== '--workers' && a[i - 1] !== '--workers');
   for (const workers of counts) {
     const text = execFileSync(process.execPath, ['--import', import.meta.resolve('tsx'), self, ...passOn, '--run', String(workers)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const r = JSON.parse(text.trim().split('\n').pop()!) as Run;
+    const results = readFileSync(`${outOf(workers)}/results.jsonl`, 'utf8');
+    first ??= results;
+    r.same_results = results === first;
     rows.push(r);
     console.log(JSON.stringify(r));
   }
@@ -113,6 +122,7 @@ if (one > 0) {
     `|---:|---:|---|---|---|---:|---:|`,
     ...byWorkers.map((b) => `| ${b.workers} | ${b.runs[0].points} | ${b.runs.map((r) => r.seconds).join(', ')} | ${b.runs.map((r) => r.cpu_seconds).join(', ')} | ${b.runs.map((r) => `${r.load_before} / ${r.load_after}`).join(', ')} | ${b.ppm} | ${(b.ppm / base.ppm).toFixed(2)}x |`),
     '',
+    `Results identical in every run: ${rows.every((r) => r.same_results) ? 'yes' : 'NO'}.`,
     `Machine: ${availableParallelism()} cores, ${new Date().toISOString().slice(0, 16)}Z.`,
   ].join('\n');
   mkdirSync('build/bench', { recursive: true });

@@ -13,6 +13,7 @@ import { VtwError } from '../src/errors.ts';
 import { deriveConfig } from '../src/config/index.ts';
 import { adoptBuildGroup, isBuildGroupMessage } from '../src/util/child-builds.ts';
 import { yosysModules } from '../hw/yosys.ts';
+import { dropThreadLocks } from './generic-area.ts';
 import { cacheKey } from './cache.ts';
 import { evaluateTask, type Task, type TaskResult } from './evaluate.ts';
 import type { Job } from './jobs.ts';
@@ -104,6 +105,7 @@ export class WorkerPool {
     const thread = new Worker(BOOT, { eval: true, stdout: true });
     thread.stdout.resume(); // what a job prints to stdout is dropped (vtw's stdout carries its own output, --json)
     const slot: Slot = { thread, ready: false, groups: new Set() };
+    const tid = thread.threadId;
     this.slots.push(slot);
     // the compiled yosys, or null (the thread compiles its own); sent before any job
     void yosysModules().catch(() => null).then((yosys) => this.closed || thread.postMessage({ yosys }));
@@ -129,6 +131,7 @@ export class WorkerPool {
     thread.on('exit', (code) => {
       this.slots.splice(this.slots.indexOf(slot), 1);
       this.stop(slot);
+      dropThreadLocks(tid); // a module it was synthesizing is free for another worker
       const q = slot.current;
       slot.current = undefined;
       if (q && !this.closed) {
