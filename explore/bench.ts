@@ -12,7 +12,7 @@
  * default, a module cache that is empty at the start of each run and shared by its workers.
  * Each run is a fresh process (as `vtw explore` is: yosys compiled and warmed up from cold for 1
  * worker as for N) with an empty result cache; it reports seconds, points per minute, the CPU
- * seconds of the process (its threads included), the load average before and after, and whether
+ * seconds of the process (its threads and ended child processes included), the load average before and after, and whether
  * its results.jsonl equals the first run's. Writes build/bench/explore-LABEL.json and .md (LABEL:
  * small-cache-off, vta-8-cache-on, ...).
  */
@@ -66,6 +66,16 @@ function rawSpace(): Record<string, unknown> {
   return { ...raw, search: { ...raw.search, strategy: 'random', budget } };
 }
 
+/** CPU seconds of this process's ended child processes (Linux /proc/self/stat cutime + cstime; 0 elsewhere). */
+function childCpuSeconds(): number {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100; // clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
 /** One run in this process (the child side of the benchmark): prints its Run as JSON. */
 const outOf = (workers: number) => `build/bench/explore-${label}-w${workers}`;
 
@@ -77,11 +87,14 @@ async function runOnce(workers: number): Promise<void> {
   process.env.VTW_GENERIC_CACHE = cacheMode === 'off' ? 'off' : cache; // read by this thread and the workers
   const load = loadavg()[0];
   const cpu0 = process.cpuUsage();
+  const children0 = childCpuSeconds();
   const { summary } = await explore(checkSpace(rawSpace(), `bench space ${label}`), { out, workers, progress: false });
+  await new Promise((r) => setTimeout(r, 1000)); // the pool's ended workers reaped (their CPU time counted)
   const cpu = process.cpuUsage(cpu0);
+  const children = childCpuSeconds() - children0;
   const r: Run = {
     workers, points: summary.evaluated, seconds: summary.seconds, points_per_minute: +((summary.evaluated / summary.seconds) * 60).toFixed(2),
-    cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(1), load_before: +load.toFixed(1), load_after: +loadavg()[0].toFixed(1),
+    cpu_seconds: +((cpu.user + cpu.system) / 1e6 + children).toFixed(1), load_before: +load.toFixed(1), load_after: +loadavg()[0].toFixed(1),
   };
   rmSync(cache, { recursive: true, force: true });
   console.log(JSON.stringify(r));
