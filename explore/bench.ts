@@ -7,7 +7,7 @@
  * --space small (default): eight 1x2 / 1x4 variants with small buffers, yosys generic synthesis and
  * one 8x8x8x8 3x3 convolution each. --space vta: examples/space-vta.json (the generic-area space of
  * issue 16: generic synthesis and ResNet-18 C2-C11 per point) cut to its first `--budget` drawn
- * points (default 8). --cache off (default): generic synthesis's module cache off, every point
+ * points (default 8) plus its reference, VTA's default configuration (--budget 16: 14 feasible). --cache off (default): generic synthesis's module cache off, every point
  * synthesizes all its modules (independent work, a sweep of distinct designs); on: the tool's
  * default, a module cache that is empty at the start of each run and shared by its workers.
  * Each run is a fresh process (as `vtw explore` is: yosys compiled and warmed up from cold for 1
@@ -129,7 +129,7 @@ if (one > 0) {
   });
   const base = byWorkers.find((b) => b.workers === 1) ?? byWorkers[0];
   const md = [
-    `Space ${label} (${spaceName === 'small' ? 'explore/bench.ts BENCH_SPACE' : `examples/space-vta.json, first ${budget} drawn points`}), runs in order ${counts.join(', ')}:`,
+    `Space ${label} (${spaceName === 'small' ? 'explore/bench.ts BENCH_SPACE' : `examples/space-vta.json, its first ${budget} drawn points and VTA's default`}), runs in order ${counts.join(', ')}:`,
     '',
     `| workers | points | seconds | CPU seconds | load average before / after | median points / minute | speed-up of the medians |`,
     `|---:|---:|---|---|---|---:|---:|`,

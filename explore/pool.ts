@@ -49,9 +49,14 @@ export class WorkerPool {
   private slots: Slot[] = [];
   private seq = 0;
   private closed = false;
+  /** Threads in a row that ended before they were ready (a broken installation: stop, do not restart forever). */
+  private failedStarts = 0;
 
-  /** `describe` names a job in the error of a job that killed two workers. */
-  constructor(readonly size: number, private describe: (job: Job) => string = (j) => `a ${j.kind} job`) {}
+  /**
+   * `describe` names a job in the error of a job that killed two workers; `yosys`: the jobs run
+   * yosys (the threads get this thread's compiled one; false: nothing compiled for them).
+   */
+  constructor(readonly size: number, private describe: (job: Job) => string = (j) => `a ${j.kind} job`, private yosys = true) {}
 
   /** Run a job on the next free worker; resolves to its result. */
   run(job: Job): Promise<unknown> {
@@ -108,7 +113,7 @@ export class WorkerPool {
     const tid = thread.threadId;
     this.slots.push(slot);
     // the compiled yosys, or null (the thread compiles its own); sent before any job
-    void yosysModules().catch(() => null).then((yosys) => this.closed || thread.postMessage({ yosys }));
+    void (this.yosys ? yosysModules().catch(() => null) : Promise.resolve(null)).then((yosys) => this.closed || thread.postMessage({ yosys }));
     thread.on('message', (m: Message) => {
       if (isBuildGroupMessage(m)) {
         if (m.alive) slot.groups.add(m.buildGroup);
@@ -117,6 +122,7 @@ export class WorkerPool {
       }
       if ('ready' in m) {
         slot.ready = true;
+        this.failedStarts = 0;
         return this.pump();
       }
       const q = slot.current;
@@ -129,6 +135,11 @@ export class WorkerPool {
     // an exception the thread did not catch ends it: 'exit' follows and retries its job
     thread.on('error', (e) => process.stderr.write(`explore worker thread: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}\n`));
     thread.on('exit', (code) => {
+      if (!slot.ready && !this.closed && ++this.failedStarts >= 2) {
+        this.closed = true;
+        const e = new VtwError(`explore worker threads end before they start (exit ${code}): check the installation with vtw doctor, or run with --workers 1`);
+        for (const q of this.queue.splice(0)) q.reject(e);
+      }
       this.slots.splice(this.slots.indexOf(slot), 1);
       this.stop(slot);
       dropThreadLocks(tid); // a module it was synthesizing is free for another worker
@@ -178,7 +189,8 @@ export async function runTasks(tasks: Task[], how: Dispatch, onResult: (r: TaskR
     for (const t of tasks) onResult(await evaluateTask(t));
     return;
   }
-  const pool = new WorkerPool(Math.min(how.workers, tasks.length), (j) => `point ${(j.payload as Task).id}`);
+  const synthesis = tasks.some((t) => t.area === 'generic' || t.area === 'ice40');
+  const pool = new WorkerPool(Math.min(how.workers, tasks.length), (j) => `point ${(j.payload as Task).id}`, synthesis);
   try {
     await Promise.all(longestFirst(tasks).map(async (t) => onResult((await pool.run({ kind: 'explore-point', payload: t })) as TaskResult)));
   } finally {
