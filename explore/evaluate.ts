@@ -162,7 +162,7 @@ export async function evaluateTask(t: Task): Promise<TaskResult> {
   };
   if (t.area) {
     try {
-      // the simulations run while another worker synthesizes a module this point shares with its point
+      // while another worker synthesizes a module this point needs too, this point's simulations run
       res.area = t.timeout_s ? await measureAreaWithin({ ...t, area: t.area }, t.timeout_s) : { ok: await measureArea(t.config, t.area, { seed: t.seed }, simulate) };
     } catch (e) {
       res.area = { error: message(e) };

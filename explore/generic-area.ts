@@ -114,6 +114,9 @@ function stale(lock: string): boolean {
 
 async function synthesizeClaimed(file: string, run: () => Promise<ModuleArea>, store: (file: string, a: ModuleArea) => void): Promise<ModuleArea> {
   try {
+    // the worker that held the lock may have written the result just before this claim
+    const done = readCached(file);
+    if (done) return done;
     const area = await run();
     store(file, area);
     return area;
