@@ -125,7 +125,7 @@ if (one > 0) {
   }
   const byWorkers = [...new Set(counts)].map((w) => {
     const mine = rows.filter((r) => r.workers === w);
-    return { workers: w, runs: mine, ppm: median(mine.map((r) => r.points_per_minute)) };
+    return { workers: w, runs: mine, ppm: +median(mine.map((r) => r.points_per_minute)).toFixed(2) };
   });
   const base = byWorkers.find((b) => b.workers === 1) ?? byWorkers[0];
   const md = [
