@@ -1,14 +1,25 @@
 /**
  * Benchmark of `vtw explore`'s worker pool (docs/benchmarks.md, "Design-space exploration"):
- * points per minute on a small generic-area space (eight 1x2 / 1x4 variants with small buffers,
- * yosys generic synthesis and one convolution each), measured with 1 worker (in the vtw process)
- * and 2 worker processes, each from an empty cache and with generic synthesis's module cache off
- * (every point synthesizes all its modules: the points are independent work, as the pool sees
- * them in a sweep of distinct designs). Run: tsx explore/bench.ts [--workers 1,2]
- * Writes build/bench/explore.json and explore.md.
+ * points per minute with 1 worker (in the vtw process) and N worker threads.
+ *
+ *   tsx explore/bench.ts [--workers 1,2,1,2] [--space small|vta] [--budget N] [--cache off|on]
+ *
+ * --space small (default): eight 1x2 / 1x4 variants with small buffers, yosys generic synthesis and
+ * one 8x8x8x8 3x3 convolution each. --space vta: examples/space-vta.json (the generic-area space of
+ * issue 16: generic synthesis and ResNet-18 C2-C11 per point) cut to its first `--budget` drawn
+ * points (default 8) plus its reference, VTA's default configuration (--budget 16: 14 feasible). --cache off (default): generic synthesis's module cache off, every point
+ * synthesizes all its modules (independent work, a sweep of distinct designs); on: the tool's
+ * default, a module cache that is empty at the start of each run and shared by its workers.
+ * Each run is a fresh process (as `vtw explore` is: yosys compiled and warmed up from cold for 1
+ * worker as for N) with an empty result cache; it reports seconds, points per minute, the CPU
+ * seconds of the process (its threads and ended child processes included), the load average before and after, and whether
+ * its results.jsonl equals the first run's. Writes build/bench/explore-LABEL.json and .md (LABEL:
+ * small-cache-off, vta-8-cache-on, ...).
  */
-import { loadavg, availableParallelism } from 'node:os';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { checkSpace } from './space.ts';
 import { explore } from './run.ts';
 
@@ -21,32 +32,114 @@ export const BENCH_SPACE = {
   objectives: { area_cells: 'min', cycles: 'min' },
 };
 
-const arg = process.argv.indexOf('--workers');
-const counts = (arg > 0 ? process.argv[arg + 1] : '1,2').split(',').map(Number);
-const space = checkSpace(BENCH_SPACE, 'bench space');
-process.env.VTW_GENERIC_CACHE = 'off'; // read by this process and inherited by the workers
-const rows: { workers: number; points: number; seconds: number; points_per_minute: number; load_before: number; load_after: number }[] = [];
-for (const workers of counts) {
-  const out = `build/bench/explore-w${workers}`;
+const VTA_SPACE = fileURLToPath(new URL('../examples/space-vta.json', import.meta.url));
+
+interface Run {
+  workers: number;
+  points: number;
+  seconds: number;
+  points_per_minute: number;
+  cpu_seconds: number;
+  load_before: number;
+  load_after: number;
+  /** results.jsonl equals the first run's (the pool must not change a result). */
+  same_results?: boolean;
+}
+
+/** An option's value; a bad one is one line on stderr and exit status 1. */
+function option(name: string, fallback: string, check: (v: string) => boolean, hint: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i > 0 ? process.argv[i + 1] : fallback;
+  if (v !== undefined && check(v)) return v;
+  process.stderr.write(`explore/bench.ts: --${name} ${v ?? '(no value)'}: ${hint}\n`);
+  process.exit(1);
+}
+
+const spaceName = option('space', 'small', (v) => v === 'small' || v === 'vta', 'give small or vta');
+const budget = Number(option('budget', '8', (v) => /^[1-9]\d*$/.test(v), 'give a whole number of points, e.g. 8'));
+const cacheMode = option('cache', 'off', (v) => v === 'off' || v === 'on', 'give off or on');
+const label = `${spaceName}${spaceName === 'vta' ? `-${budget}` : ''}-cache-${cacheMode}`;
+
+function rawSpace(): Record<string, unknown> {
+  if (spaceName === 'small') return BENCH_SPACE;
+  const raw = JSON.parse(readFileSync(VTA_SPACE, 'utf8')) as Record<string, unknown> & { search: object };
+  return { ...raw, search: { ...raw.search, strategy: 'random', budget } };
+}
+
+/** CPU seconds of this process's ended child processes (Linux /proc/self/stat cutime + cstime; 0 elsewhere). */
+function childCpuSeconds(): number {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100; // clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** One run in this process (the child side of the benchmark): prints its Run as JSON. */
+const outOf = (workers: number) => `build/bench/explore-${label}-w${workers}`;
+
+async function runOnce(workers: number): Promise<void> {
+  const out = outOf(workers);
   rmSync(out, { recursive: true, force: true });
+  const cache = `${out}-modules`;
+  rmSync(cache, { recursive: true, force: true });
+  process.env.VTW_GENERIC_CACHE = cacheMode === 'off' ? 'off' : cache; // read by this thread and the workers
   const load = loadavg()[0];
-  const { summary } = await explore(space, { out, workers, progress: false });
-  const r = {
+  const cpu0 = process.cpuUsage();
+  const children0 = childCpuSeconds();
+  const { summary } = await explore(checkSpace(rawSpace(), `bench space ${label}`), { out, workers, progress: false });
+  await new Promise((r) => setTimeout(r, 1000)); // the pool's ended workers reaped (their CPU time counted)
+  const cpu = process.cpuUsage(cpu0);
+  const children = childCpuSeconds() - children0;
+  const r: Run = {
     workers, points: summary.evaluated, seconds: summary.seconds, points_per_minute: +((summary.evaluated / summary.seconds) * 60).toFixed(2),
-    load_before: +load.toFixed(1), load_after: +loadavg()[0].toFixed(1),
+    cpu_seconds: +((cpu.user + cpu.system) / 1e6 + children).toFixed(1), load_before: +load.toFixed(1), load_after: +loadavg()[0].toFixed(1),
   };
-  rows.push(r);
+  rmSync(cache, { recursive: true, force: true });
   console.log(JSON.stringify(r));
 }
-const base = rows[0];
-const md = [
-  `| workers | points | seconds | points / minute | speed-up | load average before / after |`,
-  `|---:|---:|---:|---:|---:|---|`,
-  ...rows.map((r) => `| ${r.workers} | ${r.points} | ${r.seconds} | ${r.points_per_minute} | ${(r.points_per_minute / base.points_per_minute).toFixed(2)}x | ${r.load_before} / ${r.load_after} |`),
-  '',
-  `Machine: ${availableParallelism()} cores, ${new Date().toISOString().slice(0, 16)}Z.`,
-].join('\n');
-mkdirSync('build/bench', { recursive: true });
-writeFileSync('build/bench/explore.json', JSON.stringify({ date: new Date().toISOString(), space: BENCH_SPACE, rows }, null, 2));
-writeFileSync('build/bench/explore.md', md + '\n');
-console.log(md);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const one = process.argv.indexOf('--run');
+if (one > 0) {
+  await runOnce(Number(process.argv[one + 1]));
+} else {
+  const counts = option('workers', '1,2,1,2', (v) => /^[1-9]\d*(,[1-9]\d*)*$/.test(v), 'give worker counts separated by commas, e.g. 1,2,1,2').split(',').map(Number);
+  const rows: Run[] = [];
+  let first: string | undefined;
+  const self = fileURLToPath(import.meta.url);
+  const passOn = process.argv.slice(2).filter((_, i, a) => a[i] !== '--workers' && a[i - 1] !== '--workers');
+  for (const workers of counts) {
+    const text = execFileSync(process.execPath, ['--import', import.meta.resolve('tsx'), self, ...passOn, '--run', String(workers)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const r = JSON.parse(text.trim().split('\n').pop()!) as Run;
+    const results = readFileSync(`${outOf(workers)}/results.jsonl`, 'utf8');
+    first ??= results;
+    r.same_results = results === first;
+    rows.push(r);
+    console.log(JSON.stringify(r));
+  }
+  const byWorkers = [...new Set(counts)].map((w) => {
+    const mine = rows.filter((r) => r.workers === w);
+    return { workers: w, runs: mine, ppm: +median(mine.map((r) => r.points_per_minute)).toFixed(2) };
+  });
+  const base = byWorkers.find((b) => b.workers === 1) ?? byWorkers[0];
+  const md = [
+    `Space ${label} (${spaceName === 'small' ? 'explore/bench.ts BENCH_SPACE' : `examples/space-vta.json, its first ${budget} drawn points and VTA's default`}), runs in order ${counts.join(', ')}:`,
+    '',
+    `| workers | points | seconds | CPU seconds | load average before / after | median points / minute | speed-up of the medians |`,
+    `|---:|---:|---|---|---|---:|---:|`,
+    ...byWorkers.map((b) => `| ${b.workers} | ${b.runs[0].points} | ${b.runs.map((r) => r.seconds).join(', ')} | ${b.runs.map((r) => r.cpu_seconds).join(', ')} | ${b.runs.map((r) => `${r.load_before} / ${r.load_after}`).join(', ')} | ${b.ppm} | ${(b.ppm / base.ppm).toFixed(2)}x |`),
+    '',
+    `Results identical in every run: ${rows.every((r) => r.same_results) ? 'yes' : 'NO'}.`,
+    `Machine: ${availableParallelism()} cores, ${new Date().toISOString().slice(0, 16)}Z.`,
+  ].join('\n');
+  mkdirSync('build/bench', { recursive: true });
+  writeFileSync(`build/bench/explore-${label}.json`, JSON.stringify({ date: new Date().toISOString(), space: label, counts, rows }, null, 2) + '\n');
+  writeFileSync(`build/bench/explore-${label}.md`, md + '\n');
+  console.log(md);
+}

@@ -76,13 +76,14 @@ export interface TaskResult {
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
-export async function measureArea(config: Record<string, unknown>, method: Exclude<AreaMethod, 'none'>, opts: Omit<Measure, 'area'> = {}): Promise<AreaResult> {
+/** `whileWaiting`: other work to do while a module of generic synthesis is being synthesized by another worker (explore/generic-area.ts). */
+export async function measureArea(config: Record<string, unknown>, method: Exclude<AreaMethod, 'none'>, opts: Omit<Measure, 'area'> = {}, whileWaiting?: () => void): Promise<AreaResult> {
   const d = deriveConfig(config);
   if (method === 'ice40') return measureIce40(d, opts.seed);
   const { files, manifest } = generateDesign(d, 'generic');
   const out: AreaResult = { rtl_hash: manifest.contentHash, multipliers: manifest.resources.multipliers, sram_bits: manifest.resources.sramBitsTotal };
   if (method === 'generic') {
-    const a = await genericArea(files, manifest.top);
+    const a = await genericArea(files, manifest.top, undefined, { whileWaiting });
     out.memory_bits = a.memory_bits;
     out.area_cells = a.cells;
   }
@@ -147,19 +148,26 @@ async function measureAreaWithin(t: Task & { area: Exclude<AreaMethod, 'none'> }
 
 export async function evaluateTask(t: Task): Promise<TaskResult> {
   const res: TaskResult = { id: t.id, layers: [] };
+  let simulated = false;
+  const simulate = () => {
+    if (simulated) return;
+    simulated = true;
+    for (const { key, layer } of t.layers) {
+      try {
+        res.layers.push({ key, result: { ok: runLayer(t.config, layer) } });
+      } catch (e) {
+        res.layers.push({ key, result: { error: message(e) } });
+      }
+    }
+  };
   if (t.area) {
     try {
-      res.area = t.timeout_s ? await measureAreaWithin({ ...t, area: t.area }, t.timeout_s) : { ok: await measureArea(t.config, t.area, { seed: t.seed }) };
+      // while another worker synthesizes a module this point needs too, this point's simulations run
+      res.area = t.timeout_s ? await measureAreaWithin({ ...t, area: t.area }, t.timeout_s) : { ok: await measureArea(t.config, t.area, { seed: t.seed }, simulate) };
     } catch (e) {
       res.area = { error: message(e) };
     }
   }
-  for (const { key, layer } of t.layers) {
-    try {
-      res.layers.push({ key, result: { ok: runLayer(t.config, layer) } });
-    } catch (e) {
-      res.layers.push({ key, result: { error: message(e) } });
-    }
-  }
+  simulate();
   return res;
 }

@@ -8,7 +8,8 @@
  * depends only on the GEMM shape and widths, not on the buffer sizes or bus width around it.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import { join, resolve } from 'node:path';
 import { version as yosysVersion } from '@yowasp/yosys';
 import { yosys } from '../hw/yosys.ts';
@@ -53,11 +54,102 @@ function lastNumber(text: string, what: string): number {
   return Number(all[all.length - 1][1]);
 }
 
+export interface GenericAreaOptions {
+  /**
+   * Called once when every module left to measure is being synthesized by another worker (their
+   * results are awaited after it): the caller's other work for the point, such as its simulations.
+   */
+  whileWaiting?: () => void | Promise<void>;
+}
+
+const WAIT_MS = 250;
+
+function readCached(file: string): ModuleArea | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as ModuleArea;
+  } catch {
+    return undefined;
+  }
+}
+
+/*
+ * Module locks. Workers sharing the cache (the pool's threads, other vtw processes) synthesize
+ * each module once: the first to need it creates `HASH.json.lock` (`pid threadId`) and the others
+ * wait for `HASH.json`. A lock whose process is gone is taken over; the pool removes the locks of
+ * a thread that ended (dropThreadLocks).
+ */
+const lockOf = (file: string) => `${file}.lock`;
+
+function claim(file: string): boolean {
+  const lock = lockOf(file);
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      writeFileSync(lock, `${process.pid} ${threadId}\n`, { flag: 'wx' });
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    if (!stale(lock)) return false;
+    rmSync(lock, { force: true });
+  }
+  return false;
+}
+
+/** A lock left by a process that no longer runs (or by this very thread: a job it abandoned). */
+function stale(lock: string): boolean {
+  let pid: number, tid: number;
+  try {
+    [pid, tid] = readFileSync(lock, 'utf8').trim().split(' ').map(Number);
+  } catch {
+    return false; // gone meanwhile: the next claim decides
+  }
+  if (pid === process.pid) return tid === threadId;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+async function synthesizeClaimed(file: string, run: () => Promise<ModuleArea>, store: (file: string, a: ModuleArea) => void): Promise<ModuleArea> {
+  try {
+    // the worker that held the lock may have written the result just before this claim
+    const done = readCached(file);
+    if (done) return done;
+    const area = await run();
+    store(file, area);
+    return area;
+  } finally {
+    rmSync(lockOf(file), { force: true });
+  }
+}
+
+/** Remove the module locks of a worker thread of this process that ended (explore/pool.ts). */
+export function dropThreadLocks(tid: number, cacheDir = genericCacheDir()): void {
+  if (!cacheDir) return;
+  let names: string[];
+  try {
+    names = readdirSync(cacheDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.endsWith('.lock')) continue;
+    const lock = join(cacheDir, name);
+    try {
+      if (readFileSync(lock, 'utf8').trim() === `${process.pid} ${tid}`) rmSync(lock, { force: true });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+}
+
 /**
  * `files`: one module per file (hw/gen.ts), `top` the design's top module, whose name prefixes
  * every other module's.
  */
-export async function genericArea(files: Record<string, string>, top: string, cacheDir = genericCacheDir()): Promise<GenericArea> {
+export async function genericArea(files: Record<string, string>, top: string, cacheDir = genericCacheDir(), opts: GenericAreaOptions = {}): Promise<GenericArea> {
   const PREFIX = 'M';
   // module name -> text with the header comment dropped and the design's name replaced
   const texts = new Map<string, string>();
@@ -82,36 +174,59 @@ export async function genericArea(files: Record<string, string>, top: string, ca
   let synthesized = 0;
   const own = new Map<string, ModuleArea>();
   if (cacheDir) mkdirSync(cacheDir, { recursive: true });
-  for (const [name, text] of texts) {
+  const synthesize = async (name: string, kids: string[]): Promise<ModuleArea> => {
+    const text = texts.get(name)!;
+    const sources: Record<string, string> = { [`${short(name)}.v`]: text };
+    for (const k of kids) sources[`${short(k)}.v`] = texts.get(k)!;
+    const libs = kids.map((k) => `read_verilog -lib ${short(k)}.v; `).join('');
+    const r = await yosys(`${libs}read_verilog ${short(name)}.v; ${SCRIPT(short(name))}`, sources);
+    const out = (f: string) => {
+      const v = r.files[f];
+      if (v === undefined) throw new Error(`yosys wrote no ${f}`);
+      return typeof v === 'string' ? v : new TextDecoder().decode(v);
+    };
+    // the submodule instances are cells of the module's own count: take them out
+    const instances = [...children.get(name)!.values()].reduce((a, b) => a + b, 0);
+    synthesized++;
+    return { cells: lastNumber(out('cells.txt'), 'cells') - instances, memory_bits: lastNumber(out('mem.txt'), 'memory bits') };
+  };
+  const store = (file: string, area: ModuleArea) => {
+    const tmp = `${file}.tmp-${process.pid}-${threadId}`;
+    writeFileSync(tmp, JSON.stringify(area) + '\n');
+    renameSync(tmp, file); // atomic: another worker may be reading it
+  };
+  // modules another worker is synthesizing now: taken from the cache when it is done
+  const busy: { name: string; kids: string[]; file: string }[] = [];
+  for (const name of texts.keys()) {
     const kids = [...children.get(name)!.keys()].sort();
-    const hash = createHash('sha256').update(`${METHOD}\0${yosysVersion}\0${text}`);
+    const hash = createHash('sha256').update(`${METHOD}\0${yosysVersion}\0${texts.get(name)!}`);
     for (const k of kids) hash.update('\0').update(texts.get(k)!);
-    const file = cacheDir && join(cacheDir, `${hash.digest('hex')}.json`);
-    let area: ModuleArea | undefined;
-    try {
-      if (!file) throw new Error('no cache');
-      area = JSON.parse(readFileSync(file, 'utf8')) as ModuleArea;
-    } catch {
-      const sources: Record<string, string> = { [`${short(name)}.v`]: text };
-      for (const k of kids) sources[`${short(k)}.v`] = texts.get(k)!;
-      const libs = kids.map((k) => `read_verilog -lib ${short(k)}.v; `).join('');
-      const r = await yosys(`${libs}read_verilog ${short(name)}.v; ${SCRIPT(short(name))}`, sources);
-      const out = (f: string) => {
-        const v = r.files[f];
-        if (v === undefined) throw new Error(`yosys wrote no ${f}`);
-        return typeof v === 'string' ? v : new TextDecoder().decode(v);
-      };
-      // the submodule instances are cells of the module's own count: take them out
-      const instances = [...children.get(name)!.values()].reduce((a, b) => a + b, 0);
-      area = { cells: lastNumber(out('cells.txt'), 'cells') - instances, memory_bits: lastNumber(out('mem.txt'), 'memory bits') };
-      if (file) {
-        const tmp = `${file}.tmp-${process.pid}`;
-        writeFileSync(tmp, JSON.stringify(area) + '\n');
-        renameSync(tmp, file); // atomic: another worker may be writing the same module
-      }
-      synthesized++;
+    if (!cacheDir) {
+      own.set(name, await synthesize(name, kids));
+      continue;
     }
-    own.set(name, area);
+    const file = join(cacheDir, `${hash.digest('hex')}.json`);
+    const cached = readCached(file);
+    if (cached) own.set(name, cached);
+    else if (claim(file)) own.set(name, await synthesizeClaimed(file, () => synthesize(name, kids), store));
+    else busy.push({ name, kids, file });
+  }
+  if (busy.length) {
+    await opts.whileWaiting?.();
+    for (const { name, kids, file } of busy) {
+      for (;;) {
+        const cached = readCached(file);
+        if (cached) {
+          own.set(name, cached);
+          break;
+        }
+        if (claim(file)) {
+          own.set(name, await synthesizeClaimed(file, () => synthesize(name, kids), store));
+          break;
+        }
+        await new Promise((r) => setTimeout(r, WAIT_MS));
+      }
+    }
   }
 
   // instances of each module in the design, from the top down
@@ -125,7 +240,8 @@ export async function genericArea(files: Record<string, string>, top: string, ca
   visit(top, 1);
   const modules: GenericArea['modules'] = {};
   let cells = 0, memoryBits = 0;
-  for (const [name, a] of own) {
+  for (const name of texts.keys()) {
+    const a = own.get(name)!;
     const n = count.get(name) ?? 0;
     modules[short(name)] = { ...a, instances: n };
     cells += a.cells * n;

@@ -3,10 +3,13 @@
  * of its own, killed as a whole when vtw exits or is interrupted (SIGINT, SIGTERM, SIGHUP), and
  * its temporary folder is removed then too. A build killed harder (SIGKILL) leaves its temporary
  * folder named after vtw's pid; the next build in that folder removes it once that pid is dead.
+ * Signals reach only a process's main thread: a build started in a worker thread (explore/pool.ts)
+ * is announced to the main thread, which kills its group with its own (adoptBuildGroup).
  */
 import { execa } from 'execa';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMainThread, parentPort } from 'node:worker_threads';
 
 const groups = new Set<number>();
 const temps = new Set<string>();
@@ -46,6 +49,29 @@ function uninstallIfIdle(): void {
   for (const s of Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]) process.off(s, onSignal);
 }
 
+/** What a worker thread posts to its parent about a build's process group: `{ buildGroup, alive }`. */
+export interface BuildGroupMessage {
+  buildGroup: number;
+  alive: boolean;
+}
+
+export const isBuildGroupMessage = (m: unknown): m is BuildGroupMessage => typeof (m as BuildGroupMessage | null)?.buildGroup === 'number';
+
+/** In the main thread: kill a worker thread's build group with this process's own (or stop tracking it). */
+export function adoptBuildGroup({ buildGroup, alive }: BuildGroupMessage): void {
+  if (alive) {
+    install();
+    groups.add(buildGroup);
+  } else {
+    groups.delete(buildGroup);
+    uninstallIfIdle();
+  }
+}
+
+const announce = (buildGroup: number, alive: boolean) => {
+  if (!isMainThread) parentPort?.postMessage({ buildGroup, alive } satisfies BuildGroupMessage);
+};
+
 export interface BuildResult {
   exitCode: number | undefined;
   stdout: string;
@@ -61,7 +87,10 @@ export async function runBuildCommand(file: string, args: readonly string[], opt
   install();
   const child = execa(file, args, { reject: false, ...opts, detached: true, stdin: 'ignore' });
   const pgid = child.pid;
-  if (pgid !== undefined) groups.add(pgid);
+  if (pgid !== undefined) {
+    groups.add(pgid);
+    announce(pgid, true);
+  }
   try {
     const r = await child;
     return { exitCode: r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), code: (r as { code?: string }).code, timedOut: r.timedOut };
@@ -74,6 +103,7 @@ export async function runBuildCommand(file: string, args: readonly string[], opt
         /* the group is empty */
       }
       groups.delete(pgid);
+      announce(pgid, false);
     }
     uninstallIfIdle();
   }

@@ -1,5 +1,5 @@
 /**
- * `vtw explore`'s slower parts (npm run test:slow): the worker pool (2 child processes) gives the
+ * `vtw explore`'s slower parts (npm run test:slow): the worker pool (2 worker threads) gives the
  * same results as one worker in this process (also when a worker dies mid-sweep), and generic synthesis (yosys) measures a point's
  * cells and memory bits. The fast tests are test/explore.test.ts.
  */
@@ -20,7 +20,7 @@ const tiny = JSON.parse(readFileSync(join(root, 'examples/space-tiny.json'), 'ut
 const scratch = mkdtempSync(join(tmpdir(), 'vtw-explore-slow-'));
 const readRecords = (dir: string): PointRecord[] => readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
-test('2 worker processes give the same results as 1 worker in this process', async () => {
+test('2 worker threads give the same results as 1 worker in this thread', async () => {
   const space = checkSpace(tiny);
   const one = await explore(space, { out: join(scratch, 'w1'), workers: 1, progress: false });
   const two = await explore(space, { out: join(scratch, 'w2'), workers: 2, progress: false });

@@ -34,7 +34,7 @@ export function registerExplore(program: Command): void {
     .argument('<space>', 'space file (JSON; examples/space-*.json)')
     // required, but checked in the action: `vtw explore report DIR` has no --out
     .addOption(outOption('dir', 'output folder (required); its cache.jsonl makes a repeated or interrupted sweep resume'))
-    .option('--workers <n>', `worker processes (default: the cores, here ${defaultWorkers()}; 1 runs in this process)`, parseInteger('workers', 1))
+    .option('--workers <n>', `worker threads (default: the cores, here ${defaultWorkers()}; 1 runs in the main thread)`, parseInteger('workers', 1))
     .option('--queue <url>', 'hand the points to `vtw worker` processes through the Redis at URL (redis://HOST:PORT) instead of local workers')
     .option('--fresh', 'ignore cached results and measure every point again')
     .option('--force', 'replace --out even when it holds files vtw did not write')

@@ -20,7 +20,7 @@ export function registerWorker(program: Command): void {
     .command('worker')
     .description('run jobs from a Redis queue (vtw explore --queue) on this machine until stopped (docs/explore.md, "Distributed")')
     .requiredOption('--queue <url>', 'the Redis the jobs come from: redis://HOST:PORT')
-    .option('--workers <n>', `jobs at a time, each in its own process (default: the cores, here ${defaultWorkers()})`, parseInteger('workers', 1))
+    .option('--workers <n>', `jobs at a time, each in its own worker thread (default: the cores, here ${defaultWorkers()})`, parseInteger('workers', 1))
     .option('--quiet', 'no line per job')
     .action(async (opts: WorkerCliOptions) => {
       const workers = opts.workers ?? defaultWorkers();
@@ -29,7 +29,7 @@ export function registerWorker(program: Command): void {
       };
       const { serveQueue } = await import('../../../explore/queue.ts'); // bullmq loads only for this command
       const server = await serveQueue(opts.queue, { workers, log });
-      console.log(`vtw worker: ${workers} process${workers > 1 ? 'es' : ''} taking jobs from ${opts.queue} (Ctrl-C stops after the jobs in hand)`);
+      console.log(`vtw worker: ${workers} thread${workers > 1 ? 's' : ''} taking jobs from ${opts.queue} (Ctrl-C stops after the jobs in hand)`);
       let signals = 0;
       const stop = () => {
         if (++signals > 1) process.exit(130);
