@@ -9,7 +9,8 @@
  *
  * A SETTING is comma-separated: pow2 | ratio, p=99.9 (percentile), max | mse (method),
  * wmax (weights max), center (centerShifts), skipFirst, skipLast, keep=NODE+NODE (float nodes),
- * bc=N (sequential bias correction, correctBiases, on the first N calibration lines). Example: `ratio,skipLast`.
+ * bc=N (sequential bias correction, correctBiases, on the first N calibration lines), gptq=N (GPTQ weight
+ * rounding, compiler/quant/gptq.ts, with Hessians of the first N calibration lines; damp=D its dampening, noact its stored column order). Example: `ratio,skipLast`.
  * --dump F writes each setting's texts to F.K.json (K: the setting's index).
  * --vta runs the int8 graph on VTA default (TS simulator; the float rest on the TS host) instead of the wasm host.
  * --report prints the per-layer fp32-vs-int8 report (cosine) of the first setting on 1 calibration line.
@@ -29,14 +30,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
+import { collectHessians, type LayerHessian } from '../compiler/quant/gptq.ts';
 import { formatReport, quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
 import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { VtwError } from '../src/errors.ts';
 
-function parseSetting(s: string): QuantizeOptions & { biasLines?: number } {
-  const o: QuantizeOptions & { biasLines?: number } = { method: 'percentile', percentile: 99.99, weights: 'mse', scales: 'pow2', reportSamples: 0 };
+type Setting = QuantizeOptions & { biasLines?: number; gptqLines?: number };
+
+function parseSetting(s: string): Setting {
+  const o: Setting = { method: 'percentile', percentile: 99.99, weights: 'mse', scales: 'pow2', reportSamples: 0 };
   const keep: string[] = [];
   for (const part of s.split(',')) {
     if (part === 'pow2' || part === 'ratio') o.scales = part;
@@ -48,6 +52,9 @@ function parseSetting(s: string): QuantizeOptions & { biasLines?: number } {
     else if (part.startsWith('p=')) o.percentile = Number(part.slice(2));
     else if (part.startsWith('keep=')) keep.push(...part.slice(5).split('+'));
     else if (part.startsWith('bc=')) o.biasLines = Number(part.slice(3));
+    else if (part.startsWith('gptq=')) o.gptqLines = Number(part.slice(5));
+    else if (part.startsWith('damp=')) o.gptq = { ...o.gptq, damp: Number(part.slice(5)) };
+    else if (part === 'noact') o.gptq = { ...o.gptq, actOrder: false };
     else throw new VtwError(`probe-rec: unknown setting part '${part}'`);
   }
   if (keep.length) o.keepFloat = keep;
@@ -117,9 +124,22 @@ async function main(): Promise<void> {
   const oracle: string[] = [];
   for (const x of inputs) oracle.push(decode(await ort(x)));
 
+  const hessianCache = new Map<number, Map<string, LayerHessian>>();
+  const hessiansOf = (n: number) => {
+    if (!hessianCache.has(n)) {
+      const t = performance.now();
+      const layers = g.nodes.filter((m) => m.op === 'Conv' || m.op === 'Gemm' || m.op === 'MatMul').map((m) => m.name);
+      const xs = renderTextLines(n, { seed: calibSeed }).map((l) => recInput(l.rgba, REC_WIDTH));
+      hessianCache.set(n, collectHessians(g, xs, fp, layers, (k, m) => process.stderr.write(`\rHessians ${k}/${m}`)));
+      console.error(`\nHessians of ${hessianCache.get(n)!.size} layers on ${n} lines (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+    }
+    return hessianCache.get(n)!;
+  };
+
   for (const [k, s] of settings.entries()) {
     const t1 = performance.now();
     const opts = parseSetting(s);
+    if (opts.gptqLines) opts.hessians = hessiansOf(opts.gptqLines);
     const { graph: q, report: r } = quantizeGraph(g, stats, { ...opts, ...(report && k === 0 ? { reportSamples: 1, host: TS_HOST } : {}) });
     if (report && k === 0) console.log(formatReport(r));
     if (opts.biasLines) {
