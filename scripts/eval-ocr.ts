@@ -84,7 +84,7 @@ export async function evaluateOcr(engine: { name: string; cls: Runner; rec: Runn
   };
 }
 
-const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile|mse] [--percentile P] [--scales pow2|ratio] [--channel-scaling none|cls|rec|both] [--center-shifts] [--input-scaling none|cls|rec|both] [--input-scaling-mode balanced|inputs] [--rec-bias-correction N] [--rec-keep-float NODES]]';
+const USAGE = 'usage: eval-ocr [--texts N] [--rec N] [--seed S] [--rec-width W] [--json] [--int8 [--config C] [--engine ts|verilator] [--calib-lines N] [--rec-calib-lines N] [--method max|percentile|mse] [--percentile P] [--scales pow2|ratio] [--channel-scaling none|cls|rec|both] [--center-shifts] [--input-scaling none|cls|rec|both] [--input-scaling-mode balanced|inputs] [--rec-bias-correction N] [--gptq none|cls|rec|both] [--rec-gptq-lines N] [--rec-keep-float NODES]]';
 
 interface Args extends OcrEvalOptions {
   json: boolean;
@@ -109,11 +109,15 @@ interface Args extends OcrEvalOptions {
   inputScalingMode: InputScalingMode;
   /** Recognizer: sequential bias correction on the first N of its calibration lines (0: none). */
   recBiasCorrection: number;
+  /** The models whose weights are GPTQ-rounded (compiler/quant/gptq.ts). */
+  gptq: OcrModel[];
+  /** Recognizer: GPTQ's input Hessians on the first N of its calibration lines (0: all; the classifier always uses all of its lines). */
+  gptqLines: number;
 }
 
 function parseArgs(args: string[]): Args {
-  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile', percentile: DEFAULT_PERCENTILE, scales: 'pow2', centerShifts: false, recKeepFloat: [], channelScaling: ['rec'], inputScaling: [], inputScalingMode: 'balanced', recBiasCorrection: 0 };
-  const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth' | 'calibLines' | 'recCalibLines' | 'recBiasCorrection'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth', '--calib-lines': 'calibLines', '--rec-calib-lines': 'recCalibLines', '--rec-bias-correction': 'recBiasCorrection' };
+  const o: Args = { texts: 100, recLines: 100, seed: 1, recWidth: REC_WIDTH, progress: true, json: false, int8: false, config: 'default', engine: 'ts', calibLines: 64, recCalibLines: 16, method: 'percentile', percentile: DEFAULT_PERCENTILE, scales: 'pow2', centerShifts: false, recKeepFloat: [], channelScaling: ['rec'], inputScaling: [], inputScalingMode: 'balanced', recBiasCorrection: 0, gptq: [], gptqLines: 0 };
+  const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'recWidth' | 'calibLines' | 'recCalibLines' | 'recBiasCorrection' | 'gptqLines'> = { '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--rec-width': 'recWidth', '--calib-lines': 'calibLines', '--rec-calib-lines': 'recCalibLines', '--rec-bias-correction': 'recBiasCorrection', '--rec-gptq-lines': 'gptqLines' };
   const choice = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T => {
     if (!allowed.includes(v as T)) throw new VtwError(`${flag} '${v ?? ''}' is not one of ${allowed.join(', ')}; ${USAGE}`);
     return v as T;
@@ -161,6 +165,11 @@ function parseArgs(args: string[]): Args {
       o.inputScaling = v === 'none' ? [] : v === 'both' ? ['cls', 'rec'] : [v];
       continue;
     }
+    if (args[i] === '--gptq') {
+      const v = choice('--gptq', args[++i], ['none', 'cls', 'rec', 'both'] as const);
+      o.gptq = v === 'none' ? [] : v === 'both' ? ['cls', 'rec'] : [v];
+      continue;
+    }
     if (args[i] === '--input-scaling-mode') {
       o.inputScalingMode = choice('--input-scaling-mode', args[++i], INPUT_SCALING_MODES);
       modeGiven = true;
@@ -201,6 +210,7 @@ async function vtaEngine(o: Args): Promise<{ name: string; cls: Runner; rec: Run
       channelScaling: o.channelScaling.includes(model),
       ...(o.inputScaling.includes(model) ? { inputScaling: o.inputScalingMode } : {}),
       ...(model === 'rec' && o.recBiasCorrection ? { biasCorrectionLines: o.recBiasCorrection } : {}),
+      ...(o.gptq.includes(model) ? { gptqLines: (model === 'rec' && o.gptqLines) || Infinity } : {}),
     });
     bar?.stop();
     return r;
@@ -231,6 +241,8 @@ async function main(): Promise<void> {
     input_scaling: opts.inputScaling,
     ...(opts.inputScaling.length ? { input_scaling_mode: opts.inputScalingMode } : {}),
     rec_bias_correction_lines: opts.recBiasCorrection,
+    gptq: opts.gptq,
+    ...(opts.gptq.includes('rec') ? { rec_gptq_lines: opts.gptqLines || opts.recCalibLines } : {}),
     calib_lines: opts.calibLines * 2,
     rec_calib_lines: opts.recCalibLines,
     cls_cycles_per_line: Math.round(engine.vta.cls.totals.cycles / Math.max(1, engine.vta.cls.totals.runs)),
