@@ -4,7 +4,7 @@
  * measure CER vs onnxruntime fp32 on the wasm host (bit-exact with VTA) over lines of another seed.
  * One process, so the calibration (minutes) is paid once for every setting.
  *
- *   tsx scripts/probe-rec.ts [--calib 48] [--calib-seed 1001] [--lines 30] [--seed 2] [--report]
+ *   tsx scripts/probe-rec.ts [--calib 48] [--calib-seed 1001] [--lines 30] [--seed 2[,S...]] [--report]
  *                            [--no-channel-scaling] [--input-scaling inputs|balanced [--max-in-shift 8]] [--vta] [--dump F] SETTING...
  *
  * A SETTING is comma-separated: pow2 | ratio, p=99.9 (percentile), max | mse (method),
@@ -63,7 +63,7 @@ function parseSetting(s: string): Setting {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  let calib = 48, calibSeed = 1001, lines = 30, seed = 2, report = false, channelScaling = true, vta = false, dump = '';
+  let calib = 48, calibSeed = 1001, lines = 30, seeds = [2], report = false, channelScaling = true, vta = false, dump = '';
   let inputScaling: InputScalingMode | undefined;
   let maxInShift = 8;
   const settings: string[] = [];
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     if (a === '--calib') calib = Number(args[++i]);
     else if (a === '--calib-seed') calibSeed = Number(args[++i]);
     else if (a === '--lines') lines = Number(args[++i]);
-    else if (a === '--seed') seed = Number(args[++i]);
+    else if (a === '--seed') seeds = (args[++i] ?? '').split(',').map(Number);
     else if (a === '--report') report = true;
     else if (a === '--no-channel-scaling') channelScaling = false;
     else if (a === '--input-scaling') {
@@ -85,7 +85,8 @@ async function main(): Promise<void> {
   }
   const why = textLinesMissing() ?? paddleOcrMissing();
   if (why) throw new VtwError(why);
-  if (calibSeed === seed) throw new VtwError('probe-rec: --calib-seed must differ from --seed');
+  if (!seeds.length || seeds.some((x) => !Number.isInteger(x))) throw new VtwError('probe-rec: --seed takes whole numbers separated by commas (e.g. 4,5,6)');
+  if (seeds.includes(calibSeed)) throw new VtwError('probe-rec: --calib-seed must differ from --seed');
   const d = loadConfig('default');
   const wasm = () => compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d);
   const t0 = performance.now();
@@ -118,11 +119,14 @@ async function main(): Promise<void> {
   const dict = loadRecDict();
   const steps = REC_WIDTH / REC_STEP;
   const decode = (p: Float32Array) => ctcGreedyDecode(p, p.length / steps, dict).text;
-  const evalLines = renderTextLines(lines, { seed });
-  const inputs = evalLines.map((l) => recInput(l.rgba, REC_WIDTH));
   const ort = await ortRunner('rec');
-  const oracle: string[] = [];
-  for (const x of inputs) oracle.push(decode(await ort(x)));
+  const evalSets: { seed: number; inputs: ReturnType<typeof recInput>[]; oracle: string[] }[] = [];
+  for (const seed of seeds) {
+    const inputs = renderTextLines(lines, { seed }).map((l) => recInput(l.rgba, REC_WIDTH));
+    const oracle: string[] = [];
+    for (const x of inputs) oracle.push(decode(await ort(x)));
+    evalSets.push({ seed, inputs, oracle });
+  }
 
   const hessianCache = new Map<number, Map<string, LayerHessian>>();
   const hessiansOf = (n: number) => {
@@ -151,31 +155,33 @@ async function main(): Promise<void> {
       const bc = correctBiases(g, q, bcSamples, fpHost, qHost);
       console.error(`bias correction on ${opts.biasLines} lines: ${bc.channels} channels of ${bc.layers} layers (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
     }
-    const got: string[] = [];
-    let cycles = 0;
-    let macs = '';
-    if (vta) {
-      // the int8 nodes on VTA default (TS simulator), the rest on the TS host: as eval-ocr --int8 runs them
-      const m = await compileModel(q, d, { configName: 'default', source: 'PaddleOCR rec' });
-      macs = `, ${(100 * m.partition.offloadedMacsFraction).toFixed(1)} % of MACs on VTA`;
-      for (const [i, x] of inputs.entries()) {
-        const r = await runModel(m, new Map([['x', x]]), { engine: 'ts', host: TS_HOST });
-        cycles += r.vtaCycles;
-        got.push(decode(r.outputs.get(q.outputs[0])!.data as Float32Array));
-        process.stderr.write(`\rVTA ${i + 1}/${inputs.length}`);
+    for (const { seed, inputs, oracle } of evalSets) {
+      const got: string[] = [];
+      let cycles = 0;
+      let macs = '';
+      if (vta) {
+        // the int8 nodes on VTA default (TS simulator), the rest on the TS host: as eval-ocr --int8 runs them
+        const m = await compileModel(q, d, { configName: 'default', source: 'PaddleOCR rec' });
+        macs = `, ${(100 * m.partition.offloadedMacsFraction).toFixed(1)} % of MACs on VTA`;
+        for (const [i, x] of inputs.entries()) {
+          const r = await runModel(m, new Map([['x', x]]), { engine: 'ts', host: TS_HOST });
+          cycles += r.vtaCycles;
+          got.push(decode(r.outputs.get(q.outputs[0])!.data as Float32Array));
+          process.stderr.write(`\rVTA ${i + 1}/${inputs.length}`);
+        }
+      } else {
+        const host = wasm();
+        await host.prepare!(q);
+        for (const x of inputs) got.push(decode(runGraph(q, new Map([['x', x]]), host).outputs.get(q.outputs[0])!.data as Float32Array));
       }
-    } else {
-      const host = wasm();
-      await host.prepare!(q);
-      for (const x of inputs) got.push(decode(runGraph(q, new Map([['x', x]]), host).outputs.get(q.outputs[0])!.data as Float32Array));
+      const pairs = got.map((t, i) => ({ got: t, want: oracle[i] }));
+      const cer = charErrorRate(pairs);
+      const cerTrim = charErrorRate(pairs.map((p) => ({ got: p.got.trim(), want: p.want.trim() })));
+      const equal = pairs.filter((p) => p.got === p.want).length;
+      console.log(`${s.padEnd(40)} seed ${seed}: CER ${(100 * cer).toFixed(2)} %  trimmed ${(100 * cerTrim).toFixed(2)} %  equal ${equal}/${lines}  float ${r.float.length}${vta ? `, on VTA default: ${Math.round(cycles / lines)} cycles/line${macs}` : ''}  (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
+      if (dump) writeFileSync(`${dump}.${k}${seeds.length > 1 ? `.${seed}` : ''}.json`, JSON.stringify({ setting: s, seed, vta, texts: got, oracle }));
+      for (const p of pairs) if (p.got !== p.want) console.log(`    int8 ${JSON.stringify(p.got)}  ort ${JSON.stringify(p.want)}`);
     }
-    const pairs = got.map((t, i) => ({ got: t, want: oracle[i] }));
-    const cer = charErrorRate(pairs);
-    const cerTrim = charErrorRate(pairs.map((p) => ({ got: p.got.trim(), want: p.want.trim() })));
-    const equal = pairs.filter((p) => p.got === p.want).length;
-    console.log(`${s.padEnd(40)} CER ${(100 * cer).toFixed(2)} %  trimmed ${(100 * cerTrim).toFixed(2)} %  equal ${equal}/${lines}  float ${r.float.length}${vta ? `, on VTA default: ${Math.round(cycles / lines)} cycles/line${macs}` : ''}  (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
-    if (dump) writeFileSync(`${dump}.${k}.json`, JSON.stringify({ setting: s, seed, vta, texts: got, oracle }));
-    for (const p of pairs) if (p.got !== p.want) console.log(`    int8 ${JSON.stringify(p.got)}  ort ${JSON.stringify(p.want)}`);
   }
 }
 
