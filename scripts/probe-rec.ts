@@ -10,7 +10,8 @@
  * A SETTING is comma-separated: pow2 | ratio, p=99.9 (percentile), max | mse (method),
  * wmax (weights max), center (centerShifts), skipFirst, skipLast, keep=NODE+NODE (float nodes),
  * bc=N (sequential bias correction, correctBiases, on the first N calibration lines), gptq=N (GPTQ weight
- * rounding, compiler/quant/gptq.ts, with Hessians of the first N calibration lines; damp=D its dampening, noact its stored column order). Example: `ratio,skipLast`.
+ * rounding, compiler/quant/gptq.ts, with Hessians of the first N calibration lines; damp=D its dampening, noact its stored column order),
+ * sgptq=N (sequential GPTQ, gptqSequential: each conv's Hessian from the int8 graph's inputs, N lines). Example: `ratio,skipLast`.
  * --dump F writes each setting's texts to F.K.json (K: the setting's index).
  * --vta runs the int8 graph on VTA default (TS simulator; the float rest on the TS host) instead of the wasm host.
  * --report prints the per-layer fp32-vs-int8 report (cosine) of the first setting on 1 calibration line.
@@ -30,14 +31,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
-import { collectHessians, type LayerHessian } from '../compiler/quant/gptq.ts';
+import { collectHessians, gptqSequential, type LayerHessian } from '../compiler/quant/gptq.ts';
 import { formatReport, quantizeGraph, type QuantizeOptions } from '../compiler/quant/quantize.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
 import { parseTarget, type WasmTargetSpec } from '../compiler/target/target.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { VtwError } from '../src/errors.ts';
 
-type Setting = QuantizeOptions & { biasLines?: number; gptqLines?: number };
+type Setting = QuantizeOptions & { biasLines?: number; gptqLines?: number; seqGptqLines?: number };
 
 function parseSetting(s: string): Setting {
   const o: Setting = { method: 'percentile', percentile: 99.99, weights: 'mse', scales: 'pow2', reportSamples: 0 };
@@ -53,6 +54,7 @@ function parseSetting(s: string): Setting {
     else if (part.startsWith('keep=')) keep.push(...part.slice(5).split('+'));
     else if (part.startsWith('bc=')) o.biasLines = Number(part.slice(3));
     else if (part.startsWith('gptq=')) o.gptqLines = Number(part.slice(5));
+    else if (part.startsWith('sgptq=')) o.seqGptqLines = Number(part.slice(6));
     else if (part.startsWith('damp=')) o.gptq = { ...o.gptq, damp: Number(part.slice(5)) };
     else if (part === 'noact') o.gptq = { ...o.gptq, actOrder: false };
     else throw new VtwError(`probe-rec: unknown setting part '${part}'`);
@@ -146,6 +148,13 @@ async function main(): Promise<void> {
     if (opts.gptqLines) opts.hessians = hessiansOf(opts.gptqLines);
     const { graph: q, report: r } = quantizeGraph(g, stats, { ...opts, ...(report && k === 0 ? { reportSamples: 1, host: TS_HOST } : {}) });
     if (report && k === 0) console.log(formatReport(r));
+    if (opts.seqGptqLines) {
+      const xs = renderTextLines(opts.seqGptqLines, { seed: calibSeed }).map((l) => recInput(l.rgba, REC_WIDTH));
+      const qHost = wasm().observable!()!;
+      await qHost.prepare!(q);
+      const n = gptqSequential(g, q, xs, qHost, opts.gptq);
+      console.error(`sequential GPTQ on ${opts.seqGptqLines} lines: ${n} layers (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
+    }
     if (opts.biasLines) {
       const bcSamples = renderTextLines(opts.biasLines, { seed: calibSeed }).map((l) => recInput(l.rgba, REC_WIDTH));
       const fpHost = wasm();

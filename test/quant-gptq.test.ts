@@ -13,7 +13,9 @@ import { inferShapes } from '../compiler/graph/passes.ts';
 import { roundHalfEven, type Tensor } from '../compiler/graph/tensor.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
 import { randomInts } from '../compiler/ops/common.ts';
-import { collectHessians, gptqRound, outputError } from '../compiler/quant/gptq.ts';
+import { collectHessians, gptqRound, gptqSequential, outputError } from '../compiler/quant/gptq.ts';
+import { collectStats } from '../compiler/quant/calibrate.ts';
+import { quantizeGraph } from '../compiler/quant/quantize.ts';
 
 const X = [1, 4, 7, 7];
 const CONV = { CO: 6, G: 2, K: 3, S: 2, P: 1 };
@@ -158,6 +160,27 @@ test('dense: GPTQ of a [N, K] weight against the Hessian of its [1, K] inputs', 
   const [eG, eR] = [err(q, frac), err(rtn, frac)];
   assert.ok(Math.abs(outputError(wt, q, frac, hs) - eG) <= 1e-6 * eR);
   assert.ok(eG < 0.5 * eR, `GPTQ ${eG} vs nearest ${eR}`);
+});
+
+test('sequential GPTQ re-rounds the QConv against the inputs the int8 graph feeds it', async () => {
+  const { g, w } = graph();
+  const calib = [1, 2, 3, 4, 5, 6].map((s) => correlatedInput(300 * s));
+  const stats = await collectStats(g, calib, TS_HOST, { keep: 0 });
+  const { graph: q } = quantizeGraph(g, stats, { method: 'max', scales: 'ratio', reportSamples: 0 });
+  const conv = q.nodes.find((n) => n.name === 'conv')!;
+  assert.is(conv.op, 'QConv');
+  const wq = q.values.get(conv.inputs[1])!.const!;
+  const rtn = Int8Array.from(wq.data as Int8Array);
+  const inFrac = q.nodes.find((n) => n.outputs[0] === conv.inputs[0])!.attrs.frac as number;
+  const frac = (conv.attrs.shift as number) + (conv.attrs.frac as number) - inFrac;
+  assert.equal(rtn, nearest(w, frac), 'quantizeGraph rounds to nearest on the grid sequential GPTQ keeps');
+  assert.ok(gptqSequential(g, q, calib, TS_HOST) >= 1);
+  const seq = wq.data as Int8Array;
+  assert.ok(seq.some((v, i) => v !== rtn[i]), 'sequential GPTQ changed no weight');
+  // the conv's real inputs in the int8 graph: x quantized at the input frac, computed here
+  const xq = calib.map((x) => ({ ...x, data: Float32Array.from(x.data as Float32Array, (v) => Math.max(-128, Math.min(127, roundHalfEven(v * 2 ** inFrac))) * 2 ** -inFrac) }));
+  const [eS, eR] = [convError(xq, w, dequant(seq, frac)), convError(xq, w, dequant(rtn, frac))];
+  assert.ok(eS < 0.8 * eR, `sequential GPTQ ${eS} vs nearest ${eR}`);
 });
 
 test.run();

@@ -14,7 +14,7 @@
  */
 import { CompileError } from '../errors.ts';
 import { runGraph, type HostTarget } from '../graph/executor.ts';
-import { staticShape, type Graph, type Node } from '../graph/ir.ts';
+import { consumers, staticShape, type Graph, type Node } from '../graph/ir.ts';
 import { convGeometry } from '../graph/shapes.ts';
 import { roundHalfEven, type Tensor } from '../graph/tensor.ts';
 import { tapTarget } from './calibrate.ts';
@@ -268,4 +268,61 @@ export function outputError(weight: Tensor, q: ArrayLike<number>, frac: number, 
     }
   }
   return total;
+}
+
+/**
+ * Sequential GPTQ (the paper's own order): walk the quantized graph `q` (from `g` by quantizeGraph;
+ * changed in place) node by node over the calibration tensors, and at each QConv re-round its
+ * weights by GPTQ against the Hessian of the inputs it really reads in the int8 graph (dequantized),
+ * so a deep layer's rounding fits the error its upstream already carries. The float weights are
+ * `g`'s node of the same name; the grid (weight frac = shift + out frac - in frac) is kept.
+ * `qHost` as in correctBiases (an observable compiled host, prepared for `q`, or TS_HOST).
+ * Returns the layers re-rounded.
+ */
+export function gptqSequential(g: Graph, q: Graph, samples: readonly Tensor[], qHost: HostTarget, opts: GptqOptions = {}): number {
+  const producer = new Map(q.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  const fpNode = new Map(g.nodes.map((n) => [n.name, n]));
+  const envs = samples.map((x) => {
+    const env = new Map<string, Tensor>([[q.inputs[0], x]]);
+    for (const v of q.values.values()) if (v.const) env.set(v.name, v.const);
+    return env;
+  });
+  const remaining = new Map([...consumers(q)].map(([k, ns]) => [k, ns.length]));
+  let layers = 0;
+  for (const n of q.nodes) {
+    const f = fpNode.get(n.name);
+    const wq = q.values.get(n.inputs[1])?.const;
+    const inFrac = producer.get(n.inputs[0])?.attrs.frac;
+    if (n.op === 'QConv' && f?.op === 'Conv' && wq && typeof inFrac === 'number') {
+      const wf = g.values.get(f.inputs[1])!.const!;
+      const x0 = envs[0].get(n.inputs[0])!;
+      const [KH, KW] = wq.shape.slice(2);
+      const [SH, SW] = n.attrs.strides as number[];
+      const [PT, PL, PB, PR] = n.attrs.pads as number[];
+      const G = n.attrs.group as number;
+      const [, C, H, W] = x0.shape;
+      const geo: Geometry = { conv: true, G, C, H, W, KH, KW, SH, SW, PT, PL, OH: Math.floor((H + PT + PB - KH) / SH) + 1, OW: Math.floor((W + PL + PR - KW) / SW) + 1 };
+      const d = (C / G) * KH * KW;
+      const hs: LayerHessian = { d, h: Array.from({ length: G }, () => new Float64Array(d * d)), count: 0 };
+      const scale = 2 ** -inFrac;
+      for (const env of envs) {
+        const t = env.get(n.inputs[0])!;
+        accumulate(hs, geo, { dtype: 'float32', shape: t.shape, data: Float32Array.from(t.data as Int8Array, (v) => v * scale) });
+      }
+      for (const h of hs.h) symmetrize(h, d);
+      const frac = (n.attrs.shift as number) + (n.attrs.frac as number) - inFrac;
+      (wq.data as Int8Array).set(gptqRound(wf, hs, frac, opts));
+      layers++;
+    }
+    const kernel = qHost.kernelFor(n, q)!;
+    envs.forEach((env) => kernel(n, n.inputs.map((i) => (i ? env.get(i) : undefined))).forEach((t, k) => n.outputs[k] && env.set(n.outputs[k], t)));
+    // a value no later node reads is dropped
+    for (const i of new Set(n.inputs)) {
+      if (!i || q.values.get(i)?.const) continue;
+      const left = (remaining.get(i) ?? 1) - 1;
+      remaining.set(i, left);
+      if (left === 0) for (const env of envs) env.delete(i);
+    }
+  }
+  return layers;
 }
