@@ -4,7 +4,8 @@
  * im2col moments computed here independently, GPTQ's int8 weights stay on the layer's grid and
  * near the float weights, and the layer's output error (measured by a naive conv / matmul here,
  * not through the Hessian) is clearly below round-to-nearest's on the calibration inputs and on
- * inputs it never saw.
+ * inputs it never saw. Sequential GPTQ (gptqSequential) re-rounds the quantized graph's QConv on
+ * the grid quantizeGraph chose and cuts its error on the int8 inputs it really reads.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
