@@ -23,8 +23,9 @@ import { runGraph } from '../compiler/graph/executor.ts';
 import type { Graph } from '../compiler/graph/ir.ts';
 import { ocrGraph, type OcrModel, type Runner } from '../compiler/models/ocr-eval.ts';
 import { clsInput, recInput, REC_WIDTH } from '../compiler/models/paddleocr.ts';
-import { scaleConvChannels } from '../compiler/quant/equalize.ts';
+import { scaleConvChannels, scaleConvInputs } from '../compiler/quant/equalize.ts';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
+import { collectHessians } from '../compiler/quant/gptq.ts';
 import { CALIBRATION_METHODS, collectStats, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
 import { quantizeGraph, SCALE_METHODS, type QuantReport, type ScaleMethod, type WeightMethod } from '../compiler/quant/quantize.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
@@ -35,7 +36,7 @@ import { CompileError } from '../compiler/errors.ts';
 import { progress } from '../src/report/progress.ts';
 import { checkOcrEvalOptions, evaluateOcr } from './eval-ocr.ts';
 
-const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile|mse] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--skip-first M] [--skip-last M] [--keep-float NODES] [--rec-keep-float NODES] [--weights max|mse] [--scales pow2|ratio] [--center-shifts] [--json]';
+const USAGE = 'usage: quant-ocr [--texts N] [--rec N] [--seed S] [--calib N] [--calib-seed S] [--method max|percentile|mse] [--percentile P] [--bias-correction] [--channel-scaling none|cls|rec|both] [--rec-calib N] [--rec-width W] [--skip-first M] [--skip-last M] [--keep-float NODES] [--rec-keep-float NODES] [--weights max|mse] [--scales pow2|ratio] [--center-shifts] [--gptq none|cls|rec|both] [--input-scaling none|cls|rec|both] [--json]';
 
 interface Options {
   texts: number;
@@ -57,11 +58,15 @@ interface Options {
   weights: WeightMethod;
   scales: ScaleMethod;
   centerShifts: boolean;
+  /** The models whose weights are GPTQ-rounded (compiler/quant/gptq.ts; Hessians of every calibration line). */
+  gptq: OcrModel[];
+  /** The models whose conv input channels are rescaled (scaleConvInputs, mode balanced) before channel scaling. */
+  inputScaling: OcrModel[];
   json: boolean;
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: ['rec'], recCalib: 16, recWidth: REC_WIDTH, skipFirst: [], skipLast: [], keepFloat: [], recKeepFloat: [], weights: 'mse', scales: 'pow2', centerShifts: false, json: false };
+  const o: Options = { texts: 100, recLines: 100, seed: 7, calib: 32, calibSeed: 1000, method: 'percentile', percentile: 99.99, biasCorrection: false, channelScaling: ['rec'], recCalib: 16, recWidth: REC_WIDTH, skipFirst: [], skipLast: [], keepFloat: [], recKeepFloat: [], weights: 'mse', scales: 'pow2', centerShifts: false, gptq: [], inputScaling: [], json: false };
   const numeric: Record<string, 'texts' | 'recLines' | 'seed' | 'calib' | 'recCalib' | 'calibSeed' | 'percentile' | 'recWidth'> = {
     '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--calib': 'calib', '--rec-calib': 'recCalib', '--calib-seed': 'calibSeed', '--percentile': 'percentile', '--rec-width': 'recWidth',
   };
@@ -77,6 +82,8 @@ function parseArgs(args: string[]): Options {
     else if (a === '--center-shifts') o.centerShifts = true;
     else if (a === '--channel-scaling') o.channelScaling = models(a, args[++i]);
     else if (a === '--skip-first') o.skipFirst = models(a, args[++i]);
+    else if (a === '--gptq') o.gptq = models(a, args[++i]);
+    else if (a === '--input-scaling') o.inputScaling = models(a, args[++i]);
     else if (a === '--skip-last') o.skipLast = models(a, args[++i]);
     else if (a === '--keep-float') o.keepFloat = (args[++i] ?? '').split(',').filter(Boolean);
     else if (a === '--rec-keep-float') o.recKeepFloat = (args[++i] ?? '').split(',').filter(Boolean);
@@ -115,6 +122,11 @@ async function int8Runner(model: OcrModel, samples: ReturnType<typeof clsInput>[
   const wasm = () => compiledHost(parseTarget('wasm', d) as WasmTargetSpec, d);
   const g: Graph = ocrGraph(model, o.recWidth);
   const fpHost = wasm();
+  if (o.inputScaling.includes(model)) {
+    await fpHost.prepare!(g);
+    const c = scaleConvInputs(g, samples, fpHost, { mode: 'balanced' });
+    log(`${model}: input scaling rescaled ${c.channels} channels of ${c.convs} convs`);
+  }
   if (o.channelScaling.includes(model)) {
     await fpHost.prepare!(g);
     const c = scaleConvChannels(g, samples, fpHost);
@@ -123,12 +135,17 @@ async function int8Runner(model: OcrModel, samples: ReturnType<typeof clsInput>[
   const bar = o.json ? { tick() {}, stop() {} } : progress(samples.length, `calibrating ${model}`);
   const stats = await collectStats(g, samples, fpHost, { onProgress: () => bar.tick(), keep: 0 });
   bar.stop();
+  const hessians = o.gptq.includes(model) ? collectHessians(g, samples, fpHost, g.nodes.map((n) => n.name)) : undefined;
   const { graph: q, report } = quantizeGraph(g, stats, {
+    ...(hessians && { hessians }),
     method: o.method, percentile: o.percentile, reportSamples: 0, weights: o.weights, scales: o.scales, centerShifts: o.centerShifts, keepFloat: model === 'rec' ? [...o.keepFloat, ...o.recKeepFloat] : o.keepFloat,
     skipFirst: o.skipFirst.includes(model), skipLast: o.skipLast.includes(model),
   });
   if (o.biasCorrection) {
-    const c = correctBiases(g, q, samples, fpHost);
+    // the quantized graph node by node on the wasm host's observable form (bit for bit the reference kernels)
+    const qHost = wasm().observable!()!;
+    await qHost.prepare!(q);
+    const c = correctBiases(g, q, samples, fpHost, qHost);
     log(`${model}: bias correction changed ${c.channels} channels in ${c.layers} layers`);
   }
   const host = wasm();
@@ -153,7 +170,7 @@ async function main(): Promise<void> {
   const r = await evaluateOcr({ name: 'int8 (wasm host, bit-exact with VTA)', cls: cls.run, rec: rec?.run ?? noRec }, { texts: o.texts, recLines: o.recLines, seed: o.seed, recWidth: o.recWidth, progress: !o.json });
   const settings = {
     method: o.method, ...(o.method === 'percentile' ? { percentile: o.percentile } : {}), calib: o.calib, recCalib: o.recCalib, calibSeed: o.calibSeed,
-    biasCorrection: o.biasCorrection, channelScaling: o.channelScaling, weights: o.weights, scales: o.scales, centerShifts: o.centerShifts, skipFirst: o.skipFirst, skipLast: o.skipLast, keepFloat: o.keepFloat, recKeepFloat: o.recKeepFloat,
+    biasCorrection: o.biasCorrection, channelScaling: o.channelScaling, weights: o.weights, scales: o.scales, centerShifts: o.centerShifts, gptq: o.gptq, inputScaling: o.inputScaling, skipFirst: o.skipFirst, skipLast: o.skipLast, keepFloat: o.keepFloat, recKeepFloat: o.recKeepFloat,
   };
   const floatLayers = { cls: cls.report.float.length, rec: rec?.report.float.length ?? 0 };
   if (o.json) {

@@ -19,6 +19,7 @@ import { compileModel, type CompiledModel } from '../model/compile.ts';
 import { runModel, type RunModelOptions } from '../model/run.ts';
 import { collectStats } from '../quant/calibrate.ts';
 import { correctBiases } from '../quant/bias-correction.ts';
+import { collectHessians } from '../quant/gptq.ts';
 import { scaleConvChannels, scaleConvInputs, type InputScalingMode } from '../quant/equalize.ts';
 import { quantizeGraph, type QuantizeOptions, type QuantReport } from '../quant/quantize.ts';
 import type { Derived } from '../../src/config/derive.ts';
@@ -76,6 +77,11 @@ export interface VtaOcrOptions {
    * "PaddleOCR int8").
    */
   biasCorrectionLines?: number;
+  /**
+   * GPTQ weight rounding (compiler/quant/gptq.ts) with the input Hessians of the first this many
+   * calibration lines (0 / absent: round to nearest; docs/models.md, "GPTQ weight rounding").
+   */
+  gptqLines?: number;
   onCalibration?: (done: number, total: number) => void;
   /**
    * The host the fp32 graph runs on for channel scaling and calibration (default TS_HOST). A
@@ -109,7 +115,8 @@ export async function vtaRunner(model: OcrModel, o: VtaOcrOptions): Promise<VtaO
   }
   if (o.channelScaling) scaleConvChannels(g, samples, fpHost);
   const stats = await collectStats(g, samples, fpHost, { onProgress: o.onCalibration });
-  const { graph, report } = quantizeGraph(g, stats, o.quant);
+  const hessians = o.gptqLines ? collectHessians(g, samples.slice(0, o.gptqLines), fpHost, g.nodes.map((n) => n.name)) : undefined;
+  const { graph, report } = quantizeGraph(g, stats, { ...o.quant, ...(hessians && { hessians }) });
   if (o.biasCorrectionLines) {
     const qHost = fpHost.observable?.() ?? fpHost;
     await qHost.prepare?.(graph);

@@ -36,6 +36,7 @@ import { convGeometry, poolGeometry } from '../graph/shapes.ts';
 import { roundHalfEven, type Tensor } from '../graph/tensor.ts';
 import { TS_HOST } from '../host/ts.ts';
 import { DEFAULT_PERCENTILE, rangeOf, tapTarget, type CalibrationMethod, type CalibrationStats } from './calibrate.ts';
+import { gptqRound, type GptqOptions, type LayerHessian } from './gptq.ts';
 
 export type WeightMethod = 'max' | 'mse';
 /** 'pow2': every scale a power of two (VTA's scheme); 'ratio': any scales whose ratios at each requantization are powers of two. */
@@ -62,6 +63,13 @@ export interface QuantizeOptions {
   centerShifts?: boolean;
   /** Conv / dense nodes (by name) to keep in float32, e.g. the tiny SE-block convs whose int8 error costs more than VTA saves. */
   keepFloat?: readonly string[];
+  /**
+   * Input Hessians of conv / dense nodes (by name; compiler/quant/gptq.ts collectHessians): those
+   * layers' weights are GPTQ-rounded on their usual grid instead of rounded to nearest.
+   */
+  hessians?: ReadonlyMap<string, LayerHessian>;
+  /** GPTQ's dampening and column order (with `hessians`). */
+  gptq?: GptqOptions;
   /** The host target the report runs both graphs on (default TS_HOST). */
   host?: HostTarget;
   /** How many of the calibration samples kept in the statistics the report runs (default all of them). */
@@ -375,7 +383,8 @@ export function quantizeGraph(g: Graph, stats: CalibrationStats, opts: QuantizeO
       // an integer by construction ('ratio': up to the float sum's rounding)
       const shift = Math.round(fracOf(n.inputs[0]) + wf - frac);
       const wName = fresh(`${n.inputs[1]}.int8`);
-      addValue(wName, 'int8', l.weight.shape, Int8Array.from(l.weight.data as Float32Array, (v) => quantizeValue(v, wf)));
+      const hs = opts.hessians?.get(n.name);
+      addValue(wName, 'int8', l.weight.shape, hs ? gptqRound(l.weight, hs, wf, opts.gptq) : Int8Array.from(l.weight.data as Float32Array, (v) => quantizeValue(v, wf)));
       let bName = '';
       if (l.bias) {
         bName = fresh(`${n.name}.bias.int32`);
