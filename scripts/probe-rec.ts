@@ -164,6 +164,7 @@ async function main(): Promise<void> {
       const bc = correctBiases(g, q, bcSamples, fpHost, qHost);
       console.error(`bias correction on ${opts.biasLines} lines: ${bc.channels} channels of ${bc.layers} layers (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
     }
+    const pooled: { got: string; want: string }[] = [];
     for (const { seed, inputs, oracle } of evalSets) {
       const got: string[] = [];
       let cycles = 0;
@@ -190,6 +191,12 @@ async function main(): Promise<void> {
       console.log(`${s.padEnd(40)} seed ${seed}: CER ${(100 * cer).toFixed(2)} %  trimmed ${(100 * cerTrim).toFixed(2)} %  equal ${equal}/${lines}  float ${r.float.length}${vta ? `, on VTA default: ${Math.round(cycles / lines)} cycles/line${macs}` : ''}  (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
       if (dump) writeFileSync(`${dump}.${k}${seeds.length > 1 ? `.${seed}` : ''}.json`, JSON.stringify({ setting: s, seed, vta, texts: got, oracle }));
       for (const p of pairs) if (p.got !== p.want) console.log(`    int8 ${JSON.stringify(p.got)}  ort ${JSON.stringify(p.want)}`);
+      pooled.push(...pairs);
+    }
+    // every seed's lines as one sample: edits over characters of all of them (not a mean of the per-seed rates)
+    if (evalSets.length > 1) {
+      const equal = pooled.filter((p) => p.got === p.want).length;
+      console.log(`${s.padEnd(40)} seeds ${seeds.join(',')} together: CER ${(100 * charErrorRate(pooled)).toFixed(2)} % over ${pooled.length} lines, equal ${equal}/${pooled.length}`);
     }
   }
 }
