@@ -25,7 +25,7 @@
 import { pathToFileURL } from 'node:url';
 import { renderTextLines, textLinesMissing } from '../compiler/data/text-lines.ts';
 import { TS_HOST } from '../compiler/host/ts.ts';
-import { evalClassifier, evalRecognizer, hostRunner, ortRunner, vtaRunner, type ClsEval, type OcrModel, type RecEval, type Runner, type VtaOcr } from '../compiler/models/ocr-eval.ts';
+import { evalClassifier, evalRecognizer, hostRunner, ocrModelsOption, ortRunner, vtaRunner, type ClsEval, type OcrModel, type RecEval, type Runner, type VtaOcr } from '../compiler/models/ocr-eval.ts';
 import type { VtaEngineName } from '../compiler/model/run.ts';
 import { CALIBRATION_METHODS, DEFAULT_PERCENTILE, type CalibrationMethod } from '../compiler/quant/calibrate.ts';
 import { compiledHost } from '../compiler/target/graph-host.ts';
@@ -136,6 +136,11 @@ function parseArgs(args: string[]): Args {
     if (!allowed.includes(v as T)) throw new VtwError(`${flag} '${v ?? ''}' is not one of ${allowed.join(', ')}; ${USAGE}`);
     return v as T;
   };
+  const models = (flag: string, v: string | undefined): OcrModel[] => {
+    const m = ocrModelsOption(v);
+    if (!m) throw new VtwError(`${flag} '${v ?? ''}' is not one of none, cls, rec, both; ${USAGE}`);
+    return m;
+  };
   let modeGiven = false;
   const given = new Set<string>();
   for (let i = 0; i < args.length; i++) {
@@ -171,13 +176,11 @@ function parseArgs(args: string[]): Args {
       continue;
     }
     if (args[i] === '--channel-scaling') {
-      const v = choice('--channel-scaling', args[++i], ['none', 'cls', 'rec', 'both'] as const);
-      o.channelScaling = v === 'none' ? [] : v === 'both' ? ['cls', 'rec'] : [v];
+      o.channelScaling = models('--channel-scaling', args[++i]);
       continue;
     }
     if (args[i] === '--input-scaling') {
-      const v = choice('--input-scaling', args[++i], ['none', 'cls', 'rec', 'both'] as const);
-      o.inputScaling = v === 'none' ? [] : v === 'both' ? ['cls', 'rec'] : [v];
+      o.inputScaling = models('--input-scaling', args[++i]);
       continue;
     }
     if (args[i] === '--cls-bias-correction') {
@@ -185,8 +188,7 @@ function parseArgs(args: string[]): Args {
       continue;
     }
     if (args[i] === '--gptq') {
-      const v = choice('--gptq', args[++i], ['none', 'cls', 'rec', 'both'] as const);
-      o.gptq = v === 'none' ? [] : v === 'both' ? ['cls', 'rec'] : [v];
+      o.gptq = models('--gptq', args[++i]);
       continue;
     }
     if (args[i] === '--input-scaling-mode') {

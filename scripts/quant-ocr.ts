@@ -21,7 +21,7 @@
 import { renderTextLines } from '../compiler/data/text-lines.ts';
 import { runGraph } from '../compiler/graph/executor.ts';
 import type { Graph } from '../compiler/graph/ir.ts';
-import { ocrGraph, type OcrModel, type Runner } from '../compiler/models/ocr-eval.ts';
+import { ocrGraph, ocrModelsOption, type OcrModel, type Runner } from '../compiler/models/ocr-eval.ts';
 import { clsInput, recInput, REC_WIDTH } from '../compiler/models/paddleocr.ts';
 import { scaleConvChannels, scaleConvInputs } from '../compiler/quant/equalize.ts';
 import { correctBiases } from '../compiler/quant/bias-correction.ts';
@@ -71,7 +71,7 @@ function parseArgs(args: string[]): Options {
     '--texts': 'texts', '--rec': 'recLines', '--seed': 'seed', '--calib': 'calib', '--rec-calib': 'recCalib', '--calib-seed': 'calibSeed', '--percentile': 'percentile', '--rec-width': 'recWidth',
   };
   const models = (flag: string, v = '') => {
-    const m = ({ none: [], cls: ['cls'], rec: ['rec'], both: ['cls', 'rec'] } as Record<string, OcrModel[]>)[v];
+    const m = ocrModelsOption(v);
     if (!m) throw new VtwError(`${flag} must be none, cls, rec or both, got '${v}'; ${USAGE}`);
     return m;
   };

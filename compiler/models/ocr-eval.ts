@@ -30,6 +30,11 @@ export type Runner = (x: Tensor) => Promise<Float32Array>;
 
 export type OcrModel = 'cls' | 'rec';
 
+/** The models a `none | cls | rec | both` option names (undefined for anything else). */
+export function ocrModelsOption(v: string | undefined): OcrModel[] | undefined {
+  return ({ none: [], cls: ['cls'], rec: ['rec'], both: ['cls', 'rec'] } as Record<string, OcrModel[]>)[v ?? ''];
+}
+
 /** The input shape a model is bound to: the classifier [1,3,48,192], the recognizer [1,3,48,recWidth]. */
 export function ocrInputShape(model: OcrModel, recWidth = REC_WIDTH): number[] {
   return [1, 3, OCR_HEIGHT, model === 'cls' ? CLS_WIDTH : recWidth];
