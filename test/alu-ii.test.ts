@@ -3,8 +3,9 @@
  * simulator's timing against values worked out by hand from the contract (II_A = ALU_II with an
  * immediate, ALU_II + 1 with a vector operand, write at issue + 2 + II_A, interlock as §7.2); the
  * results do not depend on ALU_II; and the Verilated RTL agrees with the TS simulator bit for bit
- * and cycle for cycle (1x4, ALU_II 2, ALU_REQUANT: conformance, random and directed hazard
- * programs). The longer campaign on three more configurations: test/slow/cosim-alu-ii.test.ts.
+ * and cycle for cycle (1x4, ALU_II 2, ALU_REQUANT: the ALU's conformance cases, random and directed
+ * hazard programs). The whole suite and 200 random programs on three more configurations:
+ * test/slow/cosim-alu-ii.test.ts.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,9 +16,8 @@ import type { RunResult } from '../src/engine/index.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { generateVta } from '../hw/vta/index.ts';
-import { runCli } from './helpers/cli.ts';
 import { ProgBuilder } from './helpers/simprog.ts';
-import { UP5K_1X4_ALU_II, cosimAluII, fastConfigText, hazardProgram } from './helpers/alu-ii.ts';
+import { UP5K_1X4_ALU_II, cosimAluII, fastCases, fastConfigText, hazardProgram } from './helpers/alu-ii.ts';
 import { verilatorTest } from './helpers/tools.ts';
 
 const err = (json: Record<string, unknown>): string => {
@@ -40,13 +40,6 @@ test('ALU_II: default 1 (same variant as before), _aiiN otherwise; bad values ge
   assert.match(lanes, /ALU_II = 32 does not divide the 16 ALU lanes .*use ALU_II <= 16/);
   assert.not.match(lanes, /\n/);
   assert.match(err({ ALU_II: 2, ALU_REQUANT: true, GEMM_REQUANT: true }), /ALU_II = 2 cannot be combined with GEMM_REQUANT.*set ALU_II: 1 or GEMM_REQUANT: false/);
-});
-
-test('vtw config show with a bad ALU_II: one line, non-zero exit', async () => {
-  const r = await runCli('config', 'show', '--config', JSON.stringify({ ALU_II: 32 }));
-  assert.is.not(r.code, 0);
-  assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, /ALU_II = 32 does not divide the 16 ALU lanes/);
 });
 
 test('the generator builds BATCH*BLOCK_OUT / ALU_II lanes', () => {
@@ -121,11 +114,11 @@ test('TS simulator: ALU_II changes cycles, never results (conformance and the ha
 });
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
-verilatorTest('co-simulation, 1x4 with ALU_II 2 and ALU_REQUANT: conformance, 6 random and the hazard programs match exactly', async () => {
-  const r = await cosimAluII(rtl, fastConfigText(), 6, 7100);
-  assert.ok(r.cases >= 40, `${r.cases} conformance cases`);
+verilatorTest('co-simulation, 1x4 with ALU_II 2 and ALU_REQUANT: ALU conformance cases, 6 random and the hazard programs match exactly', async () => {
+  const r = await cosimAluII(rtl, fastConfigText(), 6, 7100, fastCases);
+  assert.is(r.cases, 21, 'ALU conformance cases (RQ included) and a blocked GEMM');
   assert.ok(r.stalls > 0, 'the interlock stalled');
-  assert.ok(r.aluUops > 1000, `${r.aluUops} ALU micro-ops`);
+  assert.ok(r.aluUops > 500, `${r.aluUops} ALU micro-ops`);
 });
 
 test('the measured 1x4 (docs/results/up5k-1x4/1x4-c-aluii2.json) is 1x4-c.json with ALU_II 2', () => {

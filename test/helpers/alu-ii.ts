@@ -86,16 +86,23 @@ function agreeOrThrow(p: Program, a: RunResult, b: RunResult, what: string): voi
   if (mm.length) throw new Error(`${what}: ${mm.map((m) => `${m.what}: ${m.detail}`).join(' | ')}`);
 }
 
+/** The conformance cases the fast test runs: the ALU's (one of each pair plain/compressed) and a blocked GEMM with its ALU epilogue. */
+export const fastCases = (name: string): boolean =>
+  /^(alu_test\..*\.plain|insn\.(alu\.|relu|shift_and_scale)|blocked_gemm_test\.vt2\.plain)/.test(name);
+
 /**
- * The TypeScript simulator and the Verilated RTL on `config`: the conformance suite (each case also
- * checked against its reference), `random` random programs and two seeds of the hazard program.
- * Throws on the first mismatch; returns the ALU micro-ops and interlock stall cycles it ran.
+ * The TypeScript simulator and the Verilated RTL on `config`: the conformance suite (the cases
+ * `only` keeps; each also checked against its reference), `random` random programs and two seeds of
+ * the hazard program. Throws on the first mismatch; returns the conformance cases run, and the ALU
+ * micro-ops and interlock stall cycles of everything run.
  */
-export async function cosimAluII(rtl: VerilatorEngine, config: string, random: number, seedBase: number): Promise<{ aluUops: number; stalls: number; cases: number }> {
+export async function cosimAluII(
+  rtl: VerilatorEngine, config: string, random: number, seedBase: number, only: (name: string) => boolean = () => true,
+): Promise<{ aluUops: number; stalls: number; cases: number }> {
   const d = loadConfig(config);
   let aluUops = 0;
   let stalls = 0;
-  const cases = conformanceCases(d);
+  const cases = conformanceCases(d).filter((c) => only(c.name));
   const run = async (p: Program, what: string) => {
     const a = runSync(p);
     const b = await rtl.run(p);
