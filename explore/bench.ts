@@ -1,6 +1,6 @@
 /**
  * Benchmark of `vtw explore`'s worker pool (docs/benchmarks.md, "Design-space exploration"):
- * points per minute with 1 worker (in the vtw process) and N worker threads.
+ * points per minute with 1 worker (in the vtw process's main thread) and N worker threads.
  *
  *   tsx explore/bench.ts [--workers 1,2,1,2] [--space small|vta] [--budget N] [--cache off|on]
  *
@@ -10,10 +10,11 @@
  * points (default 8) plus its reference, VTA's default configuration (--budget 16: 14 feasible). --cache off (default): generic synthesis's module cache off, every point
  * synthesizes all its modules (independent work, a sweep of distinct designs); on: the tool's
  * default, a module cache that is empty at the start of each run and shared by its workers.
- * Each run is a fresh process (as `vtw explore` is: yosys compiled and warmed up from cold for 1
- * worker as for N) with an empty result cache; it reports seconds, points per minute, the CPU
- * seconds of the process (its threads and ended child processes included), the load average before and after, and whether
- * its results.jsonl equals the first run's. Writes build/bench/explore-LABEL.json and .md (LABEL:
+ * Each run is the command a user types, `vtw explore SPACE --out DIR --workers N --json` (bin/vtw.js,
+ * its V8 flags included), in a fresh process with an empty result cache: yosys compiled and warmed
+ * up from cold for 1 worker as for N. It reports the sweep's seconds (vtw's summary) and the whole
+ * command's, points per minute, the CPU seconds of the process (its threads and its own children
+ * included), the load average before and after, and whether its results.jsonl equals the first run's. Writes build/bench/explore-LABEL.json and .md (LABEL:
  * small-cache-off, vta-8-cache-on, ...).
  */
 import { execFileSync } from 'node:child_process';
@@ -21,7 +22,6 @@ import { availableParallelism, loadavg } from 'node:os';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkSpace } from './space.ts';
-import { explore } from './run.ts';
 
 export const BENCH_SPACE = {
   name: 'bench-generic-small',
@@ -37,7 +37,10 @@ const VTA_SPACE = fileURLToPath(new URL('../examples/space-vta.json', import.met
 interface Run {
   workers: number;
   points: number;
+  /** The sweep's own seconds (vtw's summary: from reading the space to the last result). */
   seconds: number;
+  /** The whole command, process start to exit (node, tsx, the CLI, the sweep, the report). */
+  process_seconds: number;
   points_per_minute: number;
   cpu_seconds: number;
   load_before: number;
@@ -76,28 +79,32 @@ function childCpuSeconds(): number {
   }
 }
 
-/** One run in this process (the child side of the benchmark): prints its Run as JSON. */
 const outOf = (workers: number) => `build/bench/explore-${label}-w${workers}`;
+const VTW = fileURLToPath(new URL('../bin/vtw.js', import.meta.url));
 
-async function runOnce(workers: number): Promise<void> {
+/**
+ * One run: `vtw explore SPACE --out DIR --workers N --json` in a fresh process, started the way a
+ * user starts it (bin/vtw.js through its #! line, so with vtw's V8 flags), the module cache empty.
+ */
+function runOnce(spaceFile: string, workers: number): Run {
   const out = outOf(workers);
   rmSync(out, { recursive: true, force: true });
   const cache = `${out}-modules`;
   rmSync(cache, { recursive: true, force: true });
-  process.env.VTW_GENERIC_CACHE = cacheMode === 'off' ? 'off' : cache; // read by this thread and the workers
   const load = loadavg()[0];
-  const cpu0 = process.cpuUsage();
   const children0 = childCpuSeconds();
-  const { summary } = await explore(checkSpace(rawSpace(), `bench space ${label}`), { out, workers, progress: false });
-  await new Promise((r) => setTimeout(r, 1000)); // the pool's ended workers reaped (their CPU time counted)
-  const cpu = process.cpuUsage(cpu0);
-  const children = childCpuSeconds() - children0;
-  const r: Run = {
-    workers, points: summary.evaluated, seconds: summary.seconds, points_per_minute: +((summary.evaluated / summary.seconds) * 60).toFixed(2),
-    cpu_seconds: +((cpu.user + cpu.system) / 1e6 + children).toFixed(1), load_before: +load.toFixed(1), load_after: +loadavg()[0].toFixed(1),
-  };
+  const t0 = performance.now();
+  const text = execFileSync(VTW, ['explore', spaceFile, '--out', out, '--workers', String(workers), '--json'], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VTW_GENERIC_CACHE: cacheMode === 'off' ? 'off' : cache },
+  });
+  const processSeconds = (performance.now() - t0) / 1000;
+  const summary = JSON.parse(text) as { evaluated: number; seconds: number };
   rmSync(cache, { recursive: true, force: true });
-  console.log(JSON.stringify(r));
+  return {
+    workers, points: summary.evaluated, seconds: summary.seconds, process_seconds: +processSeconds.toFixed(2),
+    points_per_minute: +((summary.evaluated / summary.seconds) * 60).toFixed(2),
+    cpu_seconds: +(childCpuSeconds() - children0).toFixed(1), load_before: +load.toFixed(1), load_after: +loadavg()[0].toFixed(1),
+  };
 }
 
 const median = (xs: number[]) => {
@@ -105,18 +112,17 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const one = process.argv.indexOf('--run');
-if (one > 0) {
-  await runOnce(Number(process.argv[one + 1]));
-} else {
+{
   const counts = option('workers', '1,2,1,2', (v) => /^[1-9]\d*(,[1-9]\d*)*$/.test(v), 'give worker counts separated by commas, e.g. 1,2,1,2').split(',').map(Number);
+  mkdirSync('build/bench', { recursive: true });
+  const spaceFile = `build/bench/explore-${label}-space.json`;
+  const raw = rawSpace();
+  checkSpace(raw, `bench space ${label}`); // a broken space is one line here, not one per run
+  writeFileSync(spaceFile, JSON.stringify(raw, null, 2) + '\n');
   const rows: Run[] = [];
   let first: string | undefined;
-  const self = fileURLToPath(import.meta.url);
-  const passOn = process.argv.slice(2).filter((_, i, a) => a[i] !== '--workers' && a[i - 1] !== '--workers');
   for (const workers of counts) {
-    const text = execFileSync(process.execPath, ['--import', import.meta.resolve('tsx'), self, ...passOn, '--run', String(workers)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    const r = JSON.parse(text.trim().split('\n').pop()!) as Run;
+    const r = runOnce(spaceFile, workers);
     const results = readFileSync(`${outOf(workers)}/results.jsonl`, 'utf8');
     first ??= results;
     r.same_results = results === first;
@@ -128,17 +134,17 @@ if (one > 0) {
     return { workers: w, runs: mine, ppm: +median(mine.map((r) => r.points_per_minute)).toFixed(2) };
   });
   const base = byWorkers.find((b) => b.workers === 1) ?? byWorkers[0];
+  const processMedian = (b: (typeof byWorkers)[number]) => median(b.runs.map((r) => r.process_seconds));
   const md = [
     `Space ${label} (${spaceName === 'small' ? 'explore/bench.ts BENCH_SPACE' : `examples/space-vta.json, its first ${budget} drawn points and VTA's default`}), runs in order ${counts.join(', ')}:`,
     '',
-    `| workers | points | seconds | CPU seconds | load average before / after | median points / minute | speed-up of the medians |`,
-    `|---:|---:|---|---|---|---:|---:|`,
-    ...byWorkers.map((b) => `| ${b.workers} | ${b.runs[0].points} | ${b.runs.map((r) => r.seconds).join(', ')} | ${b.runs.map((r) => r.cpu_seconds).join(', ')} | ${b.runs.map((r) => `${r.load_before} / ${r.load_after}`).join(', ')} | ${b.ppm} | ${(b.ppm / base.ppm).toFixed(2)}x |`),
+    `| workers | points | seconds (sweep) | seconds (whole command) | CPU seconds | load average before / after | median points / minute | speed-up of the medians | whole command |`,
+    `|---:|---:|---|---|---|---|---:|---:|---:|`,
+    ...byWorkers.map((b) => `| ${b.workers} | ${b.runs[0].points} | ${b.runs.map((r) => r.seconds).join(', ')} | ${b.runs.map((r) => r.process_seconds).join(', ')} | ${b.runs.map((r) => r.cpu_seconds).join(', ')} | ${b.runs.map((r) => `${r.load_before} / ${r.load_after}`).join(', ')} | ${b.ppm} | ${(b.ppm / base.ppm).toFixed(2)}x | ${(processMedian(base) / processMedian(b)).toFixed(2)}x |`),
     '',
     `Results identical in every run: ${rows.every((r) => r.same_results) ? 'yes' : 'NO'}.`,
     `Machine: ${availableParallelism()} cores, ${new Date().toISOString().slice(0, 16)}Z.`,
   ].join('\n');
-  mkdirSync('build/bench', { recursive: true });
   writeFileSync(`build/bench/explore-${label}.json`, JSON.stringify({ date: new Date().toISOString(), space: label, counts, rows }, null, 2) + '\n');
   writeFileSync(`build/bench/explore-${label}.md`, md + '\n');
   console.log(md);

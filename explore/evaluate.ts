@@ -6,6 +6,7 @@
 import { deriveConfig } from '../src/config/index.ts';
 import { generateDesign } from '../hw/gen.ts';
 import { genericArea } from './generic-area.ts';
+import { yosysWarm } from '../hw/yosys.ts';
 import { compileConv2d } from '../compiler/ops/conv2d_op.ts';
 import { buildProgram, idealCycles } from '../compiler/ops/op.ts';
 import { runSync } from '../sim/ts/engine.ts';
@@ -160,6 +161,8 @@ export async function evaluateTask(t: Task): Promise<TaskResult> {
       }
     }
   };
+  // yosys still compiling (a thread's first point): the simulations first, the synthesis after
+  if (t.area && !t.timeout_s && !yosysWarm()) simulate();
   if (t.area) {
     try {
       // while another worker synthesizes a module this point needs too, this point's simulations run

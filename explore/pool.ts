@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os';
 import { VtwError } from '../src/errors.ts';
 import { deriveConfig } from '../src/config/index.ts';
 import { adoptBuildGroup, isBuildGroupMessage } from '../src/util/child-builds.ts';
-import { yosysModules } from '../hw/yosys.ts';
+import { startYosysCompile, yosysModules } from '../hw/yosys.ts';
 import { dropThreadLocks } from './generic-area.ts';
 import { cacheKey } from './cache.ts';
 import { evaluateTask, type Task, type TaskResult } from './evaluate.ts';
@@ -185,11 +185,13 @@ export async function runTasks(tasks: Task[], how: Dispatch, onResult: (r: TaskR
     const jobs = tasks.map((t) => ({ id: taskJobId(t), kind: 'explore-point', payload: t }));
     return runOnQueue(how.queue, jobs, (i, r) => onResult({ ...(r as TaskResult), id: tasks[i].id }), { fresh: how.fresh, what: 'points' });
   }
+  const synthesis = tasks.some((t) => t.area === 'generic' || t.area === 'ice40');
   if (how.workers <= 1) {
+    // compiled on V8's background threads while the first point simulates
+    if (synthesis) await startYosysCompile().catch(() => undefined);
     for (const t of tasks) onResult(await evaluateTask(t));
     return;
   }
-  const synthesis = tasks.some((t) => t.area === 'generic' || t.area === 'ice40');
   const pool = new WorkerPool(Math.min(how.workers, tasks.length), (j) => `point ${(j.payload as Task).id}`, synthesis);
   try {
     await Promise.all(longestFirst(tasks).map(async (t) => onResult((await pool.run({ kind: 'explore-point', payload: t })) as TaskResult)));

@@ -1,8 +1,8 @@
 /**
  * A worker thread of the local pool (explore/pool.ts): takes jobs from its parent thread
  * (`{seq, kind, payload}`, explore/jobs.ts), answers each with `{seq, result}` or `{seq, fatal}`.
- * Its parent's first message, `{yosys}`, carries yosys's compiled WebAssembly (or null): jobs wait
- * for it, so that no job compiles yosys again. The parent ends the thread when it closes the pool.
+ * Its parent's first message, `{yosys}`, carries yosys's compiled WebAssembly (or null): jobs start
+ * before it arrives and their yosys runs wait for it, so that no job compiles yosys again. The parent ends the thread when it closes the pool.
  *
  * Test hook: with VTW_EXPLORE_DIE_ONCE=ID:FILE the worker that gets point ID first, while FILE does
  * not exist, creates FILE and ends its thread at once, as if it had been killed
@@ -10,7 +10,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { useYosysModules, type YosysModules } from '../hw/yosys.ts';
+import { expectYosysModules, type YosysModules } from '../hw/yosys.ts';
 import { runJob, type Job } from './jobs.ts';
 
 const port = parentPort;
@@ -18,7 +18,8 @@ if (!port) throw new Error('explore/worker.ts runs in a worker thread of explore
 const [dieId, dieFile] = (process.env.VTW_EXPLORE_DIE_ONCE ?? '').split(':');
 
 let primed: (m: YosysModules | null) => void = () => {};
-const yosys = new Promise<YosysModules | null>((resolve) => (primed = resolve)).then((m) => (m ? useYosysModules(m) : undefined));
+// jobs start at once; their yosys runs wait for the parent's compiled yosys (simulations go first meanwhile)
+expectYosysModules(new Promise<YosysModules | null>((resolve) => (primed = resolve)));
 
 port.on('message', (m: (Job & { seq: number }) | { yosys: YosysModules | null }) => {
   if ('yosys' in m) return primed(m.yosys);
@@ -27,7 +28,7 @@ port.on('message', (m: (Job & { seq: number }) | { yosys: YosysModules | null })
     writeFileSync(dieFile, `${process.pid}\n`);
     process.exit(137);
   }
-  void yosys.then(() => runJob(m)).then(
+  void runJob(m).then(
     (result) => port.postMessage({ seq: m.seq, result }),
     (e: unknown) => port.postMessage({ seq: m.seq, fatal: e instanceof Error ? e.message : String(e) }),
   );

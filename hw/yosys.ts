@@ -2,7 +2,7 @@
  * Yosys (the @yowasp/yosys WebAssembly build) on in-memory files: structural checks of generated
  * Verilog, and later synthesis. Failures become one-line VtwErrors carrying yosys's ERROR text.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { runYosys } from '@yowasp/yosys';
 import { VtwError } from '../src/errors.ts';
 import { yosysErrorLines } from './yosys-errors.ts';
@@ -29,25 +29,64 @@ async function resourceTable(): Promise<Record<string, unknown> | null> {
 }
 
 let compiled: Promise<YosysModules | null> | undefined;
+/** This thread's compiled yosys is in hand (compiled here, or arrived from another thread). */
+let warm = false;
+/** Modules compiled in another thread and not here yet: this thread's runs wait for them (expectYosysModules). */
+let arriving: Promise<void> | undefined;
 
 /**
- * Compile yosys's WebAssembly once in this thread (about 0.5 s of CPU for 30 MB, on V8's background
- * threads) and use it for this thread's runs; worker threads given the result (useYosysModules)
- * share the machine code, V8's optimized tiers included, instead of compiling and warming up
- * their own. Null where the package's layout is not the expected one.
+ * Whether a yosys run in this thread could start now without waiting for yosys's WebAssembly to be
+ * compiled or to arrive from the thread that compiles it: a worker with other work (simulations)
+ * does that first.
  */
-export function yosysModules(): Promise<YosysModules | null> {
-  return (compiled ??= (async () => {
+export function yosysWarm(): boolean {
+  return warm;
+}
+
+let compiling: Promise<{ done: Promise<YosysModules | null> }> | undefined;
+
+/**
+ * Start compiling yosys's WebAssembly in this thread (about 0.5 s of CPU for 30 MB, on V8's
+ * background threads): resolves as soon as the compile is under way, to `done`, the compiled
+ * modules; the thread can meanwhile run other work, even synchronous work. Null where the package's
+ * layout is not the expected one.
+ */
+export function startYosysCompile(): Promise<{ done: Promise<YosysModules | null> }> {
+  if (compiling) return compiling;
+  compiling = (async () => {
     const table = await resourceTable();
-    if (!table) return null;
+    if (!table) return { done: Promise.resolve(null) };
     const out: YosysModules = {};
+    const jobs: Promise<unknown>[] = [];
     for (const [name, v] of Object.entries(table)) {
       if (v instanceof WA.Module) out[name] = v;
-      else if (v instanceof URL) out[name] = table[name] = await WA.compile(await readFile(v));
-      else return null;
+      else if (v instanceof URL) jobs.push(WA.compile(readFileSync(v)).then((m) => (out[name] = table[name] = m)));
+      else return { done: Promise.resolve(null) };
     }
-    return out;
-  })());
+    return {
+      done: Promise.all(jobs).then(
+        () => {
+          warm = true;
+          return out;
+        },
+        () => null, // the package compiles for itself on the first run, and reports what fails
+      ),
+    };
+  })().catch(() => ({ done: Promise.resolve(null) }));
+  compiled ??= compiling.then((c) => c.done);
+  return compiling;
+}
+
+/**
+ * Compile yosys's WebAssembly once in this thread and use it for this thread's runs; worker
+ * threads given the result (useYosysModules) share the machine code, V8's optimized tiers
+ * included, instead of compiling and warming up their own. Null where the package's layout is not
+ * the expected one.
+ */
+export function yosysModules(): Promise<YosysModules | null> {
+  if (compiled) return compiled;
+  void startYosysCompile();
+  return compiled!;
 }
 
 /** Run this thread's yosys on modules compiled elsewhere (yosysModules in the parent thread). */
@@ -56,6 +95,16 @@ export async function useYosysModules(modules: YosysModules): Promise<void> {
   if (!table || !Object.keys(modules).every((name) => name in table)) return;
   Object.assign(table, modules);
   compiled = Promise.resolve(modules);
+  warm = true;
+}
+
+/**
+ * Yosys compiled in another thread, on its way (a worker thread's first message): this thread's
+ * yosys runs wait for it rather than compiling their own, and work without yosys can go first.
+ * Null: nothing compiled for this thread (it compiles its own on its first run).
+ */
+export function expectYosysModules(modules: Promise<YosysModules | null>): void {
+  arriving = modules.then((m) => (m ? useYosysModules(m) : undefined));
 }
 
 export interface YosysRun {
@@ -70,6 +119,8 @@ export async function yosys(script: string, files: Record<string, string>): Prom
     if (bytes) log += dec.decode(bytes);
   };
   try {
+    // a compile in flight (this thread's, or another thread's on its way): use it, not a second one
+    await (arriving ?? compiled);
     const out = await runYosys(['-q', '-l', 'yosys.log', '-p', script], { ...files }, { stdout: sink, stderr: sink });
     const tree = (out ?? {}) as Record<string, string | Uint8Array>;
     const logFile = tree['yosys.log'];

@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -97,6 +97,17 @@ test('disasm of an empty file and flash --dry-run of a missing bitstream are one
   const folder = await runCli('flash', '--board', 'icebreaker', tmp, '--dry-run');
   assert.is(folder.code, 1);
   assert.is(folder.stderr, `vtw: error: bitstream ${tmp} is not a file\n`);
+});
+
+test('bin/vtw.js runs by its #! line, with vtw\'s V8 flags (env -S), as npx and an installed vtw run it', async () => {
+  const r = await execa('bin/vtw.js', ['--version'], { reject: false, timeout: 60_000 });
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+$/);
+  const flags = readFileSync('bin/vtw.js', 'utf8').split('\n')[0].replace('#!/usr/bin/env -S node', '').trim();
+  assert.ok(flags.length > 0, 'the #! line names V8 flags');
+  // node accepts them (a flag it did not know would stop every vtw command before it starts)
+  const n = await execa('node', [...flags.split(/\s+/), '-e', 'process.exit(0)'], { reject: false });
+  assert.is(n.exitCode, 0, n.stderr);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
