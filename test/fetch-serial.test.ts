@@ -1,0 +1,157 @@
+/**
+ * FETCH_DECODE_SERIAL (docs/microarch.md §2.1): the decode's products computed by a serial
+ * shift-and-add unit. The configuration refuses what the unit cannot keep up with (one line each);
+ * the TS simulator delays each instruction by the documented latency; the RTL is lint-clean and
+ * agrees with the TS simulator bit for bit and cycle for cycle, without command queues (as the UP5K
+ * presets) and with them, on the conformance suite, random programs and the illegal instructions
+ * whose checks need the products. More random programs: test/slow/fetch-serial.slow.test.ts.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { deriveConfig, type Derived } from '../src/config/derive.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { fetchDecodeSerialLatency, timingOf } from '../src/uarch/index.ts';
+import { assemble } from '../src/program/index.ts';
+import { conformanceCases } from '../src/runtime/conformance.ts';
+import { randomProgram } from '../src/runtime/random.ts';
+import { compareResults } from '../sim/compare.ts';
+import { runSync } from '../sim/ts/engine.ts';
+import { VerilatorEngine } from '../sim/verilator/engine.ts';
+import { ice40CellsSim, printModule, verilatorLint } from '../hw/hdl/index.ts';
+import { generateVta } from '../hw/vta/index.ts';
+import type { Program } from '../src/program/container.ts';
+import { runCli } from './helpers/cli.ts';
+import { verilatorTest } from './helpers/tools.ts';
+
+const BASE = JSON.parse(readFileSync('docs/results/up5k-1x4/1x4-c.json', 'utf8')) as Record<string, unknown>;
+const SERIAL = { ...BASE, FETCH_DECODE_SERIAL: true };
+/** Command queues of 2 and the fetch buffer in flip-flops: the other decode and buffer paths. */
+const SERIAL_QUEUES = { ...SERIAL, CMD_QUEUE_DEPTH: 2, FETCH_BUFFER_BRAM: false };
+const RANDOM = 12;
+
+export const SERIAL_CONFIGS: Array<[string, Record<string, unknown>]> = [
+  ['1x4-c, no queues, buffer in block RAM', SERIAL],
+  ['1x4-c, queues of 2, buffer in flip-flops', SERIAL_QUEUES],
+];
+
+test('the key is off by default and its latency follows the largest depth', () => {
+  assert.is(loadConfig('up5k-1x2').fetchDecodeSerial, false);
+  assert.is(timingOf(loadConfig('up5k-1x2')).fetchDecodeDelay, 0);
+  const d = deriveConfig(SERIAL);
+  // largest depth 128 (ACC, OUT): operands of bitsFor(129) = 8 bits, 2 bits a cycle: 4 steps + 1
+  assert.is(Math.max(...Object.values(d.depth)), 128);
+  assert.is(timingOf(d).fetchDecodeDelay, 5);
+  assert.is(fetchDecodeSerialLatency(128), 5);
+  assert.is(fetchDecodeSerialLatency(127), 5); // 7 bits: still 4 steps
+  assert.is(fetchDecodeSerialLatency(6), 3); // 3-bit operands, but the 4-bit pad fields take 2 steps
+  assert.is(fetchDecodeSerialLatency(65536), 10); // 17 bits: 9 steps
+});
+
+test('bad combinations: one line naming the keys and the fix', async () => {
+  const err = (raw: unknown) => {
+    try {
+      deriveConfig(raw);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return '';
+  };
+  // 64-bit beats at one a cycle bring an instruction every 2 cycles
+  const fast = err({ FETCH_DECODE_SERIAL: true });
+  assert.match(fast, /^FETCH_DECODE_SERIAL takes \d+ cycles per instruction, but LOG_BUS_WIDTH = 6 with MEM_CYCLES_PER_BEAT = 1 brings one every 2; use MEM_CYCLES_PER_BEAT >= \d+/);
+  assert.not.match(fast, /\n/);
+  assert.match(err({ FETCH_DECODE_SERIAL: true, LOG_BUS_WIDTH: 8 }), /^FETCH_DECODE_SERIAL decodes one instruction at a time, but LOG_BUS_WIDTH = 8 brings 2 per beat; use LOG_BUS_WIDTH <= 7/);
+  assert.match(err({ ...SERIAL, MEM_CYCLES_PER_BEAT: 1 }), /brings one every 4; use MEM_CYCLES_PER_BEAT >= 2,/);
+  // the suggested fix is accepted
+  assert.is(err({ FETCH_DECODE_SERIAL: true, MEM_CYCLES_PER_BEAT: Number(/>= (\d+)/.exec(fast)![1]) }), '');
+  const r = await runCli('gen', '--config', '{"FETCH_DECODE_SERIAL": true}', '-o', '/tmp/vtw-fetch-serial-never-written');
+  assert.is.not(r.code, 0);
+  assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /FETCH_DECODE_SERIAL takes/);
+  assert.not.match(r.stderr, /at .*\.ts:\d+/);
+});
+
+test('TS simulator: each instruction becomes available exactly the latency later', () => {
+  const src = (cfg: Record<string, unknown>) =>
+    `.config ${JSON.stringify(cfg)}\n.text\n  LOAD UOP x_size=1 y_size=1 x_stride=1 dram_base=0\n  FINISH\n`;
+  const off = runSync(assemble(src(BASE)));
+  const on = runSync(assemble(src(SERIAL)));
+  assert.is(off.error, undefined);
+  assert.is(on.error, undefined);
+  // the first instruction starts as it becomes available (its module is idle, it pops nothing):
+  // requested in cycle 0, first beat after MEM_READ_LATENCY 4, its 4th 32-bit beat 3 x 2 cycles
+  // later (cycle 10), available in cycle 11 without the option and 11 + 5 with it
+  assert.is(off.insnTiming![0].start, 11);
+  assert.is(on.insnTiming![0].start, 16);
+  // fetch waits for memory (the decode) those 5 cycles more; FINISH, 8 cycles behind, waits for the LOAD either way
+  assert.is(on.counters.modules.fetch.waitMemory - off.counters.modules.fetch.waitMemory, 5);
+  assert.is(on.insnTiming![1].start, off.insnTiming![1].start);
+});
+
+async function lint(d: Derived, target: 'generic' | 'ice40'): Promise<void> {
+  const mods = generateVta(d, { target, configId: 7 });
+  const files = Object.fromEntries(mods.map((m) => [`${m.name}.v`, printModule(m)]));
+  const r = await verilatorLint(files, mods[mods.length - 1].name, target === 'ice40' ? [ice40CellsSim()] : []);
+  assert.ok(r.ok, `${d.variant} (${target}):\n${r.messages.slice(0, 10).join('\n')}`);
+}
+
+verilatorTest('verilator -Wall is clean with FETCH_DECODE_SERIAL (both configurations, generic and iCE40)', async () => {
+  for (const [, cfg] of SERIAL_CONFIGS) {
+    await lint(deriveConfig(cfg), 'generic');
+    await lint(deriveConfig(cfg), 'ice40');
+  }
+});
+
+const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
+
+/** Both engines on p: the mismatches compareResults finds must be none. */
+async function agree(p: Program, what: string) {
+  const [a, b] = [runSync(p), await rtl.run(p)];
+  const diff = compareResults(p, a, b).map((m) => `${m.what}: ${m.detail}`);
+  assert.equal(diff, [], `${what}: ${diff.join(' | ')}`);
+  return { a, b };
+}
+
+for (const [label, cfg] of SERIAL_CONFIGS) {
+  verilatorTest(`${label}: conformance and ${RANDOM} random programs match the TS simulator`, async () => {
+    const d = deriveConfig(cfg);
+    for (const c of conformanceCases(d)) {
+      const built = c.build(d, 1);
+      const { b } = await agree(built.program, c.name);
+      assert.ok(built.check(b).ok, `${c.name} on the RTL: ${built.check(b).message}`);
+    }
+    for (let s = 1; s <= RANDOM; s++) await agree(randomProgram(d, 1700 + s).program, `seed ${1700 + s}`);
+  });
+}
+
+verilatorTest('the checks that need the products stop both engines at the same instruction and field', async () => {
+  const cases: Array<[string, string]> = [
+    // footprint past the INP depth (32): 4 x 9
+    ['LOAD INP sram_base=0 x_size=4 y_size=9 x_stride=4 dram_base=0', 'sram_base'],
+    // sram_base above 2^K (K = 8) with a small footprint
+    ['LOAD INP sram_base=300 x_size=1 y_size=1 x_stride=1 dram_base=0', 'sram_base'],
+    // padded footprint: (1+2+3) x (1+4+5) = 60 > 32
+    ['LOAD INP sram_base=0 x_size=2 y_size=4 x_stride=2 y_pad_0=1 y_pad_1=5 x_pad_0=1 x_pad_1=3 dram_base=0', 'sram_base'],
+    // STORE past the OUT depth
+    ['STORE OUT sram_base=120 x_size=3 y_size=4 x_stride=3 dram_base=0', 'sram_base'],
+    // DRAM range: (y_size-1) x x_stride past 2^13 bytes
+    ['LOAD INP sram_base=0 x_size=1 y_size=3 x_stride=0x1000 dram_base=0', 'dram_base'],
+    ['LOAD WGT sram_base=0 x_size=1 y_size=2 x_stride=0xffff dram_base=1', 'dram_base'],
+  ];
+  for (const [cfgLabel, cfg] of SERIAL_CONFIGS) {
+    for (const [insn, field] of cases) {
+      const p = assemble(`.config ${JSON.stringify(cfg)}\n.text\n  LOAD UOP x_size=1 y_size=1 x_stride=1 dram_base=0\n  ${insn}\n  FINISH\n`);
+      const { b } = await agree(p, `${cfgLabel}: ${insn}`);
+      assert.is(b.error?.kind, 'illegal', insn);
+      assert.is(b.error?.insnIndex, 1, insn);
+      assert.is(b.error?.field, field, insn);
+    }
+    // legal: a padded LOAD that fits, first element and pad count from the serial products
+    const ok = assemble(`.config ${JSON.stringify(cfg)}\n.text\n  LOAD INP sram_base=3 x_size=2 y_size=3 x_stride=5 y_pad_0=1 y_pad_1=2 x_pad_0=1 x_pad_1=1 dram_base=0\n  FINISH\n`);
+    const r = await agree(ok, `${cfgLabel}: padded LOAD`);
+    assert.is(r.b.error, undefined);
+  }
+});
+
+test.run();
