@@ -4,18 +4,16 @@
  * the TS simulator delays each instruction by the documented latency; the RTL is lint-clean and
  * agrees with the TS simulator bit for bit and cycle for cycle, without command queues (as the UP5K
  * presets) and with them, on the conformance suite, random programs and the illegal instructions
- * whose checks need the products. More random programs: test/slow/fetch-serial.slow.test.ts.
+ * whose checks need the products. More random programs: test/slow/fetch-serial.test.ts.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
 import { deriveConfig, type Derived } from '../src/config/derive.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { fetchDecodeSerialLatency, timingOf } from '../src/uarch/index.ts';
 import { assemble } from '../src/program/index.ts';
 import { conformanceCases } from '../src/runtime/conformance.ts';
 import { randomProgram } from '../src/runtime/random.ts';
-import { compareResults } from '../sim/compare.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { ice40CellsSim, printModule, verilatorLint } from '../hw/hdl/index.ts';
@@ -23,17 +21,9 @@ import { generateVta } from '../hw/vta/index.ts';
 import type { Program } from '../src/program/container.ts';
 import { runCli } from './helpers/cli.ts';
 import { verilatorTest } from './helpers/tools.ts';
+import { BASE, SERIAL, SERIAL_CONFIGS, agreeEngines } from './helpers/fetch-serial.ts';
 
-const BASE = JSON.parse(readFileSync('docs/results/up5k-1x4/1x4-c.json', 'utf8')) as Record<string, unknown>;
-const SERIAL = { ...BASE, FETCH_DECODE_SERIAL: true };
-/** Command queues of 2 and the fetch buffer in flip-flops: the other decode and buffer paths. */
-const SERIAL_QUEUES = { ...SERIAL, CMD_QUEUE_DEPTH: 2, FETCH_BUFFER_BRAM: false };
 const RANDOM = 12;
-
-export const SERIAL_CONFIGS: Array<[string, Record<string, unknown>]> = [
-  ['1x4-c, no queues, buffer in block RAM', SERIAL],
-  ['1x4-c, queues of 2, buffer in flip-flops', SERIAL_QUEUES],
-];
 
 test('the key is off by default and its latency follows the largest depth', () => {
   assert.is(loadConfig('up5k-1x2').fetchDecodeSerial, false);
@@ -105,13 +95,7 @@ verilatorTest('verilator -Wall is clean with FETCH_DECODE_SERIAL (both configura
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
 
-/** Both engines on p: the mismatches compareResults finds must be none. */
-async function agree(p: Program, what: string) {
-  const [a, b] = [runSync(p), await rtl.run(p)];
-  const diff = compareResults(p, a, b).map((m) => `${m.what}: ${m.detail}`);
-  assert.equal(diff, [], `${what}: ${diff.join(' | ')}`);
-  return { a, b };
-}
+const agree = (p: Program, what: string) => agreeEngines(rtl, p, what);
 
 for (const [label, cfg] of SERIAL_CONFIGS) {
   verilatorTest(`${label}: conformance and ${RANDOM} random programs match the TS simulator`, async () => {
