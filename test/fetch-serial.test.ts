@@ -8,22 +8,17 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { deriveConfig, type Derived } from '../src/config/derive.ts';
+import { deriveConfig } from '../src/config/derive.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { fetchDecodeSerialLatency, timingOf } from '../src/uarch/index.ts';
 import { assemble } from '../src/program/index.ts';
-import { conformanceCases } from '../src/runtime/conformance.ts';
-import { randomProgram } from '../src/runtime/random.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
-import { ice40CellsSim, printModule, verilatorLint } from '../hw/hdl/index.ts';
-import { generateVta } from '../hw/vta/index.ts';
-import type { Program } from '../src/program/container.ts';
 import { runCli } from './helpers/cli.ts';
 import { verilatorTest } from './helpers/tools.ts';
-import { BASE, SERIAL, SERIAL_CONFIGS, agreeEngines } from './helpers/fetch-serial.ts';
+import { BASE, SERIAL, SERIAL_CONFIGS, cosimSuite, lintSerial, productChecks } from './helpers/fetch-serial.ts';
 
-const RANDOM = 12;
+const RANDOM = 3;
 
 test('the key is off by default and its latency follows the largest depth', () => {
   assert.is(loadConfig('up5k-1x2').fetchDecodeSerial, false);
@@ -79,63 +74,21 @@ test('TS simulator: each instruction becomes available exactly the latency later
   assert.is(on.insnTiming![1].start, off.insnTiming![1].start);
 });
 
-async function lint(d: Derived, target: 'generic' | 'ice40'): Promise<void> {
-  const mods = generateVta(d, { target, configId: 7 });
-  const files = Object.fromEntries(mods.map((m) => [`${m.name}.v`, printModule(m)]));
-  const r = await verilatorLint(files, mods[mods.length - 1].name, target === 'ice40' ? [ice40CellsSim()] : []);
-  assert.ok(r.ok, `${d.variant} (${target}):\n${r.messages.slice(0, 10).join('\n')}`);
-}
+const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
+const [label, cfg] = SERIAL_CONFIGS[0];
 
-verilatorTest('verilator -Wall is clean with FETCH_DECODE_SERIAL (both configurations, generic and iCE40)', async () => {
-  for (const [, cfg] of SERIAL_CONFIGS) {
-    await lint(deriveConfig(cfg), 'generic');
-    await lint(deriveConfig(cfg), 'ice40');
-  }
+// One configuration here (one Verilator model); every configuration, generic and iCE40 lint and
+// 200 random programs each in test/slow/fetch-serial.test.ts.
+verilatorTest(`verilator -Wall is clean with FETCH_DECODE_SERIAL (${label}, iCE40)`, async () => {
+  await lintSerial(deriveConfig(cfg), 'ice40');
 });
 
-const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
+verilatorTest(`${label}: conformance and ${RANDOM} random programs match the TS simulator`, async () => {
+  await cosimSuite(rtl, cfg, RANDOM);
+});
 
-const agree = (p: Program, what: string) => agreeEngines(rtl, p, what);
-
-for (const [label, cfg] of SERIAL_CONFIGS) {
-  verilatorTest(`${label}: conformance and ${RANDOM} random programs match the TS simulator`, async () => {
-    const d = deriveConfig(cfg);
-    for (const c of conformanceCases(d)) {
-      const built = c.build(d, 1);
-      const { b } = await agree(built.program, c.name);
-      assert.ok(built.check(b).ok, `${c.name} on the RTL: ${built.check(b).message}`);
-    }
-    for (let s = 1; s <= RANDOM; s++) await agree(randomProgram(d, 1700 + s).program, `seed ${1700 + s}`);
-  });
-}
-
-verilatorTest('the checks that need the products stop both engines at the same instruction and field', async () => {
-  const cases: Array<[string, string]> = [
-    // footprint past the INP depth (32): 4 x 9
-    ['LOAD INP sram_base=0 x_size=4 y_size=9 x_stride=4 dram_base=0', 'sram_base'],
-    // sram_base above 2^K (K = 8) with a small footprint
-    ['LOAD INP sram_base=300 x_size=1 y_size=1 x_stride=1 dram_base=0', 'sram_base'],
-    // padded footprint: (1+2+3) x (1+4+5) = 60 > 32
-    ['LOAD INP sram_base=0 x_size=2 y_size=4 x_stride=2 y_pad_0=1 y_pad_1=5 x_pad_0=1 x_pad_1=3 dram_base=0', 'sram_base'],
-    // STORE past the OUT depth
-    ['STORE OUT sram_base=120 x_size=3 y_size=4 x_stride=3 dram_base=0', 'sram_base'],
-    // DRAM range: (y_size-1) x x_stride past 2^13 bytes
-    ['LOAD INP sram_base=0 x_size=1 y_size=3 x_stride=0x1000 dram_base=0', 'dram_base'],
-    ['LOAD WGT sram_base=0 x_size=1 y_size=2 x_stride=0xffff dram_base=1', 'dram_base'],
-  ];
-  for (const [cfgLabel, cfg] of SERIAL_CONFIGS) {
-    for (const [insn, field] of cases) {
-      const p = assemble(`.config ${JSON.stringify(cfg)}\n.text\n  LOAD UOP x_size=1 y_size=1 x_stride=1 dram_base=0\n  ${insn}\n  FINISH\n`);
-      const { b } = await agree(p, `${cfgLabel}: ${insn}`);
-      assert.is(b.error?.kind, 'illegal', insn);
-      assert.is(b.error?.insnIndex, 1, insn);
-      assert.is(b.error?.field, field, insn);
-    }
-    // legal: a padded LOAD that fits, first element and pad count from the serial products
-    const ok = assemble(`.config ${JSON.stringify(cfg)}\n.text\n  LOAD INP sram_base=3 x_size=2 y_size=3 x_stride=5 y_pad_0=1 y_pad_1=2 x_pad_0=1 x_pad_1=1 dram_base=0\n  FINISH\n`);
-    const r = await agree(ok, `${cfgLabel}: padded LOAD`);
-    assert.is(r.b.error, undefined);
-  }
+verilatorTest(`${label}: the checks that need the products stop both engines at the same instruction and field`, async () => {
+  await productChecks(rtl, label, cfg);
 });
 
 test.run();

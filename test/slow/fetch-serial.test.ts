@@ -1,18 +1,20 @@
 /**
- * FETCH_DECODE_SERIAL co-simulation campaign (npm run test:slow): the TS simulator and the Verilated
- * RTL agree bit for bit and cycle for cycle on 200 random programs (VTW_SERDEC_RANDOM) per
- * configuration: the two of test/fetch-serial.test.ts (1x4-c without queues, block-RAM buffer; with
- * queues, flip-flop buffer, 128-bit beats exactly the decode's 5 cycles apart) and one with 9-bit
- * operands (latency 6), 64-bit beats 3 cycles apart, queues of 4 and the buffer in block RAM.
+ * FETCH_DECODE_SERIAL co-simulation campaign (npm run test:slow): `verilator -Wall` (generic and
+ * iCE40) and the TS simulator against the Verilated RTL, bit for bit and cycle for cycle, on the
+ * conformance suite, 200 random programs (VTW_SERDEC_RANDOM) and the illegal instructions whose
+ * checks need the products, per configuration: 1x4-c without queues and with the fetch buffer in
+ * block RAM (test/fetch-serial.test.ts runs a small instance of it); 1x4-c with queues of 2, the
+ * buffer in flip-flops and 128-bit beats exactly the decode's 5 cycles apart; and 9-bit operands
+ * (latency 6) with 64-bit beats 3 cycles apart, queues of 4, the buffer in block RAM and 32-bit
+ * DRAM addresses.
  */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { deriveConfig } from '../../src/config/derive.ts';
-import { randomProgram } from '../../src/runtime/random.ts';
 import { timingOf } from '../../src/uarch/index.ts';
 import { VerilatorEngine } from '../../sim/verilator/engine.ts';
-import * as assert from 'uvu/assert';
-import { test } from 'uvu';
 import { verilatorTest } from '../helpers/tools.ts';
-import { SERIAL_CONFIGS, agreeEngines } from '../helpers/fetch-serial.ts';
+import { SERIAL_CONFIGS, cosimSuite, lintSerial, productChecks } from '../helpers/fetch-serial.ts';
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
 const RANDOM = Number(process.env.VTW_SERDEC_RANDOM ?? 200);
@@ -20,12 +22,17 @@ const WIDE = {
   TARGET: 'sim', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, LOG_ACC_BUFF_SIZE: 11,
   LOG_BUS_WIDTH: 6, MEM_CYCLES_PER_BEAT: 3, CMD_QUEUE_DEPTH: 4, FETCH_BUFFER_BRAM: true, FETCH_DECODE_SERIAL: true,
 };
+const CONFIGS: Array<[string, Record<string, unknown>]> = [...SERIAL_CONFIGS, ['1x4, 9-bit operands, 64-bit beats 3 cycles apart, queues of 4', WIDE]];
 
-for (const [label, cfg] of [...SERIAL_CONFIGS, ['1x4, 9-bit operands, 64-bit beats 3 cycles apart, queues of 4', WIDE] as const]) {
-  verilatorTest(`FETCH_DECODE_SERIAL ${label}: ${RANDOM} random programs match exactly`, async () => {
+for (const [label, cfg] of CONFIGS) {
+  verilatorTest(`FETCH_DECODE_SERIAL ${label}: lint, conformance, ${RANDOM} random programs and the product checks match exactly`, async () => {
     const d = deriveConfig(cfg);
     assert.ok(timingOf(d).fetchDecodeDelay > 0);
-    for (let s = 1; s <= RANDOM; s++) await agreeEngines(rtl, randomProgram(d, 5000 + s).program, `seed ${5000 + s}`);
+    await lintSerial(d, 'generic');
+    await lintSerial(d, 'ice40');
+    await cosimSuite(rtl, cfg, RANDOM, 5000);
+    // (the product checks' instructions are written for 1x4-c's depths and 13-bit addresses)
+    if (cfg !== WIDE) await productChecks(rtl, label, cfg);
   });
 }
 
