@@ -187,7 +187,9 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const WH = mb.w(`${px}_wh`, rz(wh, 34));
   // serial: sram_base's bits from K up only say "past every depth" (one held bit for them)
   const sramHeld = () => (sramBase.width > K ? cat(Lh(nonZero(sramBase.slice(sramBase.width - 1, K))), Lh(rz(sramBase, K))) : Lh(sramBase));
-  const fpEndWide = mb.w(`${px}_fp_end`, addw(st ? sramHeld() : sramBase, WH, 35));
+  // (serial: K + 1 held bits plus a 2K-bit product fit 2K + 1 bits)
+  const FW = st ? Math.min(35, 2 * K + 1) : 35;
+  const fpEndWide = mb.w(`${px}_fp_end`, addw(st ? sramHeld() : sramBase, WH, FW));
   const mtL = Lh(mt);
   const isStoreL = Lh(isStore);
   const depthOf = (t: number) => {
@@ -196,8 +198,8 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   };
   const depthSel = (w: number) =>
     sel(eqc(mtL, MEM_TYPES.UOP), c(w, depthOf(0)), sel(eqc(mtL, MEM_TYPES.WGT), c(w, depthOf(1)), sel(eqc(mtL, MEM_TYPES.INP), c(w, depthOf(2)), c(w, depthOf(3)))));
-  const footprintBad = ugt(fpEndWide, depthSel(35));
-  const storeBad = ugt(fpEndWide, c(35, d.depth.out));
+  const footprintBad = ugt(fpEndWide, depthSel(FW));
+  const storeBad = ugt(fpEndWide, c(FW, d.depth.out));
 
   // DRAM range: (dram_base + (y_size-1)*x_stride + x_size) * elem_bytes > dram_size (when set)
   // y_size clamped like W and H: a y_size past the largest depth fails the footprint check first
