@@ -184,7 +184,8 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const Wc = mb.w(`${px}_w_clamped`, clamp(W));
   const Hc = mb.w(`${px}_h_clamped`, clamp(H));
   const [wh] = st ? [st.product('fp', Wc, Hc)] : products(mb.m, `${px}_fp`, [{ a: Wc, b: Hc }], false, mulCtx);
-  const WH = mb.w(`${px}_wh`, rz(wh, 34));
+  // (serial: a product of two K-bit operands, 2K bits)
+  const WH = mb.w(`${px}_wh`, rz(wh, st ? Math.min(34, 2 * K) : 34));
   // serial: sram_base's bits from K up only say "past every depth" (one held bit for them)
   const sramHeld = () => (sramBase.width > K ? cat(Lh(nonZero(sramBase.slice(sramBase.width - 1, K))), Lh(rz(sramBase, K))) : Lh(sramBase));
   // (serial: K + 1 held bits plus a 2K-bit product fit 2K + 1 bits)
