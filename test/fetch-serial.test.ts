@@ -6,6 +6,7 @@
  * presets) and with them, on the conformance suite, random programs and the illegal instructions
  * whose checks need the products. More random programs: test/slow/fetch-serial.test.ts.
  */
+import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { deriveConfig } from '../src/config/derive.ts';
@@ -55,6 +56,7 @@ test('bad combinations: one line naming the keys and the fix', async () => {
   assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, /FETCH_DECODE_SERIAL takes/);
   assert.not.match(r.stderr, /at .*\.ts:\d+/);
+  assert.not.ok(existsSync('/tmp/vtw-fetch-serial-never-written'), 'no output folder for a refused configuration');
 });
 
 test('TS simulator: each instruction becomes available exactly the latency later', () => {
