@@ -16,7 +16,7 @@ import { burstCalc } from './burst.ts';
 import { Fields, entryLayout, packEntry, reservedRanges } from './insn.ts';
 import { ERROR_CODE_BITS, errorCode } from './regs.ts';
 import {
-  Mb, T, addw, all, any, bitsFor, c, eqc, gtc, inc, inv, isZero, log2i, mulNarrow, nonZero, pick, rz, sel, subw, ugt, ult,
+  Mb, T, addw, all, any, bitsFor, c, constOf, eqc, gtc, inc, inv, isZero, log2i, mulNarrow, nonZero, pick, rz, sel, subw, ugt, ult,
   ule, umin,
 } from '../hdl/index.ts';
 
@@ -79,6 +79,7 @@ function serialStage(mb: Mb, d: Derived, start: Expr): { stage: SerialStage; don
   const late = (x: Expr): Expr => {
     const had = held.get(x);
     if (had) return had;
+    if (constOf(x) !== undefined) return x;
     const r = mb.reg(`sd_held${held.size}`, x.width, null);
     mb.next(r, x, start);
     held.set(x, r);
