@@ -39,7 +39,8 @@ Legacy keys: \`LOG_BLOCK_IN\`/\`LOG_BLOCK_OUT\` replace \`LOG_BLOCK\` when it is
 
 ## Validation
 Unknown keys (with a suggestion), wrong types, out-of-range values, elements narrower than a byte,
-buffers of fewer than 2 or more than 65536 elements, \`GEMM_II\` above \`BATCH*BLOCK_OUT\`, and
+buffers of fewer than 2 or more than 65536 elements, \`GEMM_II\` or \`ALU_II\` above \`BATCH*BLOCK_OUT\`,
+\`ALU_II\` > 1 with \`GEMM_REQUANT\`, and
 ISA layouts that overflow 128 bits (32 for a micro-op, see docs/isa.md) are each rejected with one
 line naming the key, the value and what would be valid.
 
@@ -48,8 +49,9 @@ line naming the key, the value and what would be valid.
 element bits INP \`INP_WIDTH*BATCH*BLOCK\`, WGT \`WGT_WIDTH*BLOCK^2\`, ACC \`ACC_WIDTH*BATCH*BLOCK\`,
 OUT \`OUT_WIDTH*BATCH*BLOCK\`, UOP 32; depth = buffer bytes / element bytes (OUT has the ACC depth);
 bus beats per element = element bits / bus width; multipliers = \`BATCH*BLOCK^2 / GEMM_II\`;
+ALU lanes = \`BATCH*BLOCK / ALU_II\`;
 \`name\` = VTA's \`{B}x{BLOCK}_i{INP}w{WGT}a{ACC}_{UOP}_{INP}_{WGT}_{ACC}\`, \`model\` = \`TARGET_name\`,
-\`variant\` = \`name\` plus \`_bus{N}\`, \`_ii{N}\`, \`_mul\`, \`_rq\` for extensions that differ from the target default.
+\`variant\` = \`name\` plus \`_bus{N}\`, \`_ii{N}\`, \`_aii{N}\`, \`_mul\`, \`_rq\` for extensions that differ from the target default.
 
 ## Presets
 | preset | variant | GEMM | depth uop / inp / wgt / acc | elem bytes inp / wgt / acc / out | SRAM | bus | MHz | |

@@ -24,7 +24,7 @@ const ALU_MUL_CTX: MulCtx = { target: 'generic', dspBudget: null };
  * at most 16 bits; otherwise barrel shifters in LUTs.
  */
 export function aluShiftPlan(d: Derived, ctx: MulCtx): { ctx: MulCtx; dsps: number } {
-  const lanes = d.batch * d.blockOut;
+  const lanes = aluLanes(d);
   const dsps = dspsNeeded(lanes, d.accWidth, d.accWidth);
   const used = dspsNeeded(d.multipliers, d.inpWidth, d.wgtWidth) + fetchMulPlan(d, ctx).dsps;
   if (ctx.target === 'ice40' && ctx.dspBudget && d.accWidth <= 16 && ctx.dspBudget - used >= dsps) {
@@ -33,11 +33,17 @@ export function aluShiftPlan(d: Derived, ctx: MulCtx): { ctx: MulCtx; dsps: numb
   return { ctx: { target: 'generic', dspBudget: null }, dsps: 0 };
 }
 
+/** Lanes the ALU is built with: an accumulator element's BATCH * BLOCK_OUT, over ALU_II (one lane group per cycle). */
+export function aluLanes(d: Derived): number {
+  return (d.batch * d.blockOut) / d.aluII;
+}
+
 export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'generic', dspBudget: null }): Mb {
   const shiftPlan = aluShiftPlan(d, ctx);
-  const mb = new Mb(name, [`tensor ALU: ${d.batch * d.blockOut} lanes of ${d.accWidth} bits${d.aluMul ? ', with MUL' : ''}${d.aluRequant ? ', with RQ' : ''}`]);
+  const N = aluLanes(d);
+  const groups = d.aluII > 1 ? ` (one of ${d.aluII} lane groups per cycle)` : '';
+  const mb = new Mb(name, [`tensor ALU: ${N} lanes of ${d.accWidth} bits${groups}${d.aluMul ? ', with MUL' : ''}${d.aluRequant ? ', with RQ' : ''}`]);
   const W = d.accWidth;
-  const N = d.batch * d.blockOut;
   const op = mb.input('op', ALU_OPCODE_BITS);
   const x = mb.input('x', N * W);
   const y = mb.input('y', N * W);

@@ -74,6 +74,8 @@ export interface Derived {
   macsPerUop: number;
   multipliers: number;
   gemmII: number;
+  /** Tensor ALU time-multiplexing (config ALU_II): BATCH*BLOCK_OUT / aluII lanes, aluII cycles per lane group. */
+  aluII: number;
   aluMul: boolean;
   /** ALU opcode 5 (RQ, fused requantization) is implemented (config ALU_REQUANT, docs/isa.md). */
   aluRequant: boolean;
@@ -292,6 +294,16 @@ function checkConsistency(k: ConfigKeys, s: Sizes): void {
       `GEMM_II = ${k.GEMM_II} exceeds the ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)} output lanes of a GEMM tile (BATCH * BLOCK_OUT); use GEMM_II <= ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)}`,
     );
   }
+  if (k.ALU_II > 2 ** (k.LOG_BATCH + k.LOG_BLOCK)) {
+    throw new ConfigError(
+      `ALU_II = ${k.ALU_II} does not divide the ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)} ALU lanes (BATCH * BLOCK_OUT); use ALU_II <= ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)}`,
+    );
+  }
+  if (k.ALU_II > 1 && k.GEMM_REQUANT) {
+    throw new ConfigError(
+      `ALU_II = ${k.ALU_II} cannot be combined with GEMM_REQUANT (a requantized GEMM write runs every ALU lane in one cycle); set ALU_II: 1 or GEMM_REQUANT: false`,
+    );
+  }
 }
 
 /** FETCH_DECODE_SERIAL's unit decodes one instruction at a time: the bus must not bring them faster. */
@@ -316,6 +328,7 @@ function variantSuffix(k: ConfigKeys): string {
   const differs = (key: keyof ConfigKeys) => k[key] !== spec(key).default(target);
   if (differs('LOG_BUS_WIDTH')) parts.push(`bus${2 ** k.LOG_BUS_WIDTH}`);
   if (differs('GEMM_II')) parts.push(`ii${k.GEMM_II}`);
+  if (differs('ALU_II')) parts.push(`aii${k.ALU_II}`);
   if (k.ALU_MUL) parts.push('mul');
   if (k.ALU_REQUANT) parts.push('rq');
   if (k.GEMM_REQUANT) parts.push('grq');
@@ -379,6 +392,7 @@ export function deriveConfig(raw: unknown): Derived {
     macsPerUop,
     multipliers: macsPerUop / k.GEMM_II,
     gemmII: k.GEMM_II,
+    aluII: k.ALU_II,
     aluMul: k.ALU_MUL,
     aluRequant: k.ALU_REQUANT,
     gemmRequant: k.GEMM_REQUANT,

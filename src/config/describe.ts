@@ -35,6 +35,7 @@ export function configJson(d: Derived) {
       macsPerUop: d.macsPerUop,
       multipliers: d.multipliers,
       gemmII: d.gemmII,
+      aluII: d.aluII,
       aluMul: d.aluMul,
       aluRequant: d.aluRequant,
       gemmRequant: d.gemmRequant,
@@ -71,7 +72,7 @@ export function configText(d: Derived): string {
     `config   ${d.variant}   (model ${d.model})`,
     `GEMM     ${d.batch} x ${d.blockIn} x ${d.blockOut}: ${d.macsPerUop} MACs per micro-op, ${d.multipliers} multipliers, II ${d.gemmII}`,
     `types    inp int${d.inpWidth}, wgt int${d.wgtWidth}, acc int${d.accWidth}, out int${d.outWidth}`,
-    `clock    ${d.clockMhz} MHz, peak ${peakGops(d)} GOPS; bus ${d.busWidth} bits; ALU MUL ${d.aluMul ? 'on' : 'off'}; ALU RQ ${d.aluRequant ? 'on' : 'off'}${d.gemmRequant ? ', GEMM requant on' : ''}; DSP budget ${d.dspBudget ?? 'unlimited'}`,
+    `clock    ${d.clockMhz} MHz, peak ${peakGops(d)} GOPS; bus ${d.busWidth} bits; ALU MUL ${d.aluMul ? 'on' : 'off'}; ALU RQ ${d.aluRequant ? 'on' : 'off'}${d.gemmRequant ? ', GEMM requant on' : ''}${d.aluII > 1 ? `; ALU ${(d.batch * d.blockOut) / d.aluII} lanes, II ${d.aluII}` : ''}; DSP budget ${d.dspBudget ?? 'unlimited'}`,
     `memory   read latency ${d.mem.readLatency}, write latency ${d.mem.writeLatency}, ${d.mem.cyclesPerBeat} cycle/beat, bursts of ${d.mem.burstBeats} beats, ${d.mem.outstanding} outstanding`,
   ];
   return [

@@ -68,6 +68,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'ALU_REQUANT', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'implement ALU opcode 5 (RQ, vtw extension): shift, optional bias add, clip to the OUT range (or relu) and optional accumulator clear in one micro-op; the compiler fuses each requantization into it and skips the resets it makes redundant (docs/isa.md). Off = VTA\'s ISA and timing' },
   { key: 'GEMM_REQUANT', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'needs ALU_REQUANT: a GEMM instruction bit (requant, vtw extension) makes each micro-op write the requantized sum, with the parameter word of the last RQ instruction, to OUT (and 0 or the value to ACC), so the last reduction step of a tile needs no RQ micro-op; the compiler uses it for requantizations without bias (docs/isa.md, docs/microarch.md §15). Off = no such bit' },
   { key: 'GEMM_II', kind: 'int', min: 1, max: 64, pow2: true, default: fixed(1), origin: 'ext', doc: 'GEMM initiation interval: cycles per micro-op (1 = full array)' },
+  { key: 'ALU_II', kind: 'int', min: 1, max: 64, pow2: true, default: fixed(1), origin: 'ext', doc: 'tensor ALU lanes time-multiplexed: (BATCH*BLOCK_OUT)/ALU_II lanes, each micro-op ALU_II cycles with an immediate and ALU_II+1 with a vector operand (1 = full width, VTA\'s timing; docs/microarch.md §16); must divide BATCH*BLOCK_OUT; not with GEMM_REQUANT' },
   { key: 'MEM_READ_LATENCY', kind: 'int', min: 1, max: 1024, default: fixed(12), origin: 'ext', doc: 'cycles from a read request to its first data beat' },
   { key: 'MEM_WRITE_LATENCY', kind: 'int', min: 1, max: 1024, default: fixed(12), origin: 'ext', doc: 'cycles from the last write beat to the write response' },
   { key: 'MEM_CYCLES_PER_BEAT', kind: 'int', min: 1, max: 16, default: fixed(1), origin: 'ext', doc: 'cycles per data beat on the memory bus' },
@@ -109,6 +110,7 @@ export interface ConfigKeys {
   ALU_REQUANT: boolean;
   GEMM_REQUANT: boolean;
   GEMM_II: number;
+  ALU_II: number;
   MEM_READ_LATENCY: number;
   MEM_WRITE_LATENCY: number;
   MEM_CYCLES_PER_BEAT: number;

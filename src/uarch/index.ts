@@ -65,8 +65,16 @@ export const GEMM_ACC_READ = 2; // accumulator (and INP/WGT) read data in issue+
 /** GEMM writes ACC/OUT at the end of cycle issue + 3 + GEMM_II - 1 + 1 = issue + GEMM_WRITE_BASE + GEMM_II. */
 export const GEMM_WRITE_BASE = 3;
 export const ALU_READ = 2; // ALU reads dst in issue+2, src (vector) in issue+3
-/** ALU writes at the end of cycle issue + ALU_WRITE_BASE + II (II = 1 immediate, 2 vector). */
+/** ALU writes at the end of cycle issue + ALU_WRITE_BASE + II (II = aluInterval: 1 immediate, 2 vector with ALU_II 1). */
 export const ALU_WRITE_BASE = 2;
+/**
+ * Initiation interval of an ALU micro-op (docs/microarch.md §7.1): with ALU_II = n the lanes run in
+ * n groups, one per cycle, so an immediate op takes n cycles and a vector op n + 1 (its source is
+ * read one cycle after its destination); n = 1 is VTA's 1 and 2.
+ */
+export function aluInterval(aluII: number, useImm: boolean): number {
+  return useImm ? aluII : aluII + 1;
+}
 
 export interface Timing {
   readLatency: number;
@@ -76,6 +84,8 @@ export interface Timing {
   outstanding: number;
   busBytes: number;
   gemmII: number;
+  /** Config ALU_II (aluInterval gives a micro-op's II). */
+  aluII: number;
   /** Entries of each module's command queue (load, compute, store): config CMD_QUEUE_DEPTH. */
   cmdQueueDepth: number;
   /** Instructions the fetch buffer holds (requested and not yet dispatched). */
@@ -97,6 +107,7 @@ export function timingOf(d: Derived): Timing {
     outstanding: d.mem.outstanding,
     busBytes,
     gemmII: d.gemmII,
+    aluII: d.aluII,
     cmdQueueDepth: d.cmdQueueDepth,
     fetchBufInsns: fetchBufferDepth(burstBytes),
     dmaReadEngines: d.dmaReadEngines,

@@ -11,6 +11,7 @@ import {
   type Expr, type Mb, type Signal,
 } from '../../hdl/index.ts';
 import { ALU_OPCODES, RQ_CLEAR_BIT } from '../../../src/isa/alu.ts';
+import { ALU_WRITE_BASE, aluInterval } from '../../../src/uarch/index.ts';
 import { entryLayout } from '../insn.ts';
 import { ERROR_CODE_BITS, errorCode } from '../regs.ts';
 import { elemRead, satAdd, type ComputeGeoms } from './common.ts';
@@ -98,13 +99,14 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
   const offD = [mb.reg('is_off_d_out', ldA + 1, null), mb.reg('is_off_d_in', ldA + 1, null)];
   const offS = [mb.reg('is_off_s_out', ldS + 1, null), mb.reg('is_off_s_in', ldS + 1, null)];
   const offW = [mb.reg('is_off_w_out', ldW + 1, null), mb.reg('is_off_w_in', ldW + 1, null)];
-  const maxWOff = 3 + II_G;
+  const II_A = d.aluII; // ALU: II_A cycles with an immediate, II_A + 1 with a vector operand
+  const maxWOff = Math.max(3 + II_G, ALU_WRITE_BASE + aluInterval(II_A, false));
   const rw = bitsFor(maxWOff);
   const a1 = mb.reg('hz_a1', ldA, null);
   const a2 = mb.reg('hz_a2', ldA, null);
   const rem1 = mb.reg('hz_rem1', rw);
   const rem2 = mb.reg('hz_rem2', rw);
-  const iiw = bitsFor(Math.max(II_G, 2));
+  const iiw = bitsFor(Math.max(II_G, aluInterval(II_A, false)));
   const wait = mb.reg('is_wait', iiw);
 
   // micro-op under decision (read in an earlier cycle)
@@ -131,8 +133,10 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
   const errCode = sel(oobDst, c(ERROR_CODE_BITS, errorCode('dst_idx')), sel(oobSrc, c(ERROR_CODE_BITS, errorCode('src_idx')), c(ERROR_CODE_BITS, errorCode('wgt_idx'))));
 
   // timing rules
-  const wOff = sel(cAlu, sel(cUseImm, c(rw, 3), c(rw, 4)), c(rw, 3 + II_G));
-  const iiM1 = sel(cAlu, sel(cUseImm, c(iiw, 0), c(iiw, 1)), c(iiw, II_G - 1));
+  const aluImm = aluInterval(II_A, true);
+  const aluVec = aluInterval(II_A, false);
+  const wOff = sel(cAlu, sel(cUseImm, c(rw, ALU_WRITE_BASE + aluImm), c(rw, ALU_WRITE_BASE + aluVec)), c(rw, 3 + II_G));
+  const iiM1 = sel(cAlu, sel(cUseImm, c(iiw, aluImm - 1), c(iiw, aluVec - 1)), c(iiw, II_G - 1));
   const okWp = ult(rem1, wOff);
   const dstReads = any(cAlu, inv(cReset));
   const srcL = rz(srcIx, ldA);

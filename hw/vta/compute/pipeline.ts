@@ -8,7 +8,7 @@
  */
 import type { Derived } from '../../../src/config/derive.ts';
 import {
-  add, all, any, bitsFor, catRev, eqc, inc, inst, inv, laneOf, lit, log2i, ltc, nonZero, repeat, rz, sel, sext,
+  add, all, any, bitsFor, cat, catRev, eqc, inc, inst, inv, laneOf, lit, log2i, ltc, nonZero, pick, repeat, rz, sel, sext,
   type Expr, type Mb, type Module, type Signal,
 } from '../../hdl/index.ts';
 import { ALU_OPCODES, RQ_CLEAR_BIT, RQ_RELU_BIT } from '../../../src/isa/alu.ts';
@@ -212,6 +212,7 @@ export function gemmStage(mb: Mb, d: Derived, p: OperandStages, gemm: Module): G
  * word P) on the GEMM's sums instead.
  */
 export function aluStage(mb: Mb, d: Derived, p: OperandStages, alu: Module, gs?: GemmStage): AluResult {
+  if (d.aluII > 1) return aluGroupStage(mb, d, p, alu);
   const N = d.batch * d.blockOut;
   const AW = d.accWidth;
   const immVec = (imm: Expr) => repeat(N, AW <= 16 ? imm.slice(AW - 1, 0) : sext(imm, AW));
@@ -238,11 +239,60 @@ export function aluStage(mb: Mb, d: Derived, p: OperandStages, alu: Module, gs?:
 }
 
 /**
- * The ALU's result; `clear`: (ALU_REQUANT) an RQ with p[6] writes zero to ACC (OUT still gets the
+ * ALU_II = n > 1: the `alu` module has N / n lanes and runs lane group g of a micro-op in its
+ * (g+1)-th cycle: an immediate op from stage B (t + 3 .. t + 2 + n), a vector op from stage C
+ * (t + 4 .. t + 3 + n). Nothing is re-read: the ACC read register keeps ACC[dst] (immediate) or
+ * ACC[src] (vector), and `acc_hold` the vector op's ACC[dst], until the next micro-op's read, which
+ * the II (n, n + 1) puts after the last group; stages B and C keep the op, immediate, dst, last and
+ * tag as long. Groups 0 .. n-2 shift into a result register; the last group's cycle writes them
+ * with it (the write cycle t + 2 + II of §7.1). GEMM_REQUANT is refused with ALU_II > 1 (config).
+ */
+function aluGroupStage(mb: Mb, d: Derived, p: OperandStages, alu: Module): AluResult {
+  const n = d.aluII;
+  const AW = d.accWidth;
+  const G = (d.batch * d.blockOut) / n;
+  const gw = G * AW;
+  const pw = log2i(n);
+  // phase: the group of the micro-op in progress after its first (0: none in progress)
+  const first = mb.w('alu_first', any(p.bImmOp, p.c.valid));
+  const ph = mb.reg('alu_phase', pw);
+  const more = nonZero(ph);
+  mb.next(ph, sel(first, rz(lit(1, 1), pw), sel(all(more, ltc(ph, n - 1)), inc(ph), lit(pw, 0))));
+  const vecQ = mb.reg('alu_vec_q', 1, null);
+  mb.next(vecQ, p.c.valid, first);
+  // the op in progress is an immediate one (its operands in stage B), else a vector one (stage C)
+  const imm = mb.w('alu_imm_sel', any(p.bImmOp, all(more, inv(vecQ))));
+  const group = (v: Expr) => pick(ph, Array.from({ length: n }, (_, g) => v.slice((g + 1) * gw - 1, g * gw)));
+  const immLane = AW <= 16 ? p.b.imm.slice(AW - 1, 0) : sext(p.b.imm, AW);
+  const op = sel(imm, p.b.op, p.c.op);
+  const ports: Record<string, Expr> = {
+    op,
+    x: sel(imm, group(p.accData), group(p.accHold)),
+    y: sel(imm, repeat(G, immLane), group(p.accData)),
+  };
+  let clear: Expr | undefined;
+  if (p.c.prm) {
+    const prm = sel(imm, p.b.imm.slice(RQ_CLEAR_BIT, 0), p.c.prm);
+    ports.prm = prm.slice(RQ_RELU_BIT, 0);
+    ports.vec = inv(imm);
+    clear = mb.w('alu_rq_clear', all(eqc(op, ALU_OPCODES.RQ), prm.bit(RQ_CLEAR_BIT)));
+  }
+  const r = inst(mb, alu, 'u_alu', ports);
+  // groups 0 .. n-2 of this micro-op, group 0 lowest (shifted in every cycle: the last n-1 cycles')
+  const res = mb.reg('alu_res_q', (n - 1) * gw, null);
+  mb.next(res, n === 2 ? r.r : cat(r.r, res.slice((n - 1) * gw - 1, gw)));
+  return { value: cat(r.r, res), write: mb.w('alu_write', eqc(ph, n - 1)), imm, ...(clear ? { clear } : {}) };
+}
+
+/**
+ * The ALU's result; `write` and `imm` (ALU_II > 1): the ALU writes this cycle, of the op in stage B
+ * (`imm`) or C (else); without them it writes in stage B's immediate op and C's vector op; `clear`: (ALU_REQUANT) an RQ with p[6] writes zero to ACC (OUT still gets the
  * value); `gemmRq`: (GEMM_REQUANT) this cycle's GEMM write takes the ALU's result.
  */
 export interface AluResult {
   value: Expr;
+  write?: Expr;
+  imm?: Expr;
   clear?: Expr;
   gemmRq?: Expr;
 }
@@ -264,13 +314,14 @@ export function writeBack(mb: Mb, d: Derived, g: ComputeGeoms, p: OperandStages,
   const aluResult = alu.value;
   const N = d.batch * d.blockOut;
   const AW = d.accWidth;
-  const aluW = any(p.bImmOp, p.c.valid);
+  const aluW = alu.write ?? any(p.bImmOp, p.c.valid);
+  const aluB = alu.imm ?? p.bImmOp;
   const wrValid = mb.w('wr_valid', any(gs.write, aluW));
-  const wrDst = sel(gs.write, gs.dst, sel(p.bImmOp, p.b.dst, p.c.dst));
+  const wrDst = sel(gs.write, gs.dst, sel(aluB, p.b.dst, p.c.dst));
   const wrVal = mb.w('wr_value', alu.gemmRq ? sel(all(gs.write, inv(alu.gemmRq)), gs.value, aluResult) : sel(gs.write, gs.value, aluResult));
   const wrOut = all(wrValid, inv(all(gs.write, gs.reset)));
-  const wrLast = mb.w('wr_last', all(wrValid, sel(gs.write, gs.last, sel(p.bImmOp, p.b.last, p.c.last))));
-  const wrTag = mb.w('wr_tag', sel(gs.write, gs.tag, sel(p.bImmOp, p.b.tag, p.c.tag)));
+  const wrLast = mb.w('wr_last', all(wrValid, sel(gs.write, gs.last, sel(aluB, p.b.last, p.c.last))));
+  const wrTag = mb.w('wr_tag', sel(gs.write, gs.tag, sel(aluB, p.b.tag, p.c.tag)));
   const outVal = catRev(Array.from({ length: N }, (_, l) => laneOf(wrVal, l, AW).slice(d.outWidth - 1, 0)));
   const ow = elemWrite(g.out, wrOut, wrDst, outVal);
   mb.output('out_we', ow.we);
