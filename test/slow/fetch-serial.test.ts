@@ -6,8 +6,9 @@
  * block RAM (test/fetch-serial.test.ts runs a small instance of it); 1x4-c with queues of 2, the
  * buffer in flip-flops and 128-bit beats exactly the decode's 5 cycles apart; and 9-bit operands
  * (latency 6) with 64-bit beats 3 cycles apart, queues of 4, the buffer in block RAM and 32-bit
- * DRAM addresses.
+ * DRAM addresses; and 1x4-c with ALU_II 2 as well (docs/results/up5k-1x4/1x4-c-aluii2-serdec.json).
  */
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { deriveConfig } from '../../src/config/derive.ts';
@@ -22,7 +23,12 @@ const WIDE = {
   TARGET: 'sim', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, LOG_ACC_BUFF_SIZE: 11,
   LOG_BUS_WIDTH: 6, MEM_CYCLES_PER_BEAT: 3, CMD_QUEUE_DEPTH: 4, FETCH_BUFFER_BRAM: true, FETCH_DECODE_SERIAL: true,
 };
-const CONFIGS: Array<[string, Record<string, unknown>]> = [...SERIAL_CONFIGS, ['1x4, 9-bit operands, 64-bit beats 3 cycles apart, queues of 4', WIDE]];
+const CONFIGS: Array<[string, Record<string, unknown>]> = [
+  ...SERIAL_CONFIGS,
+  ['1x4, 9-bit operands, 64-bit beats 3 cycles apart, queues of 4', WIDE],
+  // with the other issue-17 saving: a two-lane ALU (ALU_II 2)
+  ['1x4-c with ALU_II 2', JSON.parse(readFileSync('docs/results/up5k-1x4/1x4-c-aluii2-serdec.json', 'utf8')) as Record<string, unknown>],
+];
 
 for (const [label, cfg] of CONFIGS) {
   verilatorTest(`FETCH_DECODE_SERIAL ${label}: lint, conformance, ${RANDOM} random programs and the product checks match exactly`, async () => {
