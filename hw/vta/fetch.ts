@@ -9,14 +9,14 @@
 import type { Derived } from '../../src/config/derive.ts';
 import { aluOpsKnown } from '../../src/isa/alu.ts';
 import { MEM_TYPES, OPCODES } from '../../src/isa/constants.ts';
-import { fetchBufferDepth } from '../../src/uarch/index.ts';
+import { FETCH_SERIAL_DIGIT, fetchBufferDepth, fetchDecodeSerialSteps } from '../../src/uarch/index.ts';
 import { add, cat, eq, lit, mux, sub, type Expr } from '../hdl/index.ts';
 import { controlMulPlan, dspsNeeded, products, type MulCtx } from '../lib/mult.ts';
 import { burstCalc } from './burst.ts';
 import { Fields, entryLayout, packEntry, reservedRanges } from './insn.ts';
 import { ERROR_CODE_BITS, errorCode } from './regs.ts';
 import {
-  Mb, T, addw, all, any, bitsFor, c, eqc, gtc, inc, inv, isZero, log2i, mulNarrow, nonZero, pick, rz, sel, subw, ugt, ult,
+  Mb, T, addw, all, any, bitsFor, c, constOf, eqc, gtc, inc, inv, isZero, log2i, mulNarrow, nonZero, pick, rz, sel, subw, ugt, ult,
   ule, umin,
 } from '../hdl/index.ts';
 
@@ -32,7 +32,8 @@ const footprintBits = (d: Derived) => entryLayout(d).extraBits;
  */
 export function fetchMulPlan(d: Derived, ctx: MulCtx): { ctx: MulCtx; dsps: number } {
   // predecoding a bus word of several instructions takes a decoder each: their products stay in LUTs
-  if (predecodes(d) && d.busWidth > 128) return { ctx: { target: 'generic', dspBudget: null }, dsps: 0 };
+  // (as do the serial unit's adders, FETCH_DECODE_SERIAL)
+  if ((predecodes(d) && d.busWidth > 128) || d.fetchDecodeSerial) return { ctx: { target: 'generic', dspBudget: null }, dsps: 0 };
   const K = footprintBits(d);
   const plan = controlMulPlan(ctx, dspsNeeded(d.multipliers, d.inpWidth, d.wgtWidth), K);
   if (!plan.dsps) return plan;
@@ -44,9 +45,61 @@ export function fetchMulPlan(d: Derived, ctx: MulCtx): { ctx: MulCtx; dsps: numb
 /**
  * Without command queues (CMD_QUEUE_DEPTH 0) the decode would sit between fetch's head and the
  * modules' starts (and the memory requests they make in that cycle): each instruction is decoded
- * as it arrives instead and the results are stored beside it in the fetch buffer.
+ * as it arrives instead and the results are stored beside it in the fetch buffer. The serial decode
+ * (FETCH_DECODE_SERIAL) always works on arriving instructions.
  */
-export const predecodes = (d: Derived) => d.cmdQueueDepth === 0;
+export const predecodes = (d: Derived) => d.cmdQueueDepth === 0 || d.fetchDecodeSerial;
+
+/**
+ * FETCH_DECODE_SERIAL (docs/microarch.md §2.1): what the decode reads after its products. Its
+ * products come from a shift-and-add unit that takes FETCH_SERIAL_DIGIT multiplier bits a cycle,
+ * and every value of the instruction the checks combine with them is held from the cycle the
+ * instruction enters the unit (`late`).
+ */
+export interface SerialStage {
+  /** x as it was in the cycle the instruction entered the unit. */
+  late(x: Expr): Expr;
+  /** a * b, a.width + b.width rounded up to whole digits bits; valid in the unit's last cycle. */
+  product(name: string, a: Expr, b: Expr): Expr;
+}
+
+/**
+ * The serial unit: `start` (the cycle an instruction's last beat is written) loads the products'
+ * multipliers; steps 1..N add one digit each; in step N + 1 (`done`) the products are complete and
+ * the decode is stored. Instructions arrive at least N + 1 cycles apart (the configuration checks).
+ */
+function serialStage(mb: Mb, d: Derived, start: Expr): { stage: SerialStage; done: Expr } {
+  const N = fetchDecodeSerialSteps(Math.max(...Object.values(d.depth)));
+  const R = FETCH_SERIAL_DIGIT;
+  const SW = bitsFor(N + 1);
+  const step = mb.reg('sd_step', SW);
+  const done = mb.w('sd_done', eqc(step, N + 1));
+  mb.next(step, sel(start, c(SW, 1), sel(any(isZero(step), done), c(SW, 0), inc(step))));
+  const held = new Map<Expr, Expr>();
+  const late = (x: Expr): Expr => {
+    const had = held.get(x);
+    if (had) return had;
+    if (constOf(x) !== undefined) return x;
+    const r = mb.reg(`sd_held${held.size}`, x.width, null);
+    mb.next(r, x, start);
+    held.set(x, r);
+    mb.sink(r);
+    return r;
+  };
+  const product = (name: string, a: Expr, b: Expr): Expr => {
+    // shift-right product register: multiplier digits leave at the bottom, partial sums enter at the top
+    const nb = Math.ceil(b.width / R);
+    const Br = nb * R;
+    const A = a.width;
+    const p = mb.reg(`sd_${name}`, A + Br, null);
+    const sum = add(rz(p.slice(A + Br - 1, Br), A + R), mulNarrow(late(a), p.slice(R - 1, 0), A + R));
+    const stepped = Br > R ? cat(sum, p.slice(Br - 1, R)) : sum;
+    mb.next(p, mux(start, cat(lit(A, 0), rz(b, Br)), stepped), any(start, all(nonZero(step), ule(step, c(SW, nb)))));
+    mb.sink(p);
+    return p;
+  };
+  return { stage: { late, product }, done };
+}
 
 /** The stored decode results: illegal, error code, to load, to store, fp_end, s0, pads (LSB first). */
 function predecodeBits(d: Derived): number {
@@ -83,7 +136,10 @@ export interface DecodeResult {
 }
 
 /** The static checks of §9.1 on one instruction, in order, and the values dispatched with it. */
-export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mulCtx: MulCtx, px = 'dec'): DecodeResult {
+export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mulCtx: MulCtx, px = 'dec', st?: SerialStage): DecodeResult {
+  const Lh = st ? st.late : (x: Expr) => x;
+  // a check that combines instruction values (en) with product-derived ones (late)
+  const gate = (en: Expr[], late: Expr) => (st ? all(Lh(all(...en)), late) : all(...en, late));
   const f = new Fields(d, insn);
   const op = mb.w(`${px}_opcode`, f.opcode);
   const isLoad = eqc(op, OPCODES.LOAD);
@@ -128,21 +184,30 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const clamp = (x: Expr) => (dMax + 1 < 2 ** x.width ? rz(umin(x, c(x.width, dMax + 1)), K) : x);
   const Wc = mb.w(`${px}_w_clamped`, clamp(W));
   const Hc = mb.w(`${px}_h_clamped`, clamp(H));
-  const [wh] = products(mb.m, `${px}_fp`, [{ a: Wc, b: Hc }], false, mulCtx);
-  const WH = mb.w(`${px}_wh`, rz(wh, 34));
-  const fpEndWide = mb.w(`${px}_fp_end`, addw(sramBase, WH, 35));
+  const [wh] = st ? [st.product('fp', Wc, Hc)] : products(mb.m, `${px}_fp`, [{ a: Wc, b: Hc }], false, mulCtx);
+  // (serial: a product of two K-bit operands, 2K bits)
+  const WH = mb.w(`${px}_wh`, rz(wh, st ? Math.min(34, 2 * K) : 34));
+  // serial: sram_base's bits from K up only say "past every depth" (one held bit for them)
+  const sramHeld = () => (sramBase.width > K ? cat(Lh(nonZero(sramBase.slice(sramBase.width - 1, K))), Lh(rz(sramBase, K))) : Lh(sramBase));
+  // (serial: K + 1 held bits plus a 2K-bit product fit 2K + 1 bits)
+  const FW = st ? Math.min(35, 2 * K + 1) : 35;
+  const fpEndWide = mb.w(`${px}_fp_end`, addw(st ? sramHeld() : sramBase, WH, FW));
+  const mtL = Lh(mt);
+  const isStoreL = Lh(isStore);
   const depthOf = (t: number) => {
     const name = (['uop', 'wgt', 'inp', 'acc', 'out'] as const)[t];
     return d.depth[name];
   };
   const depthSel = (w: number) =>
-    sel(eqc(mt, MEM_TYPES.UOP), c(w, depthOf(0)), sel(eqc(mt, MEM_TYPES.WGT), c(w, depthOf(1)), sel(eqc(mt, MEM_TYPES.INP), c(w, depthOf(2)), c(w, depthOf(3)))));
-  const footprintBad = ugt(fpEndWide, depthSel(35));
-  const storeBad = ugt(fpEndWide, c(35, d.depth.out));
+    sel(eqc(mtL, MEM_TYPES.UOP), c(w, depthOf(0)), sel(eqc(mtL, MEM_TYPES.WGT), c(w, depthOf(1)), sel(eqc(mtL, MEM_TYPES.INP), c(w, depthOf(2)), c(w, depthOf(3)))));
+  const footprintBad = ugt(fpEndWide, depthSel(FW));
+  const storeBad = ugt(fpEndWide, c(FW, d.depth.out));
 
   // DRAM range: (dram_base + (y_size-1)*x_stride + x_size) * elem_bytes > dram_size (when set)
   // y_size clamped like W and H: a y_size past the largest depth fails the footprint check first
-  const [ys] = products(mb.m, `${px}_dr`, [{ a: clamp(sub(ySize, lit(16, 1))), b: xStride }], false, mulCtx);
+  const [ys] = st
+    ? [st.product('dr', xStride, clamp(sub(ySize, lit(16, 1))))]
+    : products(mb.m, `${px}_dr`, [{ a: clamp(sub(ySize, lit(16, 1))), b: xStride }], false, mulCtx);
   // Element arithmetic in EL bits: 34 for the full address space; with MEM_ADDR_BITS = L < 32 only
   // L + 2 bits, the bits of dram_base and of the product at or above L going to `hiElem` (any of
   // them set puts the range past 2^L bytes, as every element is at least a byte).
@@ -150,15 +215,18 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const narrow = L < 32;
   const EL = narrow ? L + 2 : 34;
   const hiOf = (x: Expr) => (narrow && x.width > L ? nonZero(x.slice(x.width - 1, L)) : lit(1, 0));
-  const hiElem = any(hiOf(dramBase), hiOf(ys));
-  const lastElem = mb.w(`${px}_last_elem`, addw(addw(narrow ? rz(dramBase, L) : dramBase, narrow ? rz(ys, Math.min(L, ys.width)) : ys, EL), xSize, EL));
+  const hiElem = any(Lh(hiOf(dramBase)), hiOf(ys));
+  const dramN = narrow ? rz(dramBase, L) : dramBase;
+  const ysN = narrow ? rz(ys, Math.min(L, ys.width)) : ys;
+  // serial: dram_base + x_size is added as the instruction arrives, the product to it later
+  const lastElem = mb.w(`${px}_last_elem`, st ? addw(Lh(addw(dramN, xSize, EL)), ysN, EL) : addw(addw(dramN, ysN, EL), xSize, EL));
   const eb = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => log2i(d.elemBytes[name]);
   const maxShift = Math.max(eb('uop'), eb('wgt'), eb('inp'), eb('acc'), eb('out'));
   const EW = EL + maxShift;
   const bytesEnd = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => rz(eb(name) ? cat(lastElem, lit(eb(name), 0)) : lastElem, EW);
   const endBytes = mb.w(
     `${px}_dram_end`,
-    sel(isStore, bytesEnd('out'), sel(eqc(mt, MEM_TYPES.UOP), bytesEnd('uop'), sel(eqc(mt, MEM_TYPES.WGT), bytesEnd('wgt'), sel(eqc(mt, MEM_TYPES.INP), bytesEnd('inp'), bytesEnd('acc'))))),
+    sel(isStoreL, bytesEnd('out'), sel(eqc(mtL, MEM_TYPES.UOP), bytesEnd('uop'), sel(eqc(mtL, MEM_TYPES.WGT), bytesEnd('wgt'), sel(eqc(mtL, MEM_TYPES.INP), bytesEnd('inp'), bytesEnd('acc'))))),
   );
   // past the 2^MEM_ADDR_BITS bytes the address arithmetic covers, and past dram_size (when set).
   // Within 2^L bytes the end fits L + 1 bits, so a dram_size at or above 2^(L+1) never fails and
@@ -167,11 +235,14 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const sizeBad = narrow
     ? all(nonZero(dramSize), isZero(dramSize.slice(31, L + 1)), ugt(rz(endBytes, L + 1), rz(dramSize, L + 1)))
     : all(nonZero(dramSize), ugt(endBytes, dramSize));
-  const dramBad = all(nonZero(ySize), any(pastSpace, sizeBad));
+  const dramBad = all(Lh(nonZero(ySize)), any(pastSpace, sizeBad));
 
   const uopEnd = f.gemm('uop_end');
   // opcodes past the ones this configuration's ISA has are illegal (an extension switched off does not exist)
   const known = aluOpsKnown(d);
+  const storeCheck = gate([isStore, inv(xs0)], storeBad);
+  const footprintCheck = gate([isLoad, inv(xs0)], footprintBad);
+  const dramCheck = gate([isMem, inv(xs0)], dramBad);
   const checks: Array<[Expr, number]> = [
     [gtc(op, 4), errorCode('opcode')],
     [all(isMem, gtc(mt, 4)), errorCode('memory_type', 1)],
@@ -183,20 +254,23 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
     [all(isStore, flag('push_next_dep')), errorCode('push_next_dep')],
     [all(isStore, inv(xs0), inv(eqc(mt, MEM_TYPES.OUT))), errorCode('memory_type', 2)],
     ...pads.map((p, i): [Expr, number] => [all(isStore, inv(xs0), nonZero(p)), errorCode(padNames[i], 1)]),
-    [all(isStore, inv(xs0), storeBad), errorCode('sram_base', 1)],
+    [storeCheck, errorCode('sram_base', 1)],
     [all(isLoad, inv(xs0), eqc(mt, MEM_TYPES.OUT)), errorCode('memory_type', 3)],
     [all(isLoad, inv(xs0), eqc(mt, MEM_TYPES.UOP), inv(eqc(ySize, 1))), errorCode('y_size')],
     ...pads.map((p, i): [Expr, number] => [all(isLoad, inv(xs0), eqc(mt, MEM_TYPES.UOP), nonZero(p)), errorCode(padNames[i], 2)]),
-    [all(isLoad, inv(xs0), footprintBad), errorCode('sram_base', 2)],
-    [all(isMem, inv(xs0), dramBad), errorCode('dram_base')],
+    [footprintCheck, errorCode('sram_base', 2)],
+    [dramCheck, errorCode('dram_base')],
     [all(any(isGemm, isAlu), gtc(rz(uopEnd, Math.max(uopEnd.width, bitsFor(d.depth.uop))), d.depth.uop)), errorCode('uop_end')],
     // an opcode whose configuration switch is off (ALU MUL without ALU_MUL)
     ...known.filter((o) => o.requires).map((o): [Expr, number] => [
       all(isAlu, eqc(aluOp, o.opcode), d[o.requires!.flag] ? lit(1, 0) : T), errorCode('alu_opcode', 2),
     ]),
   ];
+  // serial: the checks without products are held as the instruction arrives
+  const productChecks = new Set([storeCheck, footprintCheck, dramCheck]);
+  const held = st ? checks.map(([x, k]): [Expr, number] => [productChecks.has(x) ? x : Lh(x), k]) : checks;
   let code: Expr = lit(ERROR_CODE_BITS, 0);
-  for (let i = checks.length - 1; i >= 0; i--) code = sel(checks[i][0], c(ERROR_CODE_BITS, checks[i][1]), code);
+  for (let i = held.length - 1; i >= 0; i--) code = sel(held[i][0], c(ERROR_CODE_BITS, held[i][1]), code);
   const codeW = mb.w(`${px}_code`, code);
   const illegal = mb.w(`${px}_illegal`, nonZero(codeW));
 
@@ -208,7 +282,10 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const PW = K;
   let wy0: Expr;
   let padCount: Expr;
-  if (mulCtx.target === 'ice40' && (mulCtx.dspBudget ?? 0) >= 4) {
+  if (st) {
+    wy0 = rz(st.product('wy0', Wc, yp0), PW);
+    padCount = sub(rz(WH, PW), rz(st.product('xy', clamp(xSize), clamp(ySize)), PW));
+  } else if (mulCtx.target === 'ice40' && (mulCtx.dspBudget ?? 0) >= 4) {
     const [p0, xy] = products(mb.m, `${px}_ld`, [{ a: Wc, b: yp0 }, { a: clamp(xSize), b: clamp(ySize) }], false, { target: 'ice40', dspBudget: 2 });
     wy0 = rz(p0, PW);
     padCount = sub(rz(WH, PW), rz(xy, PW));
@@ -216,13 +293,14 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
     wy0 = mulNarrow(Wc, yp0, PW);
     padCount = add(mulNarrow(rz(Wc, PW), addw(yp0, yp1, 5), PW), mulNarrow(rz(clamp(ySize), PW), addw(xp0, xp1, 5), PW));
   }
-  const s0 = addw(addw(sramBase, wy0, PW), xp0, PW);
+  const s0 = st ? addw(Lh(addw(sramBase, xp0, PW)), wy0, PW) : addw(addw(sramBase, wy0, PW), xp0, PW);
+  const toLoadL = Lh(toLoadModule);
   return {
     illegal,
     code: codeW,
-    toLoad: toLoadModule,
-    toStore: isStore,
-    toCompute: all(inv(toLoadModule), inv(isStore)),
+    toLoad: toLoadL,
+    toStore: isStoreL,
+    toCompute: all(inv(toLoadL), inv(isStoreL)),
     fpEnd: rz(fpEndWide, K),
     s0: rz(s0, K),
     pads: rz(padCount, K),
@@ -282,7 +360,9 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
   const blockBuf = d.fetchBufferBram;
   const mulCtx = fetchMulPlan(d, ctx).ctx;
   const PB = predecodes(d) ? predecodeBits(d) : 0;
-  const EW = 128 + PB;
+  // FETCH_DECODE_SERIAL: the decode is stored in its own bank when the serial unit is done with it
+  const serial = d.fetchDecodeSerial;
+  const EW = serial ? 128 : 128 + PB;
   const banks = Array.from({ length: ipl }, (_, b) => mb.m.memory(`buf${b}`, EW, lines, blockBuf ? { noRwCheck: true, blockRam: true } : {}));
   let asmQ: Expr | null = null;
   const bankAw = banks[0].addrWidth;
@@ -312,7 +392,18 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
   }
   const waddrW = mb.w('buf_waddr', rz(waddr, bankAw));
   // predecode: each bank's instruction decoded as it is written (dram_size is fixed during a run)
-  const stored = wdata.map((w, b) => (PB ? cat(packDecode(decodeChecks(mb, d, w, dramSize, mulCtx, ipl > 1 ? `pd${b}` : 'pd')), w) : w));
+  const stored = wdata.map((w, b) => (PB && !serial ? cat(packDecode(decodeChecks(mb, d, w, dramSize, mulCtx, ipl > 1 ? `pd${b}` : 'pd')), w) : w));
+  // serial decode (one bank: the configuration allows one instruction per beat at most): it takes
+  // the instruction in the cycle its last beat is written and stores the decode when done, into
+  // the slot of the oldest instruction not decoded yet; `decoded` counts the available ones
+  let sd: { dec: DecodeResult; done: Expr; decoded: Expr } | null = null;
+  if (serial) {
+    const { stage, done } = serialStage(mb, d, we[0]);
+    const dec = decodeChecks(mb, d, wdata[0], dramSize, mulCtx, 'sd', stage);
+    const decoded = mb.reg('decoded', IW);
+    mb.next(decoded, inc(decoded), done);
+    sd = { dec, done, decoded };
+  }
 
   // ---- head: registered read of the next instruction (written-this-cycle data forwarded)
   const dispatch = mb.wireLater('dispatch', 1);
@@ -320,6 +411,13 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
   const raddr = mb.w('buf_raddr', rz(nd.slice(lfb - 1, lipl || 0), bankAw));
   const qs = banks.map((bank, b) => {
     mb.m.seq(mb.clk, (s) => s.if(we[b], (t) => t.write(bank, waddrW, stored[b])));
+    if (sd) {
+      // the head is read again every cycle and is not used before the decode is stored, cycles after
+      // the write: no forwarding
+      const q = mb.reg(blockBuf ? `buf_rd${b}` : `head${b}`, EW, null);
+      mb.next(q, bank.read(raddr));
+      return q;
+    }
     if (blockBuf) {
       const rd = mb.reg(`buf_rd${b}`, EW, null);
       mb.next(rd, bank.read(raddr));
@@ -357,10 +455,35 @@ export function fetchModule(name: string, d: Derived, ctx: MulCtx): Mb {
     headE = qs[0];
   }
   const head = mb.w('head', headE.slice(127, 0));
-  const avail = mb.w('avail', ugt(arrived, D));
+  const avail = mb.w('avail', ugt(sd ? sd.decoded : arrived, D));
 
   // ---- decode, checks, dispatch
-  const dec = PB ? unpackDecode(d, mb.w('head_decoded', headE.slice(EW - 1, 128))) : decodeChecks(mb, d, head, dramSize, mulCtx);
+  let dec: DecodeResult;
+  if (sd) {
+    // the decode bank, written when the unit is done (and forwarded to a head read in that cycle)
+    const pdBank = mb.m.memory('pdbuf', PB, lines, blockBuf ? { noRwCheck: true, blockRam: true } : {});
+    const pdW = mb.w('pd_waddr', rz(rz(sd.decoded, lfb), pdBank.addrWidth));
+    const pdData = mb.w('pd_wdata', packDecode(sd.dec));
+    mb.m.seq(mb.clk, (s) => s.if(sd!.done, (t) => t.write(pdBank, pdW, pdData)));
+    const hit = all(sd.done, eq(pdW, raddr));
+    let pq: Expr;
+    if (blockBuf) {
+      const rd = mb.reg('pd_rd', PB, null);
+      mb.next(rd, pdBank.read(raddr));
+      const fwd = mb.reg('pd_fwd', 1);
+      mb.next(fwd, hit);
+      const wq = mb.reg('pd_wq', PB, null);
+      mb.next(wq, pdData, sd.done);
+      pq = mux(fwd, wq, rd);
+    } else {
+      const q = mb.reg('pd_head', PB, null);
+      mb.next(q, mux(hit, pdData, pdBank.read(raddr)));
+      pq = q;
+    }
+    dec = unpackDecode(d, mb.w('head_decoded', pq));
+  } else {
+    dec = PB ? unpackDecode(d, mb.w('head_decoded', headE.slice(EW - 1, 128))) : decodeChecks(mb, d, head, dramSize, mulCtx);
+  }
   const legal = all(run, avail, inv(dec.illegal));
   if (take) {
     mb.drive(dispatch, take);

@@ -587,11 +587,13 @@ class Sim {
     const cpb = this.tm.cyclesPerBeat;
     const bb = this.tm.busBytes;
     const endByte = this.fetchNextByte + b.len;
-    // an instruction is available the cycle after the beat carrying its last byte; bursts shorter
-    // than an instruction leave one straddling two bursts, completed by this one (hence floor)
+    // an instruction is available the cycle after the beat carrying its last byte (plus the serial
+    // decode's fixed latency, §2.1); bursts shorter than an instruction leave one straddling two
+    // bursts, completed by this one (hence floor)
+    const after = 1 + this.tm.fetchDecodeDelay;
     for (let i = Math.floor(this.fetchNextByte / INSN_BYTES); i * INSN_BYTES + INSN_BYTES <= endByte; i++) {
       const lastByte = this.insnBase + i * INSN_BYTES + INSN_BYTES - 1;
-      this.insnAvail[i] = g.first + (Math.floor(lastByte / bb) - b.word) * cpb + 1;
+      this.insnAvail[i] = g.first + (Math.floor(lastByte / bb) - b.word) * cpb + after;
     }
     this.fetchNextByte = endByte;
     this.bytes.insn += b.len;

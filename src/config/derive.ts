@@ -7,6 +7,7 @@ import { ConfigError, didYouMean } from '../errors.ts';
 import { quoteUser } from '../util/quote.ts';
 import { INSN_BYTES, PAGE_BYTES, UOP_BYTES, type MemTypeName } from '../isa/constants.ts';
 import { computeLayout, layoutOverflows, type IsaLayout, type LogDepths } from '../isa/layout.ts';
+import { fetchDecodeSerialLatency } from '../uarch/index.ts';
 import { KEY_NAMES, KEY_SPECS, VTA_TARGETS, type ConfigKeys, type KeySpec, type VtaTarget } from './schema.ts';
 
 export type BufferName = 'uop' | 'inp' | 'wgt' | 'acc' | 'out';
@@ -86,6 +87,8 @@ export interface Derived {
   dmaReadEngines: number;
   /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
   fetchBufferBram: boolean;
+  /** The decode's products come from the serial unit (config FETCH_DECODE_SERIAL, docs/microarch.md §2.1). */
+  fetchDecodeSerial: boolean;
   clockMhz: number;
   dspBudget: number | null;
   board: string | null;
@@ -285,6 +288,7 @@ function checkConsistency(k: ConfigKeys, s: Sizes): void {
       `${lead} overflows the ${unit}: field ${overflow.field} (${overflow.width} bits) would end at bit ${overflow.endBit}; ${valid}`,
     );
   }
+  if (k.FETCH_DECODE_SERIAL) checkSerialDecode(k, s.logDepth);
   if (k.GEMM_II > 2 ** (k.LOG_BATCH + k.LOG_BLOCK)) {
     throw new ConfigError(
       `GEMM_II = ${k.GEMM_II} exceeds the ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)} output lanes of a GEMM tile (BATCH * BLOCK_OUT); use GEMM_II <= ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)}`,
@@ -298,6 +302,21 @@ function checkConsistency(k: ConfigKeys, s: Sizes): void {
   if (k.ALU_II > 1 && k.GEMM_REQUANT) {
     throw new ConfigError(
       `ALU_II = ${k.ALU_II} cannot be combined with GEMM_REQUANT (a requantized GEMM write runs every ALU lane in one cycle); set ALU_II: 1 or GEMM_REQUANT: false`,
+    );
+  }
+}
+
+/** FETCH_DECODE_SERIAL's unit decodes one instruction at a time: the bus must not bring them faster. */
+function checkSerialDecode(k: ConfigKeys, logDepth: Record<string, number>): void {
+  const lat = fetchDecodeSerialLatency(Math.max(...Object.values(logDepth).map((l) => 2 ** l)));
+  if (k.LOG_BUS_WIDTH > 7) {
+    throw new ConfigError(`FETCH_DECODE_SERIAL decodes one instruction at a time, but LOG_BUS_WIDTH = ${k.LOG_BUS_WIDTH} brings ${2 ** (k.LOG_BUS_WIDTH - 7)} per beat; use LOG_BUS_WIDTH <= 7 or FETCH_DECODE_SERIAL: false`);
+  }
+  const gap = 2 ** (7 - k.LOG_BUS_WIDTH) * k.MEM_CYCLES_PER_BEAT;
+  if (gap < lat) {
+    const cpb = Math.ceil(lat / 2 ** (7 - k.LOG_BUS_WIDTH));
+    throw new ConfigError(
+      `FETCH_DECODE_SERIAL takes ${lat} cycles per instruction, but LOG_BUS_WIDTH = ${k.LOG_BUS_WIDTH} with MEM_CYCLES_PER_BEAT = ${k.MEM_CYCLES_PER_BEAT} brings one every ${gap}; use MEM_CYCLES_PER_BEAT >= ${cpb}${k.LOG_BUS_WIDTH > 5 ? ' or a narrower LOG_BUS_WIDTH' : ''}, or FETCH_DECODE_SERIAL: false`,
     );
   }
 }
@@ -379,6 +398,7 @@ export function deriveConfig(raw: unknown): Derived {
     gemmRequant: k.GEMM_REQUANT,
     cmdQueueDepth: k.CMD_QUEUE_DEPTH,
     fetchBufferBram: k.FETCH_BUFFER_BRAM,
+    fetchDecodeSerial: k.FETCH_DECODE_SERIAL,
     dmaReadEngines: k.DMA_READ_ENGINES,
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,

@@ -4,7 +4,7 @@
  * specification; every number here is named there.
  */
 import type { Derived } from '../config/derive.ts';
-import { INSN_BYTES, PAGE_BYTES } from '../isa/constants.ts';
+import { INSN_BYTES, MEMOP_PAD_BITS, PAGE_BYTES } from '../isa/constants.ts';
 import type { Insn } from '../isa/insn.ts';
 
 /** The three modules that execute instructions, in the order the engines list them (§3). */
@@ -92,6 +92,8 @@ export interface Timing {
   fetchBufInsns: number;
   /** DMA read engines: 2 (load module's, compute's) or 1 shared (config DMA_READ_ENGINES). */
   dmaReadEngines: number;
+  /** Cycles FETCH_DECODE_SERIAL adds between an instruction's last beat and its availability (§2.1); 0 without. */
+  fetchDecodeDelay: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -109,6 +111,7 @@ export function timingOf(d: Derived): Timing {
     cmdQueueDepth: d.cmdQueueDepth,
     fetchBufInsns: fetchBufferDepth(burstBytes),
     dmaReadEngines: d.dmaReadEngines,
+    fetchDecodeDelay: d.fetchDecodeSerial ? fetchDecodeSerialLatency(Math.max(...Object.values(d.depth))) : 0,
   };
 }
 
@@ -116,4 +119,32 @@ export function timingOf(d: Derived): Timing {
 export function fetchBufferDepth(burstBytes: number): number {
   const perBurst = Math.max(1, Math.floor(Math.min(burstBytes, PAGE_BYTES) / INSN_BYTES));
   return 2 * perBurst;
+}
+
+/**
+ * FETCH_DECODE_SERIAL (docs/microarch.md §2.1): the decode's products have operands of
+ * bitsFor(largest depth + 1) bits (the clamped footprint; the pad fields are narrower or equal) and
+ * the serial unit takes FETCH_SERIAL_DIGIT multiplier bits per cycle.
+ */
+export const FETCH_SERIAL_DIGIT = 2;
+
+/** Operand bits of the decode's products: the largest buffer depth + 1, in bits. */
+export function decodeOperandBits(maxDepth: number): number {
+  return Math.max(1, Math.ceil(Math.log2(maxDepth + 2)));
+}
+
+/** Cycles the serial unit steps: the widest multiplier operand, FETCH_SERIAL_DIGIT bits a cycle. */
+export function fetchDecodeSerialSteps(maxDepth: number): number {
+  return Math.ceil(Math.max(decodeOperandBits(maxDepth), MEMOP_PAD_BITS) / FETCH_SERIAL_DIGIT);
+}
+
+/**
+ * The added fetch latency: the steps, then one cycle that combines the products into the checks and
+ * the dispatched values and stores them beside the instruction. An instruction whose last beat
+ * arrives in cycle c is available in cycle c + 1 + this (c + 1 without the option). The unit holds
+ * one instruction, so instructions must arrive at least this many cycles apart (checked by the
+ * configuration).
+ */
+export function fetchDecodeSerialLatency(maxDepth: number): number {
+  return fetchDecodeSerialSteps(maxDepth) + 1;
 }

@@ -1,0 +1,85 @@
+/** FETCH_DECODE_SERIAL configurations that test/fetch-serial.test.ts and its slow campaign co-simulate. */
+import { readFileSync } from 'node:fs';
+import * as assert from 'uvu/assert';
+import type { Program } from '../../src/program/container.ts';
+import { deriveConfig, type Derived } from '../../src/config/derive.ts';
+import { assemble } from '../../src/program/index.ts';
+import { conformanceCases } from '../../src/runtime/conformance.ts';
+import { randomProgram } from '../../src/runtime/random.ts';
+import { ice40CellsSim, printModule, verilatorLint } from '../../hw/hdl/index.ts';
+import { generateVta } from '../../hw/vta/index.ts';
+import { compareResults } from '../../sim/compare.ts';
+import { runSync } from '../../sim/ts/engine.ts';
+import type { VerilatorEngine } from '../../sim/verilator/engine.ts';
+
+export const BASE = JSON.parse(readFileSync('docs/results/up5k-1x4/1x4-c.json', 'utf8')) as Record<string, unknown>;
+export const SERIAL = { ...BASE, FETCH_DECODE_SERIAL: true };
+/**
+ * The other decode and buffer paths: command queues of 2, the fetch buffer in flip-flops, one
+ * instruction per 128-bit beat, and beats exactly as far apart as the decode takes (5 cycles: the
+ * unit takes the next instruction in the cycle it stores the last one's decode).
+ */
+export const SERIAL_QUEUES = { ...SERIAL, CMD_QUEUE_DEPTH: 2, FETCH_BUFFER_BRAM: false, LOG_BUS_WIDTH: 7, MEM_CYCLES_PER_BEAT: 5 };
+
+export const SERIAL_CONFIGS: Array<[string, Record<string, unknown>]> = [
+  ['1x4-c, no queues, buffer in block RAM', SERIAL],
+  ['1x4-c, queues of 2, buffer in flip-flops, 128-bit beats 5 cycles apart', SERIAL_QUEUES],
+];
+
+/** Both engines on p: the mismatches compareResults finds must be none. */
+export async function agreeEngines(rtl: VerilatorEngine, p: Program, what: string) {
+  const [a, b] = [runSync(p), await rtl.run(p)];
+  const diff = compareResults(p, a, b).map((m) => `${m.what}: ${m.detail}`);
+  assert.equal(diff, [], `${what}: ${diff.join(' | ')}`);
+  return { a, b };
+}
+
+/** `verilator --lint-only -Wall` of the whole generated design. */
+export async function lintSerial(d: Derived, target: 'generic' | 'ice40'): Promise<void> {
+  const mods = generateVta(d, { target, configId: 7 });
+  const files = Object.fromEntries(mods.map((m) => [`${m.name}.v`, printModule(m)]));
+  const r = await verilatorLint(files, mods[mods.length - 1].name, target === 'ice40' ? [ice40CellsSim()] : []);
+  assert.ok(r.ok, `${d.variant} (${target}):\n${r.messages.slice(0, 10).join('\n')}`);
+}
+
+/** The conformance suite (each case's own check on the RTL too) and `random` random programs. */
+export async function cosimSuite(rtl: VerilatorEngine, cfg: Record<string, unknown>, random: number, seed0 = 1700): Promise<void> {
+  const d = deriveConfig(cfg);
+  for (const c of conformanceCases(d)) {
+    const built = c.build(d, 1);
+    const { b } = await agreeEngines(rtl, built.program, c.name);
+    assert.ok(built.check(b).ok, `${c.name} on the RTL: ${built.check(b).message}`);
+  }
+  for (let s = seed0 + 1; s <= seed0 + random; s++) await agreeEngines(rtl, randomProgram(d, s).program, `seed ${s}`);
+}
+
+/**
+ * Illegal instructions whose checks need the products (footprint, sram_base past 2^K, STORE past
+ * OUT, DRAM range) after a legal one: both engines stop at instruction 1 naming the same field; and
+ * a padded LOAD that fits (first element and pad count from the products). For 1x4-c's depths
+ * (INP 32, OUT 128, K = 8) and 13-bit DRAM addresses.
+ */
+export async function productChecks(rtl: VerilatorEngine, label: string, cfg: Record<string, unknown>): Promise<void> {
+  const cases: Array<[string, string]> = [
+    // footprint past the INP depth (32): 4 x 9
+    ['LOAD INP sram_base=0 x_size=4 y_size=9 x_stride=4 dram_base=0', 'sram_base'],
+    // sram_base above 2^K with a small footprint
+    ['LOAD INP sram_base=300 x_size=1 y_size=1 x_stride=1 dram_base=0', 'sram_base'],
+    // padded footprint: (1+2+3) x (1+4+5) = 60 > 32
+    ['LOAD INP sram_base=0 x_size=2 y_size=4 x_stride=2 y_pad_0=1 y_pad_1=5 x_pad_0=1 x_pad_1=3 dram_base=0', 'sram_base'],
+    // STORE past the OUT depth
+    ['STORE OUT sram_base=120 x_size=3 y_size=4 x_stride=3 dram_base=0', 'sram_base'],
+    // DRAM range: (y_size-1) x x_stride past 2^13 bytes
+    ['LOAD INP sram_base=0 x_size=1 y_size=3 x_stride=0x1000 dram_base=0', 'dram_base'],
+    ['LOAD WGT sram_base=0 x_size=1 y_size=2 x_stride=0xffff dram_base=1', 'dram_base'],
+  ];
+  const text = (body: string) => assemble(`.config ${JSON.stringify(cfg)}\n.text\n${body}  FINISH\n`);
+  for (const [insn, field] of cases) {
+    const { b } = await agreeEngines(rtl, text(`  LOAD UOP x_size=1 y_size=1 x_stride=1 dram_base=0\n  ${insn}\n`), `${label}: ${insn}`);
+    assert.is(b.error?.kind, 'illegal', insn);
+    assert.is(b.error?.insnIndex, 1, insn);
+    assert.is(b.error?.field, field, insn);
+  }
+  const ok = await agreeEngines(rtl, text('  LOAD INP sram_base=3 x_size=2 y_size=3 x_stride=5 y_pad_0=1 y_pad_1=2 x_pad_0=1 x_pad_1=1 dram_base=0\n'), `${label}: padded LOAD`);
+  assert.is(ok.b.error, undefined);
+}
