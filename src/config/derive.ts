@@ -84,6 +84,8 @@ export interface Derived {
   cmdQueueDepth: number;
   /** DMA read engines (docs/microarch.md §6): 2, or 1 shared by the load and compute modules. */
   dmaReadEngines: number;
+  /** Compute's LOAD UOP/ACC reaches its read engine one cycle after its start (config COMPUTE_READ_REG, docs/microarch.md §17). */
+  computeReadReg: boolean;
   /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
   fetchBufferBram: boolean;
   clockMhz: number;
@@ -380,6 +382,7 @@ export function deriveConfig(raw: unknown): Derived {
     cmdQueueDepth: k.CMD_QUEUE_DEPTH,
     fetchBufferBram: k.FETCH_BUFFER_BRAM,
     dmaReadEngines: k.DMA_READ_ENGINES,
+    computeReadReg: k.COMPUTE_READ_REG,
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,

@@ -92,6 +92,11 @@ export interface Timing {
   fetchBufInsns: number;
   /** DMA read engines: 2 (load module's, compute's) or 1 shared (config DMA_READ_ENGINES). */
   dmaReadEngines: number;
+  /**
+   * Cycles from compute's start of a LOAD UOP/ACC with x_size > 0 to its read engine's start
+   * (docs/microarch.md §17): 0, or 1 with config COMPUTE_READ_REG (a register between them).
+   */
+  computeReadDelay: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -109,6 +114,7 @@ export function timingOf(d: Derived): Timing {
     cmdQueueDepth: d.cmdQueueDepth,
     fetchBufInsns: fetchBufferDepth(burstBytes),
     dmaReadEngines: d.dmaReadEngines,
+    computeReadDelay: d.computeReadReg ? 1 : 0,
   };
 }
 
