@@ -104,21 +104,17 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
     uop_rdata: uopR, inp_rdata: inpR, wgt_rdata: wgtR, acc_rdata: accR,
   });
 
-  // COMPUTE_READ_REG (docs/microarch.md §17): compute's engine start and its instruction pass a
-  // register, so the engine takes a LOAD UOP/ACC in the cycle after compute starts it; compute sees
-  // the engine's done_at_start then as its done and counts that cycle busy
-  const cEntry = cmdq ? qCompute.dout : fetch.entry;
+  // COMPUTE_READ_REG (docs/microarch.md §17): compute's engine start passes a register, so the
+  // engine takes a LOAD UOP/ACC in the cycle after compute starts it; the LOAD leaves compute's
+  // queue (or fetch's head) in that cycle, so the engine reads it where it was. Compute sees the
+  // engine's done_at_start then as its done and counts that cycle busy.
   let cStart: Expr = compute.dma_start;
-  let cEntryE: Expr = cEntry;
   let startQ: Expr = F;
   if (d.computeReadReg) {
     const sq = mb.reg('c_dma_start_q', 1);
     mb.next(sq, compute.dma_start);
-    const eq = mb.reg('c_dma_entry_q', entryLayout(d).bits, null);
-    mb.next(eq, cEntry, compute.dma_start);
     startQ = sq;
     cStart = sq;
-    cEntryE = eq;
   }
   // read engines: each module its own, or one shared with the load module first (its start is
   // decided first; compute's LOAD waits while it is taken or busy)
@@ -146,9 +142,7 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
     return e;
   };
   if ('shared' in p.dmaRead) {
-    const entry = d.computeReadReg
-      ? sel(startQ, cEntryE, cmdq ? qLoad.dout : fetch.entry)
-      : cmdq ? sel(load.dma_start, qLoad.dout, qCompute.dout) : fetch.entry;
+    const entry = cmdq ? sel(load.dma_start, qLoad.dout, qCompute.dout) : fetch.entry;
     const e = engine(p.dmaRead.shared, 'u_dma_read', any(load.dma_start, cStart), entry, ['inp', 'wgt', 'uop', 'acc']);
     // behind the register the engine is taken in the cycle after compute's start
     mb.drive(dl.ready, d.computeReadReg ? all(e.idle, inv(startQ)) : e.idle);
@@ -163,7 +157,7 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
     driveComputeEngine(e);
   } else {
     const el = engine(p.dmaRead.load, 'u_dma_load', load.dma_start, qLoad.dout, ['inp', 'wgt']);
-    const ec = engine(p.dmaRead.compute, 'u_dma_compute', cStart, cEntryE, ['uop', 'acc']);
+    const ec = engine(p.dmaRead.compute, 'u_dma_compute', cStart, qCompute.dout, ['uop', 'acc']);
     mb.drive(dl.ready, T);
     mb.drive(dc.ready, T);
     mb.drive(dl.done, el.done);
@@ -176,7 +170,7 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   mb.drive(accW.waddr, sram.acc.waddr);
   mb.drive(accW.wdata, sram.acc.wdata);
   mb.drive(pop.load, load.q_pop);
-  mb.drive(pop.compute, compute.q_pop);
+  mb.drive(pop.compute, d.computeReadReg ? any(all(compute.q_pop, inv(compute.dma_start)), startQ) : compute.q_pop);
   mb.drive(pop.store, store.q_pop);
   if (!cmdq) mb.drive(sig(mb, 'take'), any(pop.load, pop.compute, pop.store));
 

@@ -364,8 +364,13 @@ class Sim {
     return Math.max(this.insnAvail[i], this.lastDispatch + 1);
   }
 
-  /** m starts its head in cycle t: it leaves the command queue, or fetch dispatches it now. */
-  private takeHead(m: Module, i: number, t: number): void {
+  /**
+   * m starts its head in cycle t: it leaves the command queue, or fetch dispatches it, in cycle t,
+   * or in t + computeReadDelay for compute's LOAD with data (§17: its engine reads it there then).
+   */
+  private takeHead(m: Module, i: number, t0: number): void {
+    const di = this.insns[i];
+    const t = m.name === 'compute' && di.kind === 'load' ? t0 + this.tm.computeReadDelay : t0;
     if (this.tm.cmdQueueDepth > 0) {
       m.qHead++;
       m.lastTake = t;
