@@ -41,21 +41,23 @@ const span = (r: RunResult, i: number): [number, number] => {
   return [t.start, t.end];
 };
 
-test('COMPUTE_READ_REG: off by default (same variant, no delay); bad values get one line', () => {
+test('COMPUTE_READ_REG: off by default (same variant, no delay); bad values and two read engines get one line', () => {
   assert.is(deriveConfig({}).computeReadReg, false);
-  assert.is(deriveConfig({ COMPUTE_READ_REG: true }).variant, deriveConfig({}).variant);
+  assert.is(deriveConfig({ COMPUTE_READ_REG: true, DMA_READ_ENGINES: 1 }).variant, deriveConfig({ DMA_READ_ENGINES: 1 }).variant);
   assert.throws(() => deriveConfig({ COMPUTE_READ_REG: 1 }), /COMPUTE_READ_REG/);
+  assert.throws(() => deriveConfig({ COMPUTE_READ_REG: true }), /COMPUTE_READ_REG needs DMA_READ_ENGINES: 1 .*set DMA_READ_ENGINES: 1 or COMPUTE_READ_REG: false/);
   assert.is(loadConfig(UP5K_1X2_CRR).computeReadReg, true);
   assert.equal({ ...loadConfig(UP5K_1X2_CRR).keys, COMPUTE_READ_REG: false }, loadConfig('up5k-1x2').keys);
 });
 
+const ONE = { DMA_READ_ENGINES: 1 };
 test('TS simulator: a compute LOAD reaches its engine one cycle after its start (hand-worked from §6.1, §8.3, §17)', () => {
-  const d = deriveConfig({});
+  const d = deriveConfig(ONE);
   const RL = d.mem.readLatency;
   // two micro-ops = 8 bytes = one beat, granted at once (nothing else requests): off g = s, beat in
   // s + RL, workEnd = s + RL + 1; on g = s + 1, workEnd = s + RL + 2
-  const off = run({}, false, { x: 2, y: 1 });
-  const on = run({}, true, { x: 2, y: 1 });
+  const off = run(ONE, false, { x: 2, y: 1 });
+  const on = run(ONE, true, { x: 2, y: 1 });
   assert.is(span(off, 0)[1] - span(off, 0)[0], RL + 1);
   assert.is(span(on, 0)[1] - span(on, 0)[0], RL + 2);
   assert.is(span(on, 0)[0], span(off, 0)[0], 'compute starts it in the same cycle');
@@ -63,12 +65,12 @@ test('TS simulator: a compute LOAD reaches its engine one cycle after its start 
   assert.is(off.counters.modules.compute.busy - on.counters.modules.compute.busy, -1);
   assert.is(on.counters.modules.compute.waitMemory, off.counters.modules.compute.waitMemory);
   // y_size 0 (x_size > 0, no pads): nothing moves; workEnd = e + 1 = s + 2 (s + 1 without the key)
-  assert.is(span(run({}, false, { x: 2, y: 0 }), 0).reduce((a, b) => b - a), 1);
-  assert.is(span(run({}, true, { x: 2, y: 0 }), 0).reduce((a, b) => b - a), 2);
+  assert.is(span(run(ONE, false, { x: 2, y: 0 }), 0).reduce((a, b) => b - a), 1);
+  assert.is(span(run(ONE, true, { x: 2, y: 0 }), 0).reduce((a, b) => b - a), 2);
   // load-module LOADs are unchanged (an INP load after it takes the same span)
   const inp = [{ opcode: 'LOAD', memory_type: 'INP', y_size: 1, x_size: 4, x_stride: 4 }];
-  const offI = run({}, false, { x: 2, y: 1 }, inp);
-  const onI = run({}, true, { x: 2, y: 1 }, inp);
+  const offI = run(ONE, false, { x: 2, y: 1 }, inp);
+  const onI = run(ONE, true, { x: 2, y: 1 }, inp);
   assert.is(span(onI, 1)[1] - span(onI, 1)[0], span(offI, 1)[1] - span(offI, 1)[0]);
 });
 

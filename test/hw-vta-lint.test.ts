@@ -77,7 +77,7 @@ verilatorTest('verilator -Wall is clean: random valid configurations', async () 
 
 verilatorTest('verilator -Wall is clean: extension keys (GEMM_II, bus widths, burst and outstanding limits, ALU_MUL, ALU_REQUANT, GEMM_REQUANT, ALU_II, COMPUTE_READ_REG, tiny buffers)', async () => {
   const configs = [
-    { GEMM_II: 4, MEM_CYCLES_PER_BEAT: 3, COMPUTE_READ_REG: true },
+    { GEMM_II: 4, MEM_CYCLES_PER_BEAT: 3, COMPUTE_READ_REG: true, DMA_READ_ENGINES: 1 },
     { LOG_BATCH: 1, GEMM_II: 32, ALU_MUL: true, ALU_REQUANT: true },
     { LOG_BUS_WIDTH: 9, MEM_BURST_BEATS: 1, MEM_OUTSTANDING: 1 },
     { LOG_BUS_WIDTH: 5, MEM_BURST_BEATS: 256, MEM_OUTSTANDING: 64 },

@@ -2,8 +2,8 @@
  * COMPUTE_READ_REG co-simulation campaign (npm run test:slow, docs/microarch.md §17): the TypeScript
  * simulator and the Verilated RTL agree bit for bit and cycle for cycle on the whole conformance
  * suite, 200 random programs and the directed programs on three configurations (the measured
- * up5k-1x2 with the key: one read engine and no command queues; a 1x4 with two engines and queues
- * of 16; a 1x4 with one engine, queues of 2 and 2 cycles per beat), and `verilator --lint-only -Wall`
+ * up5k-1x2 with the key: no command queues; a 1x4 with queues of 16; a 1x4 with queues of 2 and 2
+ * cycles per beat; all with one read engine, which the key needs), and `verilator --lint-only -Wall`
  * is clean on all three (up5k-1x2 with the iCE40 cells). The fast version is in
  * test/compute-read-reg.test.ts. VTW_CRR_RANDOM sets the number of random programs per configuration.
  */
