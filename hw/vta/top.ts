@@ -112,7 +112,8 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   let startQ: Expr = F;
   if (d.computeReadReg) {
     const sq = mb.reg('c_dma_start_q', 1);
-    mb.next(sq, compute.dma_start);
+    // cleared by a launch like the core's registers (core_rst)
+    mb.next(sq, all(compute.dma_start, inv(regs.launch)));
     startQ = sq;
     cStart = sq;
   }
