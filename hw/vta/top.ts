@@ -5,7 +5,7 @@
  * cycle 0.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import { cat, declarePorts, lit, Mb, T, all, any, inst, inv, rz, sel, type Expr, type Module } from '../hdl/index.ts';
+import { cat, declarePorts, lit, Mb, F, T, all, any, inst, inv, rz, sel, type Expr, type Module, type Signal } from '../hdl/index.ts';
 import { entryLayout } from './insn.ts';
 import type { ComputeGeoms } from './compute.ts';
 import { memBus, regBus } from './ports.ts';
@@ -104,8 +104,34 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
     uop_rdata: uopR, inp_rdata: inpR, wgt_rdata: wgtR, acc_rdata: accR,
   });
 
+  // COMPUTE_READ_REG (docs/microarch.md §17): compute's engine start passes a register, so the
+  // engine takes a LOAD UOP/ACC in the cycle after compute starts it; the LOAD leaves compute's
+  // queue (or fetch's head) in that cycle, so the engine reads it where it was. Compute sees the
+  // engine's done_at_start then as its done and counts that cycle busy.
+  let cStart: Expr = compute.dma_start;
+  let startQ: Expr = F;
+  if (d.computeReadReg) {
+    const sq = mb.reg('c_dma_start_q', 1);
+    // cleared by a launch like the core's registers (core_rst)
+    mb.next(sq, all(compute.dma_start, inv(regs.launch)));
+    startQ = sq;
+    cStart = sq;
+  }
   // read engines: each module its own, or one shared with the load module first (its start is
   // decided first; compute's LOAD waits while it is taken or busy)
+  const driveComputeEngine = (e: Record<string, Signal>) => {
+    if (!d.computeReadReg) {
+      // (the order of the assigns as before the key, so that the RTL stays byte-identical)
+      if ('shared' in p.dmaRead) mb.drive(dc.doneAtStart, e.done_at_start);
+      mb.drive(dc.done, e.done);
+      if (!('shared' in p.dmaRead)) mb.drive(dc.doneAtStart, e.done_at_start);
+      mb.drive(dc.busy, e.busy);
+      return;
+    }
+    mb.drive(dc.doneAtStart, F);
+    mb.drive(dc.done, any(e.done, all(startQ, e.done_at_start)));
+    mb.drive(dc.busy, any(e.busy, startQ));
+  };
   const sram: Record<'inp' | 'wgt' | 'uop' | 'acc', { we: Expr; waddr: Expr; wdata: Expr }> = {} as never;
   const req: Record<'inp' | 'wgt' | 'uop' | 'acc', { req: Expr; addr: Expr; beats: Expr }> = {} as never;
   const engine = (m: Module, n: string, start: Expr, entry: Expr, bufs: Array<'inp' | 'wgt' | 'uop' | 'acc'>) => {
@@ -118,35 +144,34 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   };
   if ('shared' in p.dmaRead) {
     const entry = cmdq ? sel(load.dma_start, qLoad.dout, qCompute.dout) : fetch.entry;
-    const e = engine(p.dmaRead.shared, 'u_dma_read', any(load.dma_start, compute.dma_start), entry, ['inp', 'wgt', 'uop', 'acc']);
-    mb.drive(dl.ready, e.idle);
+    const e = engine(p.dmaRead.shared, 'u_dma_read', any(load.dma_start, cStart), entry, ['inp', 'wgt', 'uop', 'acc']);
+    // behind the register the engine is taken in the cycle after compute's start
+    mb.drive(dl.ready, d.computeReadReg ? all(e.idle, inv(startQ)) : e.idle);
     // without command queues the two never start in one cycle (one instruction at fetch's head)
     mb.drive(dc.ready, cmdq ? all(e.idle, inv(load.dma_start)) : e.idle);
     // done and busy go to both modules unrouted: a module looks at them only while a transfer of
     // its own is in flight (the load module while busy and not blocked, compute while its
     // non-pipelined instruction is not done), and the engine has one transfer at a time
-    for (const w of [dl, dc]) {
-      mb.drive(w.doneAtStart, e.done_at_start);
-      mb.drive(w.done, e.done);
-      mb.drive(w.busy, e.busy);
-    }
+    mb.drive(dl.doneAtStart, e.done_at_start);
+    mb.drive(dl.done, e.done);
+    mb.drive(dl.busy, e.busy);
+    driveComputeEngine(e);
   } else {
     const el = engine(p.dmaRead.load, 'u_dma_load', load.dma_start, qLoad.dout, ['inp', 'wgt']);
-    const ec = engine(p.dmaRead.compute, 'u_dma_compute', compute.dma_start, qCompute.dout, ['uop', 'acc']);
+    const ec = engine(p.dmaRead.compute, 'u_dma_compute', cStart, qCompute.dout, ['uop', 'acc']);
     mb.drive(dl.ready, T);
     mb.drive(dc.ready, T);
-    for (const [w, e] of [[dl, el], [dc, ec]] as const) {
-      mb.drive(w.done, e.done);
-      mb.drive(w.doneAtStart, e.done_at_start);
-      mb.drive(w.busy, e.busy);
-    }
+    mb.drive(dl.done, el.done);
+    mb.drive(dl.doneAtStart, el.done_at_start);
+    mb.drive(dl.busy, el.busy);
+    driveComputeEngine(ec);
     mb.sink(el.idle, ec.idle);
   }
   mb.drive(accW.we, sram.acc.we);
   mb.drive(accW.waddr, sram.acc.waddr);
   mb.drive(accW.wdata, sram.acc.wdata);
   mb.drive(pop.load, load.q_pop);
-  mb.drive(pop.compute, compute.q_pop);
+  mb.drive(pop.compute, d.computeReadReg ? any(all(compute.q_pop, inv(compute.dma_start)), startQ) : compute.q_pop);
   mb.drive(pop.store, store.q_pop);
   if (!cmdq) mb.drive(sig(mb, 'take'), any(pop.load, pop.compute, pop.store));
 

@@ -68,6 +68,8 @@ interface Exec {
   /** Cycle from which the tokens it pops were visible (-Infinity: it pops none). */
   tokAt: number;
   start: number;
+  /** Cycle its DMA engine takes it: start, or start + computeReadDelay for compute's LOAD (§17). */
+  engStart: number;
   /** Cycle after its last activity (NaN until known). */
   workEnd: number;
   /** Cycle its pushes become visible (NaN until it completes). */
@@ -362,8 +364,13 @@ class Sim {
     return Math.max(this.insnAvail[i], this.lastDispatch + 1);
   }
 
-  /** m starts its head in cycle t: it leaves the command queue, or fetch dispatches it now. */
-  private takeHead(m: Module, i: number, t: number): void {
+  /**
+   * m starts its head in cycle t: it leaves the command queue, or fetch dispatches it, in cycle t,
+   * or in t + computeReadDelay for compute's LOAD with data (§17: its engine reads it there then).
+   */
+  private takeHead(m: Module, i: number, t0: number): void {
+    const di = this.insns[i];
+    const t = m.name === 'compute' && di.kind === 'load' ? t0 + this.tm.computeReadDelay : t0;
     if (this.tm.cmdQueueDepth > 0) {
       m.qHead++;
       m.lastTake = t;
@@ -400,7 +407,7 @@ class Sim {
     const readyAt = Math.max(this.headReady(m, i), free);
     this.takeHead(m, i, t);
     const e: Exec = {
-      di, readyAt, tokAt, start: t, workEnd: NaN, end: NaN, blocked: false, beats: 0, dataEnd: t,
+      di, readyAt, tokAt, start: t, engStart: t, workEnd: NaN, end: NaN, blocked: false, beats: 0, dataEnd: t,
       pipeline: di.kind === 'gemm' || di.kind === 'alu',
     };
     if (di.kind === 'load') this.engineExec = e;
@@ -449,7 +456,9 @@ class Sim {
       }
       case 'load':
         this.bytes[di.buf!] += di.bytes;
-        this.startJob(CLIENTS.indexOf(di.buf! as ClientName), false, e, t);
+        // compute's LOAD UOP/ACC reaches its engine computeReadDelay cycles after it starts (§17)
+        if (m.name === 'compute') e.engStart = t + this.tm.computeReadDelay;
+        this.startJob(CLIENTS.indexOf(di.buf! as ClientName), false, e, e.engStart);
         return;
     }
   }
@@ -474,9 +483,9 @@ class Sim {
       e.dataEnd = e.workEnd;
       return;
     }
-    const dataEnd = e.beats ? lastTime + 1 : e.start + 1;
+    const dataEnd = e.beats ? lastTime + 1 : e.engStart + 1;
     e.dataEnd = dataEnd;
-    e.workEnd = Math.max(dataEnd, e.start + 1 + e.beats + di.pad);
+    e.workEnd = Math.max(dataEnd, e.engStart + 1 + e.beats + di.pad);
     // functional effect: zero the footprint, then copy the rows
     const m = di.insn as { sram_base: number; x_pad_0: number; x_size: number; x_pad_1: number; y_pad_0: number; y_size: number; y_pad_1: number };
     const buf = di.buf!;
@@ -756,7 +765,7 @@ class Sim {
         const tokWait = Math.min(e.start, Math.max(e.readyAt, e.tokAt));
         if (tokWait > e.readyAt) iv.push([e.readyAt, tokWait, 3]);
         if (e.di.kind === 'load' || e.di.kind === 'store') {
-          const busy = Math.min(workEnd - e.start, 1 + e.beats * this.tm.cyclesPerBeat + e.di.pad);
+          const busy = Math.min(workEnd - e.start, e.engStart - e.start + 1 + e.beats * this.tm.cyclesPerBeat + e.di.pad);
           iv.push([e.start, e.start + busy, 0]);
           if (workEnd > e.start + busy) iv.push([e.start + busy, workEnd, 1]);
         } else {

@@ -85,6 +85,8 @@ export interface Derived {
   cmdQueueDepth: number;
   /** DMA read engines (docs/microarch.md §6): 2, or 1 shared by the load and compute modules. */
   dmaReadEngines: number;
+  /** Compute's LOAD UOP/ACC reaches its read engine one cycle after its start (config COMPUTE_READ_REG, docs/microarch.md §17). */
+  computeReadReg: boolean;
   /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
   fetchBufferBram: boolean;
   /** The decode's products come from the serial unit (config FETCH_DECODE_SERIAL, docs/microarch.md §2.1). */
@@ -299,6 +301,11 @@ function checkConsistency(k: ConfigKeys, s: Sizes): void {
       `ALU_II = ${k.ALU_II} does not divide the ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)} ALU lanes (BATCH * BLOCK_OUT); use ALU_II <= ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)}`,
     );
   }
+  if (k.COMPUTE_READ_REG && k.DMA_READ_ENGINES !== 1) {
+    throw new ConfigError(
+      'COMPUTE_READ_REG needs DMA_READ_ENGINES: 1 (with two read engines it does not yet match the RTL cycle for cycle; docs/microarch.md §17); set DMA_READ_ENGINES: 1 or COMPUTE_READ_REG: false',
+    );
+  }
   if (k.ALU_II > 1 && k.GEMM_REQUANT) {
     throw new ConfigError(
       `ALU_II = ${k.ALU_II} cannot be combined with GEMM_REQUANT (a requantized GEMM write runs every ALU lane in one cycle); set ALU_II: 1 or GEMM_REQUANT: false`,
@@ -400,6 +407,7 @@ export function deriveConfig(raw: unknown): Derived {
     fetchBufferBram: k.FETCH_BUFFER_BRAM,
     fetchDecodeSerial: k.FETCH_DECODE_SERIAL,
     dmaReadEngines: k.DMA_READ_ENGINES,
+    computeReadReg: k.COMPUTE_READ_REG,
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,

@@ -94,6 +94,11 @@ export interface Timing {
   dmaReadEngines: number;
   /** Cycles FETCH_DECODE_SERIAL adds between an instruction's last beat and its availability (§2.1); 0 without. */
   fetchDecodeDelay: number;
+  /**
+   * Cycles from compute's start of a LOAD UOP/ACC with x_size > 0 to its read engine's start
+   * (docs/microarch.md §17): 0, or 1 with config COMPUTE_READ_REG (a register between them).
+   */
+  computeReadDelay: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -112,6 +117,7 @@ export function timingOf(d: Derived): Timing {
     fetchBufInsns: fetchBufferDepth(burstBytes),
     dmaReadEngines: d.dmaReadEngines,
     fetchDecodeDelay: d.fetchDecodeSerial ? fetchDecodeSerialLatency(Math.max(...Object.values(d.depth))) : 0,
+    computeReadDelay: d.computeReadReg ? 1 : 0,
   };
 }
 
