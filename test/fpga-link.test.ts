@@ -158,10 +158,10 @@ verilatorTest('a corrupted header is answered NAK_HDR once the line is quiet; un
   assert.is(r.status, Status.NAK_HDR);
   assert.equal([...(await h.readWords(0, 1))], [1, 2, 3, 4]);
   assert.is((await h.exchange(0x7e, 0, 0)).status, Status.NAK_CMD);
-  // Half a frame: the device gives up after its timeout and says so.
+  // Half a frame: the device gives up after its timeout and says so, echoing the cmd and seq it got.
   await sim!.write(encodeRequest(Cmd.READ_MEM, 0x42, 0, 1).subarray(0, 5));
   const resp = await sim!.read(5, 2000);
-  assert.equal([...resp.subarray(0, 3)], [0x5a, Status.NAK_TIMEOUT, 0]);
+  assert.equal([...resp.subarray(0, 4)], [0x5a, Status.NAK_TIMEOUT, 0x42, Cmd.READ_MEM]);
   assert.is(resp[4], crc8(resp.subarray(0, 4)));
   assert.is((await h.ping()).memWords, 512);
 });
