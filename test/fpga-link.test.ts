@@ -115,6 +115,19 @@ verilatorTest('out-of-range requests get NAK_RANGE, are not retried, and change 
   assert.is(e3.status, Status.NAK_RANGE);
   const e4 = await h.readReg(0x02).catch((e) => e);
   assert.is(e4.status, Status.NAK_RANGE);
+  // Addresses whose only set bits lie above the memory (the link keeps those as one flag), and a
+  // request after them that is in range again.
+  for (const a of [0x800, 0x10000, 0x80000000]) {
+    const e = await h.readWords(a, 1).catch((x) => x);
+    assert.is(e.status, Status.NAK_RANGE, `READ_MEM at 0x${a.toString(16)}`);
+    const w = await h.writeWords(a, new Uint8Array(4).fill(7)).catch((x) => x);
+    assert.is(w.status, Status.NAK_RANGE, `WRITE_MEM at 0x${a.toString(16)}`);
+  }
+  for (const a of [0x100, 0x1000000, 0x80000000]) {
+    const e = await h.readReg(a).catch((x) => x);
+    assert.is(e.status, Status.NAK_RANGE, `READ_REG at 0x${a.toString(16)}`);
+  }
+  assert.equal([...(await h.readWords(2040, 2))], [9, 9, 9, 9, 8, 8, 8, 8]);
   assert.equal(h.retried, {});
   assert.is((await h.ping()).memWords, 512);
 });
