@@ -115,6 +115,19 @@ verilatorTest('out-of-range requests get NAK_RANGE, are not retried, and change 
   assert.is(e3.status, Status.NAK_RANGE);
   const e4 = await h.readReg(0x02).catch((e) => e);
   assert.is(e4.status, Status.NAK_RANGE);
+  // Addresses whose only set bits lie above the memory (the link keeps those as one flag), and a
+  // request after them that is in range again.
+  for (const a of [0x800, 0x10000, 0x80000000]) {
+    const e = await h.readWords(a, 1).catch((x) => x);
+    assert.is(e.status, Status.NAK_RANGE, `READ_MEM at 0x${a.toString(16)}`);
+    const w = await h.writeWords(a, new Uint8Array(4).fill(7)).catch((x) => x);
+    assert.is(w.status, Status.NAK_RANGE, `WRITE_MEM at 0x${a.toString(16)}`);
+  }
+  for (const a of [0x100, 0x1000000, 0x80000000]) {
+    const e = await h.readReg(a).catch((x) => x);
+    assert.is(e.status, Status.NAK_RANGE, `READ_REG at 0x${a.toString(16)}`);
+  }
+  assert.equal([...(await h.readWords(2040, 2))], [9, 9, 9, 9, 8, 8, 8, 8]);
   assert.equal(h.retried, {});
   assert.is((await h.ping()).memWords, 512);
 });
@@ -158,10 +171,10 @@ verilatorTest('a corrupted header is answered NAK_HDR once the line is quiet; un
   assert.is(r.status, Status.NAK_HDR);
   assert.equal([...(await h.readWords(0, 1))], [1, 2, 3, 4]);
   assert.is((await h.exchange(0x7e, 0, 0)).status, Status.NAK_CMD);
-  // Half a frame: the device gives up after its timeout and says so.
+  // Half a frame: the device gives up after its timeout and says so, echoing the cmd and seq it got.
   await sim!.write(encodeRequest(Cmd.READ_MEM, 0x42, 0, 1).subarray(0, 5));
   const resp = await sim!.read(5, 2000);
-  assert.equal([...resp.subarray(0, 3)], [0x5a, Status.NAK_TIMEOUT, 0]);
+  assert.equal([...resp.subarray(0, 4)], [0x5a, Status.NAK_TIMEOUT, 0x42, Cmd.READ_MEM]);
   assert.is(resp[4], crc8(resp.subarray(0, 4)));
   assert.is((await h.ping()).memWords, 512);
 });
