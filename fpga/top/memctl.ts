@@ -19,13 +19,10 @@
  *    banks of them stack the address space. A read fetch and a write beat in the same cycle: the
  *    read goes first (its timing is fixed) and the beat waits one cycle in a holding register.
  *    Reads and beats each come at most every CPB >= 2 cycles, so the held beat always lands in the
- *    next cycle (never delayed twice) and before its response (WL >= 2). The link's accesses go
- *    through the same holding register (a cycle later), so the RAM's inputs choose between two
- *    sources only.
+ *    next cycle (never delayed twice) and before its response (WL >= 2).
  *
  * Link arbitration: the link's port is served (mem_ready = 1) only while the core is not busy and
- * no burst is in flight (nor an access held); otherwise mem_ready is low (the host never touches
- * memory during a run). Read data: one cycle after the request is taken (block RAM), two (SPRAM).
+ * no burst is in flight; otherwise mem_ready is low (the host never touches memory during a run).
  */
 import {
   Module, add, and, cat, declarePorts, eq, lit, mux, ne, not, or, repeat, sub, type Block, type Expr, type Signal, type Slice,
@@ -192,11 +189,8 @@ export function memController(d: Derived, o: MemCtlOptions): Module {
   const lRvalidQ = m.reg('link_rvalid_q');
   m.assign(lRvalid, lRvalidQ);
   const lSubQ = lSub ? m.reg('link_sub_q', lSub.width, 'which 32-bit half of the bus word the link reads') : null;
-  // The link's read is in the RAM one cycle after it is taken (block RAM), or after it has gone
-  // through the holding register (SPRAM, below): its data is there one cycle later.
-  const lRead = o.kind === 'bram' ? and(lTake, not(lWrite)) : m.wire('link_read_now', 1, 'the held link read is in the RAM now');
   m.seq(clk, (b) => {
-    b.if(rst, (r) => r.set(lRvalidQ, lit(1, 0)), (e) => e.set(lRvalidQ, lRead));
+    b.if(rst, (r) => r.set(lRvalidQ, lit(1, 0)), (e) => e.set(lRvalidQ, and(lTake, not(lWrite))));
     if (lSub && lSubQ) b.if(lTake, (t) => t.set(lSubQ, lSub));
   });
   // The link's 32-bit word on every half of the bus word, with byte enables on its half only.
@@ -206,7 +200,7 @@ export function memController(d: Derived, o: MemCtlOptions): Module {
     : lit(4, 15);
 
   const q = o.kind === 'bram' ? bramArray(m, clk, { rdIssue, rdAddr, vtaSide, beat, wrAddr, wdata, wstrb, lTake, lWrite, lWord, lData, lStrb, BB, AW })
-    : spramArray(m, clk, rst, holdV!, lRead as Signal, { rdIssue, rdAddr, beat, wrAddr, wdata, wstrb, lTake, lWrite, lWord, lData, lStrb, BB, AW });
+    : spramArray(m, clk, rst, holdV!, { rdIssue, rdAddr, beat, wrAddr, wdata, wstrb, lTake, lWrite, lWord, lData, lStrb, BB, AW });
   m.assign(rdata, q);
   if (lSubQ) {
     const sel = m.reg('link_rdata_sel', 32, 'the 32-bit half the link asked for (combinational)');
@@ -259,14 +253,8 @@ function bramArray(m: Module, clk: Signal, p: Ports & { vtaSide: Signal }): Expr
   return q;
 }
 
-/**
- * SB_SPRAM256KA array: one access per cycle (read fetch, else the holding register, else a write
- * beat). The holding register takes a write beat that meets a read fetch, and every link access
- * (the link is served only while the core is idle, so the two never meet): the RAM's data, address
- * and strobe inputs then choose between two sources, and the register's own input multiplexer sits
- * in the logic cell of its flip-flop. A link access is in the RAM the cycle after it is taken.
- */
-function spramArray(m: Module, clk: Signal, rst: Signal, holdV: Signal, linkRead: Signal, p: Ports): Expr {
+/** SB_SPRAM256KA array: one access per cycle (read fetch, held beat, beat, link). */
+function spramArray(m: Module, clk: Signal, rst: Signal, holdV: Signal, p: Ports): Expr {
   const BUS = p.BB * 8;
   const lanes = BUS / 16;
   const banks = (2 ** p.AW) / SPRAM_WORDS;
@@ -274,52 +262,48 @@ function spramArray(m: Module, clk: Signal, rst: Signal, holdV: Signal, linkRead
   const holdAddr = m.reg('hold_addr', p.AW);
   const holdData = m.reg('hold_data', BUS);
   const holdStrb = m.reg('hold_strb', p.BB);
-  const holdWe = m.reg('hold_we', 1, 'the held access is a write (a beat, or a link write), else a link read');
-  const holdLink = m.reg('hold_link', 1, 'the held access is the link\'s');
   const collide = m.wire('beat_held', 1, 'a write beat meets a read fetch: hold it one cycle');
   m.assign(collide, and(p.rdIssue, p.beat));
-  const holdGo = m.wire('hold_go', 1, 'the held access is in the RAM now');
-  m.assign(holdGo, and(holdV, not(p.rdIssue)));
-  m.assign(linkRead, and(and(holdGo, holdLink), not(holdWe)));
   m.seq(clk, (b) => {
     b.if(rst, (r) => r.set(holdV, lit(1, 0)), (e) => {
-      e.if(or(collide, p.lTake), (t) => t.set(holdV, lit(1, 1)), (x) => x.if(not(p.rdIssue), (y) => y.set(holdV, lit(1, 0))));
+      e.if(collide, (t) => t.set(holdV, lit(1, 1)), (x) => x.if(not(p.rdIssue), (y) => y.set(holdV, lit(1, 0))));
     });
     b.if(collide, (t) => {
       t.set(holdAddr, p.wrAddr);
       t.set(holdData, p.wdata);
       t.set(holdStrb, p.wstrb);
-      t.set(holdWe, lit(1, 1));
-      t.set(holdLink, lit(1, 0));
-    }, (x) => x.if(p.lTake, (t) => {
-      t.set(holdAddr, p.lWord);
-      t.set(holdData, p.lData);
-      t.set(holdStrb, p.lStrb);
-      t.set(holdWe, p.lWrite);
-      t.set(holdLink, lit(1, 1));
-    }));
+    });
   });
-  // One access per cycle, in priority order: read fetch, held access, beat.
+  // One access per cycle, in priority order: read fetch, held beat, beat, link.
   const sAddr = m.reg('sp_addr', p.AW);
+  const sData = m.reg('sp_data', BUS);
+  const sStrb = m.reg('sp_strb', p.BB);
   const sWe = m.reg('sp_we');
   const sAct = m.reg('sp_act');
   m.comb((b) => {
-    b.set(sAddr, p.wrAddr);
-    b.set(sWe, lit(1, 1));
-    b.set(sAct, p.beat);
+    b.set(sAddr, p.lWord);
+    b.set(sData, p.lData);
+    b.set(sStrb, p.lStrb);
+    b.set(sWe, p.lWrite);
+    b.set(sAct, p.lTake);
     b.if(p.rdIssue, (t) => {
       t.set(sAddr, p.rdAddr);
       t.set(sWe, lit(1, 0));
       t.set(sAct, lit(1, 1));
     }, (e) => e.if(holdV, (t) => {
       t.set(sAddr, holdAddr);
-      t.set(sWe, holdWe);
+      t.set(sData, holdData);
+      t.set(sStrb, holdStrb);
+      t.set(sWe, lit(1, 1));
       t.set(sAct, lit(1, 1));
-    }));
+    }, (x) => x.if(p.beat, (t) => {
+      t.set(sAddr, p.wrAddr);
+      t.set(sData, p.wdata);
+      t.set(sStrb, p.wstrb);
+      t.set(sWe, lit(1, 1));
+      t.set(sAct, lit(1, 1));
+    })));
   });
-  // Data and strobes matter only for writes: the held ones, else the beat's.
-  const sData = mux(holdV, holdData, p.wdata);
-  const sStrb = mux(holdV, holdStrb, p.wstrb);
   const bankQ = kb > 0 ? m.reg('sp_bank_q', kb, 'bank of the last read') : null;
   if (bankQ) m.seq(clk, (b) => b.if(and(sAct, not(sWe)), (t) => t.set(bankQ, sAddr.slice(p.AW - 1, 14))));
   const prim = spramPrimitive();
