@@ -17,7 +17,7 @@ import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { generateVta } from '../hw/vta/index.ts';
 import { ProgBuilder } from './helpers/simprog.ts';
-import { UP5K_1X4_ALU_II, cosimAluII, fastCases, fastConfigText, hazardProgram } from './helpers/alu-ii.ts';
+import { UP5K_1X4_ALU_II, cosimConfig, fastCases, fastConfigText, hazardProgram } from './helpers/alu-ii.ts';
 import { verilatorTest } from './helpers/tools.ts';
 
 const err = (json: Record<string, unknown>): string => {
@@ -115,7 +115,7 @@ test('TS simulator: ALU_II changes cycles, never results (conformance and the ha
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
 verilatorTest('co-simulation, 1x4 with ALU_II 2 and ALU_REQUANT: ALU conformance cases, 6 random and the hazard programs match exactly', async () => {
-  const r = await cosimAluII(rtl, fastConfigText(), 6, 7100, fastCases);
+  const r = await cosimConfig(rtl, fastConfigText(), 6, 7100, fastCases);
   assert.is(r.cases, 21, 'ALU conformance cases (RQ included) and a blocked GEMM');
   assert.ok(r.stalls > 0, 'the interlock stalled');
   assert.ok(r.aluUops > 500, `${r.aluUops} ALU micro-ops`);

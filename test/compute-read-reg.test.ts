@@ -16,7 +16,7 @@ import type { RunResult } from '../src/engine/index.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { ProgBuilder } from './helpers/simprog.ts';
-import { cosimAluII } from './helpers/alu-ii.ts';
+import { cosimConfig } from './helpers/alu-ii.ts';
 import { UP5K_1X2_CRR, crrFastConfigText } from './helpers/compute-read-reg.ts';
 import { verilatorTest } from './helpers/tools.ts';
 
@@ -107,7 +107,7 @@ test('TS simulator: COMPUTE_READ_REG changes cycles, never results (conformance 
 const fastCases = (name: string): boolean => /^(blocked_gemm_test|gemm_test|alu_test\.add|insn\.(padded_load|gemm|save_load_out))/.test(name);
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
 verilatorTest('co-simulation, up5k-1x2 with COMPUTE_READ_REG: conformance cases, 4 random and the directed programs match exactly', async () => {
-  const r = await cosimAluII(rtl, crrFastConfigText(), 4, 4400, fastCases);
+  const r = await cosimConfig(rtl, crrFastConfigText(), 4, 4400, fastCases);
   assert.is(r.cases, 18);
 });
 

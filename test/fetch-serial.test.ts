@@ -17,7 +17,8 @@ import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { runCli } from './helpers/cli.ts';
 import { verilatorTest } from './helpers/tools.ts';
-import { BASE, SERIAL, SERIAL_CONFIGS, cosimSuite, lintSerial, productChecks } from './helpers/fetch-serial.ts';
+import { lintVta } from './helpers/lint-vta.ts';
+import { BASE, SERIAL, SERIAL_CONFIGS, cosimSuite, productChecks } from './helpers/fetch-serial.ts';
 
 const RANDOM = 3;
 
@@ -82,7 +83,7 @@ const [label, cfg] = SERIAL_CONFIGS[0];
 // One configuration here (one Verilator model); every configuration, generic and iCE40 lint and
 // 200 random programs each in test/slow/fetch-serial.test.ts.
 verilatorTest(`verilator -Wall is clean with FETCH_DECODE_SERIAL (${label}, iCE40)`, async () => {
-  await lintSerial(deriveConfig(cfg), 'ice40');
+  await lintVta(deriveConfig(cfg), 'ice40');
 });
 
 verilatorTest(`${label}: conformance and ${RANDOM} random programs match the TS simulator`, async () => {

@@ -7,22 +7,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadConfig } from '../src/config/load.ts';
 import { PRESET_NAMES } from '../src/config/presets.ts';
-import { deriveConfig, type Derived } from '../src/config/derive.ts';
+import { deriveConfig } from '../src/config/derive.ts';
 import { randomConfig } from '../src/config/random.ts';
 import { Rng } from '../src/util/rng.ts';
 import { ice40CellsSim, printModule, verilatorLint } from '../hw/hdl/index.ts';
 import { generateVta, vtaTopName } from '../hw/vta/index.ts';
 import { ERROR_CODES, errorCodeName } from '../hw/vta/regs.ts';
 import { verilatorTest } from './helpers/tools.ts';
+import { lintVta } from './helpers/lint-vta.ts';
 
-async function lint(d: Derived, target: 'generic' | 'ice40'): Promise<void> {
-  const mods = generateVta(d, { target, configId: 0x1234abcd });
-  const top = mods[mods.length - 1];
-  assert.is(top.name, vtaTopName(d));
-  const files = Object.fromEntries(mods.map((m) => [`${m.name}.v`, printModule(m)]));
-  const r = await verilatorLint(files, top.name, target === 'ice40' ? [ice40CellsSim()] : []);
-  assert.ok(r.ok, `${d.variant} (${target}):\n${r.messages.slice(0, 10).join('\n')}`);
-}
 
 test('the top has exactly the ports of docs/rtl.md, top module last, deterministic text', () => {
   const d = loadConfig('default');
@@ -57,22 +50,22 @@ test('error codes follow docs/microarch.md §9.1 and name the field the simulato
 
 for (const name of PRESET_NAMES) {
   verilatorTest(`verilator -Wall is clean: preset ${name}`, async () => {
-    await lint(loadConfig(name), 'generic');
+    await lintVta(loadConfig(name), 'generic');
   });
 }
 
 for (const name of ['ice40-small', 'ice40-tiny']) {
   verilatorTest(`verilator -Wall is clean: preset ${name}, iCE40 target (SB_MAC16)`, async () => {
-    await lint(loadConfig(name), 'ice40');
+    await lintVta(loadConfig(name), 'ice40');
   });
 }
 
 verilatorTest('verilator -Wall is clean: ALU_REQUANT and GEMM_REQUANT on an iCE40 target (shifts on SB_MAC16s)', async () => {
-  await lint(loadConfig('{"TARGET":"ice40","LOG_BLOCK":1,"LOG_ACC_WIDTH":4,"LOG_UOP_BUFF_SIZE":9,"LOG_INP_BUFF_SIZE":8,"LOG_WGT_BUFF_SIZE":8,"LOG_ACC_BUFF_SIZE":9,"DSP_BUDGET":8,"ALU_REQUANT":true,"GEMM_REQUANT":true}'), 'ice40');
+  await lintVta(loadConfig('{"TARGET":"ice40","LOG_BLOCK":1,"LOG_ACC_WIDTH":4,"LOG_UOP_BUFF_SIZE":9,"LOG_INP_BUFF_SIZE":8,"LOG_WGT_BUFF_SIZE":8,"LOG_ACC_BUFF_SIZE":9,"DSP_BUDGET":8,"ALU_REQUANT":true,"GEMM_REQUANT":true}'), 'ice40');
 });
 
 verilatorTest('verilator -Wall is clean: random valid configurations', async () => {
-  for (const seed of [1, 2, 3, 4, 5, 6]) await lint(randomConfig(new Rng(seed)), 'generic');
+  for (const seed of [1, 2, 3, 4, 5, 6]) await lintVta(randomConfig(new Rng(seed)), 'generic');
 });
 
 verilatorTest('verilator -Wall is clean: extension keys (GEMM_II, bus widths, burst and outstanding limits, ALU_MUL, ALU_REQUANT, GEMM_REQUANT, ALU_II, COMPUTE_READ_REG, tiny buffers)', async () => {
@@ -84,7 +77,7 @@ verilatorTest('verilator -Wall is clean: extension keys (GEMM_II, bus widths, bu
     { LOG_BLOCK: 1, LOG_BUS_WIDTH: 9, LOG_ACC_WIDTH: 3, ALU_REQUANT: true, GEMM_REQUANT: true, LOG_UOP_BUFF_SIZE: 5, LOG_INP_BUFF_SIZE: 5, LOG_WGT_BUFF_SIZE: 6, LOG_ACC_BUFF_SIZE: 6 },
     { LOG_BATCH: 1, LOG_BLOCK: 2, LOG_ACC_WIDTH: 4, ALU_II: 4, GEMM_II: 2, ALU_MUL: true, ALU_REQUANT: true, COMPUTE_READ_REG: true, DMA_READ_ENGINES: 1, CMD_QUEUE_DEPTH: 0, LOG_UOP_BUFF_SIZE: 6, LOG_INP_BUFF_SIZE: 7, LOG_WGT_BUFF_SIZE: 8, LOG_ACC_BUFF_SIZE: 8 },
   ];
-  for (const c of configs) await lint(deriveConfig(c), 'generic');
+  for (const c of configs) await lintVta(deriveConfig(c), 'generic');
 });
 
 test.run();

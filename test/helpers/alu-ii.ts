@@ -96,7 +96,7 @@ export const fastCases = (name: string): boolean =>
  * the hazard program. Throws on the first mismatch; returns the conformance cases run, and the ALU
  * micro-ops and interlock stall cycles of everything run.
  */
-export async function cosimAluII(
+export async function cosimConfig(
   rtl: VerilatorEngine, config: string, random: number, seedBase: number, only: (name: string) => boolean = () => true,
 ): Promise<{ aluUops: number; stalls: number; cases: number }> {
   const d = loadConfig(config);

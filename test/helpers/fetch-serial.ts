@@ -2,12 +2,8 @@
 import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import type { Program } from '../../src/program/container.ts';
-import { deriveConfig, type Derived } from '../../src/config/derive.ts';
 import { assemble } from '../../src/program/index.ts';
-import { conformanceCases } from '../../src/runtime/conformance.ts';
-import { randomProgram } from '../../src/runtime/random.ts';
-import { ice40CellsSim, printModule, verilatorLint } from '../../hw/hdl/index.ts';
-import { generateVta } from '../../hw/vta/index.ts';
+import { cosimConfig } from './alu-ii.ts';
 import { compareResults } from '../../sim/compare.ts';
 import { runSync } from '../../sim/ts/engine.ts';
 import type { VerilatorEngine } from '../../sim/verilator/engine.ts';
@@ -34,23 +30,9 @@ export async function agreeEngines(rtl: VerilatorEngine, p: Program, what: strin
   return { a, b };
 }
 
-/** `verilator --lint-only -Wall` of the whole generated design. */
-export async function lintSerial(d: Derived, target: 'generic' | 'ice40'): Promise<void> {
-  const mods = generateVta(d, { target, configId: 7 });
-  const files = Object.fromEntries(mods.map((m) => [`${m.name}.v`, printModule(m)]));
-  const r = await verilatorLint(files, mods[mods.length - 1].name, target === 'ice40' ? [ice40CellsSim()] : []);
-  assert.ok(r.ok, `${d.variant} (${target}):\n${r.messages.slice(0, 10).join('\n')}`);
-}
-
 /** The conformance suite (each case's own check on the RTL too) and `random` random programs. */
 export async function cosimSuite(rtl: VerilatorEngine, cfg: Record<string, unknown>, random: number, seed0 = 1700): Promise<void> {
-  const d = deriveConfig(cfg);
-  for (const c of conformanceCases(d)) {
-    const built = c.build(d, 1);
-    const { b } = await agreeEngines(rtl, built.program, c.name);
-    assert.ok(built.check(b).ok, `${c.name} on the RTL: ${built.check(b).message}`);
-  }
-  for (let s = seed0 + 1; s <= seed0 + random; s++) await agreeEngines(rtl, randomProgram(d, s).program, `seed ${s}`);
+  await cosimConfig(rtl, JSON.stringify(cfg), random, seed0);
 }
 
 /**

@@ -13,22 +13,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { VerilatorEngine } from '../../sim/verilator/engine.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { ice40CellsSim, printModule, verilatorLint } from '../../hw/hdl/index.ts';
-import { generateVta } from '../../hw/vta/index.ts';
+import { lintVta } from '../helpers/lint-vta.ts';
 import { verilatorTest } from '../helpers/tools.ts';
-import { ALU_II_SLOW_CONFIGS, UP5K_1X4_ALU_II, cosimAluII } from '../helpers/alu-ii.ts';
+import { ALU_II_SLOW_CONFIGS, UP5K_1X4_ALU_II, cosimConfig } from '../helpers/alu-ii.ts';
 
 verilatorTest('verilator -Wall is clean on the measured UP5K 1x4 with ALU_II 2 (iCE40 target) and a 1x2 with ALU_II 2, ALU_REQUANT', async () => {
   const small = JSON.stringify({
     TARGET: 'sim', LOG_BLOCK: 1, LOG_ACC_WIDTH: 3, ALU_II: 2, ALU_REQUANT: true, LOG_UOP_BUFF_SIZE: 5, LOG_INP_BUFF_SIZE: 5, LOG_WGT_BUFF_SIZE: 6, LOG_ACC_BUFF_SIZE: 6,
   });
-  for (const [config, target] of [[UP5K_1X4_ALU_II, 'ice40'], [small, 'generic']] as const) {
-    const d = loadConfig(config);
-    const mods = generateVta(d, { target, configId: 0x1234abcd });
-    const files = Object.fromEntries(mods.map((m) => [`${m.name}.v`, printModule(m)]));
-    const r = await verilatorLint(files, mods[mods.length - 1].name, target === 'ice40' ? [ice40CellsSim()] : []);
-    assert.ok(r.ok, `${d.variant} (${target}):\n${r.messages.slice(0, 10).join('\n')}`);
-  }
+  for (const [config, target] of [[UP5K_1X4_ALU_II, 'ice40'], [small, 'generic']] as const) await lintVta(loadConfig(config), target);
 });
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
@@ -36,7 +29,7 @@ const RANDOM = Number(process.env.VTW_ALU_II_RANDOM ?? 200);
 
 ALU_II_SLOW_CONFIGS.forEach(([label, config], i) => {
   verilatorTest(`ALU_II ${label}: conformance + ${RANDOM} random programs + hazard programs match exactly`, async () => {
-    const r = await cosimAluII(rtl, config, RANDOM, 9000 + 1000 * i);
+    const r = await cosimConfig(rtl, config, RANDOM, 9000 + 1000 * i);
     assert.ok(r.cases >= 40, `${r.cases} conformance cases`);
     assert.ok(r.aluUops > 0);
   });

@@ -11,10 +11,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { VerilatorEngine } from '../../sim/verilator/engine.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { ice40CellsSim, printModule, verilatorLint } from '../../hw/hdl/index.ts';
-import { generateVta } from '../../hw/vta/index.ts';
+import { lintVta } from '../helpers/lint-vta.ts';
 import { verilatorTest } from '../helpers/tools.ts';
-import { cosimAluII } from '../helpers/alu-ii.ts';
+import { cosimConfig } from '../helpers/alu-ii.ts';
 import { CRR_SLOW_CONFIGS } from '../helpers/compute-read-reg.ts';
 
 verilatorTest('verilator -Wall is clean with COMPUTE_READ_REG on the three configurations', async () => {
@@ -22,10 +21,7 @@ verilatorTest('verilator -Wall is clean with COMPUTE_READ_REG on the three confi
     const d = loadConfig(config);
     assert.ok(d.computeReadReg, label);
     const ice40 = d.keys.TARGET === 'ice40';
-    const mods = generateVta(d, { target: ice40 ? 'ice40' : 'generic', configId: 0x1234abcd });
-    const files = Object.fromEntries(mods.map((m) => [`${m.name}.v`, printModule(m)]));
-    const r = await verilatorLint(files, mods[mods.length - 1].name, ice40 ? [ice40CellsSim()] : []);
-    assert.ok(r.ok, `${label}:\n${r.messages.slice(0, 10).join('\n')}`);
+    await lintVta(d, ice40 ? 'ice40' : 'generic', label);
   }
 });
 
@@ -34,7 +30,7 @@ const RANDOM = Number(process.env.VTW_CRR_RANDOM ?? 200);
 
 CRR_SLOW_CONFIGS.forEach(([label, config], i) => {
   verilatorTest(`COMPUTE_READ_REG ${label}: conformance + ${RANDOM} random programs + directed programs match exactly`, async () => {
-    const r = await cosimAluII(rtl, config, RANDOM, 17000 + 1000 * i);
+    const r = await cosimConfig(rtl, config, RANDOM, 17000 + 1000 * i);
     assert.ok(r.cases >= 40, `${r.cases} conformance cases`);
   });
 });

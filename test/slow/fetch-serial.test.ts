@@ -15,7 +15,8 @@ import { deriveConfig } from '../../src/config/derive.ts';
 import { timingOf } from '../../src/uarch/index.ts';
 import { VerilatorEngine } from '../../sim/verilator/engine.ts';
 import { verilatorTest } from '../helpers/tools.ts';
-import { SERIAL_CONFIGS, cosimSuite, lintSerial, productChecks } from '../helpers/fetch-serial.ts';
+import { lintVta } from '../helpers/lint-vta.ts';
+import { SERIAL_CONFIGS, cosimSuite, productChecks } from '../helpers/fetch-serial.ts';
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
 const RANDOM = Number(process.env.VTW_SERDEC_RANDOM ?? 200);
@@ -34,8 +35,8 @@ for (const [label, cfg] of CONFIGS) {
   verilatorTest(`FETCH_DECODE_SERIAL ${label}: lint, conformance, ${RANDOM} random programs and the product checks match exactly`, async () => {
     const d = deriveConfig(cfg);
     assert.ok(timingOf(d).fetchDecodeDelay > 0);
-    await lintSerial(d, 'generic');
-    await lintSerial(d, 'ice40');
+    await lintVta(d, 'generic');
+    await lintVta(d, 'ice40');
     await cosimSuite(rtl, cfg, RANDOM, 5000);
     // (the product checks' instructions are written for 1x4-c's depths and 13-bit addresses)
     if (cfg !== WIDE) await productChecks(rtl, label, cfg);
