@@ -1,6 +1,6 @@
 /**
  * COMPUTE_READ_REG (docs/microarch.md §17): the configurations its co-simulation tests cover. The
- * co-simulation pass itself is test/helpers/alu-ii.ts's `cosimAluII` (conformance, random programs,
+ * co-simulation pass itself is test/helpers/alu-ii.ts's `cosimConfig` (conformance, random programs,
  * the directed program with its LOAD UOP / LOAD ACC), which does not depend on the ALU.
  */
 import { readFileSync } from 'node:fs';
