@@ -5,46 +5,50 @@
 import { Command, CommanderError } from 'commander';
 import { VtwError } from '../errors.ts';
 import { errorLine } from '../util/quote.ts';
-import { registerConfig } from './commands/config.ts';
-import { registerIsa } from './commands/isa.ts';
-import { registerAsm } from './commands/asm.ts';
-import { registerSim } from './commands/sim.ts';
-import { registerOp } from './commands/op.ts';
-import { registerGen } from './commands/gen.ts';
-import { registerBoards } from './commands/boards.ts';
-import { registerSynth } from './commands/synth.ts';
-import { registerFlash } from './commands/flash.ts';
-import { registerLink } from './commands/link.ts';
-import { registerRun } from './commands/run.ts';
-import { registerDoctor } from './commands/doctor.ts';
-import { registerTune } from './commands/tune.ts';
-import { registerModel } from './commands/model.ts';
-import { registerExplore } from './commands/explore.ts';
-import { registerWorker } from './commands/worker.ts';
 
-export function buildCli(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Each command module, the top-level verbs it registers and how to load it. A command's module graph
+ * (the compiler, the simulators, yosys, onnx...) is imported only when that command runs: importing
+ * every one of them cost each `vtw` invocation about 1.5 s of CPU. Help, version and an unknown verb
+ * load them all (commander lists them and suggests the nearest name); test/cli-lazy.test.ts checks
+ * this table against what the modules register.
+ */
+export const COMMAND_MODULES: readonly { verbs: readonly string[]; load: () => Promise<Register> }[] = [
+  { verbs: ['config'], load: async () => (await import('./commands/config.ts')).registerConfig },
+  { verbs: ['isa'], load: async () => (await import('./commands/isa.ts')).registerIsa },
+  { verbs: ['asm', 'disasm'], load: async () => (await import('./commands/asm.ts')).registerAsm },
+  { verbs: ['sim', 'test'], load: async () => (await import('./commands/sim.ts')).registerSim },
+  { verbs: ['op'], load: async () => (await import('./commands/op.ts')).registerOp },
+  { verbs: ['gen'], load: async () => (await import('./commands/gen.ts')).registerGen },
+  { verbs: ['boards'], load: async () => (await import('./commands/boards.ts')).registerBoards },
+  { verbs: ['synth'], load: async () => (await import('./commands/synth.ts')).registerSynth },
+  { verbs: ['flash'], load: async () => (await import('./commands/flash.ts')).registerFlash },
+  { verbs: ['link'], load: async () => (await import('./commands/link.ts')).registerLink },
+  { verbs: ['run'], load: async () => (await import('./commands/run.ts')).registerRun },
+  { verbs: ['doctor'], load: async () => (await import('./commands/doctor.ts')).registerDoctor },
+  { verbs: ['tune'], load: async () => (await import('./commands/tune.ts')).registerTune },
+  { verbs: ['model'], load: async () => (await import('./commands/model.ts')).registerModel },
+  { verbs: ['explore'], load: async () => (await import('./commands/explore.ts')).registerExplore },
+  { verbs: ['worker'], load: async () => (await import('./commands/worker.ts')).registerWorker },
+];
+
+/**
+ * The program with the command modules `argv` needs: the one owning its first word when that is a
+ * known verb, none for the version, else all of them (in the order above, which is the order `vtw --help` lists them).
+ */
+export async function buildCli(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('vtw')
     .description('vta-workbench: generate, simulate, compile for and deploy VTA accelerator variants')
     .version('0.1.0')
     .exitOverride()
     // Commander's own errors (unknown option, missing argument) as one line, like ours.
     .configureOutput({ outputError: (str, write) => write(`vtw: ${str.trim()} (see --help)\n`) });
-  registerConfig(program);
-  registerIsa(program);
-  registerAsm(program);
-  registerSim(program);
-  registerOp(program);
-  registerGen(program);
-  registerBoards(program);
-  registerSynth(program);
-  registerFlash(program);
-  registerLink(program);
-  registerRun(program);
-  registerDoctor(program);
-  registerTune(program);
-  registerModel(program);
-  registerExplore(program);
-  registerWorker(program);
+  const first = argv[0] ?? '';
+  const owner = COMMAND_MODULES.find((m) => m.verbs.includes(first));
+  const needed = owner ? [owner] : first === '--version' || first === '-V' ? [] : COMMAND_MODULES;
+  for (const m of needed) (await m.load())(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
@@ -67,7 +71,7 @@ export function exitQuietlyWhenOutputCloses(): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildCli();
+  const program = await buildCli(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
