@@ -5,8 +5,8 @@
  * unchanged; the shared engine frees at the new workEnd; its pushed token is visible there);
  * results independent of the key; and the Verilated RTL agrees with the TS simulator bit for bit
  * and cycle for cycle (the measured UP5K 1x4 with the key: conformance cases, random and directed
- * programs; two read engines: random programs). More configurations and programs, and
- * `verilator -Wall`: test/slow/cosim-read-done-reg.test.ts.
+ * programs; two read engines: random programs) and `verilator -Wall` is clean on both. More
+ * configurations and programs: test/slow/cosim-read-done-reg.test.ts.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,6 +21,7 @@ import { ProgBuilder } from './helpers/simprog.ts';
 import { cosimConfig } from './helpers/alu-ii.ts';
 import { RDR_TWO_ENGINES, UP5K_1X4_RDR, rdrFastConfigText } from './helpers/read-done-reg.ts';
 import { verilatorTest } from './helpers/tools.ts';
+import { lintVta } from './helpers/lint-vta.ts';
 
 /**
  * `first` (a LOAD of the load or compute module), then `after` load-module instructions (the last
@@ -132,6 +133,11 @@ verilatorTest('co-simulation, the UP5K 1x4 with READ_DONE_REG: conformance cases
 });
 verilatorTest('co-simulation, two read engines with READ_DONE_REG: 4 random programs match exactly', async () => {
   await cosimConfig(rtl, RDR_TWO_ENGINES, 4, 5500, () => false);
+});
+
+verilatorTest('verilator -Wall is clean with READ_DONE_REG: the UP5K 1x4 (iCE40 cells) and two read engines', async () => {
+  await lintVta(loadConfig(UP5K_1X4_RDR), 'ice40');
+  await lintVta(loadConfig(RDR_TWO_ENGINES), 'generic');
 });
 
 test.run();
