@@ -22,6 +22,8 @@ import { cosimConfig } from './helpers/alu-ii.ts';
 import { RDR_TWO_ENGINES, UP5K_1X4_RDR, rdrFastConfigText } from './helpers/read-done-reg.ts';
 import { verilatorTest } from './helpers/tools.ts';
 import { lintVta } from './helpers/lint-vta.ts';
+import { printModule } from '../hw/hdl/index.ts';
+import { generateVta } from '../hw/vta/index.ts';
 
 /**
  * `first` (a LOAD of the load or compute module), then `after` load-module instructions (the last
@@ -123,6 +125,19 @@ test('TS simulator: READ_DONE_REG changes cycles, never results (conformance on 
     more++;
   }
   assert.ok(more >= 40, `${more} cases`);
+});
+
+test('RTL: the key changes the read engine alone, whose done becomes the register done_q (no read beat in it)', () => {
+  const gen = (file: string) => generateVta(loadConfig(file), { target: 'ice40', configId: 1 }).map((m) => ({ name: m.name, v: printModule(m) }));
+  const off = gen('docs/results/up5k-1x4/1x4-c-aluii4-serdec.json');
+  const on = gen(UP5K_1X4_RDR);
+  assert.equal(on.map((m) => m.name), off.map((m) => m.name));
+  const differ = on.filter((m, i) => m.v !== off[i].v).map((m) => m.name);
+  assert.equal(differ, off.filter((m) => m.name.endsWith('_dma_read')).map((m) => m.name));
+  const eng = on.find((m) => m.name.endsWith('_dma_read'))!.v;
+  assert.match(eng, /assign done = done_q;/);
+  assert.match(eng, /done_q <= \(done_w & \(~done_q\)\);/);
+  assert.match(off.find((m) => m.name.endsWith('_dma_read'))!.v, /assign done = done_w;/);
 });
 
 const fastCases = (name: string): boolean => /^(blocked_gemm_test|gemm_test|alu_test\.add|insn\.(padded_load|gemm|save_load_out))/.test(name);
