@@ -485,7 +485,10 @@ class Sim {
     }
     const dataEnd = e.beats ? lastTime + 1 : e.engStart + 1;
     e.dataEnd = dataEnd;
-    e.workEnd = Math.max(dataEnd, e.engStart + 1 + e.beats + di.pad);
+    // READ_DONE_REG (§18): the engine's completion passes a register, one more cycle for a LOAD
+    // that writes anything (beats or pads); one that moves nothing still ends at engStart + 1
+    const tail = e.beats || di.pad ? this.tm.readDoneDelay : 0;
+    e.workEnd = Math.max(dataEnd, e.engStart + 1 + e.beats + di.pad) + tail;
     // functional effect: zero the footprint, then copy the rows
     const m = di.insn as { sram_base: number; x_pad_0: number; x_size: number; x_pad_1: number; y_pad_0: number; y_size: number; y_pad_1: number };
     const buf = di.buf!;

@@ -95,6 +95,8 @@ export interface Derived {
   dspBudget: number | null;
   board: string | null;
   mem: Readonly<MemoryTiming>;
+  /** The read engine's completion passes a register: a LOAD with data or pads ends one cycle later (config READ_DONE_REG, docs/microarch.md §18). */
+  readDoneReg: boolean;
 
   layout: IsaLayout;
 }
@@ -411,6 +413,7 @@ export function deriveConfig(raw: unknown): Derived {
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,
+    readDoneReg: k.READ_DONE_REG,
     mem: Object.freeze({
       readLatency: k.MEM_READ_LATENCY,
       writeLatency: k.MEM_WRITE_LATENCY,

@@ -82,6 +82,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'MEM_ADDR_BITS', kind: 'int', min: 13, max: 32, default: fixed(32), origin: 'ext', doc: 'bits of a DRAM byte address (on-chip DRAM of a board: its size); a program needing more DRAM is refused' },
   { key: 'MEM_OUTSTANDING', kind: 'int', min: 1, max: 64, default: fixed(4), origin: 'ext', doc: 'read bursts in flight at once' },
   { key: 'BOARD', kind: 'string', nullable: true, default: fixed(null), origin: 'ext', doc: 'FPGA board this variant is meant for (null = none)' },
+  { key: 'READ_DONE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'register the DMA read engine\'s completion: a LOAD that moves data or pads (load module INP/WGT, compute\'s UOP/ACC) ends one cycle later, its last active cycle the cycle after the one its last beat or pad is written in, so no path runs from the memory\'s read-valid into the LOAD\'s token push, compute\'s completion or the shared engine\'s free rule in one cycle (docs/microarch.md §18; cuts a long path on small FPGAs). Off = VTA\'s timing' },
 ];
 
 export const KEY_NAMES: readonly string[] = KEY_SPECS.map((s) => s.key);
@@ -125,4 +126,5 @@ export interface ConfigKeys {
   MEM_ADDR_BITS: number;
   MEM_OUTSTANDING: number;
   BOARD: string | null;
+  READ_DONE_REG: boolean;
 }

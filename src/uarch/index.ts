@@ -99,6 +99,11 @@ export interface Timing {
    * (docs/microarch.md §17): 0, or 1 with config COMPUTE_READ_REG (a register between them).
    */
   computeReadDelay: number;
+  /**
+   * Cycles a LOAD's read engine adds after its last beat or pad before the LOAD's last active
+   * cycle (docs/microarch.md §18): 0, or 1 with config READ_DONE_REG (its completion registered).
+   */
+  readDoneDelay: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -118,6 +123,7 @@ export function timingOf(d: Derived): Timing {
     dmaReadEngines: d.dmaReadEngines,
     fetchDecodeDelay: d.fetchDecodeSerial ? fetchDecodeSerialLatency(Math.max(...Object.values(d.depth))) : 0,
     computeReadDelay: d.computeReadReg ? 1 : 0,
+    readDoneDelay: d.readDoneReg ? 1 : 0,
   };
 }
 
