@@ -191,6 +191,15 @@ test('real flow through the CLI: vtw synth --demo on an HX board writes top.bin 
   }
 });
 
+test('vtw synth --mem-bytes: with --config only, a size the board top can build, else one line and exit 1', async () => {
+  const demo = await runCli('synth', '--board', 'icestick', '--demo', '--mem-bytes', '4096', '--out', join(tmpdir(), 'vtw-never'));
+  assert.is(demo.code, 1);
+  assert.is(demo.stderr.trim(), "vtw: error: --mem-bytes goes with --config (the VTA board top's memory)");
+  const odd = await runCli('synth', '--config', 'hx8k-1x2', '--mem-bytes', '5000', '--out', join(tmpdir(), 'vtw-never'));
+  assert.is(odd.code, 1);
+  assert.is(odd.stderr.trim(), 'vtw: error: board memory of 5000 bytes: give a power of two of at least 4096 bytes');
+});
+
 test('real flow: nextpnr\'s trap on an over-full HX1K becomes a "does not fit" error', async () => {
   const e = await runFlow({ board: getBoard('icestick'), files: bigRam(), top: 'bigram' }).catch((x) => x);
   assert.instance(e, FitError);
