@@ -197,7 +197,7 @@ test('vtw synth --mem-bytes: with --config only, a size the board top can build,
   assert.is(demo.stderr.trim(), "vtw: error: --mem-bytes goes with --config (the VTA board top's memory)");
   const odd = await runCli('synth', '--config', 'hx8k-1x2', '--mem-bytes', '5000', '--out', join(tmpdir(), 'vtw-never'));
   assert.is(odd.code, 1);
-  assert.is(odd.stderr.trim(), 'vtw: error: board memory of 5000 bytes: give a power of two of at least 4096 bytes');
+  assert.is(odd.stderr.trim(), 'vtw: error: board memory of 5000 bytes: give a power of two or a multiple of 2048 bytes (one block RAM per byte lane), at least 4096');
 });
 
 test('real flow: nextpnr\'s trap on an over-full HX1K becomes a "does not fit" error', async () => {
