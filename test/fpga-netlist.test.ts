@@ -34,13 +34,15 @@ const oneLine = (r: { code: number; stderr: string }, re: RegExp) => {
   assert.match(r.stderr, re);
 };
 
-test('a config that names no board: one line naming the board presets; --board without a board engine: one line', async () => {
+test('a config that names no board: one line naming the board presets; --board or --mem-bytes without a board engine, a memory size the board top cannot build: one line', async () => {
   assert.equal(BOARD_PRESETS, ['hx8k-1x2', 'up5k-1x2']);
   for (const engine of ['board', 'board-netlist']) {
     oneLine(await runCli('test', '--config', 'ice40-tiny', '--engine', engine), new RegExp(`engine ${engine} simulates a board top, but \\S+ names no board: use a board preset \\(--config hx8k-1x2 or --config up5k-1x2\\) or give --board B`));
   }
   oneLine(await runCli('test', '--config', 'up5k-1x2', '--board', 'icebreaker'), /--board goes with --engine board or board-netlist/);
   oneLine(await runCli('test', '--config', 'up5k-1x2', '--engine', 'board-netlst'), /unknown engine board-netlst.*board-netlist/);
+  oneLine(await runCli('test', '--config', 'hx8k-1x2', '--mem-bytes', '6144'), /--mem-bytes goes with --engine board or board-netlist/);
+  oneLine(await runCli('test', '--config', 'hx8k-1x2', '--engine', 'board', '--mem-bytes', '5000'), /board memory of 5000 bytes: give a power of two or a multiple of 2048 bytes/);
 });
 
 test('without Verilator on PATH: one line, non-zero exit, nothing built', async () => {
