@@ -131,7 +131,7 @@ test('configuration checks: MEM_OUTSTANDING 2, SPRAM timing limits, DSPs on an H
   assert.match(errorLine(() => boardMemory(derived('spram'), ib, 16384)), /SPRAM banks of 65536 bytes/);
 });
 
-verilatorTest('the board top lints clean under verilator -Wall (SPRAM and block RAM, 32- and 64-bit bus)', async () => {
+verilatorTest('the board top lints clean under verilator -Wall (SPRAM and block RAM, 32- and 64-bit bus, 6 KiB of block RAM)', async () => {
   for (const [board, cfg] of [
     ['icebreaker', BOARDS.spram.config], ['icebreaker', { ...BOARDS.spram.config, LOG_BUS_WIDTH: 6 }],
     ['hx8k-breakout', BOARDS.bram.config], ['hx8k-breakout', { ...BOARDS.bram.config, LOG_BUS_WIDTH: 5 }],
@@ -140,6 +140,10 @@ verilatorTest('the board top lints clean under verilator -Wall (SPRAM and block 
     const r = await verilatorLint(des.files, des.top, des.libraries);
     assert.ok(r.ok, `${board} ${JSON.stringify(cfg)}:\n${r.messages.join('\n')}`);
   }
+  // block RAM between powers of two: 1 536 words behind an 11-bit address
+  const six = await vtaBoardTop(deriveConfig(BOARDS.preset.config), getBoard('hx8k-breakout'), { noPll: true, clksPerBit: 4, timeoutCycles: 400, memBytes: 6144 });
+  const r6 = await verilatorLint(six.files, six.top, six.libraries);
+  assert.ok(r6.ok, `hx8k-1x2 with 6 KiB:\n${r6.messages.join('\n')}`);
 });
 
 test('clock: a PLL when CLOCK_MHZ differs from the board clock (PAD PLL on iCEBreaker), UART divider from the achieved clock', async () => {
