@@ -34,7 +34,7 @@ const oneLine = (r: { code: number; stderr: string }, re: RegExp) => {
   assert.match(r.stderr, re);
 };
 
-test('a config that names no board: one line naming the board presets; --board or --mem-bytes without a board engine, a memory size the board top cannot build: one line', async () => {
+test('a config that names no board: one line naming the board presets; --board without a board engine: one line', async () => {
   assert.equal(BOARD_PRESETS, ['hx8k-1x2', 'up5k-1x2']);
   for (const engine of ['board', 'board-netlist']) {
     oneLine(await runCli('test', '--config', 'ice40-tiny', '--engine', engine), new RegExp(`engine ${engine} simulates a board top, but \\S+ names no board: use a board preset \\(--config hx8k-1x2 or --config up5k-1x2\\) or give --board B`));
