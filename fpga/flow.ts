@@ -233,7 +233,10 @@ export function fitError(util: Record<string, Used>, board: Board, hint?: string
   const what = over
     .map((o) => `${o.resource}: needs ${o.used}, the ${part} has ${o.available} (${o.used - o.available} too many, ${Math.round((100 * o.used) / Math.max(1, o.available))}%)`)
     .join('; ');
-  return new FitError(`design does not fit ${board.name} (${part}): ${what}${hint ? `; ${hint}` : ''}`, over);
+  // a design over in block RAM or DSPs only: say what its logic takes (what a smaller memory would leave)
+  const lc = util.ICESTORM_LC;
+  const cells = lc && lc.used <= lc.available ? `; logic cells fit: ${lc.used} of ${lc.available} (${Math.round((100 * lc.used) / Math.max(1, lc.available))}%)` : '';
+  return new FitError(`design does not fit ${board.name} (${part}): ${what}${cells}${hint ? `; ${hint}` : ''}`, over);
 }
 
 /** Count cell types in a yosys JSON netlist (all modules; synth_ice40 flattens the design). */

@@ -14,6 +14,8 @@ export interface EngineOptions {
   failDir?: string;
   /** The board of `board` / `board-netlist` (default: the program's config's BOARD). */
   board?: Board;
+  /** Bytes of the simulated board top's memory (`board` / `board-netlist`; default: the board's, fpga/top boardMemory). */
+  memBytes?: number;
 }
 
 export interface EngineEntry {
@@ -39,11 +41,11 @@ export const ENGINES: readonly EngineEntry[] = [
   },
   {
     name: 'board', description: 'the board top\'s RTL in Verilator through the simulated UART link, checked against ts', records: { trace: false, vcd: false },
-    create: (o) => new SimBoardEngine({ netlist: false, board: o.board, onProgress: o.onProgress }),
+    create: (o) => new SimBoardEngine({ netlist: false, board: o.board, memBytes: o.memBytes, onProgress: o.onProgress }),
   },
   {
     name: 'board-netlist', description: 'the board top\'s synth_ice40 netlist on the iCE40 cell models, likewise', records: { trace: false, vcd: false },
-    create: (o) => new SimBoardEngine({ netlist: true, board: o.board, onProgress: o.onProgress }),
+    create: (o) => new SimBoardEngine({ netlist: true, board: o.board, memBytes: o.memBytes, onProgress: o.onProgress }),
   },
 ];
 

@@ -129,6 +129,11 @@ test('a design that does not fit names the resource and by how much', async () =
   assert.is(e.message, 'design does not fit icebreaker (iCE40UP5K): logic cells: needs 6000, the iCE40UP5K has 5280 (720 too many, 114%); DSP blocks (SB_MAC16): needs 16, the iCE40UP5K has 8 (8 too many, 200%); try a smaller configuration');
   assert.equal(e.over.map((o: { cellType: string }) => o.cellType), ['ICESTORM_LC', 'ICESTORM_DSP']);
   assert.instance(e, VtwError);
+  // over in block RAM only: the message also gives the logic cells it takes
+  const ram = 'Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    6210/   7680    80%\nInfo: \t        ICESTORM_RAM:      45/     32   140%\n\nERROR: Unable to place cell\n';
+  const e2 = await runFlow({ board: getBoard('hx8k-breakout'), files: src, top: 't', tools: fakes({ pnrTrap: true, pnrLog: ram }).tools }).catch((x) => x);
+  assert.instance(e2, FitError);
+  assert.is(e2.message, 'design does not fit hx8k-breakout (iCE40HX8K): block RAMs (EBR): needs 45, the iCE40HX8K has 32 (13 too many, 141%); logic cells fit: 6210 of 7680 (81%)');
 });
 
 // ---- the real WebAssembly tools ----
@@ -189,10 +194,19 @@ test('real flow through the CLI: vtw synth --demo on an HX board writes top.bin 
   }
 });
 
+test('vtw synth --mem-bytes: with --config only, a size the board top can build, else one line and exit 1', async () => {
+  const demo = await runCli('synth', '--board', 'icestick', '--demo', '--mem-bytes', '4096', '--out', join(tmpdir(), 'vtw-never'));
+  assert.is(demo.code, 1);
+  assert.is(demo.stderr.trim(), "vtw: error: --mem-bytes goes with --config (the VTA board top's memory)");
+  const odd = await runCli('synth', '--config', 'hx8k-1x2', '--mem-bytes', '5000', '--out', join(tmpdir(), 'vtw-never'));
+  assert.is(odd.code, 1);
+  assert.is(odd.stderr.trim(), 'vtw: error: board memory of 5000 bytes: give a power of two or a multiple of 2048 bytes (one block RAM per byte lane), at least 4096');
+});
+
 test('real flow: nextpnr\'s trap on an over-full HX1K becomes a "does not fit" error', async () => {
   const e = await runFlow({ board: getBoard('icestick'), files: bigRam(), top: 'bigram' }).catch((x) => x);
   assert.instance(e, FitError);
-  assert.match(e.message, /^design does not fit icestick \(iCE40HX1K\): block RAMs \(EBR\): needs 18, the iCE40HX1K has 16 \(2 too many, 113%\)$/);
+  assert.match(e.message, /^design does not fit icestick \(iCE40HX1K\): block RAMs \(EBR\): needs 18, the iCE40HX1K has 16 \(2 too many, 113%\); logic cells fit: (\d+) of 1280 \(\d+%\)$/);
 });
 
 test('PLL: icepll (WASM) picks the dividers; the demo top instantiates SB_PLL40_PAD on the PLL pad, SB_PLL40_CORE elsewhere', async () => {

@@ -41,6 +41,8 @@ test('a config that names no board: one line naming the board presets; --board w
   }
   oneLine(await runCli('test', '--config', 'up5k-1x2', '--board', 'icebreaker'), /--board goes with --engine board or board-netlist/);
   oneLine(await runCli('test', '--config', 'up5k-1x2', '--engine', 'board-netlst'), /unknown engine board-netlst.*board-netlist/);
+  oneLine(await runCli('test', '--config', 'hx8k-1x2', '--mem-bytes', '6144'), /--mem-bytes goes with --engine board or board-netlist/);
+  oneLine(await runCli('test', '--config', 'hx8k-1x2', '--engine', 'board', '--mem-bytes', '5000'), /board memory of 5000 bytes: give a power of two or a multiple of 2048 bytes/);
 });
 
 test('without Verilator on PATH: one line, non-zero exit, nothing built', async () => {

@@ -89,6 +89,52 @@ verilatorTest('signed x unsigned products (the ALU shift\'s) match BigInt: gener
   await check({ target: 'ice40', dspBudget: 2 }, 'a', 8, 8);
 });
 
+verilatorTest('iCE40 LUT multipliers (DSP_BUDGET 0, shift-and-add rows) match BigInt', async () => {
+  await check({ target: 'ice40', dspBudget: 0 }, true, 8, 8);
+  await check({ target: 'ice40', dspBudget: 0 }, false, 4, 8);
+  await check({ target: 'ice40', dspBudget: 0 }, 'a', 8, 8);
+  await check({ target: 'ice40', dspBudget: 0 }, true, 2, 3);
+});
+
+verilatorTest('iCE40 LUT multiplier (DSP_BUDGET 0): every signed and unsigned 8x8 product, exhaustively', async () => {
+  const ctx: MulCtx = { target: 'ice40', dspBudget: 0 };
+  const m = new Module('mul_both');
+  const a = m.input('a', 8);
+  const b = m.input('b', 8);
+  m.assign(m.output('ps', 16), products(m, 'ms', [{ a, b }], true, ctx)[0]);
+  m.assign(m.output('pu', 16), products(m, 'mu', [{ a, b }], false, ctx)[0]);
+  const text = printModule(m);
+  assert.not.match(text, / \* /, 'no `*` operator: the rows are adds');
+  const tb = [
+    'module tb;',
+    '  reg [7:0] a; reg [7:0] b; wire [15:0] ps, pu; integer i, j;',
+    '  mul_both dut (.a(a), .b(b), .ps(ps), .pu(pu));',
+    '  initial begin',
+    '    for (i = 0; i < 256; i = i + 1) for (j = 0; j < 256; j = j + 1) begin a = i[7:0]; b = j[7:0]; #1 $display("%h %h", ps, pu); end',
+    '    $finish;',
+    '  end',
+    'endmodule',
+  ].join('\n') + '\n';
+  const out = await verilateAndRun({ 'mul_both.v': text, 'tb.sv': tb }, 'tb');
+  const got = out.split('\n').filter((l) => /^[0-9a-f]{4} [0-9a-f]{4}$/.test(l.trim())).map((l) => l.trim().split(' '));
+  assert.is(got.length, 65536);
+  const sx = (v: number) => BigInt(v >= 128 ? v - 256 : v);
+  let bad = 0;
+  let first = '';
+  for (let i = 0; i < 256; i++) {
+    for (let j = 0; j < 256; j++) {
+      const [ps, pu] = got[i * 256 + j].map((h) => BigInt('0x' + h));
+      const ws = BigInt.asUintN(16, sx(i) * sx(j));
+      const wu = BigInt(i * j);
+      if (ps !== ws || pu !== wu) {
+        if (!bad) first = `${i} x ${j}: got ${ps.toString(16)} / ${pu.toString(16)}, want ${ws.toString(16)} / ${wu.toString(16)}`;
+        bad++;
+      }
+    }
+  }
+  assert.is(bad, 0, `${bad} wrong products, first ${first}`);
+});
+
 test('control products go on DSPs only where the GEMM array leaves two (or four); the manifest counts them', () => {
   const ice = (b: number) => ({ target: 'ice40' as const, dspBudget: b });
   assert.equal(controlMulPlan(ice(8), 2, 11), { ctx: ice(4), dsps: 4 });

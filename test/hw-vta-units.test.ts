@@ -147,6 +147,11 @@ verilatorTest('GEMM core on iCE40 SB_MAC16 pairs (yosys cell models), ice40-smal
   await gemmCase({ TARGET: 'ice40', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, LOG_ACC_BUFF_SIZE: 11, DSP_BUDGET: 8 }, 'ice40', 7);
 });
 
+verilatorTest('GEMM core on iCE40 LUT multipliers (DSP_BUDGET 0, shift-and-add rows), 1x4 with 16-bit dots and GEMM_II 2', async () => {
+  await gemmCase({ TARGET: 'ice40', LOG_BLOCK: 2, LOG_ACC_WIDTH: 4, DSP_BUDGET: 0 }, 'ice40', 8);
+  await gemmCase({ TARGET: 'ice40', LOG_BLOCK: 2, DSP_BUDGET: 0, GEMM_II: 2 }, 'ice40', 9);
+});
+
 // ---------------------------------------------------------------- command FIFO
 
 for (const depth of [16, 4, 2, 1]) verilatorTest(`command FIFO, depth ${depth}${depth <= REG_FIFO_MAX_DEPTH ? ' (registers)' : ''}: first word falls through one cycle after the push, occupancy as docs/microarch.md §3`, async () => {

@@ -14,6 +14,7 @@ import { TsEngine } from '../../sim/ts/engine.ts';
 import { getBoard, type Board } from '../boards/index.ts';
 import { netlistSimDesign, verilatorMissing } from './netlist.ts';
 import { compareWithBoard, runOnBoard, type BoardRunResult } from './run.ts';
+import { boardMemory } from './index.ts';
 import { startSimBoard } from './sim.ts';
 
 /** The presets that name their board (BOARD): what `--engine board|board-netlist` runs. */
@@ -31,6 +32,8 @@ export interface SimBoardEngineOptions {
   netlist: boolean;
   /** The board (default: each program's config's BOARD). */
   board?: Board;
+  /** Bytes of the board top's memory (default: the board's). */
+  memBytes?: number;
   onProgress?: (msg: string) => void;
   /** Give up on a run after this many ms of wall time (default 10 minutes). */
   timeoutMs?: number;
@@ -48,6 +51,7 @@ export class SimBoardEngine implements Engine {
   /** Check what a run of a program built for `d` needs (a board, Verilator) before anything is built. */
   check(d: Derived): Board {
     const board = boardFor(d, this.name, this.opts.board);
+    if (this.opts.memBytes !== undefined) boardMemory(d, board, this.opts.memBytes); // a size the board top cannot build: one line, before any run
     const why = this.toolsChecked ? null : verilatorMissing();
     this.toolsChecked = !why;
     if (why) throw new VtwError(`engine ${this.name} ${this.opts.netlist ? 'is a gate-level simulation and ' : ''}needs Verilator: ${why}`);
@@ -57,7 +61,7 @@ export class SimBoardEngine implements Engine {
   async run(p: Program, o: RunOptions = {}): Promise<RunResult> {
     const board = this.check(p.config);
     const progress = this.opts.onProgress;
-    const sim = await startSimBoard(p.config, board, {}, progress, this.opts.netlist ? (des) => netlistSimDesign(des, { onProgress: progress }) : undefined);
+    const sim = await startSimBoard(p.config, board, this.opts.memBytes !== undefined ? { memBytes: this.opts.memBytes } : {}, progress, this.opts.netlist ? (des) => netlistSimDesign(des, { onProgress: progress }) : undefined);
     let r: BoardRunResult;
     try {
       const maxCycles = o.maxCycles !== undefined && o.maxCycles < DEFAULT_MAX_CYCLES ? { maxCycles: o.maxCycles } : {};

@@ -99,10 +99,12 @@ export function boardMemory(d: Derived, board: Board, memBytes?: number): BoardM
   }
   const ebrBytes = dev.ramBlocks * 512;
   const bytes = memBytes ?? floorPow2(ebrBytes / 2);
-  if (!isPow2(bytes) || bytes < 4096 || bytes < BB * 2) {
-    throw new VtwError(`board memory of ${bytes} bytes: give a power of two of at least 4096 bytes`);
+  // One 8-bit memory per byte lane; an EBR holds 512 x 8 bits. A size between powers of two takes
+  // whole EBRs per lane (6 KiB on a 32-bit bus: 3 per lane), the core's addresses past it unused.
+  const row = BB * 512;
+  if (bytes < 4096 || bytes < BB * 2 || (!isPow2(bytes) && bytes % row !== 0)) {
+    throw new VtwError(`board memory of ${bytes} bytes: give a power of two or a multiple of ${row} bytes (one block RAM per byte lane), at least 4096`);
   }
-  // One 8-bit memory per byte lane; an EBR holds 512 x 8 bits.
   const blocks = BB * Math.ceil(bytes / BB / 512);
   return { kind, memBytes: bytes, blocks, description: `${BB} byte lanes of block RAM (at least ${blocks} SB_RAM40_4K), ${bytes} bytes` };
 }

@@ -69,7 +69,7 @@ export function memController(d: Derived, o: MemCtlOptions): Module {
   const BB = BUS / 8;
   const LBB = log2(BB);
   const words = o.memBytes / BB;
-  const AW = log2(words);
+  const AW = bitsFor(words - 1); // block RAM may hold a non-power-of-two number of words
   const { readLatency: RL, writeLatency: WL, cyclesPerBeat: CPB } = d.mem;
   const m = new Module(o.name, [
     `Board memory controller for VTA ${d.variant}: ${o.memBytes} bytes of ${o.kind === 'spram' ? 'SB_SPRAM256KA' : 'block RAM'}, ${BUS}-bit bus,`,
@@ -199,8 +199,8 @@ export function memController(d: Derived, o: MemCtlOptions): Module {
     ? cat(...Array.from({ length: halves }, (_, k) => repeat(4, eq(lSub, lit(lSub.width, halves - 1 - k)))))
     : lit(4, 15);
 
-  const q = o.kind === 'bram' ? bramArray(m, clk, { rdIssue, rdAddr, vtaSide, beat, wrAddr, wdata, wstrb, lTake, lWrite, lWord, lData, lStrb, BB, AW })
-    : spramArray(m, clk, rst, holdV!, { rdIssue, rdAddr, beat, wrAddr, wdata, wstrb, lTake, lWrite, lWord, lData, lStrb, BB, AW });
+  const q = o.kind === 'bram' ? bramArray(m, clk, { rdIssue, rdAddr, vtaSide, beat, wrAddr, wdata, wstrb, lTake, lWrite, lWord, lData, lStrb, BB, AW, words })
+    : spramArray(m, clk, rst, holdV!, { rdIssue, rdAddr, beat, wrAddr, wdata, wstrb, lTake, lWrite, lWord, lData, lStrb, BB, AW, words });
   m.assign(rdata, q);
   if (lSubQ) {
     const sel = m.reg('link_rdata_sel', 32, 'the 32-bit half the link asked for (combinational)');
@@ -229,11 +229,13 @@ interface Ports {
   lStrb: Expr;
   BB: number;
   AW: number;
+  /** Bus words of memory (2^AW, or fewer in block RAM). */
+  words: number;
 }
 
 /** Byte-lane block RAMs: write port (core beat, else link), registered read port. */
 function bramArray(m: Module, clk: Signal, p: Ports & { vtaSide: Signal }): Expr {
-  const depth = 2 ** p.AW;
+  const depth = p.words;
   const raddr = m.wire('ram_raddr', p.AW);
   m.assign(raddr, mux(p.vtaSide, p.rdAddr, p.lWord));
   const waddr = m.wire('ram_waddr', p.AW);

@@ -3,14 +3,17 @@
  * - generic: Verilog `*` on sign/zero-extended operands (synthesis picks LUTs or DSPs);
  * - ice40 with DSP_BUDGET = n > 0: SB_MAC16 instances in 8x8 mode, two independent products per
  *   DSP (operands of at most 8 bits), and an error when the array needs more than 2n products;
- * - ice40 with DSP_BUDGET = 0: LUT multipliers (`*`, and the flow synthesizes without -dsp).
+ * - ice40 with DSP_BUDGET = 0: LUT multipliers written as shift-and-add rows, one conditional
+ *   carry-chain add per multiplier bit (shiftAddProduct below), not `*`: yosys maps `*` to a
+ *   carry-save array of 2 LUT4s per full adder (173 LUT4s for a signed 8x8 product), the rows to
+ *   about one logic cell per adder bit (80 LUT4s + 50 carries). Same products, bit for bit.
  *
  * SB_MAC16 in 8x8 mode (Lattice TN1295; yosys share/ice40/cells_sim.v): with MODE_8x8 = 1 and
  * TOPOUTPUT_SELECT = BOTOUTPUT_SELECT = 2'b10 the output is O[31:16] = A[15:8] * B[15:8] and
  * O[15:0] = A[7:0] * B[7:0], unregistered; A_SIGNED / B_SIGNED make both halves signed.
  */
 import { VtwError } from '../../src/errors.ts';
-import { Module, cat, lit, mul, sext, zext, type Expr, type Signal } from '../hdl/ir.ts';
+import { Module, add, cat, lit, mul, mux, sext, sub, zext, type Expr, type Signal } from '../hdl/ir.ts';
 
 export type HwTarget = 'generic' | 'ice40';
 export const HW_TARGETS: readonly HwTarget[] = ['generic', 'ice40'];
@@ -85,6 +88,9 @@ export function products(m: Module, prefix: string, pairs: MulPair[], signed: bo
   const aSigned = signed !== false;
   const bSigned = signed === true;
   const useDsp = ctx.target === 'ice40' && ctx.dspBudget !== null && ctx.dspBudget > 0;
+  if (ctx.target === 'ice40' && ctx.dspBudget === 0) {
+    return pairs.map((p, k) => shiftAddProduct(m, `${prefix}_sa${k}`, p.a, p.b, aSigned, bSigned));
+  }
   if (!useDsp) {
     if (signed !== 'a') return pairs.map((p) => mul(p.a, p.b, signed));
     return pairs.map((p) => mul(p.a, zext(p.b, p.b.width + 1), true).slice(p.a.width + p.b.width - 1, 0));
@@ -134,6 +140,38 @@ export function products(m: Module, prefix: string, pairs: MulPair[], signed: bo
     if (pack && group.length === 1) m.assign(m.wire(`${prefix}_dsp${k}_top_unused`, 16), o.slice(31, 16));
   }
   return out;
+}
+
+/**
+ * a*b (width a+b, modulo nothing: the full product) as rows added one multiplier bit at a time,
+ * the partial sum's low bit leaving at each row: with A = a extended by one bit (sign or zero),
+ *   U_0 = b_0 ? A : 0,   U_j = (U_{j-1} >> 1, its top bit repeated if a is signed) +/- (b_j ? A : 0),
+ * the last row subtracting when b is signed (its top bit weighs -2^(bw-1)); the product is U_(bw-1)
+ * above the leaving bits U_(bw-2)[0] .. U_0[0]. Every U_j fits aw+1 bits (|sum of the first j+1
+ * rows| < 2^(aw+j) signed, 2^(aw+j+1) unsigned), so each row is one (aw+1)-bit add. Written as
+ * `b_j ? x + A : x`, each bit of a row maps onto one iCE40 logic cell: the carry chain adds x and A
+ * whatever b_j is, and the LUT picks the sum or x (b_j on the LUT input the carry leaves free).
+ * Operands of one bit fall back to `*`.
+ */
+export function shiftAddProduct(m: Module, name: string, a: Expr, b: Expr, aSigned: boolean, bSigned: boolean): Expr {
+  const aw = a.width;
+  const bw = b.width;
+  if (aw < 2 || bw < 2) return aSigned === bSigned ? mul(a, b, aSigned) : mul(a, zext(b, bw + 1), true).slice(aw + bw - 1, 0);
+  const w = aw + 1;
+  const A = aSigned ? sext(a, w) : zext(a, w);
+  const zero = lit(w, 0);
+  const rows: Signal[] = [];
+  let u = m.wire(`${name}_u0`, w);
+  m.assign(u, mux(b.bit(0), A, zero));
+  rows.push(u);
+  for (let j = 1; j < bw; j++) {
+    const x = cat(aSigned ? u.bit(w - 1) : lit(1, 0), u.slice(w - 1, 1));
+    const next = m.wire(`${name}_u${j}`, w);
+    m.assign(next, mux(b.bit(j), bSigned && j === bw - 1 ? sub(x, A) : add(x, A), x));
+    rows.push(next);
+    u = next;
+  }
+  return cat(u, ...rows.slice(0, -1).reverse().map((r) => r.bit(0)));
 }
 
 function unusedWire(m: Module, name: string): Signal {

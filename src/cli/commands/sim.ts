@@ -84,17 +84,19 @@ export function registerSim(program: Command): void {
     .addOption(configOption())
     .addOption(engineOption())
     .addOption(boardOption({ description: 'with --engine board|board-netlist: the board whose top is simulated (default: the config\'s BOARD; see vtw boards)' }))
+    .option('--mem-bytes <n>', 'with --engine board|board-netlist: bytes of the simulated board top\'s memory (default: the board\'s)', parseInteger('mem-bytes', 1))
     .option('-s, --suite <suite>', 'conformance or random', 'conformance')
     .addOption(seedOption('seed for data and random programs', 1))
     .option('--count <n>', 'random programs to run', parseInteger('count'), 20)
     .addOption(jsonOption('print JSON {passed, failed, tests}'))
     .addOption(maxCyclesOption())
-    .action(async (opts: { config: Derived; engine: EngineEntry; board?: Board; suite: string; seed: number; count: number; json?: boolean; maxCycles: number }) => {
+    .action(async (opts: { config: Derived; engine: EngineEntry; board?: Board; memBytes?: number; suite: string; seed: number; count: number; json?: boolean; maxCycles: number }) => {
       if (opts.suite !== 'conformance' && opts.suite !== 'random') throw new VtwError(`--suite ${opts.suite}: use conformance or random`);
       const d = opts.config;
-      const started = startEngine(opts.engine, opts.board ? { board: opts.board } : {});
+      const started = startEngine(opts.engine, { ...(opts.board ? { board: opts.board } : {}), ...(opts.memBytes !== undefined ? { memBytes: opts.memBytes } : {}) });
       if (started instanceof SimBoardEngine) started.check(d);
       else if (opts.board) throw new VtwError('--board goes with --engine board or board-netlist');
+      else if (opts.memBytes !== undefined) throw new VtwError('--mem-bytes goes with --engine board or board-netlist');
       const engine = withMaxCycles(started, opts.maxCycles);
       const so = { suite: opts.suite, seed: opts.seed, count: opts.count } as const;
       const bar = progress(suiteSize(d, so), `${opts.suite} on ${d.variant}`);

@@ -14,6 +14,7 @@ import { boardOption, configOption, jsonOption, outOption, parseInteger, parsePo
 
 interface SynthOptions {
   baud?: number;
+  memBytes?: number;
   board?: Board;
   config?: Derived;
   verilog?: string;
@@ -95,6 +96,7 @@ export function registerSynth(program: Command): void {
     .option('--freq <mhz>', 'clock constraint in MHz (default: the board clock)')
     .option('--pcf <file>', 'pin constraints (default: a .pcf in the Verilog folder, else the board\'s pins)')
     .option('--baud <n>', 'with --config: the host link\'s baud (default 115200; another baud also builds the link with WRITE_STREAM); refused in one line where the board cannot do it', parseInteger('baud', 1))
+    .option('--mem-bytes <n>', 'with --config: bytes of the board top\'s on-chip memory (default: SPRAM up to 2^MEM_ADDR_BITS, half the block RAM on parts without SPRAM; a power of two); programs that need more are refused when they run', parseInteger('mem-bytes', 1))
     .option('--dsp', 'map * operators to SB_MAC16 blocks (synth_ice40 -dsp; UP5K only)')
     .option('--allow-timing-fail', 'exit 0 even when the clock constraint is not met')
     .addOption(jsonOption('print the summary as JSON'))
@@ -115,7 +117,9 @@ export function registerSynth(program: Command): void {
           throw new VtwError('--config builds the VTA board top at the config\'s CLOCK_MHZ with the board\'s pins: leave out --top, --pll, --freq, --pcf and --dsp');
         }
         if (d.target !== 'ice40') throw new VtwError(`the config's TARGET is '${d.target}': iCE40 boards need "TARGET": "ice40" (DSP budget, SB_MAC16 and RAM mapping)`);
-        const des = await vtaBoardTop(d, board, opts.baud !== undefined ? { baud: opts.baud } : {});
+        const des = await vtaBoardTop(d, board, {
+          ...(opts.baud !== undefined ? { baud: opts.baud } : {}), ...(opts.memBytes !== undefined ? { memBytes: opts.memBytes } : {}),
+        });
         files = des.files;
         top = des.top;
         opts.freq = String(des.clockMhz);
@@ -126,6 +130,8 @@ export function registerSynth(program: Command): void {
           config: d.variant, configId: `0x${des.configId.toString(16).padStart(8, '0')}`, multipliers: d.multipliers,
           clockMhz: des.clockMhz, pll: des.pll, memory: des.memory, baud: des.baud,
         };
+      } else if (opts.memBytes !== undefined) {
+        throw new VtwError('--mem-bytes goes with --config (the VTA board top\'s memory)');
       } else if (opts.demo) {
         if (opts.verilog || opts.top) throw new VtwError('--demo builds its own design: leave out --verilog and --top');
         const pllMhz = positive(opts.pll, 'pll');
