@@ -99,6 +99,12 @@ export interface Timing {
    * (docs/microarch.md §17): 0, or 1 with config COMPUTE_READ_REG (a register between them).
    */
   computeReadDelay: number;
+  /**
+   * Extra cycles between a token push and its visibility to pops (docs/microarch.md §18): 0, or 1
+   * with config TOKEN_PUSH_REG (a register before the token counters). A token pushed in cycle c is
+   * visible from c + 1 + tokenPushDelay; the pushing instruction still ends in c + 1.
+   */
+  tokenPushDelay: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -118,6 +124,7 @@ export function timingOf(d: Derived): Timing {
     dmaReadEngines: d.dmaReadEngines,
     fetchDecodeDelay: d.fetchDecodeSerial ? fetchDecodeSerialLatency(Math.max(...Object.values(d.depth))) : 0,
     computeReadDelay: d.computeReadReg ? 1 : 0,
+    tokenPushDelay: d.tokenPushReg ? 1 : 0,
   };
 }
 
