@@ -142,6 +142,9 @@ test('fit hints name the next smaller iCE40 preset the board can run, or say the
   // the UP5K's own preset is named
   const up = deriveConfig({ TARGET: 'ice40', LOG_BLOCK: 1, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 9, LOG_ACC_BUFF_SIZE: 10, DSP_BUDGET: 8, MEM_OUTSTANDING: 1, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4 });
   assert.is(smallerPresetHint(up, getBoard('icebreaker')), `try the smaller preset up5k-1x2 (${loadConfig('up5k-1x2').variant}, 4 multipliers)`);
+  // a 1x4 with more SRAM than up5k-1x4 (ice40-small: 5 KiB) gets the UP5K's 1x4 preset, the largest that is smaller
+  assert.is(smallerPresetHint(loadConfig('ice40-small'), getBoard('icebreaker')), `try the smaller preset up5k-1x4 (${loadConfig('up5k-1x4').variant}, 16 multipliers)`);
+  assert.is(smallerPresetHint(loadConfig('up5k-1x4'), getBoard('icebreaker')), `try the smaller preset up5k-1x2 (${loadConfig('up5k-1x2').variant}, 4 multipliers)`);
   assert.match(smallerPresetHint(loadConfig('up5k-1x2'), getBoard('icebreaker')), /^no smaller iCE40 preset runs on icebreaker: lower LOG_BLOCK/);
   // up5k-1x2 is smaller than hx8k-1x2 but needs DSPs an HX part does not have
   assert.match(smallerPresetHint(loadConfig('hx8k-1x2'), hx), /^no smaller iCE40 preset runs on hx8k-breakout/);

@@ -1,5 +1,5 @@
 /**
- * TOKEN_PUSH_REG (docs/microarch.md §18, docs/config.md): off by default; the TS simulator's timing
+ * TOKEN_PUSH_REG (docs/microarch.md §19, docs/config.md): off by default; the TS simulator's timing
  * with it against values worked out by hand from the contract (a token pushed in c is visible from
  * c + 2, the pushing instruction still ends in c + 1, the room check counts the registered push);
  * results independent of the key; and the Verilated RTL agrees with the TS simulator bit for bit
@@ -41,7 +41,7 @@ test('TOKEN_PUSH_REG: off by default (same variant, no delay); a bad value gets 
   assert.match(r.stderr, /TOKEN_PUSH_REG/);
 });
 
-test('TS simulator: gemm-tiny with the key, worked by hand from §11 and §18 (each waiting consumer starts one cycle later)', () => {
+test('TS simulator: gemm-tiny with the key, worked by hand from §11 and §19 (each waiting consumer starts one cycle later)', () => {
   const p = assemble(readFileSync('examples/gemm-tiny.vasm', 'utf8'));
   const off = runSync(p);
   const on = runSync({ ...p, config: deriveConfig({ TOKEN_PUSH_REG: true }) });

@@ -19,7 +19,8 @@
  * transfer, from start + 1: forwards from sram_base over the top rows and the left pad of the first
  * data row, then over the gap (right pad + left pad) between consecutive data rows, then backwards
  * from the footprint end over the rest; a count of the pads left ends it. Done (the last active
- * cycle) when the last beat and the last pad are written: workEnd = max(dataEnd, start + 1 + beats + P).
+ * cycle) when the last beat and the last pad are written: workEnd = max(dataEnd, start + 1 + beats + P);
+ * with READ_DONE_REG a register holds that done for one cycle more (workEnd one later, §18).
  * Write data: the OUT SRAM is read one beat ahead, so the beat the memory takes in cycle c was read in
  * c - 1; done when the response of the last burst arrives.
  * Observation: `busy` for the first min(workEnd - start, 1 + beats*CPB + P) cycles (§10), a
@@ -496,8 +497,19 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
   const inflight = mb.reg('inflight', 1);
   const atStart = mb.w('at_start', all(isZero(s.y), isZero(s.pads)));
   const done = mb.w('done_w', all(inflight, any(dataDone, lastBeat), pw.idleNext));
-  mb.next(inflight, sel(start, inv(atStart), all(inflight, inv(done))));
-  mb.output('done', done);
+  if (d.readDoneReg) {
+    // READ_DONE_REG (docs/microarch.md §18): the completion passes a register, so the LOAD's last
+    // active cycle is the one after its last beat or pad and `done` (the modules' push, compute's
+    // completion, the shared engine's idle) runs from no read beat of this cycle. `done_w` holds
+    // in that cycle too (data and pads are over): the register takes it once.
+    const doneQ = mb.reg('done_q', 1);
+    mb.next(doneQ, all(done, inv(doneQ)));
+    mb.next(inflight, sel(start, inv(atStart), all(inflight, inv(doneQ))));
+    mb.output('done', doneQ);
+  } else {
+    mb.next(inflight, sel(start, inv(atStart), all(inflight, inv(done))));
+    mb.output('done', done);
+  }
   mb.output('done_at_start', atStart);
   // idle: takes a start this cycle (a transfer's registers are all loaded by its start)
   mb.output('idle', inv(inflight));

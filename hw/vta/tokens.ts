@@ -4,7 +4,7 @@
  * in cycle s frees its slot for the producer from s + 1 (the counts are registered). The compute
  * module may complete several instructions in one cycle, so its pushes are counts.
  *
- * With TOKEN_PUSH_REG (§18, `pushReg`) each queue's push first goes to a register `<q>_push_q`, and
+ * With TOKEN_PUSH_REG (§19, `pushReg`) each queue's push first goes to a register `<q>_push_q`, and
  * the counter adds that register: a push in c is counted from c + 2 (visible to pops then), and the
  * producer's occupancy `<q>_occ` (counter + registered push, from registers only) counts it from
  * c + 1 as before, so its room check never lets the queue overflow. The producers' push logic then

@@ -56,7 +56,7 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   const rbeat = { fetch: W('rbeat_fetch', 1), uop: W('rbeat_uop', 1), acc: W('rbeat_acc', 1), wgt: W('rbeat_wgt', 1), inp: W('rbeat_inp', 1) };
   const pop = { load: W('pop_load', 1), compute: W('pop_compute', 1), store: W('pop_store', 1) };
   const tok = { l2g: W('tok_l2g', 8), g2l: W('tok_g2l', 8), g2s: W('tok_g2s', 8), s2g: W('tok_s2g', 8) };
-  // what each producer's room check reads (§4.3): the counts, or with TOKEN_PUSH_REG (§18) the
+  // what each producer's room check reads (§4.3): the counts, or with TOKEN_PUSH_REG (§19) the
   // counts plus the registered pushes
   const occ = d.tokenPushReg ? { l2g: W('occ_l2g', 8), g2l: W('occ_g2l', 8), g2s: W('occ_g2s', 8), s2g: W('occ_s2g', 8) } : tok;
 

@@ -299,7 +299,7 @@ class Sim {
         e.blocked = true;
         break;
       }
-      // visible from t + 1, or t + 2 with TOKEN_PUSH_REG (§18: the push passes a register first);
+      // visible from t + 1, or t + 2 with TOKEN_PUSH_REG (§19: the push passes a register first);
       // the producer's room check (occupancy) counts the token from t + 1 either way
       const qs = e.di.pushQ;
       const vis = t + 1 + this.tm.tokenPushDelay;
@@ -488,7 +488,10 @@ class Sim {
     }
     const dataEnd = e.beats ? lastTime + 1 : e.engStart + 1;
     e.dataEnd = dataEnd;
-    e.workEnd = Math.max(dataEnd, e.engStart + 1 + e.beats + di.pad);
+    // READ_DONE_REG (§18): the engine's completion passes a register, one more cycle for a LOAD
+    // that writes anything (beats or pads); one that moves nothing still ends at engStart + 1
+    const tail = e.beats || di.pad ? this.tm.readDoneDelay : 0;
+    e.workEnd = Math.max(dataEnd, e.engStart + 1 + e.beats + di.pad) + tail;
     // functional effect: zero the footprint, then copy the rows
     const m = di.insn as { sram_base: number; x_pad_0: number; x_size: number; x_pad_1: number; y_pad_0: number; y_size: number; y_pad_1: number };
     const buf = di.buf!;

@@ -87,7 +87,7 @@ export interface Derived {
   dmaReadEngines: number;
   /** Compute's LOAD UOP/ACC reaches its read engine one cycle after its start (config COMPUTE_READ_REG, docs/microarch.md §17). */
   computeReadReg: boolean;
-  /** Token pushes pass a register before the counters: visible one cycle later (config TOKEN_PUSH_REG, docs/microarch.md §18). */
+  /** Token pushes pass a register before the counters: visible one cycle later (config TOKEN_PUSH_REG, docs/microarch.md §19). */
   tokenPushReg: boolean;
   /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
   fetchBufferBram: boolean;
@@ -97,6 +97,8 @@ export interface Derived {
   dspBudget: number | null;
   board: string | null;
   mem: Readonly<MemoryTiming>;
+  /** The read engine's completion passes a register: a LOAD with data or pads ends one cycle later (config READ_DONE_REG, docs/microarch.md §18). */
+  readDoneReg: boolean;
 
   layout: IsaLayout;
 }
@@ -414,6 +416,7 @@ export function deriveConfig(raw: unknown): Derived {
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,
+    readDoneReg: k.READ_DONE_REG,
     mem: Object.freeze({
       readLatency: k.MEM_READ_LATENCY,
       writeLatency: k.MEM_WRITE_LATENCY,

@@ -76,13 +76,14 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'CMD_QUEUE_DEPTH', kind: 'int', min: 0, max: 4096, pow2: true, default: fixed(16), origin: 'ext', doc: 'instructions each command queue (load, compute, store) holds; 0 = no queues: a module takes its instruction from fetch in the cycle it starts it' },
   { key: 'DMA_READ_ENGINES', kind: 'int', min: 1, max: 2, default: fixed(2), origin: 'ext', doc: 'DMA read engines: 2 = one for the load module (INP, WGT) and one for compute (UOP, ACC); 1 = one shared, so a LOAD waits while the other module loads (the load module first)' },
   { key: 'COMPUTE_READ_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register between the compute module and its read engine: a LOAD UOP/ACC reaches the engine one cycle after compute starts it (docs/microarch.md §17; cuts a long path on small FPGAs); needs DMA_READ_ENGINES 1. Off = VTA\'s timing' },
-  { key: 'TOKEN_PUSH_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register before the dependency-token counters: a token pushed in a producer\'s last active cycle c can be popped from c + 2 instead of c + 1 (all four queues; the instruction still ends in c + 1), and the producers\' room check counts the registered pushes (docs/microarch.md §18; cuts the completion -> token-counter path on small FPGAs). Off = VTA\'s timing' },
   { key: 'FETCH_BUFFER_BRAM', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'keep the fetch buffer in block RAM rather than flip-flops (iCE40: 8 EBR per 128-bit bank instead of 2 x 128 flip-flops; what small parts run out of is logic cells)' },
   { key: 'FETCH_DECODE_SERIAL', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'compute the decode\'s address products (LOAD/STORE footprint, DRAM range, first element, padding) in one small shift-and-add unit over a few cycles as each instruction arrives, instead of LUT multipliers or DSPs; an instruction becomes available a fixed number of cycles later: ceil(max(K, 4) / 2) + 1, K = bits of (largest buffer depth + 1) (docs/microarch.md §2.1). The bus must bring instructions at least that many cycles apart: LOG_BUS_WIDTH <= 7 and (128 / bus bits) x MEM_CYCLES_PER_BEAT >= that latency' },
   { key: 'MEM_BUFFER_ALIGN', kind: 'int', min: 16, max: 4096, pow2: true, default: fixed(4096), origin: 'ext', doc: 'byte alignment of data and micro-op buffers in DRAM (at least the largest element; the instruction stream stays on a 4 KiB page); small values pack programs into small board memories' },
   { key: 'MEM_ADDR_BITS', kind: 'int', min: 13, max: 32, default: fixed(32), origin: 'ext', doc: 'bits of a DRAM byte address (on-chip DRAM of a board: its size); a program needing more DRAM is refused' },
   { key: 'MEM_OUTSTANDING', kind: 'int', min: 1, max: 64, default: fixed(4), origin: 'ext', doc: 'read bursts in flight at once' },
   { key: 'BOARD', kind: 'string', nullable: true, default: fixed(null), origin: 'ext', doc: 'FPGA board this variant is meant for (null = none)' },
+  { key: 'READ_DONE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'register the DMA read engine\'s completion: a LOAD that moves data or pads (load module INP/WGT, compute\'s UOP/ACC) ends one cycle later, its last active cycle the cycle after the one its last beat or pad is written in, so no path runs from the memory\'s read-valid into the LOAD\'s token push, compute\'s completion or the shared engine\'s free rule in one cycle (docs/microarch.md §18; cuts a long path on small FPGAs). Off = VTA\'s timing' },
+  { key: 'TOKEN_PUSH_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register before the dependency-token counters: a token pushed in a producer\'s last active cycle c can be popped from c + 2 instead of c + 1 (all four queues; the instruction still ends in c + 1), and the producers\' room check counts the registered pushes (docs/microarch.md §19; cuts the completion -> token-counter path on small FPGAs). Off = VTA\'s timing' },
 ];
 
 export const KEY_NAMES: readonly string[] = KEY_SPECS.map((s) => s.key);
@@ -127,4 +128,5 @@ export interface ConfigKeys {
   MEM_ADDR_BITS: number;
   MEM_OUTSTANDING: number;
   BOARD: string | null;
+  READ_DONE_REG: boolean;
 }

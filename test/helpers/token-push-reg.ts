@@ -1,5 +1,5 @@
 /**
- * TOKEN_PUSH_REG (docs/microarch.md §18): the configurations its co-simulation tests cover and the
+ * TOKEN_PUSH_REG (docs/microarch.md §19): the configurations its co-simulation tests cover and the
  * directed programs that fill each dependency-token queue (the room check with a registered push).
  * The co-simulation pass for conformance and random programs is test/helpers/alu-ii.ts's
  * `cosimConfig`.
@@ -22,7 +22,7 @@ export function tinyTprText(on = true): string {
 /**
  * Programs whose producer pushes `n` tokens into one queue before its consumer pops any: with n >
  * 255 the producer blocks on a full queue (§4.3) until the consumer's first pop, so the room check
- * must count the push still in the register (§18). One per queue: l2g (LOAD INP -> GEMM), g2l (GEMM
+ * must count the push still in the register (§19). One per queue: l2g (LOAD INP -> GEMM), g2l (GEMM
  * -> LOAD INP), g2s (GEMM -> STORE), s2g (STORE -> GEMM). Nothing moves data (no micro-ops, no sizes).
  */
 export function fullQueuePrograms(config: string, n = 260): Array<[string, Program]> {
@@ -51,7 +51,7 @@ export const TPR_SLOW_CONFIGS: ReadonlyArray<readonly [string, string]> = [
     ALU_REQUANT: true, TOKEN_PUSH_REG: true,
   })],
   // (with command queues of 2 this configuration mismatches without TOKEN_PUSH_REG too: a
-  // COMPUTE_READ_REG case, docs/microarch.md §18; so it runs as measured, without queues)
+  // COMPUTE_READ_REG case, docs/microarch.md §19; so it runs as measured, without queues)
   ['up5k-1x2 with COMPUTE_READ_REG (no command queues, 2 cycles per beat), 32-bit DRAM addresses', JSON.stringify({
     ...JSON.parse(readFileSync('docs/results/timing/up5k-1x2-crr.json', 'utf8')), MEM_ADDR_BITS: 32, BOARD: null, TOKEN_PUSH_REG: true,
   })],

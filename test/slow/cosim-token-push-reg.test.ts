@@ -1,5 +1,5 @@
 /**
- * TOKEN_PUSH_REG co-simulation campaign (npm run test:slow, docs/microarch.md §18): the TypeScript
+ * TOKEN_PUSH_REG co-simulation campaign (npm run test:slow, docs/microarch.md §19): the TypeScript
  * simulator and the Verilated RTL agree bit for bit and cycle for cycle on the whole conformance
  * suite, 200 random programs and the directed programs (ALU hazards where the DRAM has room, and
  * four programs that fill each token queue past 255) on three configurations: the measured UP5K
