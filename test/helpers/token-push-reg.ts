@@ -46,9 +46,9 @@ export function measuredText(): string {
 /** The slow tier's configurations (label, config text). */
 export const TPR_SLOW_CONFIGS: ReadonlyArray<readonly [string, string]> = [
   ['1x4-c-aluii4-serdec-tpr (the measured UP5K 1x4: one read engine, no command queues, serial decode)', UP5K_1X4_TPR],
-  ['1x4, two read engines, command queues of 16, ALU_REQUANT', JSON.stringify({
+  ['1x4, two read engines, command queues of 16, ALU_REQUANT, READ_DONE_REG', JSON.stringify({
     TARGET: 'sim', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, LOG_ACC_BUFF_SIZE: 12,
-    ALU_REQUANT: true, TOKEN_PUSH_REG: true,
+    ALU_REQUANT: true, READ_DONE_REG: true, TOKEN_PUSH_REG: true,
   })],
   // (with command queues of 2 this configuration mismatches without TOKEN_PUSH_REG too: a
   // COMPUTE_READ_REG case, docs/microarch.md §19; so it runs as measured, without queues)

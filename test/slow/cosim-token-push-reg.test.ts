@@ -3,10 +3,11 @@
  * simulator and the Verilated RTL agree bit for bit and cycle for cycle on the whole conformance
  * suite, 200 random programs and the directed programs (ALU hazards where the DRAM has room, and
  * four programs that fill each token queue past 255) on three configurations: the measured UP5K
- * 1x4 (one read engine, no command queues, serial decode, ALU_II 4), a 1x4 with two read engines
- * and command queues of 16, and up5k-1x2 with COMPUTE_READ_REG (no command queues). `verilator
- * --lint-only -Wall` is clean on all three (the iCE40 ones with the iCE40 cells). The fast version is
- * in test/token-push-reg.test.ts. VTW_TPR_RANDOM sets the number of random programs per configuration.
+ * 1x4 (one read engine, no command queues, serial decode, ALU_II 4), a 1x4 with two read engines,
+ * command queues of 16 and READ_DONE_REG, and up5k-1x2 with COMPUTE_READ_REG (no command queues).
+ * `verilator --lint-only -Wall` is clean on all three (the iCE40 ones with the iCE40 cells). The fast
+ * version is in test/token-push-reg.test.ts. VTW_TPR_RANDOM sets the number of random programs per
+ * configuration.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
