@@ -60,7 +60,7 @@ export function generateVta(d: Derived, opts: VtaOptions): Module[] {
     compute: fifoModule(p('cmdq_compute'), qb.compute, d.cmdQueueDepth, 'compute command queue').finish(),
     store: fifoModule(p('cmdq_store'), qb.store, d.cmdQueueDepth, 'store command queue').finish(),
   };
-  const tokens = tokensModule(p('tokens')).finish();
+  const tokens = tokensModule(p('tokens'), d.tokenPushReg).finish();
   // read engines: the load module's and compute's, or one for both (DMA_READ_ENGINES 1)
   const dmaRead = d.dmaReadEngines === 1
     ? { shared: dmaReadModule(p('dma_read'), d, [geom.inp, geom.wgt, geom.uop, geom.acc]).finish() }

@@ -56,6 +56,9 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   const rbeat = { fetch: W('rbeat_fetch', 1), uop: W('rbeat_uop', 1), acc: W('rbeat_acc', 1), wgt: W('rbeat_wgt', 1), inp: W('rbeat_inp', 1) };
   const pop = { load: W('pop_load', 1), compute: W('pop_compute', 1), store: W('pop_store', 1) };
   const tok = { l2g: W('tok_l2g', 8), g2l: W('tok_g2l', 8), g2s: W('tok_g2s', 8), s2g: W('tok_s2g', 8) };
+  // what each producer's room check reads (§4.3): the counts, or with TOKEN_PUSH_REG (§19) the
+  // counts plus the registered pushes
+  const occ = d.tokenPushReg ? { l2g: W('occ_l2g', 8), g2l: W('occ_g2l', 8), g2s: W('occ_g2s', 8), s2g: W('occ_s2g', 8) } : tok;
 
   const cmdq = p.cmdq;
   const fetch = inst(mb, p.fetch, 'u_fetch', {
@@ -83,12 +86,12 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   const dl = { ready: W('dma_l_ready', 1), done: W('dma_l_done', 1), doneAtStart: W('dma_l_done_at_start', 1), busy: W('dma_l_busy', 1) };
   const dc = { ready: W('dma_c_ready', 1), done: W('dma_c_done', 1), doneAtStart: W('dma_c_done_at_start', 1), busy: W('dma_c_busy', 1) };
   const load = inst(mb, p.load, 'u_load', {
-    rst: coreRst, run, q_valid: qLoad.valid, q_entry: qLoad.dout, g2l_count: tok.g2l, l2g_count: tok.l2g,
+    rst: coreRst, run, q_valid: qLoad.valid, q_entry: qLoad.dout, g2l_count: tok.g2l, l2g_count: occ.l2g,
     dma_ready: dl.ready, dma_done: dl.done, dma_done_at_start: dl.doneAtStart, dma_busy: dl.busy,
   });
   const storeR = W('out_rdata', g.out.banks * g.out.ew);
   const store = inst(mb, p.store, 'u_store', {
-    rst: coreRst, run, q_valid: qStore.valid, q_entry: qStore.dout, g2s_count: tok.g2s, s2g_count: tok.s2g,
+    rst: coreRst, run, q_valid: qStore.valid, q_entry: qStore.dout, g2s_count: tok.g2s, s2g_count: occ.s2g,
     grant: grant.store, ...mem.byPortName('wready', 'bvalid'), out_rdata: storeR,
   });
   const uopR = W('uop_rdata', g.uop.banks * g.uop.ew);
@@ -98,7 +101,7 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   const accW = { we: W('dma_acc_we', g.acc.banks * g.acc.parts), waddr: W('dma_acc_waddr', g.acc.banks * g.acc.baw), wdata: W('dma_acc_wdata', g.acc.banks * g.acc.ew) };
   const compute = inst(mb, p.compute, 'u_compute', {
     rst: coreRst, run, q_valid: qCompute.valid, q_entry: qCompute.dout,
-    l2g_count: tok.l2g, s2g_count: tok.s2g, g2l_count: tok.g2l, g2s_count: tok.g2s,
+    l2g_count: tok.l2g, s2g_count: tok.s2g, g2l_count: occ.g2l, g2s_count: occ.g2s,
     dma_ready: dc.ready, dma_done: dc.done, dma_done_at_start: dc.doneAtStart, dma_busy: dc.busy,
     dma_acc_we: accW.we, dma_acc_waddr: accW.waddr, dma_acc_wdata: accW.wdata,
     uop_rdata: uopR, inp_rdata: inpR, wgt_rdata: wgtR, acc_rdata: accR,
@@ -186,6 +189,7 @@ export function topModule(name: string, d: Derived, p: TopParts, g: ComputeGeoms
   mb.drive(tok.g2l, tokens.g2l_count);
   mb.drive(tok.g2s, tokens.g2s_count);
   mb.drive(tok.s2g, tokens.s2g_count);
+  if (d.tokenPushReg) for (const q of ['l2g', 'g2l', 'g2s', 's2g'] as const) mb.drive(occ[q], tokens[`${q}_occ`]);
 
   const arb = inst(mb, p.arbiter, 'u_arbiter', {
     rst: coreRst, run,

@@ -72,7 +72,7 @@ interface Exec {
   engStart: number;
   /** Cycle after its last activity (NaN until known). */
   workEnd: number;
-  /** Cycle its pushes become visible (NaN until it completes). */
+  /** Cycle after it completes (pushes its tokens): its pushes are visible from end + tokenPushDelay (NaN until it completes). */
   end: number;
   blocked: boolean;
   beats: number;
@@ -299,8 +299,11 @@ class Sim {
         e.blocked = true;
         break;
       }
+      // visible from t + 1, or t + 2 with TOKEN_PUSH_REG (§19: the push passes a register first);
+      // the producer's room check (occupancy) counts the token from t + 1 either way
       const qs = e.di.pushQ;
-      for (let k = 0; k < qs.length; k++) this.queues[qs[k]].push(t + 1);
+      const vis = t + 1 + this.tm.tokenPushDelay;
+      for (let k = 0; k < qs.length; k++) this.queues[qs[k]].push(vis);
       e.blocked = false;
       e.end = t + 1;
       if (!e.pipeline) m.lastEnd = e.end;

@@ -87,6 +87,8 @@ export interface Derived {
   dmaReadEngines: number;
   /** Compute's LOAD UOP/ACC reaches its read engine one cycle after its start (config COMPUTE_READ_REG, docs/microarch.md §17). */
   computeReadReg: boolean;
+  /** Token pushes pass a register before the counters: visible one cycle later (config TOKEN_PUSH_REG, docs/microarch.md §19). */
+  tokenPushReg: boolean;
   /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
   fetchBufferBram: boolean;
   /** The decode's products come from the serial unit (config FETCH_DECODE_SERIAL, docs/microarch.md §2.1). */
@@ -410,6 +412,7 @@ export function deriveConfig(raw: unknown): Derived {
     fetchDecodeSerial: k.FETCH_DECODE_SERIAL,
     dmaReadEngines: k.DMA_READ_ENGINES,
     computeReadReg: k.COMPUTE_READ_REG,
+    tokenPushReg: k.TOKEN_PUSH_REG,
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,

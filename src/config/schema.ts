@@ -83,6 +83,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'MEM_OUTSTANDING', kind: 'int', min: 1, max: 64, default: fixed(4), origin: 'ext', doc: 'read bursts in flight at once' },
   { key: 'BOARD', kind: 'string', nullable: true, default: fixed(null), origin: 'ext', doc: 'FPGA board this variant is meant for (null = none)' },
   { key: 'READ_DONE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'register the DMA read engine\'s completion: a LOAD that moves data or pads (load module INP/WGT, compute\'s UOP/ACC) ends one cycle later, its last active cycle the cycle after the one its last beat or pad is written in, so no path runs from the memory\'s read-valid into the LOAD\'s token push, compute\'s completion or the shared engine\'s free rule in one cycle (docs/microarch.md §18; cuts a long path on small FPGAs). Off = VTA\'s timing' },
+  { key: 'TOKEN_PUSH_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register before the dependency-token counters: a token pushed in a producer\'s last active cycle c can be popped from c + 2 instead of c + 1 (all four queues; the instruction still ends in c + 1), and the producers\' room check counts the registered pushes (docs/microarch.md §19; cuts the completion -> token-counter path on small FPGAs). Off = VTA\'s timing' },
 ];
 
 export const KEY_NAMES: readonly string[] = KEY_SPECS.map((s) => s.key);
@@ -120,6 +121,7 @@ export interface ConfigKeys {
   CMD_QUEUE_DEPTH: number;
   DMA_READ_ENGINES: number;
   COMPUTE_READ_REG: boolean;
+  TOKEN_PUSH_REG: boolean;
   FETCH_BUFFER_BRAM: boolean;
   FETCH_DECODE_SERIAL: boolean;
   MEM_BUFFER_ALIGN: number;

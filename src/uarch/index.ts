@@ -104,6 +104,12 @@ export interface Timing {
    * cycle (docs/microarch.md §18): 0, or 1 with config READ_DONE_REG (its completion registered).
    */
   readDoneDelay: number;
+  /**
+   * Extra cycles between a token push and its visibility to pops (docs/microarch.md §19): 0, or 1
+   * with config TOKEN_PUSH_REG (a register before the token counters). A token pushed in cycle c is
+   * visible from c + 1 + tokenPushDelay; the pushing instruction still ends in c + 1.
+   */
+  tokenPushDelay: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -124,6 +130,7 @@ export function timingOf(d: Derived): Timing {
     fetchDecodeDelay: d.fetchDecodeSerial ? fetchDecodeSerialLatency(Math.max(...Object.values(d.depth))) : 0,
     computeReadDelay: d.computeReadReg ? 1 : 0,
     readDoneDelay: d.readDoneReg ? 1 : 0,
+    tokenPushDelay: d.tokenPushReg ? 1 : 0,
   };
 }
 
