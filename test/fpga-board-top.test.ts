@@ -16,6 +16,7 @@ import { boardMemory, checkBoardConfig, vtaBoardTop } from '../fpga/top/index.ts
 import { BoardEngine, compareWithBoard, runOnBoard } from '../fpga/top/run.ts';
 import { startSimBoard, type SimBoard } from '../fpga/top/sim.ts';
 import { deriveConfig, type Derived } from '../src/config/derive.ts';
+import { loadConfig } from '../src/config/load.ts';
 import { PRESETS } from '../src/config/presets.ts';
 import { VtwError } from '../src/errors.ts';
 import { dramSize, serializeProgram, type Program } from '../src/program/container.ts';
@@ -129,6 +130,11 @@ test('configuration checks: MEM_OUTSTANDING 2, SPRAM timing limits, DSPs on an H
   assert.equal([boardMemory(pre, hx, 6144).memBytes, boardMemory(pre, hx, 6144).blocks], [6144, 12]);
   assert.match(errorLine(() => boardMemory(pre, hx, 7168)), /multiple of 2048 bytes \(one block RAM per byte lane\), at least 4096$/);
   assert.match(errorLine(() => boardMemory(derived('spram'), ib, 16384)), /SPRAM banks of 65536 bytes/);
+  // the config's BOARD_MEM_BYTES sizes it (hx8k-1x4: 6 KiB, so that the core keeps 20 EBR); an explicit size still wins
+  assert.equal([boardMemory(loadConfig('hx8k-1x4'), hx).memBytes, boardMemory(loadConfig('hx8k-1x4'), hx).blocks], [6144, 12]);
+  assert.is(boardMemory(loadConfig('hx8k-1x4'), hx, 8192).memBytes, 8192);
+  assert.is(boardMemory(deriveConfig({ ...BOARDS.spram.config, BOARD_MEM_BYTES: 65536 }), ib).blocks, 2);
+  assert.match(errorLine(() => boardMemory(deriveConfig({ ...BOARDS.bram.config, BOARD_MEM_BYTES: 7168 }), hx)), /^board memory of 7168 bytes \(the config's BOARD_MEM_BYTES\): give a power of two or a multiple of 4096 bytes/);
 });
 
 verilatorTest('the board top lints clean under verilator -Wall (SPRAM and block RAM, 32- and 64-bit bus, 6 KiB of block RAM)', async () => {

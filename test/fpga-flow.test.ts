@@ -142,7 +142,9 @@ test('a design that does not fit names the resource and by how much', async () =
 test('fit hints name the next smaller iCE40 preset the board can run, or say there is none', () => {
   const hx = getBoard('hx8k-breakout');
   const big = deriveConfig({ ...PRESETS.find((p) => p.name === 'hx8k-1x2')!.json, LOG_BLOCK: 2 });
-  assert.is(smallerPresetHint(big, hx), `try the smaller preset hx8k-1x2 (${loadConfig('hx8k-1x2').variant}, 4 multipliers)`);
+  // a 1x4 with hx8k-1x2's larger buffers: the HX8K's own 1x4 preset is smaller; below that, the 1x2
+  assert.is(smallerPresetHint(big, hx), `try the smaller preset hx8k-1x4 (${loadConfig('hx8k-1x4').variant}, 16 multipliers)`);
+  assert.is(smallerPresetHint(loadConfig('hx8k-1x4'), hx), `try the smaller preset hx8k-1x2 (${loadConfig('hx8k-1x2').variant}, 4 multipliers)`);
   // hx8k-1x2 is smaller too, but its block-RAM timing and LUT multipliers do not suit an UP5K's SPRAM:
   // the UP5K's own preset is named
   const up = deriveConfig({ TARGET: 'ice40', LOG_BLOCK: 1, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 9, LOG_ACC_BUFF_SIZE: 10, DSP_BUDGET: 8, MEM_OUTSTANDING: 1, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4 });

@@ -35,9 +35,9 @@ const oneLine = (r: { code: number; stderr: string }, re: RegExp) => {
 };
 
 test('a config that names no board: one line naming the board presets; --board without a board engine: one line', async () => {
-  assert.equal(BOARD_PRESETS, ['hx8k-1x2', 'up5k-1x2', 'up5k-1x4']);
+  assert.equal(BOARD_PRESETS, ['hx8k-1x2', 'up5k-1x2', 'up5k-1x4', 'hx8k-1x4']);
   for (const engine of ['board', 'board-netlist']) {
-    oneLine(await runCli('test', '--config', 'ice40-tiny', '--engine', engine), new RegExp(`engine ${engine} simulates a board top, but \\S+ names no board: use a board preset \\(--config hx8k-1x2 or --config up5k-1x2 or --config up5k-1x4\\) or give --board B`));
+    oneLine(await runCli('test', '--config', 'ice40-tiny', '--engine', engine), new RegExp(`engine ${engine} simulates a board top, but \\S+ names no board: use a board preset \\(--config hx8k-1x2 or --config up5k-1x2 or --config up5k-1x4 or --config hx8k-1x4\\) or give --board B`));
   }
   oneLine(await runCli('test', '--config', 'up5k-1x2', '--board', 'icebreaker'), /--board goes with --engine board or board-netlist/);
   oneLine(await runCli('test', '--config', 'up5k-1x2', '--engine', 'board-netlst'), /unknown engine board-netlst.*board-netlist/);

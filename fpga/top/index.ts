@@ -78,9 +78,11 @@ export function checkBoardConfig(d: Derived, board: Board): BoardMemoryKind {
   return kind;
 }
 
-/** Memory of the board top: its kind from the device, its size from `memBytes` or the default. */
-export function boardMemory(d: Derived, board: Board, memBytes?: number): BoardMemory {
+/** Memory of the board top: its kind from the device, its size from `memBytes`, the config's BOARD_MEM_BYTES or the default. */
+export function boardMemory(d: Derived, board: Board, memBytesOverride?: number): BoardMemory {
   const kind = checkBoardConfig(d, board);
+  const memBytes = memBytesOverride ?? d.boardMemBytes ?? undefined;
+  const what = (bytes: number) => `board memory of ${bytes} bytes${memBytesOverride === undefined && d.boardMemBytes !== null ? ' (the config\'s BOARD_MEM_BYTES)' : ''}`;
   const dev = DEVICES[board.device];
   const BB = d.busWidth / 8;
   if (kind === 'spram') {
@@ -92,7 +94,7 @@ export function boardMemory(d: Derived, board: Board, memBytes?: number): BoardM
     // would cost the controller their select logic and never be reached by the core
     const bytes = memBytes ?? Math.min(max, Math.max(unit, 2 ** d.mem.addrBits));
     if (!isPow2(bytes) || bytes < unit || bytes > max) {
-      throw new VtwError(`board memory of ${bytes} bytes: ${board.name} with a ${d.busWidth}-bit bus takes SPRAM banks of ${unit} bytes, a power of two from ${unit} to ${max} bytes`);
+      throw new VtwError(`${what(bytes)}: ${board.name} with a ${d.busWidth}-bit bus takes SPRAM banks of ${unit} bytes, a power of two from ${unit} to ${max} bytes`);
     }
     const banks = bytes / unit;
     return { kind, memBytes: bytes, blocks: banks * lanes, description: `${banks * lanes} x SB_SPRAM256KA (${banks} bank${banks > 1 ? 's' : ''} of ${lanes}), ${bytes} bytes` };
@@ -103,7 +105,7 @@ export function boardMemory(d: Derived, board: Board, memBytes?: number): BoardM
   // whole EBRs per lane (6 KiB on a 32-bit bus: 3 per lane), the core's addresses past it unused.
   const row = BB * 512;
   if (bytes < 4096 || bytes < BB * 2 || (!isPow2(bytes) && bytes % row !== 0)) {
-    throw new VtwError(`board memory of ${bytes} bytes: give a power of two or a multiple of ${row} bytes (one block RAM per byte lane), at least 4096`);
+    throw new VtwError(`${what(bytes)}: give a power of two or a multiple of ${row} bytes (one block RAM per byte lane), at least 4096`);
   }
   const blocks = BB * Math.ceil(bytes / BB / 512);
   return { kind, memBytes: bytes, blocks, description: `${BB} byte lanes of block RAM (at least ${blocks} SB_RAM40_4K), ${bytes} bytes` };

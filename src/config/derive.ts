@@ -96,6 +96,8 @@ export interface Derived {
   clockMhz: number;
   dspBudget: number | null;
   board: string | null;
+  /** Config BOARD_MEM_BYTES: the board top's memory size (null = the board's default; fpga/top boardMemory). */
+  boardMemBytes: number | null;
   mem: Readonly<MemoryTiming>;
   /** The read engine's completion passes a register: a LOAD with data or pads ends one cycle later (config READ_DONE_REG, docs/microarch.md §18). */
   readDoneReg: boolean;
@@ -416,6 +418,7 @@ export function deriveConfig(raw: unknown): Derived {
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,
+    boardMemBytes: k.BOARD_MEM_BYTES,
     readDoneReg: k.READ_DONE_REG,
     mem: Object.freeze({
       readLatency: k.MEM_READ_LATENCY,

@@ -73,6 +73,17 @@ export const PRESETS: readonly Preset[] = [
       ALU_II: 4, FETCH_DECODE_SERIAL: true, CLOCK_MHZ: 12, BOARD: 'icebreaker',
     },
   },
+  {
+    name: 'hx8k-1x4',
+    description:
+      'iCE40HX8K breakout: 1x4 GEMM, 16 int8 MACs as shift-and-add LUT multipliers, a one-lane ALU (ALU_II 4), serial decode, fetch buffer in flip-flops, 16-bit accumulators, 2.13 KiB of SRAM, 6 KiB of block RAM as DRAM (the core keeps 20 of the 32 EBR), 24 MHz from the PLL; fills 89% of the logic cells',
+    json: {
+      TARGET: 'ice40', LOG_BLOCK: 2, LOG_ACC_WIDTH: 4, LOG_UOP_BUFF_SIZE: 8, LOG_INP_BUFF_SIZE: 7, LOG_WGT_BUFF_SIZE: 8,
+      LOG_ACC_BUFF_SIZE: 10, DSP_BUDGET: 0, CMD_QUEUE_DEPTH: 0, FETCH_BUFFER_BRAM: false, DMA_READ_ENGINES: 1, MEM_OUTSTANDING: 1,
+      MEM_BURST_BEATS: 4, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 3, MEM_WRITE_LATENCY: 3, MEM_ADDR_BITS: 13, MEM_BUFFER_ALIGN: 64,
+      ALU_II: 4, FETCH_DECODE_SERIAL: true, CLOCK_MHZ: 24, BOARD: 'hx8k-breakout', BOARD_MEM_BYTES: 6144,
+    },
+  },
 ];
 
 export const PRESET_NAMES: readonly string[] = PRESETS.map((p) => p.name);

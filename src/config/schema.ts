@@ -82,6 +82,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'MEM_ADDR_BITS', kind: 'int', min: 13, max: 32, default: fixed(32), origin: 'ext', doc: 'bits of a DRAM byte address (on-chip DRAM of a board: its size); a program needing more DRAM is refused' },
   { key: 'MEM_OUTSTANDING', kind: 'int', min: 1, max: 64, default: fixed(4), origin: 'ext', doc: 'read bursts in flight at once' },
   { key: 'BOARD', kind: 'string', nullable: true, default: fixed(null), origin: 'ext', doc: 'FPGA board this variant is meant for (null = none)' },
+  { key: 'BOARD_MEM_BYTES', kind: 'int', min: 1024, max: 2 ** 30, nullable: true, default: fixed(null), origin: 'ext', doc: 'bytes of on-chip memory the board top gives the core as its DRAM (null = the board\'s default: SPRAM banks up to 2^MEM_ADDR_BITS, half the block RAM on parts without SPRAM); block RAM takes whole EBRs per byte lane (6144 on an HX8K leaves the core 20 of its 32 EBR); `vtw synth/test/run --mem-bytes` overrides it' },
   { key: 'READ_DONE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'register the DMA read engine\'s completion: a LOAD that moves data or pads (load module INP/WGT, compute\'s UOP/ACC) ends one cycle later, its last active cycle the cycle after the one its last beat or pad is written in, so no path runs from the memory\'s read-valid into the LOAD\'s token push, compute\'s completion or the shared engine\'s free rule in one cycle (docs/microarch.md §18; cuts a long path on small FPGAs). Off = VTA\'s timing' },
   { key: 'TOKEN_PUSH_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register before the dependency-token counters: a token pushed in a producer\'s last active cycle c can be popped from c + 2 instead of c + 1 (all four queues; the instruction still ends in c + 1), and the producers\' room check counts the registered pushes (docs/microarch.md §19; cuts the completion -> token-counter path on small FPGAs). Off = VTA\'s timing' },
 ];
@@ -128,5 +129,6 @@ export interface ConfigKeys {
   MEM_ADDR_BITS: number;
   MEM_OUTSTANDING: number;
   BOARD: string | null;
+  BOARD_MEM_BYTES: number | null;
   READ_DONE_REG: boolean;
 }
