@@ -43,7 +43,7 @@ export const PRESETS: readonly Preset[] = [
   {
     name: 'hx8k-1x2',
     description:
-      'iCE40HX8K breakout: 1x2 GEMM (4 LUT multipliers), 16-bit accumulators, 2.5 KiB of SRAM, programs packed into its 8 KiB of board memory, 12 MHz; fills 97% of the logic cells',
+      'iCE40HX8K breakout: 1x2 GEMM (4 LUT multipliers), 16-bit accumulators, 2.5 KiB of SRAM, programs packed into its 8 KiB of board memory, 12 MHz; fills 90% of the logic cells',
     json: {
       TARGET: 'ice40', LOG_BLOCK: 1, LOG_ACC_WIDTH: 4, LOG_UOP_BUFF_SIZE: 9, LOG_INP_BUFF_SIZE: 8, LOG_WGT_BUFF_SIZE: 8,
       LOG_ACC_BUFF_SIZE: 10, DSP_BUDGET: 0, CMD_QUEUE_DEPTH: 1, MEM_OUTSTANDING: 1, MEM_BURST_BEATS: 4, MEM_CYCLES_PER_BEAT: 1,

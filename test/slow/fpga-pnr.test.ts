@@ -1,6 +1,7 @@
 /**
  * Slow tier (`npm run test:slow`, docs/testing.md): real place-and-route runs that take minutes on
- * 2 cores: a small design on an UP5K and the HX8K VTA preset on its board (~97 % of its part).
+ * 2 cores: a small design on an UP5K and the HX8K VTA presets on their board (hx8k-1x2, 1x2 at
+ * 12 MHz; hx8k-1x4, 16 LUT multipliers at 24 MHz from the PLL; about 90 % of the part each).
  * The smallest VTA board preset, up5k-1x2, is test/slow/fpga-preset-pnr.test.ts; `npm test` keeps
  * the demo on an HX1K (test/fpga-flow.test.ts).
  */
@@ -13,6 +14,7 @@ import { getBoard, type Board } from '../../fpga/boards/index.ts';
 import { runFlow, type FlowSummary } from '../../fpga/flow.ts';
 import { uartRx, uartTx } from '../../fpga/link/rtl.ts';
 import { Module, add, lit, not, printModule, reduceAnd } from '../../hw/hdl/index.ts';
+import { boardMemory } from '../../fpga/top/index.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -63,32 +65,37 @@ test('real flow (WASM yosys + nextpnr + icepack): counter + UART echo on an UP5K
   assert.match(s.tools.yosys, /^Yosys 0\.\d+/);
 });
 
-test('real flow through the CLI: vtw synth --config hx8k-1x2 (the HX8K preset) fits its board and meets timing', async () => {
-  const out = mkdtempSync(join(tmpdir(), 'vtw-synth-vta-'));
-  try {
-    const r = await runCli('synth', '--config', 'hx8k-1x2', '--out', out, '--json');
-    assert.is(r.code, 0, r.stderr);
-    const s = JSON.parse(r.stdout) as FlowSummary & { design: { config: string; clockMhz: number; memory: { memBytes: number } } };
-    console.log(`    hx8k-1x2 on hx8k-breakout: ${s.resources.logicCells.used}/${s.resources.logicCells.available} LCs, ${s.resources.ramBlocks.used} EBR, fmax ${s.timing.fmaxMhz} MHz; synth ${s.seconds.synth} s, P&R ${s.seconds.pnr} s`);
-    assert.equal(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')), s);
-    assert.is(s.board, 'hx8k-breakout');
-    assert.is(s.device, 'iCE40HX8K');
-    assert.is(s.design.config, loadConfig('hx8k-1x2').variant);
-    assert.is(s.design.clockMhz, 12);
-    assert.is(s.design.memory.memBytes, 8192);
-    assert.is(s.timing.constraintMhz, 12);
-    assert.ok(s.timing.met && s.timing.fmaxMhz! >= 12, JSON.stringify(s.timing));
-    assert.ok(s.resources.logicCells.used <= s.resources.logicCells.available);
-    assert.ok(s.resources.logicCells.used > 0.5 * s.resources.logicCells.available, 'the VTA core is in the netlist');
-    // 16 EBR of board memory (4 byte lanes x 2048 bytes) plus the core's SRAMs
-    assert.ok(s.resources.ramBlocks.used > 16 && s.resources.ramBlocks.used <= 32, String(s.resources.ramBlocks.used));
-    assert.is(s.resources.io.used, 11); // clk, uart_rx, uart_tx, 8 LEDs
-    assert.is(readFileSync(join(out, 'top.bin')).length, 135100); // every HX8K bitstream has this size
-    assert.ok(existsSync(join(out, 'verilog', `${s.top}.v`)), 'the board top Verilog is kept beside the bitstream');
-    assert.match(r.stderr, `VTA ${s.design.config}`);
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-});
+for (const preset of ['hx8k-1x2', 'hx8k-1x4']) {
+  test(`real flow through the CLI: vtw synth --config ${preset} (an HX8K preset) fits its board and meets timing`, async () => {
+    const out = mkdtempSync(join(tmpdir(), 'vtw-synth-vta-'));
+    try {
+      const d = loadConfig(preset);
+      const mem = boardMemory(d, getBoard('hx8k-breakout'));
+      const r = await runCli('synth', '--config', preset, '--out', out, '--json');
+      assert.is(r.code, 0, r.stderr);
+      const s = JSON.parse(r.stdout) as FlowSummary & { design: { config: string; clockMhz: number; pll: unknown; memory: { memBytes: number } } };
+      console.log(`    ${preset} on hx8k-breakout: ${s.resources.logicCells.used}/${s.resources.logicCells.available} LCs, ${s.resources.ramBlocks.used} EBR, fmax ${s.timing.fmaxMhz} MHz; synth ${s.seconds.synth} s, P&R ${s.seconds.pnr} s`);
+      assert.equal(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')), s);
+      assert.is(s.board, 'hx8k-breakout');
+      assert.is(s.device, 'iCE40HX8K');
+      assert.is(s.design.config, d.variant);
+      assert.is(s.design.clockMhz, d.clockMhz);
+      assert.is(Boolean(s.design.pll), d.clockMhz !== 12, 'a PLL exactly when the core runs off the 12 MHz board clock');
+      assert.is(s.design.memory.memBytes, mem.memBytes); // 8 KiB by default; hx8k-1x4's BOARD_MEM_BYTES 6 KiB
+      assert.is(s.timing.constraintMhz, d.clockMhz);
+      assert.ok(s.timing.met && s.timing.fmaxMhz! >= d.clockMhz, JSON.stringify(s.timing));
+      assert.ok(s.resources.logicCells.used <= s.resources.logicCells.available);
+      assert.ok(s.resources.logicCells.used > 0.5 * s.resources.logicCells.available, 'the VTA core is in the netlist');
+      // the board memory's EBR (4 byte lanes x 512 bytes each) plus the core's SRAMs
+      assert.ok(s.resources.ramBlocks.used > mem.blocks && s.resources.ramBlocks.used <= 32, String(s.resources.ramBlocks.used));
+      assert.is(s.resources.io.used, 11); // clk, uart_rx, uart_tx, 8 LEDs
+      assert.is(readFileSync(join(out, 'top.bin')).length, 135100); // every HX8K bitstream has this size
+      assert.ok(existsSync(join(out, 'verilog', `${s.top}.v`)), 'the board top Verilog is kept beside the bitstream');
+      assert.match(r.stderr, `VTA ${s.design.config}`);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+}
 
 test.run();
