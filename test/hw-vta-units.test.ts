@@ -147,9 +147,9 @@ verilatorTest('GEMM core on iCE40 SB_MAC16 pairs (yosys cell models), ice40-smal
   await gemmCase({ TARGET: 'ice40', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, LOG_ACC_BUFF_SIZE: 11, DSP_BUDGET: 8 }, 'ice40', 7);
 });
 
-verilatorTest('GEMM core on iCE40 LUT multipliers (DSP_BUDGET 0, shift-and-add rows), 1x4 with 16-bit dots and GEMM_II 2', async () => {
+// (the form of the products does not depend on GEMM_II, which the generic cases above cover)
+verilatorTest('GEMM core on iCE40 LUT multipliers (DSP_BUDGET 0, shift-and-add rows), 1x4 with 16-bit dots (hx8k-1x4\'s)', async () => {
   await gemmCase({ TARGET: 'ice40', LOG_BLOCK: 2, LOG_ACC_WIDTH: 4, DSP_BUDGET: 0 }, 'ice40', 8);
-  await gemmCase({ TARGET: 'ice40', LOG_BLOCK: 2, DSP_BUDGET: 0, GEMM_II: 2 }, 'ice40', 9);
 });
 
 // ---------------------------------------------------------------- command FIFO
