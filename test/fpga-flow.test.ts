@@ -248,4 +248,24 @@ test('vtw synth: user errors are one line', async () => {
   }
 });
 
+test('the YoWASP runtimes carry patches/ (npm ci\'s postinstall): files grow geometrically, and come back whole', async () => {
+  // without the patch every write copies the whole file: nextpnr's ASC for an UP5K took ~28 s to write
+  for (const pkg of ['@yowasp/yosys', '@yowasp/nextpnr-ice40']) {
+    const bundle = readFileSync(join('node_modules', pkg, 'gen', 'bundle.js'), 'utf8');
+    assert.match(bundle, /file\.growBuffer = grown\.buffer/, `${pkg}: patches/ not applied (run npm ci, or npx patch-package)`);
+  }
+  const { runYosys } = await import('@yowasp/yosys');
+  const n = 3000;
+  const wires = Array.from({ length: n }, (_, i) => `  wire [7:0] w${i} = a + 8'd${i % 256};`).join('\n');
+  const v = `module big(input [7:0] a, output [7:0] y);\n${wires}\n  assign y = w${n - 1};\nendmodule\n`;
+  const out = (await (runYosys as (a: string[], f: Tree, o: object) => Promise<Tree>)(
+    ['-q', '-p', 'read_verilog big.v; write_verilog -noattr out.v'], { 'big.v': v }, { stdout: () => {}, stderr: () => {} },
+  ))['out.v'];
+  const text = typeof out === 'string' ? out : new TextDecoder().decode(out as Uint8Array);
+  assert.ok(text.length > 100_000, `${text.length} bytes: written in many writes`);
+  assert.not.ok(text.includes('\0'), 'no gaps');
+  assert.ok(text.trimEnd().endsWith('endmodule'));
+  for (const i of [0, 1234, n - 1]) assert.ok(text.includes(`w${i}`), `w${i} is in the written file`);
+});
+
 test.run();
