@@ -41,11 +41,11 @@ const span = (r: RunResult, i: number): [number, number] => {
   return [t.start, t.end];
 };
 
-test('COMPUTE_READ_REG: off by default (same variant, no delay); bad values and two read engines get one line', () => {
+test('COMPUTE_READ_REG: off by default (same variant, no delay); bad values get one line; one or two read engines', () => {
   assert.is(deriveConfig({}).computeReadReg, false);
   assert.is(deriveConfig({ COMPUTE_READ_REG: true, DMA_READ_ENGINES: 1 }).variant, deriveConfig({ DMA_READ_ENGINES: 1 }).variant);
   assert.throws(() => deriveConfig({ COMPUTE_READ_REG: 1 }), /COMPUTE_READ_REG/);
-  assert.throws(() => deriveConfig({ COMPUTE_READ_REG: true }), /COMPUTE_READ_REG needs DMA_READ_ENGINES: 1 .*set DMA_READ_ENGINES: 1 or COMPUTE_READ_REG: false/);
+  assert.is(deriveConfig({ COMPUTE_READ_REG: true, DMA_READ_ENGINES: 2 }).computeReadReg, true);
   assert.is(loadConfig(UP5K_1X2_CRR).computeReadReg, true);
   assert.equal({ ...loadConfig(UP5K_1X2_CRR).keys, COMPUTE_READ_REG: false }, loadConfig('up5k-1x2').keys);
 });
@@ -86,6 +86,30 @@ test('TS simulator, one shared read engine: a load-module LOAD waits for the del
   // moving nothing, it frees the engine at s + 2: the INP LOAD then starts there, not in the register cycle s + 1
   const r = run(keys, true, { x: 2, y: 0 }, inp);
   assert.is(span(r, 1)[0], span(r, 0)[0] + 2);
+});
+
+test('TS simulator, command queues of 1: the delayed LOAD frees its queue slot for a dispatch in e + 1 (§3, §17)', () => {
+  // #1 LOAD UOP (started s1 after #0's token, every instruction fetched by then) fills compute's
+  // queue; #2 (compute) waits for its slot: dispatched in e1 + 1, e1 = s1 + 1 with the key (e1 = s1
+  // without); #3 (a STORE: no read engine, no token to wait for) one cycle later (one dispatch a
+  // cycle), started the cycle after its dispatch. Nothing else happens in e1 + 1: the TS simulator
+  // once woke fetch only at the next event (the LOAD's end), 11 cycles late against the RTL on
+  // up5k-1x2 with queues of 2.
+  for (const on of [false, true]) {
+    const p = new ProgBuilder(deriveConfig({ ...ONE, CMD_QUEUE_DEPTH: 1, COMPUTE_READ_REG: on }));
+    const u = p.uops('uops', Array.from({ length: 16 }, (_, i) => ({ dst_idx: i, src_idx: 0, wgt_idx: 0 }))) / 4;
+    const a = p.data('inp', new Uint8Array(64 * 16)) / 16;
+    p.insn({ opcode: 'LOAD', memory_type: 'INP', dram_base: a, y_size: 4, x_size: 4, x_stride: 4, push_next_dep: 1 });
+    p.insn({ opcode: 'LOAD', memory_type: 'UOP', dram_base: u, y_size: 1, x_size: 16, x_stride: 16, pop_prev_dep: 1 });
+    p.insn({ opcode: 'LOAD', memory_type: 'UOP', dram_base: u, y_size: 1, x_size: 2, x_stride: 2 });
+    p.insn({ opcode: 'STORE', memory_type: 'OUT', dram_base: a, y_size: 1, x_size: 1, x_stride: 1, push_prev_dep: 1 });
+    p.insn({ opcode: 'FINISH', pop_next_dep: 1 });
+    const r = runSync(p.build());
+    assert.is(r.error, undefined);
+    const s1 = span(r, 1)[0];
+    assert.ok(span(r, 1)[1] > s1 + 6, 'the UOP LOAD is still running when #3 starts');
+    assert.is(span(r, 3)[0], s1 + (on ? 4 : 3), `key ${on}: #2 dispatched in s1 + ${on ? 2 : 1}, #3 then, started a cycle later`);
+  }
 });
 
 test('TS simulator: COMPUTE_READ_REG changes cycles, never results (conformance on up5k-1x2)', () => {

@@ -621,6 +621,17 @@ class Sim {
     return m.q.length - m.qHead + (m.lastTake >= c ? 1 : 0);
   }
 
+  /**
+   * First cycle from c in which m's command queue has room for a dispatch, as far as known now:
+   * c, or the cycle after a take still ahead (compute's LOAD leaves its queue computeReadDelay cycles
+   * after it starts, §17, so its slot frees after the start's next cycle), else Infinity.
+   */
+  private queueRoomAt(m: Module, c: number): number {
+    const depth = this.tm.cmdQueueDepth;
+    if (this.targetOcc(m, c) < depth) return c;
+    return m.lastTake >= c && this.targetOcc(m, m.lastTake + 1) < depth ? m.lastTake + 1 : Infinity;
+  }
+
   private dispatch(t: number): void {
     const i = this.dispatched;
     if (i >= this.n || this.insnAvail[i] > t || this.lastDispatch >= t) return;
@@ -693,7 +704,8 @@ class Sim {
     if (i < this.n && this.insnAvail[i] < Infinity) {
       const di = this.insns[i];
       const c = Math.max(t1, this.insnAvail[i]);
-      if (di.illegal || (this.tm.cmdQueueDepth > 0 && this.targetOcc(this.mods[di.module], t1) < this.tm.cmdQueueDepth)) best = Math.min(best, c);
+      if (di.illegal) best = Math.min(best, c);
+      else if (this.tm.cmdQueueDepth > 0) best = Math.min(best, Math.max(c, this.queueRoomAt(this.mods[di.module], t1)));
     }
     return best;
   }

@@ -307,11 +307,6 @@ function checkConsistency(k: ConfigKeys, s: Sizes): void {
       `ALU_II = ${k.ALU_II} does not divide the ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)} ALU lanes (BATCH * BLOCK_OUT); use ALU_II <= ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)}`,
     );
   }
-  if (k.COMPUTE_READ_REG && k.DMA_READ_ENGINES !== 1) {
-    throw new ConfigError(
-      'COMPUTE_READ_REG needs DMA_READ_ENGINES: 1 (with two read engines it does not yet match the RTL cycle for cycle; docs/microarch.md §17); set DMA_READ_ENGINES: 1 or COMPUTE_READ_REG: false',
-    );
-  }
   if (k.ALU_II > 1 && k.GEMM_REQUANT) {
     throw new ConfigError(
       `ALU_II = ${k.ALU_II} cannot be combined with GEMM_REQUANT (a requantized GEMM write runs every ALU lane in one cycle); set ALU_II: 1 or GEMM_REQUANT: false`,

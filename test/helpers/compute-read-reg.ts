@@ -14,7 +14,6 @@ export function crrFastConfigText(): string {
   return JSON.stringify(core);
 }
 
-/** (With two read engines the key is refused: see docs/microarch.md §17.) */
 const CORE_1X4 = { TARGET: 'sim', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, LOG_ACC_BUFF_SIZE: 12, COMPUTE_READ_REG: true };
 
 /** The slow tier's configurations (label, config text). */
@@ -24,4 +23,7 @@ export const CRR_SLOW_CONFIGS: ReadonlyArray<readonly [string, string]> = [
   ['1x4, one read engine, command queues of 2, 2 cycles per beat, ALU_REQUANT', JSON.stringify({
     ...CORE_1X4, DMA_READ_ENGINES: 1, CMD_QUEUE_DEPTH: 2, MEM_CYCLES_PER_BEAT: 2, ALU_REQUANT: true,
   })],
+  // the two configurations where the TS simulator once dispatched a cycle late (docs/microarch.md §17)
+  ['1x4, two read engines, command queues of 16', JSON.stringify({ ...CORE_1X4, DMA_READ_ENGINES: 2 })],
+  ['up5k-1x2 with COMPUTE_READ_REG and command queues of 2', JSON.stringify({ ...JSON.parse(crrFastConfigText()), CMD_QUEUE_DEPTH: 2 })],
 ];
