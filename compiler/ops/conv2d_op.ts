@@ -61,6 +61,7 @@ export function compileConv2d(spec: Conv2dSpec, d: Derived, opts: CompileOptions
     d, knobs, module, macs,
     knobSpace: (o) => convKnobSpace(g, d, o),
     analyticCost: (k) => convCost(g, d, k),
+    estimate: (k) => convCost(g, d, k).cycles,
     operands: (seed) => {
       const { data, weight, bias, requant } = conv2dValues(spec, d, seed);
       const io = conv2dLayout(spec, d);

@@ -188,6 +188,7 @@ export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}
     d, knobs, module, macs: s.m * s.k * s.n,
     knobSpace: (o) => convKnobSpace(g, d, { ...o, fixed: fixedDense }),
     analyticCost: (k) => convCost(g, d, k),
+    estimate: (k) => convCost(g, d, k).cycles,
     operands: (seed) => {
       const { data, weight, bias, requant } = denseValues(s, d, seed);
       const io = denseLayout(s, d);

@@ -197,6 +197,7 @@ export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): O
     shape: { batch: s.batch, h: s.h, w: s.w, c: s.c },
     d, knobs, module, macs: 0,
     knobSpace: (o) => knobSpace(g, d, o),
+    estimate: (k) => Math.round(cost(g, d, k)),
     operands: (seed) => {
       const [va, vb] = addValues(s, d, seed);
       const io = addLayout(s, d);
@@ -299,6 +300,7 @@ export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions 
     shape: { batch: s.batch, h: s.h, w: s.w, c: s.c, k: s.k, pad: s.pad, stride: s.stride },
     d, knobs, module, macs: 0,
     knobSpace: (o) => knobSpace(g, d, o),
+    estimate: (k) => Math.round(cost(g, d, k)),
     operands: (seed) => {
       const vals = maxPoolValues(s, d, seed);
       const io = maxPoolLayout(s, d);

@@ -45,6 +45,8 @@ export interface OpInstance {
   knobSpace: (opts?: { latencyHiding?: boolean }) => Knobs[];
   /** The chooser's analytical cost of a knob setting, where the template has one (the tuner's features). */
   analyticCost?: (k: Knobs) => ConvCost;
+  /** The chooser's modelled cycles of a knob setting (what it ranks by; the tuner's first guesses). */
+  estimate: (k: Knobs) => number;
   operands: (seed: number) => Operands;
 }
 
