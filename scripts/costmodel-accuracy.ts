@@ -52,5 +52,5 @@ if (args.includes('--json')) console.log(JSON.stringify(rows, null, 2));
 else {
   const k = (r: Record<string, unknown>) => (r.knobs ? Object.values(r.knobs as object).join(',') : '-');
   console.log(table(['config', 'ALU_II', 'op', 'shape', 'knobs b,h,w,ci,co,oc,ht', 'DRAM', 'estimate', 'simulated', 'error'],
-    rows.map((r) => [r.config, r.alu_ii, r.op, r.shape, k(r), r.dram ?? '-', r.estimate ?? '-', r.cycles ?? String(r.error).slice(0, 60), r.error_pct === undefined ? '-' : `${r.error_pct} %`])));
+    rows.map((r) => [r.config, r.alu_ii, r.op, r.shape, k(r), r.dram ?? '-', r.estimate ?? '-', r.cycles ?? String(r.error).slice(0, 60), r.error_pct === undefined ? '-' : `${r.error_pct} %`].map(String))));
 }

@@ -21,7 +21,7 @@ import { ceilDiv, checkDim, checkOperatorBytes, divisors, type Knobs } from './c
 import { addValues, maxPoolValues } from './compute.ts';
 import { outDims, type CompileOptions } from './conv2d.ts';
 import { pickKnobs } from './conv2d_op.ts';
-import { loadCycles, storeCycles } from './conv_knobs.ts';
+import { aluCycles, loadCycles, storeCycles } from './conv_knobs.ts';
 import type { OpInstance, OperandLayout } from './op.ts';
 import { addRef, maxPoolRef } from './reference.ts';
 
@@ -173,7 +173,7 @@ export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): O
     inRows: (th) => th,
     inCols: (tw) => tw,
     inputsPerTile: (k) => 2 * k.tile_b * k.tile_co * k.tile_h * k.tile_w,
-    aluCycles: (k) => k.tile_b * k.tile_co * k.tile_h * k.tile_w * (2 + (s.clip ? 2 : 0)),
+    aluCycles: (k) => k.tile_b * k.tile_co * k.tile_h * k.tile_w * aluCycles(d, s.clip ? 2 : 0, 1),
   };
   const knobs = pickKnobs({ ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } }, (k) => knobError(g, d, k), (o) => choose(g, d, o));
   const sch: Schedule = createSchedule(out);
@@ -277,7 +277,9 @@ export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions 
     inRows: (th) => (th - 1) * s.stride + s.k,
     inCols: (tw) => (tw - 1) * s.stride + s.k,
     inputsPerTile: (k) => k.tile_b * k.tile_co * ((k.tile_h - 1) * s.stride + s.k) * ((k.tile_w - 1) * s.stride + s.k),
-    aluCycles: (k) => k.tile_b * k.tile_co * k.tile_h * k.tile_w * (4 + 2 * s.k * s.k) + s.k * s.k * 10,
+    // per output: an initialization of three immediate micro-ops and one MAX per window position
+    // (fewer on border tiles), plus one cycle of overhead; per window position a kernel's issue
+    aluCycles: (k) => k.tile_b * k.tile_co * k.tile_h * k.tile_w * (1 + aluCycles(d, 3, s.k * s.k)) + s.k * s.k * 10,
   };
   const knobs = pickKnobs({ ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } }, (k) => knobError(g, d, k), (o) => choose(g, d, o));
   const sch = createSchedule(out);
