@@ -288,8 +288,13 @@ export function convKnobSpace(g: ConvGeom, d: Derived, opts: ChooseOptions = {})
   return out;
 }
 
-/** The knob setting with the lowest modelled cost; a clear error if nothing fits. */
-export function chooseConvKnobs(g: ConvGeom, d: Derived, opts: ChooseOptions = {}): Knobs {
+/** Knob settings sorted by a cost, lowest first (ties keep the space's order). */
+export function byCost(space: readonly Knobs[], cost: (k: Knobs) => number): Knobs[] {
+  return space.map((k) => ({ k, c: cost(k) })).sort((a, b) => a.c - b.c).map((x) => x.k);
+}
+
+/** Every valid knob setting, the lowest modelled cost first; a clear error if nothing fits. */
+export function rankConvKnobs(g: ConvGeom, d: Derived, opts: ChooseOptions = {}): Knobs[] {
   const space = convKnobSpace(g, d, opts);
   if (!space.length) {
     const smallest: Knobs = { tile_b: 1, tile_h: 1, tile_w: 1, tile_ci: 1, tile_co: 1, oc_nthread: 1, h_nthread: 1 };
@@ -298,14 +303,13 @@ export function chooseConvKnobs(g: ConvGeom, d: Derived, opts: ChooseOptions = {
     const fixed = opts.fixed ?? {};
     throw new CompileError(`knobs ${JSON.stringify(fixed)} leave no valid setting: ${convKnobError(g, d, { ...smallest, ...fixed }) ?? 'the other knobs cannot be chosen to fit'}`);
   }
-  let best = space[0];
-  let bestCost = Infinity;
-  for (const k of space) {
-    const c = convCost(g, d, k).cycles;
-    if (c < bestCost) {
-      best = k;
-      bestCost = c;
-    }
-  }
-  return best;
+  return byCost(space, (k) => convCost(g, d, k).cycles);
+}
+
+/**
+ * The knob setting with the lowest modelled cost (the compile also checks that its program fits the
+ * DRAM: ops/op.ts firstFitting); a clear error if nothing fits the buffers.
+ */
+export function chooseConvKnobs(g: ConvGeom, d: Derived, opts: ChooseOptions = {}): Knobs {
+  return rankConvKnobs(g, d, opts)[0];
 }

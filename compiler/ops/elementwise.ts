@@ -20,9 +20,9 @@ import { packActivations, unpackActivations } from '../vta/pack.ts';
 import { ceilDiv, checkDim, checkOperatorBytes, divisors, type Knobs } from './common.ts';
 import { addValues, maxPoolValues } from './compute.ts';
 import { outDims, type CompileOptions } from './conv2d.ts';
-import { pickKnobs } from './conv2d_op.ts';
-import { aluCycles, loadCycles, storeCycles } from './conv_knobs.ts';
-import type { OpInstance, OperandLayout } from './op.ts';
+import { knobCandidates } from './conv2d_op.ts';
+import { aluCycles, byCost, loadCycles, storeCycles } from './conv_knobs.ts';
+import { firstFitting, type OpInstance, type OperandLayout } from './op.ts';
 import { addRef, maxPoolRef } from './reference.ts';
 
 interface Geom {
@@ -79,21 +79,14 @@ function knobSpace(g: Geom, d: Derived, o: { latencyHiding?: boolean; fixed?: Pa
   return out;
 }
 
-function choose(g: Geom, d: Derived, o: { latencyHiding?: boolean; fixed?: Partial<Knobs> }): Knobs {
-  let best: Knobs | undefined;
-  let bestCost = Infinity;
-  for (const k of knobSpace(g, d, o)) {
-    const c = cost(g, d, k);
-    if (c < bestCost) {
-      best = k;
-      bestCost = c;
-    }
-  }
-  if (!best) {
+/** Every valid knob setting, the lowest modelled cost first; a clear error if nothing fits. */
+function rank(g: Geom, d: Derived, o: { latencyHiding?: boolean; fixed?: Partial<Knobs> }): Knobs[] {
+  const space = knobSpace(g, d, o);
+  if (!space.length) {
     const smallest: Knobs = { tile_b: 1, tile_h: 1, tile_w: 1, tile_ci: 1, tile_co: 1, oc_nthread: 1, h_nthread: 1, ...(o.fixed ?? {}) };
     throw new CompileError(`this operator does not fit ${d.variant} even with the smallest tiles: ${knobError(g, d, smallest) ?? 'the fixed knobs leave no choice'}`);
   }
-  return best;
+  return byCost(space, (k) => cost(g, d, k));
 }
 
 /** Output tiling shared by both operators: split, thread, store at the tile loop. */
@@ -175,44 +168,46 @@ export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): O
     inputsPerTile: (k) => 2 * k.tile_b * k.tile_co * k.tile_h * k.tile_w,
     aluCycles: (k) => k.tile_b * k.tile_co * k.tile_h * k.tile_w * aluCycles(d, s.clip ? 2 : 0, 1),
   };
-  const knobs = pickKnobs({ ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } }, (k) => knobError(g, d, k), (o) => choose(g, d, o));
-  const sch: Schedule = createSchedule(out);
-  const { so, at } = tileOutput(sch, out, knobs);
-  for (const src of [a, b2]) {
-    const st = sch.stage(sch.cacheRead(src, 'acc', [sumT]));
-    st.computeAt(so, at);
-    st.pragma(st.axis[0], 'dma_copy');
-  }
-  for (const x of stages) {
-    const st = sch.stage(x);
-    st.setScope('acc');
-    st.computeAt(so, at);
-    st.pragma(st.axis[0], 'alu');
-  }
-  const func = lower(sch, 'add');
-  const module = buildVta(func, d);
-  const buf = (x: Tensor) => func.bufferOf.get(x)!;
-  return {
-    op: 'add',
-    shape: { batch: s.batch, h: s.h, w: s.w, c: s.c },
-    d, knobs, module, macs: 0,
-    knobSpace: (o) => knobSpace(g, d, o),
-    estimate: (k) => Math.round(cost(g, d, k)),
-    operands: (seed) => {
-      const [va, vb] = addValues(s, d, seed);
-      const io = addLayout(s, d);
-      return {
-        tensors: [
-          { buf: buf(a), role: 'input', values: io.pack[0](va) },
-          { buf: buf(b2), role: 'input', values: io.pack[1](vb) },
-          { buf: buf(out), role: 'output' },
-        ],
-        output: buf(out),
-        unpack: io.unpack,
-        expected: () => addRef(va, vb, s.clip, d.accWidth, d.outWidth),
-      };
-    },
-  };
+  const fixed = { ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } };
+  return firstFitting(d, knobCandidates(fixed, (k) => knobError(g, d, k), (o) => rank(g, d, o)), (knobs) => {
+    const sch: Schedule = createSchedule(out);
+    const { so, at } = tileOutput(sch, out, knobs);
+    for (const src of [a, b2]) {
+      const st = sch.stage(sch.cacheRead(src, 'acc', [sumT]));
+      st.computeAt(so, at);
+      st.pragma(st.axis[0], 'dma_copy');
+    }
+    for (const x of stages) {
+      const st = sch.stage(x);
+      st.setScope('acc');
+      st.computeAt(so, at);
+      st.pragma(st.axis[0], 'alu');
+    }
+    const func = lower(sch, 'add');
+    const module = buildVta(func, d);
+    const buf = (x: Tensor) => func.bufferOf.get(x)!;
+    return {
+      op: 'add',
+      shape: { batch: s.batch, h: s.h, w: s.w, c: s.c },
+      d, knobs, module, macs: 0,
+      knobSpace: (o) => knobSpace(g, d, o),
+      estimate: (k) => Math.round(cost(g, d, k)),
+      operands: (seed) => {
+        const [va, vb] = addValues(s, d, seed);
+        const io = addLayout(s, d);
+        return {
+          tensors: [
+            { buf: buf(a), role: 'input', values: io.pack[0](va) },
+            { buf: buf(b2), role: 'input', values: io.pack[1](vb) },
+            { buf: buf(out), role: 'output' },
+          ],
+          output: buf(out),
+          unpack: io.unpack,
+          expected: () => addRef(va, vb, s.clip, d.accWidth, d.outWidth),
+        };
+      },
+    };
+  });
 }
 
 // ---- max-pool ----
@@ -281,40 +276,42 @@ export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions 
     // (fewer on border tiles), plus one cycle of overhead; per window position a kernel's issue
     aluCycles: (k) => k.tile_b * k.tile_co * k.tile_h * k.tile_w * (1 + aluCycles(d, 3, s.k * s.k)) + s.k * s.k * 10,
   };
-  const knobs = pickKnobs({ ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } }, (k) => knobError(g, d, k), (o) => choose(g, d, o));
-  const sch = createSchedule(out);
-  const { so, at } = tileOutput(sch, out, knobs);
-  const sp = sch.stage(pool);
-  sp.setScope('acc');
-  sp.computeAt(so, at);
-  const [pn, pc, py, px, pb, po] = sp.axis;
-  sp.reorder(ry, rx, pn, pc, py, px, pb, po);
-  sp.pragma(pn, 'alu');
-  const si = sch.stage(inp);
-  si.setScope('acc');
-  si.computeAt(so, at);
-  si.pragma(si.axis[0], 'dma_copy');
-  const func = lower(sch, 'maxpool');
-  const module = buildVta(func, d);
-  const buf = (x: Tensor) => func.bufferOf.get(x)!;
-  return {
-    op: 'maxpool',
-    shape: { batch: s.batch, h: s.h, w: s.w, c: s.c, k: s.k, pad: s.pad, stride: s.stride },
-    d, knobs, module, macs: 0,
-    knobSpace: (o) => knobSpace(g, d, o),
-    estimate: (k) => Math.round(cost(g, d, k)),
-    operands: (seed) => {
-      const vals = maxPoolValues(s, d, seed);
-      const io = maxPoolLayout(s, d);
-      return {
-        tensors: [
-          { buf: buf(data), role: 'input', values: io.pack[0](vals) },
-          { buf: buf(out), role: 'output' },
-        ],
-        output: buf(out),
-        unpack: io.unpack,
-        expected: () => maxPoolRef({ n: s.batch, c: s.c, h: s.h, w: s.w, k: s.k, pad: s.pad, stride: s.stride }, vals, d.outWidth),
-      };
-    },
-  };
+  const fixed = { ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } };
+  return firstFitting(d, knobCandidates(fixed, (k) => knobError(g, d, k), (o) => rank(g, d, o)), (knobs) => {
+    const sch = createSchedule(out);
+    const { so, at } = tileOutput(sch, out, knobs);
+    const sp = sch.stage(pool);
+    sp.setScope('acc');
+    sp.computeAt(so, at);
+    const [pn, pc, py, px, pb, po] = sp.axis;
+    sp.reorder(ry, rx, pn, pc, py, px, pb, po);
+    sp.pragma(pn, 'alu');
+    const si = sch.stage(inp);
+    si.setScope('acc');
+    si.computeAt(so, at);
+    si.pragma(si.axis[0], 'dma_copy');
+    const func = lower(sch, 'maxpool');
+    const module = buildVta(func, d);
+    const buf = (x: Tensor) => func.bufferOf.get(x)!;
+    return {
+      op: 'maxpool',
+      shape: { batch: s.batch, h: s.h, w: s.w, c: s.c, k: s.k, pad: s.pad, stride: s.stride },
+      d, knobs, module, macs: 0,
+      knobSpace: (o) => knobSpace(g, d, o),
+      estimate: (k) => Math.round(cost(g, d, k)),
+      operands: (seed) => {
+        const vals = maxPoolValues(s, d, seed);
+        const io = maxPoolLayout(s, d);
+        return {
+          tensors: [
+            { buf: buf(data), role: 'input', values: io.pack[0](vals) },
+            { buf: buf(out), role: 'output' },
+          ],
+          output: buf(out),
+          unpack: io.unpack,
+          expected: () => maxPoolRef({ n: s.batch, c: s.c, h: s.h, w: s.w, k: s.k, pad: s.pad, stride: s.stride }, vals, d.outWidth),
+        };
+      },
+    };
+  });
 }
