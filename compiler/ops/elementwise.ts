@@ -144,23 +144,6 @@ export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): O
   const shape = [NB, CB, s.h, s.w, B, BO];
   const names = ['n', 'c', 'y', 'x', 'b', 'o'];
   const acc = t.accDtype;
-  const a = placeholder(shape, acc, 'a');
-  const b2 = placeholder(shape, acc, 'b');
-  const stages: Tensor[] = [];
-  let cur = compute(shape, (...i) => add(a.at(...i), b2.at(...i)), 'sum', names.map((n) => `sum.${n}`));
-  const sumT = cur;
-  stages.push(cur);
-  if (s.clip) {
-    const [lo, hi] = s.clip;
-    const p1 = cur;
-    cur = compute(shape, (...i) => min(p1.at(...i), int(hi, acc)), 'clip_hi', names.map((n) => `clip_hi.${n}`));
-    stages.push(cur);
-    const p2 = cur;
-    cur = compute(shape, (...i) => max(p2.at(...i), int(lo, acc)), 'clip_lo', names.map((n) => `clip_lo.${n}`));
-    stages.push(cur);
-  }
-  const last = cur;
-  const out = compute(shape, (...i) => cast(t.outDtype, last.at(...i)), 'out', names.map((n) => `out.${n}`));
   const g: Geom = {
     NB, CB, OH: s.h, OW: s.w,
     inRows: (th) => th,
@@ -170,6 +153,24 @@ export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): O
   };
   const fixed = { ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } };
   return firstFitting(d, knobCandidates(fixed, (k) => knobError(g, d, k), (o) => rank(g, d, o)), (knobs) => {
+    // defined afresh for each setting tried: scheduling rewrites the tensors' reads (cacheRead)
+    const a = placeholder(shape, acc, 'a');
+    const b2 = placeholder(shape, acc, 'b');
+    const stages: Tensor[] = [];
+    let cur = compute(shape, (...i) => add(a.at(...i), b2.at(...i)), 'sum', names.map((n) => `sum.${n}`));
+    const sumT = cur;
+    stages.push(cur);
+    if (s.clip) {
+      const [lo, hi] = s.clip;
+      const p1 = cur;
+      cur = compute(shape, (...i) => min(p1.at(...i), int(hi, acc)), 'clip_hi', names.map((n) => `clip_hi.${n}`));
+      stages.push(cur);
+      const p2 = cur;
+      cur = compute(shape, (...i) => max(p2.at(...i), int(lo, acc)), 'clip_lo', names.map((n) => `clip_lo.${n}`));
+      stages.push(cur);
+    }
+    const last = cur;
+    const out = compute(shape, (...i) => cast(t.outDtype, last.at(...i)), 'out', names.map((n) => `out.${n}`));
     const sch: Schedule = createSchedule(out);
     const { so, at } = tileOutput(sch, out, knobs);
     for (const src of [a, b2]) {
@@ -249,24 +250,6 @@ export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions 
   const CB = ceilDiv(s.c, BO);
   const acc = t.accDtype;
   const p = s.pad;
-  const data = placeholder([NB, CB, s.h, s.w, B, BO], acc, 'data');
-  const inRange = (e: Expr, n: number) => and(ge(e, 0), lt(e, n));
-  const inp = compute([NB, CB, s.h + 2 * p, s.w + 2 * p, B, BO], (n, c, r, x, b, o) => {
-    const v = data.at(n, c, sub(r, p), sub(x, p), b, o);
-    return p ? select(and(inRange(sub(r, p), s.h), inRange(sub(x, p), s.w)), v, int(0, acc)) : v;
-  }, 'data_pad', ['n', 'c', 'r', 'x', 'b', 'o'].map((n) => `pad.${n}`));
-  const ry = reduceAxis(s.k, 'ry');
-  const rx = reduceAxis(s.k, 'rx');
-  const shape = [NB, CB, OH, OW, B, BO];
-  const names = ['n', 'c', 'y', 'x', 'b', 'o'];
-  const pool = compute(shape, (n, c, y, x, b, o) => {
-    const r = add(mul(y, s.stride), ry.e);
-    const col = add(mul(x, s.stride), rx.e);
-    const valid = and(inRange(sub(r, p), s.h), inRange(sub(col, p), s.w));
-    const v = inp.at(n, c, r, col, b, o);
-    return reduceMax(p ? select(valid, v, int(dtypeMin(acc), acc)) : v, [ry, rx]);
-  }, 'pool', names.map((n) => `pool.${n}`));
-  const out = compute(shape, (...i) => cast(t.outDtype, pool.at(...i)), 'out', names.map((n) => `out.${n}`));
   const g: Geom = {
     NB, CB, OH, OW,
     inRows: (th) => (th - 1) * s.stride + s.k,
@@ -278,6 +261,25 @@ export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions 
   };
   const fixed = { ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } };
   return firstFitting(d, knobCandidates(fixed, (k) => knobError(g, d, k), (o) => rank(g, d, o)), (knobs) => {
+    // defined afresh for each setting tried, as add's
+    const data = placeholder([NB, CB, s.h, s.w, B, BO], acc, 'data');
+    const inRange = (e: Expr, n: number) => and(ge(e, 0), lt(e, n));
+    const inp = compute([NB, CB, s.h + 2 * p, s.w + 2 * p, B, BO], (n, c, r, x, b, o) => {
+      const v = data.at(n, c, sub(r, p), sub(x, p), b, o);
+      return p ? select(and(inRange(sub(r, p), s.h), inRange(sub(x, p), s.w)), v, int(0, acc)) : v;
+    }, 'data_pad', ['n', 'c', 'r', 'x', 'b', 'o'].map((n) => `pad.${n}`));
+    const ry = reduceAxis(s.k, 'ry');
+    const rx = reduceAxis(s.k, 'rx');
+    const shape = [NB, CB, OH, OW, B, BO];
+    const names = ['n', 'c', 'y', 'x', 'b', 'o'];
+    const pool = compute(shape, (n, c, y, x, b, o) => {
+      const r = add(mul(y, s.stride), ry.e);
+      const col = add(mul(x, s.stride), rx.e);
+      const valid = and(inRange(sub(r, p), s.h), inRange(sub(col, p), s.w));
+      const v = inp.at(n, c, r, col, b, o);
+      return reduceMax(p ? select(valid, v, int(dtypeMin(acc), acc)) : v, [ry, rx]);
+    }, 'pool', names.map((n) => `pool.${n}`));
+    const out = compute(shape, (...i) => cast(t.outDtype, pool.at(...i)), 'out', names.map((n) => `out.${n}`));
     const sch = createSchedule(out);
     const { so, at } = tileOutput(sch, out, knobs);
     const sp = sch.stage(pool);
