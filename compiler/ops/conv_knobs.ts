@@ -6,7 +6,7 @@
  * (each virtual thread has its own buffers), the micro-op buffer and the instruction fields.
  *
  * The chooser ranks feasible knobs with an analytical model of the machine (docs/microarch.md):
- * compute time (GEMM micro-ops, ALU micro-ops at 1 or 2 cycles, resets), load-module time
+ * compute time (GEMM micro-ops, ALU micro-ops at their configuration's interval, resets), load-module time
  * (per LOAD: memory latency plus beats, or the outstanding-burst limit for short rows), store time,
  * plus the pipeline fill (the first chunk's loads) and drain (the last tile's ALU work and store).
  * With two or more virtual threads loads overlap compute; with one they alternate. On co-design
@@ -15,6 +15,7 @@
  * short rows hold; VTA's configurations keep VTA's model.
  */
 import type { Derived } from '../../src/config/derive.ts';
+import { aluInterval } from '../../src/uarch/index.ts';
 import { CompileError } from '../errors.ts';
 import { biasResident, columnsInHardwareLoop, type ConvGeom } from './conv2d.ts';
 import { divisors, type Knobs } from './common.ts';
@@ -115,6 +116,11 @@ export interface PipelineShape {
   earlyStore?: boolean;
   /** Loads per chunk of the first group when it differs from L (weights loaded once, ALU_REQUANT). */
   L0?: number;
+  /**
+   * No command queues (CMD_QUEUE_DEPTH 0): a module takes its instruction from fetch's head, so no
+   * task starts before the one ahead of it in program order has started.
+   */
+  inOrder?: boolean;
 }
 
 /**
@@ -133,26 +139,40 @@ export function pipelineCycles(p: PipelineShape): number {
   let loadFree = 0;
   let comp = 0;
   let storeFree = 0;
+  // the latest start so far (inOrder: the next task in program order starts no earlier)
+  let issued = 0;
+  const begin = (ready: number) => (p.inOrder ? (issued = Math.max(issued, ready)) : ready);
   const ends: number[] = [];
   const simulated = Math.min(p.groups, 8);
   for (let k = 0; k < simulated; k++) {
-    comp += T * p.R;
+    comp = begin(comp) + T * p.R;
+    const load = (c: number, t: number) => {
+      const start = begin(Math.max(loadFree, c === 0 ? lastG[t] : gEnd[t]));
+      loadEnd[t] = start + (k === 0 ? p.L0 ?? p.L : p.L);
+      loadFree = loadEnd[t];
+    };
+    const gemm = (c: number, t: number) => {
+      const start = begin(Math.max(comp, loadEnd[t], c === 0 ? storeEnd[t] : 0));
+      gEnd[t] = start + p.G;
+      comp = gEnd[t];
+    };
     for (let c = 0; c < nChunks; c++) {
-      for (let t = 0; t < T; t++) {
-        const start = Math.max(loadFree, c === 0 ? lastG[t] : gEnd[t]);
-        loadEnd[t] = start + (k === 0 ? p.L0 ?? p.L : p.L);
-        loadFree = loadEnd[t];
-      }
-      for (let t = 0; t < T; t++) {
-        const start = Math.max(comp, loadEnd[t], c === 0 ? storeEnd[t] : 0);
-        gEnd[t] = start + p.G;
-        comp = gEnd[t];
+      // program order of the virtual threads' tasks (what inOrder follows): each thread's loads, then
+      // its GEMM (compiler/vta/vthread.ts interleaves them per chunk)
+      if (p.inOrder) {
+        for (let t = 0; t < T; t++) {
+          load(c, t);
+          gemm(c, t);
+        }
+      } else {
+        for (let t = 0; t < T; t++) load(c, t);
+        for (let t = 0; t < T; t++) gemm(c, t);
       }
     }
     for (let t = 0; t < T; t++) {
       lastG[t] = gEnd[t];
-      comp += p.A;
-      const start = Math.max(storeFree, p.earlyStore ? gEnd[t] : comp);
+      comp = begin(comp) + p.A;
+      const start = begin(Math.max(storeFree, p.earlyStore ? gEnd[t] : comp));
       storeEnd[t] = start + p.S;
       storeFree = storeEnd[t];
     }
@@ -174,6 +194,14 @@ export function requantFuses(s: ConvGeom['spec'], d: Derived): boolean {
   return s.clip[1] === hi && (s.clip[0] === 0 || s.clip[0] === -hi - 1) && (s.shift ?? 0) >= 0 && (s.shift ?? 0) < 32;
 }
 
+/**
+ * Cycles of `imm` immediate and `vec` vector ALU micro-ops issued back to back: each takes its
+ * interval (src/uarch aluInterval: VTA's 1 and 2, ALU_II and ALU_II + 1 with a time-multiplexed ALU).
+ */
+export function aluCycles(d: Derived, imm: number, vec: number): number {
+  return imm * aluInterval(d.aluII, true) + vec * aluInterval(d.aluII, false);
+}
+
 /** The analytical cost of a knob setting. */
 export function convCost(g: ConvGeom, d: Derived, k: Knobs): ConvCost {
   const s = g.spec;
@@ -191,7 +219,11 @@ export function convCost(g: ConvGeom, d: Derived, k: Knobs): ConvCost {
   // GEMM_REQUANT: without the bias, a 1x1 tile's last GEMM step requantizes (no ALU micro-op;
   // larger kernels keep the window in the micro-ops, where the emitter leaves the RQ)
   const inGemm = fused && !s.bias && d.gemmRequant && g.K === 1;
-  const aluPerAcc = fused ? (s.bias ? 2 : inGemm ? 0 : 1) : 1 + (s.shift ? 1 : 0) + (s.bias ? 2 : 0) + (s.clip ? 2 : 0);
+  // ALU cycles per accumulator element: each micro-op's interval (aluCycles), plus one of overhead
+  // on the unfused chain (calibrated against the simulator at ALU_II 1)
+  const imm = aluCycles(d, 1, 0);
+  const vec = aluCycles(d, 0, 1);
+  const aluPerAcc = fused ? (s.bias ? vec : inGemm ? 0 : imm) : 1 + (s.shift ? imm : 0) + (s.bias ? vec : 0) + (s.clip ? 2 * imm : 0);
   const aluTile = nAcc * aluPerAcc + (s.bias && !resident ? loadCycles(d, 1, k.tile_co * d.elemBytes.acc) + 8 : 0);
   // Input rows / columns actually read (padding is zero-filled, not loaded).
   const ih = g.rs > 1 ? k.tile_h : (k.tile_h - 1) * s.stride + g.K;
@@ -220,7 +252,7 @@ export function convCost(g: ConvGeom, d: Derived, k: Knobs): ConvCost {
   const uops = T * (gemmKernelUops(g, k) + 2 + 4);
   const fill = 30 + (resident ? loadCycles(d, 1, g.COB * d.elemBytes.acc) : 0);
   const drain = storeTile;
-  let cycles = pipelineCycles({ T, groups: tiles / T, nChunks, G: gemmChunk + 4, L: loadChunk, A: aluTile, R: fused ? 0 : nAcc, S: storeTile, earlyStore: inGemm, ...(wgtResident ? { L0: loadChunk + wgtChunk } : {}) }) + fill;
+  let cycles = pipelineCycles({ T, groups: tiles / T, nChunks, G: gemmChunk + 4, L: loadChunk, A: aluTile, R: fused ? 0 : nAcc, S: storeTile, earlyStore: inGemm, inOrder: d.cmdQueueDepth === 0 && T === 1, ...(wgtResident ? { L0: loadChunk + wgtChunk } : {}) }) + fill;
   // Kernels that do not fit the micro-op buffer are reloaded (each load drains the pipeline).
   if (uops > d.depth.uop) cycles += tiles * nChunks * (gemmKernelUops(g, k) * 4 / d.busBytes + d.mem.readLatency + 10);
   const sram = {
@@ -256,8 +288,13 @@ export function convKnobSpace(g: ConvGeom, d: Derived, opts: ChooseOptions = {})
   return out;
 }
 
-/** The knob setting with the lowest modelled cost; a clear error if nothing fits. */
-export function chooseConvKnobs(g: ConvGeom, d: Derived, opts: ChooseOptions = {}): Knobs {
+/** Knob settings sorted by a cost, lowest first (ties keep the space's order). */
+export function byCost(space: readonly Knobs[], cost: (k: Knobs) => number): Knobs[] {
+  return space.map((k) => ({ k, c: cost(k) })).sort((a, b) => a.c - b.c).map((x) => x.k);
+}
+
+/** Every valid knob setting, the lowest modelled cost first; a clear error if nothing fits. */
+export function rankConvKnobs(g: ConvGeom, d: Derived, opts: ChooseOptions = {}): Knobs[] {
   const space = convKnobSpace(g, d, opts);
   if (!space.length) {
     const smallest: Knobs = { tile_b: 1, tile_h: 1, tile_w: 1, tile_ci: 1, tile_co: 1, oc_nthread: 1, h_nthread: 1 };
@@ -266,14 +303,13 @@ export function chooseConvKnobs(g: ConvGeom, d: Derived, opts: ChooseOptions = {
     const fixed = opts.fixed ?? {};
     throw new CompileError(`knobs ${JSON.stringify(fixed)} leave no valid setting: ${convKnobError(g, d, { ...smallest, ...fixed }) ?? 'the other knobs cannot be chosen to fit'}`);
   }
-  let best = space[0];
-  let bestCost = Infinity;
-  for (const k of space) {
-    const c = convCost(g, d, k).cycles;
-    if (c < bestCost) {
-      best = k;
-      bestCost = c;
-    }
-  }
-  return best;
+  return byCost(space, (k) => convCost(g, d, k).cycles);
+}
+
+/**
+ * The knob setting with the lowest modelled cost (the compile also checks that its program fits the
+ * DRAM: ops/op.ts firstFitting); a clear error if nothing fits the buffers.
+ */
+export function chooseConvKnobs(g: ConvGeom, d: Derived, opts: ChooseOptions = {}): Knobs {
+  return rankConvKnobs(g, d, opts)[0];
 }

@@ -19,9 +19,9 @@ import { allOf, blockedIndex, blockedShape, naturalRow, type BlockSpec } from '.
 import { ceilDiv, checkDim, checkOperatorBytes, type Knobs } from './common.ts';
 import { denseValues } from './compute.ts';
 import { convGeom, type CompileOptions, type ConvGeom, type ConvTypes } from './conv2d.ts';
-import { pickKnobs } from './conv2d_op.ts';
-import { chooseConvKnobs, convCost, convKnobError, convKnobSpace } from './conv_knobs.ts';
-import type { OpInstance, OperandLayout } from './op.ts';
+import { knobCandidates } from './conv2d_op.ts';
+import { convCost, convKnobError, convKnobSpace, rankConvKnobs } from './conv_knobs.ts';
+import { firstFitting, type OpInstance, type OperandLayout } from './op.ts';
 import { denseRef } from './reference.ts';
 
 export interface DenseSpec {
@@ -177,32 +177,35 @@ export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}
   const g = denseGeom(s, d);
   const t = vtaTarget(d);
   const fixedDense = { tile_h: 1, tile_w: 1, h_nthread: 1 };
-  const knobs = pickKnobs({ ...opts, knobs: { ...fixedDense, ...(opts.knobs ?? {}) } }, (k) => convKnobError(g, d, k), (o) => chooseConvKnobs(g, d, o));
-  const def = denseDef(s, { B: t.batch, BI: t.blockIn, BO: t.blockOut }, t);
-  const func = lower(denseSchedule(def, knobs, d.depth.acc), 'dense');
-  const module = buildVta(func, d);
-  const buf = (x: Tensor) => func.bufferOf.get(x)!;
-  return {
-    op: 'dense',
-    shape: { m: s.m, k: s.k, n: s.n },
-    d, knobs, module, macs: s.m * s.k * s.n,
-    knobSpace: (o) => convKnobSpace(g, d, { ...o, fixed: fixedDense }),
-    analyticCost: (k) => convCost(g, d, k),
-    operands: (seed) => {
-      const { data, weight, bias, requant } = denseValues(s, d, seed);
-      const io = denseLayout(s, d);
-      const tensors = [
-        { buf: buf(def.data), role: 'input' as const, values: io.pack[0](data) },
-        { buf: buf(def.weight), role: 'input' as const, values: io.pack[1](weight) },
-        { buf: buf(def.out), role: 'output' as const },
-      ];
-      if (def.bias) tensors.push({ buf: buf(def.bias), role: 'input', values: io.pack[2](bias!) });
-      return {
-        tensors,
-        output: buf(def.out),
-        unpack: io.unpack,
-        expected: () => denseRef(s.m, s.k, s.n, data, weight, requant),
-      };
-    },
-  };
+  const fixed = { ...opts, knobs: { ...fixedDense, ...(opts.knobs ?? {}) } };
+  return firstFitting(d, knobCandidates(fixed, (k) => convKnobError(g, d, k), (o) => rankConvKnobs(g, d, o)), (knobs) => {
+    const def = denseDef(s, { B: t.batch, BI: t.blockIn, BO: t.blockOut }, t);
+    const func = lower(denseSchedule(def, knobs, d.depth.acc), 'dense');
+    const module = buildVta(func, d);
+    const buf = (x: Tensor) => func.bufferOf.get(x)!;
+    return {
+      op: 'dense',
+      shape: { m: s.m, k: s.k, n: s.n },
+      d, knobs, module, macs: s.m * s.k * s.n,
+      knobSpace: (o) => convKnobSpace(g, d, { ...o, fixed: fixedDense }),
+      analyticCost: (k) => convCost(g, d, k),
+      estimate: (k) => convCost(g, d, k).cycles,
+      operands: (seed) => {
+        const { data, weight, bias, requant } = denseValues(s, d, seed);
+        const io = denseLayout(s, d);
+        const tensors = [
+          { buf: buf(def.data), role: 'input' as const, values: io.pack[0](data) },
+          { buf: buf(def.weight), role: 'input' as const, values: io.pack[1](weight) },
+          { buf: buf(def.out), role: 'output' as const },
+        ];
+        if (def.bias) tensors.push({ buf: buf(def.bias), role: 'input', values: io.pack[2](bias!) });
+        return {
+          tensors,
+          output: buf(def.out),
+          unpack: io.unpack,
+          expected: () => denseRef(s.m, s.k, s.n, data, weight, requant),
+        };
+      },
+    };
+  });
 }

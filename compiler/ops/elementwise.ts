@@ -20,9 +20,9 @@ import { packActivations, unpackActivations } from '../vta/pack.ts';
 import { ceilDiv, checkDim, checkOperatorBytes, divisors, type Knobs } from './common.ts';
 import { addValues, maxPoolValues } from './compute.ts';
 import { outDims, type CompileOptions } from './conv2d.ts';
-import { pickKnobs } from './conv2d_op.ts';
-import { loadCycles, storeCycles } from './conv_knobs.ts';
-import type { OpInstance, OperandLayout } from './op.ts';
+import { knobCandidates } from './conv2d_op.ts';
+import { aluCycles, byCost, loadCycles, storeCycles } from './conv_knobs.ts';
+import { firstFitting, type OpInstance, type OperandLayout } from './op.ts';
 import { addRef, maxPoolRef } from './reference.ts';
 
 interface Geom {
@@ -79,21 +79,14 @@ function knobSpace(g: Geom, d: Derived, o: { latencyHiding?: boolean; fixed?: Pa
   return out;
 }
 
-function choose(g: Geom, d: Derived, o: { latencyHiding?: boolean; fixed?: Partial<Knobs> }): Knobs {
-  let best: Knobs | undefined;
-  let bestCost = Infinity;
-  for (const k of knobSpace(g, d, o)) {
-    const c = cost(g, d, k);
-    if (c < bestCost) {
-      best = k;
-      bestCost = c;
-    }
-  }
-  if (!best) {
+/** Every valid knob setting, the lowest modelled cost first; a clear error if nothing fits. */
+function rank(g: Geom, d: Derived, o: { latencyHiding?: boolean; fixed?: Partial<Knobs> }): Knobs[] {
+  const space = knobSpace(g, d, o);
+  if (!space.length) {
     const smallest: Knobs = { tile_b: 1, tile_h: 1, tile_w: 1, tile_ci: 1, tile_co: 1, oc_nthread: 1, h_nthread: 1, ...(o.fixed ?? {}) };
     throw new CompileError(`this operator does not fit ${d.variant} even with the smallest tiles: ${knobError(g, d, smallest) ?? 'the fixed knobs leave no choice'}`);
   }
-  return best;
+  return byCost(space, (k) => cost(g, d, k));
 }
 
 /** Output tiling shared by both operators: split, thread, store at the tile loop. */
@@ -151,67 +144,71 @@ export function compileAdd(s: AddSpec, d: Derived, opts: CompileOptions = {}): O
   const shape = [NB, CB, s.h, s.w, B, BO];
   const names = ['n', 'c', 'y', 'x', 'b', 'o'];
   const acc = t.accDtype;
-  const a = placeholder(shape, acc, 'a');
-  const b2 = placeholder(shape, acc, 'b');
-  const stages: Tensor[] = [];
-  let cur = compute(shape, (...i) => add(a.at(...i), b2.at(...i)), 'sum', names.map((n) => `sum.${n}`));
-  const sumT = cur;
-  stages.push(cur);
-  if (s.clip) {
-    const [lo, hi] = s.clip;
-    const p1 = cur;
-    cur = compute(shape, (...i) => min(p1.at(...i), int(hi, acc)), 'clip_hi', names.map((n) => `clip_hi.${n}`));
-    stages.push(cur);
-    const p2 = cur;
-    cur = compute(shape, (...i) => max(p2.at(...i), int(lo, acc)), 'clip_lo', names.map((n) => `clip_lo.${n}`));
-    stages.push(cur);
-  }
-  const last = cur;
-  const out = compute(shape, (...i) => cast(t.outDtype, last.at(...i)), 'out', names.map((n) => `out.${n}`));
   const g: Geom = {
     NB, CB, OH: s.h, OW: s.w,
     inRows: (th) => th,
     inCols: (tw) => tw,
     inputsPerTile: (k) => 2 * k.tile_b * k.tile_co * k.tile_h * k.tile_w,
-    aluCycles: (k) => k.tile_b * k.tile_co * k.tile_h * k.tile_w * (2 + (s.clip ? 2 : 0)),
+    aluCycles: (k) => k.tile_b * k.tile_co * k.tile_h * k.tile_w * aluCycles(d, s.clip ? 2 : 0, 1),
   };
-  const knobs = pickKnobs({ ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } }, (k) => knobError(g, d, k), (o) => choose(g, d, o));
-  const sch: Schedule = createSchedule(out);
-  const { so, at } = tileOutput(sch, out, knobs);
-  for (const src of [a, b2]) {
-    const st = sch.stage(sch.cacheRead(src, 'acc', [sumT]));
-    st.computeAt(so, at);
-    st.pragma(st.axis[0], 'dma_copy');
-  }
-  for (const x of stages) {
-    const st = sch.stage(x);
-    st.setScope('acc');
-    st.computeAt(so, at);
-    st.pragma(st.axis[0], 'alu');
-  }
-  const func = lower(sch, 'add');
-  const module = buildVta(func, d);
-  const buf = (x: Tensor) => func.bufferOf.get(x)!;
-  return {
-    op: 'add',
-    shape: { batch: s.batch, h: s.h, w: s.w, c: s.c },
-    d, knobs, module, macs: 0,
-    knobSpace: (o) => knobSpace(g, d, o),
-    operands: (seed) => {
-      const [va, vb] = addValues(s, d, seed);
-      const io = addLayout(s, d);
-      return {
-        tensors: [
-          { buf: buf(a), role: 'input', values: io.pack[0](va) },
-          { buf: buf(b2), role: 'input', values: io.pack[1](vb) },
-          { buf: buf(out), role: 'output' },
-        ],
-        output: buf(out),
-        unpack: io.unpack,
-        expected: () => addRef(va, vb, s.clip, d.accWidth, d.outWidth),
-      };
-    },
-  };
+  const fixed = { ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } };
+  return firstFitting(d, knobCandidates(fixed, (k) => knobError(g, d, k), (o) => rank(g, d, o)), (knobs) => {
+    // defined afresh for each setting tried: scheduling rewrites the tensors' reads (cacheRead)
+    const a = placeholder(shape, acc, 'a');
+    const b2 = placeholder(shape, acc, 'b');
+    const stages: Tensor[] = [];
+    let cur = compute(shape, (...i) => add(a.at(...i), b2.at(...i)), 'sum', names.map((n) => `sum.${n}`));
+    const sumT = cur;
+    stages.push(cur);
+    if (s.clip) {
+      const [lo, hi] = s.clip;
+      const p1 = cur;
+      cur = compute(shape, (...i) => min(p1.at(...i), int(hi, acc)), 'clip_hi', names.map((n) => `clip_hi.${n}`));
+      stages.push(cur);
+      const p2 = cur;
+      cur = compute(shape, (...i) => max(p2.at(...i), int(lo, acc)), 'clip_lo', names.map((n) => `clip_lo.${n}`));
+      stages.push(cur);
+    }
+    const last = cur;
+    const out = compute(shape, (...i) => cast(t.outDtype, last.at(...i)), 'out', names.map((n) => `out.${n}`));
+    const sch: Schedule = createSchedule(out);
+    const { so, at } = tileOutput(sch, out, knobs);
+    for (const src of [a, b2]) {
+      const st = sch.stage(sch.cacheRead(src, 'acc', [sumT]));
+      st.computeAt(so, at);
+      st.pragma(st.axis[0], 'dma_copy');
+    }
+    for (const x of stages) {
+      const st = sch.stage(x);
+      st.setScope('acc');
+      st.computeAt(so, at);
+      st.pragma(st.axis[0], 'alu');
+    }
+    const func = lower(sch, 'add');
+    const module = buildVta(func, d);
+    const buf = (x: Tensor) => func.bufferOf.get(x)!;
+    return {
+      op: 'add',
+      shape: { batch: s.batch, h: s.h, w: s.w, c: s.c },
+      d, knobs, module, macs: 0,
+      knobSpace: (o) => knobSpace(g, d, o),
+      estimate: (k) => Math.round(cost(g, d, k)),
+      operands: (seed) => {
+        const [va, vb] = addValues(s, d, seed);
+        const io = addLayout(s, d);
+        return {
+          tensors: [
+            { buf: buf(a), role: 'input', values: io.pack[0](va) },
+            { buf: buf(b2), role: 'input', values: io.pack[1](vb) },
+            { buf: buf(out), role: 'output' },
+          ],
+          output: buf(out),
+          unpack: io.unpack,
+          expected: () => addRef(va, vb, s.clip, d.accWidth, d.outWidth),
+        };
+      },
+    };
+  });
 }
 
 // ---- max-pool ----
@@ -253,64 +250,70 @@ export function compileMaxPool(s: MaxPoolSpec, d: Derived, opts: CompileOptions 
   const CB = ceilDiv(s.c, BO);
   const acc = t.accDtype;
   const p = s.pad;
-  const data = placeholder([NB, CB, s.h, s.w, B, BO], acc, 'data');
-  const inRange = (e: Expr, n: number) => and(ge(e, 0), lt(e, n));
-  const inp = compute([NB, CB, s.h + 2 * p, s.w + 2 * p, B, BO], (n, c, r, x, b, o) => {
-    const v = data.at(n, c, sub(r, p), sub(x, p), b, o);
-    return p ? select(and(inRange(sub(r, p), s.h), inRange(sub(x, p), s.w)), v, int(0, acc)) : v;
-  }, 'data_pad', ['n', 'c', 'r', 'x', 'b', 'o'].map((n) => `pad.${n}`));
-  const ry = reduceAxis(s.k, 'ry');
-  const rx = reduceAxis(s.k, 'rx');
-  const shape = [NB, CB, OH, OW, B, BO];
-  const names = ['n', 'c', 'y', 'x', 'b', 'o'];
-  const pool = compute(shape, (n, c, y, x, b, o) => {
-    const r = add(mul(y, s.stride), ry.e);
-    const col = add(mul(x, s.stride), rx.e);
-    const valid = and(inRange(sub(r, p), s.h), inRange(sub(col, p), s.w));
-    const v = inp.at(n, c, r, col, b, o);
-    return reduceMax(p ? select(valid, v, int(dtypeMin(acc), acc)) : v, [ry, rx]);
-  }, 'pool', names.map((n) => `pool.${n}`));
-  const out = compute(shape, (...i) => cast(t.outDtype, pool.at(...i)), 'out', names.map((n) => `out.${n}`));
   const g: Geom = {
     NB, CB, OH, OW,
     inRows: (th) => (th - 1) * s.stride + s.k,
     inCols: (tw) => (tw - 1) * s.stride + s.k,
     inputsPerTile: (k) => k.tile_b * k.tile_co * ((k.tile_h - 1) * s.stride + s.k) * ((k.tile_w - 1) * s.stride + s.k),
-    aluCycles: (k) => k.tile_b * k.tile_co * k.tile_h * k.tile_w * (4 + 2 * s.k * s.k) + s.k * s.k * 10,
+    // per output: an initialization of three immediate micro-ops and one MAX per window position
+    // (fewer on border tiles), plus one cycle of overhead; per window position a kernel's issue
+    aluCycles: (k) => k.tile_b * k.tile_co * k.tile_h * k.tile_w * (1 + aluCycles(d, 3, s.k * s.k)) + s.k * s.k * 10,
   };
-  const knobs = pickKnobs({ ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } }, (k) => knobError(g, d, k), (o) => choose(g, d, o));
-  const sch = createSchedule(out);
-  const { so, at } = tileOutput(sch, out, knobs);
-  const sp = sch.stage(pool);
-  sp.setScope('acc');
-  sp.computeAt(so, at);
-  const [pn, pc, py, px, pb, po] = sp.axis;
-  sp.reorder(ry, rx, pn, pc, py, px, pb, po);
-  sp.pragma(pn, 'alu');
-  const si = sch.stage(inp);
-  si.setScope('acc');
-  si.computeAt(so, at);
-  si.pragma(si.axis[0], 'dma_copy');
-  const func = lower(sch, 'maxpool');
-  const module = buildVta(func, d);
-  const buf = (x: Tensor) => func.bufferOf.get(x)!;
-  return {
-    op: 'maxpool',
-    shape: { batch: s.batch, h: s.h, w: s.w, c: s.c, k: s.k, pad: s.pad, stride: s.stride },
-    d, knobs, module, macs: 0,
-    knobSpace: (o) => knobSpace(g, d, o),
-    operands: (seed) => {
-      const vals = maxPoolValues(s, d, seed);
-      const io = maxPoolLayout(s, d);
-      return {
-        tensors: [
-          { buf: buf(data), role: 'input', values: io.pack[0](vals) },
-          { buf: buf(out), role: 'output' },
-        ],
-        output: buf(out),
-        unpack: io.unpack,
-        expected: () => maxPoolRef({ n: s.batch, c: s.c, h: s.h, w: s.w, k: s.k, pad: s.pad, stride: s.stride }, vals, d.outWidth),
-      };
-    },
-  };
+  const fixed = { ...opts, knobs: { tile_ci: 1, ...(opts.knobs ?? {}) } };
+  return firstFitting(d, knobCandidates(fixed, (k) => knobError(g, d, k), (o) => rank(g, d, o)), (knobs) => {
+    // defined afresh for each setting tried, as add's
+    const data = placeholder([NB, CB, s.h, s.w, B, BO], acc, 'data');
+    const inRange = (e: Expr, n: number) => and(ge(e, 0), lt(e, n));
+    const inp = compute([NB, CB, s.h + 2 * p, s.w + 2 * p, B, BO], (n, c, r, x, b, o) => {
+      const v = data.at(n, c, sub(r, p), sub(x, p), b, o);
+      return p ? select(and(inRange(sub(r, p), s.h), inRange(sub(x, p), s.w)), v, int(0, acc)) : v;
+    }, 'data_pad', ['n', 'c', 'r', 'x', 'b', 'o'].map((n) => `pad.${n}`));
+    const ry = reduceAxis(s.k, 'ry');
+    const rx = reduceAxis(s.k, 'rx');
+    const shape = [NB, CB, OH, OW, B, BO];
+    const names = ['n', 'c', 'y', 'x', 'b', 'o'];
+    const pool = compute(shape, (n, c, y, x, b, o) => {
+      const r = add(mul(y, s.stride), ry.e);
+      const col = add(mul(x, s.stride), rx.e);
+      const valid = and(inRange(sub(r, p), s.h), inRange(sub(col, p), s.w));
+      const v = inp.at(n, c, r, col, b, o);
+      return reduceMax(p ? select(valid, v, int(dtypeMin(acc), acc)) : v, [ry, rx]);
+    }, 'pool', names.map((n) => `pool.${n}`));
+    const out = compute(shape, (...i) => cast(t.outDtype, pool.at(...i)), 'out', names.map((n) => `out.${n}`));
+    const sch = createSchedule(out);
+    const { so, at } = tileOutput(sch, out, knobs);
+    const sp = sch.stage(pool);
+    sp.setScope('acc');
+    sp.computeAt(so, at);
+    const [pn, pc, py, px, pb, po] = sp.axis;
+    sp.reorder(ry, rx, pn, pc, py, px, pb, po);
+    sp.pragma(pn, 'alu');
+    const si = sch.stage(inp);
+    si.setScope('acc');
+    si.computeAt(so, at);
+    si.pragma(si.axis[0], 'dma_copy');
+    const func = lower(sch, 'maxpool');
+    const module = buildVta(func, d);
+    const buf = (x: Tensor) => func.bufferOf.get(x)!;
+    return {
+      op: 'maxpool',
+      shape: { batch: s.batch, h: s.h, w: s.w, c: s.c, k: s.k, pad: s.pad, stride: s.stride },
+      d, knobs, module, macs: 0,
+      knobSpace: (o) => knobSpace(g, d, o),
+      estimate: (k) => Math.round(cost(g, d, k)),
+      operands: (seed) => {
+        const vals = maxPoolValues(s, d, seed);
+        const io = maxPoolLayout(s, d);
+        return {
+          tensors: [
+            { buf: buf(data), role: 'input', values: io.pack[0](vals) },
+            { buf: buf(out), role: 'output' },
+          ],
+          output: buf(out),
+          unpack: io.unpack,
+          expected: () => maxPoolRef({ n: s.batch, c: s.c, h: s.h, w: s.w, k: s.k, pad: s.pad, stride: s.stride }, vals, d.outWidth),
+        };
+      },
+    };
+  });
 }

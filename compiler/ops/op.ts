@@ -3,9 +3,10 @@
  * the plain reference result, and running it on an engine with a bit-exact check.
  */
 import type { Derived } from '../../src/config/derive.ts';
-import type { Program } from '../../src/program/container.ts';
+import { dramFitError, dramLimit, MAX_DRAM_IMAGE, type Program } from '../../src/program/container.ts';
 import { decodeLanes } from '../../src/runtime/pack.ts';
 import type { Engine, RunResult } from '../../src/engine/index.ts';
+import { VtwError } from '../../src/errors.ts';
 import { CompileError } from '../errors.ts';
 import type { Buffer } from '../ir/buffer.ts';
 import { dtypeBits } from '../ir/expr.ts';
@@ -45,6 +46,8 @@ export interface OpInstance {
   knobSpace: (opts?: { latencyHiding?: boolean }) => Knobs[];
   /** The chooser's analytical cost of a knob setting, where the template has one (the tuner's features). */
   analyticCost?: (k: Knobs) => ConvCost;
+  /** The chooser's modelled cycles of a knob setting (what it ranks by; the tuner's first guesses). */
+  estimate: (k: Knobs) => number;
   operands: (seed: number) => Operands;
 }
 
@@ -66,6 +69,29 @@ export function buildProgram(inst: OpInstance, seed = 1): { program: Program; em
   const operands = inst.operands(seed);
   const emit = emitModule(inst.module, operands.tensors);
   return { program: emit.program, emit, operands };
+}
+
+/**
+ * The operator built with the first of `ranked` (best first) whose whole program — instructions,
+ * micro-ops, data buffers, as the runtime places them — fits the configuration's DRAM (dramFitError,
+ * the check every engine makes before it runs a program). With none fitting, the best one: its run
+ * is refused with that check's one line. Configurations whose DRAM does not bind (MEM_ADDR_BITS
+ * reaching vtw's engine limit) take the best without emitting anything.
+ */
+export function firstFitting(d: Derived, ranked: readonly Knobs[], build: (k: Knobs) => OpInstance): OpInstance {
+  const best = build(ranked[0]);
+  if (dramLimit(d) >= MAX_DRAM_IMAGE) return best;
+  for (let i = 0; i < ranked.length; i++) {
+    try {
+      const inst = i === 0 ? best : build(ranked[i]);
+      if (!dramFitError(buildProgram(inst).program)) return inst;
+    } catch (e) {
+      // a setting the passes or the emitter refuse is passed over here (the best one's error comes
+      // when it is built to run)
+      if (!(e instanceof VtwError)) throw e;
+    }
+  }
+  return best;
 }
 
 export async function runOp(inst: OpInstance, engine: Engine, opts: { seed?: number; check?: boolean } = {}): Promise<OpRun> {

@@ -115,19 +115,31 @@ export function dramSize(p: Program): number {
 }
 
 /**
+ * Why a program does not fit the DRAM its configuration addresses (MEM_ADDR_BITS) or vtw's engines
+ * hold (undefined if it fits): the one check behind dramImage's refusal (the compiler's knob
+ * chooser asks it too).
+ */
+export function dramFitError(p: Program): string | undefined {
+  const size = dramSize(p);
+  const bits = p.config.mem.addrBits;
+  if (bits < 32 && size > 2 ** bits) {
+    return `the program needs ${size} bytes of DRAM but ${p.config.variant} addresses ${2 ** bits} (MEM_ADDR_BITS = ${bits}); raise MEM_ADDR_BITS or use smaller buffers`;
+  }
+  if (size > MAX_DRAM_IMAGE) {
+    return `the program needs ${size} bytes of DRAM (its highest buffer ends there); vtw's engines hold at most ${MAX_DRAM_IMAGE}: place buffers at lower addresses`;
+  }
+  return undefined;
+}
+
+/**
  * A flat DRAM image with every buffer's initial contents at its address. Refuses a program that
  * needs more DRAM than its configuration addresses (MEM_ADDR_BITS), so every engine runs only
  * programs whose addresses the hardware's narrowed address arithmetic represents exactly.
  */
 export function dramImage(p: Program): Uint8Array {
+  const why = dramFitError(p);
+  if (why) throw new ProgramError(why);
   const size = dramSize(p);
-  const bits = p.config.mem.addrBits;
-  if (bits < 32 && size > 2 ** bits) {
-    throw new ProgramError(`the program needs ${size} bytes of DRAM but ${p.config.variant} addresses ${2 ** bits} (MEM_ADDR_BITS = ${bits}); raise MEM_ADDR_BITS or use smaller buffers`);
-  }
-  if (size > MAX_DRAM_IMAGE) {
-    throw new ProgramError(`the program needs ${size} bytes of DRAM (its highest buffer ends there); vtw's engines hold at most ${MAX_DRAM_IMAGE}: place buffers at lower addresses`);
-  }
   const mem = new Uint8Array(size);
   for (const b of p.buffers) if (b.data) mem.set(b.data, b.addr);
   return mem;
