@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { getBoard } from '../fpga/boards/index.ts';
 import { demoTop } from '../fpga/demo.ts';
 import { planPll } from '../fpga/pll.ts';
-import { FitError, FlowError, runFlow, type FlowProgress, type FlowSummary, type FlowTools, type Tree } from '../fpga/flow.ts';
+import { FitError, FlowError, formatSummary, runFlow, type FlowProgress, type FlowSummary, type FlowTools, type Tree } from '../fpga/flow.ts';
 import { Module, Unary, add, lit, printModule } from '../hw/hdl/index.ts';
 import { VtwError } from '../src/errors.ts';
 import { loadConfig } from '../src/config/load.ts';
@@ -89,6 +89,14 @@ test('flow arguments: board device, package, pins, clock constraint, seed; -dsp 
   assert.match(d.calls.yosys[1], 'synth_ice40 -top t -dsp -json top.json');
   assert.is(d.calls.nextpnr[d.calls.nextpnr.indexOf('--freq') + 1], '12');
   await rejects(() => runFlow({ board: getBoard('icestick'), files: src, top: 't', dsp: true, tools: fakes().tools }), /has no DSP blocks/);
+  // the router: nextpnr's default unless asked, and the summary says which
+  assert.not.ok(f.calls.nextpnr.includes('--router'));
+  assert.is(r.summary.options.router, 'router1');
+  const g = fakes();
+  const r2 = await runFlow({ board: getBoard('icebreaker'), files: src, top: 't', router: 'router2', tools: g.tools });
+  assert.is(g.calls.nextpnr[g.calls.nextpnr.indexOf('--router') + 1], 'router2');
+  assert.is(r2.summary.options.router, 'router2');
+  assert.match(formatSummary(r2.summary), ', router2');
 });
 
 test('summary: resources from the report and the netlist, every clock\'s fmax against its constraint', async () => {
@@ -246,6 +254,10 @@ test('vtw synth: user errors are one line', async () => {
     assert.match(c.stderr, msg);
     assert.is(c.stderr.trim().split('\n').length, 1, c.stderr);
   }
+  // an unknown router is a usage error (exit 2), one line
+  const u = await runCli('synth', '--demo', '--board', 'icestick', '--router', 'router3');
+  assert.is(u.code, 2);
+  assert.equal(u.stderr.trim().split('\n'), ["vtw: error: option '--router <name>' argument 'router3' is invalid. Allowed choices are router1, router2. (see --help)"]);
 });
 
 test('the YoWASP runtimes carry patches/ (npm ci\'s postinstall): files grow geometrically, and come back whole', async () => {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOutputFolder, writeFolder } from '../../util/folder.ts';
@@ -7,7 +7,7 @@ import type { Derived } from '../../config/index.ts';
 import { getBoard, type Board } from '../../../fpga/boards/index.ts';
 import { demoTop } from '../../../fpga/demo.ts';
 import { smallerPresetHint } from '../../../fpga/fit.ts';
-import { formatSummary, runFlow, type FlowProgress } from '../../../fpga/flow.ts';
+import { NEXTPNR_ROUTERS, formatSummary, runFlow, type FlowProgress, type NextpnrRouter } from '../../../fpga/flow.ts';
 import { planPll } from '../../../fpga/pll.ts';
 import { vtaBoardTop } from '../../../fpga/top/index.ts';
 import { boardOption, configOption, jsonOption, outOption, parseInteger, parsePositive, seedOption } from '../options.ts';
@@ -26,6 +26,7 @@ interface SynthOptions {
   freq?: string;
   pcf?: string;
   dsp?: boolean;
+  router?: NextpnrRouter;
   allowTimingFail?: boolean;
   json?: boolean;
   force?: boolean;
@@ -98,6 +99,7 @@ export function registerSynth(program: Command): void {
     .option('--baud <n>', 'with --config: the host link\'s baud (default 115200; another baud also builds the link with WRITE_STREAM); refused in one line where the board cannot do it', parseInteger('baud', 1))
     .option('--mem-bytes <n>', 'with --config: bytes of the board top\'s on-chip memory (default: SPRAM up to 2^MEM_ADDR_BITS, half the block RAM on parts without SPRAM; a power of two); programs that need more are refused when they run', parseInteger('mem-bytes', 1))
     .option('--dsp', 'map * operators to SB_MAC16 blocks (synth_ice40 -dsp; UP5K only)')
+    .addOption(new Option('--router <name>', 'nextpnr router: router1 (default; the better clock on a full part) or router2 (faster place and route, a lower clock; docs/fpga.md)').choices(NEXTPNR_ROUTERS))
     .option('--allow-timing-fail', 'exit 0 even when the clock constraint is not met')
     .addOption(jsonOption('print the summary as JSON'))
     .option('--force', 'replace --out even when it holds files vtw did not write')
@@ -167,6 +169,7 @@ export function registerSynth(program: Command): void {
         seed: opts.seed,
         freqMhz: positive(opts.freq, 'freq'),
         dsp: opts.dsp,
+        ...(opts.router ? { router: opts.router } : {}),
         progress: progressPrinter(),
       });
       const summary = design ? { ...r.summary, design } : r.summary;
