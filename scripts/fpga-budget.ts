@@ -3,9 +3,10 @@
  * synthesis, each module kept) and its `stat`, one row per module: SB_LUT4, flip-flops (SB_DFF*),
  * SB_CARRY, block RAM, DSP, SPRAM. With `--flat`, the flattened design's totals (what nextpnr packs).
  *
- *   tsx scripts/fpga-budget.ts CONFIG [--board B] [--flat] [--json]
+ *   tsx scripts/fpga-budget.ts CONFIG [--board B] [--mem-bytes N] [--flat] [--json]
  *
- * CONFIG: a preset, a JSON file or inline JSON (as `vtw synth --config`). The link is generated for
+ * CONFIG: a preset, a JSON file or inline JSON (as `vtw synth --config`); `--mem-bytes` sizes the
+ * board top's memory as `vtw synth --mem-bytes` does. The link is generated for
  * 115200 baud at the board clock, as `vtw synth --config` builds it. About 40 s of CPU for a 1x4 core.
  * docs/fpga.md, "Per-module budget".
  */
@@ -19,9 +20,15 @@ const args = process.argv.slice(2);
 const flat = args.includes('--flat');
 const json = args.includes('--json');
 const bi = args.indexOf('--board');
-const spec = args.find((a, i) => !a.startsWith('--') && (bi < 0 || i !== bi + 1));
+const mi = args.indexOf('--mem-bytes');
+const spec = args.find((a, i) => !a.startsWith('--') && (bi < 0 || i !== bi + 1) && (mi < 0 || i !== mi + 1));
 if (!spec) {
-  console.error('usage: tsx scripts/fpga-budget.ts CONFIG [--board B] [--flat] [--json]');
+  console.error('usage: tsx scripts/fpga-budget.ts CONFIG [--board B] [--mem-bytes N] [--flat] [--json]');
+  process.exit(2);
+}
+const memBytes = mi >= 0 ? Number(args[mi + 1]) : undefined;
+if (memBytes !== undefined && !(Number.isInteger(memBytes) && memBytes > 0)) {
+  console.error(`fpga-budget: --mem-bytes takes a positive integer (a power of two), not ${args[mi + 1]}`);
   process.exit(2);
 }
 /** Bad input (a config, a board, a configuration the board cannot take): one line, exit 2. */
@@ -39,7 +46,7 @@ if (!boardName) {
   console.error(`fpga-budget: config ${d.variant} names no BOARD: give --board B`);
   process.exit(2);
 }
-const design = orExit(() => buildVtaBoardTop(d, getBoard(boardName), null, {}));
+const design = orExit(() => buildVtaBoardTop(d, getBoard(boardName), null, memBytes !== undefined ? { memBytes } : {}));
 const { runYosys } = await import('@yowasp/yosys');
 const reads = Object.keys(design.files).map((n) => `read_verilog ${n}`).join('; ');
 const script = `${reads}; synth_ice40 -top ${design.top}${flat ? '' : ' -noflatten'}; tee -q -o stat.txt stat`;

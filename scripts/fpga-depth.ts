@@ -4,13 +4,14 @@
  * `synth_ice40`, as `vtw synth --config` runs it), the worst registers, and the families of
  * endpoints over the limit by the register their paths start from.
  *
- *   tsx scripts/fpga-depth.ts CONFIG [--board B] [--ns T] [--top N] [--path REGISTER] [--netlist F] [--json]
+ *   tsx scripts/fpga-depth.ts CONFIG [--board B] [--mem-bytes N] [--ns T] [--top N] [--path REGISTER] [--netlist F] [--json]
  *
  * `--ns T`: the limit (default: the configuration's clock period; the estimate runs about 1/0.85
  * of nextpnr's routed delays on a full UP5K, docs/fpga.md "Where the clock goes"); `--top N`: the N
  * worst registers (default 20); `--path REGISTER`: the longest path into it, net by net;
  * `--netlist F`: a yosys JSON netlist of the same top (another synthesis script's) instead of
- * synthesizing. The netlist is cached in the system's temporary folder by content. About 30 s.
+ * synthesizing; `--mem-bytes N`: the board top's memory, as `vtw synth --mem-bytes`. The netlist
+ * is cached in the system's temporary folder by content. About 30 s.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ import { buildVtaBoardTop } from '../fpga/top/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 
 const args = process.argv.slice(2);
-const valued = new Set(['--board', '--ns', '--top', '--path', '--netlist']);
+const valued = new Set(['--board', '--ns', '--top', '--path', '--netlist', '--mem-bytes']);
 const opt = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
@@ -41,11 +42,14 @@ function orExit<T>(f: () => T): T {
     fail((e as Error).message);
   }
 }
-if (!spec) fail('usage: tsx scripts/fpga-depth.ts CONFIG [--board B] [--ns T] [--top N] [--path REGISTER] [--netlist F] [--json]');
+if (!spec) fail('usage: tsx scripts/fpga-depth.ts CONFIG [--board B] [--mem-bytes N] [--ns T] [--top N] [--path REGISTER] [--netlist F] [--json]');
 const d = orExit(() => loadConfig(spec));
 const boardName = opt('--board') ?? d.board ?? fail(`config ${d.variant} names no BOARD: give --board B`);
 const board = orExit(() => getBoard(boardName));
-const design = orExit(() => buildVtaBoardTop(d, board, null, {}));
+const memText = opt('--mem-bytes');
+const memBytes = memText === undefined ? undefined : Number(memText);
+if (memBytes !== undefined && !(Number.isInteger(memBytes) && memBytes > 0)) fail(`--mem-bytes takes a positive integer (a power of two), not ${memText}`);
+const design = orExit(() => buildVtaBoardTop(d, board, null, memBytes !== undefined ? { memBytes } : {}));
 const limitNs = Number(opt('--ns') ?? 1000 / d.clockMhz);
 const topN = Number(opt('--top') ?? 20);
 if (!(limitNs > 0) || !(topN > 0)) fail('--ns and --top take positive numbers');
