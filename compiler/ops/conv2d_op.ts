@@ -9,7 +9,7 @@ import type { Knobs } from './common.ts';
 import { conv2dValues } from './compute.ts';
 import { conv2dDef, conv2dSchedule, convGeom, type CompileOptions, type Conv2dSpec } from './conv2d.ts';
 import { convCost, convKnobError, convKnobSpace, rankConvKnobs } from './conv_knobs.ts';
-import { firstFitting, type OpInstance, type OperandLayout } from './op.ts';
+import { firstFitting, gemmOperands, type OpInstance, type OperandLayout } from './op.ts';
 import { conv2dRef } from './reference.ts';
 
 /**
@@ -65,17 +65,8 @@ export function compileConv2d(spec: Conv2dSpec, d: Derived, opts: CompileOptions
       estimate: (k) => convCost(g, d, k).cycles,
       operands: (seed) => {
         const { data, weight, bias, requant } = conv2dValues(spec, d, seed);
-        const io = conv2dLayout(spec, d);
-        const tensors = [
-          { buf: buf(def.data), role: 'input' as const, values: io.pack[0](data) },
-          { buf: buf(def.kernel), role: 'input' as const, values: io.pack[1](weight) },
-          { buf: buf(def.out), role: 'output' as const },
-        ];
-        if (def.bias) tensors.push({ buf: buf(def.bias), role: 'input', values: io.pack[2](bias!) });
         return {
-          tensors,
-          output: buf(def.out),
-          unpack: io.unpack,
+          ...gemmOperands(buf, { data: def.data, weight: def.kernel, out: def.out, bias: def.bias }, conv2dLayout(spec, d), { data, weight, bias }),
           expected: () => conv2dRef(
             { n: spec.batch, cin: spec.cin, h: spec.h, w: spec.w, cout: spec.cout, k: spec.k, pad: spec.pad, stride: spec.stride, groups: spec.groups },
             data, weight, requant,

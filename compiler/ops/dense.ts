@@ -21,7 +21,7 @@ import { denseValues } from './compute.ts';
 import { convGeom, type CompileOptions, type ConvGeom, type ConvTypes } from './conv2d.ts';
 import { knobCandidates } from './conv2d_op.ts';
 import { convCost, convKnobError, convKnobSpace, rankConvKnobs } from './conv_knobs.ts';
-import { firstFitting, type OpInstance, type OperandLayout } from './op.ts';
+import { firstFitting, gemmOperands, type OpInstance, type OperandLayout } from './op.ts';
 import { denseRef } from './reference.ts';
 
 export interface DenseSpec {
@@ -192,17 +192,8 @@ export function compileDense(s: DenseSpec, d: Derived, opts: CompileOptions = {}
       estimate: (k) => convCost(g, d, k).cycles,
       operands: (seed) => {
         const { data, weight, bias, requant } = denseValues(s, d, seed);
-        const io = denseLayout(s, d);
-        const tensors = [
-          { buf: buf(def.data), role: 'input' as const, values: io.pack[0](data) },
-          { buf: buf(def.weight), role: 'input' as const, values: io.pack[1](weight) },
-          { buf: buf(def.out), role: 'output' as const },
-        ];
-        if (def.bias) tensors.push({ buf: buf(def.bias), role: 'input', values: io.pack[2](bias!) });
         return {
-          tensors,
-          output: buf(def.out),
-          unpack: io.unpack,
+          ...gemmOperands(buf, def, denseLayout(s, d), { data, weight, bias }),
           expected: () => denseRef(s.m, s.k, s.n, data, weight, requant),
         };
       },

@@ -65,10 +65,37 @@ export function idealCycles(inst: OpInstance): number {
   return Math.round(inst.macs / (inst.d.batch * inst.d.blockIn * inst.d.blockOut));
 }
 
-export function buildProgram(inst: OpInstance, seed = 1): { program: Program; emit: EmitResult; operands: Operands } {
-  const operands = inst.operands(seed);
-  const emit = emitModule(inst.module, operands.tensors);
-  return { program: emit.program, emit, operands };
+type Built = { program: Program; emit: EmitResult; operands: Operands };
+/** Built programs per instance and seed: firstFitting's DRAM check emits the program its run uses. */
+const built = new WeakMap<OpInstance, Map<number, Built>>();
+
+export function buildProgram(inst: OpInstance, seed = 1): Built {
+  let bySeed = built.get(inst);
+  if (!bySeed) built.set(inst, (bySeed = new Map()));
+  let b = bySeed.get(seed);
+  if (!b) {
+    const operands = inst.operands(seed);
+    const emit = emitModule(inst.module, operands.tensors);
+    bySeed.set(seed, (b = { program: emit.program, emit, operands }));
+  }
+  return b;
+}
+
+/**
+ * The operands of a GEMM-shaped operator (conv2d, dense): data, weights and optional bias packed by
+ * its layout's pack[0..2], and the output buffer.
+ */
+export function gemmOperands<T>(
+  buf: (t: T) => Buffer, t: { data: T; weight: T; out: T; bias?: T }, io: OperandLayout,
+  v: { data: ArrayLike<number>; weight: ArrayLike<number>; bias?: ArrayLike<number> },
+): { tensors: TensorData[]; output: Buffer; unpack: OperandLayout['unpack'] } {
+  const tensors: TensorData[] = [
+    { buf: buf(t.data), role: 'input', values: io.pack[0](v.data) },
+    { buf: buf(t.weight), role: 'input', values: io.pack[1](v.weight) },
+    { buf: buf(t.out), role: 'output' },
+  ];
+  if (t.bias) tensors.push({ buf: buf(t.bias), role: 'input', values: io.pack[2](v.bias!) });
+  return { tensors, output: buf(t.out), unpack: io.unpack };
 }
 
 /**
