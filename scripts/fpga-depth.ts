@@ -11,16 +11,13 @@
  * worst registers (default 20); `--path REGISTER`: the longest path into it, net by net;
  * `--netlist F`: a yosys JSON netlist of the same top (another synthesis script's) instead of
  * synthesizing; `--mem-bytes N`: the board top's memory, as `vtw synth --mem-bytes`. The netlist
- * is cached in the system's temporary folder by content. About 30 s.
+ * is the gate-level simulation's (fpga/top/netlist.ts), cached by content. About 30 s.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { getBoard } from '../fpga/boards/index.ts';
-import { synthIce40, type ToolCommand } from '../fpga/flow.ts';
 import { estimateTiming, pathFamilies } from '../fpga/timing-estimate.ts';
 import { buildVtaBoardTop } from '../fpga/top/index.ts';
+import { synthNetlist } from '../fpga/top/netlist.ts';
 import { loadConfig } from '../src/config/index.ts';
 
 const args = process.argv.slice(2);
@@ -57,19 +54,7 @@ if (!(limitNs > 0) || !(topN > 0)) fail('--ns and --top take positive numbers');
 let json: string;
 const given = opt('--netlist');
 if (given !== undefined) json = orExit(() => readFileSync(given, 'utf8'));
-else {
-  const y = await import('@yowasp/yosys');
-  const h = createHash('sha256').update(`synth_ice40 json v1\0${y.version}\0${design.top}`);
-  for (const n of Object.keys(design.files).sort()) h.update('\0').update(n).update('\0').update(design.files[n]);
-  const cachePath = join(tmpdir(), `vtw-netlist-json-${h.digest('hex').slice(0, 16)}`, 'top.json');
-  if (existsSync(cachePath)) json = readFileSync(cachePath, 'utf8');
-  else {
-    console.error(`synthesizing ${design.top} (yosys synth_ice40, about half a minute)...`);
-    json = (await synthIce40({ yosys: y.runYosys as ToolCommand, files: design.files, top: design.top })).json;
-    mkdirSync(join(cachePath, '..'), { recursive: true });
-    writeFileSync(cachePath, json);
-  }
-}
+else json = (await synthNetlist(design, { onProgress: (m) => console.error(m) })).json;
 
 const est = orExit(() => estimateTiming(json, design.top, limitNs));
 const families = pathFamilies(est);

@@ -15,7 +15,7 @@ import type { RunResult } from '../src/engine/index.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { conformanceCyclesWithKey } from './helpers/timing-key.ts';
-import { ProgBuilder } from './helpers/simprog.ts';
+import { ProgBuilder, span } from './helpers/simprog.ts';
 import { cosimConfig } from './helpers/alu-ii.ts';
 import { UP5K_1X2_CRR, crrFastConfigText } from './helpers/compute-read-reg.ts';
 import { verilatorTest } from './helpers/tools.ts';
@@ -36,10 +36,6 @@ function run(keys: Record<string, unknown>, on: boolean, load: { x: number; y: n
   assert.is(r.error, undefined);
   return r;
 }
-const span = (r: RunResult, i: number): [number, number] => {
-  const t = r.insnTiming!.find((x) => x.index === i)!;
-  return [t.start, t.end];
-};
 
 test('COMPUTE_READ_REG: off by default (same variant, no delay); bad values get one line; one or two read engines', () => {
   assert.is(deriveConfig({}).computeReadReg, false);

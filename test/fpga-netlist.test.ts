@@ -72,6 +72,7 @@ test('the netlist is synthesized once per content (a second request reads the ca
   assert.not.ok(a.cached);
   assert.ok(b.cached);
   assert.is(b.verilog, a.verilog);
+  assert.is(b.json, a.json, 'the JSON netlist is cached beside the Verilog');
   await synthNetlist({ ...design, files: { 't.v': `${design.files['t.v']}// changed\n` } }, { yosys, yosysVersion: 'fake' });
   assert.is(calls, 2);
   rmSync(join(a.path, '..'), { recursive: true, force: true });

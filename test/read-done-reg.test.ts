@@ -17,7 +17,7 @@ import { timingOf } from '../src/uarch/index.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { conformanceCyclesWithKey } from './helpers/timing-key.ts';
-import { ProgBuilder } from './helpers/simprog.ts';
+import { ProgBuilder, span } from './helpers/simprog.ts';
 import { cosimConfig } from './helpers/alu-ii.ts';
 import { RDR_TWO_ENGINES, UP5K_1X4_RDR, rdrFastConfigText } from './helpers/read-done-reg.ts';
 import { verilatorTest } from './helpers/tools.ts';
@@ -41,10 +41,6 @@ function run(keys: Record<string, unknown>, on: boolean, first: Record<string, u
   assert.is(r.error, undefined);
   return r;
 }
-const span = (r: RunResult, i: number): [number, number] => {
-  const t = r.insnTiming!.find((x) => x.index === i)!;
-  return [t.start, t.end];
-};
 const len = (r: RunResult, i: number) => span(r, i)[1] - span(r, i)[0];
 
 test('READ_DONE_REG: off by default (same variant, no delay); a bad value gets one line', () => {

@@ -21,12 +21,9 @@ import { conformanceCyclesWithKey } from './helpers/timing-key.ts';
 import { runCli } from './helpers/cli.ts';
 import { cosimConfig } from './helpers/alu-ii.ts';
 import { UP5K_1X4, UP5K_1X4_TPR, fullQueuePrograms, tinyTprText } from './helpers/token-push-reg.ts';
+import { span } from './helpers/simprog.ts';
 import { verilatorTest } from './helpers/tools.ts';
 
-const span = (r: RunResult, i: number): [number, number] => {
-  const t = r.insnTiming!.find((x) => x.index === i)!;
-  return [t.start, t.end];
-};
 const spans = (r: RunResult) => r.insnTiming!.map((x) => [x.index, x.start, x.end]);
 
 test('TOKEN_PUSH_REG: off by default (same variant, no delay); a bad value gets one line', async () => {

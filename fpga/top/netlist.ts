@@ -5,7 +5,7 @@
  * Verilator harness, UART link and host driver as the RTL board top (fpga/top/sim.ts).
  *
  * Netlists are cached by content (sources, top, yosys version) under the OS temp folder
- * (`vtw-netlist-<hash>/top.v`); the Verilator build of the harness is cached by fpga/link/sim.ts.
+ * (`vtw-netlist-<hash>/top.v` and `top.json`); the Verilator build of the harness is cached by fpga/link/sim.ts.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -29,6 +29,8 @@ export interface NetlistOptions {
 export interface Netlist {
   /** The synthesized netlist as Verilog (one flattened module, the design's top). */
   verilog: string;
+  /** The same netlist as yosys JSON (what nextpnr reads; fpga/timing-estimate.ts analyses it). */
+  json: string;
   /** Where it is cached. */
   path: string;
   cached: boolean;
@@ -56,12 +58,16 @@ export async function synthNetlist(design: { top: string; files: Record<string, 
   for (const name of Object.keys(design.files).sort()) h.update('\0').update(name).update('\0').update(design.files[name]);
   const dir = join(tmpdir(), `vtw-netlist-${h.digest('hex').slice(0, 16)}`);
   const path = join(dir, 'top.v');
-  if (existsSync(path)) return { verilog: readFileSync(path, 'utf8'), path, cached: true, seconds: 0 };
+  const jsonPath = join(dir, 'top.json');
+  if (existsSync(path) && existsSync(jsonPath)) {
+    return { verilog: readFileSync(path, 'utf8'), json: readFileSync(jsonPath, 'utf8'), path, cached: true, seconds: 0 };
+  }
   opts.onProgress?.(`synthesizing ${design.top} (yosys synth_ice40, about half a minute)...`);
   const r = await synthIce40({ yosys, files: design.files, top: design.top, verilog: true });
   mkdirSync(dir, { recursive: true });
+  writeFileAtomic(jsonPath, r.json);
   writeFileAtomic(path, r.verilog!);
-  return { verilog: r.verilog!, path, cached: false, seconds: r.seconds };
+  return { verilog: r.verilog!, json: r.json, path, cached: false, seconds: r.seconds };
 }
 
 /**

@@ -6,6 +6,7 @@
 import type { Derived } from '../../src/config/derive.ts';
 import { encodeInsn, encodeUops, insnFromJson, type Uop } from '../../src/isa/insn.ts';
 import { PAGE_BYTES, alignUp, type Program, type ProgramBuffer } from '../../src/program/container.ts';
+import type { RunResult } from '../../src/engine/index.ts';
 
 export class ProgBuilder {
   readonly buffers: ProgramBuffer[] = [];
@@ -101,4 +102,10 @@ export function rng(seed: number): (lo: number, hi: number) => number {
 /** Wrap to a signed `bits`-bit value. */
 export function wrap(v: number | bigint, bits: number): number {
   return Number(BigInt.asIntN(bits, BigInt(v)));
+}
+
+/** Start and end cycle of instruction i in a run with instruction timing. */
+export function span(r: RunResult, i: number): [number, number] {
+  const t = r.insnTiming!.find((x) => x.index === i)!;
+  return [t.start, t.end];
 }
