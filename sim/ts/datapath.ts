@@ -5,7 +5,7 @@
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { ALU_OPCODES, RQ_CLEAR_BIT, RQ_RELU_BIT, RQ_SHIFT_BITS } from '../../src/isa/alu.ts';
-import { ALU_READ, ALU_WRITE_BASE, GEMM_ACC_READ, GEMM_WRITE_BASE, aluInterval } from '../../src/uarch/index.ts';
+import { ALU_READ, GEMM_ACC_READ, GEMM_WRITE_BASE, aluInterval, aluWriteOffset } from '../../src/uarch/index.ts';
 import { gemmKernelEnabled, instantiateKernel, kernelModule, type GemmKernel, type KernelLayout } from './gemm-kernel.ts';
 
 const { MIN, MAX, ADD, SHR, RQ } = ALU_OPCODES;
@@ -376,16 +376,17 @@ export class Datapath {
 
   /**
    * Execute an ALU instruction (docs/microarch.md §7): II `aluII` with an immediate, `aluII` + 1
-   * with a vector operand (config ALU_II; 1 and 2 without it).
+   * with a vector operand (config ALU_II; 1 and 2 without it); the write `aluWriteDelay` cycles
+   * later still with ALU_WRITE_REG (§20).
    */
-  alu(a: LoopInsn, start: number, p: PipeState, aluII: number): PipeResult {
+  alu(a: LoopInsn, start: number, p: PipeState, aluII: number, aluWriteDelay = 0): PipeResult {
     const L = this.lanes.acc;
     const acc = this.acc;
     const accSh = this.accSh;
     const uD = this.uopDst;
     const uS = this.uopSrc;
     const II = aluInterval(aluII, a.useImm);
-    const wOff = ALU_WRITE_BASE + II;
+    const wOff = aluWriteOffset(aluII, a.useImm, aluWriteDelay);
     const op = a.aluOp;
     // the second operand: ACC lanes, or the immediate in every lane
     const yArr = a.useImm ? this.immLanes.fill((a.imm << accSh) >> accSh) : acc;

@@ -438,7 +438,7 @@ class Sim {
           throw new Stop(this.timeout(`${di.label} #${di.index} has ${uops} micro-ops`));
         }
         const prevEnd = m.inflight.length > 1 ? m.inflight[m.inflight.length - 2].workEnd : 0;
-        const r = di.kind === 'gemm' ? this.dp.gemm(L, t, this.pipe, this.tm.gemmII) : this.dp.alu(L, t, this.pipe, this.tm.aluII);
+        const r = di.kind === 'gemm' ? this.dp.gemm(L, t, this.pipe, this.tm.gemmII) : this.dp.alu(L, t, this.pipe, this.tm.aluII, this.tm.aluWriteDelay);
         e.workEnd = Math.max(r.workEnd, prevEnd === prevEnd ? prevEnd : 0);
         if (di.kind === 'gemm') {
           this.gemmUops += r.uops;

@@ -89,6 +89,10 @@ export interface Derived {
   computeReadReg: boolean;
   /** Token pushes pass a register before the counters: visible one cycle later (config TOKEN_PUSH_REG, docs/microarch.md §19). */
   tokenPushReg: boolean;
+  /** The write-back's last/slot are decoded a cycle ahead into a register for the completion (config COMPUTE_DONE_REG, docs/microarch.md §20; no timing change). */
+  computeDoneReg: boolean;
+  /** A register before the tensor ALU: ALU writes one cycle later (config ALU_WRITE_REG, docs/microarch.md §20). */
+  aluWriteReg: boolean;
   /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
   fetchBufferBram: boolean;
   /** The decode's products come from the serial unit (config FETCH_DECODE_SERIAL, docs/microarch.md §2.1). */
@@ -307,6 +311,11 @@ function checkConsistency(k: ConfigKeys, s: Sizes): void {
       `ALU_II = ${k.ALU_II} does not divide the ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)} ALU lanes (BATCH * BLOCK_OUT); use ALU_II <= ${2 ** (k.LOG_BATCH + k.LOG_BLOCK)}`,
     );
   }
+  if (k.ALU_WRITE_REG && k.GEMM_REQUANT) {
+    throw new ConfigError(
+      'ALU_WRITE_REG cannot be combined with GEMM_REQUANT (a requantized GEMM write runs the ALU in the GEMM\'s write cycle, which the ALU\'s input register would delay); set ALU_WRITE_REG: false or GEMM_REQUANT: false',
+    );
+  }
   if (k.ALU_II > 1 && k.GEMM_REQUANT) {
     throw new ConfigError(
       `ALU_II = ${k.ALU_II} cannot be combined with GEMM_REQUANT (a requantized GEMM write runs every ALU lane in one cycle); set ALU_II: 1 or GEMM_REQUANT: false`,
@@ -410,6 +419,8 @@ export function deriveConfig(raw: unknown): Derived {
     dmaReadEngines: k.DMA_READ_ENGINES,
     computeReadReg: k.COMPUTE_READ_REG,
     tokenPushReg: k.TOKEN_PUSH_REG,
+    computeDoneReg: k.COMPUTE_DONE_REG,
+    aluWriteReg: k.ALU_WRITE_REG,
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,

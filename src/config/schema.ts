@@ -85,6 +85,8 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'BOARD_MEM_BYTES', kind: 'int', min: 1024, max: 2 ** 30, nullable: true, default: fixed(null), origin: 'ext', doc: 'bytes of on-chip memory the board top gives the core as its DRAM (null = the board\'s default: SPRAM banks up to 2^MEM_ADDR_BITS, half the block RAM on parts without SPRAM); block RAM takes whole EBRs per byte lane (6144 on an HX8K leaves the core 20 of its 32 EBR); `vtw synth/test/run --mem-bytes` overrides it' },
   { key: 'READ_DONE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'register the DMA read engine\'s completion: a LOAD that moves data or pads (load module INP/WGT, compute\'s UOP/ACC) ends one cycle later, its last active cycle the cycle after the one its last beat or pad is written in, so no path runs from the memory\'s read-valid into the LOAD\'s token push, compute\'s completion or the shared engine\'s free rule in one cycle (docs/microarch.md §18; cuts a long path on small FPGAs). Off = VTA\'s timing' },
   { key: 'TOKEN_PUSH_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register before the dependency-token counters: a token pushed in a producer\'s last active cycle c can be popped from c + 2 instead of c + 1 (all four queues; the instruction still ends in c + 1), and the producers\' room check counts the registered pushes (docs/microarch.md §19; cuts the completion -> token-counter path on small FPGAs). Off = VTA\'s timing' },
+  { key: 'COMPUTE_DONE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'the compute write-back\'s "last micro-op of slot s" is decoded a cycle ahead into a register, so the in-flight list\'s completion reads registers only, not the pipeline\'s write mux (docs/microarch.md §20; cuts the pipeline -> completion -> token path on small FPGAs). No timing change: cycle counts and results are those without it' },
+  { key: 'ALU_WRITE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register between the ACC read data and the tensor ALU: an ALU micro-op issued in t writes ACC/OUT in t + 3 + II_A instead of t + 2 + II_A (reads unchanged; the hazard interlock and write order follow the new write cycle), so no path runs from the ACC read port through the ALU into the SRAM write in one cycle (docs/microarch.md §20; small FPGAs). Not with GEMM_REQUANT. Off = VTA\'s timing' },
 ];
 
 export const KEY_NAMES: readonly string[] = KEY_SPECS.map((s) => s.key);
@@ -123,6 +125,8 @@ export interface ConfigKeys {
   DMA_READ_ENGINES: number;
   COMPUTE_READ_REG: boolean;
   TOKEN_PUSH_REG: boolean;
+  COMPUTE_DONE_REG: boolean;
+  ALU_WRITE_REG: boolean;
   FETCH_BUFFER_BRAM: boolean;
   FETCH_DECODE_SERIAL: boolean;
   MEM_BUFFER_ALIGN: number;

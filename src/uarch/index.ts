@@ -76,6 +76,14 @@ export function aluInterval(aluII: number, useImm: boolean): number {
   return useImm ? aluII : aluII + 1;
 }
 
+/**
+ * Cycles from an ALU micro-op's issue to its write (docs/microarch.md §7.1, §20): ALU_WRITE_BASE +
+ * II, plus `aluWriteDelay` (1 with config ALU_WRITE_REG: a register before the ALU).
+ */
+export function aluWriteOffset(aluII: number, useImm: boolean, aluWriteDelay: number): number {
+  return ALU_WRITE_BASE + aluInterval(aluII, useImm) + aluWriteDelay;
+}
+
 export interface Timing {
   readLatency: number;
   writeLatency: number;
@@ -110,6 +118,11 @@ export interface Timing {
    * visible from c + 1 + tokenPushDelay; the pushing instruction still ends in c + 1.
    */
   tokenPushDelay: number;
+  /**
+   * Extra cycles between an ALU micro-op's last lane group and its write (docs/microarch.md §20): 0,
+   * or 1 with config ALU_WRITE_REG (a register before the ALU); aluWriteOffset adds it.
+   */
+  aluWriteDelay: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -131,6 +144,7 @@ export function timingOf(d: Derived): Timing {
     computeReadDelay: d.computeReadReg ? 1 : 0,
     readDoneDelay: d.readDoneReg ? 1 : 0,
     tokenPushDelay: d.tokenPushReg ? 1 : 0,
+    aluWriteDelay: d.aluWriteReg ? 1 : 0,
   };
 }
 

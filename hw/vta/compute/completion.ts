@@ -74,7 +74,7 @@ export interface Completion {
 export function completion(
   mb: Mb, fl: InflightList,
   s: { start: Expr; tailSlot: Expr; doneAtStart: Expr; pipe: Expr; pushPrev: Expr; pushNext: Expr; isFinish: Expr },
-  wr: { last: Expr; tag: Expr }, engDone: Expr, g2l: Expr, g2s: Expr, queueDepth: number,
+  wr: { last: Expr; tag: Expr; ahead?: { last: Expr; tag: Expr } }, engDone: Expr, g2l: Expr, g2s: Expr, queueDepth: number,
 ): Completion {
   // Entry j of the in-flight list (slot hp + j) completes in this cycle when it and every entry
   // before it are done and the pushes of entries 0..j fit the token queues. That set is a prefix
@@ -88,7 +88,14 @@ export function completion(
   const roomPrev = mb.w('room_g2l', sub(c(TOKEN_BITS, queueDepth), g2l));
   const roomNext = mb.w('room_g2s', sub(c(TOKEN_BITS, queueDepth), g2s));
   const cw = bitsFor(NF + 1);
-  const tagRel = mb.w('wr_tag_rel', rz(sub(wr.tag, hp), lnf));
+  // COMPUTE_DONE_REG (docs/microarch.md §20): which slot's last micro-op writes this cycle comes
+  // from a register `fl_own<s>` loaded a cycle ahead, and is or-ed into the slot's done flag before
+  // the pick, so no path runs from the pipeline's write mux into the completion
+  const ownQ = wr.ahead ? Array.from({ length: NF }, (_, slot) => mb.reg(`fl_own${slot}`, 1)) : undefined;
+  if (ownQ && wr.ahead) for (let slot = 0; slot < NF; slot++) mb.next(ownQ[slot], all(wr.ahead.last, eqc(wr.ahead.tag, slot)));
+  const doneOrOwn = ownQ ? ownQ.map((o, slot) => mb.w(`fl_dn${slot}`, any(fl.done[slot], o))) : undefined;
+  if (ownQ) mb.sink(wr.last, wr.tag);
+  const tagRel = ownQ ? undefined : mb.w('wr_tag_rel', rz(sub(wr.tag, hp), lnf));
   const valid: Expr[] = [];
   const dn: Expr[] = [];
   const pp: Expr[] = [];
@@ -97,8 +104,11 @@ export function completion(
   for (let j = 0; j < NF; j++) {
     const slot = rz(add(hp, c(lnf, j)), lnf);
     valid.push(gtc(fc, j));
-    const own = any(all(wr.last, eqc(tagRel, j)), j === 0 ? all(npBusy, engDone) : F);
-    dn.push(all(valid[j], any(pick(slot, fl.done), own)));
+    if (doneOrOwn) dn.push(all(valid[j], any(pick(slot, doneOrOwn), j === 0 ? all(npBusy, engDone) : F)));
+    else {
+      const own = any(all(wr.last, eqc(tagRel!, j)), j === 0 ? all(npBusy, engDone) : F);
+      dn.push(all(valid[j], any(pick(slot, fl.done), own)));
+    }
     pp.push(pick(slot, fl.pushPrev));
     pn.push(pick(slot, fl.pushNext));
     fin.push(pick(slot, fl.finish));
@@ -130,7 +140,7 @@ export function completion(
   // completion logic. A start always finds a free slot (a GEMM/ALU needs fl_count < NF, others 0).
   for (let slot = 0; slot < NF; slot++) {
     const here = all(s.start, eqc(s.tailSlot, slot));
-    const own = all(wr.last, eqc(wr.tag, slot));
+    const own = ownQ ? ownQ[slot] : all(wr.last, eqc(wr.tag, slot));
     mb.next(fl.done[slot], sel(here, s.doneAtStart, any(fl.done[slot], own, all(npBusy, engDone, eqc(hp, slot)))));
     mb.next(fl.pushPrev[slot], s.pushPrev, here);
     mb.next(fl.pushNext[slot], s.pushNext, here);

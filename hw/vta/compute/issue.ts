@@ -11,7 +11,7 @@ import {
   type Expr, type Mb, type Signal,
 } from '../../hdl/index.ts';
 import { ALU_OPCODES, RQ_CLEAR_BIT } from '../../../src/isa/alu.ts';
-import { ALU_WRITE_BASE, aluInterval } from '../../../src/uarch/index.ts';
+import { aluInterval, aluWriteOffset, timingOf } from '../../../src/uarch/index.ts';
 import { entryLayout } from '../insn.ts';
 import { ERROR_CODE_BITS, errorCode } from '../regs.ts';
 import { elemRead, satAdd, type ComputeGeoms } from './common.ts';
@@ -100,7 +100,8 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
   const offS = [mb.reg('is_off_s_out', ldS + 1, null), mb.reg('is_off_s_in', ldS + 1, null)];
   const offW = [mb.reg('is_off_w_out', ldW + 1, null), mb.reg('is_off_w_in', ldW + 1, null)];
   const II_A = d.aluII; // ALU: II_A cycles with an immediate, II_A + 1 with a vector operand
-  const maxWOff = Math.max(3 + II_G, ALU_WRITE_BASE + aluInterval(II_A, false));
+  const awd = timingOf(d).aluWriteDelay; // ALU_WRITE_REG (§20): the ALU writes a cycle later
+  const maxWOff = Math.max(3 + II_G, aluWriteOffset(II_A, false, awd));
   const rw = bitsFor(maxWOff);
   const a1 = mb.reg('hz_a1', ldA, null);
   const a2 = mb.reg('hz_a2', ldA, null);
@@ -135,7 +136,7 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
   // timing rules
   const aluImm = aluInterval(II_A, true);
   const aluVec = aluInterval(II_A, false);
-  const wOff = sel(cAlu, sel(cUseImm, c(rw, ALU_WRITE_BASE + aluImm), c(rw, ALU_WRITE_BASE + aluVec)), c(rw, 3 + II_G));
+  const wOff = sel(cAlu, sel(cUseImm, c(rw, aluWriteOffset(II_A, true, awd)), c(rw, aluWriteOffset(II_A, false, awd))), c(rw, 3 + II_G));
   const iiM1 = sel(cAlu, sel(cUseImm, c(iiw, aluImm - 1), c(iiw, aluVec - 1)), c(iiw, II_G - 1));
   const okWp = ult(rem1, wOff);
   const dstReads = any(cAlu, inv(cReset));

@@ -47,6 +47,11 @@ export interface OperandStages {
   wgtData: Expr;
   /** The accumulator value read in t + 2, held for the write. */
   accHold: Signal;
+  /**
+   * COMPUTE_DONE_REG (§20): next cycle's values of stage B's and C's `last` / `tag` (their
+   * registers' inputs) and whether B then holds an ALU immediate op.
+   */
+  ahead: { bLast: Expr; bTag: Expr; cLast: Expr; cTag: Expr; bImmOp: Expr };
 }
 
 /** Stages A, B and C with the buffer reads; drives the INP and WGT read ports. */
@@ -148,6 +153,10 @@ export function operandStages(
     b: { valid: bV, alu: bAlu, reset: bReset, useImm: bUseImm, op: bOp, imm: bImm, dst: bDst, src: bSrc, last: bLast, tag: bTag, ...(bRq ? { rq: bRq } : {}) },
     c: { valid: cV, op: cOp, dst: cDst, last: cLast, tag: cTagQ, ...(cPrm ? { prm: cPrm } : {}) },
     bVec, bImmOp, bGemm, accRen, accRaddr: accR.raddr, accData: accR.data, inpData: inpR.data, wgtData: wgtR.data, accHold,
+    ahead: {
+      bLast: sel(aV, aLast, bLast), bTag: sel(aV, aTag, bTag), cLast: sel(bVec, bLast, cLast), cTag: sel(bVec, bTag, cTagQ),
+      bImmOp: all(aV, aAlu, aUseImm),
+    },
   };
 }
 
@@ -162,6 +171,8 @@ export interface GemmStage {
   value: Expr;
   /** GEMM_REQUANT: the write is requantized (requant bit, not a reset) with parameter word `prm` (P). */
   rq?: { on: Expr; prm: Signal };
+  /** COMPUTE_DONE_REG (§20): the GEMM writes next cycle, of `last` / `tag`. */
+  ahead: { write: Expr; last: Expr; tag: Expr };
 }
 
 /** The GEMM: group g of a micro-op in cycle t + 3 + g on the `gemm` array, its write when the phase reaches II_G. */
@@ -177,7 +188,8 @@ export function gemmStage(mb: Mb, d: Derived, p: OperandStages, gemm: Module): G
   const gTag = mb.reg('g_tag', p.b.tag.width, null);
   const bGemm = p.bGemm;
   const inGroups = all(nonZero(gph), ltc(gph, II_G));
-  mb.next(gph, sel(bGemm, rz(lit(1, 1), gpw), sel(inGroups, inc(gph), lit(gpw, 0))));
+  const gphNext = sel(bGemm, rz(lit(1, 1), gpw), sel(inGroups, inc(gph), lit(gpw, 0)));
+  mb.next(gph, gphNext);
   mb.next(gDst, p.b.dst, bGemm);
   mb.next(gReset, p.b.reset, bGemm);
   mb.next(gLast, p.b.last, bGemm);
@@ -202,7 +214,38 @@ export function gemmStage(mb: Mb, d: Derived, p: OperandStages, gemm: Module): G
     mb.next(gPrm, p.b.imm.slice(RQ_CLEAR_BIT, 0), bGemm);
     rq = { on: mb.w('g_rq_wb', all(write, gRq, inv(gReset))), prm: gPrm };
   }
-  return { write, dst: gDst, reset: gReset, last: gLast, tag: gTag, value: catRev(lanes), ...(rq ? { rq } : {}) };
+  const ahead = { write: eqc(gphNext, II_G), last: sel(bGemm, p.b.last, gLast), tag: sel(bGemm, p.b.tag, gTag) };
+  return { write, dst: gDst, reset: gReset, last: gLast, tag: gTag, value: catRev(lanes), ...(rq ? { rq } : {}), ahead };
+}
+
+/** The tensor ALU's inputs: opcode, operands and (ALU_REQUANT) RQ's parameter word p[6:0] and form. */
+interface AluInputs {
+  op: Expr;
+  x: Expr;
+  y: Expr;
+  prm?: Expr;
+  vec?: Expr;
+}
+
+/**
+ * The `alu` module's ports, and RQ's ACC clear (p[6]) of the op it computes. ALU_WRITE_REG
+ * (docs/microarch.md §20): the inputs pass a register (`alu_in_*_q`), so the ALU computes in the
+ * cycle after its operands are read and selected, and its result goes to the write of that cycle.
+ */
+function aluPorts(mb: Mb, d: Derived, v: AluInputs): { ports: Record<string, Expr>; clear?: Expr } {
+  const q = (name: string, e: Expr): Expr => {
+    if (!d.aluWriteReg) return e;
+    const r = mb.reg(`alu_in_${name}_q`, e.width, null);
+    mb.next(r, e);
+    return r;
+  };
+  const op = q('op', v.op);
+  const ports: Record<string, Expr> = { op, x: q('x', v.x), y: q('y', v.y) };
+  if (!v.prm || !v.vec) return { ports };
+  const prm = q('prm', v.prm);
+  ports.prm = prm.slice(RQ_RELU_BIT, 0);
+  ports.vec = q('vec', v.vec);
+  return { ports, clear: mb.w('alu_rq_clear', all(eqc(op, ALU_OPCODES.RQ), prm.bit(RQ_CLEAR_BIT))) };
 }
 
 /**
@@ -220,20 +263,18 @@ export function aluStage(mb: Mb, d: Derived, p: OperandStages, alu: Module, gs?:
   const aluOp = sel(p.bImmOp, p.b.op, p.c.op);
   const op = gq ? sel(gq.on, lit(3, ALU_OPCODES.RQ), aluOp) : aluOp;
   const aluX = sel(p.bImmOp, p.accData, p.accHold);
-  const ports: Record<string, Expr> = {
+  const v: AluInputs = {
     op,
     x: gq && gs ? sel(gq.on, gs.value, aluX) : aluX,
     y: sel(p.bImmOp, immVec(p.b.imm), p.accData),
   };
-  let clear: Expr | undefined;
   if (p.c.prm) {
     // RQ: the parameter word is the immediate (both forms carry it); p[6] clears ACC
     const aluPrm = sel(p.bImmOp, p.b.imm.slice(RQ_CLEAR_BIT, 0), p.c.prm);
-    const prm = gq ? sel(gq.on, gq.prm, aluPrm) : aluPrm;
-    ports.prm = prm.slice(RQ_RELU_BIT, 0);
-    ports.vec = gq ? all(inv(gq.on), inv(p.bImmOp)) : inv(p.bImmOp);
-    clear = mb.w('alu_rq_clear', all(eqc(op, ALU_OPCODES.RQ), prm.bit(RQ_CLEAR_BIT)));
+    v.prm = gq ? sel(gq.on, gq.prm, aluPrm) : aluPrm;
+    v.vec = gq ? all(inv(gq.on), inv(p.bImmOp)) : inv(p.bImmOp);
   }
+  const { ports, clear } = aluPorts(mb, d, v);
   const r = inst(mb, alu, 'u_alu', ports);
   return { value: r.r, ...(clear ? { clear } : {}), ...(gq ? { gemmRq: gq.on } : {}) };
 }
@@ -257,31 +298,31 @@ function aluGroupStage(mb: Mb, d: Derived, p: OperandStages, alu: Module): AluRe
   const first = mb.w('alu_first', any(p.bImmOp, p.c.valid));
   const ph = mb.reg('alu_phase', pw);
   const more = nonZero(ph);
-  mb.next(ph, sel(first, rz(lit(1, 1), pw), sel(all(more, ltc(ph, n - 1)), inc(ph), lit(pw, 0))));
+  const phNext = sel(first, rz(lit(1, 1), pw), sel(all(more, ltc(ph, n - 1)), inc(ph), lit(pw, 0)));
+  mb.next(ph, phNext);
   const vecQ = mb.reg('alu_vec_q', 1, null);
   mb.next(vecQ, p.c.valid, first);
+  // COMPUTE_DONE_REG: next cycle's write and operand stage (alu_write and alu_imm_sel a cycle ahead)
+  const ahead = { write: eqc(phNext, n - 1), imm: any(p.ahead.bImmOp, all(nonZero(phNext), inv(sel(first, p.c.valid, vecQ)))) };
   // the op in progress is an immediate one (its operands in stage B), else a vector one (stage C)
   const imm = mb.w('alu_imm_sel', any(p.bImmOp, all(more, inv(vecQ))));
   const group = (v: Expr) => pick(ph, Array.from({ length: n }, (_, g) => v.slice((g + 1) * gw - 1, g * gw)));
   const immLane = AW <= 16 ? p.b.imm.slice(AW - 1, 0) : sext(p.b.imm, AW);
-  const op = sel(imm, p.b.op, p.c.op);
-  const ports: Record<string, Expr> = {
-    op,
+  const v: AluInputs = {
+    op: sel(imm, p.b.op, p.c.op),
     x: sel(imm, group(p.accData), group(p.accHold)),
     y: sel(imm, repeat(G, immLane), group(p.accData)),
   };
-  let clear: Expr | undefined;
   if (p.c.prm) {
-    const prm = sel(imm, p.b.imm.slice(RQ_CLEAR_BIT, 0), p.c.prm);
-    ports.prm = prm.slice(RQ_RELU_BIT, 0);
-    ports.vec = inv(imm);
-    clear = mb.w('alu_rq_clear', all(eqc(op, ALU_OPCODES.RQ), prm.bit(RQ_CLEAR_BIT)));
+    v.prm = sel(imm, p.b.imm.slice(RQ_CLEAR_BIT, 0), p.c.prm);
+    v.vec = inv(imm);
   }
+  const { ports, clear } = aluPorts(mb, d, v);
   const r = inst(mb, alu, 'u_alu', ports);
   // groups 0 .. n-2 of this micro-op, group 0 lowest (shifted in every cycle: the last n-1 cycles')
   const res = mb.reg('alu_res_q', (n - 1) * gw, null);
   mb.next(res, n === 2 ? r.r : cat(r.r, res.slice((n - 1) * gw - 1, gw)));
-  return { value: cat(r.r, res), write: mb.w('alu_write', eqc(ph, n - 1)), imm, ...(clear ? { clear } : {}) };
+  return { value: cat(r.r, res), write: mb.w('alu_write', eqc(ph, n - 1)), imm, ...(clear ? { clear } : {}), ahead };
 }
 
 /**
@@ -293,6 +334,8 @@ export interface AluResult {
   value: Expr;
   write?: Expr;
   imm?: Expr;
+  /** (ALU_II > 1) `write` and `imm` of the next cycle, for COMPUTE_DONE_REG. */
+  ahead?: { write: Expr; imm: Expr };
   clear?: Expr;
   gemmRq?: Expr;
 }
@@ -302,6 +345,8 @@ export interface WriteBack {
   valid: Signal;
   last: Signal;
   tag: Signal;
+  /** COMPUTE_DONE_REG (§20): `last` and `tag` of next cycle's write, from this cycle's pipeline registers' inputs. */
+  ahead?: { last: Expr; tag: Expr };
 }
 
 /**
@@ -316,12 +361,39 @@ export function writeBack(mb: Mb, d: Derived, g: ComputeGeoms, p: OperandStages,
   const AW = d.accWidth;
   const aluW = alu.write ?? any(p.bImmOp, p.c.valid);
   const aluB = alu.imm ?? p.bImmOp;
-  const wrValid = mb.w('wr_valid', any(gs.write, aluW));
-  const wrDst = sel(gs.write, gs.dst, sel(aluB, p.b.dst, p.c.dst));
+  // the ALU's write: this cycle's (its metadata in stage B or C), or with ALU_WRITE_REG (§20) the
+  // one selected a cycle ago, held in alu_wr_* beside the ALU's input register
+  const aluNow = {
+    write: aluW, dst: sel(aluB, p.b.dst, p.c.dst), last: sel(aluB, p.b.last, p.c.last), tag: sel(aluB, p.b.tag, p.c.tag),
+  };
+  let aluWr = aluNow;
+  if (d.aluWriteReg) {
+    const q = (name: string, e: Expr, init: number | null = null) => {
+      const r = mb.reg(`alu_wr_${name}`, e.width, init);
+      mb.next(r, e);
+      return r;
+    };
+    aluWr = { write: q('valid', aluNow.write, 0), dst: q('dst', aluNow.dst), last: q('last', aluNow.last), tag: q('tag', aluNow.tag) };
+  }
+  const wrValid = mb.w('wr_valid', any(gs.write, aluWr.write));
+  const wrDst = sel(gs.write, gs.dst, aluWr.dst);
   const wrVal = mb.w('wr_value', alu.gemmRq ? sel(all(gs.write, inv(alu.gemmRq)), gs.value, aluResult) : sel(gs.write, gs.value, aluResult));
   const wrOut = all(wrValid, inv(all(gs.write, gs.reset)));
-  const wrLast = mb.w('wr_last', all(wrValid, sel(gs.write, gs.last, sel(aluB, p.b.last, p.c.last))));
-  const wrTag = mb.w('wr_tag', sel(gs.write, gs.tag, sel(aluB, p.b.tag, p.c.tag)));
+  const wrLast = mb.w('wr_last', all(wrValid, sel(gs.write, gs.last, aluWr.last)));
+  const wrTag = mb.w('wr_tag', sel(gs.write, gs.tag, aluWr.tag));
+  let ahead: WriteBack['ahead'];
+  if (d.computeDoneReg) {
+    // COMPUTE_DONE_REG: the same selection one cycle ahead, from the registers' inputs
+    let a: { write: Expr; last: Expr; tag: Expr };
+    if (d.aluWriteReg) a = aluNow;
+    else {
+      const imm = alu.ahead ? alu.ahead.imm : p.ahead.bImmOp;
+      const write = alu.ahead ? alu.ahead.write : any(p.ahead.bImmOp, p.bVec);
+      a = { write, last: sel(imm, p.ahead.bLast, p.ahead.cLast), tag: sel(imm, p.ahead.bTag, p.ahead.cTag) };
+    }
+    const gA = gs.ahead;
+    ahead = { last: sel(gA.write, gA.last, all(a.write, a.last)), tag: sel(gA.write, gA.tag, a.tag) };
+  }
   const outVal = catRev(Array.from({ length: N }, (_, l) => laneOf(wrVal, l, AW).slice(d.outWidth - 1, 0)));
   const ow = elemWrite(g.out, wrOut, wrDst, outVal);
   mb.output('out_we', ow.we);
@@ -334,5 +406,5 @@ export function writeBack(mb: Mb, d: Derived, g: ComputeGeoms, p: OperandStages,
   mb.output('acc_we', any(aw.we, engAcc.we));
   mb.output('acc_waddr', sel(nonZero(engAcc.we), engAcc.waddr, aw.waddr));
   mb.output('acc_wdata', sel(nonZero(engAcc.we), engAcc.wdata, aw.wdata));
-  return { valid: wrValid, last: wrLast, tag: wrTag };
+  return { valid: wrValid, last: wrLast, tag: wrTag, ...(ahead ? { ahead } : {}) };
 }
