@@ -38,6 +38,24 @@ export function aluLanes(d: Derived): number {
   return (d.batch * d.blockOut) / d.aluII;
 }
 
+/**
+ * SHR's shift per lane (and RQ's, from its parameter word p[4:0] when `rq.is`): `neg` (a left
+ * shift) and the amount min(|b|, W-1) of lane value b. `name` names each amount's wire.
+ */
+export function shiftAmounts(
+  mb: Mb, W: number, ys: Expr[], rq: { is: Expr; prm: Expr } | undefined, name: (i: number) => string,
+): { neg: Expr; amt: Expr }[] {
+  const lw = log2i(W);
+  const shiftBy = rq ? ys.map((b) => sel(rq.is, rz(rq.prm.slice(RQ_SHIFT_BITS - 1, 0), W), b)) : ys;
+  return shiftBy.map((b, i) => {
+    const neg = b.bit(W - 1);
+    const hi = b.slice(W - 1, lw);
+    const lo = b.slice(lw - 1, 0);
+    const big = sel(neg, inv(all(isZero(not(hi)), nonZero(lo))), nonZero(hi));
+    return { neg, amt: mb.w(name(i), sel(big, lit(lw, W - 1), sel(neg, inc(not(lo)), lo))) };
+  });
+}
+
 export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'generic', dspBudget: null }): Mb {
   const shiftPlan = aluShiftPlan(d, ctx);
   const N = aluLanes(d);
@@ -65,15 +83,15 @@ export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'gen
   const isMax = mb.w('op_max', eqc(op, ALU_OPCODES.MAX));
   const isAdd = mb.w('op_add', eqc(op, ALU_OPCODES.ADD));
   const isShr = mb.w('op_shr', eqc(op, ALU_OPCODES.SHR));
-  // SHR by b: the amount is min(|b|, W-1), from b's low bits and whether its high bits exceed W-1
-  const shiftBy = rq ? ys.map((b) => sel(rq.is, rz(rq.prm.slice(RQ_SHIFT_BITS - 1, 0), W), b)) : ys;
-  const amts = shiftBy.map((b, i) => {
-    const neg = b.bit(W - 1);
-    const hi = b.slice(W - 1, lw);
-    const lo = b.slice(lw - 1, 0);
-    const big = sel(neg, inv(all(isZero(not(hi)), nonZero(lo))), nonZero(hi));
-    return { neg, amt: mb.w(`amt${i}`, sel(big, lit(lw, W - 1), sel(neg, inc(not(lo)), lo))) };
-  });
+  // SHR by b: the amount is min(|b|, W-1), from b's low bits and whether its high bits exceed W-1;
+  // with ALU_WRITE_REG (docs/microarch.md §20) computed before the ALU's input register (sh_neg, sh_amt)
+  const amts = d.aluWriteReg
+    ? (() => {
+        const neg = mb.input('sh_neg', N);
+        const amt = mb.input('sh_amt', N * lw);
+        return xs.map((_, i) => ({ neg: neg.bit(i), amt: laneOf(amt, i, lw) }));
+      })()
+    : shiftAmounts(mb, W, ys, rq, (i) => `amt${i}`);
   let shifted: Expr[];
   if (shiftPlan.dsps) {
     // a x 2^e (a signed, 2^e unsigned), the lanes' products made together (8x8 DSPs hold two): a

@@ -12,6 +12,7 @@ import {
   type Expr, type Mb, type Module, type Signal,
 } from '../../hdl/index.ts';
 import { ALU_OPCODES, RQ_CLEAR_BIT, RQ_RELU_BIT } from '../../../src/isa/alu.ts';
+import { shiftAmounts } from '../alu.ts';
 import { dotWidth } from '../gemm.ts';
 import { elemRead, elemWrite, type ComputeGeoms } from './common.ts';
 import type { IssueUnit } from './issue.ts';
@@ -241,6 +242,15 @@ function aluPorts(mb: Mb, d: Derived, v: AluInputs): { ports: Record<string, Exp
   };
   const op = q('op', v.op);
   const ports: Record<string, Expr> = { op, x: q('x', v.x), y: q('y', v.y) };
+  if (d.aluWriteReg) {
+    // SHR's (and RQ's) shift amounts, ahead of the register too (the ALU takes them as sh_neg / sh_amt)
+    const AW = d.accWidth;
+    const ys = Array.from({ length: v.y.width / AW }, (_, i) => laneOf(v.y, i, AW));
+    const rq = v.prm ? { is: eqc(v.op, ALU_OPCODES.RQ), prm: v.prm } : undefined;
+    const amts = shiftAmounts(mb, AW, ys, rq, (i) => `alu_amt${i}`);
+    ports.sh_neg = q('sh_neg', catRev(amts.map((a) => a.neg)));
+    ports.sh_amt = q('sh_amt', catRev(amts.map((a) => a.amt)));
+  }
   if (!v.prm || !v.vec) return { ports };
   const prm = q('prm', v.prm);
   ports.prm = prm.slice(RQ_RELU_BIT, 0);
