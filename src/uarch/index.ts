@@ -123,6 +123,12 @@ export interface Timing {
    * or 1 with config ALU_WRITE_REG (a register before the ALU); aluWriteOffset adds it.
    */
   aluWriteDelay: number;
+  /**
+   * Each dependency-token queue takes at most one push a cycle (docs/microarch.md §20, config
+   * COMPUTE_DONE_REG): a compute instruction whose push would be the second to its queue in a
+   * cycle completes in a later cycle. Only compute can complete several instructions in a cycle.
+   */
+  onePushPerCycle: boolean;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -145,6 +151,7 @@ export function timingOf(d: Derived): Timing {
     readDoneDelay: d.readDoneReg ? 1 : 0,
     tokenPushDelay: d.tokenPushReg ? 1 : 0,
     aluWriteDelay: d.aluWriteReg ? 1 : 0,
+    onePushPerCycle: d.computeDoneReg,
   };
 }
 

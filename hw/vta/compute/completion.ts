@@ -85,8 +85,6 @@ export function completion(
   const hp = fl.head;
   const fc = fl.count;
   const npBusy = fl.npBusy;
-  const roomPrev = mb.w('room_g2l', sub(c(TOKEN_BITS, queueDepth), g2l));
-  const roomNext = mb.w('room_g2s', sub(c(TOKEN_BITS, queueDepth), g2s));
   const cw = bitsFor(NF + 1);
   // COMPUTE_DONE_REG (docs/microarch.md §20): which slot's last micro-op writes this cycle comes
   // from a register `fl_own<s>` loaded a cycle ahead, and is or-ed into the slot's done flag before
@@ -95,6 +93,10 @@ export function completion(
   if (ownQ && wr.ahead) for (let slot = 0; slot < NF; slot++) mb.next(ownQ[slot], all(wr.ahead.last, eqc(wr.ahead.tag, slot)));
   const doneOrOwn = ownQ ? ownQ.map((o, slot) => mb.w(`fl_dn${slot}`, any(fl.done[slot], o))) : undefined;
   if (ownQ) mb.sink(wr.last, wr.tag);
+  const room = ownQ ? undefined : {
+    prev: mb.w('room_g2l', sub(c(TOKEN_BITS, queueDepth), g2l)),
+    next: mb.w('room_g2s', sub(c(TOKEN_BITS, queueDepth), g2s)),
+  };
   const tagRel = ownQ ? undefined : mb.w('wr_tag_rel', rz(sub(wr.tag, hp), lnf));
   const valid: Expr[] = [];
   const dn: Expr[] = [];
@@ -113,24 +115,65 @@ export function completion(
     pn.push(pick(slot, fl.pushNext));
     fin.push(pick(slot, fl.finish));
   }
-  const ok: Expr[] = [];
-  for (let j = 0; j < NF; j++) {
-    const upTo = (xs: Expr[]) => xs.slice(0, j + 1);
-    ok.push(mb.w(`fl_ok${j}`, all(...upTo(dn), ule8(count(upTo(pp), cw), roomPrev), ule8(count(upTo(pn), cw), roomNext))));
+  let cumPW: Expr;
+  let cumNW: Expr;
+  let kCount: Expr;
+  let finDone: Expr;
+  let completeIn: Signal;
+  let inP: Expr;
+  let inN: Expr;
+  if (ownQ) {
+    // COMPUTE_DONE_REG (§20): each queue takes at most one push a cycle, so the room check is
+    // "not full" and the prefix needs no counts: entry j waits when an earlier entry of the
+    // prefix pushes its queue too, or the queue is full
+    const fitP = mb.w('room_g2l_any', inv(eqc(g2l, queueDepth)));
+    const fitN = mb.w('room_g2s_any', inv(eqc(g2s, queueDepth)));
+    const ok: Expr[] = [];
+    for (let j = 0; j < NF; j++) {
+      const blk = (xs: Expr[], fit: Expr) => all(xs[j], any(inv(fit), ...xs.slice(0, j)));
+      const go = all(dn[j], inv(blk(pp, fitP)), inv(blk(pn, fitN)));
+      ok.push(mb.w(`fl_ok${j}`, j === 0 ? go : all(ok[j - 1], go)));
+    }
+    cumPW = mb.w('cum_prev', rz(any(...ok.map((o, j) => all(o, pp[j]))), cw));
+    cumNW = mb.w('cum_next', rz(any(...ok.map((o, j) => all(o, pn[j]))), cw));
+    kCount = thermometerCount(ok, cw);
+    finDone = any(...ok.map((o, j) => all(o, fin[j])));
+    // the starting instruction completes with the whole list: every entry done, at most one push
+    // per queue among them and its own, and room for it
+    const allDn = all(...valid.map((v, j) => any(inv(v), dn[j])));
+    const one = (xs: Expr[], own: Expr, fit: Expr) => {
+      const vx = [...valid.map((v, j) => all(v, xs[j])), own];
+      const two = any(...vx.map((x, i) => all(x, any(F, ...vx.slice(0, i)))));
+      const some = any(...vx);
+      return { ok: all(inv(two), any(inv(some), fit)), n: rz(some, cw) };
+    };
+    const oP = one(pp, s.pushPrev, fitP);
+    const oN = one(pn, s.pushNext, fitN);
+    completeIn = mb.w('complete_in', all(s.start, s.doneAtStart, allDn, oP.ok, oN.ok));
+    inP = oP.n;
+    inN = oN.n;
+  } else {
+    const roomPrev = room!.prev;
+    const roomNext = room!.next;
+    const ok: Expr[] = [];
+    for (let j = 0; j < NF; j++) {
+      const upTo = (xs: Expr[]) => xs.slice(0, j + 1);
+      ok.push(mb.w(`fl_ok${j}`, all(...upTo(dn), ule8(count(upTo(pp), cw), roomPrev), ule8(count(upTo(pn), cw), roomNext))));
+    }
+    const cumP = count(ok.map((o, j) => all(o, pp[j])), cw);
+    const cumN = count(ok.map((o, j) => all(o, pn[j])), cw);
+    // ok is a prefix (thermometer code): its length in binary, without an adder tree
+    kCount = thermometerCount(ok, cw);
+    finDone = any(...ok.map((o, j) => all(o, fin[j])));
+    cumPW = mb.w('cum_prev', cumP);
+    cumNW = mb.w('cum_next', cumN);
+    // The starting instruction completes with the list when every entry does: then the pushes are
+    // those of all valid entries (counted without the prefix logic) plus its own, and they fit.
+    const allDn = all(...valid.map((v, j) => any(inv(v), dn[j])));
+    inP = add(count(valid.map((v, j) => all(v, pp[j])), cw), rz(s.pushPrev, cw));
+    inN = add(count(valid.map((v, j) => all(v, pn[j])), cw), rz(s.pushNext, cw));
+    completeIn = mb.w('complete_in', all(s.start, s.doneAtStart, allDn, ule8(inP, roomPrev), ule8(inN, roomNext)));
   }
-  const cumP = count(ok.map((o, j) => all(o, pp[j])), cw);
-  const cumN = count(ok.map((o, j) => all(o, pn[j])), cw);
-  // ok is a prefix (thermometer code): its length in binary, without an adder tree
-  const kCount = thermometerCount(ok, cw);
-  const finDone = any(...ok.map((o, j) => all(o, fin[j])));
-  const cumPW = mb.w('cum_prev', cumP);
-  const cumNW = mb.w('cum_next', cumN);
-  // The starting instruction completes with the list when every entry does: then the pushes are
-  // those of all valid entries (counted without the prefix logic) plus its own, and they fit.
-  const allDn = all(...valid.map((v, j) => any(inv(v), dn[j])));
-  const inP = add(count(valid.map((v, j) => all(v, pp[j])), cw), rz(s.pushPrev, cw));
-  const inN = add(count(valid.map((v, j) => all(v, pn[j])), cw), rz(s.pushNext, cw));
-  const completeIn = mb.w('complete_in', all(s.start, s.doneAtStart, allDn, ule8(inP, roomPrev), ule8(inN, roomNext)));
   const kW = mb.w('fl_k', kCount);
   const append = mb.w('fl_append', all(s.start, inv(completeIn)));
   mb.next(hp, rz(add(hp, rz(kW, lnf)), lnf));
