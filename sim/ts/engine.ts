@@ -101,6 +101,8 @@ interface Module {
   inflight: Exec[];
   /** Cycle the module last became free for a non-pipelined instruction (end of the last one). */
   lastEnd: number;
+  /** The last cycle an instruction of the module completed in (Timing.oneCompletionPerCycle). */
+  completedAt: number;
 }
 
 class Stop {
@@ -138,8 +140,6 @@ class Sim {
 
   /** The token queues in TOKEN_QUEUES order (DInsn.popQ / pushQ index them). */
   private readonly queues = TOKEN_QUEUES.map((n) => new TokenQueue(n));
-  /** The last cycle each token queue took a push in (for Timing.onePushPerCycle). */
-  private readonly pushedAt = TOKEN_QUEUES.map(() => -1);
   private readonly l2g = this.queues[TOKEN_QUEUES.indexOf('l2g')];
   private readonly g2l = this.queues[TOKEN_QUEUES.indexOf('g2l')];
   private readonly g2s = this.queues[TOKEN_QUEUES.indexOf('g2s')];
@@ -180,7 +180,7 @@ class Sim {
     this.maxCycles = opts.maxCycles ?? DEFAULT_MAX_CYCLES;
     this.wantTiming = opts.insnTiming ?? true;
     this.wantTrace = opts.trace ?? false;
-    this.mods = MODULES.map((name, id) => ({ id, name, q: [], qTime: [], qHead: 0, lastTake: -1, inflight: [], lastEnd: 0 }));
+    this.mods = MODULES.map((name, id) => ({ id, name, q: [], qTime: [], qHead: 0, lastTake: -1, inflight: [], lastEnd: 0, completedAt: -1 }));
   }
 
   // ---------------------------------------------------------------- token routing
@@ -304,13 +304,13 @@ class Sim {
       // visible from t + 1, or t + 2 with TOKEN_PUSH_REG (§19: the push passes a register first);
       // the producer's room check (occupancy) counts the token from t + 1 either way
       const qs = e.di.pushQ;
-      // COMPUTE_DONE_REG (§20): one push per queue and cycle; a second one completes next cycle
-      if (this.tm.onePushPerCycle && qs.some((q) => this.pushedAt[q] === t)) break;
-      const vis = t + 1 + this.tm.tokenPushDelay;
-      for (let k = 0; k < qs.length; k++) {
-        this.queues[qs[k]].push(vis);
-        this.pushedAt[qs[k]] = t;
+      // COMPUTE_DONE_REG (§20): one completion a cycle; the next one completes in a later cycle
+      if (this.tm.oneCompletionPerCycle) {
+        if (m.completedAt === t) break;
+        m.completedAt = t;
       }
+      const vis = t + 1 + this.tm.tokenPushDelay;
+      for (let k = 0; k < qs.length; k++) this.queues[qs[k]].push(vis);
       e.blocked = false;
       e.end = t + 1;
       if (!e.pipeline) m.lastEnd = e.end;

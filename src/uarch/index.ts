@@ -124,11 +124,11 @@ export interface Timing {
    */
   aluWriteDelay: number;
   /**
-   * Each dependency-token queue takes at most one push a cycle (docs/microarch.md §20, config
-   * COMPUTE_DONE_REG): a compute instruction whose push would be the second to its queue in a
-   * cycle completes in a later cycle. Only compute can complete several instructions in a cycle.
+   * A module completes at most one instruction a cycle (docs/microarch.md §20, config
+   * COMPUTE_DONE_REG): of compute's done instructions only the oldest completes in a cycle, the
+   * next in a later one (load and store complete one at a time anyway).
    */
-  onePushPerCycle: boolean;
+  oneCompletionPerCycle: boolean;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -151,7 +151,7 @@ export function timingOf(d: Derived): Timing {
     readDoneDelay: d.readDoneReg ? 1 : 0,
     tokenPushDelay: d.tokenPushReg ? 1 : 0,
     aluWriteDelay: d.aluWriteReg ? 1 : 0,
-    onePushPerCycle: d.computeDoneReg,
+    oneCompletionPerCycle: d.computeDoneReg,
   };
 }
 

@@ -123,35 +123,19 @@ export function completion(
   let inP: Expr;
   let inN: Expr;
   if (ownQ) {
-    // COMPUTE_DONE_REG (§20): each queue takes at most one push a cycle, so the room check is
-    // "not full" and the prefix needs no counts: entry j waits when an earlier entry of the
-    // prefix pushes its queue too, or the queue is full
+    // COMPUTE_DONE_REG (§20): one completion a cycle, so only the list's head (entry 0) is
+    // checked, against "its queues are not full", and a starting instruction completes at once
+    // only with the list empty (no prefix logic, no counts)
     const fitP = mb.w('room_g2l_any', inv(eqc(g2l, queueDepth)));
     const fitN = mb.w('room_g2s_any', inv(eqc(g2s, queueDepth)));
-    const ok: Expr[] = [];
-    for (let j = 0; j < NF; j++) {
-      const blk = (xs: Expr[], fit: Expr) => all(xs[j], any(inv(fit), ...xs.slice(0, j)));
-      const go = all(dn[j], inv(blk(pp, fitP)), inv(blk(pn, fitN)));
-      ok.push(mb.w(`fl_ok${j}`, j === 0 ? go : all(ok[j - 1], go)));
-    }
-    cumPW = mb.w('cum_prev', rz(any(...ok.map((o, j) => all(o, pp[j]))), cw));
-    cumNW = mb.w('cum_next', rz(any(...ok.map((o, j) => all(o, pn[j]))), cw));
-    kCount = thermometerCount(ok, cw);
-    finDone = any(...ok.map((o, j) => all(o, fin[j])));
-    // the starting instruction completes with the whole list: every entry done, at most one push
-    // per queue among them and its own, and room for it
-    const allDn = all(...valid.map((v, j) => any(inv(v), dn[j])));
-    const one = (xs: Expr[], own: Expr, fit: Expr) => {
-      const vx = [...valid.map((v, j) => all(v, xs[j])), own];
-      const two = any(...vx.map((x, i) => all(x, any(F, ...vx.slice(0, i)))));
-      const some = any(...vx);
-      return { ok: all(inv(two), any(inv(some), fit)), n: rz(some, cw) };
-    };
-    const oP = one(pp, s.pushPrev, fitP);
-    const oN = one(pn, s.pushNext, fitN);
-    completeIn = mb.w('complete_in', all(s.start, s.doneAtStart, allDn, oP.ok, oN.ok));
-    inP = oP.n;
-    inN = oN.n;
+    const ok0 = mb.w('fl_ok0', all(dn[0], any(inv(pp[0]), fitP), any(inv(pn[0]), fitN)));
+    cumPW = mb.w('cum_prev', rz(all(ok0, pp[0]), cw));
+    cumNW = mb.w('cum_next', rz(all(ok0, pn[0]), cw));
+    kCount = rz(ok0, cw);
+    finDone = all(ok0, fin[0]);
+    completeIn = mb.w('complete_in', all(s.start, s.doneAtStart, isZero(fc), any(inv(s.pushPrev), fitP), any(inv(s.pushNext), fitN)));
+    inP = rz(s.pushPrev, cw);
+    inN = rz(s.pushNext, cw);
   } else {
     const roomPrev = room!.prev;
     const roomNext = room!.next;
