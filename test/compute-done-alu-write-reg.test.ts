@@ -51,7 +51,7 @@ function aluSpan(d: Derived, uops: Array<[number, number]>, alu: Record<string, 
   const r = runSync(p.build());
   assert.is(r.error, undefined);
   const [s, e] = span(r, 1);
-  return [e - s, r.counters.gemmHazardStalls];
+  return [e - s, r.counters.gemmHazardStalls ?? 0];
 }
 
 test('TS simulator, ALU_WRITE_REG: N micro-ops take (N-1)*II_A + 4 + II_A (one more than §16)', () => {
