@@ -89,6 +89,7 @@ export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'gen
     ? (() => {
         const neg = mb.input('sh_neg', N);
         const amt = mb.input('sh_amt', N * lw);
+        if (rq) mb.sink(rq.prm.slice(RQ_SHIFT_BITS - 1, 0)); // RQ's shift: in sh_amt
         return xs.map((_, i) => ({ neg: neg.bit(i), amt: laneOf(amt, i, lw) }));
       })()
     : shiftAmounts(mb, W, ys, rq, (i) => `amt${i}`);
