@@ -81,7 +81,12 @@ export interface TimingEstimate {
 interface Arc { from: number; delay: number; cellType: string }
 
 /** Estimate the netlist's module `top` (yosys JSON, e.g. `synth_ice40 -json`) against `limitNs`. */
-export function estimateTiming(netlistJson: string, top: string, limitNs: number): TimingEstimate {
+/**
+ * `from`: count only paths that start at a register or RAM output whose name (as listed, without a
+ * bit index) matches it; inputs no such path reaches are left out. A family that longer paths from
+ * elsewhere hide is measured this way (scripts/fpga-depth.ts --from).
+ */
+export function estimateTiming(netlistJson: string, top: string, limitNs: number, opts: { from?: RegExp } = {}): TimingEstimate {
   const mods = (JSON.parse(netlistJson) as { modules?: Record<string, NetlistModule> }).modules ?? {};
   const mod = mods[top];
   if (!mod) throw new Error(`the netlist has no module ${top}`);
@@ -147,7 +152,8 @@ export function estimateTiming(netlistJson: string, top: string, limitNs: number
       const src = sources.get(b);
       const arcs = drives.get(b);
       if (src !== undefined || !arcs) {
-        arrival.set(b, { t: src ?? 0, start: b });
+        const t = !opts.from ? src ?? 0 : src !== undefined && opts.from.test(groupOf(b)) ? src : -Infinity;
+        arrival.set(b, { t, start: b });
         stack.pop();
         continue;
       }
@@ -157,7 +163,7 @@ export function estimateTiming(netlistJson: string, top: string, limitNs: number
         stack.push(...pending.map((a) => a.from));
         continue;
       }
-      let best: { t: number; start: number; via?: Arc } = { t: 0, start: b };
+      let best: { t: number; start: number; via?: Arc } = { t: opts.from ? -Infinity : 0, start: b };
       for (const a of arcs) {
         const x = arrival.get(a.from);
         if (x && x.t + a.delay > best.t) best = { t: x.t + a.delay, start: x.start, via: a };
@@ -172,6 +178,7 @@ export function estimateTiming(netlistJson: string, top: string, limitNs: number
   let over = 0;
   for (const e of ends) {
     const a = arrive(e.bit);
+    if (a.t === -Infinity) continue; // (--from) no path from a chosen start
     const ns = a.t + D.route + D.setup;
     const c = mod.cells[e.cell];
     const q = c.type.startsWith('SB_DFF') ? bits(c, 'Q')[0] : undefined;

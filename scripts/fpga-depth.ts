@@ -4,11 +4,13 @@
  * `synth_ice40`, as `vtw synth --config` runs it), the worst registers, and the families of
  * endpoints over the limit by the register their paths start from.
  *
- *   tsx scripts/fpga-depth.ts CONFIG [--board B] [--mem-bytes N] [--ns T] [--top N] [--path REGISTER] [--netlist F] [--json]
+ *   tsx scripts/fpga-depth.ts CONFIG [--board B] [--mem-bytes N] [--ns T] [--top N] [--path REGISTER] [--from REGEX] [--netlist F] [--json]
  *
  * `--ns T`: the limit (default: the configuration's clock period; the estimate runs about 1/0.85
  * of nextpnr's routed delays on a full UP5K, docs/fpga.md "Where the clock goes"); `--top N`: the N
  * worst registers (default 20); `--path REGISTER`: the longest path into it, net by net;
+ * `--from REGEX`: only paths that start at registers (or RAM outputs) whose listed name matches,
+ * to measure a family that longer paths from elsewhere hide (e.g. `'u_compute\.(fl_|alu_)'`);
  * `--netlist F`: a yosys JSON netlist of the same top (another synthesis script's) instead of
  * synthesizing; `--mem-bytes N`: the board top's memory, as `vtw synth --mem-bytes`. The netlist
  * is the gate-level simulation's (fpga/top/netlist.ts), cached by content. About 30 s.
@@ -21,7 +23,7 @@ import { synthNetlist } from '../fpga/top/netlist.ts';
 import { loadConfig } from '../src/config/index.ts';
 
 const args = process.argv.slice(2);
-const valued = new Set(['--board', '--ns', '--top', '--path', '--netlist', '--mem-bytes']);
+const valued = new Set(['--board', '--ns', '--top', '--path', '--from', '--netlist', '--mem-bytes']);
 const opt = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
@@ -39,7 +41,7 @@ function orExit<T>(f: () => T): T {
     fail((e as Error).message);
   }
 }
-if (!spec) fail('usage: tsx scripts/fpga-depth.ts CONFIG [--board B] [--mem-bytes N] [--ns T] [--top N] [--path REGISTER] [--netlist F] [--json]');
+if (!spec) fail('usage: tsx scripts/fpga-depth.ts CONFIG [--board B] [--mem-bytes N] [--ns T] [--top N] [--path REGISTER] [--from REGEX] [--netlist F] [--json]');
 const d = orExit(() => loadConfig(spec));
 const boardName = opt('--board') ?? d.board ?? fail(`config ${d.variant} names no BOARD: give --board B`);
 const board = orExit(() => getBoard(boardName));
@@ -56,7 +58,9 @@ const given = opt('--netlist');
 if (given !== undefined) json = orExit(() => readFileSync(given, 'utf8'));
 else json = (await synthNetlist(design, { onProgress: (m) => console.error(m) })).json;
 
-const est = orExit(() => estimateTiming(json, design.top, limitNs));
+const fromText = opt('--from');
+const from = fromText === undefined ? undefined : orExit(() => new RegExp(fromText));
+const est = orExit(() => estimateTiming(json, design.top, limitNs, from ? { from } : {}));
 const families = pathFamilies(est);
 const pathOf = opt('--path');
 if (pathOf !== undefined) {
@@ -67,7 +71,8 @@ if (pathOf !== undefined) {
 } else if (args.includes('--json')) {
   console.log(JSON.stringify({ config: d.variant, board: board.name, limitNs, endpoints: est.endpoints, over: est.over, families, groups: est.groups }, null, 1));
 } else {
-  console.log(`${d.variant} on ${board.name}: ${est.endpoints} register/RAM inputs, ${est.over} estimated over ${limitNs.toFixed(1)} ns`);
+  const only = from ? ` (paths from registers matching /${fromText}/ only)` : '';
+  console.log(`${d.variant} on ${board.name}: ${est.endpoints} register/RAM inputs, ${est.over} estimated over ${limitNs.toFixed(1)} ns${only}`);
   console.log('\nworst registers:');
   console.log(`${'est. ns'.padStart(8)}  ${'over/inputs'.padStart(11)}  register  <-  its longest path starts at`);
   for (const g of est.groups.slice(0, topN)) {
