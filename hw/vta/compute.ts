@@ -17,10 +17,11 @@
  * their push flags; an instruction is done in its last active cycle (GEMM/ALU: the write of its last
  * micro-op; LOAD: the engine's last write; FINISH, dependency-only LOADs and GEMM/ALU without
  * micro-ops: the start cycle). Each cycle the longest prefix of done instructions whose pushes fit
- * the token queues completes; several may complete in one cycle. Without a full token queue at
- * most 5 instructions are ever in flight (the last micro-op's write is at most 3 + II cycles after
- * the issue stage frees); the list has 8 entries, and a GEMM/ALU waits for a free entry, which
- * only happens while completions hold on a full (255-token) queue.
+ * the token queues completes; several may complete in one cycle (with COMPUTE_DONE_REG, §20, only
+ * the oldest). Without a full token queue at most 5 instructions are ever in flight (the last
+ * micro-op's write is at most 3 + II cycles after the issue stage frees; the §20 keys can add one
+ * or two); the list has 8 entries, and a GEMM/ALU waits for a free entry, which only happens while
+ * completions hold on a full (255-token) queue.
  *
  * Index checks of §9.1 that need the micro-ops are made on every micro-op when it is decided
  * (index = micro-op field + loop offsets, offsets saturating above the depth).

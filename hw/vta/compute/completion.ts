@@ -2,7 +2,7 @@
  * Compute stage 6, completion and tokens (docs/microarch.md §4.3, §7.4): started instructions wait
  * in a small in-flight list (program order) with their push flags; each cycle the longest prefix
  * of done instructions whose pushes fit the token queues completes, several in one cycle if they
- * fit. Also the observation state (§10) that needs the list.
+ * fit (with COMPUTE_DONE_REG only the oldest, §20). Also the observation state (§10) that needs the list.
  */
 import {
   F, T, add, all, any, bitsFor, c, catRev, eqc, gtc, gec, inv, isZero, log2i, pick, rz, sel, sub,
