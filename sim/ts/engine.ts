@@ -167,6 +167,7 @@ class Sim {
     this.p = p;
     this.d = p.config;
     this.tm = timingOf(this.d);
+    this.pipe.issueDelay = this.tm.uopIssueDelay;
     this.dram = dramImage(p);
     this.dp = new Datapath(this.d, this.dram);
     this.mem = new MemorySystem(this.tm);

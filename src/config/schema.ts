@@ -85,6 +85,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'BOARD_MEM_BYTES', kind: 'int', min: 1024, max: 2 ** 30, nullable: true, default: fixed(null), origin: 'ext', doc: 'bytes of on-chip memory the board top gives the core as its DRAM (null = the board\'s default: SPRAM banks up to 2^MEM_ADDR_BITS, half the block RAM on parts without SPRAM); block RAM takes whole EBRs per byte lane (6144 on an HX8K leaves the core 20 of its 32 EBR); `vtw synth/test/run --mem-bytes` overrides it' },
   { key: 'READ_DONE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'register the DMA read engine\'s completion: a LOAD that moves data or pads (load module INP/WGT, compute\'s UOP/ACC) ends one cycle later, its last active cycle the cycle after the one its last beat or pad is written in, so no path runs from the memory\'s read-valid into the LOAD\'s token push, compute\'s completion or the shared engine\'s free rule in one cycle (docs/microarch.md §18; cuts a long path on small FPGAs). Off = VTA\'s timing' },
   { key: 'TOKEN_PUSH_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register before the dependency-token counters: a token pushed in a producer\'s last active cycle c can be popped from c + 2 instead of c + 1 (all four queues; the instruction still ends in c + 1), and the producers\' room check counts the registered pushes (docs/microarch.md §19; cuts the completion -> token-counter path on small FPGAs). Off = VTA\'s timing' },
+  { key: 'UOP_ISSUE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register between compute\'s micro-op index computation and its issue decision: each micro-op\'s ACC/INP/WGT indices are computed from the UOP SRAM read a cycle ahead and registered, so the issue decision, and the GEMM/ALU start (which waits only for the index stage to be empty), read no SRAM data; a GEMM/ALU\'s first micro-op issues in start + 1 at the earliest instead of start, micro-ops still issue one per cycle (docs/microarch.md §20; cuts the micro-op read -> issue -> start path)' },
 ];
 
 export const KEY_NAMES: readonly string[] = KEY_SPECS.map((s) => s.key);
@@ -123,6 +124,7 @@ export interface ConfigKeys {
   DMA_READ_ENGINES: number;
   COMPUTE_READ_REG: boolean;
   TOKEN_PUSH_REG: boolean;
+  UOP_ISSUE_REG: boolean;
   FETCH_BUFFER_BRAM: boolean;
   FETCH_DECODE_SERIAL: boolean;
   MEM_BUFFER_ALIGN: number;

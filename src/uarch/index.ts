@@ -110,6 +110,15 @@ export interface Timing {
    * visible from c + 1 + tokenPushDelay; the pushing instruction still ends in c + 1.
    */
   tokenPushDelay: number;
+  /**
+   * Config UOP_ISSUE_REG (docs/microarch.md §20): compute's micro-op indices pass a register (the
+   * index stage) before the issue decision. A GEMM/ALU's first micro-op issues in start +
+   * uopIssueDelay at the earliest (1 with the key, else 0), and a GEMM/ALU may start once the index
+   * stage is empty: in s >= max(t', s') + 2, with t' the issue cycle of the micro-op before the
+   * latest one and s' the start of the latest one's instruction (the cycle after the latest micro-op
+   * passed to the issue stage), instead of s >= t + II of the latest micro-op.
+   */
+  uopIssueDelay: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -131,6 +140,7 @@ export function timingOf(d: Derived): Timing {
     computeReadDelay: d.computeReadReg ? 1 : 0,
     readDoneDelay: d.readDoneReg ? 1 : 0,
     tokenPushDelay: d.tokenPushReg ? 1 : 0,
+    uopIssueDelay: d.uopIssueReg ? 1 : 0,
   };
 }
 
