@@ -11,7 +11,9 @@
  * and no ACC read before a pending write to the same index (the last two micro-ops), evaluated on
  * relative write times kept as count-downs. A GEMM/ALU starts when the issue stage is free for it
  * (no micro-op of the previous one left after this cycle's decision and its II elapsed) and no
- * LOAD/FINISH is in flight; LOAD UOP/ACC and FINISH start when nothing is in flight.
+ * LOAD/FINISH is in flight; LOAD UOP/ACC and FINISH start when nothing is in flight. With
+ * UOP_ISSUE_REG (§20) the indices pass a register (the issue stage) before the rules decide them,
+ * one micro-op per cycle, and a GEMM/ALU starts when the index stage is empty.
  *
  * Completion (§4.3, §7.4): started instructions wait in a small in-flight list (program order) with
  * their push flags; an instruction is done in its last active cycle (GEMM/ALU: the write of its last

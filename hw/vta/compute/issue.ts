@@ -3,7 +3,8 @@
  * tvm-vta's Chisel the uop fetch and loop nest of TensorGemm / TensorAlu): the state of the GEMM/ALU
  * instruction being issued, the micro-op read from the UOP SRAM a cycle before it is decided, its
  * ACC / INP / WGT indices with the loop offsets and the §9.1 index checks, and the timing rules
- * (II, write order, read-after-write hazards on the last two writes) that decide `issue`.
+ * (II, write order, read-after-write hazards on the last two writes) that decide `issue`. With
+ * UOP_ISSUE_REG (docs/microarch.md §20) the indices pass registers (the issue stage) first.
  */
 import type { Derived } from '../../../src/config/derive.ts';
 import {
