@@ -52,3 +52,19 @@ export function oobProgram(config: string): Program {
     'GEMM reset_reg uop_bgn=1 uop_end=2 iter_out=2 iter_in=1 dst_factor_out=64',
   ]);
 }
+
+/** The slow tier's configurations (label, config text). */
+export const UIR_SLOW_CONFIGS: ReadonlyArray<readonly [string, string]> = [
+  ['1x4-c-aluii4-serdec-rdr-crr-tpr-uir (the measured UP5K 1x4 with all four cuts)', UP5K_1X4_UIR],
+  ['the same core on 32-bit DRAM addresses (room for the hazard programs)', JSON.stringify({
+    ...JSON.parse(readFileSync(UP5K_1X4_UIR, 'utf8')), MEM_ADDR_BITS: 32, BOARD: null,
+  })],
+  ['2x4, ALU_II 4, ALU_MUL, ALU_REQUANT, GEMM_II 2', JSON.stringify({
+    TARGET: 'ice40', LOG_BATCH: 1, LOG_BLOCK: 2, LOG_ACC_WIDTH: 4, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10,
+    LOG_ACC_BUFF_SIZE: 11, DSP_BUDGET: 16, GEMM_II: 2, ALU_II: 4, ALU_MUL: true, ALU_REQUANT: true, UOP_ISSUE_REG: true,
+  })],
+  ['1x4, 32-bit ACC, ALU_II 1, GEMM_REQUANT, two read engines, command queues of 16', JSON.stringify({
+    TARGET: 'sim', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, LOG_ACC_BUFF_SIZE: 12,
+    ALU_REQUANT: true, GEMM_REQUANT: true, CMD_QUEUE_DEPTH: 16, UOP_ISSUE_REG: true,
+  })],
+];
