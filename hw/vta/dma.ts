@@ -212,6 +212,8 @@ function rowAdvance(cx: Ctx, i: number, lane: Expr, stride: Expr, w: number): { 
 
 interface ReqSide {
   active: Expr;
+  /** This engine is granted (its request granted while active). */
+  g: Expr;
   addr: Expr;
   beats: Expr;
   lastGrant: Expr;
@@ -222,17 +224,47 @@ interface ReqSide {
  * the row already requested, the row's first lane and the rows left. After the last burst of a row
  * the word moves back to the row's first word and on to the next row's. The start cycle takes the
  * queue head's row 0.
+ *
+ * MEM_REQ_REG (§20): the arbiter grants a request from the cycle after it rises, so never in the
+ * start cycle. The request line still rises in the start cycle (from the head's y_size), but the
+ * burst (address, beats) and the next state are computed from the registers only (loaded with the
+ * head's row 0 in the start cycle): no path from the queue head or the grant runs through the burst
+ * arithmetic.
  */
 function requestSide(cx: Ctx, grant: Expr): ReqSide {
   const { mb, d, start, s, AW, lb, XW } = cx;
   const RW = rowWordsWidth(cx);
   const WA = AW - lb;
   const lLm = laneWidth(cx);
+  const regd = d.memReqReg;
   const rows = mb.reg('rq_rows', XW);
   const cur = mb.reg('rq_word', WA, null);
   const off = mb.reg('rq_done', RW, null);
   const rowsE = mb.w('rq_rows_e', sel(start, s.y, rows));
   const active = mb.w('rq_active', nonZero(rowsE));
+  if (regd) {
+    // the burst from the registers; the start cycle loads them (it is never granted)
+    const tQ = cx.tQ;
+    const laneQ = lLm > 0 ? mb.reg('rq_lane', lLm, null) : null;
+    const laneV: Expr = laneQ ?? lit(1, 0);
+    const activeQ = mb.w('rq_active_q', nonZero(rows));
+    const totalQ = per(tQ, cx.bufs.map((_, i) => rowWords(cx, i, laneV, cx.xQ)));
+    const leftQ = mb.w('rq_left', sub(totalQ, off));
+    const bwQ = burstWords(mb, 'rq', d, cur, leftQ);
+    const gQ = mb.w('rq_g', all(grant, activeQ));
+    const gRowQ = all(gQ, bwQ.last);
+    const AVq = Math.max(...cx.bufs.map((_, i) => cx.strideQ.width + Math.max(0, cx.logE[i] - lb)));
+    const advsQ = cx.bufs.map((_, i) => rowAdvance(cx, i, laneV, cx.strideQ, AVq));
+    const advQ = per(tQ, advsQ.map((a) => a.words));
+    const DWq = Math.max(AVq, RW) + 1;
+    const deltaQ = sub(rz(advQ, DWq), rz(off, DWq));
+    const stepWQ = sel(bwQ.last, DWq >= WA ? rz(deltaQ, WA) : sext(deltaQ, WA), rz(bwQ.step, WA));
+    mb.next(rows, sel(start, s.y, sub(rows, rz(gRowQ, XW))));
+    mb.next(cur, sel(start, cx.a0, sel(gQ, add(cur, stepWQ), cur)));
+    mb.next(off, sel(start, lit(RW, 0), sel(gQ, sel(bwQ.last, lit(RW, 0), add(off, rz(bwQ.step, RW))), off)));
+    if (laneQ) mb.next(laneQ, sel(start, firstLane(cx, cx.tS), sel(gRowQ, per(tQ, advsQ.map((a) => a.lane)), laneQ)));
+    return { active, g: gQ, addr: rz(cat(cur, lit(lb, 0)), 32), beats: bwQ.beats, lastGrant: all(gRowQ, eqc(rows, 1)) };
+  }
   const curE = mb.w('rq_word_e', sel(start, cx.a0, cur));
   const offE = sel(start, lit(RW, 0), off);
   let laneE: Expr = lit(1, 0);
@@ -259,7 +291,7 @@ function requestSide(cx: Ctx, grant: Expr): ReqSide {
   mb.next(cur, sel(g, add(curE, stepW), curE));
   mb.next(off, sel(g, sel(bw.last, lit(RW, 0), add(offE, step)), offE));
   if (laneR) mb.next(laneR, sel(gRow, per(cx.tE, advs.map((a) => a.lane)), laneE));
-  return { active, addr: rz(cat(curE, lit(lb, 0)), 32), beats: bw.beats, lastGrant: all(gRow, lastRow) };
+  return { active, g, addr: rz(cat(curE, lit(lb, 0)), 32), beats: bw.beats, lastGrant: all(gRow, lastRow) };
 }
 
 /**
@@ -553,7 +585,7 @@ export function dmaWriteModule(name: string, d: Derived, g: SramGeom): Mb {
   // responses: done when the last burst's response arrives
   const pend = mb.reg('resp_pend', bitsFor(d.mem.outstanding) + 1);
   const reqDone = mb.reg('req_done', 1, 1);
-  const g1 = all(grant, rq.active);
+  const g1 = d.memReqReg ? rq.g : all(grant, rq.active);
   mb.next(pend, sub(add(pend, rz(g1, pend.width)), rz(all(bvalid, nonZero(pend)), pend.width)));
   mb.next(reqDone, any(rq.lastGrant, sel(start, isZero(s.y), reqDone)));
   const inflight = mb.reg('inflight', 1);

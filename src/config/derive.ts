@@ -89,6 +89,8 @@ export interface Derived {
   computeReadReg: boolean;
   /** Token pushes pass a register before the counters: visible one cycle later (config TOKEN_PUSH_REG, docs/microarch.md §19). */
   tokenPushReg: boolean;
+  /** Memory requests pass a register before the arbiter: granted from the cycle after they rise (config MEM_REQ_REG, docs/microarch.md §20). */
+  memReqReg: boolean;
   /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
   fetchBufferBram: boolean;
   /** The decode's products come from the serial unit (config FETCH_DECODE_SERIAL, docs/microarch.md §2.1). */
@@ -410,6 +412,7 @@ export function deriveConfig(raw: unknown): Derived {
     dmaReadEngines: k.DMA_READ_ENGINES,
     computeReadReg: k.COMPUTE_READ_REG,
     tokenPushReg: k.TOKEN_PUSH_REG,
+    memReqReg: k.MEM_REQ_REG,
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,

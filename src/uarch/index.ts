@@ -110,6 +110,11 @@ export interface Timing {
    * visible from c + 1 + tokenPushDelay; the pushing instruction still ends in c + 1.
    */
   tokenPushDelay: number;
+  /**
+   * Cycles between a memory request's first cycle and the first cycle it can be granted
+   * (docs/microarch.md §20): 0, or 1 with config MEM_REQ_REG (a register before the arbiter).
+   */
+  memReqDelay: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -131,6 +136,7 @@ export function timingOf(d: Derived): Timing {
     computeReadDelay: d.computeReadReg ? 1 : 0,
     readDoneDelay: d.readDoneReg ? 1 : 0,
     tokenPushDelay: d.tokenPushReg ? 1 : 0,
+    memReqDelay: d.memReqReg ? 1 : 0,
   };
 }
 
