@@ -713,12 +713,15 @@ class Sim {
     }
     // memory requests
     const mem = this.mem;
-    if (this.fetchWants(t1)) best = Math.min(best, mem.nextRead(this.tm.memReqDelay && !this.fetchWantedBefore(t1) ? t1 + 1 : t1));
+    // (the memory is asked from t1 only: it forgets bursts that end before the cycle it is asked
+    // for, and a slot once free stays free until the next grant, so a request ready later than t1,
+    // with MEM_REQ_REG (§20), is granted at the later of the two)
+    if (this.fetchWants(t1)) best = Math.min(best, Math.max(this.tm.memReqDelay && !this.fetchWantedBefore(t1) ? t1 + 1 : t1, mem.nextRead(t1)));
     for (let c = 1; c < CLIENTS.length; c++) {
       const j = this.jobs[c];
       if (!j) continue;
       const r = Math.max(t1, j.reqReadyAt);
-      best = Math.min(best, j.write ? mem.nextWrite(r) : mem.nextRead(r));
+      best = Math.min(best, Math.max(r, j.write ? mem.nextWrite(t1) : mem.nextRead(t1)));
     }
     // fetch dispatch
     const i = this.dispatched;
