@@ -91,6 +91,8 @@ export interface Derived {
   tokenPushReg: boolean;
   /** Compute's micro-op indices are registered before its issue decision (config UOP_ISSUE_REG, docs/microarch.md §20). */
   uopIssueReg: boolean;
+  /** Memory requests pass a register before the arbiter: granted from the cycle after they rise (config MEM_REQ_REG, docs/microarch.md §21). */
+  memReqReg: boolean;
   /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
   fetchBufferBram: boolean;
   /** The decode's products come from the serial unit (config FETCH_DECODE_SERIAL, docs/microarch.md §2.1). */
@@ -413,6 +415,7 @@ export function deriveConfig(raw: unknown): Derived {
     computeReadReg: k.COMPUTE_READ_REG,
     tokenPushReg: k.TOKEN_PUSH_REG,
     uopIssueReg: k.UOP_ISSUE_REG,
+    memReqReg: k.MEM_REQ_REG,
     clockMhz: k.CLOCK_MHZ,
     dspBudget: k.DSP_BUDGET,
     board: k.BOARD,

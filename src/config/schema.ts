@@ -86,6 +86,7 @@ export const KEY_SPECS: readonly KeySpec[] = [
   { key: 'READ_DONE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'register the DMA read engine\'s completion: a LOAD that moves data or pads (load module INP/WGT, compute\'s UOP/ACC) ends one cycle later, its last active cycle the cycle after the one its last beat or pad is written in, so no path runs from the memory\'s read-valid into the LOAD\'s token push, compute\'s completion or the shared engine\'s free rule in one cycle (docs/microarch.md §18; cuts a long path on small FPGAs). Off = VTA\'s timing' },
   { key: 'TOKEN_PUSH_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register before the dependency-token counters: a token pushed in a producer\'s last active cycle c can be popped from c + 2 instead of c + 1 (all four queues; the instruction still ends in c + 1), and the producers\' room check counts the registered pushes (docs/microarch.md §19; cuts the completion -> token-counter path on small FPGAs). Off = VTA\'s timing' },
   { key: 'UOP_ISSUE_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register between compute\'s micro-op index computation and its issue decision: each micro-op\'s ACC/INP/WGT indices are computed from the UOP SRAM read a cycle ahead and registered, so the issue decision, and the GEMM/ALU start (which waits only for the index stage to be empty), read no SRAM data; a GEMM/ALU\'s first micro-op issues in start + 1 at the earliest instead of start, micro-ops still issue one per cycle (docs/microarch.md §20; cuts the micro-op read -> issue -> start path)' },
+  { key: 'MEM_REQ_REG', kind: 'bool', default: fixed(false), origin: 'ext', doc: 'a register between the memory clients\' request lines and the arbiter: a request asserted first in cycle c can be granted from c + 1 on (the grant, the memory controller\'s request and the client\'s next burst then depend on registers only; the DMA engines compute their requests from registers, not the command-queue head), so a client\'s bursts are granted at least two cycles apart and a transfer\'s first burst one cycle after its start at the earliest; the memory timing from the grant on is unchanged (docs/microarch.md §21; cuts the request -> grant -> memory controller / next request path on small FPGAs). Off = VTA\'s timing' },
 ];
 
 export const KEY_NAMES: readonly string[] = KEY_SPECS.map((s) => s.key);
@@ -125,6 +126,7 @@ export interface ConfigKeys {
   COMPUTE_READ_REG: boolean;
   TOKEN_PUSH_REG: boolean;
   UOP_ISSUE_REG: boolean;
+  MEM_REQ_REG: boolean;
   FETCH_BUFFER_BRAM: boolean;
   FETCH_DECODE_SERIAL: boolean;
   MEM_BUFFER_ALIGN: number;

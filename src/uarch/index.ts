@@ -119,6 +119,11 @@ export interface Timing {
    * passed to the issue stage), instead of s >= t + II of the latest micro-op.
    */
   uopIssueDelay: number;
+  /**
+   * Cycles between a memory request's first cycle and the first cycle it can be granted
+   * (docs/microarch.md §21): 0, or 1 with config MEM_REQ_REG (a register before the arbiter).
+   */
+  memReqDelay: number;
 }
 
 export function timingOf(d: Derived): Timing {
@@ -141,6 +146,7 @@ export function timingOf(d: Derived): Timing {
     readDoneDelay: d.readDoneReg ? 1 : 0,
     tokenPushDelay: d.tokenPushReg ? 1 : 0,
     uopIssueDelay: d.uopIssueReg ? 1 : 0,
+    memReqDelay: d.memReqReg ? 1 : 0,
   };
 }
 
