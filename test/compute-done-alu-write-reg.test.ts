@@ -1,5 +1,5 @@
 /**
- * COMPUTE_DONE_REG and ALU_WRITE_REG (docs/microarch.md §20, docs/config.md): off by default; the TS
+ * COMPUTE_DONE_REG and ALU_WRITE_REG (docs/microarch.md §22, docs/config.md): off by default; the TS
  * simulator's timing with them against values worked out by hand from the contract (compute
  * completes one instruction a cycle; an ALU micro-op writes in t + 3 + II_A, the interlock follows);
  * results independent of the keys, and COMPUTE_DONE_REG's cycles too on the conformance suite; the

@@ -68,13 +68,13 @@ verilatorTest('verilator -Wall is clean: random valid configurations', async () 
   for (const seed of [1, 2, 3, 4, 5, 6]) await lintVta(randomConfig(new Rng(seed)), 'generic');
 });
 
-verilatorTest('verilator -Wall is clean: extension keys (GEMM_II, bus widths, burst and outstanding limits, ALU_MUL, ALU_REQUANT, GEMM_REQUANT, ALU_II, COMPUTE_READ_REG, TOKEN_PUSH_REG, tiny buffers)', async () => {
+verilatorTest('verilator -Wall is clean: extension keys (GEMM_II, bus widths, burst and outstanding limits, ALU_MUL, ALU_REQUANT, GEMM_REQUANT, ALU_II, COMPUTE_READ_REG, TOKEN_PUSH_REG, UOP_ISSUE_REG, tiny buffers)', async () => {
   const configs = [
     { GEMM_II: 4, MEM_CYCLES_PER_BEAT: 3, COMPUTE_READ_REG: true, DMA_READ_ENGINES: 1 },
     { LOG_BATCH: 1, GEMM_II: 32, ALU_MUL: true, ALU_REQUANT: true, TOKEN_PUSH_REG: true },
     { LOG_BUS_WIDTH: 9, MEM_BURST_BEATS: 1, MEM_OUTSTANDING: 1 },
     { LOG_BUS_WIDTH: 5, MEM_BURST_BEATS: 256, MEM_OUTSTANDING: 64 },
-    { LOG_BLOCK: 1, LOG_BUS_WIDTH: 9, LOG_ACC_WIDTH: 3, ALU_REQUANT: true, GEMM_REQUANT: true, LOG_UOP_BUFF_SIZE: 5, LOG_INP_BUFF_SIZE: 5, LOG_WGT_BUFF_SIZE: 6, LOG_ACC_BUFF_SIZE: 6 },
+    { LOG_BLOCK: 1, LOG_BUS_WIDTH: 9, LOG_ACC_WIDTH: 3, ALU_REQUANT: true, GEMM_REQUANT: true, UOP_ISSUE_REG: true, LOG_UOP_BUFF_SIZE: 5, LOG_INP_BUFF_SIZE: 5, LOG_WGT_BUFF_SIZE: 6, LOG_ACC_BUFF_SIZE: 6 },
     { LOG_BATCH: 1, LOG_BLOCK: 2, LOG_ACC_WIDTH: 4, ALU_II: 4, GEMM_II: 2, ALU_MUL: true, ALU_REQUANT: true, COMPUTE_READ_REG: true, TOKEN_PUSH_REG: true, DMA_READ_ENGINES: 1, CMD_QUEUE_DEPTH: 0, LOG_UOP_BUFF_SIZE: 6, LOG_INP_BUFF_SIZE: 7, LOG_WGT_BUFF_SIZE: 8, LOG_ACC_BUFF_SIZE: 8 },
   ];
   for (const c of configs) await lintVta(deriveConfig(c), 'generic');

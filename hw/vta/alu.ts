@@ -84,7 +84,7 @@ export function aluModule(name: string, d: Derived, ctx: MulCtx = { target: 'gen
   const isAdd = mb.w('op_add', eqc(op, ALU_OPCODES.ADD));
   const isShr = mb.w('op_shr', eqc(op, ALU_OPCODES.SHR));
   // SHR by b: the amount is min(|b|, W-1), from b's low bits and whether its high bits exceed W-1;
-  // with ALU_WRITE_REG (docs/microarch.md §20) computed before the ALU's input register (sh_neg, sh_amt)
+  // with ALU_WRITE_REG (docs/microarch.md §22) computed before the ALU's input register (sh_neg, sh_amt)
   const amts = d.aluWriteReg
     ? (() => {
         const neg = mb.input('sh_neg', N);

@@ -4,6 +4,11 @@
  * MEM_OUTSTANDING read, or write, bursts in flight). A read burst occupies a slot until its last beat
  * (free for a grant in the next cycle), a write burst until its response. Read beats return in
  * grant order and are routed to their client through a FIFO of (client, beats).
+ *
+ * MEM_REQ_REG (§21): each request line passes a register `req_q_<client>` first (set while the client
+ * asserts it and is not granted), and the grant reads the registers: a request rising in cycle c is
+ * granted from c + 1 on. Requests are sticky until granted (§8.1), so the client's address and beat
+ * count are still the registered request's; the grant then depends on registers only.
  */
 import type { Derived } from '../../src/config/derive.ts';
 import { CLIENTS } from '../../src/uarch/index.ts';
@@ -30,7 +35,8 @@ export function arbiterModule(name: string, d: Derived, fifo: Module): Mb {
   const canRead = ltc(reads, outs);
   const canWrite = ltc(writes, outs);
   const isWrite = CLIENTS.map((n) => n === 'store');
-  const ok = CLIENTS.map((_, i) => all(run, req[i], isWrite[i] ? canWrite : canRead));
+  const reqQ = d.memReqReg ? CLIENTS.map((n) => mb.reg(`req_q_${n}`, 1)) : null;
+  const ok = CLIENTS.map((_, i) => all(run, reqQ ? reqQ[i] : req[i], isWrite[i] ? canWrite : canRead));
   const grant: Expr[] = [];
   let taken: Expr = lit(1, 0);
   for (let i = 0; i < CLIENTS.length; i++) {
@@ -48,6 +54,7 @@ export function arbiterModule(name: string, d: Derived, fifo: Module): Mb {
     gBeats = sel(grant[i], beats[i], gBeats);
     gClient = sel(grant[i], c(3, i), gClient);
   }
+  if (reqQ) reqQ.forEach((r, i) => mb.next(r, all(req[i], inv(grant[i]))));
   mb.output('mem_req_valid', anyGrant);
   mb.output('mem_req_write', writeGrant);
   mb.output('mem_req_addr', gAddr);

@@ -11,15 +11,17 @@
  * and no ACC read before a pending write to the same index (the last two micro-ops), evaluated on
  * relative write times kept as count-downs. A GEMM/ALU starts when the issue stage is free for it
  * (no micro-op of the previous one left after this cycle's decision and its II elapsed) and no
- * LOAD/FINISH is in flight; LOAD UOP/ACC and FINISH start when nothing is in flight.
+ * LOAD/FINISH is in flight; LOAD UOP/ACC and FINISH start when nothing is in flight. With
+ * UOP_ISSUE_REG (§20) the indices pass a register (the issue stage) before the rules decide them,
+ * one micro-op per cycle, and a GEMM/ALU starts when the index stage is empty.
  *
  * Completion (§4.3, §7.4): started instructions wait in a small in-flight list (program order) with
  * their push flags; an instruction is done in its last active cycle (GEMM/ALU: the write of its last
  * micro-op; LOAD: the engine's last write; FINISH, dependency-only LOADs and GEMM/ALU without
  * micro-ops: the start cycle). Each cycle the longest prefix of done instructions whose pushes fit
- * the token queues completes; several may complete in one cycle (with COMPUTE_DONE_REG, §20, only
+ * the token queues completes; several may complete in one cycle (with COMPUTE_DONE_REG, §22, only
  * the oldest). Without a full token queue at most 5 instructions are ever in flight (the last
- * micro-op's write is at most 3 + II cycles after the issue stage frees; the §20 keys can add one
+ * micro-op's write is at most 3 + II cycles after the issue stage frees; the §22 keys can add one
  * or two); the list has 8 entries, and a GEMM/ALU waits for a free entry, which only happens while
  * completions hold on a full (255-token) queue.
  *

@@ -159,8 +159,9 @@ function context(mb: Mb, d: Derived, bufs: SramGeom[], start: Expr, entry: Expr,
   }
   return {
     mb, d, bufs, logE, start, tS, tQ, tE, ldm, XW, AW, lb, s, gapS, gapQ, xQ, strideQ,
-    xE: mb.w('x_e', sel(start, s.x, xQ)),
-    strideE: mb.w('stride_e', sel(start, s.stride, strideQ)),
+    // (with MEM_REQ_REG the request side reads x_q and stride_q: no named wires, which it would leave unused)
+    xE: d.memReqReg ? sel(start, s.x, xQ) : mb.w('x_e', sel(start, s.x, xQ)),
+    strideE: d.memReqReg ? sel(start, s.stride, strideQ) : mb.w('stride_e', sel(start, s.stride, strideQ)),
     a0,
   };
 }
@@ -212,6 +213,8 @@ function rowAdvance(cx: Ctx, i: number, lane: Expr, stride: Expr, w: number): { 
 
 interface ReqSide {
   active: Expr;
+  /** This engine is granted (its request granted while active). */
+  g: Expr;
   addr: Expr;
   beats: Expr;
   lastGrant: Expr;
@@ -222,6 +225,12 @@ interface ReqSide {
  * the row already requested, the row's first lane and the rows left. After the last burst of a row
  * the word moves back to the row's first word and on to the next row's. The start cycle takes the
  * queue head's row 0.
+ *
+ * MEM_REQ_REG (§21): the arbiter grants a request from the cycle after it rises, so never in the
+ * start cycle. The request line still rises in the start cycle (from the head's y_size), but the
+ * burst (address, beats) and the next state are computed from the registers only (loaded with the
+ * head's row 0 in the start cycle): no path from the queue head or the grant runs through the burst
+ * arithmetic.
  */
 function requestSide(cx: Ctx, grant: Expr): ReqSide {
   const { mb, d, start, s, AW, lb, XW } = cx;
@@ -233,33 +242,45 @@ function requestSide(cx: Ctx, grant: Expr): ReqSide {
   const off = mb.reg('rq_done', RW, null);
   const rowsE = mb.w('rq_rows_e', sel(start, s.y, rows));
   const active = mb.w('rq_active', nonZero(rowsE));
-  const curE = mb.w('rq_word_e', sel(start, cx.a0, cur));
-  const offE = sel(start, lit(RW, 0), off);
-  let laneE: Expr = lit(1, 0);
+  // the values the burst is computed from, and what the start cycle loads (`load`: the registers'
+  // next value; without MEM_REQ_REG the start is already in the values, so nothing)
+  let v: { rows: Expr; active: Expr; cur: Expr; off: Expr; lane: Expr; x: Expr; stride: Expr; t: Expr | null };
   let laneR: Signal | null = null;
-  if (lLm > 0) {
-    laneR = mb.reg('rq_lane', lLm, null);
-    laneE = mb.w('rq_lane_e', sel(start, firstLane(cx, cx.tS), laneR));
+  let load: (init: () => Expr, x: Expr) => Expr = (_, x) => x;
+  if (d.memReqReg) {
+    // MEM_REQ_REG: the registers (the start cycle loads them; it is never granted)
+    if (lLm > 0) laneR = mb.reg('rq_lane', lLm, null);
+    v = { rows, active: mb.w('rq_active_q', nonZero(rows)), cur, off, lane: laneR ?? lit(1, 0), x: cx.xQ, stride: cx.strideQ, t: cx.tQ };
+    load = (init, x) => sel(start, init(), x);
+  } else {
+    const curE = mb.w('rq_word_e', sel(start, cx.a0, cur));
+    const offE = sel(start, lit(RW, 0), off);
+    let laneE: Expr = lit(1, 0);
+    if (lLm > 0) {
+      laneR = mb.reg('rq_lane', lLm, null);
+      laneE = mb.w('rq_lane_e', sel(start, firstLane(cx, cx.tS), laneR));
+    }
+    v = { rows: rowsE, active, cur: curE, off: offE, lane: laneE, x: cx.xE, stride: cx.strideE, t: cx.tE };
   }
-  const total = per(cx.tE, cx.bufs.map((_, i) => rowWords(cx, i, laneE, cx.xE)));
-  const left = mb.w('rq_left', sub(total, offE));
-  const bw = burstWords(mb, 'rq', d, curE, left);
-  const g = mb.w('rq_g', all(grant, active));
+  const total = per(v.t, cx.bufs.map((_, i) => rowWords(cx, i, v.lane, v.x)));
+  const left = mb.w('rq_left', sub(total, v.off));
+  const bw = burstWords(mb, 'rq', d, v.cur, left);
+  const g = mb.w('rq_g', all(grant, v.active));
   const gRow = all(g, bw.last);
-  const lastRow = eqc(rowsE, 1);
+  const lastRow = eqc(v.rows, 1);
   // after a row's last burst: back by the words requested, on by the words to the next row
-  const AV = Math.max(...cx.bufs.map((_, i) => cx.strideE.width + Math.max(0, cx.logE[i] - lb)));
-  const advs = cx.bufs.map((_, i) => rowAdvance(cx, i, laneE, cx.strideE, AV));
-  const adv = per(cx.tE, advs.map((a) => a.words));
+  const AV = Math.max(...cx.bufs.map((_, i) => v.stride.width + Math.max(0, cx.logE[i] - lb)));
+  const advs = cx.bufs.map((_, i) => rowAdvance(cx, i, v.lane, v.stride, AV));
+  const adv = per(v.t, advs.map((a) => a.words));
   const DW = Math.max(AV, RW) + 1;
-  const delta = sub(rz(adv, DW), rz(offE, DW));
+  const delta = sub(rz(adv, DW), rz(v.off, DW));
   const stepW = sel(bw.last, DW >= WA ? rz(delta, WA) : sext(delta, WA), rz(bw.step, WA));
   const step = rz(bw.step, RW);
-  mb.next(rows, sub(rowsE, rz(gRow, XW)));
-  mb.next(cur, sel(g, add(curE, stepW), curE));
-  mb.next(off, sel(g, sel(bw.last, lit(RW, 0), add(offE, step)), offE));
-  if (laneR) mb.next(laneR, sel(gRow, per(cx.tE, advs.map((a) => a.lane)), laneE));
-  return { active, addr: rz(cat(curE, lit(lb, 0)), 32), beats: bw.beats, lastGrant: all(gRow, lastRow) };
+  mb.next(rows, load(() => s.y, sub(v.rows, rz(gRow, XW))));
+  mb.next(cur, load(() => cx.a0, sel(g, add(v.cur, stepW), v.cur)));
+  mb.next(off, load(() => lit(RW, 0), sel(g, sel(bw.last, lit(RW, 0), add(v.off, step)), v.off)));
+  if (laneR) mb.next(laneR, load(() => firstLane(cx, cx.tS), sel(gRow, per(v.t, advs.map((a) => a.lane)), v.lane)));
+  return { active, g, addr: rz(cat(v.cur, lit(lb, 0)), 32), beats: bw.beats, lastGrant: all(gRow, lastRow) };
 }
 
 /**
@@ -553,7 +574,7 @@ export function dmaWriteModule(name: string, d: Derived, g: SramGeom): Mb {
   // responses: done when the last burst's response arrives
   const pend = mb.reg('resp_pend', bitsFor(d.mem.outstanding) + 1);
   const reqDone = mb.reg('req_done', 1, 1);
-  const g1 = all(grant, rq.active);
+  const g1 = d.memReqReg ? rq.g : all(grant, rq.active);
   mb.next(pend, sub(add(pend, rz(g1, pend.width)), rz(all(bvalid, nonZero(pend)), pend.width)));
   mb.next(reqDone, any(rq.lastGrant, sel(start, isZero(s.y), reqDone)));
   const inflight = mb.reg('inflight', 1);

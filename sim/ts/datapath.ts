@@ -17,8 +17,16 @@ export type SramName = 'uop' | 'inp' | 'wgt' | 'acc';
 
 /** State of the compute pipeline shared by consecutive GEMM/ALU instructions (docs/microarch.md §6). */
 export interface PipeState {
-  /** First cycle the issue stage is free. */
+  /**
+   * First cycle the issue stage is free for the next GEMM/ALU's start; with UOP_ISSUE_REG (§20)
+   * the first cycle its index stage is empty.
+   */
   issueFree: number;
+  /** UOP_ISSUE_REG (§20): 1 = a first micro-op issues in start + 1 at the earliest; 0 = without. */
+  issueDelay: number;
+  /** Earliest issue of the next micro-op by the II rule (last issue + its II), and the last issue cycle. */
+  nextIssue: number;
+  lastIssue: number;
   /** Accumulator index and write cycle (end of that cycle) of the last two micro-ops; -1 = none. */
   w1a: number;
   w1c: number;
@@ -36,8 +44,8 @@ export interface PipeResult {
   uops: number;
 }
 
-export function newPipe(): PipeState {
-  return { issueFree: 0, w1a: -1, w1c: -1, w2a: -1, w2c: -1, hazardStalls: 0 };
+export function newPipe(issueDelay = 0): PipeState {
+  return { issueFree: 0, issueDelay, nextIssue: 0, lastIssue: -Infinity, w1a: -1, w1c: -1, w2a: -1, w2c: -1, hazardStalls: 0 };
 }
 
 /** Loop fields shared by GEMM and ALU, already decoded to numbers. */
@@ -295,9 +303,11 @@ export class Datapath {
     const inpByte = this.kernelLayout?.inp ?? 0;
     const wgtByte = this.kernelLayout?.wgt ?? 0;
     const wOff = GEMM_WRITE_BASE + II;
-    let t = Math.max(start, p.issueFree);
+    let t = p.issueDelay ? Math.max(start + 1, p.nextIssue) : Math.max(start, p.issueFree);
     const t0 = t;
     let { w1a, w1c, w2a, w2c } = p;
+    let li = p.lastIssue;
+    let pi = li;
     let stalls = 0;
     let first = -1;
     let n = 0;
@@ -324,6 +334,8 @@ export class Datapath {
           w2c = w1c;
           w1a = dst;
           w1c = ti + wOff;
+          pi = li;
+          li = ti;
           t = ti + II;
           n++;
           // ---- function ----
@@ -371,13 +383,13 @@ export class Datapath {
       }
     }
     this.wroteAcc(maxDst);
-    return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
+    return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first, start, pi, li);
   }
 
   /**
    * Execute an ALU instruction (docs/microarch.md §7): II `aluII` with an immediate, `aluII` + 1
    * with a vector operand (config ALU_II; 1 and 2 without it); the write `aluWriteDelay` cycles
-   * later still with ALU_WRITE_REG (§20).
+   * later still with ALU_WRITE_REG (§22).
    */
   alu(a: LoopInsn, start: number, p: PipeState, aluII: number, aluWriteDelay = 0): PipeResult {
     const L = this.lanes.acc;
@@ -393,9 +405,11 @@ export class Datapath {
     // RQ's parameter word: the immediate as a lane value, or in the vector form the raw immediate
     const prm = a.useImm ? (a.imm << accSh) >> accSh : a.imm;
     if (op === RQ && this.d.gemmRequant) this.rqParam = prm & RQ_PARAM_MASK;
-    let t = Math.max(start, p.issueFree);
+    let t = p.issueDelay ? Math.max(start + 1, p.nextIssue) : Math.max(start, p.issueFree);
     const t0 = t;
     let { w1a, w1c, w2a, w2c } = p;
+    let li = p.lastIssue;
+    let pi = li;
     let stalls = 0;
     let first = -1;
     let n = 0;
@@ -422,6 +436,8 @@ export class Datapath {
           w2c = w1c;
           w1a = dst;
           w1c = ti + wOff;
+          pi = li;
+          li = ti;
           t = ti + II;
           n++;
           this.aluLanes(op, dst * L, yArr, a.useImm ? 0 : src * L, prm, !a.useImm);
@@ -429,7 +445,7 @@ export class Datapath {
       }
     }
     this.wroteAcc(maxDst);
-    return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first);
+    return closePipe(p, w1a, w1c, w2a, w2c, stalls, n, t0, t, first, start, pi, li);
   }
 
   /**
@@ -527,6 +543,7 @@ export class Datapath {
  */
 function closePipe(
   p: PipeState, w1a: number, w1c: number, w2a: number, w2c: number, stalls: number, n: number, t0: number, t: number, first: number,
+  start: number, prevIssue: number, lastIssue: number,
 ): PipeResult {
   p.w1a = w1a;
   p.w1c = w1c;
@@ -534,9 +551,15 @@ function closePipe(
   p.w2c = w2c;
   p.hazardStalls += stalls;
   if (n === 0) {
-    p.issueFree = t0 + 1;
-    return { firstIssue: t0, workEnd: t0 + 1, uops: 0 };
+    // (with UOP_ISSUE_REG t0 is past the start: the index stage is empty from start + 1 all the same)
+    const s = p.issueDelay ? start : t0;
+    p.issueFree = s + 1;
+    return { firstIssue: s, workEnd: s + 1, uops: 0 };
   }
-  p.issueFree = t;
+  p.nextIssue = t;
+  p.lastIssue = lastIssue;
+  // UOP_ISSUE_REG (§20): the last micro-op passes from the index stage to the issue stage at the end
+  // of max(start + 1, the issue of the micro-op before it + 1); the next start is the cycle after
+  p.issueFree = p.issueDelay ? Math.max(prevIssue, start) + 2 : t;
   return { firstIssue: first, workEnd: w1c + 1, uops: n };
 }

@@ -152,6 +152,10 @@ class Sim {
   private readonly insnAvail: Float64Array;
   private dispatched = 0;
   private lastDispatch = -1;
+  /** The dispatch before lastDispatch (MEM_REQ_REG, §21: fetch's request one cycle back). */
+  private prevDispatch = -1;
+  /** Cycle of fetch's last grant (MEM_REQ_REG, §21). */
+  private lastFetchGrant = -1;
   private readonly fetchCounters = emptyCounters();
 
   /** The last LOAD started on the shared read engine (DMA_READ_ENGINES 1). */
@@ -169,6 +173,7 @@ class Sim {
     this.p = p;
     this.d = p.config;
     this.tm = timingOf(this.d);
+    this.pipe.issueDelay = this.tm.uopIssueDelay;
     this.dram = dramImage(p);
     this.dp = new Datapath(this.d, this.dram);
     this.mem = new MemorySystem(this.tm);
@@ -304,7 +309,7 @@ class Sim {
       // visible from t + 1, or t + 2 with TOKEN_PUSH_REG (§19: the push passes a register first);
       // the producer's room check (occupancy) counts the token from t + 1 either way
       const qs = e.di.pushQ;
-      // COMPUTE_DONE_REG (§20): one completion a cycle; the next one completes in a later cycle
+      // COMPUTE_DONE_REG (§22): one completion a cycle; the next one completes in a later cycle
       if (this.tm.oneCompletionPerCycle) {
         if (m.completedAt === t) break;
         m.completedAt = t;
@@ -482,7 +487,8 @@ class Sim {
       this.finishJob(e, t);
       return;
     }
-    this.jobs[client] = { client, write, cursor, reqReadyAt: t, exec: e, last: t };
+    // MEM_REQ_REG (§21): the arbiter sees the request from the cycle after it rises
+    this.jobs[client] = { client, write, cursor, reqReadyAt: t + this.tm.memReqDelay, exec: e, last: t };
   }
 
   /** All bursts of e are granted: its work end is now known; apply a LOAD's data. */
@@ -572,11 +578,25 @@ class Sim {
     return this.fetchBurstEnd() - dispatched <= this.tm.fetchBufInsns;
   }
 
+  /**
+   * MEM_REQ_REG (§21): fetch asserted its present request in cycle t - 1 already (the arbiter sees
+   * the request register). Requests are sticky until granted, so this is fetchWants for t - 1 with
+   * the dispatches before t - 1 (at most one per cycle: the last two tell) and no grant in t - 1.
+   */
+  private fetchWantedBefore(t: number): boolean {
+    const x = t - 1;
+    if (this.lastFetchGrant >= x || x < 0) return false;
+    if (this.fetchNextByte >= this.n * INSN_BYTES) return false;
+    const dispatched = this.dispatched - (this.lastDispatch >= x ? 1 : 0) - (this.prevDispatch >= x ? 1 : 0);
+    return this.fetchBurstEnd() - dispatched <= this.tm.fetchBufInsns;
+  }
+
   private arbitrate(t: number): void {
     const mem = this.mem;
     for (let c = 0; c < CLIENTS.length; c++) {
       if (c === 0) {
         if (!this.fetchWants(t) || !mem.canRead(t)) continue;
+        if (this.tm.memReqDelay && !this.fetchWantedBefore(t)) continue;
         this.grantFetch(t);
         return;
       }
@@ -593,7 +613,7 @@ class Sim {
         j.last = g.last;
         if (this.wantTrace) this.trace.push({ module: 'memory', name: `R ${CLIENTS[c]} ${b.beats}`, start: g.first, end: g.last + 1 });
       }
-      j.reqReadyAt = t + 1;
+      j.reqReadyAt = t + 1 + this.tm.memReqDelay;
       if (j.cursor.done) {
         this.jobs[c] = undefined;
         this.finishJob(j.exec, j.last);
@@ -606,6 +626,7 @@ class Sim {
     const c = new BurstCursor([{ addr: this.insnBase + this.fetchNextByte, len: this.n * INSN_BYTES - this.fetchNextByte }], this.tm.busBytes, this.tm.burstBeats);
     const b = c.next();
     const g = this.mem.grantRead(t, b.beats);
+    this.lastFetchGrant = t;
     const cpb = this.tm.cyclesPerBeat;
     const bb = this.tm.busBytes;
     const endByte = this.fetchNextByte + b.len;
@@ -665,6 +686,7 @@ class Sim {
     this.fetchCounters.queueFull += t - a;
     this.fetchCounters.busy += 1;
     this.dispatched++;
+    this.prevDispatch = this.lastDispatch;
     this.lastDispatch = t;
   }
 
@@ -699,12 +721,15 @@ class Sim {
     }
     // memory requests
     const mem = this.mem;
-    if (this.fetchWants(t1)) best = Math.min(best, mem.nextRead(t1));
+    // (the memory is asked from t1 only: it forgets bursts that end before the cycle it is asked
+    // for, and a slot once free stays free until the next grant, so a request ready later than t1,
+    // with MEM_REQ_REG (§21), is granted at the later of the two)
+    if (this.fetchWants(t1)) best = Math.min(best, Math.max(this.tm.memReqDelay && !this.fetchWantedBefore(t1) ? t1 + 1 : t1, mem.nextRead(t1)));
     for (let c = 1; c < CLIENTS.length; c++) {
       const j = this.jobs[c];
       if (!j) continue;
       const r = Math.max(t1, j.reqReadyAt);
-      best = Math.min(best, j.write ? mem.nextWrite(r) : mem.nextRead(r));
+      best = Math.min(best, Math.max(r, j.write ? mem.nextWrite(t1) : mem.nextRead(t1)));
     }
     // fetch dispatch
     const i = this.dispatched;

@@ -89,9 +89,13 @@ export interface Derived {
   computeReadReg: boolean;
   /** Token pushes pass a register before the counters: visible one cycle later (config TOKEN_PUSH_REG, docs/microarch.md §19). */
   tokenPushReg: boolean;
-  /** The write-back's last/slot are decoded a cycle ahead into a register for the completion (config COMPUTE_DONE_REG, docs/microarch.md §20; no timing change). */
+  /** Compute's micro-op indices are registered before its issue decision (config UOP_ISSUE_REG, docs/microarch.md §20). */
+  uopIssueReg: boolean;
+  /** Memory requests pass a register before the arbiter: granted from the cycle after they rise (config MEM_REQ_REG, docs/microarch.md §21). */
+  memReqReg: boolean;
+  /** Compute completes one instruction a cycle, its write-back's last/slot decoded a cycle ahead (config COMPUTE_DONE_REG, docs/microarch.md §22). */
   computeDoneReg: boolean;
-  /** A register before the tensor ALU: ALU writes one cycle later (config ALU_WRITE_REG, docs/microarch.md §20). */
+  /** A register before the tensor ALU: ALU writes one cycle later (config ALU_WRITE_REG, docs/microarch.md §22). */
   aluWriteReg: boolean;
   /** The fetch buffer is block RAM (docs/rtl.md), not flip-flops. */
   fetchBufferBram: boolean;
@@ -419,6 +423,8 @@ export function deriveConfig(raw: unknown): Derived {
     dmaReadEngines: k.DMA_READ_ENGINES,
     computeReadReg: k.COMPUTE_READ_REG,
     tokenPushReg: k.TOKEN_PUSH_REG,
+    uopIssueReg: k.UOP_ISSUE_REG,
+    memReqReg: k.MEM_REQ_REG,
     computeDoneReg: k.COMPUTE_DONE_REG,
     aluWriteReg: k.ALU_WRITE_REG,
     clockMhz: k.CLOCK_MHZ,

@@ -77,7 +77,7 @@ export function aluInterval(aluII: number, useImm: boolean): number {
 }
 
 /**
- * Cycles from an ALU micro-op's issue to its write (docs/microarch.md §7.1, §20): ALU_WRITE_BASE +
+ * Cycles from an ALU micro-op's issue to its write (docs/microarch.md §7.1, §22): ALU_WRITE_BASE +
  * II, plus `aluWriteDelay` (1 with config ALU_WRITE_REG: a register before the ALU).
  */
 export function aluWriteOffset(aluII: number, useImm: boolean, aluWriteDelay: number): number {
@@ -119,12 +119,26 @@ export interface Timing {
    */
   tokenPushDelay: number;
   /**
-   * Extra cycles between an ALU micro-op's last lane group and its write (docs/microarch.md §20): 0,
+   * Config UOP_ISSUE_REG (docs/microarch.md §20): compute's micro-op indices pass a register (the
+   * index stage) before the issue decision. A GEMM/ALU's first micro-op issues in start +
+   * uopIssueDelay at the earliest (1 with the key, else 0), and a GEMM/ALU may start once the index
+   * stage is empty: in s >= max(t', s') + 2, with t' the issue cycle of the micro-op before the
+   * latest one and s' the start of the latest one's instruction (the cycle after the latest micro-op
+   * passed to the issue stage), instead of s >= t + II of the latest micro-op.
+   */
+  uopIssueDelay: number;
+  /**
+   * Cycles between a memory request's first cycle and the first cycle it can be granted
+   * (docs/microarch.md §21): 0, or 1 with config MEM_REQ_REG (a register before the arbiter).
+   */
+  memReqDelay: number;
+  /**
+   * Extra cycles between an ALU micro-op's last lane group and its write (docs/microarch.md §22): 0,
    * or 1 with config ALU_WRITE_REG (a register before the ALU); aluWriteOffset adds it.
    */
   aluWriteDelay: number;
   /**
-   * A module completes at most one instruction a cycle (docs/microarch.md §20, config
+   * A module completes at most one instruction a cycle (docs/microarch.md §22, config
    * COMPUTE_DONE_REG): of compute's done instructions only the oldest completes in a cycle, the
    * next in a later one (load and store complete one at a time anyway).
    */
@@ -150,6 +164,8 @@ export function timingOf(d: Derived): Timing {
     computeReadDelay: d.computeReadReg ? 1 : 0,
     readDoneDelay: d.readDoneReg ? 1 : 0,
     tokenPushDelay: d.tokenPushReg ? 1 : 0,
+    uopIssueDelay: d.uopIssueReg ? 1 : 0,
+    memReqDelay: d.memReqReg ? 1 : 0,
     aluWriteDelay: d.aluWriteReg ? 1 : 0,
     oneCompletionPerCycle: d.computeDoneReg,
   };

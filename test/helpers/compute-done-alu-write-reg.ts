@@ -1,5 +1,5 @@
 /**
- * COMPUTE_DONE_REG and ALU_WRITE_REG (docs/microarch.md §20): the configurations their
+ * COMPUTE_DONE_REG and ALU_WRITE_REG (docs/microarch.md §22): the configurations their
  * co-simulation tests cover and the directed programs (several compute instructions done in one
  * cycle; ALU micro-ops on the interlock). The co-simulation pass for conformance and random programs
  * is test/helpers/alu-ii.ts's `cosimConfig`.

@@ -1,5 +1,5 @@
 /**
- * COMPUTE_DONE_REG / ALU_WRITE_REG co-simulation campaign (npm run test:slow, docs/microarch.md §20):
+ * COMPUTE_DONE_REG / ALU_WRITE_REG co-simulation campaign (npm run test:slow, docs/microarch.md §22):
  * the TypeScript simulator and the Verilated RTL agree bit for bit and cycle for cycle on the whole
  * conformance suite, 200 random programs and the directed programs (several compute instructions
  * done together, with and without pushes; the ALU interlock programs and the queue-filling programs

@@ -2,7 +2,7 @@
  * Compute stage 6, completion and tokens (docs/microarch.md §4.3, §7.4): started instructions wait
  * in a small in-flight list (program order) with their push flags; each cycle the longest prefix
  * of done instructions whose pushes fit the token queues completes, several in one cycle if they
- * fit (with COMPUTE_DONE_REG only the oldest, §20). Also the observation state (§10) that needs the list.
+ * fit (with COMPUTE_DONE_REG only the oldest, §22). Also the observation state (§10) that needs the list.
  */
 import {
   F, T, add, all, any, bitsFor, c, catRev, eqc, gtc, gec, inv, isZero, log2i, pick, rz, sel, sub,
@@ -86,7 +86,7 @@ export function completion(
   const fc = fl.count;
   const npBusy = fl.npBusy;
   const cw = bitsFor(NF + 1);
-  // COMPUTE_DONE_REG (docs/microarch.md §20): which slot's last micro-op writes this cycle comes
+  // COMPUTE_DONE_REG (docs/microarch.md §22): which slot's last micro-op writes this cycle comes
   // from a register `fl_own<s>` loaded a cycle ahead, and is or-ed into the slot's done flag before
   // the pick, so no path runs from the pipeline's write mux into the completion
   const ownQ = wr.ahead ? Array.from({ length: NF }, (_, slot) => mb.reg(`fl_own${slot}`, 1)) : undefined;
@@ -123,7 +123,7 @@ export function completion(
   let inP: Expr;
   let inN: Expr;
   if (ownQ) {
-    // COMPUTE_DONE_REG (§20): one completion a cycle, so only the list's head (entry 0) is
+    // COMPUTE_DONE_REG (§22): one completion a cycle, so only the list's head (entry 0) is
     // checked, against "its queues are not full", and a starting instruction completes at once
     // only with the list empty (no prefix logic, no counts)
     const fitP = mb.w('room_g2l_any', inv(eqc(g2l, queueDepth)));

@@ -3,7 +3,8 @@
  * tvm-vta's Chisel the uop fetch and loop nest of TensorGemm / TensorAlu): the state of the GEMM/ALU
  * instruction being issued, the micro-op read from the UOP SRAM a cycle before it is decided, its
  * ACC / INP / WGT indices with the loop offsets and the §9.1 index checks, and the timing rules
- * (II, write order, read-after-write hazards on the last two writes) that decide `issue`.
+ * (II, write order, read-after-write hazards on the last two writes) that decide `issue`. With
+ * UOP_ISSUE_REG (docs/microarch.md §20) the indices pass registers (the issue stage) first.
  */
 import type { Derived } from '../../../src/config/derive.ts';
 import {
@@ -100,7 +101,7 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
   const offS = [mb.reg('is_off_s_out', ldS + 1, null), mb.reg('is_off_s_in', ldS + 1, null)];
   const offW = [mb.reg('is_off_w_out', ldW + 1, null), mb.reg('is_off_w_in', ldW + 1, null)];
   const II_A = d.aluII; // ALU: II_A cycles with an immediate, II_A + 1 with a vector operand
-  const awd = timingOf(d).aluWriteDelay; // ALU_WRITE_REG (§20): the ALU writes a cycle later
+  const awd = timingOf(d).aluWriteDelay; // ALU_WRITE_REG (§22): the ALU writes a cycle later
   const maxWOff = Math.max(3 + II_G, aluWriteOffset(II_A, false, awd));
   const rw = bitsFor(maxWOff);
   const a1 = mb.reg('hz_a1', ldA, null);
@@ -133,28 +134,46 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
   const oob = mb.w('ix_oob', all(pend, run, any(oobDst, oobSrc, oobWgt)));
   const errCode = sel(oobDst, c(ERROR_CODE_BITS, errorCode('dst_idx')), sel(oobSrc, c(ERROR_CODE_BITS, errorCode('src_idx')), c(ERROR_CODE_BITS, errorCode('wgt_idx'))));
 
+  // UOP_ISSUE_REG (docs/microarch.md §20): the index stage's micro-op (the one read above, at the loop
+  // position below) passes to the issue stage's registers, where the timing rules decide it; without
+  // the key the timing rules decide the index stage's micro-op itself
+  const ir = d.uopIssueReg ? {
+    v: mb.reg('id_valid', 1),
+    alu: mb.reg('id_alu', 1, null), reset: mb.reg('id_reset', 1, null), aluOp: mb.reg('id_alu_op', 3, null),
+    useImm: mb.reg('id_use_imm', 1, null), imm: mb.reg('id_imm', 16, null), rq: cRq ? mb.reg('id_rq', 1, null) : undefined,
+    tag: mb.reg('id_tag', tagBits, null), dst: mb.reg('id_dst', ldA, null), src: mb.reg('id_src', ldS, null),
+    wgt: mb.reg('id_wgt', ldW, null), last: mb.reg('id_last', 1, null),
+  } : undefined;
+  const sAlu = ir?.alu ?? cAlu;
+  const sUseImm = ir?.useImm ?? cUseImm;
+  const sDst = ir?.dst ?? dstIx;
+
   // timing rules
   const aluImm = aluInterval(II_A, true);
   const aluVec = aluInterval(II_A, false);
-  const wOff = sel(cAlu, sel(cUseImm, c(rw, aluWriteOffset(II_A, true, awd)), c(rw, aluWriteOffset(II_A, false, awd))), c(rw, 3 + II_G));
-  const iiM1 = sel(cAlu, sel(cUseImm, c(iiw, aluImm - 1), c(iiw, aluVec - 1)), c(iiw, II_G - 1));
+  const wOff = sel(sAlu, sel(sUseImm, c(rw, aluWriteOffset(II_A, true, awd)), c(rw, aluWriteOffset(II_A, false, awd))), c(rw, 3 + II_G));
+  const iiM1 = sel(sAlu, sel(sUseImm, c(iiw, aluImm - 1), c(iiw, aluVec - 1)), c(iiw, II_G - 1));
   const okWp = ult(rem1, wOff);
-  const dstReads = any(cAlu, inv(cReset));
-  const srcL = rz(srcIx, ldA);
+  const dstReads = any(sAlu, inv(ir?.reset ?? cReset));
+  const srcL = rz(ir?.src ?? srcIx, ldA);
   const hz = any(
-    all(dstReads, any(all(eq(dstIx, a1), gec(rem1, 2)), all(eq(dstIx, a2), gec(rem2, 2)))),
-    all(vecC, any(all(eq(srcL, a1), gec(rem1, 3)), all(eq(srcL, a2), gec(rem2, 3)))),
+    all(dstReads, any(all(eq(sDst, a1), gec(rem1, 2)), all(eq(sDst, a2), gec(rem2, 2)))),
+    all(ir ? all(sAlu, inv(sUseImm)) : vecC, any(all(eq(srcL, a1), gec(rem1, 3)), all(eq(srcL, a2), gec(rem2, 3)))),
   );
-  const issue = mb.w('issue', all(run, pend, isZero(wait), okWp, inv(hz), inv(oob)));
+  // (with the key an out-of-range micro-op never issues: its error, raised in the index stage, stops the run)
+  const issue = mb.w('issue', ir ? all(run, ir.v, isZero(wait), okWp, inv(hz)) : all(run, pend, isZero(wait), okWp, inv(hz), inv(oob)));
   const uNext = inc(rz(u, ldU + 1));
   const uWrap = mb.w('is_u_wrap', eq(uNext, cEnd));
   const iInNext = inc(iIn);
   const inWrap = mb.w('is_in_wrap', eq(iInNext, cIterIn));
   const outWrap = eq(inc(iOut), cIterOut);
   const lastPos = mb.w('is_last', all(uWrap, inWrap, outWrap));
-  const moreAfter = all(pend, inv(all(issue, lastPos)));
+  // the index stage's micro-op advances: it issues (no key), or passes to a free issue stage
+  const adv = ir ? mb.w('id_move', all(pend, any(inv(ir.v), issue))) : issue;
   const waitNext = mb.w('is_wait_next', sel(issue, iiM1, satDec(wait)));
-  const issueFree = mb.w('issue_free', all(inv(moreAfter), isZero(waitNext)));
+  // the next GEMM/ALU can start: no micro-op left after this cycle's decision and its II elapsed, or
+  // with the key the index stage empty (registers only; the issue stage may still hold a micro-op)
+  const issueFree = ir ? mb.w('issue_free', inv(pend)) : mb.w('issue_free', all(inv(all(pend, inv(all(issue, lastPos)))), isZero(waitNext)));
 
   const accept = (h: Head, startPipeU: Expr, tailSlot: Expr, start: Expr): void => {
     const G = (n: string) => h.fields.gemm(n);
@@ -184,8 +203,7 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
     mb.next(cWfi, sel(h.isAlu, lit(ldW, 0), G('wgt_factor_in')), startPipeU);
     mb.next(cIndex, h.entry.index, startPipeU);
     mb.next(cTag, tailSlot, startPipeU);
-    // advance of the loop position when the pending micro-op issues
-    const adv = issue;
+    // advance of the loop position when the pending micro-op advances
     const innerStep = all(uWrap, inv(inWrap));
     const outerStep = all(uWrap, inWrap);
     mb.next(u, sel(startPipeU, h.uopBgn, sel(uWrap, cBgn, rz(uNext, ldU))), any(startPipeU, adv));
@@ -198,20 +216,35 @@ export function issueUnit(mb: Mb, d: Derived, g: ComputeGeoms, run: Expr, uopRda
     offNext(offD, cDfo, cDfi);
     offNext(offS, cSfo, cSfi);
     offNext(offW, cWfo, cWfi);
-    mb.next(pend, any(startPipeU, all(pend, inv(all(issue, lastPos)))));
-    mb.drive(uopRen, any(startPipeU, all(issue, inv(lastPos))));
+    mb.next(pend, any(startPipeU, all(pend, inv(all(adv, lastPos)))));
+    mb.drive(uopRen, any(startPipeU, all(adv, inv(lastPos))));
+    if (ir) {
+      mb.next(ir.v, any(adv, all(ir.v, inv(issue))));
+      for (const [q, x] of [[ir.alu, cAlu], [ir.reset, cReset], [ir.aluOp, cAluOp], [ir.useImm, cUseImm], [ir.imm, cImm], [ir.tag, cTag], [ir.dst, dstIx], [ir.src, srcIx], [ir.wgt, wgtIx], [ir.last, lastPos]] as const) {
+        mb.next(q, x, adv);
+      }
+      if (ir.rq && cRq) mb.next(ir.rq, cRq, adv);
+    }
     mb.drive(uopRaddr, sel(startPipeU, h.uopBgn, sel(uWrap, cBgn, rz(uNext, ldU))));
     // hazard count-downs (relative to the cycle under decision)
-    mb.next(a1, dstIx, issue);
+    mb.next(a1, sDst, issue);
     mb.next(a2, a1, issue);
     mb.next(rem1, sel(issue, dec(wOff), satDec(rem1)));
     mb.next(rem2, sel(issue, satDec(rem1), satDec(rem2)));
     mb.next(wait, waitNext);
   };
 
+  const full = { dstFull, srcFull, wgtFull, oob, errCode, issue, issueFree, index: cIndex, uopRen, uopRaddr: ur.raddr, uopData: ur.data, accept };
+  if (ir) {
+    // the micro-op under decision is the issue stage's; the index checks (and the error's
+    // instruction) stay the index stage's
+    return {
+      pend: ir.v, alu: ir.alu, reset: ir.reset, aluOp: ir.aluOp, useImm: ir.useImm, imm: ir.imm, ...(ir.rq ? { rq: ir.rq } : {}), tag: ir.tag,
+      dstIx: ir.dst, srcIx: ir.src, wgtIx: ir.wgt, lastPos: ir.last, ...full,
+    };
+  }
   return {
-    pend, alu: cAlu, reset: cReset, aluOp: cAluOp, useImm: cUseImm, imm: cImm, ...(cRq ? { rq: cRq } : {}), tag: cTag, index: cIndex,
-    dstIx, srcIx, wgtIx, dstFull, srcFull, wgtFull, oob, errCode, issue, lastPos, issueFree,
-    uopRen, uopRaddr: ur.raddr, uopData: ur.data, accept,
+    pend, alu: cAlu, reset: cReset, aluOp: cAluOp, useImm: cUseImm, imm: cImm, ...(cRq ? { rq: cRq } : {}), tag: cTag,
+    dstIx, srcIx, wgtIx, lastPos, ...full,
   };
 }

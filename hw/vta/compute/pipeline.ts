@@ -49,7 +49,7 @@ export interface OperandStages {
   /** The accumulator value read in t + 2, held for the write. */
   accHold: Signal;
   /**
-   * COMPUTE_DONE_REG (§20): next cycle's values of stage B's and C's `last` / `tag` (their
+   * COMPUTE_DONE_REG (§22): next cycle's values of stage B's and C's `last` / `tag` (their
    * registers' inputs) and whether B then holds an ALU immediate op.
    */
   ahead: { bLast: Expr; bTag: Expr; cLast: Expr; cTag: Expr; bImmOp: Expr };
@@ -172,7 +172,7 @@ export interface GemmStage {
   value: Expr;
   /** GEMM_REQUANT: the write is requantized (requant bit, not a reset) with parameter word `prm` (P). */
   rq?: { on: Expr; prm: Signal };
-  /** COMPUTE_DONE_REG (§20): the GEMM writes next cycle, of `last` / `tag`. */
+  /** COMPUTE_DONE_REG (§22): the GEMM writes next cycle, of `last` / `tag`. */
   ahead: { write: Expr; last: Expr; tag: Expr };
 }
 
@@ -230,7 +230,7 @@ interface AluInputs {
 
 /**
  * The `alu` module's ports, and RQ's ACC clear (p[6]) of the op it computes. ALU_WRITE_REG
- * (docs/microarch.md §20): the inputs pass a register (`alu_in_*_q`), so the ALU computes in the
+ * (docs/microarch.md §22): the inputs pass a register (`alu_in_*_q`), so the ALU computes in the
  * cycle after its operands are read and selected, and its result goes to the write of that cycle.
  */
 function aluPorts(mb: Mb, d: Derived, v: AluInputs): { ports: Record<string, Expr>; clear?: Expr } {
@@ -355,7 +355,7 @@ export interface WriteBack {
   valid: Signal;
   last: Signal;
   tag: Signal;
-  /** COMPUTE_DONE_REG (§20): `last` and `tag` of next cycle's write, from this cycle's pipeline registers' inputs. */
+  /** COMPUTE_DONE_REG (§22): `last` and `tag` of next cycle's write, from this cycle's pipeline registers' inputs. */
   ahead?: { last: Expr; tag: Expr };
 }
 
@@ -371,7 +371,7 @@ export function writeBack(mb: Mb, d: Derived, g: ComputeGeoms, p: OperandStages,
   const AW = d.accWidth;
   const aluW = alu.write ?? any(p.bImmOp, p.c.valid);
   const aluB = alu.imm ?? p.bImmOp;
-  // the ALU's write: this cycle's (its metadata in stage B or C), or with ALU_WRITE_REG (§20) the
+  // the ALU's write: this cycle's (its metadata in stage B or C), or with ALU_WRITE_REG (§22) the
   // one selected a cycle ago, held in alu_wr_* beside the ALU's input register
   const aluNow = {
     write: aluW, dst: sel(aluB, p.b.dst, p.c.dst), last: sel(aluB, p.b.last, p.c.last), tag: sel(aluB, p.b.tag, p.c.tag),
