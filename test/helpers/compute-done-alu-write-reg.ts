@@ -11,6 +11,8 @@ import type { Program } from '../../src/program/container.ts';
 /** The measured 1x4 of issue 17 with every timing cut, with both keys / without them. */
 export const UP5K_1X4_CUTS_KEYS = 'docs/results/up5k-1x4/1x4-c-aluii4-serdec-rdr-crr-tpr-cdr-awr.json';
 export const UP5K_1X4_CUTS = 'docs/results/up5k-1x4/1x4-c-aluii4-serdec-rdr-crr-tpr.json';
+/** The same with UOP_ISSUE_REG and MEM_REQ_REG (docs/microarch.md §20, §21) too. */
+export const UP5K_1X4_ALL_KEYS = 'docs/results/up5k-1x4/1x4-c-aluii4-serdec-rdr-crr-tpr-uir-mrr-cdr-awr.json';
 
 /** `base` (a config file) with the keys set as given, as config text. */
 export function withKeys(base: string, keys: { COMPUTE_DONE_REG?: boolean; ALU_WRITE_REG?: boolean }): string {
@@ -46,6 +48,7 @@ export function doneTogetherProgram(config: string, zeros: number, uops = 4, noP
 /** The slow tier's configurations (label, config text). */
 export const CDR_AWR_SLOW_CONFIGS: ReadonlyArray<readonly [string, string]> = [
   ['the measured UP5K 1x4 with every timing cut and both keys (ALU_II 4, one read engine, no command queues)', readFileSync(UP5K_1X4_CUTS_KEYS, 'utf8')],
+  ['the same with UOP_ISSUE_REG and MEM_REQ_REG too (every issue-17 key)', readFileSync(UP5K_1X4_ALL_KEYS, 'utf8')],
   ['1x4, ALU_II 1, ALU_REQUANT, two read engines, command queues of 16, both keys', JSON.stringify({
     TARGET: 'sim', LOG_BLOCK: 2, LOG_UOP_BUFF_SIZE: 10, LOG_INP_BUFF_SIZE: 9, LOG_WGT_BUFF_SIZE: 10, LOG_ACC_BUFF_SIZE: 12,
     ALU_REQUANT: true, COMPUTE_DONE_REG: true, ALU_WRITE_REG: true,

@@ -3,11 +3,11 @@
  * the TypeScript simulator and the Verilated RTL agree bit for bit and cycle for cycle on the whole
  * conformance suite, 200 random programs and the directed programs (several compute instructions
  * done together, with and without pushes; the ALU interlock programs and the queue-filling programs
- * where the DRAM has room) on four configurations: the measured UP5K 1x4 with every timing cut and
- * both keys; a 1x4 with ALU_II 1, ALU_REQUANT, two read engines and command queues with both keys;
- * a 2x4 16-bit ACC with ALU_II 2, GEMM_II 2, ALU_MUL and GEMM_REQUANT with COMPUTE_DONE_REG alone;
+ * where the DRAM has room) on five configurations: the measured UP5K 1x4 with every timing cut and
+ * both keys, and with UOP_ISSUE_REG and MEM_REQ_REG too; a 1x4 with ALU_II 1, ALU_REQUANT, two
+ * read engines and command queues with both keys; a 2x4 16-bit ACC with ALU_II 2, GEMM_II 2, ALU_MUL and GEMM_REQUANT with COMPUTE_DONE_REG alone;
  * a 1x4 with ALU_II 2, one read engine, no queues with ALU_WRITE_REG alone. `verilator --lint-only
- * -Wall` is clean on all four. The fast version is in test/compute-done-alu-write-reg.test.ts.
+ * -Wall` is clean on all five. The fast version is in test/compute-done-alu-write-reg.test.ts.
  * VTW_CDR_AWR_RANDOM sets the number of random programs per configuration.
  */
 import { test } from 'uvu';
@@ -22,7 +22,7 @@ import { cosimConfig } from '../helpers/alu-ii.ts';
 import { CDR_AWR_SLOW_CONFIGS, doneTogetherProgram } from '../helpers/compute-done-alu-write-reg.ts';
 import { fullQueuePrograms } from '../helpers/token-push-reg.ts';
 
-verilatorTest('verilator -Wall is clean with COMPUTE_DONE_REG / ALU_WRITE_REG on the four configurations', async () => {
+verilatorTest('verilator -Wall is clean with COMPUTE_DONE_REG / ALU_WRITE_REG on the five configurations', async () => {
   for (const [label, config] of CDR_AWR_SLOW_CONFIGS) {
     const d = loadConfig(config);
     assert.ok(d.computeDoneReg || d.aluWriteReg, label);
