@@ -260,11 +260,16 @@ export function uartLink(opts: LinkOptions): LinkModules {
     if (aw > lo) parts.push(eq(maddr.slice(aw - 1, lo), lit(aw - lo, 0)));
     return parts.length ? parts.reduce((a, x) => and(a, x)) : lit(1, 1);
   };
-  const memOk = m.wire('mem_ok', 1, 'the burst is aligned, non-empty and inside memory');
+  // A register, not a wire: the check's adder and compare then end in a flip-flop instead of running on
+  // through the header CRC's decision into status and discard in the same cycle (the longest path of
+  // the UP5K 1x4's board top once the core's were cut, docs/fpga.md). It is read in HCRC, when the
+  // header CRC byte arrives: at least a byte time (>= 10 * MIN_CLKS_PER_BIT cycles) after the last
+  // header byte set maddr and wcnt, so it always holds their check.
+  const memOk = m.reg('mem_ok', 1, 'the burst is aligned, non-empty and inside memory (registered a cycle after maddr and wcnt)');
   // addr/4 + count <= memWords, computed on the bits that can be non-zero inside memory.
   const ew = Math.max(maw - 2, 16) + 1;
   const endWord = add(zext(maddr.slice(maw - 1, 2), ew), zext(wcnt, ew));
-  m.assign(memOk, and(and(and(aligned, zeroAbove(maw)), ne(wcnt, lit(16, 0))), not(gt(endWord, lit(ew, opts.memWords)))));
+  const memOkNow = and(and(and(aligned, zeroAbove(maw)), ne(wcnt, lit(16, 0))), not(gt(endWord, lit(ew, opts.memWords))));
   const regOk = m.wire('reg_ok', 1, 'the register address is aligned and inside the register file');
   m.assign(regOk, and(aligned, zeroAbove(raw)));
   const hasPayload = m.wire('has_payload', 1, 'the response carries data');
@@ -303,6 +308,7 @@ export function uartLink(opts: LinkOptions): LinkModules {
 
   m.seq(clk, (b) => {
     b.set(regWen, lit(1, 0));
+    b.set(memOk, memOkNow);
     // A request is taken: the next one goes to the next word.
     b.if(and(memValid, memReady), (t) => {
       t.set(memValid, lit(1, 0));
