@@ -65,12 +65,13 @@ export const PRESETS: readonly Preset[] = [
   {
     name: 'up5k-1x4',
     description:
-      'iCEBreaker (iCE40UP5K): 1x4 GEMM, 16 int8 MACs on all 8 SB_MAC16s, a one-lane ALU (ALU_II 4) and a serial decode to make room, 16-bit accumulators, 2.13 KiB of SRAM, 8 KiB of SPRAM as DRAM, 12 MHz; fills 98% of the logic cells',
+      'iCEBreaker (iCE40UP5K): 1x4 GEMM, 16 int8 MACs on all 8 SB_MAC16s, a one-lane ALU (ALU_II 4) and a serial decode to make room, 16-bit accumulators, 2.13 KiB of SRAM, 8 KiB of SPRAM as DRAM, 24 MHz from the PLL with the seven timing-cut keys (docs/microarch.md §17-§22); fills 89% of the logic cells',
     json: {
       TARGET: 'ice40', LOG_BLOCK: 2, LOG_ACC_WIDTH: 4, LOG_UOP_BUFF_SIZE: 8, LOG_INP_BUFF_SIZE: 7, LOG_WGT_BUFF_SIZE: 8,
       LOG_ACC_BUFF_SIZE: 10, DSP_BUDGET: 8, CMD_QUEUE_DEPTH: 0, FETCH_BUFFER_BRAM: true, DMA_READ_ENGINES: 1, MEM_OUTSTANDING: 1,
       MEM_BURST_BEATS: 4, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_ADDR_BITS: 13, MEM_BUFFER_ALIGN: 64,
-      ALU_II: 4, FETCH_DECODE_SERIAL: true, CLOCK_MHZ: 12, BOARD: 'icebreaker',
+      ALU_II: 4, FETCH_DECODE_SERIAL: true, COMPUTE_READ_REG: true, READ_DONE_REG: true, TOKEN_PUSH_REG: true, UOP_ISSUE_REG: true,
+      MEM_REQ_REG: true, COMPUTE_DONE_REG: true, ALU_WRITE_REG: true, CLOCK_MHZ: 24, BOARD: 'icebreaker',
     },
   },
   {
