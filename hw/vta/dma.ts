@@ -350,26 +350,35 @@ function padWalker(cx: Ctx, blocked: Expr): { write: Expr; addr: Expr; idleNext:
   const jPa = mb.w('pw_gap_addr', add(base, rz(cx.xE, ldm)));
   const jNd = mb.w('pw_next_row', add(jPa, rz(sel(start, cx.gapS, cx.gapQ), ldm)));
   const rlE = sel(start, sel(hasX, s.y, c(XW, 1)), rl);
-  const more = gtc(rlE, 1);
   const rlDec = dec(rlE);
-  const write = mb.w('pw_write', all(nonZero(pc), inv(blocked)));
+  // pc != 0 and pc == 1, kept in registers beside the count so that the write (and the SRAM write
+  // enables and next address behind it) starts from flip-flops rather than a compare of the count
+  const any0 = mb.reg('pw_any', 1);
+  const one = mb.reg('pw_one', 1);
+  const write = mb.w('pw_write', all(any0, inv(blocked)));
   // pa + 1 forwards, pa - 1 backwards
   const paStep = mb.w('pw_addr_step', add(pa, sel(back, lit(ldm, -1), lit(ldm, 1))));
   const hit = all(inv(back), eq(paStep, nd));
-  // in the start cycle: forwards from sram_base if there is a top/left pad, else as at a row start
-  const jump = sel(start, all(inv(hasTL), more), all(write, hit, more));
-  const toBack = sel(start, all(inv(hasTL), inv(more)), all(write, hit, inv(more)));
+  // in the start cycle: forwards from sram_base if there is a top/left pad, else as at a row start;
+  // after it, at a row's gap when a write reaches the next row start. The next values are chosen by
+  // start and write last (both arrive late: the queue head, the read channel's beat).
+  const moreS = gtc(sel(hasX, s.y, c(XW, 1)), 1);
+  const moreQ = gtc(rl, 1);
+  const jumpS = all(inv(hasTL), moreS);
+  const jumpQ = all(hit, moreQ);
+  const jump = sel(start, jumpS, all(write, jumpQ));
   const paNext = sel(
-    jump, jPa,
-    sel(toBack, sel(start, fpm1S, fpm1Q),
-      sel(start, s.sb, sel(write, paStep, pa))),
+    start, sel(hasTL, s.sb, sel(moreS, jPa, fpm1S)),
+    sel(write, sel(jumpQ, jPa, sel(hit, fpm1Q, paStep)), pa),
   );
   mb.next(pa, paNext);
-  mb.next(nd, sel(jump, jNd, sel(start, s.s0, nd)));
+  mb.next(nd, sel(start, sel(jumpS, jNd, s.s0), sel(all(write, jumpQ), jNd, nd)));
   mb.next(rl, sel(jump, rlDec, rlE));
-  mb.next(back, any(toBack, all(inv(start), back)));
+  mb.next(back, sel(start, all(inv(hasTL), inv(moreS)), any(back, all(write, hit, inv(moreQ)))));
   mb.next(pc, sel(start, s.pads, sel(write, dec(pc), pc)));
-  const idleNext = any(isZero(pc), all(eqc(pc, 1), inv(blocked)));
+  mb.next(any0, sel(start, nonZero(s.pads), sel(write, inv(one), any0)));
+  mb.next(one, sel(start, eqc(s.pads, 1), sel(write, eqc(pc, 2), one)));
+  const idleNext = any(inv(any0), all(one, inv(blocked)));
   return { write, addr: pa, idleNext };
 }
 
