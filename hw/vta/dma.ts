@@ -359,22 +359,20 @@ function padWalker(cx: Ctx, blocked: Expr): { write: Expr; addr: Expr; idleNext:
   // pa + 1 forwards, pa - 1 backwards
   const paStep = mb.w('pw_addr_step', add(pa, sel(back, lit(ldm, -1), lit(ldm, 1))));
   const hit = all(inv(back), eq(paStep, nd));
-  // in the start cycle: forwards from sram_base if there is a top/left pad, else as at a row start;
-  // after it, at a row's gap when a write reaches the next row start. The next values are chosen by
-  // start and write last (both arrive late: the queue head, the read channel's beat).
-  const moreS = gtc(sel(hasX, s.y, c(XW, 1)), 1);
-  const moreQ = gtc(rl, 1);
-  const jumpS = all(inv(hasTL), moreS);
-  const jumpQ = all(hit, moreQ);
-  const jump = sel(start, jumpS, all(write, jumpQ));
+  // in the start cycle: forwards from sram_base if there is a top/left pad, else as at a row start
+  const more = gtc(rlE, 1);
+  const jump = sel(start, all(inv(hasTL), more), all(write, hit, more));
+  const toBack = sel(start, all(inv(hasTL), inv(more)), all(write, hit, inv(more)));
+  // (chosen by start and write last: both arrive late, the queue head and the read channel's beat)
+  const hitMore = all(hit, more);
   const paNext = sel(
-    start, sel(hasTL, s.sb, sel(moreS, jPa, fpm1S)),
-    sel(write, sel(jumpQ, jPa, sel(hit, fpm1Q, paStep)), pa),
+    start, sel(hasTL, s.sb, sel(more, jPa, fpm1S)),
+    sel(write, sel(hitMore, jPa, sel(hit, fpm1Q, paStep)), pa),
   );
   mb.next(pa, paNext);
-  mb.next(nd, sel(start, sel(jumpS, jNd, s.s0), sel(all(write, jumpQ), jNd, nd)));
+  mb.next(nd, sel(jump, jNd, sel(start, s.s0, nd)));
   mb.next(rl, sel(jump, rlDec, rlE));
-  mb.next(back, sel(start, all(inv(hasTL), inv(moreS)), any(back, all(write, hit, inv(moreQ)))));
+  mb.next(back, any(toBack, all(inv(start), back)));
   mb.next(pc, sel(start, s.pads, sel(write, dec(pc), pc)));
   mb.next(any0, sel(start, nonZero(s.pads), sel(write, inv(one), any0)));
   mb.next(one, sel(start, eqc(s.pads, 1), sel(write, eqc(pc, 2), one)));
