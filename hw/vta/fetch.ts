@@ -233,7 +233,7 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
     const LW = L + 1;
     const sizeOn = narrow ? all(nonZero(dramSize), isZero(dramSize.slice(31, L + 1))) : nonZero(dramSize);
     const space = c(LW, 2 ** L);
-    const lim = mb.w(`${px}_dram_lim`, sel(sizeOn, umin(rz(dramSize, LW), space), space));
+    const lim = sel(sizeOn, umin(rz(dramSize, LW), space), space);
     const limOf = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => (eb(name) ? rz(lim.slice(LW - 1, eb(name)), LW) : lim);
     const limElems = sel(isStore, limOf('out'), sel(eqc(mt, MEM_TYPES.UOP), limOf('uop'), sel(eqc(mt, MEM_TYPES.WGT), limOf('wgt'), sel(eqc(mt, MEM_TYPES.INP), limOf('inp'), limOf('acc')))));
     dramBad = all(Lh(nonZero(ySize)), any(hiElem, ugt(lastElem, rz(Lh(limElems), EL))));

@@ -1,7 +1,8 @@
 /**
  * FETCH_DECODE_SERIAL co-simulation campaign (npm run test:slow): `verilator -Wall` (generic and
  * iCE40) and the TS simulator against the Verilated RTL, bit for bit and cycle for cycle, on the
- * conformance suite, 200 random programs (VTW_SERDEC_RANDOM) and the illegal instructions whose
+ * conformance suite, 200 random programs (VTW_SERDEC_RANDOM), the DRAM range check at dram_size
+ * per memory type, and the illegal instructions whose
  * checks need the products, per configuration: 1x4-c without queues and with the fetch buffer in
  * block RAM (test/fetch-serial.test.ts runs a small instance of it); 1x4-c with queues of 2, the
  * buffer in flip-flops and 128-bit beats exactly the decode's 5 cycles apart; and 9-bit operands
@@ -16,7 +17,7 @@ import { timingOf } from '../../src/uarch/index.ts';
 import { VerilatorEngine } from '../../sim/verilator/engine.ts';
 import { verilatorTest } from '../helpers/tools.ts';
 import { lintVta } from '../helpers/lint-vta.ts';
-import { SERIAL_CONFIGS, cosimSuite, productChecks } from '../helpers/fetch-serial.ts';
+import { SERIAL_CONFIGS, cosimSuite, dramLimitChecks, productChecks } from '../helpers/fetch-serial.ts';
 
 const rtl = new VerilatorEngine((m) => process.stderr.write(`${m}\n`));
 const RANDOM = Number(process.env.VTW_SERDEC_RANDOM ?? 200);
@@ -40,6 +41,7 @@ for (const [label, cfg] of CONFIGS) {
     await cosimSuite(rtl, cfg, RANDOM, 5000);
     // (the product checks' instructions are written for 1x4-c's depths and 13-bit addresses)
     if (cfg !== WIDE) await productChecks(rtl, label, cfg);
+    await dramLimitChecks(rtl, label, cfg);
   });
 }
 
