@@ -362,17 +362,12 @@ function padWalker(cx: Ctx, blocked: Expr): { write: Expr; addr: Expr; idleNext:
   // in the start cycle: forwards from sram_base if there is a top/left pad, else as at a row start
   const more = gtc(rlE, 1);
   const jump = sel(start, all(inv(hasTL), more), all(write, hit, more));
-  const toBack = sel(start, all(inv(hasTL), inv(more)), all(write, hit, inv(more)));
-  // (chosen by start and write last: both arrive late, the queue head and the read channel's beat)
-  const hitMore = all(hit, more);
-  const paNext = sel(
-    start, sel(hasTL, s.sb, sel(more, jPa, fpm1S)),
-    sel(write, sel(hitMore, jPa, sel(hit, fpm1Q, paStep)), pa),
-  );
+  // (the jump's address enters last, and the write (a late beat) selects the rest without the jump)
+  const paNext = sel(jump, jPa, sel(start, sel(hasTL, s.sb, fpm1S), sel(write, sel(hit, fpm1Q, paStep), pa)));
   mb.next(pa, paNext);
   mb.next(nd, sel(jump, jNd, sel(start, s.s0, nd)));
   mb.next(rl, sel(jump, rlDec, rlE));
-  mb.next(back, any(toBack, all(inv(start), back)));
+  mb.next(back, sel(start, all(inv(hasTL), inv(more)), any(back, all(write, hit, inv(more)))));
   mb.next(pc, sel(start, s.pads, sel(write, dec(pc), pc)));
   mb.next(any0, sel(start, nonZero(s.pads), sel(write, inv(one), any0)));
   mb.next(one, sel(start, eqc(s.pads, 1), sel(write, eqc(pc, 2), one)));
