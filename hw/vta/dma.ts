@@ -427,7 +427,9 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
   let laneNext = (_rowEnd: Expr) => {};
   // a row ends with the next element write when its count fits the lanes left in the beat
   let rowEndOf = (cn: Expr, _lo: Expr, _t: Expr | null): Expr => lec(cn, 1);
-  let loNext = (_rowEnd: Expr): Expr => lit(1, 0);
+  // the first lane of the next element write: in the start cycle, and after it
+  let loStart: Expr = lit(1, 0);
+  let loRun = (_rowEnd: Expr): Expr => lit(1, 0);
   if (maxLanes > 1) {
     // elements narrower than the bus: lanes lo .. lo+n-1 of the beat are elements ptr .. ptr+n-1
     const lL = log2i(maxLanes);
@@ -447,7 +449,8 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
       mb.next(dlow, sel(start, init0, newLow), any(start, all(ew, rowEnd)));
     };
     rowEndOf = (cn, l, t) => ule(rz(cn, w), rz(sub(per(t, bufs.map((g) => c(lL + 1, g.lanes))), rz(l, lL + 1)), w));
-    loNext = (rowEnd) => sel(start, init0, sel(ew, sel(rowEnd, newLow, lit(lL, 0)), loR));
+    loStart = init0;
+    loRun = (rowEnd) => sel(ew, sel(rowEnd, newLow, lit(lL, 0)), loR);
   }
   const cntA = sub(cnt, rz(n, XW));
   const rowEnd = mb.w('d_row_end', isZero(cntA));
@@ -455,9 +458,10 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
   // `ends`: the next element write is the transfer's last (its row ends, and it is the last row),
   // registered from the counters' next values so that `done` waits for no arithmetic
   const endsQ = mb.reg('d_ends', 1, null);
-  const cntN = sel(start, s.x, sel(ew, sel(rowEnd, cx.xQ, cntA), cnt));
-  const drowsN = sel(start, s.y, sel(all(ew, rowEnd), dec(drows), drows));
-  mb.next(endsQ, all(rowEndOf(cntN, loNext(rowEnd), cx.tE), eqc(drowsN, 1)));
+  // (the start cycle's from the queue head and the later ones' from the counters, the start selecting last)
+  const cntRun = sel(ew, sel(rowEnd, cx.xQ, cntA), cnt);
+  const drowsRun = sel(all(ew, rowEnd), dec(drows), drows);
+  mb.next(endsQ, sel(start, all(rowEndOf(s.x, loStart, cx.tS), eqc(s.y, 1)), all(rowEndOf(cntRun, loRun(rowEnd), cx.tQ), eqc(drowsRun, 1))));
   const lastBeat = mb.w('d_last_beat', all(ew, endsQ));
   // next element: ptr + n, and at a row end past the row's pads to the next row (W = x + gap)
   const kw = Math.max(n.width, 5) + 1;
