@@ -346,9 +346,12 @@ function padWalker(cx: Ctx, blocked: Expr): { write: Expr; addr: Expr; idleNext:
   const hasX = any(nonZero(s.xp0), nonZero(s.xp1));
   // the next data row start `base` (s0 in the start cycle): its gap starts at base + x_size, the
   // following row at base + W; `rl` counts the data rows whose start is still ahead
-  const base = sel(start, s.s0, nd);
-  const jPa = mb.w('pw_gap_addr', add(base, rz(cx.xE, ldm)));
-  const jNd = mb.w('pw_next_row', add(jPa, rz(sel(start, cx.gapS, cx.gapQ), ldm)));
+  // (added for the start cycle, from the queue head, and for later cycles, from the registers,
+  // apart: the start selects the sums rather than the operands of two chained adders)
+  const gapS = add(s.s0, rz(s.x, ldm));
+  const gapQ = add(nd, rz(cx.xQ, ldm));
+  const jPa = mb.w('pw_gap_addr', sel(start, gapS, gapQ));
+  const jNd = mb.w('pw_next_row', sel(start, add(gapS, rz(cx.gapS, ldm)), add(gapQ, rz(cx.gapQ, ldm))));
   const rlE = sel(start, sel(hasX, s.y, c(XW, 1)), rl);
   const rlDec = dec(rlE);
   // pc != 0 and pc == 1, kept in registers beside the count so that the write (and the SRAM write
