@@ -18,7 +18,7 @@ import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { runCli } from './helpers/cli.ts';
 import { verilatorTest } from './helpers/tools.ts';
 import { lintVta } from './helpers/lint-vta.ts';
-import { BASE, SERIAL, SERIAL_CONFIGS, cosimSuite, productChecks } from './helpers/fetch-serial.ts';
+import { BASE, SERIAL, SERIAL_CONFIGS, cosimSuite, dramLimitChecks, productChecks } from './helpers/fetch-serial.ts';
 
 const RANDOM = 3;
 
@@ -92,6 +92,10 @@ verilatorTest(`${label}: conformance and ${RANDOM} random programs match the TS 
 
 verilatorTest(`${label}: the checks that need the products stop both engines at the same instruction and field`, async () => {
   await productChecks(rtl, label, cfg);
+});
+
+verilatorTest(`${label}: LOADs and STOREs ending at dram_size pass the DRAM range check, one element more fails`, async () => {
+  await dramLimitChecks(rtl, label, cfg, [102]);
 });
 
 test.run();

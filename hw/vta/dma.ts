@@ -346,30 +346,35 @@ function padWalker(cx: Ctx, blocked: Expr): { write: Expr; addr: Expr; idleNext:
   const hasX = any(nonZero(s.xp0), nonZero(s.xp1));
   // the next data row start `base` (s0 in the start cycle): its gap starts at base + x_size, the
   // following row at base + W; `rl` counts the data rows whose start is still ahead
-  const base = sel(start, s.s0, nd);
-  const jPa = mb.w('pw_gap_addr', add(base, rz(cx.xE, ldm)));
-  const jNd = mb.w('pw_next_row', add(jPa, rz(sel(start, cx.gapS, cx.gapQ), ldm)));
+  // (added for the start cycle, from the queue head, and for later cycles, from the registers,
+  // apart: the start selects the sums rather than the operands of two chained adders)
+  const gapS = add(s.s0, rz(s.x, ldm));
+  const gapQ = add(nd, rz(cx.xQ, ldm));
+  const jPa = mb.w('pw_gap_addr', sel(start, gapS, gapQ));
+  const jNd = mb.w('pw_next_row', sel(start, add(gapS, rz(cx.gapS, ldm)), add(gapQ, rz(cx.gapQ, ldm))));
   const rlE = sel(start, sel(hasX, s.y, c(XW, 1)), rl);
-  const more = gtc(rlE, 1);
   const rlDec = dec(rlE);
-  const write = mb.w('pw_write', all(nonZero(pc), inv(blocked)));
+  // pc != 0 and pc == 1, kept in registers beside the count so that the write (and the SRAM write
+  // enables and next address behind it) starts from flip-flops rather than a compare of the count
+  const any0 = mb.reg('pw_any', 1);
+  const one = mb.reg('pw_one', 1);
+  const write = mb.w('pw_write', all(any0, inv(blocked)));
   // pa + 1 forwards, pa - 1 backwards
   const paStep = mb.w('pw_addr_step', add(pa, sel(back, lit(ldm, -1), lit(ldm, 1))));
   const hit = all(inv(back), eq(paStep, nd));
   // in the start cycle: forwards from sram_base if there is a top/left pad, else as at a row start
+  const more = gtc(rlE, 1);
   const jump = sel(start, all(inv(hasTL), more), all(write, hit, more));
-  const toBack = sel(start, all(inv(hasTL), inv(more)), all(write, hit, inv(more)));
-  const paNext = sel(
-    jump, jPa,
-    sel(toBack, sel(start, fpm1S, fpm1Q),
-      sel(start, s.sb, sel(write, paStep, pa))),
-  );
+  // (the jump's address enters last, and the write (a late beat) selects the rest without the jump)
+  const paNext = sel(jump, jPa, sel(start, sel(hasTL, s.sb, fpm1S), sel(write, sel(hit, fpm1Q, paStep), pa)));
   mb.next(pa, paNext);
   mb.next(nd, sel(jump, jNd, sel(start, s.s0, nd)));
   mb.next(rl, sel(jump, rlDec, rlE));
-  mb.next(back, any(toBack, all(inv(start), back)));
+  mb.next(back, sel(start, all(inv(hasTL), inv(more)), any(back, all(write, hit, inv(more)))));
   mb.next(pc, sel(start, s.pads, sel(write, dec(pc), pc)));
-  const idleNext = any(isZero(pc), all(eqc(pc, 1), inv(blocked)));
+  mb.next(any0, sel(start, nonZero(s.pads), sel(write, inv(one), any0)));
+  mb.next(one, sel(start, eqc(s.pads, 1), sel(write, eqc(pc, 2), one)));
+  const idleNext = any(inv(any0), all(one, inv(blocked)));
   return { write, addr: pa, idleNext };
 }
 
@@ -425,7 +430,9 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
   let laneNext = (_rowEnd: Expr) => {};
   // a row ends with the next element write when its count fits the lanes left in the beat
   let rowEndOf = (cn: Expr, _lo: Expr, _t: Expr | null): Expr => lec(cn, 1);
-  let loNext = (_rowEnd: Expr): Expr => lit(1, 0);
+  // the first lane of the next element write: in the start cycle, and after it
+  let loStart: Expr = lit(1, 0);
+  let loRun = (_rowEnd: Expr): Expr => lit(1, 0);
   if (maxLanes > 1) {
     // elements narrower than the bus: lanes lo .. lo+n-1 of the beat are elements ptr .. ptr+n-1
     const lL = log2i(maxLanes);
@@ -445,7 +452,8 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
       mb.next(dlow, sel(start, init0, newLow), any(start, all(ew, rowEnd)));
     };
     rowEndOf = (cn, l, t) => ule(rz(cn, w), rz(sub(per(t, bufs.map((g) => c(lL + 1, g.lanes))), rz(l, lL + 1)), w));
-    loNext = (rowEnd) => sel(start, init0, sel(ew, sel(rowEnd, newLow, lit(lL, 0)), loR));
+    loStart = init0;
+    loRun = (rowEnd) => sel(ew, sel(rowEnd, newLow, lit(lL, 0)), loR);
   }
   const cntA = sub(cnt, rz(n, XW));
   const rowEnd = mb.w('d_row_end', isZero(cntA));
@@ -453,9 +461,10 @@ export function dmaReadModule(name: string, d: Derived, bufs: SramGeom[]): Mb {
   // `ends`: the next element write is the transfer's last (its row ends, and it is the last row),
   // registered from the counters' next values so that `done` waits for no arithmetic
   const endsQ = mb.reg('d_ends', 1, null);
-  const cntN = sel(start, s.x, sel(ew, sel(rowEnd, cx.xQ, cntA), cnt));
-  const drowsN = sel(start, s.y, sel(all(ew, rowEnd), dec(drows), drows));
-  mb.next(endsQ, all(rowEndOf(cntN, loNext(rowEnd), cx.tE), eqc(drowsN, 1)));
+  // (the start cycle's from the queue head and the later ones' from the counters, the start selecting last)
+  const cntRun = sel(ew, sel(rowEnd, cx.xQ, cntA), cnt);
+  const drowsRun = sel(all(ew, rowEnd), dec(drows), drows);
+  mb.next(endsQ, sel(start, all(rowEndOf(s.x, loStart, cx.tS), eqc(s.y, 1)), all(rowEndOf(cntRun, loRun(rowEnd), cx.tQ), eqc(drowsRun, 1))));
   const lastBeat = mb.w('d_last_beat', all(ew, endsQ));
   // next element: ptr + n, and at a row end past the row's pads to the next row (W = x + gap)
   const kw = Math.max(n.width, 5) + 1;

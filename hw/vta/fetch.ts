@@ -223,19 +223,32 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   const eb = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => log2i(d.elemBytes[name]);
   const maxShift = Math.max(eb('uop'), eb('wgt'), eb('inp'), eb('acc'), eb('out'));
   const EW = EL + maxShift;
-  const bytesEnd = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => rz(eb(name) ? cat(lastElem, lit(eb(name), 0)) : lastElem, EW);
-  const endBytes = mb.w(
-    `${px}_dram_end`,
-    sel(isStoreL, bytesEnd('out'), sel(eqc(mtL, MEM_TYPES.UOP), bytesEnd('uop'), sel(eqc(mtL, MEM_TYPES.WGT), bytesEnd('wgt'), sel(eqc(mtL, MEM_TYPES.INP), bytesEnd('inp'), bytesEnd('acc'))))),
-  );
-  // past the 2^MEM_ADDR_BITS bytes the address arithmetic covers, and past dram_size (when set).
-  // Within 2^L bytes the end fits L + 1 bits, so a dram_size at or above 2^(L+1) never fails and
-  // the comparison is L + 1 bits wide.
-  const pastSpace = any(hiElem, L < EW ? ugt(endBytes, c(EW, 2 ** L)) : lit(1, 0));
-  const sizeBad = narrow
-    ? all(nonZero(dramSize), isZero(dramSize.slice(31, L + 1)), ugt(rz(endBytes, L + 1), rz(dramSize, L + 1)))
-    : all(nonZero(dramSize), ugt(endBytes, dramSize));
-  const dramBad = all(Lh(nonZero(ySize)), any(pastSpace, sizeBad));
+  const typed = (of: (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => Expr) =>
+    sel(isStoreL, of('out'), sel(eqc(mtL, MEM_TYPES.UOP), of('uop'), sel(eqc(mtL, MEM_TYPES.WGT), of('wgt'), sel(eqc(mtL, MEM_TYPES.INP), of('inp'), of('acc')))));
+  let dramBad: Expr;
+  if (st) {
+    // serial: the end in bytes passes its limit (2^L, or dram_size when set and smaller) exactly
+    // when the last element passes the limit divided by the element bytes (rounded down), which
+    // is held with the instruction (dram_size is fixed during a run): the product meets one comparison
+    const LW = L + 1;
+    const sizeOn = narrow ? all(nonZero(dramSize), isZero(dramSize.slice(31, L + 1))) : nonZero(dramSize);
+    const space = c(LW, 2 ** L);
+    const lim = sel(sizeOn, umin(rz(dramSize, LW), space), space);
+    const limOf = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => (eb(name) ? rz(lim.slice(LW - 1, eb(name)), LW) : lim);
+    const limElems = sel(isStore, limOf('out'), sel(eqc(mt, MEM_TYPES.UOP), limOf('uop'), sel(eqc(mt, MEM_TYPES.WGT), limOf('wgt'), sel(eqc(mt, MEM_TYPES.INP), limOf('inp'), limOf('acc')))));
+    dramBad = all(Lh(nonZero(ySize)), any(hiElem, ugt(lastElem, rz(Lh(limElems), EL))));
+  } else {
+    const bytesEnd = (name: 'uop' | 'wgt' | 'inp' | 'acc' | 'out') => rz(eb(name) ? cat(lastElem, lit(eb(name), 0)) : lastElem, EW);
+    const endBytes = mb.w(`${px}_dram_end`, typed(bytesEnd));
+    // past the 2^MEM_ADDR_BITS bytes the address arithmetic covers, and past dram_size (when set).
+    // Within 2^L bytes the end fits L + 1 bits, so a dram_size at or above 2^(L+1) never fails and
+    // the comparison is L + 1 bits wide.
+    const pastSpace = any(hiElem, L < EW ? ugt(endBytes, c(EW, 2 ** L)) : lit(1, 0));
+    const sizeBad = narrow
+      ? all(nonZero(dramSize), isZero(dramSize.slice(31, L + 1)), ugt(rz(endBytes, L + 1), rz(dramSize, L + 1)))
+      : all(nonZero(dramSize), ugt(endBytes, dramSize));
+    dramBad = all(Lh(nonZero(ySize)), any(pastSpace, sizeBad));
+  }
 
   const uopEnd = f.gemm('uop_end');
   // opcodes past the ones this configuration's ISA has are illegal (an extension switched off does not exist)
@@ -269,10 +282,26 @@ export function decodeChecks(mb: Mb, d: Derived, insn: Expr, dramSize: Expr, mul
   // serial: the checks without products are held as the instruction arrives
   const productChecks = new Set([storeCheck, footprintCheck, dramCheck]);
   const held = st ? checks.map(([x, k]): [Expr, number] => [productChecks.has(x) ? x : Lh(x), k]) : checks;
-  let code: Expr = lit(ERROR_CODE_BITS, 0);
-  for (let i = held.length - 1; i >= 0; i--) code = sel(held[i][0], c(ERROR_CODE_BITS, held[i][1]), code);
-  const codeW = mb.w(`${px}_code`, code);
-  const illegal = mb.w(`${px}_illegal`, nonZero(codeW));
+  const first = (xs: Array<[Expr, number]>, rest: Expr) => xs.reduceRight((r, [x, k]) => sel(x, c(ERROR_CODE_BITS, k), r), rest);
+  let code: Expr;
+  let illegal: Expr;
+  if (st) {
+    // serial: the held checks are priority-encoded on their own (from registers, beside the
+    // products); a product check whose earlier checks all pass overrides that code, the DRAM range
+    // last: the path from the products ends in a few gates rather than the whole chain
+    code = first(held.filter(([x]) => !productChecks.has(x)), lit(ERROR_CODE_BITS, 0));
+    const before: Expr[] = [];
+    for (const [x, k] of held) {
+      if (productChecks.has(x)) code = sel(all(x, before.length ? inv(any(...before)) : T), c(ERROR_CODE_BITS, k), code);
+      before.push(x);
+    }
+    code = mb.w(`${px}_code`, code);
+    illegal = mb.w(`${px}_illegal`, any(...held.map(([x]) => x)));
+  } else {
+    code = mb.w(`${px}_code`, first(held, lit(ERROR_CODE_BITS, 0)));
+    illegal = mb.w(`${px}_illegal`, nonZero(code));
+  }
+  const codeW = code;
 
   // Values dispatched with a LOAD (only meaningful for a legal LOAD with x_size > 0).
   // A legal LOAD has s0 <= pads-free footprint end and pads <= W*H <= depth <= dMax < 2^K: both are

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import type { Program } from '../../src/program/container.ts';
 import { assemble } from '../../src/program/index.ts';
+import { dramSize } from '../../src/program/container.ts';
+import { deriveConfig } from '../../src/config/derive.ts';
 import { cosimConfig } from './alu-ii.ts';
 import { compareResults } from '../../sim/compare.ts';
 import { runSync } from '../../sim/ts/engine.ts';
@@ -64,4 +66,38 @@ export async function productChecks(rtl: VerilatorEngine, label: string, cfg: Re
   }
   const ok = await agreeEngines(rtl, text('  LOAD INP sram_base=3 x_size=2 y_size=3 x_stride=5 y_pad_0=1 y_pad_1=2 x_pad_0=1 x_pad_1=1 dram_base=0\n'), `${label}: padded LOAD`);
   assert.is(ok.b.error, undefined);
+}
+
+/**
+ * The DRAM range check at its boundary, per memory type: a LOAD (UOP, WGT, INP, ACC) or STORE
+ * whose last element ends exactly at dram_size is legal, one element more is not (`dram_base`).
+ * dram_size is the end of the highest buffer: a page without buffers, and with `pad` a size that
+ * is no multiple of the element bytes (the serial decode divides the limit by them). Any
+ * configuration whose depths take a 1 x 2 footprint.
+ */
+export async function dramLimitChecks(rtl: VerilatorEngine, label: string, cfg: Record<string, unknown>, pads: Array<number | null> = [null, 102]): Promise<void> {
+  const d = deriveConfig(cfg);
+  for (const pad of pads) {
+    // the text (4 instructions) on the first page, the buffer on the next multiple of the alignment
+    const bufs = pad === null ? '' : `.buffer pad size=${pad} addr=${4096 + Math.max(64, d.mem.bufferAlign)}\n`;
+    const text = (body: string) => assemble(`.config ${JSON.stringify(cfg)}\n${bufs}.text addr=4096\n  LOAD UOP x_size=1 y_size=1 x_stride=1 dram_base=0\n  ${body}\n  FINISH\n`);
+    const ds = dramSize(text('FINISH'));
+    const cases: Array<[string, number, (n: number) => string]> = [
+      ['UOP', d.elemBytes.uop, (n) => `LOAD UOP sram_base=0 x_size=1 y_size=1 x_stride=1 dram_base=${n - 1}`],
+      ...(['WGT', 'INP', 'ACC'] as const).map((t): [string, number, (n: number) => string] => [
+        t, d.elemBytes[t.toLowerCase() as 'wgt' | 'inp' | 'acc'], (n) => `LOAD ${t} sram_base=0 x_size=1 y_size=2 x_stride=${n - 1} dram_base=0`,
+      ]),
+      ['OUT', d.elemBytes.out, (n) => `STORE OUT sram_base=0 x_size=1 y_size=2 x_stride=${n - 1} dram_base=0`],
+    ];
+    for (const [t, e, insn] of cases) {
+      // the last element ends at byte n * e
+      const n = Math.floor(ds / e);
+      const ok = await agreeEngines(rtl, text(insn(n)), `${label}: ${t} ending at dram_size ${ds}`);
+      assert.is(ok.b.error, undefined, `${t} at ${ds}`);
+      const bad = await agreeEngines(rtl, text(insn(n + 1)), `${label}: ${t} past dram_size ${ds}`);
+      assert.is(bad.b.error?.kind, 'illegal', `${t} past ${ds}`);
+      assert.is(bad.b.error?.insnIndex, 1, `${t} past ${ds}`);
+      assert.is(bad.b.error?.field, 'dram_base', `${t} past ${ds}`);
+    }
+  }
 }
