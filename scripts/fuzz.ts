@@ -19,9 +19,10 @@ const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : dflt);
 const count = Number(opt('count', '2500'));
 const seed = Number(opt('seed', '1'));
-// the last three: the issue-17 UP5K/HX8K presets and the UP5K 1x4 with every timing cut, so the
-// campaign covers each FPGA config key (ALU_II, FETCH_DECODE_SERIAL, COMPUTE_READ_REG,
-// READ_DONE_REG, TOKEN_PUSH_REG, FETCH_BUFFER_BRAM, BOARD_MEM_BYTES)
+// the last three: the issue-17 UP5K/HX8K presets (up5k-1x4 with all seven timing-cut keys) and the
+// UP5K 1x4 with the first three cuts only, so the campaign covers each FPGA config key (ALU_II,
+// FETCH_DECODE_SERIAL, COMPUTE_READ_REG, READ_DONE_REG, TOKEN_PUSH_REG, UOP_ISSUE_REG, MEM_REQ_REG,
+// COMPUTE_DONE_REG, ALU_WRITE_REG, FETCH_BUFFER_BRAM, BOARD_MEM_BYTES)
 const configs = opt('configs', 'default,batch2-block8,ice40-small,ice40-tiny,up5k-1x4,hx8k-1x4,docs/results/up5k-1x4/1x4-c-aluii4-serdec-rdr-crr-tpr.json').split(',');
 const queue = opt('queue', '');
 const batchSize = Number(opt('batch', '250'));
