@@ -43,7 +43,8 @@ test('COMPUTE_READ_REG: off by default (same variant, no delay); bad values get 
   assert.throws(() => deriveConfig({ COMPUTE_READ_REG: 1 }), /COMPUTE_READ_REG/);
   assert.is(deriveConfig({ COMPUTE_READ_REG: true, DMA_READ_ENGINES: 2 }).computeReadReg, true);
   assert.is(loadConfig(UP5K_1X2_CRR).computeReadReg, true);
-  assert.equal({ ...loadConfig(UP5K_1X2_CRR).keys, COMPUTE_READ_REG: false }, loadConfig('up5k-1x2').keys);
+  // the up5k-1x2 preset as docs/fpga.md measured the key on it (the preset has since taken MEM_REQ_REG and COMPUTE_DONE_REG)
+  assert.equal({ ...loadConfig(UP5K_1X2_CRR).keys, COMPUTE_READ_REG: false }, { ...loadConfig('up5k-1x2').keys, MEM_REQ_REG: false, COMPUTE_DONE_REG: false });
 });
 
 const ONE = { DMA_READ_ENGINES: 1 };
@@ -110,7 +111,7 @@ test('TS simulator, command queues of 1: the delayed LOAD frees its queue slot f
 
 test('TS simulator: COMPUTE_READ_REG changes cycles, never results (conformance on up5k-1x2)', () => {
   const d1 = loadConfig(UP5K_1X2_CRR);
-  const d0 = loadConfig('up5k-1x2');
+  const d0 = deriveConfig({ ...loadConfig(UP5K_1X2_CRR).keys, COMPUTE_READ_REG: false });
   let more = 0;
   for (const r of conformanceCyclesWithKey(d0, d1)) {
     assert.ok(r.on >= r.off, r.name);

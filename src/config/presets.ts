@@ -54,12 +54,12 @@ export const PRESETS: readonly Preset[] = [
   {
     name: 'up5k-1x2',
     description:
-      'iCEBreaker (iCE40UP5K): 1x2 GEMM on 2 SB_MAC16s (5 more carry the decode\'s and the ALU shifts\' products), 16-bit accumulators, 1.75 KiB of SRAM, 128 KiB of SPRAM as DRAM, no command queues, one read engine, 12 MHz; fills 98% of the logic cells',
+      'iCEBreaker (iCE40UP5K): 1x2 GEMM on 2 SB_MAC16s (5 more carry the decode\'s and the ALU shifts\' products), 16-bit accumulators, 1.75 KiB of SRAM, 128 KiB of SPRAM as DRAM, no command queues, one read engine, requests and completions registered (MEM_REQ_REG, COMPUTE_DONE_REG), 12 MHz; fills 89% of the logic cells',
     json: {
       TARGET: 'ice40', LOG_BLOCK: 1, LOG_ACC_WIDTH: 4, LOG_UOP_BUFF_SIZE: 9, LOG_INP_BUFF_SIZE: 8, LOG_WGT_BUFF_SIZE: 8,
       LOG_ACC_BUFF_SIZE: 9, DSP_BUDGET: 8, CMD_QUEUE_DEPTH: 0, FETCH_BUFFER_BRAM: true, DMA_READ_ENGINES: 1, MEM_OUTSTANDING: 1,
       MEM_BURST_BEATS: 4, MEM_CYCLES_PER_BEAT: 2, MEM_READ_LATENCY: 4, MEM_WRITE_LATENCY: 4, MEM_ADDR_BITS: 17, MEM_BUFFER_ALIGN: 64,
-      CLOCK_MHZ: 12, BOARD: 'icebreaker',
+      MEM_REQ_REG: true, COMPUTE_DONE_REG: true, CLOCK_MHZ: 12, BOARD: 'icebreaker',
     },
   },
   {
