@@ -5,8 +5,8 @@
  * co-design preset default-codesign, then as C
  * and as WebAssembly on the host), runs PaddleOCR's text-direction classifier int8 on VTA on a
  * rendered line, tunes LeNet-5's VTA layers with the learned cost model, and generates the
- * variant's Verilog, then takes the iCE40 preset hx8k-1x4 through the conformance suite and builds
- * its board top (core + block-RAM memory + UART host link) into an HX8K bitstream with the
+ * variant's Verilog, then takes the iCE40 preset up5k-1x4 through the conformance suite and builds
+ * its board top (core + SPRAM memory + UART host link, 24 MHz PLL) into an iCEBreaker bitstream with the
  * WebAssembly yosys and nextpnr, and sweeps a tiny design space (`vtw explore`) to its Pareto front.
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -194,12 +194,12 @@ const lines = Object.values(design.files).reduce((n, t) => n + t.split('\n').len
 console.log(`build/demo/rtl: ${design.manifest.files.length} modules, ${lines} lines, top ${design.manifest.top}, ${design.manifest.resources.multipliers} multipliers, ${(design.manifest.resources.sramBitsTotal / 8 / 1024).toFixed(0)} KiB SRAM, in ${(performance.now() - t2).toFixed(0)} ms`);
 summary.push(['generate RTL', 'build/demo/rtl', `${design.manifest.files.length} modules, ${lines} lines`]);
 
-step('11. The iCE40 preset hx8k-1x4 (16 int8 MACs in logic, 24 MHz): conformance suite, then a bitstream for the HX8K breakout board');
-const dx = loadConfig('hx8k-1x4');
+step('11. The iCE40 preset up5k-1x4 (16 int8 MACs on the UP5K\'s 8 DSPs, 24 MHz): conformance suite, then a bitstream for the iCEBreaker');
+const dx = loadConfig('up5k-1x4');
 const suiteX = await runSuite(dx, new TsEngine(), { suite: 'conformance', seed: 1, count: 0 });
 const passedX = suiteX.filter((r) => r.ok).length;
-if (passedX !== suiteX.length) fail('hx8k-1x4 conformance failures: ' + suiteX.filter((r) => !r.ok).map((r) => r.name).join(', '));
-console.log(`hx8k-1x4 (${dx.variant}): conformance ${passedX} passed, 0 failed`);
+if (passedX !== suiteX.length) fail('up5k-1x4 conformance failures: ' + suiteX.filter((r) => !r.ok).map((r) => r.name).join(', '));
+console.log(`up5k-1x4 (${dx.variant}): conformance ${passedX} passed, 0 failed`);
 const board = getBoard(dx.board!);
 const top = await vtaBoardTop(dx, board);
 const flow = await runFlow({
@@ -213,8 +213,8 @@ const fs = flow.summary;
 writeFolder('build/demo/fpga', { 'top.bin': flow.bitstream, 'summary.json': JSON.stringify(fs, null, 2) + '\n' });
 const lc = fs.resources.logicCells;
 console.log(`build/demo/fpga/top.bin: ${lc.used}/${lc.available} logic cells, ${fs.resources.ramBlocks.used}/${fs.resources.ramBlocks.available} EBR, fmax ${fs.timing.fmaxMhz?.toFixed(1)} MHz (${fs.timing.met ? 'meets' : 'MISSES'} ${fs.timing.constraintMhz} MHz)`);
-if (!fs.timing.met) fail('the hx8k-1x4 bitstream misses timing');
-summary.push(['conformance hx8k-1x4', `${suiteX.length} cases`, `${passedX} passed`]);
+if (!fs.timing.met) fail('the up5k-1x4 bitstream misses timing');
+summary.push(['conformance up5k-1x4', `${suiteX.length} cases`, `${passedX} passed`]);
 summary.push(['FPGA bitstream', 'build/demo/fpga/top.bin', `${board.name}: ${lc.used}/${lc.available} LCs, ${fs.timing.fmaxMhz?.toFixed(1)} MHz >= ${fs.timing.constraintMhz}`]);
 
 step('12. Compare design points: vtw explore examples/space-tiny.json (grid, cached, Pareto front)');
