@@ -12,12 +12,10 @@ import * as assert from 'uvu/assert';
 import { deriveConfig, type Derived } from '../src/config/derive.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { conformanceCases } from '../src/runtime/conformance.ts';
-import type { RunResult } from '../src/engine/index.ts';
 import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { generateVta } from '../hw/vta/index.ts';
-import { ProgBuilder } from './helpers/simprog.ts';
-import { UP5K_1X4_ALU_II, cosimConfig, fastCases, fastConfigText, hazardProgram } from './helpers/alu-ii.ts';
+import { UP5K_1X4_ALU_II, aluSpan, cosimConfig, fastCases, fastConfigText, hazardProgram } from './helpers/alu-ii.ts';
 import { verilatorTest } from './helpers/tools.ts';
 
 const err = (json: Record<string, unknown>): string => {
@@ -49,19 +47,6 @@ test('the generator builds BATCH*BLOCK_OUT / ALU_II lanes', () => {
   assert.is(width(deriveConfig({ ALU_II: 4 })), 4 * 32);
   assert.is(width(deriveConfig({ ALU_II: 16 })), 32);
 });
-
-/** LOAD UOP, one ALU instruction, FINISH; its [start, end). */
-function aluSpan(d: Derived, uops: Array<[number, number]>, alu: Record<string, unknown>): { span: [number, number]; r: RunResult } {
-  const p = new ProgBuilder(d);
-  const uA = p.uops('u', uops.map(([dst, src]) => ({ dst_idx: dst, src_idx: src, wgt_idx: 0 })));
-  p.insn({ opcode: 'LOAD', memory_type: 'UOP', dram_base: uA / 4, y_size: 1, x_size: uops.length, x_stride: uops.length });
-  p.insn({ opcode: 'ALU', uop_bgn: 0, uop_end: uops.length, iter_out: 1, ...alu });
-  p.insn({ opcode: 'FINISH' });
-  const r = runSync(p.build());
-  assert.is(r.error, undefined);
-  const t = r.insnTiming!.find((x) => x.index === 1)!;
-  return { span: [t.start, t.end], r };
-}
 
 test('TS simulator: N micro-ops take (N-1)*II_A + 3 + II_A, II_A = ALU_II (immediate) or ALU_II + 1 (vector)', () => {
   const distinct = Array.from({ length: 8 }, (_, i): [number, number] => [i, 100 + i]);

@@ -17,9 +17,9 @@ import { runSync } from '../sim/ts/engine.ts';
 import { VerilatorEngine } from '../sim/verilator/engine.ts';
 import { conformanceCyclesWithKey } from './helpers/timing-key.ts';
 import { runCli } from './helpers/cli.ts';
-import { cosimConfig } from './helpers/alu-ii.ts';
+import { aluSpan, cosimConfig } from './helpers/alu-ii.ts';
 import { UP5K_1X4_CUTS, UP5K_1X4_CUTS_KEYS, doneTogetherProgram, withKeys } from './helpers/compute-done-alu-write-reg.ts';
-import { ProgBuilder, span } from './helpers/simprog.ts';
+import { span } from './helpers/simprog.ts';
 import { verilatorTest } from './helpers/tools.ts';
 
 test('COMPUTE_DONE_REG, ALU_WRITE_REG: off by default (same variant); bad values and GEMM_REQUANT get one line', async () => {
@@ -42,15 +42,8 @@ test('COMPUTE_DONE_REG, ALU_WRITE_REG: off by default (same variant); bad values
 });
 
 /** LOAD UOP, one ALU instruction, FINISH: the ALU's end - start and the interlock's stall cycles. */
-function aluSpan(d: Derived, uops: Array<[number, number]>, alu: Record<string, unknown>): [number, number] {
-  const p = new ProgBuilder(d);
-  const uA = p.uops('u', uops.map(([dst, src]) => ({ dst_idx: dst, src_idx: src, wgt_idx: 0 })));
-  p.insn({ opcode: 'LOAD', memory_type: 'UOP', dram_base: uA / 4, y_size: 1, x_size: uops.length, x_stride: uops.length });
-  p.insn({ opcode: 'ALU', uop_bgn: 0, uop_end: uops.length, iter_out: 1, ...alu });
-  p.insn({ opcode: 'FINISH' });
-  const r = runSync(p.build());
-  assert.is(r.error, undefined);
-  const [s, e] = span(r, 1);
+function aluCycles(d: Derived, uops: Array<[number, number]>, alu: Record<string, unknown>): [number, number] {
+  const { span: [s, e], r } = aluSpan(d, uops, alu);
   return [e - s, r.counters.gemmHazardStalls ?? 0];
 }
 
@@ -58,8 +51,8 @@ test('TS simulator, ALU_WRITE_REG: N micro-ops take (N-1)*II_A + 4 + II_A (one m
   const distinct = Array.from({ length: 8 }, (_, i): [number, number] => [i, 100 + i]);
   for (const n of [1, 2, 4]) {
     const d = deriveConfig({ ALU_II: n, ALU_WRITE_REG: true });
-    assert.equal(aluSpan(d, distinct, { alu_opcode: 'ADD', use_imm: 1, imm: 5, iter_in: 1 }), [7 * n + 4 + n, 0], `ALU_II ${n} immediate`);
-    assert.equal(aluSpan(d, distinct, { alu_opcode: 'MAX', use_imm: 0, iter_in: 1 }), [7 * (n + 1) + 4 + n + 1, 0], `ALU_II ${n} vector`);
+    assert.equal(aluCycles(d, distinct, { alu_opcode: 'ADD', use_imm: 1, imm: 5, iter_in: 1 }), [7 * n + 4 + n, 0], `ALU_II ${n} immediate`);
+    assert.equal(aluCycles(d, distinct, { alu_opcode: 'MAX', use_imm: 0, iter_in: 1 }), [7 * (n + 1) + 4 + n + 1, 0], `ALU_II ${n} vector`);
   }
 });
 
@@ -69,18 +62,18 @@ test('TS simulator, ALU_WRITE_REG: the interlock waits for the later write (work
   // dst 0 four times, immediate: reads in t_k + 2 > w_{k-1} = t_{k-1} + 3 (off) / + 4 (on): t_k =
   // t_{k-1} + 2 / + 3: issues s, s+2, s+4, s+6 -> end s+10, 3 stalls; on s, s+3, s+6, s+9 -> s+14, 6
   const same = { alu_opcode: 'ADD', use_imm: 1, imm: 1, iter_in: 4, dst_factor_in: 0 };
-  assert.equal(aluSpan(off, [[0, 0]], same), [10, 3]);
-  assert.equal(aluSpan(on, [[0, 0]], same), [14, 6]);
+  assert.equal(aluCycles(off, [[0, 0]], same), [10, 3]);
+  assert.equal(aluCycles(on, [[0, 0]], same), [14, 6]);
   // dst 0, 1, 0, 1: on, the third reads dst 0 in t + 2 > s + 4 (the write two back): t = s + 3,
   // one stall; the fourth (s + 4) reads dst 1 in s + 6 > s + 5: none; end s + 4 + 4 + 1 = s + 9
   const alt = { alu_opcode: 'ADD', use_imm: 1, imm: 1, iter_in: 2, dst_factor_in: 0 };
-  assert.equal(aluSpan(off, [[0, 0], [1, 0]], alt), [7, 0]);
-  assert.equal(aluSpan(on, [[0, 0], [1, 0]], alt), [9, 1]);
+  assert.equal(aluCycles(off, [[0, 0], [1, 0]], alt), [7, 0]);
+  assert.equal(aluCycles(on, [[0, 0], [1, 0]], alt), [9, 1]);
   // vector: dst 0 (source 5), then dst 1 with source 0: the source read t' + 3 > w = s + 5 (on):
   // t' = s + 3 instead of s + 2 (one stall), write s + 3 + 5 -> end s + 9 (off: s + 7, no stall)
   const vec = { alu_opcode: 'MAX', use_imm: 0, iter_in: 1 };
-  assert.equal(aluSpan(off, [[0, 5], [1, 0]], vec), [7, 0]);
-  assert.equal(aluSpan(on, [[0, 5], [1, 0]], vec), [9, 1]);
+  assert.equal(aluCycles(off, [[0, 5], [1, 0]], vec), [7, 0]);
+  assert.equal(aluCycles(on, [[0, 5], [1, 0]], vec), [9, 1]);
 });
 
 test('TS simulator, COMPUTE_DONE_REG: instructions done together complete one a cycle (worked by hand)', () => {

@@ -4,6 +4,7 @@
  * written by the previous instruction, a reset GEMM between ALU ops), and one co-simulation pass.
  */
 import { readFileSync } from 'node:fs';
+import * as assert from 'uvu/assert';
 import type { Derived } from '../../src/config/derive.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { conformanceCases } from '../../src/runtime/conformance.ts';
@@ -15,6 +16,19 @@ import { runSync } from '../../sim/ts/engine.ts';
 import type { VerilatorEngine } from '../../sim/verilator/engine.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { ProgBuilder, packLanes } from './simprog.ts';
+
+/** LOAD UOP, one ALU instruction over `uops` ([dst, src] pairs), FINISH, on the TS simulator: its [start, end). */
+export function aluSpan(d: Derived, uops: Array<[number, number]>, alu: Record<string, unknown>): { span: [number, number]; r: RunResult } {
+  const p = new ProgBuilder(d);
+  const uA = p.uops('u', uops.map(([dst, src]) => ({ dst_idx: dst, src_idx: src, wgt_idx: 0 })));
+  p.insn({ opcode: 'LOAD', memory_type: 'UOP', dram_base: uA / 4, y_size: 1, x_size: uops.length, x_stride: uops.length });
+  p.insn({ opcode: 'ALU', uop_bgn: 0, uop_end: uops.length, iter_out: 1, ...alu });
+  p.insn({ opcode: 'FINISH' });
+  const r = runSync(p.build());
+  assert.is(r.error, undefined);
+  const t = r.insnTiming!.find((x) => x.index === 1)!;
+  return { span: [t.start, t.end], r };
+}
 
 /** The 1x4 of issue 17 (docs/results/up5k-1x4/1x4-c.json) with ALU_II 2. */
 export const UP5K_1X4_ALU_II = 'docs/results/up5k-1x4/1x4-c-aluii2.json';
